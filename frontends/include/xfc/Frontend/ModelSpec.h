@@ -1,0 +1,123 @@
+//===- ModelSpec.h - The validated form of a model spec ---------*- C++ -*-===//
+//
+// Part of xfc. The JSON model spec (docs/spec.md) is parsed and validated
+// into a ModelSpec; everything after the parser (the IR builder, the weight
+// initializer, the reference model used by the tests) reads only this struct,
+// so every later stage may assume the invariants the parser checked.
+//
+//===----------------------------------------------------------------------===//
+#ifndef XFC_FRONTEND_MODELSPEC_H
+#define XFC_FRONTEND_MODELSPEC_H
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace xfc {
+
+/// The current (and only) spec format version this build reads.
+inline constexpr int kSpecVersion = 1;
+
+enum class ModelKind { Encoder, Decoder, EncoderDecoder };
+enum class NormPlacement { Post, Pre };
+enum class Activation { Relu, Gelu, GeluTanh };
+enum class PositionalEncoding { None, Sinusoidal, Learned };
+
+/// Which linear layers carry a bias. The JSON accepts a bool for all of them
+/// or an object naming each (docs/spec.md).
+struct BiasSpec {
+  bool attentionQKV = true;    ///< q, k and v projections.
+  bool attentionOutput = true; ///< Attention output projection.
+  bool ffnHidden = true;       ///< First feed-forward linear (fc1).
+  bool ffnOutput = true;       ///< Second feed-forward linear (fc2).
+  bool lmHead = false;         ///< Output projection to the vocabulary.
+};
+
+/// Where the weights come from.
+struct WeightSource {
+  enum class Kind { Random, Safetensors } kind = Kind::Random;
+  uint64_t seed = 0;          ///< Random: the seed of the generator.
+  double stddev = 0.02;       ///< Random: std of the normal init.
+  std::string path;           ///< Safetensors: absolute, resolved at parse.
+};
+
+/// A validated model spec. Field meanings and defaults are in docs/spec.md.
+struct ModelSpec {
+  int specVersion = kSpecVersion;
+  std::string name;
+  ModelKind kind = ModelKind::Encoder;
+  int64_t vocabSize = 0;
+  int64_t dModel = 0;
+  int64_t numHeads = 0;
+  int64_t dFF = 0;
+  /// Layers of the encoder stack (Encoder, EncoderDecoder) or of the
+  /// decoder stack (Decoder).
+  int64_t numLayers = 0;
+  /// Layers of the decoder stack of an EncoderDecoder model.
+  int64_t numDecoderLayers = 0;
+  int64_t maxSeqLen = 512;
+  NormPlacement normPlacement = NormPlacement::Post;
+  double layerNormEpsilon = 1e-5;
+  bool finalNorm = false;           ///< A LayerNorm closing each stack.
+  bool embeddingLayerNorm = false;  ///< BERT's LayerNorm after embeddings.
+  int64_t tokenTypeVocabSize = 0;   ///< 0: no token_type_ids input.
+  double embeddingScale = 1.0;      ///< Token embeddings are multiplied by it.
+  Activation activation = Activation::Gelu;
+  BiasSpec bias;
+  bool lmHead = false;              ///< Project to vocabulary logits.
+  bool tiedOutputEmbedding = false; ///< lm_head reuses the token embedding.
+  bool sharedEmbeddings = true;     ///< EncoderDecoder: one token table.
+  bool keyPaddingMask = false;      ///< Adds a `lengths` input.
+  PositionalEncoding positionalEncoding = PositionalEncoding::Sinusoidal;
+  std::string dtype = "f32";
+  WeightSource weights;
+
+  int64_t headDim() const { return dModel / numHeads; }
+};
+
+/// Compile-time shape choices: static shapes per compiled artifact.
+struct ShapeOptions {
+  int64_t batch = 1;
+  int64_t seqLen = 128; ///< Input sequence (source sequence for EncDec).
+  int64_t tgtLen = 0;   ///< EncoderDecoder target length; 0: = seqLen.
+};
+
+/// One tensor the model needs: its canonical name (docs/spec.md, "Weight
+/// names") and its shape in the spec's (PyTorch) layout.
+struct WeightDecl {
+  std::string name;
+  std::vector<int64_t> shape;
+};
+
+/// Every weight the spec implies, in a deterministic order (the order the IR
+/// builder creates the function arguments in).
+std::vector<WeightDecl> listWeights(const ModelSpec &spec);
+
+/// One model input or output as the compiled function sees it.
+struct TensorDecl {
+  std::string name;
+  std::string dtype; ///< "f32" or "i32".
+  std::vector<int64_t> shape;
+  /// For integer inputs: every element must lie in [minValue, maxValue];
+  /// the runtime checks it before running so bad ids never index out of
+  /// bounds in generated code.
+  bool hasRange = false;
+  int64_t minValue = 0, maxValue = 0;
+};
+
+/// The inputs of the compiled function, in argument order.
+std::vector<TensorDecl> listInputs(const ModelSpec &spec,
+                                   const ShapeOptions &shapes);
+/// The outputs of the compiled function, in result order.
+std::vector<TensorDecl> listOutputs(const ModelSpec &spec,
+                                    const ShapeOptions &shapes);
+
+const char *toString(ModelKind kind);
+const char *toString(NormPlacement placement);
+const char *toString(Activation activation);
+const char *toString(PositionalEncoding encoding);
+
+} // namespace xfc
+
+#endif // XFC_FRONTEND_MODELSPEC_H

@@ -1,0 +1,142 @@
+/*===- runtime.h - The xfc runtime C API --------------------------*- C -*-===*
+ *
+ * Part of xfc. Loads a compiled artifact (a folder holding manifest.json,
+ * the compiled shared library and the weights file; docs/artifact.md), maps
+ * its weights and runs it on caller-provided buffers.
+ *
+ * Versioning: XFC_RUNTIME_API_VERSION changes whenever a declaration here
+ * changes incompatibly. Artifacts carry their own format version, checked by
+ * xfc_model_open.
+ *
+ * Errors: every fallible call returns an xfc_status. NULL means success; a
+ * non-NULL status carries a code and a message and must be released with
+ * xfc_status_free. No call aborts the process on bad input.
+ *
+ * Threading contract:
+ *  - An xfc_model is immutable once xfc_model_open has returned. All query
+ *    functions and xfc_model_run may be called concurrently from any number
+ *    of threads on the same model: each run allocates its own intermediate
+ *    buffers and only reads the mapped weights.
+ *  - Concurrent runs must not share output buffers (the caller's buffers are
+ *    written without synchronization).
+ *  - xfc_model_destroy must not race with any other call on the same model;
+ *    the caller ensures every run has returned before destroying it.
+ *  - xfc_status objects are owned by the caller and are not shared.
+ *
+ *===----------------------------------------------------------------------===*/
+#ifndef XFC_RUNTIME_H
+#define XFC_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define XFC_RUNTIME_API_VERSION 1
+
+/* The largest tensor rank the API describes. */
+#define XFC_MAX_RANK 8
+
+/* ---- Status ----------------------------------------------------------- */
+
+typedef enum xfc_status_code {
+  XFC_OK = 0,
+  XFC_INVALID_ARGUMENT = 1, /* A caller argument is wrong (shape, dtype...). */
+  XFC_NOT_FOUND = 2,        /* A file or named tensor does not exist. */
+  XFC_INVALID_ARTIFACT = 3, /* The artifact is malformed or inconsistent. */
+  XFC_UNSUPPORTED = 4,      /* Valid, but not runnable here (CPU, version). */
+  XFC_IO_ERROR = 5,         /* Reading or mapping a file failed. */
+  XFC_INTERNAL = 6,         /* A bug in xfc. */
+} xfc_status_code;
+
+/* An error: a code and a message. NULL is success. */
+typedef struct xfc_status_s *xfc_status;
+
+/* The code of `status` (XFC_OK for NULL). */
+xfc_status_code xfc_status_get_code(xfc_status status);
+/* The message of `status`; valid until the status is freed. "" for NULL. */
+const char *xfc_status_get_message(xfc_status status);
+/* Releases `status`. NULL is allowed. */
+void xfc_status_free(xfc_status status);
+
+/* ---- Tensors ---------------------------------------------------------- */
+
+typedef enum xfc_dtype {
+  XFC_DTYPE_F32 = 0,
+  XFC_DTYPE_I32 = 1,
+} xfc_dtype;
+
+/* Bytes per element of `dtype`. */
+size_t xfc_dtype_size(xfc_dtype dtype);
+
+/* The description of one model input or output. */
+typedef struct xfc_tensor_info {
+  const char *name; /* Owned by the model; valid until it is destroyed. */
+  xfc_dtype dtype;
+  int32_t rank;
+  int64_t dims[XFC_MAX_RANK];
+} xfc_tensor_info;
+
+/* A caller buffer passed to xfc_model_run. `data` must hold exactly the
+ * number of bytes the tensor's info implies (size_bytes is checked). Input
+ * buffers are only read. Any alignment is accepted. */
+typedef struct xfc_buffer {
+  void *data;
+  size_t size_bytes;
+} xfc_buffer;
+
+/* ---- Models ----------------------------------------------------------- */
+
+typedef struct xfc_model_s xfc_model;
+
+/* Options of xfc_model_open; initialize with xfc_model_options_initialize so
+ * fields added later get their defaults. */
+typedef struct xfc_model_options {
+  uint32_t struct_size; /* sizeof(xfc_model_options), set by initialize. */
+  /* Non-zero: skip the check that this CPU has every feature the artifact
+   * was compiled for. Running then may die with an illegal instruction. */
+  int32_t skip_cpu_check;
+} xfc_model_options;
+
+void xfc_model_options_initialize(xfc_model_options *options);
+
+/* Opens the artifact folder `path`: reads and validates the manifest (format
+ * version; inputs, outputs and weights well-formed), checks the CPU features
+ * it was compiled for, maps the weights file read-only and checks every
+ * weight's name, dtype, shape, byte range and alignment against its header,
+ * then loads the compiled library and resolves its entry point. `options`
+ * may be NULL for defaults. On success `*out_model` owns all of it. */
+xfc_status xfc_model_open(const char *path, const xfc_model_options *options,
+                          xfc_model **out_model);
+
+/* Releases everything xfc_model_open acquired. NULL is allowed. */
+void xfc_model_destroy(xfc_model *model);
+
+/* The model's name as recorded in the manifest. */
+const char *xfc_model_name(const xfc_model *model);
+
+size_t xfc_model_num_inputs(const xfc_model *model);
+size_t xfc_model_num_outputs(const xfc_model *model);
+
+/* Describes input/output `index`; XFC_INVALID_ARGUMENT when out of range. */
+xfc_status xfc_model_input_info(const xfc_model *model, size_t index,
+                                xfc_tensor_info *out_info);
+xfc_status xfc_model_output_info(const xfc_model *model, size_t index,
+                                 xfc_tensor_info *out_info);
+
+/* Runs the model. `inputs` has xfc_model_num_inputs entries and `outputs`
+ * xfc_model_num_outputs entries, in manifest order; each buffer's size must
+ * match its tensor exactly. Integer inputs are checked against the value
+ * range in the manifest (token ids within the vocabulary, lengths within the
+ * sequence) before any generated code runs. */
+xfc_status xfc_model_run(const xfc_model *model, const xfc_buffer *inputs,
+                         size_t num_inputs, const xfc_buffer *outputs,
+                         size_t num_outputs);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* XFC_RUNTIME_H */
