@@ -36,6 +36,13 @@ extern "C" {
 
 #define XFC_RUNTIME_API_VERSION 1
 
+/* Marks the exported functions of libxfc_runtime.so. */
+#if defined(__GNUC__)
+#define XFC_API __attribute__((visibility("default")))
+#else
+#define XFC_API
+#endif
+
 /* The largest tensor rank the API describes. */
 #define XFC_MAX_RANK 8
 
@@ -55,11 +62,11 @@ typedef enum xfc_status_code {
 typedef struct xfc_status_s *xfc_status;
 
 /* The code of `status` (XFC_OK for NULL). */
-xfc_status_code xfc_status_get_code(xfc_status status);
+XFC_API xfc_status_code xfc_status_get_code(xfc_status status);
 /* The message of `status`; valid until the status is freed. "" for NULL. */
-const char *xfc_status_get_message(xfc_status status);
+XFC_API const char *xfc_status_get_message(xfc_status status);
 /* Releases `status`. NULL is allowed. */
-void xfc_status_free(xfc_status status);
+XFC_API void xfc_status_free(xfc_status status);
 
 /* ---- Tensors ---------------------------------------------------------- */
 
@@ -69,7 +76,7 @@ typedef enum xfc_dtype {
 } xfc_dtype;
 
 /* Bytes per element of `dtype`. */
-size_t xfc_dtype_size(xfc_dtype dtype);
+XFC_API size_t xfc_dtype_size(xfc_dtype dtype);
 
 /* The description of one model input or output. */
 typedef struct xfc_tensor_info {
@@ -100,7 +107,7 @@ typedef struct xfc_model_options {
   int32_t skip_cpu_check;
 } xfc_model_options;
 
-void xfc_model_options_initialize(xfc_model_options *options);
+XFC_API void xfc_model_options_initialize(xfc_model_options *options);
 
 /* Opens the artifact folder `path`: reads and validates the manifest (format
  * version; inputs, outputs and weights well-formed), checks the CPU features
@@ -108,22 +115,22 @@ void xfc_model_options_initialize(xfc_model_options *options);
  * weight's name, dtype, shape, byte range and alignment against its header,
  * then loads the compiled library and resolves its entry point. `options`
  * may be NULL for defaults. On success `*out_model` owns all of it. */
-xfc_status xfc_model_open(const char *path, const xfc_model_options *options,
+XFC_API xfc_status xfc_model_open(const char *path, const xfc_model_options *options,
                           xfc_model **out_model);
 
 /* Releases everything xfc_model_open acquired. NULL is allowed. */
-void xfc_model_destroy(xfc_model *model);
+XFC_API void xfc_model_destroy(xfc_model *model);
 
 /* The model's name as recorded in the manifest. */
-const char *xfc_model_name(const xfc_model *model);
+XFC_API const char *xfc_model_name(const xfc_model *model);
 
-size_t xfc_model_num_inputs(const xfc_model *model);
-size_t xfc_model_num_outputs(const xfc_model *model);
+XFC_API size_t xfc_model_num_inputs(const xfc_model *model);
+XFC_API size_t xfc_model_num_outputs(const xfc_model *model);
 
 /* Describes input/output `index`; XFC_INVALID_ARGUMENT when out of range. */
-xfc_status xfc_model_input_info(const xfc_model *model, size_t index,
+XFC_API xfc_status xfc_model_input_info(const xfc_model *model, size_t index,
                                 xfc_tensor_info *out_info);
-xfc_status xfc_model_output_info(const xfc_model *model, size_t index,
+XFC_API xfc_status xfc_model_output_info(const xfc_model *model, size_t index,
                                  xfc_tensor_info *out_info);
 
 /* Runs the model. `inputs` has xfc_model_num_inputs entries and `outputs`
@@ -131,7 +138,7 @@ xfc_status xfc_model_output_info(const xfc_model *model, size_t index,
  * match its tensor exactly. Integer inputs are checked against the value
  * range in the manifest (token ids within the vocabulary, lengths within the
  * sequence) before any generated code runs. */
-xfc_status xfc_model_run(const xfc_model *model, const xfc_buffer *inputs,
+XFC_API xfc_status xfc_model_run(const xfc_model *model, const xfc_buffer *inputs,
                          size_t num_inputs, const xfc_buffer *outputs,
                          size_t num_outputs);
 

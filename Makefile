@@ -1,0 +1,30 @@
+# xfc: the two commands.
+#   make demo  installs what is missing, builds, compiles the bundled example
+#              model and runs it.
+#   make test  installs what is missing, builds, and runs every test.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: all setup configure build demo test clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
+
+configure: setup $(BUILD)/build.ninja
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	bash scripts/demo.sh $(BUILD)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+clean:
+	rm -rf $(BUILD)
