@@ -84,6 +84,11 @@ typedef struct xfc_tensor_info {
   xfc_dtype dtype;
   int32_t rank;
   int64_t dims[XFC_MAX_RANK];
+  /* Integer inputs: non-zero if every element must lie in
+   * [min_value, max_value] (checked by xfc_model_run). */
+  int32_t has_range;
+  int64_t min_value;
+  int64_t max_value;
 } xfc_tensor_info;
 
 /* A caller buffer passed to xfc_model_run. `data` must hold exactly the

@@ -1,0 +1,74 @@
+//===- Artifact.h - Writing the artifact folder -----------------*- C++ -*-===//
+//
+// Part of xfc. The artifact's interface (inputs, weights with their stored
+// layout, outputs) is read off the model function after the xf-level stage,
+// when weight layouts are decided and argument names are still attached.
+// The writer then stores the weights in that layout and writes the manifest
+// (docs/artifact.md).
+//
+//===----------------------------------------------------------------------===//
+#ifndef XFC_COMPILER_ARTIFACT_H
+#define XFC_COMPILER_ARTIFACT_H
+
+#include "xfc/Compiler/Codegen.h"
+#include "xfc/Frontend/ModelSpec.h"
+#include "xfc/Frontend/Weights.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlir {
+class ModuleOp;
+} // namespace mlir
+
+namespace xfc {
+
+/// One weight as the artifact stores it.
+struct ArtifactWeight {
+  std::string name;
+  std::vector<int64_t> shape;       ///< Stored shape.
+  std::vector<int64_t> sourceShape; ///< Shape in the spec's layout.
+  std::string transform = "none";   ///< "none" or "transpose".
+  uint64_t offset = 0, sizeBytes = 0; ///< Filled by writeArtifactWeights.
+};
+
+/// The calling interface of the compiled model function.
+struct ArtifactInterface {
+  std::vector<TensorDecl> inputs;
+  std::vector<ArtifactWeight> weights;
+  std::vector<TensorDecl> outputs;
+};
+
+/// Reads the interface of `@xf_model` in `module` (after xf-weight-layout):
+/// argument order, shapes and `xf.*` names. `inputDecls` supplies the value
+/// ranges of integer inputs. False with `error` if an argument is unnamed.
+bool collectArtifactInterface(mlir::ModuleOp module,
+                              const std::vector<TensorDecl> &inputDecls,
+                              ArtifactInterface &out, std::string &error);
+
+/// Writes every weight of `interface` (in its stored layout, transposing
+/// where the interface says so) to a safetensors file at `path`, and fills
+/// in each weight's offset and size.
+bool writeArtifactWeights(const std::string &path, const WeightStore &weights,
+                          ArtifactInterface &interface, std::string &error);
+
+/// Everything the manifest records besides the interface.
+struct ManifestInfo {
+  std::string modelName;
+  std::string libraryFile = "model.so";
+  std::string weightsFile = "weights.safetensors";
+  std::string entrySymbol = "xfc_entry";
+  TargetDescription target;
+  ShapeOptions shapes;
+  std::string pipeline;
+  std::string specJson; ///< The spec as given, recorded for provenance.
+};
+
+/// Writes manifest.json at `path`.
+bool writeManifest(const std::string &path, const ManifestInfo &info,
+                   const ArtifactInterface &interface, std::string &error);
+
+} // namespace xfc
+
+#endif // XFC_COMPILER_ARTIFACT_H

@@ -1,0 +1,57 @@
+//===- Pipelines.h - The xfc compilation pipelines --------------*- C++ -*-===//
+//
+// Part of xfc. The CPU compilation is a sequence of named stages, each a
+// pass pipeline registered with xfc-opt under its own name, so any
+// compilation can be replayed (and any stage inspected) pass by pass:
+//
+//   xf-model-stage     xf -> xf: decompose model ops, choose weight layouts
+//   xf-linalg-stage    xf -> linalg on tensors
+//   xf-buffer-stage    tensors -> memrefs, outputs as out-parameters, frees
+//   xf-llvm-stage      memrefs/loops -> LLVM dialect + entry point
+//
+// and `xf-cpu-pipeline` runs all four. Later optimizations (fusion, tiling,
+// vectorization, memory planning) plug in as options and stages here.
+//
+//===----------------------------------------------------------------------===//
+#ifndef XFC_COMPILER_PIPELINES_H
+#define XFC_COMPILER_PIPELINES_H
+
+#include <string>
+
+namespace mlir {
+class OpPassManager;
+class DialectRegistry;
+} // namespace mlir
+
+namespace xfc {
+
+/// Switches of the CPU pipeline. Every optimization is switchable so a user
+/// can see what it does; defaults are what `xfc compile` uses.
+struct CpuPipelineOptions {
+  /// xf-weight-layout: store linear weights [in, out].
+  bool transposeLinearWeights = true;
+};
+
+void buildModelStage(mlir::OpPassManager &pm, const CpuPipelineOptions &opts);
+void buildLinalgStage(mlir::OpPassManager &pm, const CpuPipelineOptions &opts);
+void buildBufferStage(mlir::OpPassManager &pm, const CpuPipelineOptions &opts);
+void buildLLVMStage(mlir::OpPassManager &pm, const CpuPipelineOptions &opts);
+
+/// All four stages.
+void buildCpuPipeline(mlir::OpPassManager &pm, const CpuPipelineOptions &opts);
+
+/// The textual form of the full pipeline (recorded in the manifest; feed it
+/// to `xfc-opt --pass-pipeline=...` to replay a compilation).
+std::string describeCpuPipeline(const CpuPipelineOptions &opts);
+
+/// Registers the xf passes, the upstream passes the stages use, and the
+/// stage pipelines (with their options) for xfc-opt and pipeline parsing.
+void registerXFCPassesAndPipelines();
+
+/// Adds every dialect xfc's pipelines produce or consume to `registry`,
+/// with the interfaces (bufferization, LLVM translation) they need.
+void registerXFCDialects(mlir::DialectRegistry &registry);
+
+} // namespace xfc
+
+#endif // XFC_COMPILER_PIPELINES_H

@@ -1,0 +1,201 @@
+//===- Artifact.cpp - Writing the artifact folder ---------------*- C++ -*-===//
+//
+// Part of xfc. Implements the interface extraction, the weights file and
+// the manifest of an artifact (docs/artifact.md).
+//
+//===----------------------------------------------------------------------===//
+#include "xfc/Compiler/Artifact.h"
+
+#include "xfc/Frontend/ModelBuilder.h"
+#include "xfc/Support/Safetensors.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+namespace xfc {
+
+bool collectArtifactInterface(mlir::ModuleOp module,
+                              const std::vector<TensorDecl> &inputDecls,
+                              ArtifactInterface &out, std::string &error) {
+  auto func = module.lookupSymbol<mlir::func::FuncOp>(kModelFunctionName);
+  if (!func) {
+    error = std::string("the module has no function @") + kModelFunctionName;
+    return false;
+  }
+  auto shapeOf = [](mlir::Type type) {
+    auto tensor = mlir::cast<mlir::RankedTensorType>(type);
+    return std::vector<int64_t>(tensor.getShape().begin(),
+                                tensor.getShape().end());
+  };
+  auto dtypeOf = [](mlir::Type type) -> std::string {
+    auto tensor = mlir::cast<mlir::RankedTensorType>(type);
+    return tensor.getElementType().isInteger(32) ? "i32" : "f32";
+  };
+  out = ArtifactInterface();
+  for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
+    mlir::Type type = func.getArgument(i).getType();
+    if (auto name = func.getArgAttrOfType<mlir::StringAttr>(i, kInputAttrName)) {
+      TensorDecl decl;
+      for (const TensorDecl &d : inputDecls)
+        if (d.name == name.getValue())
+          decl = d;
+      decl.name = name.getValue().str();
+      decl.dtype = dtypeOf(type);
+      decl.shape = shapeOf(type);
+      out.inputs.push_back(decl);
+      continue;
+    }
+    auto name = func.getArgAttrOfType<mlir::StringAttr>(i, kWeightAttrName);
+    if (!name) {
+      error = "argument " + std::to_string(i) + " of @" + kModelFunctionName +
+              " has neither an xf.input nor an xf.weight name";
+      return false;
+    }
+    ArtifactWeight weight;
+    weight.name = name.getValue().str();
+    weight.shape = shapeOf(type);
+    weight.sourceShape = weight.shape;
+    if (auto transform = func.getArgAttrOfType<mlir::StringAttr>(
+            i, kWeightTransformAttrName)) {
+      weight.transform = transform.getValue().str();
+      if (weight.transform != "transpose" || weight.shape.size() != 2) {
+        error = "weight " + weight.name + ": unsupported transform '" +
+                weight.transform + "'";
+        return false;
+      }
+      std::swap(weight.sourceShape[0], weight.sourceShape[1]);
+    }
+    out.weights.push_back(weight);
+  }
+  for (unsigned i = 0, e = func.getNumResults(); i < e; ++i) {
+    TensorDecl decl;
+    auto name = func.getResultAttrOfType<mlir::StringAttr>(i, kOutputAttrName);
+    decl.name = name ? name.getValue().str() : "output" + std::to_string(i);
+    decl.dtype = dtypeOf(func.getResultTypes()[i]);
+    decl.shape = shapeOf(func.getResultTypes()[i]);
+    out.outputs.push_back(decl);
+  }
+  return true;
+}
+
+bool writeArtifactWeights(const std::string &path, const WeightStore &weights,
+                          ArtifactInterface &interface, std::string &error) {
+  // Transposed copies must outlive the write; untransformed weights are
+  // written straight from the store.
+  std::vector<std::vector<float>> transposed;
+  transposed.reserve(interface.weights.size());
+  std::vector<SafetensorsTensor> tensors;
+  for (ArtifactWeight &w : interface.weights) {
+    const HostTensor *source = weights.find(w.name);
+    if (!source) {
+      error = "weight " + w.name + " is missing from the weight store";
+      return false;
+    }
+    if (source->shape != w.sourceShape) {
+      error = "weight " + w.name + " has an unexpected shape";
+      return false;
+    }
+    const float *data = source->data.data();
+    if (w.transform == "transpose") {
+      int64_t rows = w.sourceShape[0], cols = w.sourceShape[1];
+      std::vector<float> t(source->data.size());
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+          t[c * rows + r] = source->data[r * cols + c];
+      transposed.push_back(std::move(t));
+      data = transposed.back().data();
+    }
+    SafetensorsTensor tensor;
+    tensor.name = w.name;
+    tensor.dtype = "F32";
+    tensor.shape = w.shape;
+    tensor.data = data;
+    tensor.sizeBytes = source->data.size() * sizeof(float);
+    tensors.push_back(tensor);
+  }
+  if (!writeSafetensors(path, tensors, {{"format", "xfc"}}, error))
+    return false;
+
+  // Read the offsets back from the file just written: the manifest then
+  // records exactly what the runtime will find.
+  std::ifstream in(path, std::ios::binary);
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+  SafetensorsHeader header;
+  if (!parseSafetensors(bytes.data(), bytes.size(), header, error))
+    return false;
+  for (ArtifactWeight &w : interface.weights) {
+    const SafetensorsEntry *entry = header.find(w.name);
+    if (!entry) {
+      error = "weight " + w.name + " missing after writing " + path;
+      return false;
+    }
+    w.offset = entry->begin;
+    w.sizeBytes = entry->end - entry->begin;
+  }
+  return true;
+}
+
+bool writeManifest(const std::string &path, const ManifestInfo &info,
+                   const ArtifactInterface &interface, std::string &error) {
+  using nlohmann::ordered_json;
+  ordered_json manifest;
+  manifest["format"] = "xfc-artifact";
+  manifest["format_version"] = 1;
+  manifest["model_name"] = info.modelName;
+  manifest["library"] = info.libraryFile;
+  manifest["entry_symbol"] = info.entrySymbol;
+  manifest["weights_file"] = info.weightsFile;
+  manifest["target"] = {{"triple", info.target.triple},
+                        {"cpu", info.target.cpu},
+                        {"tune_cpu", info.target.tuneCpu},
+                        {"features", info.target.features}};
+  manifest["compile_options"] = {
+      {"batch", info.shapes.batch},
+      {"seq_len", info.shapes.seqLen},
+      {"tgt_len", info.shapes.tgtLen ? info.shapes.tgtLen : info.shapes.seqLen},
+      {"pipeline", info.pipeline},
+      {"xfc_version", XFC_VERSION}};
+  auto tensorJson = [](const TensorDecl &t) {
+    ordered_json j{{"name", t.name}, {"dtype", t.dtype}, {"shape", t.shape}};
+    if (t.hasRange) {
+      j["min"] = t.minValue;
+      j["max"] = t.maxValue;
+    }
+    return j;
+  };
+  manifest["inputs"] = ordered_json::array();
+  for (const TensorDecl &t : interface.inputs)
+    manifest["inputs"].push_back(tensorJson(t));
+  manifest["outputs"] = ordered_json::array();
+  for (const TensorDecl &t : interface.outputs)
+    manifest["outputs"].push_back(tensorJson(t));
+  manifest["weights"] = ordered_json::array();
+  for (const ArtifactWeight &w : interface.weights)
+    manifest["weights"].push_back({{"name", w.name},
+                                   {"dtype", "f32"},
+                                   {"shape", w.shape},
+                                   {"offset", w.offset},
+                                   {"size_bytes", w.sizeBytes},
+                                   {"source_shape", w.sourceShape},
+                                   {"transform", w.transform}});
+  if (!info.specJson.empty()) {
+    ordered_json spec = ordered_json::parse(info.specJson, nullptr,
+                                            /*allow_exceptions=*/false);
+    if (!spec.is_discarded())
+      manifest["spec"] = spec;
+  }
+  std::ofstream out(path);
+  out << manifest.dump(2) << "\n";
+  if (!out) {
+    error = "cannot write " + path;
+    return false;
+  }
+  return true;
+}
+
+} // namespace xfc

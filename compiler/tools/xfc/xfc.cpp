@@ -1,0 +1,446 @@
+//===- xfc.cpp - The xfc command-line tool ----------------------*- C++ -*-===//
+//
+// Part of xfc. `xfc compile` turns a model spec into an artifact folder;
+// `xfc run` loads an artifact through the runtime C API and runs it on .npy
+// inputs (or random ones), printing an output summary and the timing;
+// `xfc inspect` prints what an artifact contains.
+//
+//===----------------------------------------------------------------------===//
+#include "xfc/Compiler/Compiler.h"
+#include "xfc/Support/Npy.h"
+#include "xfc/runtime.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+const char *kUsage = R"(usage:
+  xfc compile SPEC.json -o OUT [options]
+      --batch N              batch size (default 1)
+      --seq-len N            sequence length (source length) (default 128)
+      --tgt-len N            target length of an encoder_decoder (default: seq-len)
+      --cpu CPU              native (default), x86-64, x86-64-v2, x86-64-v3, x86-64-v4
+      --no-transpose-weights keep linear weights in [out, in] layout
+      --dump-ir DIR          write the IR after every stage into DIR
+      --force                replace OUT if it exists
+  xfc run OUT [options]
+      --input FILE | --input NAME=FILE   an input as .npy (in manifest order, or by name)
+      --random-input         random values for every input not given
+      --seed N               seed of --random-input (default 0)
+      --output FILE | --output NAME=FILE  write an output as .npy
+      --repeat N             timed runs (default 1); --warmup N untimed runs first
+  xfc inspect OUT
+)";
+
+int usageError(const std::string &message) {
+  std::fprintf(stderr, "xfc: %s\n\n%s", message.c_str(), kUsage);
+  return 2;
+}
+
+/// Parses a positive integer option value; false on garbage or overflow.
+bool parseInt(const std::string &text, int64_t &out) {
+  if (text.empty())
+    return false;
+  char *end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0')
+    return false;
+  out = v;
+  return true;
+}
+
+//===----------------------------------------------------------------------===//
+// compile
+//===----------------------------------------------------------------------===//
+
+int runCompile(const std::vector<std::string> &args) {
+  xfc::CompileRequest request;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &a = args[i];
+    auto value = [&](std::string &out) {
+      if (i + 1 >= args.size())
+        return false;
+      out = args[++i];
+      return true;
+    };
+    auto intValue = [&](int64_t &out) {
+      std::string text;
+      if (!value(text) || !parseInt(text, out)) {
+        std::fprintf(stderr, "xfc: %s expects an integer, found '%s'\n",
+                     a.c_str(), text.c_str());
+        return false;
+      }
+      return true;
+    };
+    if (a == "-o" || a == "--output") {
+      if (!value(request.outputDir))
+        return usageError(a + " expects a folder");
+    } else if (a == "--batch") {
+      if (!intValue(request.shapes.batch))
+        return 2;
+    } else if (a == "--seq-len") {
+      if (!intValue(request.shapes.seqLen))
+        return 2;
+    } else if (a == "--tgt-len") {
+      if (!intValue(request.shapes.tgtLen))
+        return 2;
+    } else if (a == "--cpu") {
+      if (!value(request.cpu))
+        return usageError("--cpu expects a CPU name");
+    } else if (a == "--dump-ir") {
+      if (!value(request.dumpIRDir))
+        return usageError("--dump-ir expects a folder");
+    } else if (a == "--no-transpose-weights") {
+      request.pipeline.transposeLinearWeights = false;
+    } else if (a == "--force") {
+      request.force = true;
+    } else if (!a.empty() && a[0] == '-') {
+      return usageError("unknown option '" + a + "'");
+    } else if (request.specPath.empty()) {
+      request.specPath = a;
+    } else {
+      return usageError("unexpected argument '" + a + "'");
+    }
+  }
+  if (request.specPath.empty())
+    return usageError("compile: no SPEC.json given");
+  if (request.outputDir.empty())
+    return usageError("compile: no output folder given (-o OUT)");
+
+  xfc::CompileReport report;
+  std::string error;
+  if (!xfc::compileModel(request, report, error)) {
+    std::fprintf(stderr, "xfc: error: %s\n", error.c_str());
+    return 1;
+  }
+  std::printf("compiled %s -> %s (%.2f s, weights %.1f MiB)\n",
+              request.specPath.c_str(), report.artifactDir.c_str(),
+              report.totalSeconds, report.weightBytes / 1048576.0);
+  for (const auto &[name, seconds] : report.steps)
+    std::printf("  %-30s %8.3f s\n", name.c_str(), seconds);
+  return 0;
+}
+
+//===----------------------------------------------------------------------===//
+// run and inspect
+//===----------------------------------------------------------------------===//
+
+/// Owns an xfc_status; prints and converts it to an exit code.
+bool check(xfc_status status, const char *what) {
+  if (!status)
+    return true;
+  std::fprintf(stderr, "xfc: %s: %s\n", what, xfc_status_get_message(status));
+  xfc_status_free(status);
+  return false;
+}
+
+std::string shapeString(const xfc_tensor_info &info) {
+  std::string s = "[";
+  for (int32_t d = 0; d < info.rank; ++d)
+    s += (d ? ", " : "") + std::to_string(info.dims[d]);
+  return s + "]";
+}
+
+int64_t numElements(const xfc_tensor_info &info) {
+  int64_t n = 1;
+  for (int32_t d = 0; d < info.rank; ++d)
+    n *= info.dims[d];
+  return n;
+}
+
+const char *dtypeName(xfc_dtype dtype) {
+  return dtype == XFC_DTYPE_I32 ? "i32" : "f32";
+}
+
+struct OpenModel {
+  xfc_model *model = nullptr;
+  ~OpenModel() { xfc_model_destroy(model); }
+};
+
+void printInterface(xfc_model *model) {
+  std::printf("model %s\n", xfc_model_name(model));
+  for (size_t i = 0; i < xfc_model_num_inputs(model); ++i) {
+    xfc_tensor_info info;
+    if (check(xfc_model_input_info(model, i, &info), "input info"))
+      std::printf("  input  %-16s %s %s\n", info.name, dtypeName(info.dtype),
+                  shapeString(info).c_str());
+  }
+  for (size_t i = 0; i < xfc_model_num_outputs(model); ++i) {
+    xfc_tensor_info info;
+    if (check(xfc_model_output_info(model, i, &info), "output info"))
+      std::printf("  output %-16s %s %s\n", info.name, dtypeName(info.dtype),
+                  shapeString(info).c_str());
+  }
+}
+
+int runInspect(const std::vector<std::string> &args) {
+  if (args.size() != 1)
+    return usageError("inspect expects one artifact folder");
+  OpenModel m;
+  if (!check(xfc_model_open(args[0].c_str(), nullptr, &m.model), "open"))
+    return 1;
+  printInterface(m.model);
+  return 0;
+}
+
+/// "NAME=FILE" -> (NAME, FILE); "FILE" -> ("", FILE).
+std::pair<std::string, std::string> splitNamed(const std::string &arg) {
+  size_t eq = arg.find('=');
+  if (eq == std::string::npos)
+    return {"", arg};
+  return {arg.substr(0, eq), arg.substr(eq + 1)};
+}
+
+int runRun(const std::vector<std::string> &args) {
+  std::string artifact;
+  std::vector<std::pair<std::string, std::string>> inputFiles, outputFiles;
+  bool randomInput = false;
+  int64_t seed = 0, repeat = 1, warmup = 0;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &a = args[i];
+    auto next = [&](std::string &out) {
+      if (i + 1 >= args.size())
+        return false;
+      out = args[++i];
+      return true;
+    };
+    std::string v;
+    if (a == "--input") {
+      if (!next(v))
+        return usageError("--input expects a file");
+      inputFiles.push_back(splitNamed(v));
+    } else if (a == "--output") {
+      if (!next(v))
+        return usageError("--output expects a file");
+      outputFiles.push_back(splitNamed(v));
+    } else if (a == "--random-input") {
+      randomInput = true;
+    } else if (a == "--seed" || a == "--repeat" || a == "--warmup") {
+      int64_t n;
+      if (!next(v) || !parseInt(v, n) || n < 0)
+        return usageError(a + " expects a non-negative integer");
+      (a == "--seed" ? seed : a == "--repeat" ? repeat : warmup) = n;
+    } else if (!a.empty() && a[0] == '-') {
+      return usageError("unknown option '" + a + "'");
+    } else if (artifact.empty()) {
+      artifact = a;
+    } else {
+      return usageError("unexpected argument '" + a + "'");
+    }
+  }
+  if (artifact.empty())
+    return usageError("run: no artifact folder given");
+  if (repeat < 1)
+    repeat = 1;
+
+  OpenModel m;
+  if (!check(xfc_model_open(artifact.c_str(), nullptr, &m.model), "open"))
+    return 1;
+  size_t numInputs = xfc_model_num_inputs(m.model);
+  size_t numOutputs = xfc_model_num_outputs(m.model);
+  std::vector<xfc_tensor_info> inInfo(numInputs), outInfo(numOutputs);
+  for (size_t i = 0; i < numInputs; ++i)
+    if (!check(xfc_model_input_info(m.model, i, &inInfo[i]), "input info"))
+      return 1;
+  for (size_t i = 0; i < numOutputs; ++i)
+    if (!check(xfc_model_output_info(m.model, i, &outInfo[i]), "output info"))
+      return 1;
+
+  // Inputs: by name, else in order; the rest random if asked.
+  std::vector<xfc::NpyArray> inputs(numInputs);
+  std::vector<bool> given(numInputs, false);
+  size_t nextPositional = 0;
+  for (const auto &[name, file] : inputFiles) {
+    size_t index = numInputs;
+    if (name.empty()) {
+      index = nextPositional++;
+    } else {
+      for (size_t i = 0; i < numInputs; ++i)
+        if (name == inInfo[i].name)
+          index = i;
+      if (index == numInputs) {
+        std::fprintf(stderr, "xfc: the model has no input named '%s'\n",
+                     name.c_str());
+        return 1;
+      }
+    }
+    if (index >= numInputs) {
+      std::fprintf(stderr, "xfc: more --input files than the %zu inputs\n",
+                   numInputs);
+      return 1;
+    }
+    std::string error;
+    if (!xfc::readNpy(file, inputs[index], error)) {
+      std::fprintf(stderr, "xfc: %s\n", error.c_str());
+      return 1;
+    }
+    const xfc_tensor_info &info = inInfo[index];
+    std::vector<int64_t> expected(info.dims, info.dims + info.rank);
+    if (inputs[index].shape != expected ||
+        inputs[index].dtype != dtypeName(info.dtype)) {
+      std::string found = "[";
+      for (size_t d = 0; d < inputs[index].shape.size(); ++d)
+        found += (d ? ", " : "") + std::to_string(inputs[index].shape[d]);
+      found += "]";
+      std::fprintf(stderr,
+                   "xfc: %s: input '%s' expects %s %s, found %s %s\n",
+                   file.c_str(), info.name, dtypeName(info.dtype),
+                   shapeString(info).c_str(), inputs[index].dtype.c_str(),
+                   found.c_str());
+      return 1;
+    }
+    given[index] = true;
+  }
+  std::mt19937_64 rng(seed);
+  for (size_t i = 0; i < numInputs; ++i) {
+    if (given[i])
+      continue;
+    if (!randomInput) {
+      std::fprintf(stderr,
+                   "xfc: input '%s' not given (use --input or --random-input)\n",
+                   inInfo[i].name);
+      return 1;
+    }
+    const xfc_tensor_info &info = inInfo[i];
+    xfc::NpyArray &array = inputs[i];
+    array.dtype = dtypeName(info.dtype);
+    array.shape.assign(info.dims, info.dims + info.rank);
+    int64_t n = numElements(info);
+    array.bytes.resize(n * 4);
+    std::string name = info.name;
+    if (info.dtype == XFC_DTYPE_F32) {
+      std::normal_distribution<float> dist(0.0f, 1.0f);
+      for (int64_t e = 0; e < n; ++e) {
+        float f = dist(rng);
+        std::memcpy(&array.bytes[e * 4], &f, 4);
+      }
+      continue;
+    }
+    // Integer inputs: uniform in the manifest's range, except lengths,
+    // which are full (no padding) so every position is meaningful.
+    int64_t lo = info.has_range ? info.min_value : 0;
+    int64_t hi = info.has_range ? info.max_value : 0;
+    bool isLengths = name.find("lengths") != std::string::npos;
+    for (int64_t e = 0; e < n; ++e) {
+      int64_t v = isLengths ? hi : lo + static_cast<int64_t>(rng() % (hi - lo + 1));
+      int32_t v32 = static_cast<int32_t>(v);
+      std::memcpy(&array.bytes[e * 4], &v32, 4);
+    }
+  }
+
+  std::vector<std::vector<uint8_t>> outputs(numOutputs);
+  std::vector<xfc_buffer> inBuffers(numInputs), outBuffers(numOutputs);
+  for (size_t i = 0; i < numInputs; ++i)
+    inBuffers[i] = {inputs[i].bytes.data(), inputs[i].bytes.size()};
+  for (size_t i = 0; i < numOutputs; ++i) {
+    outputs[i].resize(numElements(outInfo[i]) * xfc_dtype_size(outInfo[i].dtype));
+    outBuffers[i] = {outputs[i].data(), outputs[i].size()};
+  }
+
+  for (int64_t w = 0; w < warmup; ++w)
+    if (!check(xfc_model_run(m.model, inBuffers.data(), numInputs,
+                             outBuffers.data(), numOutputs),
+               "run"))
+      return 1;
+  std::vector<double> times;
+  for (int64_t r = 0; r < repeat; ++r) {
+    auto start = std::chrono::steady_clock::now();
+    if (!check(xfc_model_run(m.model, inBuffers.data(), numInputs,
+                             outBuffers.data(), numOutputs),
+               "run"))
+      return 1;
+    times.push_back(std::chrono::duration<double, std::milli>(
+                        std::chrono::steady_clock::now() - start)
+                        .count());
+  }
+  std::sort(times.begin(), times.end());
+
+  for (size_t i = 0; i < numOutputs; ++i) {
+    const xfc_tensor_info &info = outInfo[i];
+    int64_t n = numElements(info);
+    if (info.dtype == XFC_DTYPE_F32) {
+      const float *data = reinterpret_cast<const float *>(outputs[i].data());
+      double sum = 0, sumSq = 0, lo = INFINITY, hi = -INFINITY;
+      int64_t nonFinite = 0;
+      for (int64_t e = 0; e < n; ++e) {
+        double v = data[e];
+        if (!std::isfinite(v)) {
+          ++nonFinite;
+          continue;
+        }
+        sum += v;
+        sumSq += v * v;
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+      }
+      double mean = sum / n;
+      std::printf("output %s f32 %s: mean %.6f std %.6f min %.6f max %.6f "
+                  "non-finite %lld\n  first values:",
+                  info.name, shapeString(info).c_str(), mean,
+                  std::sqrt(std::max(0.0, sumSq / n - mean * mean)), lo, hi,
+                  (long long)nonFinite);
+      for (int64_t e = 0; e < std::min<int64_t>(n, 6); ++e)
+        std::printf(" %.6f", data[e]);
+      std::printf("\n");
+    }
+  }
+  std::printf("time: %lld run(s), median %.3f ms, min %.3f ms\n",
+              (long long)repeat, times[times.size() / 2], times.front());
+
+  for (const auto &[name, file] : outputFiles) {
+    size_t index = 0;
+    if (!name.empty()) {
+      index = numOutputs;
+      for (size_t i = 0; i < numOutputs; ++i)
+        if (name == outInfo[i].name)
+          index = i;
+      if (index == numOutputs) {
+        std::fprintf(stderr, "xfc: the model has no output named '%s'\n",
+                     name.c_str());
+        return 1;
+      }
+    }
+    xfc::NpyArray array;
+    array.dtype = dtypeName(outInfo[index].dtype);
+    array.shape.assign(outInfo[index].dims,
+                       outInfo[index].dims + outInfo[index].rank);
+    array.bytes = outputs[index];
+    std::string error;
+    if (!xfc::writeNpy(file, array, error)) {
+      std::fprintf(stderr, "xfc: %s\n", error.c_str());
+      return 1;
+    }
+    std::printf("wrote %s\n", file.c_str());
+  }
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 2)
+    return usageError("no command given");
+  std::string command = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (command == "compile")
+    return runCompile(args);
+  if (command == "run")
+    return runRun(args);
+  if (command == "inspect")
+    return runInspect(args);
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::printf("%s", kUsage);
+    return 0;
+  }
+  return usageError("unknown command '" + command + "'");
+}

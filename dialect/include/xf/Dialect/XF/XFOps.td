@@ -1,0 +1,299 @@
+//===- XFOps.td - Operations of the xf dialect --------------*- tablegen -*-===//
+//
+// Part of xfc. Model-level ops (embedding, positional_encoding,
+// multi_head_attention, feed_forward) are what the frontend emits; the
+// decomposition pass rewrites the last two into the finer ops (linear,
+// attention, activation) that the lowering to linalg handles. Every op takes
+// and returns ranked f32 tensors with static shapes; verifiers reject
+// anything else with a message naming the operand and both shapes.
+//
+//===----------------------------------------------------------------------===//
+#ifndef XF_DIALECT_XF_XFOPS_TD
+#define XF_DIALECT_XF_XFOPS_TD
+
+include "xf/Dialect/XF/XFDialect.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/CommonAttrConstraints.td"
+include "mlir/IR/OpBase.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+
+def XF_F32Tensor : RankedTensorOf<[F32]>;
+def XF_I32Tensor : RankedTensorOf<[I32]>;
+
+//===----------------------------------------------------------------------===//
+// Embeddings and positions
+//===----------------------------------------------------------------------===//
+
+def XF_EmbeddingOp : XF_Op<"embedding", [Pure]> {
+  let summary = "Looks up rows of an embedding table by integer ids";
+  let description = [{
+    `result[b, s, :] = table[ids[b, s], :] * scale`. Ids outside
+    `[0, rows)` are clamped in generated code so it never reads out of
+    bounds; the runtime rejects such inputs before running.
+
+    Example:
+    ```mlir
+    %e = xf.embedding %ids, %table {scale = 1.0 : f64}
+        : (tensor<2x7xi32>, tensor<64x128xf32>) -> tensor<2x7x128xf32>
+    ```
+  }];
+  let arguments = (ins XF_I32Tensor:$ids, XF_F32Tensor:$table,
+                       DefaultValuedAttr<F64Attr, "1.0">:$scale);
+  let results = (outs XF_F32Tensor:$result);
+  let assemblyFormat = [{
+    $ids `,` $table attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def XF_PositionalEncodingOp : XF_Op<"positional_encoding", [Pure]> {
+  let summary = "Adds positional encodings to a sequence of embeddings";
+  let description = [{
+    `result[b, s, :] = input[b, s, :] + P[s, :]` where `P` is the
+    sinusoidal table `P[p, 2k] = sin(p / 10000^(2k/D))`,
+    `P[p, 2k+1] = cos(p / 10000^(2k/D))` (computed in generated code, in
+    f64) or, for `learned`, the rows `[0, seq)` of the `table` operand.
+
+    Example:
+    ```mlir
+    %p = xf.positional_encoding learned %x, %table
+        : (tensor<2x7x128xf32>, tensor<128x128xf32>) -> tensor<2x7x128xf32>
+    %q = xf.positional_encoding sinusoidal %x
+        : (tensor<2x7x128xf32>) -> tensor<2x7x128xf32>
+    ```
+  }];
+  let arguments = (ins XF_PositionalAttr:$kind, XF_F32Tensor:$input,
+                       Optional<XF_F32Tensor>:$table);
+  let results = (outs XF_F32Tensor:$result);
+  let assemblyFormat = [{
+    $kind $input (`,` $table^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Normalization and element-wise ops
+//===----------------------------------------------------------------------===//
+
+def XF_LayerNormOp : XF_Op<"layer_norm", [Pure]> {
+  let summary = "Layer normalization over the last dimension";
+  let description = [{
+    `(x - mean) / sqrt(var + epsilon) * gamma + beta` with the biased
+    variance, over the last dimension of `input`; `gamma` and `beta` have
+    that dimension's size.
+
+    Example:
+    ```mlir
+    %n = xf.layer_norm %x, %gamma, %beta {epsilon = 1.0e-05 : f64}
+        : (tensor<2x7x128xf32>, tensor<128xf32>, tensor<128xf32>)
+        -> tensor<2x7x128xf32>
+    ```
+  }];
+  let arguments = (ins XF_F32Tensor:$input, XF_F32Tensor:$gamma,
+                       XF_F32Tensor:$beta, F64Attr:$epsilon);
+  let results = (outs XF_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $gamma `,` $beta attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def XF_AddOp : XF_Op<"add", [Pure, Commutative, SameOperandsAndResultType]> {
+  let summary = "Element-wise addition (residual connections)";
+  let description = [{
+    Example:
+    ```mlir
+    %r = xf.add %x, %y : tensor<2x7x128xf32>
+    ```
+  }];
+  let arguments = (ins XF_F32Tensor:$lhs, XF_F32Tensor:$rhs);
+  let results = (outs XF_F32Tensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+}
+
+def XF_ActivationOp : XF_Op<"activation",
+    [Pure, SameOperandsAndResultType]> {
+  let summary = "Element-wise activation function";
+  let description = [{
+    `relu`: `max(x, 0)`; `gelu`: `0.5 x (1 + erf(x / sqrt 2))`;
+    `gelu_tanh`: `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
+
+    Example:
+    ```mlir
+    %a = xf.activation gelu %x : tensor<2x7x512xf32>
+    ```
+  }];
+  let arguments = (ins XF_ActivationAttr:$kind, XF_F32Tensor:$input);
+  let results = (outs XF_F32Tensor:$result);
+  let assemblyFormat = "$kind $input attr-dict `:` type($result)";
+}
+
+def XF_SoftmaxOp : XF_Op<"softmax", [Pure, SameOperandsAndResultType]> {
+  let summary = "Softmax over the last dimension";
+  let description = [{
+    Numerically stable: `exp(x - max) / sum(exp(x - max))` per row.
+
+    Example:
+    ```mlir
+    %p = xf.softmax %x : tensor<2x7x64xf32>
+    ```
+  }];
+  let arguments = (ins XF_F32Tensor:$input);
+  let results = (outs XF_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Linear layers
+//===----------------------------------------------------------------------===//
+
+def XF_LinearOp : XF_Op<"linear", [Pure]> {
+  let summary = "Affine map of the last dimension: x W^T + b";
+  let description = [{
+    `result[..., n] = sum_k input[..., k] * W[n, k] + bias[n]` with `W` of
+    shape `[N, K]`. With `transpose_weight`, the weight is stored `[K, N]`
+    (`result = x W + b`), the layout the CPU kernels read best; the weight
+    layout pass chooses it for weights that are function arguments and
+    records the change so the compiler stores the weight transposed.
+
+    Example:
+    ```mlir
+    %y = xf.linear %x, %w, %b
+        : (tensor<2x7x128xf32>, tensor<512x128xf32>, tensor<512xf32>)
+        -> tensor<2x7x512xf32>
+    ```
+  }];
+  let arguments = (ins XF_F32Tensor:$input, XF_F32Tensor:$weight,
+                       Optional<XF_F32Tensor>:$bias,
+                       UnitAttr:$transpose_weight);
+  let results = (outs XF_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Input features (K) and output features (N) of the weight, whatever
+    /// its layout.
+    int64_t getInFeatures();
+    int64_t getOutFeatures();
+  }];
+}
+
+def XF_FeedForwardOp : XF_Op<"feed_forward",
+    [Pure, AttrSizedOperandSegments]> {
+  let summary = "Position-wise feed-forward block: fc2(act(fc1(x)))";
+  let description = [{
+    Two linears with an activation between them; weights in `[out, in]`
+    layout: `fc1_weight` is `[d_ff, D]`, `fc2_weight` `[D, d_ff]`. Biases
+    are optional and independent.
+
+    Example:
+    ```mlir
+    %f = xf.feed_forward gelu %x, fc1(%w1, %b1), fc2(%w2, %b2)
+        : (tensor<2x7x128xf32>, tensor<512x128xf32>, tensor<512xf32>,
+           tensor<128x512xf32>, tensor<128xf32>) -> tensor<2x7x128xf32>
+    ```
+  }];
+  let arguments = (ins XF_ActivationAttr:$activation, XF_F32Tensor:$input,
+                       XF_F32Tensor:$fc1_weight,
+                       Optional<XF_F32Tensor>:$fc1_bias,
+                       XF_F32Tensor:$fc2_weight,
+                       Optional<XF_F32Tensor>:$fc2_bias);
+  let results = (outs XF_F32Tensor:$result);
+  let assemblyFormat = [{
+    $activation $input `,` `fc1` `(` $fc1_weight (`,` $fc1_bias^)? `)` `,`
+    `fc2` `(` $fc2_weight (`,` $fc2_bias^)? `)` attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+def XF_MultiHeadAttentionOp : XF_Op<"multi_head_attention",
+    [Pure, AttrSizedOperandSegments]> {
+  let summary = "Multi-head attention with its projections, as one op";
+  let description = [{
+    Self-attention when `query` and `key_value` are the same value,
+    cross-attention otherwise:
+    `Q = query Wq^T + bq`, `K = key_value Wk^T + bk`,
+    `V = key_value Wv^T + bv`; per head `t` (columns `[t Dh, (t+1) Dh)`,
+    `Dh = D / num_heads`): `softmax(Q_t K_t^T * scale + M) V_t`; heads
+    concatenated and projected by `Wo`, `bo`. `scale` defaults to
+    `1 / sqrt(Dh)`. The mask `M` is -inf where a key is not allowed:
+    `causal` forbids keys after the query (`j > i`), `key_lengths[b]`
+    forbids keys `j >= key_lengths[b]`. A query with no allowed key
+    yields 0 before the output projection.
+
+    Example:
+    ```mlir
+    %a = xf.multi_head_attention %x, %x, q(%wq, %bq), k(%wk, %bk),
+        v(%wv, %bv), out(%wo, %bo) key_lengths(%len)
+        {num_heads = 2 : i64, causal}
+        : (tensor<2x7x128xf32>, tensor<2x7x128xf32>, tensor<128x128xf32>,
+           tensor<128xf32>, tensor<128x128xf32>, tensor<128xf32>,
+           tensor<128x128xf32>, tensor<128xf32>, tensor<128x128xf32>,
+           tensor<128xf32>, tensor<2xi32>) -> tensor<2x7x128xf32>
+    ```
+  }];
+  let arguments = (ins XF_F32Tensor:$query, XF_F32Tensor:$key_value,
+                       XF_F32Tensor:$q_weight, Optional<XF_F32Tensor>:$q_bias,
+                       XF_F32Tensor:$k_weight, Optional<XF_F32Tensor>:$k_bias,
+                       XF_F32Tensor:$v_weight, Optional<XF_F32Tensor>:$v_bias,
+                       XF_F32Tensor:$out_weight,
+                       Optional<XF_F32Tensor>:$out_bias,
+                       Optional<XF_I32Tensor>:$key_lengths,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
+                       UnitAttr:$causal, OptionalAttr<F64Attr>:$scale);
+  let results = (outs XF_F32Tensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key_value `,`
+    `q` `(` $q_weight (`,` $q_bias^)? `)` `,`
+    `k` `(` $k_weight (`,` $k_bias^)? `)` `,`
+    `v` `(` $v_weight (`,` $v_bias^)? `)` `,`
+    `out` `(` $out_weight (`,` $out_bias^)? `)`
+    (`key_lengths` `(` $key_lengths^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The scale applied to Q K^T: the attribute, or 1/sqrt(head_dim).
+    double getEffectiveScale();
+  }];
+}
+
+def XF_AttentionOp : XF_Op<"attention", [Pure]> {
+  let summary = "Scaled dot-product attention over heads of projected Q, K, V";
+  let description = [{
+    The core of multi-head attention, after the projections: `query` is
+    `[B, Sq, H*Dh]`, `key` `[B, Sk, H*Dh]`, `value` `[B, Sk, H*Dv]`; per
+    head `t`, `softmax(Q_t K_t^T * scale + M) V_t`, heads concatenated in
+    order into `[B, Sq, H*Dv]`. Masks as in `xf.multi_head_attention`; a
+    query with no allowed key yields 0. This is the op that fused and
+    sparse attention kernels replace.
+
+    Example:
+    ```mlir
+    %o = xf.attention %q, %k, %v {num_heads = 2 : i64, scale = 0.125 : f64}
+        : (tensor<2x7x128xf32>, tensor<2x7x128xf32>, tensor<2x7x128xf32>)
+        -> tensor<2x7x128xf32>
+    ```
+  }];
+  let arguments = (ins XF_F32Tensor:$query, XF_F32Tensor:$key,
+                       XF_F32Tensor:$value,
+                       Optional<XF_I32Tensor>:$key_lengths,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
+                       F64Attr:$scale, UnitAttr:$causal);
+  let results = (outs XF_F32Tensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`key_lengths` `(` $key_lengths^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // XF_DIALECT_XF_XFOPS_TD

@@ -1,0 +1,312 @@
+//===- XFOps.cpp - Operations of the xf dialect -----------------*- C++ -*-===//
+//
+// Part of xfc. Verifiers and helpers of the `xf` ops. Every verifier message
+// names the operand, what its shape should be and what it is, so a user who
+// wrote or generated bad IR can fix it without reading this file.
+//
+//===----------------------------------------------------------------------===//
+#include "xf/Dialect/XF/XFOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/STLExtras.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::xf;
+
+#define GET_OP_CLASSES
+#include "xf/Dialect/XF/XFOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Shared checks
+//===----------------------------------------------------------------------===//
+
+/// Formats a shape as `[2, 7, 128]` for diagnostics.
+static std::string formatShape(ArrayRef<int64_t> shape) {
+  std::string out = "[";
+  llvm::raw_string_ostream os(out);
+  llvm::interleaveComma(shape, os, [&](int64_t d) {
+    if (ShapedType::isDynamic(d))
+      os << "?";
+    else
+      os << d;
+  });
+  os << "]";
+  return out;
+}
+
+static ArrayRef<int64_t> shapeOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getShape();
+}
+
+/// Static shapes are a requirement of the whole pipeline (static memory
+/// planning, bare-pointer calling convention), so every op checks them.
+static LogicalResult verifyStaticShapes(Operation *op) {
+  for (Type t : llvm::concat<Type>(op->getOperandTypes(),
+                                   op->getResultTypes())) {
+    auto tensor = cast<RankedTensorType>(t);
+    if (!tensor.hasStaticShape())
+      return op->emitOpError("requires static shapes, found ") << tensor;
+  }
+  return success();
+}
+
+/// Checks that `value` (described as `what`) has exactly `expected`.
+static LogicalResult expectShape(Operation *op, StringRef what, Value value,
+                                 ArrayRef<int64_t> expected) {
+  ArrayRef<int64_t> actual = shapeOf(value);
+  if (actual != expected)
+    return op->emitOpError() << what << " must have shape "
+                             << formatShape(expected) << ", found "
+                             << formatShape(actual);
+  return success();
+}
+
+static LogicalResult expectRank(Operation *op, StringRef what, Value value,
+                                int64_t rank) {
+  int64_t actual = shapeOf(value).size();
+  if (actual != rank)
+    return op->emitOpError() << what << " must have rank " << rank
+                             << ", found rank " << actual << " ("
+                             << formatShape(shapeOf(value)) << ")";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// EmbeddingOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbeddingOp::verify() {
+  if (failed(verifyStaticShapes(*this)) ||
+      failed(expectRank(*this, "ids", getIds(), 2)) ||
+      failed(expectRank(*this, "table", getTable(), 2)))
+    return failure();
+  ArrayRef<int64_t> ids = shapeOf(getIds());
+  ArrayRef<int64_t> table = shapeOf(getTable());
+  if (!std::isfinite(getScale().convertToDouble()))
+    return emitOpError("scale must be finite");
+  return expectShape(*this, "result", getResult(), {ids[0], ids[1], table[1]});
+}
+
+//===----------------------------------------------------------------------===//
+// PositionalEncodingOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult PositionalEncodingOp::verify() {
+  if (failed(verifyStaticShapes(*this)) ||
+      failed(expectRank(*this, "input", getInput(), 3)) ||
+      failed(expectShape(*this, "result", getResult(), shapeOf(getInput()))))
+    return failure();
+  ArrayRef<int64_t> input = shapeOf(getInput());
+  if (getKind() == PositionalKind::sinusoidal) {
+    if (getTable())
+      return emitOpError("sinusoidal encoding takes no table operand");
+    return success();
+  }
+  if (!getTable())
+    return emitOpError("learned encoding requires a table operand");
+  if (failed(expectRank(*this, "table", getTable(), 2)))
+    return failure();
+  ArrayRef<int64_t> table = shapeOf(getTable());
+  if (table[1] != input[2])
+    return emitOpError() << "table width " << table[1]
+                         << " must equal the input's feature size "
+                         << input[2];
+  if (table[0] < input[1])
+    return emitOpError() << "table has " << table[0]
+                         << " positions, fewer than the sequence length "
+                         << input[1];
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// LayerNormOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LayerNormOp::verify() {
+  if (failed(verifyStaticShapes(*this)))
+    return failure();
+  ArrayRef<int64_t> input = shapeOf(getInput());
+  if (input.empty())
+    return emitOpError("input must have rank >= 1");
+  int64_t width = input.back();
+  if (failed(expectShape(*this, "gamma", getGamma(), {width})) ||
+      failed(expectShape(*this, "beta", getBeta(), {width})) ||
+      failed(expectShape(*this, "result", getResult(), input)))
+    return failure();
+  double eps = getEpsilon().convertToDouble();
+  if (!(eps > 0.0) || !std::isfinite(eps))
+    return emitOpError() << "epsilon must be positive and finite, found "
+                         << eps;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// SoftmaxOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SoftmaxOp::verify() {
+  if (failed(verifyStaticShapes(*this)))
+    return failure();
+  if (shapeOf(getInput()).empty())
+    return emitOpError("input must have rank >= 1");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// LinearOp
+//===----------------------------------------------------------------------===//
+
+int64_t LinearOp::getInFeatures() {
+  ArrayRef<int64_t> w = shapeOf(getWeight());
+  return getTransposeWeight() ? w[0] : w[1];
+}
+
+int64_t LinearOp::getOutFeatures() {
+  ArrayRef<int64_t> w = shapeOf(getWeight());
+  return getTransposeWeight() ? w[1] : w[0];
+}
+
+LogicalResult LinearOp::verify() {
+  if (failed(verifyStaticShapes(*this)) ||
+      failed(expectRank(*this, "weight", getWeight(), 2)))
+    return failure();
+  ArrayRef<int64_t> input = shapeOf(getInput());
+  if (input.empty())
+    return emitOpError("input must have rank >= 1");
+  if (input.back() != getInFeatures())
+    return emitOpError() << "input feature size " << input.back()
+                         << " does not match the weight "
+                         << formatShape(shapeOf(getWeight()))
+                         << (getTransposeWeight() ? " ([in, out] layout)"
+                                                  : " ([out, in] layout)");
+  int64_t outFeatures = getOutFeatures();
+  if (getBias() && failed(expectShape(*this, "bias", getBias(), {outFeatures})))
+    return failure();
+  SmallVector<int64_t> expected(input);
+  expected.back() = outFeatures;
+  return expectShape(*this, "result", getResult(), expected);
+}
+
+//===----------------------------------------------------------------------===//
+// FeedForwardOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult FeedForwardOp::verify() {
+  if (failed(verifyStaticShapes(*this)) ||
+      failed(expectRank(*this, "fc1 weight", getFc1Weight(), 2)))
+    return failure();
+  ArrayRef<int64_t> input = shapeOf(getInput());
+  if (input.empty())
+    return emitOpError("input must have rank >= 1");
+  int64_t width = input.back();
+  int64_t hidden = shapeOf(getFc1Weight())[0];
+  if (failed(expectShape(*this, "fc1 weight", getFc1Weight(),
+                         {hidden, width})) ||
+      failed(expectShape(*this, "fc2 weight", getFc2Weight(),
+                         {width, hidden})) ||
+      (getFc1Bias() &&
+       failed(expectShape(*this, "fc1 bias", getFc1Bias(), {hidden}))) ||
+      (getFc2Bias() &&
+       failed(expectShape(*this, "fc2 bias", getFc2Bias(), {width}))))
+    return failure();
+  return expectShape(*this, "result", getResult(), input);
+}
+
+//===----------------------------------------------------------------------===//
+// Attention masks and heads, shared by both attention ops
+//===----------------------------------------------------------------------===//
+
+static LogicalResult verifyHeads(Operation *op, int64_t width,
+                                 int64_t numHeads, StringRef what) {
+  if (width % numHeads != 0)
+    return op->emitOpError() << what << " width " << width
+                             << " is not divisible by num_heads = "
+                             << numHeads;
+  return success();
+}
+
+static LogicalResult verifyKeyLengths(Operation *op, Value keyLengths,
+                                      int64_t batch) {
+  if (!keyLengths)
+    return success();
+  return expectShape(op, "key_lengths", keyLengths, {batch});
+}
+
+//===----------------------------------------------------------------------===//
+// MultiHeadAttentionOp
+//===----------------------------------------------------------------------===//
+
+double MultiHeadAttentionOp::getEffectiveScale() {
+  if (std::optional<llvm::APFloat> scale = getScale())
+    return scale->convertToDouble();
+  int64_t width = shapeOf(getQuery())[2];
+  return 1.0 / std::sqrt(static_cast<double>(width / getNumHeads()));
+}
+
+LogicalResult MultiHeadAttentionOp::verify() {
+  if (failed(verifyStaticShapes(*this)) ||
+      failed(expectRank(*this, "query", getQuery(), 3)) ||
+      failed(expectRank(*this, "key_value", getKeyValue(), 3)))
+    return failure();
+  ArrayRef<int64_t> query = shapeOf(getQuery());
+  ArrayRef<int64_t> keyValue = shapeOf(getKeyValue());
+  int64_t batch = query[0], width = query[2], kvWidth = keyValue[2];
+  if (keyValue[0] != batch)
+    return emitOpError() << "query batch " << batch
+                         << " differs from key_value batch " << keyValue[0];
+  if (failed(verifyHeads(*this, width, getNumHeads(), "query")))
+    return failure();
+  struct Projection {
+    StringRef name;
+    Value weight, bias;
+    int64_t in;
+  } projections[] = {{"q", getQWeight(), getQBias(), width},
+                     {"k", getKWeight(), getKBias(), kvWidth},
+                     {"v", getVWeight(), getVBias(), kvWidth},
+                     {"out", getOutWeight(), getOutBias(), width}};
+  for (const Projection &p : projections) {
+    if (failed(expectShape(*this, (p.name + " weight").str(), p.weight,
+                           {width, p.in})))
+      return failure();
+    if (p.bias &&
+        failed(expectShape(*this, (p.name + " bias").str(), p.bias, {width})))
+      return failure();
+  }
+  if (failed(verifyKeyLengths(*this, getKeyLengths(), batch)))
+    return failure();
+  if (std::optional<llvm::APFloat> scale = getScale()) {
+    double s = scale->convertToDouble();
+    if (!(s > 0.0) || !std::isfinite(s))
+      return emitOpError() << "scale must be positive and finite, found " << s;
+  }
+  return expectShape(*this, "result", getResult(), query);
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttentionOp::verify() {
+  if (failed(verifyStaticShapes(*this)) ||
+      failed(expectRank(*this, "query", getQuery(), 3)) ||
+      failed(expectRank(*this, "key", getKey(), 3)) ||
+      failed(expectRank(*this, "value", getValue(), 3)))
+    return failure();
+  ArrayRef<int64_t> q = shapeOf(getQuery());
+  ArrayRef<int64_t> k = shapeOf(getKey());
+  ArrayRef<int64_t> v = shapeOf(getValue());
+  int64_t batch = q[0];
+  if (failed(expectShape(*this, "key", getKey(), {batch, k[1], q[2]})) ||
+      failed(expectShape(*this, "value", getValue(), {batch, k[1], v[2]})) ||
+      failed(verifyHeads(*this, q[2], getNumHeads(), "query")) ||
+      failed(verifyHeads(*this, v[2], getNumHeads(), "value")) ||
+      failed(verifyKeyLengths(*this, getKeyLengths(), batch)))
+    return failure();
+  double s = getScale().convertToDouble();
+  if (!(s > 0.0) || !std::isfinite(s))
+    return emitOpError() << "scale must be positive and finite, found " << s;
+  return expectShape(*this, "result", getResult(), {batch, q[1], v[2]});
+}

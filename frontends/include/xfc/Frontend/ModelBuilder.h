@@ -1,0 +1,43 @@
+//===- ModelBuilder.h - ModelSpec to xf IR ----------------------*- C++ -*-===//
+//
+// Part of xfc. Builds the `xf` IR of a validated ModelSpec: one function,
+// `@xf_model`, taking the model inputs then every weight (listWeights order)
+// and returning the model output. Weights are function arguments, never IR
+// constants, so compile time does not grow with the weight bytes. Arguments
+// carry `xf.input` / `xf.weight` names and results `xf.output`, which the
+// artifact writer turns into the manifest.
+//
+//===----------------------------------------------------------------------===//
+#ifndef XFC_FRONTEND_MODELBUILDER_H
+#define XFC_FRONTEND_MODELBUILDER_H
+
+#include "xfc/Frontend/ModelSpec.h"
+
+#include "mlir/IR/OwningOpRef.h"
+
+namespace mlir {
+class MLIRContext;
+class ModuleOp;
+} // namespace mlir
+
+namespace xfc {
+
+/// The name of the function the frontend builds and the pipeline compiles.
+inline constexpr const char *kModelFunctionName = "xf_model";
+
+/// Argument/result attribute names linking IR values to artifact tensors.
+inline constexpr const char *kInputAttrName = "xf.input";
+inline constexpr const char *kWeightAttrName = "xf.weight";
+inline constexpr const char *kWeightTransformAttrName = "xf.weight_transform";
+inline constexpr const char *kOutputAttrName = "xf.output";
+
+/// Builds the module for `spec` at the static `shapes`. Both must have been
+/// validated (parseModelSpec, validateShapeOptions). The context must have
+/// the xf, func and tensor dialects loaded (loadXFCDialects does it).
+mlir::OwningOpRef<mlir::ModuleOp> buildModelModule(mlir::MLIRContext &context,
+                                                   const ModelSpec &spec,
+                                                   const ShapeOptions &shapes);
+
+} // namespace xfc
+
+#endif // XFC_FRONTEND_MODELBUILDER_H

@@ -1,0 +1,278 @@
+//===- ModelBuilder.cpp - ModelSpec to xf IR --------------------*- C++ -*-===//
+//
+// Part of xfc. Implements buildModelModule: walks the ModelSpec and emits
+// model-level `xf` ops (embedding, positional_encoding, layer_norm,
+// multi_head_attention, feed_forward, add, linear) exactly as docs/spec.md
+// defines the computation. Everything the spec leaves optional (biases,
+// norms, token types, masks) is decided here, so later passes never look at
+// the spec.
+//
+//===----------------------------------------------------------------------===//
+#include "xfc/Frontend/ModelBuilder.h"
+
+#include "xf/Dialect/XF/XFOps.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <cmath>
+
+using namespace mlir;
+
+namespace xfc {
+namespace {
+
+class ModelIRBuilder {
+public:
+  ModelIRBuilder(MLIRContext &context, const ModelSpec &spec,
+                 const ShapeOptions &shapes)
+      : b(&context), loc(UnknownLoc::get(&context)), spec(spec),
+        shapes(shapes) {}
+
+  OwningOpRef<ModuleOp> build();
+
+private:
+  RankedTensorType f32Type(ArrayRef<int64_t> shape) {
+    return RankedTensorType::get(shape, b.getF32Type());
+  }
+
+  /// The weight argument `name`, or a null Value if the spec has none (an
+  /// optional bias, say).
+  Value weight(const std::string &name) const {
+    auto it = weights.find(name);
+    return it == weights.end() ? Value() : it->second;
+  }
+
+  Value layerNorm(Value x, const std::string &prefix) {
+    return xf::LayerNormOp::create(
+        b, loc, x.getType(), x, weight(prefix + ".weight"),
+        weight(prefix + ".bias"), b.getF64FloatAttr(spec.layerNormEpsilon));
+  }
+
+  Value attention(Value x, Value keyValue, const std::string &prefix,
+                  Value keyLengths, bool causal) {
+    auto type = cast<RankedTensorType>(x.getType());
+    return xf::MultiHeadAttentionOp::create(
+        b, loc, type, x, keyValue, weight(prefix + ".q.weight"),
+        weight(prefix + ".q.bias"), weight(prefix + ".k.weight"),
+        weight(prefix + ".k.bias"), weight(prefix + ".v.weight"),
+        weight(prefix + ".v.bias"), weight(prefix + ".out.weight"),
+        weight(prefix + ".out.bias"), keyLengths,
+        b.getI64IntegerAttr(spec.numHeads),
+        causal ? b.getUnitAttr() : UnitAttr(), FloatAttr());
+  }
+
+  Value feedForward(Value x, const std::string &prefix) {
+    xf::ActivationKind kind = xf::ActivationKind::gelu;
+    switch (spec.activation) {
+    case Activation::Relu:
+      kind = xf::ActivationKind::relu;
+      break;
+    case Activation::Gelu:
+      kind = xf::ActivationKind::gelu;
+      break;
+    case Activation::GeluTanh:
+      kind = xf::ActivationKind::gelu_tanh;
+      break;
+    }
+    return xf::FeedForwardOp::create(
+        b, loc, x.getType(), xf::ActivationKindAttr::get(b.getContext(), kind),
+        x, weight(prefix + ".fc1.weight"), weight(prefix + ".fc1.bias"),
+        weight(prefix + ".fc2.weight"), weight(prefix + ".fc2.bias"));
+  }
+
+  Value add(Value lhs, Value rhs) {
+    return xf::AddOp::create(b, loc, lhs.getType(), lhs, rhs);
+  }
+
+  /// One residual sub-layer with the spec's norm placement:
+  /// post-LN `LN(x + f(x))`, pre-LN `x + f(LN(x))`.
+  Value residual(Value x, const std::string &normPrefix,
+                 llvm::function_ref<Value(Value)> sublayer) {
+    if (spec.normPlacement == NormPlacement::Pre)
+      return add(x, sublayer(layerNorm(x, normPrefix)));
+    return layerNorm(add(x, sublayer(x)), normPrefix);
+  }
+
+  /// Token (+ position, + token type) embeddings of one stack.
+  Value embed(const std::string &stack, Value ids, Value tokenTypes) {
+    auto idsType = cast<RankedTensorType>(ids.getType());
+    auto type = f32Type({idsType.getDimSize(0), idsType.getDimSize(1),
+                         spec.dModel});
+    std::string tableName = stack + ".embed.tokens";
+    if (!weight(tableName))
+      tableName = "encoder.embed.tokens"; // Shared encoder-decoder table.
+    Value x = xf::EmbeddingOp::create(b, loc, type, ids, weight(tableName),
+                                      b.getF64FloatAttr(spec.embeddingScale));
+    switch (spec.positionalEncoding) {
+    case PositionalEncoding::None:
+      break;
+    case PositionalEncoding::Sinusoidal:
+      x = xf::PositionalEncodingOp::create(
+          b, loc, type,
+          xf::PositionalKindAttr::get(b.getContext(),
+                                      xf::PositionalKind::sinusoidal),
+          x, Value());
+      break;
+    case PositionalEncoding::Learned:
+      x = xf::PositionalEncodingOp::create(
+          b, loc, type,
+          xf::PositionalKindAttr::get(b.getContext(),
+                                      xf::PositionalKind::learned),
+          x, weight(stack + ".embed.positions"));
+      break;
+    }
+    if (tokenTypes)
+      x = add(x, xf::EmbeddingOp::create(b, loc, type, tokenTypes,
+                                         weight(stack + ".embed.token_types"),
+                                         b.getF64FloatAttr(1.0)));
+    if (spec.embeddingLayerNorm)
+      x = layerNorm(x, stack + ".embed.norm");
+    return x;
+  }
+
+  /// A stack of layers. `memory` (encoder output) adds cross-attention.
+  Value stack(const std::string &name, Value x, int64_t numLayers,
+              Value selfLengths, bool causal, Value memory,
+              Value memoryLengths) {
+    for (int64_t i = 0; i < numLayers; ++i) {
+      std::string layer = name + ".layers." + std::to_string(i);
+      x = residual(x, layer + ".self_attn_norm", [&](Value in) {
+        return attention(in, in, layer + ".self_attn", selfLengths, causal);
+      });
+      if (memory)
+        x = residual(x, layer + ".cross_attn_norm", [&](Value in) {
+          return attention(in, memory, layer + ".cross_attn", memoryLengths,
+                           /*causal=*/false);
+        });
+      x = residual(x, layer + ".ffn_norm",
+                   [&](Value in) { return feedForward(in, layer + ".ffn"); });
+    }
+    if (spec.finalNorm)
+      x = layerNorm(x, name + ".final_norm");
+    return x;
+  }
+
+  /// Projects hidden states to vocabulary logits.
+  Value lmHead(Value x, const std::string &stackName) {
+    Value table = weight("lm_head.weight");
+    if (spec.tiedOutputEmbedding) {
+      table = weight(stackName + ".embed.tokens");
+      if (!table)
+        table = weight("encoder.embed.tokens");
+    }
+    auto xType = cast<RankedTensorType>(x.getType());
+    auto type = f32Type({xType.getDimSize(0), xType.getDimSize(1),
+                         spec.vocabSize});
+    return xf::LinearOp::create(b, loc, type, x, table,
+                                weight("lm_head.bias"),
+                                /*transpose_weight=*/false);
+  }
+
+  OpBuilder b;
+  Location loc;
+  const ModelSpec &spec;
+  const ShapeOptions &shapes;
+  std::map<std::string, Value> weights;
+};
+
+OwningOpRef<ModuleOp> ModelIRBuilder::build() {
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  module->setName(spec.name.empty() ? "model" : spec.name);
+
+  std::vector<TensorDecl> inputs = listInputs(spec, shapes);
+  std::vector<TensorDecl> outputs = listOutputs(spec, shapes);
+  std::vector<WeightDecl> weightDecls = listWeights(spec);
+
+  auto tensorType = [&](const TensorDecl &decl) -> Type {
+    Type element = decl.dtype == "i32" ? Type(b.getI32Type())
+                                       : Type(b.getF32Type());
+    return RankedTensorType::get(decl.shape, element);
+  };
+  SmallVector<Type> argTypes, resultTypes;
+  for (const TensorDecl &in : inputs)
+    argTypes.push_back(tensorType(in));
+  for (const WeightDecl &w : weightDecls)
+    argTypes.push_back(f32Type(w.shape));
+  for (const TensorDecl &out : outputs)
+    resultTypes.push_back(tensorType(out));
+
+  b.setInsertionPointToEnd(module->getBody());
+  auto func = func::FuncOp::create(b, loc, kModelFunctionName,
+                                   b.getFunctionType(argTypes, resultTypes));
+  // Inputs and weights are read-only: bufferization must never write into
+  // the caller's buffers or the mapped weights file.
+  StringRef writable =
+      bufferization::BufferizationDialect::kWritableAttrName;
+  for (auto [i, in] : llvm::enumerate(inputs)) {
+    func.setArgAttr(i, kInputAttrName, b.getStringAttr(in.name));
+    func.setArgAttr(i, writable, b.getBoolAttr(false));
+  }
+  for (auto [i, w] : llvm::enumerate(weightDecls)) {
+    unsigned index = inputs.size() + i;
+    func.setArgAttr(index, kWeightAttrName, b.getStringAttr(w.name));
+    func.setArgAttr(index, writable, b.getBoolAttr(false));
+  }
+  for (auto [i, out] : llvm::enumerate(outputs))
+    func.setResultAttr(i, kOutputAttrName, b.getStringAttr(out.name));
+
+  Block *body = func.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  std::map<std::string, Value> inputValues;
+  for (auto [i, in] : llvm::enumerate(inputs))
+    inputValues[in.name] = body->getArgument(i);
+  for (auto [i, w] : llvm::enumerate(weightDecls))
+    weights[w.name] = body->getArgument(inputs.size() + i);
+  auto input = [&](const char *name) -> Value {
+    auto it = inputValues.find(name);
+    return it == inputValues.end() ? Value() : it->second;
+  };
+
+  Value result;
+  std::string headStack;
+  switch (spec.kind) {
+  case ModelKind::Encoder: {
+    Value lengths = input("lengths");
+    Value x = embed("encoder", input("input_ids"), input("token_type_ids"));
+    result = stack("encoder", x, spec.numLayers, lengths, /*causal=*/false,
+                   Value(), Value());
+    headStack = "encoder";
+    break;
+  }
+  case ModelKind::Decoder: {
+    Value x = embed("decoder", input("input_ids"), Value());
+    result = stack("decoder", x, spec.numLayers, input("lengths"),
+                   /*causal=*/true, Value(), Value());
+    headStack = "decoder";
+    break;
+  }
+  case ModelKind::EncoderDecoder: {
+    Value srcLengths = input("src_lengths");
+    Value src = embed("encoder", input("src_ids"), Value());
+    Value memory = stack("encoder", src, spec.numLayers, srcLengths,
+                         /*causal=*/false, Value(), Value());
+    Value tgt = embed("decoder", input("tgt_ids"), Value());
+    result = stack("decoder", tgt, spec.numDecoderLayers, Value(),
+                   /*causal=*/true, memory, srcLengths);
+    headStack = "decoder";
+    break;
+  }
+  }
+  if (spec.lmHead)
+    result = lmHead(result, headStack);
+  func::ReturnOp::create(b, loc, result);
+  return module;
+}
+
+} // namespace
+
+OwningOpRef<ModuleOp> buildModelModule(MLIRContext &context,
+                                       const ModelSpec &spec,
+                                       const ShapeOptions &shapes) {
+  return ModelIRBuilder(context, spec, shapes).build();
+}
+
+} // namespace xfc

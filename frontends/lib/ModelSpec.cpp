@@ -1,0 +1,242 @@
+//===- ModelSpec.cpp - Weights, inputs and outputs of a model spec --------===//
+//
+// Part of xfc.
+//
+// This file implements the queries that derive, from a validated ModelSpec,
+// the list of weights the model needs (names, shapes and the canonical order
+// of docs/spec.md, "Weight names"), the inputs and outputs of the compiled
+// function (docs/spec.md, "Inputs and outputs"), and the printable names of
+// the spec's enums. Everything here assumes the invariants the parser
+// checked; nothing here can fail.
+//
+//===----------------------------------------------------------------------===//
+
+#include "xfc/Frontend/ModelSpec.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace xfc {
+
+namespace {
+
+/// Appends weight declarations in order; a tiny helper so that the listing
+/// below reads like the table of docs/spec.md.
+class WeightListBuilder {
+public:
+  explicit WeightListBuilder(const ModelSpec &spec) : spec(spec) {}
+
+  void add(std::string name, std::vector<int64_t> shape) {
+    weights.push_back({std::move(name), std::move(shape)});
+  }
+
+  /// A LayerNorm: weight then bias, both [D].
+  void addNorm(const std::string &prefix) {
+    add(prefix + ".weight", {spec.dModel});
+    add(prefix + ".bias", {spec.dModel});
+  }
+
+  /// A linear `y = x Wᵀ + b` with W of shape [out, in]; the bias [out] only
+  /// when `hasBias`.
+  void addLinear(const std::string &prefix, int64_t out, int64_t in,
+                 bool hasBias) {
+    add(prefix + ".weight", {out, in});
+    if (hasBias)
+      add(prefix + ".bias", {out});
+  }
+
+  /// The q, k, v and out projections of one attention block.
+  void addAttention(const std::string &prefix) {
+    const int64_t d = spec.dModel;
+    for (const char *proj : {"q", "k", "v"})
+      addLinear(prefix + "." + proj, d, d, spec.bias.attentionQKV);
+    addLinear(prefix + ".out", d, d, spec.bias.attentionOutput);
+  }
+
+  /// One stack ("encoder" or "decoder"): embeddings, layers, final norm.
+  /// `hasTokenTable` is false for the decoder of an encoder_decoder model
+  /// that shares the encoder's table; `hasCrossAttention` marks the decoder
+  /// of an encoder_decoder model.
+  void addStack(const std::string &stack, int64_t numLayers, bool hasTokenTable,
+                bool hasCrossAttention) {
+    const int64_t d = spec.dModel;
+    if (hasTokenTable)
+      add(stack + ".embed.tokens", {spec.vocabSize, d});
+    if (spec.positionalEncoding == PositionalEncoding::Learned)
+      add(stack + ".embed.positions", {spec.maxSeqLen, d});
+    if (spec.tokenTypeVocabSize > 0)
+      add(stack + ".embed.token_types", {spec.tokenTypeVocabSize, d});
+    if (spec.embeddingLayerNorm)
+      addNorm(stack + ".embed.norm");
+
+    for (int64_t i = 0; i < numLayers; ++i) {
+      const std::string layer = stack + ".layers." + std::to_string(i);
+      addAttention(layer + ".self_attn");
+      addNorm(layer + ".self_attn_norm");
+      if (hasCrossAttention) {
+        addAttention(layer + ".cross_attn");
+        addNorm(layer + ".cross_attn_norm");
+      }
+      addLinear(layer + ".ffn.fc1", spec.dFF, d, spec.bias.ffnHidden);
+      addLinear(layer + ".ffn.fc2", d, spec.dFF, spec.bias.ffnOutput);
+      addNorm(layer + ".ffn_norm");
+    }
+
+    if (spec.finalNorm)
+      addNorm(stack + ".final_norm");
+  }
+
+  std::vector<WeightDecl> take() { return std::move(weights); }
+
+private:
+  const ModelSpec &spec;
+  std::vector<WeightDecl> weights;
+};
+
+/// The target length of an encoder_decoder model: `--tgt-len`, or the
+/// source length when it is 0.
+int64_t targetLength(const ShapeOptions &shapes) {
+  return shapes.tgtLen > 0 ? shapes.tgtLen : shapes.seqLen;
+}
+
+/// An i32 input whose elements must lie in [minValue, maxValue].
+TensorDecl rangedInput(std::string name, std::vector<int64_t> shape,
+                       int64_t minValue, int64_t maxValue) {
+  TensorDecl decl;
+  decl.name = std::move(name);
+  decl.dtype = "i32";
+  decl.shape = std::move(shape);
+  decl.hasRange = true;
+  decl.minValue = minValue;
+  decl.maxValue = maxValue;
+  return decl;
+}
+
+} // namespace
+
+std::vector<WeightDecl> listWeights(const ModelSpec &spec) {
+  WeightListBuilder builder(spec);
+  switch (spec.kind) {
+  case ModelKind::Encoder:
+    builder.addStack("encoder", spec.numLayers, /*hasTokenTable=*/true,
+                     /*hasCrossAttention=*/false);
+    break;
+  case ModelKind::Decoder:
+    builder.addStack("decoder", spec.numLayers, /*hasTokenTable=*/true,
+                     /*hasCrossAttention=*/false);
+    break;
+  case ModelKind::EncoderDecoder:
+    builder.addStack("encoder", spec.numLayers, /*hasTokenTable=*/true,
+                     /*hasCrossAttention=*/false);
+    builder.addStack("decoder", spec.numDecoderLayers,
+                     /*hasTokenTable=*/!spec.sharedEmbeddings,
+                     /*hasCrossAttention=*/true);
+    break;
+  }
+  if (spec.lmHead) {
+    // A tied head reads the (decoder's) token table instead of its own
+    // matrix; its bias, if any, is still a weight of its own.
+    if (!spec.tiedOutputEmbedding)
+      builder.add("lm_head.weight", {spec.vocabSize, spec.dModel});
+    if (spec.bias.lmHead)
+      builder.add("lm_head.bias", {spec.vocabSize});
+  }
+  return builder.take();
+}
+
+std::vector<TensorDecl> listInputs(const ModelSpec &spec,
+                                   const ShapeOptions &shapes) {
+  const int64_t b = shapes.batch, s = shapes.seqLen;
+  std::vector<TensorDecl> inputs;
+  switch (spec.kind) {
+  case ModelKind::Encoder:
+    inputs.push_back(rangedInput("input_ids", {b, s}, 0, spec.vocabSize - 1));
+    if (spec.tokenTypeVocabSize > 0)
+      inputs.push_back(rangedInput("token_type_ids", {b, s}, 0,
+                                   spec.tokenTypeVocabSize - 1));
+    if (spec.keyPaddingMask)
+      inputs.push_back(rangedInput("lengths", {b}, 0, s));
+    break;
+  case ModelKind::Decoder:
+    inputs.push_back(rangedInput("input_ids", {b, s}, 0, spec.vocabSize - 1));
+    if (spec.keyPaddingMask)
+      inputs.push_back(rangedInput("lengths", {b}, 0, s));
+    break;
+  case ModelKind::EncoderDecoder:
+    inputs.push_back(rangedInput("src_ids", {b, s}, 0, spec.vocabSize - 1));
+    inputs.push_back(rangedInput("tgt_ids", {b, targetLength(shapes)}, 0,
+                                 spec.vocabSize - 1));
+    // Only the source is padded: the decoder's own keys are limited by the
+    // causal mask already.
+    if (spec.keyPaddingMask)
+      inputs.push_back(rangedInput("src_lengths", {b}, 0, s));
+    break;
+  }
+  return inputs;
+}
+
+std::vector<TensorDecl> listOutputs(const ModelSpec &spec,
+                                    const ShapeOptions &shapes) {
+  const int64_t rows = spec.kind == ModelKind::EncoderDecoder
+                           ? targetLength(shapes)
+                           : shapes.seqLen;
+  TensorDecl out;
+  out.dtype = "f32";
+  if (spec.lmHead) {
+    out.name = "logits";
+    out.shape = {shapes.batch, rows, spec.vocabSize};
+  } else {
+    out.name = "hidden_states";
+    out.shape = {shapes.batch, rows, spec.dModel};
+  }
+  return {out};
+}
+
+const char *toString(ModelKind kind) {
+  switch (kind) {
+  case ModelKind::Encoder:
+    return "encoder";
+  case ModelKind::Decoder:
+    return "decoder";
+  case ModelKind::EncoderDecoder:
+    return "encoder_decoder";
+  }
+  return "unknown";
+}
+
+const char *toString(NormPlacement placement) {
+  switch (placement) {
+  case NormPlacement::Post:
+    return "post";
+  case NormPlacement::Pre:
+    return "pre";
+  }
+  return "unknown";
+}
+
+const char *toString(Activation activation) {
+  switch (activation) {
+  case Activation::Relu:
+    return "relu";
+  case Activation::Gelu:
+    return "gelu";
+  case Activation::GeluTanh:
+    return "gelu_tanh";
+  }
+  return "unknown";
+}
+
+const char *toString(PositionalEncoding encoding) {
+  switch (encoding) {
+  case PositionalEncoding::None:
+    return "none";
+  case PositionalEncoding::Sinusoidal:
+    return "sinusoidal";
+  case PositionalEncoding::Learned:
+    return "learned";
+  }
+  return "unknown";
+}
+
+} // namespace xfc

@@ -1,0 +1,50 @@
+//===- Passes.td - Transformations of the xf dialect --------*- tablegen -*-===//
+//
+// Part of xfc. Passes that rewrite `xf` IR into `xf` IR.
+//
+//===----------------------------------------------------------------------===//
+#ifndef XF_TRANSFORMS_PASSES_TD
+#define XF_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+//===----------------------------------------------------------------------===//
+// Decomposition
+//===----------------------------------------------------------------------===//
+
+def XFDecomposeModelOps : Pass<"xf-decompose-model-ops"> {
+  let summary = "Rewrite model-level ops into linear, attention and activation ops";
+  let description = [{
+    `xf.multi_head_attention` becomes three `xf.linear` projections, one
+    `xf.attention` and the output `xf.linear`; `xf.feed_forward` becomes
+    `xf.linear`, `xf.activation`, `xf.linear`. Passes that rewrite attention
+    or the feed-forward block as a whole (fusion, sparse attention) run
+    before this one.
+  }];
+  let dependentDialects = ["::mlir::xf::XFDialect"];
+}
+
+//===----------------------------------------------------------------------===//
+// Weight layout
+//===----------------------------------------------------------------------===//
+
+def XFWeightLayout : Pass<"xf-weight-layout", "::mlir::func::FuncOp"> {
+  let summary = "Choose the storage layout of linear weights passed as arguments";
+  let description = [{
+    A weight that is a function argument (marked `xf.weight`) and used only
+    as the weight of `xf.linear` ops is stored transposed (`[in, out]`),
+    which lets the matmul read it row by row. The argument's type changes,
+    the linears get `transpose_weight`, and the argument gets
+    `xf.weight_transform = "transpose"` so the compiler writes the weight
+    file to match (and lists the change in the manifest). Weights with any
+    other use (a tied embedding table) keep their layout.
+  }];
+  let options = [
+    Option<"transposeLinearWeights", "transpose-linear-weights", "bool",
+           /*default=*/"true",
+           "Store linear weights [in, out] instead of [out, in]">
+  ];
+  let dependentDialects = ["::mlir::xf::XFDialect"];
+}
+
+#endif // XF_TRANSFORMS_PASSES_TD

@@ -1,0 +1,678 @@
+//===- XFToLinalg.cpp - Lower xf ops to linalg on tensors -------*- C++ -*-===//
+//
+// Part of xfc. Implements convert-xf-to-linalg: every fine-grained `xf` op
+// becomes linalg named or generic ops on tensors (plus tensor reshapes and
+// scalar arith/math in the bodies). The lowering is deliberately plain, one
+// linalg op per mathematical step, so that tiling, fusion and vectorization
+// passes see ordinary linalg and can do their work later in the pipeline.
+//
+// Numerics follow docs/spec.md: LayerNorm uses the two-pass biased
+// variance; softmax subtracts the row maximum; a masked key contributes a
+// true -inf logit; a query row whose keys are all masked outputs 0.
+//
+//===----------------------------------------------------------------------===//
+#include "xf/Conversion/Passes.h"
+#include "xf/Dialect/XF/XFOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/AffineMap.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+#include <cmath>
+#include <limits>
+
+namespace mlir::xf {
+#define GEN_PASS_DEF_CONVERTXFTOLINALG
+#include "xf/Conversion/Passes.h.inc"
+} // namespace mlir::xf
+
+using namespace mlir;
+using namespace mlir::xf;
+
+namespace {
+
+using utils::IteratorType;
+using BodyBuilder = function_ref<void(OpBuilder &, Location, ValueRange)>;
+
+//===----------------------------------------------------------------------===//
+// Small builders
+//===----------------------------------------------------------------------===//
+
+Value createEmpty(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                  Type elementType) {
+  return tensor::EmptyOp::create(b, loc, shape, elementType);
+}
+
+Value createFilled(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                   double value) {
+  Type f32 = b.getF32Type();
+  Value init = createEmpty(b, loc, shape, f32);
+  Value scalar = arith::ConstantOp::create(
+      b, loc, f32, b.getFloatAttr(f32, value));
+  return linalg::FillOp::create(b, loc, scalar, init).getResult(0);
+}
+
+Value f32Const(OpBuilder &b, Location loc, double value) {
+  return arith::ConstantOp::create(b, loc, b.getF32Type(),
+                                   b.getF32FloatAttr(value));
+}
+
+Value negInf(OpBuilder &b, Location loc) {
+  return f32Const(b, loc, -std::numeric_limits<double>::infinity());
+}
+
+/// One linalg.generic with a single result initialized by `init`.
+Value buildGeneric(OpBuilder &b, Location loc, ValueRange inputs, Value init,
+                   ArrayRef<AffineMap> maps, ArrayRef<IteratorType> iterators,
+                   BodyBuilder body) {
+  auto generic = linalg::GenericOp::create(b, loc, init.getType(), inputs,
+                                           init, maps, iterators, body);
+  return generic.getResult(0);
+}
+
+SmallVector<IteratorType> parallelIterators(unsigned n) {
+  return SmallVector<IteratorType>(n, IteratorType::parallel);
+}
+
+/// Maps of an element-wise op over rank-`rank` tensors.
+SmallVector<AffineMap> identityMaps(MLIRContext *ctx, unsigned rank,
+                                    unsigned count) {
+  return SmallVector<AffineMap>(count,
+                                AffineMap::getMultiDimIdentityMap(rank, ctx));
+}
+
+/// The map (d0 .. d{rank-1}) -> (d0 .. d{rank-2}): a row of the last dim.
+AffineMap dropLastDimMap(MLIRContext *ctx, unsigned rank) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned i = 0; i + 1 < rank; ++i)
+    exprs.push_back(getAffineDimExpr(i, ctx));
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+/// The map (d0 .. d{rank-1}) -> (d{rank-1}): a per-feature vector.
+AffineMap lastDimMap(MLIRContext *ctx, unsigned rank) {
+  return AffineMap::get(rank, 0, getAffineDimExpr(rank - 1, ctx), ctx);
+}
+
+ArrayRef<int64_t> shapeOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getShape();
+}
+
+/// Sum (or max) over the last dimension of `input`, into a tensor of the
+/// leading dimensions. `combine(acc, x)` gives the new accumulator; `pre`
+/// maps each element first (it may read the extra `rowInputs`, which are
+/// indexed like the result).
+Value reduceLastDim(OpBuilder &b, Location loc, Value input,
+                    ValueRange rowInputs, double initValue,
+                    function_ref<Value(OpBuilder &, Location, Value,
+                                       ValueRange)>
+                        pre,
+                    function_ref<Value(OpBuilder &, Location, Value, Value)>
+                        combine) {
+  MLIRContext *ctx = b.getContext();
+  ArrayRef<int64_t> shape = shapeOf(input);
+  unsigned rank = shape.size();
+  Value init = createFilled(b, loc, shape.drop_back(), initValue);
+  SmallVector<AffineMap> maps{AffineMap::getMultiDimIdentityMap(rank, ctx)};
+  for (size_t i = 0; i < rowInputs.size(); ++i)
+    maps.push_back(dropLastDimMap(ctx, rank));
+  maps.push_back(dropLastDimMap(ctx, rank));
+  SmallVector<IteratorType> iterators = parallelIterators(rank);
+  iterators.back() = IteratorType::reduction;
+  SmallVector<Value> inputs{input};
+  llvm::append_range(inputs, rowInputs);
+  return buildGeneric(
+      b, loc, inputs, init, maps, iterators,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value x = pre(nb, nloc, args[0], args.slice(1, rowInputs.size()));
+        linalg::YieldOp::create(nb, nloc, combine(nb, nloc, args.back(), x));
+      });
+}
+
+//===----------------------------------------------------------------------===//
+// Element-wise ops
+//===----------------------------------------------------------------------===//
+
+struct LowerAdd : public OpRewritePattern<AddOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AddOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    ArrayRef<int64_t> shape = shapeOf(op.getResult());
+    Value init = createEmpty(rewriter, loc, shape, rewriter.getF32Type());
+    Value sum = buildGeneric(
+        rewriter, loc, {op.getLhs(), op.getRhs()}, init,
+        identityMaps(getContext(), shape.size(), 3),
+        parallelIterators(shape.size()),
+        [](OpBuilder &b, Location l, ValueRange args) {
+          linalg::YieldOp::create(b, l,
+                                  arith::AddFOp::create(b, l, args[0], args[1])
+                                      .getResult());
+        });
+    rewriter.replaceOp(op, sum);
+    return success();
+  }
+};
+
+/// The scalar activation, shared by xf.activation and future fused
+/// epilogues.
+Value buildActivation(OpBuilder &b, Location loc, ActivationKind kind,
+                      Value x) {
+  switch (kind) {
+  case ActivationKind::relu:
+    return arith::MaximumFOp::create(b, loc, x, f32Const(b, loc, 0.0));
+  case ActivationKind::gelu: {
+    // 0.5 x (1 + erf(x / sqrt 2)).
+    Value scaled = arith::MulFOp::create(b, loc, x, f32Const(b, loc, M_SQRT1_2));
+    Value erf = math::ErfOp::create(b, loc, scaled);
+    Value onePlus = arith::AddFOp::create(b, loc, erf, f32Const(b, loc, 1.0));
+    Value half = arith::MulFOp::create(b, loc, x, f32Const(b, loc, 0.5));
+    return arith::MulFOp::create(b, loc, half, onePlus);
+  }
+  case ActivationKind::gelu_tanh: {
+    // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+    Value x3 = arith::MulFOp::create(
+        b, loc, arith::MulFOp::create(b, loc, x, x), x);
+    Value inner = arith::AddFOp::create(
+        b, loc, x, arith::MulFOp::create(b, loc, x3, f32Const(b, loc, 0.044715)));
+    Value arg = arith::MulFOp::create(
+        b, loc, inner, f32Const(b, loc, std::sqrt(2.0 / M_PI)));
+    Value t = math::TanhOp::create(b, loc, arg);
+    Value onePlus = arith::AddFOp::create(b, loc, t, f32Const(b, loc, 1.0));
+    Value half = arith::MulFOp::create(b, loc, x, f32Const(b, loc, 0.5));
+    return arith::MulFOp::create(b, loc, half, onePlus);
+  }
+  }
+  llvm_unreachable("unknown activation");
+}
+
+struct LowerActivation : public OpRewritePattern<ActivationOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ActivationOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    ArrayRef<int64_t> shape = shapeOf(op.getResult());
+    Value init = createEmpty(rewriter, loc, shape, rewriter.getF32Type());
+    ActivationKind kind = op.getKind();
+    Value result = buildGeneric(
+        rewriter, loc, op.getInput(), init,
+        identityMaps(getContext(), shape.size(), 2),
+        parallelIterators(shape.size()),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          linalg::YieldOp::create(b, l, buildActivation(b, l, kind, args[0]));
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Softmax (also used by attention)
+//===----------------------------------------------------------------------===//
+
+/// Softmax over the last dimension of `logits`, where entries may be -inf.
+/// A row whose entries are all -inf yields zeros (not NaN): its maximum is
+/// replaced by 0 before subtracting, every exponential is then 0, and the
+/// division is skipped when the sum is 0.
+Value buildMaskedSoftmax(OpBuilder &b, Location loc, Value logits) {
+  MLIRContext *ctx = b.getContext();
+  ArrayRef<int64_t> shape = shapeOf(logits);
+  unsigned rank = shape.size();
+
+  auto identity = [](OpBuilder &, Location, Value x, ValueRange) { return x; };
+  Value rowMax = reduceLastDim(
+      b, loc, logits, {}, -std::numeric_limits<double>::infinity(), identity,
+      [](OpBuilder &nb, Location l, Value acc, Value x) -> Value {
+        return arith::MaximumFOp::create(nb, l, acc, x);
+      });
+
+  // m̂ = (max == -inf) ? 0 : max.
+  auto safeMax = [](OpBuilder &nb, Location l, Value max) -> Value {
+    Value isNegInf = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ,
+                                           max, negInf(nb, l));
+    return arith::SelectOp::create(nb, l, isNegInf, f32Const(nb, l, 0.0), max);
+  };
+  Value rowSum = reduceLastDim(
+      b, loc, logits, rowMax, 0.0,
+      [&](OpBuilder &nb, Location l, Value x, ValueRange rows) -> Value {
+        Value shifted = arith::SubFOp::create(nb, l, x, safeMax(nb, l, rows[0]));
+        return math::ExpOp::create(nb, l, shifted);
+      },
+      [](OpBuilder &nb, Location l, Value acc, Value x) -> Value {
+        return arith::AddFOp::create(nb, l, acc, x);
+      });
+
+  Value init = createEmpty(b, loc, shape, b.getF32Type());
+  AffineMap full = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  AffineMap row = dropLastDimMap(ctx, rank);
+  return buildGeneric(
+      b, loc, {logits, rowMax, rowSum}, init, {full, row, row, full},
+      parallelIterators(rank),
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value shifted =
+            arith::SubFOp::create(nb, l, args[0], safeMax(nb, l, args[1]));
+        Value e = math::ExpOp::create(nb, l, shifted);
+        Value p = arith::DivFOp::create(nb, l, e, args[2]);
+        Value positive = arith::CmpFOp::create(
+            nb, l, arith::CmpFPredicate::OGT, args[2], f32Const(nb, l, 0.0));
+        linalg::YieldOp::create(
+            nb, l,
+            arith::SelectOp::create(nb, l, positive, p, f32Const(nb, l, 0.0))
+                .getResult());
+      });
+}
+
+struct LowerSoftmax : public OpRewritePattern<SoftmaxOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SoftmaxOp op,
+                                PatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, buildMaskedSoftmax(rewriter, op.getLoc(),
+                                              op.getInput()));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// LayerNorm
+//===----------------------------------------------------------------------===//
+
+struct LowerLayerNorm : public OpRewritePattern<LayerNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LayerNormOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    Value input = op.getInput();
+    ArrayRef<int64_t> shape = shapeOf(input);
+    unsigned rank = shape.size();
+    double width = static_cast<double>(shape.back());
+    double epsilon = op.getEpsilon().convertToDouble();
+
+    auto add = [](OpBuilder &b, Location l, Value acc, Value x) -> Value {
+      return arith::AddFOp::create(b, l, acc, x);
+    };
+    Value sum = reduceLastDim(
+        rewriter, loc, input, {}, 0.0,
+        [](OpBuilder &, Location, Value x, ValueRange) { return x; }, add);
+    // Two-pass variance, as PyTorch computes it: sum((x - mean)^2) / N.
+    auto centered = [width](OpBuilder &b, Location l, Value x,
+                            Value rowSum) -> Value {
+      Value mean =
+          arith::DivFOp::create(b, l, rowSum, f32Const(b, l, width));
+      return arith::SubFOp::create(b, l, x, mean);
+    };
+    Value squares = reduceLastDim(
+        rewriter, loc, input, sum, 0.0,
+        [&](OpBuilder &b, Location l, Value x, ValueRange rows) -> Value {
+          Value c = centered(b, l, x, rows[0]);
+          return arith::MulFOp::create(b, l, c, c);
+        },
+        add);
+
+    Value init = createEmpty(rewriter, loc, shape, rewriter.getF32Type());
+    AffineMap full = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    AffineMap row = dropLastDimMap(ctx, rank);
+    AffineMap feature = lastDimMap(ctx, rank);
+    Value result = buildGeneric(
+        rewriter, loc, {input, sum, squares, op.getGamma(), op.getBeta()},
+        init, {full, row, row, feature, feature, full},
+        parallelIterators(rank),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value c = centered(b, l, args[0], args[1]);
+          Value variance =
+              arith::DivFOp::create(b, l, args[2], f32Const(b, l, width));
+          // 1 / sqrt rather than math.rsqrt: libm has no rsqrtf, and the
+          // division is exact to rounding, like PyTorch's.
+          Value root = math::SqrtOp::create(
+              b, l,
+              arith::AddFOp::create(b, l, variance, f32Const(b, l, epsilon)));
+          Value inv =
+              arith::DivFOp::create(b, l, f32Const(b, l, 1.0), root);
+          Value normalized = arith::MulFOp::create(b, l, c, inv);
+          Value scaled = arith::MulFOp::create(b, l, normalized, args[3]);
+          linalg::YieldOp::create(
+              b, l, arith::AddFOp::create(b, l, scaled, args[4]).getResult());
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Linear
+//===----------------------------------------------------------------------===//
+
+/// Collapses all leading dimensions: [d0, ..., dn-1, K] -> [M, K].
+Value collapseToMatrix(OpBuilder &b, Location loc, Value input) {
+  ArrayRef<int64_t> shape = shapeOf(input);
+  if (shape.size() == 2)
+    return input;
+  ReassociationIndices leading;
+  for (unsigned i = 0; i + 1 < shape.size(); ++i)
+    leading.push_back(i);
+  SmallVector<ReassociationIndices> groups{leading, {(int64_t)shape.size() - 1}};
+  if (shape.size() == 1)
+    groups = {{0}};
+  return tensor::CollapseShapeOp::create(b, loc, input, groups);
+}
+
+struct LowerLinear : public OpRewritePattern<LinearOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LinearOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    auto resultType = cast<RankedTensorType>(op.getResult().getType());
+    ArrayRef<int64_t> inputShape = shapeOf(op.getInput());
+    if (inputShape.size() < 2)
+      return rewriter.notifyMatchFailure(op, "rank-1 input");
+    Value matrix = collapseToMatrix(rewriter, loc, op.getInput());
+    int64_t m = shapeOf(matrix)[0];
+    int64_t n = op.getOutFeatures();
+
+    // The accumulator starts as the broadcast bias (or zero), which saves a
+    // separate pass adding the bias afterwards.
+    Value acc;
+    AffineMap mn = AffineMap::get(3, 0, {getAffineDimExpr(0, ctx),
+                                         getAffineDimExpr(1, ctx)}, ctx);
+    if (Value bias = op.getBias()) {
+      Value init = createEmpty(rewriter, loc, {m, n}, rewriter.getF32Type());
+      acc = linalg::BroadcastOp::create(rewriter, loc, bias, init,
+                                        ArrayRef<int64_t>{0})
+                .getResult()[0];
+    } else {
+      acc = createFilled(rewriter, loc, {m, n}, 0.0);
+    }
+
+    Value product;
+    if (op.getTransposeWeight()) {
+      product = linalg::MatmulOp::create(rewriter, loc, ValueRange{matrix,
+                                                                   op.getWeight()},
+                                         ValueRange{acc})
+                    .getResult(0);
+    } else {
+      // [M, K] x [N, K]^T as a generic contraction over (m, n, k).
+      AffineExpr dm = getAffineDimExpr(0, ctx), dn = getAffineDimExpr(1, ctx),
+                 dk = getAffineDimExpr(2, ctx);
+      SmallVector<AffineMap> maps{AffineMap::get(3, 0, {dm, dk}, ctx),
+                                  AffineMap::get(3, 0, {dn, dk}, ctx), mn};
+      product = buildGeneric(
+          rewriter, loc, {matrix, op.getWeight()}, acc, maps,
+          {IteratorType::parallel, IteratorType::parallel,
+           IteratorType::reduction},
+          [](OpBuilder &b, Location l, ValueRange args) {
+            Value mul = arith::MulFOp::create(b, l, args[0], args[1]);
+            linalg::YieldOp::create(
+                b, l, arith::AddFOp::create(b, l, args[2], mul).getResult());
+          });
+    }
+    if (resultType.getRank() == 2) {
+      rewriter.replaceOp(op, product);
+      return success();
+    }
+    ReassociationIndices leading;
+    for (int64_t i = 0; i + 1 < resultType.getRank(); ++i)
+      leading.push_back(i);
+    SmallVector<ReassociationIndices> groups{leading,
+                                             {resultType.getRank() - 1}};
+    rewriter.replaceOpWithNewOp<tensor::ExpandShapeOp>(op, resultType, product,
+                                                       groups);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Embedding and positions
+//===----------------------------------------------------------------------===//
+
+struct LowerEmbedding : public OpRewritePattern<EmbeddingOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(EmbeddingOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    ArrayRef<int64_t> shape = shapeOf(op.getResult());
+    int64_t rows = shapeOf(op.getTable())[0];
+    double scale = op.getScale().convertToDouble();
+    Value table = op.getTable();
+    Value init = createEmpty(rewriter, loc, shape, rewriter.getF32Type());
+    AffineMap idsMap = AffineMap::get(
+        3, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx)}, ctx);
+    Value result = buildGeneric(
+        rewriter, loc, op.getIds(), init,
+        {idsMap, AffineMap::getMultiDimIdentityMap(3, ctx)},
+        parallelIterators(3), [&](OpBuilder &b, Location l, ValueRange args) {
+          // Clamp the id so generated code never reads outside the table,
+          // even when called without the runtime's input checks.
+          Value id = arith::IndexCastOp::create(b, l, b.getIndexType(),
+                                                args[0]);
+          Value zero = arith::ConstantIndexOp::create(b, l, 0);
+          Value last = arith::ConstantIndexOp::create(b, l, rows - 1);
+          id = arith::MaxSIOp::create(b, l, id, zero);
+          id = arith::MinSIOp::create(b, l, id, last);
+          Value feature = linalg::IndexOp::create(b, l, 2);
+          Value v = tensor::ExtractOp::create(b, l, table,
+                                              ValueRange{id, feature});
+          if (scale != 1.0)
+            v = arith::MulFOp::create(b, l, v, f32Const(b, l, scale));
+          linalg::YieldOp::create(b, l, v);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct LowerPositionalEncoding
+    : public OpRewritePattern<PositionalEncodingOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(PositionalEncodingOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    ArrayRef<int64_t> shape = shapeOf(op.getInput());
+    Value init = createEmpty(rewriter, loc, shape, rewriter.getF32Type());
+    AffineMap full = AffineMap::getMultiDimIdentityMap(3, ctx);
+
+    if (op.getKind() == PositionalKind::learned) {
+      // Rows [0, seq) of the table, broadcast over the batch.
+      SmallVector<OpFoldResult> offsets{rewriter.getIndexAttr(0),
+                                        rewriter.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes{rewriter.getIndexAttr(shape[1]),
+                                      rewriter.getIndexAttr(shape[2])};
+      SmallVector<OpFoldResult> strides{rewriter.getIndexAttr(1),
+                                        rewriter.getIndexAttr(1)};
+      Value rows = tensor::ExtractSliceOp::create(rewriter, loc, op.getTable(),
+                                                  offsets, sizes, strides);
+      AffineMap rowMap = AffineMap::get(
+          3, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(2, ctx)}, ctx);
+      Value result = buildGeneric(
+          rewriter, loc, {op.getInput(), rows}, init, {full, rowMap, full},
+          parallelIterators(3), [](OpBuilder &b, Location l, ValueRange args) {
+            linalg::YieldOp::create(
+                b, l, arith::AddFOp::create(b, l, args[0], args[1]).getResult());
+          });
+      rewriter.replaceOp(op, result);
+      return success();
+    }
+
+    // Sinusoidal, computed in f64 so the table matches the formula to f32
+    // rounding at every position: angle = p / 10000^(2k / D).
+    double width = static_cast<double>(shape[2]);
+    Value result = buildGeneric(
+        rewriter, loc, op.getInput(), init, {full, full}, parallelIterators(3),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Type f64 = b.getF64Type();
+          Type i64 = b.getI64Type();
+          Value pos = arith::IndexCastOp::create(b, l, i64,
+                                                 linalg::IndexOp::create(b, l, 1));
+          Value dim = arith::IndexCastOp::create(b, l, i64,
+                                                 linalg::IndexOp::create(b, l, 2));
+          Value one = arith::ConstantOp::create(b, l, i64, b.getI64IntegerAttr(1));
+          Value parity = arith::AndIOp::create(b, l, dim, one);
+          Value even = arith::SubIOp::create(b, l, dim, parity); // 2k
+          Value exponent = arith::DivFOp::create(
+              b, l, arith::SIToFPOp::create(b, l, f64, even),
+              arith::ConstantOp::create(b, l, f64, b.getF64FloatAttr(width)));
+          Value denom = math::PowFOp::create(
+              b, l,
+              arith::ConstantOp::create(b, l, f64, b.getF64FloatAttr(10000.0)),
+              exponent);
+          Value angle = arith::DivFOp::create(
+              b, l, arith::SIToFPOp::create(b, l, f64, pos), denom);
+          Value isOdd = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ne,
+                                              parity,
+                                              arith::ConstantOp::create(
+                                                  b, l, i64,
+                                                  b.getI64IntegerAttr(0)));
+          Value pe = arith::SelectOp::create(b, l, isOdd,
+                                             math::CosOp::create(b, l, angle),
+                                             math::SinOp::create(b, l, angle));
+          Value pe32 = arith::TruncFOp::create(b, l, b.getF32Type(), pe);
+          linalg::YieldOp::create(
+              b, l, arith::AddFOp::create(b, l, args[0], pe32).getResult());
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+/// [B, S, H*D] -> [B, S, H, D].
+Value splitHeads(OpBuilder &b, Location loc, Value x, int64_t heads) {
+  ArrayRef<int64_t> shape = shapeOf(x);
+  auto type = RankedTensorType::get(
+      {shape[0], shape[1], heads, shape[2] / heads}, b.getF32Type());
+  return tensor::ExpandShapeOp::create(
+      b, loc, type, x, SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+}
+
+struct LowerAttention : public OpRewritePattern<AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    int64_t heads = op.getNumHeads();
+    Value q = splitHeads(rewriter, loc, op.getQuery(), heads);
+    Value k = splitHeads(rewriter, loc, op.getKey(), heads);
+    Value v = splitHeads(rewriter, loc, op.getValue(), heads);
+    ArrayRef<int64_t> qShape = shapeOf(q), kShape = shapeOf(k),
+                      vShape = shapeOf(v);
+    int64_t batch = qShape[0], sq = qShape[1], sk = kShape[1];
+    int64_t dv = vShape[3];
+    auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+
+    // scores[b, h, i, j] = sum_e q[b, i, h, e] * k[b, j, h, e], over
+    // (b, h, i, j, e).
+    Value scores = createFilled(rewriter, loc, {batch, heads, sq, sk}, 0.0);
+    scores = buildGeneric(
+        rewriter, loc, {q, k}, scores,
+        {AffineMap::get(5, 0, {d(0), d(2), d(1), d(4)}, ctx),
+         AffineMap::get(5, 0, {d(0), d(3), d(1), d(4)}, ctx),
+         AffineMap::get(5, 0, {d(0), d(1), d(2), d(3)}, ctx)},
+        {IteratorType::parallel, IteratorType::parallel,
+         IteratorType::parallel, IteratorType::parallel,
+         IteratorType::reduction},
+        [](OpBuilder &b, Location l, ValueRange args) {
+          Value mul = arith::MulFOp::create(b, l, args[0], args[1]);
+          linalg::YieldOp::create(
+              b, l, arith::AddFOp::create(b, l, args[2], mul).getResult());
+        });
+
+    // Scale, then mask with -inf: causal (j > i) and key padding
+    // (j >= key_lengths[b]).
+    double scale = op.getScale().convertToDouble();
+    bool causal = op.getCausal();
+    Value keyLengths = op.getKeyLengths();
+    SmallVector<Value> maskInputs{scores};
+    SmallVector<AffineMap> maskMaps{AffineMap::getMultiDimIdentityMap(4, ctx)};
+    if (keyLengths) {
+      maskInputs.push_back(keyLengths);
+      maskMaps.push_back(AffineMap::get(4, 0, {d(0)}, ctx));
+    }
+    maskMaps.push_back(AffineMap::getMultiDimIdentityMap(4, ctx));
+    Value logitsInit = createEmpty(rewriter, loc, {batch, heads, sq, sk},
+                                   rewriter.getF32Type());
+    Value logits = buildGeneric(
+        rewriter, loc, maskInputs, logitsInit, maskMaps, parallelIterators(4),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value x = arith::MulFOp::create(b, l, args[0], f32Const(b, l, scale));
+          Value j = linalg::IndexOp::create(b, l, 3);
+          Value masked;
+          if (causal) {
+            Value i = linalg::IndexOp::create(b, l, 2);
+            masked = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sgt, j, i);
+          }
+          if (keyLengths) {
+            Value len = arith::IndexCastOp::create(b, l, b.getIndexType(),
+                                                   args[1]);
+            Value padded =
+                arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge, j, len);
+            masked = masked ? arith::OrIOp::create(b, l, masked, padded)
+                            : padded;
+          }
+          if (masked)
+            x = arith::SelectOp::create(b, l, masked, negInf(b, l), x);
+          linalg::YieldOp::create(b, l, x);
+        });
+
+    Value probs = buildMaskedSoftmax(rewriter, loc, logits);
+
+    // out[b, i, h, e] = sum_j p[b, h, i, j] * v[b, j, h, e], over
+    // (b, i, h, e, j).
+    Value out = createFilled(rewriter, loc, {batch, sq, heads, dv}, 0.0);
+    out = buildGeneric(
+        rewriter, loc, {probs, v}, out,
+        {AffineMap::get(5, 0, {d(0), d(2), d(1), d(4)}, ctx),
+         AffineMap::get(5, 0, {d(0), d(4), d(2), d(3)}, ctx),
+         AffineMap::get(5, 0, {d(0), d(1), d(2), d(3)}, ctx)},
+        {IteratorType::parallel, IteratorType::parallel,
+         IteratorType::parallel, IteratorType::parallel,
+         IteratorType::reduction},
+        [](OpBuilder &b, Location l, ValueRange args) {
+          Value mul = arith::MulFOp::create(b, l, args[0], args[1]);
+          linalg::YieldOp::create(
+              b, l, arith::AddFOp::create(b, l, args[2], mul).getResult());
+        });
+    rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
+        op, op.getResult().getType(), out,
+        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Pass
+//===----------------------------------------------------------------------===//
+
+struct ConvertXFToLinalgPass
+    : public xf::impl::ConvertXFToLinalgBase<ConvertXFToLinalgPass> {
+  void runOnOperation() override {
+    ConversionTarget target(getContext());
+    target.addIllegalDialect<XFDialect>();
+    target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
+                           arith::ArithDialect, math::MathDialect,
+                           func::FuncDialect>();
+    RewritePatternSet patterns(&getContext());
+    populateXFToLinalgPatterns(patterns);
+    if (failed(applyPartialConversion(getOperation(), target,
+                                      std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace
+
+void mlir::xf::populateXFToLinalgPatterns(RewritePatternSet &patterns) {
+  patterns.add<LowerAdd, LowerActivation, LowerSoftmax, LowerLayerNorm,
+               LowerLinear, LowerEmbedding, LowerPositionalEncoding,
+               LowerAttention>(patterns.getContext());
+}

@@ -1,0 +1,76 @@
+//===- WeightLayout.cpp - Storage layout of argument weights ----*- C++ -*-===//
+//
+// Part of xfc. Implements xf-weight-layout. The frontend passes every weight
+// as a function argument in the spec's (PyTorch) layout; this pass decides
+// how the artifact stores it. Today that is one decision: a linear weight
+// used only by linears is stored [in, out], so the inner loop of the matmul
+// walks contiguous memory of the weight. The decision is recorded on the
+// argument (`xf.weight_transform`) and applied to the data once, at compile
+// time, by the artifact writer.
+//
+//===----------------------------------------------------------------------===//
+#include "xf/Dialect/XF/XFOps.h"
+#include "xf/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir::xf {
+#define GEN_PASS_DEF_XFWEIGHTLAYOUT
+#include "xf/Transforms/Passes.h.inc"
+} // namespace mlir::xf
+
+using namespace mlir;
+using namespace mlir::xf;
+
+namespace {
+
+/// True if every use of `arg` is as the weight of a not-yet-transposed
+/// xf.linear.
+bool onlyUsedAsLinearWeight(BlockArgument arg) {
+  if (arg.use_empty())
+    return false;
+  for (OpOperand &use : arg.getUses()) {
+    auto linear = dyn_cast<LinearOp>(use.getOwner());
+    if (!linear || use.get() != linear.getWeight() ||
+        use.getOperandNumber() != linear.getWeightMutable().getOperandNumber() ||
+        linear.getTransposeWeight())
+      return false;
+  }
+  return true;
+}
+
+struct XFWeightLayoutPass
+    : public xf::impl::XFWeightLayoutBase<XFWeightLayoutPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    if (!transposeLinearWeights)
+      return;
+    func::FuncOp func = getOperation();
+    if (func.isExternal())
+      return;
+    Builder builder(&getContext());
+    SmallVector<Type> argTypes(func.getArgumentTypes());
+    for (BlockArgument arg : func.getArguments()) {
+      unsigned index = arg.getArgNumber();
+      if (!func.getArgAttr(index, "xf.weight") ||
+          func.getArgAttr(index, "xf.weight_transform") ||
+          !onlyUsedAsLinearWeight(arg))
+        continue;
+      auto type = cast<RankedTensorType>(arg.getType());
+      auto transposed = RankedTensorType::get(
+          {type.getDimSize(1), type.getDimSize(0)}, type.getElementType());
+      arg.setType(transposed);
+      argTypes[index] = transposed;
+      for (Operation *user : arg.getUsers())
+        cast<LinearOp>(user).setTransposeWeight(true);
+      func.setArgAttr(index, "xf.weight_transform",
+                      builder.getStringAttr("transpose"));
+    }
+    func.setFunctionType(
+        builder.getFunctionType(argTypes, func.getResultTypes()));
+  }
+};
+
+} // namespace

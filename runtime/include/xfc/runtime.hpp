@@ -1,0 +1,209 @@
+//===- runtime.hpp - C++ wrapper of the xfc runtime C API -------*- C++ -*-===//
+//
+// Part of xfc. A thin header-only C++ layer over xfc/runtime.h: an owning
+// Status, a RuntimeError exception, and a move-only Model that destroys the
+// underlying xfc_model. Every operation comes in two forms: one that throws
+// RuntimeError and a `try...` form that returns a Status, for callers built
+// without exceptions or that prefer error values. The threading contract is
+// the C API's: a Model may be run from many threads at once.
+//
+//===----------------------------------------------------------------------===//
+#ifndef XFC_RUNTIME_HPP
+#define XFC_RUNTIME_HPP
+
+#include "xfc/runtime.h"
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace xfc {
+
+/// Owns an xfc_status; an empty Status is success.
+class Status {
+public:
+  Status() = default;
+  /// Takes ownership of `status` (NULL for success).
+  explicit Status(xfc_status status) : status_(status) {}
+  Status(Status &&other) noexcept : status_(other.release()) {}
+  Status &operator=(Status &&other) noexcept {
+    if (this != &other) {
+      xfc_status_free(status_);
+      status_ = other.release();
+    }
+    return *this;
+  }
+  Status(const Status &) = delete;
+  Status &operator=(const Status &) = delete;
+  ~Status() { xfc_status_free(status_); }
+
+  bool ok() const { return status_ == nullptr; }
+  explicit operator bool() const { return ok(); }
+  xfc_status_code code() const { return xfc_status_get_code(status_); }
+  /// The message ("" on success).
+  std::string message() const { return xfc_status_get_message(status_); }
+
+  /// Gives up ownership of the C status.
+  xfc_status release() { return std::exchange(status_, nullptr); }
+
+private:
+  xfc_status status_ = nullptr;
+};
+
+/// The exception the throwing API raises: a failed Status.
+class RuntimeError : public std::runtime_error {
+public:
+  RuntimeError(xfc_status_code code, const std::string &message)
+      : std::runtime_error(message), code_(code) {}
+  xfc_status_code code() const { return code_; }
+
+private:
+  xfc_status_code code_;
+};
+
+/// Throws RuntimeError if `status` failed.
+inline void throwIfError(Status status) {
+  if (!status.ok())
+    throw RuntimeError(status.code(), status.message());
+}
+
+/// A model input or output, with owned copies of the C description.
+struct TensorInfo {
+  std::string name;
+  xfc_dtype dtype = XFC_DTYPE_F32;
+  std::vector<int64_t> shape;
+  /// Integer inputs: the inclusive range every element must lie in.
+  std::optional<std::pair<int64_t, int64_t>> range;
+
+  int64_t numElements() const {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    return n;
+  }
+  /// The exact size_bytes xfc_model_run expects for this tensor.
+  size_t sizeBytes() const {
+    return static_cast<size_t>(numElements()) * xfc_dtype_size(dtype);
+  }
+};
+
+/// Options of Model::open (see xfc_model_options).
+struct ModelOptions {
+  /// Load even if this CPU lacks features the artifact was compiled for.
+  bool skipCpuCheck = false;
+};
+
+/// An opened artifact. Move-only; destroying it destroys the xfc_model, so
+/// every run must have returned first.
+class Model {
+public:
+  Model() = default;
+  Model(Model &&other) noexcept : model_(std::exchange(other.model_, nullptr)) {}
+  Model &operator=(Model &&other) noexcept {
+    if (this != &other) {
+      xfc_model_destroy(model_);
+      model_ = std::exchange(other.model_, nullptr);
+    }
+    return *this;
+  }
+  Model(const Model &) = delete;
+  Model &operator=(const Model &) = delete;
+  ~Model() { xfc_model_destroy(model_); }
+
+  /// Opens the artifact folder `path`; throws RuntimeError on failure.
+  static Model open(const std::string &path, const ModelOptions &options = {}) {
+    Model model;
+    throwIfError(tryOpen(path, model, options));
+    return model;
+  }
+
+  /// Opens the artifact folder `path` into `out`; returns the Status.
+  static Status tryOpen(const std::string &path, Model &out,
+                        const ModelOptions &options = {}) {
+    xfc_model_options cOptions;
+    xfc_model_options_initialize(&cOptions);
+    cOptions.skip_cpu_check = options.skipCpuCheck ? 1 : 0;
+    xfc_model *model = nullptr;
+    Status status(xfc_model_open(path.c_str(), &cOptions, &model));
+    if (status.ok())
+      out = Model(model);
+    return status;
+  }
+
+  /// True if this holds an opened model.
+  bool valid() const { return model_ != nullptr; }
+  /// The underlying C handle (still owned by this object).
+  xfc_model *get() const { return model_; }
+
+  std::string name() const { return xfc_model_name(model_); }
+  size_t numInputs() const { return xfc_model_num_inputs(model_); }
+  size_t numOutputs() const { return xfc_model_num_outputs(model_); }
+
+  /// Describes input `index`; throws RuntimeError when out of range.
+  TensorInfo inputInfo(size_t index) const {
+    xfc_tensor_info info;
+    throwIfError(Status(xfc_model_input_info(model_, index, &info)));
+    return convert(info);
+  }
+  /// Describes output `index`; throws RuntimeError when out of range.
+  TensorInfo outputInfo(size_t index) const {
+    xfc_tensor_info info;
+    throwIfError(Status(xfc_model_output_info(model_, index, &info)));
+    return convert(info);
+  }
+  std::vector<TensorInfo> inputInfos() const {
+    std::vector<TensorInfo> out;
+    for (size_t i = 0; i < numInputs(); ++i)
+      out.push_back(inputInfo(i));
+    return out;
+  }
+  std::vector<TensorInfo> outputInfos() const {
+    std::vector<TensorInfo> out;
+    for (size_t i = 0; i < numOutputs(); ++i)
+      out.push_back(outputInfo(i));
+    return out;
+  }
+
+  /// Runs the model (see xfc_model_run); returns the Status.
+  Status tryRun(const std::vector<xfc_buffer> &inputs,
+                const std::vector<xfc_buffer> &outputs) const {
+    return Status(xfc_model_run(model_, inputs.data(), inputs.size(),
+                                outputs.data(), outputs.size()));
+  }
+  /// Runs the model; throws RuntimeError on failure.
+  void run(const std::vector<xfc_buffer> &inputs,
+           const std::vector<xfc_buffer> &outputs) const {
+    throwIfError(tryRun(inputs, outputs));
+  }
+
+private:
+  explicit Model(xfc_model *model) : model_(model) {}
+
+  static TensorInfo convert(const xfc_tensor_info &info) {
+    TensorInfo out;
+    out.name = info.name ? info.name : "";
+    out.dtype = info.dtype;
+    out.shape.assign(info.dims, info.dims + info.rank);
+    if (info.has_range)
+      out.range = std::make_pair(info.min_value, info.max_value);
+    return out;
+  }
+
+  xfc_model *model_ = nullptr;
+};
+
+/// A buffer over `data` (any vector of trivially copyable elements).
+template <typename T> xfc_buffer makeBuffer(std::vector<T> &data) {
+  return xfc_buffer{data.data(), data.size() * sizeof(T)};
+}
+/// A read-only input buffer over `data`; the runtime never writes inputs.
+template <typename T> xfc_buffer makeBuffer(const std::vector<T> &data) {
+  return xfc_buffer{const_cast<T *>(data.data()), data.size() * sizeof(T)};
+}
+
+} // namespace xfc
+
+#endif // XFC_RUNTIME_HPP

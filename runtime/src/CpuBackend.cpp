@@ -1,0 +1,97 @@
+//===- CpuBackend.cpp - The host shared-library backend -------------------===//
+//
+// Part of xfc. This file implements the CPU backend: the artifact's library
+// is loaded with dlopen(RTLD_NOW | RTLD_LOCAL) and its entry point found with
+// dlsym. RTLD_NOW makes a library with unresolved symbols fail here, at open
+// time with a message, instead of at the first call; RTLD_LOCAL keeps two
+// artifacts loaded in one process from resolving each other's symbols.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CpuBackend.h"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <new>
+
+namespace xfc {
+
+namespace {
+
+/// The ABI of every artifact's entry point (docs/artifact.md).
+using EntryFn = void (*)(void **args);
+
+/// What the CPU backend keeps per loaded artifact.
+struct CpuHandle {
+  void *library;
+  EntryFn entry;
+};
+
+/// dlerror()'s message, or `fallback` if there is none. dlerror's buffer is
+/// thread-local in glibc, so concurrent opens do not mix messages.
+std::string dlMessage(const char *fallback) {
+  const char *message = dlerror();
+  return message ? message : fallback;
+}
+
+xfc_status_code cpuOpen(const std::string &libraryPath,
+                        const std::string &entrySymbol, void **handle,
+                        std::string &error) {
+  struct stat info;
+  if (stat(libraryPath.c_str(), &info) != 0) {
+    error = "compiled library " + libraryPath + " not found";
+    return XFC_NOT_FOUND;
+  }
+  // dlopen treats names without a slash as library search names; keep the
+  // given path a path.
+  std::string path = libraryPath.find('/') == std::string::npos
+                         ? "./" + libraryPath
+                         : libraryPath;
+  dlerror();
+  void *library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!library) {
+    error = "cannot load compiled library " + libraryPath + ": " +
+            dlMessage("unknown dlopen error");
+    return XFC_INVALID_ARTIFACT;
+  }
+  dlerror();
+  void *symbol = dlsym(library, entrySymbol.c_str());
+  if (!symbol) {
+    error = "entry symbol '" + entrySymbol + "' not found in " + libraryPath +
+            ": " + dlMessage("the symbol is null");
+    dlclose(library);
+    return XFC_INVALID_ARTIFACT;
+  }
+  auto *cpu = new (std::nothrow) CpuHandle{library, nullptr};
+  if (!cpu) {
+    dlclose(library);
+    error = "out of memory";
+    return XFC_INTERNAL;
+  }
+  // POSIX guarantees object and function pointers convert through dlsym.
+  cpu->entry = reinterpret_cast<EntryFn>(symbol);
+  *handle = cpu;
+  return XFC_OK;
+}
+
+void cpuRun(void *handle, void **args) {
+  static_cast<CpuHandle *>(handle)->entry(args);
+}
+
+void cpuClose(void *handle) {
+  auto *cpu = static_cast<CpuHandle *>(handle);
+  if (!cpu)
+    return;
+  dlclose(cpu->library);
+  delete cpu;
+}
+
+} // namespace
+
+const Backend &cpuBackend() {
+  static const Backend backend = {"cpu", cpuOpen, cpuRun, cpuClose};
+  return backend;
+}
+
+} // namespace xfc

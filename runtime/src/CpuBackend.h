@@ -1,0 +1,45 @@
+//===- CpuBackend.h - Backends that execute compiled artifacts --*- C++ -*-===//
+//
+// Part of xfc. A backend loads an artifact's compiled library and calls its
+// entry point. Each backend is a small table of function pointers so the
+// runtime core (Runtime.cpp) stays backend-agnostic; the CPU backend loads a
+// host shared library with dlopen, and a GPU backend can add its own table
+// without touching the core.
+//
+//===----------------------------------------------------------------------===//
+#ifndef XFC_RUNTIME_CPUBACKEND_H
+#define XFC_RUNTIME_CPUBACKEND_H
+
+#include "xfc/runtime.h"
+
+#include <string>
+
+namespace xfc {
+
+/// The operations of one backend. A handle returned by `open` is owned by
+/// the caller, which passes it to `run` (from any number of threads at
+/// once) and finally to `close` (once, after every run has returned).
+struct Backend {
+  /// A short name for messages, e.g. "cpu".
+  const char *name;
+
+  /// Loads `libraryPath` and resolves `entrySymbol`. On failure returns a
+  /// code other than XFC_OK, sets `error` and leaves `*handle` unset.
+  xfc_status_code (*open)(const std::string &libraryPath,
+                          const std::string &entrySymbol, void **handle,
+                          std::string &error);
+
+  /// Calls the entry point with `args` (inputs, weights, outputs in manifest
+  /// order; docs/artifact.md).
+  void (*run)(void *handle, void **args);
+
+  /// Releases what `open` acquired.
+  void (*close)(void *handle);
+};
+
+/// The backend for host shared libraries (dlopen + dlsym).
+const Backend &cpuBackend();
+
+} // namespace xfc
+
+#endif // XFC_RUNTIME_CPUBACKEND_H

@@ -1,0 +1,350 @@
+//===- Manifest.cpp - The artifact's manifest.json ------------------------===//
+//
+// Part of xfc. This file implements parseManifest: it reads manifest.json
+// with nlohmann_json and checks it field by field. Errors name the JSON path
+// of the offending field, what was expected and what was found, because the
+// person reading them usually has the file open next to the message.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Manifest.h"
+
+#include <nlohmann/json.hpp>
+
+#include <limits>
+#include <set>
+
+namespace xfc {
+
+namespace {
+
+using Json = nlohmann::json;
+
+/// Thrown by the checks below and turned into a status by parseManifest;
+/// exceptions keep the many small checks free of error plumbing.
+struct ManifestError {
+  xfc_status_code code;
+  std::string message;
+};
+
+/// A short rendering of `value` for "found ..." (JSON syntax, so strings
+/// appear quoted and types are unambiguous).
+std::string describe(const Json &value) {
+  std::string text = value.dump(-1, ' ', false, Json::error_handler_t::replace);
+  if (text.size() > 60)
+    text = text.substr(0, 57) + "...";
+  return text;
+}
+
+[[noreturn]] void fail(const std::string &path, const std::string &expected,
+                       const Json &found) {
+  throw ManifestError{XFC_INVALID_ARTIFACT,
+                      "manifest.json: at " + path + ": expected " + expected +
+                          ", found " + describe(found)};
+}
+
+[[noreturn]] void failMessage(const std::string &path,
+                              const std::string &message) {
+  throw ManifestError{XFC_INVALID_ARTIFACT,
+                      "manifest.json: at " + path + ": " + message};
+}
+
+/// The member `key` of the object `object` (at `path`); throws if absent.
+const Json &member(const Json &object, const std::string &path,
+                   const std::string &key) {
+  auto it = object.find(key);
+  if (it == object.end())
+    failMessage(path, "missing required field \"" + key + "\"");
+  return *it;
+}
+
+const Json &requireObject(const Json &value, const std::string &path) {
+  if (!value.is_object())
+    fail(path, "an object", value);
+  return value;
+}
+
+std::string getString(const Json &object, const std::string &path,
+                      const std::string &key) {
+  const Json &value = member(object, path, key);
+  if (!value.is_string())
+    fail(path + "." + key, "a string", value);
+  return value.get<std::string>();
+}
+
+/// Optional string member; "" when absent.
+std::string getOptionalString(const Json &object, const std::string &path,
+                              const std::string &key) {
+  if (!object.contains(key))
+    return "";
+  return getString(object, path, key);
+}
+
+/// True and `out` set if `value` is an integer (not a float or bool).
+bool asInt64(const Json &value, int64_t &out) {
+  if (value.is_number_unsigned()) {
+    uint64_t v = value.get<uint64_t>();
+    if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+      return false;
+    out = static_cast<int64_t>(v);
+    return true;
+  }
+  if (value.is_number_integer()) {
+    out = value.get<int64_t>();
+    return true;
+  }
+  return false;
+}
+
+int64_t getInt(const Json &object, const std::string &path,
+               const std::string &key) {
+  const Json &value = member(object, path, key);
+  int64_t out = 0;
+  if (!asInt64(value, out))
+    fail(path + "." + key, "an integer", value);
+  return out;
+}
+
+uint64_t getNonNegative(const Json &object, const std::string &path,
+                        const std::string &key) {
+  const Json &value = member(object, path, key);
+  int64_t out = 0;
+  if (!asInt64(value, out) || out < 0)
+    fail(path + "." + key, "a non-negative integer", value);
+  return static_cast<uint64_t>(out);
+}
+
+std::vector<int64_t> getShape(const Json &object, const std::string &path,
+                              const std::string &key) {
+  const Json &value = member(object, path, key);
+  const std::string expected = "a list of non-negative integers";
+  if (!value.is_array())
+    fail(path + "." + key, expected, value);
+  std::vector<int64_t> shape;
+  for (const Json &dim : value) {
+    int64_t d = 0;
+    if (!asInt64(dim, d) || d < 0)
+      fail(path + "." + key, expected, value);
+    shape.push_back(d);
+  }
+  return shape;
+}
+
+xfc_dtype getDtype(const Json &object, const std::string &path) {
+  const Json &value = member(object, path, "dtype");
+  if (value == "f32")
+    return XFC_DTYPE_F32;
+  if (value == "i32")
+    return XFC_DTYPE_I32;
+  fail(path + ".dtype", "\"f32\" or \"i32\"", value);
+}
+
+/// Bytes of a dense tensor; throws if the size does not fit in 64 bits.
+uint64_t denseBytes(const std::vector<int64_t> &shape, xfc_dtype dtype,
+                    const std::string &path) {
+  uint64_t bytes = xfc_dtype_size(dtype);
+  for (int64_t dim : shape)
+    if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(dim), &bytes))
+      failMessage(path + ".shape", "the tensor's byte size overflows 64 bits");
+  return bytes;
+}
+
+/// A file name that stays inside the artifact folder: no separators, not
+/// "." or "..", so a manifest cannot make the runtime load or map a file
+/// elsewhere.
+std::string getPlainFileName(const Json &object, const std::string &path,
+                             const std::string &key) {
+  const Json &value = member(object, path, key);
+  if (!value.is_string())
+    fail(path + "." + key, "a plain file name inside the artifact folder",
+         value);
+  std::string name = value.get<std::string>();
+  if (name.empty() || name == "." || name == ".." ||
+      name.find('/') != std::string::npos ||
+      name.find('\\') != std::string::npos ||
+      name.find('\0') != std::string::npos)
+    fail(path + "." + key,
+         "a plain file name inside the artifact folder (no \"/\", not \"..\")",
+         value);
+  return name;
+}
+
+const Json &getArray(const Json &object, const std::string &path,
+                     const std::string &key) {
+  const Json &value = member(object, path, key);
+  if (!value.is_array())
+    fail(path + "." + key, "a list", value);
+  return value;
+}
+
+std::string getName(const Json &object, const std::string &path,
+                    std::set<std::string> &seen) {
+  std::string name = getString(object, path, "name");
+  if (name.empty())
+    fail(path + ".name", "a non-empty string", object.at("name"));
+  if (!seen.insert(name).second)
+    fail(path + ".name", "a name not used by another input or output",
+         object.at("name"));
+  return name;
+}
+
+std::vector<ManifestTensor> parseTensors(const Json &root,
+                                         const std::string &key,
+                                         bool isInput,
+                                         std::set<std::string> &seen) {
+  std::vector<ManifestTensor> out;
+  const Json &list = getArray(root, "$", key);
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string path = "$." + key + "[" + std::to_string(i) + "]";
+    const Json &item = requireObject(list[i], path);
+    ManifestTensor tensor;
+    tensor.name = getName(item, path, seen);
+    tensor.dtype = getDtype(item, path);
+    tensor.shape = getShape(item, path, "shape");
+    if (tensor.shape.size() > XFC_MAX_RANK)
+      fail(path + ".shape",
+           "at most " + std::to_string(XFC_MAX_RANK) + " dimensions",
+           item.at("shape"));
+    tensor.sizeBytes = denseBytes(tensor.shape, tensor.dtype, path);
+    bool hasRange = item.contains("min") || item.contains("max");
+    if (hasRange && (!isInput || tensor.dtype != XFC_DTYPE_I32))
+      failMessage(path, "\"min\"/\"max\" are allowed only on integer inputs");
+    if (item.contains("min"))
+      tensor.min = getInt(item, path, "min");
+    if (item.contains("max"))
+      tensor.max = getInt(item, path, "max");
+    if (tensor.min && tensor.max && *tensor.min > *tensor.max)
+      failMessage(path, "expected min <= max, found min " +
+                            std::to_string(*tensor.min) + " and max " +
+                            std::to_string(*tensor.max));
+    out.push_back(std::move(tensor));
+  }
+  return out;
+}
+
+std::vector<ManifestWeight> parseWeights(const Json &root) {
+  std::vector<ManifestWeight> out;
+  std::set<std::string> seen;
+  const Json &list = getArray(root, "$", "weights");
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string path = "$.weights[" + std::to_string(i) + "]";
+    const Json &item = requireObject(list[i], path);
+    ManifestWeight weight;
+    weight.name = getString(item, path, "name");
+    if (weight.name.empty())
+      fail(path + ".name", "a non-empty string", item.at("name"));
+    if (!seen.insert(weight.name).second)
+      fail(path + ".name", "a name not used by another weight",
+           item.at("name"));
+    weight.dtype = getDtype(item, path);
+    weight.shape = getShape(item, path, "shape");
+    weight.offset = getNonNegative(item, path, "offset");
+    weight.sizeBytes = getNonNegative(item, path, "size_bytes");
+    uint64_t expected = denseBytes(weight.shape, weight.dtype, path);
+    if (weight.sizeBytes != expected)
+      fail(path + ".size_bytes",
+           std::to_string(expected) + " (the byte size of the shape)",
+           item.at("size_bytes"));
+    if (item.contains("source_shape"))
+      weight.sourceShape = getShape(item, path, "source_shape");
+    weight.transform = "none";
+    if (item.contains("transform")) {
+      const Json &transform = item.at("transform");
+      if (transform != "none" && transform != "transpose")
+        fail(path + ".transform", "\"none\" or \"transpose\"", transform);
+      weight.transform = transform.get<std::string>();
+    }
+    out.push_back(std::move(weight));
+  }
+  return out;
+}
+
+void parseRoot(const Json &root, Manifest &out) {
+  requireObject(root, "$");
+  // Format and version first: a newer manifest may differ in every other
+  // field, and "unsupported version" is the useful message then.
+  const Json &format = member(root, "$", "format");
+  if (format != "xfc-artifact")
+    fail("$.format", "\"xfc-artifact\"", format);
+  const Json &version = member(root, "$", "format_version");
+  int64_t v = 0;
+  if (!asInt64(version, v))
+    fail("$.format_version", "an integer", version);
+  if (v != kManifestFormatVersion)
+    throw ManifestError{
+        XFC_UNSUPPORTED,
+        "manifest.json: at $.format_version: this runtime reads artifact "
+        "format_version " +
+            std::to_string(kManifestFormatVersion) + " only, found " +
+            std::to_string(v) + "; recompile the model with a matching xfc"};
+  out.formatVersion = v;
+
+  out.modelName = getString(root, "$", "model_name");
+  out.library = getPlainFileName(root, "$", "library");
+  out.entrySymbol = getString(root, "$", "entry_symbol");
+  if (out.entrySymbol.empty())
+    fail("$.entry_symbol", "a non-empty symbol name", root.at("entry_symbol"));
+  out.weightsFile = getPlainFileName(root, "$", "weights_file");
+
+  const Json &target = requireObject(member(root, "$", "target"), "$.target");
+  out.target.triple = getOptionalString(target, "$.target", "triple");
+  out.target.cpu = getOptionalString(target, "$.target", "cpu");
+  out.target.tuneCpu = getOptionalString(target, "$.target", "tune_cpu");
+  const Json &features = getArray(target, "$.target", "features");
+  for (size_t i = 0; i < features.size(); ++i) {
+    if (!features[i].is_string())
+      fail("$.target.features[" + std::to_string(i) + "]",
+           "a feature name string", features[i]);
+    out.target.features.push_back(features[i].get<std::string>());
+  }
+  if (root.contains("compile_options"))
+    requireObject(root.at("compile_options"), "$.compile_options");
+
+  std::set<std::string> ioNames;
+  out.inputs = parseTensors(root, "inputs", /*isInput=*/true, ioNames);
+  out.outputs = parseTensors(root, "outputs", /*isInput=*/false, ioNames);
+  out.weights = parseWeights(root);
+}
+
+} // namespace
+
+const char *manifestDtypeName(xfc_dtype dtype) {
+  switch (dtype) {
+  case XFC_DTYPE_F32:
+    return "f32";
+  case XFC_DTYPE_I32:
+    return "i32";
+  }
+  return "?";
+}
+
+bool parseManifest(const std::string &text, Manifest &out,
+                   xfc_status_code &code, std::string &error) {
+  out = Manifest();
+  Json root;
+  try {
+    root = Json::parse(text);
+  } catch (const Json::exception &e) {
+    // nlohmann's message gives the byte position and the reason.
+    code = XFC_INVALID_ARTIFACT;
+    error = std::string("manifest.json: malformed JSON: ") + e.what();
+    return false;
+  }
+  try {
+    parseRoot(root, out);
+  } catch (const ManifestError &e) {
+    code = e.code;
+    error = e.message;
+    out = Manifest();
+    return false;
+  } catch (const std::exception &e) {
+    // nlohmann type errors would mean a check above is missing.
+    code = XFC_INVALID_ARTIFACT;
+    error = std::string("manifest.json: ") + e.what();
+    out = Manifest();
+    return false;
+  }
+  return true;
+}
+
+} // namespace xfc

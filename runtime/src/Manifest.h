@@ -1,0 +1,78 @@
+//===- Manifest.h - The artifact's manifest.json ----------------*- C++ -*-===//
+//
+// Part of xfc. The in-memory form of an artifact's manifest.json
+// (docs/artifact.md) and its parser. The parser checks everything the
+// runtime later relies on without re-checking: field types, known dtypes,
+// shapes whose byte sizes fit in 64 bits, plain file names, unique tensor
+// names, value ranges only on integer inputs.
+//
+//===----------------------------------------------------------------------===//
+#ifndef XFC_RUNTIME_MANIFEST_H
+#define XFC_RUNTIME_MANIFEST_H
+
+#include "xfc/runtime.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace xfc {
+
+/// The manifest format version this runtime reads.
+inline constexpr int64_t kManifestFormatVersion = 1;
+
+/// An input or output of the entry point.
+struct ManifestTensor {
+  std::string name;
+  xfc_dtype dtype = XFC_DTYPE_F32;
+  std::vector<int64_t> shape;
+  /// Bytes of the dense tensor (element count × element size).
+  uint64_t sizeBytes = 0;
+  /// Inclusive bounds on every element (integer inputs only).
+  std::optional<int64_t> min, max;
+};
+
+/// A weight: where it lies in the weights file and how it was derived.
+struct ManifestWeight {
+  std::string name;
+  xfc_dtype dtype = XFC_DTYPE_F32;
+  std::vector<int64_t> shape;
+  uint64_t offset = 0; ///< From the start of the weights file.
+  uint64_t sizeBytes = 0;
+  std::vector<int64_t> sourceShape; ///< Empty when absent.
+  std::string transform;            ///< "none" (default) or "transpose".
+};
+
+/// The compilation target recorded by the compiler.
+struct ManifestTarget {
+  std::string triple, cpu, tuneCpu;
+  std::vector<std::string> features;
+};
+
+/// A validated manifest.json.
+struct Manifest {
+  int64_t formatVersion = 0;
+  std::string modelName;
+  std::string library;     ///< A plain file name inside the artifact folder.
+  std::string entrySymbol;
+  std::string weightsFile; ///< A plain file name inside the artifact folder.
+  ManifestTarget target;
+  std::vector<ManifestTensor> inputs, outputs;
+  std::vector<ManifestWeight> weights;
+};
+
+/// Parses and validates the text of manifest.json. On failure returns false,
+/// sets `code` (XFC_INVALID_ARTIFACT, or XFC_UNSUPPORTED for another format
+/// version) and `error` to a message such as
+///   manifest.json: at $.weights[3].shape: expected a list of non-negative
+///   integers, found "abc"
+bool parseManifest(const std::string &text, Manifest &out,
+                   xfc_status_code &code, std::string &error);
+
+/// The manifest's name of `dtype` ("f32", "i32").
+const char *manifestDtypeName(xfc_dtype dtype);
+
+} // namespace xfc
+
+#endif // XFC_RUNTIME_MANIFEST_H

@@ -1,0 +1,494 @@
+//===- Runtime.cpp - The xfc runtime C API --------------------------------===//
+//
+// Part of xfc. This file implements the C API of xfc/runtime.h: statuses,
+// opening an artifact (manifest, CPU check, weights mapping and validation,
+// library loading through a Backend), the query functions and
+// xfc_model_run. Weights are mapped read-only and handed to the entry point
+// in place, never copied, which is why the weights file's layout (64-byte
+// aligned tensors at the offsets the manifest records) is checked so
+// strictly at open time. No C++ exception crosses the API: each entry point
+// catches and turns it into XFC_INTERNAL.
+//
+//===----------------------------------------------------------------------===//
+
+#include "xfc/runtime.h"
+
+#include "CpuBackend.h"
+#include "Manifest.h"
+
+#include "xfc/Support/CpuFeatures.h"
+#include "xfc/Support/Safetensors.h"
+
+#include <cerrno>
+#include <cstdint>
+#include <cstddef>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <memory>
+#include <new>
+#include <sstream>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct xfc_status_s {
+  xfc_status_code code;
+  std::string message;
+};
+
+struct xfc_model_s {
+  xfc::Manifest manifest;
+  /// Infos whose names point into `manifest`.
+  std::vector<xfc_tensor_info> inputInfos, outputInfos;
+  /// The read-only mapping of the weights file (null when empty).
+  void *mapping = nullptr;
+  size_t mappingSize = 0;
+  /// One pointer into the mapping per manifest weight.
+  std::vector<void *> weightPointers;
+  const xfc::Backend *backend = nullptr;
+  void *backendHandle = nullptr;
+
+  ~xfc_model_s() {
+    if (backend && backendHandle)
+      backend->close(backendHandle);
+    if (mapping)
+      munmap(mapping, mappingSize);
+  }
+};
+
+namespace {
+
+/// Returned when a status itself cannot be allocated; never freed.
+xfc_status_s outOfMemoryStatus{XFC_INTERNAL, "out of memory"};
+
+xfc_status makeStatus(xfc_status_code code, std::string message) {
+  if (code == XFC_OK)
+    return nullptr;
+  try {
+    return new xfc_status_s{code, std::move(message)};
+  } catch (...) {
+    return &outOfMemoryStatus;
+  }
+}
+
+/// Runs `body`, turning escaped exceptions into XFC_INTERNAL statuses.
+template <typename Body> xfc_status guarded(const char *function, Body body) {
+  try {
+    return body();
+  } catch (const std::bad_alloc &) {
+    return &outOfMemoryStatus;
+  } catch (const std::exception &e) {
+    return makeStatus(XFC_INTERNAL,
+                      std::string(function) + ": internal error: " + e.what());
+  } catch (...) {
+    return makeStatus(XFC_INTERNAL,
+                      std::string(function) + ": unknown internal error");
+  }
+}
+
+std::string shapeString(const std::vector<int64_t> &shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
+xfc_tensor_info makeInfo(const xfc::ManifestTensor &tensor) {
+  xfc_tensor_info info;
+  std::memset(&info, 0, sizeof(info));
+  info.name = tensor.name.c_str();
+  info.dtype = tensor.dtype;
+  info.rank = static_cast<int32_t>(tensor.shape.size());
+  for (size_t i = 0; i < tensor.shape.size(); ++i)
+    info.dims[i] = tensor.shape[i];
+  // A bound absent from the manifest is the int32 limit: ranged tensors are
+  // i32, so that is the bound in effect.
+  info.has_range = tensor.min || tensor.max ? 1 : 0;
+  if (info.has_range) {
+    info.min_value = tensor.min ? *tensor.min : INT32_MIN;
+    info.max_value = tensor.max ? *tensor.max : INT32_MAX;
+  }
+  return info;
+}
+
+/// Reads the text of `path` into `out`.
+xfc_status_code readText(const std::string &path, std::string &out,
+                         std::string &error) {
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0) {
+    error = "manifest.json not found (" + path + ")";
+    return XFC_NOT_FOUND;
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  if (!in || !S_ISREG(info.st_mode) || !(text << in.rdbuf())) {
+    error = "cannot read " + path;
+    return XFC_IO_ERROR;
+  }
+  out = text.str();
+  return XFC_OK;
+}
+
+/// Maps the weights file and checks every manifest weight against its
+/// safetensors header.
+xfc_status_code mapWeights(const std::string &path, xfc_model &model,
+                           std::string &error) {
+  const std::string fileName = model.manifest.weightsFile;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    error = "weights file " + fileName + ": " + std::strerror(err);
+    return err == ENOENT ? XFC_NOT_FOUND : XFC_IO_ERROR;
+  }
+  struct stat info;
+  if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    close(fd);
+    error = "weights file " + fileName + " is not a regular file";
+    return XFC_IO_ERROR;
+  }
+  size_t fileSize = static_cast<size_t>(info.st_size);
+  if (fileSize > 0) {
+    void *mapping = mmap(nullptr, fileSize, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (mapping == MAP_FAILED) {
+      int err = errno;
+      close(fd);
+      error = "cannot map weights file " + fileName + ": " +
+              std::strerror(err);
+      return XFC_IO_ERROR;
+    }
+    model.mapping = mapping;
+    model.mappingSize = fileSize;
+  }
+  // The mapping stays valid after the descriptor is closed.
+  close(fd);
+
+  const auto *bytes = static_cast<const uint8_t *>(model.mapping);
+  xfc::SafetensorsHeader header;
+  std::string parseError;
+  if (!xfc::parseSafetensors(bytes, fileSize, header, parseError)) {
+    error = fileName + ": " + parseError;
+    return XFC_INVALID_ARTIFACT;
+  }
+
+  for (size_t i = 0; i < model.manifest.weights.size(); ++i) {
+    const xfc::ManifestWeight &weight = model.manifest.weights[i];
+    std::string where = "weight '" + weight.name + "' ($.weights[" +
+                        std::to_string(i) + "]): ";
+    const xfc::SafetensorsEntry *entry = header.find(weight.name);
+    if (!entry) {
+      error = where + "listed in manifest.json but missing from " + fileName;
+      return XFC_INVALID_ARTIFACT;
+    }
+    std::string fileDtype =
+        weight.dtype == XFC_DTYPE_F32 ? std::string("F32") : "I32";
+    if (entry->dtype != fileDtype) {
+      error = where + "dtype mismatch: manifest.json says " +
+              xfc::manifestDtypeName(weight.dtype) + ", " + fileName +
+              " says " + entry->dtype;
+      return XFC_INVALID_ARTIFACT;
+    }
+    if (entry->shape != weight.shape) {
+      error = where + "shape mismatch: manifest.json says " +
+              shapeString(weight.shape) + ", " + fileName + " says " +
+              shapeString(entry->shape);
+      return XFC_INVALID_ARTIFACT;
+    }
+    uint64_t end = 0;
+    if (__builtin_add_overflow(weight.offset, weight.sizeBytes, &end) ||
+        end > fileSize) {
+      error = where + "byte range [" + std::to_string(weight.offset) +
+              ", offset + " + std::to_string(weight.sizeBytes) +
+              ") lies outside " + fileName + " (" + std::to_string(fileSize) +
+              " bytes)";
+      return XFC_INVALID_ARTIFACT;
+    }
+    if (entry->begin != weight.offset || entry->end != end) {
+      error = where + "byte range mismatch: manifest.json says [" +
+              std::to_string(weight.offset) + ", " + std::to_string(end) +
+              "), " + fileName + " says [" + std::to_string(entry->begin) +
+              ", " + std::to_string(entry->end) + ") (file offsets)";
+      return XFC_INVALID_ARTIFACT;
+    }
+    // Kernels use aligned vector loads on weights; the mapping is page
+    // aligned, so the file offset decides.
+    if (weight.offset % xfc::kSafetensorsAlignment != 0) {
+      error = where + "file offset " + std::to_string(weight.offset) +
+              " is misaligned: expected a multiple of " +
+              std::to_string(xfc::kSafetensorsAlignment);
+      return XFC_INVALID_ARTIFACT;
+    }
+    model.weightPointers.push_back(
+        model.mapping ? static_cast<uint8_t *>(model.mapping) + weight.offset
+                      : nullptr);
+  }
+  return XFC_OK;
+}
+
+xfc_status openModel(const char *path, const xfc_model_options *options,
+                     xfc_model **outModel) {
+  if (!outModel)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      "xfc_model_open: out_model is NULL");
+  *outModel = nullptr;
+  if (!path || !*path)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      "xfc_model_open: path is NULL or empty");
+  bool skipCpuCheck = false;
+  if (options) {
+    if (options->struct_size < sizeof(uint32_t))
+      return makeStatus(XFC_INVALID_ARGUMENT,
+                        "xfc_model_open: options.struct_size is " +
+                            std::to_string(options->struct_size) +
+                            "; initialize options with "
+                            "xfc_model_options_initialize");
+    // Fields beyond struct_size come from an older caller: keep defaults.
+    if (options->struct_size >= offsetof(xfc_model_options, skip_cpu_check) +
+                                    sizeof(options->skip_cpu_check))
+      skipCpuCheck = options->skip_cpu_check != 0;
+  }
+
+  const std::string folder = path;
+  auto failure = [&](xfc_status_code code, const std::string &message) {
+    return makeStatus(code, "artifact " + folder + ": " + message);
+  };
+  struct stat info;
+  if (stat(folder.c_str(), &info) != 0)
+    return failure(XFC_NOT_FOUND, "the artifact folder does not exist");
+  if (!S_ISDIR(info.st_mode))
+    return failure(XFC_NOT_FOUND,
+                   "not a folder (expected an artifact folder holding "
+                   "manifest.json)");
+
+  std::string text, error;
+  xfc_status_code code = readText(folder + "/manifest.json", text, error);
+  if (code != XFC_OK)
+    return failure(code, error);
+
+  auto model = std::make_unique<xfc_model>();
+  if (!xfc::parseManifest(text, model->manifest, code, error))
+    return failure(code, error);
+  const xfc::Manifest &manifest = model->manifest;
+
+  if (!skipCpuCheck) {
+    std::vector<std::string> missing =
+        xfc::missingCpuFeatures(manifest.target.features);
+    if (!missing.empty()) {
+      std::string list;
+      for (const std::string &name : missing)
+        list += (list.empty() ? "" : ", ") + name;
+      return failure(XFC_UNSUPPORTED,
+                     "this CPU lacks features the model was compiled for "
+                     "(target cpu '" +
+                         manifest.target.cpu + "'): missing " + list +
+                         "; recompile for this CPU, or set skip_cpu_check "
+                         "to load it anyway");
+    }
+  }
+
+  code = mapWeights(folder + "/" + manifest.weightsFile, *model, error);
+  if (code != XFC_OK)
+    return failure(code, error);
+
+  const xfc::Backend &backend = xfc::cpuBackend();
+  void *handle = nullptr;
+  code = backend.open(folder + "/" + manifest.library, manifest.entrySymbol,
+                      &handle, error);
+  if (code != XFC_OK)
+    return failure(code, error);
+  model->backend = &backend;
+  model->backendHandle = handle;
+
+  for (const xfc::ManifestTensor &tensor : manifest.inputs)
+    model->inputInfos.push_back(makeInfo(tensor));
+  for (const xfc::ManifestTensor &tensor : manifest.outputs)
+    model->outputInfos.push_back(makeInfo(tensor));
+  *outModel = model.release();
+  return nullptr;
+}
+
+/// Checks a list of caller buffers against the manifest's tensors.
+xfc_status checkBuffers(const char *kind, const xfc_buffer *buffers,
+                        size_t count,
+                        const std::vector<xfc::ManifestTensor> &tensors) {
+  if (count != tensors.size())
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      std::string("xfc_model_run: expected ") +
+                          std::to_string(tensors.size()) + " " + kind +
+                          " buffers, found " + std::to_string(count));
+  if (count > 0 && !buffers)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      std::string("xfc_model_run: the ") + kind +
+                          " array is NULL");
+  for (size_t i = 0; i < count; ++i) {
+    const xfc::ManifestTensor &tensor = tensors[i];
+    if (buffers[i].size_bytes != tensor.sizeBytes)
+      return makeStatus(
+          XFC_INVALID_ARGUMENT,
+          std::string("xfc_model_run: ") + kind + " " + std::to_string(i) +
+              " ('" + tensor.name + "', " +
+              xfc::manifestDtypeName(tensor.dtype) + " " +
+              shapeString(tensor.shape) + "): expected size_bytes " +
+              std::to_string(tensor.sizeBytes) + ", found " +
+              std::to_string(buffers[i].size_bytes));
+    if (!buffers[i].data && tensor.sizeBytes != 0)
+      return makeStatus(XFC_INVALID_ARGUMENT,
+                        std::string("xfc_model_run: ") + kind + " " +
+                            std::to_string(i) + " ('" + tensor.name +
+                            "'): data is NULL");
+  }
+  return nullptr;
+}
+
+/// Checks every element of the integer inputs that carry a value range.
+xfc_status checkInputRanges(const xfc_model &model, const xfc_buffer *inputs) {
+  for (size_t i = 0; i < model.manifest.inputs.size(); ++i) {
+    const xfc::ManifestTensor &tensor = model.manifest.inputs[i];
+    if (tensor.dtype != XFC_DTYPE_I32 || (!tensor.min && !tensor.max))
+      continue;
+    int64_t lo = tensor.min ? *tensor.min : INT64_MIN;
+    int64_t hi = tensor.max ? *tensor.max : INT64_MAX;
+    const auto *bytes = static_cast<const uint8_t *>(inputs[i].data);
+    size_t count = tensor.sizeBytes / sizeof(int32_t);
+    for (size_t k = 0; k < count; ++k) {
+      // memcpy: the API accepts buffers of any alignment.
+      int32_t value;
+      std::memcpy(&value, bytes + k * sizeof(int32_t), sizeof(value));
+      if (value < lo || value > hi)
+        return makeStatus(
+            XFC_INVALID_ARGUMENT,
+            "xfc_model_run: input '" + tensor.name + "' element " +
+                std::to_string(k) + " (flat index) is " +
+                std::to_string(value) + ", outside the allowed range [" +
+                (tensor.min ? std::to_string(lo) : std::string("-inf")) +
+                ", " + (tensor.max ? std::to_string(hi) : std::string("inf")) +
+                "]");
+    }
+  }
+  return nullptr;
+}
+
+xfc_status runModel(const xfc_model *model, const xfc_buffer *inputs,
+                    size_t numInputs, const xfc_buffer *outputs,
+                    size_t numOutputs) {
+  if (!model)
+    return makeStatus(XFC_INVALID_ARGUMENT, "xfc_model_run: model is NULL");
+  const xfc::Manifest &manifest = model->manifest;
+  if (xfc_status status =
+          checkBuffers("input", inputs, numInputs, manifest.inputs))
+    return status;
+  if (xfc_status status =
+          checkBuffers("output", outputs, numOutputs, manifest.outputs))
+    return status;
+  if (xfc_status status = checkInputRanges(*model, inputs))
+    return status;
+
+  // Each run builds its own argument array, so concurrent runs share
+  // nothing mutable.
+  std::vector<void *> args;
+  args.reserve(numInputs + model->weightPointers.size() + numOutputs);
+  for (size_t i = 0; i < numInputs; ++i)
+    args.push_back(inputs[i].data);
+  args.insert(args.end(), model->weightPointers.begin(),
+              model->weightPointers.end());
+  for (size_t i = 0; i < numOutputs; ++i)
+    args.push_back(outputs[i].data);
+  model->backend->run(model->backendHandle, args.data());
+  return nullptr;
+}
+
+xfc_status tensorInfo(const char *function,
+                      const std::vector<xfc_tensor_info> *infos, size_t index,
+                      xfc_tensor_info *outInfo) {
+  if (!infos || !outInfo)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      std::string(function) + ": model or out_info is NULL");
+  if (index >= infos->size())
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      std::string(function) + ": index " +
+                          std::to_string(index) + " is out of range (the "
+                          "model has " +
+                          std::to_string(infos->size()) + ")");
+  *outInfo = (*infos)[index];
+  return nullptr;
+}
+
+} // namespace
+
+extern "C" {
+
+xfc_status_code xfc_status_get_code(xfc_status status) {
+  return status ? status->code : XFC_OK;
+}
+
+const char *xfc_status_get_message(xfc_status status) {
+  return status ? status->message.c_str() : "";
+}
+
+void xfc_status_free(xfc_status status) {
+  if (status != &outOfMemoryStatus)
+    delete status;
+}
+
+size_t xfc_dtype_size(xfc_dtype dtype) {
+  switch (dtype) {
+  case XFC_DTYPE_F32:
+  case XFC_DTYPE_I32:
+    return 4;
+  }
+  return 0;
+}
+
+void xfc_model_options_initialize(xfc_model_options *options) {
+  if (!options)
+    return;
+  std::memset(options, 0, sizeof(*options));
+  options->struct_size = sizeof(*options);
+  options->skip_cpu_check = 0;
+}
+
+xfc_status xfc_model_open(const char *path, const xfc_model_options *options,
+                          xfc_model **out_model) {
+  return guarded("xfc_model_open",
+                 [&] { return openModel(path, options, out_model); });
+}
+
+void xfc_model_destroy(xfc_model *model) { delete model; }
+
+const char *xfc_model_name(const xfc_model *model) {
+  return model ? model->manifest.modelName.c_str() : "";
+}
+
+size_t xfc_model_num_inputs(const xfc_model *model) {
+  return model ? model->inputInfos.size() : 0;
+}
+
+size_t xfc_model_num_outputs(const xfc_model *model) {
+  return model ? model->outputInfos.size() : 0;
+}
+
+xfc_status xfc_model_input_info(const xfc_model *model, size_t index,
+                                xfc_tensor_info *out_info) {
+  return guarded("xfc_model_input_info", [&] {
+    return tensorInfo("xfc_model_input_info",
+                      model ? &model->inputInfos : nullptr, index, out_info);
+  });
+}
+
+xfc_status xfc_model_output_info(const xfc_model *model, size_t index,
+                                 xfc_tensor_info *out_info) {
+  return guarded("xfc_model_output_info", [&] {
+    return tensorInfo("xfc_model_output_info",
+                      model ? &model->outputInfos : nullptr, index, out_info);
+  });
+}
+
+xfc_status xfc_model_run(const xfc_model *model, const xfc_buffer *inputs,
+                         size_t num_inputs, const xfc_buffer *outputs,
+                         size_t num_outputs) {
+  return guarded("xfc_model_run", [&] {
+    return runModel(model, inputs, num_inputs, outputs, num_outputs);
+  });
+}
+
+} // extern "C"

@@ -1,0 +1,31 @@
+/*===- FakeModel.c - A tiny stand-in for a compiled model ---------*- C -*-===*
+ *
+ * Part of xfc. Built as a shared library with the artifact entry-point ABI
+ * (docs/artifact.md) so the runtime tests can load and run a real library
+ * without the compiler. Inputs: x f32[2,4], ids i32[2]; weights: w f32[2,4],
+ * table f32[4,4]; outputs:
+ *   y[b][j] = x[b][j] * w[b][j] + table[ids[b]][j]
+ *   s[b]    = 2 * ids[b] + 1, plus 1000 if a weight pointer is not 64-byte
+ *             aligned (so the tests see whether weights are used in place).
+ *
+ *===----------------------------------------------------------------------===*/
+
+#include <stdint.h>
+#include <string.h>
+
+__attribute__((visibility("default"))) void xfc_entry(void **args) {
+  const float *x = (const float *)args[0];
+  /* memcpy: callers may pass ids at any alignment (the tests do). */
+  int32_t ids[2];
+  memcpy(ids, args[1], sizeof(ids));
+  const float *w = (const float *)args[2];
+  const float *table = (const float *)args[3];
+  float *y = (float *)args[4];
+  int32_t *s = (int32_t *)args[5];
+  int misaligned = ((uintptr_t)w % 64 != 0) || ((uintptr_t)table % 64 != 0);
+  for (int b = 0; b < 2; ++b) {
+    for (int j = 0; j < 4; ++j)
+      y[b * 4 + j] = x[b * 4 + j] * w[b * 4 + j] + table[ids[b] * 4 + j];
+    s[b] = 2 * ids[b] + 1 + (misaligned ? 1000 : 0);
+  }
+}

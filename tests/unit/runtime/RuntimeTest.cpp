@@ -1,0 +1,777 @@
+//===- RuntimeTest.cpp - Tests of the xfc runtime C API -------------------===//
+//
+// Part of xfc. Each test writes a real artifact folder (manifest.json, the
+// FakeModel.c library, weights.safetensors) into a temporary directory,
+// optionally breaks one thing about it, and checks what xfc_model_open and
+// xfc_model_run do: exact outputs on success, and on failure the status
+// code and the key words of the message.
+//
+//===----------------------------------------------------------------------===//
+
+#include "TestUtil.h"
+
+#include "xfc/Support/CpuFeatures.h"
+#include "xfc/Support/Safetensors.h"
+#include "xfc/runtime.h"
+#include "xfc/runtime.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstring>
+#include <functional>
+#include <thread>
+
+namespace xfc {
+namespace {
+
+using Json = nlohmann::json;
+using test::rawSafetensors;
+using test::readFile;
+using test::TempDir;
+using test::writeFile;
+
+/// The fake model's weights.
+const std::array<float, 8> kW = {1, 2, 3, 4, -1, -2, -3, -4};
+const std::array<float, 16> kTable = {0,   1,   2,   3,   10,  11,  12,  13,
+                                      100, 101, 102, 103, 200, 201, 202, 203};
+
+/// Writes an artifact for FakeModel.c into a temporary folder. Tests edit
+/// `manifest` (or the files) and then call write()/writeManifest().
+class Artifact {
+public:
+  Artifact() {
+    manifest = Json{
+        {"format", "xfc-artifact"},
+        {"format_version", 1},
+        {"model_name", "fake"},
+        {"library", "model.so"},
+        {"entry_symbol", "xfc_entry"},
+        {"weights_file", "weights.safetensors"},
+        {"target",
+         {{"triple", "x86_64-unknown-linux-gnu"},
+          {"cpu", "x86-64"},
+          {"tune_cpu", "generic"},
+          {"features", Json::array()}}},
+        {"compile_options", {{"batch", 2}}},
+        {"inputs",
+         {{{"name", "x"}, {"dtype", "f32"}, {"shape", {2, 4}}},
+          {{"name", "ids"},
+           {"dtype", "i32"},
+           {"shape", {2}},
+           {"min", 0},
+           {"max", 3}}}},
+        {"outputs",
+         {{{"name", "y"}, {"dtype", "f32"}, {"shape", {2, 4}}},
+          {{"name", "s"}, {"dtype", "i32"}, {"shape", {2}}}}},
+        {"weights", Json::array()},
+    };
+  }
+
+  /// Copies the library, writes the weights and fills manifest.weights with
+  /// the real offsets, then writes manifest.json.
+  void write() {
+    ASSERT_TRUE(dir.ok());
+    std::filesystem::copy_file(XFC_FAKE_MODEL_PATH, dir.file("model.so"),
+                               std::filesystem::copy_options::overwrite_existing);
+    std::string error;
+    ASSERT_TRUE(writeSafetensors(
+        weightsPath(),
+        {{"w", "F32", {2, 4}, kW.data(), sizeof(kW)},
+         {"table", "F32", {4, 4}, kTable.data(), sizeof(kTable)}},
+        {}, error))
+        << error;
+    std::string bytes = readFile(weightsPath());
+    SafetensorsHeader header;
+    ASSERT_TRUE(parseSafetensors(
+        reinterpret_cast<const uint8_t *>(bytes.data()), bytes.size(), header,
+        error))
+        << error;
+    manifest["weights"] = Json::array();
+    for (const char *name : {"w", "table"}) {
+      const SafetensorsEntry *entry = header.find(name);
+      ASSERT_NE(entry, nullptr);
+      manifest["weights"].push_back({{"name", name},
+                                     {"dtype", "f32"},
+                                     {"shape", entry->shape},
+                                     {"offset", entry->begin},
+                                     {"size_bytes", entry->end - entry->begin},
+                                     {"source_shape", entry->shape},
+                                     {"transform", "none"}});
+    }
+    writeManifest();
+  }
+
+  void writeManifest() {
+    ASSERT_TRUE(writeFile(dir.file("manifest.json"), manifest.dump(2)));
+  }
+
+  std::string weightsPath() const { return dir.file("weights.safetensors"); }
+  const std::string &path() const { return dir.path(); }
+
+  Json manifest;
+  TempDir dir;
+};
+
+/// The outcome of opening an artifact: the code and message (the model is
+/// destroyed right away).
+struct OpenResult {
+  xfc_status_code code;
+  std::string message;
+};
+
+OpenResult openResult(const std::string &path, bool skipCpuCheck = false) {
+  xfc_model_options options;
+  xfc_model_options_initialize(&options);
+  options.skip_cpu_check = skipCpuCheck;
+  xfc_model *model = nullptr;
+  xfc_status status = xfc_model_open(path.c_str(), &options, &model);
+  OpenResult result{xfc_status_get_code(status),
+                    xfc_status_get_message(status)};
+  if (status)
+    EXPECT_EQ(model, nullptr);
+  else
+    EXPECT_NE(model, nullptr);
+  xfc_status_free(status);
+  xfc_model_destroy(model);
+  return result;
+}
+
+#define EXPECT_CONTAINS(text, part)                                           \
+  EXPECT_NE(std::string(text).find(part), std::string::npos)                  \
+      << "'" << (text) << "' does not contain '" << (part) << "'"
+
+/// Inputs and output buffers of one run of the fake model.
+struct FakeRun {
+  std::array<float, 8> x = {1, 2, 3, 4, 5, 6, 7, 8};
+  std::array<int32_t, 2> ids = {2, 0};
+  std::array<float, 8> y{};
+  std::array<int32_t, 2> s{};
+
+  std::array<xfc_buffer, 2> inputs() {
+    return {xfc_buffer{x.data(), sizeof(x)}, xfc_buffer{ids.data(), sizeof(ids)}};
+  }
+  std::array<xfc_buffer, 2> outputs() {
+    return {xfc_buffer{y.data(), sizeof(y)}, xfc_buffer{s.data(), sizeof(s)}};
+  }
+  xfc_status run(const xfc_model *model) {
+    auto in = inputs();
+    auto out = outputs();
+    return xfc_model_run(model, in.data(), in.size(), out.data(), out.size());
+  }
+};
+
+/// y and s the fake model must produce for `run`'s inputs.
+void expectFakeOutputs(const FakeRun &run) {
+  for (int b = 0; b < 2; ++b) {
+    for (int j = 0; j < 4; ++j)
+      EXPECT_EQ(run.y[b * 4 + j],
+                run.x[b * 4 + j] * kW[b * 4 + j] + kTable[run.ids[b] * 4 + j])
+          << "b=" << b << " j=" << j;
+    EXPECT_EQ(run.s[b], 2 * run.ids[b] + 1) << "b=" << b;
+  }
+}
+
+TEST(Runtime, OpensQueriesAndRuns) {
+  Artifact artifact;
+  artifact.write();
+  xfc_model *model = nullptr;
+  xfc_status status = xfc_model_open(artifact.path().c_str(), nullptr, &model);
+  ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  ASSERT_NE(model, nullptr);
+
+  EXPECT_STREQ(xfc_model_name(model), "fake");
+  ASSERT_EQ(xfc_model_num_inputs(model), 2u);
+  ASSERT_EQ(xfc_model_num_outputs(model), 2u);
+  xfc_tensor_info info;
+  ASSERT_EQ(xfc_model_input_info(model, 1, &info), nullptr);
+  EXPECT_STREQ(info.name, "ids");
+  EXPECT_EQ(info.dtype, XFC_DTYPE_I32);
+  EXPECT_EQ(info.rank, 1);
+  EXPECT_EQ(info.dims[0], 2);
+  EXPECT_EQ(info.has_range, 1);
+  EXPECT_EQ(info.min_value, 0);
+  EXPECT_EQ(info.max_value, 3);
+  ASSERT_EQ(xfc_model_input_info(model, 0, &info), nullptr);
+  EXPECT_STREQ(info.name, "x");
+  EXPECT_EQ(info.has_range, 0);
+  ASSERT_EQ(xfc_model_output_info(model, 0, &info), nullptr);
+  EXPECT_STREQ(info.name, "y");
+  EXPECT_EQ(info.dtype, XFC_DTYPE_F32);
+  EXPECT_EQ(info.rank, 2);
+  EXPECT_EQ(info.dims[0], 2);
+  EXPECT_EQ(info.dims[1], 4);
+  EXPECT_EQ(info.dims[2], 0);
+
+  status = xfc_model_input_info(model, 2, &info);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  EXPECT_CONTAINS(xfc_status_get_message(status), "out of range");
+  xfc_status_free(status);
+
+  FakeRun run;
+  status = run.run(model);
+  ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  // x * w + table[ids]: row 0 uses table row 2, row 1 table row 0.
+  std::array<float, 8> expectedY = {101, 105, 111, 119, -5, -11, -19, -29};
+  EXPECT_EQ(run.y, expectedY);
+  // 2 * ids + 1; no +1000, so the weights arrived 64-byte aligned.
+  EXPECT_EQ(run.s, (std::array<int32_t, 2>{5, 1}));
+  expectFakeOutputs(run);
+
+  // Boundary ids are accepted.
+  run.ids = {3, 0};
+  status = run.run(model);
+  ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  EXPECT_EQ(run.y[0], 1 * 1 + 200);
+  EXPECT_EQ(run.s[0], 7);
+  xfc_model_destroy(model);
+}
+
+TEST(Runtime, StatusAndDtypeBasics) {
+  EXPECT_EQ(xfc_status_get_code(nullptr), XFC_OK);
+  EXPECT_STREQ(xfc_status_get_message(nullptr), "");
+  xfc_status_free(nullptr);
+  xfc_model_destroy(nullptr);
+  EXPECT_EQ(xfc_dtype_size(XFC_DTYPE_F32), 4u);
+  EXPECT_EQ(xfc_dtype_size(XFC_DTYPE_I32), 4u);
+  xfc_model_options options;
+  xfc_model_options_initialize(&options);
+  EXPECT_EQ(options.struct_size, sizeof(options));
+  EXPECT_EQ(options.skip_cpu_check, 0);
+}
+
+TEST(Runtime, RejectsBadOpenArguments) {
+  Artifact artifact;
+  artifact.write();
+  xfc_model *model = nullptr;
+  xfc_status status = xfc_model_open(artifact.path().c_str(), nullptr, nullptr);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  xfc_status_free(status);
+  status = xfc_model_open(nullptr, nullptr, &model);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  xfc_status_free(status);
+  xfc_model_options options{}; // Not initialized.
+  status = xfc_model_open(artifact.path().c_str(), &options, &model);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  EXPECT_CONTAINS(xfc_status_get_message(status),
+                  "xfc_model_options_initialize");
+  xfc_status_free(status);
+  EXPECT_EQ(model, nullptr);
+}
+
+TEST(Runtime, MissingFolder) {
+  TempDir dir;
+  OpenResult result = openResult(dir.file("nowhere"));
+  EXPECT_EQ(result.code, XFC_NOT_FOUND);
+  EXPECT_CONTAINS(result.message, "does not exist");
+  EXPECT_CONTAINS(result.message, "nowhere");
+}
+
+TEST(Runtime, MissingManifest) {
+  Artifact artifact;
+  artifact.write();
+  std::filesystem::remove(artifact.dir.file("manifest.json"));
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_NOT_FOUND);
+  EXPECT_CONTAINS(result.message, "manifest.json not found");
+}
+
+TEST(Runtime, MalformedJson) {
+  Artifact artifact;
+  artifact.write();
+  ASSERT_TRUE(writeFile(artifact.dir.file("manifest.json"),
+                        "{\"format\": \"xfc-artifact\", "));
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "manifest.json: malformed JSON");
+}
+
+TEST(Runtime, WrongFormatVersion) {
+  Artifact artifact;
+  artifact.write();
+  artifact.manifest["format_version"] = 2;
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_UNSUPPORTED);
+  EXPECT_CONTAINS(result.message, "format_version 1");
+  EXPECT_CONTAINS(result.message, "found 2");
+}
+
+TEST(Runtime, ManifestFieldErrorsNameThePath) {
+  struct Case {
+    std::function<void(Json &)> edit;
+    const char *message;
+  };
+  const Case cases[] = {
+      {[](Json &m) { m["weights"][1]["shape"] = "abc"; },
+       "manifest.json: at $.weights[1].shape: expected a list of "
+       "non-negative integers, found \"abc\""},
+      {[](Json &m) { m["format"] = "onnx"; },
+       "at $.format: expected \"xfc-artifact\", found \"onnx\""},
+      {[](Json &m) { m.erase("model_name"); },
+       "at $: missing required field \"model_name\""},
+      {[](Json &m) { m["inputs"][0]["dtype"] = "f16"; },
+       "at $.inputs[0].dtype: expected \"f32\" or \"i32\", found \"f16\""},
+      {[](Json &m) { m["inputs"][0]["min"] = 0; },
+       "at $.inputs[0]: \"min\"/\"max\" are allowed only on integer inputs"},
+      {[](Json &m) { m["inputs"][1]["min"] = 5; },
+       "expected min <= max, found min 5 and max 3"},
+      {[](Json &m) { m["outputs"][0]["name"] = "x"; },
+       "at $.outputs[0].name: expected a name not used"},
+      {[](Json &m) { m["target"]["features"] = {"avx", 3}; },
+       "at $.target.features[1]: expected a feature name string, found 3"},
+      {[](Json &m) { m["weights"][0]["size_bytes"] = 31; },
+       "at $.weights[0].size_bytes: expected 32 (the byte size of the "
+       "shape), found 31"},
+      {[](Json &m) { m["weights"][0]["offset"] = -64; },
+       "at $.weights[0].offset: expected a non-negative integer, found -64"},
+      {[](Json &m) { m["weights"][0]["transform"] = "flip"; },
+       "at $.weights[0].transform: expected \"none\" or \"transpose\""},
+      {[](Json &m) { m["outputs"][0]["shape"] = Json::array({1, 1, 1, 1, 1, 1, 1, 1, 1}); },
+       "at $.outputs[0].shape: expected at most 8 dimensions"},
+  };
+  for (const Case &c : cases) {
+    Artifact artifact;
+    artifact.write();
+    c.edit(artifact.manifest);
+    artifact.writeManifest();
+    OpenResult result = openResult(artifact.path());
+    EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT) << c.message;
+    EXPECT_CONTAINS(result.message, c.message);
+  }
+}
+
+TEST(Runtime, OneSidedRangeUsesInt32Limit) {
+  Artifact artifact;
+  artifact.write();
+  artifact.manifest["inputs"][1].erase("min");
+  artifact.writeManifest();
+  xfc_model *model = nullptr;
+  xfc_status status = xfc_model_open(artifact.path().c_str(), nullptr, &model);
+  ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  xfc_tensor_info info;
+  ASSERT_EQ(xfc_model_input_info(model, 1, &info), nullptr);
+  EXPECT_EQ(info.has_range, 1);
+  EXPECT_EQ(info.min_value, INT32_MIN);
+  EXPECT_EQ(info.max_value, 3);
+  FakeRun run;
+  run.ids = {3, 4};
+  status = run.run(model);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  EXPECT_CONTAINS(xfc_status_get_message(status), "range [-inf, 3]");
+  xfc_status_free(status);
+  xfc_model_destroy(model);
+}
+
+TEST(Runtime, MissingWeight) {
+  Artifact artifact;
+  artifact.write();
+  Json extra = artifact.manifest["weights"][0];
+  extra["name"] = "encoder.extra";
+  artifact.manifest["weights"].push_back(extra);
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "weight 'encoder.extra'");
+  EXPECT_CONTAINS(result.message, "missing from weights.safetensors");
+}
+
+TEST(Runtime, MissingWeightsFile) {
+  Artifact artifact;
+  artifact.write();
+  std::filesystem::remove(artifact.weightsPath());
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_NOT_FOUND);
+  EXPECT_CONTAINS(result.message, "weights.safetensors");
+}
+
+TEST(Runtime, WeightDtypeMismatch) {
+  Artifact artifact;
+  artifact.write();
+  artifact.manifest["weights"][1]["dtype"] = "i32";
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "weight 'table'");
+  EXPECT_CONTAINS(result.message,
+                  "dtype mismatch: manifest.json says i32, "
+                  "weights.safetensors says F32");
+}
+
+TEST(Runtime, WeightShapeMismatch) {
+  Artifact artifact;
+  artifact.write();
+  artifact.manifest["weights"][0]["shape"] = {4, 2};
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "weight 'w'");
+  EXPECT_CONTAINS(result.message,
+                  "shape mismatch: manifest.json says [4, 2], "
+                  "weights.safetensors says [2, 4]");
+}
+
+TEST(Runtime, WeightRangeOutsideFile) {
+  Artifact artifact;
+  artifact.write();
+  uint64_t size = std::filesystem::file_size(artifact.weightsPath());
+  artifact.manifest["weights"][1]["offset"] = size - 32;
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "weight 'table'");
+  EXPECT_CONTAINS(result.message, "lies outside weights.safetensors");
+}
+
+TEST(Runtime, WeightOffsetDisagreesWithHeader) {
+  Artifact artifact;
+  artifact.write();
+  // In the file, but where 'table' lies, not 'w'.
+  artifact.manifest["weights"][0]["offset"] =
+      artifact.manifest["weights"][1]["offset"];
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "byte range mismatch");
+}
+
+TEST(Runtime, MisalignedWeightOffset) {
+  Artifact artifact;
+  artifact.write();
+  // A valid safetensors file whose tensors start at file offsets 8 + 124 =
+  // 132 and 164: not multiples of 64.
+  std::string header =
+      R"({"w":{"dtype":"F32","shape":[2,4],"data_offsets":[0,32]},)"
+      R"("table":{"dtype":"F32","shape":[4,4],"data_offsets":[32,96]}})";
+  ASSERT_LE(header.size(), 124u);
+  header.resize(124, ' ');
+  std::string data(reinterpret_cast<const char *>(kW.data()), sizeof(kW));
+  data.append(reinterpret_cast<const char *>(kTable.data()), sizeof(kTable));
+  ASSERT_TRUE(writeFile(artifact.weightsPath(), rawSafetensors(header, data)));
+  artifact.manifest["weights"][0]["offset"] = 132;
+  artifact.manifest["weights"][1]["offset"] = 164;
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "weight 'w'");
+  EXPECT_CONTAINS(result.message,
+                  "file offset 132 is misaligned: expected a multiple of 64");
+}
+
+TEST(Runtime, TruncatedWeightsFile) {
+  Artifact artifact;
+  artifact.write();
+  uint64_t size = std::filesystem::file_size(artifact.weightsPath());
+  std::filesystem::resize_file(artifact.weightsPath(), size - 8);
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "weights.safetensors");
+  EXPECT_CONTAINS(result.message, "truncated");
+
+  std::filesystem::resize_file(artifact.weightsPath(), 0);
+  result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "truncated");
+}
+
+TEST(Runtime, LibraryPathMustStayInFolder) {
+  for (const char *library : {"../model.so", "/tmp/model.so", "sub/model.so",
+                              "..", ""}) {
+    Artifact artifact;
+    artifact.write();
+    artifact.manifest["library"] = library;
+    artifact.writeManifest();
+    OpenResult result = openResult(artifact.path());
+    EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT) << library;
+    EXPECT_CONTAINS(result.message,
+                    "at $.library: expected a plain file name inside the "
+                    "artifact folder");
+  }
+  Artifact artifact;
+  artifact.write();
+  artifact.manifest["weights_file"] = "../weights.safetensors";
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "at $.weights_file: expected a plain file");
+}
+
+TEST(Runtime, MissingLibrary) {
+  Artifact artifact;
+  artifact.write();
+  std::filesystem::remove(artifact.dir.file("model.so"));
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_NOT_FOUND);
+  EXPECT_CONTAINS(result.message, "model.so not found");
+}
+
+TEST(Runtime, LibraryThatIsNotALibrary) {
+  Artifact artifact;
+  artifact.write();
+  ASSERT_TRUE(writeFile(artifact.dir.file("model.so"), "not an ELF file"));
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "cannot load compiled library");
+}
+
+TEST(Runtime, MissingEntrySymbol) {
+  Artifact artifact;
+  artifact.write();
+  artifact.manifest["entry_symbol"] = "xfc_entry_v2";
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "entry symbol 'xfc_entry_v2' not found");
+}
+
+TEST(Runtime, AvailableCpuFeaturesAreAccepted) {
+  std::vector<std::string> available;
+  for (const std::string &name : checkableCpuFeatures())
+    if (hostHasCpuFeature(name))
+      available.push_back(name);
+  Artifact artifact;
+  artifact.write();
+  artifact.manifest["target"]["features"] = available;
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_OK) << result.message;
+}
+
+TEST(Runtime, UnavailableCpuFeature) {
+  std::string lacking;
+  for (const std::string &name : checkableCpuFeatures()) {
+    if (!hostHasCpuFeature(name)) {
+      lacking = name;
+      break;
+    }
+  }
+  if (lacking.empty())
+    GTEST_SKIP() << "this CPU has every checkable feature";
+  Artifact artifact;
+  artifact.write();
+  artifact.manifest["target"]["features"] = {"sse2", lacking};
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_UNSUPPORTED);
+  EXPECT_CONTAINS(result.message, "this CPU lacks features");
+  EXPECT_CONTAINS(result.message, "missing " + lacking);
+  EXPECT_EQ(result.message.find("sse2"), std::string::npos) << result.message;
+  // The caller may take responsibility for it.
+  result = openResult(artifact.path(), /*skipCpuCheck=*/true);
+  EXPECT_EQ(result.code, XFC_OK) << result.message;
+}
+
+TEST(Runtime, UnknownCpuFeatureIsMissing) {
+  Artifact artifact;
+  artifact.write();
+  artifact.manifest["target"]["features"] = {"quantum-entanglement"};
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_UNSUPPORTED);
+  EXPECT_CONTAINS(result.message, "missing quantum-entanglement");
+}
+
+/// Opens the standard fake artifact, failing the test if it cannot.
+class RunTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    artifact.write();
+    xfc_status status =
+        xfc_model_open(artifact.path().c_str(), nullptr, &model);
+    ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  }
+  void TearDown() override { xfc_model_destroy(model); }
+
+  Artifact artifact;
+  xfc_model *model = nullptr;
+};
+
+TEST_F(RunTest, InputIdOutOfRange) {
+  FakeRun run;
+  run.ids = {1, 4};
+  run.y.fill(-7);
+  xfc_status status = run.run(model);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  EXPECT_CONTAINS(xfc_status_get_message(status),
+                  "input 'ids' element 1 (flat index) is 4, outside the "
+                  "allowed range [0, 3]");
+  xfc_status_free(status);
+  // Nothing ran.
+  EXPECT_EQ(run.y[0], -7);
+
+  run.ids = {-1, 0};
+  status = run.run(model);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  EXPECT_CONTAINS(xfc_status_get_message(status), "element 0");
+  EXPECT_CONTAINS(xfc_status_get_message(status), "is -1");
+  xfc_status_free(status);
+}
+
+TEST_F(RunTest, WrongBufferCountOrSize) {
+  FakeRun run;
+  auto in = run.inputs();
+  auto out = run.outputs();
+  xfc_status status = xfc_model_run(model, in.data(), 1, out.data(), 2);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  EXPECT_CONTAINS(xfc_status_get_message(status),
+                  "expected 2 input buffers, found 1");
+  xfc_status_free(status);
+
+  status = xfc_model_run(model, in.data(), 2, out.data(), 3);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  EXPECT_CONTAINS(xfc_status_get_message(status),
+                  "expected 2 output buffers, found 3");
+  xfc_status_free(status);
+
+  in[0].size_bytes = 28;
+  status = xfc_model_run(model, in.data(), 2, out.data(), 2);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  EXPECT_CONTAINS(xfc_status_get_message(status),
+                  "input 0 ('x', f32 [2, 4]): expected size_bytes 32, found "
+                  "28");
+  xfc_status_free(status);
+
+  in = run.inputs();
+  out[1].size_bytes = 16;
+  status = xfc_model_run(model, in.data(), 2, out.data(), 2);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  EXPECT_CONTAINS(xfc_status_get_message(status),
+                  "output 1 ('s', i32 [2]): expected size_bytes 8, found 16");
+  xfc_status_free(status);
+
+  out = run.outputs();
+  out[0].data = nullptr;
+  status = xfc_model_run(model, in.data(), 2, out.data(), 2);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  EXPECT_CONTAINS(xfc_status_get_message(status), "data is NULL");
+  xfc_status_free(status);
+
+  status = xfc_model_run(model, nullptr, 2, out.data(), 2);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  xfc_status_free(status);
+  status = xfc_model_run(nullptr, in.data(), 2, out.data(), 2);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  xfc_status_free(status);
+}
+
+TEST_F(RunTest, UnalignedCallerBuffersAreAccepted) {
+  // Inputs at an odd address: the range check must not assume alignment.
+  std::vector<uint8_t> storage(64 + 1);
+  FakeRun run;
+  run.ids = {3, 1};
+  uint8_t *idsCopy = storage.data() + 1;
+  std::memcpy(idsCopy, run.ids.data(), sizeof(run.ids));
+  auto in = run.inputs();
+  in[1].data = idsCopy;
+  auto out = run.outputs();
+  xfc_status status = xfc_model_run(model, in.data(), 2, out.data(), 2);
+  ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  EXPECT_EQ(run.s, (std::array<int32_t, 2>{7, 3}));
+}
+
+TEST_F(RunTest, ConcurrentRunsAgree) {
+  constexpr int kThreads = 4, kIterations = 2000;
+  std::array<int, kThreads> failures{};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kIterations; ++i) {
+        FakeRun run;
+        // Different inputs per thread and iteration, so mixed-up buffers
+        // would show.
+        run.ids = {(t + i) % 4, (t * 3 + i) % 4};
+        run.x[0] = static_cast<float>(t * 1000 + i);
+        xfc_status status = run.run(model);
+        if (status) {
+          ++failures[t];
+          xfc_status_free(status);
+          continue;
+        }
+        bool ok = run.s[0] == 2 * run.ids[0] + 1 &&
+                  run.s[1] == 2 * run.ids[1] + 1 &&
+                  run.y[0] == run.x[0] * kW[0] + kTable[run.ids[0] * 4] &&
+                  run.y[7] == run.x[7] * kW[7] + kTable[run.ids[1] * 4 + 3];
+        if (!ok)
+          ++failures[t];
+      }
+    });
+  }
+  for (std::thread &thread : threads)
+    thread.join();
+  for (int t = 0; t < kThreads; ++t)
+    EXPECT_EQ(failures[t], 0) << "thread " << t;
+
+  // And the same inputs give bit-identical outputs on every thread.
+  std::array<FakeRun, kThreads> runs;
+  threads.clear();
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      xfc_status status = runs[t].run(model);
+      xfc_status_free(status);
+    });
+  for (std::thread &thread : threads)
+    thread.join();
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(runs[t].y, runs[0].y);
+    EXPECT_EQ(runs[t].s, runs[0].s);
+  }
+  expectFakeOutputs(runs[0]);
+}
+
+TEST(RuntimeCpp, ModelWrapper) {
+  Artifact artifact;
+  artifact.write();
+  Model model = Model::open(artifact.path());
+  ASSERT_TRUE(model.valid());
+  EXPECT_EQ(model.name(), "fake");
+  std::vector<TensorInfo> inputs = model.inputInfos();
+  ASSERT_EQ(inputs.size(), 2u);
+  EXPECT_EQ(inputs[0].name, "x");
+  EXPECT_EQ(inputs[0].shape, std::vector<int64_t>({2, 4}));
+  EXPECT_EQ(inputs[0].sizeBytes(), 32u);
+  EXPECT_EQ(inputs[1].dtype, XFC_DTYPE_I32);
+  EXPECT_FALSE(inputs[0].range.has_value());
+  ASSERT_TRUE(inputs[1].range.has_value());
+  EXPECT_EQ(*inputs[1].range, std::make_pair(int64_t(0), int64_t(3)));
+  EXPECT_EQ(model.outputInfo(1).name, "s");
+
+  std::vector<float> x = {1, 2, 3, 4, 5, 6, 7, 8}, y(8);
+  std::vector<int32_t> ids = {2, 0}, s(2);
+  model.run({makeBuffer(x), makeBuffer(ids)}, {makeBuffer(y), makeBuffer(s)});
+  EXPECT_EQ(y, (std::vector<float>{101, 105, 111, 119, -5, -11, -19, -29}));
+  EXPECT_EQ(s, (std::vector<int32_t>{5, 1}));
+
+  ids[0] = 9;
+  Status status =
+      model.tryRun({makeBuffer(x), makeBuffer(ids)}, {makeBuffer(y), makeBuffer(s)});
+  EXPECT_FALSE(status.ok());
+  EXPECT_EQ(status.code(), XFC_INVALID_ARGUMENT);
+  EXPECT_CONTAINS(status.message(), "is 9");
+  try {
+    model.run({makeBuffer(x), makeBuffer(ids)}, {makeBuffer(y), makeBuffer(s)});
+    FAIL() << "expected RuntimeError";
+  } catch (const RuntimeError &e) {
+    EXPECT_EQ(e.code(), XFC_INVALID_ARGUMENT);
+    EXPECT_CONTAINS(e.what(), "outside the allowed range");
+  }
+  EXPECT_THROW(model.inputInfo(5), RuntimeError);
+
+  Model moved = std::move(model);
+  EXPECT_FALSE(model.valid());
+  EXPECT_TRUE(moved.valid());
+
+  Model missing;
+  status = Model::tryOpen(artifact.dir.file("nowhere"), missing);
+  EXPECT_EQ(status.code(), XFC_NOT_FOUND);
+  EXPECT_FALSE(missing.valid());
+  try {
+    Model::open(artifact.dir.file("nowhere"));
+    FAIL() << "expected RuntimeError";
+  } catch (const RuntimeError &e) {
+    EXPECT_EQ(e.code(), XFC_NOT_FOUND);
+  }
+}
+
+} // namespace
+} // namespace xfc
