@@ -38,8 +38,11 @@ std::string modelStage(const CpuPipelineOptions &opts) {
          layout + "}),canonicalize,cse";
 }
 
-std::string linalgStage(const CpuPipelineOptions &) {
-  return "convert-xf-to-linalg,canonicalize,cse";
+std::string linalgStage(const CpuPipelineOptions &opts) {
+  std::string lowering = "convert-xf-to-linalg";
+  if (!opts.testFault.empty())
+    lowering += "{test-fault=" + opts.testFault + "}";
+  return lowering + ",canonicalize,cse";
 }
 
 std::string bufferStage(const CpuPipelineOptions &) {

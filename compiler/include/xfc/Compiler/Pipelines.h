@@ -30,6 +30,9 @@ namespace xfc {
 struct CpuPipelineOptions {
   /// xf-weight-layout: store linear weights [in, out].
   bool transposeLinearWeights = true;
+  /// Test only (mutation tests): a deliberate attention miscompilation,
+  /// "drop-mask", "causal-off-by-one" or "permute-heads"; empty for none.
+  std::string testFault;
 };
 
 void buildModelStage(mlir::OpPassManager &pm, const CpuPipelineOptions &opts);

@@ -19,8 +19,14 @@ namespace xf {
 #define GEN_PASS_REGISTRATION
 #include "xf/Conversion/Passes.h.inc"
 
+/// Deliberate miscompilations of attention, used only by the mutation
+/// tests that prove the end-to-end suites can fail.
+enum class AttentionTestFault { None, DropMask, CausalOffByOne, PermuteHeads };
+
 /// Patterns lowering every fine-grained `xf` op to linalg/tensor/arith/math.
-void populateXFToLinalgPatterns(RewritePatternSet &patterns);
+void populateXFToLinalgPatterns(
+    RewritePatternSet &patterns,
+    AttentionTestFault fault = AttentionTestFault::None);
 
 } // namespace xf
 } // namespace mlir

@@ -23,6 +23,11 @@ def ConvertXFToLinalg : Pass<"convert-xf-to-linalg"> {
     the weighted sum of values. The fused flash-style kernel replaces this
     later in the pipeline.
   }];
+  let options = [
+    Option<"testFault", "test-fault", "std::string", /*default=*/"\"\"",
+           "Test only: lower attention WRONGLY to prove the end-to-end tests "
+           "catch it: drop-mask, causal-off-by-one or permute-heads">
+  ];
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect"

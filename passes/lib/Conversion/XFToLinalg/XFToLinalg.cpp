@@ -389,16 +389,29 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
       acc = createFilled(rewriter, loc, {m, n}, 0.0);
     }
 
+    // Both layouts are generic contractions whose loop order is chosen for
+    // the scalar-loop lowering: with a [K, N] weight the order (m, k, n)
+    // makes the innermost loop run along contiguous rows of the weight and
+    // the output, which LLVM vectorizes without reassociating the sum; an
+    // [N, K] weight keeps (m, n, k), contiguous along k for both operands.
+    AffineExpr dm = getAffineDimExpr(0, ctx);
     Value product;
     if (op.getTransposeWeight()) {
-      product = linalg::MatmulOp::create(rewriter, loc, ValueRange{matrix,
-                                                                   op.getWeight()},
-                                         ValueRange{acc})
-                    .getResult(0);
+      AffineExpr dk = getAffineDimExpr(1, ctx), dn = getAffineDimExpr(2, ctx);
+      SmallVector<AffineMap> maps{AffineMap::get(3, 0, {dm, dk}, ctx),
+                                  AffineMap::get(3, 0, {dk, dn}, ctx),
+                                  AffineMap::get(3, 0, {dm, dn}, ctx)};
+      product = buildGeneric(
+          rewriter, loc, {matrix, op.getWeight()}, acc, maps,
+          {IteratorType::parallel, IteratorType::reduction,
+           IteratorType::parallel},
+          [](OpBuilder &b, Location l, ValueRange args) {
+            Value mul = arith::MulFOp::create(b, l, args[0], args[1]);
+            linalg::YieldOp::create(
+                b, l, arith::AddFOp::create(b, l, args[2], mul).getResult());
+          });
     } else {
-      // [M, K] x [N, K]^T as a generic contraction over (m, n, k).
-      AffineExpr dm = getAffineDimExpr(0, ctx), dn = getAffineDimExpr(1, ctx),
-                 dk = getAffineDimExpr(2, ctx);
+      AffineExpr dn = getAffineDimExpr(1, ctx), dk = getAffineDimExpr(2, ctx);
       SmallVector<AffineMap> maps{AffineMap::get(3, 0, {dm, dk}, ctx),
                                   AffineMap::get(3, 0, {dn, dk}, ctx), mn};
       product = buildGeneric(
@@ -555,7 +568,10 @@ Value splitHeads(OpBuilder &b, Location loc, Value x, int64_t heads) {
 }
 
 struct LowerAttention : public OpRewritePattern<AttentionOp> {
-  using OpRewritePattern::OpRewritePattern;
+  LowerAttention(MLIRContext *ctx, AttentionTestFault fault)
+      : OpRewritePattern(ctx), fault(fault) {}
+  AttentionTestFault fault;
+
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
@@ -592,6 +608,11 @@ struct LowerAttention : public OpRewritePattern<AttentionOp> {
     double scale = op.getScale().convertToDouble();
     bool causal = op.getCausal();
     Value keyLengths = op.getKeyLengths();
+    if (fault == AttentionTestFault::DropMask) {
+      causal = false;
+      keyLengths = Value();
+    }
+    bool causalOffByOne = fault == AttentionTestFault::CausalOffByOne;
     SmallVector<Value> maskInputs{scores};
     SmallVector<AffineMap> maskMaps{AffineMap::getMultiDimIdentityMap(4, ctx)};
     if (keyLengths) {
@@ -609,6 +630,9 @@ struct LowerAttention : public OpRewritePattern<AttentionOp> {
           Value masked;
           if (causal) {
             Value i = linalg::IndexOp::create(b, l, 2);
+            if (causalOffByOne)
+              i = arith::AddIOp::create(b, l, i,
+                                        arith::ConstantIndexOp::create(b, l, 1));
             masked = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sgt, j, i);
           }
           if (keyLengths) {
@@ -627,16 +651,19 @@ struct LowerAttention : public OpRewritePattern<AttentionOp> {
     Value probs = buildMaskedSoftmax(rewriter, loc, logits);
 
     // out[b, i, h, e] = sum_j p[b, h, i, j] * v[b, j, h, e], over
-    // (b, i, h, e, j).
+    // (b, i, h, j, e): e innermost runs along contiguous rows of v and out.
     Value out = createFilled(rewriter, loc, {batch, sq, heads, dv}, 0.0);
+    AffineExpr outHead = d(2);
+    if (fault == AttentionTestFault::PermuteHeads)
+      outHead = getAffineConstantExpr(heads - 1, ctx) - d(2);
     out = buildGeneric(
         rewriter, loc, {probs, v}, out,
-        {AffineMap::get(5, 0, {d(0), d(2), d(1), d(4)}, ctx),
-         AffineMap::get(5, 0, {d(0), d(4), d(2), d(3)}, ctx),
-         AffineMap::get(5, 0, {d(0), d(1), d(2), d(3)}, ctx)},
+        {AffineMap::get(5, 0, {d(0), d(2), d(1), d(3)}, ctx),
+         AffineMap::get(5, 0, {d(0), d(3), d(2), d(4)}, ctx),
+         AffineMap::get(5, 0, {d(0), d(1), outHead, d(4)}, ctx)},
         {IteratorType::parallel, IteratorType::parallel,
-         IteratorType::parallel, IteratorType::parallel,
-         IteratorType::reduction},
+         IteratorType::parallel, IteratorType::reduction,
+         IteratorType::parallel},
         [](OpBuilder &b, Location l, ValueRange args) {
           Value mul = arith::MulFOp::create(b, l, args[0], args[1]);
           linalg::YieldOp::create(
@@ -655,14 +682,29 @@ struct LowerAttention : public OpRewritePattern<AttentionOp> {
 
 struct ConvertXFToLinalgPass
     : public xf::impl::ConvertXFToLinalgBase<ConvertXFToLinalgPass> {
+  using Base::Base;
+
   void runOnOperation() override {
+    AttentionTestFault fault = AttentionTestFault::None;
+    if (testFault == "drop-mask")
+      fault = AttentionTestFault::DropMask;
+    else if (testFault == "causal-off-by-one")
+      fault = AttentionTestFault::CausalOffByOne;
+    else if (testFault == "permute-heads")
+      fault = AttentionTestFault::PermuteHeads;
+    else if (!testFault.empty()) {
+      getOperation()->emitError()
+          << "convert-xf-to-linalg: unknown test-fault '" << testFault
+          << "' (expected drop-mask, causal-off-by-one or permute-heads)";
+      return signalPassFailure();
+    }
     ConversionTarget target(getContext());
     target.addIllegalDialect<XFDialect>();
     target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
                            arith::ArithDialect, math::MathDialect,
                            func::FuncDialect>();
     RewritePatternSet patterns(&getContext());
-    populateXFToLinalgPatterns(patterns);
+    populateXFToLinalgPatterns(patterns, fault);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();
@@ -671,8 +713,10 @@ struct ConvertXFToLinalgPass
 
 } // namespace
 
-void mlir::xf::populateXFToLinalgPatterns(RewritePatternSet &patterns) {
+void mlir::xf::populateXFToLinalgPatterns(RewritePatternSet &patterns,
+                                          AttentionTestFault fault) {
   patterns.add<LowerAdd, LowerActivation, LowerSoftmax, LowerLayerNorm,
-               LowerLinear, LowerEmbedding, LowerPositionalEncoding,
-               LowerAttention>(patterns.getContext());
+               LowerLinear, LowerEmbedding, LowerPositionalEncoding>(
+      patterns.getContext());
+  patterns.add<LowerAttention>(patterns.getContext(), fault);
 }

@@ -1,0 +1,393 @@
+//===- EndToEndTest.cpp - Compiled models against the oracles ---*- C++ -*-===//
+//
+// Part of xfc. Every test here compiles a model spec to an artifact with
+// the real compiler, opens it with the runtime C API, runs it and compares
+// the output with two oracles:
+//  - the PyTorch goldens (tests/e2e/golden, made by make_goldens.py), on the
+//    rows the goldens define;
+//  - the naive C++ reference model (tests/reference), on every row,
+//    including padded positions and configurations PyTorch was not run on.
+// Tolerance: 1e-4 absolute in fp32 (outputs are O(1..5); the compiled code
+// differs from the float64 oracles only by fp32 rounding, measured ~2e-5 at
+// worst).
+//
+// The mutation tests compile the goldens with a deliberately wrong attention
+// lowering (mask dropped, causal bound off by one, heads permuted) and check
+// that the comparison then fails: the suites can catch these bugs.
+//
+//===----------------------------------------------------------------------===//
+#include "e2e/GoldenCase.h"
+
+#include "ReferenceModel.h"
+#include "xfc/Compiler/Compiler.h"
+#include "xfc/Frontend/SpecParser.h"
+#include "xfc/Frontend/Weights.h"
+#include "xfc/runtime.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+namespace xfc::test {
+namespace {
+
+constexpr double kTolerance = 1e-4;
+
+/// A scratch folder per test under the build tree, removed when done.
+class ScratchDir {
+public:
+  explicit ScratchDir(const std::string &name) {
+    path_ = std::string(XFC_BINARY_DIR) + "/tests/e2e-scratch/" + name;
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~ScratchDir() { std::filesystem::remove_all(path_); }
+  const std::string &path() const { return path_; }
+
+private:
+  std::string path_;
+};
+
+/// Compiles `specPath` at `shapes` into `dir`/artifact; returns its path.
+std::string compileOrFail(const std::string &specPath,
+                          const ShapeOptions &shapes, const std::string &dir,
+                          const CpuPipelineOptions &pipeline = {},
+                          const std::string &cpu = "native") {
+  CompileRequest request;
+  request.specPath = specPath;
+  request.shapes = shapes;
+  request.outputDir = dir + "/artifact";
+  request.force = true;
+  request.pipeline = pipeline;
+  request.cpu = cpu;
+  CompileReport report;
+  std::string error;
+  EXPECT_TRUE(compileModel(request, report, error)) << error;
+  return request.outputDir;
+}
+
+/// Opens `artifact`, runs it on `inputs` (listInputs order, int32) and
+/// returns the single f32 output.
+std::vector<float> runArtifact(const std::string &artifact,
+                               std::vector<std::vector<int32_t>> inputs) {
+  xfc_model *model = nullptr;
+  xfc_status status = xfc_model_open(artifact.c_str(), nullptr, &model);
+  EXPECT_EQ(status, nullptr) << xfc_status_get_message(status);
+  if (status) {
+    xfc_status_free(status);
+    return {};
+  }
+  std::vector<xfc_buffer> in;
+  for (std::vector<int32_t> &v : inputs)
+    in.push_back({v.data(), v.size() * sizeof(int32_t)});
+  EXPECT_EQ(xfc_model_num_outputs(model), 1u);
+  xfc_tensor_info info;
+  EXPECT_EQ(xfc_model_output_info(model, 0, &info), nullptr);
+  int64_t n = 1;
+  for (int32_t d = 0; d < info.rank; ++d)
+    n *= info.dims[d];
+  std::vector<float> out(n, std::nanf(""));
+  xfc_buffer outBuffer{out.data(), out.size() * sizeof(float)};
+  status = xfc_model_run(model, in.data(), in.size(), &outBuffer, 1);
+  EXPECT_EQ(status, nullptr) << xfc_status_get_message(status);
+  xfc_status_free(status);
+  xfc_model_destroy(model);
+  return out;
+}
+
+/// Largest |a - b| (NaN counts as infinite).
+double maxAbsDiff(const std::vector<float> &a, const std::vector<float> &b) {
+  if (a.size() != b.size())
+    return INFINITY;
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    double d = std::fabs(double(a[i]) - double(b[i]));
+    if (std::isnan(d))
+      return INFINITY;
+    worst = std::max(worst, d);
+  }
+  return worst;
+}
+
+std::vector<float> referenceOutput(const ModelSpec &spec,
+                                   const ShapeOptions &shapes,
+                                   const std::vector<std::vector<int32_t>> &in) {
+  WeightStore weights;
+  std::string error;
+  EXPECT_TRUE(loadWeights(spec, weights, error)) << error;
+  std::vector<float> out;
+  EXPECT_TRUE(reference::runReferenceModel(spec, weights, shapes, in, out,
+                                           error))
+      << error;
+  return out;
+}
+
+//===----------------------------------------------------------------------===//
+// Goldens
+//===----------------------------------------------------------------------===//
+
+class GoldenTest : public ::testing::TestWithParam<GoldenCaseShape> {};
+
+TEST_P(GoldenTest, MatchesPyTorchAndReference) {
+  const GoldenCaseShape &param = GetParam();
+  ModelSpec spec;
+  SpecError specError;
+  ASSERT_TRUE(parseModelSpecFile(param.goldenCase.specPath, spec, specError))
+      << specError.message();
+  GoldenData data;
+  std::string error;
+  ASSERT_TRUE(loadGoldenData(spec, param.shape, data, error)) << error;
+
+  ScratchDir dir("golden_" + param.testName());
+  std::string artifact =
+      compileOrFail(param.goldenCase.specPath, data.shapes, dir.path());
+  std::vector<float> out = runArtifact(artifact, data.inputValues);
+
+  GoldenComparison golden = compareValidRows(data, out.data(), out.size());
+  ASSERT_TRUE(golden.sizeMatches);
+  EXPECT_GT(golden.comparedRows, 0);
+  EXPECT_LE(golden.maxAbsError, kTolerance)
+      << "vs PyTorch, worst flat index " << golden.worstIndex;
+
+  std::vector<float> ref = referenceOutput(spec, data.shapes, data.inputValues);
+  EXPECT_LE(maxAbsDiff(out, ref), kTolerance) << "vs the reference model";
+  RecordProperty("max_abs_error_vs_pytorch", std::to_string(golden.maxAbsError));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Goldens, GoldenTest, ::testing::ValuesIn(listGoldenCaseShapes()),
+    [](const ::testing::TestParamInfo<GoldenCaseShape> &info) {
+      return info.param.testName();
+    });
+
+//===----------------------------------------------------------------------===//
+// Mutation tests: the goldens catch wrong attention
+//===----------------------------------------------------------------------===//
+
+struct Mutation {
+  std::string fault;
+  std::string caseName;
+  std::string shapeName;
+};
+
+class MutationTest : public ::testing::TestWithParam<Mutation> {};
+
+TEST_P(MutationTest, GoldenComparisonFails) {
+  const Mutation &m = GetParam();
+  GoldenCaseShape target;
+  bool found = false;
+  for (const GoldenCaseShape &c : listGoldenCaseShapes())
+    if (c.goldenCase.name == m.caseName && c.shape.name == m.shapeName) {
+      target = c;
+      found = true;
+    }
+  ASSERT_TRUE(found) << m.caseName << "/" << m.shapeName;
+  ModelSpec spec;
+  SpecError specError;
+  ASSERT_TRUE(parseModelSpecFile(target.goldenCase.specPath, spec, specError));
+  GoldenData data;
+  std::string error;
+  ASSERT_TRUE(loadGoldenData(spec, target.shape, data, error)) << error;
+
+  CpuPipelineOptions pipeline;
+  pipeline.testFault = m.fault;
+  ScratchDir dir("mutation_" + m.fault + "_" + target.testName());
+  std::string artifact = compileOrFail(target.goldenCase.specPath,
+                                       data.shapes, dir.path(), pipeline);
+  std::vector<float> out = runArtifact(artifact, data.inputValues);
+  GoldenComparison golden = compareValidRows(data, out.data(), out.size());
+  ASSERT_TRUE(golden.sizeMatches);
+  EXPECT_GT(golden.maxAbsError, 100 * kTolerance)
+      << "the goldens did not notice " << m.fault;
+}
+
+std::vector<Mutation> mutations() {
+  std::vector<Mutation> all;
+  for (const char *fault : {"drop-mask", "causal-off-by-one", "permute-heads"}) {
+    // bert_like has only a padding mask, so the causal fault does not
+    // apply to it; every other pair must be caught.
+    if (std::string(fault) != "causal-off-by-one")
+      all.push_back({fault, "bert_like", "s7"});
+    all.push_back({fault, "gpt_like", "s7"});
+    all.push_back({fault, "transformer_aiayn", "s7_t5"});
+  }
+  return all;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Faults, MutationTest, ::testing::ValuesIn(mutations()),
+    [](const ::testing::TestParamInfo<Mutation> &info) {
+      std::string name = info.param.fault + "_" + info.param.caseName;
+      for (char &c : name)
+        if (!std::isalnum(static_cast<unsigned char>(c)))
+          c = '_';
+      return name;
+    });
+
+//===----------------------------------------------------------------------===//
+// Configurations beyond the goldens, against the reference model
+//===----------------------------------------------------------------------===//
+
+struct Config {
+  std::string name;
+  std::string specJson; ///< Without "weights": random weights are added.
+  ShapeOptions shapes;
+};
+
+/// Random inputs in range; lengths include 1 and the full length, and 0
+/// when `allowEmpty` (a fully padded item: attention must output 0).
+std::vector<std::vector<int32_t>> randomInputs(const ModelSpec &spec,
+                                               const ShapeOptions &shapes,
+                                               bool allowEmpty) {
+  std::mt19937 rng(1234);
+  std::vector<std::vector<int32_t>> out;
+  for (const TensorDecl &d : listInputs(spec, shapes)) {
+    int64_t n = 1;
+    for (int64_t s : d.shape)
+      n *= s;
+    std::vector<int32_t> v(n);
+    for (int64_t i = 0; i < n; ++i) {
+      if (d.name.find("lengths") != std::string::npos) {
+        int64_t choices[] = {d.maxValue, 1, allowEmpty ? 0 : d.maxValue,
+                             std::max<int64_t>(1, d.maxValue / 2)};
+        v[i] = static_cast<int32_t>(choices[i % 4]);
+      } else {
+        v[i] = static_cast<int32_t>(d.minValue +
+                                    rng() % (d.maxValue - d.minValue + 1));
+      }
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+class ConfigTest : public ::testing::TestWithParam<Config> {};
+
+TEST_P(ConfigTest, MatchesReference) {
+  const Config &config = GetParam();
+  ScratchDir dir("config_" + config.name);
+  std::string specPath = dir.path() + "/spec.json";
+  {
+    std::ofstream f(specPath);
+    f << config.specJson;
+  }
+  ModelSpec spec;
+  SpecError specError;
+  ASSERT_TRUE(parseModelSpecFile(specPath, spec, specError))
+      << specError.message(specPath);
+  ShapeOptions shapes = config.shapes;
+  std::vector<std::vector<int32_t>> inputs =
+      randomInputs(spec, shapes, /*allowEmpty=*/true);
+  std::string artifact = compileOrFail(specPath, shapes, dir.path());
+  std::vector<float> out = runArtifact(artifact, inputs);
+  std::vector<float> ref = referenceOutput(spec, shapes, inputs);
+  ASSERT_EQ(out.size(), ref.size());
+  EXPECT_LE(maxAbsDiff(out, ref), kTolerance);
+}
+
+std::string specJson(const std::string &fields) {
+  return "{\"xfc_spec_version\": 1, \"name\": \"cfg\", " + fields +
+         ", \"weights\": {\"source\": \"random\", \"seed\": 7, \"std\": "
+         "0.2}}";
+}
+
+std::vector<Config> configs() {
+  auto shapes = [](int64_t batch, int64_t seq, int64_t tgt = 0) {
+    ShapeOptions s;
+    s.batch = batch;
+    s.seqLen = seq;
+    s.tgtLen = tgt;
+    return s;
+  };
+  return {
+      // head_dim 80, sequence 77, pre-LN, no biases, ReLU, padded with an
+      // empty item (lengths 0).
+      {"encoder_hd80_s77_nobias",
+       specJson("\"kind\": \"encoder\", \"vocab_size\": 50, \"d_model\": "
+                "160, \"num_heads\": 2, \"d_ff\": 96, \"num_layers\": 1, "
+                "\"norm_placement\": \"pre\", \"bias\": false, "
+                "\"activation\": \"relu\", \"key_padding_mask\": true, "
+                "\"final_norm\": true, \"max_seq_len\": 128"),
+       shapes(4, 77)},
+      // Sequence 1, odd sizes, no positional encoding, LM head with bias.
+      {"decoder_s1_odd",
+       specJson("\"kind\": \"decoder\", \"vocab_size\": 37, \"d_model\": 21, "
+                "\"num_heads\": 3, \"d_ff\": 13, \"num_layers\": 2, "
+                "\"positional_encoding\": \"none\", \"activation\": "
+                "\"gelu_tanh\", \"bias\": {\"lm_head\": true}, "
+                "\"key_padding_mask\": true"),
+       shapes(3, 1)},
+      // Sequence 7, causal + padding, learned positions, tied embedding.
+      {"decoder_s7_tied",
+       specJson("\"kind\": \"decoder\", \"vocab_size\": 40, \"d_model\": 64, "
+                "\"num_heads\": 4, \"d_ff\": 80, \"num_layers\": 2, "
+                "\"norm_placement\": \"pre\", \"final_norm\": true, "
+                "\"positional_encoding\": \"learned\", \"max_seq_len\": 16, "
+                "\"tied_output_embedding\": true, \"key_padding_mask\": true"),
+       shapes(4, 7)},
+      // Encoder-decoder, separate embeddings, source shorter than target.
+      {"encdec_s5_t9",
+       specJson("\"kind\": \"encoder_decoder\", \"vocab_size\": 30, "
+                "\"d_model\": 48, \"num_heads\": 2, \"d_ff\": 64, "
+                "\"num_layers\": 1, \"num_decoder_layers\": 2, "
+                "\"shared_embeddings\": false, \"key_padding_mask\": true, "
+                "\"embedding_scale\": \"sqrt_d_model\", \"activation\": "
+                "\"gelu\""),
+       shapes(4, 5, 9)},
+      // BERT-style embeddings with a language-model head on an encoder.
+      {"encoder_token_types_lm",
+       specJson("\"kind\": \"encoder\", \"vocab_size\": 33, \"d_model\": 32, "
+                "\"num_heads\": 2, \"d_ff\": 64, \"num_layers\": 2, "
+                "\"token_type_vocab_size\": 3, \"embedding_layer_norm\": "
+                "true, \"layer_norm_epsilon\": 1e-12, \"lm_head\": true, "
+                "\"positional_encoding\": \"learned\", \"max_seq_len\": 8"),
+       shapes(2, 8)},
+  };
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Configs, ConfigTest, ::testing::ValuesIn(configs()),
+    [](const ::testing::TestParamInfo<Config> &info) {
+      return info.param.name;
+    });
+
+//===----------------------------------------------------------------------===//
+// Compile options do not change the numbers
+//===----------------------------------------------------------------------===//
+
+TEST(CompileOptionsTest, WeightLayoutAndBaselineCpuGiveTheSameResult) {
+  GoldenCaseShape target;
+  for (const GoldenCaseShape &c : listGoldenCaseShapes())
+    if (c.goldenCase.name == "gpt_like" && c.shape.name == "s7")
+      target = c;
+  ASSERT_FALSE(target.goldenCase.specPath.empty());
+  ModelSpec spec;
+  SpecError specError;
+  ASSERT_TRUE(parseModelSpecFile(target.goldenCase.specPath, spec, specError));
+  GoldenData data;
+  std::string error;
+  ASSERT_TRUE(loadGoldenData(spec, target.shape, data, error)) << error;
+
+  ScratchDir a("options_layout"), b("options_baseline");
+  CpuPipelineOptions noTranspose;
+  noTranspose.transposeLinearWeights = false;
+  std::vector<float> untransposed = runArtifact(
+      compileOrFail(target.goldenCase.specPath, data.shapes, a.path(),
+                    noTranspose),
+      data.inputValues);
+  std::vector<float> baseline = runArtifact(
+      compileOrFail(target.goldenCase.specPath, data.shapes, b.path(), {},
+                    "x86-64"),
+      data.inputValues);
+  for (const std::vector<float> *out : {&untransposed, &baseline}) {
+    GoldenComparison golden = compareValidRows(data, out->data(), out->size());
+    ASSERT_TRUE(golden.sizeMatches);
+    EXPECT_LE(golden.maxAbsError, kTolerance);
+  }
+}
+
+} // namespace
+} // namespace xfc::test
