@@ -11,6 +11,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/MemoryBuffer.h"
 
 #include <nlohmann/json.hpp>
 
@@ -122,11 +123,17 @@ bool writeArtifactWeights(const std::string &path, const WeightStore &weights,
 
   // Read the offsets back from the file just written: the manifest then
   // records exactly what the runtime will find.
-  std::ifstream in(path, std::ios::binary);
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
+  // (MemoryBuffer maps the file rather than reading it.)
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer) {
+    error = "cannot read back " + path + ": " + buffer.getError().message();
+    return false;
+  }
   SafetensorsHeader header;
-  if (!parseSafetensors(bytes.data(), bytes.size(), header, error))
+  if (!parseSafetensors(
+          reinterpret_cast<const uint8_t *>((*buffer)->getBufferStart()),
+          (*buffer)->getBufferSize(), header, error))
     return false;
   for (ArtifactWeight &w : interface.weights) {
     const SafetensorsEntry *entry = header.find(w.name);

@@ -129,6 +129,13 @@ std::vector<float> referenceOutput(const ModelSpec &spec,
 // Goldens
 //===----------------------------------------------------------------------===//
 
+} // namespace
+
+// Short names for test parameters (ctest lists them in every test name).
+void PrintTo(const GoldenCaseShape &c, std::ostream *os) { *os << c.testName(); }
+
+namespace {
+
 class GoldenTest : public ::testing::TestWithParam<GoldenCaseShape> {};
 
 TEST_P(GoldenTest, MatchesPyTorchAndReference) {
@@ -172,6 +179,10 @@ struct Mutation {
   std::string caseName;
   std::string shapeName;
 };
+
+void PrintTo(const Mutation &m, std::ostream *os) {
+  *os << m.fault << "/" << m.caseName << "/" << m.shapeName;
+}
 
 class MutationTest : public ::testing::TestWithParam<Mutation> {};
 
@@ -263,6 +274,8 @@ std::vector<std::vector<int32_t>> randomInputs(const ModelSpec &spec,
   }
   return out;
 }
+
+void PrintTo(const Config &c, std::ostream *os) { *os << c.name; }
 
 class ConfigTest : public ::testing::TestWithParam<Config> {};
 
@@ -388,6 +401,42 @@ TEST(CompileOptionsTest, WeightLayoutAndBaselineCpuGiveTheSameResult) {
     EXPECT_LE(golden.maxAbsError, kTolerance);
   }
 }
+
+//===----------------------------------------------------------------------===//
+// The classic model sizes in models/ compile and run
+//===----------------------------------------------------------------------===//
+
+class ClassicModelTest : public ::testing::TestWithParam<std::string> {};
+
+/// Compiles a full-size model (random weights from its spec) at a short
+/// sequence and checks it against the reference model. Short, because the
+/// reference is a naive double-precision loop nest; compile time, the
+/// weights file and the IR do not depend on the sequence length.
+TEST_P(ClassicModelTest, CompilesRunsAndMatchesReference) {
+  std::string specPath =
+      std::string(XFC_SOURCE_DIR) + "/models/" + GetParam() + ".json";
+  ModelSpec spec;
+  SpecError specError;
+  ASSERT_TRUE(parseModelSpecFile(specPath, spec, specError))
+      << specError.message(specPath);
+  ShapeOptions shapes;
+  shapes.batch = 1;
+  shapes.seqLen = 9;
+  if (spec.kind == ModelKind::EncoderDecoder)
+    shapes.tgtLen = 5;
+  std::vector<std::vector<int32_t>> inputs =
+      randomInputs(spec, shapes, /*allowEmpty=*/false);
+  ScratchDir dir("classic_" + GetParam());
+  std::string artifact = compileOrFail(specPath, shapes, dir.path());
+  std::vector<float> out = runArtifact(artifact, inputs);
+  std::vector<float> ref = referenceOutput(spec, shapes, inputs);
+  ASSERT_EQ(out.size(), ref.size());
+  EXPECT_LE(maxAbsDiff(out, ref), kTolerance);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, ClassicModelTest,
+                         ::testing::Values("bert-base-uncased", "gpt2-small",
+                                           "transformer-base-aiayn"));
 
 } // namespace
 } // namespace xfc::test

@@ -1,0 +1,358 @@
+// RUN: xfc-opt %s -split-input-file -convert-xf-to-linalg | FileCheck %s
+// RUN: xfc-opt %s -split-input-file -convert-xf-to-linalg | FileCheck %s --check-prefix=NOXF
+// RUN: xfc-opt %s -split-input-file -convert-xf-to-linalg='test-fault=drop-mask' | FileCheck %s --check-prefix=DROP
+// RUN: xfc-opt %s -split-input-file -convert-xf-to-linalg='test-fault=causal-off-by-one' | FileCheck %s --check-prefix=OFF1
+// RUN: xfc-opt %s -split-input-file -convert-xf-to-linalg='test-fault=permute-heads' | FileCheck %s --check-prefix=PERM
+
+// NOXF-NOT: xf.
+
+// CHECK-DAG: #[[MK:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG: #[[NK:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK-DAG: #[[MN:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @linear
+// CHECK-SAME: (%[[X:[^:]*]]: tensor<2x7x16xf32>, %[[W:[^:]*]]: tensor<32x16xf32>, %[[B:[^:]*]]: tensor<32xf32>)
+// CHECK: %[[M:.*]] = tensor.collapse_shape %[[X]] {{\[}}[0, 1], [2]] : tensor<2x7x16xf32> into tensor<14x16xf32>
+// CHECK: %[[INIT:.*]] = tensor.empty() : tensor<14x32xf32>
+// CHECK: %[[ACC:.*]] = linalg.broadcast ins(%[[B]] : tensor<32xf32>) outs(%[[INIT]] : tensor<14x32xf32>) dimensions = [0]
+// CHECK: %[[P:.*]] = linalg.generic {indexing_maps = [#[[MK]], #[[NK]], #[[MN]]], iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK-SAME: ins(%[[M]], %[[W]] : tensor<14x16xf32>, tensor<32x16xf32>) outs(%[[ACC]] : tensor<14x32xf32>)
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: %[[R:.*]] = tensor.expand_shape %[[P]] {{\[}}[0, 1], [2]] output_shape [2, 7, 32] : tensor<14x32xf32> into tensor<2x7x32xf32>
+// CHECK: return %[[R]]
+func.func @linear(%x: tensor<2x7x16xf32>, %w: tensor<32x16xf32>,
+                  %b: tensor<32xf32>) -> tensor<2x7x32xf32> {
+  %0 = xf.linear %x, %w, %b
+      : (tensor<2x7x16xf32>, tensor<32x16xf32>, tensor<32xf32>)
+      -> tensor<2x7x32xf32>
+  return %0 : tensor<2x7x32xf32>
+}
+
+// -----
+
+// [in, out] weight, no bias, rank-2 input: a zero-filled accumulator, no
+// reshapes, loop order (m, k, n).
+
+// CHECK-DAG: #[[MK:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG: #[[KN:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK-DAG: #[[MN:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-LABEL: func.func @linear_transposed
+// CHECK-SAME: (%[[X:[^:]*]]: tensor<7x16xf32>, %[[W:[^:]*]]: tensor<16x32xf32>)
+// CHECK-NOT: tensor.collapse_shape
+// CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK: %[[ACC:.*]] = linalg.fill ins(%[[ZERO]] : f32) outs(%{{.*}} : tensor<7x32xf32>)
+// CHECK: %[[P:.*]] = linalg.generic {indexing_maps = [#[[MK]], #[[KN]], #[[MN]]], iterator_types = ["parallel", "reduction", "parallel"]}
+// CHECK-SAME: ins(%[[X]], %[[W]] : tensor<7x16xf32>, tensor<16x32xf32>) outs(%[[ACC]] : tensor<7x32xf32>)
+// CHECK-NOT: tensor.expand_shape
+// CHECK: return %[[P]]
+func.func @linear_transposed(%x: tensor<7x16xf32>, %w: tensor<16x32xf32>)
+    -> tensor<7x32xf32> {
+  %0 = xf.linear %x, %w {transpose_weight}
+      : (tensor<7x16xf32>, tensor<16x32xf32>) -> tensor<7x32xf32>
+  return %0 : tensor<7x32xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @add
+// CHECK-SAME: (%[[X:[^:]*]]: tensor<2x7x16xf32>, %[[Y:[^:]*]]: tensor<2x7x16xf32>)
+// CHECK: linalg.generic
+// CHECK-SAME: iterator_types = ["parallel", "parallel", "parallel"]
+// CHECK-SAME: ins(%[[X]], %[[Y]] : tensor<2x7x16xf32>, tensor<2x7x16xf32>)
+// CHECK: ^bb0(%[[A:[^:]*]]: f32, %[[B:[^:]*]]: f32, %{{[^:]*}}: f32):
+// CHECK: %[[S:.*]] = arith.addf %[[A]], %[[B]] : f32
+// CHECK: linalg.yield %[[S]]
+func.func @add(%x: tensor<2x7x16xf32>, %y: tensor<2x7x16xf32>)
+    -> tensor<2x7x16xf32> {
+  %0 = xf.add %x, %y : tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @relu
+// CHECK: linalg.generic
+// CHECK: ^bb0(%[[IN:[^:]*]]: f32, %{{[^:]*}}: f32):
+// CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK: %[[R:.*]] = arith.maximumf %[[IN]], %[[ZERO]] : f32
+// CHECK: linalg.yield %[[R]]
+func.func @relu(%x: tensor<2x7x16xf32>) -> tensor<2x7x16xf32> {
+  %0 = xf.activation relu %x : tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+// Exact gelu: 0.5 x (1 + erf(x / sqrt 2)).
+
+// CHECK-LABEL: func.func @gelu
+// CHECK: linalg.generic
+// CHECK: ^bb0(%[[IN:[^:]*]]: f32, %{{[^:]*}}: f32):
+// CHECK: %[[C:.*]] = arith.constant 0.707106769 : f32
+// CHECK: %[[S:.*]] = arith.mulf %[[IN]], %[[C]] : f32
+// CHECK: %[[E:.*]] = math.erf %[[S]] : f32
+// CHECK-NOT: math.tanh
+// CHECK: linalg.yield
+func.func @gelu(%x: tensor<2x7x16xf32>) -> tensor<2x7x16xf32> {
+  %0 = xf.activation gelu %x : tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @gelu_tanh
+// CHECK: linalg.generic
+// CHECK-NOT: math.erf
+// CHECK: arith.constant 4.471500e-02 : f32
+// CHECK: arith.constant 0.797884583 : f32
+// CHECK: math.tanh %{{.*}} : f32
+// CHECK: linalg.yield
+func.func @gelu_tanh(%x: tensor<2x7x16xf32>) -> tensor<2x7x16xf32> {
+  %0 = xf.activation gelu_tanh %x : tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+// Softmax: row max (from -inf), sum of exp(x - max), then the division,
+// with 0 for a row whose sum is 0 (all -inf).
+
+// CHECK-LABEL: func.func @softmax
+// CHECK-SAME: (%[[X:[^:]*]]: tensor<2x7x16xf32>)
+// CHECK: %[[NEGINF:.*]] = arith.constant 0xFF800000 : f32
+// CHECK: %[[MAXINIT:.*]] = linalg.fill ins(%[[NEGINF]] : f32) outs(%{{.*}} : tensor<2x7xf32>)
+// CHECK: %[[MAX:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]] : tensor<2x7x16xf32>) outs(%[[MAXINIT]] : tensor<2x7xf32>)
+// CHECK: arith.maximumf
+// CHECK: %[[SUM:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]], %[[MAX]] : tensor<2x7x16xf32>, tensor<2x7xf32>)
+// CHECK: math.exp
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[X]], %[[MAX]], %[[SUM]] :
+// CHECK: ^bb0(%{{[^:]*}}: f32, %{{[^:]*}}: f32, %[[S:[^:]*]]: f32, %{{[^:]*}}: f32):
+// CHECK: %[[P:.*]] = arith.divf %{{.*}}, %[[S]] : f32
+// CHECK: %[[POS:.*]] = arith.cmpf ogt, %[[S]], %{{.*}} : f32
+// CHECK: %[[R:.*]] = arith.select %[[POS]], %[[P]], %{{.*}} : f32
+// CHECK: linalg.yield %[[R]]
+func.func @softmax(%x: tensor<2x7x16xf32>) -> tensor<2x7x16xf32> {
+  %0 = xf.softmax %x : tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+// Two reductions (sum, then sum of squares about the mean), then the
+// element-wise normalization with epsilon inside the square root.
+
+// CHECK-DAG: #[[ROW:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG: #[[FEAT:.*]] = affine_map<(d0, d1, d2) -> (d2)>
+// CHECK-LABEL: func.func @layer_norm
+// CHECK-SAME: (%[[X:[^:]*]]: tensor<2x7x16xf32>, %[[G:[^:]*]]: tensor<16xf32>, %[[B:[^:]*]]: tensor<16xf32>)
+// CHECK: %[[SUM:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]] : tensor<2x7x16xf32>)
+// CHECK: %[[SQ:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]], %[[SUM]] : tensor<2x7x16xf32>, tensor<2x7xf32>)
+// CHECK: arith.mulf
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #[[ROW]], #[[ROW]], #[[FEAT]], #[[FEAT]], #{{.*}}], iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[X]], %[[SUM]], %[[SQ]], %[[G]], %[[B]] :
+// CHECK: %[[EPS:.*]] = arith.constant 9.99999974E-6 : f32
+// CHECK: %[[VE:.*]] = arith.addf %{{.*}}, %[[EPS]] : f32
+// CHECK: math.sqrt %[[VE]] : f32
+func.func @layer_norm(%x: tensor<2x7x16xf32>, %g: tensor<16xf32>,
+                      %b: tensor<16xf32>) -> tensor<2x7x16xf32> {
+  %0 = xf.layer_norm %x, %g, %b {epsilon = 1.0e-05 : f64}
+      : (tensor<2x7x16xf32>, tensor<16xf32>, tensor<16xf32>)
+      -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+// Ids are clamped to [0, rows - 1] before the lookup; the scale multiplies.
+
+// CHECK-LABEL: func.func @embedding
+// CHECK-SAME: (%[[IDS:[^:]*]]: tensor<2x7xi32>, %[[T:[^:]*]]: tensor<64x16xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[IDS]] : tensor<2x7xi32>) outs(%{{.*}} : tensor<2x7x16xf32>)
+// CHECK: ^bb0(%[[ID:[^:]*]]: i32, %{{[^:]*}}: f32):
+// CHECK: %[[I:.*]] = arith.index_cast %[[ID]] : i32 to index
+// CHECK-DAG: %[[C0:.*]] = arith.constant 0 : index
+// CHECK-DAG: %[[C63:.*]] = arith.constant 63 : index
+// CHECK: %[[LO:.*]] = arith.maxsi %[[I]], %[[C0]] : index
+// CHECK: %[[ROW:.*]] = arith.minsi %[[LO]], %[[C63]] : index
+// CHECK: %[[COL:.*]] = linalg.index 2 : index
+// CHECK: %[[E:.*]] = tensor.extract %[[T]][%[[ROW]], %[[COL]]] : tensor<64x16xf32>
+// CHECK: %[[SC:.*]] = arith.constant 4.000000e+00 : f32
+// CHECK: %[[R:.*]] = arith.mulf %[[E]], %[[SC]] : f32
+// CHECK: linalg.yield %[[R]]
+func.func @embedding(%ids: tensor<2x7xi32>, %t: tensor<64x16xf32>)
+    -> tensor<2x7x16xf32> {
+  %0 = xf.embedding %ids, %t {scale = 4.0 : f64}
+      : (tensor<2x7xi32>, tensor<64x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+// The default scale 1.0 multiplies nothing.
+
+// CHECK-LABEL: func.func @embedding_unscaled
+// CHECK: %[[E:.*]] = tensor.extract
+// CHECK-NEXT: linalg.yield %[[E]]
+func.func @embedding_unscaled(%ids: tensor<2x7xi32>, %t: tensor<64x16xf32>)
+    -> tensor<2x7x16xf32> {
+  %0 = xf.embedding %ids, %t
+      : (tensor<2x7xi32>, tensor<64x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+// Learned: rows [0, seq) of the table, broadcast over the batch.
+
+// CHECK-DAG: #[[SD:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK-LABEL: func.func @positional_learned
+// CHECK-SAME: (%[[X:[^:]*]]: tensor<2x7x16xf32>, %[[T:[^:]*]]: tensor<32x16xf32>)
+// CHECK: %[[ROWS:.*]] = tensor.extract_slice %[[T]][0, 0] [7, 16] [1, 1] : tensor<32x16xf32> to tensor<7x16xf32>
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #[[SD]], #{{.*}}], {{.*}} ins(%[[X]], %[[ROWS]] : tensor<2x7x16xf32>, tensor<7x16xf32>)
+// CHECK: arith.addf
+func.func @positional_learned(%x: tensor<2x7x16xf32>, %t: tensor<32x16xf32>)
+    -> tensor<2x7x16xf32> {
+  %0 = xf.positional_encoding learned %x, %t
+      : (tensor<2x7x16xf32>, tensor<32x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+// Sinusoidal, computed in f64: sin on even features, cos on odd ones.
+
+// CHECK-LABEL: func.func @positional_sinusoidal
+// CHECK: linalg.generic
+// CHECK-DAG: %[[POS:.*]] = linalg.index 1 : index
+// CHECK-DAG: %[[DIM:.*]] = linalg.index 2 : index
+// CHECK: %[[WIDTH:.*]] = arith.constant 1.600000e+01 : f64
+// CHECK: %[[BASE:.*]] = arith.constant 1.000000e+04 : f64
+// CHECK: math.powf %[[BASE]], %{{.*}} : f64
+// CHECK: %[[ODD:.*]] = arith.cmpi ne
+// CHECK-DAG: %[[SIN:.*]] = math.sin %{{.*}} : f64
+// CHECK-DAG: %[[COS:.*]] = math.cos %{{.*}} : f64
+// CHECK: %[[PE:.*]] = arith.select %[[ODD]], %[[COS]], %[[SIN]] : f64
+// CHECK: %[[PE32:.*]] = arith.truncf %[[PE]] : f64 to f32
+// CHECK: arith.addf %{{.*}}, %[[PE32]] : f32
+func.func @positional_sinusoidal(%x: tensor<2x7x16xf32>) -> tensor<2x7x16xf32> {
+  %0 = xf.positional_encoding sinusoidal %x
+      : (tensor<2x7x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+// Attention with both masks: heads split by expand_shape, scores
+// [B, H, Sq, Sk], scale, -inf where j > i (causal) or j >= key_lengths[b],
+// masked softmax, weighted sum of values, heads merged by collapse_shape.
+
+// CHECK-DAG: #[[Q5:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d2, d1, d4)>
+// CHECK-DAG: #[[K5:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d3, d1, d4)>
+// CHECK-DAG: #[[BATCH:.*]] = affine_map<(d0, d1, d2, d3) -> (d0)>
+// CHECK-LABEL: func.func @attention_masks
+// CHECK-SAME: (%[[Q:[^:]*]]: tensor<2x7x16xf32>, %[[K:[^:]*]]: tensor<2x5x16xf32>, %[[V:[^:]*]]: tensor<2x5x8xf32>, %[[LEN:[^:]*]]: tensor<2xi32>)
+// CHECK-DAG: %[[QH:.*]] = tensor.expand_shape %[[Q]] {{\[}}[0], [1], [2, 3]] output_shape [2, 7, 2, 8] : tensor<2x7x16xf32> into tensor<2x7x2x8xf32>
+// CHECK-DAG: %[[KH:.*]] = tensor.expand_shape %[[K]] {{\[}}[0], [1], [2, 3]] output_shape [2, 5, 2, 8]
+// CHECK-DAG: %[[VH:.*]] = tensor.expand_shape %[[V]] {{\[}}[0], [1], [2, 3]] output_shape [2, 5, 2, 4]
+// CHECK: %[[SCORES:.*]] = linalg.generic {indexing_maps = [#[[Q5]], #[[K5]], #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%[[QH]], %[[KH]] : {{.*}}) outs(%{{.*}} : tensor<2x2x7x5xf32>)
+// CHECK: %[[LOGITS:.*]] = linalg.generic {indexing_maps = [#{{.*}}, #[[BATCH]], #{{.*}}], {{.*}} ins(%[[SCORES]], %[[LEN]] : tensor<2x2x7x5xf32>, tensor<2xi32>)
+// CHECK: ^bb0(%[[S:[^:]*]]: f32, %[[L:[^:]*]]: i32, %{{[^:]*}}: f32):
+// CHECK: %[[SCALE:.*]] = arith.constant 5.000000e-01 : f32
+// CHECK: %[[X:.*]] = arith.mulf %[[S]], %[[SCALE]] : f32
+// CHECK: %[[J:.*]] = linalg.index 3 : index
+// CHECK: %[[I:.*]] = linalg.index 2 : index
+// CHECK: %[[CAUSAL:.*]] = arith.cmpi sgt, %[[J]], %[[I]] : index
+// CHECK: %[[LENIDX:.*]] = arith.index_cast %[[L]] : i32 to index
+// CHECK: %[[PAD:.*]] = arith.cmpi sge, %[[J]], %[[LENIDX]] : index
+// CHECK: %[[MASKED:.*]] = arith.ori %[[CAUSAL]], %[[PAD]] : i1
+// CHECK: %[[NEGINF:.*]] = arith.constant 0xFF800000 : f32
+// CHECK: %[[SEL:.*]] = arith.select %[[MASKED]], %[[NEGINF]], %[[X]] : f32
+// CHECK: linalg.yield %[[SEL]]
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: %[[PROBS:.*]] = linalg.generic {{.*}} ins(%[[LOGITS]], %{{.*}}, %{{.*}} : tensor<2x2x7x5xf32>, tensor<2x2x7xf32>, tensor<2x2x7xf32>)
+// CHECK: arith.cmpf ogt
+// CHECK: arith.select
+// CHECK: %[[OUT:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction", "parallel"]} ins(%[[PROBS]], %[[VH]] : tensor<2x2x7x5xf32>, tensor<2x5x2x4xf32>) outs(%{{.*}} : tensor<2x7x2x4xf32>)
+// CHECK: %[[R:.*]] = tensor.collapse_shape %[[OUT]] {{\[}}[0], [1], [2, 3]] : tensor<2x7x2x4xf32> into tensor<2x7x8xf32>
+// CHECK: return %[[R]]
+
+// DROP-LABEL: func.func @attention_masks
+// DROP-NOT: arith.cmpi
+// DROP-NOT: arith.ori
+// DROP: return
+
+// OFF1-LABEL: func.func @attention_masks
+// OFF1: %[[J:.*]] = linalg.index 3 : index
+// OFF1: %[[I:.*]] = linalg.index 2 : index
+// OFF1: %[[ONE:.*]] = arith.constant 1 : index
+// OFF1: %[[I1:.*]] = arith.addi %[[I]], %[[ONE]] : index
+// OFF1: arith.cmpi sgt, %[[J]], %[[I1]] : index
+
+// PERM-DAG: #[[PERMMAP:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, -d2 + 1, d4)>
+// PERM-LABEL: func.func @attention_masks
+// PERM: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #[[PERMMAP]]]
+func.func @attention_masks(%q: tensor<2x7x16xf32>, %k: tensor<2x5x16xf32>,
+                           %v: tensor<2x5x8xf32>, %len: tensor<2xi32>)
+    -> tensor<2x7x8xf32> {
+  %0 = xf.attention %q, %k, %v key_lengths(%len)
+      {num_heads = 2 : i64, scale = 0.5 : f64, causal}
+      : (tensor<2x7x16xf32>, tensor<2x5x16xf32>, tensor<2x5x8xf32>,
+         tensor<2xi32>) -> tensor<2x7x8xf32>
+  return %0 : tensor<2x7x8xf32>
+}
+
+// -----
+
+// Causal only: the mask compares j > i and reads no lengths.
+
+// CHECK-LABEL: func.func @attention_causal
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<1x4x3x3xf32>) outs(
+// CHECK: %[[J:.*]] = linalg.index 3 : index
+// CHECK: %[[I:.*]] = linalg.index 2 : index
+// CHECK: %[[M:.*]] = arith.cmpi sgt, %[[J]], %[[I]] : index
+// CHECK-NOT: arith.cmpi sge
+// CHECK: arith.select %[[M]]
+func.func @attention_causal(%q: tensor<1x3x8xf32>) -> tensor<1x3x8xf32> {
+  %0 = xf.attention %q, %q, %q {num_heads = 4 : i64, scale = 1.0 : f64, causal}
+      : (tensor<1x3x8xf32>, tensor<1x3x8xf32>, tensor<1x3x8xf32>)
+      -> tensor<1x3x8xf32>
+  return %0 : tensor<1x3x8xf32>
+}
+
+// -----
+
+// Key lengths only.
+
+// CHECK-LABEL: func.func @attention_key_lengths
+// CHECK: ^bb0(%{{[^:]*}}: f32, %[[L:[^:]*]]: i32, %{{[^:]*}}: f32):
+// CHECK-NOT: arith.cmpi sgt
+// CHECK: %[[J:.*]] = linalg.index 3 : index
+// CHECK: %[[N:.*]] = arith.index_cast %[[L]] : i32 to index
+// CHECK: %[[M:.*]] = arith.cmpi sge, %[[J]], %[[N]] : index
+// CHECK-NOT: arith.ori
+// CHECK: arith.select %[[M]]
+func.func @attention_key_lengths(%q: tensor<1x3x8xf32>, %len: tensor<1xi32>)
+    -> tensor<1x3x8xf32> {
+  %0 = xf.attention %q, %q, %q key_lengths(%len)
+      {num_heads = 4 : i64, scale = 1.0 : f64}
+      : (tensor<1x3x8xf32>, tensor<1x3x8xf32>, tensor<1x3x8xf32>,
+         tensor<1xi32>) -> tensor<1x3x8xf32>
+  return %0 : tensor<1x3x8xf32>
+}
+
+// -----
+
+// No mask: the scaled scores go straight to the softmax.
+
+// CHECK-LABEL: func.func @attention_unmasked
+// CHECK: ^bb0(%[[S:[^:]*]]: f32, %{{[^:]*}}: f32):
+// CHECK-NEXT: %[[C:.*]] = arith.constant 1.250000e-01 : f32
+// CHECK-NEXT: %[[X:.*]] = arith.mulf %[[S]], %[[C]] : f32
+// CHECK-NEXT: linalg.index 3
+// CHECK-NEXT: linalg.yield %[[X]]
+func.func @attention_unmasked(%q: tensor<1x3x8xf32>) -> tensor<1x3x8xf32> {
+  %0 = xf.attention %q, %q, %q {num_heads = 2 : i64, scale = 0.125 : f64}
+      : (tensor<1x3x8xf32>, tensor<1x3x8xf32>, tensor<1x3x8xf32>)
+      -> tensor<1x3x8xf32>
+  return %0 : tensor<1x3x8xf32>
+}

@@ -1,0 +1,506 @@
+// Every verifier message of the xf ops (dialect/lib/XF/XFOps.cpp), plus the
+// constraints ODS generates (element types, positive num_heads).
+// RUN: xfc-opt %s -split-input-file -verify-diagnostics
+
+//===----------------------------------------------------------------------===//
+// Shared checks
+//===----------------------------------------------------------------------===//
+
+func.func @dynamic_shape(%x: tensor<?x7x16xf32>) -> tensor<?x7x16xf32> {
+  // expected-error @+1 {{'xf.softmax' op requires static shapes, found 'tensor<?x7x16xf32>'}}
+  %0 = xf.softmax %x : tensor<?x7x16xf32>
+  return %0 : tensor<?x7x16xf32>
+}
+
+// -----
+
+func.func @dynamic_result(%x: tensor<2x7x16xf32>, %w: tensor<32x16xf32>) -> tensor<2x?x32xf32> {
+  // expected-error @+1 {{'xf.linear' op requires static shapes, found 'tensor<2x?x32xf32>'}}
+  %0 = xf.linear %x, %w : (tensor<2x7x16xf32>, tensor<32x16xf32>) -> tensor<2x?x32xf32>
+  return %0 : tensor<2x?x32xf32>
+}
+
+// -----
+
+func.func @i32_input(%x: tensor<2x7x16xi32>, %w: tensor<32x16xf32>) -> tensor<2x7x32xf32> {
+  // expected-error @+1 {{'xf.linear' op operand #0 must be ranked tensor of 32-bit float values, but got 'tensor<2x7x16xi32>'}}
+  %0 = xf.linear %x, %w : (tensor<2x7x16xi32>, tensor<32x16xf32>) -> tensor<2x7x32xf32>
+  return %0 : tensor<2x7x32xf32>
+}
+
+// -----
+
+func.func @f32_ids(%ids: tensor<2x7xf32>, %t: tensor<64x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.embedding' op operand #0 must be ranked tensor of 32-bit signless integer values, but got 'tensor<2x7xf32>'}}
+  %0 = xf.embedding %ids, %t : (tensor<2x7xf32>, tensor<64x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @add_mismatch(%x: tensor<2x7x16xf32>, %y: tensor<2x7x8xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.add' op requires the same type for all operands and results}}
+  %0 = "xf.add"(%x, %y) : (tensor<2x7x16xf32>, tensor<2x7x8xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+//===----------------------------------------------------------------------===//
+// xf.embedding
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @embedding_ids_rank(%ids: tensor<14xi32>, %t: tensor<64x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.embedding' op ids must have rank 2, found rank 1 ([14])}}
+  %0 = xf.embedding %ids, %t : (tensor<14xi32>, tensor<64x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @embedding_table_rank(%ids: tensor<2x7xi32>, %t: tensor<64x16x1xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.embedding' op table must have rank 2, found rank 3 ([64, 16, 1])}}
+  %0 = xf.embedding %ids, %t : (tensor<2x7xi32>, tensor<64x16x1xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @embedding_scale(%ids: tensor<2x7xi32>, %t: tensor<64x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.embedding' op scale must be finite}}
+  %0 = xf.embedding %ids, %t {scale = 0x7FF0000000000000 : f64} : (tensor<2x7xi32>, tensor<64x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @embedding_result(%ids: tensor<2x7xi32>, %t: tensor<64x16xf32>) -> tensor<2x7x32xf32> {
+  // expected-error @+1 {{'xf.embedding' op result must have shape [2, 7, 16], found [2, 7, 32]}}
+  %0 = xf.embedding %ids, %t : (tensor<2x7xi32>, tensor<64x16xf32>) -> tensor<2x7x32xf32>
+  return %0 : tensor<2x7x32xf32>
+}
+
+//===----------------------------------------------------------------------===//
+// xf.positional_encoding
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @positional_rank(%x: tensor<7x16xf32>) -> tensor<7x16xf32> {
+  // expected-error @+1 {{'xf.positional_encoding' op input must have rank 3, found rank 2 ([7, 16])}}
+  %0 = xf.positional_encoding sinusoidal %x : (tensor<7x16xf32>) -> tensor<7x16xf32>
+  return %0 : tensor<7x16xf32>
+}
+
+// -----
+
+func.func @positional_result(%x: tensor<2x7x16xf32>) -> tensor<2x8x16xf32> {
+  // expected-error @+1 {{'xf.positional_encoding' op result must have shape [2, 7, 16], found [2, 8, 16]}}
+  %0 = xf.positional_encoding sinusoidal %x : (tensor<2x7x16xf32>) -> tensor<2x8x16xf32>
+  return %0 : tensor<2x8x16xf32>
+}
+
+// -----
+
+func.func @sinusoidal_with_table(%x: tensor<2x7x16xf32>, %t: tensor<32x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.positional_encoding' op sinusoidal encoding takes no table operand}}
+  %0 = xf.positional_encoding sinusoidal %x, %t : (tensor<2x7x16xf32>, tensor<32x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @learned_without_table(%x: tensor<2x7x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.positional_encoding' op learned encoding requires a table operand}}
+  %0 = xf.positional_encoding learned %x : (tensor<2x7x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @learned_table_rank(%x: tensor<2x7x16xf32>, %t: tensor<512xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.positional_encoding' op table must have rank 2, found rank 1 ([512])}}
+  %0 = xf.positional_encoding learned %x, %t : (tensor<2x7x16xf32>, tensor<512xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @learned_table_width(%x: tensor<2x7x16xf32>, %t: tensor<32x8xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.positional_encoding' op table width 8 must equal the input's feature size 16}}
+  %0 = xf.positional_encoding learned %x, %t : (tensor<2x7x16xf32>, tensor<32x8xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @learned_too_few_positions(%x: tensor<2x7x16xf32>, %t: tensor<6x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.positional_encoding' op table has 6 positions, fewer than the sequence length 7}}
+  %0 = xf.positional_encoding learned %x, %t : (tensor<2x7x16xf32>, tensor<6x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+//===----------------------------------------------------------------------===//
+// xf.layer_norm and xf.softmax
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @layer_norm_rank0(%x: tensor<f32>, %g: tensor<1xf32>) -> tensor<f32> {
+  // expected-error @+1 {{'xf.layer_norm' op input must have rank >= 1}}
+  %0 = xf.layer_norm %x, %g, %g {epsilon = 1.0e-05 : f64} : (tensor<f32>, tensor<1xf32>, tensor<1xf32>) -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+func.func @layer_norm_gamma(%x: tensor<2x7x16xf32>, %g: tensor<8xf32>, %b: tensor<16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.layer_norm' op gamma must have shape [16], found [8]}}
+  %0 = xf.layer_norm %x, %g, %b {epsilon = 1.0e-05 : f64} : (tensor<2x7x16xf32>, tensor<8xf32>, tensor<16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @layer_norm_beta(%x: tensor<2x7x16xf32>, %g: tensor<16xf32>, %b: tensor<1x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.layer_norm' op beta must have shape [16], found [1, 16]}}
+  %0 = xf.layer_norm %x, %g, %b {epsilon = 1.0e-05 : f64} : (tensor<2x7x16xf32>, tensor<16xf32>, tensor<1x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @layer_norm_result(%x: tensor<2x7x16xf32>, %g: tensor<16xf32>) -> tensor<2x7x8xf32> {
+  // expected-error @+1 {{'xf.layer_norm' op result must have shape [2, 7, 16], found [2, 7, 8]}}
+  %0 = xf.layer_norm %x, %g, %g {epsilon = 1.0e-05 : f64} : (tensor<2x7x16xf32>, tensor<16xf32>, tensor<16xf32>) -> tensor<2x7x8xf32>
+  return %0 : tensor<2x7x8xf32>
+}
+
+// -----
+
+func.func @layer_norm_epsilon_zero(%x: tensor<2x7x16xf32>, %g: tensor<16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.layer_norm' op epsilon must be positive and finite, found 0.000000e+00}}
+  %0 = xf.layer_norm %x, %g, %g {epsilon = 0.0 : f64} : (tensor<2x7x16xf32>, tensor<16xf32>, tensor<16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @layer_norm_epsilon_negative(%x: tensor<2x7x16xf32>, %g: tensor<16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.layer_norm' op epsilon must be positive and finite, found -1.000000e+00}}
+  %0 = xf.layer_norm %x, %g, %g {epsilon = -1.0 : f64} : (tensor<2x7x16xf32>, tensor<16xf32>, tensor<16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @softmax_rank0(%x: tensor<f32>) -> tensor<f32> {
+  // expected-error @+1 {{'xf.softmax' op input must have rank >= 1}}
+  %0 = xf.softmax %x : tensor<f32>
+  return %0 : tensor<f32>
+}
+
+//===----------------------------------------------------------------------===//
+// xf.linear
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @linear_weight_rank(%x: tensor<2x7x16xf32>, %w: tensor<512xf32>) -> tensor<2x7x32xf32> {
+  // expected-error @+1 {{'xf.linear' op weight must have rank 2, found rank 1 ([512])}}
+  %0 = xf.linear %x, %w : (tensor<2x7x16xf32>, tensor<512xf32>) -> tensor<2x7x32xf32>
+  return %0 : tensor<2x7x32xf32>
+}
+
+// -----
+
+func.func @linear_input_rank0(%x: tensor<f32>, %w: tensor<32x16xf32>) -> tensor<32xf32> {
+  // expected-error @+1 {{'xf.linear' op input must have rank >= 1}}
+  %0 = xf.linear %x, %w : (tensor<f32>, tensor<32x16xf32>) -> tensor<32xf32>
+  return %0 : tensor<32xf32>
+}
+
+// -----
+
+func.func @linear_features_out_in(%x: tensor<2x7x16xf32>, %w: tensor<16x32xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.linear' op input feature size 16 does not match the weight [16, 32] ([out, in] layout)}}
+  %0 = xf.linear %x, %w : (tensor<2x7x16xf32>, tensor<16x32xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @linear_features_in_out(%x: tensor<2x7x16xf32>, %w: tensor<32x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.linear' op input feature size 16 does not match the weight [32, 16] ([in, out] layout)}}
+  %0 = xf.linear %x, %w {transpose_weight} : (tensor<2x7x16xf32>, tensor<32x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @linear_bias(%x: tensor<2x7x16xf32>, %w: tensor<32x16xf32>, %b: tensor<16xf32>) -> tensor<2x7x32xf32> {
+  // expected-error @+1 {{'xf.linear' op bias must have shape [32], found [16]}}
+  %0 = xf.linear %x, %w, %b : (tensor<2x7x16xf32>, tensor<32x16xf32>, tensor<16xf32>) -> tensor<2x7x32xf32>
+  return %0 : tensor<2x7x32xf32>
+}
+
+// -----
+
+func.func @linear_bias_transposed(%x: tensor<2x7x16xf32>, %w: tensor<16x32xf32>, %b: tensor<16xf32>) -> tensor<2x7x32xf32> {
+  // expected-error @+1 {{'xf.linear' op bias must have shape [32], found [16]}}
+  %0 = xf.linear %x, %w, %b {transpose_weight} : (tensor<2x7x16xf32>, tensor<16x32xf32>, tensor<16xf32>) -> tensor<2x7x32xf32>
+  return %0 : tensor<2x7x32xf32>
+}
+
+// -----
+
+func.func @linear_result(%x: tensor<2x7x16xf32>, %w: tensor<32x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.linear' op result must have shape [2, 7, 32], found [2, 7, 16]}}
+  %0 = xf.linear %x, %w : (tensor<2x7x16xf32>, tensor<32x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+//===----------------------------------------------------------------------===//
+// xf.feed_forward
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @ffn_fc1_rank(%x: tensor<2x7x16xf32>, %w1: tensor<64xf32>, %w2: tensor<16x64xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.feed_forward' op fc1 weight must have rank 2, found rank 1 ([64])}}
+  %0 = xf.feed_forward gelu %x, fc1(%w1), fc2(%w2) : (tensor<2x7x16xf32>, tensor<64xf32>, tensor<16x64xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @ffn_input_rank0(%x: tensor<f32>, %w1: tensor<64x16xf32>, %w2: tensor<16x64xf32>) -> tensor<f32> {
+  // expected-error @+1 {{'xf.feed_forward' op input must have rank >= 1}}
+  %0 = xf.feed_forward gelu %x, fc1(%w1), fc2(%w2) : (tensor<f32>, tensor<64x16xf32>, tensor<16x64xf32>) -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+func.func @ffn_fc1_weight(%x: tensor<2x7x16xf32>, %w1: tensor<64x8xf32>, %w2: tensor<16x64xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.feed_forward' op fc1 weight must have shape [64, 16], found [64, 8]}}
+  %0 = xf.feed_forward gelu %x, fc1(%w1), fc2(%w2) : (tensor<2x7x16xf32>, tensor<64x8xf32>, tensor<16x64xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @ffn_fc2_weight(%x: tensor<2x7x16xf32>, %w1: tensor<64x16xf32>, %w2: tensor<64x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.feed_forward' op fc2 weight must have shape [16, 64], found [64, 16]}}
+  %0 = xf.feed_forward relu %x, fc1(%w1), fc2(%w2) : (tensor<2x7x16xf32>, tensor<64x16xf32>, tensor<64x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @ffn_fc1_bias(%x: tensor<2x7x16xf32>, %w1: tensor<64x16xf32>, %b1: tensor<16xf32>, %w2: tensor<16x64xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.feed_forward' op fc1 bias must have shape [64], found [16]}}
+  %0 = xf.feed_forward gelu %x, fc1(%w1, %b1), fc2(%w2) : (tensor<2x7x16xf32>, tensor<64x16xf32>, tensor<16xf32>, tensor<16x64xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @ffn_fc2_bias(%x: tensor<2x7x16xf32>, %w1: tensor<64x16xf32>, %w2: tensor<16x64xf32>, %b2: tensor<64xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.feed_forward' op fc2 bias must have shape [16], found [64]}}
+  %0 = xf.feed_forward gelu %x, fc1(%w1), fc2(%w2, %b2) : (tensor<2x7x16xf32>, tensor<64x16xf32>, tensor<16x64xf32>, tensor<64xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @ffn_result(%x: tensor<2x7x16xf32>, %w1: tensor<64x16xf32>, %w2: tensor<16x64xf32>) -> tensor<2x7x64xf32> {
+  // expected-error @+1 {{'xf.feed_forward' op result must have shape [2, 7, 16], found [2, 7, 64]}}
+  %0 = xf.feed_forward gelu %x, fc1(%w1), fc2(%w2) : (tensor<2x7x16xf32>, tensor<64x16xf32>, tensor<16x64xf32>) -> tensor<2x7x64xf32>
+  return %0 : tensor<2x7x64xf32>
+}
+
+//===----------------------------------------------------------------------===//
+// xf.multi_head_attention
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @mha_query_rank(%x: tensor<7x16xf32>, %w: tensor<16x16xf32>) -> tensor<7x16xf32> {
+  // expected-error @+1 {{'xf.multi_head_attention' op query must have rank 3, found rank 2 ([7, 16])}}
+  %0 = xf.multi_head_attention %x, %x, q(%w), k(%w), v(%w), out(%w) {num_heads = 2 : i64} : (tensor<7x16xf32>, tensor<7x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>) -> tensor<7x16xf32>
+  return %0 : tensor<7x16xf32>
+}
+
+// -----
+
+func.func @mha_key_value_rank(%x: tensor<2x7x16xf32>, %m: tensor<16xf32>, %w: tensor<16x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.multi_head_attention' op key_value must have rank 3, found rank 1 ([16])}}
+  %0 = xf.multi_head_attention %x, %m, q(%w), k(%w), v(%w), out(%w) {num_heads = 2 : i64} : (tensor<2x7x16xf32>, tensor<16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @mha_batch(%x: tensor<2x7x16xf32>, %m: tensor<3x5x16xf32>, %w: tensor<16x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.multi_head_attention' op query batch 2 differs from key_value batch 3}}
+  %0 = xf.multi_head_attention %x, %m, q(%w), k(%w), v(%w), out(%w) {num_heads = 2 : i64} : (tensor<2x7x16xf32>, tensor<3x5x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @mha_heads_divide(%x: tensor<2x7x16xf32>, %w: tensor<16x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.multi_head_attention' op query width 16 is not divisible by num_heads = 3}}
+  %0 = xf.multi_head_attention %x, %x, q(%w), k(%w), v(%w), out(%w) {num_heads = 3 : i64} : (tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @mha_num_heads_zero(%x: tensor<2x7x16xf32>, %w: tensor<16x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.multi_head_attention' op attribute 'num_heads' failed to satisfy constraint: 64-bit signless integer attribute whose value is positive}}
+  %0 = xf.multi_head_attention %x, %x, q(%w), k(%w), v(%w), out(%w) {num_heads = 0 : i64} : (tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @mha_q_weight(%x: tensor<2x7x16xf32>, %w: tensor<16x16xf32>, %wq: tensor<8x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.multi_head_attention' op q weight must have shape [16, 16], found [8, 16]}}
+  %0 = xf.multi_head_attention %x, %x, q(%wq), k(%w), v(%w), out(%w) {num_heads = 2 : i64} : (tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<8x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+// Cross-attention: k and v read the key_value width (8), not the query's.
+func.func @mha_k_weight(%x: tensor<2x7x16xf32>, %m: tensor<2x5x8xf32>, %w: tensor<16x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.multi_head_attention' op k weight must have shape [16, 8], found [16, 16]}}
+  %0 = xf.multi_head_attention %x, %m, q(%w), k(%w), v(%w), out(%w) {num_heads = 2 : i64} : (tensor<2x7x16xf32>, tensor<2x5x8xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @mha_v_bias(%x: tensor<2x7x16xf32>, %w: tensor<16x16xf32>, %b: tensor<8xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.multi_head_attention' op v bias must have shape [16], found [8]}}
+  %0 = xf.multi_head_attention %x, %x, q(%w), k(%w), v(%w, %b), out(%w) {num_heads = 2 : i64} : (tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<8xf32>, tensor<16x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @mha_out_weight(%x: tensor<2x7x16xf32>, %w: tensor<16x16xf32>, %wo: tensor<16x32xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.multi_head_attention' op out weight must have shape [16, 16], found [16, 32]}}
+  %0 = xf.multi_head_attention %x, %x, q(%w), k(%w), v(%w), out(%wo) {num_heads = 2 : i64} : (tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x32xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @mha_key_lengths(%x: tensor<2x7x16xf32>, %w: tensor<16x16xf32>, %len: tensor<3xi32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.multi_head_attention' op key_lengths must have shape [2], found [3]}}
+  %0 = xf.multi_head_attention %x, %x, q(%w), k(%w), v(%w), out(%w) key_lengths(%len) {num_heads = 2 : i64} : (tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<3xi32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @mha_scale(%x: tensor<2x7x16xf32>, %w: tensor<16x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.multi_head_attention' op scale must be positive and finite, found -5.000000e-01}}
+  %0 = xf.multi_head_attention %x, %x, q(%w), k(%w), v(%w), out(%w) {num_heads = 2 : i64, scale = -0.5 : f64} : (tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @mha_result(%x: tensor<2x7x16xf32>, %m: tensor<2x5x16xf32>, %w: tensor<16x16xf32>) -> tensor<2x5x16xf32> {
+  // expected-error @+1 {{'xf.multi_head_attention' op result must have shape [2, 7, 16], found [2, 5, 16]}}
+  %0 = xf.multi_head_attention %x, %m, q(%w), k(%w), v(%w), out(%w) {num_heads = 2 : i64} : (tensor<2x7x16xf32>, tensor<2x5x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>) -> tensor<2x5x16xf32>
+  return %0 : tensor<2x5x16xf32>
+}
+
+//===----------------------------------------------------------------------===//
+// xf.attention
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @attention_value_rank(%q: tensor<2x7x16xf32>, %v: tensor<5x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.attention' op value must have rank 3, found rank 2 ([5, 16])}}
+  %0 = xf.attention %q, %q, %v {num_heads = 2 : i64, scale = 0.25 : f64} : (tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<5x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @attention_key_width(%q: tensor<2x7x16xf32>, %k: tensor<2x5x8xf32>, %v: tensor<2x5x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.attention' op key must have shape [2, 5, 16], found [2, 5, 8]}}
+  %0 = xf.attention %q, %k, %v {num_heads = 2 : i64, scale = 0.25 : f64} : (tensor<2x7x16xf32>, tensor<2x5x8xf32>, tensor<2x5x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @attention_key_batch(%q: tensor<2x7x16xf32>, %k: tensor<3x5x16xf32>, %v: tensor<2x5x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.attention' op key must have shape [2, 5, 16], found [3, 5, 16]}}
+  %0 = xf.attention %q, %k, %v {num_heads = 2 : i64, scale = 0.25 : f64} : (tensor<2x7x16xf32>, tensor<3x5x16xf32>, tensor<2x5x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @attention_value_length(%q: tensor<2x7x16xf32>, %k: tensor<2x5x16xf32>, %v: tensor<2x4x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.attention' op value must have shape [2, 5, 16], found [2, 4, 16]}}
+  %0 = xf.attention %q, %k, %v {num_heads = 2 : i64, scale = 0.25 : f64} : (tensor<2x7x16xf32>, tensor<2x5x16xf32>, tensor<2x4x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @attention_query_heads(%q: tensor<2x7x16xf32>, %v: tensor<2x7x15xf32>) -> tensor<2x7x15xf32> {
+  // expected-error @+1 {{'xf.attention' op query width 16 is not divisible by num_heads = 5}}
+  %0 = xf.attention %q, %q, %v {num_heads = 5 : i64, scale = 0.25 : f64} : (tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<2x7x15xf32>) -> tensor<2x7x15xf32>
+  return %0 : tensor<2x7x15xf32>
+}
+
+// -----
+
+func.func @attention_value_heads(%q: tensor<2x7x16xf32>, %v: tensor<2x7x6xf32>) -> tensor<2x7x6xf32> {
+  // expected-error @+1 {{'xf.attention' op value width 6 is not divisible by num_heads = 4}}
+  %0 = xf.attention %q, %q, %v {num_heads = 4 : i64, scale = 0.25 : f64} : (tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<2x7x6xf32>) -> tensor<2x7x6xf32>
+  return %0 : tensor<2x7x6xf32>
+}
+
+// -----
+
+func.func @attention_num_heads_negative(%q: tensor<2x7x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.attention' op attribute 'num_heads' failed to satisfy constraint: 64-bit signless integer attribute whose value is positive}}
+  %0 = xf.attention %q, %q, %q {num_heads = -2 : i64, scale = 0.25 : f64} : (tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<2x7x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @attention_key_lengths(%q: tensor<2x7x16xf32>, %len: tensor<2x1xi32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.attention' op key_lengths must have shape [2], found [2, 1]}}
+  %0 = xf.attention %q, %q, %q key_lengths(%len) {num_heads = 2 : i64, scale = 0.25 : f64} : (tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<2x1xi32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @attention_scale_zero(%q: tensor<2x7x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.attention' op scale must be positive and finite, found 0.000000e+00}}
+  %0 = xf.attention %q, %q, %q {num_heads = 2 : i64, scale = 0.0 : f64} : (tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<2x7x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @attention_result(%q: tensor<2x7x16xf32>, %k: tensor<2x5x16xf32>, %v: tensor<2x5x8xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.attention' op result must have shape [2, 7, 8], found [2, 7, 16]}}
+  %0 = xf.attention %q, %k, %v {num_heads = 2 : i64, scale = 0.25 : f64} : (tensor<2x7x16xf32>, tensor<2x5x16xf32>, tensor<2x5x8xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}

@@ -1,0 +1,193 @@
+// Round trip of every xf op: parse, print, parse again, in the custom form
+// and in the generic form.
+// RUN: xfc-opt %s -split-input-file | xfc-opt -split-input-file | FileCheck %s
+// RUN: xfc-opt %s -split-input-file --mlir-print-op-generic | xfc-opt -split-input-file | FileCheck %s
+// RUN: xfc-opt %s -split-input-file --mlir-print-op-generic | FileCheck %s --check-prefix=GENERIC
+
+// CHECK-LABEL: func.func @embedding
+// CHECK-SAME: (%[[IDS:.*]]: tensor<2x7xi32>, %[[TABLE:.*]]: tensor<64x16xf32>)
+// CHECK: %[[E:.*]] = xf.embedding %[[IDS]], %[[TABLE]] :
+// CHECK-SAME: (tensor<2x7xi32>, tensor<64x16xf32>) -> tensor<2x7x16xf32>
+// CHECK: xf.embedding %[[IDS]], %[[TABLE]] {scale = 4.000000e+00 : f64}
+// GENERIC-LABEL: sym_name = "embedding"
+// GENERIC: "xf.embedding"(%{{.*}}, %{{.*}}) <{scale = 1.000000e+00 : f64}>
+// GENERIC: "xf.embedding"(%{{.*}}, %{{.*}}) <{scale = 4.000000e+00 : f64}>
+func.func @embedding(%ids: tensor<2x7xi32>, %table: tensor<64x16xf32>)
+    -> (tensor<2x7x16xf32>, tensor<2x7x16xf32>) {
+  %0 = xf.embedding %ids, %table
+      : (tensor<2x7xi32>, tensor<64x16xf32>) -> tensor<2x7x16xf32>
+  %1 = xf.embedding %ids, %table {scale = 4.0 : f64}
+      : (tensor<2x7xi32>, tensor<64x16xf32>) -> tensor<2x7x16xf32>
+  return %0, %1 : tensor<2x7x16xf32>, tensor<2x7x16xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @positional_encoding
+// CHECK-SAME: (%[[X:.*]]: tensor<2x7x16xf32>, %[[T:.*]]: tensor<32x16xf32>)
+// CHECK: xf.positional_encoding sinusoidal %[[X]] : (tensor<2x7x16xf32>) -> tensor<2x7x16xf32>
+// CHECK: xf.positional_encoding learned %[[X]], %[[T]] : (tensor<2x7x16xf32>, tensor<32x16xf32>) -> tensor<2x7x16xf32>
+// GENERIC-LABEL: sym_name = "positional_encoding"
+// GENERIC: "xf.positional_encoding"(%{{.*}}) <{kind = #xf<positional sinusoidal>}>
+// GENERIC: "xf.positional_encoding"(%{{.*}}, %{{.*}}) <{kind = #xf<positional learned>}>
+func.func @positional_encoding(%x: tensor<2x7x16xf32>, %t: tensor<32x16xf32>)
+    -> (tensor<2x7x16xf32>, tensor<2x7x16xf32>) {
+  %0 = xf.positional_encoding sinusoidal %x
+      : (tensor<2x7x16xf32>) -> tensor<2x7x16xf32>
+  %1 = xf.positional_encoding learned %x, %t
+      : (tensor<2x7x16xf32>, tensor<32x16xf32>) -> tensor<2x7x16xf32>
+  return %0, %1 : tensor<2x7x16xf32>, tensor<2x7x16xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @layer_norm
+// CHECK-SAME: (%[[X:.*]]: tensor<2x7x16xf32>, %[[G:.*]]: tensor<16xf32>, %[[B:.*]]: tensor<16xf32>)
+// CHECK: xf.layer_norm %[[X]], %[[G]], %[[B]] {epsilon = 1.000000e-05 : f64}
+// CHECK-SAME: : (tensor<2x7x16xf32>, tensor<16xf32>, tensor<16xf32>) -> tensor<2x7x16xf32>
+// GENERIC-LABEL: sym_name = "layer_norm"
+// GENERIC: "xf.layer_norm"(%{{.*}}, %{{.*}}, %{{.*}}) <{epsilon = 1.000000e-05 : f64}>
+func.func @layer_norm(%x: tensor<2x7x16xf32>, %g: tensor<16xf32>,
+                      %b: tensor<16xf32>) -> tensor<2x7x16xf32> {
+  %0 = xf.layer_norm %x, %g, %b {epsilon = 1.0e-05 : f64}
+      : (tensor<2x7x16xf32>, tensor<16xf32>, tensor<16xf32>)
+      -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @add_softmax
+// CHECK-SAME: (%[[X:.*]]: tensor<2x7x16xf32>, %[[Y:.*]]: tensor<2x7x16xf32>)
+// CHECK: %[[S:.*]] = xf.add %[[X]], %[[Y]] : tensor<2x7x16xf32>
+// CHECK: xf.softmax %[[S]] : tensor<2x7x16xf32>
+// GENERIC-LABEL: sym_name = "add_softmax"
+// GENERIC: "xf.add"(%{{.*}}, %{{.*}}) : (tensor<2x7x16xf32>, tensor<2x7x16xf32>) -> tensor<2x7x16xf32>
+// GENERIC: "xf.softmax"(%{{.*}}) : (tensor<2x7x16xf32>) -> tensor<2x7x16xf32>
+func.func @add_softmax(%x: tensor<2x7x16xf32>, %y: tensor<2x7x16xf32>)
+    -> tensor<2x7x16xf32> {
+  %0 = xf.add %x, %y : tensor<2x7x16xf32>
+  %1 = xf.softmax %0 : tensor<2x7x16xf32>
+  return %1 : tensor<2x7x16xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @activation
+// CHECK-SAME: (%[[X:.*]]: tensor<2x7x16xf32>)
+// CHECK: %[[R:.*]] = xf.activation relu %[[X]] : tensor<2x7x16xf32>
+// CHECK: %[[G:.*]] = xf.activation gelu %[[R]] : tensor<2x7x16xf32>
+// CHECK: xf.activation gelu_tanh %[[G]] : tensor<2x7x16xf32>
+// GENERIC-LABEL: sym_name = "activation"
+// GENERIC: <{kind = #xf<activation relu>}>
+// GENERIC: <{kind = #xf<activation gelu>}>
+// GENERIC: <{kind = #xf<activation gelu_tanh>}>
+func.func @activation(%x: tensor<2x7x16xf32>) -> tensor<2x7x16xf32> {
+  %0 = xf.activation relu %x : tensor<2x7x16xf32>
+  %1 = xf.activation gelu %0 : tensor<2x7x16xf32>
+  %2 = xf.activation gelu_tanh %1 : tensor<2x7x16xf32>
+  return %2 : tensor<2x7x16xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @linear
+// CHECK-SAME: (%[[X:.*]]: tensor<2x7x16xf32>, %[[W:.*]]: tensor<32x16xf32>, %[[B:.*]]: tensor<32xf32>, %[[WT:.*]]: tensor<16x32xf32>)
+// CHECK: xf.linear %[[X]], %[[W]], %[[B]] : (tensor<2x7x16xf32>, tensor<32x16xf32>, tensor<32xf32>) -> tensor<2x7x32xf32>
+// CHECK: xf.linear %[[X]], %[[W]] : (tensor<2x7x16xf32>, tensor<32x16xf32>) -> tensor<2x7x32xf32>
+// CHECK: xf.linear %[[X]], %[[WT]], %[[B]] {transpose_weight} : (tensor<2x7x16xf32>, tensor<16x32xf32>, tensor<32xf32>) -> tensor<2x7x32xf32>
+// GENERIC-LABEL: sym_name = "linear"
+// GENERIC: "xf.linear"(%{{.*}}, %{{.*}}, %{{.*}}) : (tensor<2x7x16xf32>, tensor<32x16xf32>, tensor<32xf32>)
+// GENERIC: "xf.linear"(%{{.*}}, %{{.*}}) : (tensor<2x7x16xf32>, tensor<32x16xf32>)
+// GENERIC: "xf.linear"(%{{.*}}, %{{.*}}, %{{.*}}) <{transpose_weight}>
+func.func @linear(%x: tensor<2x7x16xf32>, %w: tensor<32x16xf32>,
+                  %b: tensor<32xf32>, %wt: tensor<16x32xf32>)
+    -> (tensor<2x7x32xf32>, tensor<2x7x32xf32>, tensor<2x7x32xf32>) {
+  %0 = xf.linear %x, %w, %b
+      : (tensor<2x7x16xf32>, tensor<32x16xf32>, tensor<32xf32>)
+      -> tensor<2x7x32xf32>
+  %1 = xf.linear %x, %w
+      : (tensor<2x7x16xf32>, tensor<32x16xf32>) -> tensor<2x7x32xf32>
+  %2 = xf.linear %x, %wt, %b {transpose_weight}
+      : (tensor<2x7x16xf32>, tensor<16x32xf32>, tensor<32xf32>)
+      -> tensor<2x7x32xf32>
+  return %0, %1, %2
+      : tensor<2x7x32xf32>, tensor<2x7x32xf32>, tensor<2x7x32xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @feed_forward
+// CHECK-SAME: (%[[X:.*]]: tensor<2x7x16xf32>, %[[W1:.*]]: tensor<64x16xf32>, %[[B1:.*]]: tensor<64xf32>, %[[W2:.*]]: tensor<16x64xf32>, %[[B2:.*]]: tensor<16xf32>)
+// CHECK: xf.feed_forward gelu %[[X]], fc1(%[[W1]], %[[B1]]), fc2(%[[W2]], %[[B2]]) :
+// CHECK: xf.feed_forward relu %[[X]], fc1(%[[W1]]), fc2(%[[W2]]) : (tensor<2x7x16xf32>, tensor<64x16xf32>, tensor<16x64xf32>) -> tensor<2x7x16xf32>
+// CHECK: xf.feed_forward gelu_tanh %[[X]], fc1(%[[W1]]), fc2(%[[W2]], %[[B2]]) :
+// GENERIC-LABEL: sym_name = "feed_forward"
+// GENERIC: "xf.feed_forward"({{.*}}) <{activation = #xf<activation gelu>, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1>}>
+// GENERIC: "xf.feed_forward"({{.*}}) <{activation = #xf<activation relu>, operandSegmentSizes = array<i32: 1, 1, 0, 1, 0>}>
+// GENERIC: "xf.feed_forward"({{.*}}) <{activation = #xf<activation gelu_tanh>, operandSegmentSizes = array<i32: 1, 1, 0, 1, 1>}>
+func.func @feed_forward(%x: tensor<2x7x16xf32>, %w1: tensor<64x16xf32>,
+                        %b1: tensor<64xf32>, %w2: tensor<16x64xf32>,
+                        %b2: tensor<16xf32>)
+    -> (tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<2x7x16xf32>) {
+  %0 = xf.feed_forward gelu %x, fc1(%w1, %b1), fc2(%w2, %b2)
+      : (tensor<2x7x16xf32>, tensor<64x16xf32>, tensor<64xf32>,
+         tensor<16x64xf32>, tensor<16xf32>) -> tensor<2x7x16xf32>
+  %1 = xf.feed_forward relu %x, fc1(%w1), fc2(%w2)
+      : (tensor<2x7x16xf32>, tensor<64x16xf32>, tensor<16x64xf32>)
+      -> tensor<2x7x16xf32>
+  %2 = xf.feed_forward gelu_tanh %x, fc1(%w1), fc2(%w2, %b2)
+      : (tensor<2x7x16xf32>, tensor<64x16xf32>, tensor<16x64xf32>,
+         tensor<16xf32>) -> tensor<2x7x16xf32>
+  return %0, %1, %2
+      : tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<2x7x16xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @multi_head_attention
+// CHECK-SAME: (%[[X:[^:]*]]: tensor<2x7x16xf32>, %[[M:[^:]*]]: tensor<2x5x8xf32>, %[[W:[^:]*]]: tensor<16x16xf32>, %[[B:[^:]*]]: tensor<16xf32>, %[[WKV:[^:]*]]: tensor<16x8xf32>, %[[LEN:[^:]*]]: tensor<2xi32>)
+// CHECK: xf.multi_head_attention %[[X]], %[[X]], q(%[[W]], %[[B]]), k(%[[W]], %[[B]]), v(%[[W]], %[[B]]), out(%[[W]], %[[B]]) key_lengths(%[[LEN]]) {causal, num_heads = 2 : i64} :
+// CHECK: xf.multi_head_attention %[[X]], %[[M]], q(%[[W]]), k(%[[WKV]]), v(%[[WKV]]), out(%[[W]]) {num_heads = 4 : i64, scale = 1.250000e-01 : f64} : (tensor<2x7x16xf32>, tensor<2x5x8xf32>, tensor<16x16xf32>, tensor<16x8xf32>, tensor<16x8xf32>, tensor<16x16xf32>) -> tensor<2x7x16xf32>
+// GENERIC-LABEL: sym_name = "multi_head_attention"
+// GENERIC: "xf.multi_head_attention"({{.*}}) <{causal, num_heads = 2 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1>}>
+// GENERIC: "xf.multi_head_attention"({{.*}}) <{num_heads = 4 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 0, 1, 0, 1, 0, 1, 0, 0>, scale = 1.250000e-01 : f64}>
+func.func @multi_head_attention(%x: tensor<2x7x16xf32>, %m: tensor<2x5x8xf32>,
+                                %w: tensor<16x16xf32>, %b: tensor<16xf32>,
+                                %wkv: tensor<16x8xf32>, %len: tensor<2xi32>)
+    -> (tensor<2x7x16xf32>, tensor<2x7x16xf32>) {
+  %0 = xf.multi_head_attention %x, %x, q(%w, %b), k(%w, %b), v(%w, %b),
+      out(%w, %b) key_lengths(%len) {num_heads = 2 : i64, causal}
+      : (tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<16x16xf32>,
+         tensor<16xf32>, tensor<16x16xf32>, tensor<16xf32>,
+         tensor<16x16xf32>, tensor<16xf32>, tensor<16x16xf32>,
+         tensor<16xf32>, tensor<2xi32>) -> tensor<2x7x16xf32>
+  %1 = xf.multi_head_attention %x, %m, q(%w), k(%wkv), v(%wkv), out(%w)
+      {num_heads = 4 : i64, scale = 0.125 : f64}
+      : (tensor<2x7x16xf32>, tensor<2x5x8xf32>, tensor<16x16xf32>,
+         tensor<16x8xf32>, tensor<16x8xf32>, tensor<16x16xf32>)
+      -> tensor<2x7x16xf32>
+  return %0, %1 : tensor<2x7x16xf32>, tensor<2x7x16xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @attention
+// CHECK-SAME: (%[[Q:[^:]*]]: tensor<2x7x16xf32>, %[[K:[^:]*]]: tensor<2x5x16xf32>, %[[V:[^:]*]]: tensor<2x5x8xf32>, %[[LEN:[^:]*]]: tensor<2xi32>)
+// CHECK: xf.attention %[[Q]], %[[K]], %[[V]] {num_heads = 2 : i64, scale = 2.500000e-01 : f64} : (tensor<2x7x16xf32>, tensor<2x5x16xf32>, tensor<2x5x8xf32>) -> tensor<2x7x8xf32>
+// CHECK: xf.attention %[[Q]], %[[K]], %[[V]] key_lengths(%[[LEN]]) {causal, num_heads = 4 : i64, scale = 5.000000e-01 : f64} : (tensor<2x7x16xf32>, tensor<2x5x16xf32>, tensor<2x5x8xf32>, tensor<2xi32>) -> tensor<2x7x8xf32>
+// GENERIC-LABEL: sym_name = "attention"
+// GENERIC: "xf.attention"(%{{.*}}, %{{.*}}, %{{.*}}) <{num_heads = 2 : i64, scale = 2.500000e-01 : f64}>
+// GENERIC: "xf.attention"(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) <{causal, num_heads = 4 : i64, scale = 5.000000e-01 : f64}>
+func.func @attention(%q: tensor<2x7x16xf32>, %k: tensor<2x5x16xf32>,
+                     %v: tensor<2x5x8xf32>, %len: tensor<2xi32>)
+    -> (tensor<2x7x8xf32>, tensor<2x7x8xf32>) {
+  %0 = xf.attention %q, %k, %v {num_heads = 2 : i64, scale = 0.25 : f64}
+      : (tensor<2x7x16xf32>, tensor<2x5x16xf32>, tensor<2x5x8xf32>)
+      -> tensor<2x7x8xf32>
+  %1 = xf.attention %q, %k, %v key_lengths(%len)
+      {num_heads = 4 : i64, scale = 0.5 : f64, causal}
+      : (tensor<2x7x16xf32>, tensor<2x5x16xf32>, tensor<2x5x8xf32>,
+         tensor<2xi32>) -> tensor<2x7x8xf32>
+  return %0, %1 : tensor<2x7x8xf32>, tensor<2x7x8xf32>
+}
