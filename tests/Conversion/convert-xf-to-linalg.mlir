@@ -3,6 +3,9 @@
 // RUN: xfc-opt %s -split-input-file -convert-xf-to-linalg='test-fault=drop-mask' | FileCheck %s --check-prefix=DROP
 // RUN: xfc-opt %s -split-input-file -convert-xf-to-linalg='test-fault=causal-off-by-one' | FileCheck %s --check-prefix=OFF1
 // RUN: xfc-opt %s -split-input-file -convert-xf-to-linalg='test-fault=permute-heads' | FileCheck %s --check-prefix=PERM
+// RUN: not xfc-opt %s -convert-xf-to-linalg='test-fault=bogus' 2>&1 | FileCheck %s --check-prefix=FAULT
+
+// FAULT: error: convert-xf-to-linalg: unknown test-fault 'bogus' (expected drop-mask, causal-off-by-one or permute-heads)
 
 // NOXF-NOT: xf.
 

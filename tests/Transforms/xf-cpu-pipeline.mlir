@@ -1,0 +1,91 @@
+// The CPU pipeline, whole and stage by stage; each stage is fed the output
+// of the one before, as `xfc compile` runs them.
+// RUN: xfc-opt %s --xf-cpu-pipeline | FileCheck %s --check-prefix=CPU
+// RUN: xfc-opt %s --xf-model-stage | FileCheck %s --check-prefix=MODEL
+// RUN: xfc-opt %s --xf-model-stage=transpose-linear-weights=false | FileCheck %s --check-prefix=KEEP
+// RUN: xfc-opt %s --xf-model-stage | xfc-opt --xf-linalg-stage | FileCheck %s --check-prefix=LINALG
+// RUN: xfc-opt %s --xf-model-stage | xfc-opt --xf-linalg-stage | xfc-opt --xf-buffer-stage | FileCheck %s --check-prefix=BUFFER
+// RUN: xfc-opt %s --xf-model-stage | xfc-opt --xf-linalg-stage | xfc-opt --xf-buffer-stage | xfc-opt --xf-llvm-stage | FileCheck %s --check-prefix=CPU
+
+// A linear, a layer norm and causal self-attention without biases.
+func.func @xf_model(%x: tensor<1x4x8xf32>,
+    %w: tensor<8x8xf32> {xf.weight = "proj.weight"},
+    %b: tensor<8xf32> {xf.weight = "proj.bias"},
+    %g: tensor<8xf32> {xf.weight = "norm.weight"},
+    %beta: tensor<8xf32> {xf.weight = "norm.bias"},
+    %wq: tensor<8x8xf32> {xf.weight = "attn.q.weight"},
+    %wk: tensor<8x8xf32> {xf.weight = "attn.k.weight"},
+    %wv: tensor<8x8xf32> {xf.weight = "attn.v.weight"},
+    %wo: tensor<8x8xf32> {xf.weight = "attn.out.weight"})
+    -> tensor<1x4x8xf32> {
+  %0 = xf.linear %x, %w, %b
+      : (tensor<1x4x8xf32>, tensor<8x8xf32>, tensor<8xf32>)
+      -> tensor<1x4x8xf32>
+  %1 = xf.layer_norm %0, %g, %beta {epsilon = 1.0e-05 : f64}
+      : (tensor<1x4x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<1x4x8xf32>
+  %2 = xf.multi_head_attention %1, %1, q(%wq), k(%wk), v(%wv), out(%wo)
+      {num_heads = 2 : i64, causal}
+      : (tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<8x8xf32>,
+         tensor<8x8xf32>, tensor<8x8xf32>, tensor<8x8xf32>)
+      -> tensor<1x4x8xf32>
+  return %2 : tensor<1x4x8xf32>
+}
+
+// Model stage: decomposed, weights transposed, the three projections of
+// the same input kept apart (different weights).
+// MODEL-LABEL: func.func @xf_model
+// MODEL-SAME: %[[W:[^:]*]]: tensor<8x8xf32> {xf.weight = "proj.weight", xf.weight_transform = "transpose"}
+// MODEL-SAME: %{{[^:]*}}: tensor<8x8xf32> {xf.weight = "attn.out.weight", xf.weight_transform = "transpose"}
+// MODEL-NOT: xf.multi_head_attention
+// MODEL: %[[P:.*]] = xf.linear %{{.*}}, %[[W]], %{{.*}} {transpose_weight}
+// MODEL: %[[N:.*]] = xf.layer_norm %[[P]]
+// MODEL-COUNT-3: xf.linear %[[N]], %{{.*}} {transpose_weight}
+// MODEL: %[[A:.*]] = xf.attention %{{.*}}, %{{.*}}, %{{.*}} {causal, num_heads = 2 : i64, scale = 5.000000e-01 : f64}
+// MODEL: %[[O:.*]] = xf.linear %[[A]], %{{.*}} {transpose_weight}
+// MODEL-NOT: xf.multi_head_attention
+// MODEL: return %[[O]]
+
+// KEEP-LABEL: func.func @xf_model
+// KEEP-NOT: transpose
+// KEEP: xf.attention
+// KEEP-NOT: transpose
+// KEEP: return
+
+// Linalg stage: no xf op is left (the xf.weight argument attributes stay).
+// LINALG-LABEL: func.func @xf_model
+// LINALG-SAME: {xf.weight = "proj.weight", xf.weight_transform = "transpose"}
+// LINALG-NOT: = xf.
+// LINALG: linalg.broadcast
+// LINALG: linalg.generic
+// LINALG: math.sqrt
+// LINALG: arith.cmpi sgt
+// LINALG: math.exp
+// LINALG-NOT: = xf.
+// LINALG: return %{{.*}} : tensor<1x4x8xf32>
+
+// Buffer stage: memrefs, the result as an out-parameter, every
+// intermediate buffer freed.
+// BUFFER-LABEL: func.func @xf_model
+// BUFFER-SAME: (%{{[^:]*}}: memref<1x4x8xf32>,
+// BUFFER-SAME: %[[OUT:[^:]*]]: memref<1x4x8xf32>) {
+// BUFFER-NOT: tensor<
+// BUFFER-NOT: bufferization.
+// BUFFER: memref.alloc
+// BUFFER: linalg.generic
+// BUFFER: memref.dealloc
+// BUFFER-NOT: tensor<
+// BUFFER: return{{$}}
+
+// Whole pipeline: the LLVM dialect only, with the entry point wrapping the model
+// function and its ten pointers (input, eight weights, output).
+// CPU-NOT: {{= (xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
+// CPU-NOT: {{^[[:space:]]*(xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
+// CPU: llvm.func @xf_model(%{{[^:]*}}: !llvm.ptr, %{{[^:]*}}: !llvm.ptr {xf.weight = "proj.weight", xf.weight_transform = "transpose"}
+// CPU-NOT: {{= (xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
+// CPU-NOT: {{^[[:space:]]*(xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
+// CPU: llvm.func @xfc_entry(%[[ARGV:[^:]*]]: !llvm.ptr) {
+// CPU-COUNT-10: llvm.load
+// CPU: llvm.call @xf_model({{(%[0-9]+, ){9}%[0-9]+}}) : ({{(!llvm.ptr, ){9}!llvm.ptr}}) -> ()
+// CPU-NEXT: llvm.return
+// CPU-NOT: {{= (xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
+// CPU-NOT: {{^[[:space:]]*(xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
