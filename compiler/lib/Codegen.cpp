@@ -81,7 +81,13 @@ bool selectTarget(const std::string &cpuOption, TargetDescription &out,
   out.triple = llvm::sys::getDefaultTargetTriple();
   out.tuneCpu = llvm::sys::getHostCPUName().str();
   if (!llvm::Triple(out.triple).isX86()) {
-    // Elsewhere the generic CPU of the triple, with no extensions claimed.
+    // Elsewhere the generic CPU of the triple, with no extensions claimed
+    // (the runtime's feature checks are x86-only so far).
+    if (cpuOption != "native") {
+      error = "--cpu: only 'native' is supported on " + out.triple +
+              "; found '" + cpuOption + "'";
+      return false;
+    }
     out.cpu = "generic";
     out.features.clear();
     return true;

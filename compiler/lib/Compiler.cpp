@@ -94,6 +94,8 @@ bool compileModel(const CompileRequest &request, CompileReport &report,
     return false;
   }
   ShapeOptions shapes = request.shapes;
+  if (shapes.seqLen == 0)
+    shapes.seqLen = std::min<int64_t>(128, spec.maxSeqLen);
   if (!validateShapeOptions(spec, shapes, specError)) {
     error = specError.message();
     return false;

@@ -34,8 +34,8 @@ std::string modelStage(const CpuPipelineOptions &opts) {
   // at xf.linear users of each weight argument.
   std::string layout = opts.transposeLinearWeights ? "true" : "false";
   return "xf-decompose-model-ops,"
-         "func.func(xf-weight-layout{transpose-linear-weights=" +
-         layout + "}),canonicalize,cse";
+         "xf-weight-layout{transpose-linear-weights=" +
+         layout + "},canonicalize,cse";
 }
 
 std::string linalgStage(const CpuPipelineOptions &opts) {

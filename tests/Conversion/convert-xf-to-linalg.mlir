@@ -359,3 +359,15 @@ func.func @attention_unmasked(%q: tensor<1x3x8xf32>) -> tensor<1x3x8xf32> {
       -> tensor<1x3x8xf32>
   return %0 : tensor<1x3x8xf32>
 }
+
+// -----
+
+// A rank-1 input is a single row: [K] -> [1, K] -> matmul -> [N].
+// CHECK-LABEL: func.func @linear_vector
+// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1]] output_shape [1, 16] : tensor<16xf32> into tensor<1x16xf32>
+// CHECK: linalg.generic
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0, 1]] : tensor<1x32xf32> into tensor<32xf32>
+func.func @linear_vector(%x: tensor<16xf32>, %w: tensor<32x16xf32>) -> tensor<32xf32> {
+  %0 = xf.linear %x, %w : (tensor<16xf32>, tensor<32x16xf32>) -> tensor<32xf32>
+  return %0 : tensor<32xf32>
+}

@@ -1,5 +1,5 @@
-// RUN: xfc-opt %s -split-input-file -pass-pipeline='builtin.module(func.func(xf-weight-layout))' | FileCheck %s
-// RUN: xfc-opt %s -split-input-file -pass-pipeline='builtin.module(func.func(xf-weight-layout{transpose-linear-weights=false}))' | FileCheck %s --check-prefix=KEEP
+// RUN: xfc-opt %s -split-input-file -pass-pipeline='builtin.module(xf-weight-layout)' | FileCheck %s
+// RUN: xfc-opt %s -split-input-file -pass-pipeline='builtin.module(xf-weight-layout{transpose-linear-weights=false})' | FileCheck %s --check-prefix=KEEP
 
 // A weight used only as linear weights (here by two linears) is stored
 // [in, out]: the argument type changes, every linear gets transpose_weight
@@ -85,4 +85,21 @@ func.func @other_uses(%x: tensor<16x16xf32>,
   return %0, %1, %b, %2, %3, %4
       : tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>,
         tensor<16x16xf32>, tensor<16x8xf32>, tensor<16x16xf32>
+}
+
+// -----
+
+// A function with callers keeps its signature.
+// CHECK-LABEL: func.func @called
+// CHECK-SAME: tensor<32x16xf32> {xf.weight = "w"}
+// CHECK-NOT: xf.weight_transform
+// CHECK: xf.linear %{{.*}}, %{{.*}} :
+// KEEP-LABEL: func.func @called
+func.func @called(%x: tensor<2x16xf32>, %w: tensor<32x16xf32> {xf.weight = "w"}) -> tensor<2x32xf32> {
+  %0 = xf.linear %x, %w : (tensor<2x16xf32>, tensor<32x16xf32>) -> tensor<2x32xf32>
+  return %0 : tensor<2x32xf32>
+}
+func.func @caller(%x: tensor<2x16xf32>, %w: tensor<32x16xf32>) -> tensor<2x32xf32> {
+  %0 = func.call @called(%x, %w) : (tensor<2x16xf32>, tensor<32x16xf32>) -> tensor<2x32xf32>
+  return %0 : tensor<2x32xf32>
 }

@@ -26,7 +26,8 @@ namespace {
 const char *kUsage = R"(usage:
   xfc compile SPEC.json -o OUT [options]
       --batch N              batch size (default 1)
-      --seq-len N            sequence length (source length) (default 128)
+      --seq-len N            sequence length (source length)
+                             (default: 128, or max_seq_len if smaller)
       --tgt-len N            target length of an encoder_decoder (default: seq-len)
       --cpu CPU              native (default), x86-64, x86-64-v2, x86-64-v3, x86-64-v4
       --no-transpose-weights keep linear weights in [out, in] layout
@@ -65,6 +66,7 @@ bool parseInt(const std::string &text, int64_t &out) {
 
 int runCompile(const std::vector<std::string> &args) {
   xfc::CompileRequest request;
+  request.shapes.seqLen = 0; // The spec-dependent default.
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
     auto value = [&](std::string &out) {

@@ -85,6 +85,8 @@ LogicalResult EmbeddingOp::verify() {
     return failure();
   ArrayRef<int64_t> ids = shapeOf(getIds());
   ArrayRef<int64_t> table = shapeOf(getTable());
+  if (table[0] < 1)
+    return emitOpError("table must have at least one row");
   if (!std::isfinite(getScale().convertToDouble()))
     return emitOpError("scale must be finite");
   return expectShape(*this, "result", getResult(), {ids[0], ids[1], table[1]});

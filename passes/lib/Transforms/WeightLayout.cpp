@@ -14,6 +14,8 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/SymbolTable.h"
 
 namespace mlir::xf {
 #define GEN_PASS_DEF_XFWEIGHTLAYOUT
@@ -47,9 +49,18 @@ struct XFWeightLayoutPass
   void runOnOperation() override {
     if (!transposeLinearWeights)
       return;
-    func::FuncOp func = getOperation();
-    if (func.isExternal())
-      return;
+    ModuleOp module = getOperation();
+    for (func::FuncOp func : module.getOps<func::FuncOp>()) {
+      // A referenced function's signature is an interface: changing an
+      // argument's layout would break its callers.
+      if (func.isExternal() ||
+          !SymbolTable::symbolKnownUseEmpty(func, module))
+        continue;
+      transposeWeightArguments(func);
+    }
+  }
+
+  void transposeWeightArguments(func::FuncOp func) {
     Builder builder(&getContext());
     SmallVector<Type> argTypes(func.getArgumentTypes());
     for (BlockArgument arg : func.getArguments()) {

@@ -504,3 +504,11 @@ func.func @attention_result(%q: tensor<2x7x16xf32>, %k: tensor<2x5x16xf32>, %v: 
   %0 = xf.attention %q, %k, %v {num_heads = 2 : i64, scale = 0.25 : f64} : (tensor<2x7x16xf32>, tensor<2x5x16xf32>, tensor<2x5x8xf32>) -> tensor<2x7x16xf32>
   return %0 : tensor<2x7x16xf32>
 }
+
+// -----
+
+func.func @embedding_empty_table(%ids: tensor<2x7xi32>, %table: tensor<0x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.embedding' op table must have at least one row}}
+  %0 = xf.embedding %ids, %table : (tensor<2x7xi32>, tensor<0x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}

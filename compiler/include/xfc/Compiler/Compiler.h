@@ -20,6 +20,7 @@ namespace xfc {
 /// What to compile and how.
 struct CompileRequest {
   std::string specPath;
+  /// seqLen 0 means the default: min(128, max_seq_len) of the spec.
   ShapeOptions shapes;
   std::string outputDir;
   /// Replace an existing output folder (never done silently).

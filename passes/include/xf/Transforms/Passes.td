@@ -28,7 +28,7 @@ def XFDecomposeModelOps : Pass<"xf-decompose-model-ops"> {
 // Weight layout
 //===----------------------------------------------------------------------===//
 
-def XFWeightLayout : Pass<"xf-weight-layout", "::mlir::func::FuncOp"> {
+def XFWeightLayout : Pass<"xf-weight-layout", "::mlir::ModuleOp"> {
   let summary = "Choose the storage layout of linear weights passed as arguments";
   let description = [{
     A weight that is a function argument (marked `xf.weight`) and used only
@@ -37,7 +37,9 @@ def XFWeightLayout : Pass<"xf-weight-layout", "::mlir::func::FuncOp"> {
     the linears get `transpose_weight`, and the argument gets
     `xf.weight_transform = "transpose"` so the compiler writes the weight
     file to match (and lists the change in the manifest). Weights with any
-    other use (a tied embedding table) keep their layout.
+    other use (a tied embedding table) keep their layout. Functions that
+    are called or otherwise referenced in the module keep their signature:
+    the pass never changes an interface someone else depends on.
   }];
   let options = [
     Option<"transposeLinearWeights", "transpose-linear-weights", "bool",

@@ -347,17 +347,22 @@ struct LowerLayerNorm : public OpRewritePattern<LayerNormOp> {
 // Linear
 //===----------------------------------------------------------------------===//
 
-/// Collapses all leading dimensions: [d0, ..., dn-1, K] -> [M, K].
-Value collapseToMatrix(OpBuilder &b, Location loc, Value input) {
+/// Reshapes the input of a linear to a matrix: [d0, ..., K] -> [M, K]
+/// (all leading dimensions collapsed), and a vector [K] -> [1, K].
+Value reshapeToMatrix(OpBuilder &b, Location loc, Value input) {
   ArrayRef<int64_t> shape = shapeOf(input);
   if (shape.size() == 2)
     return input;
+  if (shape.size() == 1) {
+    auto type = RankedTensorType::get({1, shape[0]}, b.getF32Type());
+    return tensor::ExpandShapeOp::create(
+        b, loc, type, input, SmallVector<ReassociationIndices>{{0, 1}});
+  }
   ReassociationIndices leading;
   for (unsigned i = 0; i + 1 < shape.size(); ++i)
     leading.push_back(i);
-  SmallVector<ReassociationIndices> groups{leading, {(int64_t)shape.size() - 1}};
-  if (shape.size() == 1)
-    groups = {{0}};
+  SmallVector<ReassociationIndices> groups{leading,
+                                           {(int64_t)shape.size() - 1}};
   return tensor::CollapseShapeOp::create(b, loc, input, groups);
 }
 
@@ -368,10 +373,7 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
     Location loc = op.getLoc();
     MLIRContext *ctx = getContext();
     auto resultType = cast<RankedTensorType>(op.getResult().getType());
-    ArrayRef<int64_t> inputShape = shapeOf(op.getInput());
-    if (inputShape.size() < 2)
-      return rewriter.notifyMatchFailure(op, "rank-1 input");
-    Value matrix = collapseToMatrix(rewriter, loc, op.getInput());
+    Value matrix = reshapeToMatrix(rewriter, loc, op.getInput());
     int64_t m = shapeOf(matrix)[0];
     int64_t n = op.getOutFeatures();
 
@@ -426,6 +428,11 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
     }
     if (resultType.getRank() == 2) {
       rewriter.replaceOp(op, product);
+      return success();
+    }
+    if (resultType.getRank() == 1) {
+      rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
+          op, resultType, product, SmallVector<ReassociationIndices>{{0, 1}});
       return success();
     }
     ReassociationIndices leading;

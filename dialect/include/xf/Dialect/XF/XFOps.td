@@ -66,7 +66,7 @@ def XF_PositionalEncodingOp : XF_Op<"positional_encoding", [Pure]> {
                        Optional<XF_F32Tensor>:$table);
   let results = (outs XF_F32Tensor:$result);
   let assemblyFormat = [{
-    $kind $input (`,` $table^)? attr-dict `:` functional-type(operands, results)
+    `` $kind $input (`,` $table^)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
@@ -125,7 +125,8 @@ def XF_ActivationOp : XF_Op<"activation",
   }];
   let arguments = (ins XF_ActivationAttr:$kind, XF_F32Tensor:$input);
   let results = (outs XF_F32Tensor:$result);
-  let assemblyFormat = "$kind $input attr-dict `:` type($result)";
+  // The enum attribute prints its own leading space, hence the empty literal.
+  let assemblyFormat = "`` $kind $input attr-dict `:` type($result)";
 }
 
 def XF_SoftmaxOp : XF_Op<"softmax", [Pure, SameOperandsAndResultType]> {
@@ -203,7 +204,7 @@ def XF_FeedForwardOp : XF_Op<"feed_forward",
                        Optional<XF_F32Tensor>:$fc2_bias);
   let results = (outs XF_F32Tensor:$result);
   let assemblyFormat = [{
-    $activation $input `,` `fc1` `(` $fc1_weight (`,` $fc1_bias^)? `)` `,`
+    `` $activation $input `,` `fc1` `(` $fc1_weight (`,` $fc1_bias^)? `)` `,`
     `fc2` `(` $fc2_weight (`,` $fc2_bias^)? `)` attr-dict `:`
     functional-type(operands, results)
   }];
