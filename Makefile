@@ -5,7 +5,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup configure build demo test clean
+.PHONY: all setup configure build demo test goldens clean
 
 all: build
 
@@ -25,6 +25,11 @@ demo: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Regenerates tests/e2e/golden with Debian's PyTorch (the oracle).
+goldens:
+	@bash scripts/setup.sh --with-oracle
+	/usr/bin/python3 tests/e2e/golden/make_goldens.py
 
 clean:
 	rm -rf $(BUILD)
