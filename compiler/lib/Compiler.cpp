@@ -61,92 +61,57 @@ std::string printModule(mlir::ModuleOp module) {
   return text;
 }
 
-/// Runs `build`'s passes on `module`; MLIR diagnostics land in `error`.
-template <typename BuildFn>
-bool runStage(mlir::ModuleOp module, const char *name, BuildFn build,
-              const CpuPipelineOptions &opts, std::string &error) {
-  mlir::PassManager pm(module.getContext());
-  build(pm, opts);
-  if (mlir::failed(pm.run(module))) {
-    error = std::string("stage ") + name + " failed" +
-            (error.empty() ? "" : ":\n" + error);
+/// Checks the output folder before any work: it must be named, and an
+/// existing one is replaced only with --force.
+bool checkOutputDir(const CompileRequest &request, std::string &error) {
+  if (request.outputDir.empty()) {
+    error = "no output folder given (-o OUT)";
+    return false;
+  }
+  if (llvm::sys::fs::exists(request.outputDir) && !request.force) {
+    error = request.outputDir +
+            " already exists; pass --force to replace it (nothing was "
+            "written)";
     return false;
   }
   return true;
 }
 
+/// Collects MLIR diagnostics of one compilation into a string.
+class DiagnosticCollector {
+public:
+  explicit DiagnosticCollector(mlir::MLIRContext &context)
+      : handler(&context, [this](mlir::Diagnostic &diag) {
+          llvm::raw_string_ostream os(text);
+          os << diag.getLocation() << ": " << diag << "\n";
+          return mlir::success();
+        }) {}
+  std::string text;
+
+private:
+  mlir::ScopedDiagnosticHandler handler;
+};
+
 } // namespace
 
-bool compileModel(const CompileRequest &request, CompileReport &report,
-                  std::string &error) {
+bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
+                   const ModuleInfo &moduleInfo, const CompileRequest &request,
+                   CompileReport &report, std::string &error) {
   Clock::time_point start = Clock::now();
   Clock::time_point step = start;
   auto lap = [&](const char *name) {
     report.steps.emplace_back(name, secondsSince(step));
     step = Clock::now();
   };
-
-  // 1. Spec, shapes and weights.
-  ModelSpec spec;
-  SpecError specError;
-  if (!parseModelSpecFile(request.specPath, spec, specError)) {
-    error = specError.message(request.specPath);
-    return false;
-  }
-  ShapeOptions shapes = request.shapes;
-  if (shapes.seqLen == 0)
-    shapes.seqLen = std::min<int64_t>(128, spec.maxSeqLen);
-  if (!validateShapeOptions(spec, shapes, specError)) {
-    error = specError.message();
-    return false;
-  }
-  if (shapes.tgtLen == 0)
-    shapes.tgtLen = shapes.seqLen;
-  std::string specText;
-  {
-    std::ifstream in(request.specPath);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    specText = buffer.str();
-  }
   TargetDescription target;
-  if (!selectTarget(request.cpu, target, error))
+  if (!selectTarget(request.cpu, target, error) ||
+      !checkOutputDir(request, error))
     return false;
-
-  // Never replace an existing output unless asked to.
-  if (request.outputDir.empty()) {
-    error = "no output folder given (-o OUT)";
-    return false;
-  }
   bool outputExists = llvm::sys::fs::exists(request.outputDir);
-  if (outputExists && !request.force) {
-    error = request.outputDir +
-            " already exists; pass --force to replace it (nothing was "
-            "written)";
-    return false;
-  }
-  WeightStore weights;
-  if (!loadWeights(spec, weights, error))
-    return false;
-  lap("parse spec and load weights");
 
-  // 2. IR.
-  mlir::DialectRegistry registry;
-  registerXFCDialects(registry);
-  registerXFCPassesAndPipelines();
-  mlir::MLIRContext context(registry);
-  context.loadAllAvailableDialects();
-  std::string diagnostics;
-  mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &diag) {
-    llvm::raw_string_ostream os(diagnostics);
-    os << diag.getLocation() << ": " << diag << "\n";
-    return mlir::success();
-  });
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      buildModelModule(context, spec, shapes);
-  if (mlir::failed(mlir::verify(*module))) {
-    error = "the IR built for the spec does not verify (a bug in xfc):\n" +
-            diagnostics;
+  DiagnosticCollector diagnostics(*module.getContext());
+  if (mlir::failed(mlir::verify(module))) {
+    error = "the input IR does not verify:\n" + diagnostics.text;
     return false;
   }
   if (!request.dumpIRDir.empty()) {
@@ -159,49 +124,42 @@ bool compileModel(const CompileRequest &request, CompileReport &report,
   auto dump = [&](const char *file) {
     if (request.dumpIRDir.empty())
       return true;
-    return writeText(request.dumpIRDir + "/" + file, printModule(*module),
+    return writeText(request.dumpIRDir + "/" + file, printModule(module),
                      error);
   };
   if (!dump("0-xf.mlir"))
     return false;
-  lap("build xf IR");
 
-  // 3. Pipeline stages; the interface is read after the xf-level stage.
+  // Pipeline stages; the interface is read after the xf-level stage, once
+  // weight layouts are decided and the argument names are still there.
   const CpuPipelineOptions &opts = request.pipeline;
-  if (!runStage(*module, "xf-model-stage", buildModelStage, opts,
-                diagnostics) ||
-      !dump("1-model-stage.mlir")) {
-    error = error.empty() ? diagnostics : error;
-    return false;
-  }
+  struct Stage {
+    const char *name;
+    void (*build)(mlir::OpPassManager &, const CpuPipelineOptions &);
+    const char *dumpFile;
+  } stages[] = {{"xf-model-stage", buildModelStage, "1-model-stage.mlir"},
+                {"xf-linalg-stage", buildLinalgStage, "2-linalg-stage.mlir"},
+                {"xf-buffer-stage", buildBufferStage, "3-buffer-stage.mlir"},
+                {"xf-llvm-stage", buildLLVMStage, "4-llvm-stage.mlir"}};
   ArtifactInterface interface;
-  if (!collectArtifactInterface(*module, listInputs(spec, shapes), interface,
-                                error))
-    return false;
-  lap("xf-model-stage");
-  if (!runStage(*module, "xf-linalg-stage", buildLinalgStage, opts,
-                diagnostics) ||
-      !dump("2-linalg-stage.mlir")) {
-    error = error.empty() ? diagnostics : error;
-    return false;
+  for (const Stage &stage : stages) {
+    mlir::PassManager pm(module.getContext());
+    stage.build(pm, opts);
+    if (mlir::failed(pm.run(module))) {
+      error = std::string("stage ") + stage.name + " failed:\n" +
+              diagnostics.text;
+      return false;
+    }
+    if (!dump(stage.dumpFile))
+      return false;
+    if (stage.build == buildModelStage &&
+        !collectArtifactInterface(module, moduleInfo.inputRanges, interface,
+                                  error))
+      return false;
+    lap(stage.name);
   }
-  lap("xf-linalg-stage");
-  if (!runStage(*module, "xf-buffer-stage", buildBufferStage, opts,
-                diagnostics) ||
-      !dump("3-buffer-stage.mlir")) {
-    error = error.empty() ? diagnostics : error;
-    return false;
-  }
-  lap("xf-buffer-stage");
-  if (!runStage(*module, "xf-llvm-stage", buildLLVMStage, opts,
-                diagnostics) ||
-      !dump("4-llvm-stage.mlir")) {
-    error = error.empty() ? diagnostics : error;
-    return false;
-  }
-  lap("xf-llvm-stage");
 
-  // 4. Native code and the artifact, in a temporary sibling folder.
+  // Native code and the artifact, in a temporary sibling folder.
   llvm::SmallString<256> tempDir(request.outputDir);
   llvm::sys::path::remove_dots(tempDir, /*remove_dot_dot=*/true);
   std::string tempPrefix = tempDir.str().str() + ".tmp-%%%%%%";
@@ -219,7 +177,7 @@ bool compileModel(const CompileRequest &request, CompileReport &report,
   };
   std::string llvmIRPath =
       request.dumpIRDir.empty() ? "" : request.dumpIRDir + "/5-optimized.ll";
-  if (!emitSharedLibrary(*module, target, temp + "/model.o",
+  if (!emitSharedLibrary(module, target, temp + "/model.o",
                          temp + "/" + info.libraryFile, llvmIRPath, error))
     return fail();
   llvm::sys::fs::remove(temp + "/model.o");
@@ -230,11 +188,11 @@ bool compileModel(const CompileRequest &request, CompileReport &report,
     return fail();
   for (const ArtifactWeight &w : interface.weights)
     report.weightBytes += w.sizeBytes;
-  info.modelName = spec.name;
+  info.modelName = moduleInfo.modelName;
   info.target = target;
-  info.shapes = shapes;
+  info.shapes = moduleInfo.shapes;
   info.pipeline = describeCpuPipeline(opts);
-  info.specJson = specText;
+  info.specJson = moduleInfo.specJson;
   if (!writeManifest(temp + "/manifest.json", info, interface, error))
     return fail();
 
@@ -257,9 +215,64 @@ bool compileModel(const CompileRequest &request, CompileReport &report,
   }
   removeTree(backup);
   lap("write artifact");
-  report.totalSeconds = secondsSince(start);
+  report.totalSeconds += secondsSince(start);
   report.artifactDir = request.outputDir;
   return true;
+}
+
+bool compileModel(const CompileRequest &request, CompileReport &report,
+                  std::string &error) {
+  Clock::time_point start = Clock::now();
+
+  // Spec, shapes and weights; the output folder is checked before the
+  // (possibly long) weight loading.
+  ModelSpec spec;
+  SpecError specError;
+  if (!parseModelSpecFile(request.specPath, spec, specError)) {
+    error = specError.message(request.specPath);
+    return false;
+  }
+  ShapeOptions shapes = request.shapes;
+  if (shapes.seqLen == 0)
+    shapes.seqLen = std::min<int64_t>(128, spec.maxSeqLen);
+  if (!validateShapeOptions(spec, shapes, specError)) {
+    error = specError.message();
+    return false;
+  }
+  if (shapes.tgtLen == 0)
+    shapes.tgtLen = shapes.seqLen;
+  TargetDescription target;
+  if (!selectTarget(request.cpu, target, error) ||
+      !checkOutputDir(request, error))
+    return false;
+  WeightStore weights;
+  if (!loadWeights(spec, weights, error))
+    return false;
+  report.steps.emplace_back("parse spec and load weights",
+                            secondsSince(start));
+
+  Clock::time_point buildStart = Clock::now();
+  mlir::DialectRegistry registry;
+  registerXFCDialects(registry);
+  registerXFCPassesAndPipelines();
+  mlir::MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      buildModelModule(context, spec, shapes);
+  report.steps.emplace_back("build xf IR", secondsSince(buildStart));
+
+  ModuleInfo info;
+  info.modelName = spec.name;
+  info.shapes = shapes;
+  info.inputRanges = listInputs(spec, shapes);
+  {
+    std::ifstream in(request.specPath);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    info.specJson = buffer.str();
+  }
+  report.totalSeconds = secondsSince(start);
+  return compileModule(*module, weights, info, request, report, error);
 }
 
 } // namespace xfc

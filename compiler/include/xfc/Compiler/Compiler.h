@@ -10,10 +10,15 @@
 
 #include "xfc/Compiler/Pipelines.h"
 #include "xfc/Frontend/ModelSpec.h"
+#include "xfc/Frontend/Weights.h"
 
 #include <string>
 #include <utility>
 #include <vector>
+
+namespace mlir {
+class ModuleOp;
+} // namespace mlir
 
 namespace xfc {
 
@@ -46,6 +51,26 @@ struct CompileReport {
 /// existing one is untouched).
 bool compileModel(const CompileRequest &request, CompileReport &report,
                   std::string &error);
+
+/// What the manifest records about a module compiled by compileModule.
+struct ModuleInfo {
+  std::string modelName;
+  ShapeOptions shapes;  ///< Recorded as compile options.
+  std::string specJson; ///< The spec as given, if any (provenance).
+  /// Value ranges of integer inputs, matched by name (may be empty).
+  std::vector<TensorDecl> inputRanges;
+};
+
+/// The back half of compileModel, for IR that did not come from a spec
+/// (tests, other frontends): `module` holds `func.func @xf_model` whose
+/// arguments are named by `xf.input` / `xf.weight` attributes and whose
+/// results by `xf.output`; `weights` holds every `xf.weight` tensor in its
+/// argument's shape. Runs the pipeline on `module` in place and writes the
+/// artifact to `request.outputDir` (request.specPath and shapes are
+/// ignored). Same guarantees as compileModel.
+bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
+                   const ModuleInfo &info, const CompileRequest &request,
+                   CompileReport &report, std::string &error);
 
 } // namespace xfc
 
