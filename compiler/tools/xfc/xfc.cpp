@@ -10,7 +10,10 @@
 #include "xfc/Support/Npy.h"
 #include "xfc/runtime.h"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
+#include <fstream>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -188,10 +191,44 @@ void printInterface(xfc_model *model) {
 int runInspect(const std::vector<std::string> &args) {
   if (args.size() != 1)
     return usageError("inspect expects one artifact folder");
+  // Opening validates the whole artifact; the manifest is then read again
+  // for what the C API does not expose (target, options, weight layouts).
   OpenModel m;
   if (!check(xfc_model_open(args[0].c_str(), nullptr, &m.model), "open"))
     return 1;
   printInterface(m.model);
+  std::ifstream in(args[0] + "/manifest.json");
+  nlohmann::json manifest = nlohmann::json::parse(in, nullptr, false);
+  if (manifest.is_discarded())
+    return 0;
+  const nlohmann::json &target = manifest["target"];
+  std::printf("target %s, cpu %s (tuned for %s), %zu features:",
+              target.value("triple", "?").c_str(),
+              target.value("cpu", "?").c_str(),
+              target.value("tune_cpu", "?").c_str(),
+              target["features"].size());
+  for (const auto &f : target["features"])
+    std::printf(" %s", f.get<std::string>().c_str());
+  std::printf("\n");
+  const nlohmann::json &options = manifest["compile_options"];
+  if (options.is_object())
+    std::printf("compiled by xfc %s: batch %lld, seq_len %lld, tgt_len %lld\n"
+                "pipeline %s\n",
+                options.value("xfc_version", "?").c_str(),
+                (long long)options.value("batch", 0),
+                (long long)options.value("seq_len", 0),
+                (long long)options.value("tgt_len", 0),
+                options.value("pipeline", "?").c_str());
+  uint64_t bytes = 0;
+  size_t transposed = 0;
+  for (const auto &w : manifest["weights"]) {
+    bytes += w.value("size_bytes", uint64_t(0));
+    transposed += w.value("transform", "none") != "none";
+  }
+  std::printf("weights: %zu tensors, %.1f MiB in %s, %zu stored transposed "
+              "([in, out])\n",
+              manifest["weights"].size(), bytes / 1048576.0,
+              manifest.value("weights_file", "?").c_str(), transposed);
   return 0;
 }
 
