@@ -26,4 +26,4 @@ echo "== xfc run"
   --input token_type_ids="$INPUTS/token_type_ids.npy" \
   --input lengths="$INPUTS/lengths.npy" \
   --output "$BUILD/demo/hidden_states.npy" \
-  --warmup 3 --repeat 50
+  --warmup 3 --repeat 50 --force

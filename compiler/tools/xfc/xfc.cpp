@@ -42,6 +42,7 @@ const char *kUsage = R"(usage:
       --seed N               seed of --random-input (default 0)
       --output FILE | --output NAME=FILE  write an output as .npy
       --repeat N             timed runs (default 1); --warmup N untimed runs first
+      --force                replace existing --output files
   xfc inspect OUT
 )";
 
@@ -243,7 +244,7 @@ std::pair<std::string, std::string> splitNamed(const std::string &arg) {
 int runRun(const std::vector<std::string> &args) {
   std::string artifact;
   std::vector<std::pair<std::string, std::string>> inputFiles, outputFiles;
-  bool randomInput = false;
+  bool randomInput = false, force = false;
   int64_t seed = 0, repeat = 1, warmup = 0;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
@@ -264,6 +265,8 @@ int runRun(const std::vector<std::string> &args) {
       outputFiles.push_back(splitNamed(v));
     } else if (a == "--random-input") {
       randomInput = true;
+    } else if (a == "--force") {
+      force = true;
     } else if (a == "--seed" || a == "--repeat" || a == "--warmup") {
       int64_t n;
       if (!next(v) || !parseInt(v, n) || n < 0)
@@ -281,6 +284,17 @@ int runRun(const std::vector<std::string> &args) {
     return usageError("run: no artifact folder given");
   if (repeat < 1)
     repeat = 1;
+  // Refuse before running, so a long run never ends by clobbering a file.
+  for (const auto &[name, file] : outputFiles) {
+    std::FILE *existing = force ? nullptr : std::fopen(file.c_str(), "rb");
+    if (existing) {
+      std::fclose(existing);
+      std::fprintf(stderr,
+                   "xfc: %s already exists; pass --force to replace it\n",
+                   file.c_str());
+      return 1;
+    }
+  }
 
   OpenModel m;
   if (!check(xfc_model_open(artifact.c_str(), nullptr, &m.model), "open"))

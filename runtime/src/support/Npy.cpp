@@ -12,6 +12,8 @@
 
 #include "xfc/Support/Npy.h"
 
+#include "support/AtomicFile.h"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -390,39 +392,16 @@ bool writeNpy(const std::string &path, const NpyArray &array,
     return false;
   }
 
-  std::string tmpPath = path + ".tmp";
-  std::FILE *file = std::fopen(tmpPath.c_str(), "wb");
-  if (!file) {
-    error = "cannot create " + tmpPath + ": " + std::strerror(errno);
-    return false;
-  }
   std::string head(kMagic, kMagicSize);
   head += '\x01';
   head += '\x00';
   head += static_cast<char>(header.size() & 0xFF);
   head += static_cast<char>(header.size() >> 8);
   head += header;
-  bool ok = std::fwrite(head.data(), 1, head.size(), file) == head.size();
-  if (ok && !array.bytes.empty())
-    ok = std::fwrite(array.bytes.data(), 1, array.bytes.size(), file) ==
-         array.bytes.size();
-  int savedErrno = errno;
-  if (std::fclose(file) != 0 && ok) {
-    ok = false;
-    savedErrno = errno;
-  }
-  if (!ok) {
-    error = "cannot write " + tmpPath + ": " + std::strerror(savedErrno);
-    std::remove(tmpPath.c_str());
-    return false;
-  }
-  if (std::rename(tmpPath.c_str(), path.c_str()) != 0) {
-    error = "cannot rename " + tmpPath + " to " + path + ": " +
-            std::strerror(errno);
-    std::remove(tmpPath.c_str());
-    return false;
-  }
-  return true;
+  return writeFileAtomically(path, error, [&](AtomicFileWriter &out) {
+    return out.write(head.data(), head.size()) &&
+           out.write(array.bytes.data(), array.bytes.size());
+  });
 }
 
 } // namespace xfc

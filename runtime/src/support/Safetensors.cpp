@@ -11,6 +11,8 @@
 
 #include "xfc/Support/Safetensors.h"
 
+#include "support/AtomicFile.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -346,49 +348,24 @@ bool writeSafetensors(const std::string &path,
   // of the data area, is aligned.
   headerText.resize(alignUp(8 + headerText.size()) - 8, ' ');
 
-  std::string tmpPath = path + ".tmp";
-  std::FILE *file = std::fopen(tmpPath.c_str(), "wb");
-  if (!file) {
-    error = "cannot create " + tmpPath + ": " + std::strerror(errno);
-    return false;
-  }
-  bool ok = true;
-  int savedErrno = 0;
-  auto write = [&](const void *bytes, size_t count) {
-    if (ok && count != 0 && std::fwrite(bytes, 1, count, file) != count) {
-      ok = false;
-      savedErrno = errno;
+  return writeFileAtomically(path, error, [&](AtomicFileWriter &out) {
+    uint8_t lengthBytes[8];
+    uint64_t headerLength = headerText.size();
+    for (int i = 0; i < 8; ++i)
+      lengthBytes[i] = static_cast<uint8_t>(headerLength >> (8 * i));
+    if (!out.write(lengthBytes, 8) ||
+        !out.write(headerText.data(), headerText.size()))
+      return false;
+    static const uint8_t zeros[kSafetensorsAlignment] = {};
+    uint64_t position = 0;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      if (!out.write(zeros, offsets[i] - position) ||
+          !out.write(tensors[i].data, tensors[i].sizeBytes))
+        return false;
+      position = offsets[i] + tensors[i].sizeBytes;
     }
-  };
-  uint8_t lengthBytes[8];
-  uint64_t headerLength = headerText.size();
-  for (int i = 0; i < 8; ++i)
-    lengthBytes[i] = static_cast<uint8_t>(headerLength >> (8 * i));
-  write(lengthBytes, 8);
-  write(headerText.data(), headerText.size());
-  static const uint8_t zeros[kSafetensorsAlignment] = {};
-  uint64_t position = 0;
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    write(zeros, offsets[i] - position);
-    write(tensors[i].data, tensors[i].sizeBytes);
-    position = offsets[i] + tensors[i].sizeBytes;
-  }
-  if (std::fclose(file) != 0 && ok) {
-    ok = false;
-    savedErrno = errno;
-  }
-  if (!ok) {
-    error = "cannot write " + tmpPath + ": " + std::strerror(savedErrno);
-    std::remove(tmpPath.c_str());
-    return false;
-  }
-  if (std::rename(tmpPath.c_str(), path.c_str()) != 0) {
-    error = "cannot rename " + tmpPath + " to " + path + ": " +
-            std::strerror(errno);
-    std::remove(tmpPath.c_str());
-    return false;
-  }
-  return true;
+    return true;
+  });
 }
 
 } // namespace xfc
