@@ -60,12 +60,14 @@ std::string bufferStage(const CpuPipelineOptions &) {
 }
 
 std::string llvmStage(const CpuPipelineOptions &) {
+  // The signature is exported while argument types are still memrefs.
   // linalg -> scalar loops (LLVM's own loop vectorizer takes it from
   // there); affine is lowered again after expand-strided-metadata, which
   // introduces affine.apply. erf has no LLVM intrinsic, so math goes to
   // libm calls first. Functions take bare pointers (static shapes), which
   // xf-emit-entry-point wraps into `void xfc_entry(void **)`.
-  return "convert-linalg-to-loops,lower-affine,expand-strided-metadata,"
+  return "xf-export-signature,"
+         "convert-linalg-to-loops,lower-affine,expand-strided-metadata,"
          "lower-affine,convert-scf-to-cf,convert-math-to-libm,"
          "finalize-memref-to-llvm,convert-math-to-llvm,convert-arith-to-llvm,"
          "convert-index-to-llvm,"

@@ -35,9 +35,47 @@ std::string dlMessage(const char *fallback) {
   return message ? message : fallback;
 }
 
+/// Compares the library's `xfc_signature` ([N, bytes_0, ..., bytes_N-1],
+/// emitted by xf-export-signature) with what the manifest describes. A
+/// mismatch would make the generated code read or write out of bounds.
+bool checkSignature(void *library, const std::string &libraryPath,
+                    const std::vector<EntryArgument> &arguments,
+                    std::string &error) {
+  dlerror();
+  const auto *signature =
+      static_cast<const int64_t *>(dlsym(library, "xfc_signature"));
+  if (!signature) {
+    error = "the compiled library " + libraryPath +
+            " has no xfc_signature (it was not produced by this xfc's "
+            "pipeline)";
+    return false;
+  }
+  if (signature[0] != static_cast<int64_t>(arguments.size())) {
+    error = "the compiled library takes " + std::to_string(signature[0]) +
+            " tensors, but the manifest lists " +
+            std::to_string(arguments.size()) +
+            " (inputs, weights and outputs): the manifest does not belong "
+            "to this library";
+    return false;
+  }
+  for (size_t i = 0; i < arguments.size(); ++i) {
+    if (signature[1 + i] != static_cast<int64_t>(arguments[i].sizeBytes)) {
+      error = "tensor " + std::to_string(i) + " ('" + arguments[i].name +
+              "'): the compiled library expects " +
+              std::to_string(signature[1 + i]) +
+              " bytes, the manifest describes " +
+              std::to_string(arguments[i].sizeBytes) +
+              ": the manifest does not belong to this library";
+      return false;
+    }
+  }
+  return true;
+}
+
 xfc_status_code cpuOpen(const std::string &libraryPath,
-                        const std::string &entrySymbol, void **handle,
-                        std::string &error) {
+                        const std::string &entrySymbol,
+                        const std::vector<EntryArgument> &arguments,
+                        void **handle, std::string &error) {
   struct stat info;
   if (stat(libraryPath.c_str(), &info) != 0) {
     error = "compiled library " + libraryPath + " not found";
@@ -60,6 +98,10 @@ xfc_status_code cpuOpen(const std::string &libraryPath,
   if (!symbol) {
     error = "entry symbol '" + entrySymbol + "' not found in " + libraryPath +
             ": " + dlMessage("the symbol is null");
+    dlclose(library);
+    return XFC_INVALID_ARTIFACT;
+  }
+  if (!checkSignature(library, libraryPath, arguments, error)) {
     dlclose(library);
     return XFC_INVALID_ARTIFACT;
   }

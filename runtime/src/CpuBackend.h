@@ -12,9 +12,17 @@
 
 #include "xfc/runtime.h"
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace xfc {
+
+/// One pointer the entry point receives: which tensor, and its size.
+struct EntryArgument {
+  std::string name;
+  uint64_t sizeBytes;
+};
 
 /// The operations of one backend. A handle returned by `open` is owned by
 /// the caller, which passes it to `run` (from any number of threads at
@@ -23,11 +31,14 @@ struct Backend {
   /// A short name for messages, e.g. "cpu".
   const char *name;
 
-  /// Loads `libraryPath` and resolves `entrySymbol`. On failure returns a
-  /// code other than XFC_OK, sets `error` and leaves `*handle` unset.
+  /// Loads `libraryPath`, resolves `entrySymbol` and checks that the
+  /// compiled code expects exactly `arguments` (count and byte sizes, from
+  /// the library's `xfc_signature`). On failure returns a code other than
+  /// XFC_OK, sets `error` and leaves `*handle` unset.
   xfc_status_code (*open)(const std::string &libraryPath,
-                          const std::string &entrySymbol, void **handle,
-                          std::string &error);
+                          const std::string &entrySymbol,
+                          const std::vector<EntryArgument> &arguments,
+                          void **handle, std::string &error);
 
   /// Calls the entry point with `args` (inputs, weights, outputs in manifest
   /// order; docs/artifact.md).

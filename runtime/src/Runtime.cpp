@@ -290,10 +290,18 @@ xfc_status openModel(const char *path, const xfc_model_options *options,
   if (code != XFC_OK)
     return failure(code, error);
 
+  // The entry point's arguments in ABI order (docs/artifact.md).
+  std::vector<xfc::EntryArgument> arguments;
+  for (const xfc::ManifestTensor &tensor : manifest.inputs)
+    arguments.push_back({tensor.name, tensor.sizeBytes});
+  for (const xfc::ManifestWeight &weight : manifest.weights)
+    arguments.push_back({weight.name, weight.sizeBytes});
+  for (const xfc::ManifestTensor &tensor : manifest.outputs)
+    arguments.push_back({tensor.name, tensor.sizeBytes});
   const xfc::Backend &backend = xfc::cpuBackend();
   void *handle = nullptr;
   code = backend.open(folder + "/" + manifest.library, manifest.entrySymbol,
-                      &handle, error);
+                      arguments, &handle, error);
   if (code != XFC_OK)
     return failure(code, error);
   model->backend = &backend;

@@ -13,6 +13,12 @@
 #include <stdint.h>
 #include <string.h>
 
+/* What xf-export-signature emits for a real model: the number of tensors
+ * the entry point reads, then each one's size in bytes (x, ids, w, table,
+ * y, s). */
+__attribute__((visibility("default"))) const int64_t xfc_signature[7] = {
+    6, 2 * 4 * 4, 2 * 4, 2 * 4 * 4, 4 * 4 * 4, 2 * 4 * 4, 2 * 4};
+
 __attribute__((visibility("default"))) void xfc_entry(void **args) {
   const float *x = (const float *)args[0];
   /* memcpy: callers may pass ids at any alignment (the tests do). */

@@ -525,6 +525,33 @@ TEST(Runtime, MissingEntrySymbol) {
   EXPECT_CONTAINS(result.message, "entry symbol 'xfc_entry_v2' not found");
 }
 
+// The library's xfc_signature must match the manifest: a manifest from
+// another compilation would make the generated code overrun its buffers.
+TEST(Runtime, ManifestOutputDisagreeingWithLibraryIsRefused) {
+  Artifact artifact;
+  artifact.write();
+  artifact.manifest["outputs"][0]["shape"] = Json::array({2, 3});
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "the compiled library expects 32 bytes, "
+                                  "the manifest describes 24");
+}
+
+TEST(Runtime, ManifestWithAnExtraInputIsRefused) {
+  Artifact artifact;
+  artifact.write();
+  Json extra = artifact.manifest["inputs"][0];
+  extra["name"] = "extra";
+  artifact.manifest["inputs"].push_back(extra);
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message,
+                  "the compiled library takes 6 tensors, but the manifest "
+                  "lists 7");
+}
+
 TEST(Runtime, AvailableCpuFeaturesAreAccepted) {
   std::vector<std::string> available;
   for (const std::string &name : checkableCpuFeatures())

@@ -38,6 +38,24 @@ def ConvertXFToLinalg : Pass<"convert-xf-to-linalg"> {
 // Entry point
 //===----------------------------------------------------------------------===//
 
+def XFExportSignature : Pass<"xf-export-signature", "::mlir::ModuleOp"> {
+  let summary = "Export the model function's argument sizes as a constant";
+  let description = [{
+    Runs on memrefs, before lowering to LLVM, while the argument types are
+    still known. Adds the public constant
+    `xfc_signature = [N, bytes_0, ..., bytes_(N-1)]` (i64): the number of
+    pointers the entry point reads and the byte size of each tensor. The
+    runtime compares it with the manifest before the first call, so an
+    artifact whose manifest does not match its library is refused instead
+    of reading or writing out of bounds.
+  }];
+  let options = [
+    Option<"modelFunction", "model-function", "std::string",
+           /*default=*/"\"xf_model\"", "Name of the model function">
+  ];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 def XFEmitEntryPoint : Pass<"xf-emit-entry-point", "::mlir::ModuleOp"> {
   let summary = "Add the artifact's entry point `void xfc_entry(void **args)`";
   let description = [{

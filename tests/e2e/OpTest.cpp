@@ -1,0 +1,1244 @@
+//===- OpTest.cpp - Every xf op alone, against the reference --*- C++ -*-===//
+//
+// Part of xfc. Op-level end-to-end numerics: each test builds a module
+// holding a single `xf` op in `func.func @xf_model` (activations as
+// `xf.input` arguments, f32 or i32; parameters as `xf.weight` arguments in a
+// WeightStore), compiles it with the real compiler (xfc::compileModule, the
+// default CPU pipeline unless the case says otherwise), opens the artifact
+// with the runtime C API, runs it and compares the output with the naive
+// double-precision reference ops of tests/reference (xfc::reference). Ops
+// the reference has no function for (add, softmax) are computed in double
+// here, in a few obvious lines.
+//
+// Tolerance: 1e-4 absolute, as in EndToEndTest.cpp: the compiled code works
+// in fp32 and differs from the float64 oracle only by fp32 rounding. Where
+// the outputs are large (activations at |x| up to 1e4, adds of values
+// ~1e4) the fp32 spacing of the output itself exceeds 1e-4 (ulp(1e4) is
+// ~1e-3), so the bound is max(1e-4, 1e-5 * max|ref| + 1e-5): relative 1e-5
+// of the largest reference magnitude, which is equal to 1e-4 for every
+// output of magnitude <= ~9 (all cases but those two).
+//
+// Every comparison also requires every output element to be finite (no NaN,
+// no inf), and attention with a key_lengths item of 0 must give exactly 0
+// (xf.attention) or exactly the output bias (xf.multi_head_attention) on
+// every row of that item.
+//
+// Random data comes from fixed-seed normal generators. Attention inputs are
+// scaled so the scores have a standard deviation of ~4: the softmax is far
+// from uniform, so a wrong mask, scale or head split shows.
+//
+//===----------------------------------------------------------------------===//
+#include "ReferenceModel.h"
+#include "xf/Dialect/XF/XFOps.h"
+#include "xfc/Compiler/Compiler.h"
+#include "xfc/Compiler/Pipelines.h"
+#include "xfc/Frontend/ModelBuilder.h"
+#include "xfc/Frontend/Weights.h"
+#include "xfc/runtime.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <random>
+
+namespace xfc::test {
+namespace {
+
+using mlir::Value;
+using reference::Matrix;
+
+constexpr double kAbsTolerance = 1e-4;
+constexpr double kRelTolerance = 1e-5;
+
+//===----------------------------------------------------------------------===//
+// Harness
+//===----------------------------------------------------------------------===//
+
+/// A scratch folder per test under the build tree, removed when done.
+class ScratchDir {
+public:
+  explicit ScratchDir(const std::string &name) {
+    path_ = std::string(XFC_BINARY_DIR) + "/tests/e2e-scratch/" + name;
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~ScratchDir() { std::filesystem::remove_all(path_); }
+  const std::string &path() const { return path_; }
+
+private:
+  std::string path_;
+};
+
+/// The current test's full name, usable as a folder name.
+std::string currentTestFolder() {
+  const ::testing::TestInfo *info =
+      ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = std::string("op_") + info->test_suite_name() + "_" +
+                     info->name();
+  for (char &c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)))
+      c = '_';
+  return name;
+}
+
+int64_t numElements(const std::vector<int64_t> &shape) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+/// `n` fixed-seed normal values N(mean, stddev^2).
+std::vector<float> normal(int64_t n, uint32_t seed, double stddev = 1.0,
+                          double mean = 0.0) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> dist(mean, stddev);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float &x : v)
+    x = static_cast<float>(dist(rng));
+  return v;
+}
+
+/// One argument of @xf_model.
+struct Arg {
+  bool isWeight = false;
+  std::string name;
+  std::vector<int64_t> shape;
+  bool isI32 = false;
+  std::vector<float> f32;
+  std::vector<int32_t> i32;
+  int64_t minValue = 0, maxValue = 0; ///< Range of an i32 input.
+};
+
+Arg f32Input(std::string name, std::vector<int64_t> shape,
+             std::vector<float> data) {
+  Arg a;
+  a.name = std::move(name);
+  a.shape = std::move(shape);
+  a.f32 = std::move(data);
+  return a;
+}
+
+Arg f32Weight(std::string name, std::vector<int64_t> shape,
+              std::vector<float> data) {
+  Arg a = f32Input(std::move(name), std::move(shape), std::move(data));
+  a.isWeight = true;
+  return a;
+}
+
+Arg i32Input(std::string name, std::vector<int64_t> shape,
+             std::vector<int32_t> data, int64_t minValue, int64_t maxValue) {
+  Arg a;
+  a.name = std::move(name);
+  a.shape = std::move(shape);
+  a.isI32 = true;
+  a.i32 = std::move(data);
+  a.minValue = minValue;
+  a.maxValue = maxValue;
+  return a;
+}
+
+/// Emits the op under test from the function's arguments (in `args` order).
+using BuildFn = std::function<Value(mlir::OpBuilder &, mlir::Location,
+                                    llvm::ArrayRef<Value>)>;
+
+/// Builds `@xf_model(args...) -> tensor<resultShape x f32>` whose body is
+/// `build`, compiles it with compileModule, runs it through the runtime C
+/// API and returns the output (empty, with a test failure, on any error).
+/// `manifest`, if given, receives the artifact's manifest.json.
+std::vector<float> compileAndRun(const std::vector<Arg> &args,
+                                 const std::vector<int64_t> &resultShape,
+                                 const BuildFn &build,
+                                 const CpuPipelineOptions &pipeline = {},
+                                 std::string *manifest = nullptr) {
+  for (const Arg &a : args) {
+    size_t size = a.isI32 ? a.i32.size() : a.f32.size();
+    if (static_cast<int64_t>(size) != numElements(a.shape)) {
+      ADD_FAILURE() << "test bug: argument " << a.name << " has " << size
+                    << " values for its shape";
+      return {};
+    }
+  }
+  mlir::DialectRegistry registry;
+  registerXFCDialects(registry);
+  registerXFCPassesAndPipelines();
+  mlir::MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  mlir::OpBuilder b(&context);
+  mlir::Location loc = b.getUnknownLoc();
+  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::ModuleOp::create(loc);
+  module->setName("op_test");
+  llvm::SmallVector<mlir::Type> argTypes;
+  for (const Arg &a : args)
+    argTypes.push_back(mlir::RankedTensorType::get(
+        a.shape, a.isI32 ? mlir::Type(b.getI32Type())
+                         : mlir::Type(b.getF32Type())));
+  mlir::Type resultType =
+      mlir::RankedTensorType::get(resultShape, b.getF32Type());
+  b.setInsertionPointToEnd(module->getBody());
+  auto func = mlir::func::FuncOp::create(
+      b, loc, kModelFunctionName, b.getFunctionType(argTypes, {resultType}));
+  llvm::StringRef writable =
+      mlir::bufferization::BufferizationDialect::kWritableAttrName;
+  for (auto [i, a] : llvm::enumerate(args)) {
+    func.setArgAttr(i, a.isWeight ? kWeightAttrName : kInputAttrName,
+                    b.getStringAttr(a.name));
+    func.setArgAttr(i, writable, b.getBoolAttr(false));
+  }
+  func.setResultAttr(0, kOutputAttrName, b.getStringAttr("output"));
+  mlir::Block *body = func.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  llvm::SmallVector<Value> values(body->getArguments().begin(),
+                                  body->getArguments().end());
+  Value result = build(b, loc, values);
+  mlir::func::ReturnOp::create(b, loc, result);
+
+  WeightStore weights;
+  ModuleInfo info;
+  info.modelName = "op_test";
+  for (const Arg &a : args) {
+    if (a.isWeight) {
+      HostTensor t;
+      t.shape = a.shape;
+      t.data = a.f32;
+      weights.insert(a.name, std::move(t));
+    } else if (a.isI32) {
+      TensorDecl decl;
+      decl.name = a.name;
+      decl.dtype = "i32";
+      decl.shape = a.shape;
+      decl.hasRange = true;
+      decl.minValue = a.minValue;
+      decl.maxValue = a.maxValue;
+      info.inputRanges.push_back(decl);
+    }
+  }
+
+  ScratchDir dir(currentTestFolder());
+  CompileRequest request;
+  request.outputDir = dir.path() + "/artifact";
+  request.force = true;
+  request.pipeline = pipeline;
+  CompileReport report;
+  std::string error;
+  if (!compileModule(*module, weights, info, request, report, error)) {
+    ADD_FAILURE() << "compileModule failed: " << error;
+    return {};
+  }
+  if (manifest) {
+    std::ifstream in(request.outputDir + "/manifest.json");
+    manifest->assign(std::istreambuf_iterator<char>(in),
+                     std::istreambuf_iterator<char>());
+  }
+
+  xfc_model *model = nullptr;
+  xfc_status status = xfc_model_open(request.outputDir.c_str(), nullptr,
+                                     &model);
+  if (status) {
+    ADD_FAILURE() << "xfc_model_open: " << xfc_status_get_message(status);
+    xfc_status_free(status);
+    return {};
+  }
+  std::vector<xfc_buffer> inputs;
+  std::vector<std::vector<float>> f32Copies;
+  std::vector<std::vector<int32_t>> i32Copies;
+  f32Copies.reserve(args.size());
+  i32Copies.reserve(args.size());
+  for (const Arg &a : args) {
+    if (a.isWeight)
+      continue;
+    xfc_tensor_info inInfo;
+    size_t index = inputs.size();
+    EXPECT_EQ(xfc_model_input_info(model, index, &inInfo), nullptr);
+    EXPECT_STREQ(inInfo.name, a.name.c_str());
+    EXPECT_EQ(inInfo.dtype, a.isI32 ? XFC_DTYPE_I32 : XFC_DTYPE_F32);
+    if (a.isI32) {
+      i32Copies.push_back(a.i32);
+      inputs.push_back({i32Copies.back().data(),
+                        i32Copies.back().size() * sizeof(int32_t)});
+    } else {
+      f32Copies.push_back(a.f32);
+      inputs.push_back({f32Copies.back().data(),
+                        f32Copies.back().size() * sizeof(float)});
+    }
+  }
+  EXPECT_EQ(xfc_model_num_inputs(model), inputs.size());
+  EXPECT_EQ(xfc_model_num_outputs(model), 1u);
+  xfc_tensor_info outInfo;
+  EXPECT_EQ(xfc_model_output_info(model, 0, &outInfo), nullptr);
+  EXPECT_EQ(outInfo.dtype, XFC_DTYPE_F32);
+  EXPECT_EQ(std::vector<int64_t>(outInfo.dims, outInfo.dims + outInfo.rank),
+            resultShape);
+  std::vector<float> out(static_cast<size_t>(numElements(resultShape)),
+                         std::nanf(""));
+  xfc_buffer outBuffer{out.data(), out.size() * sizeof(float)};
+  status = xfc_model_run(model, inputs.data(), inputs.size(), &outBuffer, 1);
+  xfc_model_destroy(model);
+  if (status) {
+    ADD_FAILURE() << "xfc_model_run: " << xfc_status_get_message(status);
+    xfc_status_free(status);
+    return {};
+  }
+  return out;
+}
+
+/// The bound of the file banner: max(1e-4, 1e-5 * max|ref| + 1e-5).
+double toleranceFor(const std::vector<double> &ref) {
+  double maxRef = 0;
+  for (double r : ref)
+    maxRef = std::max(maxRef, std::fabs(r));
+  return std::max(kAbsTolerance, kRelTolerance * maxRef + kRelTolerance);
+}
+
+/// max |out - ref|; infinite if a value is not finite or sizes differ.
+double maxAbsError(const std::vector<float> &out,
+                   const std::vector<double> &ref) {
+  if (out.size() != ref.size())
+    return INFINITY;
+  double worst = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (!std::isfinite(out[i]))
+      return INFINITY;
+    worst = std::max(worst, std::fabs(double(out[i]) - ref[i]));
+  }
+  return worst;
+}
+
+/// Checks `out` against `ref`: same size, every value finite, and
+/// max |out - ref| within toleranceFor(ref).
+void expectMatches(const std::vector<float> &out,
+                   const std::vector<double> &ref) {
+  ASSERT_EQ(out.size(), ref.size());
+  for (size_t i = 0; i < ref.size(); ++i)
+    ASSERT_TRUE(std::isfinite(ref[i])) << "reference value " << i;
+  double tolerance = toleranceFor(ref);
+  size_t nonFinite = 0, firstNonFinite = 0, worstIndex = 0;
+  double worst = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (!std::isfinite(out[i])) {
+      if (nonFinite++ == 0)
+        firstNonFinite = i;
+      continue;
+    }
+    double d = std::fabs(static_cast<double>(out[i]) - ref[i]);
+    if (d > worst) {
+      worst = d;
+      worstIndex = i;
+    }
+  }
+  EXPECT_EQ(nonFinite, 0u) << "NaN or inf in the compiled output, first at "
+                           << "flat index " << firstNonFinite << " ("
+                           << out[firstNonFinite] << ")";
+  EXPECT_LE(worst, tolerance)
+      << "worst at flat index " << worstIndex << ": compiled "
+      << out[worstIndex] << ", reference " << ref[worstIndex];
+  ::testing::Test::RecordProperty("max_abs_error", std::to_string(worst));
+}
+
+Matrix toMatrix(const std::vector<float> &data, int64_t cols) {
+  Matrix m(static_cast<int64_t>(data.size()) / cols, cols);
+  for (size_t i = 0; i < data.size(); ++i)
+    m.data[i] = data[i];
+  return m;
+}
+
+HostTensor hostTensor(std::vector<int64_t> shape, std::vector<float> data) {
+  HostTensor t;
+  t.shape = std::move(shape);
+  t.data = std::move(data);
+  return t;
+}
+
+/// [rows, cols] -> [cols, rows].
+std::vector<float> transposed(const std::vector<float> &w, int64_t rows,
+                              int64_t cols) {
+  std::vector<float> t(w.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      t[c * rows + r] = w[r * cols + c];
+  return t;
+}
+
+mlir::RankedTensorType f32Type(mlir::OpBuilder &b,
+                               const std::vector<int64_t> &shape) {
+  return mlir::RankedTensorType::get(shape, b.getF32Type());
+}
+
+template <typename Case>
+std::string caseName(const ::testing::TestParamInfo<Case> &info) {
+  return info.param.name;
+}
+
+#define XFC_PRINT_CASE(Type)                                                   \
+  [[maybe_unused]] void PrintTo(const Type &c, std::ostream *os) {             \
+    *os << c.name;                                                             \
+  }
+
+//===----------------------------------------------------------------------===//
+// xf.embedding
+//===----------------------------------------------------------------------===//
+
+struct EmbeddingCase {
+  std::string name;
+  int64_t batch, seq, vocab, dim;
+  double scale;
+};
+XFC_PRINT_CASE(EmbeddingCase)
+
+class EmbeddingOpTest : public ::testing::TestWithParam<EmbeddingCase> {};
+
+TEST_P(EmbeddingOpTest, MatchesReference) {
+  const EmbeddingCase &c = GetParam();
+  std::vector<float> table = normal(c.vocab * c.dim, 11);
+  std::vector<int32_t> ids(static_cast<size_t>(c.batch * c.seq));
+  std::mt19937 rng(5);
+  for (int32_t &id : ids)
+    id = static_cast<int32_t>(rng() % c.vocab);
+  // Both ends of the table, at both ends of the ids.
+  ids.front() = 0;
+  ids.back() = static_cast<int32_t>(c.vocab - 1);
+  if (ids.size() > 2) {
+    ids[1] = static_cast<int32_t>(c.vocab - 1);
+    ids[ids.size() - 2] = 0;
+  }
+  std::vector<Arg> args = {
+      i32Input("ids", {c.batch, c.seq}, ids, 0, c.vocab - 1),
+      f32Weight("table", {c.vocab, c.dim}, table)};
+  std::vector<int64_t> resultShape = {c.batch, c.seq, c.dim};
+  std::vector<float> out = compileAndRun(
+      args, resultShape,
+      [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> v) {
+        return mlir::xf::EmbeddingOp::create(b, loc, f32Type(b, resultShape),
+                                             v[0], v[1],
+                                             b.getF64FloatAttr(c.scale));
+      });
+  Matrix ref = reference::embeddingLookup(
+      hostTensor({c.vocab, c.dim}, table), ids, c.scale);
+  expectMatches(out, ref.data);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Ops, EmbeddingOpTest,
+    ::testing::Values(EmbeddingCase{"v50_d32_scale1", 3, 7, 50, 32, 1.0},
+                      EmbeddingCase{"v50_d32_scale2_5", 3, 7, 50, 32, 2.5},
+                      EmbeddingCase{"v7_d21_s1_scale2_5", 2, 1, 7, 21, 2.5},
+                      EmbeddingCase{"v1000_d64_s77_scale1", 2, 77, 1000, 64,
+                                    1.0}),
+    caseName<EmbeddingCase>);
+
+//===----------------------------------------------------------------------===//
+// xf.positional_encoding
+//===----------------------------------------------------------------------===//
+
+struct PositionalCase {
+  std::string name;
+  bool learned;
+  int64_t batch, seq, dModel;
+  int64_t tableLen; ///< learned only
+};
+XFC_PRINT_CASE(PositionalCase)
+
+class PositionalEncodingOpTest
+    : public ::testing::TestWithParam<PositionalCase> {};
+
+TEST_P(PositionalEncodingOpTest, MatchesReference) {
+  const PositionalCase &c = GetParam();
+  std::vector<int64_t> shape = {c.batch, c.seq, c.dModel};
+  std::vector<float> x = normal(numElements(shape), 21);
+  std::vector<Arg> args = {f32Input("x", shape, x)};
+  std::vector<float> table;
+  if (c.learned) {
+    table = normal(c.tableLen * c.dModel, 22);
+    args.push_back(f32Weight("positions", {c.tableLen, c.dModel}, table));
+  }
+  std::vector<float> out = compileAndRun(
+      args, shape,
+      [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> v) {
+        auto kind = mlir::xf::PositionalKindAttr::get(
+            b.getContext(), c.learned ? mlir::xf::PositionalKind::learned
+                                      : mlir::xf::PositionalKind::sinusoidal);
+        return mlir::xf::PositionalEncodingOp::create(
+            b, loc, f32Type(b, shape), kind, v[0],
+            c.learned ? v[1] : Value());
+      });
+  Matrix ref = toMatrix(x, c.dModel);
+  if (c.learned)
+    reference::addLearnedPositions(ref, c.seq,
+                                   hostTensor({c.tableLen, c.dModel}, table));
+  else
+    reference::addSinusoidalPositions(ref, c.seq);
+  expectMatches(out, ref.data);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Ops, PositionalEncodingOpTest,
+    ::testing::Values(
+        PositionalCase{"sinusoidal_s1_d64", false, 2, 1, 64, 0},
+        PositionalCase{"sinusoidal_s7_d64", false, 2, 7, 64, 0},
+        PositionalCase{"sinusoidal_s77_d64", false, 2, 77, 64, 0},
+        PositionalCase{"sinusoidal_s1_d21", false, 3, 1, 21, 0},
+        PositionalCase{"sinusoidal_s7_d21", false, 3, 7, 21, 0},
+        PositionalCase{"sinusoidal_s77_d21", false, 2, 77, 21, 0},
+        PositionalCase{"learned_s7_table16_d32", true, 2, 7, 32, 16},
+        PositionalCase{"learned_s1_table5_d21", true, 3, 1, 21, 5},
+        PositionalCase{"learned_s77_table128_d21", true, 2, 77, 21, 128},
+        PositionalCase{"learned_s16_table16_d32", true, 2, 16, 32, 16}),
+    caseName<PositionalCase>);
+
+//===----------------------------------------------------------------------===//
+// xf.layer_norm
+//===----------------------------------------------------------------------===//
+
+struct LayerNormCase {
+  std::string name;
+  std::vector<int64_t> shape;
+  double epsilon;
+};
+XFC_PRINT_CASE(LayerNormCase)
+
+class LayerNormOpTest : public ::testing::TestWithParam<LayerNormCase> {};
+
+TEST_P(LayerNormOpTest, MatchesReference) {
+  const LayerNormCase &c = GetParam();
+  int64_t width = c.shape.back();
+  int64_t rows = numElements(c.shape) / width;
+  // Rows with different means (-5..5) and spreads (0.1..3), so the mean
+  // subtraction and the variance both matter.
+  std::vector<float> x(static_cast<size_t>(rows * width));
+  for (int64_t r = 0; r < rows; ++r) {
+    double mean = -5.0 + 10.0 * r / std::max<int64_t>(1, rows - 1);
+    double stddev = 0.1 + 2.9 * ((r * 7) % rows) / std::max<int64_t>(1, rows);
+    std::vector<float> row = normal(width, 31 + r, stddev, mean);
+    std::copy(row.begin(), row.end(), x.begin() + r * width);
+  }
+  std::vector<float> gamma = normal(width, 32, 0.2, 1.0);
+  std::vector<float> beta = normal(width, 33, 0.2);
+  std::vector<Arg> args = {f32Input("x", c.shape, x),
+                           f32Weight("norm.weight", {width}, gamma),
+                           f32Weight("norm.bias", {width}, beta)};
+  std::vector<float> out = compileAndRun(
+      args, c.shape,
+      [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> v) {
+        return mlir::xf::LayerNormOp::create(b, loc, f32Type(b, c.shape), v[0],
+                                             v[1], v[2],
+                                             b.getF64FloatAttr(c.epsilon));
+      });
+  Matrix ref = reference::layerNorm(toMatrix(x, width),
+                                    hostTensor({width}, gamma),
+                                    hostTensor({width}, beta), c.epsilon);
+  expectMatches(out, ref.data);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Ops, LayerNormOpTest,
+    ::testing::Values(
+        LayerNormCase{"w80_eps1e_12", {2, 5, 80}, 1e-12},
+        LayerNormCase{"w80_eps1e_5", {2, 5, 80}, 1e-5},
+        LayerNormCase{"w768_eps1e_12", {2, 5, 768}, 1e-12},
+        LayerNormCase{"w768_eps1e_5", {2, 5, 768}, 1e-5},
+        LayerNormCase{"rank2_w80_eps1e_5", {6, 80}, 1e-5},
+        LayerNormCase{"rank1_w768_eps1e_12", {768}, 1e-12}),
+    caseName<LayerNormCase>);
+
+//===----------------------------------------------------------------------===//
+// xf.linear
+//===----------------------------------------------------------------------===//
+
+enum class WeightLayout {
+  /// [out, in] argument, default pipeline: xf-weight-layout transposes it.
+  LayoutPass,
+  /// [out, in] argument, the pass switched off: stays [out, in].
+  NoLayoutPass,
+  /// [in, out] argument with transpose_weight set by hand (default
+  /// pipeline; the pass leaves such linears alone).
+  ManualInOut,
+};
+
+struct LinearCase {
+  std::string name;
+  std::vector<int64_t> inputShape;
+  int64_t outFeatures;
+  bool bias;
+  WeightLayout layout;
+};
+XFC_PRINT_CASE(LinearCase)
+
+class LinearOpTest : public ::testing::TestWithParam<LinearCase> {};
+
+TEST_P(LinearOpTest, MatchesReference) {
+  const LinearCase &c = GetParam();
+  int64_t in = c.inputShape.back(), outF = c.outFeatures;
+  std::vector<float> x = normal(numElements(c.inputShape), 41);
+  // Weights ~ N(0, 1/in): outputs O(1) whatever the width.
+  std::vector<float> w = normal(outF * in, 42, 1.0 / std::sqrt(double(in)));
+  std::vector<float> bias = normal(outF, 43);
+  bool manual = c.layout == WeightLayout::ManualInOut;
+  std::vector<Arg> args = {f32Input("x", c.inputShape, x)};
+  if (manual)
+    args.push_back(f32Weight("fc.weight", {in, outF}, transposed(w, outF, in)));
+  else
+    args.push_back(f32Weight("fc.weight", {outF, in}, w));
+  if (c.bias)
+    args.push_back(f32Weight("fc.bias", {outF}, bias));
+  std::vector<int64_t> resultShape = c.inputShape;
+  resultShape.back() = outF;
+  CpuPipelineOptions pipeline;
+  pipeline.transposeLinearWeights = c.layout != WeightLayout::NoLayoutPass;
+  std::string manifest;
+  std::vector<float> out = compileAndRun(
+      args, resultShape,
+      [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> v) {
+        return mlir::xf::LinearOp::create(b, loc, f32Type(b, resultShape),
+                                          v[0], v[1],
+                                          c.bias ? v[2] : Value(), manual);
+      },
+      pipeline, &manifest);
+  // The case really exercises its layout: only the pass records a
+  // transposed weight in the artifact.
+  EXPECT_EQ(manifest.find("\"transpose\"") != std::string::npos,
+            c.layout == WeightLayout::LayoutPass)
+      << manifest;
+  HostTensor wRef = hostTensor({outF, in}, w);
+  HostTensor bRef = hostTensor({outF}, bias);
+  Matrix ref =
+      reference::linear(toMatrix(x, in), wRef, c.bias ? &bRef : nullptr);
+  expectMatches(out, ref.data);
+}
+
+std::vector<LinearCase> linearCases() {
+  struct Shape {
+    const char *name;
+    std::vector<int64_t> shape;
+    int64_t out;
+  } shapes[] = {{"rank1_k48_n24", {48}, 24},
+                {"rank2_k48_n24", {5, 48}, 24},
+                {"rank3_k48_n24", {2, 7, 48}, 24},
+                {"rank3_k768_n80", {2, 3, 768}, 80}};
+  struct Layout {
+    const char *name;
+    WeightLayout layout;
+  } layouts[] = {{"layout_pass", WeightLayout::LayoutPass},
+                 {"out_in_no_layout_pass", WeightLayout::NoLayoutPass},
+                 {"in_out_manual_transpose", WeightLayout::ManualInOut}};
+  std::vector<LinearCase> cases;
+  for (const Shape &s : shapes)
+    for (const Layout &l : layouts)
+      for (bool bias : {true, false})
+        cases.push_back({std::string(s.name) + "_" + l.name +
+                             (bias ? "_bias" : "_nobias"),
+                         s.shape, s.out, bias, l.layout});
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Ops, LinearOpTest, ::testing::ValuesIn(linearCases()),
+                         caseName<LinearCase>);
+
+//===----------------------------------------------------------------------===//
+// xf.activation
+//===----------------------------------------------------------------------===//
+
+struct ActivationCase {
+  std::string name;
+  mlir::xf::ActivationKind kind;
+  Activation refKind;
+  std::vector<int64_t> shape;
+};
+XFC_PRINT_CASE(ActivationCase)
+
+class ActivationOpTest : public ::testing::TestWithParam<ActivationCase> {};
+
+TEST_P(ActivationOpTest, MatchesReference) {
+  const ActivationCase &c = GetParam();
+  std::vector<float> x = normal(numElements(c.shape), 51, 3.0);
+  // Zero (both signs), tiny, the erf/tanh knees and large |x|.
+  const float specials[] = {0.0f,   -0.0f,  1e-6f, -1e-6f, 0.5f,  -0.5f,
+                            3.0f,   -3.0f,  5.0f,  -5.0f,  10.0f, -10.0f,
+                            30.0f,  -30.0f, 100.f, -100.f, 1e3f,  -1e3f,
+                            1e4f,   -1e4f};
+  for (size_t i = 0; i < std::size(specials) && i < x.size(); ++i)
+    x[i] = specials[i];
+  std::vector<Arg> args = {f32Input("x", c.shape, x)};
+  std::vector<float> out = compileAndRun(
+      args, c.shape,
+      [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> v) {
+        return mlir::xf::ActivationOp::create(
+            b, loc, f32Type(b, c.shape),
+            mlir::xf::ActivationKindAttr::get(b.getContext(), c.kind), v[0]);
+      });
+  std::vector<double> ref(x.size());
+  for (size_t i = 0; i < x.size(); ++i)
+    ref[i] = reference::activate(c.refKind, x[i]);
+  expectMatches(out, ref);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Ops, ActivationOpTest,
+    ::testing::Values(
+        ActivationCase{"relu_rank2_specials", mlir::xf::ActivationKind::relu,
+                       Activation::Relu, {4, 33}},
+        ActivationCase{"gelu_rank2_specials", mlir::xf::ActivationKind::gelu,
+                       Activation::Gelu, {4, 33}},
+        ActivationCase{"gelu_tanh_rank2_specials",
+                       mlir::xf::ActivationKind::gelu_tanh,
+                       Activation::GeluTanh, {4, 33}},
+        ActivationCase{"relu_rank3", mlir::xf::ActivationKind::relu,
+                       Activation::Relu, {2, 7, 64}},
+        ActivationCase{"gelu_rank3", mlir::xf::ActivationKind::gelu,
+                       Activation::Gelu, {2, 7, 64}},
+        ActivationCase{"gelu_tanh_rank1", mlir::xf::ActivationKind::gelu_tanh,
+                       Activation::GeluTanh, {37}}),
+    caseName<ActivationCase>);
+
+//===----------------------------------------------------------------------===//
+// xf.add
+//===----------------------------------------------------------------------===//
+
+struct AddCase {
+  std::string name;
+  std::vector<int64_t> shape;
+  enum { TwoInputs, SameOperand, InputPlusWeight } operands;
+  double magnitude;
+};
+XFC_PRINT_CASE(AddCase)
+
+class AddOpTest : public ::testing::TestWithParam<AddCase> {};
+
+TEST_P(AddOpTest, MatchesReference) {
+  const AddCase &c = GetParam();
+  std::vector<float> lhs = normal(numElements(c.shape), 61, c.magnitude);
+  std::vector<float> rhs = normal(numElements(c.shape), 62, c.magnitude);
+  std::vector<Arg> args = {f32Input("lhs", c.shape, lhs)};
+  if (c.operands == AddCase::TwoInputs)
+    args.push_back(f32Input("rhs", c.shape, rhs));
+  else if (c.operands == AddCase::InputPlusWeight)
+    args.push_back(f32Weight("rhs", c.shape, rhs));
+  else
+    rhs = lhs;
+  std::vector<float> out = compileAndRun(
+      args, c.shape,
+      [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> v) {
+        Value r = c.operands == AddCase::SameOperand ? v[0] : v[1];
+        return mlir::xf::AddOp::create(b, loc, f32Type(b, c.shape), v[0], r);
+      });
+  std::vector<double> ref(lhs.size());
+  for (size_t i = 0; i < lhs.size(); ++i)
+    ref[i] = double(lhs[i]) + double(rhs[i]);
+  expectMatches(out, ref);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Ops, AddOpTest,
+    ::testing::Values(
+        AddCase{"rank3_inputs", {2, 7, 33}, AddCase::TwoInputs, 1.0},
+        AddCase{"rank1_inputs", {5}, AddCase::TwoInputs, 1.0},
+        AddCase{"rank3_same_operand", {2, 7, 33}, AddCase::SameOperand, 1.0},
+        AddCase{"rank2_input_plus_weight", {9, 16}, AddCase::InputPlusWeight,
+                1.0},
+        AddCase{"rank3_large_values", {2, 3, 40}, AddCase::TwoInputs, 1e4}),
+    caseName<AddCase>);
+
+//===----------------------------------------------------------------------===//
+// xf.softmax
+//===----------------------------------------------------------------------===//
+
+struct SoftmaxCase {
+  std::string name;
+  std::vector<int64_t> shape;
+  bool largeRows;
+};
+XFC_PRINT_CASE(SoftmaxCase)
+
+class SoftmaxOpTest : public ::testing::TestWithParam<SoftmaxCase> {};
+
+TEST_P(SoftmaxOpTest, MatchesReference) {
+  const SoftmaxCase &c = GetParam();
+  int64_t width = c.shape.back();
+  int64_t rows = numElements(c.shape) / width;
+  std::vector<float> x = normal(numElements(c.shape), 71, 3.0);
+  if (c.largeRows) {
+    // Row r: a large offset, a dominant element beyond exp's f32 range, or
+    // all-equal large values. A naive exp(x)/sum overflows on each.
+    const double offsets[] = {1e3, 1e4, -1e4, 0.0, 3e4, 88.0, -200.0, 0.0};
+    for (int64_t r = 0; r < rows; ++r) {
+      float *row = x.data() + r * width;
+      switch (r % 8) {
+      case 3:
+        row[width / 2] = 100.0f; // exp(100) overflows f32.
+        break;
+      case 4:
+        std::fill(row, row + width, 3e4f);
+        break;
+      case 7:
+        row[0] = 1e4f;
+        row[width - 1] = 1e4f; // Two tied maxima, half each.
+        break;
+      default:
+        for (int64_t i = 0; i < width; ++i)
+          row[i] = static_cast<float>(row[i] + offsets[r % 8]);
+      }
+    }
+  }
+  std::vector<Arg> args = {f32Input("x", c.shape, x)};
+  std::vector<float> out = compileAndRun(
+      args, c.shape,
+      [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> v) {
+        return mlir::xf::SoftmaxOp::create(b, loc, f32Type(b, c.shape), v[0]);
+      });
+  std::vector<double> ref(x.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    double maxV = -std::numeric_limits<double>::infinity(), sum = 0;
+    for (int64_t i = 0; i < width; ++i)
+      maxV = std::max(maxV, double(x[r * width + i]));
+    for (int64_t i = 0; i < width; ++i)
+      sum += ref[r * width + i] = std::exp(double(x[r * width + i]) - maxV);
+    for (int64_t i = 0; i < width; ++i)
+      ref[r * width + i] /= sum;
+  }
+  expectMatches(out, ref);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Ops, SoftmaxOpTest,
+    ::testing::Values(SoftmaxCase{"rank2_row40", {5, 40}, false},
+                      SoftmaxCase{"rank3_row77", {2, 3, 77}, false},
+                      SoftmaxCase{"rank2_large_values", {8, 16}, true},
+                      SoftmaxCase{"rank3_large_values_row77", {2, 8, 77},
+                                  true},
+                      SoftmaxCase{"row1", {3, 1}, false},
+                      SoftmaxCase{"rank1_row13", {13}, false}),
+    caseName<SoftmaxCase>);
+
+//===----------------------------------------------------------------------===//
+// xf.attention
+//===----------------------------------------------------------------------===//
+
+struct AttentionCase {
+  std::string name;
+  int64_t batch, heads, headDim, sq, sk;
+  bool separateKeyValue; ///< Else query, key and value are one value.
+  bool causal;
+  std::vector<int32_t> keyLengths; ///< One per batch item, or empty.
+  double scale;                    ///< 0: 1/sqrt(head_dim).
+};
+XFC_PRINT_CASE(AttentionCase)
+
+/// Compiles and runs case `c` with `pipeline`; `out` gets the compiled
+/// output, `ref` the reference.
+void runAttentionCase(const AttentionCase &c,
+                      const CpuPipelineOptions &pipeline,
+                      std::vector<float> &out, std::vector<double> &ref) {
+  ASSERT_TRUE(c.keyLengths.empty() ||
+              static_cast<int64_t>(c.keyLengths.size()) == c.batch);
+  int64_t width = c.heads * c.headDim;
+  double defaultScale = 1.0 / std::sqrt(double(c.headDim));
+  double scale = c.scale > 0 ? c.scale : defaultScale;
+  std::vector<int64_t> qShape = {c.batch, c.sq, width};
+  std::vector<int64_t> kShape = {c.batch, c.sk, width};
+  // Q, K ~ N(0, 4): scores q.k/sqrt(Dh) have a standard deviation of 4.
+  std::vector<float> q = normal(numElements(qShape), 81, 2.0);
+  std::vector<float> k = normal(numElements(kShape), 82, 2.0);
+  std::vector<float> v = normal(numElements(kShape), 83);
+  if (!c.separateKeyValue)
+    k = v = q;
+  std::vector<Arg> args = {f32Input("query", qShape, q)};
+  if (c.separateKeyValue) {
+    args.push_back(f32Input("key", kShape, k));
+    args.push_back(f32Input("value", kShape, v));
+  }
+  if (!c.keyLengths.empty())
+    args.push_back(
+        i32Input("key_lengths", {c.batch}, c.keyLengths, 0, c.sk));
+  out = compileAndRun(
+      args, qShape,
+      [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> a) {
+        Value query = a[0];
+        Value key = c.separateKeyValue ? a[1] : a[0];
+        Value value = c.separateKeyValue ? a[2] : a[0];
+        Value lengths = c.keyLengths.empty() ? Value() : a.back();
+        return mlir::xf::AttentionOp::create(
+            b, loc, f32Type(b, qShape), query, key, value, lengths,
+            b.getI64IntegerAttr(c.heads), b.getF64FloatAttr(scale),
+            c.causal ? b.getUnitAttr() : mlir::UnitAttr());
+      },
+      pipeline);
+  // The reference scales by 1/sqrt(Dh); fold any other scale into Q.
+  Matrix qRef = toMatrix(q, width);
+  for (double &x : qRef.data)
+    x *= scale / defaultScale;
+  reference::AttentionMask mask;
+  mask.causal = c.causal;
+  mask.keyLengths = c.keyLengths.empty() ? nullptr : &c.keyLengths;
+  ref = reference::scaledDotProductAttention(qRef, toMatrix(k, width),
+                                             toMatrix(v, width), c.batch,
+                                             c.sq, c.sk, c.heads, mask)
+            .data;
+}
+
+class AttentionOpTest : public ::testing::TestWithParam<AttentionCase> {};
+
+TEST_P(AttentionOpTest, MatchesReference) {
+  const AttentionCase &c = GetParam();
+  std::vector<float> out;
+  std::vector<double> ref;
+  ASSERT_NO_FATAL_FAILURE(runAttentionCase(c, {}, out, ref));
+  expectMatches(out, ref);
+  // A fully masked item: exactly 0, not merely close.
+  if (out.size() != ref.size())
+    return;
+  int64_t width = c.heads * c.headDim;
+  for (int64_t b = 0; b < static_cast<int64_t>(c.keyLengths.size()); ++b) {
+    if (c.keyLengths[b] != 0)
+      continue;
+    for (int64_t i = b * c.sq * width; i < (b + 1) * c.sq * width; ++i)
+      ASSERT_EQ(out[i], 0.0f) << "batch item " << b
+                              << " has no key, flat index " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Ops, AttentionOpTest,
+    ::testing::Values(
+        // Self (Sk == Sq), distinct Q/K/V.
+        AttentionCase{"h1_hd64_s1_self", 2, 1, 64, 1, 1, true, false, {}, 0},
+        AttentionCase{"h2_hd64_s7_self", 2, 2, 64, 7, 7, true, false, {}, 0},
+        AttentionCase{"h1_hd80_s7_self", 2, 1, 80, 7, 7, true, false, {}, 0},
+        AttentionCase{"h3_hd80_s77_self", 2, 3, 80, 77, 77, true, false, {},
+                      0},
+        // Q, K and V one value.
+        AttentionCase{"h2_hd64_s7_shared_qkv", 2, 2, 64, 7, 7, false, false,
+                      {}, 0},
+        // Cross (Sk != Sq).
+        AttentionCase{"h2_hd64_q7_k77_cross", 2, 2, 64, 7, 77, true, false,
+                      {}, 0},
+        AttentionCase{"h3_hd80_q77_k7_cross", 2, 3, 80, 77, 7, true, false,
+                      {}, 0},
+        AttentionCase{"h1_hd64_q1_k7_cross", 2, 1, 64, 1, 7, true, false, {},
+                      0},
+        // Causal.
+        AttentionCase{"h2_hd64_s7_causal", 2, 2, 64, 7, 7, true, true, {}, 0},
+        AttentionCase{"h3_hd80_s77_causal", 2, 3, 80, 77, 77, true, true, {},
+                      0},
+        AttentionCase{"h1_hd64_s1_causal", 2, 1, 64, 1, 1, true, true, {}, 0},
+        AttentionCase{"h2_hd80_q7_k5_causal_cross", 2, 2, 80, 7, 5, true,
+                      true, {}, 0},
+        AttentionCase{"h2_hd64_q5_k9_causal_cross", 2, 2, 64, 5, 9, true,
+                      true, {}, 0},
+        // Key lengths, with an empty item.
+        AttentionCase{"h2_hd64_s7_keylengths", 4, 2, 64, 7, 7, true, false,
+                      {7, 0, 1, 4}, 0},
+        AttentionCase{"h1_hd64_s1_keylengths", 2, 1, 64, 1, 1, true, false,
+                      {0, 1}, 0},
+        AttentionCase{"h3_hd80_q7_k77_cross_keylengths", 4, 3, 80, 7, 77, true,
+                      false, {77, 0, 1, 40}, 0},
+        AttentionCase{"h2_hd80_s77_keylengths", 3, 2, 80, 77, 77, true, false,
+                      {0, 77, 33}, 0},
+        // Causal + key lengths.
+        AttentionCase{"h2_hd64_s7_causal_keylengths", 4, 2, 64, 7, 7, true,
+                      true, {7, 0, 1, 3}, 0},
+        AttentionCase{"h3_hd80_s77_causal_keylengths", 3, 3, 80, 77, 77, true,
+                      true, {77, 0, 30}, 0},
+        AttentionCase{"h1_hd80_q9_k4_causal_cross_keylengths", 3, 1, 80, 9, 4,
+                      true, true, {4, 2, 0}, 0},
+        // Non-default scale.
+        AttentionCase{"h2_hd64_s7_scale0_05", 2, 2, 64, 7, 7, true, false, {},
+                      0.05},
+        AttentionCase{"h3_hd80_q7_k13_cross_keylengths_scale0_3", 3, 3, 80, 7,
+                      13, true, false, {13, 0, 6}, 0.3},
+        AttentionCase{"h2_hd64_s7_causal_scale1", 2, 2, 64, 7, 7, true, true,
+                      {}, 1.0}),
+    caseName<AttentionCase>);
+
+/// The comparison can fail: compiled with a deliberately wrong attention
+/// lowering (CpuPipelineOptions::testFault), the output must miss the
+/// reference by far more than the tolerance.
+struct AttentionFaultCase {
+  std::string name;
+  std::string fault;
+  AttentionCase attention;
+};
+XFC_PRINT_CASE(AttentionFaultCase)
+
+class AttentionFaultTest
+    : public ::testing::TestWithParam<AttentionFaultCase> {};
+
+TEST_P(AttentionFaultTest, ComparisonFails) {
+  const AttentionFaultCase &c = GetParam();
+  CpuPipelineOptions pipeline;
+  pipeline.testFault = c.fault;
+  std::vector<float> out;
+  std::vector<double> ref;
+  ASSERT_NO_FATAL_FAILURE(runAttentionCase(c.attention, pipeline, out, ref));
+  ASSERT_EQ(out.size(), ref.size());
+  EXPECT_GT(maxAbsError(out, ref), 100 * toleranceFor(ref))
+      << "the op test did not notice " << c.fault;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Faults, AttentionFaultTest,
+    ::testing::Values(
+        AttentionFaultCase{"drop_mask_keylengths", "drop-mask",
+                           {"", 4, 2, 64, 7, 7, true, false, {7, 0, 1, 4}, 0}},
+        AttentionFaultCase{"drop_mask_causal", "drop-mask",
+                           {"", 2, 2, 64, 7, 7, true, true, {}, 0}},
+        AttentionFaultCase{"causal_off_by_one", "causal-off-by-one",
+                           {"", 2, 2, 64, 7, 7, true, true, {}, 0}},
+        AttentionFaultCase{"permute_heads", "permute-heads",
+                           {"", 2, 3, 80, 7, 7, true, false, {}, 0}}),
+    caseName<AttentionFaultCase>);
+
+//===----------------------------------------------------------------------===//
+// xf.feed_forward
+//===----------------------------------------------------------------------===//
+
+struct FeedForwardCase {
+  std::string name;
+  mlir::xf::ActivationKind kind;
+  Activation refKind;
+  bool fc1Bias, fc2Bias;
+  bool layoutPass = true;
+};
+XFC_PRINT_CASE(FeedForwardCase)
+
+class FeedForwardOpTest : public ::testing::TestWithParam<FeedForwardCase> {};
+
+TEST_P(FeedForwardOpTest, MatchesReference) {
+  const FeedForwardCase &c = GetParam();
+  const int64_t d = 32, dff = 80;
+  std::vector<int64_t> shape = {2, 7, d};
+  std::vector<float> x = normal(numElements(shape), 91);
+  std::vector<float> w1 = normal(dff * d, 92, 0.3);
+  std::vector<float> b1 = normal(dff, 93, 0.5);
+  std::vector<float> w2 = normal(d * dff, 94, 0.2);
+  std::vector<float> b2 = normal(d, 95, 0.5);
+  std::vector<Arg> args = {f32Input("x", shape, x),
+                           f32Weight("ffn.fc1.weight", {dff, d}, w1)};
+  if (c.fc1Bias)
+    args.push_back(f32Weight("ffn.fc1.bias", {dff}, b1));
+  args.push_back(f32Weight("ffn.fc2.weight", {d, dff}, w2));
+  if (c.fc2Bias)
+    args.push_back(f32Weight("ffn.fc2.bias", {d}, b2));
+  CpuPipelineOptions pipeline;
+  pipeline.transposeLinearWeights = c.layoutPass;
+  std::vector<float> out = compileAndRun(
+      args, shape,
+      [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> v) {
+        size_t i = 1;
+        Value fc1W = v[i++];
+        Value fc1B = c.fc1Bias ? v[i++] : Value();
+        Value fc2W = v[i++];
+        Value fc2B = c.fc2Bias ? v[i++] : Value();
+        return mlir::xf::FeedForwardOp::create(
+            b, loc, f32Type(b, shape),
+            mlir::xf::ActivationKindAttr::get(b.getContext(), c.kind), v[0],
+            fc1W, fc1B, fc2W, fc2B);
+      },
+      pipeline);
+  HostTensor w1Ref = hostTensor({dff, d}, w1), b1Ref = hostTensor({dff}, b1);
+  HostTensor w2Ref = hostTensor({d, dff}, w2), b2Ref = hostTensor({d}, b2);
+  Matrix ref = reference::feedForward(
+      toMatrix(x, d), w1Ref, c.fc1Bias ? &b1Ref : nullptr, w2Ref,
+      c.fc2Bias ? &b2Ref : nullptr, c.refKind);
+  expectMatches(out, ref.data);
+}
+
+std::vector<FeedForwardCase> feedForwardCases() {
+  struct Act {
+    const char *name;
+    mlir::xf::ActivationKind kind;
+    Activation ref;
+  } acts[] = {{"relu", mlir::xf::ActivationKind::relu, Activation::Relu},
+              {"gelu", mlir::xf::ActivationKind::gelu, Activation::Gelu},
+              {"gelu_tanh", mlir::xf::ActivationKind::gelu_tanh,
+               Activation::GeluTanh}};
+  std::vector<FeedForwardCase> cases;
+  for (const Act &a : acts)
+    for (auto [b1, b2] : {std::pair{true, true}, std::pair{false, false},
+                          std::pair{true, false}, std::pair{false, true}}) {
+      std::string bias = b1 && b2     ? "_biases"
+                         : !b1 && !b2 ? "_nobias"
+                         : b1         ? "_fc1bias_only"
+                                      : "_fc2bias_only";
+      cases.push_back({a.name + bias, a.kind, a.ref, b1, b2});
+    }
+  cases.push_back({"gelu_biases_no_layout_pass",
+                   mlir::xf::ActivationKind::gelu, Activation::Gelu, true,
+                   true, false});
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Ops, FeedForwardOpTest,
+                         ::testing::ValuesIn(feedForwardCases()),
+                         caseName<FeedForwardCase>);
+
+//===----------------------------------------------------------------------===//
+// xf.multi_head_attention
+//===----------------------------------------------------------------------===//
+
+struct MhaCase {
+  std::string name;
+  int64_t batch, sq, sk, width, kvWidth, heads;
+  bool cross; ///< Else query and key_value are one value (sk == sq).
+  bool bias;
+  bool causal;
+  std::vector<int32_t> keyLengths;
+  double scale = 0; ///< 0: no attribute (1/sqrt(head_dim)).
+  bool layoutPass = true;
+};
+XFC_PRINT_CASE(MhaCase)
+
+class MultiHeadAttentionOpTest : public ::testing::TestWithParam<MhaCase> {};
+
+TEST_P(MultiHeadAttentionOpTest, MatchesReference) {
+  const MhaCase &c = GetParam();
+  ASSERT_TRUE(c.keyLengths.empty() ||
+              static_cast<int64_t>(c.keyLengths.size()) == c.batch);
+  ASSERT_TRUE(c.cross || (c.sk == c.sq && c.kvWidth == c.width));
+  int64_t d = c.width, kvd = c.kvWidth;
+  std::vector<int64_t> qShape = {c.batch, c.sq, d};
+  std::vector<int64_t> kvShape = {c.batch, c.sk, kvd};
+  std::vector<float> x = normal(numElements(qShape), 101);
+  std::vector<float> mem = normal(numElements(kvShape), 102);
+  if (!c.cross)
+    mem = x;
+  // Wq, Wk ~ N(0, 4/in): scores of standard deviation ~4 (not uniform).
+  std::vector<float> wq = normal(d * d, 103, 2.0 / std::sqrt(double(d)));
+  std::vector<float> wk = normal(d * kvd, 104, 2.0 / std::sqrt(double(kvd)));
+  std::vector<float> wv = normal(d * kvd, 105, 1.0 / std::sqrt(double(kvd)));
+  std::vector<float> wo = normal(d * d, 106, 1.0 / std::sqrt(double(d)));
+  std::vector<float> bq = normal(d, 107, 0.3), bk = normal(d, 108, 0.3),
+                     bv = normal(d, 109, 0.3), bo = normal(d, 110, 0.3);
+  std::vector<Arg> args = {f32Input("x", qShape, x)};
+  if (c.cross)
+    args.push_back(f32Input("memory", kvShape, mem));
+  if (!c.keyLengths.empty())
+    args.push_back(i32Input("key_lengths", {c.batch}, c.keyLengths, 0, c.sk));
+  size_t firstWeight = args.size();
+  struct Proj {
+    const char *name;
+    std::vector<float> *w, *b;
+    int64_t in;
+  } projs[] = {{"q", &wq, &bq, d},
+               {"k", &wk, &bk, kvd},
+               {"v", &wv, &bv, kvd},
+               {"out", &wo, &bo, d}};
+  for (const Proj &p : projs) {
+    args.push_back(
+        f32Weight(std::string("attn.") + p.name + ".weight", {d, p.in}, *p.w));
+    if (c.bias)
+      args.push_back(
+          f32Weight(std::string("attn.") + p.name + ".bias", {d}, *p.b));
+  }
+  CpuPipelineOptions pipeline;
+  pipeline.transposeLinearWeights = c.layoutPass;
+  std::vector<float> out = compileAndRun(
+      args, qShape,
+      [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> a) {
+        Value query = a[0];
+        Value keyValue = c.cross ? a[1] : a[0];
+        Value lengths = c.keyLengths.empty() ? Value() : a[c.cross ? 2 : 1];
+        Value w[4], bias[4];
+        size_t i = firstWeight;
+        for (int p = 0; p < 4; ++p) {
+          w[p] = a[i++];
+          bias[p] = c.bias ? a[i++] : Value();
+        }
+        return mlir::xf::MultiHeadAttentionOp::create(
+            b, loc, f32Type(b, qShape), query, keyValue, w[0], bias[0], w[1],
+            bias[1], w[2], bias[2], w[3], bias[3], lengths,
+            b.getI64IntegerAttr(c.heads),
+            c.causal ? b.getUnitAttr() : mlir::UnitAttr(),
+            c.scale > 0 ? b.getF64FloatAttr(c.scale) : mlir::FloatAttr());
+      },
+      pipeline);
+  // The reference scales by 1/sqrt(Dh); fold any other scale into Wq, bq.
+  double qFactor =
+      c.scale > 0 ? c.scale * std::sqrt(double(d / c.heads)) : 1.0;
+  std::vector<float> wqRef = wq, bqRef = bq;
+  for (float &f : wqRef)
+    f = static_cast<float>(f * qFactor);
+  for (float &f : bqRef)
+    f = static_cast<float>(f * qFactor);
+  // (A scale that is not a power of two makes wqRef a rounding of the exact
+  // product; the difference, ~6e-8 relative, is far below the tolerance.)
+  HostTensor tq = hostTensor({d, d}, wqRef), tbq = hostTensor({d}, bqRef);
+  HostTensor tk = hostTensor({d, kvd}, wk), tbk = hostTensor({d}, bk);
+  HostTensor tv = hostTensor({d, kvd}, wv), tbv = hostTensor({d}, bv);
+  HostTensor to = hostTensor({d, d}, wo), tbo = hostTensor({d}, bo);
+  reference::AttentionWeights weights;
+  weights.q = &tq;
+  weights.k = &tk;
+  weights.v = &tv;
+  weights.out = &to;
+  if (c.bias) {
+    weights.qBias = &tbq;
+    weights.kBias = &tbk;
+    weights.vBias = &tbv;
+    weights.outBias = &tbo;
+  }
+  reference::AttentionMask mask;
+  mask.causal = c.causal;
+  mask.keyLengths = c.keyLengths.empty() ? nullptr : &c.keyLengths;
+  Matrix ref = reference::multiHeadAttention(
+      toMatrix(x, d), toMatrix(mem, kvd), c.batch, c.sq, c.sk, c.heads,
+      weights, mask);
+  expectMatches(out, ref.data);
+  // A fully masked item: 0 before the output projection, so exactly the
+  // output bias (or 0) after it.
+  if (out.size() != ref.data.size())
+    return;
+  for (int64_t b = 0; b < static_cast<int64_t>(c.keyLengths.size()); ++b) {
+    if (c.keyLengths[b] != 0)
+      continue;
+    for (int64_t i = 0; i < c.sq; ++i)
+      for (int64_t j = 0; j < d; ++j) {
+        float want = c.bias ? bo[j] : 0.0f;
+        ASSERT_EQ(out[(b * c.sq + i) * d + j], want)
+            << "batch item " << b << " has no key, row " << i << " col " << j;
+      }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Ops, MultiHeadAttentionOpTest,
+    ::testing::Values(
+        MhaCase{"self_bias_h2_d64_s7", 2, 7, 7, 64, 64, 2, false, true, false,
+                {}},
+        MhaCase{"self_nobias_h3_d48_s7", 2, 7, 7, 48, 48, 3, false, false,
+                false, {}},
+        MhaCase{"self_bias_h2_d160_s77", 2, 77, 77, 160, 160, 2, false, true,
+                false, {}},
+        MhaCase{"self_bias_keylengths_h2_d64_s7", 4, 7, 7, 64, 64, 2, false,
+                true, false, {7, 0, 1, 4}},
+        MhaCase{"self_nobias_keylengths_h2_d64_s7", 4, 7, 7, 64, 64, 2, false,
+                false, false, {7, 0, 1, 4}},
+        MhaCase{"self_bias_causal_keylengths_h2_d64_s7", 4, 7, 7, 64, 64, 2,
+                false, true, true, {7, 0, 1, 4}},
+        MhaCase{"cross_bias_h2_d64_q7_k11_kv40", 2, 7, 11, 64, 40, 2, true,
+                true, false, {}},
+        MhaCase{"cross_nobias_h2_d64_q7_k11", 2, 7, 11, 64, 64, 2, true,
+                false, false, {}},
+        MhaCase{"cross_nobias_keylengths_h2_d64_q5_k9_kv24", 4, 5, 9, 64, 24,
+                2, true, false, false, {9, 0, 1, 5}},
+        MhaCase{"cross_bias_keylengths_h1_d80_q7_k77", 3, 7, 77, 80, 80, 1,
+                true, true, false, {77, 0, 20}},
+        MhaCase{"self_bias_scale0_3_h2_d64_s7", 2, 7, 7, 64, 64, 2, false,
+                true, false, {}, 0.3},
+        MhaCase{"self_bias_keylengths_no_layout_pass_h2_d64_s7", 4, 7, 7, 64,
+                64, 2, false, true, false, {7, 0, 1, 4}, 0, false}),
+    caseName<MhaCase>);
+
+} // namespace
+} // namespace xfc::test
