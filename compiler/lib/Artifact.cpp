@@ -7,6 +7,7 @@
 #include "xfc/Compiler/Artifact.h"
 
 #include "xfc/Frontend/ModelBuilder.h"
+#include "xfc/Support/Checksum.h"
 #include "xfc/Support/Safetensors.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -155,6 +156,8 @@ bool writeManifest(const std::string &path, const ManifestInfo &info,
   manifest["format_version"] = 1;
   manifest["model_name"] = info.modelName;
   manifest["library"] = info.libraryFile;
+  manifest["library_size_bytes"] = info.librarySizeBytes;
+  manifest["library_fnv1a64"] = formatChecksum(info.libraryChecksum);
   manifest["entry_symbol"] = info.entrySymbol;
   manifest["weights_file"] = info.weightsFile;
   manifest["target"] = {{"triple", info.target.triple},

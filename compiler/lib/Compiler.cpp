@@ -13,6 +13,7 @@
 #include "xfc/Frontend/ModelBuilder.h"
 #include "xfc/Frontend/SpecParser.h"
 #include "xfc/Frontend/Weights.h"
+#include "xfc/Support/Checksum.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -181,6 +182,9 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
                          temp + "/" + info.libraryFile, llvmIRPath, error))
     return fail();
   llvm::sys::fs::remove(temp + "/model.o");
+  if (!checksumFile(temp + "/" + info.libraryFile, info.librarySizeBytes,
+                    info.libraryChecksum, error))
+    return fail();
   lap("LLVM codegen and link");
 
   if (!writeArtifactWeights(temp + "/" + info.weightsFile, weights, interface,

@@ -30,6 +30,12 @@ struct ManifestError {
 /// A short rendering of `value` for "found ..." (JSON syntax, so strings
 /// appear quoted and types are unambiguous).
 std::string describe(const Json &value) {
+  // Containers are summarized, never dumped: dumping recurses, and a
+  // hostile file nests arrays deeply enough to overflow the stack.
+  if (value.is_array())
+    return "an array of " + std::to_string(value.size()) + " elements";
+  if (value.is_object())
+    return "an object with " + std::to_string(value.size()) + " keys";
   std::string text = value.dump(-1, ' ', false, Json::error_handler_t::replace);
   if (text.size() > 60)
     text = text.substr(0, 57) + "...";
@@ -209,10 +215,18 @@ std::vector<ManifestTensor> parseTensors(const Json &root,
     bool hasRange = item.contains("min") || item.contains("max");
     if (hasRange && (!isInput || tensor.dtype != XFC_DTYPE_I32))
       failMessage(path, "\"min\"/\"max\" are allowed only on integer inputs");
+    // Bounds of i32 values must themselves be i32: anything wider means a
+    // corrupted manifest, and would overflow range arithmetic downstream.
+    auto getI32Bound = [&](const char *key) {
+      int64_t v = getInt(item, path, key);
+      if (v < INT32_MIN || v > INT32_MAX)
+        fail(path + "." + key, "an int32 value", item.at(key));
+      return v;
+    };
     if (item.contains("min"))
-      tensor.min = getInt(item, path, "min");
+      tensor.min = getI32Bound("min");
     if (item.contains("max"))
-      tensor.max = getInt(item, path, "max");
+      tensor.max = getI32Bound("max");
     if (tensor.min && tensor.max && *tensor.min > *tensor.max)
       failMessage(path, "expected min <= max, found min " +
                             std::to_string(*tensor.min) + " and max " +
@@ -281,6 +295,16 @@ void parseRoot(const Json &root, Manifest &out) {
 
   out.modelName = getString(root, "$", "model_name");
   out.library = getPlainFileName(root, "$", "library");
+  out.librarySizeBytes = getNonNegative(root, "$", "library_size_bytes");
+  {
+    std::string text = getString(root, "$", "library_fnv1a64");
+    bool hex = text.size() == 16 &&
+               text.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (!hex)
+      fail("$.library_fnv1a64", "16 lowercase hex digits",
+           root.at("library_fnv1a64"));
+    out.libraryChecksum = std::stoull(text, nullptr, 16);
+  }
   out.entrySymbol = getString(root, "$", "entry_symbol");
   if (out.entrySymbol.empty())
     fail("$.entry_symbol", "a non-empty symbol name", root.at("entry_symbol"));

@@ -55,6 +55,8 @@ struct Manifest {
   int64_t formatVersion = 0;
   std::string modelName;
   std::string library;     ///< A plain file name inside the artifact folder.
+  uint64_t librarySizeBytes = 0; ///< Checked, with the checksum, before
+  uint64_t libraryChecksum = 0;  ///< the library is loaded (FNV-1a 64).
   std::string entrySymbol;
   std::string weightsFile; ///< A plain file name inside the artifact folder.
   ManifestTarget target;

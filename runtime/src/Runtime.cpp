@@ -15,6 +15,7 @@
 
 #include "CpuBackend.h"
 #include "Manifest.h"
+#include "xfc/Support/Checksum.h"
 
 #include "xfc/Support/CpuFeatures.h"
 #include "xfc/Support/Safetensors.h"
@@ -289,6 +290,32 @@ xfc_status openModel(const char *path, const xfc_model_options *options,
   code = mapWeights(folder + "/" + manifest.weightsFile, *model, error);
   if (code != XFC_OK)
     return failure(code, error);
+
+  // The loader maps a truncated or damaged library and the process dies of
+  // SIGBUS inside dlopen; the recorded size and checksum catch it first.
+  {
+    std::string libraryPath = folder + "/" + manifest.library;
+    uint64_t size = 0, checksum = 0;
+    struct stat libraryInfo;
+    if (stat(libraryPath.c_str(), &libraryInfo) != 0)
+      return failure(XFC_NOT_FOUND,
+                     "compiled library " + libraryPath + " not found");
+    if (!xfc::checksumFile(libraryPath, size, checksum, error))
+      return failure(XFC_IO_ERROR, "compiled library: " + error);
+    if (size != manifest.librarySizeBytes)
+      return failure(XFC_INVALID_ARTIFACT,
+                     "compiled library " + manifest.library + " has " +
+                         std::to_string(size) + " bytes, the manifest says " +
+                         std::to_string(manifest.librarySizeBytes) +
+                         " (truncated or replaced)");
+    if (checksum != manifest.libraryChecksum)
+      return failure(XFC_INVALID_ARTIFACT,
+                     "compiled library " + manifest.library +
+                         " has checksum " + xfc::formatChecksum(checksum) +
+                         ", the manifest says " +
+                         xfc::formatChecksum(manifest.libraryChecksum) +
+                         " (damaged or replaced)");
+  }
 
   // The entry point's arguments in ABI order (docs/artifact.md).
   std::vector<xfc::EntryArgument> arguments;

@@ -385,7 +385,13 @@ int runRun(const std::vector<std::string> &args) {
     int64_t hi = info.has_range ? info.max_value : 0;
     bool isLengths = name.find("lengths") != std::string::npos;
     for (int64_t e = 0; e < n; ++e) {
-      int64_t v = isLengths ? hi : lo + static_cast<int64_t>(rng() % (hi - lo + 1));
+      // Unsigned arithmetic: the span of an arbitrary range can exceed
+      // int64 (the runtime bounds ranges to int32, this never divides by 0).
+      uint64_t span = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo);
+      uint64_t offset = span == UINT64_MAX ? rng() : rng() % (span + 1);
+      int64_t v = isLengths ? hi
+                            : static_cast<int64_t>(static_cast<uint64_t>(lo) +
+                                                   offset);
       int32_t v32 = static_cast<int32_t>(v);
       std::memcpy(&array.bytes[e * 4], &v32, 4);
     }

@@ -36,9 +36,13 @@ constexpr uint64_t kMaxHeaderBytes = 100u * 1024u * 1024u;
 
 /// A short, printable rendering of a JSON value for error messages.
 std::string describe(const Json &value) {
-  std::string text =
-      value.dump(-1, ' ', false, Json::error_handler_t::replace);
-  // Long values (a whole tensor entry, a huge list) would drown the message.
+  // Containers are summarized, never dumped: dumping recurses, and a
+  // hostile file nests arrays deeply enough to overflow the stack.
+  if (value.is_array())
+    return "an array of " + std::to_string(value.size()) + " elements";
+  if (value.is_object())
+    return "an object with " + std::to_string(value.size()) + " keys";
+  std::string text = value.dump(-1, ' ', false, Json::error_handler_t::replace);
   if (text.size() > 80)
     text = text.substr(0, 77) + "...";
   return text;

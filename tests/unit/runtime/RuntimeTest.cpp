@@ -11,6 +11,7 @@
 #include "TestUtil.h"
 
 #include "xfc/Support/CpuFeatures.h"
+#include "xfc/Support/Checksum.h"
 #include "xfc/Support/Safetensors.h"
 #include "xfc/runtime.h"
 #include "xfc/runtime.hpp"
@@ -76,6 +77,12 @@ public:
     std::filesystem::copy_file(XFC_FAKE_MODEL_PATH, dir.file("model.so"),
                                std::filesystem::copy_options::overwrite_existing);
     std::string error;
+    uint64_t librarySize = 0, checksum = 0;
+    ASSERT_TRUE(checksumFile(dir.file("model.so"), librarySize, checksum,
+                             error))
+        << error;
+    manifest["library_size_bytes"] = librarySize;
+    manifest["library_fnv1a64"] = formatChecksum(checksum);
     ASSERT_TRUE(writeSafetensors(
         weightsPath(),
         {{"w", "F32", {2, 4}, kW.data(), sizeof(kW)},
@@ -510,6 +517,14 @@ TEST(Runtime, LibraryThatIsNotALibrary) {
   Artifact artifact;
   artifact.write();
   ASSERT_TRUE(writeFile(artifact.dir.file("model.so"), "not an ELF file"));
+  // Matching size and checksum, so the check reached is dlopen's own.
+  uint64_t size = 0, checksum = 0;
+  std::string error;
+  ASSERT_TRUE(checksumFile(artifact.dir.file("model.so"), size, checksum,
+                           error));
+  artifact.manifest["library_size_bytes"] = size;
+  artifact.manifest["library_fnv1a64"] = formatChecksum(checksum);
+  artifact.writeManifest();
   OpenResult result = openResult(artifact.path());
   EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
   EXPECT_CONTAINS(result.message, "cannot load compiled library");
@@ -523,6 +538,39 @@ TEST(Runtime, MissingEntrySymbol) {
   OpenResult result = openResult(artifact.path());
   EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
   EXPECT_CONTAINS(result.message, "entry symbol 'xfc_entry_v2' not found");
+}
+
+TEST(Runtime, TruncatedLibraryIsRefusedBeforeLoading) {
+  Artifact artifact;
+  artifact.write();
+  std::string bytes = readFile(artifact.dir.file("model.so"));
+  ASSERT_TRUE(writeFile(artifact.dir.file("model.so"),
+                        bytes.substr(0, bytes.size() / 2)));
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "(truncated or replaced)");
+}
+
+TEST(Runtime, DamagedLibraryIsRefusedBeforeLoading) {
+  Artifact artifact;
+  artifact.write();
+  std::string bytes = readFile(artifact.dir.file("model.so"));
+  bytes[bytes.size() / 2] ^= 0x40;
+  ASSERT_TRUE(writeFile(artifact.dir.file("model.so"), bytes));
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "(damaged or replaced)");
+}
+
+TEST(Runtime, MalformedLibraryChecksumIsRejected) {
+  Artifact artifact;
+  artifact.write();
+  artifact.manifest["library_fnv1a64"] = "XYZ";
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message,
+                  "at $.library_fnv1a64: expected 16 lowercase hex digits");
 }
 
 // The library's xfc_signature must match the manifest: a manifest from

@@ -59,6 +59,8 @@ struct ManifestInfo {
   std::string libraryFile = "model.so";
   std::string weightsFile = "weights.safetensors";
   std::string entrySymbol = "xfc_entry";
+  uint64_t librarySizeBytes = 0; ///< Size and FNV-1a checksum of the
+  uint64_t libraryChecksum = 0;  ///< library, verified before dlopen.
   TargetDescription target;
   ShapeOptions shapes;
   std::string pipeline;
