@@ -75,6 +75,17 @@ bool checkOutputDir(const CompileRequest &request, std::string &error) {
             "written)";
     return false;
   }
+  // The IR dumps overwrite files by name, so a folder that already holds
+  // something is used only when asked to.
+  if (!request.dumpIRDir.empty() && !request.force) {
+    std::error_code ec;
+    llvm::sys::fs::directory_iterator it(request.dumpIRDir, ec);
+    if (!ec && it != llvm::sys::fs::directory_iterator()) {
+      error = request.dumpIRDir +
+              " is not empty; pass --force to write the IR dumps into it";
+      return false;
+    }
+  }
   return true;
 }
 

@@ -24,6 +24,9 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace {
 
 const char *kUsage = R"(usage:
@@ -79,10 +82,13 @@ int runCompile(const std::vector<std::string> &args) {
       out = args[++i];
       return true;
     };
+    // Sizes are positive; 0 stands for "not given" inside the request, so
+    // an explicit 0 must be refused here rather than mean the default.
     auto intValue = [&](int64_t &out) {
       std::string text;
-      if (!value(text) || !parseInt(text, out)) {
-        std::fprintf(stderr, "xfc: %s expects an integer, found '%s'\n",
+      if (!value(text) || !parseInt(text, out) || out < 1) {
+        std::fprintf(stderr,
+                     "xfc: error: %s expects a positive integer, found '%s'\n",
                      a.c_str(), text.c_str());
         return false;
       }
@@ -269,8 +275,10 @@ int runRun(const std::vector<std::string> &args) {
       force = true;
     } else if (a == "--seed" || a == "--repeat" || a == "--warmup") {
       int64_t n;
-      if (!next(v) || !parseInt(v, n) || n < 0)
-        return usageError(a + " expects a non-negative integer");
+      int64_t least = a == "--repeat" ? 1 : 0;
+      if (!next(v) || !parseInt(v, n) || n < least)
+        return usageError(a + " expects an integer >= " +
+                          std::to_string(least) + ", found '" + v + "'");
       (a == "--seed" ? seed : a == "--repeat" ? repeat : warmup) = n;
     } else if (!a.empty() && a[0] == '-') {
       return usageError("unknown option '" + a + "'");
@@ -282,20 +290,6 @@ int runRun(const std::vector<std::string> &args) {
   }
   if (artifact.empty())
     return usageError("run: no artifact folder given");
-  if (repeat < 1)
-    repeat = 1;
-  // Refuse before running, so a long run never ends by clobbering a file.
-  for (const auto &[name, file] : outputFiles) {
-    std::FILE *existing = force ? nullptr : std::fopen(file.c_str(), "rb");
-    if (existing) {
-      std::fclose(existing);
-      std::fprintf(stderr,
-                   "xfc: %s already exists; pass --force to replace it\n",
-                   file.c_str());
-      return 1;
-    }
-  }
-
   OpenModel m;
   if (!check(xfc_model_open(artifact.c_str(), nullptr, &m.model), "open"))
     return 1;
@@ -310,6 +304,41 @@ int runRun(const std::vector<std::string> &args) {
       return 1;
 
   // Inputs: by name, else in order; the rest random if asked.
+  // Outputs are resolved and checked before running, so a long run never
+  // ends in an unknown name, an unwritable folder or a clobbered file.
+  std::vector<size_t> outputIndex;
+  for (const auto &[name, file] : outputFiles) {
+    size_t index = 0;
+    if (!name.empty()) {
+      index = numOutputs;
+      for (size_t i = 0; i < numOutputs; ++i)
+        if (name == outInfo[i].name)
+          index = i;
+      if (index == numOutputs) {
+        std::fprintf(stderr, "xfc: the model has no output named '%s'\n",
+                     name.c_str());
+        return 1;
+      }
+    }
+    outputIndex.push_back(index);
+    struct stat info;
+    if (!force && lstat(file.c_str(), &info) == 0) {
+      std::fprintf(stderr,
+                   "xfc: %s already exists; pass --force to replace it\n",
+                   file.c_str());
+      return 1;
+    }
+    std::string folder = file.find('/') == std::string::npos
+                             ? "."
+                             : file.substr(0, file.rfind('/') + 1);
+    if (access(folder.c_str(), W_OK) != 0) {
+      std::fprintf(stderr, "xfc: cannot write %s: folder %s is not writable "
+                           "or does not exist\n",
+                   file.c_str(), folder.c_str());
+      return 1;
+    }
+  }
+
   std::vector<xfc::NpyArray> inputs(numInputs);
   std::vector<bool> given(numInputs, false);
   size_t nextPositional = 0;
@@ -456,19 +485,9 @@ int runRun(const std::vector<std::string> &args) {
   std::printf("time: %lld run(s), median %.3f ms, min %.3f ms\n",
               (long long)repeat, times[times.size() / 2], times.front());
 
-  for (const auto &[name, file] : outputFiles) {
-    size_t index = 0;
-    if (!name.empty()) {
-      index = numOutputs;
-      for (size_t i = 0; i < numOutputs; ++i)
-        if (name == outInfo[i].name)
-          index = i;
-      if (index == numOutputs) {
-        std::fprintf(stderr, "xfc: the model has no output named '%s'\n",
-                     name.c_str());
-        return 1;
-      }
-    }
+  for (size_t o = 0; o < outputFiles.size(); ++o) {
+    const std::string &file = outputFiles[o].second;
+    size_t index = outputIndex[o];
     xfc::NpyArray array;
     array.dtype = dtypeName(outInfo[index].dtype);
     array.shape.assign(outInfo[index].dims,
@@ -486,17 +505,35 @@ int runRun(const std::vector<std::string> &args) {
 
 } // namespace
 
-int main(int argc, char **argv) {
-  if (argc < 2)
-    return usageError("no command given");
-  std::string command = argv[1];
-  std::vector<std::string> args(argv + 2, argv + argc);
+int dispatch(const std::string &command, const std::vector<std::string> &args) {
   if (command == "compile")
     return runCompile(args);
   if (command == "run")
     return runRun(args);
   if (command == "inspect")
     return runInspect(args);
+  return -1;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2)
+    return usageError("no command given");
+  std::string command = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  // Buffers are sized from the manifest and the spec: a huge (valid or
+  // hostile) shape must end in a message, not in std::terminate.
+  try {
+    int rc = dispatch(command, args);
+    if (rc >= 0)
+      return rc;
+  } catch (const std::bad_alloc &) {
+    std::fprintf(stderr, "xfc: error: out of memory (the tensors of this "
+                         "model do not fit in this machine's memory)\n");
+    return 1;
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "xfc: error: %s\n", e.what());
+    return 1;
+  }
   if (command == "--help" || command == "-h" || command == "help") {
     std::printf("%s", kUsage);
     return 0;

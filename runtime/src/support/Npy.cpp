@@ -15,6 +15,7 @@
 #include "support/AtomicFile.h"
 
 #include <cerrno>
+#include <sys/stat.h>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -221,6 +222,13 @@ int64_t NpyArray::numElements() const {
 
 bool readNpy(const std::string &path, NpyArray &out, std::string &error) {
   out = NpyArray();
+  struct stat info;
+  if (stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode)) {
+    error = path + ": expected a .npy file, found " +
+            (S_ISDIR(info.st_mode) ? "a folder" : "something that is not a "
+                                                  "regular file");
+    return false;
+  }
   std::ifstream file(path, std::ios::binary);
   if (!file) {
     error = path + ": cannot open: " + std::strerror(errno);
