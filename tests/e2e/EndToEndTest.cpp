@@ -24,12 +24,22 @@
 #include "xfc/Frontend/Weights.h"
 #include "xfc/runtime.h"
 
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/raw_ostream.h"
+
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 
 namespace xfc::test {
 namespace {
@@ -413,6 +423,57 @@ TEST(CompileOptionsTest, WeightLayoutAndBaselineCpuGiveTheSameResult) {
     ASSERT_TRUE(golden.sizeMatches);
     EXPECT_LE(golden.maxAbsError, kTolerance);
   }
+}
+
+//===----------------------------------------------------------------------===//
+// A compilation can be replayed pass by pass
+//===----------------------------------------------------------------------===//
+
+/// The manifest records the pipeline that ran; running that textual
+/// pipeline on the dumped xf IR (what `xfc-opt --pass-pipeline=...` does)
+/// must reproduce the dumped LLVM-dialect IR exactly.
+TEST(PipelineReplayTest, ManifestPipelineReproducesTheDumpedIR) {
+  ScratchDir dir("replay");
+  CompileRequest request;
+  request.specPath = std::string(XFC_SOURCE_DIR) + "/models/example-tiny-bert.json";
+  request.shapes.seqLen = 8;
+  request.outputDir = dir.path() + "/artifact";
+  request.dumpIRDir = dir.path() + "/ir";
+  CompileReport report;
+  std::string error;
+  ASSERT_TRUE(compileModel(request, report, error)) << error;
+
+  std::ifstream manifestFile(request.outputDir + "/manifest.json");
+  nlohmann::json manifest = nlohmann::json::parse(manifestFile);
+  std::string pipeline = manifest["compile_options"]["pipeline"];
+
+  mlir::DialectRegistry registry;
+  registerXFCDialects(registry);
+  registerXFCPassesAndPipelines();
+  mlir::MLIRContext context(registry);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceFile<mlir::ModuleOp>(request.dumpIRDir + "/0-xf.mlir",
+                                            &context);
+  ASSERT_TRUE(module);
+  // The recorded string is anchored ("builtin.module(...)"), as
+  // --pass-pipeline expects.
+  std::string parseErrors;
+  llvm::raw_string_ostream errors(parseErrors);
+  mlir::FailureOr<mlir::OpPassManager> parsed =
+      mlir::parsePassPipeline(pipeline, errors);
+  ASSERT_TRUE(mlir::succeeded(parsed)) << parseErrors;
+  mlir::PassManager pm(&context);
+  static_cast<mlir::OpPassManager &>(pm) = *parsed;
+  ASSERT_TRUE(mlir::succeeded(pm.run(*module)));
+
+  std::string replayed;
+  llvm::raw_string_ostream os(replayed);
+  module->print(os);
+  std::ifstream dumped(request.dumpIRDir + "/4-llvm-stage.mlir");
+  std::stringstream expected;
+  expected << dumped.rdbuf();
+  EXPECT_EQ(replayed, expected.str());
+  EXPECT_NE(replayed.find("llvm.func @xfc_entry"), std::string::npos);
 }
 
 //===----------------------------------------------------------------------===//
