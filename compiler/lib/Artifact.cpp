@@ -40,7 +40,8 @@ bool collectArtifactInterface(mlir::ModuleOp module,
   out = ArtifactInterface();
   for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
     mlir::Type type = func.getArgument(i).getType();
-    if (auto name = func.getArgAttrOfType<mlir::StringAttr>(i, kInputAttrName)) {
+    if (auto name =
+            func.getArgAttrOfType<mlir::StringAttr>(i, kInputAttrName)) {
       TensorDecl decl;
       for (const TensorDecl &d : inputDecls)
         if (d.name == name.getValue())

@@ -40,17 +40,18 @@ namespace {
 /// implied by the "x86-64" CPU itself.
 const std::map<std::string, std::vector<std::string>> &x86Levels() {
   static const std::map<std::string, std::vector<std::string>> levels = [] {
-    std::vector<std::string> v2{"cx16", "popcnt", "sse3", "sse4.1", "sse4.2",
-                                "ssse3"};
+    std::vector<std::string> v2{"cx16",   "popcnt", "sse3",
+                                "sse4.1", "sse4.2", "ssse3"};
     std::vector<std::string> v3 = v2;
     v3.insert(v3.end(), {"avx", "avx2", "bmi", "bmi2", "f16c", "fma", "lzcnt",
                          "movbe", "xsave"});
     std::vector<std::string> v4 = v3;
     v4.insert(v4.end(),
               {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"});
-    return std::map<std::string, std::vector<std::string>>{
-        {"x86-64", {}}, {"x86-64-v2", v2}, {"x86-64-v3", v3},
-        {"x86-64-v4", v4}};
+    return std::map<std::string, std::vector<std::string>>{{"x86-64", {}},
+                                                           {"x86-64-v2", v2},
+                                                           {"x86-64-v3", v3},
+                                                           {"x86-64-v4", v4}};
   }();
   return levels;
 }

@@ -158,8 +158,8 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
     mlir::PassManager pm(module.getContext());
     stage.build(pm, opts);
     if (mlir::failed(pm.run(module))) {
-      error = std::string("stage ") + stage.name + " failed:\n" +
-              diagnostics.text;
+      error =
+          std::string("stage ") + stage.name + " failed:\n" + diagnostics.text;
       return false;
     }
     if (!dump(stage.dumpFile))
@@ -263,8 +263,7 @@ bool compileModel(const CompileRequest &request, CompileReport &report,
   WeightStore weights;
   if (!loadWeights(spec, weights, error))
     return false;
-  report.steps.emplace_back("parse spec and load weights",
-                            secondsSince(start));
+  report.steps.emplace_back("parse spec and load weights", secondsSince(start));
 
   Clock::time_point buildStart = Clock::now();
   mlir::DialectRegistry registry;

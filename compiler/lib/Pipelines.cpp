@@ -85,8 +85,7 @@ void addPipeline(OpPassManager &pm, const std::string &text) {
 }
 
 /// Options of the registered stage pipelines (xfc-opt).
-struct CpuPipelineCLOptions
-    : public PassPipelineOptions<CpuPipelineCLOptions> {
+struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
   Option<bool> transposeLinearWeights{
       *this, "transpose-linear-weights",
       llvm::cl::desc("Store linear weights [in, out]"), llvm::cl::init(true)};

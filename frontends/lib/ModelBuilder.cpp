@@ -100,8 +100,8 @@ private:
   /// Token (+ position, + token type) embeddings of one stack.
   Value embed(const std::string &stack, Value ids, Value tokenTypes) {
     auto idsType = cast<RankedTensorType>(ids.getType());
-    auto type = f32Type({idsType.getDimSize(0), idsType.getDimSize(1),
-                         spec.dModel});
+    auto type =
+        f32Type({idsType.getDimSize(0), idsType.getDimSize(1), spec.dModel});
     std::string tableName = stack + ".embed.tokens";
     if (!weight(tableName))
       tableName = "encoder.embed.tokens"; // Shared encoder-decoder table.
@@ -165,10 +165,9 @@ private:
         table = weight("encoder.embed.tokens");
     }
     auto xType = cast<RankedTensorType>(x.getType());
-    auto type = f32Type({xType.getDimSize(0), xType.getDimSize(1),
-                         spec.vocabSize});
-    return xf::LinearOp::create(b, loc, type, x, table,
-                                weight("lm_head.bias"),
+    auto type =
+        f32Type({xType.getDimSize(0), xType.getDimSize(1), spec.vocabSize});
+    return xf::LinearOp::create(b, loc, type, x, table, weight("lm_head.bias"),
                                 /*transpose_weight=*/false);
   }
 
@@ -188,8 +187,8 @@ OwningOpRef<ModuleOp> ModelIRBuilder::build() {
   std::vector<WeightDecl> weightDecls = listWeights(spec);
 
   auto tensorType = [&](const TensorDecl &decl) -> Type {
-    Type element = decl.dtype == "i32" ? Type(b.getI32Type())
-                                       : Type(b.getF32Type());
+    Type element =
+        decl.dtype == "i32" ? Type(b.getI32Type()) : Type(b.getF32Type());
     return RankedTensorType::get(decl.shape, element);
   };
   SmallVector<Type> argTypes, resultTypes;
@@ -205,8 +204,7 @@ OwningOpRef<ModuleOp> ModelIRBuilder::build() {
                                    b.getFunctionType(argTypes, resultTypes));
   // Inputs and weights are read-only: bufferization must never write into
   // the caller's buffers or the mapped weights file.
-  StringRef writable =
-      bufferization::BufferizationDialect::kWritableAttrName;
+  StringRef writable = bufferization::BufferizationDialect::kWritableAttrName;
   for (auto [i, in] : llvm::enumerate(inputs)) {
     func.setArgAttr(i, kInputAttrName, b.getStringAttr(in.name));
     func.setArgAttr(i, writable, b.getBoolAttr(false));

@@ -44,9 +44,9 @@ std::string describe(const Json &value) {
 
 [[noreturn]] void fail(const std::string &path, const std::string &expected,
                        const Json &found) {
-  throw ManifestError{XFC_INVALID_ARTIFACT,
-                      "manifest.json: at " + path + ": expected " + expected +
-                          ", found " + describe(found)};
+  throw ManifestError{XFC_INVALID_ARTIFACT, "manifest.json: at " + path +
+                                                ": expected " + expected +
+                                                ", found " + describe(found)};
 }
 
 [[noreturn]] void failMessage(const std::string &path,
@@ -195,8 +195,7 @@ std::string getName(const Json &object, const std::string &path,
 }
 
 std::vector<ManifestTensor> parseTensors(const Json &root,
-                                         const std::string &key,
-                                         bool isInput,
+                                         const std::string &key, bool isInput,
                                          std::set<std::string> &seen) {
   std::vector<ManifestTensor> out;
   const Json &list = getArray(root, "$", key);

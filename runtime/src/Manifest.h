@@ -54,7 +54,7 @@ struct ManifestTarget {
 struct Manifest {
   int64_t formatVersion = 0;
   std::string modelName;
-  std::string library;     ///< A plain file name inside the artifact folder.
+  std::string library; ///< A plain file name inside the artifact folder.
   uint64_t librarySizeBytes = 0; ///< Checked, with the checksum, before
   uint64_t libraryChecksum = 0;  ///< the library is loaded (FNV-1a 64).
   std::string entrySymbol;

@@ -21,8 +21,8 @@
 #include "xfc/Support/Safetensors.h"
 
 #include <cerrno>
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
@@ -154,8 +154,7 @@ xfc_status_code mapWeights(const std::string &path, xfc_model &model,
     if (mapping == MAP_FAILED) {
       int err = errno;
       close(fd);
-      error = "cannot map weights file " + fileName + ": " +
-              std::strerror(err);
+      error = "cannot map weights file " + fileName + ": " + std::strerror(err);
       return XFC_IO_ERROR;
     }
     model.mapping = mapping;
@@ -174,8 +173,8 @@ xfc_status_code mapWeights(const std::string &path, xfc_model &model,
 
   for (size_t i = 0; i < model.manifest.weights.size(); ++i) {
     const xfc::ManifestWeight &weight = model.manifest.weights[i];
-    std::string where = "weight '" + weight.name + "' ($.weights[" +
-                        std::to_string(i) + "]): ";
+    std::string where =
+        "weight '" + weight.name + "' ($.weights[" + std::to_string(i) + "]): ";
     const xfc::SafetensorsEntry *entry = header.find(weight.name);
     if (!entry) {
       error = where + "listed in manifest.json but missing from " + fileName;
@@ -310,8 +309,8 @@ xfc_status openModel(const char *path, const xfc_model_options *options,
                          " (truncated or replaced)");
     if (checksum != manifest.libraryChecksum)
       return failure(XFC_INVALID_ARTIFACT,
-                     "compiled library " + manifest.library +
-                         " has checksum " + xfc::formatChecksum(checksum) +
+                     "compiled library " + manifest.library + " has checksum " +
+                         xfc::formatChecksum(checksum) +
                          ", the manifest says " +
                          xfc::formatChecksum(manifest.libraryChecksum) +
                          " (damaged or replaced)");
@@ -352,20 +351,19 @@ xfc_status checkBuffers(const char *kind, const xfc_buffer *buffers,
                           std::to_string(tensors.size()) + " " + kind +
                           " buffers, found " + std::to_string(count));
   if (count > 0 && !buffers)
-    return makeStatus(XFC_INVALID_ARGUMENT,
-                      std::string("xfc_model_run: the ") + kind +
-                          " array is NULL");
+    return makeStatus(XFC_INVALID_ARGUMENT, std::string("xfc_model_run: the ") +
+                                                kind + " array is NULL");
   for (size_t i = 0; i < count; ++i) {
     const xfc::ManifestTensor &tensor = tensors[i];
     if (buffers[i].size_bytes != tensor.sizeBytes)
-      return makeStatus(
-          XFC_INVALID_ARGUMENT,
-          std::string("xfc_model_run: ") + kind + " " + std::to_string(i) +
-              " ('" + tensor.name + "', " +
-              xfc::manifestDtypeName(tensor.dtype) + " " +
-              shapeString(tensor.shape) + "): expected size_bytes " +
-              std::to_string(tensor.sizeBytes) + ", found " +
-              std::to_string(buffers[i].size_bytes));
+      return makeStatus(XFC_INVALID_ARGUMENT,
+                        std::string("xfc_model_run: ") + kind + " " +
+                            std::to_string(i) + " ('" + tensor.name + "', " +
+                            xfc::manifestDtypeName(tensor.dtype) + " " +
+                            shapeString(tensor.shape) +
+                            "): expected size_bytes " +
+                            std::to_string(tensor.sizeBytes) + ", found " +
+                            std::to_string(buffers[i].size_bytes));
     if (!buffers[i].data && tensor.sizeBytes != 0)
       return makeStatus(XFC_INVALID_ARGUMENT,
                         std::string("xfc_model_run: ") + kind + " " +
@@ -395,9 +393,8 @@ xfc_status checkInputRanges(const xfc_model &model, const xfc_buffer *inputs) {
             "xfc_model_run: input '" + tensor.name + "' element " +
                 std::to_string(k) + " (flat index) is " +
                 std::to_string(value) + ", outside the allowed range [" +
-                (tensor.min ? std::to_string(lo) : std::string("-inf")) +
-                ", " + (tensor.max ? std::to_string(hi) : std::string("inf")) +
-                "]");
+                (tensor.min ? std::to_string(lo) : std::string("-inf")) + ", " +
+                (tensor.max ? std::to_string(hi) : std::string("inf")) + "]");
     }
   }
   return nullptr;
@@ -439,11 +436,12 @@ xfc_status tensorInfo(const char *function,
     return makeStatus(XFC_INVALID_ARGUMENT,
                       std::string(function) + ": model or out_info is NULL");
   if (index >= infos->size())
-    return makeStatus(XFC_INVALID_ARGUMENT,
-                      std::string(function) + ": index " +
-                          std::to_string(index) + " is out of range (the "
-                          "model has " +
-                          std::to_string(infos->size()) + ")");
+    return makeStatus(XFC_INVALID_ARGUMENT, std::string(function) + ": index " +
+                                                std::to_string(index) +
+                                                " is out of range (the "
+                                                "model has " +
+                                                std::to_string(infos->size()) +
+                                                ")");
   *outInfo = (*infos)[index];
   return nullptr;
 }

@@ -122,15 +122,15 @@ double maxAbsDiff(const std::vector<float> &a, const std::vector<float> &b) {
   return worst;
 }
 
-std::vector<float> referenceOutput(const ModelSpec &spec,
-                                   const ShapeOptions &shapes,
-                                   const std::vector<std::vector<int32_t>> &in) {
+std::vector<float>
+referenceOutput(const ModelSpec &spec, const ShapeOptions &shapes,
+                const std::vector<std::vector<int32_t>> &in) {
   WeightStore weights;
   std::string error;
   EXPECT_TRUE(loadWeights(spec, weights, error)) << error;
   std::vector<float> out;
-  EXPECT_TRUE(reference::runReferenceModel(spec, weights, shapes, in, out,
-                                           error))
+  EXPECT_TRUE(
+      reference::runReferenceModel(spec, weights, shapes, in, out, error))
       << error;
   return out;
 }
@@ -142,7 +142,9 @@ std::vector<float> referenceOutput(const ModelSpec &spec,
 } // namespace
 
 // Short names for test parameters (ctest lists them in every test name).
-void PrintTo(const GoldenCaseShape &c, std::ostream *os) { *os << c.testName(); }
+void PrintTo(const GoldenCaseShape &c, std::ostream *os) {
+  *os << c.testName();
+}
 
 namespace {
 
@@ -171,7 +173,8 @@ TEST_P(GoldenTest, MatchesPyTorchAndReference) {
 
   std::vector<float> ref = referenceOutput(spec, data.shapes, data.inputValues);
   EXPECT_LE(maxAbsDiff(out, ref), kTolerance) << "vs the reference model";
-  RecordProperty("max_abs_error_vs_pytorch", std::to_string(golden.maxAbsError));
+  RecordProperty("max_abs_error_vs_pytorch",
+                 std::to_string(golden.maxAbsError));
   std::printf("[  error   ] %s: max |xfc - PyTorch| = %.3g over %lld rows\n",
               param.testName().c_str(), golden.maxAbsError,
               (long long)golden.comparedRows);
@@ -227,8 +230,8 @@ TEST_P(MutationTest, GoldenComparisonFails) {
   CpuPipelineOptions pipeline;
   pipeline.testFault = m.fault;
   ScratchDir dir("mutation_" + m.fault + "_" + target.testName());
-  std::string artifact = compileOrFail(target.goldenCase.specPath,
-                                       data.shapes, dir.path(), pipeline);
+  std::string artifact = compileOrFail(target.goldenCase.specPath, data.shapes,
+                                       dir.path(), pipeline);
   std::vector<float> out = runArtifact(artifact, data.inputValues);
   GoldenComparison golden = compareValidRows(data, out.data(), out.size());
   ASSERT_TRUE(golden.sizeMatches);
@@ -250,16 +253,16 @@ std::vector<Mutation> mutations() {
   return all;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Faults, MutationTest, ::testing::ValuesIn(mutations()),
-    [](const ::testing::TestParamInfo<Mutation> &info) {
-      std::string name = info.param.fault + "_" + info.param.caseName + "_" +
-                         info.param.shapeName;
-      for (char &c : name)
-        if (!std::isalnum(static_cast<unsigned char>(c)))
-          c = '_';
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(Faults, MutationTest, ::testing::ValuesIn(mutations()),
+                         [](const ::testing::TestParamInfo<Mutation> &info) {
+                           std::string name = info.param.fault + "_" +
+                                              info.param.caseName + "_" +
+                                              info.param.shapeName;
+                           for (char &c : name)
+                             if (!std::isalnum(static_cast<unsigned char>(c)))
+                               c = '_';
+                           return name;
+                         });
 
 //===----------------------------------------------------------------------===//
 // Configurations beyond the goldens, against the reference model
@@ -384,11 +387,10 @@ std::vector<Config> configs() {
   };
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Configs, ConfigTest, ::testing::ValuesIn(configs()),
-    [](const ::testing::TestParamInfo<Config> &info) {
-      return info.param.name;
-    });
+INSTANTIATE_TEST_SUITE_P(Configs, ConfigTest, ::testing::ValuesIn(configs()),
+                         [](const ::testing::TestParamInfo<Config> &info) {
+                           return info.param.name;
+                         });
 
 //===----------------------------------------------------------------------===//
 // Compile options do not change the numbers
@@ -410,14 +412,14 @@ TEST(CompileOptionsTest, WeightLayoutAndBaselineCpuGiveTheSameResult) {
   ScratchDir a("options_layout"), b("options_baseline");
   CpuPipelineOptions noTranspose;
   noTranspose.transposeLinearWeights = false;
-  std::vector<float> untransposed = runArtifact(
-      compileOrFail(target.goldenCase.specPath, data.shapes, a.path(),
-                    noTranspose),
-      data.inputValues);
-  std::vector<float> baseline = runArtifact(
-      compileOrFail(target.goldenCase.specPath, data.shapes, b.path(), {},
-                    "x86-64"),
-      data.inputValues);
+  std::vector<float> untransposed =
+      runArtifact(compileOrFail(target.goldenCase.specPath, data.shapes,
+                                a.path(), noTranspose),
+                  data.inputValues);
+  std::vector<float> baseline =
+      runArtifact(compileOrFail(target.goldenCase.specPath, data.shapes,
+                                b.path(), {}, "x86-64"),
+                  data.inputValues);
   for (const std::vector<float> *out : {&untransposed, &baseline}) {
     GoldenComparison golden = compareValidRows(data, out->data(), out->size());
     ASSERT_TRUE(golden.sizeMatches);
@@ -435,7 +437,8 @@ TEST(CompileOptionsTest, WeightLayoutAndBaselineCpuGiveTheSameResult) {
 TEST(PipelineReplayTest, ManifestPipelineReproducesTheDumpedIR) {
   ScratchDir dir("replay");
   CompileRequest request;
-  request.specPath = std::string(XFC_SOURCE_DIR) + "/models/example-tiny-bert.json";
+  request.specPath =
+      std::string(XFC_SOURCE_DIR) + "/models/example-tiny-bert.json";
   request.shapes.seqLen = 8;
   request.outputDir = dir.path() + "/artifact";
   request.dumpIRDir = dir.path() + "/ir";

@@ -85,8 +85,8 @@ private:
 std::string currentTestFolder() {
   const ::testing::TestInfo *info =
       ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string name = std::string("op_") + info->test_suite_name() + "_" +
-                     info->name();
+  std::string name =
+      std::string("op_") + info->test_suite_name() + "_" + info->name();
   for (char &c : name)
     if (!std::isalnum(static_cast<unsigned char>(c)))
       c = '_';
@@ -184,8 +184,8 @@ std::vector<float> compileAndRun(const std::vector<Arg> &args,
   llvm::SmallVector<mlir::Type> argTypes;
   for (const Arg &a : args)
     argTypes.push_back(mlir::RankedTensorType::get(
-        a.shape, a.isI32 ? mlir::Type(b.getI32Type())
-                         : mlir::Type(b.getF32Type())));
+        a.shape,
+        a.isI32 ? mlir::Type(b.getI32Type()) : mlir::Type(b.getF32Type())));
   mlir::Type resultType =
       mlir::RankedTensorType::get(resultShape, b.getF32Type());
   b.setInsertionPointToEnd(module->getBody());
@@ -245,8 +245,8 @@ std::vector<float> compileAndRun(const std::vector<Arg> &args,
   }
 
   xfc_model *model = nullptr;
-  xfc_status status = xfc_model_open(request.outputDir.c_str(), nullptr,
-                                     &model);
+  xfc_status status =
+      xfc_model_open(request.outputDir.c_str(), nullptr, &model);
   if (status) {
     ADD_FAILURE() << "xfc_model_open: " << xfc_status_get_message(status);
     xfc_status_free(status);
@@ -267,12 +267,12 @@ std::vector<float> compileAndRun(const std::vector<Arg> &args,
     EXPECT_EQ(inInfo.dtype, a.isI32 ? XFC_DTYPE_I32 : XFC_DTYPE_F32);
     if (a.isI32) {
       i32Copies.push_back(a.i32);
-      inputs.push_back({i32Copies.back().data(),
-                        i32Copies.back().size() * sizeof(int32_t)});
+      inputs.push_back(
+          {i32Copies.back().data(), i32Copies.back().size() * sizeof(int32_t)});
     } else {
       f32Copies.push_back(a.f32);
-      inputs.push_back({f32Copies.back().data(),
-                        f32Copies.back().size() * sizeof(float)});
+      inputs.push_back(
+          {f32Copies.back().data(), f32Copies.back().size() * sizeof(float)});
     }
   }
   EXPECT_EQ(xfc_model_num_inputs(model), inputs.size());
@@ -425,8 +425,8 @@ TEST_P(EmbeddingOpTest, MatchesReference) {
                                              v[0], v[1],
                                              b.getF64FloatAttr(c.scale));
       });
-  Matrix ref = reference::embeddingLookup(
-      hostTensor({c.vocab, c.dim}, table), ids, c.scale);
+  Matrix ref = reference::embeddingLookup(hostTensor({c.vocab, c.dim}, table),
+                                          ids, c.scale);
   expectMatches(out, ref.data);
 }
 
@@ -471,8 +471,7 @@ TEST_P(PositionalEncodingOpTest, MatchesReference) {
             b.getContext(), c.learned ? mlir::xf::PositionalKind::learned
                                       : mlir::xf::PositionalKind::sinusoidal);
         return mlir::xf::PositionalEncodingOp::create(
-            b, loc, f32Type(b, shape), kind, v[0],
-            c.learned ? v[1] : Value());
+            b, loc, f32Type(b, shape), kind, v[0], c.learned ? v[1] : Value());
       });
   Matrix ref = toMatrix(x, c.dModel);
   if (c.learned)
@@ -536,21 +535,20 @@ TEST_P(LayerNormOpTest, MatchesReference) {
                                              v[1], v[2],
                                              b.getF64FloatAttr(c.epsilon));
       });
-  Matrix ref = reference::layerNorm(toMatrix(x, width),
-                                    hostTensor({width}, gamma),
-                                    hostTensor({width}, beta), c.epsilon);
+  Matrix ref =
+      reference::layerNorm(toMatrix(x, width), hostTensor({width}, gamma),
+                           hostTensor({width}, beta), c.epsilon);
   expectMatches(out, ref.data);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Ops, LayerNormOpTest,
-    ::testing::Values(
-        LayerNormCase{"w80_eps1e_12", {2, 5, 80}, 1e-12},
-        LayerNormCase{"w80_eps1e_5", {2, 5, 80}, 1e-5},
-        LayerNormCase{"w768_eps1e_12", {2, 5, 768}, 1e-12},
-        LayerNormCase{"w768_eps1e_5", {2, 5, 768}, 1e-5},
-        LayerNormCase{"rank2_w80_eps1e_5", {6, 80}, 1e-5},
-        LayerNormCase{"rank1_w768_eps1e_12", {768}, 1e-12}),
+    ::testing::Values(LayerNormCase{"w80_eps1e_12", {2, 5, 80}, 1e-12},
+                      LayerNormCase{"w80_eps1e_5", {2, 5, 80}, 1e-5},
+                      LayerNormCase{"w768_eps1e_12", {2, 5, 768}, 1e-12},
+                      LayerNormCase{"w768_eps1e_5", {2, 5, 768}, 1e-5},
+                      LayerNormCase{"rank2_w80_eps1e_5", {6, 80}, 1e-5},
+                      LayerNormCase{"rank1_w768_eps1e_12", {768}, 1e-12}),
     caseName<LayerNormCase>);
 
 //===----------------------------------------------------------------------===//
@@ -601,9 +599,9 @@ TEST_P(LinearOpTest, MatchesReference) {
   std::vector<float> out = compileAndRun(
       args, resultShape,
       [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> v) {
-        return mlir::xf::LinearOp::create(b, loc, f32Type(b, resultShape),
-                                          v[0], v[1],
-                                          c.bias ? v[2] : Value(), manual);
+        return mlir::xf::LinearOp::create(b, loc, f32Type(b, resultShape), v[0],
+                                          v[1], c.bias ? v[2] : Value(),
+                                          manual);
       },
       pipeline, &manifest);
   // The case really exercises its layout: only the pass records a
@@ -637,9 +635,9 @@ std::vector<LinearCase> linearCases() {
   for (const Shape &s : shapes)
     for (const Layout &l : layouts)
       for (bool bias : {true, false})
-        cases.push_back({std::string(s.name) + "_" + l.name +
-                             (bias ? "_bias" : "_nobias"),
-                         s.shape, s.out, bias, l.layout});
+        cases.push_back(
+            {std::string(s.name) + "_" + l.name + (bias ? "_bias" : "_nobias"),
+             s.shape, s.out, bias, l.layout});
   return cases;
 }
 
@@ -664,10 +662,9 @@ TEST_P(ActivationOpTest, MatchesReference) {
   const ActivationCase &c = GetParam();
   std::vector<float> x = normal(numElements(c.shape), 51, 3.0);
   // Zero (both signs), tiny, the erf/tanh knees and large |x|.
-  const float specials[] = {0.0f,   -0.0f,  1e-6f, -1e-6f, 0.5f,  -0.5f,
-                            3.0f,   -3.0f,  5.0f,  -5.0f,  10.0f, -10.0f,
-                            30.0f,  -30.0f, 100.f, -100.f, 1e3f,  -1e3f,
-                            1e4f,   -1e4f};
+  const float specials[] = {0.0f,  -0.0f,  1e-6f, -1e-6f, 0.5f,   -0.5f, 3.0f,
+                            -3.0f, 5.0f,   -5.0f, 10.0f,  -10.0f, 30.0f, -30.0f,
+                            100.f, -100.f, 1e3f,  -1e3f,  1e4f,   -1e4f};
   for (size_t i = 0; i < std::size(specials) && i < x.size(); ++i)
     x[i] = specials[i];
   std::vector<Arg> args = {f32Input("x", c.shape, x)};
@@ -686,20 +683,30 @@ TEST_P(ActivationOpTest, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(
     Ops, ActivationOpTest,
-    ::testing::Values(
-        ActivationCase{"relu_rank2_specials", mlir::xf::ActivationKind::relu,
-                       Activation::Relu, {4, 33}},
-        ActivationCase{"gelu_rank2_specials", mlir::xf::ActivationKind::gelu,
-                       Activation::Gelu, {4, 33}},
-        ActivationCase{"gelu_tanh_rank2_specials",
-                       mlir::xf::ActivationKind::gelu_tanh,
-                       Activation::GeluTanh, {4, 33}},
-        ActivationCase{"relu_rank3", mlir::xf::ActivationKind::relu,
-                       Activation::Relu, {2, 7, 64}},
-        ActivationCase{"gelu_rank3", mlir::xf::ActivationKind::gelu,
-                       Activation::Gelu, {2, 7, 64}},
-        ActivationCase{"gelu_tanh_rank1", mlir::xf::ActivationKind::gelu_tanh,
-                       Activation::GeluTanh, {37}}),
+    ::testing::Values(ActivationCase{"relu_rank2_specials",
+                                     mlir::xf::ActivationKind::relu,
+                                     Activation::Relu,
+                                     {4, 33}},
+                      ActivationCase{"gelu_rank2_specials",
+                                     mlir::xf::ActivationKind::gelu,
+                                     Activation::Gelu,
+                                     {4, 33}},
+                      ActivationCase{"gelu_tanh_rank2_specials",
+                                     mlir::xf::ActivationKind::gelu_tanh,
+                                     Activation::GeluTanh,
+                                     {4, 33}},
+                      ActivationCase{"relu_rank3",
+                                     mlir::xf::ActivationKind::relu,
+                                     Activation::Relu,
+                                     {2, 7, 64}},
+                      ActivationCase{"gelu_rank3",
+                                     mlir::xf::ActivationKind::gelu,
+                                     Activation::Gelu,
+                                     {2, 7, 64}},
+                      ActivationCase{"gelu_tanh_rank1",
+                                     mlir::xf::ActivationKind::gelu_tanh,
+                                     Activation::GeluTanh,
+                                     {37}}),
     caseName<ActivationCase>);
 
 //===----------------------------------------------------------------------===//
@@ -745,8 +752,8 @@ INSTANTIATE_TEST_SUITE_P(
         AddCase{"rank3_inputs", {2, 7, 33}, AddCase::TwoInputs, 1.0},
         AddCase{"rank1_inputs", {5}, AddCase::TwoInputs, 1.0},
         AddCase{"rank3_same_operand", {2, 7, 33}, AddCase::SameOperand, 1.0},
-        AddCase{"rank2_input_plus_weight", {9, 16}, AddCase::InputPlusWeight,
-                1.0},
+        AddCase{
+            "rank2_input_plus_weight", {9, 16}, AddCase::InputPlusWeight, 1.0},
         AddCase{"rank3_large_values", {2, 3, 40}, AddCase::TwoInputs, 1e4}),
     caseName<AddCase>);
 
@@ -815,8 +822,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(SoftmaxCase{"rank2_row40", {5, 40}, false},
                       SoftmaxCase{"rank3_row77", {2, 3, 77}, false},
                       SoftmaxCase{"rank2_large_values", {8, 16}, true},
-                      SoftmaxCase{"rank3_large_values_row77", {2, 8, 77},
-                                  true},
+                      SoftmaxCase{"rank3_large_values_row77", {2, 8, 77}, true},
                       SoftmaxCase{"row1", {3, 1}, false},
                       SoftmaxCase{"rank1_row13", {13}, false}),
     caseName<SoftmaxCase>);
@@ -859,8 +865,7 @@ void runAttentionCase(const AttentionCase &c,
     args.push_back(f32Input("value", kShape, v));
   }
   if (!c.keyLengths.empty())
-    args.push_back(
-        i32Input("key_lengths", {c.batch}, c.keyLengths, 0, c.sk));
+    args.push_back(i32Input("key_lengths", {c.batch}, c.keyLengths, 0, c.sk));
   out = compileAndRun(
       args, qShape,
       [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> a) {
@@ -882,8 +887,8 @@ void runAttentionCase(const AttentionCase &c,
   mask.causal = c.causal;
   mask.keyLengths = c.keyLengths.empty() ? nullptr : &c.keyLengths;
   ref = reference::scaledDotProductAttention(qRef, toMatrix(k, width),
-                                             toMatrix(v, width), c.batch,
-                                             c.sq, c.sk, c.heads, mask)
+                                             toMatrix(v, width), c.batch, c.sq,
+                                             c.sk, c.heads, mask)
             .data;
 }
 
@@ -903,8 +908,8 @@ TEST_P(AttentionOpTest, MatchesReference) {
     if (c.keyLengths[b] != 0)
       continue;
     for (int64_t i = b * c.sq * width; i < (b + 1) * c.sq * width; ++i)
-      ASSERT_EQ(out[i], 0.0f) << "batch item " << b
-                              << " has no key, flat index " << i;
+      ASSERT_EQ(out[i], 0.0f)
+          << "batch item " << b << " has no key, flat index " << i;
   }
 }
 
@@ -915,50 +920,105 @@ INSTANTIATE_TEST_SUITE_P(
         AttentionCase{"h1_hd64_s1_self", 2, 1, 64, 1, 1, true, false, {}, 0},
         AttentionCase{"h2_hd64_s7_self", 2, 2, 64, 7, 7, true, false, {}, 0},
         AttentionCase{"h1_hd80_s7_self", 2, 1, 80, 7, 7, true, false, {}, 0},
-        AttentionCase{"h3_hd80_s77_self", 2, 3, 80, 77, 77, true, false, {},
-                      0},
+        AttentionCase{"h3_hd80_s77_self", 2, 3, 80, 77, 77, true, false, {}, 0},
         // Q, K and V one value.
-        AttentionCase{"h2_hd64_s7_shared_qkv", 2, 2, 64, 7, 7, false, false,
-                      {}, 0},
+        AttentionCase{
+            "h2_hd64_s7_shared_qkv", 2, 2, 64, 7, 7, false, false, {}, 0},
         // Cross (Sk != Sq).
-        AttentionCase{"h2_hd64_q7_k77_cross", 2, 2, 64, 7, 77, true, false,
-                      {}, 0},
-        AttentionCase{"h3_hd80_q77_k7_cross", 2, 3, 80, 77, 7, true, false,
-                      {}, 0},
-        AttentionCase{"h1_hd64_q1_k7_cross", 2, 1, 64, 1, 7, true, false, {},
-                      0},
+        AttentionCase{
+            "h2_hd64_q7_k77_cross", 2, 2, 64, 7, 77, true, false, {}, 0},
+        AttentionCase{
+            "h3_hd80_q77_k7_cross", 2, 3, 80, 77, 7, true, false, {}, 0},
+        AttentionCase{
+            "h1_hd64_q1_k7_cross", 2, 1, 64, 1, 7, true, false, {}, 0},
         // Causal.
         AttentionCase{"h2_hd64_s7_causal", 2, 2, 64, 7, 7, true, true, {}, 0},
-        AttentionCase{"h3_hd80_s77_causal", 2, 3, 80, 77, 77, true, true, {},
-                      0},
+        AttentionCase{
+            "h3_hd80_s77_causal", 2, 3, 80, 77, 77, true, true, {}, 0},
         AttentionCase{"h1_hd64_s1_causal", 2, 1, 64, 1, 1, true, true, {}, 0},
-        AttentionCase{"h2_hd80_q7_k5_causal_cross", 2, 2, 80, 7, 5, true,
-                      true, {}, 0},
-        AttentionCase{"h2_hd64_q5_k9_causal_cross", 2, 2, 64, 5, 9, true,
-                      true, {}, 0},
+        AttentionCase{
+            "h2_hd80_q7_k5_causal_cross", 2, 2, 80, 7, 5, true, true, {}, 0},
+        AttentionCase{
+            "h2_hd64_q5_k9_causal_cross", 2, 2, 64, 5, 9, true, true, {}, 0},
         // Key lengths, with an empty item.
-        AttentionCase{"h2_hd64_s7_keylengths", 4, 2, 64, 7, 7, true, false,
-                      {7, 0, 1, 4}, 0},
-        AttentionCase{"h1_hd64_s1_keylengths", 2, 1, 64, 1, 1, true, false,
-                      {0, 1}, 0},
-        AttentionCase{"h3_hd80_q7_k77_cross_keylengths", 4, 3, 80, 7, 77, true,
-                      false, {77, 0, 1, 40}, 0},
-        AttentionCase{"h2_hd80_s77_keylengths", 3, 2, 80, 77, 77, true, false,
-                      {0, 77, 33}, 0},
+        AttentionCase{"h2_hd64_s7_keylengths",
+                      4,
+                      2,
+                      64,
+                      7,
+                      7,
+                      true,
+                      false,
+                      {7, 0, 1, 4},
+                      0},
+        AttentionCase{
+            "h1_hd64_s1_keylengths", 2, 1, 64, 1, 1, true, false, {0, 1}, 0},
+        AttentionCase{"h3_hd80_q7_k77_cross_keylengths",
+                      4,
+                      3,
+                      80,
+                      7,
+                      77,
+                      true,
+                      false,
+                      {77, 0, 1, 40},
+                      0},
+        AttentionCase{"h2_hd80_s77_keylengths",
+                      3,
+                      2,
+                      80,
+                      77,
+                      77,
+                      true,
+                      false,
+                      {0, 77, 33},
+                      0},
         // Causal + key lengths.
-        AttentionCase{"h2_hd64_s7_causal_keylengths", 4, 2, 64, 7, 7, true,
-                      true, {7, 0, 1, 3}, 0},
-        AttentionCase{"h3_hd80_s77_causal_keylengths", 3, 3, 80, 77, 77, true,
-                      true, {77, 0, 30}, 0},
-        AttentionCase{"h1_hd80_q9_k4_causal_cross_keylengths", 3, 1, 80, 9, 4,
-                      true, true, {4, 2, 0}, 0},
+        AttentionCase{"h2_hd64_s7_causal_keylengths",
+                      4,
+                      2,
+                      64,
+                      7,
+                      7,
+                      true,
+                      true,
+                      {7, 0, 1, 3},
+                      0},
+        AttentionCase{"h3_hd80_s77_causal_keylengths",
+                      3,
+                      3,
+                      80,
+                      77,
+                      77,
+                      true,
+                      true,
+                      {77, 0, 30},
+                      0},
+        AttentionCase{"h1_hd80_q9_k4_causal_cross_keylengths",
+                      3,
+                      1,
+                      80,
+                      9,
+                      4,
+                      true,
+                      true,
+                      {4, 2, 0},
+                      0},
         // Non-default scale.
-        AttentionCase{"h2_hd64_s7_scale0_05", 2, 2, 64, 7, 7, true, false, {},
-                      0.05},
-        AttentionCase{"h3_hd80_q7_k13_cross_keylengths_scale0_3", 3, 3, 80, 7,
-                      13, true, false, {13, 0, 6}, 0.3},
-        AttentionCase{"h2_hd64_s7_causal_scale1", 2, 2, 64, 7, 7, true, true,
-                      {}, 1.0}),
+        AttentionCase{
+            "h2_hd64_s7_scale0_05", 2, 2, 64, 7, 7, true, false, {}, 0.05},
+        AttentionCase{"h3_hd80_q7_k13_cross_keylengths_scale0_3",
+                      3,
+                      3,
+                      80,
+                      7,
+                      13,
+                      true,
+                      false,
+                      {13, 0, 6},
+                      0.3},
+        AttentionCase{
+            "h2_hd64_s7_causal_scale1", 2, 2, 64, 7, 7, true, true, {}, 1.0}),
     caseName<AttentionCase>);
 
 /// The comparison can fail: compiled with a deliberately wrong attention
@@ -971,8 +1031,8 @@ struct AttentionFaultCase {
 };
 XFC_PRINT_CASE(AttentionFaultCase)
 
-class AttentionFaultTest
-    : public ::testing::TestWithParam<AttentionFaultCase> {};
+class AttentionFaultTest : public ::testing::TestWithParam<AttentionFaultCase> {
+};
 
 TEST_P(AttentionFaultTest, ComparisonFails) {
   const AttentionFaultCase &c = GetParam();
@@ -989,13 +1049,17 @@ TEST_P(AttentionFaultTest, ComparisonFails) {
 INSTANTIATE_TEST_SUITE_P(
     Faults, AttentionFaultTest,
     ::testing::Values(
-        AttentionFaultCase{"drop_mask_keylengths", "drop-mask",
+        AttentionFaultCase{"drop_mask_keylengths",
+                           "drop-mask",
                            {"", 4, 2, 64, 7, 7, true, false, {7, 0, 1, 4}, 0}},
-        AttentionFaultCase{"drop_mask_causal", "drop-mask",
+        AttentionFaultCase{"drop_mask_causal",
+                           "drop-mask",
                            {"", 2, 2, 64, 7, 7, true, true, {}, 0}},
-        AttentionFaultCase{"causal_off_by_one", "causal-off-by-one",
+        AttentionFaultCase{"causal_off_by_one",
+                           "causal-off-by-one",
                            {"", 2, 2, 64, 7, 7, true, true, {}, 0}},
-        AttentionFaultCase{"permute_heads", "permute-heads",
+        AttentionFaultCase{"permute_heads",
+                           "permute-heads",
                            {"", 2, 3, 80, 7, 7, true, false, {}, 0}}),
     caseName<AttentionFaultCase>);
 
@@ -1048,9 +1112,9 @@ TEST_P(FeedForwardOpTest, MatchesReference) {
       pipeline);
   HostTensor w1Ref = hostTensor({dff, d}, w1), b1Ref = hostTensor({dff}, b1);
   HostTensor w2Ref = hostTensor({d, dff}, w2), b2Ref = hostTensor({d}, b2);
-  Matrix ref = reference::feedForward(
-      toMatrix(x, d), w1Ref, c.fc1Bias ? &b1Ref : nullptr, w2Ref,
-      c.fc2Bias ? &b2Ref : nullptr, c.refKind);
+  Matrix ref = reference::feedForward(toMatrix(x, d), w1Ref,
+                                      c.fc1Bias ? &b1Ref : nullptr, w2Ref,
+                                      c.fc2Bias ? &b2Ref : nullptr, c.refKind);
   expectMatches(out, ref.data);
 }
 
@@ -1059,10 +1123,10 @@ std::vector<FeedForwardCase> feedForwardCases() {
     const char *name;
     mlir::xf::ActivationKind kind;
     Activation ref;
-  } acts[] = {{"relu", mlir::xf::ActivationKind::relu, Activation::Relu},
-              {"gelu", mlir::xf::ActivationKind::gelu, Activation::Gelu},
-              {"gelu_tanh", mlir::xf::ActivationKind::gelu_tanh,
-               Activation::GeluTanh}};
+  } acts[] = {
+      {"relu", mlir::xf::ActivationKind::relu, Activation::Relu},
+      {"gelu", mlir::xf::ActivationKind::gelu, Activation::Gelu},
+      {"gelu_tanh", mlir::xf::ActivationKind::gelu_tanh, Activation::GeluTanh}};
   std::vector<FeedForwardCase> cases;
   for (const Act &a : acts)
     for (auto [b1, b2] : {std::pair{true, true}, std::pair{false, false},
@@ -1073,9 +1137,8 @@ std::vector<FeedForwardCase> feedForwardCases() {
                                       : "_fc2bias_only";
       cases.push_back({a.name + bias, a.kind, a.ref, b1, b2});
     }
-  cases.push_back({"gelu_biases_no_layout_pass",
-                   mlir::xf::ActivationKind::gelu, Activation::Gelu, true,
-                   true, false});
+  cases.push_back({"gelu_biases_no_layout_pass", mlir::xf::ActivationKind::gelu,
+                   Activation::Gelu, true, true, false});
   return cases;
 }
 
@@ -1164,8 +1227,7 @@ TEST_P(MultiHeadAttentionOpTest, MatchesReference) {
       },
       pipeline);
   // The reference scales by 1/sqrt(Dh); fold any other scale into Wq, bq.
-  double qFactor =
-      c.scale > 0 ? c.scale * std::sqrt(double(d / c.heads)) : 1.0;
+  double qFactor = c.scale > 0 ? c.scale * std::sqrt(double(d / c.heads)) : 1.0;
   std::vector<float> wqRef = wq, bqRef = bq;
   for (float &f : wqRef)
     f = static_cast<float>(f * qFactor);
@@ -1191,9 +1253,9 @@ TEST_P(MultiHeadAttentionOpTest, MatchesReference) {
   reference::AttentionMask mask;
   mask.causal = c.causal;
   mask.keyLengths = c.keyLengths.empty() ? nullptr : &c.keyLengths;
-  Matrix ref = reference::multiHeadAttention(
-      toMatrix(x, d), toMatrix(mem, kvd), c.batch, c.sq, c.sk, c.heads,
-      weights, mask);
+  Matrix ref =
+      reference::multiHeadAttention(toMatrix(x, d), toMatrix(mem, kvd), c.batch,
+                                    c.sq, c.sk, c.heads, weights, mask);
   expectMatches(out, ref.data);
   // A fully masked item: 0 before the output projection, so exactly the
   // output bias (or 0) after it.
@@ -1214,30 +1276,132 @@ TEST_P(MultiHeadAttentionOpTest, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(
     Ops, MultiHeadAttentionOpTest,
     ::testing::Values(
-        MhaCase{"self_bias_h2_d64_s7", 2, 7, 7, 64, 64, 2, false, true, false,
+        MhaCase{
+            "self_bias_h2_d64_s7", 2, 7, 7, 64, 64, 2, false, true, false, {}},
+        MhaCase{"self_nobias_h3_d48_s7",
+                2,
+                7,
+                7,
+                48,
+                48,
+                3,
+                false,
+                false,
+                false,
                 {}},
-        MhaCase{"self_nobias_h3_d48_s7", 2, 7, 7, 48, 48, 3, false, false,
-                false, {}},
-        MhaCase{"self_bias_h2_d160_s77", 2, 77, 77, 160, 160, 2, false, true,
-                false, {}},
-        MhaCase{"self_bias_keylengths_h2_d64_s7", 4, 7, 7, 64, 64, 2, false,
-                true, false, {7, 0, 1, 4}},
-        MhaCase{"self_nobias_keylengths_h2_d64_s7", 4, 7, 7, 64, 64, 2, false,
-                false, false, {7, 0, 1, 4}},
-        MhaCase{"self_bias_causal_keylengths_h2_d64_s7", 4, 7, 7, 64, 64, 2,
-                false, true, true, {7, 0, 1, 4}},
-        MhaCase{"cross_bias_h2_d64_q7_k11_kv40", 2, 7, 11, 64, 40, 2, true,
-                true, false, {}},
-        MhaCase{"cross_nobias_h2_d64_q7_k11", 2, 7, 11, 64, 64, 2, true,
-                false, false, {}},
-        MhaCase{"cross_nobias_keylengths_h2_d64_q5_k9_kv24", 4, 5, 9, 64, 24,
-                2, true, false, false, {9, 0, 1, 5}},
-        MhaCase{"cross_bias_keylengths_h1_d80_q7_k77", 3, 7, 77, 80, 80, 1,
-                true, true, false, {77, 0, 20}},
-        MhaCase{"self_bias_scale0_3_h2_d64_s7", 2, 7, 7, 64, 64, 2, false,
-                true, false, {}, 0.3},
-        MhaCase{"self_bias_keylengths_no_layout_pass_h2_d64_s7", 4, 7, 7, 64,
-                64, 2, false, true, false, {7, 0, 1, 4}, 0, false}),
+        MhaCase{"self_bias_h2_d160_s77",
+                2,
+                77,
+                77,
+                160,
+                160,
+                2,
+                false,
+                true,
+                false,
+                {}},
+        MhaCase{"self_bias_keylengths_h2_d64_s7",
+                4,
+                7,
+                7,
+                64,
+                64,
+                2,
+                false,
+                true,
+                false,
+                {7, 0, 1, 4}},
+        MhaCase{"self_nobias_keylengths_h2_d64_s7",
+                4,
+                7,
+                7,
+                64,
+                64,
+                2,
+                false,
+                false,
+                false,
+                {7, 0, 1, 4}},
+        MhaCase{"self_bias_causal_keylengths_h2_d64_s7",
+                4,
+                7,
+                7,
+                64,
+                64,
+                2,
+                false,
+                true,
+                true,
+                {7, 0, 1, 4}},
+        MhaCase{"cross_bias_h2_d64_q7_k11_kv40",
+                2,
+                7,
+                11,
+                64,
+                40,
+                2,
+                true,
+                true,
+                false,
+                {}},
+        MhaCase{"cross_nobias_h2_d64_q7_k11",
+                2,
+                7,
+                11,
+                64,
+                64,
+                2,
+                true,
+                false,
+                false,
+                {}},
+        MhaCase{"cross_nobias_keylengths_h2_d64_q5_k9_kv24",
+                4,
+                5,
+                9,
+                64,
+                24,
+                2,
+                true,
+                false,
+                false,
+                {9, 0, 1, 5}},
+        MhaCase{"cross_bias_keylengths_h1_d80_q7_k77",
+                3,
+                7,
+                77,
+                80,
+                80,
+                1,
+                true,
+                true,
+                false,
+                {77, 0, 20}},
+        MhaCase{"self_bias_scale0_3_h2_d64_s7",
+                2,
+                7,
+                7,
+                64,
+                64,
+                2,
+                false,
+                true,
+                false,
+                {},
+                0.3},
+        MhaCase{"self_bias_keylengths_no_layout_pass_h2_d64_s7",
+                4,
+                7,
+                7,
+                64,
+                64,
+                2,
+                false,
+                true,
+                false,
+                {7, 0, 1, 4},
+                0,
+                false}),
     caseName<MhaCase>);
 
 } // namespace

@@ -13,12 +13,12 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <fstream>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <random>
 #include <string>
@@ -212,8 +212,7 @@ int runInspect(const std::vector<std::string> &args) {
   std::printf("target %s, cpu %s (tuned for %s), %zu features:",
               target.value("triple", "?").c_str(),
               target.value("cpu", "?").c_str(),
-              target.value("tune_cpu", "?").c_str(),
-              target["features"].size());
+              target.value("tune_cpu", "?").c_str(), target["features"].size());
   for (const auto &f : target["features"])
     std::printf(" %s", f.get<std::string>().c_str());
   std::printf("\n");
@@ -332,8 +331,9 @@ int runRun(const std::vector<std::string> &args) {
                              ? "."
                              : file.substr(0, file.rfind('/') + 1);
     if (access(folder.c_str(), W_OK) != 0) {
-      std::fprintf(stderr, "xfc: cannot write %s: folder %s is not writable "
-                           "or does not exist\n",
+      std::fprintf(stderr,
+                   "xfc: cannot write %s: folder %s is not writable "
+                   "or does not exist\n",
                    file.c_str(), folder.c_str());
       return 1;
     }
@@ -374,8 +374,7 @@ int runRun(const std::vector<std::string> &args) {
       for (size_t d = 0; d < inputs[index].shape.size(); ++d)
         found += (d ? ", " : "") + std::to_string(inputs[index].shape[d]);
       found += "]";
-      std::fprintf(stderr,
-                   "xfc: %s: input '%s' expects %s %s, found %s %s\n",
+      std::fprintf(stderr, "xfc: %s: input '%s' expects %s %s, found %s %s\n",
                    file.c_str(), info.name, dtypeName(info.dtype),
                    shapeString(info).c_str(), inputs[index].dtype.c_str(),
                    found.c_str());
@@ -388,9 +387,9 @@ int runRun(const std::vector<std::string> &args) {
     if (given[i])
       continue;
     if (!randomInput) {
-      std::fprintf(stderr,
-                   "xfc: input '%s' not given (use --input or --random-input)\n",
-                   inInfo[i].name);
+      std::fprintf(
+          stderr, "xfc: input '%s' not given (use --input or --random-input)\n",
+          inInfo[i].name);
       return 1;
     }
     const xfc_tensor_info &info = inInfo[i];
@@ -418,9 +417,9 @@ int runRun(const std::vector<std::string> &args) {
       // int64 (the runtime bounds ranges to int32, this never divides by 0).
       uint64_t span = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo);
       uint64_t offset = span == UINT64_MAX ? rng() : rng() % (span + 1);
-      int64_t v = isLengths ? hi
-                            : static_cast<int64_t>(static_cast<uint64_t>(lo) +
-                                                   offset);
+      int64_t v =
+          isLengths ? hi
+                    : static_cast<int64_t>(static_cast<uint64_t>(lo) + offset);
       int32_t v32 = static_cast<int32_t>(v);
       std::memcpy(&array.bytes[e * 4], &v32, 4);
     }
@@ -431,7 +430,8 @@ int runRun(const std::vector<std::string> &args) {
   for (size_t i = 0; i < numInputs; ++i)
     inBuffers[i] = {inputs[i].bytes.data(), inputs[i].bytes.size()};
   for (size_t i = 0; i < numOutputs; ++i) {
-    outputs[i].resize(numElements(outInfo[i]) * xfc_dtype_size(outInfo[i].dtype));
+    outputs[i].resize(numElements(outInfo[i]) *
+                      xfc_dtype_size(outInfo[i].dtype));
     outBuffers[i] = {outputs[i].data(), outputs[i].size()};
   }
 

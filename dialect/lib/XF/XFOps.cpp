@@ -44,8 +44,8 @@ static ArrayRef<int64_t> shapeOf(Value v) {
 /// Static shapes are a requirement of the whole pipeline (static memory
 /// planning, bare-pointer calling convention), so every op checks them.
 static LogicalResult verifyStaticShapes(Operation *op) {
-  for (Type t : llvm::concat<Type>(op->getOperandTypes(),
-                                   op->getResultTypes())) {
+  for (Type t :
+       llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes())) {
     auto tensor = cast<RankedTensorType>(t);
     if (!tensor.hasStaticShape())
       return op->emitOpError("requires static shapes, found ") << tensor;
@@ -58,9 +58,9 @@ static LogicalResult expectShape(Operation *op, StringRef what, Value value,
                                  ArrayRef<int64_t> expected) {
   ArrayRef<int64_t> actual = shapeOf(value);
   if (actual != expected)
-    return op->emitOpError() << what << " must have shape "
-                             << formatShape(expected) << ", found "
-                             << formatShape(actual);
+    return op->emitOpError()
+           << what << " must have shape " << formatShape(expected) << ", found "
+           << formatShape(actual);
   return success();
 }
 
@@ -68,9 +68,9 @@ static LogicalResult expectRank(Operation *op, StringRef what, Value value,
                                 int64_t rank) {
   int64_t actual = shapeOf(value).size();
   if (actual != rank)
-    return op->emitOpError() << what << " must have rank " << rank
-                             << ", found rank " << actual << " ("
-                             << formatShape(shapeOf(value)) << ")";
+    return op->emitOpError()
+           << what << " must have rank " << rank << ", found rank " << actual
+           << " (" << formatShape(shapeOf(value)) << ")";
   return success();
 }
 
@@ -114,8 +114,7 @@ LogicalResult PositionalEncodingOp::verify() {
   ArrayRef<int64_t> table = shapeOf(getTable());
   if (table[1] != input[2])
     return emitOpError() << "table width " << table[1]
-                         << " must equal the input's feature size "
-                         << input[2];
+                         << " must equal the input's feature size " << input[2];
   if (table[0] < input[1])
     return emitOpError() << "table has " << table[0]
                          << " positions, fewer than the sequence length "
@@ -205,10 +204,10 @@ LogicalResult FeedForwardOp::verify() {
     return emitOpError("input must have rank >= 1");
   int64_t width = input.back();
   int64_t hidden = shapeOf(getFc1Weight())[0];
-  if (failed(expectShape(*this, "fc1 weight", getFc1Weight(),
-                         {hidden, width})) ||
-      failed(expectShape(*this, "fc2 weight", getFc2Weight(),
-                         {width, hidden})) ||
+  if (failed(
+          expectShape(*this, "fc1 weight", getFc1Weight(), {hidden, width})) ||
+      failed(
+          expectShape(*this, "fc2 weight", getFc2Weight(), {width, hidden})) ||
       (getFc1Bias() &&
        failed(expectShape(*this, "fc1 bias", getFc1Bias(), {hidden}))) ||
       (getFc2Bias() &&
@@ -221,12 +220,11 @@ LogicalResult FeedForwardOp::verify() {
 // Attention masks and heads, shared by both attention ops
 //===----------------------------------------------------------------------===//
 
-static LogicalResult verifyHeads(Operation *op, int64_t width,
-                                 int64_t numHeads, StringRef what) {
+static LogicalResult verifyHeads(Operation *op, int64_t width, int64_t numHeads,
+                                 StringRef what) {
   if (width % numHeads != 0)
     return op->emitOpError() << what << " width " << width
-                             << " is not divisible by num_heads = "
-                             << numHeads;
+                             << " is not divisible by num_heads = " << numHeads;
   return success();
 }
 

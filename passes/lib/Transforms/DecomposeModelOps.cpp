@@ -64,8 +64,8 @@ struct DecomposeFeedForward : public OpRewritePattern<FeedForwardOp> {
   LogicalResult matchAndRewrite(FeedForwardOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Value hidden = buildLinear(rewriter, loc, op.getInput(),
-                               op.getFc1Weight(), op.getFc1Bias());
+    Value hidden = buildLinear(rewriter, loc, op.getInput(), op.getFc1Weight(),
+                               op.getFc1Bias());
     Value activated = ActivationOp::create(rewriter, loc, hidden.getType(),
                                            op.getActivationAttr(), hidden);
     rewriter.replaceOp(op, buildLinear(rewriter, loc, activated,

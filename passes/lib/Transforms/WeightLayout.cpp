@@ -35,7 +35,8 @@ bool onlyUsedAsLinearWeight(BlockArgument arg) {
   for (OpOperand &use : arg.getUses()) {
     auto linear = dyn_cast<LinearOp>(use.getOwner());
     if (!linear || use.get() != linear.getWeight() ||
-        use.getOperandNumber() != linear.getWeightMutable().getOperandNumber() ||
+        use.getOperandNumber() !=
+            linear.getWeightMutable().getOperandNumber() ||
         linear.getTransposeWeight())
       return false;
   }
@@ -53,8 +54,7 @@ struct XFWeightLayoutPass
     for (func::FuncOp func : module.getOps<func::FuncOp>()) {
       // A referenced function's signature is an interface: changing an
       // argument's layout would break its callers.
-      if (func.isExternal() ||
-          !SymbolTable::symbolKnownUseEmpty(func, module))
+      if (func.isExternal() || !SymbolTable::symbolKnownUseEmpty(func, module))
         continue;
       transposeWeightArguments(func);
     }

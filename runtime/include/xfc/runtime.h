@@ -120,8 +120,9 @@ XFC_API void xfc_model_options_initialize(xfc_model_options *options);
  * weight's name, dtype, shape, byte range and alignment against its header,
  * then loads the compiled library and resolves its entry point. `options`
  * may be NULL for defaults. On success `*out_model` owns all of it. */
-XFC_API xfc_status xfc_model_open(const char *path, const xfc_model_options *options,
-                          xfc_model **out_model);
+XFC_API xfc_status xfc_model_open(const char *path,
+                                  const xfc_model_options *options,
+                                  xfc_model **out_model);
 
 /* Releases everything xfc_model_open acquired. NULL is allowed. */
 XFC_API void xfc_model_destroy(xfc_model *model);
@@ -134,18 +135,18 @@ XFC_API size_t xfc_model_num_outputs(const xfc_model *model);
 
 /* Describes input/output `index`; XFC_INVALID_ARGUMENT when out of range. */
 XFC_API xfc_status xfc_model_input_info(const xfc_model *model, size_t index,
-                                xfc_tensor_info *out_info);
+                                        xfc_tensor_info *out_info);
 XFC_API xfc_status xfc_model_output_info(const xfc_model *model, size_t index,
-                                 xfc_tensor_info *out_info);
+                                         xfc_tensor_info *out_info);
 
 /* Runs the model. `inputs` has xfc_model_num_inputs entries and `outputs`
  * xfc_model_num_outputs entries, in manifest order; each buffer's size must
  * match its tensor exactly. Integer inputs are checked against the value
  * range in the manifest (token ids within the vocabulary, lengths within the
  * sequence) before any generated code runs. */
-XFC_API xfc_status xfc_model_run(const xfc_model *model, const xfc_buffer *inputs,
-                         size_t num_inputs, const xfc_buffer *outputs,
-                         size_t num_outputs);
+XFC_API xfc_status xfc_model_run(const xfc_model *model,
+                                 const xfc_buffer *inputs, size_t num_inputs,
+                                 const xfc_buffer *outputs, size_t num_outputs);
 
 #ifdef __cplusplus
 } /* extern "C" */

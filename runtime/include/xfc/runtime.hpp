@@ -101,7 +101,8 @@ struct ModelOptions {
 class Model {
 public:
   Model() = default;
-  Model(Model &&other) noexcept : model_(std::exchange(other.model_, nullptr)) {}
+  Model(Model &&other) noexcept
+      : model_(std::exchange(other.model_, nullptr)) {}
   Model &operator=(Model &&other) noexcept {
     if (this != &other) {
       xfc_model_destroy(model_);

@@ -28,8 +28,8 @@ enum class Reg { Eax, Ebx, Ecx, Edx };
 
 /// Which register state the OS must have enabled for a feature to be usable.
 enum class OsState {
-  None,  ///< Plain integer/SSE features (SSE state is always enabled on x86-64).
-  Avx,   ///< YMM state (XCR0 bits 1 and 2).
+  None, ///< Plain integer/SSE features (SSE state is always enabled on x86-64).
+  Avx,  ///< YMM state (XCR0 bits 1 and 2).
   Avx512 ///< YMM plus opmask and ZMM state (XCR0 bits 1, 2, 5, 6, 7).
 };
 
@@ -118,8 +118,7 @@ constexpr FeatureBit kFeatures[] = {
 /// (a raw cpuid would then return data of the highest basic leaf instead).
 void cpuid(uint32_t leaf, uint32_t subleaf, uint32_t regs[4]) {
   regs[0] = regs[1] = regs[2] = regs[3] = 0;
-  if (!__get_cpuid_count(leaf, subleaf, &regs[0], &regs[1], &regs[2],
-                         &regs[3]))
+  if (!__get_cpuid_count(leaf, subleaf, &regs[0], &regs[1], &regs[2], &regs[3]))
     regs[0] = regs[1] = regs[2] = regs[3] = 0;
 }
 

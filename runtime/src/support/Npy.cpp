@@ -15,7 +15,6 @@
 #include "support/AtomicFile.h"
 
 #include <cerrno>
-#include <sys/stat.h>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -23,6 +22,7 @@
 #include <limits>
 #include <map>
 #include <sstream>
+#include <sys/stat.h>
 
 namespace xfc {
 
@@ -97,9 +97,8 @@ private:
   }
 
   void skipSpace() {
-    while (pos < text.size() &&
-           (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\n' ||
-            text[pos] == '\r'))
+    while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t' ||
+                                 text[pos] == '\n' || text[pos] == '\r'))
       ++pos;
   }
   bool peek(char c) const { return pos < text.size() && text[pos] == c; }
@@ -225,8 +224,9 @@ bool readNpy(const std::string &path, NpyArray &out, std::string &error) {
   struct stat info;
   if (stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode)) {
     error = path + ": expected a .npy file, found " +
-            (S_ISDIR(info.st_mode) ? "a folder" : "something that is not a "
-                                                  "regular file");
+            (S_ISDIR(info.st_mode) ? "a folder"
+                                   : "something that is not a "
+                                     "regular file");
     return false;
   }
   std::ifstream file(path, std::ios::binary);
@@ -367,9 +367,8 @@ bool writeNpy(const std::string &path, const NpyArray &array,
   }
   uint64_t numElements = 1;
   for (int64_t dim : array.shape) {
-    if (dim < 0 || __builtin_mul_overflow(numElements,
-                                          static_cast<uint64_t>(dim),
-                                          &numElements)) {
+    if (dim < 0 || __builtin_mul_overflow(
+                       numElements, static_cast<uint64_t>(dim), &numElements)) {
       error = path + ": shape " + formatShape(array.shape) +
               ": expected non-negative dimensions with a representable "
               "element count";
@@ -385,9 +384,9 @@ bool writeNpy(const std::string &path, const NpyArray &array,
     return false;
   }
 
-  std::string header = "{'descr': '" + descr +
-                       "', 'fortran_order': False, 'shape': " +
-                       formatShape(array.shape) + ", }";
+  std::string header =
+      "{'descr': '" + descr +
+      "', 'fortran_order': False, 'shape': " + formatShape(array.shape) + ", }";
   // magic + version + 2-byte length + header + '\n', padded with spaces.
   size_t prefix = kMagicSize + 2 + 2;
   size_t total = (prefix + header.size() + 1 + kHeaderAlignment - 1) /

@@ -82,8 +82,9 @@ bool parseEntry(const std::string &name, const Json &value, uint64_t dataSize,
                 SafetensorsEntry &entry, std::string &error) {
   std::string where = "safetensors header: tensor '" + name + "': ";
   if (!value.is_object()) {
-    error = where + "expected an object with dtype, shape and data_offsets, "
-                    "found " +
+    error = where +
+            "expected an object with dtype, shape and data_offsets, "
+            "found " +
             describe(value);
     return false;
   }
@@ -156,8 +157,7 @@ bool parseEntry(const std::string &name, const Json &value, uint64_t dataSize,
   if (end > dataSize) {
     error = where + "data_offsets [" + std::to_string(begin) + ", " +
             std::to_string(end) + ") end beyond the data area (" +
-            std::to_string(dataSize) +
-            " bytes); the file may be truncated";
+            std::to_string(dataSize) + " bytes); the file may be truncated";
     return false;
   }
   uint64_t expectedBytes = 0;
@@ -179,8 +179,7 @@ bool parseEntry(const std::string &name, const Json &value, uint64_t dataSize,
 
 } // namespace
 
-const SafetensorsEntry *
-SafetensorsHeader::find(const std::string &name) const {
+const SafetensorsEntry *SafetensorsHeader::find(const std::string &name) const {
   for (const SafetensorsEntry &entry : entries)
     if (entry.name == name)
       return &entry;
@@ -275,7 +274,8 @@ bool parseSafetensors(const uint8_t *data, size_t size, SafetensorsHeader &out,
     const SafetensorsEntry &prev = out.entries[i - 1];
     const SafetensorsEntry &cur = out.entries[i];
     // Empty tensors occupy no bytes and cannot overlap anything.
-    if (prev.end > cur.begin && cur.begin != cur.end && prev.begin != prev.end) {
+    if (prev.end > cur.begin && cur.begin != cur.end &&
+        prev.begin != prev.end) {
       error = "safetensors header: tensors '" + prev.name + "' and '" +
               cur.name + "' have overlapping data_offsets [" +
               std::to_string(prev.begin - dataBegin) + ", " +
@@ -343,7 +343,8 @@ bool writeSafetensors(const std::string &path,
 
   std::string headerText;
   try {
-    headerText = header.dump(-1, ' ', false, OrderedJson::error_handler_t::strict);
+    headerText =
+        header.dump(-1, ' ', false, OrderedJson::error_handler_t::strict);
   } catch (const std::exception &e) {
     error = path + ": cannot encode the header: " + e.what();
     return false;

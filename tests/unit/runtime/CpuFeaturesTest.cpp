@@ -21,13 +21,13 @@ TEST(CpuFeatures, TableCoversCompilerFeatures) {
 #if defined(__x86_64__)
   const std::vector<std::string> &names = checkableCpuFeatures();
   for (const char *name :
-       {"sse", "sse2", "sse3", "ssse3", "sse4.1", "sse4.2", "popcnt", "avx",
-        "avx2", "fma", "f16c", "bmi", "bmi2", "lzcnt", "movbe", "cx16",
-        "pclmul", "aes", "adx", "sha", "xsave", "avx512f", "avx512cd",
-        "avx512bw", "avx512dq", "avx512vl", "avx512vnni", "avx512bf16",
-        "avxvnni"})
-    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end())
-        << name;
+       {"sse",      "sse2",       "sse3",       "ssse3",    "sse4.1",
+        "sse4.2",   "popcnt",     "avx",        "avx2",     "fma",
+        "f16c",     "bmi",        "bmi2",       "lzcnt",    "movbe",
+        "cx16",     "pclmul",     "aes",        "adx",      "sha",
+        "xsave",    "avx512f",    "avx512cd",   "avx512bw", "avx512dq",
+        "avx512vl", "avx512vnni", "avx512bf16", "avxvnni"})
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
 #else
   EXPECT_TRUE(checkableCpuFeatures().empty());
 #endif
@@ -81,20 +81,34 @@ TEST(CpuFeatures, AgreesWithProcCpuinfo) {
   // LLVM name -> Linux flag name. Linux hides flags whose register state the
   // kernel does not enable, matching the xgetbv check.
   const std::pair<const char *, const char *> pairs[] = {
-      {"sse", "sse"},         {"sse2", "sse2"},
-      {"sse3", "pni"},        {"ssse3", "ssse3"},
-      {"sse4.1", "sse4_1"},   {"sse4.2", "sse4_2"},
-      {"popcnt", "popcnt"},   {"avx", "avx"},
-      {"avx2", "avx2"},       {"fma", "fma"},
-      {"f16c", "f16c"},       {"bmi", "bmi1"},
-      {"bmi2", "bmi2"},       {"lzcnt", "abm"},
-      {"movbe", "movbe"},     {"cx16", "cx16"},
-      {"pclmul", "pclmulqdq"}, {"aes", "aes"},
-      {"adx", "adx"},         {"sha", "sha_ni"},
-      {"xsave", "xsave"},     {"avx512f", "avx512f"},
-      {"avx512cd", "avx512cd"}, {"avx512bw", "avx512bw"},
-      {"avx512dq", "avx512dq"}, {"avx512vl", "avx512vl"},
-      {"avx512vnni", "avx512_vnni"}, {"avx512bf16", "avx512_bf16"},
+      {"sse", "sse"},
+      {"sse2", "sse2"},
+      {"sse3", "pni"},
+      {"ssse3", "ssse3"},
+      {"sse4.1", "sse4_1"},
+      {"sse4.2", "sse4_2"},
+      {"popcnt", "popcnt"},
+      {"avx", "avx"},
+      {"avx2", "avx2"},
+      {"fma", "fma"},
+      {"f16c", "f16c"},
+      {"bmi", "bmi1"},
+      {"bmi2", "bmi2"},
+      {"lzcnt", "abm"},
+      {"movbe", "movbe"},
+      {"cx16", "cx16"},
+      {"pclmul", "pclmulqdq"},
+      {"aes", "aes"},
+      {"adx", "adx"},
+      {"sha", "sha_ni"},
+      {"xsave", "xsave"},
+      {"avx512f", "avx512f"},
+      {"avx512cd", "avx512cd"},
+      {"avx512bw", "avx512bw"},
+      {"avx512dq", "avx512dq"},
+      {"avx512vl", "avx512vl"},
+      {"avx512vnni", "avx512_vnni"},
+      {"avx512bf16", "avx512_bf16"},
       {"avxvnni", "avx_vnni"}};
   for (const auto &[llvmName, linuxName] : pairs)
     EXPECT_EQ(hostHasCpuFeature(llvmName), flags.count(linuxName) == 1)

@@ -34,8 +34,8 @@ bool runPython(const TempDir &dir, const std::string &script) {
   std::string file = dir.file("script.py");
   if (!writeFile(file, script))
     return false;
-  std::string command = "cd '" + dir.path() + "' && /usr/bin/python3 '" +
-                        file + "' > '" + dir.file("python.log") + "' 2>&1";
+  std::string command = "cd '" + dir.path() + "' && /usr/bin/python3 '" + file +
+                        "' > '" + dir.file("python.log") + "' 2>&1";
   return std::system(command.c_str()) == 0;
 }
 
@@ -157,8 +157,8 @@ TEST(Npy, NumpyReadsWrittenFiles) {
   for (const char *name : {"a.npy", "b.npy", "c.npy"}) {
     std::string bytes = readFile(dir.file(name));
     ASSERT_GE(bytes.size(), 10u);
-    size_t headerLength = static_cast<uint8_t>(bytes[8]) |
-                          static_cast<uint8_t>(bytes[9]) << 8;
+    size_t headerLength =
+        static_cast<uint8_t>(bytes[8]) | static_cast<uint8_t>(bytes[9]) << 8;
     EXPECT_EQ((10 + headerLength) % 64, 0u) << name;
     EXPECT_EQ(bytes[10 + headerLength - 1], '\n') << name;
   }
@@ -187,8 +187,8 @@ TEST(Npy, WriterRejectsBadArrays) {
   TempDir dir;
   ASSERT_TRUE(dir.ok());
   std::string error;
-  EXPECT_FALSE(writeNpy(dir.file("x.npy"), NpyArray{"f64", {1}, {0, 0, 0, 0}},
-                        error));
+  EXPECT_FALSE(
+      writeNpy(dir.file("x.npy"), NpyArray{"f64", {1}, {0, 0, 0, 0}}, error));
   EXPECT_NE(error.find("f64"), std::string::npos) << error;
   EXPECT_FALSE(
       writeNpy(dir.file("x.npy"), NpyArray{"f32", {2}, {0, 0, 0, 0}}, error));
@@ -234,8 +234,7 @@ TEST(Npy, RejectsMalformedFiles) {
   EXPECT_NE(errorFor("").find("\\x93NUMPY"), std::string::npos);
   EXPECT_NE(errorFor("PK\x03\x04 not numpy").find("\\x93NUMPY"),
             std::string::npos);
-  EXPECT_NE(errorFor(npyFile(good, std::string(8, '\0'), 4))
-                .find("found 4.0"),
+  EXPECT_NE(errorFor(npyFile(good, std::string(8, '\0'), 4)).find("found 4.0"),
             std::string::npos);
   EXPECT_NE(errorFor(npyFile(good, "").substr(0, 9)).find("truncated"),
             std::string::npos);
@@ -251,8 +250,8 @@ TEST(Npy, RejectsMalformedFiles) {
                            "'shape': (-2,), }\n",
                            ""));
   EXPECT_NE(error.find("non-negative"), std::string::npos) << error;
-  error = errorFor(npyFile("{'descr': '<f4', 'shape': (2,), }\n",
-                           std::string(8, '\0')));
+  error = errorFor(
+      npyFile("{'descr': '<f4', 'shape': (2,), }\n", std::string(8, '\0')));
   EXPECT_NE(error.find("'fortran_order'"), std::string::npos) << error;
   error = errorFor(npyFile("{'descr': '<f4', 'fortran_order': False, "
                            "'shape': (2, 'x'), }\n",

@@ -10,8 +10,8 @@
 
 #include "TestUtil.h"
 
-#include "xfc/Support/CpuFeatures.h"
 #include "xfc/Support/Checksum.h"
+#include "xfc/Support/CpuFeatures.h"
 #include "xfc/Support/Safetensors.h"
 #include "xfc/runtime.h"
 #include "xfc/runtime.hpp"
@@ -74,12 +74,13 @@ public:
   /// the real offsets, then writes manifest.json.
   void write() {
     ASSERT_TRUE(dir.ok());
-    std::filesystem::copy_file(XFC_FAKE_MODEL_PATH, dir.file("model.so"),
-                               std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(
+        XFC_FAKE_MODEL_PATH, dir.file("model.so"),
+        std::filesystem::copy_options::overwrite_existing);
     std::string error;
     uint64_t librarySize = 0, checksum = 0;
-    ASSERT_TRUE(checksumFile(dir.file("model.so"), librarySize, checksum,
-                             error))
+    ASSERT_TRUE(
+        checksumFile(dir.file("model.so"), librarySize, checksum, error))
         << error;
     manifest["library_size_bytes"] = librarySize;
     manifest["library_fnv1a64"] = formatChecksum(checksum);
@@ -91,9 +92,9 @@ public:
         << error;
     std::string bytes = readFile(weightsPath());
     SafetensorsHeader header;
-    ASSERT_TRUE(parseSafetensors(
-        reinterpret_cast<const uint8_t *>(bytes.data()), bytes.size(), header,
-        error))
+    ASSERT_TRUE(
+        parseSafetensors(reinterpret_cast<const uint8_t *>(bytes.data()),
+                         bytes.size(), header, error))
         << error;
     manifest["weights"] = Json::array();
     for (const char *name : {"w", "table"}) {
@@ -145,8 +146,8 @@ OpenResult openResult(const std::string &path, bool skipCpuCheck = false) {
   return result;
 }
 
-#define EXPECT_CONTAINS(text, part)                                           \
-  EXPECT_NE(std::string(text).find(part), std::string::npos)                  \
+#define EXPECT_CONTAINS(text, part)                                            \
+  EXPECT_NE(std::string(text).find(part), std::string::npos)                   \
       << "'" << (text) << "' does not contain '" << (part) << "'"
 
 /// Inputs and output buffers of one run of the fake model.
@@ -157,7 +158,8 @@ struct FakeRun {
   std::array<int32_t, 2> s{};
 
   std::array<xfc_buffer, 2> inputs() {
-    return {xfc_buffer{x.data(), sizeof(x)}, xfc_buffer{ids.data(), sizeof(ids)}};
+    return {xfc_buffer{x.data(), sizeof(x)},
+            xfc_buffer{ids.data(), sizeof(ids)}};
   }
   std::array<xfc_buffer, 2> outputs() {
     return {xfc_buffer{y.data(), sizeof(y)}, xfc_buffer{s.data(), sizeof(s)}};
@@ -326,7 +328,9 @@ TEST(Runtime, ManifestFieldErrorsNameThePath) {
        "expected min <= max, found min 5 and max 3"},
       {[](Json &m) { m["outputs"][0]["name"] = "x"; },
        "at $.outputs[0].name: expected a name not used"},
-      {[](Json &m) { m["target"]["features"] = {"avx", 3}; },
+      {[](Json &m) {
+         m["target"]["features"] = {"avx", 3};
+       },
        "at $.target.features[1]: expected a feature name string, found 3"},
       {[](Json &m) { m["weights"][0]["size_bytes"] = 31; },
        "at $.weights[0].size_bytes: expected 32 (the byte size of the "
@@ -335,7 +339,9 @@ TEST(Runtime, ManifestFieldErrorsNameThePath) {
        "at $.weights[0].offset: expected a non-negative integer, found -64"},
       {[](Json &m) { m["weights"][0]["transform"] = "flip"; },
        "at $.weights[0].transform: expected \"none\" or \"transpose\""},
-      {[](Json &m) { m["outputs"][0]["shape"] = Json::array({1, 1, 1, 1, 1, 1, 1, 1, 1}); },
+      {[](Json &m) {
+         m["outputs"][0]["shape"] = Json::array({1, 1, 1, 1, 1, 1, 1, 1, 1});
+       },
        "at $.outputs[0].shape: expected at most 8 dimensions"},
   };
   for (const Case &c : cases) {
@@ -401,9 +407,8 @@ TEST(Runtime, WeightDtypeMismatch) {
   OpenResult result = openResult(artifact.path());
   EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
   EXPECT_CONTAINS(result.message, "weight 'table'");
-  EXPECT_CONTAINS(result.message,
-                  "dtype mismatch: manifest.json says i32, "
-                  "weights.safetensors says F32");
+  EXPECT_CONTAINS(result.message, "dtype mismatch: manifest.json says i32, "
+                                  "weights.safetensors says F32");
 }
 
 TEST(Runtime, WeightShapeMismatch) {
@@ -414,9 +419,8 @@ TEST(Runtime, WeightShapeMismatch) {
   OpenResult result = openResult(artifact.path());
   EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
   EXPECT_CONTAINS(result.message, "weight 'w'");
-  EXPECT_CONTAINS(result.message,
-                  "shape mismatch: manifest.json says [4, 2], "
-                  "weights.safetensors says [2, 4]");
+  EXPECT_CONTAINS(result.message, "shape mismatch: manifest.json says [4, 2], "
+                                  "weights.safetensors says [2, 4]");
 }
 
 TEST(Runtime, WeightRangeOutsideFile) {
@@ -483,8 +487,8 @@ TEST(Runtime, TruncatedWeightsFile) {
 }
 
 TEST(Runtime, LibraryPathMustStayInFolder) {
-  for (const char *library : {"../model.so", "/tmp/model.so", "sub/model.so",
-                              "..", ""}) {
+  for (const char *library :
+       {"../model.so", "/tmp/model.so", "sub/model.so", "..", ""}) {
     Artifact artifact;
     artifact.write();
     artifact.manifest["library"] = library;
@@ -520,8 +524,8 @@ TEST(Runtime, LibraryThatIsNotALibrary) {
   // Matching size and checksum, so the check reached is dlopen's own.
   uint64_t size = 0, checksum = 0;
   std::string error;
-  ASSERT_TRUE(checksumFile(artifact.dir.file("model.so"), size, checksum,
-                           error));
+  ASSERT_TRUE(
+      checksumFile(artifact.dir.file("model.so"), size, checksum, error));
   artifact.manifest["library_size_bytes"] = size;
   artifact.manifest["library_fnv1a64"] = formatChecksum(checksum);
   artifact.writeManifest();
@@ -818,8 +822,8 @@ TEST(RuntimeCpp, ModelWrapper) {
   EXPECT_EQ(s, (std::vector<int32_t>{5, 1}));
 
   ids[0] = 9;
-  Status status =
-      model.tryRun({makeBuffer(x), makeBuffer(ids)}, {makeBuffer(y), makeBuffer(s)});
+  Status status = model.tryRun({makeBuffer(x), makeBuffer(ids)},
+                               {makeBuffer(y), makeBuffer(s)});
   EXPECT_FALSE(status.ok());
   EXPECT_EQ(status.code(), XFC_INVALID_ARGUMENT);
   EXPECT_CONTAINS(status.message(), "is 9");

@@ -28,9 +28,8 @@ using test::writeFile;
 std::string parseError(const std::string &bytes) {
   SafetensorsHeader header;
   std::string error;
-  EXPECT_FALSE(parseSafetensors(
-      reinterpret_cast<const uint8_t *>(bytes.data()), bytes.size(), header,
-      error));
+  EXPECT_FALSE(parseSafetensors(reinterpret_cast<const uint8_t *>(bytes.data()),
+                                bytes.size(), header, error));
   EXPECT_FALSE(error.empty());
   return error;
 }
@@ -103,7 +102,8 @@ TEST(Safetensors, WriterRejectsBadTensors) {
   std::string path = dir.file("w.safetensors");
   float data[4] = {};
   std::string error;
-  EXPECT_FALSE(writeSafetensors(path, {{"a", "F32", {3}, data, 16}}, {}, error));
+  EXPECT_FALSE(
+      writeSafetensors(path, {{"a", "F32", {3}, data, 16}}, {}, error));
   EXPECT_NE(error.find("needs 12 bytes"), std::string::npos) << error;
   EXPECT_FALSE(writeSafetensors(path, {{"a", "Q4", {4}, data, 16}}, {}, error));
   EXPECT_NE(error.find("unknown dtype"), std::string::npos) << error;

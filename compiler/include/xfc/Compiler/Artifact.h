@@ -27,9 +27,9 @@ namespace xfc {
 /// One weight as the artifact stores it.
 struct ArtifactWeight {
   std::string name;
-  std::vector<int64_t> shape;       ///< Stored shape.
-  std::vector<int64_t> sourceShape; ///< Shape in the spec's layout.
-  std::string transform = "none";   ///< "none" or "transpose".
+  std::vector<int64_t> shape;         ///< Stored shape.
+  std::vector<int64_t> sourceShape;   ///< Shape in the spec's layout.
+  std::string transform = "none";     ///< "none" or "transpose".
   uint64_t offset = 0, sizeBytes = 0; ///< Filled by writeArtifactWeights.
 };
 

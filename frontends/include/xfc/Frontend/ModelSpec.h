@@ -37,9 +37,9 @@ struct BiasSpec {
 /// Where the weights come from.
 struct WeightSource {
   enum class Kind { Random, Safetensors } kind = Kind::Random;
-  uint64_t seed = 0;          ///< Random: the seed of the generator.
-  double stddev = 0.02;       ///< Random: std of the normal init.
-  std::string path;           ///< Safetensors: absolute, resolved at parse.
+  uint64_t seed = 0;    ///< Random: the seed of the generator.
+  double stddev = 0.02; ///< Random: std of the normal init.
+  std::string path;     ///< Safetensors: absolute, resolved at parse.
 };
 
 /// A validated model spec. Field meanings and defaults are in docs/spec.md.
@@ -59,10 +59,10 @@ struct ModelSpec {
   int64_t maxSeqLen = 512;
   NormPlacement normPlacement = NormPlacement::Post;
   double layerNormEpsilon = 1e-5;
-  bool finalNorm = false;           ///< A LayerNorm closing each stack.
-  bool embeddingLayerNorm = false;  ///< BERT's LayerNorm after embeddings.
-  int64_t tokenTypeVocabSize = 0;   ///< 0: no token_type_ids input.
-  double embeddingScale = 1.0;      ///< Token embeddings are multiplied by it.
+  bool finalNorm = false;          ///< A LayerNorm closing each stack.
+  bool embeddingLayerNorm = false; ///< BERT's LayerNorm after embeddings.
+  int64_t tokenTypeVocabSize = 0;  ///< 0: no token_type_ids input.
+  double embeddingScale = 1.0;     ///< Token embeddings are multiplied by it.
   Activation activation = Activation::Gelu;
   BiasSpec bias;
   bool lmHead = false;              ///< Project to vocabulary logits.

@@ -1,4 +1,5 @@
-//===- SpecParser.h - JSON model spec to ModelSpec ---------------*- C++ -*-===//
+//===- SpecParser.h - JSON model spec to ModelSpec ---------------*- C++
+//-*-===//
 //
 // Part of xfc. Parses and validates a JSON model spec (docs/spec.md). Every
 // failure is reported as one SpecError naming the JSON path, what was
@@ -17,7 +18,7 @@ namespace xfc {
 
 /// Why a spec was rejected.
 struct SpecError {
-  std::string path;     ///< JSON path, e.g. "$.bias.ffn_hidden"; "$" for the root.
+  std::string path; ///< JSON path, e.g. "$.bias.ffn_hidden"; "$" for the root.
   std::string expected; ///< e.g. "an integer in [1, 1048576]".
   std::string found;    ///< e.g. "-3", "a string", "nothing (missing)".
   /// "FILE: at $.d_model: expected ..., found ..." (file omitted if empty).

@@ -1,4 +1,5 @@
-//===- Weights.h - The weights of a model, in host memory --------*- C++ -*-===//
+//===- Weights.h - The weights of a model, in host memory --------*- C++
+//-*-===//
 //
 // Part of xfc. A WeightStore holds every tensor listWeights() names, in the
 // spec's (PyTorch) layout, as float32. It is filled either by deterministic

@@ -1,4 +1,5 @@
-//===- EmitEntryPoint.cpp - The artifact's fixed-signature entry -*- C++ -*-===//
+//===- EmitEntryPoint.cpp - The artifact's fixed-signature entry -*- C++
+//-*-===//
 //
 // Part of xfc. Implements xf-emit-entry-point. After lowering to the LLVM
 // dialect with the bare-pointer calling convention, the model function takes

@@ -1,4 +1,5 @@
-//===- ExportSignature.cpp - Argument sizes as a public constant -*- C++ -*-===//
+//===- ExportSignature.cpp - Argument sizes as a public constant -*- C++
+//-*-===//
 //
 // Part of xfc. Implements xf-export-signature. The entry point takes a bare
 // array of pointers, so nothing in the calling convention says how many
@@ -59,8 +60,8 @@ struct XFExportSignaturePass
     OpBuilder builder = OpBuilder::atBlockEnd(module.getBody());
     auto type = MemRefType::get({static_cast<int64_t>(signature.size())},
                                 builder.getI64Type());
-    auto tensorType = RankedTensorType::get(type.getShape(),
-                                            builder.getI64Type());
+    auto tensorType =
+        RankedTensorType::get(type.getShape(), builder.getI64Type());
     memref::GlobalOp::create(
         builder, model.getLoc(), "xfc_signature",
         builder.getStringAttr("public"), type,

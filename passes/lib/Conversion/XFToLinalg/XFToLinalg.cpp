@@ -52,8 +52,8 @@ Value createFilled(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
                    double value) {
   Type f32 = b.getF32Type();
   Value init = createEmpty(b, loc, shape, f32);
-  Value scalar = arith::ConstantOp::create(
-      b, loc, f32, b.getFloatAttr(f32, value));
+  Value scalar =
+      arith::ConstantOp::create(b, loc, f32, b.getFloatAttr(f32, value));
   return linalg::FillOp::create(b, loc, scalar, init).getResult(0);
 }
 
@@ -70,8 +70,8 @@ Value negInf(OpBuilder &b, Location loc) {
 Value buildGeneric(OpBuilder &b, Location loc, ValueRange inputs, Value init,
                    ArrayRef<AffineMap> maps, ArrayRef<IteratorType> iterators,
                    BodyBuilder body) {
-  auto generic = linalg::GenericOp::create(b, loc, init.getType(), inputs,
-                                           init, maps, iterators, body);
+  auto generic = linalg::GenericOp::create(b, loc, init.getType(), inputs, init,
+                                           maps, iterators, body);
   return generic.getResult(0);
 }
 
@@ -107,13 +107,11 @@ ArrayRef<int64_t> shapeOf(Value v) {
 /// leading dimensions. `combine(acc, x)` gives the new accumulator; `pre`
 /// maps each element first (it may read the extra `rowInputs`, which are
 /// indexed like the result).
-Value reduceLastDim(OpBuilder &b, Location loc, Value input,
-                    ValueRange rowInputs, double initValue,
-                    function_ref<Value(OpBuilder &, Location, Value,
-                                       ValueRange)>
-                        pre,
-                    function_ref<Value(OpBuilder &, Location, Value, Value)>
-                        combine) {
+Value reduceLastDim(
+    OpBuilder &b, Location loc, Value input, ValueRange rowInputs,
+    double initValue,
+    function_ref<Value(OpBuilder &, Location, Value, ValueRange)> pre,
+    function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
   MLIRContext *ctx = b.getContext();
   ArrayRef<int64_t> shape = shapeOf(input);
   unsigned rank = shape.size();
@@ -150,9 +148,8 @@ struct LowerAdd : public OpRewritePattern<AddOp> {
         identityMaps(getContext(), shape.size(), 3),
         parallelIterators(shape.size()),
         [](OpBuilder &b, Location l, ValueRange args) {
-          linalg::YieldOp::create(b, l,
-                                  arith::AddFOp::create(b, l, args[0], args[1])
-                                      .getResult());
+          linalg::YieldOp::create(
+              b, l, arith::AddFOp::create(b, l, args[0], args[1]).getResult());
         });
     rewriter.replaceOp(op, sum);
     return success();
@@ -168,7 +165,8 @@ Value buildActivation(OpBuilder &b, Location loc, ActivationKind kind,
     return arith::MaximumFOp::create(b, loc, x, f32Const(b, loc, 0.0));
   case ActivationKind::gelu: {
     // 0.5 x (1 + erf(x / sqrt 2)).
-    Value scaled = arith::MulFOp::create(b, loc, x, f32Const(b, loc, M_SQRT1_2));
+    Value scaled =
+        arith::MulFOp::create(b, loc, x, f32Const(b, loc, M_SQRT1_2));
     Value erf = math::ErfOp::create(b, loc, scaled);
     Value onePlus = arith::AddFOp::create(b, loc, erf, f32Const(b, loc, 1.0));
     Value half = arith::MulFOp::create(b, loc, x, f32Const(b, loc, 0.5));
@@ -176,12 +174,13 @@ Value buildActivation(OpBuilder &b, Location loc, ActivationKind kind,
   }
   case ActivationKind::gelu_tanh: {
     // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
-    Value x3 = arith::MulFOp::create(
-        b, loc, arith::MulFOp::create(b, loc, x, x), x);
+    Value x3 =
+        arith::MulFOp::create(b, loc, arith::MulFOp::create(b, loc, x, x), x);
     Value inner = arith::AddFOp::create(
-        b, loc, x, arith::MulFOp::create(b, loc, x3, f32Const(b, loc, 0.044715)));
-    Value arg = arith::MulFOp::create(
-        b, loc, inner, f32Const(b, loc, std::sqrt(2.0 / M_PI)));
+        b, loc, x,
+        arith::MulFOp::create(b, loc, x3, f32Const(b, loc, 0.044715)));
+    Value arg = arith::MulFOp::create(b, loc, inner,
+                                      f32Const(b, loc, std::sqrt(2.0 / M_PI)));
     Value t = math::TanhOp::create(b, loc, arg);
     Value onePlus = arith::AddFOp::create(b, loc, t, f32Const(b, loc, 1.0));
     Value half = arith::MulFOp::create(b, loc, x, f32Const(b, loc, 0.5));
@@ -240,7 +239,8 @@ Value buildMaskedSoftmax(OpBuilder &b, Location loc, Value logits) {
   Value rowSum = reduceLastDim(
       b, loc, logits, rowMax, 0.0,
       [&](OpBuilder &nb, Location l, Value x, ValueRange rows) -> Value {
-        Value shifted = arith::SubFOp::create(nb, l, x, safeMax(nb, l, rows[0]));
+        Value shifted =
+            arith::SubFOp::create(nb, l, x, safeMax(nb, l, rows[0]));
         return math::ExpOp::create(nb, l, shifted);
       },
       [](OpBuilder &nb, Location l, Value acc, Value x) -> Value {
@@ -252,14 +252,13 @@ Value buildMaskedSoftmax(OpBuilder &b, Location loc, Value logits) {
   AffineMap row = dropLastDimMap(ctx, rank);
   return buildGeneric(
       b, loc, {logits, rowMax, rowSum}, init, {full, row, row, full},
-      parallelIterators(rank),
-      [&](OpBuilder &nb, Location l, ValueRange args) {
+      parallelIterators(rank), [&](OpBuilder &nb, Location l, ValueRange args) {
         Value shifted =
             arith::SubFOp::create(nb, l, args[0], safeMax(nb, l, args[1]));
         Value e = math::ExpOp::create(nb, l, shifted);
         Value p = arith::DivFOp::create(nb, l, e, args[2]);
-        Value positive = arith::CmpFOp::create(
-            nb, l, arith::CmpFPredicate::OGT, args[2], f32Const(nb, l, 0.0));
+        Value positive = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
+                                               args[2], f32Const(nb, l, 0.0));
         linalg::YieldOp::create(
             nb, l,
             arith::SelectOp::create(nb, l, positive, p, f32Const(nb, l, 0.0))
@@ -271,8 +270,8 @@ struct LowerSoftmax : public OpRewritePattern<SoftmaxOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(SoftmaxOp op,
                                 PatternRewriter &rewriter) const override {
-    rewriter.replaceOp(op, buildMaskedSoftmax(rewriter, op.getLoc(),
-                                              op.getInput()));
+    rewriter.replaceOp(
+        op, buildMaskedSoftmax(rewriter, op.getLoc(), op.getInput()));
     return success();
   }
 };
@@ -302,8 +301,7 @@ struct LowerLayerNorm : public OpRewritePattern<LayerNormOp> {
     // Two-pass variance, as PyTorch computes it: sum((x - mean)^2) / N.
     auto centered = [width](OpBuilder &b, Location l, Value x,
                             Value rowSum) -> Value {
-      Value mean =
-          arith::DivFOp::create(b, l, rowSum, f32Const(b, l, width));
+      Value mean = arith::DivFOp::create(b, l, rowSum, f32Const(b, l, width));
       return arith::SubFOp::create(b, l, x, mean);
     };
     Value squares = reduceLastDim(
@@ -319,9 +317,8 @@ struct LowerLayerNorm : public OpRewritePattern<LayerNormOp> {
     AffineMap row = dropLastDimMap(ctx, rank);
     AffineMap feature = lastDimMap(ctx, rank);
     Value result = buildGeneric(
-        rewriter, loc, {input, sum, squares, op.getGamma(), op.getBeta()},
-        init, {full, row, row, feature, feature, full},
-        parallelIterators(rank),
+        rewriter, loc, {input, sum, squares, op.getGamma(), op.getBeta()}, init,
+        {full, row, row, feature, feature, full}, parallelIterators(rank),
         [&](OpBuilder &b, Location l, ValueRange args) {
           Value c = centered(b, l, args[0], args[1]);
           Value variance =
@@ -331,8 +328,7 @@ struct LowerLayerNorm : public OpRewritePattern<LayerNormOp> {
           Value root = math::SqrtOp::create(
               b, l,
               arith::AddFOp::create(b, l, variance, f32Const(b, l, epsilon)));
-          Value inv =
-              arith::DivFOp::create(b, l, f32Const(b, l, 1.0), root);
+          Value inv = arith::DivFOp::create(b, l, f32Const(b, l, 1.0), root);
           Value normalized = arith::MulFOp::create(b, l, c, inv);
           Value scaled = arith::MulFOp::create(b, l, normalized, args[3]);
           linalg::YieldOp::create(
@@ -380,8 +376,8 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
     // The accumulator starts as the broadcast bias (or zero), which saves a
     // separate pass adding the bias afterwards.
     Value acc;
-    AffineMap mn = AffineMap::get(3, 0, {getAffineDimExpr(0, ctx),
-                                         getAffineDimExpr(1, ctx)}, ctx);
+    AffineMap mn = AffineMap::get(
+        3, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx)}, ctx);
     if (Value bias = op.getBias()) {
       Value init = createEmpty(rewriter, loc, {m, n}, rewriter.getF32Type());
       acc = linalg::BroadcastOp::create(rewriter, loc, bias, init,
@@ -469,15 +465,15 @@ struct LowerEmbedding : public OpRewritePattern<EmbeddingOp> {
         parallelIterators(3), [&](OpBuilder &b, Location l, ValueRange args) {
           // Clamp the id so generated code never reads outside the table,
           // even when called without the runtime's input checks.
-          Value id = arith::IndexCastOp::create(b, l, b.getIndexType(),
-                                                args[0]);
+          Value id =
+              arith::IndexCastOp::create(b, l, b.getIndexType(), args[0]);
           Value zero = arith::ConstantIndexOp::create(b, l, 0);
           Value last = arith::ConstantIndexOp::create(b, l, rows - 1);
           id = arith::MaxSIOp::create(b, l, id, zero);
           id = arith::MinSIOp::create(b, l, id, last);
           Value feature = linalg::IndexOp::create(b, l, 2);
-          Value v = tensor::ExtractOp::create(b, l, table,
-                                              ValueRange{id, feature});
+          Value v =
+              tensor::ExtractOp::create(b, l, table, ValueRange{id, feature});
           if (scale != 1.0)
             v = arith::MulFOp::create(b, l, v, f32Const(b, l, scale));
           linalg::YieldOp::create(b, l, v);
@@ -487,8 +483,7 @@ struct LowerEmbedding : public OpRewritePattern<EmbeddingOp> {
   }
 };
 
-struct LowerPositionalEncoding
-    : public OpRewritePattern<PositionalEncodingOp> {
+struct LowerPositionalEncoding : public OpRewritePattern<PositionalEncodingOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(PositionalEncodingOp op,
                                 PatternRewriter &rewriter) const override {
@@ -514,7 +509,8 @@ struct LowerPositionalEncoding
           rewriter, loc, {op.getInput(), rows}, init, {full, rowMap, full},
           parallelIterators(3), [](OpBuilder &b, Location l, ValueRange args) {
             linalg::YieldOp::create(
-                b, l, arith::AddFOp::create(b, l, args[0], args[1]).getResult());
+                b, l,
+                arith::AddFOp::create(b, l, args[0], args[1]).getResult());
           });
       rewriter.replaceOp(op, result);
       return success();
@@ -528,11 +524,12 @@ struct LowerPositionalEncoding
         [&](OpBuilder &b, Location l, ValueRange args) {
           Type f64 = b.getF64Type();
           Type i64 = b.getI64Type();
-          Value pos = arith::IndexCastOp::create(b, l, i64,
-                                                 linalg::IndexOp::create(b, l, 1));
-          Value dim = arith::IndexCastOp::create(b, l, i64,
-                                                 linalg::IndexOp::create(b, l, 2));
-          Value one = arith::ConstantOp::create(b, l, i64, b.getI64IntegerAttr(1));
+          Value pos = arith::IndexCastOp::create(
+              b, l, i64, linalg::IndexOp::create(b, l, 1));
+          Value dim = arith::IndexCastOp::create(
+              b, l, i64, linalg::IndexOp::create(b, l, 2));
+          Value one =
+              arith::ConstantOp::create(b, l, i64, b.getI64IntegerAttr(1));
           Value parity = arith::AndIOp::create(b, l, dim, one);
           Value even = arith::SubIOp::create(b, l, dim, parity); // 2k
           Value exponent = arith::DivFOp::create(
@@ -544,11 +541,9 @@ struct LowerPositionalEncoding
               exponent);
           Value angle = arith::DivFOp::create(
               b, l, arith::SIToFPOp::create(b, l, f64, pos), denom);
-          Value isOdd = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ne,
-                                              parity,
-                                              arith::ConstantOp::create(
-                                                  b, l, i64,
-                                                  b.getI64IntegerAttr(0)));
+          Value isOdd = arith::CmpIOp::create(
+              b, l, arith::CmpIPredicate::ne, parity,
+              arith::ConstantOp::create(b, l, i64, b.getI64IntegerAttr(0)));
           Value pe = arith::SelectOp::create(b, l, isOdd,
                                              math::CosOp::create(b, l, angle),
                                              math::SinOp::create(b, l, angle));
@@ -601,9 +596,8 @@ struct LowerAttention : public OpRewritePattern<AttentionOp> {
         {AffineMap::get(5, 0, {d(0), d(2), d(1), d(4)}, ctx),
          AffineMap::get(5, 0, {d(0), d(3), d(1), d(4)}, ctx),
          AffineMap::get(5, 0, {d(0), d(1), d(2), d(3)}, ctx)},
-        {IteratorType::parallel, IteratorType::parallel,
-         IteratorType::parallel, IteratorType::parallel,
-         IteratorType::reduction},
+        {IteratorType::parallel, IteratorType::parallel, IteratorType::parallel,
+         IteratorType::parallel, IteratorType::reduction},
         [](OpBuilder &b, Location l, ValueRange args) {
           Value mul = arith::MulFOp::create(b, l, args[0], args[1]);
           linalg::YieldOp::create(
@@ -638,17 +632,18 @@ struct LowerAttention : public OpRewritePattern<AttentionOp> {
           if (causal) {
             Value i = linalg::IndexOp::create(b, l, 2);
             if (causalOffByOne)
-              i = arith::AddIOp::create(b, l, i,
-                                        arith::ConstantIndexOp::create(b, l, 1));
-            masked = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sgt, j, i);
+              i = arith::AddIOp::create(
+                  b, l, i, arith::ConstantIndexOp::create(b, l, 1));
+            masked =
+                arith::CmpIOp::create(b, l, arith::CmpIPredicate::sgt, j, i);
           }
           if (keyLengths) {
-            Value len = arith::IndexCastOp::create(b, l, b.getIndexType(),
-                                                   args[1]);
+            Value len =
+                arith::IndexCastOp::create(b, l, b.getIndexType(), args[1]);
             Value padded =
                 arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge, j, len);
-            masked = masked ? arith::OrIOp::create(b, l, masked, padded)
-                            : padded;
+            masked =
+                masked ? arith::OrIOp::create(b, l, masked, padded) : padded;
           }
           if (masked)
             x = arith::SelectOp::create(b, l, masked, negInf(b, l), x);
@@ -668,9 +663,8 @@ struct LowerAttention : public OpRewritePattern<AttentionOp> {
         {AffineMap::get(5, 0, {d(0), d(2), d(1), d(3)}, ctx),
          AffineMap::get(5, 0, {d(0), d(3), d(2), d(4)}, ctx),
          AffineMap::get(5, 0, {d(0), d(1), outHead, d(4)}, ctx)},
-        {IteratorType::parallel, IteratorType::parallel,
-         IteratorType::parallel, IteratorType::reduction,
-         IteratorType::parallel},
+        {IteratorType::parallel, IteratorType::parallel, IteratorType::parallel,
+         IteratorType::reduction, IteratorType::parallel},
         [](OpBuilder &b, Location l, ValueRange args) {
           Value mul = arith::MulFOp::create(b, l, args[0], args[1]);
           linalg::YieldOp::create(

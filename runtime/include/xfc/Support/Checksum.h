@@ -18,8 +18,7 @@ namespace xfc {
 
 /// FNV-1a, 64-bit, continuing from `hash` (start with kFnv1a64Offset).
 inline constexpr uint64_t kFnv1a64Offset = 0xcbf29ce484222325ull;
-uint64_t fnv1a64(const void *data, size_t size,
-                 uint64_t hash = kFnv1a64Offset);
+uint64_t fnv1a64(const void *data, size_t size, uint64_t hash = kFnv1a64Offset);
 
 /// Size and FNV-1a checksum of the file at `path`. False with `error` if it
 /// cannot be read.
