@@ -24,6 +24,7 @@
 #include "mlir/Transforms/DialectConversion.h"
 
 #include <cmath>
+#include <functional>
 #include <limits>
 
 namespace mlir::xf {
@@ -130,6 +131,24 @@ Value reduceLastDim(
         Value x = pre(nb, nloc, args[0], args.slice(1, rowInputs.size()));
         linalg::YieldOp::create(nb, nloc, combine(nb, nloc, args.back(), x));
       });
+}
+
+/// The body of a contraction, `acc + a * b`. With `reassociate`, the
+/// multiply and add carry `reassoc contract`: used where the reduction is
+/// the innermost loop, so LLVM may split the sum into vector partial sums
+/// (and fuse FMAs), the reordering every BLAS does; the result then differs
+/// from the sequential sum by rounding only.
+std::function<void(OpBuilder &, Location, ValueRange)>
+multiplyAccumulate(bool reassociate) {
+  return [reassociate](OpBuilder &b, Location l, ValueRange args) {
+    auto flags = arith::FastMathFlagsAttr::get(
+        b.getContext(), reassociate ? arith::FastMathFlags::reassoc |
+                                          arith::FastMathFlags::contract
+                                    : arith::FastMathFlags::none);
+    Value mul = arith::MulFOp::create(b, l, args[0], args[1], flags);
+    linalg::YieldOp::create(
+        b, l, arith::AddFOp::create(b, l, args[2], mul, flags).getResult());
+  };
 }
 
 //===----------------------------------------------------------------------===//
@@ -403,11 +422,7 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
           rewriter, loc, {matrix, op.getWeight()}, acc, maps,
           {IteratorType::parallel, IteratorType::reduction,
            IteratorType::parallel},
-          [](OpBuilder &b, Location l, ValueRange args) {
-            Value mul = arith::MulFOp::create(b, l, args[0], args[1]);
-            linalg::YieldOp::create(
-                b, l, arith::AddFOp::create(b, l, args[2], mul).getResult());
-          });
+          multiplyAccumulate(/*reassociate=*/false));
     } else {
       AffineExpr dn = getAffineDimExpr(1, ctx), dk = getAffineDimExpr(2, ctx);
       SmallVector<AffineMap> maps{AffineMap::get(3, 0, {dm, dk}, ctx),
@@ -416,11 +431,7 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
           rewriter, loc, {matrix, op.getWeight()}, acc, maps,
           {IteratorType::parallel, IteratorType::parallel,
            IteratorType::reduction},
-          [](OpBuilder &b, Location l, ValueRange args) {
-            Value mul = arith::MulFOp::create(b, l, args[0], args[1]);
-            linalg::YieldOp::create(
-                b, l, arith::AddFOp::create(b, l, args[2], mul).getResult());
-          });
+          multiplyAccumulate(/*reassociate=*/true));
     }
     if (resultType.getRank() == 2) {
       rewriter.replaceOp(op, product);
@@ -598,11 +609,7 @@ struct LowerAttention : public OpRewritePattern<AttentionOp> {
          AffineMap::get(5, 0, {d(0), d(1), d(2), d(3)}, ctx)},
         {IteratorType::parallel, IteratorType::parallel, IteratorType::parallel,
          IteratorType::parallel, IteratorType::reduction},
-        [](OpBuilder &b, Location l, ValueRange args) {
-          Value mul = arith::MulFOp::create(b, l, args[0], args[1]);
-          linalg::YieldOp::create(
-              b, l, arith::AddFOp::create(b, l, args[2], mul).getResult());
-        });
+        multiplyAccumulate(/*reassociate=*/true));
 
     // Scale, then mask with -inf: causal (j > i) and key padding
     // (j >= key_lengths[b]).
@@ -665,11 +672,7 @@ struct LowerAttention : public OpRewritePattern<AttentionOp> {
          AffineMap::get(5, 0, {d(0), d(1), outHead, d(4)}, ctx)},
         {IteratorType::parallel, IteratorType::parallel, IteratorType::parallel,
          IteratorType::reduction, IteratorType::parallel},
-        [](OpBuilder &b, Location l, ValueRange args) {
-          Value mul = arith::MulFOp::create(b, l, args[0], args[1]);
-          linalg::YieldOp::create(
-              b, l, arith::AddFOp::create(b, l, args[2], mul).getResult());
-        });
+        multiplyAccumulate(/*reassociate=*/false));
     rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
         op, op.getResult().getType(), out,
         SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
