@@ -9,6 +9,8 @@
 
 #include "Manifest.h"
 
+#include "support/JsonDescribe.h"
+
 #include <nlohmann/json.hpp>
 
 #include <limits>
@@ -27,20 +29,8 @@ struct ManifestError {
   std::string message;
 };
 
-/// A short rendering of `value` for "found ..." (JSON syntax, so strings
-/// appear quoted and types are unambiguous).
-std::string describe(const Json &value) {
-  // Containers are summarized, never dumped: dumping recurses, and a
-  // hostile file nests arrays deeply enough to overflow the stack.
-  if (value.is_array())
-    return "an array of " + std::to_string(value.size()) + " elements";
-  if (value.is_object())
-    return "an object with " + std::to_string(value.size()) + " keys";
-  std::string text = value.dump(-1, ' ', false, Json::error_handler_t::replace);
-  if (text.size() > 60)
-    text = text.substr(0, 57) + "...";
-  return text;
-}
+/// What an error message says was found (see describeJson).
+std::string describe(const Json &value) { return describeJson(value, 60); }
 
 [[noreturn]] void fail(const std::string &path, const std::string &expected,
                        const Json &found) {

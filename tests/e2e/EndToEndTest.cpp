@@ -17,6 +17,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "e2e/GoldenCase.h"
+#include "e2e/ScratchDir.h"
 
 #include "ReferenceModel.h"
 #include "xfc/Compiler/Compiler.h"
@@ -45,21 +46,6 @@ namespace xfc::test {
 namespace {
 
 constexpr double kTolerance = 1e-4;
-
-/// A scratch folder per test under the build tree, removed when done.
-class ScratchDir {
-public:
-  explicit ScratchDir(const std::string &name) {
-    path_ = std::string(XFC_BINARY_DIR) + "/tests/e2e-scratch/" + name;
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~ScratchDir() { std::filesystem::remove_all(path_); }
-  const std::string &path() const { return path_; }
-
-private:
-  std::string path_;
-};
 
 /// Compiles `specPath` at `shapes` into `dir`/artifact; returns its path.
 std::string compileOrFail(const std::string &specPath,

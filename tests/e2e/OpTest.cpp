@@ -29,6 +29,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ReferenceModel.h"
+#include "e2e/ScratchDir.h"
 #include "xf/Dialect/XF/XFOps.h"
 #include "xfc/Compiler/Compiler.h"
 #include "xfc/Compiler/Pipelines.h"
@@ -65,21 +66,6 @@ constexpr double kRelTolerance = 1e-5;
 //===----------------------------------------------------------------------===//
 // Harness
 //===----------------------------------------------------------------------===//
-
-/// A scratch folder per test under the build tree, removed when done.
-class ScratchDir {
-public:
-  explicit ScratchDir(const std::string &name) {
-    path_ = std::string(XFC_BINARY_DIR) + "/tests/e2e-scratch/" + name;
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~ScratchDir() { std::filesystem::remove_all(path_); }
-  const std::string &path() const { return path_; }
-
-private:
-  std::string path_;
-};
 
 /// The current test's full name, usable as a folder name.
 std::string currentTestFolder() {

@@ -13,6 +13,8 @@
 
 #include "support/AtomicFile.h"
 
+#include "support/JsonDescribe.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -34,19 +36,8 @@ using OrderedJson = nlohmann::ordered_json;
 /// making the JSON parser chew through gigabytes.
 constexpr uint64_t kMaxHeaderBytes = 100u * 1024u * 1024u;
 
-/// A short, printable rendering of a JSON value for error messages.
-std::string describe(const Json &value) {
-  // Containers are summarized, never dumped: dumping recurses, and a
-  // hostile file nests arrays deeply enough to overflow the stack.
-  if (value.is_array())
-    return "an array of " + std::to_string(value.size()) + " elements";
-  if (value.is_object())
-    return "an object with " + std::to_string(value.size()) + " keys";
-  std::string text = value.dump(-1, ' ', false, Json::error_handler_t::replace);
-  if (text.size() > 80)
-    text = text.substr(0, 77) + "...";
-  return text;
-}
+/// What an error message says was found (see describeJson).
+std::string describe(const Json &value) { return describeJson(value, 80); }
 
 /// Reads a JSON number as a non-negative integer, rejecting floats,
 /// negatives and booleans.
