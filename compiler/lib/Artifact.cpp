@@ -12,6 +12,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringRef.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <nlohmann/json.hpp>
@@ -65,12 +66,21 @@ bool collectArtifactInterface(mlir::ModuleOp module,
     if (auto transform = func.getArgAttrOfType<mlir::StringAttr>(
             i, kWeightTransformAttrName)) {
       weight.transform = transform.getValue().str();
-      if (weight.transform != "transpose" || weight.shape.size() != 2) {
+      int64_t panel = 0;
+      llvm::StringRef kind(weight.transform);
+      if (kind == "transpose" && weight.shape.size() == 2) {
+        std::swap(weight.sourceShape[0], weight.sourceShape[1]);
+      } else if (kind.consume_front("pack") && !kind.getAsInteger(10, panel) &&
+                 panel > 0 && weight.shape.size() == 3 &&
+                 weight.shape[2] == panel) {
+        // [out/p, in, p] panels of a [out, in] weight.
+        weight.sourceShape = {weight.shape[0] * panel, weight.shape[1]};
+      } else {
         error = "weight " + weight.name + ": unsupported transform '" +
-                weight.transform + "'";
+                weight.transform + "' for shape " +
+                std::to_string(weight.shape.size()) + "-d";
         return false;
       }
-      std::swap(weight.sourceShape[0], weight.sourceShape[1]);
     }
     out.weights.push_back(weight);
   }
@@ -109,6 +119,17 @@ bool writeArtifactWeights(const std::string &path, const WeightStore &weights,
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t c = 0; c < cols; ++c)
           t[c * rows + r] = source->data[r * cols + c];
+      transposed.push_back(std::move(t));
+      data = transposed.back().data();
+    } else if (llvm::StringRef(w.transform).starts_with("pack")) {
+      // packed[j][k][i] = W[j p + i][k]: panel j holds output features
+      // [j p, (j + 1) p), stored k-major so the kernel reads p floats per k.
+      int64_t panels = w.shape[0], in = w.shape[1], p = w.shape[2];
+      std::vector<float> t(source->data.size());
+      for (int64_t j = 0; j < panels; ++j)
+        for (int64_t k = 0; k < in; ++k)
+          for (int64_t i = 0; i < p; ++i)
+            t[(j * in + k) * p + i] = source->data[(j * p + i) * in + k];
       transposed.push_back(std::move(t));
       data = transposed.back().data();
     }

@@ -77,6 +77,18 @@ std::string featureString(const TargetDescription &target) {
 
 } // namespace
 
+int64_t vectorWidthFor(const TargetDescription &target) {
+  auto has = [&](const char *feature) {
+    return std::find(target.features.begin(), target.features.end(),
+                     feature) != target.features.end();
+  };
+  if (has("avx512f"))
+    return 16;
+  if (has("avx2") && has("fma"))
+    return 8;
+  return 4;
+}
+
 bool selectTarget(const std::string &cpuOption, TargetDescription &out,
                   std::string &error) {
   out.triple = llvm::sys::getDefaultTargetTriple();
@@ -213,7 +225,9 @@ bool emitSharedLibrary(mlir::ModuleOp module, const TargetDescription &target,
 
   // Link with lld. The library needs libm (erff, expf, ...) and libc
   // (malloc/free); both are named so the loader resolves them even in a
-  // process that does not already have them.
+  // process that does not already have them. Parallel kernels call LLVM's
+  // OpenMP runtime (__kmpc_*), found at run time through the RUNPATH; it
+  // is linked --as-needed so single-threaded artifacts do not depend on it.
   std::vector<std::string> argStorage{XFC_LLD_PATH,
                                       "-shared",
                                       "--no-undefined",
@@ -225,7 +239,12 @@ bool emitSharedLibrary(mlir::ModuleOp module, const TargetDescription &target,
                                       "-L/lib64",
                                       "-L/usr/lib64",
                                       "-l:libm.so.6",
-                                      "-l:libc.so.6"};
+                                      "-l:libc.so.6",
+                                      "--as-needed",
+                                      "-L" XFC_LIBOMP_DIR,
+                                      "-l:libomp.so.5",
+                                      "-rpath",
+                                      XFC_LIBOMP_DIR};
   std::vector<llvm::StringRef> args(argStorage.begin(), argStorage.end());
   std::string execError;
   llvm::SmallString<128> logPath;

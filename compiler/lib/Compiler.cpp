@@ -144,7 +144,8 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
 
   // Pipeline stages; the interface is read after the xf-level stage, once
   // weight layouts are decided and the argument names are still there.
-  const CpuPipelineOptions &opts = request.pipeline;
+  CpuPipelineOptions opts = request.pipeline;
+  opts.vectorWidth = vectorWidthFor(target);
   struct Stage {
     const char *name;
     void (*build)(mlir::OpPassManager &, const CpuPipelineOptions &);

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/Pipelines.h"
 
+#include "xf/Codegen/Passes.h"
 #include "xf/Conversion/Passes.h"
 #include "xf/Dialect/XF/XFDialect.h"
 #include "xf/Transforms/Passes.h"
@@ -20,6 +21,7 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -33,16 +35,29 @@ std::string modelStage(const CpuPipelineOptions &opts) {
   // before decomposition; the weight layout runs after it because it looks
   // at xf.linear users of each weight argument.
   std::string layout = opts.transposeLinearWeights ? "true" : "false";
+  // Panels are as wide as the register tile of xf-cpu-tile-and-vectorize.
+  int64_t panel = opts.packLinearWeights && opts.transposeLinearWeights
+                      ? 3 * opts.vectorWidth
+                      : 0;
   return "xf-decompose-model-ops,"
          "xf-weight-layout{transpose-linear-weights=" +
-         layout + "},canonicalize,cse";
+         layout + " pack-panel-width=" + std::to_string(panel) +
+         "},canonicalize,cse";
 }
 
 std::string linalgStage(const CpuPipelineOptions &opts) {
   std::string lowering = "convert-xf-to-linalg";
   if (!opts.testFault.empty())
     lowering += "{test-fault=" + opts.testFault + "}";
-  return lowering + ",canonicalize,cse";
+  lowering += ",canonicalize,cse";
+  // Tiling works on tensors, where the tile loops carry their results as
+  // values: that is what makes hoisting the register accumulators out of
+  // the k loop legal (see TileAndVectorize.cpp).
+  if (opts.tileAndVectorize)
+    lowering += ",func.func(xf-cpu-tile-and-vectorize{vector-width=" +
+                std::to_string(opts.vectorWidth) + " parallel=" +
+                (opts.threads ? "true" : "false") + "}),canonicalize,cse";
+  return lowering;
 }
 
 std::string bufferStage(const CpuPipelineOptions &) {
@@ -59,19 +74,31 @@ std::string bufferStage(const CpuPipelineOptions &) {
          "convert-bufferization-to-memref";
 }
 
-std::string llvmStage(const CpuPipelineOptions &) {
+std::string llvmStage(const CpuPipelineOptions &opts) {
   // The signature is exported while argument types are still memrefs.
   // linalg -> scalar loops (LLVM's own loop vectorizer takes it from
   // there); affine is lowered again after expand-strided-metadata, which
   // introduces affine.apply. erf has no LLVM intrinsic, so math goes to
   // libm calls first. Functions take bare pointers (static shapes), which
   // xf-emit-entry-point wraps into `void xfc_entry(void **)`.
-  return "xf-export-signature,"
-         "convert-linalg-to-loops,lower-affine,expand-strided-metadata,"
-         "lower-affine,convert-scf-to-cf,convert-math-to-libm,"
+  // Thread tiles (scf.forall) become OpenMP worksharing loops with a static
+  // schedule; the canonicalization after scf-to-openmp inlines the
+  // memref.alloca_scope it creates, which scf-to-cf cannot lower. Vector
+  // transfers are lowered to 1-D loads/stores first, contractions to
+  // outer products (FMAs of a broadcast A by a row of B) with the LLVM
+  // conversion.
+  std::string threads =
+      opts.threads ? "scf-forall-to-parallel,convert-scf-to-openmp,canonicalize,"
+                   : "scf-forall-to-for,";
+  return "xf-export-signature," + threads +
+         "convert-linalg-to-loops,convert-vector-to-scf{full-unroll},lower-affine,"
+         "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
+         "convert-math-to-libm,"
+         "convert-vector-to-llvm{vector-contract-lowering=outerproduct},"
          "finalize-memref-to-llvm,convert-math-to-llvm,convert-arith-to-llvm,"
          "convert-index-to-llvm,"
          "convert-func-to-llvm{use-bare-ptr-memref-call-conv},"
+         "convert-openmp-to-llvm,"
          "convert-cf-to-llvm,convert-ub-to-llvm,reconcile-unrealized-casts,"
          "xf-emit-entry-point,canonicalize";
 }
@@ -90,9 +117,28 @@ struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
       *this, "transpose-linear-weights",
       llvm::cl::desc("Store linear weights [in, out]"), llvm::cl::init(true)};
 
+  Option<bool> packLinearWeights{
+      *this, "pack-linear-weights",
+      llvm::cl::desc("Store linear weights in register-tile panels"),
+      llvm::cl::init(true)};
+  Option<bool> tileAndVectorize{
+      *this, "tile-and-vectorize",
+      llvm::cl::desc("Tile and vectorize contractions"), llvm::cl::init(true)};
+  Option<int64_t> vectorWidth{
+      *this, "vector-width",
+      llvm::cl::desc("Floats per vector register (4, 8 or 16)"),
+      llvm::cl::init(8)};
+  Option<bool> threads{*this, "threads",
+                       llvm::cl::desc("OpenMP parallel thread tiles"),
+                       llvm::cl::init(true)};
+
   CpuPipelineOptions get() const {
     CpuPipelineOptions opts;
     opts.transposeLinearWeights = transposeLinearWeights;
+    opts.packLinearWeights = packLinearWeights;
+    opts.tileAndVectorize = tileAndVectorize;
+    opts.vectorWidth = vectorWidth;
+    opts.threads = threads;
     return opts;
   }
 };
@@ -129,6 +175,7 @@ void registerXFCPassesAndPipelines() {
     registerAllPasses();
     xf::registerXFTransformsPasses();
     xf::registerXFConversionPasses();
+    xf::registerXFCodegenPasses();
     auto reg = [](const char *name, const char *summary,
                   void (*build)(OpPassManager &, const CpuPipelineOptions &)) {
       PassPipelineRegistration<CpuPipelineCLOptions>(
@@ -157,6 +204,7 @@ void registerXFCDialects(DialectRegistry &registry) {
   registry.insert<xf::XFDialect>();
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
+  registerOpenMPDialectTranslation(registry);
 }
 
 } // namespace xfc

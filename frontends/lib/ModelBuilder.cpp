@@ -168,7 +168,8 @@ private:
     auto type =
         f32Type({xType.getDimSize(0), xType.getDimSize(1), spec.vocabSize});
     return xf::LinearOp::create(b, loc, type, x, table, weight("lm_head.bias"),
-                                /*transpose_weight=*/false);
+                                /*transpose_weight=*/false,
+                                /*weight_panel=*/nullptr);
   }
 
   OpBuilder b;

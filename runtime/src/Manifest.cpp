@@ -77,6 +77,20 @@ std::string getOptionalString(const Json &object, const std::string &path,
 }
 
 /// True and `out` set if `value` is an integer (not a float or bool).
+/// "none", "transpose" or "pack<p>" with a positive decimal p.
+bool isKnownWeightTransform(const Json &value) {
+  const std::string &t = value.get_ref<const std::string &>();
+  if (t == "none" || t == "transpose")
+    return true;
+  if (t.size() <= 4 || t.compare(0, 4, "pack") != 0 || t[4] == '0' ||
+      t.size() > 4 + 9)
+    return false;
+  for (size_t i = 4; i < t.size(); ++i)
+    if (t[i] < '0' || t[i] > '9')
+      return false;
+  return true;
+}
+
 bool asInt64(const Json &value, int64_t &out) {
   if (value.is_number_unsigned()) {
     uint64_t v = value.get<uint64_t>();
@@ -253,8 +267,9 @@ std::vector<ManifestWeight> parseWeights(const Json &root) {
     weight.transform = "none";
     if (item.contains("transform")) {
       const Json &transform = item.at("transform");
-      if (transform != "none" && transform != "transpose")
-        fail(path + ".transform", "\"none\" or \"transpose\"", transform);
+      if (!transform.is_string() || !isKnownWeightTransform(transform))
+        fail(path + ".transform",
+             "\"none\", \"transpose\" or \"pack<p>\" (p > 0)", transform);
       weight.transform = transform.get<std::string>();
     }
     out.push_back(std::move(weight));

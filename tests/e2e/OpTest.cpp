@@ -542,8 +542,12 @@ INSTANTIATE_TEST_SUITE_P(
 //===----------------------------------------------------------------------===//
 
 enum class WeightLayout {
-  /// [out, in] argument, default pipeline: xf-weight-layout transposes it.
+  /// [out, in] argument, default pipeline: xf-weight-layout packs it in
+  /// register-tile panels (or transposes it when the panels do not tile
+  /// the output features).
   LayoutPass,
+  /// The layout pass with packing off: [in, out].
+  LayoutPassNoPacking,
   /// [out, in] argument, the pass switched off: stays [out, in].
   NoLayoutPass,
   /// [in, out] argument with transpose_weight set by hand (default
@@ -581,20 +585,35 @@ TEST_P(LinearOpTest, MatchesReference) {
   resultShape.back() = outF;
   CpuPipelineOptions pipeline;
   pipeline.transposeLinearWeights = c.layout != WeightLayout::NoLayoutPass;
+  pipeline.packLinearWeights = c.layout == WeightLayout::LayoutPass;
   std::string manifest;
   std::vector<float> out = compileAndRun(
       args, resultShape,
       [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> v) {
         return mlir::xf::LinearOp::create(b, loc, f32Type(b, resultShape), v[0],
                                           v[1], c.bias ? v[2] : Value(),
-                                          manual);
+                                          manual, /*weight_panel=*/nullptr);
       },
       pipeline, &manifest);
   // The case really exercises its layout: only the pass records a
-  // transposed weight in the artifact.
-  EXPECT_EQ(manifest.find("\"transpose\"") != std::string::npos,
-            c.layout == WeightLayout::LayoutPass)
-      << manifest;
+  // transformed weight in the artifact, packed when the panel width of this
+  // machine's register tile (24 or 48 floats) divides the output features.
+  bool packed = manifest.find("\"pack24\"") != std::string::npos ||
+                manifest.find("\"pack48\"") != std::string::npos ||
+                manifest.find("\"pack12\"") != std::string::npos;
+  bool transposed = manifest.find("\"transpose\"") != std::string::npos;
+  switch (c.layout) {
+  case WeightLayout::LayoutPass:
+    EXPECT_TRUE(packed != transposed) << manifest;
+    if (outF % 48 == 0)
+      EXPECT_TRUE(packed) << manifest;
+    break;
+  case WeightLayout::LayoutPassNoPacking:
+    EXPECT_TRUE(transposed && !packed) << manifest;
+    break;
+  default:
+    EXPECT_TRUE(!transposed && !packed) << manifest;
+  }
   HostTensor wRef = hostTensor({outF, in}, w);
   HostTensor bRef = hostTensor({outF}, bias);
   Matrix ref =
@@ -610,11 +629,17 @@ std::vector<LinearCase> linearCases() {
   } shapes[] = {{"rank1_k48_n24", {48}, 24},
                 {"rank2_k48_n24", {5, 48}, 24},
                 {"rank3_k48_n24", {2, 7, 48}, 24},
-                {"rank3_k768_n80", {2, 3, 768}, 80}};
+                {"rank3_k768_n80", {2, 3, 768}, 80},
+                // Odd sizes for the tiled kernel: m not a multiple of the
+                // register or thread tile, k past one kc slice and ragged,
+                // n two and a half thread tiles.
+                {"rank2_m77_k300_n96", {77, 300}, 96},
+                {"rank3_m130_k64_n480", {2, 65, 64}, 480}};
   struct Layout {
     const char *name;
     WeightLayout layout;
   } layouts[] = {{"layout_pass", WeightLayout::LayoutPass},
+                 {"layout_pass_no_packing", WeightLayout::LayoutPassNoPacking},
                  {"out_in_no_layout_pass", WeightLayout::NoLayoutPass},
                  {"in_out_manual_transpose", WeightLayout::ManualInOut}};
   std::vector<LinearCase> cases;

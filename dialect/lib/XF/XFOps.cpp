@@ -162,18 +162,34 @@ LogicalResult SoftmaxOp::verify() {
 
 int64_t LinearOp::getInFeatures() {
   ArrayRef<int64_t> w = shapeOf(getWeight());
+  if (getWeightPanel())
+    return w[1];
   return getTransposeWeight() ? w[0] : w[1];
 }
 
 int64_t LinearOp::getOutFeatures() {
   ArrayRef<int64_t> w = shapeOf(getWeight());
+  if (getWeightPanel())
+    return w[0] * w[2];
   return getTransposeWeight() ? w[1] : w[0];
 }
 
 LogicalResult LinearOp::verify() {
-  if (failed(verifyStaticShapes(*this)) ||
-      failed(expectRank(*this, "weight", getWeight(), 2)))
+  if (failed(verifyStaticShapes(*this)))
     return failure();
+  if (std::optional<uint64_t> panel = getWeightPanel()) {
+    if (getTransposeWeight())
+      return emitOpError("weight_panel and transpose_weight are exclusive");
+    if (failed(expectRank(*this, "weight", getWeight(), 3)))
+      return failure();
+    if (shapeOf(getWeight())[2] != static_cast<int64_t>(*panel))
+      return emitOpError() << "packed weight "
+                           << formatShape(shapeOf(getWeight()))
+                           << " must have panels of weight_panel = " << *panel
+                           << " columns as its last dimension";
+  } else if (failed(expectRank(*this, "weight", getWeight(), 2))) {
+    return failure();
+  }
   ArrayRef<int64_t> input = shapeOf(getInput());
   if (input.empty())
     return emitOpError("input must have rank >= 1");
@@ -181,8 +197,9 @@ LogicalResult LinearOp::verify() {
     return emitOpError() << "input feature size " << input.back()
                          << " does not match the weight "
                          << formatShape(shapeOf(getWeight()))
-                         << (getTransposeWeight() ? " ([in, out] layout)"
-                                                  : " ([out, in] layout)");
+                         << (getWeightPanel()       ? " ([out/p, in, p] layout)"
+                             : getTransposeWeight() ? " ([in, out] layout)"
+                                                    : " ([out, in] layout)");
   int64_t outFeatures = getOutFeatures();
   if (getBias() && failed(expectShape(*this, "bias", getBias(), {outFeatures})))
     return failure();

@@ -32,7 +32,8 @@ Value buildLinear(PatternRewriter &rewriter, Location loc, Value input,
   shape.back() = weightType.getShape()[0];
   auto resultType = RankedTensorType::get(shape, inputType.getElementType());
   return LinearOp::create(rewriter, loc, resultType, input, weight, bias,
-                          /*transpose_weight=*/false);
+                          /*transpose_weight=*/false,
+                          /*weight_panel=*/nullptr);
 }
 
 struct DecomposeMultiHeadAttention

@@ -37,7 +37,7 @@ bool onlyUsedAsLinearWeight(BlockArgument arg) {
     if (!linear || use.get() != linear.getWeight() ||
         use.getOperandNumber() !=
             linear.getWeightMutable().getOperandNumber() ||
-        linear.getTransposeWeight())
+        linear.getTransposeWeight() || linear.getWeightPanel())
       return false;
   }
   return true;
@@ -70,8 +70,23 @@ struct XFWeightLayoutPass
           !onlyUsedAsLinearWeight(arg))
         continue;
       auto type = cast<RankedTensorType>(arg.getType());
-      auto transposed = RankedTensorType::get(
-          {type.getDimSize(1), type.getDimSize(0)}, type.getElementType());
+      int64_t out = type.getDimSize(0), in = type.getDimSize(1);
+      // Panels only when they tile the output features exactly: a ragged
+      // last panel would need padding in the file and in the kernel.
+      int64_t panel = packPanelWidth;
+      if (panel > 0 && out % panel == 0) {
+        auto packed = RankedTensorType::get({out / panel, in, panel},
+                                            type.getElementType());
+        arg.setType(packed);
+        argTypes[index] = packed;
+        for (Operation *user : arg.getUsers())
+          cast<LinearOp>(user).setWeightPanel(panel);
+        func.setArgAttr(index, "xf.weight_transform",
+                        builder.getStringAttr("pack" + std::to_string(panel)));
+        continue;
+      }
+      auto transposed =
+          RankedTensorType::get({in, out}, type.getElementType());
       arg.setType(transposed);
       argTypes[index] = transposed;
       for (Operation *user : arg.getUsers())

@@ -338,7 +338,7 @@ TEST(Runtime, ManifestFieldErrorsNameThePath) {
       {[](Json &m) { m["weights"][0]["offset"] = -64; },
        "at $.weights[0].offset: expected a non-negative integer, found -64"},
       {[](Json &m) { m["weights"][0]["transform"] = "flip"; },
-       "at $.weights[0].transform: expected \"none\" or \"transpose\""},
+       "at $.weights[0].transform: expected \"none\", \"transpose\" or \"pack<p>\" (p > 0)"},
       {[](Json &m) {
          m["outputs"][0]["shape"] = Json::array({1, 1, 1, 1, 1, 1, 1, 1, 1});
        },

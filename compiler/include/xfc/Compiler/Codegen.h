@@ -33,6 +33,10 @@ struct TargetDescription {
 bool selectTarget(const std::string &cpuOption, TargetDescription &out,
                   std::string &error);
 
+/// Floats per vector register the target has: 16 with AVX-512F, 8 with
+/// AVX2 and FMA, 4 otherwise (SSE, part of every x86-64).
+int64_t vectorWidthFor(const TargetDescription &target);
+
 /// Translates `module` (LLVM dialect only), optimizes it at O3 for
 /// `target`, writes `objectPath` and links it into `libraryPath`. If
 /// `llvmIRPath` is non-empty, the optimized LLVM IR is written there too.

@@ -16,6 +16,7 @@
 #ifndef XFC_COMPILER_PIPELINES_H
 #define XFC_COMPILER_PIPELINES_H
 
+#include <cstdint>
 #include <string>
 
 namespace mlir {
@@ -30,6 +31,18 @@ namespace xfc {
 struct CpuPipelineOptions {
   /// xf-weight-layout: store linear weights [in, out].
   bool transposeLinearWeights = true;
+  /// xf-weight-layout: store linear weights in column panels as wide as
+  /// the register tile (3 vectors), read contiguously by the GEMM kernel.
+  bool packLinearWeights = true;
+  /// xf-cpu-tile-and-vectorize: tile contractions for caches and registers
+  /// and vectorize them. Off: plain loops, left to LLVM's loop vectorizer.
+  bool tileAndVectorize = true;
+  /// Floats per vector register for the register tiles: 4 (SSE), 8 (AVX2),
+  /// 16 (AVX-512). compileModule derives it from the target's features.
+  int64_t vectorWidth = 8;
+  /// Thread tiles become OpenMP parallel loops; the number of threads is a
+  /// run option (xfc_context_options). Off: one thread, no OpenMP at all.
+  bool threads = true;
   /// Test only (mutation tests): a deliberate attention miscompilation,
   /// "drop-mask", "causal-off-by-one" or "permute-heads"; empty for none.
   std::string testFault;

@@ -40,11 +40,22 @@ def XFWeightLayout : Pass<"xf-weight-layout", "::mlir::ModuleOp"> {
     other use (a tied embedding table) keep their layout. Functions that
     are called or otherwise referenced in the module keep their signature:
     the pass never changes an interface someone else depends on.
+
+    With `pack-panel-width=p`, such a weight is stored in column panels
+    `[out/p, in, p]` instead (`xf.weight_transform = "pack<p>"`), the layout
+    the CPU register tile reads contiguously; `p` is the register tile's
+    width (three vector registers). Weights whose output size is not a
+    multiple of `p` are transposed as before.
   }];
   let options = [
     Option<"transposeLinearWeights", "transpose-linear-weights", "bool",
            /*default=*/"true",
-           "Store linear weights [in, out] instead of [out, in]">
+           "Store linear weights [in, out] instead of [out, in]">,
+    Option<"packPanelWidth", "pack-panel-width", "int64_t",
+           /*default=*/"0",
+           "If > 0 (with transpose-linear-weights), store linear weights "
+           "whose output features are a multiple of it in panels "
+           "[out/p, in, p] (`pack<p>`) instead of [in, out]">
   ];
   let dependentDialects = ["::mlir::xf::XFDialect"];
 }

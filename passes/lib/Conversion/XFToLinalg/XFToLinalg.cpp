@@ -383,6 +383,63 @@ Value reshapeToMatrix(OpBuilder &b, Location loc, Value input) {
 
 struct LowerLinear : public OpRewritePattern<LinearOp> {
   using OpRewritePattern::OpRewritePattern;
+
+  /// A packed weight `[N/p, K, p]`: the contraction runs in the panel
+  /// space `C[m, j, i] += A[m, k] W[j, k, i]` over an output viewed as
+  /// `[M, N/p, p]` (a reshape, no copy), loop order (m, j, k, i) so the
+  /// innermost loop walks contiguous floats of the panel and the output.
+  /// The bias is broadcast in the same space so tiling can fuse it.
+  static Value lowerPacked(PatternRewriter &rewriter, Location loc,
+                           LinearOp op, Value matrix, int64_t m, int64_t n,
+                           int64_t panel) {
+    MLIRContext *ctx = rewriter.getContext();
+    int64_t panels = n / panel;
+    Value acc;
+    if (Value bias = op.getBias()) {
+      Value panelBias = tensor::ExpandShapeOp::create(
+          rewriter, loc,
+          RankedTensorType::get({panels, panel}, rewriter.getF32Type()), bias,
+          SmallVector<ReassociationIndices>{{0, 1}});
+      Value init =
+          createEmpty(rewriter, loc, {m, panels, panel}, rewriter.getF32Type());
+      acc = linalg::BroadcastOp::create(rewriter, loc, panelBias, init,
+                                        ArrayRef<int64_t>{0})
+                .getResult()[0];
+    } else {
+      acc = createFilled(rewriter, loc, {m, panels, panel}, 0.0);
+    }
+    AffineExpr dm = getAffineDimExpr(0, ctx), dj = getAffineDimExpr(1, ctx),
+               dk = getAffineDimExpr(2, ctx), di = getAffineDimExpr(3, ctx);
+    SmallVector<AffineMap> maps{AffineMap::get(4, 0, {dm, dk}, ctx),
+                                AffineMap::get(4, 0, {dj, dk, di}, ctx),
+                                AffineMap::get(4, 0, {dm, dj, di}, ctx)};
+    Value product = buildGeneric(
+        rewriter, loc, {matrix, op.getWeight()}, acc, maps,
+        {IteratorType::parallel, IteratorType::parallel,
+         IteratorType::reduction, IteratorType::parallel},
+        multiplyAccumulate(/*reassociate=*/false));
+    return tensor::CollapseShapeOp::create(
+        rewriter, loc, RankedTensorType::get({m, n}, rewriter.getF32Type()),
+        product, SmallVector<ReassociationIndices>{{0}, {1, 2}});
+  }
+
+  /// Reshapes the [M, N] product back to the result's leading dims.
+  static Value restoreLeadingDims(PatternRewriter &rewriter, Location loc,
+                                  Value product, RankedTensorType resultType) {
+    if (resultType.getRank() == 2)
+      return product;
+    if (resultType.getRank() == 1)
+      return tensor::CollapseShapeOp::create(
+          rewriter, loc, resultType, product,
+          SmallVector<ReassociationIndices>{{0, 1}});
+    ReassociationIndices leading;
+    for (int64_t i = 0; i + 1 < resultType.getRank(); ++i)
+      leading.push_back(i);
+    return tensor::ExpandShapeOp::create(
+        rewriter, loc, resultType, product,
+        SmallVector<ReassociationIndices>{leading,
+                                          {resultType.getRank() - 1}});
+  }
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
@@ -391,6 +448,13 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
     Value matrix = reshapeToMatrix(rewriter, loc, op.getInput());
     int64_t m = shapeOf(matrix)[0];
     int64_t n = op.getOutFeatures();
+
+    if (std::optional<uint64_t> panel = op.getWeightPanel()) {
+      Value product = lowerPacked(rewriter, loc, op, matrix, m, n, *panel);
+      rewriter.replaceOp(op, restoreLeadingDims(rewriter, loc, product,
+                                                resultType));
+      return success();
+    }
 
     // The accumulator starts as the broadcast bias (or zero), which saves a
     // separate pass adding the bias afterwards.
@@ -433,22 +497,8 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
            IteratorType::reduction},
           multiplyAccumulate(/*reassociate=*/true));
     }
-    if (resultType.getRank() == 2) {
-      rewriter.replaceOp(op, product);
-      return success();
-    }
-    if (resultType.getRank() == 1) {
-      rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
-          op, resultType, product, SmallVector<ReassociationIndices>{{0, 1}});
-      return success();
-    }
-    ReassociationIndices leading;
-    for (int64_t i = 0; i + 1 < resultType.getRank(); ++i)
-      leading.push_back(i);
-    SmallVector<ReassociationIndices> groups{leading,
-                                             {resultType.getRank() - 1}};
-    rewriter.replaceOpWithNewOp<tensor::ExpandShapeOp>(op, resultType, product,
-                                                       groups);
+    rewriter.replaceOp(op,
+                       restoreLeadingDims(rewriter, loc, product, resultType));
     return success();
   }
 };

@@ -154,9 +154,12 @@ def XF_LinearOp : XF_Op<"linear", [Pure]> {
   let description = [{
     `result[..., n] = sum_k input[..., k] * W[n, k] + bias[n]` with `W` of
     shape `[N, K]`. With `transpose_weight`, the weight is stored `[K, N]`
-    (`result = x W + b`), the layout the CPU kernels read best; the weight
-    layout pass chooses it for weights that are function arguments and
-    records the change so the compiler stores the weight transposed.
+    (`result = x W + b`); the weight layout pass chooses it for weights
+    that are function arguments and records the change so the compiler
+    stores the weight transposed. With `weight_panel = p` the weight is
+    stored in column panels `[N/p, K, p]` (`W_packed[j, k, i] = W[j p + i,
+    k]`): the register tile of the CPU matmul reads one panel front to back,
+    `p` contiguous floats per `k`.
 
     Example:
     ```mlir
@@ -167,7 +170,9 @@ def XF_LinearOp : XF_Op<"linear", [Pure]> {
   }];
   let arguments = (ins XF_F32Tensor:$input, XF_F32Tensor:$weight,
                        Optional<XF_F32Tensor>:$bias,
-                       UnitAttr:$transpose_weight);
+                       UnitAttr:$transpose_weight,
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:
+                           $weight_panel);
   let results = (outs XF_F32Tensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? attr-dict `:`

@@ -1,0 +1,54 @@
+//===- Passes.td - Target code generation passes ------------*- tablegen -*-===//
+//
+// Part of xfc. Passes that shape linalg/vector IR for one kind of target:
+// tiling for caches and registers, vectorization, threads.
+//
+//===----------------------------------------------------------------------===//
+#ifndef XF_CODEGEN_PASSES_TD
+#define XF_CODEGEN_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+//===----------------------------------------------------------------------===//
+// CPU
+//===----------------------------------------------------------------------===//
+
+def XFCPUTileAndVectorize : Pass<"xf-cpu-tile-and-vectorize"> {
+  let summary = "Tile contractions for threads, caches and registers; vectorize";
+  let description = [{
+    Every linalg contraction on tensors whose right-hand side is contiguous
+    along `n` (a matmul `A[M,K] B[K,N]`, possibly batched) becomes:
+
+    ```
+    scf.forall (m, n) tiles of mc x nc        (threads)
+      scf.for k by kc                         (the kc x nr panel of B in L1)
+        scf.for n by nr, scf.for m by mr      (register tile)
+          scf.for k by 1: vector.contract mr x 1 x nr (outer product FMAs)
+    ```
+
+    The register tile loops are peeled so the main tiles have static shapes;
+    the accumulator read/write is hoisted out of the `k` loop so it lives in
+    vector registers. Fill and broadcast producers of the accumulator are
+    fused into the thread tile, and an elementwise consumer (bias,
+    activation, residual epilogue) is computed on the thread tile while it
+    is in cache. Remainder tiles stay scalar loops.
+
+    The register tile is `mr x nr` with `nr` a multiple of the vector width
+    (8 floats for AVX2, 16 for AVX-512) so that `mr * nr / width`
+    accumulators plus the loaded row of `B` fit the 16 (AVX2) or 32
+    (AVX-512) vector registers.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
+           "Floats per vector register (4: SSE, 8: AVX2, 16: AVX-512)">,
+    Option<"parallel", "parallel", "bool", /*default=*/"true",
+           "Use scf.forall for the thread tiles (scf.for otherwise)">,
+  ];
+  let dependentDialects = [
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect",
+    "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect",
+    "::mlir::tensor::TensorDialect", "::mlir::linalg::LinalgDialect"
+  ];
+}
+
+#endif // XF_CODEGEN_PASSES_TD

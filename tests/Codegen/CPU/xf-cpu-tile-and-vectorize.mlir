@@ -1,0 +1,85 @@
+// RUN: xfc-opt %s -split-input-file -xf-cpu-tile-and-vectorize -canonicalize -cse | FileCheck %s
+// RUN: xfc-opt %s -split-input-file -xf-cpu-tile-and-vectorize='vector-width=16 parallel=false' -canonicalize -cse | FileCheck %s --check-prefix=AVX512
+// RUN: not xfc-opt %s -xf-cpu-tile-and-vectorize='vector-width=6' 2>&1 | FileCheck %s --check-prefix=WIDTH
+
+// WIDTH: error: xf-cpu-tile-and-vectorize: vector-width must be 4, 8 or 16, got 6
+
+// A [K, N] weight: thread tiles in an scf.forall with the bias broadcast
+// fused into each tile, a kc = 256 slice of k, 4 x 24 register tiles whose
+// twelve 8-wide accumulators are carried by the unit-k loop.
+
+// CHECK-LABEL: func.func @matmul_kn
+// CHECK: scf.forall (%{{.*}}, %{{.*}}) = (0, 0) to (128, 768) step (64, 192)
+// CHECK: linalg.broadcast
+// CHECK: scf.for %{{.*}} = %c0 to %c768 step %c256
+// CHECK: scf.for %{{.*}} = %c0 to %c192 step %c24
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c4
+// CHECK: scf.for %{{.*}} = %c0 to %c256 step %c1 iter_args({{.*}}) -> (vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>)
+// CHECK-COUNT-12: vector.contract
+// CHECK: scf.forall.in_parallel
+// AVX512-LABEL: func.func @matmul_kn
+// AVX512-NOT: scf.forall
+// AVX512: scf.for %{{.*}} = %c0 to %c128 step %c64
+// AVX512: scf.for %{{.*}} = %c0 to %c768 step %c384
+// AVX512: scf.for %{{.*}} = %c0 to %c768 step %c128
+// AVX512: scf.for %{{.*}} = %c0 to %c384 step %c48
+// AVX512: scf.for %{{.*}} = %c0 to %c64 step %c8
+// AVX512: -> (vector<1x16xf32>, vector<1x16xf32>, vector<1x16xf32>,
+// AVX512-COUNT-24: vector.contract
+#mk = affine_map<(m, k, n) -> (m, k)>
+#kn = affine_map<(m, k, n) -> (k, n)>
+#mn = affine_map<(m, k, n) -> (m, n)>
+func.func @matmul_kn(%a: tensor<128x768xf32>, %b: tensor<768x768xf32>,
+                     %bias: tensor<768xf32>) -> tensor<128x768xf32> {
+  %e = tensor.empty() : tensor<128x768xf32>
+  %acc = linalg.broadcast ins(%bias : tensor<768xf32>)
+      outs(%e : tensor<128x768xf32>) dimensions = [0]
+  %r = linalg.generic {indexing_maps = [#mk, #kn, #mn],
+                       iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%a, %b : tensor<128x768xf32>, tensor<768x768xf32>)
+      outs(%acc : tensor<128x768xf32>) {
+  ^bb0(%x: f32, %y: f32, %c: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %c, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<128x768xf32>
+  return %r : tensor<128x768xf32>
+}
+
+// -----
+
+// Packed panels [N/24, K, 24]: the panel index is an outer n loop tiled by
+// one (4 panels: fewer than a thread tile's 8, so only m is split across
+// threads); k = 300 is one full kc slice and a ragged one; m = 77 leaves a
+// peeled remainder (m mod 4 rows) that stays scalar.
+
+// CHECK-LABEL: func.func @matmul_packed
+// CHECK: scf.forall (%{{.*}}) = (0) to (77) step (64)
+// CHECK: linalg.fill
+// CHECK: scf.for %{{.*}} = %c0 to %c300 step %c256
+// CHECK: scf.for %{{.*}} = %c0 to %c4 step %c1
+// CHECK: -> (vector<1x1x8xf32>,
+// CHECK-COUNT-12: vector.contract
+// CHECK: linalg.generic
+// CHECK-SAME: ins({{.*}} : tensor<?x1xf32>, tensor<1x1x24xf32>)
+#A = affine_map<(m, j, k, i) -> (m, k)>
+#B = affine_map<(m, j, k, i) -> (j, k, i)>
+#C = affine_map<(m, j, k, i) -> (m, j, i)>
+func.func @matmul_packed(%a: tensor<77x300xf32>, %w: tensor<4x300x24xf32>)
+    -> tensor<77x4x24xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<77x4x24xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%e : tensor<77x4x24xf32>)
+      -> tensor<77x4x24xf32>
+  %r = linalg.generic {indexing_maps = [#A, #B, #C],
+                       iterator_types = ["parallel", "parallel", "reduction",
+                                         "parallel"]}
+      ins(%a, %w : tensor<77x300xf32>, tensor<4x300x24xf32>)
+      outs(%acc : tensor<77x4x24xf32>) {
+  ^bb0(%x: f32, %y: f32, %c: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %c, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<77x4x24xf32>
+  return %r : tensor<77x4x24xf32>
+}
