@@ -117,7 +117,10 @@ xfc_status_code cpuOpen(const std::string &libraryPath,
   return XFC_OK;
 }
 
-void cpuRun(void *handle, void **args) {
+void cpuRun(void *handle, void **args, int32_t numThreads) {
+  // The generated code does not take a thread count yet; the count is
+  // carried this far so wiring it into the entry point is a local change.
+  (void)numThreads;
   static_cast<CpuHandle *>(handle)->entry(args);
 }
 
