@@ -125,7 +125,7 @@ LogicalResult XFPlanMemoryPass::lowerThreadTemporaries(func::FuncOp func) {
              << "xf-plan-memory: a per-thread temporary of " << bytes
              << " bytes inside an scf.forall/scf.parallel body exceeds the "
                 "stack limit of "
-             << maxAllocaBytes
+             << static_cast<int64_t>(maxAllocaBytes)
              << " bytes (max-alloca-bytes); tile it smaller or move it out "
                 "of the parallel loop";
     // At the start of the parallel body, even from inside an inner loop:
