@@ -23,6 +23,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <vector>
 
@@ -105,11 +106,16 @@ template <typename Body> long allocationsDuring(Body body) {
 class ZeroAllocationTest : public ::testing::Test {
 protected:
   void SetUp() override {
+    // ctest runs each test in its own process, possibly at the same time:
+    // one scratch folder per test.
+    dir = std::make_unique<ScratchDir>(
+        std::string("zero_allocation_") +
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     CompileRequest request;
     request.specPath =
         std::string(XFC_SOURCE_DIR) + "/models/example-tiny-bert.json";
     request.shapes.seqLen = 16;
-    request.outputDir = dir.path() + "/artifact";
+    request.outputDir = dir->path() + "/artifact";
     request.force = true;
     CompileReport report;
     std::string error;
@@ -142,7 +148,7 @@ protected:
   }
   void TearDown() override { xfc_model_destroy(model); }
 
-  ScratchDir dir{"zero_allocation"};
+  std::unique_ptr<ScratchDir> dir;
   xfc_model *model = nullptr;
   std::vector<std::vector<int32_t>> inputs;
   std::vector<float> output;
