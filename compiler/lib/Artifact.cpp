@@ -175,7 +175,7 @@ bool writeManifest(const std::string &path, const ManifestInfo &info,
   using nlohmann::ordered_json;
   ordered_json manifest;
   manifest["format"] = "xfc-artifact";
-  manifest["format_version"] = 1;
+  manifest["format_version"] = 2;
   manifest["model_name"] = info.modelName;
   manifest["library"] = info.libraryFile;
   manifest["library_size_bytes"] = info.librarySizeBytes;
@@ -215,6 +215,10 @@ bool writeManifest(const std::string &path, const ManifestInfo &info,
                                    {"size_bytes", w.sizeBytes},
                                    {"source_shape", w.sourceShape},
                                    {"transform", w.transform}});
+  manifest["memory_plan"] = {{"arena_bytes", info.arenaBytes},
+                             {"naive_bytes", info.naiveBytes},
+                             {"lower_bound_bytes", info.lowerBoundBytes},
+                             {"buffers", info.numPlannedBuffers}};
   if (!info.specJson.empty()) {
     ordered_json spec = ordered_json::parse(info.specJson, nullptr,
                                             /*allow_exceptions=*/false);

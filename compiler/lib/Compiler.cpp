@@ -10,6 +10,7 @@
 
 #include "xfc/Compiler/Artifact.h"
 #include "xfc/Compiler/Codegen.h"
+#include "xfc/Compiler/MemoryPlanReport.h"
 #include "xfc/Frontend/ModelBuilder.h"
 #include "xfc/Frontend/SpecParser.h"
 #include "xfc/Frontend/Weights.h"
@@ -169,6 +170,13 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
         !collectArtifactInterface(module, moduleInfo.inputRanges, interface,
                                   error))
       return false;
+    if (stage.build == buildBufferStage) {
+      if (!readMemoryPlan(module, report.memoryPlan, error))
+        return false;
+      if (!request.explainDir.empty() &&
+          !writeMemoryPlanFiles(report.memoryPlan, request.explainDir, error))
+        return false;
+    }
     lap(stage.name);
   }
 
@@ -209,6 +217,10 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
   info.shapes = moduleInfo.shapes;
   info.pipeline = describeCpuPipeline(opts);
   info.specJson = moduleInfo.specJson;
+  info.arenaBytes = report.memoryPlan.arenaBytes;
+  info.naiveBytes = report.memoryPlan.naiveBytes;
+  info.lowerBoundBytes = report.memoryPlan.lowerBoundBytes;
+  info.numPlannedBuffers = report.memoryPlan.buffers.size();
   if (!writeManifest(temp + "/manifest.json", info, interface, error))
     return fail();
 

@@ -60,17 +60,24 @@ std::string linalgStage(const CpuPipelineOptions &opts) {
   return lowering;
 }
 
-std::string bufferStage(const CpuPipelineOptions &) {
+std::string bufferStage(const CpuPipelineOptions &opts) {
   // Function boundaries bufferize to identity-layout memrefs so the
   // bare-pointer calling convention applies. The returned buffer becomes an
-  // out-parameter written in place (hoist-static-allocs), then ownership-
-  // based deallocation frees every intermediate buffer before returning.
+  // out-parameter written in place (hoist-static-allocs). Then, instead of
+  // freeing each intermediate, xf-plan-memory places every one in a single
+  // arena passed in by the runtime, so a run allocates nothing.
+  std::string poison = opts.poisonDeadBuffers ? "true" : "false";
   return "one-shot-bufferize{bufferize-function-boundaries "
          "function-boundary-type-conversion=identity-layout-map},"
          "buffer-results-to-out-params{hoist-static-allocs "
          "modify-public-functions},"
-         "canonicalize,"
-         "buffer-deallocation-pipeline,"
+         // CSE merges the identical subviews bufferization creates for a
+         // tile's read and write-back, so canonicalization can drop the
+         // then self-copies (which would otherwise call memrefCopy).
+         "canonicalize,cse,canonicalize,"
+         "xf-plan-memory{poison-dead-buffers=" +
+         poison +
+         "},"
          "convert-bufferization-to-memref";
 }
 
@@ -116,6 +123,10 @@ struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
   Option<bool> transposeLinearWeights{
       *this, "transpose-linear-weights",
       llvm::cl::desc("Store linear weights [in, out]"), llvm::cl::init(true)};
+  Option<bool> poisonDeadBuffers{
+      *this, "poison-dead-buffers",
+      llvm::cl::desc("Fill each planned buffer with NaN after its last use"),
+      llvm::cl::init(false)};
 
   Option<bool> packLinearWeights{
       *this, "pack-linear-weights",
@@ -139,6 +150,7 @@ struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
     opts.tileAndVectorize = tileAndVectorize;
     opts.vectorWidth = vectorWidth;
     opts.threads = threads;
+    opts.poisonDeadBuffers = poisonDeadBuffers;
     return opts;
   }
 };
@@ -187,7 +199,7 @@ void registerXFCPassesAndPipelines() {
     reg("xf-model-stage", "xf to xf: decompose model ops, weight layouts",
         buildModelStage);
     reg("xf-linalg-stage", "xf to linalg on tensors", buildLinalgStage);
-    reg("xf-buffer-stage", "Bufferize, out-parameters, deallocation",
+    reg("xf-buffer-stage", "Bufferize, out-parameters, memory planning",
         buildBufferStage);
     reg("xf-llvm-stage", "Loops and memrefs to the LLVM dialect",
         buildLLVMStage);

@@ -26,6 +26,13 @@ using EntryFn = void (*)(void **args);
 struct CpuHandle {
   void *library;
   EntryFn entry;
+  /// The OpenMP runtime the library's parallel kernels run on (LLVM's
+  /// libomp, a dependency of the library), or null when the library has no
+  /// parallel kernels. Looked up through the library's handle, so another
+  /// OpenMP runtime already in the process (libgomp after `import torch`)
+  /// is never the one asked.
+  void (*ompSetNumThreads)(int);
+  int (*ompGetMaxThreads)();
 };
 
 /// dlerror()'s message, or `fallback` if there is none. dlerror's buffer is
@@ -105,7 +112,7 @@ xfc_status_code cpuOpen(const std::string &libraryPath,
     dlclose(library);
     return XFC_INVALID_ARTIFACT;
   }
-  auto *cpu = new (std::nothrow) CpuHandle{library, nullptr};
+  auto *cpu = new (std::nothrow) CpuHandle{library, nullptr, nullptr, nullptr};
   if (!cpu) {
     dlclose(library);
     error = "out of memory";
@@ -113,12 +120,30 @@ xfc_status_code cpuOpen(const std::string &libraryPath,
   }
   // POSIX guarantees object and function pointers convert through dlsym.
   cpu->entry = reinterpret_cast<EntryFn>(symbol);
+  void *setThreads = dlsym(library, "omp_set_num_threads");
+  void *getThreads = dlsym(library, "omp_get_max_threads");
+  if (setThreads && getThreads) {
+    cpu->ompSetNumThreads = reinterpret_cast<void (*)(int)>(setThreads);
+    cpu->ompGetMaxThreads = reinterpret_cast<int (*)()>(getThreads);
+  }
   *handle = cpu;
   return XFC_OK;
 }
 
-void cpuRun(void *handle, void **args) {
-  static_cast<CpuHandle *>(handle)->entry(args);
+void cpuRun(void *handle, void **args, int32_t numThreads) {
+  auto *cpu = static_cast<CpuHandle *>(handle);
+  if (!cpu->ompSetNumThreads) {
+    cpu->entry(args);
+    return;
+  }
+  // The thread count is an OpenMP per-thread setting (nthreads-var) of the
+  // calling thread: set for this run, restored afterwards, so concurrent
+  // contexts on other threads keep their own counts and the caller's own
+  // OpenMP settings are left as they were. OMP_NUM_THREADS never decides.
+  int previous = cpu->ompGetMaxThreads();
+  cpu->ompSetNumThreads(numThreads);
+  cpu->entry(args);
+  cpu->ompSetNumThreads(previous);
 }
 
 void cpuClose(void *handle) {

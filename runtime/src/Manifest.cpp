@@ -332,6 +332,14 @@ void parseRoot(const Json &root, Manifest &out) {
   out.inputs = parseTensors(root, "inputs", /*isInput=*/true, ioNames);
   out.outputs = parseTensors(root, "outputs", /*isInput=*/false, ioNames);
   out.weights = parseWeights(root);
+
+  // Only the arena size matters to the runtime; the other totals are there
+  // for reports and are checked only for being numbers.
+  const Json &plan =
+      requireObject(member(root, "$", "memory_plan"), "$.memory_plan");
+  out.arenaBytes = getNonNegative(plan, "$.memory_plan", "arena_bytes");
+  getNonNegative(plan, "$.memory_plan", "naive_bytes");
+  getNonNegative(plan, "$.memory_plan", "lower_bound_bytes");
 }
 
 } // namespace

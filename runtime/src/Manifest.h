@@ -20,7 +20,8 @@
 namespace xfc {
 
 /// The manifest format version this runtime reads.
-inline constexpr int64_t kManifestFormatVersion = 1;
+/// 2: the entry point takes the arena as its last argument (memory_plan).
+inline constexpr int64_t kManifestFormatVersion = 2;
 
 /// An input or output of the entry point.
 struct ManifestTensor {
@@ -62,6 +63,9 @@ struct Manifest {
   ManifestTarget target;
   std::vector<ManifestTensor> inputs, outputs;
   std::vector<ManifestWeight> weights;
+  /// Bytes of the scratch arena the entry point takes as its last argument
+  /// (memory_plan.arena_bytes).
+  uint64_t arenaBytes = 0;
 };
 
 /// Parses and validates the text of manifest.json. On failure returns false,

@@ -2,8 +2,10 @@
 //
 // Part of xfc. This file implements the C API of xfc/runtime.h: statuses,
 // opening an artifact (manifest, CPU check, weights mapping and validation,
-// library loading through a Backend), the query functions and
-// xfc_model_run. Weights are mapped read-only and handed to the entry point
+// library loading through a Backend), the query functions, run contexts
+// and xfc_model_run. A context owns everything a run needs besides the
+// caller's buffers (the arena of intermediates and the argument array), so
+// xfc_context_run allocates nothing unless it fails. Weights are mapped read-only and handed to the entry point
 // in place, never copied, which is why the weights file's layout (64-byte
 // aligned tensors at the offsets the manifest records) is checked so
 // strictly at open time. No C++ exception crosses the API: each entry point
@@ -20,9 +22,11 @@
 #include "xfc/Support/CpuFeatures.h"
 #include "xfc/Support/Safetensors.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
@@ -31,6 +35,8 @@
 #include <sstream>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sched.h>
+#include <thread>
 #include <unistd.h>
 
 struct xfc_status_s {
@@ -56,6 +62,18 @@ struct xfc_model_s {
     if (mapping)
       munmap(mapping, mappingSize);
   }
+};
+
+struct xfc_context_s {
+  const xfc_model *model = nullptr;
+  int32_t numThreads = 1;
+  /// The arena of intermediate buffers, 64-byte aligned (never null).
+  void *arena = nullptr;
+  /// The entry point's arguments: inputs, weights, outputs, arena. The
+  /// weights and the arena are filled once; each run fills the rest.
+  std::vector<void *> args;
+
+  ~xfc_context_s() { std::free(arena); }
 };
 
 namespace {
@@ -324,6 +342,7 @@ xfc_status openModel(const char *path, const xfc_model_options *options,
     arguments.push_back({weight.name, weight.sizeBytes});
   for (const xfc::ManifestTensor &tensor : manifest.outputs)
     arguments.push_back({tensor.name, tensor.sizeBytes});
+  arguments.push_back({"(arena)", manifest.arenaBytes});
   const xfc::Backend &backend = xfc::cpuBackend();
   void *handle = nullptr;
   code = backend.open(folder + "/" + manifest.library, manifest.entrySymbol,
@@ -342,22 +361,22 @@ xfc_status openModel(const char *path, const xfc_model_options *options,
 }
 
 /// Checks a list of caller buffers against the manifest's tensors.
-xfc_status checkBuffers(const char *kind, const xfc_buffer *buffers,
-                        size_t count,
+xfc_status checkBuffers(const char *function, const char *kind,
+                        const xfc_buffer *buffers, size_t count,
                         const std::vector<xfc::ManifestTensor> &tensors) {
   if (count != tensors.size())
     return makeStatus(XFC_INVALID_ARGUMENT,
-                      std::string("xfc_model_run: expected ") +
+                      std::string(function) + ": expected " +
                           std::to_string(tensors.size()) + " " + kind +
                           " buffers, found " + std::to_string(count));
   if (count > 0 && !buffers)
-    return makeStatus(XFC_INVALID_ARGUMENT, std::string("xfc_model_run: the ") +
+    return makeStatus(XFC_INVALID_ARGUMENT, std::string(function) + ": the " +
                                                 kind + " array is NULL");
   for (size_t i = 0; i < count; ++i) {
     const xfc::ManifestTensor &tensor = tensors[i];
     if (buffers[i].size_bytes != tensor.sizeBytes)
       return makeStatus(XFC_INVALID_ARGUMENT,
-                        std::string("xfc_model_run: ") + kind + " " +
+                        std::string(function) + ": " + kind + " " +
                             std::to_string(i) + " ('" + tensor.name + "', " +
                             xfc::manifestDtypeName(tensor.dtype) + " " +
                             shapeString(tensor.shape) +
@@ -366,7 +385,7 @@ xfc_status checkBuffers(const char *kind, const xfc_buffer *buffers,
                             std::to_string(buffers[i].size_bytes));
     if (!buffers[i].data && tensor.sizeBytes != 0)
       return makeStatus(XFC_INVALID_ARGUMENT,
-                        std::string("xfc_model_run: ") + kind + " " +
+                        std::string(function) + ": " + kind + " " +
                             std::to_string(i) + " ('" + tensor.name +
                             "'): data is NULL");
   }
@@ -374,7 +393,8 @@ xfc_status checkBuffers(const char *kind, const xfc_buffer *buffers,
 }
 
 /// Checks every element of the integer inputs that carry a value range.
-xfc_status checkInputRanges(const xfc_model &model, const xfc_buffer *inputs) {
+xfc_status checkInputRanges(const char *function, const xfc_model &model,
+                            const xfc_buffer *inputs) {
   for (size_t i = 0; i < model.manifest.inputs.size(); ++i) {
     const xfc::ManifestTensor &tensor = model.manifest.inputs[i];
     if (tensor.dtype != XFC_DTYPE_I32 || (!tensor.min && !tensor.max))
@@ -390,7 +410,7 @@ xfc_status checkInputRanges(const xfc_model &model, const xfc_buffer *inputs) {
       if (value < lo || value > hi)
         return makeStatus(
             XFC_INVALID_ARGUMENT,
-            "xfc_model_run: input '" + tensor.name + "' element " +
+            std::string(function) + ": input '" + tensor.name + "' element " +
                 std::to_string(k) + " (flat index) is " +
                 std::to_string(value) + ", outside the allowed range [" +
                 (tensor.min ? std::to_string(lo) : std::string("-inf")) + ", " +
@@ -400,33 +420,114 @@ xfc_status checkInputRanges(const xfc_model &model, const xfc_buffer *inputs) {
   return nullptr;
 }
 
+/// The thread count a context uses for `requested` (0: every core).
+int32_t resolveThreads(int32_t requested) {
+  if (requested > 0)
+    return requested;
+  // The cores this process may run on (taskset, cgroups' cpusets), not
+  // every core of the machine.
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+    return CPU_COUNT(&set);
+  unsigned cores = std::thread::hardware_concurrency();
+  return cores ? static_cast<int32_t>(cores) : 1;
+}
+
+xfc_status createContext(const xfc_model *model,
+                         const xfc_context_options *options,
+                         xfc_context **outContext) {
+  if (!outContext)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      "xfc_context_create: out_context is NULL");
+  *outContext = nullptr;
+  if (!model)
+    return makeStatus(XFC_INVALID_ARGUMENT, "xfc_context_create: model is NULL");
+  int32_t numThreads = 0;
+  if (options) {
+    if (options->struct_size < sizeof(uint32_t))
+      return makeStatus(XFC_INVALID_ARGUMENT,
+                        "xfc_context_create: options.struct_size is " +
+                            std::to_string(options->struct_size) +
+                            "; initialize options with "
+                            "xfc_context_options_initialize");
+    // Fields beyond struct_size come from an older caller: keep defaults.
+    if (options->struct_size >= offsetof(xfc_context_options, num_threads) +
+                                    sizeof(options->num_threads))
+      numThreads = options->num_threads;
+    if (numThreads < 0)
+      return makeStatus(XFC_INVALID_ARGUMENT,
+                        "xfc_context_create: num_threads is " +
+                            std::to_string(numThreads) +
+                            "; expected 0 (every core) or a positive count");
+  }
+  auto context = std::make_unique<xfc_context>();
+  context->model = model;
+  context->numThreads = resolveThreads(numThreads);
+  // Rounded up to the alignment, as aligned_alloc requires, and never
+  // empty, so the entry point always gets a valid pointer.
+  uint64_t bytes = model->manifest.arenaBytes;
+  uint64_t rounded = (std::max<uint64_t>(bytes, 1) + 63) / 64 * 64;
+  if (rounded < bytes || rounded > SIZE_MAX)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      "xfc_context_create: the arena of " +
+                          std::to_string(bytes) + " bytes does not fit");
+  context->arena = std::aligned_alloc(64, static_cast<size_t>(rounded));
+  if (!context->arena)
+    return makeStatus(XFC_INTERNAL, "xfc_context_create: cannot allocate the " +
+                                        std::to_string(bytes) +
+                                        "-byte arena: out of memory");
+  const xfc::Manifest &manifest = model->manifest;
+  context->args.assign(manifest.inputs.size() + model->weightPointers.size() +
+                           manifest.outputs.size() + 1,
+                       nullptr);
+  std::copy(model->weightPointers.begin(), model->weightPointers.end(),
+            context->args.begin() + manifest.inputs.size());
+  context->args.back() = context->arena;
+  *outContext = context.release();
+  return nullptr;
+}
+
+/// Checks the caller's buffers and calls the entry point. Allocates only to
+/// report an error: the argument array and the arena belong to `context`.
+xfc_status runContext(const char *function, xfc_context *context,
+                      const xfc_buffer *inputs, size_t numInputs,
+                      const xfc_buffer *outputs, size_t numOutputs) {
+  if (!context)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      std::string(function) + ": context is NULL");
+  const xfc_model *model = context->model;
+  const xfc::Manifest &manifest = model->manifest;
+  if (xfc_status status =
+          checkBuffers(function, "input", inputs, numInputs, manifest.inputs))
+    return status;
+  if (xfc_status status = checkBuffers(function, "output", outputs, numOutputs,
+                                       manifest.outputs))
+    return status;
+  if (xfc_status status = checkInputRanges(function, *model, inputs))
+    return status;
+
+  void **args = context->args.data();
+  for (size_t i = 0; i < numInputs; ++i)
+    args[i] = inputs[i].data;
+  size_t outputsAt = numInputs + model->weightPointers.size();
+  for (size_t i = 0; i < numOutputs; ++i)
+    args[outputsAt + i] = outputs[i].data;
+  model->backend->run(model->backendHandle, args, context->numThreads);
+  return nullptr;
+}
+
 xfc_status runModel(const xfc_model *model, const xfc_buffer *inputs,
                     size_t numInputs, const xfc_buffer *outputs,
                     size_t numOutputs) {
   if (!model)
     return makeStatus(XFC_INVALID_ARGUMENT, "xfc_model_run: model is NULL");
-  const xfc::Manifest &manifest = model->manifest;
-  if (xfc_status status =
-          checkBuffers("input", inputs, numInputs, manifest.inputs))
+  // A context per call keeps concurrent calls on one model independent.
+  xfc_context *context = nullptr;
+  if (xfc_status status = createContext(model, nullptr, &context))
     return status;
-  if (xfc_status status =
-          checkBuffers("output", outputs, numOutputs, manifest.outputs))
-    return status;
-  if (xfc_status status = checkInputRanges(*model, inputs))
-    return status;
-
-  // Each run builds its own argument array, so concurrent runs share
-  // nothing mutable.
-  std::vector<void *> args;
-  args.reserve(numInputs + model->weightPointers.size() + numOutputs);
-  for (size_t i = 0; i < numInputs; ++i)
-    args.push_back(inputs[i].data);
-  args.insert(args.end(), model->weightPointers.begin(),
-              model->weightPointers.end());
-  for (size_t i = 0; i < numOutputs; ++i)
-    args.push_back(outputs[i].data);
-  model->backend->run(model->backendHandle, args.data());
-  return nullptr;
+  std::unique_ptr<xfc_context> owner(context);
+  return runContext("xfc_model_run", context, inputs, numInputs, outputs,
+                    numOutputs);
 }
 
 xfc_status tensorInfo(const char *function,
@@ -513,6 +614,40 @@ xfc_status xfc_model_output_info(const xfc_model *model, size_t index,
   return guarded("xfc_model_output_info", [&] {
     return tensorInfo("xfc_model_output_info",
                       model ? &model->outputInfos : nullptr, index, out_info);
+  });
+}
+
+size_t xfc_model_arena_bytes(const xfc_model *model) {
+  return model ? static_cast<size_t>(model->manifest.arenaBytes) : 0;
+}
+
+void xfc_context_options_initialize(xfc_context_options *options) {
+  if (!options)
+    return;
+  std::memset(options, 0, sizeof(*options));
+  options->struct_size = sizeof(*options);
+  options->num_threads = 0;
+}
+
+xfc_status xfc_context_create(const xfc_model *model,
+                              const xfc_context_options *options,
+                              xfc_context **out_context) {
+  return guarded("xfc_context_create",
+                 [&] { return createContext(model, options, out_context); });
+}
+
+void xfc_context_destroy(xfc_context *context) { delete context; }
+
+int32_t xfc_context_num_threads(const xfc_context *context) {
+  return context ? context->numThreads : 0;
+}
+
+xfc_status xfc_context_run(xfc_context *context, const xfc_buffer *inputs,
+                           size_t num_inputs, const xfc_buffer *outputs,
+                           size_t num_outputs) {
+  return guarded("xfc_context_run", [&] {
+    return runContext("xfc_context_run", context, inputs, num_inputs, outputs,
+                      num_outputs);
   });
 }
 

@@ -64,15 +64,18 @@ func.func @xf_model(%x: tensor<1x4x8xf32>,
 // LINALG: return %{{.*}} : tensor<1x4x8xf32>
 
 // Buffer stage: memrefs, the result as an out-parameter, every
-// intermediate buffer freed.
+// intermediate buffer a view of the arena argument, nothing freed.
 // BUFFER-LABEL: func.func @xf_model
 // BUFFER-SAME: (%{{[^:]*}}: memref<1x4x8xf32>,
-// BUFFER-SAME: %[[OUT:[^:]*]]: memref<1x4x8xf32>) {
+// BUFFER-SAME: %[[OUT:[^:]*]]: memref<1x4x8xf32>,
+// BUFFER-SAME: %[[ARENA:[^:]*]]: memref<{{[0-9]+}}xi8> {xf.arena}) {
 // BUFFER-NOT: tensor<
 // BUFFER-NOT: bufferization.
-// BUFFER: memref.alloc
+// BUFFER-NOT: memref.alloc
+// BUFFER: memref.view %[[ARENA]]
 // BUFFER: linalg.generic
-// BUFFER: memref.dealloc
+// BUFFER-NOT: memref.alloc
+// BUFFER-NOT: memref.dealloc
 // BUFFER-NOT: tensor<
 // BUFFER: return{{$}}
 
@@ -80,12 +83,13 @@ func.func @xf_model(%x: tensor<1x4x8xf32>,
 // function and its ten pointers (input, eight weights, output).
 // CPU-NOT: {{= (xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU-NOT: {{^[[:space:]]*(xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
+// CPU-NOT: @malloc
 // CPU: llvm.func @xf_model(%{{[^:]*}}: !llvm.ptr, %{{[^:]*}}: !llvm.ptr {xf.weight = "proj.weight", xf.weight_transform = "transpose"}
 // CPU-NOT: {{= (xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU-NOT: {{^[[:space:]]*(xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU: llvm.func @xfc_entry(%[[ARGV:[^:]*]]: !llvm.ptr) {
-// CPU-COUNT-10: llvm.load
-// CPU: llvm.call @xf_model({{(%[0-9]+, ){9}%[0-9]+}}) : ({{(!llvm.ptr, ){9}!llvm.ptr}}) -> ()
+// CPU-COUNT-11: llvm.load
+// CPU: llvm.call @xf_model({{(%[0-9]+, ){10}%[0-9]+}}) : ({{(!llvm.ptr, ){10}!llvm.ptr}}) -> ()
 // CPU-NEXT: llvm.return
 // CPU-NOT: {{= (xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU-NOT: {{^[[:space:]]*(xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}

@@ -172,6 +172,40 @@ INSTANTIATE_TEST_SUITE_P(
       return info.param.testName();
     });
 
+// Debug mode of the memory plan: every buffer is filled with NaN when its
+// lifetime ends, so a buffer reused while still needed turns the output
+// into NaN. The goldens must still pass.
+class PoisonedGoldenTest : public ::testing::TestWithParam<GoldenCaseShape> {};
+
+TEST_P(PoisonedGoldenTest, MatchesPyTorchWithDeadBuffersPoisoned) {
+  const GoldenCaseShape &param = GetParam();
+  ModelSpec spec;
+  SpecError specError;
+  ASSERT_TRUE(parseModelSpecFile(param.goldenCase.specPath, spec, specError))
+      << specError.message();
+  GoldenData data;
+  std::string error;
+  ASSERT_TRUE(loadGoldenData(spec, param.shape, data, error)) << error;
+
+  ScratchDir dir("poisoned_" + param.testName());
+  CpuPipelineOptions pipeline;
+  pipeline.poisonDeadBuffers = true;
+  std::string artifact = compileOrFail(param.goldenCase.specPath, data.shapes,
+                                       dir.path(), pipeline);
+  std::vector<float> out = runArtifact(artifact, data.inputValues);
+  GoldenComparison golden = compareValidRows(data, out.data(), out.size());
+  ASSERT_TRUE(golden.sizeMatches);
+  EXPECT_GT(golden.comparedRows, 0);
+  EXPECT_LE(golden.maxAbsError, kTolerance)
+      << "vs PyTorch, worst flat index " << golden.worstIndex;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Goldens, PoisonedGoldenTest, ::testing::ValuesIn(listGoldenCaseShapes()),
+    [](const ::testing::TestParamInfo<GoldenCaseShape> &info) {
+      return info.param.testName();
+    });
+
 //===----------------------------------------------------------------------===//
 // Mutation tests: the goldens catch wrong attention
 //===----------------------------------------------------------------------===//

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/Compiler.h"
+#include "xfc/Compiler/MemoryPlanReport.h"
 #include "xfc/Support/Npy.h"
 #include "xfc/runtime.h"
 
@@ -20,6 +21,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -38,6 +40,10 @@ const char *kUsage = R"(usage:
       --cpu CPU              native (default), x86-64, x86-64-v2, x86-64-v3, x86-64-v4
       --no-transpose-weights keep linear weights in [out, in] layout
       --dump-ir DIR          write the IR after every stage into DIR
+      --explain              print how the model was compiled (memory plan)
+      --explain-dir DIR      also write memory-plan.json/.svg into DIR
+      --debug-poison-buffers fill each intermediate buffer with NaN once
+                             it is dead (checks the memory plan)
       --force                replace OUT if it exists
   xfc run OUT [options]
       --input FILE | --input NAME=FILE   an input as .npy (in manifest order, or by name)
@@ -45,6 +51,7 @@ const char *kUsage = R"(usage:
       --seed N               seed of --random-input (default 0)
       --output FILE | --output NAME=FILE  write an output as .npy
       --repeat N             timed runs (default 1); --warmup N untimed runs first
+      --threads N            threads per run (default 0: one per core)
       --force                replace existing --output files
   xfc inspect OUT
 )";
@@ -73,6 +80,7 @@ bool parseInt(const std::string &text, int64_t &out) {
 
 int runCompile(const std::vector<std::string> &args) {
   xfc::CompileRequest request;
+  bool explain = false;
   request.shapes.seqLen = 0; // The spec-dependent default.
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
@@ -112,6 +120,14 @@ int runCompile(const std::vector<std::string> &args) {
     } else if (a == "--dump-ir") {
       if (!value(request.dumpIRDir))
         return usageError("--dump-ir expects a folder");
+    } else if (a == "--explain") {
+      explain = true;
+    } else if (a == "--explain-dir") {
+      if (!value(request.explainDir))
+        return usageError("--explain-dir expects a folder");
+      explain = true;
+    } else if (a == "--debug-poison-buffers") {
+      request.pipeline.poisonDeadBuffers = true;
     } else if (a == "--no-transpose-weights") {
       request.pipeline.transposeLinearWeights = false;
     } else if (a == "--force") {
@@ -140,6 +156,13 @@ int runCompile(const std::vector<std::string> &args) {
               report.totalSeconds, report.weightBytes / 1048576.0);
   for (const auto &[name, seconds] : report.steps)
     std::printf("  %-30s %8.3f s\n", name.c_str(), seconds);
+  // --explain: one section per topic, so other reports can join.
+  if (explain) {
+    std::printf("\n%s", xfc::describeMemoryPlan(report.memoryPlan).c_str());
+    if (!request.explainDir.empty())
+      std::printf("  wrote %s/memory-plan.json and memory-plan.svg\n",
+                  request.explainDir.c_str());
+  }
   return 0;
 }
 
@@ -235,6 +258,14 @@ int runInspect(const std::vector<std::string> &args) {
               "([in, out])\n",
               manifest["weights"].size(), bytes / 1048576.0,
               manifest.value("weights_file", "?").c_str(), transposed);
+  const nlohmann::json &plan = manifest["memory_plan"];
+  if (plan.is_object())
+    std::printf("memory plan: arena %.2f MiB for %llu buffers (naive sum "
+                "%.2f MiB, lower bound %.2f MiB)\n",
+                plan.value("arena_bytes", uint64_t(0)) / 1048576.0,
+                (unsigned long long)plan.value("buffers", uint64_t(0)),
+                plan.value("naive_bytes", uint64_t(0)) / 1048576.0,
+                plan.value("lower_bound_bytes", uint64_t(0)) / 1048576.0);
   return 0;
 }
 
@@ -250,7 +281,7 @@ int runRun(const std::vector<std::string> &args) {
   std::string artifact;
   std::vector<std::pair<std::string, std::string>> inputFiles, outputFiles;
   bool randomInput = false, force = false;
-  int64_t seed = 0, repeat = 1, warmup = 0;
+  int64_t seed = 0, repeat = 1, warmup = 0, threads = 0;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
     auto next = [&](std::string &out) {
@@ -272,6 +303,15 @@ int runRun(const std::vector<std::string> &args) {
       randomInput = true;
     } else if (a == "--force") {
       force = true;
+    } else if (a == "--threads") {
+      std::string text = i + 1 < args.size() ? args[++i] : "";
+      if (!parseInt(text, threads) || threads < 0 || threads > INT32_MAX) {
+        std::fprintf(stderr,
+                     "xfc: error: --threads expects a non-negative integer, "
+                     "found '%s'\n",
+                     text.c_str());
+        return 2;
+      }
     } else if (a == "--seed" || a == "--repeat" || a == "--warmup") {
       int64_t n;
       int64_t least = a == "--repeat" ? 1 : 0;
@@ -435,16 +475,27 @@ int runRun(const std::vector<std::string> &args) {
     outBuffers[i] = {outputs[i].data(), outputs[i].size()};
   }
 
+  // One context for every run: the arena is allocated once, so the timed
+  // runs measure the model, not the allocator.
+  xfc_context_options contextOptions;
+  xfc_context_options_initialize(&contextOptions);
+  contextOptions.num_threads = static_cast<int32_t>(threads);
+  xfc_context *context = nullptr;
+  if (!check(xfc_context_create(m.model, &contextOptions, &context),
+             "create context"))
+    return 1;
+  std::unique_ptr<xfc_context, void (*)(xfc_context *)> contextOwner(
+      context, xfc_context_destroy);
   for (int64_t w = 0; w < warmup; ++w)
-    if (!check(xfc_model_run(m.model, inBuffers.data(), numInputs,
-                             outBuffers.data(), numOutputs),
+    if (!check(xfc_context_run(context, inBuffers.data(), numInputs,
+                               outBuffers.data(), numOutputs),
                "run"))
       return 1;
   std::vector<double> times;
   for (int64_t r = 0; r < repeat; ++r) {
     auto start = std::chrono::steady_clock::now();
-    if (!check(xfc_model_run(m.model, inBuffers.data(), numInputs,
-                             outBuffers.data(), numOutputs),
+    if (!check(xfc_context_run(context, inBuffers.data(), numInputs,
+                               outBuffers.data(), numOutputs),
                "run"))
       return 1;
     times.push_back(std::chrono::duration<double, std::milli>(

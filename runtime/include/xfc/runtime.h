@@ -2,7 +2,10 @@
  *
  * Part of xfc. Loads a compiled artifact (a folder holding manifest.json,
  * the compiled shared library and the weights file; docs/artifact.md), maps
- * its weights and runs it on caller-provided buffers.
+ * its weights and runs it on caller-provided buffers. A run context holds
+ * what one run needs besides those buffers (the arena of intermediate
+ * tensors, planned at compile time), so repeated runs through one context
+ * allocate nothing.
  *
  * Versioning: XFC_RUNTIME_API_VERSION changes whenever a declaration here
  * changes incompatibly. Artifacts carry their own format version, checked by
@@ -14,13 +17,17 @@
  *
  * Threading contract:
  *  - An xfc_model is immutable once xfc_model_open has returned. All query
- *    functions and xfc_model_run may be called concurrently from any number
- *    of threads on the same model: each run allocates its own intermediate
- *    buffers and only reads the mapped weights.
+ *    functions, xfc_context_create and xfc_model_run may be called
+ *    concurrently from any number of threads on the same model: the model
+ *    is shared, read-only (the mapped weights, the loaded code).
+ *  - An xfc_context belongs to one thread at a time: xfc_context_run must
+ *    not be called on the same context from two threads at once (its arena
+ *    holds the run's intermediates). Use one context per thread; contexts
+ *    of the same model run concurrently without synchronization.
  *  - Concurrent runs must not share output buffers (the caller's buffers are
  *    written without synchronization).
- *  - xfc_model_destroy must not race with any other call on the same model;
- *    the caller ensures every run has returned before destroying it.
+ *  - Every context of a model must be destroyed before the model, and
+ *    xfc_model_destroy must not race with any other call on the same model.
  *  - xfc_status objects are owned by the caller and are not shared.
  *
  *===----------------------------------------------------------------------===*/
@@ -34,7 +41,7 @@
 extern "C" {
 #endif
 
-#define XFC_RUNTIME_API_VERSION 1
+#define XFC_RUNTIME_API_VERSION 2
 
 /* Marks the exported functions of libxfc_runtime.so. */
 #if defined(__GNUC__)
@@ -91,7 +98,7 @@ typedef struct xfc_tensor_info {
   int64_t max_value;
 } xfc_tensor_info;
 
-/* A caller buffer passed to xfc_model_run. `data` must hold exactly the
+/* A caller buffer passed to xfc_context_run or xfc_model_run. `data` must hold exactly the
  * number of bytes the tensor's info implies (size_bytes is checked). Input
  * buffers are only read. Any alignment is accepted. */
 typedef struct xfc_buffer {
@@ -139,11 +146,53 @@ XFC_API xfc_status xfc_model_input_info(const xfc_model *model, size_t index,
 XFC_API xfc_status xfc_model_output_info(const xfc_model *model, size_t index,
                                          xfc_tensor_info *out_info);
 
-/* Runs the model. `inputs` has xfc_model_num_inputs entries and `outputs`
- * xfc_model_num_outputs entries, in manifest order; each buffer's size must
- * match its tensor exactly. Integer inputs are checked against the value
- * range in the manifest (token ids within the vocabulary, lengths within the
- * sequence) before any generated code runs. */
+/* Bytes of the arena of intermediate tensors each run context allocates
+ * (memory_plan.arena_bytes in the manifest). */
+XFC_API size_t xfc_model_arena_bytes(const xfc_model *model);
+
+/* ---- Run contexts ----------------------------------------------------- */
+
+typedef struct xfc_context_s xfc_context;
+
+/* Options of xfc_context_create; initialize with
+ * xfc_context_options_initialize so fields added later get their defaults. */
+typedef struct xfc_context_options {
+  uint32_t struct_size; /* sizeof(xfc_context_options), set by initialize. */
+  /* Threads a run may use; 0 (the default) means one per core. */
+  int32_t num_threads;
+} xfc_context_options;
+
+XFC_API void xfc_context_options_initialize(xfc_context_options *options);
+
+/* Creates a run context for `model`: allocates the arena (64-byte aligned,
+ * xfc_model_arena_bytes) and the entry point's argument array once.
+ * `options` may be NULL for defaults. The model must outlive the context.
+ * XFC_INVALID_ARGUMENT for a negative num_threads. */
+XFC_API xfc_status xfc_context_create(const xfc_model *model,
+                                      const xfc_context_options *options,
+                                      xfc_context **out_context);
+
+/* Releases the context and its arena. NULL is allowed. */
+XFC_API void xfc_context_destroy(xfc_context *context);
+
+/* The thread count the context's runs use (num_threads resolved; 0 for
+ * NULL). */
+XFC_API int32_t xfc_context_num_threads(const xfc_context *context);
+
+/* Runs the model of `context`. `inputs` has xfc_model_num_inputs entries
+ * and `outputs` xfc_model_num_outputs entries, in manifest order; each
+ * buffer's size must match its tensor exactly. Integer inputs are checked
+ * against the value range in the manifest (token ids within the vocabulary,
+ * lengths within the sequence) before any generated code runs. Allocates
+ * no memory unless it returns an error. */
+XFC_API xfc_status xfc_context_run(xfc_context *context,
+                                   const xfc_buffer *inputs, size_t num_inputs,
+                                   const xfc_buffer *outputs,
+                                   size_t num_outputs);
+
+/* Convenience: runs `model` once through a temporary context (same checks
+ * as xfc_context_run). Allocates and frees the arena on every call; use a
+ * context for repeated runs. */
 XFC_API xfc_status xfc_model_run(const xfc_model *model,
                                  const xfc_buffer *inputs, size_t num_inputs,
                                  const xfc_buffer *outputs, size_t num_outputs);

@@ -1,11 +1,12 @@
 //===- runtime.hpp - C++ wrapper of the xfc runtime C API -------*- C++ -*-===//
 //
 // Part of xfc. A thin header-only C++ layer over xfc/runtime.h: an owning
-// Status, a RuntimeError exception, and a move-only Model that destroys the
-// underlying xfc_model. Every operation comes in two forms: one that throws
-// RuntimeError and a `try...` form that returns a Status, for callers built
-// without exceptions or that prefer error values. The threading contract is
-// the C API's: a Model may be run from many threads at once.
+// Status, a RuntimeError exception, a move-only Model that destroys the
+// underlying xfc_model and a move-only Context (one run context). Every
+// operation comes in two forms: one that throws RuntimeError and a `try...`
+// form that returns a Status, for callers built without exceptions or that
+// prefer error values. The threading contract is the C API's: a Model may
+// be shared by many threads, a Context is used by one thread at a time.
 //
 //===----------------------------------------------------------------------===//
 #ifndef XFC_RUNTIME_HPP
@@ -140,6 +141,8 @@ public:
   xfc_model *get() const { return model_; }
 
   std::string name() const { return xfc_model_name(model_); }
+  /// Bytes of the arena each Context allocates.
+  size_t arenaBytes() const { return xfc_model_arena_bytes(model_); }
   size_t numInputs() const { return xfc_model_num_inputs(model_); }
   size_t numOutputs() const { return xfc_model_num_outputs(model_); }
 
@@ -168,7 +171,8 @@ public:
     return out;
   }
 
-  /// Runs the model (see xfc_model_run); returns the Status.
+  /// Runs the model once through a temporary context (see xfc_model_run;
+  /// allocates the arena each time); returns the Status.
   Status tryRun(const std::vector<xfc_buffer> &inputs,
                 const std::vector<xfc_buffer> &outputs) const {
     return Status(xfc_model_run(model_, inputs.data(), inputs.size(),
@@ -194,6 +198,73 @@ private:
   }
 
   xfc_model *model_ = nullptr;
+};
+
+/// Options of Context::create (see xfc_context_options).
+struct ContextOptions {
+  /// Threads a run may use; 0 means one per core.
+  int32_t numThreads = 0;
+};
+
+/// A run context of a Model: owns the arena of intermediates, so repeated
+/// runs allocate nothing. Move-only; used by one thread at a time; the
+/// Model must outlive it.
+class Context {
+public:
+  Context() = default;
+  Context(Context &&other) noexcept
+      : context_(std::exchange(other.context_, nullptr)) {}
+  Context &operator=(Context &&other) noexcept {
+    if (this != &other) {
+      xfc_context_destroy(context_);
+      context_ = std::exchange(other.context_, nullptr);
+    }
+    return *this;
+  }
+  Context(const Context &) = delete;
+  Context &operator=(const Context &) = delete;
+  ~Context() { xfc_context_destroy(context_); }
+
+  /// Creates a context for `model`; throws RuntimeError on failure.
+  static Context create(const Model &model,
+                        const ContextOptions &options = {}) {
+    Context context;
+    throwIfError(tryCreate(model, context, options));
+    return context;
+  }
+  /// Creates a context for `model` into `out`; returns the Status.
+  static Status tryCreate(const Model &model, Context &out,
+                          const ContextOptions &options = {}) {
+    xfc_context_options cOptions;
+    xfc_context_options_initialize(&cOptions);
+    cOptions.num_threads = options.numThreads;
+    xfc_context *context = nullptr;
+    Status status(xfc_context_create(model.get(), &cOptions, &context));
+    if (status.ok())
+      out = Context(context);
+    return status;
+  }
+
+  bool valid() const { return context_ != nullptr; }
+  xfc_context *get() const { return context_; }
+  int32_t numThreads() const { return xfc_context_num_threads(context_); }
+
+  /// Runs the model (see xfc_context_run); returns the Status. Allocates
+  /// nothing on success.
+  Status tryRun(const std::vector<xfc_buffer> &inputs,
+                const std::vector<xfc_buffer> &outputs) {
+    return Status(xfc_context_run(context_, inputs.data(), inputs.size(),
+                                  outputs.data(), outputs.size()));
+  }
+  /// Runs the model; throws RuntimeError on failure.
+  void run(const std::vector<xfc_buffer> &inputs,
+           const std::vector<xfc_buffer> &outputs) {
+    throwIfError(tryRun(inputs, outputs));
+  }
+
+private:
+  explicit Context(xfc_context *context) : context_(context) {}
+  xfc_context *context_ = nullptr;
 };
 
 /// A buffer over `data` (any vector of trivially copyable elements).

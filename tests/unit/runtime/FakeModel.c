@@ -6,7 +6,10 @@
  * table f32[4,4]; outputs:
  *   y[b][j] = x[b][j] * w[b][j] + table[ids[b]][j]
  *   s[b]    = 2 * ids[b] + 1, plus 1000 if a weight pointer is not 64-byte
- *             aligned (so the tests see whether weights are used in place).
+ *             aligned (so the tests see whether weights are used in place),
+ *             plus 2000 if the arena is not.
+ * The products go through the 256-byte arena (the last argument), as a
+ * compiled model's intermediates do.
  *
  *===----------------------------------------------------------------------===*/
 
@@ -15,9 +18,9 @@
 
 /* What xf-export-signature emits for a real model: the number of tensors
  * the entry point reads, then each one's size in bytes (x, ids, w, table,
- * y, s). */
-__attribute__((visibility("default"))) const int64_t xfc_signature[7] = {
-    6, 2 * 4 * 4, 2 * 4, 2 * 4 * 4, 4 * 4 * 4, 2 * 4 * 4, 2 * 4};
+ * y, s, arena). */
+__attribute__((visibility("default"))) const int64_t xfc_signature[8] = {
+    7, 2 * 4 * 4, 2 * 4, 2 * 4 * 4, 4 * 4 * 4, 2 * 4 * 4, 2 * 4, 256};
 
 __attribute__((visibility("default"))) void xfc_entry(void **args) {
   const float *x = (const float *)args[0];
@@ -28,10 +31,15 @@ __attribute__((visibility("default"))) void xfc_entry(void **args) {
   const float *table = (const float *)args[3];
   float *y = (float *)args[4];
   int32_t *s = (int32_t *)args[5];
+  float *arena = (float *)args[6];
   int misaligned = ((uintptr_t)w % 64 != 0) || ((uintptr_t)table % 64 != 0);
+  int arenaMisaligned = (uintptr_t)arena % 64 != 0;
   for (int b = 0; b < 2; ++b) {
     for (int j = 0; j < 4; ++j)
-      y[b * 4 + j] = x[b * 4 + j] * w[b * 4 + j] + table[ids[b] * 4 + j];
-    s[b] = 2 * ids[b] + 1 + (misaligned ? 1000 : 0);
+      arena[b * 4 + j] = x[b * 4 + j] * w[b * 4 + j];
+    for (int j = 0; j < 4; ++j)
+      y[b * 4 + j] = arena[b * 4 + j] + table[ids[b] * 4 + j];
+    s[b] = 2 * ids[b] + 1 + (misaligned ? 1000 : 0) +
+           (arenaMisaligned ? 2000 : 0);
   }
 }

@@ -45,7 +45,7 @@ public:
   Artifact() {
     manifest = Json{
         {"format", "xfc-artifact"},
-        {"format_version", 1},
+        {"format_version", 2},
         {"model_name", "fake"},
         {"library", "model.so"},
         {"entry_symbol", "xfc_entry"},
@@ -67,6 +67,10 @@ public:
          {{{"name", "y"}, {"dtype", "f32"}, {"shape", {2, 4}}},
           {{"name", "s"}, {"dtype", "i32"}, {"shape", {2}}}}},
         {"weights", Json::array()},
+        {"memory_plan",
+         {{"arena_bytes", 256},
+          {"naive_bytes", 512},
+          {"lower_bound_bytes", 256}}},
     };
   }
 
@@ -299,12 +303,12 @@ TEST(Runtime, MalformedJson) {
 TEST(Runtime, WrongFormatVersion) {
   Artifact artifact;
   artifact.write();
-  artifact.manifest["format_version"] = 2;
+  artifact.manifest["format_version"] = 1;
   artifact.writeManifest();
   OpenResult result = openResult(artifact.path());
   EXPECT_EQ(result.code, XFC_UNSUPPORTED);
-  EXPECT_CONTAINS(result.message, "format_version 1");
-  EXPECT_CONTAINS(result.message, "found 2");
+  EXPECT_CONTAINS(result.message, "format_version 2");
+  EXPECT_CONTAINS(result.message, "found 1");
 }
 
 TEST(Runtime, ManifestFieldErrorsNameThePath) {
@@ -600,8 +604,30 @@ TEST(Runtime, ManifestWithAnExtraInputIsRefused) {
   OpenResult result = openResult(artifact.path());
   EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
   EXPECT_CONTAINS(result.message,
-                  "the compiled library takes 6 tensors, but the manifest "
-                  "lists 7");
+                  "the compiled library takes 7 tensors, but the manifest "
+                  "lists 8");
+}
+
+TEST(Runtime, ArenaSizeDisagreeingWithLibraryIsRefused) {
+  Artifact artifact;
+  artifact.write();
+  artifact.manifest["memory_plan"]["arena_bytes"] = 128;
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "tensor 6 ('(arena)'): the compiled library "
+                                  "expects 256 bytes, the manifest describes "
+                                  "128");
+}
+
+TEST(Runtime, MissingMemoryPlanIsRefused) {
+  Artifact artifact;
+  artifact.write();
+  artifact.manifest.erase("memory_plan");
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "memory_plan");
 }
 
 TEST(Runtime, AvailableCpuFeaturesAreAccepted) {
@@ -796,6 +822,136 @@ TEST_F(RunTest, ConcurrentRunsAgree) {
     EXPECT_EQ(runs[t].s, runs[0].s);
   }
   expectFakeOutputs(runs[0]);
+}
+
+TEST_F(RunTest, ContextRunsRepeatedly) {
+  EXPECT_EQ(xfc_model_arena_bytes(model), 256u);
+  xfc_context *context = nullptr;
+  xfc_status status = xfc_context_create(model, nullptr, &context);
+  ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  EXPECT_GE(xfc_context_num_threads(context), 1);
+  for (int i = 0; i < 5; ++i) {
+    FakeRun run;
+    run.ids = {i % 4, (i + 1) % 4};
+    run.x[3] = static_cast<float>(i);
+    auto in = run.inputs();
+    auto out = run.outputs();
+    status = xfc_context_run(context, in.data(), 2, out.data(), 2);
+    ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+    // s would carry +2000 if the arena were not 64-byte aligned.
+    expectFakeOutputs(run);
+  }
+  // Errors name the function that was called.
+  FakeRun run;
+  auto in = run.inputs();
+  auto out = run.outputs();
+  status = xfc_context_run(context, in.data(), 1, out.data(), 2);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  EXPECT_CONTAINS(xfc_status_get_message(status),
+                  "xfc_context_run: expected 2 input buffers, found 1");
+  xfc_status_free(status);
+  status = xfc_context_run(nullptr, in.data(), 2, out.data(), 2);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  xfc_status_free(status);
+  xfc_context_destroy(context);
+  xfc_context_destroy(nullptr);
+}
+
+TEST_F(RunTest, ContextOptions) {
+  xfc_context_options options;
+  xfc_context_options_initialize(&options);
+  EXPECT_EQ(options.struct_size, sizeof(options));
+  EXPECT_EQ(options.num_threads, 0);
+  options.num_threads = 3;
+  xfc_context *context = nullptr;
+  xfc_status status = xfc_context_create(model, &options, &context);
+  ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  EXPECT_EQ(xfc_context_num_threads(context), 3);
+  xfc_context_destroy(context);
+
+  options.num_threads = -1;
+  status = xfc_context_create(model, &options, &context);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  EXPECT_CONTAINS(xfc_status_get_message(status), "num_threads is -1");
+  EXPECT_EQ(context, nullptr);
+  xfc_status_free(status);
+
+  options.num_threads = 0;
+  options.struct_size = 0;
+  status = xfc_context_create(model, &options, &context);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  EXPECT_CONTAINS(xfc_status_get_message(status), "struct_size");
+  xfc_status_free(status);
+
+  status = xfc_context_create(nullptr, nullptr, &context);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  xfc_status_free(status);
+  status = xfc_context_create(model, nullptr, nullptr);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  xfc_status_free(status);
+}
+
+TEST_F(RunTest, OneContextPerThread) {
+  constexpr int kThreads = 4, kIterations = 500;
+  std::array<int, kThreads> failures{};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      xfc_context *context = nullptr;
+      xfc_status status = xfc_context_create(model, nullptr, &context);
+      if (status) {
+        ++failures[t];
+        xfc_status_free(status);
+        return;
+      }
+      for (int i = 0; i < kIterations; ++i) {
+        FakeRun run;
+        run.ids = {(t + i) % 4, (t * 3 + i) % 4};
+        run.x[0] = static_cast<float>(t * 1000 + i);
+        auto in = run.inputs();
+        auto out = run.outputs();
+        status = xfc_context_run(context, in.data(), 2, out.data(), 2);
+        bool ok = !status && run.s[0] == 2 * run.ids[0] + 1 &&
+                  run.y[0] == run.x[0] * kW[0] + kTable[run.ids[0] * 4] &&
+                  run.y[7] == run.x[7] * kW[7] + kTable[run.ids[1] * 4 + 3];
+        xfc_status_free(status);
+        if (!ok)
+          ++failures[t];
+      }
+      xfc_context_destroy(context);
+    });
+  }
+  for (std::thread &thread : threads)
+    thread.join();
+  for (int t = 0; t < kThreads; ++t)
+    EXPECT_EQ(failures[t], 0) << "thread " << t;
+}
+
+TEST(RuntimeCpp, ContextWrapper) {
+  Artifact artifact;
+  artifact.write();
+  Model model = Model::open(artifact.path());
+  EXPECT_EQ(model.arenaBytes(), 256u);
+  Context context = Context::create(model, ContextOptions{2});
+  EXPECT_TRUE(context.valid());
+  EXPECT_EQ(context.numThreads(), 2);
+  std::vector<float> x = {1, 2, 3, 4, 5, 6, 7, 8}, y(8);
+  std::vector<int32_t> ids = {2, 0}, s(2);
+  std::vector<xfc_buffer> in = {makeBuffer(x), makeBuffer(ids)},
+                          out = {makeBuffer(y), makeBuffer(s)};
+  context.run(in, out);
+  EXPECT_EQ(y, (std::vector<float>{101, 105, 111, 119, -5, -11, -19, -29}));
+  EXPECT_EQ(s, (std::vector<int32_t>{5, 1}));
+  ids[0] = 9;
+  Status status = context.tryRun(in, out);
+  EXPECT_EQ(status.code(), XFC_INVALID_ARGUMENT);
+  Context moved = std::move(context);
+  EXPECT_FALSE(context.valid());
+  EXPECT_TRUE(moved.valid());
+  Context bad;
+  status = Context::tryCreate(model, bad, ContextOptions{-2});
+  EXPECT_EQ(status.code(), XFC_INVALID_ARGUMENT);
+  EXPECT_FALSE(bad.valid());
 }
 
 TEST(RuntimeCpp, ModelWrapper) {

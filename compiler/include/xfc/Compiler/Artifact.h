@@ -65,6 +65,10 @@ struct ManifestInfo {
   ShapeOptions shapes;
   std::string pipeline;
   std::string specJson; ///< The spec as given, recorded for provenance.
+  /// The memory plan: the arena each run context allocates, and for
+  /// reports the naive sum and the lower bound (memory_plan).
+  uint64_t arenaBytes = 0, naiveBytes = 0, lowerBoundBytes = 0;
+  uint64_t numPlannedBuffers = 0;
 };
 
 /// Writes manifest.json at `path`.

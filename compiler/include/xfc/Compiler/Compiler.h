@@ -8,6 +8,7 @@
 #ifndef XFC_COMPILER_COMPILER_H
 #define XFC_COMPILER_COMPILER_H
 
+#include "xf/Analysis/MemoryPlan.h"
 #include "xfc/Compiler/Pipelines.h"
 #include "xfc/Frontend/ModelSpec.h"
 #include "xfc/Frontend/Weights.h"
@@ -36,6 +37,9 @@ struct CompileRequest {
   /// If set, the IR after each stage and the optimized LLVM IR are written
   /// into this folder (created if needed) for inspection.
   std::string dumpIRDir;
+  /// If set, memory-plan.json and memory-plan.svg are written into this
+  /// folder (created if needed).
+  std::string explainDir;
 };
 
 /// Where the compile time went, in seconds per step, in order.
@@ -44,6 +48,8 @@ struct CompileReport {
   double totalSeconds = 0;
   uint64_t weightBytes = 0;
   std::string artifactDir;
+  /// Where xf-plan-memory put the intermediate buffers.
+  MemoryPlan memoryPlan;
 };
 
 /// Compiles `request.specPath` into `request.outputDir`. On failure returns

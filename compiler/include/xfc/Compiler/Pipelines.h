@@ -6,11 +6,12 @@
 //
 //   xf-model-stage     xf -> xf: decompose model ops, choose weight layouts
 //   xf-linalg-stage    xf -> linalg on tensors
-//   xf-buffer-stage    tensors -> memrefs, outputs as out-parameters, frees
+//   xf-buffer-stage    tensors -> memrefs, outputs as out-parameters, and
+//                      every intermediate placed in one arena
 //   xf-llvm-stage      memrefs/loops -> LLVM dialect + entry point
 //
 // and `xf-cpu-pipeline` runs all four. Later optimizations (fusion, tiling,
-// vectorization, memory planning) plug in as options and stages here.
+// vectorization) plug in as options and stages here.
 //
 //===----------------------------------------------------------------------===//
 #ifndef XFC_COMPILER_PIPELINES_H
@@ -46,6 +47,9 @@ struct CpuPipelineOptions {
   /// Test only (mutation tests): a deliberate attention miscompilation,
   /// "drop-mask", "causal-off-by-one" or "permute-heads"; empty for none.
   std::string testFault;
+  /// xf-plan-memory: fill every intermediate buffer with NaN when its
+  /// lifetime ends (debug mode; results must not change).
+  bool poisonDeadBuffers = false;
 };
 
 void buildModelStage(mlir::OpPassManager &pm, const CpuPipelineOptions &opts);

@@ -1,6 +1,7 @@
 //===- Passes.td - Transformations of the xf dialect --------*- tablegen -*-===//
 //
-// Part of xfc. Passes that rewrite `xf` IR into `xf` IR.
+// Part of xfc. Passes that rewrite `xf` IR into `xf` IR, and the passes
+// that transform the model function after bufferization (memory planning).
 //
 //===----------------------------------------------------------------------===//
 #ifndef XF_TRANSFORMS_PASSES_TD
@@ -58,6 +59,63 @@ def XFWeightLayout : Pass<"xf-weight-layout", "::mlir::ModuleOp"> {
            "[out/p, in, p] (`pack<p>`) instead of [in, out]">
   ];
   let dependentDialects = ["::mlir::xf::XFDialect"];
+}
+
+//===----------------------------------------------------------------------===//
+// Memory planning
+//===----------------------------------------------------------------------===//
+
+def XFPlanMemory : Pass<"xf-plan-memory", "::mlir::ModuleOp"> {
+  let summary = "Place every intermediate buffer of the model function in one arena";
+  let description = [{
+    Runs on bufferized IR, in place of a deallocation pipeline. The schedule
+    is the program order of the model function's top-level ops. Each
+    `memref.alloc` lives from its first to its last use, following aliases
+    (views, reshapes, casts, any memref result of a user, values yielded
+    out of regions); a use inside a nested region counts at its top-level
+    ancestor, so an alloc in an `scf.for` body lives for the whole loop.
+    Allocs inside an `scf.forall` or `scf.parallel` body are per-thread tile
+    temporaries: they become `memref.alloca` at the start of that body when
+    at most `max-alloca-bytes` (error otherwise).
+
+    The planner (xf/Analysis/MemoryPlan.h) packs the remaining buffers into
+    one arena; an elementwise linalg op whose input dies at that op may
+    write its output in the input's place. The model function gets a new
+    trailing argument `memref<ARENAxi8> {xf.arena}`, every planned alloc
+    becomes a `memref.view` into it at its offset, and every dealloc of a
+    planned buffer is erased. The module gets `xf.memory_plan` with the
+    arena size, the naive sum, the lower bound and the placement of each
+    buffer.
+
+    ```mlir
+    %alloc = memref.alloc() {alignment = 64 : i64} : memref<4x8xf32>
+    // becomes
+    %c128 = arith.constant 128 : index
+    %view = memref.view %arena[%c128][] : memref<256xi8> to memref<4x8xf32>
+    ```
+
+    With `poison-dead-buffers`, each buffer is filled with NaN (all-ones
+    bytes if its size is not a multiple of 4) right after its last use, so
+    a plan that reuses bytes too early shows up as NaN in the results.
+  }];
+  let options = [
+    Option<"modelFunction", "model-function", "std::string",
+           /*default=*/"\"xf_model\"", "The function whose buffers are planned">,
+    Option<"poisonDeadBuffers", "poison-dead-buffers", "bool",
+           /*default=*/"false",
+           "Fill every buffer with NaN after its last use (debug mode)">,
+    Option<"inPlace", "in-place", "bool", /*default=*/"true",
+           "Let an elementwise op write its output over its dying input">,
+    Option<"maxAllocaBytes", "max-alloca-bytes", "int64_t",
+           /*default=*/"65536",
+           "The largest per-thread temporary (inside scf.forall or "
+           "scf.parallel) put on the stack">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::memref::MemRefDialect"
+  ];
 }
 
 #endif // XF_TRANSFORMS_PASSES_TD

@@ -1,0 +1,201 @@
+//===- ZeroAllocationTest.cpp - A run through a context allocates nothing -===//
+//
+// Part of xfc. Compiles a small model, opens it, creates a run context and
+// counts heap allocations during repeated xfc_context_run calls: there must
+// be none, neither in the runtime nor in the generated code (whose
+// intermediates live in the context's arena, placed by xf-plan-memory).
+//
+// The counting replaces malloc and friends (and operator new) in this
+// executable, forwarding to glibc's __libc_* entry points. The executable
+// exports them (ENABLE_EXPORTS), so libraries loaded later with dlopen, the
+// compiled model included, bind to them too; a sanity test checks that an
+// allocation inside libxfc_runtime.so is seen.
+//
+//===----------------------------------------------------------------------===//
+#include "ScratchDir.h"
+
+#include "xfc/Compiler/Compiler.h"
+#include "xfc/runtime.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <vector>
+
+extern "C" {
+void *__libc_malloc(size_t size);
+void *__libc_calloc(size_t count, size_t size);
+void *__libc_realloc(void *pointer, size_t size);
+void *__libc_memalign(size_t alignment, size_t size);
+void __libc_free(void *pointer);
+}
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<long> allocations{0};
+
+void count() {
+  if (counting.load(std::memory_order_relaxed))
+    allocations.fetch_add(1, std::memory_order_relaxed);
+}
+} // namespace
+
+extern "C" {
+void *malloc(size_t size) {
+  count();
+  return __libc_malloc(size);
+}
+void *calloc(size_t n, size_t size) {
+  count();
+  return __libc_calloc(n, size);
+}
+void *realloc(void *pointer, size_t size) {
+  count();
+  return __libc_realloc(pointer, size);
+}
+void *memalign(size_t alignment, size_t size) {
+  count();
+  return __libc_memalign(alignment, size);
+}
+void *aligned_alloc(size_t alignment, size_t size) {
+  count();
+  return __libc_memalign(alignment, size);
+}
+int posix_memalign(void **out, size_t alignment, size_t size) {
+  count();
+  void *pointer = __libc_memalign(alignment, size);
+  if (!pointer)
+    return ENOMEM;
+  *out = pointer;
+  return 0;
+}
+void free(void *pointer) { __libc_free(pointer); }
+}
+
+void *operator new(size_t size) {
+  count();
+  if (void *pointer = __libc_malloc(size ? size : 1))
+    return pointer;
+  throw std::bad_alloc();
+}
+void *operator new[](size_t size) { return operator new(size); }
+void operator delete(void *pointer) noexcept { __libc_free(pointer); }
+void operator delete[](void *pointer) noexcept { __libc_free(pointer); }
+void operator delete(void *pointer, size_t) noexcept { __libc_free(pointer); }
+void operator delete[](void *pointer, size_t) noexcept {
+  __libc_free(pointer);
+}
+
+namespace xfc::test {
+namespace {
+
+/// Allocations made while running `body`.
+template <typename Body> long allocationsDuring(Body body) {
+  allocations = 0;
+  counting = true;
+  body();
+  counting = false;
+  return allocations.load();
+}
+
+class ZeroAllocationTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    // ctest runs each test in its own process, possibly at the same time:
+    // one scratch folder per test.
+    dir = std::make_unique<ScratchDir>(
+        std::string("zero_allocation_") +
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    CompileRequest request;
+    request.specPath =
+        std::string(XFC_SOURCE_DIR) + "/models/example-tiny-bert.json";
+    request.shapes.seqLen = 16;
+    request.outputDir = dir->path() + "/artifact";
+    request.force = true;
+    CompileReport report;
+    std::string error;
+    ASSERT_TRUE(compileModel(request, report, error)) << error;
+    ASSERT_GT(report.memoryPlan.arenaBytes, 0u);
+    xfc_status status =
+        xfc_model_open(request.outputDir.c_str(), nullptr, &model);
+    ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+
+    // Valid token ids (0) and token types, full lengths where asked.
+    for (size_t i = 0; i < xfc_model_num_inputs(model); ++i) {
+      xfc_tensor_info info;
+      ASSERT_EQ(xfc_model_input_info(model, i, &info), nullptr);
+      size_t n = 1;
+      for (int32_t d = 0; d < info.rank; ++d)
+        n *= info.dims[d];
+      int32_t value =
+          std::strstr(info.name, "length") ? static_cast<int32_t>(16) : 0;
+      inputs.emplace_back(n, value);
+    }
+    xfc_tensor_info out;
+    ASSERT_EQ(xfc_model_output_info(model, 0, &out), nullptr);
+    size_t n = 1;
+    for (int32_t d = 0; d < out.rank; ++d)
+      n *= out.dims[d];
+    output.assign(n, 0.0f);
+    for (std::vector<int32_t> &v : inputs)
+      inBuffers.push_back({v.data(), v.size() * sizeof(int32_t)});
+    outBuffers.push_back({output.data(), output.size() * sizeof(float)});
+  }
+  void TearDown() override { xfc_model_destroy(model); }
+
+  std::unique_ptr<ScratchDir> dir;
+  xfc_model *model = nullptr;
+  std::vector<std::vector<int32_t>> inputs;
+  std::vector<float> output;
+  std::vector<xfc_buffer> inBuffers, outBuffers;
+};
+
+TEST_F(ZeroAllocationTest, RepeatedContextRunsAllocateNothing) {
+  xfc_context *context = nullptr;
+  xfc_status status = xfc_context_create(model, nullptr, &context);
+  ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  // Warm-up: lazy binding of libm and the like happens on first calls.
+  for (int i = 0; i < 2; ++i)
+    ASSERT_EQ(xfc_context_run(context, inBuffers.data(), inBuffers.size(),
+                              outBuffers.data(), outBuffers.size()),
+              nullptr);
+  std::vector<float> first = output;
+  int failures = 0;
+  long during = allocationsDuring([&] {
+    for (int i = 0; i < 20; ++i) {
+      xfc_status s = xfc_context_run(context, inBuffers.data(),
+                                     inBuffers.size(), outBuffers.data(),
+                                     outBuffers.size());
+      if (s) {
+        ++failures;
+        xfc_status_free(s);
+      }
+    }
+  });
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(during, 0) << "heap allocations during 20 xfc_context_run calls";
+  // Same inputs, same arena reused: bit-identical outputs.
+  EXPECT_EQ(std::memcmp(first.data(), output.data(),
+                        output.size() * sizeof(float)),
+            0);
+  xfc_context_destroy(context);
+}
+
+TEST_F(ZeroAllocationTest, CounterSeesRuntimeAllocations) {
+  // xfc_model_run creates a temporary context inside libxfc_runtime.so:
+  // the counter must see its arena, or the test above proves nothing.
+  long during = allocationsDuring([&] {
+    xfc_status s = xfc_model_run(model, inBuffers.data(), inBuffers.size(),
+                                 outBuffers.data(), outBuffers.size());
+    xfc_status_free(s);
+  });
+  EXPECT_GE(during, 2) << "the context and its arena";
+}
+
+} // namespace
+} // namespace xfc::test
