@@ -33,9 +33,13 @@ std::string modelStage(const CpuPipelineOptions &opts) {
   // before decomposition; the weight layout runs after it because it looks
   // at xf.linear users of each weight argument.
   std::string layout = opts.transposeLinearWeights ? "true" : "false";
-  return "xf-decompose-model-ops,"
-         "xf-weight-layout{transpose-linear-weights=" +
-         layout + "},canonicalize,cse";
+  std::string text = "xf-decompose-model-ops,";
+  // The attention kernel is chosen on the xf.attention ops that
+  // decomposition produces; it only marks them, the linalg stage lowers.
+  if (opts.fusion.attention)
+    text += "xf-fuse-attention,";
+  return text + "xf-weight-layout{transpose-linear-weights=" + layout +
+         "},canonicalize,cse";
 }
 
 std::string linalgStage(const CpuPipelineOptions &opts) {
@@ -66,7 +70,11 @@ std::string llvmStage(const CpuPipelineOptions &) {
   // introduces affine.apply. erf has no LLVM intrinsic, so math goes to
   // libm calls first. Functions take bare pointers (static shapes), which
   // xf-emit-entry-point wraps into `void xfc_entry(void **)`.
-  return "xf-export-signature,"
+  //
+  // scf.forall (the fused attention's (batch, head, query block) loop)
+  // becomes a sequential scf.for until the threading stage turns it into
+  // OpenMP; convert-scf-to-cf does not lower scf.forall.
+  return "xf-export-signature,scf-forall-to-for,"
          "convert-linalg-to-loops,lower-affine,expand-strided-metadata,"
          "lower-affine,convert-scf-to-cf,convert-math-to-libm,"
          "finalize-memref-to-llvm,convert-math-to-llvm,convert-arith-to-llvm,"
@@ -89,10 +97,15 @@ struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
   Option<bool> transposeLinearWeights{
       *this, "transpose-linear-weights",
       llvm::cl::desc("Store linear weights [in, out]"), llvm::cl::init(true)};
+  Option<bool> fuseAttention{
+      *this, "fuse-attention",
+      llvm::cl::desc("Lower attention as the fused FlashAttention kernel"),
+      llvm::cl::init(true)};
 
   CpuPipelineOptions get() const {
     CpuPipelineOptions opts;
     opts.transposeLinearWeights = transposeLinearWeights;
+    opts.fusion.attention = fuseAttention;
     return opts;
   }
 };

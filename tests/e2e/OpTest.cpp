@@ -831,7 +831,8 @@ XFC_PRINT_CASE(AttentionCase)
 /// output, `ref` the reference.
 void runAttentionCase(const AttentionCase &c,
                       const CpuPipelineOptions &pipeline,
-                      std::vector<float> &out, std::vector<double> &ref) {
+                      std::vector<float> &out, std::vector<double> &ref,
+                      std::string *manifest = nullptr) {
   ASSERT_TRUE(c.keyLengths.empty() ||
               static_cast<int64_t>(c.keyLengths.size()) == c.batch);
   int64_t width = c.heads * c.headDim;
@@ -864,7 +865,7 @@ void runAttentionCase(const AttentionCase &c,
             b.getI64IntegerAttr(c.heads), b.getF64FloatAttr(scale),
             c.causal ? b.getUnitAttr() : mlir::UnitAttr());
       },
-      pipeline);
+      pipeline, manifest);
   // The reference scales by 1/sqrt(Dh); fold any other scale into Q.
   Matrix qRef = toMatrix(q, width);
   for (double &x : qRef.data)
@@ -878,13 +879,18 @@ void runAttentionCase(const AttentionCase &c,
             .data;
 }
 
-class AttentionOpTest : public ::testing::TestWithParam<AttentionCase> {};
-
-TEST_P(AttentionOpTest, MatchesReference) {
-  const AttentionCase &c = GetParam();
+/// Runs case `c` with the fused attention kernel on or off and checks it
+/// against the reference; the manifest's pipeline proves which lowering
+/// ran.
+void checkAttentionCase(const AttentionCase &c, bool fused) {
+  CpuPipelineOptions pipeline;
+  pipeline.fusion.attention = fused;
   std::vector<float> out;
   std::vector<double> ref;
-  ASSERT_NO_FATAL_FAILURE(runAttentionCase(c, {}, out, ref));
+  std::string manifest;
+  ASSERT_NO_FATAL_FAILURE(runAttentionCase(c, pipeline, out, ref, &manifest));
+  EXPECT_EQ(manifest.find("xf-fuse-attention") != std::string::npos, fused)
+      << manifest;
   expectMatches(out, ref);
   // A fully masked item: exactly 0, not merely close.
   if (out.size() != ref.size())
@@ -897,6 +903,18 @@ TEST_P(AttentionOpTest, MatchesReference) {
       ASSERT_EQ(out[i], 0.0f)
           << "batch item " << b << " has no key, flat index " << i;
   }
+}
+
+class AttentionOpTest : public ::testing::TestWithParam<AttentionCase> {};
+
+/// The default pipeline: the fused (FlashAttention) kernel.
+TEST_P(AttentionOpTest, MatchesReference) {
+  checkAttentionCase(GetParam(), /*fused=*/true);
+}
+
+/// Fusion off: the unfused lowering (materialized scores).
+TEST_P(AttentionOpTest, UnfusedMatchesReference) {
+  checkAttentionCase(GetParam(), /*fused=*/false);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -1004,7 +1022,37 @@ INSTANTIATE_TEST_SUITE_P(
                       {13, 0, 6},
                       0.3},
         AttentionCase{
-            "h2_hd64_s7_causal_scale1", 2, 2, 64, 7, 7, true, true, {}, 1.0}),
+            "h2_hd64_s7_causal_scale1", 2, 2, 64, 7, 7, true, true, {}, 1.0},
+        // Several query and key tiles of the fused kernel's default 32 x 64
+        // blocks, with ragged tails (130 = 4 x 32 + 2 = 2 x 64 + 2): the
+        // online softmax across blocks, causal block skipping, the masked
+        // diagonal, the shifted tail tiles and key-block loop bounds.
+        AttentionCase{"h2_hd64_s130_self", 1, 2, 64, 130, 130, true, false, {},
+                      0},
+        AttentionCase{"h1_hd80_s130_causal", 1, 1, 80, 130, 130, true, true, {},
+                      0},
+        AttentionCase{"h2_hd64_s130_causal_keylengths",
+                      3,
+                      2,
+                      64,
+                      130,
+                      130,
+                      true,
+                      true,
+                      {130, 0, 65},
+                      0},
+        AttentionCase{"h1_hd80_q77_k130_cross_keylengths",
+                      3,
+                      1,
+                      80,
+                      77,
+                      130,
+                      true,
+                      false,
+                      {64, 129, 0},
+                      0},
+        AttentionCase{"h2_hd64_q130_k7_causal_cross", 1, 2, 64, 130, 7, true,
+                      true, {}, 0}),
     caseName<AttentionCase>);
 
 /// The comparison can fail: compiled with a deliberately wrong attention
@@ -1020,16 +1068,26 @@ XFC_PRINT_CASE(AttentionFaultCase)
 class AttentionFaultTest : public ::testing::TestWithParam<AttentionFaultCase> {
 };
 
-TEST_P(AttentionFaultTest, ComparisonFails) {
-  const AttentionFaultCase &c = GetParam();
+void checkFaultIsNoticed(const AttentionFaultCase &c, bool fused) {
   CpuPipelineOptions pipeline;
   pipeline.testFault = c.fault;
+  pipeline.fusion.attention = fused;
   std::vector<float> out;
   std::vector<double> ref;
   ASSERT_NO_FATAL_FAILURE(runAttentionCase(c.attention, pipeline, out, ref));
   ASSERT_EQ(out.size(), ref.size());
   EXPECT_GT(maxAbsError(out, ref), 100 * toleranceFor(ref))
       << "the op test did not notice " << c.fault;
+}
+
+/// The fused kernel (default pipeline) with the fault.
+TEST_P(AttentionFaultTest, ComparisonFails) {
+  checkFaultIsNoticed(GetParam(), /*fused=*/true);
+}
+
+/// The unfused lowering with the fault.
+TEST_P(AttentionFaultTest, UnfusedComparisonFails) {
+  checkFaultIsNoticed(GetParam(), /*fused=*/false);
 }
 
 INSTANTIATE_TEST_SUITE_P(
