@@ -1,5 +1,6 @@
 // RUN: xfc-opt %s -split-input-file -pass-pipeline='builtin.module(xf-fuse-attention)' | FileCheck %s
 // RUN: xfc-opt %s -split-input-file -pass-pipeline='builtin.module(xf-fuse-attention{block-q=16 block-k=32})' | FileCheck %s --check-prefix=SMALL
+// RUN: xfc-opt %s -split-input-file -pass-pipeline='builtin.module(xf-fuse-attention{block-table})' | FileCheck %s --check-prefix=TABLE
 // RUN: xfc-opt %s -split-input-file -pass-pipeline='builtin.module(xf-fuse-attention{block-q=0})' -verify-diagnostics -o /dev/null
 
 // Dense self-attention over 128 tokens with the default 32 x 64 tiles:
@@ -9,6 +10,8 @@
 // CHECK: xf.attention %{{.*}}, %{{.*}}, %{{.*}} {num_heads = 2 : i64, scale = 1.250000e-01 : f64, xf.attention_kernel = {block_k = 64 : i64, block_q = 32 : i64, kind = "flash", masked_blocks = 0 : i64, pattern = "dense", visited_blocks = 8 : i64}}
 // SMALL-LABEL: func.func @dense
 // SMALL: xf.attention_kernel = {block_k = 32 : i64, block_q = 16 : i64, kind = "flash", masked_blocks = 0 : i64, pattern = "dense", visited_blocks = 32 : i64}
+// TABLE-LABEL: func.func @dense
+// TABLE: xf.attention_kernel = {block_k = 64 : i64, block_q = 32 : i64, driver = "table", kind = "flash"
 func.func @dense(%q: tensor<1x128x128xf32>) -> tensor<1x128x128xf32> {
   // expected-error @below {{xf-fuse-attention: block sizes must be positive, found block-q=0 block-k=64}}
   %0 = xf.attention %q, %q, %q {num_heads = 2 : i64, scale = 0.125 : f64}
@@ -57,4 +60,18 @@ func.func @clamped(%q: tensor<2x7x16xf32>, %k: tensor<2x5x16xf32>,
       : (tensor<2x7x16xf32>, tensor<2x77x16xf32>, tensor<2x77x16xf32>)
       -> tensor<2x7x16xf32>
   return %0, %1 : tensor<2x7x16xf32>, tensor<2x7x16xf32>
+}
+
+// -----
+
+// A kernel chosen before the pass is kept as it is.
+
+// CHECK-LABEL: func.func @chosen
+// CHECK: xf.attention_kernel = {block_k = 2 : i64, block_q = 3 : i64, kind = "flash"}}
+func.func @chosen(%q: tensor<1x8x16xf32>) -> tensor<1x8x16xf32> {
+  %0 = xf.attention %q, %q, %q {num_heads = 2 : i64, scale = 0.5 : f64,
+      xf.attention_kernel = {kind = "flash", block_q = 3 : i64, block_k = 2 : i64}}
+      : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>)
+      -> tensor<1x8x16xf32>
+  return %0 : tensor<1x8x16xf32>
 }

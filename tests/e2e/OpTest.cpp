@@ -31,6 +31,7 @@
 #include "ReferenceModel.h"
 #include "e2e/ScratchDir.h"
 #include "xf/Dialect/XF/XFOps.h"
+#include "xf/Transforms/Passes.h"
 #include "xfc/Compiler/Compiler.h"
 #include "xfc/Compiler/Pipelines.h"
 #include "xfc/Frontend/ModelBuilder.h"
@@ -827,12 +828,20 @@ struct AttentionCase {
 };
 XFC_PRINT_CASE(AttentionCase)
 
-/// Compiles and runs case `c` with `pipeline`; `out` gets the compiled
-/// output, `ref` the reference.
+/// Fused-kernel tiles chosen by the test instead of xf-fuse-attention
+/// (which keeps an existing choice): clamped to the sequence lengths.
+struct KernelPin {
+  int64_t blockQ, blockK;
+  bool table; ///< Read the block map's table instead of its closed form.
+};
+
+/// Compiles and runs case `c` with `pipeline` (and `pin`'s tiles if given);
+/// `out` gets the compiled output, `ref` the reference.
 void runAttentionCase(const AttentionCase &c,
                       const CpuPipelineOptions &pipeline,
                       std::vector<float> &out, std::vector<double> &ref,
-                      std::string *manifest = nullptr) {
+                      std::string *manifest = nullptr,
+                      const KernelPin *pin = nullptr) {
   ASSERT_TRUE(c.keyLengths.empty() ||
               static_cast<int64_t>(c.keyLengths.size()) == c.batch);
   int64_t width = c.heads * c.headDim;
@@ -860,10 +869,24 @@ void runAttentionCase(const AttentionCase &c,
         Value key = c.separateKeyValue ? a[1] : a[0];
         Value value = c.separateKeyValue ? a[2] : a[0];
         Value lengths = c.keyLengths.empty() ? Value() : a.back();
-        return mlir::xf::AttentionOp::create(
+        auto op = mlir::xf::AttentionOp::create(
             b, loc, f32Type(b, qShape), query, key, value, lengths,
             b.getI64IntegerAttr(c.heads), b.getF64FloatAttr(scale),
             c.causal ? b.getUnitAttr() : mlir::UnitAttr());
+        if (pin) {
+          llvm::SmallVector<mlir::NamedAttribute> kernel = {
+              b.getNamedAttr("kind", b.getStringAttr("flash")),
+              b.getNamedAttr("block_q", b.getI64IntegerAttr(
+                                            std::min(pin->blockQ, c.sq))),
+              b.getNamedAttr("block_k", b.getI64IntegerAttr(
+                                            std::min(pin->blockK, c.sk)))};
+          if (pin->table)
+            kernel.push_back(
+                b.getNamedAttr("driver", b.getStringAttr("table")));
+          op->setAttr(mlir::xf::kAttentionKernelAttrName,
+                      b.getDictionaryAttr(kernel));
+        }
+        return op;
       },
       pipeline, manifest);
   // The reference scales by 1/sqrt(Dh); fold any other scale into Q.
@@ -882,13 +905,15 @@ void runAttentionCase(const AttentionCase &c,
 /// Runs case `c` with the fused attention kernel on or off and checks it
 /// against the reference; the manifest's pipeline proves which lowering
 /// ran.
-void checkAttentionCase(const AttentionCase &c, bool fused) {
+void checkAttentionCase(const AttentionCase &c, bool fused,
+                        const KernelPin *pin = nullptr) {
   CpuPipelineOptions pipeline;
   pipeline.fusion.attention = fused;
   std::vector<float> out;
   std::vector<double> ref;
   std::string manifest;
-  ASSERT_NO_FATAL_FAILURE(runAttentionCase(c, pipeline, out, ref, &manifest));
+  ASSERT_NO_FATAL_FAILURE(
+      runAttentionCase(c, pipeline, out, ref, &manifest, pin));
   EXPECT_EQ(manifest.find("xf-fuse-attention") != std::string::npos, fused)
       << manifest;
   expectMatches(out, ref);
@@ -915,6 +940,22 @@ TEST_P(AttentionOpTest, MatchesReference) {
 /// Fusion off: the unfused lowering (materialized scores).
 TEST_P(AttentionOpTest, UnfusedMatchesReference) {
   checkAttentionCase(GetParam(), /*fused=*/false);
+}
+
+/// The fused kernel with small odd tiles (5 x 3): many blocks even for
+/// short sequences, ragged tails everywhere, the online softmax rescaling
+/// many times per row, key padding ending inside and between blocks;
+/// closed-form loop bounds.
+TEST_P(AttentionOpTest, SmallTilesMatchReference) {
+  KernelPin pin{5, 3, /*table=*/false};
+  checkAttentionCase(GetParam(), /*fused=*/true, &pin);
+}
+
+/// The same tiles, with the visited blocks read from the block map's CSR
+/// table at run time (the path sparse patterns take).
+TEST_P(AttentionOpTest, TableDrivenMatchesReference) {
+  KernelPin pin{5, 3, /*table=*/true};
+  checkAttentionCase(GetParam(), /*fused=*/true, &pin);
 }
 
 INSTANTIATE_TEST_SUITE_P(

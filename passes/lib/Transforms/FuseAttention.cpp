@@ -37,6 +37,9 @@ struct FuseAttentionPass
 
   void runOnOperation() override {
     WalkResult result = getOperation()->walk([&](AttentionOp op) {
+      // A kernel chosen before (by hand, by a frontend or a test) stays.
+      if (op->hasAttr(kAttentionKernelAttrName))
+        return WalkResult::advance();
       int64_t optQ = blockQ, optK = blockK;
       if (optQ < 1 || optK < 1) {
         op.emitError() << "xf-fuse-attention: block sizes must be positive, "
@@ -52,7 +55,7 @@ struct FuseAttentionPass
       BlockMap map = op.getCausal() ? BlockMap::causal(sq, sk, bq, bk)
                                     : BlockMap::dense(sq, sk, bq, bk);
       Builder b(op.getContext());
-      NamedAttribute fields[] = {
+      SmallVector<NamedAttribute> fields = {
           b.getNamedAttr("kind", b.getStringAttr("flash")),
           b.getNamedAttr("block_q", b.getI64IntegerAttr(bq)),
           b.getNamedAttr("block_k", b.getI64IntegerAttr(bk)),
@@ -61,6 +64,8 @@ struct FuseAttentionPass
                          b.getI64IntegerAttr(map.numVisited())),
           b.getNamedAttr("masked_blocks", b.getI64IntegerAttr(map.numMasked())),
       };
+      if (blockTable)
+        fields.push_back(b.getNamedAttr("driver", b.getStringAttr("table")));
       op->setAttr(kAttentionKernelAttrName, b.getDictionaryAttr(fields));
       return WalkResult::advance();
     });
@@ -95,6 +100,14 @@ mlir::xf::getAttentionKernel(AttentionOp op) {
   }
   int64_t sq = seqLen(op.getQuery()), sk = seqLen(op.getKey());
   AttentionKernelConfig config{bq.getInt(), bk.getInt()};
+  if (auto driver = dict.getAs<StringAttr>("driver")) {
+    if (driver.getValue() != "table") {
+      op.emitError() << kAttentionKernelAttrName << ": unknown driver "
+                     << driver << " (expected \"table\" or none)";
+      return failure();
+    }
+    config.tableDriven = true;
+  }
   if (config.blockQ < 1 || config.blockQ > sq || config.blockK < 1 ||
       config.blockK > sk) {
     op.emitError() << kAttentionKernelAttrName << ": expected 1 <= block_q <= "

@@ -34,6 +34,9 @@ constexpr llvm::StringLiteral kAttentionKernelAttrName = "xf.attention_kernel";
 struct AttentionKernelConfig {
   /// Query rows and keys per tile, 1 <= blockQ <= Sq, 1 <= blockK <= Sk.
   int64_t blockQ = 0, blockK = 0;
+  /// Read the visited blocks from the block map's table at run time even
+  /// where the pattern has a closed form (`driver = "table"`).
+  bool tableDriven = false;
 };
 
 /// The fused-kernel choice on `op`: std::nullopt when the op has no

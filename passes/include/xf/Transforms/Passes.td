@@ -70,7 +70,8 @@ def XFFuseAttention : Pass<"xf-fuse-attention"> {
                                pattern = "causal", visited_blocks = 3 : i64}}
     ```
 
-    Block sizes are clamped to the sequence lengths (a 7-token sequence
+    An op that already carries `xf.attention_kernel` keeps it. Block sizes
+    are clamped to the sequence lengths (a 7-token sequence
     gets 7-row tiles, not 32 rows of padding). `visited_blocks` and
     `masked_blocks` count the block map's tiles of one (batch item, head);
     `Sq/Bq * Sk/Bk` minus `visited_blocks` is what causality skips.
@@ -84,7 +85,11 @@ def XFFuseAttention : Pass<"xf-fuse-attention"> {
     Option<"blockQ", "block-q", "int64_t", /*default=*/"32",
            "Query rows per tile (Bq)">,
     Option<"blockK", "block-k", "int64_t", /*default=*/"64",
-           "Keys per tile (Bk)">
+           "Keys per tile (Bk)">,
+    Option<"blockTable", "block-table", "bool", /*default=*/"false",
+           "Read the visited blocks from the block map's table at run time "
+           "(driver = \"table\") even for dense and causal maps, whose "
+           "closed form is used otherwise">
   ];
   let dependentDialects = ["::mlir::xf::XFDialect"];
 }

@@ -166,16 +166,22 @@ struct Problem {
   /// Test faults: mask j > i + 1 instead of j > i; write head h to H-1-h.
   bool causalOffByOne, permuteHeads;
   Value q, k, v, keyLengths;
+  /// Visit the blocks listed in the block map's CSR table (constant
+  /// tensors) instead of the closed-form bounds.
+  const BlockMap *table = nullptr;
 };
 
 /// One step of the key-block loop: the new (m, l, o) from the old ones and
 /// key block `kb`. `qStart` is the first row the tile computes, `qFirst`
 /// the first row it owns (they differ in a shifted tail block), `len` the
-/// clamped key length of this batch item (or null).
+/// clamped key length of this batch item (or null). `mapMask` is the block
+/// map's "needs mask" flag of this block (i1) when the map is read from its
+/// table; null for the closed form.
 SmallVector<Value> buildKeyBlockStep(OpBuilder &b, Location loc,
                                      const Problem &p, Value batch, Value head,
                                      Value qTile, Value qStart, Value qFirst,
-                                     Value len, Value kb, ValueRange carried) {
+                                     Value len, Value kb, Value mapMask,
+                                     ValueRange carried) {
   Emitter e{b, loc};
   MLIRContext *ctx = b.getContext();
   auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
@@ -206,15 +212,19 @@ SmallVector<Value> buildKeyBlockStep(OpBuilder &b, Location loc,
   // is after the first owned row) or key padding (the block reaches past
   // key_lengths[b]).
   Value kEndStatic = e.add(kFirst, e.idx(p.bk));
-  Value needsMask;
-  if (ragged)
+  Value needsMask = mapMask;
+  if (!mapMask && ragged)
     needsMask = e.cmp(arith::CmpIPredicate::sgt, kEndStatic, e.idx(p.sk));
-  if (p.causal)
+  if (!mapMask && p.causal)
     needsMask = e.orI(needsMask, e.cmp(arith::CmpIPredicate::sgt,
                                        e.sub(kEndStatic, e.idx(1)), qFirst));
   if (len)
     needsMask =
         e.orI(needsMask, e.cmp(arith::CmpIPredicate::sgt, kEndStatic, len));
+  // Without an element condition there is nothing to mask (a table flag
+  // can only be set where one of the conditions below applies).
+  if (!ragged && !p.causal && !len)
+    needsMask = Value();
   if (needsMask) {
     auto ifOp = scf::IfOp::create(b, loc, TypeRange{s.getType()}, needsMask,
                                   /*withElseRegion=*/true);
@@ -322,6 +332,95 @@ SmallVector<Value> buildKeyBlockStep(OpBuilder &b, Location loc,
   return {mNew, lNew, oNew};
 }
 
+/// The key-block loop of a dense or causal map, from its closed form:
+/// blocks [0, kEnd), where causal stops at the block holding the last owned
+/// row (every later block is above the diagonal) and key padding stops at
+/// the first block starting at or after key_lengths[b].
+scf::ForOp buildClosedFormLoop(OpBuilder &b, Location loc, const Problem &p,
+                               Value batch, Value head, Value qTile,
+                               Value qStart, Value qFirst, Value len,
+                               ValueRange init) {
+  Emitter e{b, loc};
+  Value kEnd = e.idx(p.numKeyBlocks);
+  if (p.causal) {
+    Value lastRow = e.sub(e.min(e.add(qFirst, e.idx(p.bq)), e.idx(p.sq)),
+                          e.idx(1));
+    Value lastBlock = arith::DivUIOp::create(b, loc, lastRow, e.idx(p.bk));
+    kEnd = e.min(kEnd, e.add(lastBlock, e.idx(1)));
+  }
+  if (len) {
+    Value lenBlocks = arith::DivUIOp::create(
+        b, loc, e.add(len, e.idx(p.bk - 1)), e.idx(p.bk));
+    kEnd = e.min(kEnd, lenBlocks);
+  }
+  return scf::ForOp::create(
+      b, loc, e.idx(0), kEnd, e.idx(1), init,
+      [&](OpBuilder &nb, Location nl, Value kb, ValueRange carried) {
+        SmallVector<Value> next =
+            buildKeyBlockStep(nb, nl, p, batch, head, qTile, qStart, qFirst,
+                              len, kb, /*mapMask=*/Value(), carried);
+        scf::YieldOp::create(nb, nl, next);
+      });
+}
+
+/// A constant i32 tensor holding `values`.
+template <typename T>
+Value constantTable(OpBuilder &b, Location loc, const std::vector<T> &values) {
+  SmallVector<int32_t> data(values.begin(), values.end());
+  auto type = RankedTensorType::get({static_cast<int64_t>(data.size())},
+                                    b.getI32Type());
+  return arith::ConstantOp::create(
+      b, loc, type, DenseElementsAttr::get(type, ArrayRef<int32_t>(data)));
+}
+
+/// Element `i` of a constant i32 table, as an index.
+Value tableEntry(OpBuilder &b, Location loc, Value table, Value i) {
+  Value raw = tensor::ExtractOp::create(b, loc, table, i);
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), raw);
+}
+
+/// The key-block loop of any map, from its CSR table: entries
+/// [rowPointers[qb], rowPointers[qb+1]), key block columns[e], masked when
+/// needsMask[e] (or when the block reaches past the key length). Blocks
+/// starting at or after key_lengths[b] are skipped (the columns of a row
+/// ascend, but a skip keeps this independent of the order).
+scf::ForOp buildTableLoop(OpBuilder &b, Location loc, const Problem &p,
+                          Value batch, Value head, Value qb, Value qTile,
+                          Value qStart, Value qFirst, Value len,
+                          ValueRange init) {
+  Emitter e{b, loc};
+  Value rows = constantTable(b, loc, p.table->rowPointers());
+  Value cols = constantTable(b, loc, p.table->columns());
+  Value masks = constantTable(b, loc, p.table->needsMask());
+  Value begin = tableEntry(b, loc, rows, qb);
+  Value end = tableEntry(b, loc, rows, e.add(qb, e.idx(1)));
+  return scf::ForOp::create(
+      b, loc, begin, end, e.idx(1), init,
+      [&](OpBuilder &nb, Location nl, Value entry, ValueRange carried) {
+        Emitter ne{nb, nl};
+        Value kb = tableEntry(nb, nl, cols, entry);
+        Value flag = ne.cmp(arith::CmpIPredicate::ne,
+                            tableEntry(nb, nl, masks, entry), ne.idx(0));
+        auto step = [&](OpBuilder &sb, Location sl) {
+          scf::YieldOp::create(sb, sl,
+                               buildKeyBlockStep(sb, sl, p, batch, head, qTile,
+                                                 qStart, qFirst, len, kb, flag,
+                                                 carried));
+        };
+        if (!len) {
+          step(nb, nl);
+          return;
+        }
+        Value visit =
+            ne.cmp(arith::CmpIPredicate::slt, ne.mul(kb, ne.idx(p.bk)), len);
+        auto ifOp = scf::IfOp::create(
+            nb, nl, visit, step, [&](OpBuilder &sb, Location sl) {
+              scf::YieldOp::create(sb, sl, carried);
+            });
+        scf::YieldOp::create(nb, nl, ifOp.getResults());
+      });
+}
+
 /// The body of the forall: one (batch item, head, query block) tile of the
 /// output, inserted into `out` in the forall's terminator.
 void buildQueryBlock(OpBuilder &b, Location loc, const Problem &p,
@@ -352,37 +451,20 @@ void buildQueryBlock(OpBuilder &b, Location loc, const Problem &p,
                               .getResult());
                     })[0];
 
-  // The visited key blocks: [0, kEnd). Causal (closed form of the block
-  // map): blocks starting after the last owned row are above the diagonal.
-  // Key padding: blocks starting at or after key_lengths[b] hold no key.
-  Value kEnd = e.idx(p.numKeyBlocks);
-  if (p.causal) {
-    Value lastRow = e.sub(e.min(e.add(qFirst, e.idx(p.bq)), e.idx(p.sq)),
-                          e.idx(1));
-    Value lastBlock = arith::DivUIOp::create(b, loc, lastRow, e.idx(p.bk));
-    kEnd = e.min(kEnd, e.add(lastBlock, e.idx(1)));
-  }
   Value len;
   if (p.keyLengths) {
     Value raw = tensor::ExtractOp::create(b, loc, p.keyLengths, batch);
     len = e.max(arith::IndexCastOp::create(b, loc, b.getIndexType(), raw),
                 e.idx(0));
-    Value lenBlocks = arith::DivUIOp::create(
-        b, loc, e.add(len, e.idx(p.bk - 1)), e.idx(p.bk));
-    kEnd = e.min(kEnd, lenBlocks);
   }
-
   Value m0 = e.filled({p.bq}, -std::numeric_limits<double>::infinity());
   Value l0 = e.filled({p.bq}, 0.0);
   Value o0 = e.filled({p.bq, p.dv}, 0.0);
-  auto loop = scf::ForOp::create(
-      b, loc, e.idx(0), kEnd, e.idx(1), ValueRange{m0, l0, o0},
-      [&](OpBuilder &nb, Location nl, Value kb, ValueRange carried) {
-        SmallVector<Value> next =
-            buildKeyBlockStep(nb, nl, p, batch, head, qTile, qStart, qFirst,
-                              len, kb, carried);
-        scf::YieldOp::create(nb, nl, next);
-      });
+  scf::ForOp loop = p.table ? buildTableLoop(b, loc, p, batch, head, qb, qTile,
+                                             qStart, qFirst, len, {m0, l0, o0})
+                            : buildClosedFormLoop(b, loc, p, batch, head, qTile,
+                                                  qStart, qFirst, len,
+                                                  {m0, l0, o0});
   Value l = loop.getResult(1), o = loop.getResult(2);
 
   // The rows this tile owns: all Bq of them, or the last Sq - qFirst rows
@@ -475,12 +557,14 @@ Value mlir::xf::buildFusedAttention(PatternRewriter &rewriter, AttentionOp op,
   p.q = op.getQuery();
   p.k = op.getKey();
   p.v = op.getValue();
-  // The block map fixes the loop structure; its dense and causal closed
-  // forms are what buildQueryBlock emits.
+  // The block map fixes the loop structure: read from its table, or, for
+  // dense and causal maps, emitted as closed-form bounds.
   BlockMap map = p.causal ? BlockMap::causal(p.sq, p.sk, p.bq, p.bk)
                           : BlockMap::dense(p.sq, p.sk, p.bq, p.bk);
   p.numQueryBlocks = map.numQueryBlocks();
   p.numKeyBlocks = map.numKeyBlocks();
+  if (config.tableDriven)
+    p.table = &map;
 
   Value init = tensor::EmptyOp::create(
       rewriter, loc, shape(op.getResult()), rewriter.getF32Type());

@@ -715,6 +715,14 @@ struct ConvertXFToLinalgPass
           << "' (expected drop-mask, causal-off-by-one or permute-heads)";
       return signalPassFailure();
     }
+    // A malformed kernel choice is reported once, here, rather than as a
+    // failure to legalize.
+    WalkResult checked = getOperation()->walk([](AttentionOp op) {
+      return failed(getAttentionKernel(op)) ? WalkResult::interrupt()
+                                            : WalkResult::advance();
+    });
+    if (checked.wasInterrupted())
+      return signalPassFailure();
     ConversionTarget target(getContext());
     target.addIllegalDialect<XFDialect>();
     target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
