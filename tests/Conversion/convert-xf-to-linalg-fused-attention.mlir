@@ -5,7 +5,9 @@
 
 // Dense, sizes divisible by the 32 x 64 tiles: a forall over (batch, head,
 // query block), a loop over both key blocks, static tiles, no mask, and no
-// [Sq, Sk] = 128 x 128 tensor anywhere.
+// [Sq, Sk] = 128 x 128 tensor anywhere. The loop carries m, l, o and three
+// scratch tiles (scores, row maximum, rescaling factors), all updated in
+// place so bufferization gives each one buffer for the whole loop.
 
 // CHECK-LABEL: func.func @dense
 // CHECK-NOT: 128x128
@@ -15,19 +17,21 @@
 // CHECK: %[[QT:.*]] = tensor.extract_slice %{{.*}}[%[[B]], %[[ROW]], %[[COL]]] [1, 32, 32] [1, 1, 1] : tensor<2x128x64xf32> to tensor<32x32xf32>
 // CHECK: %[[QS:.*]] = linalg.generic {{.*}} ins(%[[QT]] : tensor<32x32xf32>)
 // CHECK: arith.mulf %{{.*}}, %cst{{.*}} : f32
-// CHECK: %[[LOOP:.*]]:3 = scf.for %[[KB:.*]] = %c0 to %c2 step %c1 iter_args(%[[M:.*]] = %{{.*}}, %[[L:.*]] = %{{.*}}, %[[O:.*]] = %{{.*}}) -> (tensor<32xf32>, tensor<32xf32>, tensor<32x32xf32>)
+// CHECK: %[[LOOP:.*]]:6 = scf.for %[[KB:.*]] = %c0 to %c2 step %c1 iter_args(%[[M:.*]] = %{{.*}}, %[[L:.*]] = %{{.*}}, %[[O:.*]] = %{{.*}}, %[[SS:.*]] = %{{.*}}, %[[MS:.*]] = %{{.*}}, %[[AS:.*]] = %{{.*}}) -> (tensor<32xf32>, tensor<32xf32>, tensor<32x32xf32>, tensor<32x64xf32>, tensor<32xf32>, tensor<32xf32>)
 // CHECK: %[[KT:.*]] = tensor.extract_slice %{{.*}} [1, 64, 32] [1, 1, 1] : tensor<2x128x64xf32> to tensor<64x32xf32>
 // CHECK-NOT: scf.if
-// CHECK: %[[S:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[QS]], %[[KT]] : tensor<32x32xf32>, tensor<64x32xf32>) outs(%{{.*}} : tensor<32x64xf32>)
+// CHECK: %[[S0:.*]] = linalg.fill ins(%{{.*}}) outs(%[[SS]] : tensor<32x64xf32>)
+// CHECK: %[[S:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[QS]], %[[KT]] : tensor<32x32xf32>, tensor<64x32xf32>) outs(%[[S0]] : tensor<32x64xf32>)
 // CHECK: arith.mulf {{.*}} fastmath<reassoc,contract>
-// CHECK: %[[MAX:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[S]] : tensor<32x64xf32>)
-// CHECK: %[[ROWS:.*]]:3 = linalg.generic {{.*}} ins(%[[MAX]] : tensor<32xf32>) outs(%{{.*}}, %[[M]], %[[L]] : tensor<32xf32>, tensor<32xf32>, tensor<32xf32>)
+// CHECK: %[[MAX0:.*]] = linalg.fill ins(%{{.*}}) outs(%[[MS]] : tensor<32xf32>)
+// CHECK: %[[MAX:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[S]] : tensor<32x64xf32>) outs(%[[MAX0]] : tensor<32xf32>)
+// CHECK: %[[ROWS:.*]]:3 = linalg.generic {{.*}} ins(%[[MAX]] : tensor<32xf32>) outs(%[[AS]], %[[M]], %[[L]] : tensor<32xf32>, tensor<32xf32>, tensor<32xf32>)
 // CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[ROWS]]#1 : tensor<32xf32>) outs(%[[S]] : tensor<32x64xf32>)
 // CHECK: math.exp
 // CHECK: %[[LNEW:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[P]] : tensor<32x64xf32>) outs(%[[ROWS]]#2 : tensor<32xf32>)
 // CHECK: %[[OS:.*]] = linalg.generic {{.*}} ins(%[[ROWS]]#0 : tensor<32xf32>) outs(%[[O]] : tensor<32x32xf32>)
 // CHECK: %[[ONEW:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "parallel"]} ins(%[[P]], %{{.*}} : tensor<32x64xf32>, tensor<64x32xf32>) outs(%[[OS]] : tensor<32x32xf32>)
-// CHECK: scf.yield %[[ROWS]]#1, %[[LNEW]], %[[ONEW]]
+// CHECK: scf.yield %[[ROWS]]#1, %[[LNEW]], %[[ONEW]], %[[P]], %[[MAX]], %[[ROWS]]#0
 // CHECK: %[[DST:.*]] = tensor.extract_slice %[[ACC]][%[[B]], %[[ROW]], %[[COL]]] [1, 32, 32] [1, 1, 1]
 // CHECK: %[[RES:.*]] = linalg.generic {{.*}} ins(%[[LOOP]]#1, %[[LOOP]]#2 : tensor<32xf32>, tensor<32x32xf32>) outs(%[[DST]] : tensor<32x32xf32>)
 // CHECK: arith.divf

@@ -186,6 +186,9 @@ SmallVector<Value> buildKeyBlockStep(OpBuilder &b, Location loc,
   MLIRContext *ctx = b.getContext();
   auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
   Value m = carried[0], l = carried[1], o = carried[2];
+  // Scratch tiles carried through the loop (see buildQueryBlock).
+  Value sScratch = carried[3], maxScratch = carried[4],
+        alphaScratch = carried[5];
 
   // The tile's first key: kb Bk, or Sk - Bk for a shifted tail block.
   Value kFirst = e.mul(kb, e.idx(p.bk));
@@ -197,7 +200,10 @@ SmallVector<Value> buildKeyBlockStep(OpBuilder &b, Location loc,
 
   // S = Q Kᵀ over (i, j, c), the reduction innermost and contiguous in
   // both tiles.
-  Value s = e.generic({qTile, kTile}, e.filled({p.bq, p.bk}, 0.0),
+  auto fill = [&](Value dest, double v) {
+    return linalg::FillOp::create(b, loc, e.f32(v), dest).getResult(0);
+  };
+  Value s = e.generic({qTile, kTile}, fill(sScratch, 0.0),
                       {AffineMap::get(3, 0, {d(0), d(2)}, ctx),
                        AffineMap::get(3, 0, {d(1), d(2)}, ctx),
                        AffineMap::get(3, 0, {d(0), d(1)}, ctx)},
@@ -272,7 +278,7 @@ SmallVector<Value> buildKeyBlockStep(OpBuilder &b, Location loc,
   // m' = max(m, rowmax S); a = e^(m - m̂) rescales what was accumulated
   // under the old maximum; l·a starts the new row sum.
   Value rowMax =
-      e.generic({s}, e.filled({p.bq}, -std::numeric_limits<double>::infinity()),
+      e.generic({s}, fill(maxScratch, -std::numeric_limits<double>::infinity()),
                 {full, row}, rowReduction,
                 [](OpBuilder &nb, Location l, ValueRange args) {
                   linalg::YieldOp::create(
@@ -281,7 +287,7 @@ SmallVector<Value> buildKeyBlockStep(OpBuilder &b, Location loc,
                           .getResult());
                 })[0];
   ValueRange rowUpdate = e.generic(
-      {rowMax}, {e.empty({p.bq}), m, l}, {row1, row1, row1, row1},
+      {rowMax}, {alphaScratch, m, l}, {row1, row1, row1, row1},
       {IteratorType::parallel},
       [](OpBuilder &nb, Location l, ValueRange args) {
         Value oldMax = args[2];
@@ -329,7 +335,7 @@ SmallVector<Value> buildKeyBlockStep(OpBuilder &b, Location loc,
                            multiplyAccumulate(nb, l, args,
                                               /*reassociate=*/false);
                          })[0];
-  return {mNew, lNew, oNew};
+  return {mNew, lNew, oNew, probs, rowMax, alpha};
 }
 
 /// The key-block loop of a dense or causal map, from its closed form:
@@ -460,11 +466,20 @@ void buildQueryBlock(OpBuilder &b, Location loc, const Problem &p,
   Value m0 = e.filled({p.bq}, -std::numeric_limits<double>::infinity());
   Value l0 = e.filled({p.bq}, 0.0);
   Value o0 = e.filled({p.bq, p.dv}, 0.0);
+  // The scores, their row maximum and the rescaling factors are rewritten
+  // by every step. Carried
+  // through the loop (updated in place, yielded back), they bufferize to
+  // one buffer each for the whole loop; as fresh tensors per step they
+  // would be allocated per step, or copied from a zero tile that CSE
+  // shares with the accumulator's.
+  Value sInit = e.empty({p.bq, p.bk});
+  Value maxInit = e.empty({p.bq}), alphaInit = e.empty({p.bq});
   scf::ForOp loop = p.table ? buildTableLoop(b, loc, p, batch, head, qb, qTile,
-                                             qStart, qFirst, len, {m0, l0, o0})
+                                             qStart, qFirst, len,
+                                             {m0, l0, o0, sInit, maxInit, alphaInit})
                             : buildClosedFormLoop(b, loc, p, batch, head, qTile,
                                                   qStart, qFirst, len,
-                                                  {m0, l0, o0});
+                                                  {m0, l0, o0, sInit, maxInit, alphaInit});
   Value l = loop.getResult(1), o = loop.getResult(2);
 
   // The rows this tile owns: all Bq of them, or the last Sq - qFirst rows
