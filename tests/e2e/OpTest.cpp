@@ -876,10 +876,10 @@ void runAttentionCase(const AttentionCase &c,
         if (pin) {
           llvm::SmallVector<mlir::NamedAttribute> kernel = {
               b.getNamedAttr("kind", b.getStringAttr("flash")),
-              b.getNamedAttr("block_q", b.getI64IntegerAttr(
-                                            std::min(pin->blockQ, c.sq))),
-              b.getNamedAttr("block_k", b.getI64IntegerAttr(
-                                            std::min(pin->blockK, c.sk)))};
+              b.getNamedAttr("block_q",
+                             b.getI64IntegerAttr(std::min(pin->blockQ, c.sq))),
+              b.getNamedAttr("block_k",
+                             b.getI64IntegerAttr(std::min(pin->blockK, c.sk)))};
           if (pin->table)
             kernel.push_back(
                 b.getNamedAttr("driver", b.getStringAttr("table")));
@@ -1068,10 +1068,10 @@ INSTANTIATE_TEST_SUITE_P(
         // blocks, with ragged tails (130 = 4 x 32 + 2 = 2 x 64 + 2): the
         // online softmax across blocks, causal block skipping, the masked
         // diagonal, the shifted tail tiles and key-block loop bounds.
-        AttentionCase{"h2_hd64_s130_self", 1, 2, 64, 130, 130, true, false, {},
-                      0},
-        AttentionCase{"h1_hd80_s130_causal", 1, 1, 80, 130, 130, true, true, {},
-                      0},
+        AttentionCase{
+            "h2_hd64_s130_self", 1, 2, 64, 130, 130, true, false, {}, 0},
+        AttentionCase{
+            "h1_hd80_s130_causal", 1, 1, 80, 130, 130, true, true, {}, 0},
         AttentionCase{"h2_hd64_s130_causal_keylengths",
                       3,
                       2,
@@ -1092,8 +1092,16 @@ INSTANTIATE_TEST_SUITE_P(
                       false,
                       {64, 129, 0},
                       0},
-        AttentionCase{"h2_hd64_q130_k7_causal_cross", 1, 2, 64, 130, 7, true,
-                      true, {}, 0}),
+        AttentionCase{"h2_hd64_q130_k7_causal_cross",
+                      1,
+                      2,
+                      64,
+                      130,
+                      7,
+                      true,
+                      true,
+                      {},
+                      0}),
     caseName<AttentionCase>);
 
 /// The comparison can fail: compiled with a deliberately wrong attention

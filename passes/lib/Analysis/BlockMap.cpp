@@ -76,7 +76,7 @@ BlockMap BlockMap::fromPredicate(int64_t queryLen, int64_t keyLen,
       int64_t existing = (rowEnd - qb * blockQ) * (keyEnd - kb * blockK);
       // A tile with keys past Sk is never full: those keys need the mask.
       bool complete = keyEnd == (kb + 1) * blockK;
-      BlockKind k = count == 0                           ? BlockKind::Empty
+      BlockKind k = count == 0                        ? BlockKind::Empty
                     : (count == existing && complete) ? BlockKind::Full
                                                       : BlockKind::Partial;
       map.append(kb, k);

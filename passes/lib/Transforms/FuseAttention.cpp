@@ -93,9 +93,8 @@ mlir::xf::getAttentionKernel(AttentionOp op) {
     return failure();
   }
   if (kind.getValue() != "flash") {
-    op.emitError() << kAttentionKernelAttrName
-                   << ": unknown kernel kind " << kind
-                   << " (expected \"flash\")";
+    op.emitError() << kAttentionKernelAttrName << ": unknown kernel kind "
+                   << kind << " (expected \"flash\")";
     return failure();
   }
   int64_t sq = seqLen(op.getQuery()), sk = seqLen(op.getKey());
@@ -110,8 +109,9 @@ mlir::xf::getAttentionKernel(AttentionOp op) {
   }
   if (config.blockQ < 1 || config.blockQ > sq || config.blockK < 1 ||
       config.blockK > sk) {
-    op.emitError() << kAttentionKernelAttrName << ": expected 1 <= block_q <= "
-                   << sq << " and 1 <= block_k <= " << sk << ", found block_q "
+    op.emitError() << kAttentionKernelAttrName
+                   << ": expected 1 <= block_q <= " << sq
+                   << " and 1 <= block_k <= " << sk << ", found block_q "
                    << config.blockQ << " and block_k " << config.blockK;
     return failure();
   }

@@ -1,8 +1,9 @@
 //===- FusedAttention.cpp - Tiled FlashAttention on tensors ----*- C++ -*-===//
 //
 // Part of xfc. Lowers an `xf.attention` op marked by xf-fuse-attention into
-// one tiled kernel that never materializes the Sq x Sk scores (the online
-// softmax of docs/ATTENTION, FlashAttention 2205.14135):
+// one tiled kernel that never materializes the Sq x Sk scores: the online
+// softmax of FlashAttention (arXiv 2205.14135, 2307.08691), described in
+// docs/compiler.md ("Fused attention"):
 //
 //   scf.forall (b, h, qb) in (B, H, ceil(Sq/Bq)) shared_outs(out)
 //     Q = scale * q[b, rows of qb, head h]              [Bq, D]
@@ -26,8 +27,15 @@
 //
 // Which key blocks are visited, and which need a mask, comes from the
 // block map (xf/Analysis/BlockMap.h). Dense and causal maps have closed
-// forms, emitted here as loop bounds and index comparisons; key padding is
-// dynamic and is added to both at run time.
+// forms, emitted here as loop bounds and index comparisons; any map can be
+// read from its CSR table instead (driver = "table", the path patterns
+// without a closed form take). Key padding is dynamic and is added to both
+// at run time.
+//
+// The loop carries m, l, o and three scratch tiles (scores, row maximum,
+// rescaling factors), every op updating them in place, so one-shot
+// bufferization gives each one buffer for the whole loop: a key-block step
+// allocates and copies nothing.
 //
 //===----------------------------------------------------------------------===//
 #include "FusedAttention.h"
@@ -112,11 +120,10 @@ struct Emitter {
                                           strides);
   }
   /// A linalg.generic with the given results' inits.
-  ValueRange generic(ValueRange inputs, ValueRange inits,
-                     ArrayRef<AffineMap> maps,
-                     ArrayRef<IteratorType> iterators,
-                     function_ref<void(OpBuilder &, Location, ValueRange)>
-                         body) const {
+  ValueRange
+  generic(ValueRange inputs, ValueRange inits, ArrayRef<AffineMap> maps,
+          ArrayRef<IteratorType> iterators,
+          function_ref<void(OpBuilder &, Location, ValueRange)> body) const {
     return linalg::GenericOp::create(b, loc, TypeRange(inits), inputs, inits,
                                      maps, iterators, body)
         .getResults();
@@ -203,15 +210,15 @@ SmallVector<Value> buildKeyBlockStep(OpBuilder &b, Location loc,
   auto fill = [&](Value dest, double v) {
     return linalg::FillOp::create(b, loc, e.f32(v), dest).getResult(0);
   };
-  Value s = e.generic({qTile, kTile}, fill(sScratch, 0.0),
-                      {AffineMap::get(3, 0, {d(0), d(2)}, ctx),
-                       AffineMap::get(3, 0, {d(1), d(2)}, ctx),
-                       AffineMap::get(3, 0, {d(0), d(1)}, ctx)},
-                      {IteratorType::parallel, IteratorType::parallel,
-                       IteratorType::reduction},
-                      [](OpBuilder &nb, Location l, ValueRange args) {
-                        multiplyAccumulate(nb, l, args, /*reassociate=*/true);
-                      })[0];
+  Value s = e.generic(
+      {qTile, kTile}, fill(sScratch, 0.0),
+      {AffineMap::get(3, 0, {d(0), d(2)}, ctx),
+       AffineMap::get(3, 0, {d(1), d(2)}, ctx),
+       AffineMap::get(3, 0, {d(0), d(1)}, ctx)},
+      {IteratorType::parallel, IteratorType::parallel, IteratorType::reduction},
+      [](OpBuilder &nb, Location l, ValueRange args) {
+        multiplyAccumulate(nb, l, args, /*reassociate=*/true);
+      })[0];
 
   // Does this block need the in-block mask? The block map's closed form
   // (the shifted tail; causal blocks the diagonal crosses: their last key
@@ -237,29 +244,27 @@ SmallVector<Value> buildKeyBlockStep(OpBuilder &b, Location loc,
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(ifOp.thenBlock());
     // In place on S: -inf where key j may not be seen by query i.
-    Value masked =
-        e.generic(
-             {}, s, AffineMap::getMultiDimIdentityMap(2, ctx),
-             {IteratorType::parallel, IteratorType::parallel},
-             [&](OpBuilder &nb, Location l, ValueRange args) {
-               Emitter ne{nb, l};
-               Value i = ne.add(qStart, linalg::IndexOp::create(nb, l, 0));
-               Value j = ne.add(kStart, linalg::IndexOp::create(nb, l, 1));
-               Value bad;
-               if (ragged) // Counted already by the block before.
-                 bad = ne.cmp(arith::CmpIPredicate::slt, j, kFirst);
-               if (p.causal) {
-                 Value last = p.causalOffByOne ? ne.add(i, ne.idx(1)) : i;
-                 bad = ne.orI(bad,
-                              ne.cmp(arith::CmpIPredicate::sgt, j, last));
-               }
-               if (len)
-                 bad = ne.orI(bad, ne.cmp(arith::CmpIPredicate::sge, j, len));
-               linalg::YieldOp::create(
-                   nb, l,
-                   arith::SelectOp::create(nb, l, bad, ne.negInf(), args[0])
-                       .getResult());
-             })[0];
+    Value masked = e.generic(
+        {}, s, AffineMap::getMultiDimIdentityMap(2, ctx),
+        {IteratorType::parallel, IteratorType::parallel},
+        [&](OpBuilder &nb, Location l, ValueRange args) {
+          Emitter ne{nb, l};
+          Value i = ne.add(qStart, linalg::IndexOp::create(nb, l, 0));
+          Value j = ne.add(kStart, linalg::IndexOp::create(nb, l, 1));
+          Value bad;
+          if (ragged) // Counted already by the block before.
+            bad = ne.cmp(arith::CmpIPredicate::slt, j, kFirst);
+          if (p.causal) {
+            Value last = p.causalOffByOne ? ne.add(i, ne.idx(1)) : i;
+            bad = ne.orI(bad, ne.cmp(arith::CmpIPredicate::sgt, j, last));
+          }
+          if (len)
+            bad = ne.orI(bad, ne.cmp(arith::CmpIPredicate::sge, j, len));
+          linalg::YieldOp::create(
+              nb, l,
+              arith::SelectOp::create(nb, l, bad, ne.negInf(), args[0])
+                  .getResult());
+        })[0];
     scf::YieldOp::create(b, loc, masked);
     b.setInsertionPointToStart(ifOp.elseBlock());
     scf::YieldOp::create(b, loc, s);
@@ -277,19 +282,17 @@ SmallVector<Value> buildKeyBlockStep(OpBuilder &b, Location loc,
   // loop-carried buffers stay the same across iterations):
   // m' = max(m, rowmax S); a = e^(m - m̂) rescales what was accumulated
   // under the old maximum; l·a starts the new row sum.
-  Value rowMax =
-      e.generic({s}, fill(maxScratch, -std::numeric_limits<double>::infinity()),
-                {full, row}, rowReduction,
-                [](OpBuilder &nb, Location l, ValueRange args) {
-                  linalg::YieldOp::create(
-                      nb, l,
-                      arith::MaximumFOp::create(nb, l, args[1], args[0])
-                          .getResult());
-                })[0];
+  Value rowMax = e.generic(
+      {s}, fill(maxScratch, -std::numeric_limits<double>::infinity()),
+      {full, row}, rowReduction,
+      [](OpBuilder &nb, Location l, ValueRange args) {
+        linalg::YieldOp::create(
+            nb, l,
+            arith::MaximumFOp::create(nb, l, args[1], args[0]).getResult());
+      })[0];
   ValueRange rowUpdate = e.generic(
       {rowMax}, {alphaScratch, m, l}, {row1, row1, row1, row1},
-      {IteratorType::parallel},
-      [](OpBuilder &nb, Location l, ValueRange args) {
+      {IteratorType::parallel}, [](OpBuilder &nb, Location l, ValueRange args) {
         Value oldMax = args[2];
         Value newMax = arith::MaximumFOp::create(nb, l, oldMax, args[0]);
         Value alpha = math::ExpOp::create(
@@ -300,41 +303,38 @@ SmallVector<Value> buildKeyBlockStep(OpBuilder &b, Location loc,
       });
   Value alpha = rowUpdate[0], mNew = rowUpdate[1];
   // P = e^(S - m̂), in place on S.
-  Value probs = e.generic({mNew}, s, {row, full}, parallel2,
-                          [](OpBuilder &nb, Location l, ValueRange args) {
-                            Value shifted = arith::SubFOp::create(
-                                nb, l, args[1], safeMax(nb, l, args[0]));
-                            linalg::YieldOp::create(
-                                nb, l,
-                                math::ExpOp::create(nb, l, shifted)
-                                    .getResult());
-                          })[0];
+  Value probs =
+      e.generic({mNew}, s, {row, full}, parallel2,
+                [](OpBuilder &nb, Location l, ValueRange args) {
+                  Value shifted = arith::SubFOp::create(
+                      nb, l, args[1], safeMax(nb, l, args[0]));
+                  linalg::YieldOp::create(
+                      nb, l, math::ExpOp::create(nb, l, shifted).getResult());
+                })[0];
   // l' = l·a + rowsum P.
-  Value lNew = e.generic({probs}, rowUpdate[2], {full, row}, rowReduction,
-                         [](OpBuilder &nb, Location l, ValueRange args) {
-                           linalg::YieldOp::create(
-                               nb, l,
-                               arith::AddFOp::create(nb, l, args[1], args[0])
-                                   .getResult());
-                         })[0];
+  Value lNew = e.generic(
+      {probs}, rowUpdate[2], {full, row}, rowReduction,
+      [](OpBuilder &nb, Location l, ValueRange args) {
+        linalg::YieldOp::create(
+            nb, l, arith::AddFOp::create(nb, l, args[1], args[0]).getResult());
+      })[0];
   // o' = o·a + P V over (i, j, c): c innermost, contiguous in V and o.
-  Value oScaled = e.generic({alpha}, o, {row, full}, parallel2,
-                            [](OpBuilder &nb, Location l, ValueRange args) {
-                              linalg::YieldOp::create(
-                                  nb, l,
-                                  arith::MulFOp::create(nb, l, args[1], args[0])
-                                      .getResult());
-                            })[0];
-  Value oNew = e.generic({probs, vTile}, oScaled,
-                         {AffineMap::get(3, 0, {d(0), d(1)}, ctx),
-                          AffineMap::get(3, 0, {d(1), d(2)}, ctx),
-                          AffineMap::get(3, 0, {d(0), d(2)}, ctx)},
-                         {IteratorType::parallel, IteratorType::reduction,
-                          IteratorType::parallel},
-                         [](OpBuilder &nb, Location l, ValueRange args) {
-                           multiplyAccumulate(nb, l, args,
-                                              /*reassociate=*/false);
-                         })[0];
+  Value oScaled = e.generic(
+      {alpha}, o, {row, full}, parallel2,
+      [](OpBuilder &nb, Location l, ValueRange args) {
+        linalg::YieldOp::create(
+            nb, l, arith::MulFOp::create(nb, l, args[1], args[0]).getResult());
+      })[0];
+  Value oNew = e.generic(
+      {probs, vTile}, oScaled,
+      {AffineMap::get(3, 0, {d(0), d(1)}, ctx),
+       AffineMap::get(3, 0, {d(1), d(2)}, ctx),
+       AffineMap::get(3, 0, {d(0), d(2)}, ctx)},
+      {IteratorType::parallel, IteratorType::reduction, IteratorType::parallel},
+      [](OpBuilder &nb, Location l, ValueRange args) {
+        multiplyAccumulate(nb, l, args,
+                           /*reassociate=*/false);
+      })[0];
   return {mNew, lNew, oNew, probs, rowMax, alpha};
 }
 
@@ -349,8 +349,8 @@ scf::ForOp buildClosedFormLoop(OpBuilder &b, Location loc, const Problem &p,
   Emitter e{b, loc};
   Value kEnd = e.idx(p.numKeyBlocks);
   if (p.causal) {
-    Value lastRow = e.sub(e.min(e.add(qFirst, e.idx(p.bq)), e.idx(p.sq)),
-                          e.idx(1));
+    Value lastRow =
+        e.sub(e.min(e.add(qFirst, e.idx(p.bq)), e.idx(p.sq)), e.idx(1));
     Value lastBlock = arith::DivUIOp::create(b, loc, lastRow, e.idx(p.bk));
     kEnd = e.min(kEnd, e.add(lastBlock, e.idx(1)));
   }
@@ -419,10 +419,10 @@ scf::ForOp buildTableLoop(OpBuilder &b, Location loc, const Problem &p,
         }
         Value visit =
             ne.cmp(arith::CmpIPredicate::slt, ne.mul(kb, ne.idx(p.bk)), len);
-        auto ifOp = scf::IfOp::create(
-            nb, nl, visit, step, [&](OpBuilder &sb, Location sl) {
-              scf::YieldOp::create(sb, sl, carried);
-            });
+        auto ifOp = scf::IfOp::create(nb, nl, visit, step,
+                                      [&](OpBuilder &sb, Location sl) {
+                                        scf::YieldOp::create(sb, sl, carried);
+                                      });
         scf::YieldOp::create(nb, nl, ifOp.getResults());
       });
 }
@@ -447,15 +447,15 @@ void buildQueryBlock(OpBuilder &b, Location loc, const Problem &p,
   Value qTile = e.tile(p.q, batch, qStart, e.mul(head, e.idx(p.d)), p.bq, p.d);
   AffineMap id2 = AffineMap::getMultiDimIdentityMap(2, ctx);
   double scale = p.scale;
-  qTile = e.generic({qTile}, e.empty({p.bq, p.d}), {id2, id2},
-                    {IteratorType::parallel, IteratorType::parallel},
-                    [&](OpBuilder &nb, Location l, ValueRange args) {
-                      Emitter ne{nb, l};
-                      linalg::YieldOp::create(
-                          nb, l,
-                          arith::MulFOp::create(nb, l, args[0], ne.f32(scale))
-                              .getResult());
-                    })[0];
+  qTile = e.generic(
+      {qTile}, e.empty({p.bq, p.d}), {id2, id2},
+      {IteratorType::parallel, IteratorType::parallel},
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        Emitter ne{nb, l};
+        linalg::YieldOp::create(
+            nb, l,
+            arith::MulFOp::create(nb, l, args[0], ne.f32(scale)).getResult());
+      })[0];
 
   Value len;
   if (p.keyLengths) {
@@ -474,12 +474,12 @@ void buildQueryBlock(OpBuilder &b, Location loc, const Problem &p,
   // shares with the accumulator's.
   Value sInit = e.empty({p.bq, p.bk});
   Value maxInit = e.empty({p.bq}), alphaInit = e.empty({p.bq});
-  scf::ForOp loop = p.table ? buildTableLoop(b, loc, p, batch, head, qb, qTile,
-                                             qStart, qFirst, len,
-                                             {m0, l0, o0, sInit, maxInit, alphaInit})
-                            : buildClosedFormLoop(b, loc, p, batch, head, qTile,
-                                                  qStart, qFirst, len,
-                                                  {m0, l0, o0, sInit, maxInit, alphaInit});
+  scf::ForOp loop =
+      p.table
+          ? buildTableLoop(b, loc, p, batch, head, qb, qTile, qStart, qFirst,
+                           len, {m0, l0, o0, sInit, maxInit, alphaInit})
+          : buildClosedFormLoop(b, loc, p, batch, head, qTile, qStart, qFirst,
+                                len, {m0, l0, o0, sInit, maxInit, alphaInit});
   Value l = loop.getResult(1), o = loop.getResult(2);
 
   // The rows this tile owns: all Bq of them, or the last Sq - qFirst rows
@@ -521,20 +521,19 @@ void buildQueryBlock(OpBuilder &b, Location loc, const Problem &p,
   Value outTile = tensor::ExtractSliceOp::create(b, loc, tileType, out, offsets,
                                                  sizes, strides);
   AffineMap row = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
-  Value result =
-      e.generic({l, o}, outTile, {row, id2, id2},
-                {IteratorType::parallel, IteratorType::parallel},
-                [](OpBuilder &nb, Location nl, ValueRange args) {
-                  Emitter ne{nb, nl};
-                  Value div = arith::DivFOp::create(nb, nl, args[1], args[0]);
-                  Value positive = arith::CmpFOp::create(
-                      nb, nl, arith::CmpFPredicate::OGT, args[0], ne.f32(0.0));
-                  linalg::YieldOp::create(
-                      nb, nl,
-                      arith::SelectOp::create(nb, nl, positive, div,
-                                              ne.f32(0.0))
-                          .getResult());
-                })[0];
+  Value result = e.generic(
+      {l, o}, outTile, {row, id2, id2},
+      {IteratorType::parallel, IteratorType::parallel},
+      [](OpBuilder &nb, Location nl, ValueRange args) {
+        Emitter ne{nb, nl};
+        Value div = arith::DivFOp::create(nb, nl, args[1], args[0]);
+        Value positive = arith::CmpFOp::create(
+            nb, nl, arith::CmpFPredicate::OGT, args[0], ne.f32(0.0));
+        linalg::YieldOp::create(
+            nb, nl,
+            arith::SelectOp::create(nb, nl, positive, div, ne.f32(0.0))
+                .getResult());
+      })[0];
 
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(forall.getTerminator().getBody());
@@ -581,8 +580,8 @@ Value mlir::xf::buildFusedAttention(PatternRewriter &rewriter, AttentionOp op,
   if (config.tableDriven)
     p.table = &map;
 
-  Value init = tensor::EmptyOp::create(
-      rewriter, loc, shape(op.getResult()), rewriter.getF32Type());
+  Value init = tensor::EmptyOp::create(rewriter, loc, shape(op.getResult()),
+                                       rewriter.getF32Type());
   SmallVector<OpFoldResult> ubs{rewriter.getIndexAttr(p.batch),
                                 rewriter.getIndexAttr(p.heads),
                                 rewriter.getIndexAttr(p.numQueryBlocks)};

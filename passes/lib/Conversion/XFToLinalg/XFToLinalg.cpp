@@ -596,7 +596,8 @@ struct LowerAttention : public OpRewritePattern<AttentionOp> {
     if (failed(kernel))
       return failure();
     if (*kernel) {
-      rewriter.replaceOp(op, buildFusedAttention(rewriter, op, **kernel, fault));
+      rewriter.replaceOp(op,
+                         buildFusedAttention(rewriter, op, **kernel, fault));
       return success();
     }
 
