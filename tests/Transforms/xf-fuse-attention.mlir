@@ -75,3 +75,17 @@ func.func @chosen(%q: tensor<1x8x16xf32>) -> tensor<1x8x16xf32> {
       -> tensor<1x8x16xf32>
   return %0 : tensor<1x8x16xf32>
 }
+
+// -----
+
+// Empty sequences have no tiles: left to the unfused lowering.
+
+// CHECK-LABEL: func.func @empty
+// CHECK-NOT: xf.attention_kernel
+func.func @empty(%q: tensor<1x0x8xf32>, %k: tensor<1x4x8xf32>)
+    -> tensor<1x0x8xf32> {
+  %0 = xf.attention %q, %k, %k {num_heads = 1 : i64, scale = 1.0 : f64}
+      : (tensor<1x0x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32>)
+      -> tensor<1x0x8xf32>
+  return %0 : tensor<1x0x8xf32>
+}

@@ -37,8 +37,11 @@ struct FuseAttentionPass
 
   void runOnOperation() override {
     WalkResult result = getOperation()->walk([&](AttentionOp op) {
-      // A kernel chosen before (by hand, by a frontend or a test) stays.
-      if (op->hasAttr(kAttentionKernelAttrName))
+      // A kernel chosen before (by hand, by a frontend or a test) stays. An
+      // empty sequence has no tile at all; the unfused lowering handles it
+      // (there is nothing to fuse).
+      int64_t sq = seqLen(op.getQuery()), sk = seqLen(op.getKey());
+      if (op->hasAttr(kAttentionKernelAttrName) || sq == 0 || sk == 0)
         return WalkResult::advance();
       int64_t optQ = blockQ, optK = blockK;
       if (optQ < 1 || optK < 1) {
@@ -49,7 +52,6 @@ struct FuseAttentionPass
       }
       // Tiles never exceed the sequences: a short sequence gets one exact
       // tile instead of a mostly padded one.
-      int64_t sq = seqLen(op.getQuery()), sk = seqLen(op.getKey());
       int64_t bq = std::min(optQ, sq);
       int64_t bk = std::min(optK, sk);
       BlockMap map = op.getCausal() ? BlockMap::causal(sq, sk, bq, bk)
