@@ -23,6 +23,10 @@
 // (xf.attention) or exactly the output bias (xf.multi_head_attention) on
 // every row of that item.
 //
+// xf.attention cases run four ways: the fused kernel with the default
+// tiles, the unfused lowering (fusion off), and the fused kernel with small
+// odd tiles read from closed-form bounds and from the block map's table.
+//
 // Random data comes from fixed-seed normal generators. Attention inputs are
 // scaled so the scores have a standard deviation of ~4: the softmax is far
 // from uniform, so a wrong mask, scale or head split shows.
