@@ -39,9 +39,13 @@ std::string modelStage(const CpuPipelineOptions &opts) {
   int64_t panel = opts.packLinearWeights && opts.transposeLinearWeights
                       ? 3 * opts.vectorWidth
                       : 0;
-  return "xf-decompose-model-ops,"
-         "xf-weight-layout{transpose-linear-weights=" +
-         layout + " pack-panel-width=" + std::to_string(panel) +
+  std::string text = "xf-decompose-model-ops,";
+  // The attention kernel is chosen on the xf.attention ops that
+  // decomposition produces; it only marks them, the linalg stage lowers.
+  if (opts.fusion.attention)
+    text += "xf-fuse-attention,";
+  return text + "xf-weight-layout{transpose-linear-weights=" + layout +
+         " pack-panel-width=" + std::to_string(panel) +
          "},canonicalize,cse";
 }
 
@@ -94,9 +98,12 @@ std::string llvmStage(const CpuPipelineOptions &opts) {
   // transfers are lowered to 1-D loads/stores first, contractions to
   // outer products (FMAs of a broadcast A by a row of B) with the LLVM
   // conversion.
+  // Tile temporaries on the stack move out of the loops first (once per
+  // thread, not once per iteration).
   std::string threads =
-      opts.threads ? "scf-forall-to-parallel,convert-scf-to-openmp,canonicalize,"
-                   : "scf-forall-to-for,";
+      opts.threads ? "scf-forall-to-parallel,convert-scf-to-openmp,"
+                     "xf-hoist-static-allocas,canonicalize,"
+                   : "scf-forall-to-for,xf-hoist-static-allocas,";
   return "xf-export-signature," + threads +
          "convert-linalg-to-loops,convert-vector-to-scf{full-unroll},lower-affine,"
          "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
@@ -142,6 +149,10 @@ struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
   Option<bool> threads{*this, "threads",
                        llvm::cl::desc("OpenMP parallel thread tiles"),
                        llvm::cl::init(true)};
+  Option<bool> fuseAttention{
+      *this, "fuse-attention",
+      llvm::cl::desc("Lower attention as the fused FlashAttention kernel"),
+      llvm::cl::init(true)};
 
   CpuPipelineOptions get() const {
     CpuPipelineOptions opts;
@@ -151,6 +162,7 @@ struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
     opts.vectorWidth = vectorWidth;
     opts.threads = threads;
     opts.poisonDeadBuffers = poisonDeadBuffers;
+    opts.fusion.attention = fuseAttention;
     return opts;
   }
 };

@@ -4,6 +4,8 @@
 // RUN: xfc-opt %s --xf-model-stage | FileCheck %s --check-prefix=MODEL
 // RUN: xfc-opt %s --xf-model-stage=transpose-linear-weights=false | FileCheck %s --check-prefix=KEEP
 // RUN: xfc-opt %s --xf-model-stage | xfc-opt --xf-linalg-stage | FileCheck %s --check-prefix=LINALG
+// RUN: xfc-opt %s --xf-model-stage=fuse-attention=false | xfc-opt --xf-linalg-stage | FileCheck %s --check-prefix=UNFUSED
+// RUN: xfc-opt %s --xf-cpu-pipeline=fuse-attention=false | FileCheck %s --check-prefix=CPU
 // RUN: xfc-opt %s --xf-model-stage | xfc-opt --xf-linalg-stage | xfc-opt --xf-buffer-stage | FileCheck %s --check-prefix=BUFFER
 // RUN: xfc-opt %s --xf-model-stage | xfc-opt --xf-linalg-stage | xfc-opt --xf-buffer-stage | xfc-opt --xf-llvm-stage | FileCheck %s --check-prefix=CPU
 
@@ -40,7 +42,7 @@ func.func @xf_model(%x: tensor<1x4x8xf32>,
 // MODEL: %[[P:.*]] = xf.linear %{{.*}}, %[[W]], %{{.*}} {transpose_weight}
 // MODEL: %[[N:.*]] = xf.layer_norm %[[P]]
 // MODEL-COUNT-3: xf.linear %[[N]], %{{.*}} {transpose_weight}
-// MODEL: %[[A:.*]] = xf.attention %{{.*}}, %{{.*}}, %{{.*}} {causal, num_heads = 2 : i64, scale = 5.000000e-01 : f64}
+// MODEL: %[[A:.*]] = xf.attention %{{.*}}, %{{.*}}, %{{.*}} {causal, num_heads = 2 : i64, scale = 5.000000e-01 : f64, xf.attention_kernel = {block_k = 4 : i64, block_q = 4 : i64, kind = "flash", masked_blocks = 1 : i64, pattern = "causal", visited_blocks = 1 : i64}}
 // MODEL: %[[O:.*]] = xf.linear %[[A]], %{{.*}} {transpose_weight}
 // MODEL-NOT: xf.multi_head_attention
 // MODEL: return %[[O]]
@@ -58,10 +60,19 @@ func.func @xf_model(%x: tensor<1x4x8xf32>,
 // LINALG: linalg.broadcast
 // LINALG: linalg.generic
 // LINALG: math.sqrt
+// LINALG: scf.forall
 // LINALG: arith.cmpi sgt
 // LINALG: math.exp
 // LINALG-NOT: = xf.
 // LINALG: return %{{.*}} : tensor<1x4x8xf32>
+
+// Attention fusion off: the scores [B, H, Sq, Sk] are materialized (the
+// only scf.forall left are the thread tiles of the contractions).
+// UNFUSED-LABEL: func.func @xf_model
+// UNFUSED-NOT: xf.attention_kernel
+// UNFUSED: tensor<1x2x4x4xf32>
+// UNFUSED-NOT: xf.attention_kernel
+// UNFUSED: return
 
 // Buffer stage: memrefs, the result as an out-parameter, every
 // intermediate buffer a view of the arena argument, nothing freed.

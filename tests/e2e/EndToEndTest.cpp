@@ -447,6 +447,33 @@ TEST(CompileOptionsTest, WeightLayoutAndBaselineCpuGiveTheSameResult) {
   }
 }
 
+/// The golden cases run with the fused attention kernel (the default); the
+/// unfused lowering (fusion off) must still match a golden that exercises
+/// both masks: causal GPT-like at 77 tokens, key-padded BERT-like at 77.
+TEST(CompileOptionsTest, UnfusedAttentionMatchesTheGoldens) {
+  for (const GoldenCaseShape &c : listGoldenCaseShapes()) {
+    if (c.shape.name != "s77" ||
+        (c.goldenCase.name != "gpt_like" && c.goldenCase.name != "bert_like"))
+      continue;
+    SCOPED_TRACE(c.goldenCase.name + "/" + c.shape.name);
+    ModelSpec spec;
+    SpecError specError;
+    ASSERT_TRUE(parseModelSpecFile(c.goldenCase.specPath, spec, specError));
+    GoldenData data;
+    std::string error;
+    ASSERT_TRUE(loadGoldenData(spec, c.shape, data, error)) << error;
+    ScratchDir dir("options_unfused_" + c.goldenCase.name);
+    CpuPipelineOptions unfused;
+    unfused.fusion.attention = false;
+    std::vector<float> out = runArtifact(
+        compileOrFail(c.goldenCase.specPath, data.shapes, dir.path(), unfused),
+        data.inputValues);
+    GoldenComparison golden = compareValidRows(data, out.data(), out.size());
+    ASSERT_TRUE(golden.sizeMatches);
+    EXPECT_LE(golden.maxAbsError, kTolerance);
+  }
+}
+
 //===----------------------------------------------------------------------===//
 // A compilation can be replayed pass by pass
 //===----------------------------------------------------------------------===//

@@ -23,6 +23,10 @@
 // (xf.attention) or exactly the output bias (xf.multi_head_attention) on
 // every row of that item.
 //
+// xf.attention cases run four ways: the fused kernel with the default
+// tiles, the unfused lowering (fusion off), and the fused kernel with small
+// odd tiles read from closed-form bounds and from the block map's table.
+//
 // Random data comes from fixed-seed normal generators. Attention inputs are
 // scaled so the scores have a standard deviation of ~4: the softmax is far
 // from uniform, so a wrong mask, scale or head split shows.
@@ -31,6 +35,7 @@
 #include "ReferenceModel.h"
 #include "e2e/ScratchDir.h"
 #include "xf/Dialect/XF/XFOps.h"
+#include "xf/Transforms/Passes.h"
 #include "xfc/Compiler/Compiler.h"
 #include "xfc/Compiler/Pipelines.h"
 #include "xfc/Frontend/ModelBuilder.h"
@@ -852,11 +857,20 @@ struct AttentionCase {
 };
 XFC_PRINT_CASE(AttentionCase)
 
-/// Compiles and runs case `c` with `pipeline`; `out` gets the compiled
-/// output, `ref` the reference.
+/// Fused-kernel tiles chosen by the test instead of xf-fuse-attention
+/// (which keeps an existing choice): clamped to the sequence lengths.
+struct KernelPin {
+  int64_t blockQ, blockK;
+  bool table; ///< Read the block map's table instead of its closed form.
+};
+
+/// Compiles and runs case `c` with `pipeline` (and `pin`'s tiles if given);
+/// `out` gets the compiled output, `ref` the reference.
 void runAttentionCase(const AttentionCase &c,
                       const CpuPipelineOptions &pipeline,
-                      std::vector<float> &out, std::vector<double> &ref) {
+                      std::vector<float> &out, std::vector<double> &ref,
+                      std::string *manifest = nullptr,
+                      const KernelPin *pin = nullptr) {
   ASSERT_TRUE(c.keyLengths.empty() ||
               static_cast<int64_t>(c.keyLengths.size()) == c.batch);
   int64_t width = c.heads * c.headDim;
@@ -884,12 +898,26 @@ void runAttentionCase(const AttentionCase &c,
         Value key = c.separateKeyValue ? a[1] : a[0];
         Value value = c.separateKeyValue ? a[2] : a[0];
         Value lengths = c.keyLengths.empty() ? Value() : a.back();
-        return mlir::xf::AttentionOp::create(
+        auto op = mlir::xf::AttentionOp::create(
             b, loc, f32Type(b, qShape), query, key, value, lengths,
             b.getI64IntegerAttr(c.heads), b.getF64FloatAttr(scale),
             c.causal ? b.getUnitAttr() : mlir::UnitAttr());
+        if (pin) {
+          llvm::SmallVector<mlir::NamedAttribute> kernel = {
+              b.getNamedAttr("kind", b.getStringAttr("flash")),
+              b.getNamedAttr("block_q",
+                             b.getI64IntegerAttr(std::min(pin->blockQ, c.sq))),
+              b.getNamedAttr("block_k",
+                             b.getI64IntegerAttr(std::min(pin->blockK, c.sk)))};
+          if (pin->table)
+            kernel.push_back(
+                b.getNamedAttr("driver", b.getStringAttr("table")));
+          op->setAttr(mlir::xf::kAttentionKernelAttrName,
+                      b.getDictionaryAttr(kernel));
+        }
+        return op;
       },
-      pipeline);
+      pipeline, manifest);
   // The reference scales by 1/sqrt(Dh); fold any other scale into Q.
   Matrix qRef = toMatrix(q, width);
   for (double &x : qRef.data)
@@ -903,13 +931,20 @@ void runAttentionCase(const AttentionCase &c,
             .data;
 }
 
-class AttentionOpTest : public ::testing::TestWithParam<AttentionCase> {};
-
-TEST_P(AttentionOpTest, MatchesReference) {
-  const AttentionCase &c = GetParam();
+/// Runs case `c` with the fused attention kernel on or off and checks it
+/// against the reference; the manifest's pipeline proves which lowering
+/// ran.
+void checkAttentionCase(const AttentionCase &c, bool fused,
+                        const KernelPin *pin = nullptr) {
+  CpuPipelineOptions pipeline;
+  pipeline.fusion.attention = fused;
   std::vector<float> out;
   std::vector<double> ref;
-  ASSERT_NO_FATAL_FAILURE(runAttentionCase(c, {}, out, ref));
+  std::string manifest;
+  ASSERT_NO_FATAL_FAILURE(
+      runAttentionCase(c, pipeline, out, ref, &manifest, pin));
+  EXPECT_EQ(manifest.find("xf-fuse-attention") != std::string::npos, fused)
+      << manifest;
   expectMatches(out, ref);
   // A fully masked item: exactly 0, not merely close.
   if (out.size() != ref.size())
@@ -922,6 +957,34 @@ TEST_P(AttentionOpTest, MatchesReference) {
       ASSERT_EQ(out[i], 0.0f)
           << "batch item " << b << " has no key, flat index " << i;
   }
+}
+
+class AttentionOpTest : public ::testing::TestWithParam<AttentionCase> {};
+
+/// The default pipeline: the fused (FlashAttention) kernel.
+TEST_P(AttentionOpTest, MatchesReference) {
+  checkAttentionCase(GetParam(), /*fused=*/true);
+}
+
+/// Fusion off: the unfused lowering (materialized scores).
+TEST_P(AttentionOpTest, UnfusedMatchesReference) {
+  checkAttentionCase(GetParam(), /*fused=*/false);
+}
+
+/// The fused kernel with small odd tiles (5 x 3): many blocks even for
+/// short sequences, ragged tails everywhere, the online softmax rescaling
+/// many times per row, key padding ending inside and between blocks;
+/// closed-form loop bounds.
+TEST_P(AttentionOpTest, SmallTilesMatchReference) {
+  KernelPin pin{5, 3, /*table=*/false};
+  checkAttentionCase(GetParam(), /*fused=*/true, &pin);
+}
+
+/// The same tiles, with the visited blocks read from the block map's CSR
+/// table at run time (the path sparse patterns take).
+TEST_P(AttentionOpTest, TableDrivenMatchesReference) {
+  KernelPin pin{5, 3, /*table=*/true};
+  checkAttentionCase(GetParam(), /*fused=*/true, &pin);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -1029,7 +1092,45 @@ INSTANTIATE_TEST_SUITE_P(
                       {13, 0, 6},
                       0.3},
         AttentionCase{
-            "h2_hd64_s7_causal_scale1", 2, 2, 64, 7, 7, true, true, {}, 1.0}),
+            "h2_hd64_s7_causal_scale1", 2, 2, 64, 7, 7, true, true, {}, 1.0},
+        // Several query and key tiles of the fused kernel's default 32 x 64
+        // blocks, with ragged tails (130 = 4 x 32 + 2 = 2 x 64 + 2): the
+        // online softmax across blocks, causal block skipping, the masked
+        // diagonal, the shifted tail tiles and key-block loop bounds.
+        AttentionCase{
+            "h2_hd64_s130_self", 1, 2, 64, 130, 130, true, false, {}, 0},
+        AttentionCase{
+            "h1_hd80_s130_causal", 1, 1, 80, 130, 130, true, true, {}, 0},
+        AttentionCase{"h2_hd64_s130_causal_keylengths",
+                      3,
+                      2,
+                      64,
+                      130,
+                      130,
+                      true,
+                      true,
+                      {130, 0, 65},
+                      0},
+        AttentionCase{"h1_hd80_q77_k130_cross_keylengths",
+                      3,
+                      1,
+                      80,
+                      77,
+                      130,
+                      true,
+                      false,
+                      {64, 129, 0},
+                      0},
+        AttentionCase{"h2_hd64_q130_k7_causal_cross",
+                      1,
+                      2,
+                      64,
+                      130,
+                      7,
+                      true,
+                      true,
+                      {},
+                      0}),
     caseName<AttentionCase>);
 
 /// The comparison can fail: compiled with a deliberately wrong attention
@@ -1045,16 +1146,26 @@ XFC_PRINT_CASE(AttentionFaultCase)
 class AttentionFaultTest : public ::testing::TestWithParam<AttentionFaultCase> {
 };
 
-TEST_P(AttentionFaultTest, ComparisonFails) {
-  const AttentionFaultCase &c = GetParam();
+void checkFaultIsNoticed(const AttentionFaultCase &c, bool fused) {
   CpuPipelineOptions pipeline;
   pipeline.testFault = c.fault;
+  pipeline.fusion.attention = fused;
   std::vector<float> out;
   std::vector<double> ref;
   ASSERT_NO_FATAL_FAILURE(runAttentionCase(c.attention, pipeline, out, ref));
   ASSERT_EQ(out.size(), ref.size());
   EXPECT_GT(maxAbsError(out, ref), 100 * toleranceFor(ref))
       << "the op test did not notice " << c.fault;
+}
+
+/// The fused kernel (default pipeline) with the fault.
+TEST_P(AttentionFaultTest, ComparisonFails) {
+  checkFaultIsNoticed(GetParam(), /*fused=*/true);
+}
+
+/// The unfused lowering with the fault.
+TEST_P(AttentionFaultTest, UnfusedComparisonFails) {
+  checkFaultIsNoticed(GetParam(), /*fused=*/false);
 }
 
 INSTANTIATE_TEST_SUITE_P(

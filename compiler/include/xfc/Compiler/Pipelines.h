@@ -27,6 +27,13 @@ class DialectRegistry;
 
 namespace xfc {
 
+/// Fusion switches of the CPU pipeline.
+struct FusionOptions {
+  /// xf-fuse-attention: lower xf.attention as the tiled FlashAttention
+  /// kernel instead of materializing the scores.
+  bool attention = true;
+};
+
 /// Switches of the CPU pipeline. Every optimization is switchable so a user
 /// can see what it does; defaults are what `xfc compile` uses.
 struct CpuPipelineOptions {
@@ -44,6 +51,7 @@ struct CpuPipelineOptions {
   /// Thread tiles become OpenMP parallel loops; the number of threads is a
   /// run option (xfc_context_options). Off: one thread, no OpenMP at all.
   bool threads = true;
+  FusionOptions fusion;
   /// Test only (mutation tests): a deliberate attention miscompilation,
   /// "drop-mask", "causal-off-by-one" or "permute-heads"; empty for none.
   std::string testFault;

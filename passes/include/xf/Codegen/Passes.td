@@ -51,4 +51,22 @@ def XFCPUTileAndVectorize : Pass<"xf-cpu-tile-and-vectorize"> {
   ];
 }
 
+def XFHoistStaticAllocas : Pass<"xf-hoist-static-allocas"> {
+  let summary = "Move fixed-size stack buffers out of loops, once per thread";
+  let description = [{
+    A `memref.alloca` of static shape inside a loop (a tile temporary of a
+    parallel kernel, placed on the stack by `xf-plan-memory`) would grow
+    the stack on every iteration once lowered: LLVM only frees an alloca
+    when its function returns. This pass moves each such alloca to the
+    entry of the nearest enclosing automatic allocation scope that is not
+    a `memref.alloca_scope`: the `omp.parallel` region (one buffer per
+    thread) or the function. Every iteration overwrites the tile before
+    reading it, so sharing the buffer across iterations of one thread is
+    what the code meant. With the allocas gone, the per-iteration
+    `memref.alloca_scope` that `convert-scf-to-openmp` creates is empty and
+    canonicalization inlines it.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 #endif // XF_CODEGEN_PASSES_TD

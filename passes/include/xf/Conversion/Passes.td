@@ -17,11 +17,14 @@ def ConvertXFToLinalg : Pass<"convert-xf-to-linalg"> {
   let summary = "Lower xf ops to linalg, tensor, arith and math on tensors";
   let description = [{
     Lowers the fine-grained `xf` ops (run `xf-decompose-model-ops` first) to
-    `linalg` named and generic ops on tensors. Attention is lowered
-    unfused: scores `[B, H, Sq, Sk]`, the mask applied as -inf, a
+    `linalg` named and generic ops on tensors. An `xf.attention` marked by
+    `xf-fuse-attention` (attribute `xf.attention_kernel`) becomes the fused
+    kernel: an `scf.forall` over (batch, head, query block) whose body runs
+    an online softmax in an `scf.for` over the visited key blocks, on
+    static tiles, never materializing the scores. Unmarked attention is
+    lowered unfused: scores `[B, H, Sq, Sk]`, the mask applied as -inf, a
     numerically stable softmax that yields 0 for fully masked rows, then
-    the weighted sum of values. The fused flash-style kernel replaces this
-    later in the pipeline.
+    the weighted sum of values.
   }];
   let options = [
     Option<"testFault", "test-fault", "std::string", /*default=*/"\"\"",
@@ -30,7 +33,8 @@ def ConvertXFToLinalg : Pass<"convert-xf-to-linalg"> {
   ];
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
-    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect"
+    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect"
   ];
 }
 

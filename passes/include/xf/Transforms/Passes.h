@@ -7,6 +7,9 @@
 #define XF_TRANSFORMS_PASSES_H
 
 #include "mlir/Pass/Pass.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <optional>
 
 namespace mlir {
 namespace func {
@@ -19,6 +22,28 @@ namespace xf {
 
 #define GEN_PASS_REGISTRATION
 #include "xf/Transforms/Passes.h.inc"
+
+class AttentionOp;
+
+/// The attribute xf-fuse-attention puts on an `xf.attention` op to have it
+/// lowered as the fused kernel (a dictionary: kind, block_q, block_k, and
+/// informational block counts).
+constexpr llvm::StringLiteral kAttentionKernelAttrName = "xf.attention_kernel";
+
+/// The kernel choice of one `xf.attention` op.
+struct AttentionKernelConfig {
+  /// Query rows and keys per tile, 1 <= blockQ <= Sq, 1 <= blockK <= Sk.
+  int64_t blockQ = 0, blockK = 0;
+  /// Read the visited blocks from the block map's table at run time even
+  /// where the pattern has a closed form (`driver = "table"`).
+  bool tableDriven = false;
+};
+
+/// The fused-kernel choice on `op`: std::nullopt when the op has no
+/// kAttentionKernelAttrName (lower it unfused); failure, with an error on
+/// the op, when the attribute is malformed.
+FailureOr<std::optional<AttentionKernelConfig>>
+getAttentionKernel(AttentionOp op);
 
 } // namespace xf
 } // namespace mlir

@@ -11,6 +11,7 @@
 // true -inf logit; a query row whose keys are all masked outputs 0.
 //
 //===----------------------------------------------------------------------===//
+#include "FusedAttention.h"
 #include "xf/Conversion/Passes.h"
 #include "xf/Dialect/XF/XFOps.h"
 
@@ -18,6 +19,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/AffineMap.h"
 #include "mlir/IR/PatternMatch.h"
@@ -637,6 +639,18 @@ struct LowerAttention : public OpRewritePattern<AttentionOp> {
 
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
+    // An op marked by xf-fuse-attention becomes the tiled kernel
+    // (FusedAttention.cpp); the rest of this pattern is the unfused form.
+    FailureOr<std::optional<AttentionKernelConfig>> kernel =
+        getAttentionKernel(op);
+    if (failed(kernel))
+      return failure();
+    if (*kernel) {
+      rewriter.replaceOp(op,
+                         buildFusedAttention(rewriter, op, **kernel, fault));
+      return success();
+    }
+
     Location loc = op.getLoc();
     MLIRContext *ctx = getContext();
     int64_t heads = op.getNumHeads();
@@ -752,11 +766,19 @@ struct ConvertXFToLinalgPass
           << "' (expected drop-mask, causal-off-by-one or permute-heads)";
       return signalPassFailure();
     }
+    // A malformed kernel choice is reported once, here, rather than as a
+    // failure to legalize.
+    WalkResult checked = getOperation()->walk([](AttentionOp op) {
+      return failed(getAttentionKernel(op)) ? WalkResult::interrupt()
+                                            : WalkResult::advance();
+    });
+    if (checked.wasInterrupted())
+      return signalPassFailure();
     ConversionTarget target(getContext());
     target.addIllegalDialect<XFDialect>();
     target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
                            arith::ArithDialect, math::MathDialect,
-                           func::FuncDialect>();
+                           scf::SCFDialect, func::FuncDialect>();
     RewritePatternSet patterns(&getContext());
     populateXFToLinalgPatterns(patterns, fault);
     if (failed(applyPartialConversion(getOperation(), target,

@@ -1,0 +1,91 @@
+// RUN: xfc-opt %s -split-input-file -pass-pipeline='builtin.module(xf-fuse-attention)' | FileCheck %s
+// RUN: xfc-opt %s -split-input-file -pass-pipeline='builtin.module(xf-fuse-attention{block-q=16 block-k=32})' | FileCheck %s --check-prefix=SMALL
+// RUN: xfc-opt %s -split-input-file -pass-pipeline='builtin.module(xf-fuse-attention{block-table})' | FileCheck %s --check-prefix=TABLE
+// RUN: xfc-opt %s -split-input-file -pass-pipeline='builtin.module(xf-fuse-attention{block-q=0})' -verify-diagnostics -o /dev/null
+
+// Dense self-attention over 128 tokens with the default 32 x 64 tiles:
+// 4 query blocks x 2 key blocks, all visited, none masked.
+
+// CHECK-LABEL: func.func @dense
+// CHECK: xf.attention %{{.*}}, %{{.*}}, %{{.*}} {num_heads = 2 : i64, scale = 1.250000e-01 : f64, xf.attention_kernel = {block_k = 64 : i64, block_q = 32 : i64, kind = "flash", masked_blocks = 0 : i64, pattern = "dense", visited_blocks = 8 : i64}}
+// SMALL-LABEL: func.func @dense
+// SMALL: xf.attention_kernel = {block_k = 32 : i64, block_q = 16 : i64, kind = "flash", masked_blocks = 0 : i64, pattern = "dense", visited_blocks = 32 : i64}
+// TABLE-LABEL: func.func @dense
+// TABLE: xf.attention_kernel = {block_k = 64 : i64, block_q = 32 : i64, driver = "table", kind = "flash"
+func.func @dense(%q: tensor<1x128x128xf32>) -> tensor<1x128x128xf32> {
+  // expected-error @below {{xf-fuse-attention: block sizes must be positive, found block-q=0 block-k=64}}
+  %0 = xf.attention %q, %q, %q {num_heads = 2 : i64, scale = 0.125 : f64}
+      : (tensor<1x128x128xf32>, tensor<1x128x128xf32>, tensor<1x128x128xf32>)
+      -> tensor<1x128x128xf32>
+  return %0 : tensor<1x128x128xf32>
+}
+
+// -----
+
+// Causal over 128 tokens: blocks above the diagonal are skipped (6 of 8
+// visited: key block 1 only from query blocks 2 and 3), and the blocks the
+// diagonal crosses are masked (query blocks 0, 1 on key block 0; 2, 3 on
+// key block 1).
+
+// CHECK-LABEL: func.func @causal
+// CHECK: xf.attention {{.*}}xf.attention_kernel = {block_k = 64 : i64, block_q = 32 : i64, kind = "flash", masked_blocks = 4 : i64, pattern = "causal", visited_blocks = 6 : i64}
+// SMALL-LABEL: func.func @causal
+// SMALL: pattern = "causal", visited_blocks = 20 : i64
+func.func @causal(%q: tensor<1x128x128xf32>, %len: tensor<1xi32>)
+    -> tensor<1x128x128xf32> {
+  // expected-error @below {{block sizes must be positive}}
+  %0 = xf.attention %q, %q, %q key_lengths(%len)
+      {num_heads = 2 : i64, scale = 0.125 : f64, causal}
+      : (tensor<1x128x128xf32>, tensor<1x128x128xf32>, tensor<1x128x128xf32>,
+         tensor<1xi32>) -> tensor<1x128x128xf32>
+  return %0 : tensor<1x128x128xf32>
+}
+
+// -----
+
+// Short sequences get one exact tile (7 x 5), not a padded 32 x 64 one;
+// 77 keys in blocks of 64 leave a partial tail block.
+
+// CHECK-LABEL: func.func @clamped
+// CHECK: xf.attention_kernel = {block_k = 5 : i64, block_q = 7 : i64, kind = "flash", masked_blocks = 0 : i64, pattern = "dense", visited_blocks = 1 : i64}
+// CHECK: xf.attention_kernel = {block_k = 64 : i64, block_q = 7 : i64, kind = "flash", masked_blocks = 1 : i64, pattern = "dense", visited_blocks = 2 : i64}
+func.func @clamped(%q: tensor<2x7x16xf32>, %k: tensor<2x5x16xf32>,
+                   %k2: tensor<2x77x16xf32>)
+    -> (tensor<2x7x16xf32>, tensor<2x7x16xf32>) {
+  // expected-error @below {{block sizes must be positive}}
+  %0 = xf.attention %q, %k, %k {num_heads = 2 : i64, scale = 0.5 : f64}
+      : (tensor<2x7x16xf32>, tensor<2x5x16xf32>, tensor<2x5x16xf32>)
+      -> tensor<2x7x16xf32>
+  %1 = xf.attention %q, %k2, %k2 {num_heads = 2 : i64, scale = 0.5 : f64}
+      : (tensor<2x7x16xf32>, tensor<2x77x16xf32>, tensor<2x77x16xf32>)
+      -> tensor<2x7x16xf32>
+  return %0, %1 : tensor<2x7x16xf32>, tensor<2x7x16xf32>
+}
+
+// -----
+
+// A kernel chosen before the pass is kept as it is.
+
+// CHECK-LABEL: func.func @chosen
+// CHECK: xf.attention_kernel = {block_k = 2 : i64, block_q = 3 : i64, kind = "flash"}}
+func.func @chosen(%q: tensor<1x8x16xf32>) -> tensor<1x8x16xf32> {
+  %0 = xf.attention %q, %q, %q {num_heads = 2 : i64, scale = 0.5 : f64,
+      xf.attention_kernel = {kind = "flash", block_q = 3 : i64, block_k = 2 : i64}}
+      : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>)
+      -> tensor<1x8x16xf32>
+  return %0 : tensor<1x8x16xf32>
+}
+
+// -----
+
+// Empty sequences have no tiles: left to the unfused lowering.
+
+// CHECK-LABEL: func.func @empty
+// CHECK-NOT: xf.attention_kernel
+func.func @empty(%q: tensor<1x0x8xf32>, %k: tensor<1x4x8xf32>)
+    -> tensor<1x0x8xf32> {
+  %0 = xf.attention %q, %k, %k {num_heads = 1 : i64, scale = 1.0 : f64}
+      : (tensor<1x0x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32>)
+      -> tensor<1x0x8xf32>
+  return %0 : tensor<1x0x8xf32>
+}
