@@ -82,10 +82,10 @@ func.func @xf_model(%x: tensor<1x4x8xf32>,
 // BUFFER-SAME: %[[ARENA:[^:]*]]: memref<{{[0-9]+}}xi8> {xf.arena}) {
 // BUFFER-NOT: tensor<
 // BUFFER-NOT: bufferization.
-// BUFFER-NOT: memref.alloc
+// BUFFER-NOT: memref.alloc()
 // BUFFER: memref.view %[[ARENA]]
 // BUFFER: linalg.generic
-// BUFFER-NOT: memref.alloc
+// BUFFER-NOT: memref.alloc()
 // BUFFER-NOT: memref.dealloc
 // BUFFER-NOT: tensor<
 // BUFFER: return{{$}}
