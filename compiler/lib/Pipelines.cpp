@@ -32,10 +32,28 @@ std::string modelStage(const CpuPipelineOptions &opts) {
   // Whole-op rewrites (attention and FFN fusion, sparse attention) must run
   // before decomposition; the weight layout runs after it because it looks
   // at xf.linear users of each weight argument.
+  // FFN chunking needs the whole xf.feed_forward, so it precedes the
+  // decomposition. The graph fusions work on the decomposed ops: QKV
+  // before the weight layout (it concatenates weights in their [out, in]
+  // source layout; the layout pass then transposes the fused weight);
+  // the epilogue before residual+LayerNorm, so a residual add goes to the
+  // linear producing it when there is one (one stream less to read than
+  // in the norm, and the only way to fuse it when the sum is reused).
+  const CpuPipelineOptions::FusionOptions &fusion = opts.fusion;
+  std::string text;
+  if (fusion.ffnChunk > 0)
+    text += "xf-chunk-feed-forward{chunk-size=" +
+            std::to_string(fusion.ffnChunk) + "},";
+  text += "xf-decompose-model-ops,";
+  if (fusion.qkv)
+    text += "xf-fuse-qkv,";
+  if (fusion.epilogue)
+    text += "xf-fuse-epilogue,";
+  if (fusion.residualLayerNorm)
+    text += "xf-fuse-residual-layernorm,";
   std::string layout = opts.transposeLinearWeights ? "true" : "false";
-  return "xf-decompose-model-ops,"
-         "xf-weight-layout{transpose-linear-weights=" +
-         layout + "},canonicalize,cse";
+  return text + "xf-weight-layout{transpose-linear-weights=" + layout +
+         "},canonicalize,cse";
 }
 
 std::string linalgStage(const CpuPipelineOptions &opts) {
@@ -90,9 +108,37 @@ struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
       *this, "transpose-linear-weights",
       llvm::cl::desc("Store linear weights [in, out]"), llvm::cl::init(true)};
 
+  Option<bool> fuseQKV{*this, "fuse-qkv",
+                       llvm::cl::desc("xf-fuse-qkv: one GEMM for the "
+                                      "projections of one input"),
+                       llvm::cl::init(true)};
+  Option<bool> fuseEpilogue{
+      *this, "fuse-epilogue",
+      llvm::cl::desc("xf-fuse-epilogue: activations and residual adds in "
+                     "the GEMM's output loop"),
+      llvm::cl::init(true)};
+  Option<bool> fuseResidualLayerNorm{
+      *this, "fuse-residual-layernorm",
+      llvm::cl::desc("xf-fuse-residual-layernorm: residual add and "
+                     "LayerNorm in one pass"),
+      llvm::cl::init(true)};
+  Option<bool> fuseAttention{*this, "fuse-attention",
+                             llvm::cl::desc("The fused attention kernel"),
+                             llvm::cl::init(true)};
+  Option<int64_t> ffnChunk{
+      *this, "ffn-chunk",
+      llvm::cl::desc("xf-chunk-feed-forward: rows per feed-forward chunk "
+                     "(0 = off)"),
+      llvm::cl::init(0)};
+
   CpuPipelineOptions get() const {
     CpuPipelineOptions opts;
     opts.transposeLinearWeights = transposeLinearWeights;
+    opts.fusion.qkv = fuseQKV;
+    opts.fusion.epilogue = fuseEpilogue;
+    opts.fusion.residualLayerNorm = fuseResidualLayerNorm;
+    opts.fusion.attention = fuseAttention;
+    opts.fusion.ffnChunk = ffnChunk;
     return opts;
   }
 };
@@ -122,6 +168,44 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &opts) {
 std::string describeCpuPipeline(const CpuPipelineOptions &opts) {
   return "builtin.module(" + modelStage(opts) + "," + linalgStage(opts) + "," +
          bufferStage(opts) + "," + llvmStage(opts) + ")";
+}
+
+bool parseFusionList(const std::string &text,
+                     CpuPipelineOptions::FusionOptions &fusion,
+                     std::string &error) {
+  struct Switch {
+    const char *name;
+    bool CpuPipelineOptions::FusionOptions::*flag;
+  } switches[] = {
+      {"qkv", &CpuPipelineOptions::FusionOptions::qkv},
+      {"epilogue", &CpuPipelineOptions::FusionOptions::epilogue},
+      {"residual-layernorm",
+       &CpuPipelineOptions::FusionOptions::residualLayerNorm},
+      {"attention", &CpuPipelineOptions::FusionOptions::attention}};
+  bool all = text == "all";
+  if (all || text == "none") {
+    for (const Switch &s : switches)
+      fusion.*s.flag = all;
+    return true;
+  }
+  CpuPipelineOptions::FusionOptions parsed = fusion;
+  for (const Switch &s : switches)
+    parsed.*s.flag = false;
+  llvm::SmallVector<llvm::StringRef> names;
+  llvm::StringRef(text).split(names, ',');
+  for (llvm::StringRef name : names) {
+    const Switch *found = llvm::find_if(
+        switches, [&](const Switch &s) { return name == s.name; });
+    if (found == std::end(switches)) {
+      error = "unknown fusion '" + name.str() +
+              "' in --fusion (expected all, none, or a comma-separated list "
+              "of qkv, epilogue, residual-layernorm, attention)";
+      return false;
+    }
+    parsed.*found->flag = true;
+  }
+  fusion = parsed;
+  return true;
 }
 
 void registerXFCPassesAndPipelines() {

@@ -48,8 +48,10 @@ private:
 
   Value layerNorm(Value x, const std::string &prefix) {
     return xf::LayerNormOp::create(
-        b, loc, x.getType(), x, weight(prefix + ".weight"),
-        weight(prefix + ".bias"), b.getF64FloatAttr(spec.layerNormEpsilon));
+               b, loc, x.getType(), x, weight(prefix + ".weight"),
+               weight(prefix + ".bias"),
+               b.getF64FloatAttr(spec.layerNormEpsilon))
+        .getResult();
   }
 
   Value attention(Value x, Value keyValue, const std::string &prefix,

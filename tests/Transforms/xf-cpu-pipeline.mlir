@@ -3,6 +3,8 @@
 // RUN: xfc-opt %s --xf-cpu-pipeline | FileCheck %s --check-prefix=CPU
 // RUN: xfc-opt %s --xf-model-stage | FileCheck %s --check-prefix=MODEL
 // RUN: xfc-opt %s --xf-model-stage=transpose-linear-weights=false | FileCheck %s --check-prefix=KEEP
+// RUN: xfc-opt %s '--xf-model-stage=fuse-qkv=false fuse-epilogue=false fuse-residual-layernorm=false' | FileCheck %s --check-prefix=UNFUSED
+// RUN: xfc-opt %s '--xf-cpu-pipeline=fuse-qkv=false' | FileCheck %s --check-prefix=CPU-UNFUSED
 // RUN: xfc-opt %s --xf-model-stage | xfc-opt --xf-linalg-stage | FileCheck %s --check-prefix=LINALG
 // RUN: xfc-opt %s --xf-model-stage | xfc-opt --xf-linalg-stage | xfc-opt --xf-buffer-stage | FileCheck %s --check-prefix=BUFFER
 // RUN: xfc-opt %s --xf-model-stage | xfc-opt --xf-linalg-stage | xfc-opt --xf-buffer-stage | xfc-opt --xf-llvm-stage | FileCheck %s --check-prefix=CPU
@@ -31,19 +33,29 @@ func.func @xf_model(%x: tensor<1x4x8xf32>,
   return %2 : tensor<1x4x8xf32>
 }
 
-// Model stage: decomposed, weights transposed, the three projections of
-// the same input kept apart (different weights).
+// Model stage: decomposed, the three projections of the same input fused
+// into one linear over a derived weight, weights transposed.
 // MODEL-LABEL: func.func @xf_model
 // MODEL-SAME: %[[W:[^:]*]]: tensor<8x8xf32> {xf.weight = "proj.weight", xf.weight_transform = "transpose"}
+// MODEL-SAME: %[[QKV:[^:]*]]: tensor<8x24xf32> {xf.weight = "attn.qkv.weight", xf.weight_concat = ["attn.q.weight", "attn.k.weight", "attn.v.weight"], xf.weight_transform = "transpose"}
 // MODEL-SAME: %{{[^:]*}}: tensor<8x8xf32> {xf.weight = "attn.out.weight", xf.weight_transform = "transpose"}
 // MODEL-NOT: xf.multi_head_attention
 // MODEL: %[[P:.*]] = xf.linear %{{.*}}, %[[W]], %{{.*}} {transpose_weight}
 // MODEL: %[[N:.*]] = xf.layer_norm %[[P]]
-// MODEL-COUNT-3: xf.linear %[[N]], %{{.*}} {transpose_weight}
-// MODEL: %[[A:.*]] = xf.attention %{{.*}}, %{{.*}}, %{{.*}} {causal, num_heads = 2 : i64, scale = 5.000000e-01 : f64}
+// MODEL: %[[F:.*]] = xf.linear %[[N]], %[[QKV]] {transpose_weight}
+// MODEL: %[[S:.*]]:3 = xf.split %[[F]]
+// MODEL: %[[A:.*]] = xf.attention %[[S]]#0, %[[S]]#1, %[[S]]#2 {causal, num_heads = 2 : i64, scale = 5.000000e-01 : f64}
 // MODEL: %[[O:.*]] = xf.linear %[[A]], %{{.*}} {transpose_weight}
 // MODEL-NOT: xf.multi_head_attention
 // MODEL: return %[[O]]
+
+// Without the fusions: three projections of the same input, each with its
+// own weight.
+// UNFUSED-LABEL: func.func @xf_model
+// UNFUSED-SAME: {xf.weight = "attn.q.weight", xf.weight_transform = "transpose"}
+// UNFUSED-NOT: xf.split
+// UNFUSED-COUNT-3: xf.linear %[[N:.*]], %{{.*}} {transpose_weight}
+// UNFUSED-NOT: xf.split
 
 // KEEP-LABEL: func.func @xf_model
 // KEEP-NOT: transpose
@@ -77,15 +89,17 @@ func.func @xf_model(%x: tensor<1x4x8xf32>,
 // BUFFER: return{{$}}
 
 // Whole pipeline: the LLVM dialect only, with the entry point wrapping the model
-// function and its ten pointers (input, eight weights, output).
+// function and its eight pointers (input, six weights (Q, K and V are one),
+// output); ten without QKV fusion.
+// CPU-UNFUSED: llvm.call @xf_model({{(%[0-9]+, ){9}%[0-9]+}}) : ({{(!llvm.ptr, ){9}!llvm.ptr}}) -> ()
 // CPU-NOT: {{= (xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU-NOT: {{^[[:space:]]*(xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU: llvm.func @xf_model(%{{[^:]*}}: !llvm.ptr, %{{[^:]*}}: !llvm.ptr {xf.weight = "proj.weight", xf.weight_transform = "transpose"}
 // CPU-NOT: {{= (xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU-NOT: {{^[[:space:]]*(xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU: llvm.func @xfc_entry(%[[ARGV:[^:]*]]: !llvm.ptr) {
-// CPU-COUNT-10: llvm.load
-// CPU: llvm.call @xf_model({{(%[0-9]+, ){9}%[0-9]+}}) : ({{(!llvm.ptr, ){9}!llvm.ptr}}) -> ()
+// CPU-COUNT-8: llvm.load
+// CPU: llvm.call @xf_model({{(%[0-9]+, ){7}%[0-9]+}}) : ({{(!llvm.ptr, ){7}!llvm.ptr}}) -> ()
 // CPU-NEXT: llvm.return
 // CPU-NOT: {{= (xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU-NOT: {{^[[:space:]]*(xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}

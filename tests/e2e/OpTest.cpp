@@ -519,7 +519,8 @@ TEST_P(LayerNormOpTest, MatchesReference) {
       [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> v) {
         return mlir::xf::LayerNormOp::create(b, loc, f32Type(b, c.shape), v[0],
                                              v[1], v[2],
-                                             b.getF64FloatAttr(c.epsilon));
+                                             b.getF64FloatAttr(c.epsilon))
+            .getResult();
       });
   Matrix ref =
       reference::layerNorm(toMatrix(x, width), hostTensor({width}, gamma),

@@ -37,6 +37,10 @@ const char *kUsage = R"(usage:
       --tgt-len N            target length of an encoder_decoder (default: seq-len)
       --cpu CPU              native (default), x86-64, x86-64-v2, x86-64-v3, x86-64-v4
       --no-transpose-weights keep linear weights in [out, in] layout
+      --fusion=all|none|LIST graph fusions to run (default all); LIST is
+                             comma-separated from qkv, epilogue,
+                             residual-layernorm, attention
+      --ffn-chunk=N          run feed-forward blocks N rows at a time (0 = off)
       --dump-ir DIR          write the IR after every stage into DIR
       --force                replace OUT if it exists
   xfc run OUT [options]
@@ -75,8 +79,21 @@ int runCompile(const std::vector<std::string> &args) {
   xfc::CompileRequest request;
   request.shapes.seqLen = 0; // The spec-dependent default.
   for (size_t i = 0; i < args.size(); ++i) {
-    const std::string &a = args[i];
+    std::string a = args[i];
+    // `--name=value` for the options that document that form.
+    std::string inlineValue;
+    bool hasInlineValue = false;
+    if (a.rfind("--fusion=", 0) == 0 || a.rfind("--ffn-chunk=", 0) == 0) {
+      size_t eq = a.find('=');
+      inlineValue = a.substr(eq + 1);
+      a = a.substr(0, eq);
+      hasInlineValue = true;
+    }
     auto value = [&](std::string &out) {
+      if (hasInlineValue) {
+        out = inlineValue;
+        return true;
+      }
       if (i + 1 >= args.size())
         return false;
       out = args[++i];
@@ -114,6 +131,25 @@ int runCompile(const std::vector<std::string> &args) {
         return usageError("--dump-ir expects a folder");
     } else if (a == "--no-transpose-weights") {
       request.pipeline.transposeLinearWeights = false;
+    } else if (a == "--fusion") {
+      std::string text, error;
+      if (!value(text))
+        return usageError("--fusion expects all, none or a list of fusions");
+      if (!xfc::parseFusionList(text, request.pipeline.fusion, error)) {
+        std::fprintf(stderr, "xfc: error: %s\n", error.c_str());
+        return 2;
+      }
+    } else if (a == "--ffn-chunk") {
+      std::string text;
+      int64_t rows = 0;
+      if (!value(text) || !parseInt(text, rows) || rows < 0) {
+        std::fprintf(stderr,
+                     "xfc: error: --ffn-chunk expects a number of rows >= 0 "
+                     "(0 = off), found '%s'\n",
+                     text.c_str());
+        return 2;
+      }
+      request.pipeline.fusion.ffnChunk = rows;
     } else if (a == "--force") {
       request.force = true;
     } else if (!a.empty() && a[0] == '-') {

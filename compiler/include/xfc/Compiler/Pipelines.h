@@ -16,6 +16,7 @@
 #ifndef XFC_COMPILER_PIPELINES_H
 #define XFC_COMPILER_PIPELINES_H
 
+#include <cstdint>
 #include <string>
 
 namespace mlir {
@@ -30,6 +31,15 @@ namespace xfc {
 struct CpuPipelineOptions {
   /// xf-weight-layout: store linear weights [in, out].
   bool transposeLinearWeights = true;
+  /// Graph-level fusions of the model stage, each its own pass.
+  struct FusionOptions {
+    bool qkv = true;               ///< xf-fuse-qkv
+    bool epilogue = true;          ///< xf-fuse-epilogue
+    bool residualLayerNorm = true; ///< xf-fuse-residual-layernorm
+    bool attention = true;         ///< The fused attention kernel.
+    /// xf-chunk-feed-forward: rows per feed-forward chunk; 0 = off.
+    int64_t ffnChunk = 0;
+  } fusion;
   /// Test only (mutation tests): a deliberate attention miscompilation,
   /// "drop-mask", "causal-off-by-one" or "permute-heads"; empty for none.
   std::string testFault;
@@ -46,6 +56,14 @@ void buildCpuPipeline(mlir::OpPassManager &pm, const CpuPipelineOptions &opts);
 /// The textual form of the full pipeline (recorded in the manifest; feed it
 /// to `xfc-opt --pass-pipeline=...` to replay a compilation).
 std::string describeCpuPipeline(const CpuPipelineOptions &opts);
+
+/// Sets the boolean fusion switches of `fusion` from `--fusion=` text:
+/// "all", "none", or a comma-separated list of fusion names (the listed
+/// ones on, the others off). False with `error` naming the valid names if
+/// a name is unknown. `ffnChunk` is left alone.
+bool parseFusionList(const std::string &text,
+                     CpuPipelineOptions::FusionOptions &fusion,
+                     std::string &error);
 
 /// Registers the xf passes, the upstream passes the stages use, and the
 /// stage pipelines (with their options) for xfc-opt and pipeline parsing.

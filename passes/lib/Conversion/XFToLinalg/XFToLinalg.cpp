@@ -18,6 +18,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/AffineMap.h"
 #include "mlir/IR/PatternMatch.h"
@@ -131,6 +132,41 @@ Value reduceLastDim(
         Value x = pre(nb, nloc, args[0], args.slice(1, rowInputs.size()));
         linalg::YieldOp::create(nb, nloc, combine(nb, nloc, args.back(), x));
       });
+}
+
+/// Reshapes the input of a linear to a matrix: [d0, ..., K] -> [M, K]
+/// (all leading dimensions collapsed), and a vector [K] -> [1, K].
+Value reshapeToMatrix(OpBuilder &b, Location loc, Value input) {
+  ArrayRef<int64_t> shape = shapeOf(input);
+  if (shape.size() == 2)
+    return input;
+  if (shape.size() == 1) {
+    auto type = RankedTensorType::get({1, shape[0]}, b.getF32Type());
+    return tensor::ExpandShapeOp::create(
+        b, loc, type, input, SmallVector<ReassociationIndices>{{0, 1}});
+  }
+  ReassociationIndices leading;
+  for (unsigned i = 0; i + 1 < shape.size(); ++i)
+    leading.push_back(i);
+  SmallVector<ReassociationIndices> groups{leading,
+                                           {(int64_t)shape.size() - 1}};
+  return tensor::CollapseShapeOp::create(b, loc, input, groups);
+}
+
+/// The inverse of reshapeToMatrix: [M, N] back to `type` ([d0, ..., N]
+/// with M = d0 * ..., or [N] for M = 1).
+Value reshapeFromMatrix(OpBuilder &b, Location loc, Value matrix,
+                        RankedTensorType type) {
+  if (type.getRank() == 2)
+    return matrix;
+  if (type.getRank() == 1)
+    return tensor::CollapseShapeOp::create(
+        b, loc, type, matrix, SmallVector<ReassociationIndices>{{0, 1}});
+  ReassociationIndices leading;
+  for (int64_t i = 0; i + 1 < type.getRank(); ++i)
+    leading.push_back(i);
+  SmallVector<ReassociationIndices> groups{leading, {type.getRank() - 1}};
+  return tensor::ExpandShapeOp::create(b, loc, type, matrix, groups);
 }
 
 /// The body of a contraction, `acc + a * b`. With `reassociate`, the
@@ -299,10 +335,164 @@ struct LowerSoftmax : public OpRewritePattern<SoftmaxOp> {
 // LayerNorm
 //===----------------------------------------------------------------------===//
 
+/// 1 / sqrt(variance + epsilon) applied to a centered value, then the
+/// affine part: the last step of LayerNorm, shared by both lowerings.
+Value normalizeValue(OpBuilder &b, Location l, Value centered, Value variance,
+                     double epsilon, Value gamma, Value beta) {
+  // 1 / sqrt rather than math.rsqrt: libm has no rsqrtf, and the division
+  // is exact to rounding, like PyTorch's.
+  Value root = math::SqrtOp::create(
+      b, l, arith::AddFOp::create(b, l, variance, f32Const(b, l, epsilon)));
+  Value inv = arith::DivFOp::create(b, l, f32Const(b, l, 1.0), root);
+  Value normalized = arith::MulFOp::create(b, l, centered, inv);
+  Value scaled = arith::MulFOp::create(b, l, normalized, gamma);
+  return arith::AddFOp::create(b, l, scaled, beta);
+}
+
+/// LayerNorm of `input + residual`, one row at a time: an scf.forall over
+/// the rows (independent, so the threading pass may split them) whose body
+/// adds the row, reduces it twice (sum, then squares of the centered
+/// values: the same two-pass numerics as the unfused lowering) and
+/// normalizes it, all on a [1, W] slice that stays in L1 between the steps.
+/// Results: the normalized tensor and, if `withSum`, the sum. The sum is
+/// written into the output row and normalized in place when it is not
+/// needed; the row statistics go to small [rows] tensors, so the loop body
+/// allocates nothing.
+SmallVector<Value> buildResidualLayerNorm(OpBuilder &b, Location loc,
+                                          LayerNormOp op, bool withSum) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(op.getResult().getType());
+  Value x = reshapeToMatrix(b, loc, op.getInput());
+  Value r = reshapeToMatrix(b, loc, op.getResidual());
+  int64_t rows = shapeOf(x)[0], width = shapeOf(x)[1];
+  double epsilon = op.getEpsilon().convertToDouble();
+  Type f32 = b.getF32Type();
+
+  SmallVector<Value> outs{createEmpty(b, loc, {rows, width}, f32)};
+  if (withSum)
+    outs.push_back(createEmpty(b, loc, {rows, width}, f32));
+  outs.push_back(createEmpty(b, loc, {rows}, f32)); // sum of the row
+  outs.push_back(createEmpty(b, loc, {rows}, f32)); // sum of squares
+  auto forall = scf::ForallOp::create(b, loc, {b.getIndexAttr(rows)}, outs,
+                                      std::nullopt);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(forall.getTerminator());
+  Value i = forall.getInductionVar(0);
+  ValueRange shared = forall.getRegionIterArgs();
+  Value resultOut = shared[0];
+  Value sumOut = withSum ? shared[1] : Value();
+  Value meanOut = shared[withSum ? 2 : 1], squaresOut = shared[withSum ? 3 : 2];
+
+  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  SmallVector<OpFoldResult> rowOffsets{i, zero}, rowSizes{one, b.getIndexAttr(width)},
+      rowStrides{one, one};
+  auto rowType = RankedTensorType::get({1, width}, f32);
+  auto statType = RankedTensorType::get({1}, f32);
+  auto row = [&](Value source) -> Value {
+    return tensor::ExtractSliceOp::create(b, loc, rowType, source, rowOffsets,
+                                          rowSizes, rowStrides);
+  };
+  auto stat = [&](Value source) -> Value {
+    Value slice = tensor::ExtractSliceOp::create(
+        b, loc, statType, source, ArrayRef<OpFoldResult>{i},
+        ArrayRef<OpFoldResult>{one}, ArrayRef<OpFoldResult>{one});
+    Value zeroF = f32Const(b, loc, 0.0);
+    return linalg::FillOp::create(b, loc, zeroF, slice).getResult(0);
+  };
+
+  AffineMap full = AffineMap::getMultiDimIdentityMap(2, ctx);
+  AffineMap perRow = dropLastDimMap(ctx, 2);
+  AffineMap feature = lastDimMap(ctx, 2);
+  Value resultRow = row(resultOut);
+  Value sum = buildGeneric(
+      b, loc, {row(x), row(r)}, withSum ? row(sumOut) : resultRow,
+      {full, full, full}, parallelIterators(2),
+      [](OpBuilder &nb, Location l, ValueRange args) {
+        linalg::YieldOp::create(
+            nb, l, arith::AddFOp::create(nb, l, args[0], args[1]).getResult());
+      });
+  SmallVector<IteratorType> reduce{IteratorType::parallel,
+                                   IteratorType::reduction};
+  Value rowSum = buildGeneric(
+      b, loc, sum, stat(meanOut), {full, perRow}, reduce,
+      [](OpBuilder &nb, Location l, ValueRange args) {
+        linalg::YieldOp::create(
+            nb, l, arith::AddFOp::create(nb, l, args[1], args[0]).getResult());
+      });
+  auto centered = [width](OpBuilder &nb, Location l, Value v,
+                          Value total) -> Value {
+    Value mean =
+        arith::DivFOp::create(nb, l, total, f32Const(nb, l, double(width)));
+    return arith::SubFOp::create(nb, l, v, mean);
+  };
+  Value squares = buildGeneric(
+      b, loc, {sum, rowSum}, stat(squaresOut), {full, perRow, perRow}, reduce,
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value c = centered(nb, l, args[0], args[1]);
+        Value sq = arith::MulFOp::create(nb, l, c, c);
+        linalg::YieldOp::create(
+            nb, l, arith::AddFOp::create(nb, l, args[2], sq).getResult());
+      });
+  auto normalize = [&](OpBuilder &nb, Location l, Value v, Value total,
+                       Value sumSquares, Value gamma, Value beta) {
+    Value variance = arith::DivFOp::create(nb, l, sumSquares,
+                                           f32Const(nb, l, double(width)));
+    linalg::YieldOp::create(
+        nb, l,
+        normalizeValue(nb, l, centered(nb, l, v, total), variance, epsilon,
+                       gamma, beta));
+  };
+  Value normalized;
+  if (withSum) {
+    normalized = buildGeneric(
+        b, loc, {sum, rowSum, squares, op.getGamma(), op.getBeta()}, resultRow,
+        {full, perRow, perRow, feature, feature, full}, parallelIterators(2),
+        [&](OpBuilder &nb, Location l, ValueRange args) {
+          normalize(nb, l, args[0], args[1], args[2], args[3], args[4]);
+        });
+  } else {
+    // The sum lives in the output row: normalize it in place.
+    normalized = buildGeneric(
+        b, loc, {rowSum, squares, op.getGamma(), op.getBeta()}, sum,
+        {perRow, perRow, feature, feature, full}, parallelIterators(2),
+        [&](OpBuilder &nb, Location l, ValueRange args) {
+          normalize(nb, l, args[4], args[0], args[1], args[2], args[3]);
+        });
+  }
+
+  b.setInsertionPointToStart(forall.getTerminator().getBody());
+  auto insertRow = [&](Value v, Value dest) {
+    tensor::ParallelInsertSliceOp::create(b, loc, v, dest, rowOffsets,
+                                          rowSizes, rowStrides);
+  };
+  insertRow(normalized, resultOut);
+  if (withSum)
+    insertRow(sum, sumOut);
+  for (auto [v, dest] : {std::pair{rowSum, meanOut},
+                         std::pair{squares, squaresOut}})
+    tensor::ParallelInsertSliceOp::create(b, loc, v, dest,
+                                          ArrayRef<OpFoldResult>{i},
+                                          ArrayRef<OpFoldResult>{one},
+                                          ArrayRef<OpFoldResult>{one});
+
+  b.setInsertionPointAfter(forall);
+  SmallVector<Value> results{
+      reshapeFromMatrix(b, loc, forall.getResult(0), type)};
+  if (withSum)
+    results.push_back(reshapeFromMatrix(b, loc, forall.getResult(1), type));
+  return results;
+}
+
 struct LowerLayerNorm : public OpRewritePattern<LayerNormOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(LayerNormOp op,
                                 PatternRewriter &rewriter) const override {
+    if (op.getResidual()) {
+      rewriter.replaceOp(op, buildResidualLayerNorm(
+                                 rewriter, op.getLoc(), op,
+                                 /*withSum=*/static_cast<bool>(op.getSum())));
+      return success();
+    }
     Location loc = op.getLoc();
     MLIRContext *ctx = getContext();
     Value input = op.getInput();
@@ -342,16 +532,9 @@ struct LowerLayerNorm : public OpRewritePattern<LayerNormOp> {
           Value c = centered(b, l, args[0], args[1]);
           Value variance =
               arith::DivFOp::create(b, l, args[2], f32Const(b, l, width));
-          // 1 / sqrt rather than math.rsqrt: libm has no rsqrtf, and the
-          // division is exact to rounding, like PyTorch's.
-          Value root = math::SqrtOp::create(
-              b, l,
-              arith::AddFOp::create(b, l, variance, f32Const(b, l, epsilon)));
-          Value inv = arith::DivFOp::create(b, l, f32Const(b, l, 1.0), root);
-          Value normalized = arith::MulFOp::create(b, l, c, inv);
-          Value scaled = arith::MulFOp::create(b, l, normalized, args[3]);
-          linalg::YieldOp::create(
-              b, l, arith::AddFOp::create(b, l, scaled, args[4]).getResult());
+          linalg::YieldOp::create(b, l,
+                                  normalizeValue(b, l, c, variance, epsilon,
+                                                 args[3], args[4]));
         });
     rewriter.replaceOp(op, result);
     return success();
@@ -361,25 +544,6 @@ struct LowerLayerNorm : public OpRewritePattern<LayerNormOp> {
 //===----------------------------------------------------------------------===//
 // Linear
 //===----------------------------------------------------------------------===//
-
-/// Reshapes the input of a linear to a matrix: [d0, ..., K] -> [M, K]
-/// (all leading dimensions collapsed), and a vector [K] -> [1, K].
-Value reshapeToMatrix(OpBuilder &b, Location loc, Value input) {
-  ArrayRef<int64_t> shape = shapeOf(input);
-  if (shape.size() == 2)
-    return input;
-  if (shape.size() == 1) {
-    auto type = RankedTensorType::get({1, shape[0]}, b.getF32Type());
-    return tensor::ExpandShapeOp::create(
-        b, loc, type, input, SmallVector<ReassociationIndices>{{0, 1}});
-  }
-  ReassociationIndices leading;
-  for (unsigned i = 0; i + 1 < shape.size(); ++i)
-    leading.push_back(i);
-  SmallVector<ReassociationIndices> groups{leading,
-                                           {(int64_t)shape.size() - 1}};
-  return tensor::CollapseShapeOp::create(b, loc, input, groups);
-}
 
 struct LowerLinear : public OpRewritePattern<LinearOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -433,22 +597,60 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
            IteratorType::reduction},
           multiplyAccumulate(/*reassociate=*/true));
     }
-    if (resultType.getRank() == 2) {
-      rewriter.replaceOp(op, product);
-      return success();
+    // The epilogue: one element-wise op on the contraction's result,
+    // act(acc) + residual, that the tiling pass can fuse into the GEMM's
+    // output loop. The bias is already in the accumulator.
+    std::optional<ActivationKind> activation = op.getActivation();
+    Value residual = op.getResidual();
+    if (activation || residual) {
+      SmallVector<Value> inputs{product};
+      if (residual)
+        inputs.push_back(reshapeToMatrix(rewriter, loc, residual));
+      Value init = createEmpty(rewriter, loc, {m, n}, rewriter.getF32Type());
+      product = buildGeneric(
+          rewriter, loc, inputs, init,
+          identityMaps(ctx, 2, inputs.size() + 1), parallelIterators(2),
+          [&](OpBuilder &b, Location l, ValueRange args) {
+            Value v = args[0];
+            if (activation)
+              v = buildActivation(b, l, *activation, v);
+            if (residual)
+              v = arith::AddFOp::create(b, l, v, args[1]);
+            linalg::YieldOp::create(b, l, v);
+          });
     }
-    if (resultType.getRank() == 1) {
-      rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
-          op, resultType, product, SmallVector<ReassociationIndices>{{0, 1}});
-      return success();
+    rewriter.replaceOp(op, reshapeFromMatrix(rewriter, loc, product,
+                                             resultType));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Split
+//===----------------------------------------------------------------------===//
+
+/// Each piece is a slice of the last dimension; bufferization turns it into
+/// a strided view, so nothing is copied.
+struct LowerSplit : public OpRewritePattern<SplitOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SplitOp op,
+                                PatternRewriter &rewriter) const override {
+    ArrayRef<int64_t> shape = shapeOf(op.getInput());
+    SmallVector<Value> pieces;
+    int64_t offset = 0;
+    for (Value result : op.getResults()) {
+      auto type = cast<RankedTensorType>(result.getType());
+      SmallVector<OpFoldResult> offsets(shape.size(), rewriter.getIndexAttr(0));
+      offsets.back() = rewriter.getIndexAttr(offset);
+      SmallVector<OpFoldResult> sizes, strides(shape.size(),
+                                               rewriter.getIndexAttr(1));
+      for (int64_t d : type.getShape())
+        sizes.push_back(rewriter.getIndexAttr(d));
+      pieces.push_back(tensor::ExtractSliceOp::create(
+          rewriter, op.getLoc(), type, op.getInput(), offsets, sizes, strides));
+      offset += type.getShape().back();
     }
-    ReassociationIndices leading;
-    for (int64_t i = 0; i + 1 < resultType.getRank(); ++i)
-      leading.push_back(i);
-    SmallVector<ReassociationIndices> groups{leading,
-                                             {resultType.getRank() - 1}};
-    rewriter.replaceOpWithNewOp<tensor::ExpandShapeOp>(op, resultType, product,
-                                                       groups);
+    rewriter.replaceOp(op, pieces);
     return success();
   }
 };
@@ -706,7 +908,7 @@ struct ConvertXFToLinalgPass
     target.addIllegalDialect<XFDialect>();
     target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
                            arith::ArithDialect, math::MathDialect,
-                           func::FuncDialect>();
+                           scf::SCFDialect, func::FuncDialect>();
     RewritePatternSet patterns(&getContext());
     populateXFToLinalgPatterns(patterns, fault);
     if (failed(applyPartialConversion(getOperation(), target,
@@ -720,7 +922,8 @@ struct ConvertXFToLinalgPass
 void mlir::xf::populateXFToLinalgPatterns(RewritePatternSet &patterns,
                                           AttentionTestFault fault) {
   patterns.add<LowerAdd, LowerActivation, LowerSoftmax, LowerLayerNorm,
-               LowerLinear, LowerEmbedding, LowerPositionalEncoding>(
+               LowerLinear, LowerSplit, LowerEmbedding,
+               LowerPositionalEncoding>(
       patterns.getContext());
   patterns.add<LowerAttention>(patterns.getContext(), fault);
 }
