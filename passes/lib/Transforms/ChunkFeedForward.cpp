@@ -39,7 +39,7 @@ struct XFChunkFeedForwardPass
     if (chunkSize < 0) {
       getOperation()->emitError()
           << "xf-chunk-feed-forward: chunk-size must be >= 0 (0 = off), found "
-          << chunkSize;
+          << static_cast<int64_t>(chunkSize);
       return signalPassFailure();
     }
     if (chunkSize == 0)

@@ -335,15 +335,19 @@ struct LowerSoftmax : public OpRewritePattern<SoftmaxOp> {
 // LayerNorm
 //===----------------------------------------------------------------------===//
 
-/// 1 / sqrt(variance + epsilon) applied to a centered value, then the
-/// affine part: the last step of LayerNorm, shared by both lowerings.
-Value normalizeValue(OpBuilder &b, Location l, Value centered, Value variance,
-                     double epsilon, Value gamma, Value beta) {
+/// 1 / sqrt(variance + epsilon).
+Value inverseStdDev(OpBuilder &b, Location l, Value variance, double epsilon) {
   // 1 / sqrt rather than math.rsqrt: libm has no rsqrtf, and the division
   // is exact to rounding, like PyTorch's.
   Value root = math::SqrtOp::create(
       b, l, arith::AddFOp::create(b, l, variance, f32Const(b, l, epsilon)));
-  Value inv = arith::DivFOp::create(b, l, f32Const(b, l, 1.0), root);
+  return arith::DivFOp::create(b, l, f32Const(b, l, 1.0), root);
+}
+
+/// centered * inv * gamma + beta: the last step of LayerNorm, shared by
+/// both lowerings.
+Value normalizeValue(OpBuilder &b, Location l, Value centered, Value inv,
+                     Value gamma, Value beta) {
   Value normalized = arith::MulFOp::create(b, l, centered, inv);
   Value scaled = arith::MulFOp::create(b, l, normalized, gamma);
   return arith::AddFOp::create(b, l, scaled, beta);
@@ -352,12 +356,13 @@ Value normalizeValue(OpBuilder &b, Location l, Value centered, Value variance,
 /// LayerNorm of `input + residual`, one row at a time: an scf.forall over
 /// the rows (independent, so the threading pass may split them) whose body
 /// adds the row, reduces it twice (sum, then squares of the centered
-/// values: the same two-pass numerics as the unfused lowering) and
-/// normalizes it, all on a [1, W] slice that stays in L1 between the steps.
-/// Results: the normalized tensor and, if `withSum`, the sum. The sum is
-/// written into the output row and normalized in place when it is not
-/// needed; the row statistics go to small [rows] tensors, so the loop body
-/// allocates nothing.
+/// values: the same two-pass numerics, in the same order, as the unfused
+/// lowering) and normalizes it, while the row is in L1. Results: the
+/// normalized tensor and, if `withSum`, the sum. Without it the sum is
+/// written into the output row and normalized in place. The two row
+/// reductions are scalar loops carrying the accumulator in a register: a
+/// linalg reduction would need a 1-element tensor per row, which
+/// bufferizes to a heap allocation inside the loop.
 SmallVector<Value> buildResidualLayerNorm(OpBuilder &b, Location loc,
                                           LayerNormOp op, bool withSum) {
   MLIRContext *ctx = b.getContext();
@@ -371,38 +376,24 @@ SmallVector<Value> buildResidualLayerNorm(OpBuilder &b, Location loc,
   SmallVector<Value> outs{createEmpty(b, loc, {rows, width}, f32)};
   if (withSum)
     outs.push_back(createEmpty(b, loc, {rows, width}, f32));
-  outs.push_back(createEmpty(b, loc, {rows}, f32)); // sum of the row
-  outs.push_back(createEmpty(b, loc, {rows}, f32)); // sum of squares
   auto forall = scf::ForallOp::create(b, loc, {b.getIndexAttr(rows)}, outs,
                                       std::nullopt);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(forall.getTerminator());
   Value i = forall.getInductionVar(0);
-  ValueRange shared = forall.getRegionIterArgs();
-  Value resultOut = shared[0];
-  Value sumOut = withSum ? shared[1] : Value();
-  Value meanOut = shared[withSum ? 2 : 1], squaresOut = shared[withSum ? 3 : 2];
+  Value resultOut = forall.getRegionIterArgs()[0];
+  Value sumOut = withSum ? forall.getRegionIterArgs()[1] : Value();
 
   OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
-  SmallVector<OpFoldResult> rowOffsets{i, zero}, rowSizes{one, b.getIndexAttr(width)},
-      rowStrides{one, one};
+  SmallVector<OpFoldResult> offsets{i, zero},
+      sizes{one, b.getIndexAttr(width)}, strides{one, one};
   auto rowType = RankedTensorType::get({1, width}, f32);
-  auto statType = RankedTensorType::get({1}, f32);
   auto row = [&](Value source) -> Value {
-    return tensor::ExtractSliceOp::create(b, loc, rowType, source, rowOffsets,
-                                          rowSizes, rowStrides);
-  };
-  auto stat = [&](Value source) -> Value {
-    Value slice = tensor::ExtractSliceOp::create(
-        b, loc, statType, source, ArrayRef<OpFoldResult>{i},
-        ArrayRef<OpFoldResult>{one}, ArrayRef<OpFoldResult>{one});
-    Value zeroF = f32Const(b, loc, 0.0);
-    return linalg::FillOp::create(b, loc, zeroF, slice).getResult(0);
+    return tensor::ExtractSliceOp::create(b, loc, rowType, source, offsets,
+                                          sizes, strides);
   };
 
   AffineMap full = AffineMap::getMultiDimIdentityMap(2, ctx);
-  AffineMap perRow = dropLastDimMap(ctx, 2);
-  AffineMap feature = lastDimMap(ctx, 2);
   Value resultRow = row(resultOut);
   Value sum = buildGeneric(
       b, loc, {row(x), row(r)}, withSum ? row(sumOut) : resultRow,
@@ -411,69 +402,63 @@ SmallVector<Value> buildResidualLayerNorm(OpBuilder &b, Location loc,
         linalg::YieldOp::create(
             nb, l, arith::AddFOp::create(nb, l, args[0], args[1]).getResult());
       });
-  SmallVector<IteratorType> reduce{IteratorType::parallel,
-                                   IteratorType::reduction};
-  Value rowSum = buildGeneric(
-      b, loc, sum, stat(meanOut), {full, perRow}, reduce,
-      [](OpBuilder &nb, Location l, ValueRange args) {
-        linalg::YieldOp::create(
-            nb, l, arith::AddFOp::create(nb, l, args[1], args[0]).getResult());
-      });
-  auto centered = [width](OpBuilder &nb, Location l, Value v,
-                          Value total) -> Value {
-    Value mean =
-        arith::DivFOp::create(nb, l, total, f32Const(nb, l, double(width)));
-    return arith::SubFOp::create(nb, l, v, mean);
+
+  // sum_j f(sum[0, j]), in order of j.
+  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+  Value cWidth = arith::ConstantIndexOp::create(b, loc, width);
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  auto reduceRow = [&](function_ref<Value(OpBuilder &, Location, Value)> f) {
+    auto loop = scf::ForOp::create(
+        b, loc, c0, cWidth, c1, ValueRange{f32Const(b, loc, 0.0)},
+        [&](OpBuilder &nb, Location l, Value j, ValueRange acc) {
+          Value v = tensor::ExtractOp::create(nb, l, sum, ValueRange{c0, j});
+          scf::YieldOp::create(
+              nb, l,
+              arith::AddFOp::create(nb, l, acc[0], f(nb, l, v)).getResult());
+        });
+    return loop.getResult(0);
   };
-  Value squares = buildGeneric(
-      b, loc, {sum, rowSum}, stat(squaresOut), {full, perRow, perRow}, reduce,
-      [&](OpBuilder &nb, Location l, ValueRange args) {
-        Value c = centered(nb, l, args[0], args[1]);
-        Value sq = arith::MulFOp::create(nb, l, c, c);
-        linalg::YieldOp::create(
-            nb, l, arith::AddFOp::create(nb, l, args[2], sq).getResult());
-      });
-  auto normalize = [&](OpBuilder &nb, Location l, Value v, Value total,
-                       Value sumSquares, Value gamma, Value beta) {
-    Value variance = arith::DivFOp::create(nb, l, sumSquares,
-                                           f32Const(nb, l, double(width)));
+  Value widthF = f32Const(b, loc, double(width));
+  Value total =
+      reduceRow([](OpBuilder &, Location, Value v) -> Value { return v; });
+  Value mean = arith::DivFOp::create(b, loc, total, widthF);
+  Value squares = reduceRow([&](OpBuilder &nb, Location l, Value v) -> Value {
+    Value c = arith::SubFOp::create(nb, l, v, mean);
+    return arith::MulFOp::create(nb, l, c, c);
+  });
+  Value variance = arith::DivFOp::create(b, loc, squares, widthF);
+  Value inv = inverseStdDev(b, loc, variance, epsilon);
+
+  AffineMap feature = lastDimMap(ctx, 2);
+  auto normalize = [&](OpBuilder &nb, Location l, Value v, Value gamma,
+                       Value beta) {
+    Value c = arith::SubFOp::create(nb, l, v, mean);
     linalg::YieldOp::create(
-        nb, l,
-        normalizeValue(nb, l, centered(nb, l, v, total), variance, epsilon,
-                       gamma, beta));
+        nb, l, normalizeValue(nb, l, c, inv, gamma, beta));
   };
   Value normalized;
   if (withSum) {
     normalized = buildGeneric(
-        b, loc, {sum, rowSum, squares, op.getGamma(), op.getBeta()}, resultRow,
-        {full, perRow, perRow, feature, feature, full}, parallelIterators(2),
+        b, loc, {sum, op.getGamma(), op.getBeta()}, resultRow,
+        {full, feature, feature, full}, parallelIterators(2),
         [&](OpBuilder &nb, Location l, ValueRange args) {
-          normalize(nb, l, args[0], args[1], args[2], args[3], args[4]);
+          normalize(nb, l, args[0], args[1], args[2]);
         });
   } else {
     // The sum lives in the output row: normalize it in place.
     normalized = buildGeneric(
-        b, loc, {rowSum, squares, op.getGamma(), op.getBeta()}, sum,
-        {perRow, perRow, feature, feature, full}, parallelIterators(2),
-        [&](OpBuilder &nb, Location l, ValueRange args) {
-          normalize(nb, l, args[4], args[0], args[1], args[2], args[3]);
+        b, loc, {op.getGamma(), op.getBeta()}, sum, {feature, feature, full},
+        parallelIterators(2), [&](OpBuilder &nb, Location l, ValueRange args) {
+          normalize(nb, l, args[2], args[0], args[1]);
         });
   }
 
   b.setInsertionPointToStart(forall.getTerminator().getBody());
-  auto insertRow = [&](Value v, Value dest) {
-    tensor::ParallelInsertSliceOp::create(b, loc, v, dest, rowOffsets,
-                                          rowSizes, rowStrides);
-  };
-  insertRow(normalized, resultOut);
+  tensor::ParallelInsertSliceOp::create(b, loc, normalized, resultOut, offsets,
+                                        sizes, strides);
   if (withSum)
-    insertRow(sum, sumOut);
-  for (auto [v, dest] : {std::pair{rowSum, meanOut},
-                         std::pair{squares, squaresOut}})
-    tensor::ParallelInsertSliceOp::create(b, loc, v, dest,
-                                          ArrayRef<OpFoldResult>{i},
-                                          ArrayRef<OpFoldResult>{one},
-                                          ArrayRef<OpFoldResult>{one});
+    tensor::ParallelInsertSliceOp::create(b, loc, sum, sumOut, offsets, sizes,
+                                          strides);
 
   b.setInsertionPointAfter(forall);
   SmallVector<Value> results{
@@ -532,9 +517,10 @@ struct LowerLayerNorm : public OpRewritePattern<LayerNormOp> {
           Value c = centered(b, l, args[0], args[1]);
           Value variance =
               arith::DivFOp::create(b, l, args[2], f32Const(b, l, width));
-          linalg::YieldOp::create(b, l,
-                                  normalizeValue(b, l, c, variance, epsilon,
-                                                 args[3], args[4]));
+          linalg::YieldOp::create(
+              b, l,
+              normalizeValue(b, l, c, inverseStdDev(b, l, variance, epsilon),
+                             args[3], args[4]));
         });
     rewriter.replaceOp(op, result);
     return success();
@@ -630,7 +616,7 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
 //===----------------------------------------------------------------------===//
 
 /// Each piece is a slice of the last dimension; bufferization turns it into
-/// a strided view, so nothing is copied.
+/// a strided view, so nothing is copied (unless the piece is returned).
 struct LowerSplit : public OpRewritePattern<SplitOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(SplitOp op,
@@ -646,8 +632,19 @@ struct LowerSplit : public OpRewritePattern<SplitOp> {
                                                rewriter.getIndexAttr(1));
       for (int64_t d : type.getShape())
         sizes.push_back(rewriter.getIndexAttr(d));
-      pieces.push_back(tensor::ExtractSliceOp::create(
-          rewriter, op.getLoc(), type, op.getInput(), offsets, sizes, strides));
+      Value piece = tensor::ExtractSliceOp::create(
+          rewriter, op.getLoc(), type, op.getInput(), offsets, sizes, strides);
+      // A returned piece is copied by the caller-visible out-parameter
+      // copy, which for a strided view needs a runtime library the
+      // artifact does not link; a contiguous copy here avoids it.
+      // (linalg.copy: canonicalization would erase an identity generic.)
+      if (llvm::any_of(result.getUsers(), llvm::IsaPred<func::ReturnOp>))
+        piece = linalg::CopyOp::create(
+                    rewriter, op.getLoc(), piece,
+                    createEmpty(rewriter, op.getLoc(), type.getShape(),
+                                rewriter.getF32Type()))
+                    .getResult(0);
+      pieces.push_back(piece);
       offset += type.getShape().back();
     }
     rewriter.replaceOp(op, pieces);
