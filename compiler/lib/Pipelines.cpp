@@ -42,8 +42,9 @@ std::string modelStage(const CpuPipelineOptions &opts) {
   const CpuPipelineOptions::FusionOptions &fusion = opts.fusion;
   std::string text;
   if (fusion.ffnChunk > 0)
-    text += "xf-chunk-feed-forward{chunk-size=" +
-            std::to_string(fusion.ffnChunk) + "},";
+    text +=
+        "xf-chunk-feed-forward{chunk-size=" + std::to_string(fusion.ffnChunk) +
+        "},";
   text += "xf-decompose-model-ops,";
   if (fusion.qkv)
     text += "xf-fuse-qkv,";
@@ -176,12 +177,11 @@ bool parseFusionList(const std::string &text,
   struct Switch {
     const char *name;
     bool CpuPipelineOptions::FusionOptions::*flag;
-  } switches[] = {
-      {"qkv", &CpuPipelineOptions::FusionOptions::qkv},
-      {"epilogue", &CpuPipelineOptions::FusionOptions::epilogue},
-      {"residual-layernorm",
-       &CpuPipelineOptions::FusionOptions::residualLayerNorm},
-      {"attention", &CpuPipelineOptions::FusionOptions::attention}};
+  } switches[] = {{"qkv", &CpuPipelineOptions::FusionOptions::qkv},
+                  {"epilogue", &CpuPipelineOptions::FusionOptions::epilogue},
+                  {"residual-layernorm",
+                   &CpuPipelineOptions::FusionOptions::residualLayerNorm},
+                  {"attention", &CpuPipelineOptions::FusionOptions::attention}};
   bool all = text == "all";
   if (all || text == "none") {
     for (const Switch &s : switches)
@@ -221,7 +221,8 @@ void registerXFCPassesAndPipelines() {
             build(pm, cl.get());
           });
     };
-    reg("xf-model-stage", "xf to xf: decompose model ops, weight layouts",
+    reg("xf-model-stage",
+        "xf to xf: decompose model ops, graph fusions, weight layouts",
         buildModelStage);
     reg("xf-linalg-stage", "xf to linalg on tensors", buildLinalgStage);
     reg("xf-buffer-stage", "Bufferize, out-parameters, deallocation",

@@ -47,10 +47,10 @@ private:
   }
 
   Value layerNorm(Value x, const std::string &prefix) {
-    return xf::LayerNormOp::create(
-               b, loc, x.getType(), x, weight(prefix + ".weight"),
-               weight(prefix + ".bias"),
-               b.getF64FloatAttr(spec.layerNormEpsilon))
+    return xf::LayerNormOp::create(b, loc, x.getType(), x,
+                                   weight(prefix + ".weight"),
+                                   weight(prefix + ".bias"),
+                                   b.getF64FloatAttr(spec.layerNormEpsilon))
         .getResult();
   }
 

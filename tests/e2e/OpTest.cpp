@@ -1097,8 +1097,8 @@ TEST_P(LinearEpilogueOpTest, MatchesReference) {
         mlir::xf::ActivationKindAttr kind;
         if (c.kind)
           kind = mlir::xf::ActivationKindAttr::get(b.getContext(), *c.kind);
-        return mlir::xf::LinearOp::create(b, loc, f32Type(b, resultShape),
-                                          v[0], weight, bias, r,
+        return mlir::xf::LinearOp::create(b, loc, f32Type(b, resultShape), v[0],
+                                          weight, bias, r,
                                           /*transpose_weight=*/false, kind);
       },
       pipeline);
@@ -1117,50 +1117,50 @@ TEST_P(LinearEpilogueOpTest, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(
     Ops, LinearEpilogueOpTest,
-    ::testing::Values(
-        LinearEpilogueCase{"rank3_k77_n80_gelu_bias_residual",
-                           {2, 7, 77},
-                           80,
-                           mlir::xf::ActivationKind::gelu,
-                           Activation::Gelu,
-                           true,
-                           true},
-        LinearEpilogueCase{"rank3_k48_n21_relu_nobias_residual",
-                           {3, 7, 48},
-                           21,
-                           mlir::xf::ActivationKind::relu,
-                           Activation::Relu,
-                           false,
-                           true},
-        LinearEpilogueCase{"rank2_k33_n13_gelu_tanh_bias",
-                           {5, 33},
-                           13,
-                           mlir::xf::ActivationKind::gelu_tanh,
-                           Activation::GeluTanh,
-                           true,
-                           false},
-        LinearEpilogueCase{"rank3_s1_k21_n21_residual_only",
-                           {3, 1, 21},
-                           21,
-                           std::nullopt,
-                           Activation::Gelu,
-                           true,
-                           true},
-        LinearEpilogueCase{"rank1_k48_n24_gelu_residual",
-                           {48},
-                           24,
-                           mlir::xf::ActivationKind::gelu,
-                           Activation::Gelu,
-                           true,
-                           true},
-        LinearEpilogueCase{"rank3_k80_n77_relu_residual_no_layout_pass",
-                           {2, 7, 80},
-                           77,
-                           mlir::xf::ActivationKind::relu,
-                           Activation::Relu,
-                           true,
-                           true,
-                           false}),
+    ::testing::Values(LinearEpilogueCase{"rank3_k77_n80_gelu_bias_residual",
+                                         {2, 7, 77},
+                                         80,
+                                         mlir::xf::ActivationKind::gelu,
+                                         Activation::Gelu,
+                                         true,
+                                         true},
+                      LinearEpilogueCase{"rank3_k48_n21_relu_nobias_residual",
+                                         {3, 7, 48},
+                                         21,
+                                         mlir::xf::ActivationKind::relu,
+                                         Activation::Relu,
+                                         false,
+                                         true},
+                      LinearEpilogueCase{"rank2_k33_n13_gelu_tanh_bias",
+                                         {5, 33},
+                                         13,
+                                         mlir::xf::ActivationKind::gelu_tanh,
+                                         Activation::GeluTanh,
+                                         true,
+                                         false},
+                      LinearEpilogueCase{"rank3_s1_k21_n21_residual_only",
+                                         {3, 1, 21},
+                                         21,
+                                         std::nullopt,
+                                         Activation::Gelu,
+                                         true,
+                                         true},
+                      LinearEpilogueCase{"rank1_k48_n24_gelu_residual",
+                                         {48},
+                                         24,
+                                         mlir::xf::ActivationKind::gelu,
+                                         Activation::Gelu,
+                                         true,
+                                         true},
+                      LinearEpilogueCase{
+                          "rank3_k80_n77_relu_residual_no_layout_pass",
+                          {2, 7, 80},
+                          77,
+                          mlir::xf::ActivationKind::relu,
+                          Activation::Relu,
+                          true,
+                          true,
+                          false}),
     caseName<LinearEpilogueCase>);
 
 struct ResidualLayerNormCase {
@@ -1189,8 +1189,7 @@ TEST_P(ResidualLayerNormOpTest, MatchesReference) {
   std::vector<float> r = normal(n, 152, 0.5, -1.0);
   std::vector<float> gamma = normal(width, 153, 0.2, 1.0);
   std::vector<float> beta = normal(width, 154, 0.2);
-  std::vector<Arg> args = {f32Input("x", c.shape, x),
-                           f32Input("r", c.shape, r),
+  std::vector<Arg> args = {f32Input("x", c.shape, x), f32Input("r", c.shape, r),
                            f32Weight("norm.weight", {width}, gamma),
                            f32Weight("norm.bias", {width}, beta)};
   std::vector<float> out = compileAndRun(
@@ -1218,21 +1217,20 @@ INSTANTIATE_TEST_SUITE_P(
     Ops, ResidualLayerNormOpTest,
     ::testing::Values(
         ResidualLayerNormCase{"rank3_w80", {2, 7, 80}, 1e-5, false, false},
-        ResidualLayerNormCase{"rank3_w768_eps1e_12", {2, 5, 768}, 1e-12,
-                              false, false},
+        ResidualLayerNormCase{
+            "rank3_w768_eps1e_12", {2, 5, 768}, 1e-12, false, false},
         ResidualLayerNormCase{"rank3_s1_w21", {3, 1, 21}, 1e-5, false, false},
         ResidualLayerNormCase{"rank1_w77", {77}, 1e-5, false, false},
-        ResidualLayerNormCase{"rank2_w33_with_sum", {7, 33}, 1e-5, false,
-                              true},
-        ResidualLayerNormCase{"rank3_w80_sum_result", {2, 7, 80}, 1e-5, true,
-                              true}),
+        ResidualLayerNormCase{"rank2_w33_with_sum", {7, 33}, 1e-5, false, true},
+        ResidualLayerNormCase{
+            "rank3_w80_sum_result", {2, 7, 80}, 1e-5, true, true}),
     caseName<ResidualLayerNormCase>);
 
 struct SplitCase {
   std::string name;
-  std::vector<int64_t> shape;       ///< Of the input.
-  std::vector<int64_t> pieces;      ///< Last-dimension sizes.
-  size_t returned;                  ///< Which piece is the output.
+  std::vector<int64_t> shape;  ///< Of the input.
+  std::vector<int64_t> pieces; ///< Last-dimension sizes.
+  size_t returned;             ///< Which piece is the output.
 };
 XFC_PRINT_CASE(SplitCase)
 
@@ -1268,11 +1266,11 @@ TEST_P(SplitOpTest, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(
     Ops, SplitOpTest,
-    ::testing::Values(SplitCase{"rank3_qkv_middle", {2, 7, 240}, {80, 80, 80},
-                                1},
-                      SplitCase{"rank3_odd_last", {3, 1, 33}, {21, 5, 7}, 2},
-                      SplitCase{"rank2_odd_first", {7, 33}, {21, 12}, 0},
-                      SplitCase{"rank1_single", {13}, {13}, 0}),
+    ::testing::Values(
+        SplitCase{"rank3_qkv_middle", {2, 7, 240}, {80, 80, 80}, 1},
+        SplitCase{"rank3_odd_last", {3, 1, 33}, {21, 5, 7}, 2},
+        SplitCase{"rank2_odd_first", {7, 33}, {21, 12}, 0},
+        SplitCase{"rank1_single", {13}, {13}, 0}),
     caseName<SplitCase>);
 
 //===----------------------------------------------------------------------===//

@@ -100,8 +100,8 @@ struct XFChunkFeedForwardPass
     if (type.getRank() != 2)
       matrix = tensor::CollapseShapeOp::create(b, loc, matrix, groups);
 
-    Value out = tensor::EmptyOp::create(b, loc, matrixType.getShape(),
-                                        b.getF32Type());
+    Value out =
+        tensor::EmptyOp::create(b, loc, matrixType.getShape(), b.getF32Type());
     int64_t full = rows / chunkSize, rest = rows % chunkSize;
     Value lb = arith::ConstantIndexOp::create(b, loc, 0);
     Value ub = arith::ConstantIndexOp::create(b, loc, full * chunkSize);

@@ -1,4 +1,5 @@
-//===- FuseEpilogue.cpp - Activations and residuals into linears -*- C++ -*-===//
+//===- FuseEpilogue.cpp - Activations and residuals into linears -*- C++
+//-*-===//
 //
 // Part of xfc. Implements xf-fuse-epilogue. After decomposition a linear is
 // often followed by an activation (the first linear of a feed-forward
@@ -57,8 +58,8 @@ struct FoldActivation : public OpRewritePattern<ActivationOp> {
     // epilogue (act first, then + r) does not express.
     if (!linear || linear.getActivation() || linear.getResidual())
       return rewriter.notifyMatchFailure(op, "input is not a plain linear");
-    LinearOp fused = cloneWithEpilogue(rewriter, linear, Value(),
-                                       op.getKindAttr());
+    LinearOp fused =
+        cloneWithEpilogue(rewriter, linear, Value(), op.getKindAttr());
     rewriter.replaceOp(op, fused.getResult());
     rewriter.eraseOp(linear);
     return success();

@@ -81,17 +81,16 @@ std::string derivedName(ArrayRef<StringRef> names,
   size_t tailDot = tail.find('.');
   suffix = tailDot == StringRef::npos ? 0 : suffix - tailDot;
 
-  bool short1 = llvm::all_of(names, [&](StringRef n) {
-    return n.size() - prefix - suffix <= 1;
-  });
+  bool short1 = llvm::all_of(
+      names, [&](StringRef n) { return n.size() - prefix - suffix <= 1; });
   std::string middle;
   for (auto [i, n] : llvm::enumerate(names)) {
     if (i && !short1)
       middle += "+";
     middle += n.substr(prefix, n.size() - prefix - suffix).str();
   }
-  std::string name = first.take_front(prefix).str() + middle +
-                     first.take_back(suffix).str();
+  std::string name =
+      first.take_front(prefix).str() + middle + first.take_back(suffix).str();
   std::string unique = name;
   for (int i = 1; taken.contains(unique); ++i)
     unique = name + ".fused" + std::to_string(i);
@@ -190,7 +189,8 @@ struct XFFuseQKVPass : public xf::impl::XFFuseQKVBase<XFFuseQKVPass> {
   }
 
   void fuseGroup(func::FuncOp func, ArrayRef<LinearOp> linears,
-                 llvm::StringSet<> &taken, SmallVector<BlockArgument> &sources) {
+                 llvm::StringSet<> &taken,
+                 SmallVector<BlockArgument> &sources) {
     SmallVector<Value> weights, biases;
     for (LinearOp linear : linears) {
       weights.push_back(linear.getWeight());

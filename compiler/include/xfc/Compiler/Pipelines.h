@@ -4,7 +4,7 @@
 // pass pipeline registered with xfc-opt under its own name, so any
 // compilation can be replayed (and any stage inspected) pass by pass:
 //
-//   xf-model-stage     xf -> xf: decompose model ops, choose weight layouts
+//   xf-model-stage     xf -> xf: decompose model ops, fuse, choose layouts
 //   xf-linalg-stage    xf -> linalg on tensors
 //   xf-buffer-stage    tensors -> memrefs, outputs as out-parameters, frees
 //   xf-llvm-stage      memrefs/loops -> LLVM dialect + entry point
