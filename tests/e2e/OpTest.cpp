@@ -43,6 +43,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
 
 #include <gtest/gtest.h>
 
@@ -1624,6 +1625,110 @@ INSTANTIATE_TEST_SUITE_P(
                 0,
                 false}),
     caseName<MhaCase>);
+
+//===----------------------------------------------------------------------===//
+// Derived weights (xf.weight_concat), as the artifact writer builds them
+//===----------------------------------------------------------------------===//
+
+/// A module whose only weight is derived: `kv` concatenates `k` [3, 5]
+/// and `v` [4, 5] along the rows. `parts` is the xf.weight_concat list.
+std::string derivedWeightModule(const std::string &parts) {
+  return R"(func.func @xf_model(
+    %x: tensor<2x5xf32> {xf.input = "x", bufferization.writable = false},
+    %w: tensor<7x5xf32> {xf.weight = "kv", xf.weight_concat = )" +
+         parts + R"(, bufferization.writable = false})
+    -> (tensor<2x7xf32> {xf.output = "y"}) {
+  %y = xf.linear %x, %w : (tensor<2x5xf32>, tensor<7x5xf32>) -> tensor<2x7xf32>
+  return %y : tensor<2x7xf32>
+})";
+}
+
+/// Compiles `text` with `weights`; the compile error, or "" on success
+/// (then `artifact` is the artifact folder).
+std::string compileText(const std::string &text, const WeightStore &weights,
+                        const std::string &dir, std::string &artifact) {
+  mlir::DialectRegistry registry;
+  registerXFCDialects(registry);
+  registerXFCPassesAndPipelines();
+  mlir::MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceString<mlir::ModuleOp>(text, &context);
+  if (!module)
+    return "test bug: the module does not parse";
+  ModuleInfo info;
+  info.modelName = "derived";
+  CompileRequest request;
+  request.outputDir = dir + "/artifact";
+  request.force = true;
+  CompileReport report;
+  std::string error;
+  artifact = request.outputDir;
+  compileModule(*module, weights, info, request, report, error);
+  return error;
+}
+
+/// The weight file holds the concatenation, transposed by the layout pass
+/// ([5, 7]); the sources, not arguments of the model, are not stored.
+TEST(DerivedWeightTest, ConcatenatedThenTransposed) {
+  std::vector<float> k = normal(15, 171), v = normal(20, 172);
+  std::vector<float> x = normal(10, 173);
+  WeightStore weights;
+  weights.insert("k", hostTensor({3, 5}, k));
+  weights.insert("v", hostTensor({4, 5}, v));
+  ScratchDir dir(currentTestFolder());
+  std::string artifact;
+  ASSERT_EQ(compileText(derivedWeightModule(R"(["k", "v"])"), weights,
+                        dir.path(), artifact),
+            "");
+  std::ifstream manifestFile(artifact + "/manifest.json");
+  std::string manifest((std::istreambuf_iterator<char>(manifestFile)),
+                       std::istreambuf_iterator<char>());
+  EXPECT_NE(manifest.find("\"concat\": [\n        \"k\",\n        \"v\"\n"),
+            std::string::npos)
+      << manifest;
+  EXPECT_NE(manifest.find("\"transform\": \"transpose\""), std::string::npos)
+      << manifest;
+  EXPECT_EQ(manifest.find("\"name\": \"k\""), std::string::npos) << manifest;
+
+  xfc_model *model = nullptr;
+  xfc_status status = xfc_model_open(artifact.c_str(), nullptr, &model);
+  ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  std::vector<float> out(14, std::nanf(""));
+  xfc_buffer in{x.data(), x.size() * sizeof(float)};
+  xfc_buffer outBuffer{out.data(), out.size() * sizeof(float)};
+  status = xfc_model_run(model, &in, 1, &outBuffer, 1);
+  xfc_model_destroy(model);
+  ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  std::vector<float> kv = k;
+  kv.insert(kv.end(), v.begin(), v.end());
+  Matrix ref =
+      reference::linear(toMatrix(x, 5), hostTensor({7, 5}, kv), nullptr);
+  expectMatches(out, ref.data);
+}
+
+TEST(DerivedWeightTest, MissingOrMisshapenPartsAreErrors) {
+  WeightStore weights;
+  weights.insert("k", hostTensor({3, 5}, normal(15, 1)));
+  weights.insert("v", hostTensor({4, 5}, normal(20, 2)));
+  weights.insert("wide", hostTensor({4, 6}, normal(24, 3)));
+  ScratchDir dir(currentTestFolder());
+  std::string artifact;
+  EXPECT_EQ(compileText(derivedWeightModule(R"(["k", "q"])"), weights,
+                        dir.path(), artifact),
+            "weight q (part of kv) is missing from the weight store");
+  EXPECT_EQ(compileText(derivedWeightModule(R"(["k", "wide"])"), weights,
+                        dir.path(), artifact),
+            "weight wide (part of kv) has an unexpected shape");
+  EXPECT_EQ(compileText(derivedWeightModule(R"(["k", "k"])"), weights,
+                        dir.path(), artifact),
+            "weight kv: its parts have 6 rows, the model expects 7");
+  EXPECT_EQ(
+      compileText(derivedWeightModule("[]"), weights, dir.path(), artifact),
+      "weight kv: xf.weight_concat must be a non-empty array of weight "
+      "names");
+  EXPECT_FALSE(std::filesystem::exists(artifact));
+}
 
 } // namespace
 } // namespace xfc::test

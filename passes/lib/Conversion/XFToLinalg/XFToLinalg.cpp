@@ -376,8 +376,8 @@ SmallVector<Value> buildResidualLayerNorm(OpBuilder &b, Location loc,
   SmallVector<Value> outs{createEmpty(b, loc, {rows, width}, f32)};
   if (withSum)
     outs.push_back(createEmpty(b, loc, {rows, width}, f32));
-  auto forall = scf::ForallOp::create(b, loc, {b.getIndexAttr(rows)}, outs,
-                                      std::nullopt);
+  auto forall =
+      scf::ForallOp::create(b, loc, {b.getIndexAttr(rows)}, outs, std::nullopt);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(forall.getTerminator());
   Value i = forall.getInductionVar(0);
@@ -385,8 +385,8 @@ SmallVector<Value> buildResidualLayerNorm(OpBuilder &b, Location loc,
   Value sumOut = withSum ? forall.getRegionIterArgs()[1] : Value();
 
   OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
-  SmallVector<OpFoldResult> offsets{i, zero},
-      sizes{one, b.getIndexAttr(width)}, strides{one, one};
+  SmallVector<OpFoldResult> offsets{i, zero}, sizes{one, b.getIndexAttr(width)},
+      strides{one, one};
   auto rowType = RankedTensorType::get({1, width}, f32);
   auto row = [&](Value source) -> Value {
     return tensor::ExtractSliceOp::create(b, loc, rowType, source, offsets,
@@ -433,24 +433,23 @@ SmallVector<Value> buildResidualLayerNorm(OpBuilder &b, Location loc,
   auto normalize = [&](OpBuilder &nb, Location l, Value v, Value gamma,
                        Value beta) {
     Value c = arith::SubFOp::create(nb, l, v, mean);
-    linalg::YieldOp::create(
-        nb, l, normalizeValue(nb, l, c, inv, gamma, beta));
+    linalg::YieldOp::create(nb, l, normalizeValue(nb, l, c, inv, gamma, beta));
   };
   Value normalized;
   if (withSum) {
-    normalized = buildGeneric(
-        b, loc, {sum, op.getGamma(), op.getBeta()}, resultRow,
-        {full, feature, feature, full}, parallelIterators(2),
-        [&](OpBuilder &nb, Location l, ValueRange args) {
-          normalize(nb, l, args[0], args[1], args[2]);
-        });
+    normalized =
+        buildGeneric(b, loc, {sum, op.getGamma(), op.getBeta()}, resultRow,
+                     {full, feature, feature, full}, parallelIterators(2),
+                     [&](OpBuilder &nb, Location l, ValueRange args) {
+                       normalize(nb, l, args[0], args[1], args[2]);
+                     });
   } else {
     // The sum lives in the output row: normalize it in place.
-    normalized = buildGeneric(
-        b, loc, {op.getGamma(), op.getBeta()}, sum, {feature, feature, full},
-        parallelIterators(2), [&](OpBuilder &nb, Location l, ValueRange args) {
-          normalize(nb, l, args[2], args[0], args[1]);
-        });
+    normalized = buildGeneric(b, loc, {op.getGamma(), op.getBeta()}, sum,
+                              {feature, feature, full}, parallelIterators(2),
+                              [&](OpBuilder &nb, Location l, ValueRange args) {
+                                normalize(nb, l, args[2], args[0], args[1]);
+                              });
   }
 
   b.setInsertionPointToStart(forall.getTerminator().getBody());
@@ -594,9 +593,8 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
         inputs.push_back(reshapeToMatrix(rewriter, loc, residual));
       Value init = createEmpty(rewriter, loc, {m, n}, rewriter.getF32Type());
       product = buildGeneric(
-          rewriter, loc, inputs, init,
-          identityMaps(ctx, 2, inputs.size() + 1), parallelIterators(2),
-          [&](OpBuilder &b, Location l, ValueRange args) {
+          rewriter, loc, inputs, init, identityMaps(ctx, 2, inputs.size() + 1),
+          parallelIterators(2), [&](OpBuilder &b, Location l, ValueRange args) {
             Value v = args[0];
             if (activation)
               v = buildActivation(b, l, *activation, v);
@@ -605,8 +603,8 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
             linalg::YieldOp::create(b, l, v);
           });
     }
-    rewriter.replaceOp(op, reshapeFromMatrix(rewriter, loc, product,
-                                             resultType));
+    rewriter.replaceOp(op,
+                       reshapeFromMatrix(rewriter, loc, product, resultType));
     return success();
   }
 };
@@ -628,8 +626,8 @@ struct LowerSplit : public OpRewritePattern<SplitOp> {
       auto type = cast<RankedTensorType>(result.getType());
       SmallVector<OpFoldResult> offsets(shape.size(), rewriter.getIndexAttr(0));
       offsets.back() = rewriter.getIndexAttr(offset);
-      SmallVector<OpFoldResult> sizes, strides(shape.size(),
-                                               rewriter.getIndexAttr(1));
+      SmallVector<OpFoldResult> sizes,
+          strides(shape.size(), rewriter.getIndexAttr(1));
       for (int64_t d : type.getShape())
         sizes.push_back(rewriter.getIndexAttr(d));
       Value piece = tensor::ExtractSliceOp::create(
@@ -639,10 +637,10 @@ struct LowerSplit : public OpRewritePattern<SplitOp> {
       // artifact does not link; a contiguous copy here avoids it.
       // (linalg.copy: canonicalization would erase an identity generic.)
       if (llvm::any_of(result.getUsers(), llvm::IsaPred<func::ReturnOp>))
-        piece = linalg::CopyOp::create(
-                    rewriter, op.getLoc(), piece,
-                    createEmpty(rewriter, op.getLoc(), type.getShape(),
-                                rewriter.getF32Type()))
+        piece = linalg::CopyOp::create(rewriter, op.getLoc(), piece,
+                                       createEmpty(rewriter, op.getLoc(),
+                                                   type.getShape(),
+                                                   rewriter.getF32Type()))
                     .getResult(0);
       pieces.push_back(piece);
       offset += type.getShape().back();
@@ -918,9 +916,9 @@ struct ConvertXFToLinalgPass
 
 void mlir::xf::populateXFToLinalgPatterns(RewritePatternSet &patterns,
                                           AttentionTestFault fault) {
-  patterns.add<LowerAdd, LowerActivation, LowerSoftmax, LowerLayerNorm,
-               LowerLinear, LowerSplit, LowerEmbedding,
-               LowerPositionalEncoding>(
-      patterns.getContext());
+  patterns
+      .add<LowerAdd, LowerActivation, LowerSoftmax, LowerLayerNorm, LowerLinear,
+           LowerSplit, LowerEmbedding, LowerPositionalEncoding>(
+          patterns.getContext());
   patterns.add<LowerAttention>(patterns.getContext(), fault);
 }
