@@ -36,9 +36,9 @@ std::string modelStage(const CpuPipelineOptions &opts) {
   // decomposition. The graph fusions work on the decomposed ops: QKV
   // before the weight layout (it concatenates weights in their [out, in]
   // source layout; the layout pass then transposes the fused weight);
-  // the epilogue before residual+LayerNorm, so a residual add goes to the
-  // linear producing it when there is one (one stream less to read than
-  // in the norm, and the only way to fuse it when the sum is reused).
+  // residual+LayerNorm before the epilogue, so an add followed by a norm
+  // goes to the norm, which reads the row once, rather than to the linear
+  // producing it, after which the norm would read the sum three times.
   const CpuPipelineOptions::FusionOptions &fusion = opts.fusion;
   std::string text;
   if (fusion.ffnChunk > 0)
@@ -48,10 +48,10 @@ std::string modelStage(const CpuPipelineOptions &opts) {
   text += "xf-decompose-model-ops,";
   if (fusion.qkv)
     text += "xf-fuse-qkv,";
-  if (fusion.epilogue)
-    text += "xf-fuse-epilogue,";
   if (fusion.residualLayerNorm)
     text += "xf-fuse-residual-layernorm,";
+  if (fusion.epilogue)
+    text += "xf-fuse-epilogue,";
   std::string layout = opts.transposeLinearWeights ? "true" : "false";
   return text + "xf-weight-layout{transpose-linear-weights=" + layout +
          "},canonicalize,cse";

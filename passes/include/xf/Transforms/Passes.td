@@ -106,7 +106,8 @@ def XFFuseEpilogue : Pass<"xf-fuse-epilogue"> {
     result as one operand becomes the linear's `residual` (after its
     activation: `act(x W^T + b) + r`). The lowering then computes both in
     the GEMM's output loop instead of separate passes over the output.
-    Runs after `xf-decompose-model-ops`.
+    Runs after `xf-decompose-model-ops` and `xf-fuse-residual-layernorm`
+    (which takes the adds that feed a LayerNorm).
   }];
   let dependentDialects = ["::mlir::xf::XFDialect"];
 }
@@ -119,8 +120,9 @@ def XFFuseResidualLayerNorm : Pass<"xf-fuse-residual-layernorm"> {
     and the normalized row while the row is in cache. When the sum has
     other uses (a pre-LN stack keeps it as the residual stream), the fused
     op also returns the sum as its second result and those uses read it.
-    Runs after `xf-fuse-epilogue`, which takes the adds a linear can absorb
-    more cheaply.
+    Runs before `xf-fuse-epilogue`: an add followed by a norm is cheaper
+    in the norm, which reads the row once, than in the linear producing
+    it, after which the norm reads the sum three times.
   }];
   let dependentDialects = ["::mlir::xf::XFDialect"];
 }
