@@ -17,7 +17,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
+#include <list>
 
 namespace xfc {
 
@@ -63,6 +65,23 @@ bool collectArtifactInterface(mlir::ModuleOp module,
     weight.name = name.getValue().str();
     weight.shape = shapeOf(type);
     weight.sourceShape = weight.shape;
+    if (mlir::Attribute concat = func.getArgAttr(i, kWeightConcatAttrName)) {
+      auto names = mlir::dyn_cast<mlir::ArrayAttr>(concat);
+      if (!names || names.empty()) {
+        error = "weight " + weight.name + ": " + kWeightConcatAttrName +
+                " must be a non-empty array of weight names";
+        return false;
+      }
+      for (mlir::Attribute n : names) {
+        auto str = mlir::dyn_cast<mlir::StringAttr>(n);
+        if (!str) {
+          error = "weight " + weight.name + ": " + kWeightConcatAttrName +
+                  " must be a non-empty array of weight names";
+          return false;
+        }
+        weight.concat.push_back(str.getValue().str());
+      }
+    }
     if (auto transform = func.getArgAttrOfType<mlir::StringAttr>(
             i, kWeightTransformAttrName)) {
       weight.transform = transform.getValue().str();
@@ -97,48 +116,79 @@ bool collectArtifactInterface(mlir::ModuleOp module,
 
 bool writeArtifactWeights(const std::string &path, const WeightStore &weights,
                           ArtifactInterface &interface, std::string &error) {
-  // Transposed copies must outlive the write; untransformed weights are
-  // written straight from the store.
-  std::vector<std::vector<float>> transposed;
-  transposed.reserve(interface.weights.size());
+  // Derived and transposed copies must outlive the write; plain weights
+  // are written straight from the store. (A std::list: pointers into the
+  // copies stay valid as more are added.)
+  std::list<std::vector<float>> copies;
   std::vector<SafetensorsTensor> tensors;
   for (ArtifactWeight &w : interface.weights) {
-    const HostTensor *source = weights.find(w.name);
-    if (!source) {
-      error = "weight " + w.name + " is missing from the weight store";
-      return false;
+    const std::vector<float> *source = nullptr;
+    if (w.concat.empty()) {
+      const HostTensor *tensor = weights.find(w.name);
+      if (!tensor) {
+        error = "weight " + w.name + " is missing from the weight store";
+        return false;
+      }
+      if (tensor->shape != w.sourceShape) {
+        error = "weight " + w.name + " has an unexpected shape";
+        return false;
+      }
+      source = &tensor->data;
+    } else {
+      // Row-major tensors concatenated along dimension 0: one after the
+      // other, each with the same trailing dimensions as the result.
+      std::vector<float> &joined = copies.emplace_back();
+      int64_t rows = 0;
+      for (const std::string &part : w.concat) {
+        const HostTensor *tensor = weights.find(part);
+        if (!tensor) {
+          error = "weight " + part + " (part of " + w.name +
+                  ") is missing from the weight store";
+          return false;
+        }
+        if (tensor->shape.size() != w.sourceShape.size() ||
+            !std::equal(tensor->shape.begin() + 1, tensor->shape.end(),
+                        w.sourceShape.begin() + 1)) {
+          error = "weight " + part + " (part of " + w.name +
+                  ") has an unexpected shape";
+          return false;
+        }
+        rows += tensor->shape[0];
+        joined.insert(joined.end(), tensor->data.begin(), tensor->data.end());
+      }
+      if (rows != w.sourceShape[0]) {
+        error = "weight " + w.name + ": its parts have " +
+                std::to_string(rows) + " rows, the model expects " +
+                std::to_string(w.sourceShape[0]);
+        return false;
+      }
+      source = &joined;
     }
-    if (source->shape != w.sourceShape) {
-      error = "weight " + w.name + " has an unexpected shape";
-      return false;
-    }
-    const float *data = source->data.data();
+    const float *data = source->data();
     if (w.transform == "transpose") {
       int64_t rows = w.sourceShape[0], cols = w.sourceShape[1];
-      std::vector<float> t(source->data.size());
+      std::vector<float> &t = copies.emplace_back(source->size());
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t c = 0; c < cols; ++c)
-          t[c * rows + r] = source->data[r * cols + c];
-      transposed.push_back(std::move(t));
-      data = transposed.back().data();
+          t[c * rows + r] = (*source)[r * cols + c];
+      data = t.data();
     } else if (llvm::StringRef(w.transform).starts_with("pack")) {
       // packed[j][k][i] = W[j p + i][k]: panel j holds output features
       // [j p, (j + 1) p), stored k-major so the kernel reads p floats per k.
       int64_t panels = w.shape[0], in = w.shape[1], p = w.shape[2];
-      std::vector<float> t(source->data.size());
+      std::vector<float> &t = copies.emplace_back(source->size());
       for (int64_t j = 0; j < panels; ++j)
         for (int64_t k = 0; k < in; ++k)
           for (int64_t i = 0; i < p; ++i)
-            t[(j * in + k) * p + i] = source->data[(j * p + i) * in + k];
-      transposed.push_back(std::move(t));
-      data = transposed.back().data();
+            t[(j * in + k) * p + i] = (*source)[(j * p + i) * in + k];
+      data = t.data();
     }
     SafetensorsTensor tensor;
     tensor.name = w.name;
     tensor.dtype = "F32";
     tensor.shape = w.shape;
     tensor.data = data;
-    tensor.sizeBytes = source->data.size() * sizeof(float);
+    tensor.sizeBytes = source->size() * sizeof(float);
     tensors.push_back(tensor);
   }
   if (!writeSafetensors(path, tensors, {{"format", "xfc"}}, error))
@@ -207,14 +257,18 @@ bool writeManifest(const std::string &path, const ManifestInfo &info,
   for (const TensorDecl &t : interface.outputs)
     manifest["outputs"].push_back(tensorJson(t));
   manifest["weights"] = ordered_json::array();
-  for (const ArtifactWeight &w : interface.weights)
-    manifest["weights"].push_back({{"name", w.name},
-                                   {"dtype", "f32"},
-                                   {"shape", w.shape},
-                                   {"offset", w.offset},
-                                   {"size_bytes", w.sizeBytes},
-                                   {"source_shape", w.sourceShape},
-                                   {"transform", w.transform}});
+  for (const ArtifactWeight &w : interface.weights) {
+    ordered_json j{{"name", w.name},
+                   {"dtype", "f32"},
+                   {"shape", w.shape},
+                   {"offset", w.offset},
+                   {"size_bytes", w.sizeBytes},
+                   {"source_shape", w.sourceShape},
+                   {"transform", w.transform}};
+    if (!w.concat.empty())
+      j["concat"] = w.concat;
+    manifest["weights"].push_back(j);
+  }
   manifest["memory_plan"] = {{"arena_bytes", info.arenaBytes},
                              {"naive_bytes", info.naiveBytes},
                              {"lower_bound_bytes", info.lowerBoundBytes},

@@ -34,16 +34,35 @@ std::string modelStage(const CpuPipelineOptions &opts) {
   // Whole-op rewrites (attention and FFN fusion, sparse attention) must run
   // before decomposition; the weight layout runs after it because it looks
   // at xf.linear users of each weight argument.
+  // FFN chunking needs the whole xf.feed_forward, so it precedes the
+  // decomposition. The graph fusions work on the decomposed ops: QKV
+  // before the weight layout (it concatenates weights in their [out, in]
+  // source layout; the layout pass then transposes the fused weight);
+  // residual+LayerNorm before the epilogue, so an add followed by a norm
+  // goes to the norm, which reads the row once, rather than to the linear
+  // producing it, after which the norm would read the sum three times.
+  const CpuPipelineOptions::FusionOptions &fusion = opts.fusion;
+  std::string text;
+  if (fusion.ffnChunk > 0)
+    text +=
+        "xf-chunk-feed-forward{chunk-size=" + std::to_string(fusion.ffnChunk) +
+        "},";
+  text += "xf-decompose-model-ops,";
+  // The attention kernel is chosen on the xf.attention ops that
+  // decomposition produces; it only marks them, the linalg stage lowers.
+  if (fusion.attention)
+    text += "xf-fuse-attention,";
+  if (fusion.qkv)
+    text += "xf-fuse-qkv,";
+  if (fusion.residualLayerNorm)
+    text += "xf-fuse-residual-layernorm,";
+  if (fusion.epilogue)
+    text += "xf-fuse-epilogue,";
   std::string layout = opts.transposeLinearWeights ? "true" : "false";
   // Panels are as wide as the register tile of xf-cpu-tile-and-vectorize.
   int64_t panel = opts.packLinearWeights && opts.transposeLinearWeights
                       ? 3 * opts.vectorWidth
                       : 0;
-  std::string text = "xf-decompose-model-ops,";
-  // The attention kernel is chosen on the xf.attention ops that
-  // decomposition produces; it only marks them, the linalg stage lowers.
-  if (opts.fusion.attention)
-    text += "xf-fuse-attention,";
   return text + "xf-weight-layout{transpose-linear-weights=" + layout +
          " pack-panel-width=" + std::to_string(panel) +
          "},canonicalize,cse";
@@ -154,6 +173,26 @@ struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
       llvm::cl::desc("Lower attention as the fused FlashAttention kernel"),
       llvm::cl::init(true)};
 
+  Option<bool> fuseQKV{*this, "fuse-qkv",
+                       llvm::cl::desc("xf-fuse-qkv: one GEMM for the "
+                                      "projections of one input"),
+                       llvm::cl::init(true)};
+  Option<bool> fuseEpilogue{
+      *this, "fuse-epilogue",
+      llvm::cl::desc("xf-fuse-epilogue: activations and residual adds in "
+                     "the GEMM's output loop"),
+      llvm::cl::init(true)};
+  Option<bool> fuseResidualLayerNorm{
+      *this, "fuse-residual-layernorm",
+      llvm::cl::desc("xf-fuse-residual-layernorm: residual add and "
+                     "LayerNorm in one pass"),
+      llvm::cl::init(true)};
+  Option<int64_t> ffnChunk{
+      *this, "ffn-chunk",
+      llvm::cl::desc("xf-chunk-feed-forward: rows per feed-forward chunk "
+                     "(0 = off)"),
+      llvm::cl::init(0)};
+
   CpuPipelineOptions get() const {
     CpuPipelineOptions opts;
     opts.transposeLinearWeights = transposeLinearWeights;
@@ -162,7 +201,11 @@ struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
     opts.vectorWidth = vectorWidth;
     opts.threads = threads;
     opts.poisonDeadBuffers = poisonDeadBuffers;
+    opts.fusion.qkv = fuseQKV;
+    opts.fusion.epilogue = fuseEpilogue;
+    opts.fusion.residualLayerNorm = fuseResidualLayerNorm;
     opts.fusion.attention = fuseAttention;
+    opts.fusion.ffnChunk = ffnChunk;
     return opts;
   }
 };
@@ -194,6 +237,43 @@ std::string describeCpuPipeline(const CpuPipelineOptions &opts) {
          bufferStage(opts) + "," + llvmStage(opts) + ")";
 }
 
+bool parseFusionList(const std::string &text,
+                     CpuPipelineOptions::FusionOptions &fusion,
+                     std::string &error) {
+  struct Switch {
+    const char *name;
+    bool CpuPipelineOptions::FusionOptions::*flag;
+  } switches[] = {{"qkv", &CpuPipelineOptions::FusionOptions::qkv},
+                  {"epilogue", &CpuPipelineOptions::FusionOptions::epilogue},
+                  {"residual-layernorm",
+                   &CpuPipelineOptions::FusionOptions::residualLayerNorm},
+                  {"attention", &CpuPipelineOptions::FusionOptions::attention}};
+  bool all = text == "all";
+  if (all || text == "none") {
+    for (const Switch &s : switches)
+      fusion.*s.flag = all;
+    return true;
+  }
+  CpuPipelineOptions::FusionOptions parsed = fusion;
+  for (const Switch &s : switches)
+    parsed.*s.flag = false;
+  llvm::SmallVector<llvm::StringRef> names;
+  llvm::StringRef(text).split(names, ',');
+  for (llvm::StringRef name : names) {
+    const Switch *found = llvm::find_if(
+        switches, [&](const Switch &s) { return name == s.name; });
+    if (found == std::end(switches)) {
+      error = "unknown fusion '" + name.str() +
+              "' in --fusion (expected all, none, or a comma-separated list "
+              "of qkv, epilogue, residual-layernorm, attention)";
+      return false;
+    }
+    parsed.*found->flag = true;
+  }
+  fusion = parsed;
+  return true;
+}
+
 void registerXFCPassesAndPipelines() {
   static bool registered = [] {
     registerAllPasses();
@@ -208,7 +288,8 @@ void registerXFCPassesAndPipelines() {
             build(pm, cl.get());
           });
     };
-    reg("xf-model-stage", "xf to xf: decompose model ops, weight layouts",
+    reg("xf-model-stage",
+        "xf to xf: decompose model ops, graph fusions, weight layouts",
         buildModelStage);
     reg("xf-linalg-stage", "xf to linalg on tensors", buildLinalgStage);
     reg("xf-buffer-stage", "Bufferize, out-parameters, memory planning",

@@ -47,9 +47,11 @@ private:
   }
 
   Value layerNorm(Value x, const std::string &prefix) {
-    return xf::LayerNormOp::create(
-        b, loc, x.getType(), x, weight(prefix + ".weight"),
-        weight(prefix + ".bias"), b.getF64FloatAttr(spec.layerNormEpsilon));
+    return xf::LayerNormOp::create(b, loc, x.getType(), x,
+                                   weight(prefix + ".weight"),
+                                   weight(prefix + ".bias"),
+                                   b.getF64FloatAttr(spec.layerNormEpsilon))
+        .getResult();
   }
 
   Value attention(Value x, Value keyValue, const std::string &prefix,
@@ -168,8 +170,7 @@ private:
     auto type =
         f32Type({xType.getDimSize(0), xType.getDimSize(1), spec.vocabSize});
     return xf::LinearOp::create(b, loc, type, x, table, weight("lm_head.bias"),
-                                /*transpose_weight=*/false,
-                                /*weight_panel=*/nullptr);
+                                /*transpose_weight=*/false);
   }
 
   OpBuilder b;

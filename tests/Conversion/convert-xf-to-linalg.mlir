@@ -57,6 +57,75 @@ func.func @linear_transposed(%x: tensor<7x16xf32>, %w: tensor<16x32xf32>)
 
 // -----
 
+// The epilogue: the contraction accumulates into the broadcast bias, then
+// ONE element-wise generic applies the activation and adds the residual
+// (collapsed like the input) to the contraction's result.
+
+// CHECK-DAG: #[[ID:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-LABEL: func.func @linear_epilogue
+// CHECK-SAME: (%[[X:[^:]*]]: tensor<2x7x16xf32>, %[[W:[^:]*]]: tensor<16x32xf32>, %[[B:[^:]*]]: tensor<32xf32>, %[[R:[^:]*]]: tensor<2x7x32xf32>)
+// CHECK: %[[ACC:.*]] = linalg.broadcast ins(%[[B]] : tensor<32xf32>)
+// CHECK: %[[P:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "parallel"]} ins(%{{.*}}, %[[W]] : tensor<14x16xf32>, tensor<16x32xf32>) outs(%[[ACC]] : tensor<14x32xf32>)
+// CHECK: %[[RM:.*]] = tensor.collapse_shape %[[R]] {{\[}}[0, 1], [2]] : tensor<2x7x32xf32> into tensor<14x32xf32>
+// CHECK: %[[E:.*]] = linalg.generic {indexing_maps = [#[[ID]], #[[ID]], #[[ID]]], iterator_types = ["parallel", "parallel"]} ins(%[[P]], %[[RM]] : tensor<14x32xf32>, tensor<14x32xf32>)
+// CHECK-NEXT: ^bb0(%[[V:.*]]: f32, %[[RV:.*]]: f32, %{{.*}}: f32):
+// CHECK: math.erf
+// CHECK: %[[S:.*]] = arith.addf %{{.*}}, %[[RV]] : f32
+// CHECK-NEXT: linalg.yield %[[S]]
+// CHECK-NOT: linalg.generic
+// CHECK: %[[OUT:.*]] = tensor.expand_shape %[[E]]
+// CHECK: return %[[OUT]]
+func.func @linear_epilogue(%x: tensor<2x7x16xf32>, %w: tensor<16x32xf32>,
+    %b: tensor<32xf32>, %r: tensor<2x7x32xf32>) -> tensor<2x7x32xf32> {
+  %0 = xf.linear %x, %w, %b residual(%r)
+      {transpose_weight, activation = #xf<activation gelu>}
+      : (tensor<2x7x16xf32>, tensor<16x32xf32>, tensor<32xf32>, tensor<2x7x32xf32>)
+      -> tensor<2x7x32xf32>
+  return %0 : tensor<2x7x32xf32>
+}
+
+// -----
+
+// Activation only, [out, in] weight: the contraction keeps its (m, n, k)
+// form with reassociation, and the epilogue has one input.
+
+// CHECK-LABEL: func.func @linear_activation
+// CHECK: %[[P:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK: arith.mulf %{{.*}}, %{{.*}} fastmath<reassoc,contract>
+// CHECK: linalg.generic {{.*}} ins(%[[P]] : tensor<7x32xf32>)
+// CHECK: arith.maximumf
+func.func @linear_activation(%x: tensor<7x16xf32>, %w: tensor<32x16xf32>)
+    -> tensor<7x32xf32> {
+  %0 = xf.linear %x, %w {activation = #xf<activation relu>}
+      : (tensor<7x16xf32>, tensor<32x16xf32>) -> tensor<7x32xf32>
+  return %0 : tensor<7x32xf32>
+}
+
+// -----
+
+// Pieces of the last dimension as slices (views after bufferization); a
+// returned piece is copied into a contiguous tensor.
+
+// CHECK-LABEL: func.func @split
+// CHECK-SAME: (%[[X:[^:]*]]: tensor<2x7x48xf32>)
+// CHECK: %[[A:.*]] = tensor.extract_slice %[[X]][0, 0, 0] [2, 7, 16] [1, 1, 1]
+// CHECK-NOT: linalg.copy
+// CHECK: %[[B:.*]] = tensor.extract_slice %[[X]][0, 0, 16] [2, 7, 8] [1, 1, 1]
+// CHECK: %[[BC:.*]] = linalg.copy ins(%[[B]] : tensor<2x7x8xf32>)
+// CHECK: %[[C:.*]] = tensor.extract_slice %[[X]][0, 0, 24] [2, 7, 24] [1, 1, 1]
+// CHECK: %[[CC:.*]] = linalg.copy ins(%[[C]] : tensor<2x7x24xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[A]] : tensor<2x7x16xf32>)
+// CHECK: return %{{.*}}, %[[BC]], %[[CC]]
+func.func @split(%x: tensor<2x7x48xf32>)
+    -> (tensor<2x7x16xf32>, tensor<2x7x8xf32>, tensor<2x7x24xf32>) {
+  %0:3 = xf.split %x
+      : tensor<2x7x48xf32> -> tensor<2x7x16xf32>, tensor<2x7x8xf32>, tensor<2x7x24xf32>
+  %1 = xf.softmax %0#0 : tensor<2x7x16xf32>
+  return %1, %0#1, %0#2 : tensor<2x7x16xf32>, tensor<2x7x8xf32>, tensor<2x7x24xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @add
 // CHECK-SAME: (%[[X:[^:]*]]: tensor<2x7x16xf32>, %[[Y:[^:]*]]: tensor<2x7x16xf32>)
 // CHECK: linalg.generic
@@ -161,6 +230,57 @@ func.func @layer_norm(%x: tensor<2x7x16xf32>, %g: tensor<16xf32>,
       : (tensor<2x7x16xf32>, tensor<16xf32>, tensor<16xf32>)
       -> tensor<2x7x16xf32>
   return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+// Residual + LayerNorm, one row at a time: an scf.forall over the 14 rows;
+// per row the sum, two scalar reductions (sum, then squares about the
+// mean), 1/sqrt(var + eps) once, and the normalization written in place
+// over the sum in the output row.
+
+// CHECK-LABEL: func.func @layer_norm_residual
+// CHECK-SAME: (%[[X:[^:]*]]: tensor<2x7x16xf32>, %[[G:[^:]*]]: tensor<16xf32>, %[[B:[^:]*]]: tensor<16xf32>, %[[R:[^:]*]]: tensor<2x7x16xf32>)
+// CHECK: %[[XM:.*]] = tensor.collapse_shape %[[X]]
+// CHECK: %[[RM:.*]] = tensor.collapse_shape %[[R]]
+// CHECK: %[[INIT:.*]] = tensor.empty() : tensor<14x16xf32>
+// CHECK: %[[F:.*]] = scf.forall (%[[I:.*]]) in (14) shared_outs(%[[OUT:.*]] = %[[INIT]]) -> (tensor<14x16xf32>) {
+// CHECK: %[[OROW:.*]] = tensor.extract_slice %[[OUT]][%[[I]], 0] [1, 16] [1, 1]
+// CHECK: %[[XROW:.*]] = tensor.extract_slice %[[XM]][%[[I]], 0] [1, 16] [1, 1]
+// CHECK: %[[RROW:.*]] = tensor.extract_slice %[[RM]][%[[I]], 0] [1, 16] [1, 1]
+// CHECK: %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[XROW]], %[[RROW]] : tensor<1x16xf32>, tensor<1x16xf32>) outs(%[[OROW]] : tensor<1x16xf32>)
+// CHECK: %[[TOTAL:.*]] = scf.for
+// CHECK: tensor.extract %[[SUM]]
+// CHECK: %[[MEAN:.*]] = arith.divf %[[TOTAL]]
+// CHECK: %[[SQ:.*]] = scf.for
+// CHECK: arith.subf %{{.*}}, %[[MEAN]]
+// CHECK: %[[VAR:.*]] = arith.divf %[[SQ]]
+// CHECK: %[[VE:.*]] = arith.addf %[[VAR]]
+// CHECK: math.sqrt %[[VE]]
+// CHECK: %[[N:.*]] = linalg.generic {{.*}} ins(%[[G]], %[[B]] : tensor<16xf32>, tensor<16xf32>) outs(%[[SUM]] : tensor<1x16xf32>)
+// CHECK-NOT: math.sqrt
+// CHECK: scf.forall.in_parallel {
+// CHECK-NEXT: tensor.parallel_insert_slice %[[N]] into %[[OUT]][%[[I]], 0] [1, 16] [1, 1]
+// CHECK-NEXT: }
+// CHECK: tensor.expand_shape %[[F]]
+
+// With the sum as a second result, the sum row goes to its own output and
+// the normalization to the result's row.
+// CHECK: scf.forall (%[[J:.*]]) in (14) shared_outs(%[[OUT2:.*]] = %{{.*}}, %[[SUMOUT:.*]] = %{{.*}}) -> (tensor<14x16xf32>, tensor<14x16xf32>)
+// CHECK: %[[S2:.*]] = linalg.generic
+// CHECK: %[[N2:.*]] = linalg.generic {{.*}} ins(%[[S2]], %[[G]], %[[B]] :
+// CHECK: tensor.parallel_insert_slice %[[N2]] into %[[OUT2]]
+// CHECK-NEXT: tensor.parallel_insert_slice %[[S2]] into %[[SUMOUT]]
+func.func @layer_norm_residual(%x: tensor<2x7x16xf32>, %g: tensor<16xf32>,
+    %b: tensor<16xf32>, %r: tensor<2x7x16xf32>)
+    -> (tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<2x7x16xf32>) {
+  %0 = xf.layer_norm %x, %g, %b residual(%r) {epsilon = 1.0e-05 : f64}
+      : (tensor<2x7x16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<2x7x16xf32>)
+      -> tensor<2x7x16xf32>
+  %1, %2 = xf.layer_norm %x, %g, %b residual(%r) {epsilon = 1.0e-05 : f64}
+      : (tensor<2x7x16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<2x7x16xf32>)
+      -> (tensor<2x7x16xf32>, tensor<2x7x16xf32>)
+  return %0, %1, %2 : tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<2x7x16xf32>
 }
 
 // -----

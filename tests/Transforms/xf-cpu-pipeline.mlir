@@ -3,8 +3,10 @@
 // RUN: xfc-opt %s --xf-cpu-pipeline | FileCheck %s --check-prefix=CPU
 // RUN: xfc-opt %s --xf-model-stage | FileCheck %s --check-prefix=MODEL
 // RUN: xfc-opt %s --xf-model-stage=transpose-linear-weights=false | FileCheck %s --check-prefix=KEEP
+// RUN: xfc-opt %s '--xf-model-stage=fuse-qkv=false fuse-epilogue=false fuse-residual-layernorm=false' | FileCheck %s --check-prefix=UNFUSED
+// RUN: xfc-opt %s '--xf-cpu-pipeline=fuse-qkv=false' | FileCheck %s --check-prefix=CPU-UNFUSED
 // RUN: xfc-opt %s --xf-model-stage | xfc-opt --xf-linalg-stage | FileCheck %s --check-prefix=LINALG
-// RUN: xfc-opt %s --xf-model-stage=fuse-attention=false | xfc-opt --xf-linalg-stage | FileCheck %s --check-prefix=UNFUSED
+// RUN: xfc-opt %s --xf-model-stage=fuse-attention=false | xfc-opt --xf-linalg-stage | FileCheck %s --check-prefix=UNFUSED-ATTN
 // RUN: xfc-opt %s --xf-cpu-pipeline=fuse-attention=false | FileCheck %s --check-prefix=CPU
 // RUN: xfc-opt %s --xf-model-stage | xfc-opt --xf-linalg-stage | xfc-opt --xf-buffer-stage | FileCheck %s --check-prefix=BUFFER
 // RUN: xfc-opt %s --xf-model-stage | xfc-opt --xf-linalg-stage | xfc-opt --xf-buffer-stage | xfc-opt --xf-llvm-stage | FileCheck %s --check-prefix=CPU
@@ -33,19 +35,31 @@ func.func @xf_model(%x: tensor<1x4x8xf32>,
   return %2 : tensor<1x4x8xf32>
 }
 
-// Model stage: decomposed, weights transposed, the three projections of
-// the same input kept apart (different weights).
+// Model stage: decomposed, the three projections of the same input fused
+// into one linear over a derived weight, stored in 24-wide register-tile
+// panels (the default vector width, 8); the 8-wide weights, which panels do
+// not tile, transposed.
 // MODEL-LABEL: func.func @xf_model
 // MODEL-SAME: %[[W:[^:]*]]: tensor<8x8xf32> {xf.weight = "proj.weight", xf.weight_transform = "transpose"}
+// MODEL-SAME: %[[QKV:[^:]*]]: tensor<1x8x24xf32> {xf.weight = "attn.qkv.weight", xf.weight_concat = ["attn.q.weight", "attn.k.weight", "attn.v.weight"], xf.weight_transform = "pack24"}
 // MODEL-SAME: %{{[^:]*}}: tensor<8x8xf32> {xf.weight = "attn.out.weight", xf.weight_transform = "transpose"}
 // MODEL-NOT: xf.multi_head_attention
 // MODEL: %[[P:.*]] = xf.linear %{{.*}}, %[[W]], %{{.*}} {transpose_weight}
 // MODEL: %[[N:.*]] = xf.layer_norm %[[P]]
-// MODEL-COUNT-3: xf.linear %[[N]], %{{.*}} {transpose_weight}
-// MODEL: %[[A:.*]] = xf.attention %{{.*}}, %{{.*}}, %{{.*}} {causal, num_heads = 2 : i64, scale = 5.000000e-01 : f64, xf.attention_kernel = {block_k = 4 : i64, block_q = 4 : i64, kind = "flash", masked_blocks = 1 : i64, pattern = "causal", visited_blocks = 1 : i64}}
+// MODEL: %[[F:.*]] = xf.linear %[[N]], %[[QKV]] {weight_panel = 24 : i64}
+// MODEL: %[[S:.*]]:3 = xf.split %[[F]]
+// MODEL: %[[A:.*]] = xf.attention %[[S]]#0, %[[S]]#1, %[[S]]#2 {causal, num_heads = 2 : i64, scale = 5.000000e-01 : f64, xf.attention_kernel = {block_k = 4 : i64, block_q = 4 : i64, kind = "flash", masked_blocks = 1 : i64, pattern = "causal", visited_blocks = 1 : i64}}
 // MODEL: %[[O:.*]] = xf.linear %[[A]], %{{.*}} {transpose_weight}
 // MODEL-NOT: xf.multi_head_attention
 // MODEL: return %[[O]]
+
+// Without the fusions: three projections of the same input, each with its
+// own weight.
+// UNFUSED-LABEL: func.func @xf_model
+// UNFUSED-SAME: {xf.weight = "attn.q.weight", xf.weight_transform = "transpose"}
+// UNFUSED-NOT: xf.split
+// UNFUSED-COUNT-3: xf.linear %[[N:.*]], %{{.*}} {transpose_weight}
+// UNFUSED-NOT: xf.split
 
 // KEEP-LABEL: func.func @xf_model
 // KEEP-NOT: transpose
@@ -68,11 +82,11 @@ func.func @xf_model(%x: tensor<1x4x8xf32>,
 
 // Attention fusion off: the scores [B, H, Sq, Sk] are materialized (the
 // only scf.forall left are the thread tiles of the contractions).
-// UNFUSED-LABEL: func.func @xf_model
-// UNFUSED-NOT: xf.attention_kernel
-// UNFUSED: tensor<1x2x4x4xf32>
-// UNFUSED-NOT: xf.attention_kernel
-// UNFUSED: return
+// UNFUSED-ATTN-LABEL: func.func @xf_model
+// UNFUSED-ATTN-NOT: xf.attention_kernel
+// UNFUSED-ATTN: tensor<1x2x4x4xf32>
+// UNFUSED-ATTN-NOT: xf.attention_kernel
+// UNFUSED-ATTN: return
 
 // Buffer stage: memrefs, the result as an out-parameter, every
 // intermediate buffer a view of the arena argument, nothing freed.
@@ -91,7 +105,9 @@ func.func @xf_model(%x: tensor<1x4x8xf32>,
 // BUFFER: return{{$}}
 
 // Whole pipeline: the LLVM dialect only, with the entry point wrapping the model
-// function and its ten pointers (input, eight weights, output).
+// function and its nine pointers (input, six weights (Q, K and V are one),
+// output, arena); eleven without QKV fusion.
+// CPU-UNFUSED: llvm.call @xf_model({{(%[0-9]+, ){10}%[0-9]+}}) : ({{(!llvm.ptr, ){10}!llvm.ptr}}) -> ()
 // CPU-NOT: {{= (xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU-NOT: {{^[[:space:]]*(xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU-NOT: @malloc
@@ -99,8 +115,8 @@ func.func @xf_model(%x: tensor<1x4x8xf32>,
 // CPU-NOT: {{= (xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU-NOT: {{^[[:space:]]*(xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU: llvm.func @xfc_entry(%[[ARGV:[^:]*]]: !llvm.ptr) {
-// CPU-COUNT-11: llvm.load
-// CPU: llvm.call @xf_model({{(%[0-9]+, ){10}%[0-9]+}}) : ({{(!llvm.ptr, ){10}!llvm.ptr}}) -> ()
+// CPU-COUNT-9: llvm.load
+// CPU: llvm.call @xf_model({{(%[0-9]+, ){8}%[0-9]+}}) : ({{(!llvm.ptr, ){8}!llvm.ptr}}) -> ()
 // CPU-NEXT: llvm.return
 // CPU-NOT: {{= (xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU-NOT: {{^[[:space:]]*(xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}

@@ -134,10 +134,10 @@ void PrintTo(const GoldenCaseShape &c, std::ostream *os) {
 
 namespace {
 
-class GoldenTest : public ::testing::TestWithParam<GoldenCaseShape> {};
-
-TEST_P(GoldenTest, MatchesPyTorchAndReference) {
-  const GoldenCaseShape &param = GetParam();
+/// Compiles a golden case with `pipeline`, runs it, and checks it against
+/// PyTorch (valid rows) and the reference model (every row).
+void checkGolden(const GoldenCaseShape &param, const std::string &testName,
+                 const CpuPipelineOptions &pipeline) {
   ModelSpec spec;
   SpecError specError;
   ASSERT_TRUE(parseModelSpecFile(param.goldenCase.specPath, spec, specError))
@@ -146,9 +146,9 @@ TEST_P(GoldenTest, MatchesPyTorchAndReference) {
   std::string error;
   ASSERT_TRUE(loadGoldenData(spec, param.shape, data, error)) << error;
 
-  ScratchDir dir("golden_" + param.testName());
-  std::string artifact =
-      compileOrFail(param.goldenCase.specPath, data.shapes, dir.path());
+  ScratchDir dir("golden_" + testName);
+  std::string artifact = compileOrFail(param.goldenCase.specPath, data.shapes,
+                                       dir.path(), pipeline);
   std::vector<float> out = runArtifact(artifact, data.inputValues);
 
   GoldenComparison golden = compareValidRows(data, out.data(), out.size());
@@ -159,11 +159,18 @@ TEST_P(GoldenTest, MatchesPyTorchAndReference) {
 
   std::vector<float> ref = referenceOutput(spec, data.shapes, data.inputValues);
   EXPECT_LE(maxAbsDiff(out, ref), kTolerance) << "vs the reference model";
-  RecordProperty("max_abs_error_vs_pytorch",
-                 std::to_string(golden.maxAbsError));
+  ::testing::Test::RecordProperty("max_abs_error_vs_pytorch",
+                                  std::to_string(golden.maxAbsError));
   std::printf("[  error   ] %s: max |xfc - PyTorch| = %.3g over %lld rows\n",
-              param.testName().c_str(), golden.maxAbsError,
+              testName.c_str(), golden.maxAbsError,
               (long long)golden.comparedRows);
+}
+
+class GoldenTest : public ::testing::TestWithParam<GoldenCaseShape> {};
+
+/// The default pipeline: every fusion on.
+TEST_P(GoldenTest, MatchesPyTorchAndReference) {
+  checkGolden(GetParam(), GetParam().testName(), CpuPipelineOptions());
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -203,6 +210,75 @@ TEST_P(PoisonedGoldenTest, MatchesPyTorchWithDeadBuffersPoisoned) {
 INSTANTIATE_TEST_SUITE_P(
     Goldens, PoisonedGoldenTest, ::testing::ValuesIn(listGoldenCaseShapes()),
     [](const ::testing::TestParamInfo<GoldenCaseShape> &info) {
+      return info.param.testName();
+    });
+
+//===----------------------------------------------------------------------===//
+// Goldens under every fusion configuration
+//===----------------------------------------------------------------------===//
+
+/// One fusion configuration of the pipeline.
+struct FusionConfig {
+  std::string name;
+  CpuPipelineOptions pipeline;
+};
+
+/// All off, each fusion pass alone, and all on with chunked feed-forward
+/// (5 rows: it divides none of the golden row counts, so the remainder
+/// chunk runs too). All on alone is GoldenTest. (`attention` switches the
+/// fused attention kernel; until that pass exists it alone is the same
+/// pipeline as all off, so it has no configuration of its own yet.)
+std::vector<FusionConfig> fusionConfigs() {
+  CpuPipelineOptions off;
+  off.fusion.qkv = off.fusion.epilogue = off.fusion.residualLayerNorm =
+      off.fusion.attention = false;
+  CpuPipelineOptions qkv = off, epilogue = off, residualLayerNorm = off,
+                     chunked;
+  qkv.fusion.qkv = true;
+  epilogue.fusion.epilogue = true;
+  residualLayerNorm.fusion.residualLayerNorm = true;
+  chunked.fusion.ffnChunk = 5;
+  return {{"all_off", off},
+          {"qkv", qkv},
+          {"epilogue", epilogue},
+          {"residual_layernorm", residualLayerNorm},
+          {"all_on_ffn_chunk5", chunked}};
+}
+
+struct FusionGoldenCase {
+  GoldenCaseShape golden;
+  FusionConfig config;
+  std::string testName() const { return golden.testName() + "_" + config.name; }
+};
+
+void PrintTo(const FusionGoldenCase &c, std::ostream *os) {
+  *os << c.testName();
+}
+
+/// Every golden shape with every fusion off; the seq-7 shapes (each model
+/// kind: post-LN encoder with token types, pre-LN decoder, encoder-decoder
+/// with cross-attention) under every configuration. The other shapes
+/// under every configuration would triple the suite's time for sizes the
+/// seq-7 runs and GoldenTest already cover.
+std::vector<FusionGoldenCase> fusionGoldenCases() {
+  std::vector<FusionGoldenCase> cases;
+  for (const GoldenCaseShape &golden : listGoldenCaseShapes())
+    for (const FusionConfig &config : fusionConfigs())
+      if (config.name == "all_off" || golden.shape.seqLen == 7)
+        cases.push_back({golden, config});
+  return cases;
+}
+
+class FusionGoldenTest : public ::testing::TestWithParam<FusionGoldenCase> {};
+
+TEST_P(FusionGoldenTest, MatchesPyTorchAndReference) {
+  checkGolden(GetParam().golden, GetParam().testName(),
+              GetParam().config.pipeline);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fusions, FusionGoldenTest, ::testing::ValuesIn(fusionGoldenCases()),
+    [](const ::testing::TestParamInfo<FusionGoldenCase> &info) {
       return info.param.testName();
     });
 

@@ -48,6 +48,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
 
 #include <gtest/gtest.h>
 
@@ -57,6 +58,7 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <random>
 
 namespace xfc::test {
@@ -524,7 +526,8 @@ TEST_P(LayerNormOpTest, MatchesReference) {
       [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> v) {
         return mlir::xf::LayerNormOp::create(b, loc, f32Type(b, c.shape), v[0],
                                              v[1], v[2],
-                                             b.getF64FloatAttr(c.epsilon));
+                                             b.getF64FloatAttr(c.epsilon))
+            .getResult();
       });
   Matrix ref =
       reference::layerNorm(toMatrix(x, width), hostTensor({width}, gamma),
@@ -597,7 +600,7 @@ TEST_P(LinearOpTest, MatchesReference) {
       [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> v) {
         return mlir::xf::LinearOp::create(b, loc, f32Type(b, resultShape), v[0],
                                           v[1], c.bias ? v[2] : Value(),
-                                          manual, /*weight_panel=*/nullptr);
+                                          manual);
       },
       pipeline, &manifest);
   // The case really exercises its layout: only the pass records a
@@ -1186,6 +1189,229 @@ INSTANTIATE_TEST_SUITE_P(
     caseName<AttentionFaultCase>);
 
 //===----------------------------------------------------------------------===//
+// Fused op forms: linear with an epilogue, layer_norm with a residual, split
+//===----------------------------------------------------------------------===//
+
+struct LinearEpilogueCase {
+  std::string name;
+  std::vector<int64_t> inputShape;
+  int64_t outFeatures;
+  std::optional<mlir::xf::ActivationKind> kind;
+  Activation refKind;
+  bool bias, residual;
+  bool layoutPass = true;
+};
+XFC_PRINT_CASE(LinearEpilogueCase)
+
+class LinearEpilogueOpTest
+    : public ::testing::TestWithParam<LinearEpilogueCase> {};
+
+/// `act(x W^T + b) + r` against the reference linear, activation and add.
+TEST_P(LinearEpilogueOpTest, MatchesReference) {
+  const LinearEpilogueCase &c = GetParam();
+  int64_t in = c.inputShape.back(), outF = c.outFeatures;
+  std::vector<int64_t> resultShape = c.inputShape;
+  resultShape.back() = outF;
+  std::vector<float> x = normal(numElements(c.inputShape), 141);
+  std::vector<float> w = normal(outF * in, 142, 1.0 / std::sqrt(double(in)));
+  std::vector<float> bias = normal(outF, 143);
+  std::vector<float> residual = normal(numElements(resultShape), 144, 2.0);
+  std::vector<Arg> args = {f32Input("x", c.inputShape, x)};
+  if (c.residual)
+    args.push_back(f32Input("r", resultShape, residual));
+  args.push_back(f32Weight("fc.weight", {outF, in}, w));
+  if (c.bias)
+    args.push_back(f32Weight("fc.bias", {outF}, bias));
+  CpuPipelineOptions pipeline;
+  pipeline.transposeLinearWeights = c.layoutPass;
+  std::vector<float> out = compileAndRun(
+      args, resultShape,
+      [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> v) {
+        size_t i = 1;
+        Value r = c.residual ? v[i++] : Value();
+        Value weight = v[i++];
+        Value bias = c.bias ? v[i++] : Value();
+        mlir::xf::ActivationKindAttr kind;
+        if (c.kind)
+          kind = mlir::xf::ActivationKindAttr::get(b.getContext(), *c.kind);
+        return mlir::xf::LinearOp::create(b, loc, f32Type(b, resultShape), v[0],
+                                          weight, bias, r,
+                                          /*transpose_weight=*/false, kind,
+                                          /*weight_panel=*/nullptr);
+      },
+      pipeline);
+  HostTensor wRef = hostTensor({outF, in}, w);
+  HostTensor bRef = hostTensor({outF}, bias);
+  Matrix ref =
+      reference::linear(toMatrix(x, in), wRef, c.bias ? &bRef : nullptr);
+  for (size_t i = 0; i < ref.data.size(); ++i) {
+    if (c.kind)
+      ref.data[i] = reference::activate(c.refKind, ref.data[i]);
+    if (c.residual)
+      ref.data[i] += residual[i];
+  }
+  expectMatches(out, ref.data);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Ops, LinearEpilogueOpTest,
+    ::testing::Values(LinearEpilogueCase{"rank3_k77_n80_gelu_bias_residual",
+                                         {2, 7, 77},
+                                         80,
+                                         mlir::xf::ActivationKind::gelu,
+                                         Activation::Gelu,
+                                         true,
+                                         true},
+                      LinearEpilogueCase{"rank3_k48_n21_relu_nobias_residual",
+                                         {3, 7, 48},
+                                         21,
+                                         mlir::xf::ActivationKind::relu,
+                                         Activation::Relu,
+                                         false,
+                                         true},
+                      LinearEpilogueCase{"rank2_k33_n13_gelu_tanh_bias",
+                                         {5, 33},
+                                         13,
+                                         mlir::xf::ActivationKind::gelu_tanh,
+                                         Activation::GeluTanh,
+                                         true,
+                                         false},
+                      LinearEpilogueCase{"rank3_s1_k21_n21_residual_only",
+                                         {3, 1, 21},
+                                         21,
+                                         std::nullopt,
+                                         Activation::Gelu,
+                                         true,
+                                         true},
+                      LinearEpilogueCase{"rank1_k48_n24_gelu_residual",
+                                         {48},
+                                         24,
+                                         mlir::xf::ActivationKind::gelu,
+                                         Activation::Gelu,
+                                         true,
+                                         true},
+                      LinearEpilogueCase{
+                          "rank3_k80_n77_relu_residual_no_layout_pass",
+                          {2, 7, 80},
+                          77,
+                          mlir::xf::ActivationKind::relu,
+                          Activation::Relu,
+                          true,
+                          true,
+                          false}),
+    caseName<LinearEpilogueCase>);
+
+struct ResidualLayerNormCase {
+  std::string name;
+  std::vector<int64_t> shape;
+  double epsilon;
+  /// Return the sum (second result) instead of the normalized tensor; the
+  /// op then has both results, as in a pre-LN stack.
+  bool returnSum;
+  /// Give the op its second result even when returning the normalized
+  /// tensor (the lowering that writes the sum separately).
+  bool withSum;
+};
+XFC_PRINT_CASE(ResidualLayerNormCase)
+
+class ResidualLayerNormOpTest
+    : public ::testing::TestWithParam<ResidualLayerNormCase> {};
+
+TEST_P(ResidualLayerNormOpTest, MatchesReference) {
+  const ResidualLayerNormCase &c = GetParam();
+  int64_t width = c.shape.back();
+  int64_t n = numElements(c.shape);
+  // Means of the summed rows well away from 0, so the mean subtraction
+  // matters.
+  std::vector<float> x = normal(n, 151, 1.5, 3.0);
+  std::vector<float> r = normal(n, 152, 0.5, -1.0);
+  std::vector<float> gamma = normal(width, 153, 0.2, 1.0);
+  std::vector<float> beta = normal(width, 154, 0.2);
+  std::vector<Arg> args = {f32Input("x", c.shape, x), f32Input("r", c.shape, r),
+                           f32Weight("norm.weight", {width}, gamma),
+                           f32Weight("norm.bias", {width}, beta)};
+  std::vector<float> out = compileAndRun(
+      args, c.shape,
+      [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> v) {
+        mlir::Type type = f32Type(b, c.shape);
+        auto op = mlir::xf::LayerNormOp::create(
+            b, loc, type, c.withSum ? type : mlir::Type(), v[0], v[2], v[3],
+            v[1], b.getF64FloatAttr(c.epsilon));
+        return c.returnSum ? op.getSum() : op.getResult();
+      });
+  Matrix sum = toMatrix(x, width);
+  for (size_t i = 0; i < sum.data.size(); ++i)
+    sum.data[i] += double(r[i]);
+  if (c.returnSum) {
+    expectMatches(out, sum.data);
+    return;
+  }
+  Matrix ref = reference::layerNorm(sum, hostTensor({width}, gamma),
+                                    hostTensor({width}, beta), c.epsilon);
+  expectMatches(out, ref.data);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Ops, ResidualLayerNormOpTest,
+    ::testing::Values(
+        ResidualLayerNormCase{"rank3_w80", {2, 7, 80}, 1e-5, false, false},
+        ResidualLayerNormCase{
+            "rank3_w768_eps1e_12", {2, 5, 768}, 1e-12, false, false},
+        ResidualLayerNormCase{"rank3_s1_w21", {3, 1, 21}, 1e-5, false, false},
+        ResidualLayerNormCase{"rank1_w77", {77}, 1e-5, false, false},
+        ResidualLayerNormCase{"rank2_w33_with_sum", {7, 33}, 1e-5, false, true},
+        ResidualLayerNormCase{
+            "rank3_w80_sum_result", {2, 7, 80}, 1e-5, true, true}),
+    caseName<ResidualLayerNormCase>);
+
+struct SplitCase {
+  std::string name;
+  std::vector<int64_t> shape;  ///< Of the input.
+  std::vector<int64_t> pieces; ///< Last-dimension sizes.
+  size_t returned;             ///< Which piece is the output.
+};
+XFC_PRINT_CASE(SplitCase)
+
+class SplitOpTest : public ::testing::TestWithParam<SplitCase> {};
+
+TEST_P(SplitOpTest, MatchesReference) {
+  const SplitCase &c = GetParam();
+  int64_t width = c.shape.back(), rows = numElements(c.shape) / width;
+  std::vector<float> x = normal(numElements(c.shape), 161);
+  std::vector<int64_t> resultShape = c.shape;
+  resultShape.back() = c.pieces[c.returned];
+  int64_t offset = 0;
+  for (size_t i = 0; i < c.returned; ++i)
+    offset += c.pieces[i];
+  std::vector<float> out = compileAndRun(
+      {f32Input("x", c.shape, x)}, resultShape,
+      [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> v) {
+        llvm::SmallVector<mlir::Type> types;
+        for (int64_t piece : c.pieces) {
+          std::vector<int64_t> shape = c.shape;
+          shape.back() = piece;
+          types.push_back(f32Type(b, shape));
+        }
+        auto split = mlir::xf::SplitOp::create(b, loc, types, v[0]);
+        return split.getResult(c.returned);
+      });
+  std::vector<double> ref;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < c.pieces[c.returned]; ++j)
+      ref.push_back(x[r * width + offset + j]);
+  expectMatches(out, ref);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Ops, SplitOpTest,
+    ::testing::Values(
+        SplitCase{"rank3_qkv_middle", {2, 7, 240}, {80, 80, 80}, 1},
+        SplitCase{"rank3_odd_last", {3, 1, 33}, {21, 5, 7}, 2},
+        SplitCase{"rank2_odd_first", {7, 33}, {21, 12}, 0},
+        SplitCase{"rank1_single", {13}, {13}, 0}),
+    caseName<SplitCase>);
+
+//===----------------------------------------------------------------------===//
 // xf.feed_forward
 //===----------------------------------------------------------------------===//
 
@@ -1195,6 +1421,7 @@ struct FeedForwardCase {
   Activation refKind;
   bool fc1Bias, fc2Bias;
   bool layoutPass = true;
+  int64_t ffnChunk = 0; ///< xf-chunk-feed-forward's chunk size; 0: off.
 };
 XFC_PRINT_CASE(FeedForwardCase)
 
@@ -1218,6 +1445,7 @@ TEST_P(FeedForwardOpTest, MatchesReference) {
     args.push_back(f32Weight("ffn.fc2.bias", {d}, b2));
   CpuPipelineOptions pipeline;
   pipeline.transposeLinearWeights = c.layoutPass;
+  pipeline.fusion.ffnChunk = c.ffnChunk;
   std::vector<float> out = compileAndRun(
       args, shape,
       [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> v) {
@@ -1261,6 +1489,15 @@ std::vector<FeedForwardCase> feedForwardCases() {
     }
   cases.push_back({"gelu_biases_no_layout_pass", mlir::xf::ActivationKind::gelu,
                    Activation::Gelu, true, true, false});
+  // Chunked (14 rows): chunks dividing the rows, leaving a remainder, of
+  // one row, and as large as all rows (left unchunked).
+  for (int64_t chunk : {7, 5, 1, 14})
+    cases.push_back({"gelu_biases_chunk" + std::to_string(chunk),
+                     mlir::xf::ActivationKind::gelu, Activation::Gelu, true,
+                     true, true, chunk});
+  cases.push_back({"relu_nobias_chunk3_no_layout_pass",
+                   mlir::xf::ActivationKind::relu, Activation::Relu, false,
+                   false, false, 3});
   return cases;
 }
 
@@ -1525,6 +1762,110 @@ INSTANTIATE_TEST_SUITE_P(
                 0,
                 false}),
     caseName<MhaCase>);
+
+//===----------------------------------------------------------------------===//
+// Derived weights (xf.weight_concat), as the artifact writer builds them
+//===----------------------------------------------------------------------===//
+
+/// A module whose only weight is derived: `kv` concatenates `k` [3, 5]
+/// and `v` [4, 5] along the rows. `parts` is the xf.weight_concat list.
+std::string derivedWeightModule(const std::string &parts) {
+  return R"(func.func @xf_model(
+    %x: tensor<2x5xf32> {xf.input = "x", bufferization.writable = false},
+    %w: tensor<7x5xf32> {xf.weight = "kv", xf.weight_concat = )" +
+         parts + R"(, bufferization.writable = false})
+    -> (tensor<2x7xf32> {xf.output = "y"}) {
+  %y = xf.linear %x, %w : (tensor<2x5xf32>, tensor<7x5xf32>) -> tensor<2x7xf32>
+  return %y : tensor<2x7xf32>
+})";
+}
+
+/// Compiles `text` with `weights`; the compile error, or "" on success
+/// (then `artifact` is the artifact folder).
+std::string compileText(const std::string &text, const WeightStore &weights,
+                        const std::string &dir, std::string &artifact) {
+  mlir::DialectRegistry registry;
+  registerXFCDialects(registry);
+  registerXFCPassesAndPipelines();
+  mlir::MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceString<mlir::ModuleOp>(text, &context);
+  if (!module)
+    return "test bug: the module does not parse";
+  ModuleInfo info;
+  info.modelName = "derived";
+  CompileRequest request;
+  request.outputDir = dir + "/artifact";
+  request.force = true;
+  CompileReport report;
+  std::string error;
+  artifact = request.outputDir;
+  compileModule(*module, weights, info, request, report, error);
+  return error;
+}
+
+/// The weight file holds the concatenation, transposed by the layout pass
+/// ([5, 7]); the sources, not arguments of the model, are not stored.
+TEST(DerivedWeightTest, ConcatenatedThenTransposed) {
+  std::vector<float> k = normal(15, 171), v = normal(20, 172);
+  std::vector<float> x = normal(10, 173);
+  WeightStore weights;
+  weights.insert("k", hostTensor({3, 5}, k));
+  weights.insert("v", hostTensor({4, 5}, v));
+  ScratchDir dir(currentTestFolder());
+  std::string artifact;
+  ASSERT_EQ(compileText(derivedWeightModule(R"(["k", "v"])"), weights,
+                        dir.path(), artifact),
+            "");
+  std::ifstream manifestFile(artifact + "/manifest.json");
+  std::string manifest((std::istreambuf_iterator<char>(manifestFile)),
+                       std::istreambuf_iterator<char>());
+  EXPECT_NE(manifest.find("\"concat\": [\n        \"k\",\n        \"v\"\n"),
+            std::string::npos)
+      << manifest;
+  EXPECT_NE(manifest.find("\"transform\": \"transpose\""), std::string::npos)
+      << manifest;
+  EXPECT_EQ(manifest.find("\"name\": \"k\""), std::string::npos) << manifest;
+
+  xfc_model *model = nullptr;
+  xfc_status status = xfc_model_open(artifact.c_str(), nullptr, &model);
+  ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  std::vector<float> out(14, std::nanf(""));
+  xfc_buffer in{x.data(), x.size() * sizeof(float)};
+  xfc_buffer outBuffer{out.data(), out.size() * sizeof(float)};
+  status = xfc_model_run(model, &in, 1, &outBuffer, 1);
+  xfc_model_destroy(model);
+  ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  std::vector<float> kv = k;
+  kv.insert(kv.end(), v.begin(), v.end());
+  Matrix ref =
+      reference::linear(toMatrix(x, 5), hostTensor({7, 5}, kv), nullptr);
+  expectMatches(out, ref.data);
+}
+
+TEST(DerivedWeightTest, MissingOrMisshapenPartsAreErrors) {
+  WeightStore weights;
+  weights.insert("k", hostTensor({3, 5}, normal(15, 1)));
+  weights.insert("v", hostTensor({4, 5}, normal(20, 2)));
+  weights.insert("wide", hostTensor({4, 6}, normal(24, 3)));
+  ScratchDir dir(currentTestFolder());
+  std::string artifact;
+  EXPECT_EQ(compileText(derivedWeightModule(R"(["k", "q"])"), weights,
+                        dir.path(), artifact),
+            "weight q (part of kv) is missing from the weight store");
+  EXPECT_EQ(compileText(derivedWeightModule(R"(["k", "wide"])"), weights,
+                        dir.path(), artifact),
+            "weight wide (part of kv) has an unexpected shape");
+  EXPECT_EQ(compileText(derivedWeightModule(R"(["k", "k"])"), weights,
+                        dir.path(), artifact),
+            "weight kv: its parts have 6 rows, the model expects 7");
+  EXPECT_EQ(
+      compileText(derivedWeightModule("[]"), weights, dir.path(), artifact),
+      "weight kv: xf.weight_concat must be a non-empty array of weight "
+      "names");
+  EXPECT_FALSE(std::filesystem::exists(artifact));
+}
 
 } // namespace
 } // namespace xfc::test

@@ -39,6 +39,10 @@ const char *kUsage = R"(usage:
       --tgt-len N            target length of an encoder_decoder (default: seq-len)
       --cpu CPU              native (default), x86-64, x86-64-v2, x86-64-v3, x86-64-v4
       --no-transpose-weights keep linear weights in [out, in] layout
+      --fusion=all|none|LIST graph fusions to run (default all); LIST is
+                             comma-separated from qkv, epilogue,
+                             residual-layernorm, attention
+      --ffn-chunk=N          run feed-forward blocks N rows at a time (0 = off)
       --dump-ir DIR          write the IR after every stage into DIR
       --explain              print how the model was compiled (memory plan)
       --explain-dir DIR      also write memory-plan.json/.svg into DIR
@@ -83,8 +87,21 @@ int runCompile(const std::vector<std::string> &args) {
   bool explain = false;
   request.shapes.seqLen = 0; // The spec-dependent default.
   for (size_t i = 0; i < args.size(); ++i) {
-    const std::string &a = args[i];
+    std::string a = args[i];
+    // `--name=value` for the options that document that form.
+    std::string inlineValue;
+    bool hasInlineValue = false;
+    if (a.rfind("--fusion=", 0) == 0 || a.rfind("--ffn-chunk=", 0) == 0) {
+      size_t eq = a.find('=');
+      inlineValue = a.substr(eq + 1);
+      a = a.substr(0, eq);
+      hasInlineValue = true;
+    }
     auto value = [&](std::string &out) {
+      if (hasInlineValue) {
+        out = inlineValue;
+        return true;
+      }
       if (i + 1 >= args.size())
         return false;
       out = args[++i];
@@ -130,6 +147,25 @@ int runCompile(const std::vector<std::string> &args) {
       request.pipeline.poisonDeadBuffers = true;
     } else if (a == "--no-transpose-weights") {
       request.pipeline.transposeLinearWeights = false;
+    } else if (a == "--fusion") {
+      std::string text, error;
+      if (!value(text))
+        return usageError("--fusion expects all, none or a list of fusions");
+      if (!xfc::parseFusionList(text, request.pipeline.fusion, error)) {
+        std::fprintf(stderr, "xfc: error: %s\n", error.c_str());
+        return 2;
+      }
+    } else if (a == "--ffn-chunk") {
+      std::string text;
+      int64_t rows = 0;
+      if (!value(text) || !parseInt(text, rows) || rows < 0) {
+        std::fprintf(stderr,
+                     "xfc: error: --ffn-chunk expects a number of rows >= 0 "
+                     "(0 = off), found '%s'\n",
+                     text.c_str());
+        return 2;
+      }
+      request.pipeline.fusion.ffnChunk = rows;
     } else if (a == "--force") {
       request.force = true;
     } else if (!a.empty() && a[0] == '-') {
@@ -249,15 +285,17 @@ int runInspect(const std::vector<std::string> &args) {
                 (long long)options.value("tgt_len", 0),
                 options.value("pipeline", "?").c_str());
   uint64_t bytes = 0;
-  size_t transposed = 0;
+  size_t transposed = 0, packed = 0;
   for (const auto &w : manifest["weights"]) {
     bytes += w.value("size_bytes", uint64_t(0));
-    transposed += w.value("transform", "none") != "none";
+    std::string transform = w.value("transform", "none");
+    transposed += transform == "transpose";
+    packed += transform.compare(0, 4, "pack") == 0;
   }
   std::printf("weights: %zu tensors, %.1f MiB in %s, %zu stored transposed "
-              "([in, out])\n",
+              "([in, out]), %zu packed in panels ([out/p, in, p])\n",
               manifest["weights"].size(), bytes / 1048576.0,
-              manifest.value("weights_file", "?").c_str(), transposed);
+              manifest.value("weights_file", "?").c_str(), transposed, packed);
   const nlohmann::json &plan = manifest["memory_plan"];
   if (plan.is_object())
     std::printf("memory plan: arena %.2f MiB for %llu buffers (naive sum "

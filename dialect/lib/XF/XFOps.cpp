@@ -137,6 +137,16 @@ LogicalResult LayerNormOp::verify() {
       failed(expectShape(*this, "beta", getBeta(), {width})) ||
       failed(expectShape(*this, "result", getResult(), input)))
     return failure();
+  if (getResidual() &&
+      failed(expectShape(*this, "residual", getResidual(), input)))
+    return failure();
+  // The sum only exists when there is something to sum.
+  if (getSum()) {
+    if (!getResidual())
+      return emitOpError("has a sum result but no residual operand");
+    if (failed(expectShape(*this, "sum", getSum(), input)))
+      return failure();
+  }
   double eps = getEpsilon().convertToDouble();
   if (!(eps > 0.0) || !std::isfinite(eps))
     return emitOpError() << "epsilon must be positive and finite, found "
@@ -205,7 +215,41 @@ LogicalResult LinearOp::verify() {
     return failure();
   SmallVector<int64_t> expected(input);
   expected.back() = outFeatures;
+  if (getResidual() &&
+      failed(expectShape(*this, "residual", getResidual(), expected)))
+    return failure();
   return expectShape(*this, "result", getResult(), expected);
+}
+
+//===----------------------------------------------------------------------===//
+// SplitOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SplitOp::verify() {
+  if (failed(verifyStaticShapes(*this)))
+    return failure();
+  if (getResults().empty())
+    return emitOpError("must have at least one result");
+  ArrayRef<int64_t> input = shapeOf(getInput());
+  if (input.empty())
+    return emitOpError("input must have rank >= 1");
+  int64_t covered = 0;
+  for (auto [i, result] : llvm::enumerate(getResults())) {
+    ArrayRef<int64_t> shape = shapeOf(result);
+    if (shape.empty() || shape.back() < 1 ||
+        shape.drop_back() != input.drop_back())
+      return emitOpError() << "result " << i << " must have the input's shape "
+                           << formatShape(input)
+                           << " with a positive last dimension, found "
+                           << formatShape(shape);
+    covered += shape.back();
+  }
+  if (covered != input.back())
+    return emitOpError() << "results cover " << covered
+                         << " columns of the last dimension, but the input "
+                            "has "
+                         << input.back();
+  return success();
 }
 
 //===----------------------------------------------------------------------===//

@@ -32,8 +32,7 @@ Value buildLinear(PatternRewriter &rewriter, Location loc, Value input,
   shape.back() = weightType.getShape()[0];
   auto resultType = RankedTensorType::get(shape, inputType.getElementType());
   return LinearOp::create(rewriter, loc, resultType, input, weight, bias,
-                          /*transpose_weight=*/false,
-                          /*weight_panel=*/nullptr);
+                          /*transpose_weight=*/false);
 }
 
 struct DecomposeMultiHeadAttention

@@ -512,3 +512,71 @@ func.func @embedding_empty_table(%ids: tensor<2x7xi32>, %table: tensor<0x16xf32>
   %0 = xf.embedding %ids, %table : (tensor<2x7xi32>, tensor<0x16xf32>) -> tensor<2x7x16xf32>
   return %0 : tensor<2x7x16xf32>
 }
+
+//===----------------------------------------------------------------------===//
+// Fused forms: linear epilogue, layer_norm with residual, split
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @linear_residual_shape(%x: tensor<2x7x16xf32>, %w: tensor<32x16xf32>, %r: tensor<2x7x16xf32>) -> tensor<2x7x32xf32> {
+  // expected-error @+1 {{'xf.linear' op residual must have shape [2, 7, 32], found [2, 7, 16]}}
+  %0 = xf.linear %x, %w residual(%r) : (tensor<2x7x16xf32>, tensor<32x16xf32>, tensor<2x7x16xf32>) -> tensor<2x7x32xf32>
+  return %0 : tensor<2x7x32xf32>
+}
+
+// -----
+
+func.func @layer_norm_residual_shape(%x: tensor<2x7x16xf32>, %g: tensor<16xf32>, %b: tensor<16xf32>, %r: tensor<2x1x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.layer_norm' op residual must have shape [2, 7, 16], found [2, 1, 16]}}
+  %0 = xf.layer_norm %x, %g, %b residual(%r) {epsilon = 1.0e-05 : f64} : (tensor<2x7x16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<2x1x16xf32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @layer_norm_sum_without_residual(%x: tensor<2x7x16xf32>, %g: tensor<16xf32>, %b: tensor<16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.layer_norm' op has a sum result but no residual operand}}
+  %0, %1 = xf.layer_norm %x, %g, %b {epsilon = 1.0e-05 : f64} : (tensor<2x7x16xf32>, tensor<16xf32>, tensor<16xf32>) -> (tensor<2x7x16xf32>, tensor<2x7x16xf32>)
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @layer_norm_sum_shape(%x: tensor<2x7x16xf32>, %g: tensor<16xf32>, %b: tensor<16xf32>, %r: tensor<2x7x16xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.layer_norm' op sum must have shape [2, 7, 16], found [14, 16]}}
+  %0, %1 = xf.layer_norm %x, %g, %b residual(%r) {epsilon = 1.0e-05 : f64} : (tensor<2x7x16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<2x7x16xf32>) -> (tensor<2x7x16xf32>, tensor<14x16xf32>)
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @split_no_results(%x: tensor<2x7x48xf32>) {
+  // expected-error @+1 {{'xf.split' op must have at least one result}}
+  "xf.split"(%x) : (tensor<2x7x48xf32>) -> ()
+  return
+}
+
+// -----
+
+func.func @split_coverage(%x: tensor<2x7x48xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.split' op results cover 32 columns of the last dimension, but the input has 48}}
+  %0:2 = xf.split %x : tensor<2x7x48xf32> -> tensor<2x7x16xf32>, tensor<2x7x16xf32>
+  return %0#0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @split_leading_dims(%x: tensor<2x7x48xf32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.split' op result 1 must have the input's shape [2, 7, 48] with a positive last dimension, found [2, 6, 32]}}
+  %0:2 = xf.split %x : tensor<2x7x48xf32> -> tensor<2x7x16xf32>, tensor<2x6x32xf32>
+  return %0#0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @split_rank0(%x: tensor<f32>) -> tensor<f32> {
+  // expected-error @+1 {{'xf.split' op input must have rank >= 1}}
+  %0 = xf.split %x : tensor<f32> -> tensor<f32>
+  return %0 : tensor<f32>
+}

@@ -97,9 +97,9 @@ func.func @activation(%x: tensor<2x7x16xf32>) -> tensor<2x7x16xf32> {
 // CHECK: xf.linear %[[X]], %[[W]] : (tensor<2x7x16xf32>, tensor<32x16xf32>) -> tensor<2x7x32xf32>
 // CHECK: xf.linear %[[X]], %[[WT]], %[[B]] {transpose_weight} : (tensor<2x7x16xf32>, tensor<16x32xf32>, tensor<32xf32>) -> tensor<2x7x32xf32>
 // GENERIC-LABEL: sym_name = "linear"
-// GENERIC: "xf.linear"(%{{.*}}, %{{.*}}, %{{.*}}) : (tensor<2x7x16xf32>, tensor<32x16xf32>, tensor<32xf32>)
-// GENERIC: "xf.linear"(%{{.*}}, %{{.*}}) : (tensor<2x7x16xf32>, tensor<32x16xf32>)
-// GENERIC: "xf.linear"(%{{.*}}, %{{.*}}, %{{.*}}) <{transpose_weight}>
+// GENERIC: "xf.linear"(%{{.*}}, %{{.*}}, %{{.*}}) <{operandSegmentSizes = array<i32: 1, 1, 1, 0>}> : (tensor<2x7x16xf32>, tensor<32x16xf32>, tensor<32xf32>)
+// GENERIC: "xf.linear"(%{{.*}}, %{{.*}}) <{operandSegmentSizes = array<i32: 1, 1, 0, 0>}> : (tensor<2x7x16xf32>, tensor<32x16xf32>)
+// GENERIC: "xf.linear"(%{{.*}}, %{{.*}}, %{{.*}}) <{operandSegmentSizes = array<i32: 1, 1, 1, 0>, transpose_weight}>
 func.func @linear(%x: tensor<2x7x16xf32>, %w: tensor<32x16xf32>,
                   %b: tensor<32xf32>, %wt: tensor<16x32xf32>)
     -> (tensor<2x7x32xf32>, tensor<2x7x32xf32>, tensor<2x7x32xf32>) {
@@ -113,6 +113,74 @@ func.func @linear(%x: tensor<2x7x16xf32>, %w: tensor<32x16xf32>,
       -> tensor<2x7x32xf32>
   return %0, %1, %2
       : tensor<2x7x32xf32>, tensor<2x7x32xf32>, tensor<2x7x32xf32>
+}
+
+// -----
+
+// The epilogue form: activation, residual, both, with and without bias.
+
+// CHECK-LABEL: func.func @linear_epilogue
+// CHECK-SAME: (%[[X:.*]]: tensor<2x7x16xf32>, %[[W:.*]]: tensor<32x16xf32>, %[[B:.*]]: tensor<32xf32>, %[[R:.*]]: tensor<2x7x32xf32>)
+// CHECK: xf.linear %[[X]], %[[W]], %[[B]] {activation = #xf<activation gelu>} : (tensor<2x7x16xf32>, tensor<32x16xf32>, tensor<32xf32>) -> tensor<2x7x32xf32>
+// CHECK: xf.linear %[[X]], %[[W]] residual(%[[R]]) : (tensor<2x7x16xf32>, tensor<32x16xf32>, tensor<2x7x32xf32>) -> tensor<2x7x32xf32>
+// CHECK: xf.linear %[[X]], %[[W]], %[[B]] residual(%[[R]]) {activation = #xf<activation relu>} : (tensor<2x7x16xf32>, tensor<32x16xf32>, tensor<32xf32>, tensor<2x7x32xf32>) -> tensor<2x7x32xf32>
+// GENERIC-LABEL: sym_name = "linear_epilogue"
+// GENERIC: "xf.linear"(%{{.*}}, %{{.*}}, %{{.*}}) <{activation = #xf<activation gelu>, operandSegmentSizes = array<i32: 1, 1, 1, 0>}>
+// GENERIC: "xf.linear"(%{{.*}}, %{{.*}}, %{{.*}}) <{operandSegmentSizes = array<i32: 1, 1, 0, 1>}>
+// GENERIC: "xf.linear"(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) <{activation = #xf<activation relu>, operandSegmentSizes = array<i32: 1, 1, 1, 1>}>
+func.func @linear_epilogue(%x: tensor<2x7x16xf32>, %w: tensor<32x16xf32>,
+                           %b: tensor<32xf32>, %r: tensor<2x7x32xf32>)
+    -> (tensor<2x7x32xf32>, tensor<2x7x32xf32>, tensor<2x7x32xf32>) {
+  %0 = xf.linear %x, %w, %b {activation = #xf<activation gelu>}
+      : (tensor<2x7x16xf32>, tensor<32x16xf32>, tensor<32xf32>)
+      -> tensor<2x7x32xf32>
+  %1 = xf.linear %x, %w residual(%r)
+      : (tensor<2x7x16xf32>, tensor<32x16xf32>, tensor<2x7x32xf32>)
+      -> tensor<2x7x32xf32>
+  %2 = xf.linear %x, %w, %b residual(%r) {activation = #xf<activation relu>}
+      : (tensor<2x7x16xf32>, tensor<32x16xf32>, tensor<32xf32>,
+         tensor<2x7x32xf32>) -> tensor<2x7x32xf32>
+  return %0, %1, %2
+      : tensor<2x7x32xf32>, tensor<2x7x32xf32>, tensor<2x7x32xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @layer_norm_residual
+// CHECK-SAME: (%[[X:.*]]: tensor<2x7x16xf32>, %[[G:.*]]: tensor<16xf32>, %[[B:.*]]: tensor<16xf32>, %[[R:.*]]: tensor<2x7x16xf32>)
+// CHECK: xf.layer_norm %[[X]], %[[G]], %[[B]] residual(%[[R]]) {epsilon = 1.000000e-05 : f64} : (tensor<2x7x16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<2x7x16xf32>) -> tensor<2x7x16xf32>
+// CHECK: %{{.*}}, %{{.*}} = xf.layer_norm %[[X]], %[[G]], %[[B]] residual(%[[R]]) {epsilon = 1.000000e-05 : f64} : (tensor<2x7x16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<2x7x16xf32>) -> (tensor<2x7x16xf32>, tensor<2x7x16xf32>)
+// GENERIC-LABEL: sym_name = "layer_norm_residual"
+// GENERIC: "xf.layer_norm"(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) <{epsilon = 1.000000e-05 : f64}>
+func.func @layer_norm_residual(%x: tensor<2x7x16xf32>, %g: tensor<16xf32>,
+                               %b: tensor<16xf32>, %r: tensor<2x7x16xf32>)
+    -> (tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<2x7x16xf32>) {
+  %0 = xf.layer_norm %x, %g, %b residual(%r) {epsilon = 1.0e-05 : f64}
+      : (tensor<2x7x16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<2x7x16xf32>)
+      -> tensor<2x7x16xf32>
+  %1, %2 = xf.layer_norm %x, %g, %b residual(%r) {epsilon = 1.0e-05 : f64}
+      : (tensor<2x7x16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<2x7x16xf32>)
+      -> (tensor<2x7x16xf32>, tensor<2x7x16xf32>)
+  return %0, %1, %2
+      : tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<2x7x16xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @split
+// CHECK-SAME: (%[[X:.*]]: tensor<2x7x48xf32>, %[[V:.*]]: tensor<5xf32>)
+// CHECK: %{{.*}}:3 = xf.split %[[X]] : tensor<2x7x48xf32> -> tensor<2x7x16xf32>, tensor<2x7x8xf32>, tensor<2x7x24xf32>
+// CHECK: %{{.*}} = xf.split %[[V]] : tensor<5xf32> -> tensor<5xf32>
+// GENERIC-LABEL: sym_name = "split"
+// GENERIC: "xf.split"(%{{.*}}) : (tensor<2x7x48xf32>) -> (tensor<2x7x16xf32>, tensor<2x7x8xf32>, tensor<2x7x24xf32>)
+func.func @split(%x: tensor<2x7x48xf32>, %v: tensor<5xf32>)
+    -> (tensor<2x7x16xf32>, tensor<2x7x8xf32>, tensor<2x7x24xf32>, tensor<5xf32>) {
+  %0:3 = xf.split %x
+      : tensor<2x7x48xf32> -> tensor<2x7x16xf32>, tensor<2x7x8xf32>,
+        tensor<2x7x24xf32>
+  %1 = xf.split %v : tensor<5xf32> -> tensor<5xf32>
+  return %0#0, %0#1, %0#2, %1
+      : tensor<2x7x16xf32>, tensor<2x7x8xf32>, tensor<2x7x24xf32>, tensor<5xf32>
 }
 
 // -----

@@ -4,7 +4,7 @@
 // pass pipeline registered with xfc-opt under its own name, so any
 // compilation can be replayed (and any stage inspected) pass by pass:
 //
-//   xf-model-stage     xf -> xf: decompose model ops, choose weight layouts
+//   xf-model-stage     xf -> xf: decompose model ops, fuse, choose layouts
 //   xf-linalg-stage    xf -> linalg on tensors
 //   xf-buffer-stage    tensors -> memrefs, outputs as out-parameters, and
 //                      every intermediate placed in one arena
@@ -27,13 +27,6 @@ class DialectRegistry;
 
 namespace xfc {
 
-/// Fusion switches of the CPU pipeline.
-struct FusionOptions {
-  /// xf-fuse-attention: lower xf.attention as the tiled FlashAttention
-  /// kernel instead of materializing the scores.
-  bool attention = true;
-};
-
 /// Switches of the CPU pipeline. Every optimization is switchable so a user
 /// can see what it does; defaults are what `xfc compile` uses.
 struct CpuPipelineOptions {
@@ -51,7 +44,17 @@ struct CpuPipelineOptions {
   /// Thread tiles become OpenMP parallel loops; the number of threads is a
   /// run option (xfc_context_options). Off: one thread, no OpenMP at all.
   bool threads = true;
-  FusionOptions fusion;
+  /// Graph-level fusions of the model stage, each its own pass.
+  struct FusionOptions {
+    bool qkv = true;               ///< xf-fuse-qkv
+    bool epilogue = true;          ///< xf-fuse-epilogue
+    bool residualLayerNorm = true; ///< xf-fuse-residual-layernorm
+    /// xf-fuse-attention: lower xf.attention as the tiled FlashAttention
+    /// kernel instead of materializing the scores.
+    bool attention = true;
+    /// xf-chunk-feed-forward: rows per feed-forward chunk; 0 = off.
+    int64_t ffnChunk = 0;
+  } fusion;
   /// Test only (mutation tests): a deliberate attention miscompilation,
   /// "drop-mask", "causal-off-by-one" or "permute-heads"; empty for none.
   std::string testFault;
@@ -71,6 +74,14 @@ void buildCpuPipeline(mlir::OpPassManager &pm, const CpuPipelineOptions &opts);
 /// The textual form of the full pipeline (recorded in the manifest; feed it
 /// to `xfc-opt --pass-pipeline=...` to replay a compilation).
 std::string describeCpuPipeline(const CpuPipelineOptions &opts);
+
+/// Sets the boolean fusion switches of `fusion` from `--fusion=` text:
+/// "all", "none", or a comma-separated list of fusion names (the listed
+/// ones on, the others off). False with `error` naming the valid names if
+/// a name is unknown. `ffnChunk` is left alone.
+bool parseFusionList(const std::string &text,
+                     CpuPipelineOptions::FusionOptions &fusion,
+                     std::string &error);
 
 /// Registers the xf passes, the upstream passes the stages use, and the
 /// stage pipelines (with their options) for xfc-opt and pipeline parsing.

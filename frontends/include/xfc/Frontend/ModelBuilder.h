@@ -29,6 +29,9 @@ inline constexpr const char *kModelFunctionName = "xf_model";
 inline constexpr const char *kInputAttrName = "xf.input";
 inline constexpr const char *kWeightAttrName = "xf.weight";
 inline constexpr const char *kWeightTransformAttrName = "xf.weight_transform";
+/// On a weight argument derived by a pass: the names of the tensors it
+/// concatenates along dimension 0 (an array of strings).
+inline constexpr const char *kWeightConcatAttrName = "xf.weight_concat";
 inline constexpr const char *kOutputAttrName = "xf.output";
 
 /// Builds the module for `spec` at the static `shapes`. Both must have been

@@ -135,6 +135,41 @@ Value reduceLastDim(
       });
 }
 
+/// Reshapes the input of a linear to a matrix: [d0, ..., K] -> [M, K]
+/// (all leading dimensions collapsed), and a vector [K] -> [1, K].
+Value reshapeToMatrix(OpBuilder &b, Location loc, Value input) {
+  ArrayRef<int64_t> shape = shapeOf(input);
+  if (shape.size() == 2)
+    return input;
+  if (shape.size() == 1) {
+    auto type = RankedTensorType::get({1, shape[0]}, b.getF32Type());
+    return tensor::ExpandShapeOp::create(
+        b, loc, type, input, SmallVector<ReassociationIndices>{{0, 1}});
+  }
+  ReassociationIndices leading;
+  for (unsigned i = 0; i + 1 < shape.size(); ++i)
+    leading.push_back(i);
+  SmallVector<ReassociationIndices> groups{leading,
+                                           {(int64_t)shape.size() - 1}};
+  return tensor::CollapseShapeOp::create(b, loc, input, groups);
+}
+
+/// The inverse of reshapeToMatrix: [M, N] back to `type` ([d0, ..., N]
+/// with M = d0 * ..., or [N] for M = 1).
+Value reshapeFromMatrix(OpBuilder &b, Location loc, Value matrix,
+                        RankedTensorType type) {
+  if (type.getRank() == 2)
+    return matrix;
+  if (type.getRank() == 1)
+    return tensor::CollapseShapeOp::create(
+        b, loc, type, matrix, SmallVector<ReassociationIndices>{{0, 1}});
+  ReassociationIndices leading;
+  for (int64_t i = 0; i + 1 < type.getRank(); ++i)
+    leading.push_back(i);
+  SmallVector<ReassociationIndices> groups{leading, {type.getRank() - 1}};
+  return tensor::ExpandShapeOp::create(b, loc, type, matrix, groups);
+}
+
 /// The body of a contraction, `acc + a * b`. With `reassociate`, the
 /// multiply and add carry `reassoc contract`: used where the reduction is
 /// the innermost loop, so LLVM may split the sum into vector partial sums
@@ -301,10 +336,148 @@ struct LowerSoftmax : public OpRewritePattern<SoftmaxOp> {
 // LayerNorm
 //===----------------------------------------------------------------------===//
 
+/// 1 / sqrt(variance + epsilon).
+Value inverseStdDev(OpBuilder &b, Location l, Value variance, double epsilon) {
+  // 1 / sqrt rather than math.rsqrt: libm has no rsqrtf, and the division
+  // is exact to rounding, like PyTorch's.
+  Value root = math::SqrtOp::create(
+      b, l, arith::AddFOp::create(b, l, variance, f32Const(b, l, epsilon)));
+  return arith::DivFOp::create(b, l, f32Const(b, l, 1.0), root);
+}
+
+/// centered * inv * gamma + beta: the last step of LayerNorm, shared by
+/// both lowerings.
+Value normalizeValue(OpBuilder &b, Location l, Value centered, Value inv,
+                     Value gamma, Value beta) {
+  Value normalized = arith::MulFOp::create(b, l, centered, inv);
+  Value scaled = arith::MulFOp::create(b, l, normalized, gamma);
+  return arith::AddFOp::create(b, l, scaled, beta);
+}
+
+/// LayerNorm of `input + residual`, one row at a time: an scf.forall over
+/// the rows (independent, so the threading pass may split them) whose body
+/// adds the row, reduces it twice (sum, then squares of the centered
+/// values: the same two-pass numerics, in the same order, as the unfused
+/// lowering) and normalizes it, while the row is in L1. Results: the
+/// normalized tensor and, if `withSum`, the sum. Without it the sum is
+/// written into the output row and normalized in place. The two row
+/// reductions are scalar loops carrying the accumulator in a register: a
+/// linalg reduction would need a 1-element tensor per row, which
+/// bufferizes to a heap allocation inside the loop.
+SmallVector<Value> buildResidualLayerNorm(OpBuilder &b, Location loc,
+                                          LayerNormOp op, bool withSum) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(op.getResult().getType());
+  Value x = reshapeToMatrix(b, loc, op.getInput());
+  Value r = reshapeToMatrix(b, loc, op.getResidual());
+  int64_t rows = shapeOf(x)[0], width = shapeOf(x)[1];
+  double epsilon = op.getEpsilon().convertToDouble();
+  Type f32 = b.getF32Type();
+
+  SmallVector<Value> outs{createEmpty(b, loc, {rows, width}, f32)};
+  if (withSum)
+    outs.push_back(createEmpty(b, loc, {rows, width}, f32));
+  auto forall =
+      scf::ForallOp::create(b, loc, {b.getIndexAttr(rows)}, outs, std::nullopt);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(forall.getTerminator());
+  Value i = forall.getInductionVar(0);
+  Value resultOut = forall.getRegionIterArgs()[0];
+  Value sumOut = withSum ? forall.getRegionIterArgs()[1] : Value();
+
+  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  SmallVector<OpFoldResult> offsets{i, zero}, sizes{one, b.getIndexAttr(width)},
+      strides{one, one};
+  auto rowType = RankedTensorType::get({1, width}, f32);
+  auto row = [&](Value source) -> Value {
+    return tensor::ExtractSliceOp::create(b, loc, rowType, source, offsets,
+                                          sizes, strides);
+  };
+
+  AffineMap full = AffineMap::getMultiDimIdentityMap(2, ctx);
+  Value resultRow = row(resultOut);
+  Value sum = buildGeneric(
+      b, loc, {row(x), row(r)}, withSum ? row(sumOut) : resultRow,
+      {full, full, full}, parallelIterators(2),
+      [](OpBuilder &nb, Location l, ValueRange args) {
+        linalg::YieldOp::create(
+            nb, l, arith::AddFOp::create(nb, l, args[0], args[1]).getResult());
+      });
+
+  // sum_j f(sum[0, j]), in order of j.
+  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+  Value cWidth = arith::ConstantIndexOp::create(b, loc, width);
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  auto reduceRow = [&](function_ref<Value(OpBuilder &, Location, Value)> f) {
+    auto loop = scf::ForOp::create(
+        b, loc, c0, cWidth, c1, ValueRange{f32Const(b, loc, 0.0)},
+        [&](OpBuilder &nb, Location l, Value j, ValueRange acc) {
+          Value v = tensor::ExtractOp::create(nb, l, sum, ValueRange{c0, j});
+          scf::YieldOp::create(
+              nb, l,
+              arith::AddFOp::create(nb, l, acc[0], f(nb, l, v)).getResult());
+        });
+    return loop.getResult(0);
+  };
+  Value widthF = f32Const(b, loc, double(width));
+  Value total =
+      reduceRow([](OpBuilder &, Location, Value v) -> Value { return v; });
+  Value mean = arith::DivFOp::create(b, loc, total, widthF);
+  Value squares = reduceRow([&](OpBuilder &nb, Location l, Value v) -> Value {
+    Value c = arith::SubFOp::create(nb, l, v, mean);
+    return arith::MulFOp::create(nb, l, c, c);
+  });
+  Value variance = arith::DivFOp::create(b, loc, squares, widthF);
+  Value inv = inverseStdDev(b, loc, variance, epsilon);
+
+  AffineMap feature = lastDimMap(ctx, 2);
+  auto normalize = [&](OpBuilder &nb, Location l, Value v, Value gamma,
+                       Value beta) {
+    Value c = arith::SubFOp::create(nb, l, v, mean);
+    linalg::YieldOp::create(nb, l, normalizeValue(nb, l, c, inv, gamma, beta));
+  };
+  Value normalized;
+  if (withSum) {
+    normalized =
+        buildGeneric(b, loc, {sum, op.getGamma(), op.getBeta()}, resultRow,
+                     {full, feature, feature, full}, parallelIterators(2),
+                     [&](OpBuilder &nb, Location l, ValueRange args) {
+                       normalize(nb, l, args[0], args[1], args[2]);
+                     });
+  } else {
+    // The sum lives in the output row: normalize it in place.
+    normalized = buildGeneric(b, loc, {op.getGamma(), op.getBeta()}, sum,
+                              {feature, feature, full}, parallelIterators(2),
+                              [&](OpBuilder &nb, Location l, ValueRange args) {
+                                normalize(nb, l, args[2], args[0], args[1]);
+                              });
+  }
+
+  b.setInsertionPointToStart(forall.getTerminator().getBody());
+  tensor::ParallelInsertSliceOp::create(b, loc, normalized, resultOut, offsets,
+                                        sizes, strides);
+  if (withSum)
+    tensor::ParallelInsertSliceOp::create(b, loc, sum, sumOut, offsets, sizes,
+                                          strides);
+
+  b.setInsertionPointAfter(forall);
+  SmallVector<Value> results{
+      reshapeFromMatrix(b, loc, forall.getResult(0), type)};
+  if (withSum)
+    results.push_back(reshapeFromMatrix(b, loc, forall.getResult(1), type));
+  return results;
+}
+
 struct LowerLayerNorm : public OpRewritePattern<LayerNormOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(LayerNormOp op,
                                 PatternRewriter &rewriter) const override {
+    if (op.getResidual()) {
+      rewriter.replaceOp(op, buildResidualLayerNorm(
+                                 rewriter, op.getLoc(), op,
+                                 /*withSum=*/static_cast<bool>(op.getSum())));
+      return success();
+    }
     Location loc = op.getLoc();
     MLIRContext *ctx = getContext();
     Value input = op.getInput();
@@ -344,16 +517,10 @@ struct LowerLayerNorm : public OpRewritePattern<LayerNormOp> {
           Value c = centered(b, l, args[0], args[1]);
           Value variance =
               arith::DivFOp::create(b, l, args[2], f32Const(b, l, width));
-          // 1 / sqrt rather than math.rsqrt: libm has no rsqrtf, and the
-          // division is exact to rounding, like PyTorch's.
-          Value root = math::SqrtOp::create(
-              b, l,
-              arith::AddFOp::create(b, l, variance, f32Const(b, l, epsilon)));
-          Value inv = arith::DivFOp::create(b, l, f32Const(b, l, 1.0), root);
-          Value normalized = arith::MulFOp::create(b, l, c, inv);
-          Value scaled = arith::MulFOp::create(b, l, normalized, args[3]);
           linalg::YieldOp::create(
-              b, l, arith::AddFOp::create(b, l, scaled, args[4]).getResult());
+              b, l,
+              normalizeValue(b, l, c, inverseStdDev(b, l, variance, epsilon),
+                             args[3], args[4]));
         });
     rewriter.replaceOp(op, result);
     return success();
@@ -364,25 +531,6 @@ struct LowerLayerNorm : public OpRewritePattern<LayerNormOp> {
 // Linear
 //===----------------------------------------------------------------------===//
 
-/// Reshapes the input of a linear to a matrix: [d0, ..., K] -> [M, K]
-/// (all leading dimensions collapsed), and a vector [K] -> [1, K].
-Value reshapeToMatrix(OpBuilder &b, Location loc, Value input) {
-  ArrayRef<int64_t> shape = shapeOf(input);
-  if (shape.size() == 2)
-    return input;
-  if (shape.size() == 1) {
-    auto type = RankedTensorType::get({1, shape[0]}, b.getF32Type());
-    return tensor::ExpandShapeOp::create(
-        b, loc, type, input, SmallVector<ReassociationIndices>{{0, 1}});
-  }
-  ReassociationIndices leading;
-  for (unsigned i = 0; i + 1 < shape.size(); ++i)
-    leading.push_back(i);
-  SmallVector<ReassociationIndices> groups{leading,
-                                           {(int64_t)shape.size() - 1}};
-  return tensor::CollapseShapeOp::create(b, loc, input, groups);
-}
-
 struct LowerLinear : public OpRewritePattern<LinearOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -390,7 +538,8 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
   /// space `C[m, j, i] += A[m, k] W[j, k, i]` over an output viewed as
   /// `[M, N/p, p]` (a reshape, no copy), loop order (m, j, k, i) so the
   /// innermost loop walks contiguous floats of the panel and the output.
-  /// The bias is broadcast in the same space so tiling can fuse it.
+  /// The bias is broadcast and the epilogue applied in the same space, so
+  /// tiling can fuse both.
   static Value lowerPacked(PatternRewriter &rewriter, Location loc,
                            LinearOp op, Value matrix, int64_t m, int64_t n,
                            int64_t panel) {
@@ -420,28 +569,50 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
         {IteratorType::parallel, IteratorType::parallel,
          IteratorType::reduction, IteratorType::parallel},
         multiplyAccumulate(/*reassociate=*/false));
+    product = applyEpilogue(rewriter, loc, op, product);
     return tensor::CollapseShapeOp::create(
         rewriter, loc, RankedTensorType::get({m, n}, rewriter.getF32Type()),
         product, SmallVector<ReassociationIndices>{{0}, {1, 2}});
   }
 
-  /// Reshapes the [M, N] product back to the result's leading dims.
-  static Value restoreLeadingDims(PatternRewriter &rewriter, Location loc,
-                                  Value product, RankedTensorType resultType) {
-    if (resultType.getRank() == 2)
+  /// The epilogue: one element-wise op on the contraction's result,
+  /// act(acc) + residual, that the tiling pass fuses into the GEMM's
+  /// thread tiles. The bias is already in the accumulator. `product` is
+  /// [M, N], or [M, N/p, p] for a packed weight (the residual is reshaped
+  /// to match, so the epilogue runs in the same space as the contraction).
+  static Value applyEpilogue(PatternRewriter &rewriter, Location loc,
+                             LinearOp op, Value product) {
+    std::optional<ActivationKind> activation = op.getActivation();
+    Value residual = op.getResidual();
+    if (!activation && !residual)
       return product;
-    if (resultType.getRank() == 1)
-      return tensor::CollapseShapeOp::create(
-          rewriter, loc, resultType, product,
-          SmallVector<ReassociationIndices>{{0, 1}});
-    ReassociationIndices leading;
-    for (int64_t i = 0; i + 1 < resultType.getRank(); ++i)
-      leading.push_back(i);
-    return tensor::ExpandShapeOp::create(
-        rewriter, loc, resultType, product,
-        SmallVector<ReassociationIndices>{leading,
-                                          {resultType.getRank() - 1}});
+    auto type = cast<RankedTensorType>(product.getType());
+    SmallVector<Value> inputs{product};
+    if (residual) {
+      Value matrix = reshapeToMatrix(rewriter, loc, residual);
+      if (type.getRank() == 3)
+        matrix = tensor::ExpandShapeOp::create(
+            rewriter, loc, type, matrix,
+            SmallVector<ReassociationIndices>{{0}, {1, 2}});
+      inputs.push_back(matrix);
+    }
+    Value init = createEmpty(rewriter, loc, type.getShape(),
+                             rewriter.getF32Type());
+    unsigned rank = type.getRank();
+    return buildGeneric(
+        rewriter, loc, inputs, init,
+        identityMaps(rewriter.getContext(), rank, inputs.size() + 1),
+        parallelIterators(rank),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value v = args[0];
+          if (activation)
+            v = buildActivation(b, l, *activation, v);
+          if (residual)
+            v = arith::AddFOp::create(b, l, v, args[1]);
+          linalg::YieldOp::create(b, l, v);
+        });
   }
+
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
@@ -453,8 +624,8 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
 
     if (std::optional<uint64_t> panel = op.getWeightPanel()) {
       Value product = lowerPacked(rewriter, loc, op, matrix, m, n, *panel);
-      rewriter.replaceOp(op, restoreLeadingDims(rewriter, loc, product,
-                                                resultType));
+      rewriter.replaceOp(op,
+                         reshapeFromMatrix(rewriter, loc, product, resultType));
       return success();
     }
 
@@ -499,8 +670,50 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
            IteratorType::reduction},
           multiplyAccumulate(/*reassociate=*/true));
     }
+    product = applyEpilogue(rewriter, loc, op, product);
     rewriter.replaceOp(op,
-                       restoreLeadingDims(rewriter, loc, product, resultType));
+                       reshapeFromMatrix(rewriter, loc, product, resultType));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Split
+//===----------------------------------------------------------------------===//
+
+/// Each piece is a slice of the last dimension; bufferization turns it into
+/// a strided view, so nothing is copied (unless the piece is returned).
+struct LowerSplit : public OpRewritePattern<SplitOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SplitOp op,
+                                PatternRewriter &rewriter) const override {
+    ArrayRef<int64_t> shape = shapeOf(op.getInput());
+    SmallVector<Value> pieces;
+    int64_t offset = 0;
+    for (Value result : op.getResults()) {
+      auto type = cast<RankedTensorType>(result.getType());
+      SmallVector<OpFoldResult> offsets(shape.size(), rewriter.getIndexAttr(0));
+      offsets.back() = rewriter.getIndexAttr(offset);
+      SmallVector<OpFoldResult> sizes,
+          strides(shape.size(), rewriter.getIndexAttr(1));
+      for (int64_t d : type.getShape())
+        sizes.push_back(rewriter.getIndexAttr(d));
+      Value piece = tensor::ExtractSliceOp::create(
+          rewriter, op.getLoc(), type, op.getInput(), offsets, sizes, strides);
+      // A returned piece is copied by the caller-visible out-parameter
+      // copy, which for a strided view needs a runtime library the
+      // artifact does not link; a contiguous copy here avoids it.
+      // (linalg.copy: canonicalization would erase an identity generic.)
+      if (llvm::any_of(result.getUsers(), llvm::IsaPred<func::ReturnOp>))
+        piece = linalg::CopyOp::create(rewriter, op.getLoc(), piece,
+                                       createEmpty(rewriter, op.getLoc(),
+                                                   type.getShape(),
+                                                   rewriter.getF32Type()))
+                    .getResult(0);
+      pieces.push_back(piece);
+      offset += type.getShape().back();
+    }
+    rewriter.replaceOp(op, pieces);
     return success();
   }
 };
@@ -791,8 +1004,9 @@ struct ConvertXFToLinalgPass
 
 void mlir::xf::populateXFToLinalgPatterns(RewritePatternSet &patterns,
                                           AttentionTestFault fault) {
-  patterns.add<LowerAdd, LowerActivation, LowerSoftmax, LowerLayerNorm,
-               LowerLinear, LowerEmbedding, LowerPositionalEncoding>(
-      patterns.getContext());
+  patterns
+      .add<LowerAdd, LowerActivation, LowerSoftmax, LowerLayerNorm, LowerLinear,
+           LowerSplit, LowerEmbedding, LowerPositionalEncoding>(
+          patterns.getContext());
   patterns.add<LowerAttention>(patterns.getContext(), fault);
 }

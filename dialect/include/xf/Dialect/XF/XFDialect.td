@@ -20,7 +20,8 @@ def XF_Dialect : Dialect {
     multi-head attention, feed-forward blocks and residual adds, all on
     ranked f32 tensors with static shapes. Keeping attention and the
     feed-forward block as single ops lets passes rewrite them as a whole
-    (fused attention kernels, sparse and linear attention, QKV fusion)
+    (fused attention kernels, sparse and linear attention, chunked
+    feed-forward)
     before they are decomposed and lowered to `linalg`.
 
     Shape conventions: activations are `[batch, seq, features]`; a linear

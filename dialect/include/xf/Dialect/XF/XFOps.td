@@ -82,19 +82,41 @@ def XF_LayerNormOp : XF_Op<"layer_norm", [Pure]> {
     variance, over the last dimension of `input`; `gamma` and `beta` have
     that dimension's size.
 
+    With a `residual` operand the op normalizes `x = input + residual`
+    (a residual connection followed by its norm, as fused by
+    `xf-fuse-residual-layernorm`) and the sum is computed row by row while
+    it is normalized, so the data is read once. The optional second result
+    `sum` is that sum, for stacks that keep it as the residual stream
+    (pre-LN); it exists only with a `residual` operand.
+
     Example:
     ```mlir
     %n = xf.layer_norm %x, %gamma, %beta {epsilon = 1.0e-05 : f64}
         : (tensor<2x7x128xf32>, tensor<128xf32>, tensor<128xf32>)
         -> tensor<2x7x128xf32>
+    %m, %s = xf.layer_norm %x, %gamma, %beta residual(%r)
+        {epsilon = 1.0e-05 : f64}
+        : (tensor<2x7x128xf32>, tensor<128xf32>, tensor<128xf32>,
+           tensor<2x7x128xf32>) -> (tensor<2x7x128xf32>, tensor<2x7x128xf32>)
     ```
   }];
   let arguments = (ins XF_F32Tensor:$input, XF_F32Tensor:$gamma,
-                       XF_F32Tensor:$beta, F64Attr:$epsilon);
-  let results = (outs XF_F32Tensor:$result);
+                       XF_F32Tensor:$beta, Optional<XF_F32Tensor>:$residual,
+                       F64Attr:$epsilon);
+  let results = (outs XF_F32Tensor:$result, Optional<XF_F32Tensor>:$sum);
   let assemblyFormat = [{
-    $input `,` $gamma `,` $beta attr-dict `:` functional-type(operands, results)
+    $input `,` $gamma `,` $beta (`residual` `(` $residual^ `)`)? attr-dict `:`
+    functional-type(operands, results)
   }];
+  // The unfused form, as before the residual operand existed.
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$gamma, "::mlir::Value":$beta,
+                   "::mlir::FloatAttr":$epsilon), [{
+      build($_builder, $_state, result, /*sum=*/::mlir::Type(), input, gamma,
+            beta, /*residual=*/::mlir::Value(), epsilon);
+    }]>
+  ];
   let hasVerifier = 1;
 }
 
@@ -149,7 +171,7 @@ def XF_SoftmaxOp : XF_Op<"softmax", [Pure, SameOperandsAndResultType]> {
 // Linear layers
 //===----------------------------------------------------------------------===//
 
-def XF_LinearOp : XF_Op<"linear", [Pure]> {
+def XF_LinearOp : XF_Op<"linear", [Pure, AttrSizedOperandSegments]> {
   let summary = "Affine map of the last dimension: x W^T + b";
   let description = [{
     `result[..., n] = sum_k input[..., k] * W[n, k] + bias[n]` with `W` of
@@ -161,23 +183,43 @@ def XF_LinearOp : XF_Op<"linear", [Pure]> {
     k]`): the register tile of the CPU matmul reads one panel front to back,
     `p` contiguous floats per `k`.
 
+    The epilogue form (made by `xf-fuse-epilogue`) applies an `activation`
+    to the affine result and then adds a `residual` of the result's shape,
+    both in the GEMM's output loop:
+    `result = act(x W^T + b) + residual`. Either may be absent.
+
     Example:
     ```mlir
     %y = xf.linear %x, %w, %b
         : (tensor<2x7x128xf32>, tensor<512x128xf32>, tensor<512xf32>)
         -> tensor<2x7x512xf32>
+    %z = xf.linear %h, %w2, %b2 residual(%x) {activation = #xf<activation gelu>}
+        : (tensor<2x7x512xf32>, tensor<128x512xf32>, tensor<128xf32>,
+           tensor<2x7x128xf32>) -> tensor<2x7x128xf32>
     ```
   }];
   let arguments = (ins XF_F32Tensor:$input, XF_F32Tensor:$weight,
                        Optional<XF_F32Tensor>:$bias,
+                       Optional<XF_F32Tensor>:$residual,
                        UnitAttr:$transpose_weight,
+                       OptionalAttr<XF_ActivationAttr>:$activation,
                        OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:
                            $weight_panel);
   let results = (outs XF_F32Tensor:$result);
   let assemblyFormat = [{
-    $input `,` $weight (`,` $bias^)? attr-dict `:`
-    functional-type(operands, results)
+    $input `,` $weight (`,` $bias^)? (`residual` `(` $residual^ `)`)?
+    attr-dict `:` functional-type(operands, results)
   }];
+  // The plain form (no epilogue), as before the epilogue existed.
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$weight, "::mlir::Value":$bias,
+                   "bool":$transpose_weight), [{
+      build($_builder, $_state, result, input, weight, bias,
+            /*residual=*/::mlir::Value(), transpose_weight,
+            /*activation=*/nullptr, /*weight_panel=*/nullptr);
+    }]>
+  ];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     /// Input features (K) and output features (N) of the weight, whatever
@@ -185,6 +227,28 @@ def XF_LinearOp : XF_Op<"linear", [Pure]> {
     int64_t getInFeatures();
     int64_t getOutFeatures();
   }];
+}
+
+def XF_SplitOp : XF_Op<"split", [Pure]> {
+  let summary = "Splits the last dimension into consecutive pieces";
+  let description = [{
+    Result `i` holds the columns `[o_i, o_i + n_i)` of the last dimension
+    of `input`, where `n_i` is result `i`'s last dimension and `o_i` the
+    sum of the earlier ones; the other dimensions are those of `input` and
+    the pieces cover it exactly. `xf-fuse-qkv` uses it to split a fused
+    projection back into Q, K and V.
+
+    Example:
+    ```mlir
+    %q, %k, %v = xf.split %qkv
+        : tensor<2x7x384xf32> -> tensor<2x7x128xf32>, tensor<2x7x128xf32>,
+          tensor<2x7x128xf32>
+    ```
+  }];
+  let arguments = (ins XF_F32Tensor:$input);
+  let results = (outs Variadic<XF_F32Tensor>:$results);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($results)";
+  let hasVerifier = 1;
 }
 
 def XF_FeedForwardOp : XF_Op<"feed_forward",

@@ -1,0 +1,85 @@
+//===- FuseResidualLayerNorm.cpp - Residual adds into LayerNorm -*- C++ -*-===//
+//
+// Part of xfc. Implements xf-fuse-residual-layernorm. A residual connection
+// is an add followed by a LayerNorm (post-LN: `LN(x + f(x))`; pre-LN: the
+// sum also continues as the residual stream, `s = x + f(x)`, `LN(s)` feeds
+// the next sub-layer and `s` the next add). Unfused, the sum is written to
+// memory and read back twice (mean, then variance) before it is
+// normalized; the fused op computes it row by row and normalizes the row
+// while it is in cache. In the pre-LN case the fused op also returns the
+// sum, which replaces the add for its other users.
+//
+//===----------------------------------------------------------------------===//
+#include "xf/Dialect/XF/XFOps.h"
+#include "xf/Transforms/Passes.h"
+
+#include "mlir/IR/Dominance.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::xf {
+#define GEN_PASS_DEF_XFFUSERESIDUALLAYERNORM
+#include "xf/Transforms/Passes.h.inc"
+} // namespace mlir::xf
+
+using namespace mlir;
+using namespace mlir::xf;
+
+namespace {
+
+struct XFFuseResidualLayerNormPass
+    : public xf::impl::XFFuseResidualLayerNormBase<
+          XFFuseResidualLayerNormPass> {
+  void runOnOperation() override {
+    SmallVector<LayerNormOp> norms;
+    getOperation()->walk([&](LayerNormOp op) {
+      if (!op.getResidual() && op.getInput().getDefiningOp<AddOp>())
+        norms.push_back(op);
+    });
+    DominanceInfo dominance(getOperation());
+    IRRewriter rewriter(&getContext());
+    for (LayerNormOp norm : norms)
+      fuse(rewriter, dominance, norm);
+  }
+
+  /// Replaces `norm` (whose input is an xf.add) by a layer_norm with a
+  /// residual, returning the sum too when the add has other users.
+  void fuse(IRRewriter &rewriter, DominanceInfo &dominance, LayerNormOp norm) {
+    auto add = norm.getInput().getDefiningOp<AddOp>();
+    SmallVector<OpOperand *> otherUses;
+    for (OpOperand &use : add.getResult().getUses())
+      if (use.getOwner() != norm.getOperation())
+        otherUses.push_back(&use);
+
+    // The fused op must dominate the other users of the sum and be
+    // dominated by its own operands. At the add's position the sum's users
+    // are fine, and the add's operands are; the norm's gamma and beta
+    // usually are (arguments). Otherwise the norm's position works when
+    // every other user comes after it.
+    Operation *insertionPoint = nullptr;
+    if (dominance.properlyDominates(norm.getGamma(), add) &&
+        dominance.properlyDominates(norm.getBeta(), add))
+      insertionPoint = add;
+    else if (llvm::all_of(otherUses, [&](OpOperand *use) {
+               return dominance.properlyDominates(norm.getOperation(),
+                                                  use->getOwner());
+             }))
+      insertionPoint = norm;
+    if (!insertionPoint)
+      return;
+
+    rewriter.setInsertionPoint(insertionPoint);
+    Type sumType = otherUses.empty() ? Type() : add.getResult().getType();
+    auto fused = LayerNormOp::create(
+        rewriter, norm.getLoc(), norm.getResult().getType(), sumType,
+        add.getLhs(), norm.getGamma(), norm.getBeta(), add.getRhs(),
+        norm.getEpsilonAttr());
+    rewriter.replaceAllUsesWith(norm.getResult(), fused.getResult());
+    rewriter.eraseOp(norm);
+    if (otherUses.empty())
+      rewriter.eraseOp(add);
+    else
+      rewriter.replaceOp(add, fused.getSum());
+  }
+};
+
+} // namespace
