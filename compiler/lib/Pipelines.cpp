@@ -111,17 +111,16 @@ std::string llvmStage(const CpuPipelineOptions &opts) {
   // introduces affine.apply. erf has no LLVM intrinsic, so math goes to
   // libm calls first. Functions take bare pointers (static shapes), which
   // xf-emit-entry-point wraps into `void xfc_entry(void **)`.
-  // Thread tiles (scf.forall) become OpenMP worksharing loops with a static
-  // schedule; the canonicalization after scf-to-openmp inlines the
-  // memref.alloca_scope it creates, which scf-to-cf cannot lower. Vector
+  // Thread tiles (scf.forall) become OpenMP parallel regions, each thread
+  // taking a fixed block of the iterations (xf-cpu-forall-to-openmp). Vector
   // transfers are lowered to 1-D loads/stores first, contractions to
   // outer products (FMAs of a broadcast A by a row of B) with the LLVM
   // conversion.
   // Tile temporaries on the stack move out of the loops first (once per
   // thread, not once per iteration).
   std::string threads =
-      opts.threads ? "scf-forall-to-parallel,convert-scf-to-openmp,"
-                     "xf-hoist-static-allocas,canonicalize,"
+      opts.threads ? "xf-cpu-forall-to-openmp,xf-hoist-static-allocas,"
+                     "canonicalize,"
                    : "scf-forall-to-for,xf-hoist-static-allocas,";
   return "xf-export-signature," + threads +
          "convert-linalg-to-loops,convert-vector-to-scf{full-unroll},lower-affine,"

@@ -59,7 +59,7 @@ func.func @linear_transposed(%x: tensor<7x16xf32>, %w: tensor<16x32xf32>)
 
 // The epilogue: the contraction accumulates into the broadcast bias, then
 // ONE element-wise generic applies the activation and adds the residual
-// (collapsed like the input) to the contraction's result.
+// (collapsed like the input) in place: the contraction's result is its init.
 
 // CHECK-DAG: #[[ID:.*]] = affine_map<(d0, d1) -> (d0, d1)>
 // CHECK-LABEL: func.func @linear_epilogue
@@ -67,8 +67,8 @@ func.func @linear_transposed(%x: tensor<7x16xf32>, %w: tensor<16x32xf32>)
 // CHECK: %[[ACC:.*]] = linalg.broadcast ins(%[[B]] : tensor<32xf32>)
 // CHECK: %[[P:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "parallel"]} ins(%{{.*}}, %[[W]] : tensor<14x16xf32>, tensor<16x32xf32>) outs(%[[ACC]] : tensor<14x32xf32>)
 // CHECK: %[[RM:.*]] = tensor.collapse_shape %[[R]] {{\[}}[0, 1], [2]] : tensor<2x7x32xf32> into tensor<14x32xf32>
-// CHECK: %[[E:.*]] = linalg.generic {indexing_maps = [#[[ID]], #[[ID]], #[[ID]]], iterator_types = ["parallel", "parallel"]} ins(%[[P]], %[[RM]] : tensor<14x32xf32>, tensor<14x32xf32>)
-// CHECK-NEXT: ^bb0(%[[V:.*]]: f32, %[[RV:.*]]: f32, %{{.*}}: f32):
+// CHECK: %[[E:.*]] = linalg.generic {indexing_maps = [#[[ID]], #[[ID]]], iterator_types = ["parallel", "parallel"]} ins(%[[RM]] : tensor<14x32xf32>) outs(%[[P]] : tensor<14x32xf32>)
+// CHECK-NEXT: ^bb0(%[[RV:.*]]: f32, %[[V:.*]]: f32):
 // CHECK: math.erf
 // CHECK: %[[S:.*]] = arith.addf %{{.*}}, %[[RV]] : f32
 // CHECK-NEXT: linalg.yield %[[S]]
@@ -92,7 +92,7 @@ func.func @linear_epilogue(%x: tensor<2x7x16xf32>, %w: tensor<16x32xf32>,
 // CHECK-LABEL: func.func @linear_activation
 // CHECK: %[[P:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]}
 // CHECK: arith.mulf %{{.*}}, %{{.*}} fastmath<reassoc,contract>
-// CHECK: linalg.generic {{.*}} ins(%[[P]] : tensor<7x32xf32>)
+// CHECK: linalg.generic {{.*}} outs(%[[P]] : tensor<7x32xf32>)
 // CHECK: arith.maximumf
 func.func @linear_activation(%x: tensor<7x16xf32>, %w: tensor<32x16xf32>)
     -> tensor<7x32xf32> {

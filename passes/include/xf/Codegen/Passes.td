@@ -51,20 +51,39 @@ def XFCPUTileAndVectorize : Pass<"xf-cpu-tile-and-vectorize"> {
   ];
 }
 
+def XFCPUForallToOpenMP : Pass<"xf-cpu-forall-to-openmp", "::mlir::ModuleOp"> {
+  let summary = "Run each scf.forall on an OpenMP team, statically partitioned";
+  let description = [{
+    Each `scf.forall` on buffers becomes an `omp.parallel` region in which
+    thread `t` of `T` runs the contiguous block
+    `[t * ceil(N / T), min((t + 1) * ceil(N / T), N))` of the forall's N
+    iterations (linearized, last dimension fastest) as an `scf.for`. The
+    partition is a pure function of N and T, so results are reproducible
+    run to run at a given thread count; no worksharing-loop runtime call
+    (`__kmpc_for_static_init`, which some libomp builds make allocate on
+    every call) is involved. The thread number and team size come from
+    `omp_get_thread_num` / `omp_get_num_threads`; the team size is the
+    calling thread's OpenMP thread count, which the runtime sets from the
+    run context's options.
+  }];
+  let dependentDialects = [
+    "::mlir::omp::OpenMPDialect", "::mlir::scf::SCFDialect",
+    "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect"
+  ];
+}
+
 def XFHoistStaticAllocas : Pass<"xf-hoist-static-allocas"> {
   let summary = "Move fixed-size stack buffers out of loops, once per thread";
   let description = [{
     A `memref.alloca` of static shape inside a loop (a tile temporary of a
     parallel kernel, placed on the stack by `xf-plan-memory`) would grow
     the stack on every iteration once lowered: LLVM only frees an alloca
-    when its function returns. This pass moves each such alloca to the
-    entry of the nearest enclosing automatic allocation scope that is not
-    a `memref.alloca_scope`: the `omp.parallel` region (one buffer per
-    thread) or the function. Every iteration overwrites the tile before
-    reading it, so sharing the buffer across iterations of one thread is
-    what the code meant. With the allocas gone, the per-iteration
-    `memref.alloca_scope` that `convert-scf-to-openmp` creates is empty and
-    canonicalization inlines it.
+    when its function returns (scf.for counts as an allocation scope in
+    MLIR, but nothing releases the stack per iteration). This pass moves
+    each such alloca to the entry of the nearest enclosing `omp.parallel`
+    region (one buffer per thread) or function. Every iteration overwrites
+    the tile before reading it, so sharing the buffer across iterations of
+    one thread is what the code meant.
   }];
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }

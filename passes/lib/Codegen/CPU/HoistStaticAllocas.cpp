@@ -6,6 +6,8 @@
 #include "xf/Codegen/Passes.h"
 
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/OpenMP/OpenMPDialect.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/IR/Operation.h"
 
 namespace mlir::xf {
@@ -17,16 +19,16 @@ using namespace mlir;
 
 namespace {
 
-/// The region a hoisted alloca goes to: the nearest ancestor that frees
-/// its stack on exit (an automatic allocation scope), skipping
-/// memref.alloca_scope, which exists precisely to scope per-iteration
-/// allocas. Null if the alloca is already directly in that region: any op
-/// in between (scf.for, omp.loop_nest, scf.if) may run its body repeatedly.
+/// The region a hoisted alloca goes to: the nearest enclosing function or
+/// OpenMP parallel region, the scopes whose stack really is released when
+/// they exit. (scf.for and memref.alloca_scope also count as allocation
+/// scopes in MLIR, but LLVM has no per-iteration stack: an alloca left in a
+/// loop body grows the stack on every iteration.) Null if the alloca is
+/// already directly in that region.
 Region *hoistTarget(Operation *op) {
   for (Operation *parent = op->getParentOp(); parent;
        parent = parent->getParentOp()) {
-    if (parent->hasTrait<OpTrait::AutomaticAllocationScope>() &&
-        !isa<memref::AllocaScopeOp>(parent))
+    if (isa<FunctionOpInterface, omp::ParallelOp>(parent))
       return parent == op->getParentOp() ? nullptr : &parent->getRegion(0);
   }
   return nullptr;

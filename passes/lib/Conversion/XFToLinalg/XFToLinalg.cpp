@@ -587,7 +587,7 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
     if (!activation && !residual)
       return product;
     auto type = cast<RankedTensorType>(product.getType());
-    SmallVector<Value> inputs{product};
+    SmallVector<Value> inputs;
     if (residual) {
       Value matrix = reshapeToMatrix(rewriter, loc, residual);
       if (type.getRank() == 3)
@@ -596,19 +596,21 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
             SmallVector<ReassociationIndices>{{0}, {1, 2}});
       inputs.push_back(matrix);
     }
-    Value init = createEmpty(rewriter, loc, type.getShape(),
-                             rewriter.getF32Type());
+    // In place: the product is the epilogue's init (read and overwritten),
+    // so tiling fuses the contraction through its destination and every
+    // thread tile is computed and finished in the output, with no
+    // temporary for the raw product.
     unsigned rank = type.getRank();
     return buildGeneric(
-        rewriter, loc, inputs, init,
+        rewriter, loc, inputs, product,
         identityMaps(rewriter.getContext(), rank, inputs.size() + 1),
         parallelIterators(rank),
         [&](OpBuilder &b, Location l, ValueRange args) {
-          Value v = args[0];
+          Value v = args.back();
           if (activation)
             v = buildActivation(b, l, *activation, v);
           if (residual)
-            v = arith::AddFOp::create(b, l, v, args[1]);
+            v = arith::AddFOp::create(b, l, v, args[0]);
           linalg::YieldOp::create(b, l, v);
         });
   }
