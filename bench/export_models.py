@@ -242,6 +242,73 @@ class SpecModel(torch.nn.Module):
         return x
 
 
+def fastpath_supported(s):
+    """True if torch.nn.TransformerEncoderLayer's fused inference path
+    computes this model's layers: an encoder, post-LN, ReLU or exact GELU,
+    every bias present."""
+    return (s["kind"] == "encoder" and s["norm_placement"] == "post"
+            and s["activation"] in ("relu", "gelu")
+            and all(s["bias"][k] for k in ("attention_qkv",
+                                           "attention_output", "ffn_hidden",
+                                           "ffn_output"))
+            and not s["final_norm"] and not s["lm_head"])
+
+
+class FastPathModel(torch.nn.Module):
+    """The same encoder through torch.nn.TransformerEncoder, whose layers
+    take PyTorch's fused inference path (eval, no_grad, batch_first) that a
+    plain module does not: the best PyTorch has for BERT. The embeddings are
+    SpecModel's. The key padding mask is left out: the benchmark runs full
+    lengths, where it masks nothing (the fused path would otherwise switch
+    to nested tensors)."""
+
+    def __init__(self, s, weights):
+        super().__init__()
+        self.spec_model = SpecModel(s, weights)
+        D, H = s["d_model"], s["num_heads"]
+        layer = torch.nn.TransformerEncoderLayer(
+            D, H, s["d_ff"], dropout=0.0, activation=s["activation"],
+            layer_norm_eps=s["layer_norm_epsilon"], batch_first=True,
+            norm_first=False)
+        self.encoder = torch.nn.TransformerEncoder(
+            layer, s["num_layers"], enable_nested_tensor=False)
+        with torch.no_grad():
+            for i, lyr in enumerate(self.encoder.layers):
+                p = f"encoder.layers.{i}"
+                a = lyr.self_attn
+                a.in_proj_weight.copy_(torch.cat(
+                    [weights[f"{p}.self_attn.{x}.weight"] for x in "qkv"]))
+                a.in_proj_bias.copy_(torch.cat(
+                    [weights[f"{p}.self_attn.{x}.bias"] for x in "qkv"]))
+                a.out_proj.weight.copy_(weights[f"{p}.self_attn.out.weight"])
+                a.out_proj.bias.copy_(weights[f"{p}.self_attn.out.bias"])
+                lyr.linear1.weight.copy_(weights[f"{p}.ffn.fc1.weight"])
+                lyr.linear1.bias.copy_(weights[f"{p}.ffn.fc1.bias"])
+                lyr.linear2.weight.copy_(weights[f"{p}.ffn.fc2.weight"])
+                lyr.linear2.bias.copy_(weights[f"{p}.ffn.fc2.bias"])
+                for norm, name in ((lyr.norm1, "self_attn_norm"),
+                                   (lyr.norm2, "ffn_norm")):
+                    norm.weight.copy_(weights[f"{p}.{name}.weight"])
+                    norm.bias.copy_(weights[f"{p}.{name}.bias"])
+
+    def forward(self, input_ids, token_type_ids=None, lengths=None):
+        m, st = self.spec_model, "encoder"
+        S = input_ids.shape[1]
+        x = F.embedding(input_ids, m.w(f"{st}.embed.tokens"))
+        if m.s["embedding_scale"] != 1.0:
+            x = x * m.s["embedding_scale"]
+        if m.s["positional_encoding"] == "learned":
+            x = x + m.w(f"{st}.embed.positions")[:S]
+        elif m.s["positional_encoding"] != "none":
+            raise ValueError("fast path: only learned or no positions")
+        if token_type_ids is not None:
+            x = x + F.embedding(token_type_ids,
+                                m.w(f"{st}.embed.token_types"))
+        if m.s["embedding_layer_norm"]:
+            x = m.ln(x, f"{st}.embed.norm")
+        return self.encoder(x)
+
+
 def input_names(s):
     names = ["input_ids"]
     if s["kind"] == "encoder" and s["token_type_vocab_size"] > 0:
@@ -326,9 +393,10 @@ def read_safetensors(path):
     return out
 
 
-def load_exported(out):
-    """(defaulted spec, SpecModel in eval mode, inputs, export info) of a
-    folder export() wrote."""
+def load_exported(out, variant="spec"):
+    """(defaulted spec, model in eval mode, inputs, export info) of a folder
+    export() wrote; `variant` "spec" is SpecModel, "fastpath"
+    FastPathModel."""
     with open(os.path.join(out, "export.json")) as f:
         info = json.load(f)
     with open(os.path.join(out, "spec.json")) as f:
@@ -336,6 +404,11 @@ def load_exported(out):
     weights = read_safetensors(os.path.join(out, "weights.safetensors"))
     ordered = {n: weights[n] for n, _, _ in weight_list(s)}
     inputs = dict(np.load(os.path.join(out, "inputs.npz")))
+    if variant == "fastpath":
+        if not fastpath_supported(s):
+            raise ValueError("the fused TransformerEncoder path does not "
+                             "compute this model")
+        return s, FastPathModel(s, ordered).eval(), inputs, info
     return s, SpecModel(s, ordered).eval(), inputs, info
 
 
@@ -376,7 +449,8 @@ def export(spec_path, out, seq_len, seed):
             "flops": model_flops(s, seq_len),
             "weights": len(weights),
             "weight_bytes": sum(t.numel() * 4 for t in weights.values()),
-            "output_shape": list(ref.shape), "torch": torch.__version__}
+            "output_shape": list(ref.shape), "torch": torch.__version__,
+            "pytorch_fastpath": fastpath_supported(s)}
     with open(os.path.join(out, "export.json"), "w") as f:
         json.dump(info, f, indent=2)
     return info

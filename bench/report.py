@@ -296,7 +296,10 @@ def markdown(doc, plots, compile_logs):
                 f"{fmt(r['peers'].get('pytorch'))} | "
                 f"{fmt(r.get('roofline_ms'))} | {r['flops'] / 1e9:.1f} | "
                 f"{t.get('xfc', '–')}/{t.get('onnxruntime', '–')}/"
-                f"{t.get('pytorch', '–')} | "
+                f"{t.get('pytorch', '–')}"
+                + (f" ({r['variants']['pytorch']})"
+                   if r.get("variants", {}).get("pytorch") else "")
+                + " | "
                 + "/".join(f"{d[p]:.1e}" if p in d else "–"
                            for p in ("xfc", "onnxruntime", "pytorch"))
                 + " |")
@@ -305,8 +308,9 @@ def markdown(doc, plots, compile_logs):
             parts = []
             for peer, results in r["all_measurements"].items():
                 for x in results:
+                    v = f" ({x['variant']})" if x.get("variant") else ""
                     if "median_ms" in x:
-                        parts.append(f"{peer} {x['threads']} thr "
+                        parts.append(f"{peer}{v} {x['threads']} thr "
                                      f"{x['median_ms']:.1f}")
                     else:
                         parts.append(f"{peer}: skipped")

@@ -109,14 +109,15 @@ def measure_pytorch(a):
     sys.path.insert(0, HERE)
     import export_models
     torch.set_num_threads(a.threads)
-    s, model, inputs, _ = export_models.load_exported(a.model_dir)
+    s, model, inputs, _ = export_models.load_exported(a.model_dir,
+                                                      a.variant)
     args = export_models.torch_inputs(s, inputs)
     with torch.no_grad():
         out = model(*args)
         result = timed_runs(lambda: model(*args), a.warmup, a.repeat)
     np.save(a.output, out.numpy())
     result.update(threads=a.threads, version=torch.__version__,
-                  blas=loaded_libraries("blas"))
+                  blas=loaded_libraries("blas"), variant=a.variant)
     return result
 
 
@@ -233,6 +234,8 @@ def child_main(argv):
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeat", type=int, default=10)
     p.add_argument("--output", required=True)
+    p.add_argument("--variant", default="spec", choices=["spec", "fastpath"],
+                   help="pytorch: the spec module or nn.TransformerEncoder")
     a = p.parse_args(argv)
     fn = {"xfc": measure_xfc, "onnxruntime": measure_onnxruntime,
           "pytorch": measure_pytorch}[a.peer]
@@ -243,7 +246,8 @@ def child_main(argv):
 # The parent: the whole run.
 # ---------------------------------------------------------------------------
 
-def run_child(args, peer, model_dir, threads, output, artifact=None):
+def run_child(args, peer, model_dir, threads, output, artifact=None,
+              variant=None):
     """Runs one measurement in a child; returns its result or a skip."""
     cmd = [sys.executable, os.path.abspath(__file__), "_measure",
            "--peer", peer, "--model-dir", model_dir,
@@ -252,6 +256,8 @@ def run_child(args, peer, model_dir, threads, output, artifact=None):
            "--output", output]
     if artifact:
         cmd += ["--artifact", artifact]
+    if variant:
+        cmd += ["--variant", variant]
     p = subprocess.run(cmd, capture_output=True, text=True,
                        env=thread_env(threads), cwd=ROOT)
     if p.returncode != 0:
@@ -432,14 +438,23 @@ def run_model(args, name, spec, peers_available, records, skips, extra):
     measured["xfc"].append(run_child(
         args, "xfc", model_dir, n_all, os.path.join(outputs, "xfc.npy"),
         artifact=artifact))
-    for peer in ("onnxruntime", "pytorch"):
+    # PyTorch: the spec module, and for BERT-like encoders also
+    # nn.TransformerEncoder's fused inference path; the faster counts.
+    configs = [("onnxruntime", None)]
+    configs += [("pytorch", "spec")]
+    if exported.get("pytorch_fastpath"):
+        configs += [("pytorch", "fastpath")]
+    for peer, variant in configs:
         if not peers_available[peer]:
             continue
         for t in thread_counts:
-            log(f"== time {name}: {peer}, {t} thread(s)")
-            measured[peer].append(run_child(
-                args, peer, model_dir, t,
-                os.path.join(outputs, f"{peer}-{t}.npy")))
+            tag = f"{peer}-{variant}-{t}" if variant else f"{peer}-{t}"
+            log(f"== time {name}: {tag}")
+            r = run_child(args, peer, model_dir, t,
+                          os.path.join(outputs, tag + ".npy"),
+                          variant=variant)
+            r["output_file"] = tag + ".npy"
+            measured[peer].append(r)
     best = {k: best_of(v) for k, v in measured.items()}
     if best["xfc"] is None:
         skips.append(f"e2e/{name}: xfc run failed: "
@@ -454,8 +469,7 @@ def run_model(args, name, spec, peers_available, records, skips, extra):
     for peer in ("onnxruntime", "pytorch"):
         if best[peer]:
             diffs[peer] = max_abs_diff(
-                os.path.join(ROOT, outputs,
-                             f"{peer}-{best[peer]['threads']}.npy"), ref)
+                os.path.join(ROOT, outputs, best[peer]["output_file"]), ref)
     record = {
         "name": f"e2e/{name}/seq{SEQ_LEN}", "unit": "ms",
         "xfc": best["xfc"]["median_ms"],
@@ -464,8 +478,10 @@ def run_model(args, name, spec, peers_available, records, skips, extra):
         "threads": {p: best[p]["threads"] for p in best if best[p]},
         "all_measurements": {p: [{k: v for k, v in r.items()
                                   if k in ("threads", "median_ms", "min_ms",
-                                           "runs", "skipped")}
+                                           "runs", "skipped", "variant")}
                                  for r in rs] for p, rs in measured.items()},
+        "variants": {p: best[p]["variant"] for p in best
+                     if best[p] and "variant" in best[p]},
         "runs": args.repeat, "warmup": args.warmup, "batch": 1,
         "flops": exported["flops"],
         "max_abs_diff_vs_pytorch_reference": diffs,
