@@ -280,9 +280,15 @@ def markdown(doc, plots, compile_logs):
               "artifact run through `libxfc_runtime.so` (ctypes; process "
               "start, open and weight mapping excluded). ONNX Runtime: the "
               "model exported by `bench/export_models.py`, all graph "
-              "optimizations. PyTorch: the same module in eager mode, "
-              "`no_grad`. Each peer is timed in its own process at 1 and "
-              "all threads; the best is recorded.", "",
+              "optimizations. PyTorch: eager, `no_grad`, the same module "
+              "and, for BERT-like encoders, `nn.TransformerEncoder`'s fused "
+              "inference path (the variant that won is in parentheses). "
+              "Each configuration (peer, variant, threads) is "
+              "timed in its own process; the configurations are "
+              f"interleaved in {e2e[0].get('rounds', 1)} rounds, each with "
+              "its own warm-up, and the median is over the "
+              f"{e2e[0]['runs']} runs of all rounds. The best configuration "
+              "of each peer is recorded.", "",
               "| record | xfc | ONNX Runtime | PyTorch | roofline | "
               "GFLOP | threads (xfc/ORT/PT) | max abs diff vs PyTorch "
               "(xfc/ORT/PT) |",

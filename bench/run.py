@@ -15,7 +15,7 @@ Every peer configuration is timed in its own child process (run.py
 _measure ...), with its thread count fixed through the environment before
 any library loads: OpenBLAS and OpenMP size their pools at load time.
 
-usage: bench/run.py [--build build] [--repeat 10] [--warmup 2]
+usage: bench/run.py [--build build] [--repeat 5] [--rounds 3] [--warmup 2]
                     [--models bert-base,gpt2-small] [--skip-gemm]
                     [--quick] [--results bench/results.json]
                     [--report-dir bench/reports]
@@ -87,9 +87,7 @@ def timed_runs(fn, warmup, repeat):
         t = time.perf_counter()
         fn()
         ms.append((time.perf_counter() - t) * 1e3)
-    ms.sort()
-    return {"median_ms": ms[len(ms) // 2], "min_ms": ms[0],
-            "max_ms": ms[-1], "runs": len(ms)}
+    return {"times_ms": ms}
 
 
 def loaded_libraries(*needles):
@@ -431,30 +429,45 @@ def run_model(args, name, spec, peers_available, records, skips, extra):
     outputs = os.path.join(model_dir, "outputs")
     os.makedirs(os.path.join(ROOT, outputs), exist_ok=True)
     n_all = all_threads()
-    thread_counts = sorted({1, n_all})
-    measured = {"xfc": [], "onnxruntime": [], "pytorch": []}
-    # xfc: one configuration (see xfc_threads_for).
-    log(f"== time {name}: xfc")
-    measured["xfc"].append(run_child(
-        args, "xfc", model_dir, n_all, os.path.join(outputs, "xfc.npy"),
-        artifact=artifact))
-    # PyTorch: the spec module, and for BERT-like encoders also
-    # nn.TransformerEncoder's fused inference path; the faster counts.
-    configs = [("onnxruntime", None)]
-    configs += [("pytorch", "spec")]
+    thread_counts = sorted({1, max(1, n_all // 2), n_all})
+    # Every configuration: (peer, variant, threads). xfc has one (see
+    # xfc_threads_for). PyTorch: the spec module, and for BERT-like encoders
+    # also nn.TransformerEncoder's fused inference path; the faster counts.
+    configs = [("xfc", None, n_all)]
+    variants = [("onnxruntime", None), ("pytorch", "spec")]
     if exported.get("pytorch_fastpath"):
-        configs += [("pytorch", "fastpath")]
-    for peer, variant in configs:
-        if not peers_available[peer]:
-            continue
-        for t in thread_counts:
-            tag = f"{peer}-{variant}-{t}" if variant else f"{peer}-{t}"
-            log(f"== time {name}: {tag}")
+        variants.append(("pytorch", "fastpath"))
+    configs += [(peer, variant, t) for peer, variant in variants
+                if peers_available[peer] for t in thread_counts]
+    # Rounds interleave the configurations, so a burst of load from another
+    # process on a shared machine falls on all of them alike; each round is
+    # a fresh process with its own warm-up, and the median is taken over
+    # the runs of every round together.
+    merged = {}
+    for rnd in range(args.rounds):
+        for peer, variant, t in configs:
+            tag = "-".join(str(x) for x in (peer, variant, t) if x)
+            if peer == "xfc":
+                tag = "xfc"
+            log(f"== time {name}: {tag} (round {rnd + 1}/{args.rounds})")
             r = run_child(args, peer, model_dir, t,
                           os.path.join(outputs, tag + ".npy"),
+                          artifact=artifact if peer == "xfc" else None,
                           variant=variant)
             r["output_file"] = tag + ".npy"
-            measured[peer].append(r)
+            prev = merged.get(tag)
+            if prev is None or "skipped" in r or "skipped" in prev:
+                merged[tag] = prev if prev and "skipped" in prev else r
+            else:
+                prev["times_ms"] += r["times_ms"]
+            merged[tag]["peer"] = peer
+    measured = {"xfc": [], "onnxruntime": [], "pytorch": []}
+    for r in merged.values():
+        if "times_ms" in r:
+            ms = sorted(r["times_ms"])
+            r.update(median_ms=ms[len(ms) // 2], min_ms=ms[0],
+                     max_ms=ms[-1], runs=len(ms))
+        measured[r["peer"]].append(r)
     best = {k: best_of(v) for k, v in measured.items()}
     if best["xfc"] is None:
         skips.append(f"e2e/{name}: xfc run failed: "
@@ -482,7 +495,8 @@ def run_model(args, name, spec, peers_available, records, skips, extra):
                                  for r in rs] for p, rs in measured.items()},
         "variants": {p: best[p]["variant"] for p in best
                      if best[p] and "variant" in best[p]},
-        "runs": args.repeat, "warmup": args.warmup, "batch": 1,
+        "runs": best["xfc"]["runs"], "rounds": args.rounds,
+        "warmup_per_round": args.warmup, "batch": 1,
         "flops": exported["flops"],
         "max_abs_diff_vs_pytorch_reference": diffs,
     }
@@ -499,7 +513,10 @@ def main():
         return child_main(sys.argv[2:])
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--build", default="build")
-    p.add_argument("--repeat", type=int, default=10)
+    p.add_argument("--repeat", type=int, default=5,
+                   help="timed runs per configuration and round")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="interleaved rounds over all configurations")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--skip-gemm", action="store_true")
@@ -511,9 +528,12 @@ def main():
                    help="a line for the report (e.g. the machine's state)")
     args = p.parse_args()
     args.gemm_shapes = GEMM_SHAPES
-    if args.repeat < 10 and not args.quick:
-        sys.exit("run.py: --repeat must be at least 10 (use --quick for a "
-                 "smoke test)")
+    if args.repeat < 1 or args.rounds < 1:
+        sys.exit("run.py: --repeat and --rounds must be at least 1")
+    if args.repeat * args.rounds < 10 and not args.quick:
+        sys.exit("run.py: at least 10 timed runs per configuration are "
+                 "needed (--repeat x --rounds; use --quick for a smoke "
+                 "test)")
     os.chdir(ROOT)
     started = datetime.datetime.now(datetime.timezone.utc)
     machine = machine_info()
