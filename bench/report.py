@@ -251,13 +251,16 @@ def markdown(doc, plots, compile_logs):
     rows = gemm_rows(doc)
     if rows:
         L += ["## GEMM (GFLOPS, higher is better)", "",
-              "xfc: one `xf.linear` compiled into an artifact (weight laid "
-              "out at compile time: the pre-packed kind), run through the "
-              "runtime C API. OpenBLAS: `cblas_sgemm` with B given [N,K] "
+              "xfc: one `xf.linear` compiled into an artifact and run "
+              "through the runtime C API; its weight is a plain row-major "
+              "matrix laid out at compile time ([K,N]), with no packing at "
+              "run time (a weight packed at compile time would make a "
+              "separate `/prepacked` record). OpenBLAS: `cblas_sgemm` with B given [N,K] "
               "(the Linear layout) and [K,N]; its packing happens in every "
               "call and is timed. Median of at least "
               f"{min(r['runs'] for r, _, _ in rows)} runs (and 0.5 s unless "
-              "`--quick`) after warm-up runs. Ratios are against the faster "
+              "`--quick`), in rounds that interleave the three, each after "
+              "warm-up runs. Ratios are against the faster "
               "OpenBLAS layout.", "",
               "| record | xfc | OpenBLAS B[N,K] | OpenBLAS B[K,N] | "
               "xfc / best OpenBLAS | threads xfc / OpenBLAS | max abs diff |",

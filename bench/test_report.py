@@ -26,6 +26,7 @@ def gemm_json(xfc_gflops, blas_gflops):
                          "xfc": {"gflops": xfc_gflops, "median_ms": 2.0,
                                  "min_ms": 2.0, "runs": 20, "threads": 1,
                                  "weight_layout": "[K,N]",
+                                 "weight_transform": "transpose",
                                  "compile_seconds": 0.3},
                          "openblas_b_nk": side,
                          "openblas_b_kn": dict(side, gflops=blas_gflops / 2)}]}
@@ -64,6 +65,14 @@ class GemmRecords(unittest.TestCase):
         self.assertEqual(r["xfc"], 60.0)
         self.assertEqual(r["peers"], {"openblas": 70.0,
                                       "openblas_b_kn": 35.0})
+        self.assertIn("no packing at run time", r["xfc_kind"])
+
+    def test_packed_weight_makes_a_prepacked_record(self):
+        doc = gemm_json(60.0, 70.0)
+        doc["results"][0]["xfc"]["weight_transform"] = "pack_panels_16"
+        (r,) = run.gemm_records(doc)
+        self.assertEqual(r["name"],
+                         "gemm/M=128,N=768,K=768/threads=1/prepacked")
         self.assertIn("pre-packed", r["xfc_kind"])
 
     def test_target_against_the_faster_layout(self):

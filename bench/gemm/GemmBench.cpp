@@ -6,8 +6,10 @@
 //  - xfc: a module holding one `xf.linear` (no bias) compiled with the
 //    default CPU pipeline by xfc::compileModule into an artifact, opened and
 //    run through the runtime C API. The weight is an artifact weight laid out
-//    at compile time (the manifest records its transform), so this is the
-//    "pre-packed" kind: no per-call packing is timed because none happens.
+//    at compile time (the manifest records its transform): no per-call
+//    work on it is timed because none happens. Where that layout is more
+//    than a transpose (packed panels), the figure is a pre-packed one and
+//    bench/run.py names its record so.
 //  - openblas: cblas_sgemm, row-major A [M,K], with B given as [N,K]
 //    (CblasTrans: the layout of a PyTorch Linear weight) and as [K,N]
 //    (CblasNoTrans). Any packing OpenBLAS does happens inside each call and
@@ -17,8 +19,10 @@
 // cannot make a figure.
 //
 // Each timing is the median of at least --min-runs runs and at least
-// --min-seconds of runs, after warm-up runs. GFLOPS = 2*M*N*K / median.
-// The result is one JSON document on --json (or stdout).
+// --min-seconds of runs, taken in --rounds rounds that interleave xfc and
+// both OpenBLAS calls, each round after warm-up runs.
+// GFLOPS = 2*M*N*K / median. The result is one JSON document on --json (or
+// stdout).
 //
 //===----------------------------------------------------------------------===//
 #include "xf/Dialect/XF/XFOps.h"
@@ -72,6 +76,7 @@ struct Options {
   int warmup = 3;
   int minRuns = 20;
   double minSeconds = 0.5;
+  int rounds = 4;
 };
 
 struct Timing {
@@ -79,23 +84,46 @@ struct Timing {
   int runs = 0;
 };
 
-/// Runs `fn` `warmup` times, then at least `minRuns` times and for at least
-/// `minSeconds`; returns the median and the minimum.
-Timing timeIt(const std::function<void()> &fn, const Options &opts) {
+/// One round of samples of `fn`: `warmup` untimed runs, then at least
+/// 1/rounds of `minRuns` runs and of `minSeconds`; appends the times (ms).
+void sampleRound(const std::function<void()> &fn, const Options &opts,
+                 std::vector<double> &ms) {
   for (int i = 0; i < opts.warmup; ++i)
     fn();
-  std::vector<double> ms;
+  int runs = (opts.minRuns + opts.rounds - 1) / opts.rounds;
+  double seconds = opts.minSeconds / opts.rounds;
   Clock::time_point start = Clock::now();
-  while (static_cast<int>(ms.size()) < opts.minRuns ||
-         std::chrono::duration<double>(Clock::now() - start).count() <
-             opts.minSeconds) {
+  for (int done = 0;
+       done < runs ||
+       std::chrono::duration<double>(Clock::now() - start).count() < seconds;
+       ++done) {
     Clock::time_point t = Clock::now();
     fn();
     ms.push_back(
         std::chrono::duration<double, std::milli>(Clock::now() - t).count());
   }
+}
+
+Timing summarize(std::vector<double> ms) {
   std::sort(ms.begin(), ms.end());
   return {ms[ms.size() / 2], ms.front(), static_cast<int>(ms.size())};
+}
+
+/// Times the functions of `fns` in interleaved rounds (all of round 1, then
+/// all of round 2, ...), so a burst of load from another process on a
+/// shared machine falls on every side alike; each median is over the
+/// samples of all rounds.
+std::vector<Timing>
+timeInterleaved(const std::vector<std::function<void()>> &fns,
+                const Options &opts) {
+  std::vector<std::vector<double>> samples(fns.size());
+  for (int r = 0; r < opts.rounds; ++r)
+    for (size_t i = 0; i < fns.size(); ++i)
+      sampleRound(fns[i], opts, samples[i]);
+  std::vector<Timing> out;
+  for (const std::vector<double> &ms : samples)
+    out.push_back(summarize(ms));
+  return out;
 }
 
 double gflops(int64_t m, int64_t n, int64_t k, double ms) {
@@ -139,9 +167,9 @@ bool compileLinear(int64_t m, int64_t n, int64_t k,
   auto wType = mlir::RankedTensorType::get({n, k}, b.getF32Type());
   auto yType = mlir::RankedTensorType::get({m, n}, b.getF32Type());
   b.setInsertionPointToEnd(module->getBody());
-  auto func = mlir::func::FuncOp::create(b, loc, xfc::kModelFunctionName,
-                                         b.getFunctionType({xType, wType},
-                                                           {yType}));
+  auto func =
+      mlir::func::FuncOp::create(b, loc, xfc::kModelFunctionName,
+                                 b.getFunctionType({xType, wType}, {yType}));
   llvm::StringRef writable =
       mlir::bufferization::BufferizationDialect::kWritableAttrName;
   func.setArgAttr(0, xfc::kInputAttrName, b.getStringAttr("x"));
@@ -152,8 +180,8 @@ bool compileLinear(int64_t m, int64_t n, int64_t k,
   mlir::Block *body = func.addEntryBlock();
   b.setInsertionPointToStart(body);
   mlir::Value y = mlir::xf::LinearOp::create(
-      b, loc, yType, body->getArgument(0), body->getArgument(1),
-      mlir::Value(), /*transpose_weight=*/false);
+      b, loc, yType, body->getArgument(0), body->getArgument(1), mlir::Value(),
+      /*transpose_weight=*/false);
   mlir::func::ReturnOp::create(b, loc, y);
 
   xfc::WeightStore weights;
@@ -204,7 +232,7 @@ std::vector<std::string> splitComma(const std::string &text) {
 const char *kUsage =
     "usage: xfc-gemm-bench [--shapes MxNxK,...] [--threads T,...]\n"
     "                      [--work DIR] [--json FILE] [--warmup N]\n"
-    "                      [--min-runs N] [--min-seconds S]\n"
+    "                      [--min-runs N] [--min-seconds S] [--rounds R]\n"
     "T = 0 means all cores. Defaults: the BERT-base linear shapes, threads "
     "1,0.\n";
 
@@ -237,6 +265,8 @@ Options parseOptions(int argc, char **argv) {
         opts.minRuns = std::max(1, std::stoi(v));
       else if (a == "--min-seconds")
         opts.minSeconds = std::stod(v);
+      else if (a == "--rounds")
+        opts.rounds = std::max(1, std::stoi(v));
       else
         fail("unknown option " + a + "\n" + kUsage);
     } catch (const std::logic_error &) {
@@ -306,15 +336,22 @@ int main(int argc, char **argv) {
            "x" + std::to_string(k) + " linear: " + error);
     double compileSeconds =
         std::chrono::duration<double>(Clock::now() - compileStart).count();
-    std::string weightLayout = "[N,K] as given";
+    // How the compiler stored the weight (the manifest's transform):
+    // "none" and "transpose" keep a plain row-major matrix, anything else
+    // (a packed layout) makes the figure a pre-packed one.
+    std::string transform = "unknown";
     {
       std::ifstream in(dir + "/manifest.json");
       nlohmann::json manifest = nlohmann::json::parse(in, nullptr, false);
       if (!manifest.is_discarded() && manifest.contains("weights") &&
-          !manifest["weights"].empty() &&
-          manifest["weights"][0].value("transform", "none") == "transpose")
-        weightLayout = "[K,N], transposed at compile time";
+          manifest["weights"].is_array() && !manifest["weights"].empty() &&
+          manifest["weights"][0].is_object())
+        transform = manifest["weights"][0].value("transform", "none");
     }
+    std::string weightLayout = transform == "none" ? "[N,K] as given"
+                               : transform == "transpose"
+                                   ? "[K,N], transposed at compile time"
+                                   : "stored as '" + transform + "'";
 
     xfc_model *model = nullptr;
     error = takeError(xfc_model_open(dir.c_str(), nullptr, &model));
@@ -342,11 +379,10 @@ int main(int argc, char **argv) {
     for (int threads : opts.threads) {
       openblas_set_num_threads(threads);
       int xfcThreads = xfcThreadsFor(threads);
-      Timing tx = timeIt(runXfc, opts);
-      Timing tnt = timeIt(blasNT, opts);
+      std::vector<Timing> t = timeInterleaved({runXfc, blasNT, blasNN}, opts);
+      const Timing &tx = t[0], &tnt = t[1], &tnn = t[2];
       blasNT();
       double diffNT = maxAbsDiff(yXfc, yBlas);
-      Timing tnn = timeIt(blasNN, opts);
       blasNN();
       double diffNN = maxAbsDiff(yXfc, yBlas);
       // The same product, so the results agree to fp32 rounding (outputs
@@ -368,6 +404,7 @@ int main(int argc, char **argv) {
                   {"runs", tx.runs},
                   {"threads", xfcThreads},
                   {"weight_layout", weightLayout},
+                  {"weight_transform", transform},
                   {"compile_seconds", compileSeconds}};
       r["openblas_b_nk"] = {{"gflops", gflops(m, n, k, tnt.medianMs)},
                             {"median_ms", tnt.medianMs},
@@ -387,8 +424,8 @@ int main(int argc, char **argv) {
                    "max |diff| %.2g\n",
                    (long long)m, (long long)n, (long long)k, threads,
                    gflops(m, n, k, tx.medianMs), xfcThreads,
-                   gflops(m, n, k, tnt.medianMs),
-                   gflops(m, n, k, tnn.medianMs), std::max(diffNT, diffNN));
+                   gflops(m, n, k, tnt.medianMs), gflops(m, n, k, tnn.medianMs),
+                   std::max(diffNT, diffNN));
       results.push_back(r);
     }
     xfc_model_destroy(model);
