@@ -521,6 +521,19 @@ def run_model(args, name, spec, peers_available, records, skips, extra):
     records.append(record)
 
 
+def command_args(argv):
+    """The options that reproduce the run (the --note text left out)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--note":
+            skip = True
+        elif not a.startswith("--note="):
+            out.append(a)
+    return out
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "_measure":
         return child_main(sys.argv[2:])
@@ -601,7 +614,7 @@ def main():
                     f"{' '.join(machine['simd'])}"),
         "machine_details": machine,
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
-        "command": " ".join(["bench/run.py"] + sys.argv[1:]),
+        "command": " ".join(["bench/run.py"] + command_args(sys.argv[1:])),
         "versions": extra["versions"],
         "thread_policy": ("each peer at its best measured thread count among "
                           f"1 and {all_threads()} (recorded per record); xfc "
