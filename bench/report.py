@@ -137,18 +137,29 @@ def gemm_limits(rows):
                  f"{max(xs):.1f} GFLOPS and OpenBLAS (B [N,K]) at "
                  f"{min(bs):.1f}–{max(bs):.1f}, so xfc's kernel reaches "
                  f"{min(rs) * 100:.0f}–{max(rs) * 100:.0f}% of OpenBLAS's: "
-                 f"the gap is in the generated matmul code itself (vector "
-                 f"width use, register blocking, cache tiling, packing), not "
-                 f"in threading")
+                 f"the gap is in the generated matmul code itself, not in "
+                 f"threading")
     if many:
         xt = many[0][0]["threads"]["xfc"]
         bt = many[0][0]["threads"]["openblas"]
+        # What OpenBLAS gains from its threads on this machine, shape by
+        # shape: the most xfc could gain from threads of its own.
+        single = {r["name"].rsplit("/threads=", 1)[0]: best
+                  for r, best, _ in rows if r["name"].endswith("threads=1")}
+        gains = [best / single[r["name"].rsplit("/threads=", 1)[0]]
+                 for r, best in many
+                 if r["name"].rsplit("/threads=", 1)[0] in single]
         if xt < bt:
             text += ("; " if text else "") + (
                 f"the all-thread records compare xfc on {xt} thread (it has "
-                f"no thread setting yet) with OpenBLAS on {bt}, so even a "
-                f"kernel as fast as OpenBLAS's would reach about 1/{bt} of "
-                f"it there until xfc runs threads")
+                f"no thread setting yet) with OpenBLAS on {bt}")
+            if gains:
+                text += (f", which is {min(gains):.2f}–{max(gains):.2f}× its "
+                         f"single-thread rate here")
+                if max(gains) < 1.2:
+                    text += (" (the vCPUs gain almost nothing from a second "
+                             "thread on this machine, so there the gap is "
+                             "the single-thread one)")
     return text
 
 

@@ -552,7 +552,19 @@ def main():
     p.add_argument("--report-dir", default="bench/reports")
     p.add_argument("--note", default="",
                    help="a line for the report (e.g. the machine's state)")
+    p.add_argument("--render-only", action="store_true",
+                   help="measure nothing: rewrite the report and plots from "
+                        "the records of --results")
     args = p.parse_args()
+    if args.render_only:
+        os.chdir(ROOT)
+        with open(args.results) as f:
+            doc = json.load(f)
+        sys.path.insert(0, HERE)
+        import report
+        print("wrote " + report.write_all(doc, args.results, args.report_dir,
+                                          doc.get("compile_logs", {})))
+        return
     args.gemm_shapes = GEMM_SHAPES
     if args.repeat < 1 or args.rounds < 1:
         sys.exit("run.py: --repeat and --rounds must be at least 1")
@@ -623,6 +635,7 @@ def main():
         "note": args.note,
         "skipped": skips,
         "records": records,
+        "compile_logs": extra.get("compile_logs", {}),
     }
     if "openblas_corename" in extra:
         doc["versions"]["openblas_core"] = extra["openblas_corename"]
