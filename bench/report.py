@@ -27,6 +27,10 @@ def atomic_write(path, data, mode="w"):
     try:
         with os.fdopen(fd, mode) as f:
             f.write(data)
+        # mkstemp creates the file 0600; give it the usual permissions.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
