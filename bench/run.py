@@ -573,6 +573,11 @@ def main():
                  "needed (--repeat x --rounds; use --quick for a smoke "
                  "test)")
     os.chdir(ROOT)
+    for needed in (os.path.join(args.build, "bin", "xfc"),
+                   os.path.join(args.build, "lib", "libxfc_runtime.so")):
+        if not os.path.exists(needed):
+            sys.exit(f"run.py: {needed} not found: build xfc first "
+                     f"(`make bench` does), or pass --build DIR")
     started = datetime.datetime.now(datetime.timezone.utc)
     machine = machine_info()
     log(f"machine: {machine['cpu']}, {machine['cores']} cores, "
