@@ -2,10 +2,12 @@
 #   make demo  installs what is missing, builds, compiles the bundled example
 #              model and runs it.
 #   make test  installs what is missing, builds, and runs every test.
+#   make bench installs the peers (OpenBLAS, PyTorch, ONNX Runtime), builds
+#              in Release and writes bench/results.json and a report.
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup configure build demo test goldens clean
+.PHONY: all setup configure build demo test bench goldens clean
 
 all: build
 
@@ -25,6 +27,11 @@ demo: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Side-by-side benchmarks (bench/README.md); never part of `make test`.
+# BENCH_ARGS are passed to bench/run.py.
+bench:
+	bash scripts/bench.sh $(BUILD) -- $(BENCH_ARGS)
 
 # Regenerates tests/e2e/golden with Debian's PyTorch (the oracle).
 goldens:
