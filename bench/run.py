@@ -66,13 +66,9 @@ def thread_env(threads):
 
 def xfc_threads_for(requested):
     """Threads xfc's generated code runs with when `requested` are asked
-    for. This tree's runtime has no thread setting (the generated code is
-    single-threaded), so it is 1. When the run context API lands
-    (xfc_context_options.num_threads), pass `requested` in measure_xfc and
-    return what the context reports here; bench/gemm/GemmBench.cpp has the
-    same function for the GEMM records."""
-    del requested
-    return 1
+    for: the run context is created with num_threads = requested (0 would
+    mean one per core), so it is exactly that."""
+    return requested
 
 
 # ---------------------------------------------------------------------------
@@ -174,10 +170,23 @@ def measure_xfc(a):
         fn.restype = ctypes.c_void_p
         fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t,
                        ctypes.POINTER(TensorInfo)]
-    lib.xfc_model_run.restype = ctypes.c_void_p
-    lib.xfc_model_run.argtypes = [ctypes.c_void_p, ctypes.POINTER(Buffer),
-                                  ctypes.c_size_t, ctypes.POINTER(Buffer),
-                                  ctypes.c_size_t]
+    class ContextOptions(ctypes.Structure):
+        _fields_ = [("struct_size", ctypes.c_uint32),
+                    ("num_threads", ctypes.c_int32)]
+
+    lib.xfc_context_options_initialize.argtypes = [
+        ctypes.POINTER(ContextOptions)]
+    lib.xfc_context_create.restype = ctypes.c_void_p
+    lib.xfc_context_create.argtypes = [ctypes.c_void_p,
+                                       ctypes.POINTER(ContextOptions),
+                                       ctypes.POINTER(ctypes.c_void_p)]
+    lib.xfc_context_num_threads.restype = ctypes.c_int32
+    lib.xfc_context_num_threads.argtypes = [ctypes.c_void_p]
+    lib.xfc_context_run.restype = ctypes.c_void_p
+    lib.xfc_context_run.argtypes = [ctypes.c_void_p, ctypes.POINTER(Buffer),
+                                    ctypes.c_size_t, ctypes.POINTER(Buffer),
+                                    ctypes.c_size_t]
+    lib.xfc_context_destroy.argtypes = [ctypes.c_void_p]
     lib.xfc_model_destroy.argtypes = [ctypes.c_void_p]
 
     def check(status, what):
@@ -209,15 +218,26 @@ def measure_xfc(a):
     out_buf = Buffer(out.ctypes.data, out.nbytes)
     ins = (Buffer * len(in_bufs))(*in_bufs)
 
+    # A run context owns the arena and the thread count: created once, so
+    # the timed runs allocate nothing.
+    options = ContextOptions()
+    lib.xfc_context_options_initialize(ctypes.byref(options))
+    options.num_threads = a.threads
+    context = ctypes.c_void_p()
+    check(lib.xfc_context_create(model, ctypes.byref(options),
+                                 ctypes.byref(context)), "xfc_context_create")
+
     def run():
-        check(lib.xfc_model_run(model, ins, len(in_bufs),
-                                ctypes.byref(out_buf), 1), "xfc_model_run")
+        check(lib.xfc_context_run(context, ins, len(in_bufs),
+                                  ctypes.byref(out_buf), 1), "xfc_context_run")
 
     run()
     result = timed_runs(run, a.warmup, a.repeat)
     np.save(a.output, out)
+    threads = lib.xfc_context_num_threads(context)
+    lib.xfc_context_destroy(context)
     lib.xfc_model_destroy(model)
-    result.update(threads=xfc_threads_for(a.threads))
+    result.update(threads=threads)
     return result
 
 
@@ -443,15 +463,17 @@ def run_model(args, name, spec, peers_available, records, skips, extra):
     os.makedirs(os.path.join(ROOT, outputs), exist_ok=True)
     n_all = all_threads()
     thread_counts = sorted({1, max(1, n_all // 2), n_all})
-    # Every configuration: (peer, variant, threads). xfc has one (see
-    # xfc_threads_for). PyTorch: the spec module, and for BERT-like encoders
-    # also nn.TransformerEncoder's fused inference path; the faster counts.
-    configs = [("xfc", None, n_all)]
-    variants = [("onnxruntime", None), ("pytorch", "spec")]
+    # Every configuration: (peer, variant, threads), every peer (xfc too)
+    # at each thread count. PyTorch: the spec module, and for BERT-like
+    # encoders also nn.TransformerEncoder's fused inference path; the
+    # faster counts.
+    configs = []
+    variants = [("xfc", None), ("onnxruntime", None), ("pytorch", "spec")]
     if exported.get("pytorch_fastpath"):
         variants.append(("pytorch", "fastpath"))
     configs += [(peer, variant, t) for peer, variant in variants
-                if peers_available[peer] for t in thread_counts]
+                if peer == "xfc" or peers_available[peer]
+                for t in thread_counts]
     # Rounds interleave the configurations, so a burst of load from another
     # process on a shared machine falls on all of them alike; each round is
     # a fresh process with its own warm-up, and the median is taken over
@@ -634,9 +656,8 @@ def main():
         "command": " ".join(["bench/run.py"] + command_args(sys.argv[1:])),
         "versions": extra["versions"],
         "thread_policy": ("each peer at its best measured thread count among "
-                          f"1 and {all_threads()} (recorded per record); xfc "
-                          "runs single-threaded (no thread setting in this "
-                          "runtime yet)"),
+                          f"1 and {all_threads()} (recorded per record); "
+                          "xfc's count is its run context's num_threads"),
         "note": args.note,
         "skipped": skips,
         "records": records,

@@ -14,6 +14,8 @@ PACKAGES=(
   # LLVM/MLIR 22: libraries, tablegen, lit/FileCheck, and ld.lld which links
   # the artifact's shared library.
   libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools clang-22 lld-22
+  # LLVM's OpenMP runtime: parallel kernels of the artifacts run on it.
+  libomp-22-dev
   # Libraries and tests.
   nlohmann-json3-dev libgtest-dev
   # NumPy checks the .npy reader and writer against the real thing.

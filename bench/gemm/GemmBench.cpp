@@ -140,14 +140,10 @@ std::vector<float> normal(size_t n, uint32_t seed, double stddev) {
 }
 
 /// The number of threads xfc's generated code runs with when `requested`
-/// are asked for. The runtime in this tree has no way to set one: the
-/// generated code is single-threaded, so the answer is 1 whatever is asked.
-/// When the run context API lands (xfc_context_options.num_threads), this is
-/// the one place to pass `requested` through (and return what the context
-/// reports).
-int xfcThreadsFor(int requested) {
-  (void)requested;
-  return 1;
+/// are asked for: the run context takes the count as an option and reports
+/// what it will use (0 = one per core).
+int xfcThreadsFor(const xfc_context *context) {
+  return xfc_context_num_threads(context);
 }
 
 /// Compiles `@xf_model(x: [M,K] input, w: [N,K] weight) -> [M,N]` holding
@@ -360,10 +356,24 @@ int main(int argc, char **argv) {
     std::vector<float> yXfc(size_t(m * n)), yBlas(size_t(m * n));
     xfc_buffer in{a.data(), a.size() * sizeof(float)};
     xfc_buffer out{yXfc.data(), yXfc.size() * sizeof(float)};
-    auto runXfc = [&] {
-      std::string e = takeError(xfc_model_run(model, &in, 1, &out, 1));
+    // One run context per thread count, created before timing: a run
+    // through a context allocates nothing.
+    xfc_context *context = nullptr;
+    auto useThreads = [&](int threads) {
+      xfc_context_destroy(context);
+      context = nullptr;
+      xfc_context_options options;
+      xfc_context_options_initialize(&options);
+      options.num_threads = threads;
+      std::string e =
+          takeError(xfc_context_create(model, &options, &context));
       if (!e.empty())
-        fail("xfc_model_run: " + e);
+        fail("xfc_context_create: " + e);
+    };
+    auto runXfc = [&] {
+      std::string e = takeError(xfc_context_run(context, &in, 1, &out, 1));
+      if (!e.empty())
+        fail("xfc_context_run: " + e);
     };
     auto blasNT = [&] {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(n),
@@ -378,7 +388,8 @@ int main(int argc, char **argv) {
 
     for (int threads : opts.threads) {
       openblas_set_num_threads(threads);
-      int xfcThreads = xfcThreadsFor(threads);
+      useThreads(threads);
+      int xfcThreads = xfcThreadsFor(context);
       std::vector<Timing> t = timeInterleaved({runXfc, blasNT, blasNN}, opts);
       const Timing &tx = t[0], &tnt = t[1], &tnn = t[2];
       blasNT();
@@ -428,6 +439,7 @@ int main(int argc, char **argv) {
                    std::max(diffNT, diffNN));
       results.push_back(r);
     }
+    xfc_context_destroy(context);
     xfc_model_destroy(model);
   }
 
