@@ -35,15 +35,16 @@ func.func @linear_weights(%x: tensor<2x7x16xf32>,
 
 // -----
 
-// A tied embedding: the token table is also the LM head's weight, so it
-// keeps the [out, in] layout the embedding lookup needs. The other linear
-// weight is still transposed.
+// A tied embedding: the token table is also the LM head's weight. The
+// table keeps the [out, in] layout the embedding lookup needs; the LM head
+// reads a derived copy of it, laid out like any linear weight. The other
+// linear weight is transposed as usual.
 
 // CHECK-LABEL: func.func @tied_embedding
-// CHECK-SAME: (%[[IDS:[^:]*]]: tensor<2x7xi32>, %[[T:[^:]*]]: tensor<64x16xf32> {xf.weight = "embed.tokens"}, %[[W:[^:]*]]: tensor<16x16xf32> {xf.weight = "proj.weight", xf.weight_transform = "transpose"})
+// CHECK-SAME: (%[[IDS:[^:]*]]: tensor<2x7xi32>, %[[T:[^:]*]]: tensor<64x16xf32> {xf.weight = "embed.tokens"}, %[[TL:[^:]*]]: tensor<16x64xf32> {xf.weight = "embed.tokens.linear", xf.weight_concat = ["embed.tokens"], xf.weight_transform = "transpose"}, %[[W:[^:]*]]: tensor<16x16xf32> {xf.weight = "proj.weight", xf.weight_transform = "transpose"})
 // CHECK: %[[E:.*]] = xf.embedding %[[IDS]], %[[T]]
 // CHECK: %[[P:.*]] = xf.linear %[[E]], %[[W]] {transpose_weight}
-// CHECK: xf.linear %[[P]], %[[T]] : (tensor<2x7x16xf32>, tensor<64x16xf32>) -> tensor<2x7x64xf32>
+// CHECK: xf.linear %[[P]], %[[TL]] {transpose_weight} : (tensor<2x7x16xf32>, tensor<16x64xf32>) -> tensor<2x7x64xf32>
 // KEEP-NOT: transpose
 // KEEP-LABEL: func.func @other_uses
 func.func @tied_embedding(%ids: tensor<2x7xi32>,

@@ -60,7 +60,49 @@ struct XFWeightLayoutPass
     }
   }
 
+  /// A weight read both as a table (a tied embedding) and as the weight of
+  /// linears (the LM head) cannot take the linear layout in place: the
+  /// linears get their own copy, a derived argument built from the table
+  /// at compile time (`xf.weight_concat` of one source), which the loop
+  /// below then lays out like any linear weight. That trades the table's
+  /// size in the artifact for a GEMM that runs the tiled kernel.
+  void splitSharedLinearWeights(func::FuncOp func) {
+    Builder builder(&getContext());
+    for (unsigned index = 0; index < func.getNumArguments(); ++index) {
+      BlockArgument arg = func.getArgument(index);
+      auto name = func.getArgAttrOfType<StringAttr>(index, "xf.weight");
+      if (!name || func.getArgAttr(index, "xf.weight_transform") ||
+          func.getArgAttr(index, "xf.weight_concat") ||
+          cast<RankedTensorType>(arg.getType()).getRank() != 2)
+        continue;
+      SmallVector<OpOperand *> linearUses;
+      bool otherUses = false;
+      for (OpOperand &use : arg.getUses()) {
+        auto linear = dyn_cast<LinearOp>(use.getOwner());
+        if (linear && use.getOperandNumber() ==
+                          linear.getWeightMutable().getOperandNumber() &&
+            !linear.getTransposeWeight() && !linear.getWeightPanel())
+          linearUses.push_back(&use);
+        else
+          otherUses = true;
+      }
+      if (linearUses.empty() || !otherUses)
+        continue;
+      NamedAttrList attrs(func.getArgAttrDict(index));
+      attrs.set("xf.weight",
+                builder.getStringAttr(name.getValue() + ".linear"));
+      attrs.set("xf.weight_concat", builder.getArrayAttr({name}));
+      (void)func.insertArgument(index + 1, arg.getType(),
+                                attrs.getDictionary(&getContext()),
+                                func.getLoc());
+      BlockArgument copy = func.getArgument(index + 1);
+      for (OpOperand *use : linearUses)
+        use->set(copy);
+    }
+  }
+
   void transposeWeightArguments(func::FuncOp func) {
+    splitSharedLinearWeights(func);
     Builder builder(&getContext());
     SmallVector<Type> argTypes(func.getArgumentTypes());
     for (BlockArgument arg : func.getArguments()) {

@@ -37,8 +37,11 @@ def XFWeightLayout : Pass<"xf-weight-layout", "::mlir::ModuleOp"> {
     which lets the matmul read it row by row. The argument's type changes,
     the linears get `transpose_weight`, and the argument gets
     `xf.weight_transform = "transpose"` so the compiler writes the weight
-    file to match (and lists the change in the manifest). Weights with any
-    other use (a tied embedding table) keep their layout. Functions that
+    file to match (and lists the change in the manifest). A weight that is
+    also read otherwise (a tied embedding table) keeps its layout for that
+    use, and its linears get a copy of their own: a derived argument
+    `<name>.linear` (`xf.weight_concat = ["<name>"]`) laid out like any
+    linear weight, so the LM head runs the tiled GEMM. Functions that
     are called or otherwise referenced in the module keep their signature:
     the pass never changes an interface someone else depends on.
 
