@@ -267,10 +267,11 @@ def markdown(doc, plots, compile_logs):
     if rows:
         L += ["## GEMM (GFLOPS, higher is better)", "",
               "xfc: one `xf.linear` compiled into an artifact and run "
-              "through the runtime C API; its weight is a plain row-major "
-              "matrix laid out at compile time ([K,N]), with no packing at "
-              "run time (a weight packed at compile time would make a "
-              "separate `/prepacked` record). OpenBLAS: `cblas_sgemm` with B given [N,K] "
+              "through the runtime C API; its weight is laid out at "
+              "compile time (records named `/prepacked` when the compiler "
+              "stored it in register-tile panels, as `xfc_kind` in "
+              "results.json says; nothing is packed at run time). "
+              "OpenBLAS: `cblas_sgemm` with B given [N,K] "
               "(the Linear layout) and [K,N]; its packing happens in every "
               "call and is timed. Median of at least "
               f"{min(r['runs'] for r, _, _ in rows)} runs (and 0.5 s unless "
