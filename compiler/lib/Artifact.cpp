@@ -279,8 +279,13 @@ bool writeManifest(const std::string &path, const ManifestInfo &info,
     if (!spec.is_discarded())
       manifest["spec"] = spec;
   }
+  return writeTextFile(path, manifest.dump(2) + "\n", error);
+}
+
+bool writeTextFile(const std::string &path, const std::string &text,
+                   std::string &error) {
   std::ofstream out(path);
-  out << manifest.dump(2) << "\n";
+  out << text;
   if (!out) {
     error = "cannot write " + path;
     return false;

@@ -45,17 +45,6 @@ void removeTree(const std::string &path) {
     llvm::sys::fs::remove_directories(path, /*IgnoreErrors=*/true);
 }
 
-bool writeText(const std::string &path, const std::string &text,
-               std::string &error) {
-  std::ofstream out(path);
-  out << text;
-  if (!out) {
-    error = "cannot write " + path;
-    return false;
-  }
-  return true;
-}
-
 std::string printModule(mlir::ModuleOp module) {
   std::string text;
   llvm::raw_string_ostream os(text);
@@ -137,7 +126,7 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
   auto dump = [&](const char *file) {
     if (request.dumpIRDir.empty())
       return true;
-    return writeText(request.dumpIRDir + "/" + file, printModule(module),
+    return writeTextFile(request.dumpIRDir + "/" + file, printModule(module),
                      error);
   };
   if (!dump("0-xf.mlir"))

@@ -5,13 +5,14 @@
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/MemoryPlanReport.h"
 
+#include "xfc/Compiler/Artifact.h"
+
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/FileSystem.h"
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <numeric>
 
 namespace xfc {
@@ -30,17 +31,6 @@ std::string mib(uint64_t bytes) {
   std::snprintf(text, sizeof(text), "%12llu bytes (%8.2f MiB)",
                 static_cast<unsigned long long>(bytes), bytes / 1048576.0);
   return text;
-}
-
-bool writeFile(const std::string &path, const std::string &text,
-               std::string &error) {
-  std::ofstream out(path);
-  out << text;
-  if (!out) {
-    error = "cannot write " + path;
-    return false;
-  }
-  return true;
 }
 
 } // namespace
@@ -135,8 +125,8 @@ bool writeMemoryPlanFiles(const MemoryPlan &plan, const std::string &dir,
     error = "cannot create " + dir + ": " + ec.message();
     return false;
   }
-  return writeFile(dir + "/memory-plan.json", memoryPlanToJson(plan), error) &&
-         writeFile(dir + "/memory-plan.svg", memoryPlanToSvg(plan), error);
+  return writeTextFile(dir + "/memory-plan.json", memoryPlanToJson(plan), error) &&
+         writeTextFile(dir + "/memory-plan.svg", memoryPlanToSvg(plan), error);
 }
 
 } // namespace xfc

@@ -12,10 +12,8 @@
 // alone), so it cannot disturb the others.
 //
 //===----------------------------------------------------------------------===//
+#include "ExampleModel.h"
 #include "ScratchDir.h"
-
-#include "xfc/Compiler/Compiler.h"
-#include "xfc/runtime.h"
 
 #include <gtest/gtest.h>
 
@@ -35,34 +33,20 @@ protected:
     dir = std::make_unique<ScratchDir>(
         std::string("threading_") +
         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    CompileRequest request;
-    request.specPath =
-        std::string(XFC_SOURCE_DIR) + "/models/example-tiny-bert.json";
-    request.shapes.batch = 2;
-    request.shapes.seqLen = 77; // Ragged thread and register tiles.
-    request.outputDir = dir->path() + "/artifact";
-    request.force = true;
+    ShapeOptions shapes;
+    shapes.batch = 2;
+    shapes.seqLen = 77; // Ragged thread and register tiles.
     CompileReport report;
     std::string error;
-    ASSERT_TRUE(compileModel(request, report, error)) << error;
-    xfc_status status =
-        xfc_model_open(request.outputDir.c_str(), nullptr, &model);
-    ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+    model = compileAndOpenExample(dir->path(), shapes, report, error);
+    ASSERT_NE(model, nullptr) << error;
     // Varied token ids (within the vocabulary) and full lengths.
-    for (size_t i = 0; i < xfc_model_num_inputs(model); ++i) {
-      xfc_tensor_info info;
-      ASSERT_EQ(xfc_model_input_info(model, i, &info), nullptr);
-      size_t n = 1;
-      for (int32_t d = 0; d < info.rank; ++d)
-        n *= info.dims[d];
-      std::vector<int32_t> v(n);
-      for (size_t j = 0; j < n; ++j)
-        v[j] = std::strstr(info.name, "length") ? 77
-               : info.has_range
-                   ? static_cast<int32_t>((j * 7919) % (info.max_value + 1))
-                   : 0;
-      inputs.push_back(std::move(v));
-    }
+    inputs = exampleInputs(model, 77, [](size_t j, const xfc_tensor_info &info) {
+      return info.has_range
+                 ? static_cast<int32_t>((j * 7919) % (info.max_value + 1))
+                 : 0;
+    });
+    ASSERT_FALSE(inputs.empty());
   }
   void TearDown() override { xfc_model_destroy(model); }
 
@@ -79,10 +63,7 @@ protected:
     EXPECT_EQ(xfc_context_num_threads(context), threads);
     xfc_tensor_info out;
     EXPECT_EQ(xfc_model_output_info(model, 0, &out), nullptr);
-    size_t n = 1;
-    for (int32_t d = 0; d < out.rank; ++d)
-      n *= out.dims[d];
-    std::vector<float> output(n);
+    std::vector<float> output(numElements(out));
     std::vector<xfc_buffer> in;
     for (std::vector<int32_t> &v : inputs)
       in.push_back({v.data(), v.size() * sizeof(int32_t)});

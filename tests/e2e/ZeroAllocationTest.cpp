@@ -12,6 +12,7 @@
 // allocation inside libxfc_runtime.so is seen.
 //
 //===----------------------------------------------------------------------===//
+#include "ExampleModel.h"
 #include "ScratchDir.h"
 
 #include "xfc/Compiler/Compiler.h"
@@ -111,37 +112,21 @@ protected:
     dir = std::make_unique<ScratchDir>(
         std::string("zero_allocation_") +
         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    CompileRequest request;
-    request.specPath =
-        std::string(XFC_SOURCE_DIR) + "/models/example-tiny-bert.json";
-    request.shapes.seqLen = 16;
-    request.outputDir = dir->path() + "/artifact";
-    request.force = true;
+    ShapeOptions shapes;
+    shapes.seqLen = 16;
     CompileReport report;
     std::string error;
-    ASSERT_TRUE(compileModel(request, report, error)) << error;
+    model = compileAndOpenExample(dir->path(), shapes, report, error);
+    ASSERT_NE(model, nullptr) << error;
     ASSERT_GT(report.memoryPlan.arenaBytes, 0u);
-    xfc_status status =
-        xfc_model_open(request.outputDir.c_str(), nullptr, &model);
-    ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
 
     // Valid token ids (0) and token types, full lengths where asked.
-    for (size_t i = 0; i < xfc_model_num_inputs(model); ++i) {
-      xfc_tensor_info info;
-      ASSERT_EQ(xfc_model_input_info(model, i, &info), nullptr);
-      size_t n = 1;
-      for (int32_t d = 0; d < info.rank; ++d)
-        n *= info.dims[d];
-      int32_t value =
-          std::strstr(info.name, "length") ? static_cast<int32_t>(16) : 0;
-      inputs.emplace_back(n, value);
-    }
+    inputs = exampleInputs(model, 16,
+                           [](size_t, const xfc_tensor_info &) { return 0; });
+    ASSERT_FALSE(inputs.empty());
     xfc_tensor_info out;
     ASSERT_EQ(xfc_model_output_info(model, 0, &out), nullptr);
-    size_t n = 1;
-    for (int32_t d = 0; d < out.rank; ++d)
-      n *= out.dims[d];
-    output.assign(n, 0.0f);
+    output.assign(numElements(out), 0.0f);
     for (std::vector<int32_t> &v : inputs)
       inBuffers.push_back({v.data(), v.size() * sizeof(int32_t)});
     outBuffers.push_back({output.data(), output.size() * sizeof(float)});

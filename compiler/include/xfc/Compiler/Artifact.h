@@ -75,6 +75,11 @@ struct ManifestInfo {
   uint64_t numPlannedBuffers = 0;
 };
 
+/// Writes `text` to `path` (replacing it); false with `error` naming the
+/// file if it cannot be written.
+bool writeTextFile(const std::string &path, const std::string &text,
+                   std::string &error);
+
 /// Writes manifest.json at `path`.
 bool writeManifest(const std::string &path, const ManifestInfo &info,
                    const ArtifactInterface &interface, std::string &error);
