@@ -225,16 +225,15 @@ struct FusionConfig {
 
 /// All off, each fusion pass alone, and all on with chunked feed-forward
 /// (5 rows: it divides none of the golden row counts, so the remainder
-/// chunk runs too). All on alone is GoldenTest. (`attention` switches the
-/// fused attention kernel; until that pass exists it alone is the same
-/// pipeline as all off, so it has no configuration of its own yet.)
+/// chunk runs too). All on alone is GoldenTest.
 std::vector<FusionConfig> fusionConfigs() {
   CpuPipelineOptions off;
   off.fusion.qkv = off.fusion.epilogue = off.fusion.residualLayerNorm =
       off.fusion.attention = false;
   CpuPipelineOptions qkv = off, epilogue = off, residualLayerNorm = off,
-                     chunked;
+                     attention = off, chunked;
   qkv.fusion.qkv = true;
+  attention.fusion.attention = true;
   epilogue.fusion.epilogue = true;
   residualLayerNorm.fusion.residualLayerNorm = true;
   chunked.fusion.ffnChunk = 5;
@@ -242,6 +241,7 @@ std::vector<FusionConfig> fusionConfigs() {
           {"qkv", qkv},
           {"epilogue", epilogue},
           {"residual_layernorm", residualLayerNorm},
+          {"attention", attention},
           {"all_on_ffn_chunk5", chunked}};
 }
 
