@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "xfc/Frontend/ModelBuilder.h"
 
+#include "xf/Dialect/XF/NodeNames.h"
 #include "xf/Dialect/XF/XFOps.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -46,8 +47,14 @@ private:
     return it == weights.end() ? Value() : it->second;
   }
 
+  /// The location of spec node `name`: every op is located at the node it
+  /// computes, so diagnostics, --explain and kernel symbols name it.
+  Location at(const std::string &name) {
+    return xf::nodeLoc(b.getContext(), name);
+  }
+
   Value layerNorm(Value x, const std::string &prefix) {
-    return xf::LayerNormOp::create(b, loc, x.getType(), x,
+    return xf::LayerNormOp::create(b, at(prefix), x.getType(), x,
                                    weight(prefix + ".weight"),
                                    weight(prefix + ".bias"),
                                    b.getF64FloatAttr(spec.layerNormEpsilon))
@@ -58,7 +65,7 @@ private:
                   Value keyLengths, bool causal) {
     auto type = cast<RankedTensorType>(x.getType());
     return xf::MultiHeadAttentionOp::create(
-        b, loc, type, x, keyValue, weight(prefix + ".q.weight"),
+        b, at(prefix), type, x, keyValue, weight(prefix + ".q.weight"),
         weight(prefix + ".q.bias"), weight(prefix + ".k.weight"),
         weight(prefix + ".k.bias"), weight(prefix + ".v.weight"),
         weight(prefix + ".v.bias"), weight(prefix + ".out.weight"),
@@ -81,22 +88,25 @@ private:
       break;
     }
     return xf::FeedForwardOp::create(
-        b, loc, x.getType(), xf::ActivationKindAttr::get(b.getContext(), kind),
+        b, at(prefix), x.getType(), xf::ActivationKindAttr::get(b.getContext(), kind),
         x, weight(prefix + ".fc1.weight"), weight(prefix + ".fc1.bias"),
         weight(prefix + ".fc2.weight"), weight(prefix + ".fc2.bias"));
   }
 
-  Value add(Value lhs, Value rhs) {
-    return xf::AddOp::create(b, loc, lhs.getType(), lhs, rhs);
+  Value add(Value lhs, Value rhs, const std::string &name) {
+    return xf::AddOp::create(b, at(name), lhs.getType(), lhs, rhs);
   }
 
   /// One residual sub-layer with the spec's norm placement:
   /// post-LN `LN(x + f(x))`, pre-LN `x + f(LN(x))`.
+  /// The add is node `<sublayerPrefix>.residual`.
   Value residual(Value x, const std::string &normPrefix,
+                 const std::string &sublayerPrefix,
                  llvm::function_ref<Value(Value)> sublayer) {
+    std::string addName = sublayerPrefix + ".residual";
     if (spec.normPlacement == NormPlacement::Pre)
-      return add(x, sublayer(layerNorm(x, normPrefix)));
-    return layerNorm(add(x, sublayer(x)), normPrefix);
+      return add(x, sublayer(layerNorm(x, normPrefix)), addName);
+    return layerNorm(add(x, sublayer(x), addName), normPrefix);
   }
 
   /// Token (+ position, + token type) embeddings of one stack.
@@ -107,30 +117,34 @@ private:
     std::string tableName = stack + ".embed.tokens";
     if (!weight(tableName))
       tableName = "encoder.embed.tokens"; // Shared encoder-decoder table.
-    Value x = xf::EmbeddingOp::create(b, loc, type, ids, weight(tableName),
+    Value x = xf::EmbeddingOp::create(b, at(stack + ".embed.tokens"), type,
+                                      ids, weight(tableName),
                                       b.getF64FloatAttr(spec.embeddingScale));
     switch (spec.positionalEncoding) {
     case PositionalEncoding::None:
       break;
     case PositionalEncoding::Sinusoidal:
       x = xf::PositionalEncodingOp::create(
-          b, loc, type,
+          b, at(stack + ".embed.positions"), type,
           xf::PositionalKindAttr::get(b.getContext(),
                                       xf::PositionalKind::sinusoidal),
           x, Value());
       break;
     case PositionalEncoding::Learned:
       x = xf::PositionalEncodingOp::create(
-          b, loc, type,
+          b, at(stack + ".embed.positions"), type,
           xf::PositionalKindAttr::get(b.getContext(),
                                       xf::PositionalKind::learned),
           x, weight(stack + ".embed.positions"));
       break;
     }
     if (tokenTypes)
-      x = add(x, xf::EmbeddingOp::create(b, loc, type, tokenTypes,
-                                         weight(stack + ".embed.token_types"),
-                                         b.getF64FloatAttr(1.0)));
+      x = add(x,
+              xf::EmbeddingOp::create(b, at(stack + ".embed.token_types"),
+                                      type, tokenTypes,
+                                      weight(stack + ".embed.token_types"),
+                                      b.getF64FloatAttr(1.0)),
+              stack + ".embed.token_types.add");
     if (spec.embeddingLayerNorm)
       x = layerNorm(x, stack + ".embed.norm");
     return x;
@@ -142,15 +156,17 @@ private:
               Value memoryLengths) {
     for (int64_t i = 0; i < numLayers; ++i) {
       std::string layer = name + ".layers." + std::to_string(i);
-      x = residual(x, layer + ".self_attn_norm", [&](Value in) {
+      x = residual(x, layer + ".self_attn_norm", layer + ".self_attn",
+                   [&](Value in) {
         return attention(in, in, layer + ".self_attn", selfLengths, causal);
       });
       if (memory)
-        x = residual(x, layer + ".cross_attn_norm", [&](Value in) {
+        x = residual(x, layer + ".cross_attn_norm", layer + ".cross_attn",
+                     [&](Value in) {
           return attention(in, memory, layer + ".cross_attn", memoryLengths,
                            /*causal=*/false);
         });
-      x = residual(x, layer + ".ffn_norm",
+      x = residual(x, layer + ".ffn_norm", layer + ".ffn",
                    [&](Value in) { return feedForward(in, layer + ".ffn"); });
     }
     if (spec.finalNorm)
@@ -169,7 +185,7 @@ private:
     auto xType = cast<RankedTensorType>(x.getType());
     auto type =
         f32Type({xType.getDimSize(0), xType.getDimSize(1), spec.vocabSize});
-    return xf::LinearOp::create(b, loc, type, x, table, weight("lm_head.bias"),
+    return xf::LinearOp::create(b, at("lm_head"), type, x, table, weight("lm_head.bias"),
                                 /*transpose_weight=*/false);
   }
 

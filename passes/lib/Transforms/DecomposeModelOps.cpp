@@ -6,6 +6,7 @@
 // so it never changes numerics.
 //
 //===----------------------------------------------------------------------===//
+#include "xf/Dialect/XF/NodeNames.h"
 #include "xf/Dialect/XF/XFOps.h"
 #include "xf/Transforms/Passes.h"
 
@@ -41,19 +42,23 @@ struct DecomposeMultiHeadAttention
 
   LogicalResult matchAndRewrite(MultiHeadAttentionOp op,
                                 PatternRewriter &rewriter) const override {
+    // Each part is a spec node of its own ("<attn>.q", ...), named like
+    // its weights, so it can be fused, reported and profiled by name.
     Location loc = op.getLoc();
-    Value q = buildLinear(rewriter, loc, op.getQuery(), op.getQWeight(),
-                          op.getQBias());
-    Value k = buildLinear(rewriter, loc, op.getKeyValue(), op.getKWeight(),
-                          op.getKBias());
-    Value v = buildLinear(rewriter, loc, op.getKeyValue(), op.getVWeight(),
-                          op.getVBias());
+    Value q = buildLinear(rewriter, childNodeLoc(loc, "q"), op.getQuery(),
+                          op.getQWeight(), op.getQBias());
+    Value k = buildLinear(rewriter, childNodeLoc(loc, "k"), op.getKeyValue(),
+                          op.getKWeight(), op.getKBias());
+    Value v = buildLinear(rewriter, childNodeLoc(loc, "v"), op.getKeyValue(),
+                          op.getVWeight(), op.getVBias());
     Value attended = AttentionOp::create(
-        rewriter, loc, q.getType(), q, k, v, op.getKeyLengths(),
+        rewriter, childNodeLoc(loc, "core"), q.getType(), q, k, v,
+        op.getKeyLengths(),
         op.getNumHeadsAttr(), rewriter.getF64FloatAttr(op.getEffectiveScale()),
         op.getCausalAttr());
-    rewriter.replaceOp(op, buildLinear(rewriter, loc, attended,
-                                       op.getOutWeight(), op.getOutBias()));
+    rewriter.replaceOp(op, buildLinear(rewriter, childNodeLoc(loc, "out"),
+                                       attended, op.getOutWeight(),
+                                       op.getOutBias()));
     return success();
   }
 };
@@ -64,12 +69,15 @@ struct DecomposeFeedForward : public OpRewritePattern<FeedForwardOp> {
   LogicalResult matchAndRewrite(FeedForwardOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Value hidden = buildLinear(rewriter, loc, op.getInput(), op.getFc1Weight(),
+    Value hidden = buildLinear(rewriter, childNodeLoc(loc, "fc1"),
+                               op.getInput(), op.getFc1Weight(),
                                op.getFc1Bias());
-    Value activated = ActivationOp::create(rewriter, loc, hidden.getType(),
-                                           op.getActivationAttr(), hidden);
-    rewriter.replaceOp(op, buildLinear(rewriter, loc, activated,
-                                       op.getFc2Weight(), op.getFc2Bias()));
+    Value activated =
+        ActivationOp::create(rewriter, childNodeLoc(loc, "act"),
+                             hidden.getType(), op.getActivationAttr(), hidden);
+    rewriter.replaceOp(op, buildLinear(rewriter, childNodeLoc(loc, "fc2"),
+                                       activated, op.getFc2Weight(),
+                                       op.getFc2Bias()));
     return success();
   }
 };

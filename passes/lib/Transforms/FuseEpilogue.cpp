@@ -11,6 +11,7 @@
 // (`act(x W^T + b) + r`), so the numbers do not change.
 //
 //===----------------------------------------------------------------------===//
+#include "xf/Dialect/XF/NodeNames.h"
 #include "xf/Dialect/XF/XFOps.h"
 #include "xf/Transforms/Passes.h"
 
@@ -41,8 +42,11 @@ LinearOp singleUseLinear(Value value) {
 /// a residual defined between the linear and the add still dominates it
 /// (the linear's own operands dominate that position too).
 LinearOp cloneWithEpilogue(PatternRewriter &rewriter, LinearOp linear,
-                           Value residual, ActivationKindAttr activation) {
-  return LinearOp::create(rewriter, linear.getLoc(),
+                           Operation *absorbed, Value residual,
+                           ActivationKindAttr activation) {
+  Location loc = fusedNodeLoc(rewriter.getContext(),
+                              {linear.getLoc(), absorbed->getLoc()});
+  return LinearOp::create(rewriter, loc,
                           linear.getResult().getType(), linear.getInput(),
                           linear.getWeight(), linear.getBias(), residual,
                           linear.getTransposeWeightAttr(), activation,
@@ -60,7 +64,7 @@ struct FoldActivation : public OpRewritePattern<ActivationOp> {
     if (!linear || linear.getActivation() || linear.getResidual())
       return rewriter.notifyMatchFailure(op, "input is not a plain linear");
     LinearOp fused =
-        cloneWithEpilogue(rewriter, linear, Value(), op.getKindAttr());
+        cloneWithEpilogue(rewriter, linear, op, Value(), op.getKindAttr());
     rewriter.replaceOp(op, fused.getResult());
     rewriter.eraseOp(linear);
     return success();
@@ -77,7 +81,7 @@ struct FoldResidual : public OpRewritePattern<AddOp> {
       LinearOp linear = singleUseLinear(mine);
       if (!linear || linear.getResidual() || other == mine)
         continue;
-      LinearOp fused = cloneWithEpilogue(rewriter, linear, other,
+      LinearOp fused = cloneWithEpilogue(rewriter, linear, op, other,
                                          linear.getActivationAttr());
       rewriter.replaceOp(op, fused.getResult());
       rewriter.eraseOp(linear);

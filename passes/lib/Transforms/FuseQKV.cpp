@@ -16,6 +16,7 @@
 // so the numbers do not change.
 //
 //===----------------------------------------------------------------------===//
+#include "xf/Dialect/XF/NodeNames.h"
 #include "xf/Dialect/XF/XFOps.h"
 #include "xf/Transforms/Passes.h"
 
@@ -215,10 +216,14 @@ struct XFFuseQKVPass : public xf::impl::XFFuseQKVBase<XFFuseQKVPass> {
     // The group is in one block and the walk visits it in program order:
     // the first linear comes first, and all of them read the same input.
     OpBuilder b(first);
+    SmallVector<Location> locs;
+    for (LinearOp linear : linears)
+      locs.push_back(linear.getLoc());
+    Location loc = fusedNodeLoc(&getContext(), locs);
     auto fused = LinearOp::create(
-        b, first.getLoc(), RankedTensorType::get(shape, b.getF32Type()),
+        b, loc, RankedTensorType::get(shape, b.getF32Type()),
         first.getInput(), weight, bias, /*transpose_weight=*/false);
-    auto split = SplitOp::create(b, first.getLoc(), pieces, fused.getResult());
+    auto split = SplitOp::create(b, loc, pieces, fused.getResult());
     for (auto [i, piece] : llvm::enumerate(split.getResults())) {
       LinearOp linear = linears[i];
       linear.getResult().replaceAllUsesWith(piece);

@@ -10,6 +10,7 @@
 // sum, which replaces the add for its other users.
 //
 //===----------------------------------------------------------------------===//
+#include "xf/Dialect/XF/NodeNames.h"
 #include "xf/Dialect/XF/XFOps.h"
 #include "xf/Transforms/Passes.h"
 
@@ -70,7 +71,8 @@ struct XFFuseResidualLayerNormPass
     rewriter.setInsertionPoint(insertionPoint);
     Type sumType = otherUses.empty() ? Type() : add.getResult().getType();
     auto fused = LayerNormOp::create(
-        rewriter, norm.getLoc(), norm.getResult().getType(), sumType,
+        rewriter, fusedNodeLoc(rewriter.getContext(), {add.getLoc(), norm.getLoc()}),
+        norm.getResult().getType(), sumType,
         add.getLhs(), norm.getGamma(), norm.getBeta(), add.getRhs(),
         norm.getEpsilonAttr());
     rewriter.replaceAllUsesWith(norm.getResult(), fused.getResult());
