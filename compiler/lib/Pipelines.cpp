@@ -65,7 +65,9 @@ std::string modelStage(const CpuPipelineOptions &opts) {
                       : 0;
   return text + "xf-weight-layout{transpose-linear-weights=" + layout +
          " pack-panel-width=" + std::to_string(panel) +
-         "},canonicalize,cse";
+         "},canonicalize,cse,"
+         // Last on xf IR: what is left is the list of kernels.
+         "xf-form-kernels";
 }
 
 std::string linalgStage(const CpuPipelineOptions &opts) {

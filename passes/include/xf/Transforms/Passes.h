@@ -30,6 +30,10 @@ class AttentionOp;
 /// informational block counts).
 constexpr llvm::StringLiteral kAttentionKernelAttrName = "xf.attention_kernel";
 
+/// The module attribute xf-form-kernels writes: one dictionary per kernel
+/// (id, name, symbol, kind, nodes, flops, bytes), indexed by kernel id.
+constexpr llvm::StringLiteral kKernelsAttrName = "xf.kernels";
+
 /// The kernel choice of one `xf.attention` op.
 struct AttentionKernelConfig {
   /// Query rows and keys per tile, 1 <= blockQ <= Sq, 1 <= blockK <= Sk.

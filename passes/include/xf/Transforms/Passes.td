@@ -244,4 +244,27 @@ def XFFuseResidualLayerNorm : Pass<"xf-fuse-residual-layernorm"> {
   let dependentDialects = ["::mlir::xf::XFDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// Kernels
+//===----------------------------------------------------------------------===//
+
+def XFFormKernels : Pass<"xf-form-kernels", "::mlir::ModuleOp"> {
+  let summary = "Number, name and describe the kernels left after fusion";
+  let description = [{
+    Runs last on `xf` IR. Every compute op at the top of a function (an
+    `xf` op other than `xf.split`, or an `scf.for` of `xf` ops made by
+    `xf-chunk-feed-forward`) is one kernel. Kernels are numbered in
+    program order; each op's location (and that of every op nested in it)
+    is wrapped in `loc("xf.kernel.<id>"(...))`, which every op lowered from
+    it inherits, and the module gets `xf.kernels`: per kernel its `id`,
+    display `name` (the common prefix of its spec nodes, then the parts
+    joined with `+`), `symbol` (`xf_k<id>_<name>` with every character
+    outside `[A-Za-z0-9_]` made `_`), `kind` (e.g. `linear+gelu`,
+    `residual+layer_norm`, `attention(fused, causal)`), `nodes` (the spec
+    nodes its location names), `flops` and `bytes` (docs/compiler.md,
+    "Kernels").
+  }];
+  let dependentDialects = ["::mlir::xf::XFDialect"];
+}
+
 #endif // XF_TRANSFORMS_PASSES_TD

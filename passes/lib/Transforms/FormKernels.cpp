@@ -1,0 +1,265 @@
+//===- FormKernels.cpp - Name and describe the model's kernels --*- C++ -*-===//
+//
+// Part of xfc. Implements xf-form-kernels. After fusion every compute op
+// left at the top of the model function (an `xf` op other than the view
+// `xf.split`, or a chunk loop of `xf-chunk-feed-forward`) is one kernel:
+// lowering turns it into one loop nest (or, unfused attention, a few that
+// share its intermediates), and nothing is fused across kernels any more.
+// This pass fixes that list: it numbers the kernels in program order, tags
+// each op's location with its number (every op lowered from it inherits
+// the location, so the LLVM stage can outline the kernel into a function
+// of its own), and records on the module what each kernel is: its name,
+// the spec nodes it computes, the symbol it will have, its FLOPs and the
+// bytes it moves. `xfc compile --explain` prints that record, the manifest
+// stores it, and `xfc run --profile` reports time against it.
+//
+// FLOPs count the arithmetic of the definition (a transcendental function
+// counts as one), over the blocks a fused attention kernel visits. Bytes
+// are the compulsory traffic: every operand read once, every result
+// written once, and every intermediate the kernel materializes in memory
+// (the scores of unfused attention) written and read once.
+//
+//===----------------------------------------------------------------------===//
+#include "xf/Dialect/XF/NodeNames.h"
+#include "xf/Dialect/XF/XFOps.h"
+#include "xf/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+
+namespace mlir::xf {
+#define GEN_PASS_DEF_XFFORMKERNELS
+#include "xf/Transforms/Passes.h.inc"
+} // namespace mlir::xf
+
+using namespace mlir;
+using namespace mlir::xf;
+
+namespace {
+
+int64_t numElements(Value v) {
+  auto type = dyn_cast<ShapedType>(v.getType());
+  return type && type.hasStaticShape() ? type.getNumElements() : 0;
+}
+
+int64_t numBytes(Value v) {
+  auto type = dyn_cast<ShapedType>(v.getType());
+  if (!type || !type.hasStaticShape())
+    return 0;
+  return type.getNumElements() *
+         std::max<int64_t>(1, type.getElementTypeBitWidth() / 8);
+}
+
+/// FLOPs per element of an activation (a transcendental counts as one).
+int64_t activationFlops(ActivationKind kind) {
+  switch (kind) {
+  case ActivationKind::relu:
+    return 1;
+  case ActivationKind::gelu:
+    return 5; // x * 0.5 * (1 + erf(x / sqrt 2))
+  case ActivationKind::gelu_tanh:
+    return 9; // x * 0.5 * (1 + tanh(c * (x + 0.044715 x^3)))
+  }
+  return 1;
+}
+
+struct KernelCost {
+  std::string kind;
+  int64_t flops = 0;
+  int64_t bytes = 0;
+};
+
+/// Operands read once plus results written once.
+int64_t operandAndResultBytes(Operation *op) {
+  int64_t bytes = 0;
+  for (Value v : op->getOperands())
+    bytes += numBytes(v);
+  for (Value v : op->getResults())
+    bytes += numBytes(v);
+  return bytes;
+}
+
+KernelCost costOf(Operation *op);
+
+KernelCost costOfLinear(LinearOp op) {
+  KernelCost cost;
+  int64_t outElems = numElements(op.getResult());
+  int64_t k = cast<ShapedType>(op.getInput().getType()).getShape().back();
+  cost.flops = 2 * outElems * k;
+  cost.kind = "linear";
+  if (op.getBias())
+    cost.flops += outElems;
+  if (std::optional<ActivationKind> act = op.getActivation()) {
+    cost.flops += activationFlops(*act) * outElems;
+    cost.kind += "+" + stringifyActivationKind(*act).str();
+  }
+  if (op.getResidual()) {
+    cost.flops += outElems;
+    cost.kind += "+residual";
+  }
+  if (nodeNames(op.getLoc()).size() > 1 && !op.getActivation() &&
+      !op.getResidual())
+    cost.kind = "linear(concatenated)";
+  cost.bytes = operandAndResultBytes(op);
+  return cost;
+}
+
+KernelCost costOfAttention(AttentionOp op) {
+  auto q = cast<ShapedType>(op.getQuery().getType());
+  auto k = cast<ShapedType>(op.getKey().getType());
+  int64_t batch = q.getShape()[0], sq = q.getShape()[1], sk = k.getShape()[1];
+  int64_t heads = op.getNumHeads();
+  int64_t headDim = q.getShape()[2] / std::max<int64_t>(1, heads);
+  int64_t scores = batch * heads * sq * sk;
+  KernelCost cost;
+  cost.bytes = operandAndResultBytes(op);
+  auto kernel = op->getAttrOfType<DictionaryAttr>(kAttentionKernelAttrName);
+  double fraction = 1.0;
+  if (kernel) {
+    auto bq = kernel.getAs<IntegerAttr>("block_q");
+    auto bk = kernel.getAs<IntegerAttr>("block_k");
+    auto visited = kernel.getAs<IntegerAttr>("visited_blocks");
+    if (bq && bk && visited && sq && sk) {
+      int64_t total = ((sq + bq.getInt() - 1) / bq.getInt()) *
+                      ((sk + bk.getInt() - 1) / bk.getInt());
+      fraction = double(visited.getInt()) / double(std::max<int64_t>(1, total));
+    }
+    auto pattern = kernel.getAs<StringAttr>("pattern");
+    cost.kind = "attention(fused";
+    if (pattern)
+      cost.kind += ", " + pattern.getValue().str();
+    cost.kind += ")";
+  } else {
+    // The [B, H, Sq, Sk] scores live in memory between the steps.
+    cost.bytes += 2 * scores * 4;
+    cost.kind = op.getCausal() ? "attention(unfused, causal)"
+                               : "attention(unfused)";
+  }
+  // Q K^T and P V (2 d each per score), scale, mask, exp, sum, divide.
+  cost.flops = int64_t(double(scores) * double(4 * headDim + 5) * fraction);
+  return cost;
+}
+
+KernelCost costOfLoop(scf::ForOp loop) {
+  KernelCost cost;
+  std::optional<int64_t> lb = getConstantIntValue(loop.getLowerBound());
+  std::optional<int64_t> ub = getConstantIntValue(loop.getUpperBound());
+  std::optional<int64_t> step = getConstantIntValue(loop.getStep());
+  int64_t trips =
+      lb && ub && step && *step > 0 ? (*ub - *lb + *step - 1) / *step : 1;
+  std::string inner;
+  loop.getBody()->walk([&](Operation *op) {
+    if (!isa<XFDialect>(op->getDialect()) || isa<SplitOp>(op))
+      return;
+    KernelCost part = costOf(op);
+    cost.flops += trips * part.flops;
+    cost.bytes += trips * part.bytes;
+    inner += (inner.empty() ? "" : ", ") + part.kind;
+  });
+  cost.kind = "chunked x" + std::to_string(trips) + "(" + inner + ")";
+  return cost;
+}
+
+KernelCost costOf(Operation *op) {
+  if (auto linear = dyn_cast<LinearOp>(op))
+    return costOfLinear(linear);
+  if (auto attention = dyn_cast<AttentionOp>(op))
+    return costOfAttention(attention);
+  if (auto loop = dyn_cast<scf::ForOp>(op))
+    return costOfLoop(loop);
+  KernelCost cost;
+  cost.bytes = operandAndResultBytes(op);
+  int64_t n = op->getNumResults() ? numElements(op->getResult(0)) : 0;
+  if (auto norm = dyn_cast<LayerNormOp>(op)) {
+    // Mean, centre, square, sum, scale by rsqrt, gamma, beta.
+    cost.flops = 7 * n + (norm.getResidual() ? n : 0);
+    cost.kind = norm.getResidual() ? "residual+layer_norm" : "layer_norm";
+  } else if (auto act = dyn_cast<ActivationOp>(op)) {
+    cost.flops = activationFlops(act.getKind()) * n;
+    cost.kind = stringifyActivationKind(act.getKind()).str();
+  } else if (isa<AddOp>(op)) {
+    cost.flops = n;
+    cost.kind = "add";
+  } else if (isa<SoftmaxOp>(op)) {
+    cost.flops = 4 * n;
+    cost.kind = "softmax";
+  } else if (isa<EmbeddingOp>(op)) {
+    // Reads the looked-up rows, not the whole table.
+    auto embedding = cast<EmbeddingOp>(op);
+    cost.bytes = numBytes(embedding.getIds()) + 2 * numBytes(op->getResult(0));
+    cost.flops = n;
+    cost.kind = "embedding";
+  } else if (auto pos = dyn_cast<PositionalEncodingOp>(op)) {
+    cost.flops = pos.getKind() == PositionalKind::sinusoidal ? 2 * n : n;
+    cost.kind = "positional_encoding(" +
+                stringifyPositionalKind(pos.getKind()).str() + ")";
+  } else {
+    cost.kind = op->getName().stripDialect().str();
+  }
+  return cost;
+}
+
+/// Top-level ops that are kernels: compute ops of the xf dialect, and
+/// loops around them.
+bool isKernel(Operation *op) {
+  if (isa<SplitOp>(op))
+    return false;
+  if (isa<XFDialect>(op->getDialect()))
+    return true;
+  if (auto loop = dyn_cast<scf::ForOp>(op)) {
+    bool hasXF = false;
+    loop.getBody()->walk([&](Operation *inner) {
+      hasXF |= isa<XFDialect>(inner->getDialect());
+    });
+    return hasXF;
+  }
+  return false;
+}
+
+struct XFFormKernelsPass
+    : public xf::impl::XFFormKernelsBase<XFFormKernelsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    Builder b(&getContext());
+    SmallVector<Attribute> kernels;
+    for (func::FuncOp func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal())
+        continue;
+      for (Operation &op : func.getBody().front()) {
+        if (!isKernel(&op))
+          continue;
+        int64_t id = kernels.size();
+        SmallVector<StringRef> nodes = nodeNames(op.getLoc());
+        std::string name = groupDisplayName(nodes);
+        if (name.empty())
+          name = op.getName().stripDialect().str();
+        std::string symbol =
+            "xf_k" + std::to_string(id) + "_" + symbolFragment(name);
+        KernelCost cost = costOf(&op);
+        SmallVector<Attribute> nodeAttrs;
+        for (StringRef node : nodes)
+          nodeAttrs.push_back(b.getStringAttr(node));
+        kernels.push_back(b.getDictionaryAttr({
+            b.getNamedAttr("id", b.getI64IntegerAttr(id)),
+            b.getNamedAttr("name", b.getStringAttr(name)),
+            b.getNamedAttr("symbol", b.getStringAttr(symbol)),
+            b.getNamedAttr("kind", b.getStringAttr(cost.kind)),
+            b.getNamedAttr("nodes", b.getArrayAttr(nodeAttrs)),
+            b.getNamedAttr("flops", b.getI64IntegerAttr(cost.flops)),
+            b.getNamedAttr("bytes", b.getI64IntegerAttr(cost.bytes)),
+        }));
+        // Ops inside a loop kernel are tagged too: they lower separately
+        // but belong to the same kernel.
+        op.walk([&](Operation *inner) {
+          inner->setLoc(kernelTaggedLoc(inner->getLoc(), id));
+        });
+      }
+    }
+    module->setAttr(kKernelsAttrName, b.getArrayAttr(kernels));
+  }
+};
+
+} // namespace
