@@ -45,10 +45,12 @@ void removeTree(const std::string &path) {
     llvm::sys::fs::remove_directories(path, /*IgnoreErrors=*/true);
 }
 
+/// The module with its locations: they name the spec node of every op,
+/// and a replay of a dump must see the same names.
 std::string printModule(mlir::ModuleOp module) {
   std::string text;
   llvm::raw_string_ostream os(text);
-  module.print(os);
+  module.print(os, mlir::OpPrintingFlags().enableDebugInfo());
   return text;
 }
 
@@ -123,6 +125,13 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
       return false;
     }
   }
+  // The fusion plan is attached to the IR before the first dump, so
+  // replaying the recorded pipeline on 0-xf.mlir gives the same result.
+  CpuPipelineOptions opts = request.pipeline;
+  opts.vectorWidth = vectorWidthFor(target);
+  if (!planFusions(module, opts, request.fusionPlanPath, report.fusion,
+                   error))
+    return false;
   auto dump = [&](const char *file) {
     if (request.dumpIRDir.empty())
       return true;
@@ -134,8 +143,6 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
 
   // Pipeline stages; the interface is read after the xf-level stage, once
   // weight layouts are decided and the argument names are still there.
-  CpuPipelineOptions opts = request.pipeline;
-  opts.vectorWidth = vectorWidthFor(target);
   struct Stage {
     const char *name;
     void (*build)(mlir::OpPassManager &, const CpuPipelineOptions &);
@@ -155,10 +162,23 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
     }
     if (!dump(stage.dumpFile))
       return false;
-    if (stage.build == buildModelStage &&
-        !collectArtifactInterface(module, moduleInfo.inputRanges, interface,
-                                  error))
-      return false;
+    if (stage.build == buildModelStage) {
+      if (!checkFormedKernels(module, report.fusion, error) ||
+          !collectArtifactInterface(module, moduleInfo.inputRanges, interface,
+                                    error))
+        return false;
+      if (!request.explainDir.empty()) {
+        if (std::error_code ec =
+                llvm::sys::fs::create_directories(request.explainDir)) {
+          error = "cannot create " + request.explainDir + ": " + ec.message();
+          return false;
+        }
+        if (!writeTextFile(request.explainDir + "/fusion-plan.json",
+                           fusionPlanJson(report.fusion, moduleInfo.modelName),
+                           error))
+          return false;
+      }
+    }
     if (stage.build == buildBufferStage) {
       if (!readMemoryPlan(module, report.memoryPlan, error))
         return false;

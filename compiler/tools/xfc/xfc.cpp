@@ -44,8 +44,13 @@ const char *kUsage = R"(usage:
                              residual-layernorm, attention
       --ffn-chunk=N          run feed-forward blocks N rows at a time (0 = off)
       --dump-ir DIR          write the IR after every stage into DIR
-      --explain              print how the model was compiled (memory plan)
-      --explain-dir DIR      also write memory-plan.json/.svg into DIR
+      --fusion-plan FILE     take the fusions from a plan (JSON, as written
+                             by --explain-dir) instead of --fusion
+      --explain              print how the model was compiled: kernels
+                             (spec nodes, FLOPs, bytes), fusions applied and
+                             not (with the reason), memory plan
+      --explain-dir DIR      also write fusion-plan.json and
+                             memory-plan.json/.svg into DIR
       --debug-poison-buffers fill each intermediate buffer with NaN once
                              it is dead (checks the memory plan)
       --force                replace OUT if it exists
@@ -85,6 +90,7 @@ bool parseInt(const std::string &text, int64_t &out) {
 int runCompile(const std::vector<std::string> &args) {
   xfc::CompileRequest request;
   bool explain = false;
+  bool fusionGiven = false;
   request.shapes.seqLen = 0; // The spec-dependent default.
   for (size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i];
@@ -147,7 +153,11 @@ int runCompile(const std::vector<std::string> &args) {
       request.pipeline.poisonDeadBuffers = true;
     } else if (a == "--no-transpose-weights") {
       request.pipeline.transposeLinearWeights = false;
+    } else if (a == "--fusion-plan") {
+      if (!value(request.fusionPlanPath))
+        return usageError("--fusion-plan expects a plan file");
     } else if (a == "--fusion") {
+      fusionGiven = true;
       std::string text, error;
       if (!value(text))
         return usageError("--fusion expects all, none or a list of fusions");
@@ -180,6 +190,9 @@ int runCompile(const std::vector<std::string> &args) {
     return usageError("compile: no SPEC.json given");
   if (request.outputDir.empty())
     return usageError("compile: no output folder given (-o OUT)");
+  if (fusionGiven && !request.fusionPlanPath.empty())
+    return usageError("--fusion and --fusion-plan both choose the fusions; "
+                      "give one of them");
 
   xfc::CompileReport report;
   std::string error;
@@ -194,6 +207,12 @@ int runCompile(const std::vector<std::string> &args) {
     std::printf("  %-30s %8.3f s\n", name.c_str(), seconds);
   // --explain: one section per topic, so other reports can join.
   if (explain) {
+    std::printf("\n%s", xfc::describeKernels(report.fusion).c_str());
+    std::printf("\n%s", xfc::describeFusions(report.fusion).c_str());
+    if (!request.explainDir.empty())
+      std::printf("  wrote %s/fusion-plan.json (edit it and pass it back "
+                  "with --fusion-plan)\n",
+                  request.explainDir.c_str());
     std::printf("\n%s", xfc::describeMemoryPlan(report.memoryPlan).c_str());
     if (!request.explainDir.empty())
       std::printf("  wrote %s/memory-plan.json and memory-plan.svg\n",

@@ -19,9 +19,11 @@ Location nodeLoc(MLIRContext *context, StringRef name) {
 }
 
 Location childNodeLoc(Location parent, StringRef part) {
+  // Parts of an unnamed op stay unnamed: a bare "q" would collide across
+  // layers, and names must identify nodes.
   SmallVector<StringRef> names = nodeNames(parent);
   if (names.size() != 1)
-    return NameLoc::get(StringAttr::get(parent->getContext(), part), parent);
+    return parent;
   return nodeLoc(parent->getContext(), (names.front() + "." + part).str());
 }
 

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "xf/Analysis/BlockMap.h"
 #include "xf/Dialect/XF/XFOps.h"
+#include "xf/Transforms/FusionCandidates.h"
 #include "xf/Transforms/Passes.h"
 
 #include "mlir/IR/Builders.h"
@@ -36,7 +37,10 @@ struct FuseAttentionPass
   using Base::Base;
 
   void runOnOperation() override {
+    FusionPlanFilter plan(getOperation());
     WalkResult result = getOperation()->walk([&](AttentionOp op) {
+      if (!plan.allows(FusionKind::Attention, {op.getLoc()}))
+        return WalkResult::advance();
       // A kernel chosen before (by hand, by a frontend or a test) stays. An
       // empty sequence has no tile at all; the unfused lowering handles it
       // (there is nothing to fuse).

@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 #include "xf/Dialect/XF/NodeNames.h"
 #include "xf/Dialect/XF/XFOps.h"
+#include "xf/Transforms/FusionCandidates.h"
 #include "xf/Transforms/Passes.h"
 
 #include "mlir/IR/PatternMatch.h"
@@ -63,6 +64,9 @@ struct FoldActivation : public OpRewritePattern<ActivationOp> {
     // epilogue (act first, then + r) does not express.
     if (!linear || linear.getActivation() || linear.getResidual())
       return rewriter.notifyMatchFailure(op, "input is not a plain linear");
+    if (!FusionPlanFilter(op).allows(FusionKind::Epilogue,
+                                     {linear.getLoc(), op.getLoc()}))
+      return rewriter.notifyMatchFailure(op, "the fusion plan keeps it apart");
     LinearOp fused =
         cloneWithEpilogue(rewriter, linear, op, Value(), op.getKindAttr());
     rewriter.replaceOp(op, fused.getResult());
@@ -79,7 +83,9 @@ struct FoldResidual : public OpRewritePattern<AddOp> {
     for (auto [mine, other] : {std::pair{op.getLhs(), op.getRhs()},
                                std::pair{op.getRhs(), op.getLhs()}}) {
       LinearOp linear = singleUseLinear(mine);
-      if (!linear || linear.getResidual() || other == mine)
+      if (!linear || linear.getResidual() || other == mine ||
+          !FusionPlanFilter(op).allows(FusionKind::Epilogue,
+                                       {linear.getLoc(), op.getLoc()}))
         continue;
       LinearOp fused = cloneWithEpilogue(rewriter, linear, op, other,
                                          linear.getActivationAttr());

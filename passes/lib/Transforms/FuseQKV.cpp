@@ -18,6 +18,7 @@
 //===----------------------------------------------------------------------===//
 #include "xf/Dialect/XF/NodeNames.h"
 #include "xf/Dialect/XF/XFOps.h"
+#include "xf/Transforms/FusionCandidates.h"
 #include "xf/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -40,20 +41,6 @@ namespace {
 constexpr StringLiteral kWeightAttr = "xf.weight";
 constexpr StringLiteral kTransformAttr = "xf.weight_transform";
 constexpr StringLiteral kConcatAttr = "xf.weight_concat";
-
-/// The name of `value` if it is an argument of `func` marked `xf.weight`
-/// and stored as given (no transform, not itself derived): only such
-/// tensors can be concatenated from their sources at compile time.
-StringAttr plainWeightName(func::FuncOp func, Value value) {
-  auto arg = dyn_cast_or_null<BlockArgument>(value);
-  if (!arg || arg.getOwner() != &func.getBody().front())
-    return nullptr;
-  unsigned index = arg.getArgNumber();
-  if (func.getArgAttr(index, kTransformAttr) ||
-      func.getArgAttr(index, kConcatAttr))
-    return nullptr;
-  return func.getArgAttrOfType<StringAttr>(index, kWeightAttr);
-}
 
 /// A name for the concatenation of `names`: their common dotted prefix and
 /// suffix around the joined differing parts ("p.q.weight", "p.k.weight",
@@ -111,16 +98,6 @@ struct XFFuseQKVPass : public xf::impl::XFFuseQKVBase<XFFuseQKVPass> {
     }
   }
 
-  /// A linear that can join a group: plain (no epilogue, [out, in] weight),
-  /// its result used by exactly one op, its weight and bias plain
-  /// arguments.
-  bool isCandidate(func::FuncOp func, LinearOp linear) {
-    return !linear.getTransposeWeight() && !linear.getActivation() &&
-           !linear.getResidual() && linear.getResult().hasOneUse() &&
-           plainWeightName(func, linear.getWeight()) &&
-           (!linear.getBias() || plainWeightName(func, linear.getBias()));
-  }
-
   LogicalResult fuseFunction(func::FuncOp func) {
     // Groups: same input, same consumer (the attention op), same block,
     // bias or not; in program order, so Q, K, V keep their order in the
@@ -128,7 +105,7 @@ struct XFFuseQKVPass : public xf::impl::XFFuseQKVBase<XFFuseQKVPass> {
     using Key = std::tuple<Value, Operation *, Block *, unsigned>;
     llvm::MapVector<Key, SmallVector<LinearOp>> groups;
     func.walk([&](LinearOp linear) {
-      if (isCandidate(func, linear))
+      if (qkvMemberProblem(linear).empty())
         groups[{linear.getInput(), *linear.getResult().getUsers().begin(),
                 linear->getBlock(), linear.getBias() ? 1u : 0u}]
             .push_back(linear);
@@ -139,8 +116,12 @@ struct XFFuseQKVPass : public xf::impl::XFFuseQKVBase<XFFuseQKVPass> {
         taken.insert(name.getValue());
 
     SmallVector<BlockArgument> sources;
+    FusionPlanFilter plan(func);
     for (auto &[key, linears] : groups) {
-      if (linears.size() < 2)
+      SmallVector<Location> locs;
+      for (LinearOp linear : linears)
+        locs.push_back(linear.getLoc());
+      if (linears.size() < 2 || !plan.allows(FusionKind::QKV, locs))
         continue;
       fuseGroup(func, linears, taken, sources);
     }
@@ -163,7 +144,7 @@ struct XFFuseQKVPass : public xf::impl::XFFuseQKVBase<XFFuseQKVPass> {
     SmallVector<Attribute> nameAttrs;
     int64_t rows = 0;
     for (Value part : parts) {
-      StringAttr name = plainWeightName(func, part);
+      StringAttr name = plainWeightName(part);
       names.push_back(name.getValue());
       nameAttrs.push_back(name);
       rows += cast<RankedTensorType>(part.getType()).getDimSize(0);

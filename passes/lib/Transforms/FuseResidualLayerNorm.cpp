@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 #include "xf/Dialect/XF/NodeNames.h"
 #include "xf/Dialect/XF/XFOps.h"
+#include "xf/Transforms/FusionCandidates.h"
 #include "xf/Transforms/Passes.h"
 
 #include "mlir/IR/Dominance.h"
@@ -51,21 +52,11 @@ struct XFFuseResidualLayerNormPass
       if (use.getOwner() != norm.getOperation())
         otherUses.push_back(&use);
 
-    // The fused op must dominate the other users of the sum and be
-    // dominated by its own operands. At the add's position the sum's users
-    // are fine, and the add's operands are; the norm's gamma and beta
-    // usually are (arguments). Otherwise the norm's position works when
-    // every other user comes after it.
-    Operation *insertionPoint = nullptr;
-    if (dominance.properlyDominates(norm.getGamma(), add) &&
-        dominance.properlyDominates(norm.getBeta(), add))
-      insertionPoint = add;
-    else if (llvm::all_of(otherUses, [&](OpOperand *use) {
-               return dominance.properlyDominates(norm.getOperation(),
-                                                  use->getOwner());
-             }))
-      insertionPoint = norm;
-    if (!insertionPoint)
+    Operation *insertionPoint =
+        residualLayerNormInsertionPoint(norm, add, dominance);
+    if (!insertionPoint ||
+        !FusionPlanFilter(norm).allows(FusionKind::ResidualLayerNorm,
+                                       {add.getLoc(), norm.getLoc()}))
       return;
 
     rewriter.setInsertionPoint(insertionPoint);

@@ -9,6 +9,7 @@
 #define XFC_COMPILER_COMPILER_H
 
 #include "xf/Analysis/MemoryPlan.h"
+#include "xfc/Compiler/FusionReport.h"
 #include "xfc/Compiler/Pipelines.h"
 #include "xfc/Frontend/ModelSpec.h"
 #include "xfc/Frontend/Weights.h"
@@ -37,9 +38,13 @@ struct CompileRequest {
   /// If set, the IR after each stage and the optimized LLVM IR are written
   /// into this folder (created if needed) for inspection.
   std::string dumpIRDir;
-  /// If set, memory-plan.json and memory-plan.svg are written into this
-  /// folder (created if needed).
+  /// If set, fusion-plan.json, memory-plan.json and memory-plan.svg are
+  /// written into this folder (created if needed).
   std::string explainDir;
+  /// If set, the fusions come from this plan (FusionReport.h) instead of
+  /// the switches in `pipeline.fusion`; FFN chunking still comes from
+  /// `pipeline.fusion.ffnChunk`.
+  std::string fusionPlanPath;
 };
 
 /// Where the compile time went, in seconds per step, in order.
@@ -50,6 +55,8 @@ struct CompileReport {
   std::string artifactDir;
   /// Where xf-plan-memory put the intermediate buffers.
   MemoryPlan memoryPlan;
+  /// The kernels formed and the fusions applied or not.
+  FusionReport fusion;
 };
 
 /// Compiles `request.specPath` into `request.outputDir`. On failure returns

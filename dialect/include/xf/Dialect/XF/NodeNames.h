@@ -29,7 +29,7 @@ inline constexpr llvm::StringLiteral kKernelTagPrefix = "xf.kernel.";
 Location nodeLoc(MLIRContext *context, llvm::StringRef name);
 
 /// The location of part `part` of the node at `parent`: "p" -> "p.part".
-/// An unnamed parent gives a node named `part` alone.
+/// Unless `parent` names exactly one node, `parent` itself.
 Location childNodeLoc(Location parent, llvm::StringRef part);
 
 /// One location covering all of `locs` (their spec nodes, in order).
