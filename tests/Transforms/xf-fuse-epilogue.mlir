@@ -60,3 +60,42 @@ func.func @not_fused(%x: tensor<7x16xf32>, %w: tensor<16x16xf32>)
   %dd = xf.add %d, %d : tensor<7x16xf32>
   return %y, %a, %b, %dd : tensor<7x16xf32>, tensor<7x16xf32>, tensor<7x16xf32>, tensor<7x16xf32>
 }
+
+// -----
+
+// With a fusion plan on the module (as `xfc compile --fusion-plan` attaches
+// it), only the groups it lists are fused: fc1 takes its activation, but
+// the residual add stays apart from fc2 because no epilogue group holds
+// both. Ops are named by their locations.
+
+// CHECK-LABEL: func.func @planned
+// CHECK: xf.linear {{.*}} {activation = #xf<activation gelu>}
+// CHECK: %[[Y:.*]] = xf.linear
+// CHECK-NOT: residual
+// CHECK: xf.add %{{.*}}, %[[Y]]
+module attributes {xf.fusion_plan = [{fusion = "epilogue", nodes = ["ffn.fc1", "ffn.act"]}]} {
+func.func @planned(%x: tensor<2x7x16xf32>, %w1: tensor<32x16xf32>,
+    %w2: tensor<16x32xf32>) -> tensor<2x7x16xf32> {
+  %h = xf.linear %x, %w1
+      : (tensor<2x7x16xf32>, tensor<32x16xf32>) -> tensor<2x7x32xf32> loc("ffn.fc1")
+  %a = xf.activation gelu %h : tensor<2x7x32xf32> loc("ffn.act")
+  %y = xf.linear %a, %w2
+      : (tensor<2x7x32xf32>, tensor<16x32xf32>) -> tensor<2x7x16xf32> loc("ffn.fc2")
+  %r = xf.add %x, %y : tensor<2x7x16xf32> loc("ffn.residual")
+  return %r : tensor<2x7x16xf32>
+}
+}
+
+// -----
+
+// An empty plan fuses nothing, and unnamed ops are never in a plan.
+
+// CHECK-LABEL: func.func @empty_plan
+// CHECK: xf.activation
+module attributes {xf.fusion_plan = []} {
+func.func @empty_plan(%x: tensor<7x16xf32>, %w: tensor<16x16xf32>) -> tensor<7x16xf32> {
+  %y = xf.linear %x, %w : (tensor<7x16xf32>, tensor<16x16xf32>) -> tensor<7x16xf32>
+  %a = xf.activation relu %y : tensor<7x16xf32>
+  return %a : tensor<7x16xf32>
+}
+}

@@ -119,3 +119,37 @@ func.func @caller(%x: tensor<2x7x16xf32>, %w: tensor<16x16xf32>) -> tensor<2x7x1
   %0 = func.call @called(%x, %w, %w) : (tensor<2x7x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>) -> tensor<2x7x16xf32>
   return %0 : tensor<2x7x16xf32>
 }
+
+// -----
+
+// With a fusion plan on the module, only the groups it lists are fused:
+// layer l1's projections are, layer l0's keep their own weights.
+
+// CHECK-LABEL: func.func @planned
+// CHECK-SAME: xf.weight = "l0.q.weight"
+// CHECK-SAME: xf.weight = "l0.k.weight"
+// CHECK-SAME: xf.weight = "l0.v.weight"
+// CHECK-SAME: xf.weight = "l1.qkv.weight"
+// CHECK-COUNT-3: xf.linear %{{.*}} : (tensor<2x7x16xf32>, tensor<16x16xf32>) -> tensor<2x7x16xf32>
+// CHECK: xf.attention
+// CHECK: xf.linear {{.*}} -> tensor<2x7x48xf32>
+// CHECK-NEXT: xf.split
+module attributes {xf.fusion_plan = [{fusion = "qkv", nodes = ["l1.q", "l1.k", "l1.v"]}]} {
+func.func @planned(%x: tensor<2x7x16xf32> {xf.input = "x"},
+    %wq0: tensor<16x16xf32> {xf.weight = "l0.q.weight"},
+    %wk0: tensor<16x16xf32> {xf.weight = "l0.k.weight"},
+    %wv0: tensor<16x16xf32> {xf.weight = "l0.v.weight"},
+    %wq1: tensor<16x16xf32> {xf.weight = "l1.q.weight"},
+    %wk1: tensor<16x16xf32> {xf.weight = "l1.k.weight"},
+    %wv1: tensor<16x16xf32> {xf.weight = "l1.v.weight"}) -> tensor<2x7x16xf32> {
+  %q0 = xf.linear %x, %wq0 : (tensor<2x7x16xf32>, tensor<16x16xf32>) -> tensor<2x7x16xf32> loc("l0.q")
+  %k0 = xf.linear %x, %wk0 : (tensor<2x7x16xf32>, tensor<16x16xf32>) -> tensor<2x7x16xf32> loc("l0.k")
+  %v0 = xf.linear %x, %wv0 : (tensor<2x7x16xf32>, tensor<16x16xf32>) -> tensor<2x7x16xf32> loc("l0.v")
+  %a0 = xf.attention %q0, %k0, %v0 {num_heads = 2 : i64, scale = 0.25 : f64} : (tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<2x7x16xf32>) -> tensor<2x7x16xf32> loc("l0.core")
+  %q1 = xf.linear %a0, %wq1 : (tensor<2x7x16xf32>, tensor<16x16xf32>) -> tensor<2x7x16xf32> loc("l1.q")
+  %k1 = xf.linear %a0, %wk1 : (tensor<2x7x16xf32>, tensor<16x16xf32>) -> tensor<2x7x16xf32> loc("l1.k")
+  %v1 = xf.linear %a0, %wv1 : (tensor<2x7x16xf32>, tensor<16x16xf32>) -> tensor<2x7x16xf32> loc("l1.v")
+  %a1 = xf.attention %q1, %k1, %v1 {num_heads = 2 : i64, scale = 0.25 : f64} : (tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<2x7x16xf32>) -> tensor<2x7x16xf32> loc("l1.core")
+  return %a1 : tensor<2x7x16xf32>
+}
+}

@@ -57,3 +57,24 @@ func.func @no_position(%x: tensor<7x16xf32>, %y: tensor<7x16xf32>,
       : (tensor<7x16xf32>, tensor<16xf32>, tensor<16xf32>) -> tensor<7x16xf32>
   return %t, %n, %m : tensor<7x16xf32>, tensor<7x16xf32>, tensor<7x16xf32>
 }
+
+// -----
+
+// With a fusion plan, an add + norm pair not listed stays as it is.
+
+// CHECK-LABEL: func.func @planned
+// CHECK: %[[S0:.*]] = xf.layer_norm %{{.*}}, %{{.*}}, %{{.*}} residual(
+// CHECK: %[[A:.*]] = xf.add
+// CHECK: xf.layer_norm %[[A]], %{{.*}}, %{{.*}} {
+module attributes {xf.fusion_plan = [{fusion = "residual-layernorm", nodes = ["l0.residual", "l0.norm"]}]} {
+func.func @planned(%x: tensor<7x16xf32>, %y: tensor<7x16xf32>,
+    %g: tensor<16xf32>, %b: tensor<16xf32>) -> (tensor<7x16xf32>, tensor<7x16xf32>) {
+  %s0 = xf.add %x, %y : tensor<7x16xf32> loc("l0.residual")
+  %n0 = xf.layer_norm %s0, %g, %b {epsilon = 1.0e-5 : f64}
+      : (tensor<7x16xf32>, tensor<16xf32>, tensor<16xf32>) -> tensor<7x16xf32> loc("l0.norm")
+  %s1 = xf.add %n0, %y : tensor<7x16xf32> loc("l1.residual")
+  %n1 = xf.layer_norm %s1, %g, %b {epsilon = 1.0e-5 : f64}
+      : (tensor<7x16xf32>, tensor<16xf32>, tensor<16xf32>) -> tensor<7x16xf32> loc("l1.norm")
+  return %n0, %n1 : tensor<7x16xf32>, tensor<7x16xf32>
+}
+}

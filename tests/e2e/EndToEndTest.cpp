@@ -39,7 +39,9 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
+#include <set>
 #include <sstream>
 
 namespace xfc::test {
@@ -51,11 +53,15 @@ constexpr double kTolerance = 1e-4;
 std::string compileOrFail(const std::string &specPath,
                           const ShapeOptions &shapes, const std::string &dir,
                           const CpuPipelineOptions &pipeline = {},
-                          const std::string &cpu = "native") {
+                          const std::string &cpu = "native",
+                          const std::string &fusionPlan = "",
+                          const std::string &explainDir = "") {
   CompileRequest request;
   request.specPath = specPath;
   request.shapes = shapes;
   request.outputDir = dir + "/artifact";
+  request.fusionPlanPath = fusionPlan;
+  request.explainDir = explainDir;
   request.force = true;
   request.pipeline = pipeline;
   request.cpu = cpu;
@@ -137,7 +143,8 @@ namespace {
 /// Compiles a golden case with `pipeline`, runs it, and checks it against
 /// PyTorch (valid rows) and the reference model (every row).
 void checkGolden(const GoldenCaseShape &param, const std::string &testName,
-                 const CpuPipelineOptions &pipeline) {
+                 const CpuPipelineOptions &pipeline,
+                 const std::string &fusionPlan = "") {
   ModelSpec spec;
   SpecError specError;
   ASSERT_TRUE(parseModelSpecFile(param.goldenCase.specPath, spec, specError))
@@ -148,7 +155,8 @@ void checkGolden(const GoldenCaseShape &param, const std::string &testName,
 
   ScratchDir dir("golden_" + testName);
   std::string artifact = compileOrFail(param.goldenCase.specPath, data.shapes,
-                                       dir.path(), pipeline);
+                                       dir.path(), pipeline, "native",
+                                       fusionPlan);
   std::vector<float> out = runArtifact(artifact, data.inputValues);
 
   GoldenComparison golden = compareValidRows(data, out.data(), out.size());
@@ -279,6 +287,93 @@ TEST_P(FusionGoldenTest, MatchesPyTorchAndReference) {
 INSTANTIATE_TEST_SUITE_P(
     Fusions, FusionGoldenTest, ::testing::ValuesIn(fusionGoldenCases()),
     [](const ::testing::TestParamInfo<FusionGoldenCase> &info) {
+      return info.param.testName();
+    });
+
+//===----------------------------------------------------------------------===//
+// Goldens under a user-edited fusion plan
+//===----------------------------------------------------------------------===//
+
+/// Edits the plan `--explain-dir` wrote into one no --fusion switch gives:
+/// each residual add the norm claimed goes into the epilogue of the GEMM
+/// producing it instead (the norm alone), and the first attention block
+/// runs unfused (separate Q, K, V GEMMs; the scores materialized).
+nlohmann::json editPlan(const nlohmann::json &plan) {
+  std::map<std::string, std::vector<std::string>> swapOfLinear;
+  std::set<std::string> swappedAdds;
+  for (const nlohmann::json &g : plan["not_fused"]) {
+    std::string reason = g["reason"];
+    if (g["fusion"] == "epilogue" && g["nodes"].size() == 2 &&
+        reason.find("residual-layernorm kernel") != std::string::npos) {
+      swapOfLinear[g["nodes"][0]] = g["nodes"];
+      swappedAdds.insert(g["nodes"][1].get<std::string>());
+    }
+  }
+  nlohmann::json kernels = nlohmann::json::array();
+  bool splitQKV = false, unfusedAttention = false;
+  for (nlohmann::json kernel : plan["kernels"]) {
+    std::vector<std::string> nodes = kernel["nodes"];
+    std::string fusion = kernel["fusion"];
+    if (nodes.size() == 1 && swapOfLinear.count(nodes[0])) {
+      kernels.push_back(
+          {{"fusion", "epilogue"}, {"nodes", swapOfLinear[nodes[0]]}});
+    } else if (fusion == "residual-layernorm" &&
+               swappedAdds.count(nodes[0])) {
+      kernels.push_back({{"nodes", {nodes[1]}}});
+    } else if (fusion == "qkv" && !splitQKV) {
+      splitQKV = true;
+      for (const std::string &node : nodes)
+        kernels.push_back({{"nodes", {node}}});
+    } else if (fusion == "attention" && !unfusedAttention) {
+      unfusedAttention = true;
+      kernels.push_back({{"fusion", "none"}, {"nodes", nodes}});
+    } else {
+      kernels.push_back(kernel);
+    }
+  }
+  EXPECT_FALSE(swapOfLinear.empty());
+  EXPECT_TRUE(splitQKV && unfusedAttention);
+  nlohmann::json edited = plan;
+  edited["kernels"] = kernels;
+  edited.erase("not_fused");
+  return edited;
+}
+
+class PlannedFusionGoldenTest
+    : public ::testing::TestWithParam<GoldenCaseShape> {};
+
+/// The seq-7 goldens of each model kind compiled with an edited plan: the
+/// plan is applied as written and the numbers stay right.
+TEST_P(PlannedFusionGoldenTest, MatchesPyTorchAndReference) {
+  const GoldenCaseShape &param = GetParam();
+  ModelSpec spec;
+  SpecError specError;
+  ASSERT_TRUE(parseModelSpecFile(param.goldenCase.specPath, spec, specError));
+  GoldenData data;
+  std::string error;
+  ASSERT_TRUE(loadGoldenData(spec, param.shape, data, error)) << error;
+  ScratchDir dir("planned_" + param.testName());
+  compileOrFail(param.goldenCase.specPath, data.shapes, dir.path() + "/base",
+                {}, "native", "", dir.path() + "/explain");
+  std::ifstream planFile(dir.path() + "/explain/fusion-plan.json");
+  nlohmann::json edited = editPlan(nlohmann::json::parse(planFile));
+  std::string planPath = dir.path() + "/edited-plan.json";
+  std::ofstream(planPath) << edited.dump(2);
+  checkGolden(param, param.testName() + "_planned", CpuPipelineOptions(),
+              planPath);
+}
+
+std::vector<GoldenCaseShape> seq7GoldenShapes() {
+  std::vector<GoldenCaseShape> shapes;
+  for (const GoldenCaseShape &golden : listGoldenCaseShapes())
+    if (golden.shape.seqLen == 7)
+      shapes.push_back(golden);
+  return shapes;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Plans, PlannedFusionGoldenTest, ::testing::ValuesIn(seq7GoldenShapes()),
+    [](const ::testing::TestParamInfo<GoldenCaseShape> &info) {
       return info.param.testName();
     });
 

@@ -1,0 +1,63 @@
+// RUN: xfc-opt %s -split-input-file -xf-form-kernels -mlir-print-debuginfo | FileCheck %s
+
+// Every compute op left at the top of the function is a kernel, numbered
+// in program order; xf.split is a view, not a kernel. The module records
+// each kernel's name (common prefix of its spec nodes, then the parts),
+// symbol, kind, nodes, FLOPs and bytes, and each kernel op's location is
+// tagged with its number.
+
+// CHECK-LABEL: module attributes {xf.kernels = [
+// The QKV GEMM: 2*7*16*48 + 7*48 (bias) FLOPs; x, W, b read and the
+// [7, 48] result written: (112 + 768 + 48 + 336) * 4 bytes.
+// CHECK-SAME: {bytes = 5056 : i64, flops = 11088 : i64, id = 0 : i64, kind = "linear(concatenated)", name = "l0.attn.q+k+v", nodes = ["l0.attn.q", "l0.attn.k", "l0.attn.v"], symbol = "xf_k0_l0_attn_q_k_v"}
+// Unfused attention, 2 heads of 8: 2*7*7 scores of (4*8 + 5) FLOPs; Q, K,
+// V, O plus the scores written and read once: 4*448 + 2*98*4 bytes.
+// CHECK-SAME: {bytes = 2576 : i64, flops = 3626 : i64, id = 1 : i64, kind = "attention(unfused)", name = "l0.attn.core", nodes = ["l0.attn.core"], symbol = "xf_k1_l0_attn_core"}
+// 2*7*16*16 + 5*112 (GELU) + 112 (residual).
+// CHECK-SAME: {bytes = 2368 : i64, flops = 4256 : i64, id = 2 : i64, kind = "linear+gelu+residual", name = "l0.ffn.fc1+act+residual", nodes = ["l0.ffn.fc1", "l0.ffn.act", "l0.ffn.residual"], symbol = "xf_k2_l0_ffn_fc1_act_residual"}
+// CHECK-SAME: ]}
+// CHECK: xf.linear {{.*}} loc(#[[K0:loc[0-9]*]])
+// CHECK: xf.split {{.*}} loc(#[[QKV:loc[0-9]*]])
+// CHECK: xf.attention {{.*}} loc(#[[K1:loc[0-9]*]])
+// CHECK: xf.linear {{.*}} loc(#[[K2:loc[0-9]*]])
+// CHECK-DAG: #[[K0]] = loc("xf.kernel.0"(
+// CHECK-DAG: #[[K1]] = loc("xf.kernel.1"(
+// CHECK-DAG: #[[K2]] = loc("xf.kernel.2"(
+module {
+func.func @layer(%x: tensor<1x7x16xf32>, %w: tensor<48x16xf32>,
+    %b: tensor<48xf32>, %w1: tensor<16x16xf32>) -> tensor<1x7x16xf32> {
+  %f = xf.linear %x, %w, %b
+      : (tensor<1x7x16xf32>, tensor<48x16xf32>, tensor<48xf32>) -> tensor<1x7x48xf32>
+      loc(fused["l0.attn.q", "l0.attn.k", "l0.attn.v"])
+  %q, %k, %v = xf.split %f : tensor<1x7x48xf32> -> tensor<1x7x16xf32>, tensor<1x7x16xf32>, tensor<1x7x16xf32>
+      loc(fused["l0.attn.q", "l0.attn.k", "l0.attn.v"])
+  %a = xf.attention %q, %k, %v {num_heads = 2 : i64, scale = 0.35 : f64}
+      : (tensor<1x7x16xf32>, tensor<1x7x16xf32>, tensor<1x7x16xf32>) -> tensor<1x7x16xf32>
+      loc("l0.attn.core")
+  %y = xf.linear %a, %w1 residual(%x) {activation = #xf<activation gelu>}
+      : (tensor<1x7x16xf32>, tensor<16x16xf32>, tensor<1x7x16xf32>) -> tensor<1x7x16xf32>
+      loc(fused["l0.ffn.fc1", "l0.ffn.act", "l0.ffn.residual"])
+  return %y : tensor<1x7x16xf32>
+}
+}
+
+// -----
+
+// Unnamed ops are kernels too, named after the op; the FLOPs of a fused
+// attention count only the blocks it visits (causal: 3 of 4 here).
+
+// CHECK-LABEL: module attributes {xf.kernels = [
+// CHECK-SAME: flops = 896 : i64, id = 0 : i64, kind = "layer_norm", name = "layer_norm", nodes = [], symbol = "xf_k0_layer_norm"
+// 2*8*8 scores * 37 FLOPs * 3/4.
+// CHECK-SAME: flops = 3552 : i64, id = 1 : i64, kind = "attention(fused, causal)"
+module {
+func.func @unnamed(%x: tensor<1x8x16xf32>, %g: tensor<16xf32>, %b: tensor<16xf32>) -> tensor<1x8x16xf32> {
+  %n = xf.layer_norm %x, %g, %b {epsilon = 1.0e-5 : f64}
+      : (tensor<1x8x16xf32>, tensor<16xf32>, tensor<16xf32>) -> tensor<1x8x16xf32>
+  %a = xf.attention %n, %n, %n {num_heads = 2 : i64, scale = 0.35 : f64, causal,
+      xf.attention_kernel = {block_k = 4 : i64, block_q = 4 : i64, kind = "flash",
+                             masked_blocks = 2 : i64, pattern = "causal", visited_blocks = 3 : i64}}
+      : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>) -> tensor<1x8x16xf32>
+  return %a : tensor<1x8x16xf32>
+}
+}
