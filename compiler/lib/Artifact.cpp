@@ -92,8 +92,18 @@ bool collectArtifactInterface(mlir::ModuleOp module,
       } else if (kind.consume_front("pack") && !kind.getAsInteger(10, panel) &&
                  panel > 0 && weight.shape.size() == 3 &&
                  weight.shape[2] == panel) {
-        // [out/p, in, p] panels of a [out, in] weight.
+        // [ceil(out/p), in, p] panels of a [out, in] weight; the last one
+        // is padded with zeros when p does not divide out.
         weight.sourceShape = {weight.shape[0] * panel, weight.shape[1]};
+        if (auto source = func.getArgAttrOfType<mlir::DenseI64ArrayAttr>(
+                i, "xf.weight_source_shape"))
+          weight.sourceShape.assign(source.asArrayRef().begin(),
+                                    source.asArrayRef().end());
+        if (weight.sourceShape.size() != 2 || weight.sourceShape[1] != weight.shape[1] ||
+            (weight.sourceShape[0] + panel - 1) / panel != weight.shape[0]) {
+          error = "weight " + weight.name + ": packed shape does not match its source shape";
+          return false;
+        }
       } else {
         error = "weight " + weight.name + ": unsupported transform '" +
                 weight.transform + "' for shape " +
@@ -165,6 +175,7 @@ bool writeArtifactWeights(const std::string &path, const WeightStore &weights,
       source = &joined;
     }
     const float *data = source->data();
+    size_t storedFloats = source->size();
     if (w.transform == "transpose") {
       int64_t rows = w.sourceShape[0], cols = w.sourceShape[1];
       std::vector<float> &t = copies.emplace_back(source->size());
@@ -175,20 +186,23 @@ bool writeArtifactWeights(const std::string &path, const WeightStore &weights,
     } else if (llvm::StringRef(w.transform).starts_with("pack")) {
       // packed[j][k][i] = W[j p + i][k]: panel j holds output features
       // [j p, (j + 1) p), stored k-major so the kernel reads p floats per k.
+      // Columns past the source's rows (a padded last panel) stay zero.
       int64_t panels = w.shape[0], in = w.shape[1], p = w.shape[2];
-      std::vector<float> &t = copies.emplace_back(source->size());
+      int64_t rows = w.sourceShape[0];
+      std::vector<float> &t = copies.emplace_back(panels * in * p, 0.0f);
       for (int64_t j = 0; j < panels; ++j)
         for (int64_t k = 0; k < in; ++k)
-          for (int64_t i = 0; i < p; ++i)
+          for (int64_t i = 0; i < p && j * p + i < rows; ++i)
             t[(j * in + k) * p + i] = (*source)[(j * p + i) * in + k];
       data = t.data();
+      storedFloats = t.size();
     }
     SafetensorsTensor tensor;
     tensor.name = w.name;
     tensor.dtype = "F32";
     tensor.shape = w.shape;
     tensor.data = data;
-    tensor.sizeBytes = source->size() * sizeof(float);
+    tensor.sizeBytes = storedFloats * sizeof(float);
     tensors.push_back(tensor);
   }
   if (!writeSafetensors(path, tensors, {{"format", "xfc"}}, error))

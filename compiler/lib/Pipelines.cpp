@@ -125,7 +125,7 @@ std::string llvmStage(const CpuPipelineOptions &opts) {
                      "canonicalize,"
                    : "scf-forall-to-for,xf-hoist-static-allocas,";
   return "xf-export-signature," + threads +
-         "convert-linalg-to-loops,convert-vector-to-scf{full-unroll},lower-affine,"
+         "xf-lower-strided-copies,convert-linalg-to-loops,convert-vector-to-scf{full-unroll},lower-affine,"
          "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
          "convert-math-to-libm,"
          "convert-vector-to-llvm{vector-contract-lowering=outerproduct},"

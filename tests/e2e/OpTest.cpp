@@ -642,7 +642,10 @@ std::vector<LinearCase> linearCases() {
                 // register or thread tile, k past one kc slice and ragged,
                 // n two and a half thread tiles.
                 {"rank2_m77_k300_n96", {77, 300}, 96},
-                {"rank3_m130_k64_n480", {2, 65, 64}, 480}};
+                {"rank3_m130_k64_n480", {2, 65, 64}, 480},
+                // 190 outputs: the last panel padded with zero columns
+                // (192 for panels of 12, 24 or 48), as for a vocabulary.
+                {"rank3_m7_k64_n190_padded_panel", {1, 7, 64}, 190}};
   struct Layout {
     const char *name;
     WeightLayout layout;
@@ -1269,6 +1272,15 @@ INSTANTIATE_TEST_SUITE_P(
                                          Activation::Relu,
                                          false,
                                          true},
+                      // A padded last panel: bias and activation are
+                      // applied when the real columns are copied out.
+                      LinearEpilogueCase{"rank3_k64_n190_padded_gelu_bias",
+                                         {2, 7, 64},
+                                         190,
+                                         mlir::xf::ActivationKind::gelu,
+                                         Activation::Gelu,
+                                         true,
+                                         false},
                       LinearEpilogueCase{"rank2_k33_n13_gelu_tanh_bias",
                                          {5, 33},
                                          13,

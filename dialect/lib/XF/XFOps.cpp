@@ -179,8 +179,11 @@ int64_t LinearOp::getInFeatures() {
 
 int64_t LinearOp::getOutFeatures() {
   ArrayRef<int64_t> w = shapeOf(getWeight());
+  // Packed panels may pad the last one with zero columns: the result says
+  // how many features are real.
   if (getWeightPanel())
-    return w[0] * w[2];
+    return shapeOf(getResult()).empty() ? w[0] * w[2]
+                                        : shapeOf(getResult()).back();
   return getTransposeWeight() ? w[1] : w[0];
 }
 
@@ -197,6 +200,18 @@ LogicalResult LinearOp::verify() {
                            << formatShape(shapeOf(getWeight()))
                            << " must have panels of weight_panel = " << *panel
                            << " columns as its last dimension";
+    int64_t panels = shapeOf(getWeight())[0], outFeatures = getOutFeatures();
+    if (panels != (outFeatures + int64_t(*panel) - 1) / int64_t(*panel))
+      return emitOpError() << "packed weight "
+                           << formatShape(shapeOf(getWeight())) << " has "
+                           << panels << " panels, but " << outFeatures
+                           << " output features need "
+                           << (outFeatures + int64_t(*panel) - 1) /
+                                  int64_t(*panel)
+                           << " (the last one padded with zeros)";
+    if (getResidual() && outFeatures % int64_t(*panel) != 0)
+      return emitOpError("a residual needs panels that tile the output "
+                         "features exactly (no padded last panel)");
   } else if (failed(expectRank(*this, "weight", getWeight(), 2))) {
     return failure();
   }

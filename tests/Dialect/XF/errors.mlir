@@ -580,3 +580,27 @@ func.func @split_rank0(%x: tensor<f32>) -> tensor<f32> {
   %0 = xf.split %x : tensor<f32> -> tensor<f32>
   return %0 : tensor<f32>
 }
+
+// -----
+
+func.func @linear_panel_width(%x: tensor<7x16xf32>, %w: tensor<2x16x12xf32>) -> tensor<7x24xf32> {
+  // expected-error @+1 {{'xf.linear' op packed weight [2, 16, 12] must have panels of weight_panel = 8 columns as its last dimension}}
+  %0 = xf.linear %x, %w {weight_panel = 8 : i64} : (tensor<7x16xf32>, tensor<2x16x12xf32>) -> tensor<7x24xf32>
+  return %0 : tensor<7x24xf32>
+}
+
+// -----
+
+func.func @linear_panel_count(%x: tensor<7x16xf32>, %w: tensor<3x16x12xf32>) -> tensor<7x24xf32> {
+  // expected-error @+1 {{'xf.linear' op packed weight [3, 16, 12] has 3 panels, but 24 output features need 2 (the last one padded with zeros)}}
+  %0 = xf.linear %x, %w {weight_panel = 12 : i64} : (tensor<7x16xf32>, tensor<3x16x12xf32>) -> tensor<7x24xf32>
+  return %0 : tensor<7x24xf32>
+}
+
+// -----
+
+func.func @linear_padded_panel_residual(%x: tensor<7x16xf32>, %w: tensor<2x16x12xf32>, %r: tensor<7x22xf32>) -> tensor<7x22xf32> {
+  // expected-error @+1 {{'xf.linear' op a residual needs panels that tile the output features exactly (no padded last panel)}}
+  %0 = xf.linear %x, %w residual(%r) {weight_panel = 12 : i64} : (tensor<7x16xf32>, tensor<2x16x12xf32>, tensor<7x22xf32>) -> tensor<7x22xf32>
+  return %0 : tensor<7x22xf32>
+}

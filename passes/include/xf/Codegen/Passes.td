@@ -88,4 +88,19 @@ def XFHoistStaticAllocas : Pass<"xf-hoist-static-allocas"> {
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def XFLowerStridedCopies : Pass<"xf-lower-strided-copies"> {
+  let summary = "Copy between non-contiguous memrefs with loops, not a library call";
+  let description = [{
+    The LLVM lowering of `memref.copy` is a `memcpy` when both sides are
+    contiguous, and otherwise a call to MLIR's generic `memrefCopy` from
+    the C runner utilities, which artifacts do not link (and which walks
+    the descriptors at run time). A strided copy is left, for example, when
+    a GEMM with a zero-padded last weight panel hands its real columns to
+    the model's output buffer. This pass rewrites each copy whose source or
+    target is not contiguous into `linalg.copy`, which becomes plain loops
+    with the rest of linalg; contiguous copies stay `memcpy`s.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 #endif // XF_CODEGEN_PASSES_TD

@@ -544,9 +544,14 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
                            LinearOp op, Value matrix, int64_t m, int64_t n,
                            int64_t panel) {
     MLIRContext *ctx = rewriter.getContext();
-    int64_t panels = n / panel;
+    // A last panel padded with zero columns (n not a multiple of p) is
+    // computed like the others, into a padded result whose extra columns
+    // are dropped at the end.
+    int64_t panels = (n + panel - 1) / panel;
+    int64_t padded = panels * panel;
     Value acc;
-    if (Value bias = op.getBias()) {
+    Value bias = op.getBias();
+    if (bias && padded == n) {
       Value panelBias = tensor::ExpandShapeOp::create(
           rewriter, loc,
           RankedTensorType::get({panels, panel}, rewriter.getF32Type()), bias,
@@ -569,10 +574,43 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
         {IteratorType::parallel, IteratorType::parallel,
          IteratorType::reduction, IteratorType::parallel},
         multiplyAccumulate(/*reassociate=*/false));
-    product = applyEpilogue(rewriter, loc, op, product);
-    return tensor::CollapseShapeOp::create(
+    if (padded == n)
+      product = applyEpilogue(rewriter, loc, op, product);
+    Value matrixResult = tensor::CollapseShapeOp::create(
+        rewriter, loc,
+        RankedTensorType::get({m, padded}, rewriter.getF32Type()), product,
+        SmallVector<ReassociationIndices>{{0}, {1, 2}});
+    if (padded == n)
+      return matrixResult;
+    // The real columns, copied out by the element-wise op that adds the
+    // bias and applies the activation (in that order, as unpadded): a
+    // plain copy of the strided slice would lower to a library call, and a
+    // padded bias would be one. (The verifier rules out a residual here.)
+    Value real = tensor::ExtractSliceOp::create(
         rewriter, loc, RankedTensorType::get({m, n}, rewriter.getF32Type()),
-        product, SmallVector<ReassociationIndices>{{0}, {1, 2}});
+        matrixResult,
+        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(0), rewriter.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(m), rewriter.getIndexAttr(n)},
+        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(1), rewriter.getIndexAttr(1)});
+    Value init = createEmpty(rewriter, loc, {m, n}, rewriter.getF32Type());
+    SmallVector<Value> inputs{real};
+    SmallVector<AffineMap> copyMaps{AffineMap::getMultiDimIdentityMap(2, ctx)};
+    if (bias) {
+      inputs.push_back(bias);
+      copyMaps.push_back(AffineMap::get(2, 0, {getAffineDimExpr(1, ctx)}, ctx));
+    }
+    copyMaps.push_back(AffineMap::getMultiDimIdentityMap(2, ctx));
+    std::optional<ActivationKind> activation = op.getActivation();
+    return buildGeneric(
+        rewriter, loc, inputs, init, copyMaps, parallelIterators(2),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value v = args[0];
+          if (bias)
+            v = arith::AddFOp::create(b, l, v, args[1]);
+          if (activation)
+            v = buildActivation(b, l, *activation, v);
+          linalg::YieldOp::create(b, l, v);
+        });
   }
 
   /// The epilogue: one element-wise op on the contraction's result,
