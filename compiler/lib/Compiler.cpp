@@ -48,7 +48,9 @@ void removeTree(const std::string &path) {
 std::string printModule(mlir::ModuleOp module) {
   std::string text;
   llvm::raw_string_ostream os(text);
-  module.print(os);
+  // With locations: they carry the spec node names and kernel tags, so a
+  // stage replayed with xfc-opt from a dump outlines the same kernels.
+  module.print(os, mlir::OpPrintingFlags().enableDebugInfo());
   return text;
 }
 
@@ -210,6 +212,8 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
   info.naiveBytes = report.memoryPlan.naiveBytes;
   info.lowerBoundBytes = report.memoryPlan.lowerBoundBytes;
   info.numPlannedBuffers = report.memoryPlan.buffers.size();
+  if (!collectArtifactKernels(module, info.kernels, error))
+    return fail();
   if (!writeManifest(temp + "/manifest.json", info, interface, error))
     return fail();
 
