@@ -74,11 +74,13 @@ struct Group {
   SmallVector<Operation *> ops;
 };
 
-/// Types a kernel function can take or return under the bare-pointer
-/// calling convention.
-bool isPassable(Type type) {
+/// Types a kernel function can take (statically shaped identity-layout
+/// memrefs become bare pointers) or return (scalars: a memref returned as
+/// a bare pointer would lose its shape).
+bool isPassable(Type type, bool asResult) {
   if (auto memref = dyn_cast<MemRefType>(type))
-    return memref.hasStaticShape() && memref.getLayout().isIdentity();
+    return !asResult && memref.hasStaticShape() &&
+           memref.getLayout().isIdentity();
   return type.isIntOrIndexOrFloat();
 }
 
@@ -245,22 +247,18 @@ LogicalResult XFOutlineKernelsPass::outline(func::FuncOp model,
 
   SmallVector<Value> crossing(arguments.begin(), arguments.end());
   crossing.append(results);
-  for (Value value : crossing) {
-    if (isPassable(value.getType()))
+  for (auto [index, value] : llvm::enumerate(crossing)) {
+    bool asResult = index >= arguments.size();
+    if (isPassable(value.getType(), asResult))
       continue;
-    InFlightDiagnostic diag = group.ops.front()->emitError()
-                              << "xf-outline-kernels: kernel " << group.kernel
-                              << " would " << (value.getDefiningOp() &&
-                                               inGroup.contains(
-                                                   value.getDefiningOp())
-                                                   ? "return"
-                                                   : "take")
-                              << " a value of type " << value.getType()
-                              << "; kernel functions pass only scalars and "
-                                 "statically shaped identity-layout memrefs "
-                                 "(the bare-pointer calling convention)";
-    if (Operation *def = value.getDefiningOp())
-      diag.attachNote(def->getLoc()) << "the value is defined here";
+    group.ops.front()->emitError()
+        << "xf-outline-kernels: kernel " << group.kernel << " would "
+        << (asResult ? "return" : "take") << " a value of type "
+        << value.getType()
+        << (asResult ? "; kernel functions return only scalars"
+                     : "; kernel functions take only scalars and statically "
+                       "shaped identity-layout memrefs (the bare-pointer "
+                       "calling convention)");
     return failure();
   }
 
