@@ -75,7 +75,7 @@ struct Manifest {
   ManifestTarget target;
   std::vector<ManifestTensor> inputs, outputs;
   std::vector<ManifestWeight> weights;
-  /// Bytes of the scratch arena the entry point takes as its last argument
+  /// Bytes of the scratch arena the entry point takes after the outputs
   /// (memory_plan.arena_bytes).
   uint64_t arenaBytes = 0;
   /// The kernels, indexed by id (`kernels`).
