@@ -6,10 +6,10 @@
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/Artifact.h"
 
+#include "xf/Transforms/Passes.h"
 #include "xfc/Frontend/ModelBuilder.h"
 #include "xfc/Support/Checksum.h"
 #include "xfc/Support/Safetensors.h"
-#include "xf/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -120,7 +120,8 @@ bool collectArtifactKernels(mlir::ModuleOp module,
                             std::vector<ArtifactKernel> &out,
                             std::string &error) {
   out.clear();
-  auto kernels = module->getAttrOfType<mlir::ArrayAttr>(mlir::xf::kKernelsAttrName);
+  auto kernels =
+      module->getAttrOfType<mlir::ArrayAttr>(mlir::xf::kKernelsAttrName);
   if (!kernels)
     return true;
   for (auto [index, attr] : llvm::enumerate(kernels)) {

@@ -32,10 +32,10 @@
 #include <fstream>
 #include <memory>
 #include <new>
+#include <sched.h>
 #include <sstream>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sched.h>
 #include <thread>
 #include <time.h>
 #include <unistd.h>
@@ -580,9 +580,9 @@ xfc_status getProfile(const xfc_context *context, xfc_profile *outProfile,
                       xfc_kernel_profile *outKernels, size_t numKernels) {
   const char *function = "xfc_context_get_profile";
   if (!context || !outProfile)
-    return makeStatus(XFC_INVALID_ARGUMENT,
-                      std::string(function) + ": context or out_profile is "
-                                              "NULL");
+    return makeStatus(XFC_INVALID_ARGUMENT, std::string(function) +
+                                                ": context or out_profile is "
+                                                "NULL");
   if (!context->profiling)
     return makeStatus(XFC_INVALID_ARGUMENT,
                       std::string(function) +
@@ -595,8 +595,7 @@ xfc_status getProfile(const xfc_context *context, xfc_profile *outProfile,
                       std::string(function) + ": num_kernels is " +
                           std::to_string(numKernels) +
                           "; expected 0 (totals only) or " +
-                          std::to_string(count) +
-                          " (xfc_model_num_kernels)");
+                          std::to_string(count) + " (xfc_model_num_kernels)");
   if (numKernels != 0 && !outKernels)
     return makeStatus(XFC_INVALID_ARGUMENT,
                       std::string(function) + ": out_kernels is NULL");
@@ -766,12 +765,11 @@ xfc_status xfc_model_kernel_info(const xfc_model *model, size_t index,
       return makeStatus(XFC_INVALID_ARGUMENT,
                         "xfc_model_kernel_info: model or out_info is NULL");
     if (index >= model->kernelInfos.size())
-      return makeStatus(XFC_INVALID_ARGUMENT,
-                        "xfc_model_kernel_info: index " +
-                            std::to_string(index) +
-                            " is out of range (the model has " +
-                            std::to_string(model->kernelInfos.size()) +
-                            " kernels)");
+      return makeStatus(
+          XFC_INVALID_ARGUMENT,
+          "xfc_model_kernel_info: index " + std::to_string(index) +
+              " is out of range (the model has " +
+              std::to_string(model->kernelInfos.size()) + " kernels)");
     *out_info = model->kernelInfos[index];
     return nullptr;
   });

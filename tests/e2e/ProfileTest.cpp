@@ -132,8 +132,8 @@ protected:
     std::vector<float> output(numElements(info));
     xfc_buffer out{output.data(), output.size() * sizeof(float)};
     for (int r = 0; r < runs; ++r) {
-      status = xfc_context_run(context, inBuffers.data(), inBuffers.size(),
-                               &out, 1);
+      status =
+          xfc_context_run(context, inBuffers.data(), inBuffers.size(), &out, 1);
       EXPECT_EQ(status, nullptr) << xfc_status_get_message(status);
       xfc_status_free(status);
     }
@@ -162,9 +162,9 @@ TEST_F(ProfileTest, EveryKernelIsCountedAndTimed) {
   std::vector<float> profiled = runContext(true, kRuns, &profile, &kernels);
   ASSERT_FALSE(plain.empty());
   ASSERT_EQ(plain.size(), profiled.size());
-  EXPECT_EQ(std::memcmp(plain.data(), profiled.data(),
-                        plain.size() * sizeof(float)),
-            0)
+  EXPECT_EQ(
+      std::memcmp(plain.data(), profiled.data(), plain.size() * sizeof(float)),
+      0)
       << "profiling changed the output";
 
   ASSERT_GT(kernels.size(), 10u) << "two encoder layers and the embeddings";
@@ -180,8 +180,8 @@ TEST_F(ProfileTest, EveryKernelIsCountedAndTimed) {
     EXPECT_GT(k.ticks, 0u) << k.kernel.name;
     EXPECT_GT(k.total_ns, 0.0) << k.kernel.name;
     EXPECT_GT(k.kernel.num_nodes, 0u) << k.kernel.name;
-    sawQKV |= std::strcmp(k.kernel.name,
-                          "encoder.layers.0.self_attn.q+k+v") == 0;
+    sawQKV |=
+        std::strcmp(k.kernel.name, "encoder.layers.0.self_attn.q+k+v") == 0;
     sum += k.total_ns;
   }
   EXPECT_TRUE(sawQKV) << "kernels are named after their spec nodes";

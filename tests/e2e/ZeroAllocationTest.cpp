@@ -190,16 +190,16 @@ TEST_F(ZeroAllocationTest, ProfiledRunsAllocateNothing) {
   int failures = 0;
   long during = allocationsDuring([&] {
     for (int i = 0; i < 20; ++i) {
-      xfc_status s = xfc_context_run(context, inBuffers.data(),
-                                     inBuffers.size(), outBuffers.data(),
-                                     outBuffers.size());
+      xfc_status s =
+          xfc_context_run(context, inBuffers.data(), inBuffers.size(),
+                          outBuffers.data(), outBuffers.size());
       if (s) {
         ++failures;
         xfc_status_free(s);
       }
     }
-    if (xfc_status s = xfc_context_get_profile(context, &profile,
-                                               kernels.data(), kernels.size())) {
+    if (xfc_status s = xfc_context_get_profile(
+            context, &profile, kernels.data(), kernels.size())) {
       ++failures;
       xfc_status_free(s);
     }

@@ -268,10 +268,10 @@ bool printProfile(xfc_model *model, xfc_context *context) {
     const xfc_kernel_profile &p = kernels[k];
     double seconds = p.total_ns / 1e9;
     // The manifest's flops and bytes are per run.
-    double gflops = seconds > 0 ? double(p.kernel.flops) * runs / seconds / 1e9
-                                : 0.0;
-    double gbytes = seconds > 0 ? double(p.kernel.bytes) * runs / seconds / 1e9
-                                : 0.0;
+    double gflops =
+        seconds > 0 ? double(p.kernel.flops) * runs / seconds / 1e9 : 0.0;
+    double gbytes =
+        seconds > 0 ? double(p.kernel.bytes) * runs / seconds / 1e9 : 0.0;
     double msPerRun = p.total_ns / 1e6 / runs;
     std::printf("%4zu  %-*s  %-*s  %6llu  %10.3f  %9.3f  %5.1f%%  %8.2f  "
                 "%8.2f\n",

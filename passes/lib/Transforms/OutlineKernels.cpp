@@ -6,8 +6,9 @@
 // function into a private function named after the kernel's spec nodes
 // (`xf_k12_encoder_layers_1_ffn_fc1_act`) and calls it. The symbol then
 // survives to the shared library (OpenMP outlining derives
-// `xf_k12_..._omp_par` from it), so `perf report` reads in the user's
-// terms, and the call is where the optional profile counts ticks.
+// `xf_k12_encoder_layers_1_ffn_fc1_act..omp_par` from it), so `perf
+// report` reads in the user's terms, and the call is where the optional
+// profile counts ticks.
 //
 // Grouping rules:
 //  - Ops without memory effects and without regions (constants, views,
@@ -101,8 +102,8 @@ void XFOutlineKernelsPass::runOnOperation() {
   ModuleOp module = getOperation();
   auto model = module.lookupSymbol<func::FuncOp>(modelFunction);
   if (!model || model.isExternal()) {
-    module.emitError() << "xf-outline-kernels: no func.func @"
-                       << modelFunction << " with a body";
+    module.emitError() << "xf-outline-kernels: no func.func @" << modelFunction
+                       << " with a body";
     return signalPassFailure();
   }
   Block &body = model.getBody().front();
@@ -278,9 +279,9 @@ LogicalResult XFOutlineKernelsPass::outline(func::FuncOp model,
   // the dynamic symbol table (it stays in .symtab for nm and perf).
   func->setAttr("passthrough",
                 builder.getArrayAttr({builder.getStringAttr("noinline")}));
-  func->setAttr("llvm.linkage", LLVM::LinkageAttr::get(
-                                    builder.getContext(),
-                                    LLVM::Linkage::Internal));
+  func->setAttr(
+      "llvm.linkage",
+      LLVM::LinkageAttr::get(builder.getContext(), LLVM::Linkage::Internal));
   Block *entry = func.addEntryBlock();
   IRMapping mapping;
   for (auto [value, arg] : llvm::zip(arguments, entry->getArguments()))
@@ -318,11 +319,10 @@ void XFOutlineKernelsPass::instrument(func::FuncOp model,
   auto i64 = builder.getI64Type();
   auto bufferType = MemRefType::get({2 + 2 * numKernels}, i64);
   unsigned index = model.getNumArguments();
-  (void)model.insertArgument(
-      index, bufferType,
-      builder.getDictionaryAttr(
-          builder.getNamedAttr(kProfileArgAttrName, builder.getUnitAttr())),
-      loc);
+  (void)model.insertArgument(index, bufferType,
+                             builder.getDictionaryAttr(builder.getNamedAttr(
+                                 kProfileArgAttrName, builder.getUnitAttr())),
+                             loc);
   Value buffer = model.getArgument(index);
   Block &body = model.getBody().front();
 
@@ -344,8 +344,8 @@ void XFOutlineKernelsPass::instrument(func::FuncOp model,
   Value zero = arith::ConstantIndexOp::create(builder, loc, 0);
   Value flag = memref::LoadOp::create(builder, loc, buffer, zero);
   Value zeroI64 = arith::ConstantIntOp::create(builder, loc, i64, 0);
-  Value on = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::ne,
-                                   flag, zeroI64);
+  Value on = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::ne, flag,
+                                   zeroI64);
   // The whole run: minus the counter at the start, plus it at the end.
   auto addCounter = [&](bool subtract) {
     scf::IfOp::create(builder, loc, on, [&](OpBuilder &b, Location) {

@@ -197,8 +197,8 @@ typedef struct xfc_context_options {
   int32_t num_threads;
   /* Non-zero: count the calls and time of every kernel in the context's
    * runs (xfc_context_get_profile). Each kernel call then reads the CPU's
-   * cycle counter twice; off (the default), the generated code pays one
-   * branch per kernel. */
+   * cycle counter twice; off (the default), the generated code pays at
+   * most one branch per kernel. */
   int32_t enable_profiling;
 } xfc_context_options;
 
@@ -243,8 +243,8 @@ XFC_API xfc_status xfc_model_run(const xfc_model *model,
 /* What a profiling context measured of one kernel. */
 typedef struct xfc_kernel_profile {
   xfc_kernel_info kernel; /* As xfc_model_kernel_info describes it. */
-  uint64_t calls; /* Calls counted (a chunked kernel is one call a run). */
-  uint64_t ticks; /* Cycle-counter ticks spent in the kernel's function. */
+  uint64_t calls;  /* Calls counted (a chunked kernel is one call a run). */
+  uint64_t ticks;  /* Cycle-counter ticks spent in the kernel's function. */
   double total_ns; /* ticks converted with the profile's ns_per_tick. */
 } xfc_kernel_profile;
 
@@ -256,11 +256,11 @@ typedef struct xfc_kernel_profile {
  * time between kernels (wall_ns - kernel_ns) is the serial glue: the
  * calls, the counters, setting the thread count. */
 typedef struct xfc_profile {
-  uint64_t runs;       /* Successful xfc_context_run calls counted. */
-  double wall_ns;      /* Their total time, measured by the runtime. */
-  uint64_t ticks;      /* Cycle-counter ticks over the same runs. */
-  double ns_per_tick;  /* wall_ns / ticks (0 before the first run). */
-  double kernel_ns;    /* The sum of the kernels' total_ns. */
+  uint64_t runs;      /* Successful xfc_context_run calls counted. */
+  double wall_ns;     /* Their total time, measured by the runtime. */
+  uint64_t ticks;     /* Cycle-counter ticks over the same runs. */
+  double ns_per_tick; /* wall_ns / ticks (0 before the first run). */
+  double kernel_ns;   /* The sum of the kernels' total_ns. */
 } xfc_profile;
 
 /* Reads the profile of `context`, created with enable_profiling: the

@@ -350,7 +350,8 @@ TEST(Runtime, ManifestFieldErrorsNameThePath) {
       {[](Json &m) { m["weights"][0]["offset"] = -64; },
        "at $.weights[0].offset: expected a non-negative integer, found -64"},
       {[](Json &m) { m["weights"][0]["transform"] = "flip"; },
-       "at $.weights[0].transform: expected \"none\", \"transpose\" or \"pack<p>\" (p > 0)"},
+       "at $.weights[0].transform: expected \"none\", \"transpose\" or "
+       "\"pack<p>\" (p > 0)"},
       {[](Json &m) {
          m["outputs"][0]["shape"] = Json::array({1, 1, 1, 1, 1, 1, 1, 1, 1});
        },
@@ -361,7 +362,9 @@ TEST(Runtime, ManifestFieldErrorsNameThePath) {
        "at $.kernels[0].id: expected 0 (the kernel's index), found 3"},
       {[](Json &m) { m["kernels"][0]["symbol"] = "xf k0"; },
        "at $.kernels[0].symbol: expected a C identifier, found \"xf k0\""},
-      {[](Json &m) { m["kernels"][0]["nodes"] = {"a", 1}; },
+      {[](Json &m) {
+         m["kernels"][0]["nodes"] = {"a", 1};
+       },
        "at $.kernels[0].nodes[1]: expected a spec node name string, found 1"},
       {[](Json &m) { m["kernels"][0]["flops"] = -1; },
        "at $.kernels[0].flops: expected a non-negative integer, found -1"},
