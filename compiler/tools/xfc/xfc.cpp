@@ -358,6 +358,17 @@ int runInspect(const std::vector<std::string> &args) {
                 (unsigned long long)plan.value("buffers", uint64_t(0)),
                 plan.value("naive_bytes", uint64_t(0)) / 1048576.0,
                 plan.value("lower_bound_bytes", uint64_t(0)) / 1048576.0);
+  // The kernels through the C API (validated at open), in run order.
+  size_t kernels = xfc_model_num_kernels(m.model);
+  std::printf("kernels: %zu (functions of the library, `xfc run --profile` "
+              "times them)\n",
+              kernels);
+  for (size_t k = 0; k < kernels; ++k) {
+    xfc_kernel_info info;
+    if (check(xfc_model_kernel_info(m.model, k, &info), "kernel info"))
+      std::printf("  %4zu  %-24s %s -> %s\n", k, info.kind, info.name,
+                  info.symbol);
+  }
   return 0;
 }
 
