@@ -42,9 +42,8 @@ struct Backend {
 
   /// Calls the entry point with `args` (inputs, weights, outputs in manifest
   /// order, then the arena and the profile buffer; docs/artifact.md).
-  /// `numThreads` (at least 1) is
-  /// how many threads the run may use. Must not allocate: it runs inside
-  /// xfc_context_run.
+  /// `numThreads` (at least 1) is how many threads the run may use. Must
+  /// not allocate: it runs inside xfc_context_run.
   void (*run)(void *handle, void **args, int32_t numThreads);
 
   /// Releases what `open` acquired.
