@@ -6,11 +6,13 @@
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/Artifact.h"
 
+#include "xf/Transforms/Passes.h"
 #include "xfc/Frontend/ModelBuilder.h"
 #include "xfc/Support/Checksum.h"
 #include "xfc/Support/Safetensors.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -120,6 +122,65 @@ bool collectArtifactInterface(mlir::ModuleOp module,
     decl.dtype = dtypeOf(func.getResultTypes()[i]);
     decl.shape = shapeOf(func.getResultTypes()[i]);
     out.outputs.push_back(decl);
+  }
+  return true;
+}
+
+bool collectArtifactKernels(mlir::ModuleOp module,
+                            std::vector<ArtifactKernel> &out,
+                            std::string &error) {
+  out.clear();
+  auto kernels =
+      module->getAttrOfType<mlir::ArrayAttr>(mlir::xf::kKernelsAttrName);
+  if (!kernels)
+    return true;
+  for (auto [index, attr] : llvm::enumerate(kernels)) {
+    std::string where = std::string(mlir::xf::kKernelsAttrName) + "[" +
+                        std::to_string(index) + "]: ";
+    auto record = mlir::dyn_cast<mlir::DictionaryAttr>(attr);
+    if (!record) {
+      error = where + "expected a dictionary";
+      return false;
+    }
+    ArtifactKernel kernel;
+    auto text = [&](const char *key, std::string &field) {
+      auto value = record.getAs<mlir::StringAttr>(key);
+      if (!value)
+        error = where + "expected a string \"" + key + "\"";
+      else
+        field = value.getValue().str();
+      return bool(value);
+    };
+    auto number = [&](const char *key, int64_t &field) {
+      auto value = record.getAs<mlir::IntegerAttr>(key);
+      if (!value)
+        error = where + "expected an integer \"" + key + "\"";
+      else
+        field = value.getInt();
+      return bool(value);
+    };
+    auto nodes = record.getAs<mlir::ArrayAttr>("nodes");
+    if (!number("id", kernel.id) || !text("name", kernel.name) ||
+        !text("symbol", kernel.symbol) || !text("kind", kernel.kind) ||
+        !number("flops", kernel.flops) || !number("bytes", kernel.bytes))
+      return false;
+    if (kernel.id != static_cast<int64_t>(index)) {
+      error = where + "has id " + std::to_string(kernel.id);
+      return false;
+    }
+    if (!nodes) {
+      error = where + "expected an array \"nodes\"";
+      return false;
+    }
+    for (mlir::Attribute node : nodes) {
+      auto name = mlir::dyn_cast<mlir::StringAttr>(node);
+      if (!name) {
+        error = where + "\"nodes\" must hold strings";
+        return false;
+      }
+      kernel.nodes.push_back(name.getValue().str());
+    }
+    out.push_back(std::move(kernel));
   }
   return true;
 }
@@ -239,7 +300,7 @@ bool writeManifest(const std::string &path, const ManifestInfo &info,
   using nlohmann::ordered_json;
   ordered_json manifest;
   manifest["format"] = "xfc-artifact";
-  manifest["format_version"] = 2;
+  manifest["format_version"] = 3;
   manifest["model_name"] = info.modelName;
   manifest["library"] = info.libraryFile;
   manifest["library_size_bytes"] = info.librarySizeBytes;
@@ -287,6 +348,15 @@ bool writeManifest(const std::string &path, const ManifestInfo &info,
                              {"naive_bytes", info.naiveBytes},
                              {"lower_bound_bytes", info.lowerBoundBytes},
                              {"buffers", info.numPlannedBuffers}};
+  manifest["kernels"] = ordered_json::array();
+  for (const ArtifactKernel &k : info.kernels)
+    manifest["kernels"].push_back({{"id", k.id},
+                                   {"name", k.name},
+                                   {"symbol", k.symbol},
+                                   {"kind", k.kind},
+                                   {"nodes", k.nodes},
+                                   {"flops", k.flops},
+                                   {"bytes", k.bytes}});
   if (!info.specJson.empty()) {
     ordered_json spec = ordered_json::parse(info.specJson, nullptr,
                                             /*allow_exceptions=*/false);

@@ -45,8 +45,9 @@ void removeTree(const std::string &path) {
     llvm::sys::fs::remove_directories(path, /*IgnoreErrors=*/true);
 }
 
-/// The module with its locations: they name the spec node of every op,
-/// and a replay of a dump must see the same names.
+/// The module with its locations: they carry the spec node names and the
+/// kernel tags, so a stage replayed with xfc-opt from a dump sees the same
+/// names and outlines the same kernels.
 std::string printModule(mlir::ModuleOp module) {
   std::string text;
   llvm::raw_string_ostream os(text);
@@ -230,6 +231,8 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
   info.naiveBytes = report.memoryPlan.naiveBytes;
   info.lowerBoundBytes = report.memoryPlan.lowerBoundBytes;
   info.numPlannedBuffers = report.memoryPlan.buffers.size();
+  if (!collectArtifactKernels(module, info.kernels, error))
+    return fail();
   if (!writeManifest(temp + "/manifest.json", info, interface, error))
     return fail();
 

@@ -124,7 +124,10 @@ std::string llvmStage(const CpuPipelineOptions &opts) {
       opts.threads ? "xf-cpu-forall-to-openmp,xf-hoist-static-allocas,"
                      "canonicalize,"
                    : "scf-forall-to-for,xf-hoist-static-allocas,";
-  return "xf-export-signature," + threads +
+  // Kernels are outlined first, on memrefs: the profile buffer they add is
+  // an argument xf-export-signature must count, and OpenMP outlining then
+  // names each parallel region after its kernel function.
+  return "xf-outline-kernels{profile=true},xf-export-signature," + threads +
          "xf-lower-strided-copies,convert-linalg-to-loops,convert-vector-to-scf{full-unroll},lower-affine,"
          "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
          "convert-math-to-libm,"

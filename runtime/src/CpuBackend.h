@@ -41,9 +41,9 @@ struct Backend {
                           void **handle, std::string &error);
 
   /// Calls the entry point with `args` (inputs, weights, outputs in manifest
-  /// order, then the arena; docs/artifact.md). `numThreads` (at least 1) is
-  /// how many threads the run may use. Must not allocate: it runs inside
-  /// xfc_context_run.
+  /// order, then the arena and the profile buffer; docs/artifact.md).
+  /// `numThreads` (at least 1) is how many threads the run may use. Must
+  /// not allocate: it runs inside xfc_context_run.
   void (*run)(void *handle, void **args, int32_t numThreads);
 
   /// Releases what `open` acquired.

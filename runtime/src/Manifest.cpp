@@ -277,6 +277,54 @@ std::vector<ManifestWeight> parseWeights(const Json &root) {
   return out;
 }
 
+/// A C identifier: what a kernel's symbol must be to name a function.
+bool isIdentifier(const std::string &text) {
+  if (text.empty() || (text[0] >= '0' && text[0] <= '9'))
+    return false;
+  for (char c : text)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '_'))
+      return false;
+  return true;
+}
+
+std::vector<ManifestKernel> parseKernels(const Json &root) {
+  std::vector<ManifestKernel> out;
+  std::set<std::string> symbols;
+  const Json &list = getArray(root, "$", "kernels");
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string path = "$.kernels[" + std::to_string(i) + "]";
+    const Json &item = requireObject(list[i], path);
+    // Kernels are indexed by id: the profile buffer's slots follow it.
+    int64_t id = getInt(item, path, "id");
+    if (id != static_cast<int64_t>(i))
+      fail(path + ".id", std::to_string(i) + " (the kernel's index)",
+           item.at("id"));
+    ManifestKernel kernel;
+    kernel.name = getString(item, path, "name");
+    if (kernel.name.empty())
+      fail(path + ".name", "a non-empty string", item.at("name"));
+    kernel.symbol = getString(item, path, "symbol");
+    if (!isIdentifier(kernel.symbol))
+      fail(path + ".symbol", "a C identifier", item.at("symbol"));
+    if (!symbols.insert(kernel.symbol).second)
+      fail(path + ".symbol", "a symbol not used by another kernel",
+           item.at("symbol"));
+    kernel.kind = getString(item, path, "kind");
+    const Json &nodes = getArray(item, path, "nodes");
+    for (size_t n = 0; n < nodes.size(); ++n) {
+      if (!nodes[n].is_string())
+        fail(path + ".nodes[" + std::to_string(n) + "]",
+             "a spec node name string", nodes[n]);
+      kernel.nodes.push_back(nodes[n].get<std::string>());
+    }
+    kernel.flops = getNonNegative(item, path, "flops");
+    kernel.bytes = getNonNegative(item, path, "bytes");
+    out.push_back(std::move(kernel));
+  }
+  return out;
+}
+
 void parseRoot(const Json &root, Manifest &out) {
   requireObject(root, "$");
   // Format and version first: a newer manifest may differ in every other
@@ -340,6 +388,8 @@ void parseRoot(const Json &root, Manifest &out) {
   out.arenaBytes = getNonNegative(plan, "$.memory_plan", "arena_bytes");
   getNonNegative(plan, "$.memory_plan", "naive_bytes");
   getNonNegative(plan, "$.memory_plan", "lower_bound_bytes");
+
+  out.kernels = parseKernels(root);
 }
 
 } // namespace

@@ -21,7 +21,9 @@ namespace xfc {
 
 /// The manifest format version this runtime reads.
 /// 2: the entry point takes the arena as its last argument (memory_plan).
-inline constexpr int64_t kManifestFormatVersion = 2;
+/// 3: the kernels section; the entry point takes the profile buffer after
+///    the arena.
+inline constexpr int64_t kManifestFormatVersion = 3;
 
 /// An input or output of the entry point.
 struct ManifestTensor {
@@ -45,6 +47,16 @@ struct ManifestWeight {
   std::string transform;            ///< "none" (default) or "transpose".
 };
 
+/// A kernel of the compiled model: one function of the library, one slot
+/// pair of the profile buffer.
+struct ManifestKernel {
+  std::string name;   ///< Display name ("encoder.layers.0.self_attn.q+k+v").
+  std::string symbol; ///< Its function in the library (a C identifier).
+  std::string kind;   ///< E.g. "linear+gelu", "attention(fused)".
+  std::vector<std::string> nodes; ///< The spec nodes it computes.
+  uint64_t flops = 0, bytes = 0;  ///< Per run.
+};
+
 /// The compilation target recorded by the compiler.
 struct ManifestTarget {
   std::string triple, cpu, tuneCpu;
@@ -63,9 +75,11 @@ struct Manifest {
   ManifestTarget target;
   std::vector<ManifestTensor> inputs, outputs;
   std::vector<ManifestWeight> weights;
-  /// Bytes of the scratch arena the entry point takes as its last argument
+  /// Bytes of the scratch arena the entry point takes after the outputs
   /// (memory_plan.arena_bytes).
   uint64_t arenaBytes = 0;
+  /// The kernels, indexed by id (`kernels`).
+  std::vector<ManifestKernel> kernels;
 };
 
 /// Parses and validates the text of manifest.json. On failure returns false,

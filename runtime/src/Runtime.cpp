@@ -32,11 +32,12 @@
 #include <fstream>
 #include <memory>
 #include <new>
+#include <sched.h>
 #include <sstream>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sched.h>
 #include <thread>
+#include <time.h>
 #include <unistd.h>
 
 struct xfc_status_s {
@@ -53,6 +54,10 @@ struct xfc_model_s {
   size_t mappingSize = 0;
   /// One pointer into the mapping per manifest weight.
   std::vector<void *> weightPointers;
+  /// Kernel descriptions whose strings point into `manifest`, and the
+  /// arrays their `nodes` point to.
+  std::vector<xfc_kernel_info> kernelInfos;
+  std::vector<std::vector<const char *>> kernelNodes;
   const xfc::Backend *backend = nullptr;
   void *backendHandle = nullptr;
 
@@ -69,9 +74,17 @@ struct xfc_context_s {
   int32_t numThreads = 1;
   /// The arena of intermediate buffers, 64-byte aligned (never null).
   void *arena = nullptr;
-  /// The entry point's arguments: inputs, weights, outputs, arena. The
-  /// weights and the arena are filled once; each run fills the rest.
+  /// The entry point's arguments: inputs, weights, outputs, arena, profile
+  /// buffer. The weights, the arena and the profile buffer are filled once;
+  /// each run fills the rest.
   std::vector<void *> args;
+  /// The profile buffer the generated code counts into (docs/artifact.md):
+  /// [enable, run ticks, (kernel ticks, kernel calls) per kernel].
+  std::vector<int64_t> profile;
+  bool profiling = false;
+  /// Runs counted and their wall time, measured around the entry point.
+  uint64_t profiledRuns = 0;
+  double profiledWallNs = 0;
 
   ~xfc_context_s() { std::free(arena); }
 };
@@ -243,6 +256,12 @@ xfc_status_code mapWeights(const std::string &path, xfc_model &model,
   return XFC_OK;
 }
 
+/// Words of the profile buffer: the enable flag, the run's ticks, then
+/// ticks and calls per kernel (xf-outline-kernels).
+size_t profileWords(const xfc::Manifest &manifest) {
+  return 2 + 2 * manifest.kernels.size();
+}
+
 xfc_status openModel(const char *path, const xfc_model_options *options,
                      xfc_model **outModel) {
   if (!outModel)
@@ -343,6 +362,7 @@ xfc_status openModel(const char *path, const xfc_model_options *options,
   for (const xfc::ManifestTensor &tensor : manifest.outputs)
     arguments.push_back({tensor.name, tensor.sizeBytes});
   arguments.push_back({"(arena)", manifest.arenaBytes});
+  arguments.push_back({"(profile)", profileWords(manifest) * sizeof(int64_t)});
   const xfc::Backend &backend = xfc::cpuBackend();
   void *handle = nullptr;
   code = backend.open(folder + "/" + manifest.library, manifest.entrySymbol,
@@ -356,6 +376,25 @@ xfc_status openModel(const char *path, const xfc_model_options *options,
     model->inputInfos.push_back(makeInfo(tensor));
   for (const xfc::ManifestTensor &tensor : manifest.outputs)
     model->outputInfos.push_back(makeInfo(tensor));
+  // Node arrays first: the infos point into them, so they must not move.
+  for (const xfc::ManifestKernel &kernel : manifest.kernels) {
+    std::vector<const char *> &nodes = model->kernelNodes.emplace_back();
+    for (const std::string &node : kernel.nodes)
+      nodes.push_back(node.c_str());
+  }
+  for (size_t k = 0; k < manifest.kernels.size(); ++k) {
+    const xfc::ManifestKernel &kernel = manifest.kernels[k];
+    xfc_kernel_info info;
+    std::memset(&info, 0, sizeof(info));
+    info.name = kernel.name.c_str();
+    info.symbol = kernel.symbol.c_str();
+    info.kind = kernel.kind.c_str();
+    info.nodes = model->kernelNodes[k].data();
+    info.num_nodes = model->kernelNodes[k].size();
+    info.flops = kernel.flops;
+    info.bytes = kernel.bytes;
+    model->kernelInfos.push_back(info);
+  }
   *outModel = model.release();
   return nullptr;
 }
@@ -443,6 +482,7 @@ xfc_status createContext(const xfc_model *model,
   if (!model)
     return makeStatus(XFC_INVALID_ARGUMENT, "xfc_context_create: model is NULL");
   int32_t numThreads = 0;
+  bool profiling = false;
   if (options) {
     if (options->struct_size < sizeof(uint32_t))
       return makeStatus(XFC_INVALID_ARGUMENT,
@@ -454,6 +494,10 @@ xfc_status createContext(const xfc_model *model,
     if (options->struct_size >= offsetof(xfc_context_options, num_threads) +
                                     sizeof(options->num_threads))
       numThreads = options->num_threads;
+    if (options->struct_size >=
+        offsetof(xfc_context_options, enable_profiling) +
+            sizeof(options->enable_profiling))
+      profiling = options->enable_profiling != 0;
     if (numThreads < 0)
       return makeStatus(XFC_INVALID_ARGUMENT,
                         "xfc_context_create: num_threads is " +
@@ -478,11 +522,17 @@ xfc_status createContext(const xfc_model *model,
                                         "-byte arena: out of memory");
   const xfc::Manifest &manifest = model->manifest;
   context->args.assign(manifest.inputs.size() + model->weightPointers.size() +
-                           manifest.outputs.size() + 1,
+                           manifest.outputs.size() + 2,
                        nullptr);
   std::copy(model->weightPointers.begin(), model->weightPointers.end(),
             context->args.begin() + manifest.inputs.size());
-  context->args.back() = context->arena;
+  // The generated code always takes the profile buffer; word 0 decides
+  // whether it counts.
+  context->profile.assign(profileWords(manifest), 0);
+  context->profiling = profiling;
+  context->profile[0] = profiling ? 1 : 0;
+  context->args[context->args.size() - 2] = context->arena;
+  context->args.back() = context->profile.data();
   *outContext = context.release();
   return nullptr;
 }
@@ -512,7 +562,81 @@ xfc_status runContext(const char *function, xfc_context *context,
   size_t outputsAt = numInputs + model->weightPointers.size();
   for (size_t i = 0; i < numOutputs; ++i)
     args[outputsAt + i] = outputs[i].data;
+  if (!context->profiling) {
+    model->backend->run(model->backendHandle, args, context->numThreads);
+    return nullptr;
+  }
+  timespec start, end;
+  clock_gettime(CLOCK_MONOTONIC, &start);
   model->backend->run(model->backendHandle, args, context->numThreads);
+  clock_gettime(CLOCK_MONOTONIC, &end);
+  context->profiledRuns += 1;
+  context->profiledWallNs += double(end.tv_sec - start.tv_sec) * 1e9 +
+                             double(end.tv_nsec - start.tv_nsec);
+  return nullptr;
+}
+
+xfc_status getProfile(const xfc_context *context, xfc_profile *outProfile,
+                      xfc_kernel_profile *outKernels, size_t numKernels) {
+  const char *function = "xfc_context_get_profile";
+  if (!context || !outProfile)
+    return makeStatus(XFC_INVALID_ARGUMENT, std::string(function) +
+                                                ": context or out_profile is "
+                                                "NULL");
+  if (!context->profiling)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      std::string(function) +
+                          ": profiling is off in this context (set "
+                          "enable_profiling in xfc_context_options)");
+  const xfc_model *model = context->model;
+  size_t count = model->kernelInfos.size();
+  if (numKernels != 0 && numKernels != count)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      std::string(function) + ": num_kernels is " +
+                          std::to_string(numKernels) +
+                          "; expected 0 (totals only) or " +
+                          std::to_string(count) + " (xfc_model_num_kernels)");
+  if (numKernels != 0 && !outKernels)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      std::string(function) + ": out_kernels is NULL");
+  const std::vector<int64_t> &words = context->profile;
+  xfc_profile profile;
+  std::memset(&profile, 0, sizeof(profile));
+  profile.runs = context->profiledRuns;
+  profile.wall_ns = context->profiledWallNs;
+  profile.ticks = static_cast<uint64_t>(std::max<int64_t>(words[1], 0));
+  profile.ns_per_tick =
+      profile.ticks ? profile.wall_ns / double(profile.ticks) : 0.0;
+  for (size_t k = 0; k < count; ++k) {
+    uint64_t ticks =
+        static_cast<uint64_t>(std::max<int64_t>(words[2 + 2 * k], 0));
+    double ns = double(ticks) * profile.ns_per_tick;
+    profile.kernel_ns += ns;
+    if (numKernels == 0)
+      continue;
+    xfc_kernel_profile &entry = outKernels[k];
+    std::memset(&entry, 0, sizeof(entry));
+    entry.kernel = model->kernelInfos[k];
+    entry.calls = static_cast<uint64_t>(words[3 + 2 * k]);
+    entry.ticks = ticks;
+    entry.total_ns = ns;
+  }
+  *outProfile = profile;
+  return nullptr;
+}
+
+xfc_status resetProfile(xfc_context *context) {
+  if (!context)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      "xfc_context_reset_profile: context is NULL");
+  if (!context->profiling)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      "xfc_context_reset_profile: profiling is off in this "
+                      "context (set enable_profiling in "
+                      "xfc_context_options)");
+  std::fill(context->profile.begin() + 1, context->profile.end(), 0);
+  context->profiledRuns = 0;
+  context->profiledWallNs = 0;
   return nullptr;
 }
 
@@ -627,6 +751,42 @@ void xfc_context_options_initialize(xfc_context_options *options) {
   std::memset(options, 0, sizeof(*options));
   options->struct_size = sizeof(*options);
   options->num_threads = 0;
+  options->enable_profiling = 0;
+}
+
+size_t xfc_model_num_kernels(const xfc_model *model) {
+  return model ? model->kernelInfos.size() : 0;
+}
+
+xfc_status xfc_model_kernel_info(const xfc_model *model, size_t index,
+                                 xfc_kernel_info *out_info) {
+  return guarded("xfc_model_kernel_info", [&]() -> xfc_status {
+    if (!model || !out_info)
+      return makeStatus(XFC_INVALID_ARGUMENT,
+                        "xfc_model_kernel_info: model or out_info is NULL");
+    if (index >= model->kernelInfos.size())
+      return makeStatus(
+          XFC_INVALID_ARGUMENT,
+          "xfc_model_kernel_info: index " + std::to_string(index) +
+              " is out of range (the model has " +
+              std::to_string(model->kernelInfos.size()) + " kernels)");
+    *out_info = model->kernelInfos[index];
+    return nullptr;
+  });
+}
+
+xfc_status xfc_context_get_profile(const xfc_context *context,
+                                   xfc_profile *out_profile,
+                                   xfc_kernel_profile *out_kernels,
+                                   size_t num_kernels) {
+  return guarded("xfc_context_get_profile", [&] {
+    return getProfile(context, out_profile, out_kernels, num_kernels);
+  });
+}
+
+xfc_status xfc_context_reset_profile(xfc_context *context) {
+  return guarded("xfc_context_reset_profile",
+                 [&] { return resetProfile(context); });
 }
 
 xfc_status xfc_context_create(const xfc_model *model,

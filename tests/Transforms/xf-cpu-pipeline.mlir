@@ -9,7 +9,8 @@
 // RUN: xfc-opt %s --xf-model-stage=fuse-attention=false | xfc-opt --xf-linalg-stage | FileCheck %s --check-prefix=UNFUSED-ATTN
 // RUN: xfc-opt %s --xf-cpu-pipeline=fuse-attention=false | FileCheck %s --check-prefix=CPU
 // RUN: xfc-opt %s --xf-model-stage | xfc-opt --xf-linalg-stage | xfc-opt --xf-buffer-stage | FileCheck %s --check-prefix=BUFFER
-// RUN: xfc-opt %s --xf-model-stage | xfc-opt --xf-linalg-stage | xfc-opt --xf-buffer-stage | xfc-opt --xf-llvm-stage | FileCheck %s --check-prefix=CPU
+// Stages replayed one by one carry the locations along (kernel tags).
+// RUN: xfc-opt %s --xf-model-stage --mlir-print-debuginfo | xfc-opt --xf-linalg-stage --mlir-print-debuginfo | xfc-opt --xf-buffer-stage --mlir-print-debuginfo | xfc-opt --xf-llvm-stage | FileCheck %s --check-prefix=CPU
 
 // A linear, a layer norm and causal self-attention without biases.
 func.func @xf_model(%x: tensor<1x4x8xf32>,
@@ -105,18 +106,21 @@ func.func @xf_model(%x: tensor<1x4x8xf32>,
 // BUFFER: return{{$}}
 
 // Whole pipeline: the LLVM dialect only, with the entry point wrapping the model
-// function and its nine pointers (input, six weights (Q, K and V are one),
-// output, arena); eleven without QKV fusion.
-// CPU-UNFUSED: llvm.call @xf_model({{(%[0-9]+, ){10}%[0-9]+}}) : ({{(!llvm.ptr, ){10}!llvm.ptr}}) -> ()
+// function and its ten pointers (input, six weights (Q, K and V are one),
+// output, arena, profile buffer); twelve without QKV fusion. Each kernel is
+// a function of its own, named after its spec nodes.
+// CPU-UNFUSED: llvm.call @xf_model({{(%[0-9]+, ){11}%[0-9]+}}) : ({{(!llvm.ptr, ){11}!llvm.ptr}}) -> ()
 // CPU-NOT: {{= (xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU-NOT: {{^[[:space:]]*(xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU-NOT: @malloc
+// CPU: llvm.func internal @xf_k{{[0-9]+}}_{{[a-z_]*}}q_k_v(
+// CPU-SAME: passthrough = ["noinline"]
 // CPU: llvm.func @xf_model(%{{[^:]*}}: !llvm.ptr, %{{[^:]*}}: !llvm.ptr {xf.weight = "proj.weight", xf.weight_transform = "transpose"}
 // CPU-NOT: {{= (xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU-NOT: {{^[[:space:]]*(xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU: llvm.func @xfc_entry(%[[ARGV:[^:]*]]: !llvm.ptr) {
-// CPU-COUNT-9: llvm.load
-// CPU: llvm.call @xf_model({{(%[0-9]+, ){8}%[0-9]+}}) : ({{(!llvm.ptr, ){8}!llvm.ptr}}) -> ()
+// CPU-COUNT-10: llvm.load
+// CPU: llvm.call @xf_model({{(%[0-9]+, ){9}%[0-9]+}}) : ({{(!llvm.ptr, ){9}!llvm.ptr}}) -> ()
 // CPU-NEXT: llvm.return
 // CPU-NOT: {{= (xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU-NOT: {{^[[:space:]]*(xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}

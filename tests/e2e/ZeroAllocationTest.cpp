@@ -171,6 +171,46 @@ TEST_F(ZeroAllocationTest, RepeatedContextRunsAllocateNothing) {
   xfc_context_destroy(context);
 }
 
+// Profiling counters are allocated with the context; runs only count, and
+// reading the profile into caller storage allocates nothing either.
+TEST_F(ZeroAllocationTest, ProfiledRunsAllocateNothing) {
+  xfc_context_options options;
+  xfc_context_options_initialize(&options);
+  options.enable_profiling = 1;
+  xfc_context *context = nullptr;
+  xfc_status status = xfc_context_create(model, &options, &context);
+  ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  for (int i = 0; i < 2; ++i)
+    ASSERT_EQ(xfc_context_run(context, inBuffers.data(), inBuffers.size(),
+                              outBuffers.data(), outBuffers.size()),
+              nullptr);
+  std::vector<xfc_kernel_profile> kernels(xfc_model_num_kernels(model));
+  ASSERT_FALSE(kernels.empty());
+  xfc_profile profile;
+  int failures = 0;
+  long during = allocationsDuring([&] {
+    for (int i = 0; i < 20; ++i) {
+      xfc_status s =
+          xfc_context_run(context, inBuffers.data(), inBuffers.size(),
+                          outBuffers.data(), outBuffers.size());
+      if (s) {
+        ++failures;
+        xfc_status_free(s);
+      }
+    }
+    if (xfc_status s = xfc_context_get_profile(
+            context, &profile, kernels.data(), kernels.size())) {
+      ++failures;
+      xfc_status_free(s);
+    }
+  });
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(during, 0) << "heap allocations during 20 profiled runs";
+  EXPECT_EQ(profile.runs, 22u);
+  EXPECT_EQ(kernels[0].calls, 22u);
+  xfc_context_destroy(context);
+}
+
 TEST_F(ZeroAllocationTest, CounterSeesRuntimeAllocations) {
   // xfc_model_run creates a temporary context inside libxfc_runtime.so:
   // the counter must see its arena, or the test above proves nothing.

@@ -61,6 +61,8 @@ const char *kUsage = R"(usage:
       --output FILE | --output NAME=FILE  write an output as .npy
       --repeat N             timed runs (default 1); --warmup N untimed runs first
       --threads N            threads per run (default 0: one per core)
+      --profile              time every kernel of the timed runs and print
+                             a table, slowest first
       --force                replace existing --output files
   xfc inspect OUT
 )";
@@ -252,6 +254,58 @@ const char *dtypeName(xfc_dtype dtype) {
   return dtype == XFC_DTYPE_I32 ? "i32" : "f32";
 }
 
+/// The --profile table: one row per kernel, slowest first, then the sum
+/// of the kernels against the measured time per run.
+bool printProfile(xfc_model *model, xfc_context *context) {
+  size_t count = xfc_model_num_kernels(model);
+  std::vector<xfc_kernel_profile> kernels(count);
+  xfc_profile totals;
+  if (!check(xfc_context_get_profile(context, &totals, kernels.data(), count),
+             "read profile"))
+    return false;
+  if (totals.runs == 0)
+    return true;
+  double runs = double(totals.runs);
+  double wallMs = totals.wall_ns / 1e6 / runs;
+  std::vector<size_t> order(count);
+  for (size_t k = 0; k < count; ++k)
+    order[k] = k;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return kernels[a].total_ns > kernels[b].total_ns;
+  });
+  int nameWidth = 6, kindWidth = 4;
+  for (const xfc_kernel_profile &k : kernels) {
+    nameWidth = std::max<int>(nameWidth, std::strlen(k.kernel.name));
+    kindWidth = std::max<int>(kindWidth, std::strlen(k.kernel.kind));
+  }
+  std::printf("\nprofile: %llu run(s), %.3f ms per run\n",
+              (unsigned long long)totals.runs, wallMs);
+  std::printf("%4s  %-*s  %-*s  %6s  %10s  %9s  %6s  %8s  %8s\n", "id",
+              nameWidth, "kernel", kindWidth, "kind", "calls", "total ms",
+              "ms/run", "% run", "GFLOP/s", "GB/s");
+  for (size_t k : order) {
+    const xfc_kernel_profile &p = kernels[k];
+    double seconds = p.total_ns / 1e9;
+    // The manifest's flops and bytes are per run.
+    double gflops =
+        seconds > 0 ? double(p.kernel.flops) * runs / seconds / 1e9 : 0.0;
+    double gbytes =
+        seconds > 0 ? double(p.kernel.bytes) * runs / seconds / 1e9 : 0.0;
+    double msPerRun = p.total_ns / 1e6 / runs;
+    std::printf("%4zu  %-*s  %-*s  %6llu  %10.3f  %9.3f  %5.1f%%  %8.2f  "
+                "%8.2f\n",
+                k, nameWidth, p.kernel.name, kindWidth, p.kernel.kind,
+                (unsigned long long)p.calls, p.total_ns / 1e6, msPerRun,
+                wallMs > 0 ? 100.0 * msPerRun / wallMs : 0.0, gflops, gbytes);
+  }
+  double kernelMs = totals.kernel_ns / 1e6 / runs;
+  std::printf("kernels: %.3f ms per run of %.3f ms measured (%.1f%%); "
+              "serial glue between kernels: %.3f ms\n",
+              kernelMs, wallMs, wallMs > 0 ? 100.0 * kernelMs / wallMs : 0.0,
+              wallMs - kernelMs);
+  return true;
+}
+
 struct OpenModel {
   xfc_model *model = nullptr;
   ~OpenModel() { xfc_model_destroy(model); }
@@ -323,6 +377,17 @@ int runInspect(const std::vector<std::string> &args) {
                 (unsigned long long)plan.value("buffers", uint64_t(0)),
                 plan.value("naive_bytes", uint64_t(0)) / 1048576.0,
                 plan.value("lower_bound_bytes", uint64_t(0)) / 1048576.0);
+  // The kernels through the C API (validated at open), in run order.
+  size_t kernels = xfc_model_num_kernels(m.model);
+  std::printf("kernels: %zu (functions of the library, `xfc run --profile` "
+              "times them)\n",
+              kernels);
+  for (size_t k = 0; k < kernels; ++k) {
+    xfc_kernel_info info;
+    if (check(xfc_model_kernel_info(m.model, k, &info), "kernel info"))
+      std::printf("  %4zu  %-24s %s -> %s\n", k, info.kind, info.name,
+                  info.symbol);
+  }
   return 0;
 }
 
@@ -337,7 +402,7 @@ std::pair<std::string, std::string> splitNamed(const std::string &arg) {
 int runRun(const std::vector<std::string> &args) {
   std::string artifact;
   std::vector<std::pair<std::string, std::string>> inputFiles, outputFiles;
-  bool randomInput = false, force = false;
+  bool randomInput = false, force = false, profile = false;
   int64_t seed = 0, repeat = 1, warmup = 0, threads = 0;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
@@ -360,6 +425,8 @@ int runRun(const std::vector<std::string> &args) {
       randomInput = true;
     } else if (a == "--force") {
       force = true;
+    } else if (a == "--profile") {
+      profile = true;
     } else if (a == "--threads") {
       std::string text = i + 1 < args.size() ? args[++i] : "";
       if (!parseInt(text, threads) || threads < 0 || threads > INT32_MAX) {
@@ -537,6 +604,7 @@ int runRun(const std::vector<std::string> &args) {
   xfc_context_options contextOptions;
   xfc_context_options_initialize(&contextOptions);
   contextOptions.num_threads = static_cast<int32_t>(threads);
+  contextOptions.enable_profiling = profile ? 1 : 0;
   xfc_context *context = nullptr;
   if (!check(xfc_context_create(m.model, &contextOptions, &context),
              "create context"))
@@ -548,6 +616,9 @@ int runRun(const std::vector<std::string> &args) {
                                outBuffers.data(), numOutputs),
                "run"))
       return 1;
+  // The profile covers the timed runs only.
+  if (profile && !check(xfc_context_reset_profile(context), "reset profile"))
+    return 1;
   std::vector<double> times;
   for (int64_t r = 0; r < repeat; ++r) {
     auto start = std::chrono::steady_clock::now();
@@ -592,6 +663,8 @@ int runRun(const std::vector<std::string> &args) {
   }
   std::printf("time: %lld run(s), median %.3f ms, min %.3f ms\n",
               (long long)repeat, times[times.size() / 2], times.front());
+  if (profile && !printProfile(m.model, context))
+    return 1;
 
   for (size_t o = 0; o < outputFiles.size(); ++o) {
     const std::string &file = outputFiles[o].second;

@@ -20,10 +20,12 @@
  *    functions, xfc_context_create and xfc_model_run may be called
  *    concurrently from any number of threads on the same model: the model
  *    is shared, read-only (the mapped weights, the loaded code).
- *  - An xfc_context belongs to one thread at a time: xfc_context_run must
- *    not be called on the same context from two threads at once (its arena
- *    holds the run's intermediates). Use one context per thread; contexts
- *    of the same model run concurrently without synchronization.
+ *  - An xfc_context belongs to one thread at a time: xfc_context_run,
+ *    xfc_context_get_profile and xfc_context_reset_profile must not be
+ *    called on the same context from two threads at once (its arena holds
+ *    the run's intermediates, its profile the run's counters). Use one
+ *    context per thread; contexts of the same model run concurrently
+ *    without synchronization.
  *  - Concurrent runs must not share output buffers (the caller's buffers are
  *    written without synchronization).
  *  - Every context of a model must be destroyed before the model, and
@@ -41,7 +43,9 @@
 extern "C" {
 #endif
 
-#define XFC_RUNTIME_API_VERSION 2
+/* 3: kernels (xfc_model_kernel_info), profiling (enable_profiling,
+ *    xfc_context_get_profile). */
+#define XFC_RUNTIME_API_VERSION 3
 
 /* Marks the exported functions of libxfc_runtime.so. */
 #if defined(__GNUC__)
@@ -150,6 +154,37 @@ XFC_API xfc_status xfc_model_output_info(const xfc_model *model, size_t index,
  * (memory_plan.arena_bytes in the manifest). */
 XFC_API size_t xfc_model_arena_bytes(const xfc_model *model);
 
+/* ---- Kernels ---------------------------------------------------------- */
+
+/* One kernel of the compiled model: what fusion left as one loop nest,
+ * compiled into one function of the library (the manifest's `kernels`
+ * section, docs/compiler.md "Kernels"). Every string is owned by the model
+ * and valid until it is destroyed. */
+typedef struct xfc_kernel_info {
+  /* Display name from the spec nodes it computes, e.g.
+   * "encoder.layers.0.self_attn.q+k+v". */
+  const char *name;
+  /* Its function in the compiled library, e.g.
+   * "xf_k4_encoder_layers_0_self_attn_q_k_v" (a local symbol: `nm`, `perf
+   * report`; not exported to dlsym). */
+  const char *symbol;
+  /* What it computes, e.g. "linear+gelu", "attention(fused)". */
+  const char *kind;
+  /* The spec nodes it computes (num_nodes strings). */
+  const char *const *nodes;
+  size_t num_nodes;
+  /* Arithmetic and compulsory memory traffic of one run of the kernel. */
+  uint64_t flops;
+  uint64_t bytes;
+} xfc_kernel_info;
+
+/* The number of kernels, in the order they run (0 for NULL). */
+XFC_API size_t xfc_model_num_kernels(const xfc_model *model);
+
+/* Describes kernel `index`; XFC_INVALID_ARGUMENT when out of range. */
+XFC_API xfc_status xfc_model_kernel_info(const xfc_model *model, size_t index,
+                                         xfc_kernel_info *out_info);
+
 /* ---- Run contexts ----------------------------------------------------- */
 
 typedef struct xfc_context_s xfc_context;
@@ -160,12 +195,18 @@ typedef struct xfc_context_options {
   uint32_t struct_size; /* sizeof(xfc_context_options), set by initialize. */
   /* Threads a run may use; 0 (the default) means one per core. */
   int32_t num_threads;
+  /* Non-zero: count the calls and time of every kernel in the context's
+   * runs (xfc_context_get_profile). Each kernel call then reads the CPU's
+   * cycle counter twice; off (the default), the generated code pays at
+   * most one branch per kernel. */
+  int32_t enable_profiling;
 } xfc_context_options;
 
 XFC_API void xfc_context_options_initialize(xfc_context_options *options);
 
 /* Creates a run context for `model`: allocates the arena (64-byte aligned,
- * xfc_model_arena_bytes) and the entry point's argument array once.
+ * xfc_model_arena_bytes), the entry point's argument array and the profile
+ * counters (two per kernel, whether or not profiling is enabled) once.
  * `options` may be NULL for defaults. The model must outlive the context.
  * XFC_INVALID_ARGUMENT for a negative num_threads. */
 XFC_API xfc_status xfc_context_create(const xfc_model *model,
@@ -196,6 +237,47 @@ XFC_API xfc_status xfc_context_run(xfc_context *context,
 XFC_API xfc_status xfc_model_run(const xfc_model *model,
                                  const xfc_buffer *inputs, size_t num_inputs,
                                  const xfc_buffer *outputs, size_t num_outputs);
+
+/* ---- Profiles --------------------------------------------------------- */
+
+/* What a profiling context measured of one kernel. */
+typedef struct xfc_kernel_profile {
+  xfc_kernel_info kernel; /* As xfc_model_kernel_info describes it. */
+  uint64_t calls;  /* Calls counted (a chunked kernel is one call a run). */
+  uint64_t ticks;  /* Cycle-counter ticks spent in the kernel's function. */
+  double total_ns; /* ticks converted with the profile's ns_per_tick. */
+} xfc_kernel_profile;
+
+/* What a profiling context measured over all its runs since it was
+ * created or last reset. The generated code reads the CPU's cycle counter
+ * (llvm.readcyclecounter: rdtsc on x86) around each kernel and around the
+ * whole run; the runtime times the same runs with CLOCK_MONOTONIC, and
+ * ns_per_tick = wall_ns / ticks, so no counter frequency is assumed. The
+ * time between kernels (wall_ns - kernel_ns) is the serial glue: the
+ * calls, the counters, setting the thread count. */
+typedef struct xfc_profile {
+  uint64_t runs;      /* Successful xfc_context_run calls counted. */
+  double wall_ns;     /* Their total time, measured by the runtime. */
+  uint64_t ticks;     /* Cycle-counter ticks over the same runs. */
+  double ns_per_tick; /* wall_ns / ticks (0 before the first run). */
+  double kernel_ns;   /* The sum of the kernels' total_ns. */
+} xfc_profile;
+
+/* Reads the profile of `context`, created with enable_profiling: the
+ * totals into `*out_profile` and, when `num_kernels` is not 0, one entry
+ * per kernel into `out_kernels`, which must then hold exactly
+ * xfc_model_num_kernels entries (in kernel order). Allocates nothing.
+ * XFC_INVALID_ARGUMENT when profiling is off in the context, for a NULL
+ * argument, or for another non-zero num_kernels. */
+XFC_API xfc_status xfc_context_get_profile(const xfc_context *context,
+                                           xfc_profile *out_profile,
+                                           xfc_kernel_profile *out_kernels,
+                                           size_t num_kernels);
+
+/* Sets every count of the profile of `context` back to zero.
+ * XFC_INVALID_ARGUMENT when profiling is off in the context or it is
+ * NULL. */
+XFC_API xfc_status xfc_context_reset_profile(xfc_context *context);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -91,6 +91,41 @@ struct TensorInfo {
   }
 };
 
+/// A kernel of the model, with owned copies of the C description.
+struct KernelInfo {
+  std::string name, symbol, kind;
+  std::vector<std::string> nodes;
+  uint64_t flops = 0, bytes = 0;
+};
+
+/// What a profiling Context measured of one kernel.
+struct KernelProfile {
+  KernelInfo kernel;
+  uint64_t calls = 0, ticks = 0;
+  double totalNs = 0;
+};
+
+/// What a profiling Context measured (see xfc_profile), kernel by kernel in
+/// kernel order.
+struct Profile {
+  uint64_t runs = 0, ticks = 0;
+  double wallNs = 0, nsPerTick = 0, kernelNs = 0;
+  std::vector<KernelProfile> kernels;
+};
+
+namespace detail {
+inline KernelInfo convertKernel(const xfc_kernel_info &info) {
+  KernelInfo out;
+  out.name = info.name;
+  out.symbol = info.symbol;
+  out.kind = info.kind;
+  out.nodes.assign(info.nodes, info.nodes + info.num_nodes);
+  out.flops = info.flops;
+  out.bytes = info.bytes;
+  return out;
+}
+} // namespace detail
+
 /// Options of Model::open (see xfc_model_options).
 struct ModelOptions {
   /// Load even if this CPU lacks features the artifact was compiled for.
@@ -164,6 +199,17 @@ public:
       out.push_back(inputInfo(i));
     return out;
   }
+  size_t numKernels() const { return xfc_model_num_kernels(model_); }
+  /// The kernels, in the order they run (the manifest's `kernels`).
+  std::vector<KernelInfo> kernels() const {
+    std::vector<KernelInfo> out;
+    for (size_t k = 0; k < numKernels(); ++k) {
+      xfc_kernel_info info;
+      throwIfError(Status(xfc_model_kernel_info(model_, k, &info)));
+      out.push_back(detail::convertKernel(info));
+    }
+    return out;
+  }
   std::vector<TensorInfo> outputInfos() const {
     std::vector<TensorInfo> out;
     for (size_t i = 0; i < numOutputs(); ++i)
@@ -204,6 +250,8 @@ private:
 struct ContextOptions {
   /// Threads a run may use; 0 means one per core.
   int32_t numThreads = 0;
+  /// Count the calls and time of every kernel (Context::profile).
+  bool enableProfiling = false;
 };
 
 /// A run context of a Model: owns the arena of intermediates, so repeated
@@ -213,11 +261,13 @@ class Context {
 public:
   Context() = default;
   Context(Context &&other) noexcept
-      : context_(std::exchange(other.context_, nullptr)) {}
+      : context_(std::exchange(other.context_, nullptr)),
+        numKernels_(other.numKernels_) {}
   Context &operator=(Context &&other) noexcept {
     if (this != &other) {
       xfc_context_destroy(context_);
       context_ = std::exchange(other.context_, nullptr);
+      numKernels_ = other.numKernels_;
     }
     return *this;
   }
@@ -238,10 +288,11 @@ public:
     xfc_context_options cOptions;
     xfc_context_options_initialize(&cOptions);
     cOptions.num_threads = options.numThreads;
+    cOptions.enable_profiling = options.enableProfiling ? 1 : 0;
     xfc_context *context = nullptr;
     Status status(xfc_context_create(model.get(), &cOptions, &context));
     if (status.ok())
-      out = Context(context);
+      out = Context(context, model.numKernels());
     return status;
   }
 
@@ -262,9 +313,37 @@ public:
     throwIfError(tryRun(inputs, outputs));
   }
 
+  /// The profile of a context created with enableProfiling (see
+  /// xfc_context_get_profile); throws RuntimeError otherwise. Allocates
+  /// the returned vectors (the C call itself does not).
+  Profile profile() const {
+    Profile out;
+    xfc_profile totals;
+    std::vector<xfc_kernel_profile> kernels(numKernels_);
+    throwIfError(Status(xfc_context_get_profile(
+        context_, &totals, kernels.data(), kernels.size())));
+    out.runs = totals.runs;
+    out.ticks = totals.ticks;
+    out.wallNs = totals.wall_ns;
+    out.nsPerTick = totals.ns_per_tick;
+    out.kernelNs = totals.kernel_ns;
+    for (const xfc_kernel_profile &k : kernels)
+      out.kernels.push_back(KernelProfile{detail::convertKernel(k.kernel),
+                                          k.calls, k.ticks, k.total_ns});
+    return out;
+  }
+  /// Zeroes the profile (see xfc_context_reset_profile).
+  Status tryResetProfile() {
+    return Status(xfc_context_reset_profile(context_));
+  }
+  void resetProfile() { throwIfError(tryResetProfile()); }
+
 private:
-  explicit Context(xfc_context *context) : context_(context) {}
+  Context(xfc_context *context, size_t numKernels)
+      : context_(context), numKernels_(numKernels) {}
   xfc_context *context_ = nullptr;
+  /// The model's kernel count, for sizing profile().
+  size_t numKernels_ = 0;
 };
 
 /// A buffer over `data` (any vector of trivially copyable elements).

@@ -45,7 +45,7 @@ public:
   Artifact() {
     manifest = Json{
         {"format", "xfc-artifact"},
-        {"format_version", 2},
+        {"format_version", 3},
         {"model_name", "fake"},
         {"library", "model.so"},
         {"entry_symbol", "xfc_entry"},
@@ -71,6 +71,14 @@ public:
          {{"arena_bytes", 256},
           {"naive_bytes", 512},
           {"lower_bound_bytes", 256}}},
+        {"kernels",
+         {{{"id", 0},
+           {"name", "fake.mul"},
+           {"symbol", "xf_k0_fake_mul"},
+           {"kind", "mul"},
+           {"nodes", {"fake.mul"}},
+           {"flops", 8},
+           {"bytes", 96}}}},
     };
   }
 
@@ -307,7 +315,7 @@ TEST(Runtime, WrongFormatVersion) {
   artifact.writeManifest();
   OpenResult result = openResult(artifact.path());
   EXPECT_EQ(result.code, XFC_UNSUPPORTED);
-  EXPECT_CONTAINS(result.message, "format_version 2");
+  EXPECT_CONTAINS(result.message, "format_version 3");
   EXPECT_CONTAINS(result.message, "found 1");
 }
 
@@ -342,11 +350,26 @@ TEST(Runtime, ManifestFieldErrorsNameThePath) {
       {[](Json &m) { m["weights"][0]["offset"] = -64; },
        "at $.weights[0].offset: expected a non-negative integer, found -64"},
       {[](Json &m) { m["weights"][0]["transform"] = "flip"; },
-       "at $.weights[0].transform: expected \"none\", \"transpose\" or \"pack<p>\" (p > 0)"},
+       "at $.weights[0].transform: expected \"none\", \"transpose\" or "
+       "\"pack<p>\" (p > 0)"},
       {[](Json &m) {
          m["outputs"][0]["shape"] = Json::array({1, 1, 1, 1, 1, 1, 1, 1, 1});
        },
        "at $.outputs[0].shape: expected at most 8 dimensions"},
+      {[](Json &m) { m.erase("kernels"); },
+       "at $: missing required field \"kernels\""},
+      {[](Json &m) { m["kernels"][0]["id"] = 3; },
+       "at $.kernels[0].id: expected 0 (the kernel's index), found 3"},
+      {[](Json &m) { m["kernels"][0]["symbol"] = "xf k0"; },
+       "at $.kernels[0].symbol: expected a C identifier, found \"xf k0\""},
+      {[](Json &m) {
+         m["kernels"][0]["nodes"] = {"a", 1};
+       },
+       "at $.kernels[0].nodes[1]: expected a spec node name string, found 1"},
+      {[](Json &m) { m["kernels"][0]["flops"] = -1; },
+       "at $.kernels[0].flops: expected a non-negative integer, found -1"},
+      {[](Json &m) { m["kernels"][0].erase("kind"); },
+       "at $.kernels[0]: missing required field \"kind\""},
   };
   for (const Case &c : cases) {
     Artifact artifact;
@@ -604,8 +627,8 @@ TEST(Runtime, ManifestWithAnExtraInputIsRefused) {
   OpenResult result = openResult(artifact.path());
   EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
   EXPECT_CONTAINS(result.message,
-                  "the compiled library takes 7 tensors, but the manifest "
-                  "lists 8");
+                  "the compiled library takes 8 tensors, but the manifest "
+                  "lists 9");
 }
 
 TEST(Runtime, ArenaSizeDisagreeingWithLibraryIsRefused) {
@@ -618,6 +641,36 @@ TEST(Runtime, ArenaSizeDisagreeingWithLibraryIsRefused) {
   EXPECT_CONTAINS(result.message, "tensor 6 ('(arena)'): the compiled library "
                                   "expects 256 bytes, the manifest describes "
                                   "128");
+}
+
+// The profile buffer holds two words per kernel: a manifest listing
+// another number of kernels than the library counts into is refused.
+TEST(Runtime, KernelCountDisagreeingWithLibraryIsRefused) {
+  Artifact artifact;
+  artifact.write();
+  Json second = artifact.manifest["kernels"][0];
+  second["id"] = 1;
+  second["symbol"] = "xf_k1_fake_add";
+  artifact.manifest["kernels"].push_back(second);
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "tensor 7 ('(profile)'): the compiled "
+                                  "library expects 32 bytes, the manifest "
+                                  "describes 48");
+}
+
+TEST(Runtime, DuplicateKernelSymbolIsRefused) {
+  Artifact artifact;
+  artifact.write();
+  Json second = artifact.manifest["kernels"][0];
+  second["id"] = 1;
+  artifact.manifest["kernels"].push_back(second);
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "at $.kernels[1].symbol: expected a symbol "
+                                  "not used by another kernel");
 }
 
 TEST(Runtime, MissingMemoryPlanIsRefused) {
@@ -925,6 +978,145 @@ TEST_F(RunTest, OneContextPerThread) {
     thread.join();
   for (int t = 0; t < kThreads; ++t)
     EXPECT_EQ(failures[t], 0) << "thread " << t;
+}
+
+TEST_F(RunTest, KernelInfo) {
+  ASSERT_EQ(xfc_model_num_kernels(model), 1u);
+  EXPECT_EQ(xfc_model_num_kernels(nullptr), 0u);
+  xfc_kernel_info info;
+  xfc_status status = xfc_model_kernel_info(model, 0, &info);
+  ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  EXPECT_STREQ(info.name, "fake.mul");
+  EXPECT_STREQ(info.symbol, "xf_k0_fake_mul");
+  EXPECT_STREQ(info.kind, "mul");
+  ASSERT_EQ(info.num_nodes, 1u);
+  EXPECT_STREQ(info.nodes[0], "fake.mul");
+  EXPECT_EQ(info.flops, 8u);
+  EXPECT_EQ(info.bytes, 96u);
+  status = xfc_model_kernel_info(model, 1, &info);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  EXPECT_CONTAINS(xfc_status_get_message(status),
+                  "index 1 is out of range (the model has 1 kernels)");
+  xfc_status_free(status);
+}
+
+TEST_F(RunTest, ProfileCountsRunsAndCalibratesTicks) {
+  xfc_context_options options;
+  xfc_context_options_initialize(&options);
+  EXPECT_EQ(options.enable_profiling, 0);
+  options.enable_profiling = 1;
+  xfc_context *context = nullptr;
+  xfc_status status = xfc_context_create(model, &options, &context);
+  ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  for (int i = 0; i < 3; ++i) {
+    FakeRun run;
+    auto in = run.inputs();
+    auto out = run.outputs();
+    status = xfc_context_run(context, in.data(), 2, out.data(), 2);
+    ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+    expectFakeOutputs(run);
+  }
+  xfc_profile profile;
+  xfc_kernel_profile kernel;
+  status = xfc_context_get_profile(context, &profile, &kernel, 1);
+  ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  EXPECT_EQ(profile.runs, 3u);
+  EXPECT_EQ(profile.ticks, 60u);
+  EXPECT_GT(profile.wall_ns, 0);
+  EXPECT_DOUBLE_EQ(profile.ns_per_tick, profile.wall_ns / 60);
+  // The fake kernel counts half of each run's ticks.
+  EXPECT_DOUBLE_EQ(profile.kernel_ns, profile.wall_ns / 2);
+  EXPECT_STREQ(kernel.kernel.symbol, "xf_k0_fake_mul");
+  EXPECT_EQ(kernel.calls, 3u);
+  EXPECT_EQ(kernel.ticks, 30u);
+  EXPECT_DOUBLE_EQ(kernel.total_ns, profile.wall_ns / 2);
+
+  // Totals alone; a wrong count is refused.
+  status = xfc_context_get_profile(context, &profile, nullptr, 0);
+  EXPECT_EQ(status, nullptr);
+  status = xfc_context_get_profile(context, &profile, &kernel, 2);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  EXPECT_CONTAINS(xfc_status_get_message(status),
+                  "num_kernels is 2; expected 0 (totals only) or 1");
+  xfc_status_free(status);
+
+  status = xfc_context_reset_profile(context);
+  ASSERT_EQ(status, nullptr);
+  status = xfc_context_get_profile(context, &profile, &kernel, 1);
+  ASSERT_EQ(status, nullptr);
+  EXPECT_EQ(profile.runs, 0u);
+  EXPECT_EQ(profile.ticks, 0u);
+  EXPECT_EQ(profile.ns_per_tick, 0);
+  EXPECT_EQ(kernel.calls, 0u);
+  xfc_context_destroy(context);
+}
+
+TEST_F(RunTest, ProfileNeedsProfilingContext) {
+  xfc_context *context = nullptr;
+  xfc_status status = xfc_context_create(model, nullptr, &context);
+  ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  FakeRun run;
+  auto in = run.inputs();
+  auto out = run.outputs();
+  status = xfc_context_run(context, in.data(), 2, out.data(), 2);
+  ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  xfc_profile profile;
+  status = xfc_context_get_profile(context, &profile, nullptr, 0);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  EXPECT_CONTAINS(xfc_status_get_message(status),
+                  "profiling is off in this context");
+  xfc_status_free(status);
+  status = xfc_context_reset_profile(context);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  xfc_status_free(status);
+  status = xfc_context_get_profile(nullptr, &profile, nullptr, 0);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  xfc_status_free(status);
+  xfc_context_destroy(context);
+}
+
+// A caller built against the previous xfc_context_options (no
+// enable_profiling) gets profiling off.
+TEST_F(RunTest, OlderContextOptionsLeaveProfilingOff) {
+  xfc_context_options options;
+  xfc_context_options_initialize(&options);
+  options.enable_profiling = 1;
+  options.struct_size = offsetof(xfc_context_options, enable_profiling);
+  xfc_context *context = nullptr;
+  xfc_status status = xfc_context_create(model, &options, &context);
+  ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  xfc_profile profile;
+  status = xfc_context_get_profile(context, &profile, nullptr, 0);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  xfc_status_free(status);
+  xfc_context_destroy(context);
+}
+
+TEST(RuntimeCpp, ProfileWrapper) {
+  Artifact artifact;
+  artifact.write();
+  Model model = Model::open(artifact.path());
+  std::vector<KernelInfo> kernels = model.kernels();
+  ASSERT_EQ(kernels.size(), 1u);
+  EXPECT_EQ(kernels[0].nodes, std::vector<std::string>{"fake.mul"});
+  ContextOptions options;
+  options.enableProfiling = true;
+  Context context = Context::create(model, options);
+  std::vector<float> x = {1, 2, 3, 4, 5, 6, 7, 8}, y(8);
+  std::vector<int32_t> ids = {2, 0}, s(2);
+  std::vector<xfc_buffer> in = {makeBuffer(x), makeBuffer(ids)},
+                          out = {makeBuffer(y), makeBuffer(s)};
+  context.run(in, out);
+  context.run(in, out);
+  Profile profile = context.profile();
+  EXPECT_EQ(profile.runs, 2u);
+  ASSERT_EQ(profile.kernels.size(), 1u);
+  EXPECT_EQ(profile.kernels[0].kernel.symbol, "xf_k0_fake_mul");
+  EXPECT_EQ(profile.kernels[0].calls, 2u);
+  context.resetProfile();
+  EXPECT_EQ(context.profile().runs, 0u);
+  Context plain = Context::create(model);
+  EXPECT_THROW(plain.profile(), RuntimeError);
 }
 
 TEST(RuntimeCpp, ContextWrapper) {

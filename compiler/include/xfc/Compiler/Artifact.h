@@ -57,6 +57,21 @@ bool collectArtifactInterface(mlir::ModuleOp module,
 bool writeArtifactWeights(const std::string &path, const WeightStore &weights,
                           ArtifactInterface &interface, std::string &error);
 
+/// One kernel of the compiled model (the `xf.kernels` record of
+/// xf-form-kernels): what `xfc run --profile` reports time against.
+struct ArtifactKernel {
+  int64_t id = 0;
+  std::string name, symbol, kind;
+  std::vector<std::string> nodes;
+  int64_t flops = 0, bytes = 0;
+};
+
+/// Reads the module's `xf.kernels` attribute into `out` (empty when the
+/// module has none); false with `error` when a record is malformed.
+bool collectArtifactKernels(mlir::ModuleOp module,
+                            std::vector<ArtifactKernel> &out,
+                            std::string &error);
+
 /// Everything the manifest records besides the interface.
 struct ManifestInfo {
   std::string modelName;
@@ -73,6 +88,8 @@ struct ManifestInfo {
   /// reports the naive sum and the lower bound (memory_plan).
   uint64_t arenaBytes = 0, naiveBytes = 0, lowerBoundBytes = 0;
   uint64_t numPlannedBuffers = 0;
+  /// The kernels, indexed by id (the `kernels` section).
+  std::vector<ArtifactKernel> kernels;
 };
 
 /// Writes `text` to `path` (replacing it); false with `error` naming the

@@ -34,6 +34,10 @@ constexpr llvm::StringLiteral kAttentionKernelAttrName = "xf.attention_kernel";
 /// (id, name, symbol, kind, nodes, flops, bytes), indexed by kernel id.
 constexpr llvm::StringLiteral kKernelsAttrName = "xf.kernels";
 
+/// The argument attribute xf-outline-kernels{profile} puts on the model
+/// function's profile buffer (its last argument).
+constexpr llvm::StringLiteral kProfileArgAttrName = "xf.profile";
+
 /// The kernel choice of one `xf.attention` op.
 struct AttentionKernelConfig {
   /// Query rows and keys per tile, 1 <= blockQ <= Sq, 1 <= blockK <= Sk.

@@ -267,4 +267,50 @@ def XFFormKernels : Pass<"xf-form-kernels", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::xf::XFDialect"];
 }
 
+def XFOutlineKernels : Pass<"xf-outline-kernels", "::mlir::ModuleOp"> {
+  let summary = "Move each kernel into a function named after its spec nodes";
+  let description = [{
+    Runs on memref IR, after `xf-plan-memory` and before
+    `xf-cpu-forall-to-openmp`. Groups the top-level ops of the model
+    function by the kernel tag `xf-form-kernels` put in their locations
+    and moves each group into `func.func private @<symbol>` (the `symbol`
+    of its `xf.kernels` record), called from the model function. The
+    symbol stays in the library (`noinline`, internal linkage: in `.symtab`,
+    not exported), and OpenMP outlining names the parallel regions after
+    it, so profiles read in spec node names.
+
+    Ops without memory effects or regions (constants, views, casts, index
+    arithmetic) belong to no kernel: each kernel function gets its own
+    copies of those it uses, so it takes only the model function's
+    arguments (identity-layout memrefs, as the bare-pointer calling
+    convention requires) and keeps every offset and shape constant. Other
+    ops follow their tag; an untagged one joins the kernel before it (the
+    copy into an output follows the kernel that computed it), or the first
+    kernel when none precedes it. A kernel whose ops are split by another
+    kernel gives one function per run, suffixed `_part1`, `_part2`, ...;
+    values one kernel defines and a later one uses are returned (scalars
+    only).
+
+    With `profile`, the model function takes one more argument, the
+    profile buffer `memref<(2 + 2 N)xi64>` (attribute `xf.profile`; N is
+    the number of kernels): word 0 is the enable flag, read once per run;
+    when it is non-zero, word 1 accumulates the cycle counter
+    (`llvm.readcyclecounter`) over the whole run and words `2 + 2k` and
+    `3 + 2k` the ticks and calls of kernel k. Each kernel call sits in an
+    `scf.if` on the flag, so a run without profiling pays one branch per
+    kernel (docs/artifact.md, "Profiling").
+  }];
+  let options = [
+    Option<"modelFunction", "model-function", "std::string",
+           /*default=*/"\"xf_model\"", "Name of the model function">,
+    Option<"profile", "profile", "bool", /*default=*/"false",
+           "Add the profile buffer argument and count ticks per kernel">
+  ];
+  let dependentDialects = [
+    "::mlir::func::FuncDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::arith::ArithDialect", "::mlir::scf::SCFDialect",
+    "::mlir::LLVM::LLVMDialect"
+  ];
+}
+
 #endif // XF_TRANSFORMS_PASSES_TD
