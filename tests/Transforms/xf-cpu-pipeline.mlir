@@ -32,7 +32,7 @@ func.func @xf_model(%x: tensor<1x4x8xf32>,
       {num_heads = 2 : i64, causal}
       : (tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<8x8xf32>,
          tensor<8x8xf32>, tensor<8x8xf32>, tensor<8x8xf32>)
-      -> tensor<1x4x8xf32>
+      -> tensor<1x4x8xf32> loc("attn")
   return %2 : tensor<1x4x8xf32>
 }
 
@@ -108,12 +108,13 @@ func.func @xf_model(%x: tensor<1x4x8xf32>,
 // Whole pipeline: the LLVM dialect only, with the entry point wrapping the model
 // function and its ten pointers (input, six weights (Q, K and V are one),
 // output, arena, profile buffer); twelve without QKV fusion. Each kernel is
-// a function of its own, named after its spec nodes.
+// a function of its own, named after its spec nodes (the attention op is
+// spec node "attn", so its projections are "attn.q", "attn.k", "attn.v").
 // CPU-UNFUSED: llvm.call @xf_model({{(%[0-9]+, ){11}%[0-9]+}}) : ({{(!llvm.ptr, ){11}!llvm.ptr}}) -> ()
 // CPU-NOT: {{= (xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU-NOT: {{^[[:space:]]*(xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU-NOT: @malloc
-// CPU: llvm.func internal @xf_k{{[0-9]+}}_{{[a-z_]*}}q_k_v(
+// CPU: llvm.func internal @xf_k{{[0-9]+}}_attn_q_k_v(
 // CPU-SAME: passthrough = ["noinline"]
 // CPU: llvm.func @xf_model(%{{[^:]*}}: !llvm.ptr, %{{[^:]*}}: !llvm.ptr {xf.weight = "proj.weight", xf.weight_transform = "transpose"}
 // CPU-NOT: {{= (xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
