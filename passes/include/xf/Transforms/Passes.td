@@ -48,8 +48,13 @@ def XFWeightLayout : Pass<"xf-weight-layout", "::mlir::ModuleOp"> {
     With `pack-panel-width=p`, such a weight is stored in column panels
     `[out/p, in, p]` instead (`xf.weight_transform = "pack<p>"`), the layout
     the CPU register tile reads contiguously; `p` is the register tile's
-    width (three vector registers). Weights whose output size is not a
-    multiple of `p` are transposed as before.
+    width (three vector registers). When `p` does not divide the output
+    size, the last panel is padded with zero columns
+    (`[ceil(out/p), in, p]`, the argument gets
+    `xf.weight_source_shape = [out, in]`) if that adds at most 1/8 to the
+    work and no user has a residual epilogue: the vocabulary-sized LM head
+    (50257 = 2094 x 24 + 1) then runs the packed kernel. Other weights
+    are transposed as before.
   }];
   let options = [
     Option<"transposeLinearWeights", "transpose-linear-weights", "bool",
