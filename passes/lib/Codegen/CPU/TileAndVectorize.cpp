@@ -18,9 +18,6 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
-#include "mlir/Dialect/Math/IR/Math.h"
-#include "mlir/Dialect/Math/Transforms/Approximation.h"
-#include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
@@ -46,8 +43,6 @@ namespace {
 /// Marks the register-tile contractions this pass created, so that the
 /// vectorization step finds exactly them.
 constexpr llvm::StringLiteral kMicroTileMarker = "xf.micro_tile";
-/// Marks an epilogue tile (one row of one vector) to vectorize.
-constexpr llvm::StringLiteral kEpilogueTileMarker = "xf.epilogue_tile";
 
 /// The loops of a contraction `C[b.., m, n] += A[b.., m, k] * B[b.., k, n]`
 /// (any loop order), by position in the linalg op's iteration space. With
@@ -252,15 +247,10 @@ struct XFCPUTileAndVectorizePass
       if (Value replacement = fused->replacements.lookup(result))
         rewriter.replaceAllUsesWith(result, replacement);
     linalg::LinalgOp tiled;
-    linalg::GenericOp tiledEpilogue;
     for (Operation *tiledOp : fused->tiledAndFusedOps)
-      if (auto linalgOp = dyn_cast<linalg::LinalgOp>(tiledOp)) {
+      if (auto linalgOp = dyn_cast<linalg::LinalgOp>(tiledOp))
         if (linalg::isaContractionOpInterface(linalgOp))
           tiled = linalgOp;
-        else if (epilogue && linalgOp.getNumReductionLoops() == 0 &&
-                 isa<linalg::GenericOp>(tiledOp))
-          tiledEpilogue = cast<linalg::GenericOp>(tiledOp);
-      }
     if (!tiled)
       return root->emitError(
           "xf-cpu-tile-and-vectorize: contraction was not fused into its tile");
@@ -320,27 +310,6 @@ struct XFCPUTileAndVectorizePass
                                                              remainder)))
         continue; // Nothing to peel: the step divides the range.
     }
-
-    // The epilogue (activation, residual) on the thread tile, one vector at
-    // a time: rows of `width` contiguous outputs, vectorized below, so
-    // erf/tanh become polynomial vector code instead of a libm call per
-    // element. Needs the innermost dim to be a multiple of the width (it
-    // is for packed panels); otherwise the epilogue stays scalar.
-    if (tiledEpilogue && !tiledEpilogue.hasDynamicShape()) {
-      SmallVector<int64_t> ranges = tiledEpilogue.getStaticLoopRanges();
-      if (!ranges.empty() && ranges.back() % vectorWidth == 0) {
-        SmallVector<std::pair<unsigned, int64_t>> rowSet;
-        for (unsigned d = 0; d + 1 < ranges.size(); ++d)
-          rowSet.push_back({d, 1});
-        rowSet.push_back({static_cast<unsigned>(ranges.size() - 1),
-                          static_cast<int64_t>(vectorWidth)});
-        scf::SCFTilingOptions rowOptions;
-        rowOptions.setTileSizes(sizes(rewriter, ranges.size(), rowSet));
-        auto rows = tileAndReplace(rewriter, tiledEpilogue, rowOptions);
-        if (succeeded(rows))
-          rows->first->setAttr(kEpilogueTileMarker, rewriter.getUnitAttr());
-      }
-    }
     return success();
   }
 
@@ -360,12 +329,11 @@ struct XFCPUTileAndVectorizePass
     IRRewriter rewriter(&getContext());
     SmallVector<linalg::LinalgOp> tiles;
     getOperation()->walk([&](linalg::LinalgOp op) {
-      for (StringRef marker : {kMicroTileMarker, kEpilogueTileMarker})
-        if (op->hasAttr(marker)) {
-          op->removeAttr(marker);
-          if (!op.hasDynamicShape())
-            tiles.push_back(op);
-        }
+      if (op->hasAttr(kMicroTileMarker)) {
+        op->removeAttr(kMicroTileMarker);
+        if (!op.hasDynamicShape())
+          tiles.push_back(op);
+      }
     });
     for (linalg::LinalgOp op : tiles) {
       rewriter.setInsertionPoint(op);
@@ -421,11 +389,6 @@ struct XFCPUTileAndVectorizePass
     RewritePatternSet patterns(&getContext());
     vector::populateVectorReductionToContractPatterns(patterns);
     vector::populateVectorTransferPermutationMapLoweringPatterns(patterns);
-    // erf and tanh (GELU in vectorized epilogues) as polynomials: libm has
-    // no vector forms, and the LLVM lowering would otherwise call the
-    // scalar function once per lane.
-    populatePolynomialApproximateErfPattern(patterns);
-    populatePolynomialApproximateTanhPattern(patterns);
     vector::TransferReadOp::getCanonicalizationPatterns(patterns,
                                                         &getContext());
     vector::TransferWriteOp::getCanonicalizationPatterns(patterns,
