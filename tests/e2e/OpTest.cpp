@@ -1272,6 +1272,22 @@ INSTANTIATE_TEST_SUITE_P(
                                          Activation::Relu,
                                          false,
                                          true},
+                      // Packed panels: the epilogue is vectorized on
+                      // the thread tile (polynomial erf and tanh).
+                      LinearEpilogueCase{"rank3_k64_n96_packed_gelu_bias",
+                                         {2, 33, 64},
+                                         96,
+                                         mlir::xf::ActivationKind::gelu,
+                                         Activation::Gelu,
+                                         true,
+                                         false},
+                      LinearEpilogueCase{"rank3_k64_n96_packed_gelu_tanh_residual",
+                                         {2, 33, 64},
+                                         96,
+                                         mlir::xf::ActivationKind::gelu_tanh,
+                                         Activation::GeluTanh,
+                                         true,
+                                         true},
                       // A padded last panel: bias and activation are
                       // applied when the real columns are copied out.
                       LinearEpilogueCase{"rank3_k64_n190_padded_gelu_bias",

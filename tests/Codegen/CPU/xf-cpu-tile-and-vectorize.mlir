@@ -83,3 +83,58 @@ func.func @matmul_packed(%a: tensor<77x300xf32>, %w: tensor<4x300x24xf32>)
   } -> tensor<77x4x24xf32>
   return %r : tensor<77x4x24xf32>
 }
+
+// -----
+
+// A GELU epilogue on packed panels (24 wide: the register tile of 8-float
+// vectors; 8 panels, one thread tile, so the tile is static) runs on each thread tile one vector of `width` outputs at a
+// time: erf becomes a polynomial on vector<8xf32>
+// (its chains of FMAs as contractable multiply-adds, so no libm call is
+// left, scalar or per lane).
+
+// CHECK-LABEL: func.func @packed_gelu_epilogue
+// CHECK: scf.forall
+// CHECK-COUNT-12: vector.contract
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c1
+// CHECK: scf.for %{{.*}} = %c0 to %c24 step %c8
+// CHECK: vector.transfer_read {{.*}} vector<8xf32>
+// CHECK-NOT: math.erf
+// CHECK-NOT: math.fma
+// CHECK: arith.mulf {{.*}} fastmath<contract> : vector<8xf32>
+// CHECK: vector.transfer_write {{.*}} : vector<8xf32>
+#A1 = affine_map<(m, j, k, i) -> (m, k)>
+#B1 = affine_map<(m, j, k, i) -> (j, k, i)>
+#C1 = affine_map<(m, j, k, i) -> (m, j, i)>
+#E1 = affine_map<(m, j, i) -> (m, j, i)>
+func.func @packed_gelu_epilogue(%a: tensor<128x64xf32>, %w: tensor<8x64x24xf32>)
+    -> tensor<128x8x24xf32> {
+  %zero = arith.constant 0.0 : f32
+  %half = arith.constant 0.5 : f32
+  %one = arith.constant 1.0 : f32
+  %rsqrt2 = arith.constant 0.707106769 : f32
+  %e = tensor.empty() : tensor<128x8x24xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%e : tensor<128x8x24xf32>)
+      -> tensor<128x8x24xf32>
+  %r = linalg.generic {indexing_maps = [#A1, #B1, #C1],
+                       iterator_types = ["parallel", "parallel", "reduction",
+                                         "parallel"]}
+      ins(%a, %w : tensor<128x64xf32>, tensor<8x64x24xf32>)
+      outs(%acc : tensor<128x8x24xf32>) {
+  ^bb0(%x: f32, %y: f32, %c: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %c, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<128x8x24xf32>
+  %g = linalg.generic {indexing_maps = [#E1],
+                       iterator_types = ["parallel", "parallel", "parallel"]}
+      outs(%r : tensor<128x8x24xf32>) {
+  ^bb0(%v: f32):
+    %t = arith.mulf %v, %rsqrt2 : f32
+    %f = math.erf %t : f32
+    %u = arith.addf %f, %one : f32
+    %h = arith.mulf %v, %half : f32
+    %o = arith.mulf %h, %u : f32
+    linalg.yield %o : f32
+  } -> tensor<128x8x24xf32>
+  return %g : tensor<128x8x24xf32>
+}

@@ -31,7 +31,9 @@ def XFCPUTileAndVectorize : Pass<"xf-cpu-tile-and-vectorize"> {
     vector registers. Fill and broadcast producers of the accumulator are
     fused into the thread tile, and an elementwise consumer (bias,
     activation, residual epilogue) is computed on the thread tile while it
-    is in cache. Remainder tiles stay scalar loops.
+    is in cache; when the tile is static and its rows are a multiple of the
+    vector width, one vector at a time, with erf and tanh as polynomials
+    (no libm call per element). Remainder tiles stay scalar loops.
 
     The register tile is `mr x nr` with `nr` a multiple of the vector width
     (8 floats for AVX2, 16 for AVX-512) so that `mr * nr / width`

@@ -18,6 +18,9 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Math/Transforms/Approximation.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
@@ -43,6 +46,10 @@ namespace {
 /// Marks the register-tile contractions this pass created, so that the
 /// vectorization step finds exactly them.
 constexpr llvm::StringLiteral kMicroTileMarker = "xf.micro_tile";
+/// Marks an epilogue tile (one row of one vector) to vectorize, and the
+/// loop nest around it.
+constexpr llvm::StringLiteral kEpilogueTileMarker = "xf.epilogue_tile";
+constexpr llvm::StringLiteral kEpilogueRowsMarker = "xf.epilogue_rows";
 
 /// The loops of a contraction `C[b.., m, n] += A[b.., m, k] * B[b.., k, n]`
 /// (any loop order), by position in the linalg op's iteration space. With
@@ -123,6 +130,24 @@ SmallVector<OpFoldResult> sizes(OpBuilder &b, unsigned numLoops,
     result[loop] = b.getIndexAttr(size);
   return result;
 }
+
+/// math.fma as a contractable multiply and add. The polynomial
+/// approximations are chains of math.fma, which convert-math-to-libm would
+/// turn into a scalar `fmaf` call per lane; as `contract` arithmetic LLVM
+/// emits one vector FMA instruction.
+struct FmaToContractedArith : public OpRewritePattern<math::FmaOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(math::FmaOp op,
+                                PatternRewriter &rewriter) const override {
+    auto contract = arith::FastMathFlagsAttr::get(
+        getContext(), arith::FastMathFlags::contract);
+    Value product = arith::MulFOp::create(rewriter, op.getLoc(), op.getA(),
+                                          op.getB(), contract);
+    rewriter.replaceOpWithNewOp<arith::AddFOp>(op, product, op.getC(),
+                                               contract);
+    return success();
+  }
+};
 
 /// Tiles `op` with `options` and replaces it; returns the tiled op and the
 /// loops.
@@ -247,10 +272,15 @@ struct XFCPUTileAndVectorizePass
       if (Value replacement = fused->replacements.lookup(result))
         rewriter.replaceAllUsesWith(result, replacement);
     linalg::LinalgOp tiled;
+    linalg::GenericOp tiledEpilogue;
     for (Operation *tiledOp : fused->tiledAndFusedOps)
-      if (auto linalgOp = dyn_cast<linalg::LinalgOp>(tiledOp))
+      if (auto linalgOp = dyn_cast<linalg::LinalgOp>(tiledOp)) {
         if (linalg::isaContractionOpInterface(linalgOp))
           tiled = linalgOp;
+        else if (epilogue && linalgOp.getNumReductionLoops() == 0 &&
+                 isa<linalg::GenericOp>(tiledOp))
+          tiledEpilogue = cast<linalg::GenericOp>(tiledOp);
+      }
     if (!tiled)
       return root->emitError(
           "xf-cpu-tile-and-vectorize: contraction was not fused into its tile");
@@ -310,6 +340,31 @@ struct XFCPUTileAndVectorizePass
                                                              remainder)))
         continue; // Nothing to peel: the step divides the range.
     }
+
+    // The epilogue (activation, residual) on the thread tile, one vector at
+    // a time: rows of `width` contiguous outputs, vectorized below, so
+    // erf/tanh become polynomial vector code instead of a libm call per
+    // element. Needs the innermost dim to be a multiple of the width (it
+    // is for packed panels); otherwise the epilogue stays scalar.
+    if (tiledEpilogue && !tiledEpilogue.hasDynamicShape()) {
+      SmallVector<int64_t> ranges = tiledEpilogue.getStaticLoopRanges();
+      if (!ranges.empty() && ranges.back() % vectorWidth == 0) {
+        SmallVector<std::pair<unsigned, int64_t>> rowSet;
+        for (unsigned d = 0; d + 1 < ranges.size(); ++d)
+          rowSet.push_back({d, 1});
+        rowSet.push_back({static_cast<unsigned>(ranges.size() - 1),
+                          static_cast<int64_t>(vectorWidth)});
+        scf::SCFTilingOptions rowOptions;
+        rowOptions.setTileSizes(sizes(rewriter, ranges.size(), rowSet));
+        auto rows = tileAndReplace(rewriter, tiledEpilogue, rowOptions);
+        if (succeeded(rows)) {
+          rows->first->setAttr(kEpilogueTileMarker, rewriter.getUnitAttr());
+          if (!rows->second.empty())
+            rows->second.front()->setAttr(kEpilogueRowsMarker,
+                                          rewriter.getUnitAttr());
+        }
+      }
+    }
     return success();
   }
 
@@ -329,11 +384,12 @@ struct XFCPUTileAndVectorizePass
     IRRewriter rewriter(&getContext());
     SmallVector<linalg::LinalgOp> tiles;
     getOperation()->walk([&](linalg::LinalgOp op) {
-      if (op->hasAttr(kMicroTileMarker)) {
-        op->removeAttr(kMicroTileMarker);
-        if (!op.hasDynamicShape())
-          tiles.push_back(op);
-      }
+      for (StringRef marker : {kMicroTileMarker, kEpilogueTileMarker})
+        if (op->hasAttr(marker)) {
+          op->removeAttr(marker);
+          if (!op.hasDynamicShape())
+            tiles.push_back(op);
+        }
     });
     for (linalg::LinalgOp op : tiles) {
       rewriter.setInsertionPoint(op);
@@ -389,6 +445,7 @@ struct XFCPUTileAndVectorizePass
     RewritePatternSet patterns(&getContext());
     vector::populateVectorReductionToContractPatterns(patterns);
     vector::populateVectorTransferPermutationMapLoweringPatterns(patterns);
+
     vector::TransferReadOp::getCanonicalizationPatterns(patterns,
                                                         &getContext());
     vector::TransferWriteOp::getCanonicalizationPatterns(patterns,
@@ -396,6 +453,29 @@ struct XFCPUTileAndVectorizePass
     tensor::populateFoldTensorSubsetIntoVectorTransferPatterns(patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return failure();
+
+    // Vectorized epilogues: 1-D vectors (the leading unit dims dropped, so
+    // every op lowers to one LLVM vector op), and erf and tanh (GELU) as
+    // polynomials: libm has no vector forms, and the LLVM lowering would
+    // otherwise call the scalar function once per lane.
+    SmallVector<Operation *> epilogueRows;
+    getOperation()->walk([&](Operation *op) {
+      if (op->hasAttr(kEpilogueRowsMarker)) {
+        op->removeAttr(kEpilogueRowsMarker);
+        epilogueRows.push_back(op);
+      }
+    });
+    for (Operation *rows : epilogueRows) {
+      RewritePatternSet epiloguePatterns(&getContext());
+      vector::populateCastAwayVectorLeadingOneDimPatterns(epiloguePatterns);
+      populatePolynomialApproximateErfPattern(epiloguePatterns);
+      populatePolynomialApproximateTanhPattern(epiloguePatterns);
+      epiloguePatterns.add<FmaToContractedArith>(&getContext());
+      vector::populateVectorTransferPermutationMapLoweringPatterns(
+          epiloguePatterns);
+      if (failed(applyPatternsGreedily(rows, std::move(epiloguePatterns))))
+        return failure();
+    }
 
     // The accumulator's transfer_read/transfer_write pair on the k loop's
     // iter_arg becomes a loop-carried vector.
