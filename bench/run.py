@@ -400,7 +400,9 @@ def compile_xfc(args, spec, artifact):
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - t
     if p.returncode != 0:
-        return None, p.stderr.strip()
+        # A negative code is a signal (e.g. -9 from the out-of-memory killer),
+        # which leaves no message of its own.
+        return None, f"exit code {p.returncode}: {p.stderr.strip()}"
     log(p.stdout.rstrip())
     return seconds, p.stdout
 
