@@ -101,9 +101,11 @@ bool collectArtifactInterface(mlir::ModuleOp module,
                 i, "xf.weight_source_shape"))
           weight.sourceShape.assign(source.asArrayRef().begin(),
                                     source.asArrayRef().end());
-        if (weight.sourceShape.size() != 2 || weight.sourceShape[1] != weight.shape[1] ||
+        if (weight.sourceShape.size() != 2 ||
+            weight.sourceShape[1] != weight.shape[1] ||
             (weight.sourceShape[0] + panel - 1) / panel != weight.shape[0]) {
-          error = "weight " + weight.name + ": packed shape does not match its source shape";
+          error = "weight " + weight.name +
+                  ": packed shape does not match its source shape";
           return false;
         }
       } else {

@@ -130,8 +130,7 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
   // replaying the recorded pipeline on 0-xf.mlir gives the same result.
   CpuPipelineOptions opts = request.pipeline;
   opts.vectorWidth = vectorWidthFor(target);
-  if (!planFusions(module, opts, request.fusionPlanPath, report.fusion,
-                   error))
+  if (!planFusions(module, opts, request.fusionPlanPath, report.fusion, error))
     return false;
   auto dump = [&](const char *file) {
     if (request.dumpIRDir.empty())

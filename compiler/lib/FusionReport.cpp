@@ -123,9 +123,11 @@ void chooseFromSwitches(const std::vector<xf::FusionCandidate> &candidates,
             break;
           }
       if (!reason.empty()) {
-        bool repeated = std::any_of(
-            report.notFused.begin(), report.notFused.end(),
-            [&](const FusionGroup &g) { return covers(g) && g.reason == reason; });
+        bool repeated =
+            std::any_of(report.notFused.begin(), report.notFused.end(),
+                        [&](const FusionGroup &g) {
+                          return covers(g) && g.reason == reason;
+                        });
         if (!repeated)
           report.notFused.push_back({name, c.nodes, reason});
         continue;
@@ -201,20 +203,23 @@ bool PlanReader::read(FusionReport &report, std::string &error) {
                   "not_fused)",
                   error);
   if (!plan.contains("format") || plan["format"] != "xfc-fusion-plan")
-    return fail("$.format", "expected \"xfc-fusion-plan\", " +
-                                found(plan.value("format", nlohmann::json())),
+    return fail("$.format",
+                "expected \"xfc-fusion-plan\", " +
+                    found(plan.value("format", nlohmann::json())),
                 error);
   if (!plan.contains("version") || plan["version"] != 1)
-    return fail("$.version", "expected 1, " +
-                                 found(plan.value("version", nlohmann::json())),
+    return fail("$.version",
+                "expected 1, " + found(plan.value("version", nlohmann::json())),
                 error);
   if (plan.contains("model") && !model.empty() && plan["model"] != model)
-    return fail("$.model", "expected \"" + model + "\" (the model compiled), " +
-                               found(plan["model"]),
+    return fail("$.model",
+                "expected \"" + model + "\" (the model compiled), " +
+                    found(plan["model"]),
                 error);
   if (!plan.contains("kernels") || !plan["kernels"].is_array())
-    return fail("$.kernels", "expected an array of kernels, " +
-                                 found(plan.value("kernels", nlohmann::json())),
+    return fail("$.kernels",
+                "expected an array of kernels, " +
+                    found(plan.value("kernels", nlohmann::json())),
                 error);
 
   static const std::set<std::string> kernelKeys = {
@@ -302,25 +307,27 @@ bool PlanReader::read(FusionReport &report, std::string &error) {
       std::string what =
           kind ? "no " + fusionName + " fusion computes " + withOps(group)
                : "no fusion computes " + withOps(group) + " as one kernel";
-      return fail(at, what + (related.empty()
-                                  ? std::string(" (") + group.front() +
-                                        " can only be computed alone)"
-                                  : "; the fusions of " + group.front() +
-                                        " are: " + related),
+      return fail(at,
+                  what + (related.empty()
+                              ? std::string(" (") + group.front() +
+                                    " can only be computed alone)"
+                              : "; the fusions of " + group.front() +
+                                    " are: " + related),
                   error);
     }
     if (!match->reason.empty())
-      return fail(at, xf::fusionKindName(match->kind).str() + " fusion of " +
-                          joinNodes(group) + " is not legal: " + match->reason,
+      return fail(at,
+                  xf::fusionKindName(match->kind).str() + " fusion of " +
+                      joinNodes(group) + " is not legal: " + match->reason,
                   error);
     if (kernel.contains("fusion") && fusionName == "none")
       return fail(at + ".fusion",
                   "expected \"" + xf::fusionKindName(match->kind).str() +
                       "\" (the fusion that forms these nodes), found \"none\"",
                   error);
-    chosen.push_back({match->kind,
-                      {xf::fusionKindName(match->kind).str(), match->nodes,
-                       ""}});
+    chosen.push_back(
+        {match->kind,
+         {xf::fusionKindName(match->kind).str(), match->nodes, ""}});
   }
   for (const auto &[name, op] : opOf)
     if (!placedAt.count(name))
@@ -536,14 +543,13 @@ std::string describeKernels(const FusionReport &report) {
      << llvm::format("%.2f", bytes / 1048576.0)
      << " MiB moved at least (each operand read once, each result written "
         "once)\n";
-  os << llvm::format("  %4s  %-34s %10s %10s %7s  %s\n", "id", "kind",
-                     "MFLOP", "KiB", "FLOP/B", "name (spec nodes)");
+  os << llvm::format("  %4s  %-34s %10s %10s %7s  %s\n", "id", "kind", "MFLOP",
+                     "KiB", "FLOP/B", "name (spec nodes)");
   for (const KernelSummary &k : report.kernels) {
-    os << llvm::format("  %4lld  %-34s %10.3f %10.1f %7.1f  %s\n",
-                       (long long)k.id, k.kind.c_str(), k.flops / 1e6,
-                       k.bytes / 1024.0,
-                       k.bytes ? double(k.flops) / double(k.bytes) : 0.0,
-                       k.name.c_str());
+    os << llvm::format(
+        "  %4lld  %-34s %10.3f %10.1f %7.1f  %s\n", (long long)k.id,
+        k.kind.c_str(), k.flops / 1e6, k.bytes / 1024.0,
+        k.bytes ? double(k.flops) / double(k.bytes) : 0.0, k.name.c_str());
   }
   return text;
 }

@@ -128,7 +128,8 @@ std::string llvmStage(const CpuPipelineOptions &opts) {
   // an argument xf-export-signature must count, and OpenMP outlining then
   // names each parallel region after its kernel function.
   return "xf-outline-kernels{profile=true},xf-export-signature," + threads +
-         "xf-lower-strided-copies,convert-linalg-to-loops,convert-vector-to-scf{full-unroll},lower-affine,"
+         "xf-lower-strided-copies,convert-linalg-to-loops,convert-vector-to-"
+         "scf{full-unroll},lower-affine,"
          "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
          "convert-math-to-libm,"
          "convert-vector-to-llvm{vector-contract-lowering=outerproduct},"

@@ -88,8 +88,9 @@ private:
       break;
     }
     return xf::FeedForwardOp::create(
-        b, at(prefix), x.getType(), xf::ActivationKindAttr::get(b.getContext(), kind),
-        x, weight(prefix + ".fc1.weight"), weight(prefix + ".fc1.bias"),
+        b, at(prefix), x.getType(),
+        xf::ActivationKindAttr::get(b.getContext(), kind), x,
+        weight(prefix + ".fc1.weight"), weight(prefix + ".fc1.bias"),
         weight(prefix + ".fc2.weight"), weight(prefix + ".fc2.bias"));
   }
 
@@ -117,8 +118,8 @@ private:
     std::string tableName = stack + ".embed.tokens";
     if (!weight(tableName))
       tableName = "encoder.embed.tokens"; // Shared encoder-decoder table.
-    Value x = xf::EmbeddingOp::create(b, at(stack + ".embed.tokens"), type,
-                                      ids, weight(tableName),
+    Value x = xf::EmbeddingOp::create(b, at(stack + ".embed.tokens"), type, ids,
+                                      weight(tableName),
                                       b.getF64FloatAttr(spec.embeddingScale));
     switch (spec.positionalEncoding) {
     case PositionalEncoding::None:
@@ -140,10 +141,9 @@ private:
     }
     if (tokenTypes)
       x = add(x,
-              xf::EmbeddingOp::create(b, at(stack + ".embed.token_types"),
-                                      type, tokenTypes,
-                                      weight(stack + ".embed.token_types"),
-                                      b.getF64FloatAttr(1.0)),
+              xf::EmbeddingOp::create(
+                  b, at(stack + ".embed.token_types"), type, tokenTypes,
+                  weight(stack + ".embed.token_types"), b.getF64FloatAttr(1.0)),
               stack + ".embed.token_types.add");
     if (spec.embeddingLayerNorm)
       x = layerNorm(x, stack + ".embed.norm");
@@ -156,16 +156,17 @@ private:
               Value memoryLengths) {
     for (int64_t i = 0; i < numLayers; ++i) {
       std::string layer = name + ".layers." + std::to_string(i);
-      x = residual(x, layer + ".self_attn_norm", layer + ".self_attn",
-                   [&](Value in) {
-        return attention(in, in, layer + ".self_attn", selfLengths, causal);
-      });
+      x = residual(
+          x, layer + ".self_attn_norm", layer + ".self_attn", [&](Value in) {
+            return attention(in, in, layer + ".self_attn", selfLengths, causal);
+          });
       if (memory)
         x = residual(x, layer + ".cross_attn_norm", layer + ".cross_attn",
                      [&](Value in) {
-          return attention(in, memory, layer + ".cross_attn", memoryLengths,
-                           /*causal=*/false);
-        });
+                       return attention(in, memory, layer + ".cross_attn",
+                                        memoryLengths,
+                                        /*causal=*/false);
+                     });
       x = residual(x, layer + ".ffn_norm", layer + ".ffn",
                    [&](Value in) { return feedForward(in, layer + ".ffn"); });
     }
@@ -185,7 +186,8 @@ private:
     auto xType = cast<RankedTensorType>(x.getType());
     auto type =
         f32Type({xType.getDimSize(0), xType.getDimSize(1), spec.vocabSize});
-    return xf::LinearOp::create(b, at("lm_head"), type, x, table, weight("lm_head.bias"),
+    return xf::LinearOp::create(b, at("lm_head"), type, x, table,
+                                weight("lm_head.bias"),
                                 /*transpose_weight=*/false);
   }
 

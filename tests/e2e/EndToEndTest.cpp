@@ -154,9 +154,9 @@ void checkGolden(const GoldenCaseShape &param, const std::string &testName,
   ASSERT_TRUE(loadGoldenData(spec, param.shape, data, error)) << error;
 
   ScratchDir dir("golden_" + testName);
-  std::string artifact = compileOrFail(param.goldenCase.specPath, data.shapes,
-                                       dir.path(), pipeline, "native",
-                                       fusionPlan);
+  std::string artifact =
+      compileOrFail(param.goldenCase.specPath, data.shapes, dir.path(),
+                    pipeline, "native", fusionPlan);
   std::vector<float> out = runArtifact(artifact, data.inputValues);
 
   GoldenComparison golden = compareValidRows(data, out.data(), out.size());
@@ -317,8 +317,7 @@ nlohmann::json editPlan(const nlohmann::json &plan) {
     if (nodes.size() == 1 && swapOfLinear.count(nodes[0])) {
       kernels.push_back(
           {{"fusion", "epilogue"}, {"nodes", swapOfLinear[nodes[0]]}});
-    } else if (fusion == "residual-layernorm" &&
-               swappedAdds.count(nodes[0])) {
+    } else if (fusion == "residual-layernorm" && swappedAdds.count(nodes[0])) {
       kernels.push_back({{"nodes", {nodes[1]}}});
     } else if (fusion == "qkv" && !splitQKV) {
       splitQKV = true;

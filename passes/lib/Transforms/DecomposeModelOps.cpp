@@ -53,12 +53,11 @@ struct DecomposeMultiHeadAttention
                           op.getVWeight(), op.getVBias());
     Value attended = AttentionOp::create(
         rewriter, childNodeLoc(loc, "core"), q.getType(), q, k, v,
-        op.getKeyLengths(),
-        op.getNumHeadsAttr(), rewriter.getF64FloatAttr(op.getEffectiveScale()),
-        op.getCausalAttr());
-    rewriter.replaceOp(op, buildLinear(rewriter, childNodeLoc(loc, "out"),
-                                       attended, op.getOutWeight(),
-                                       op.getOutBias()));
+        op.getKeyLengths(), op.getNumHeadsAttr(),
+        rewriter.getF64FloatAttr(op.getEffectiveScale()), op.getCausalAttr());
+    rewriter.replaceOp(op,
+                       buildLinear(rewriter, childNodeLoc(loc, "out"), attended,
+                                   op.getOutWeight(), op.getOutBias()));
     return success();
   }
 };
@@ -69,9 +68,9 @@ struct DecomposeFeedForward : public OpRewritePattern<FeedForwardOp> {
   LogicalResult matchAndRewrite(FeedForwardOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Value hidden = buildLinear(rewriter, childNodeLoc(loc, "fc1"),
-                               op.getInput(), op.getFc1Weight(),
-                               op.getFc1Bias());
+    Value hidden =
+        buildLinear(rewriter, childNodeLoc(loc, "fc1"), op.getInput(),
+                    op.getFc1Weight(), op.getFc1Bias());
     Value activated =
         ActivationOp::create(rewriter, childNodeLoc(loc, "act"),
                              hidden.getType(), op.getActivationAttr(), hidden);

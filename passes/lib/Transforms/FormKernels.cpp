@@ -135,8 +135,8 @@ KernelCost costOfAttention(AttentionOp op) {
   } else {
     // The [B, H, Sq, Sk] scores live in memory between the steps.
     cost.bytes += 2 * scores * 4;
-    cost.kind = op.getCausal() ? "attention(unfused, causal)"
-                               : "attention(unfused)";
+    cost.kind =
+        op.getCausal() ? "attention(unfused, causal)" : "attention(unfused)";
   }
   // Q K^T and P V (2 d each per score), scale, mask, exp, sum, divide.
   cost.flops = int64_t(double(scores) * double(4 * headDim + 5) * fraction);

@@ -47,11 +47,10 @@ LinearOp cloneWithEpilogue(PatternRewriter &rewriter, LinearOp linear,
                            ActivationKindAttr activation) {
   Location loc = fusedNodeLoc(rewriter.getContext(),
                               {linear.getLoc(), absorbed->getLoc()});
-  return LinearOp::create(rewriter, loc,
-                          linear.getResult().getType(), linear.getInput(),
-                          linear.getWeight(), linear.getBias(), residual,
-                          linear.getTransposeWeightAttr(), activation,
-                          linear.getWeightPanelAttr());
+  return LinearOp::create(
+      rewriter, loc, linear.getResult().getType(), linear.getInput(),
+      linear.getWeight(), linear.getBias(), residual,
+      linear.getTransposeWeightAttr(), activation, linear.getWeightPanelAttr());
 }
 
 /// activation(linear(x)) -> linear(x) {activation}.

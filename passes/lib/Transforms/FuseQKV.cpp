@@ -202,8 +202,8 @@ struct XFFuseQKVPass : public xf::impl::XFFuseQKVBase<XFFuseQKVPass> {
       locs.push_back(linear.getLoc());
     Location loc = fusedNodeLoc(&getContext(), locs);
     auto fused = LinearOp::create(
-        b, loc, RankedTensorType::get(shape, b.getF32Type()),
-        first.getInput(), weight, bias, /*transpose_weight=*/false);
+        b, loc, RankedTensorType::get(shape, b.getF32Type()), first.getInput(),
+        weight, bias, /*transpose_weight=*/false);
     auto split = SplitOp::create(b, loc, pieces, fused.getResult());
     for (auto [i, piece] : llvm::enumerate(split.getResults())) {
       LinearOp linear = linears[i];

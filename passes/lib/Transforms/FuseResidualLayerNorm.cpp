@@ -62,10 +62,10 @@ struct XFFuseResidualLayerNormPass
     rewriter.setInsertionPoint(insertionPoint);
     Type sumType = otherUses.empty() ? Type() : add.getResult().getType();
     auto fused = LayerNormOp::create(
-        rewriter, fusedNodeLoc(rewriter.getContext(), {add.getLoc(), norm.getLoc()}),
-        norm.getResult().getType(), sumType,
-        add.getLhs(), norm.getGamma(), norm.getBeta(), add.getRhs(),
-        norm.getEpsilonAttr());
+        rewriter,
+        fusedNodeLoc(rewriter.getContext(), {add.getLoc(), norm.getLoc()}),
+        norm.getResult().getType(), sumType, add.getLhs(), norm.getGamma(),
+        norm.getBeta(), add.getRhs(), norm.getEpsilonAttr());
     rewriter.replaceAllUsesWith(norm.getResult(), fused.getResult());
     rewriter.eraseOp(norm);
     if (otherUses.empty())

@@ -179,11 +179,10 @@ void findEpilogue(Operation *root, CandidateList &out) {
       if (auto a = dyn_cast<ActivationOp>(user))
         act = a;
     if (act) {
-      std::string reason =
-          result.hasOneUse()
-              ? ""
-              : "the linear's output has " + usersOf(result) +
-                    ": it is written to memory anyway";
+      std::string reason = result.hasOneUse()
+                               ? ""
+                               : "the linear's output has " + usersOf(result) +
+                                     ": it is written to memory anyway";
       if (AddOp add = residualAddOf(act.getResult()))
         out.add(FusionKind::Epilogue, {linear, act, add},
                 !reason.empty() ? reason
@@ -263,18 +262,17 @@ Operation *residualLayerNormInsertionPoint(LayerNormOp norm, AddOp add,
   if (dominance.properlyDominates(norm.getGamma(), add) &&
       dominance.properlyDominates(norm.getBeta(), add))
     return add;
-  bool othersAfterNorm = llvm::all_of(add.getResult().getUses(), [&](
-                                                                     OpOperand
-                                                                         &use) {
-    return use.getOwner() == norm.getOperation() ||
-           dominance.properlyDominates(norm.getOperation(), use.getOwner());
-  });
+  bool othersAfterNorm =
+      llvm::all_of(add.getResult().getUses(), [&](OpOperand &use) {
+        return use.getOwner() == norm.getOperation() ||
+               dominance.properlyDominates(norm.getOperation(), use.getOwner());
+      });
   return othersAfterNorm ? norm.getOperation() : nullptr;
 }
 
 FusionPlanFilter::FusionPlanFilter(Operation *op) {
-  auto module = isa<ModuleOp>(op) ? cast<ModuleOp>(op)
-                                  : op->getParentOfType<ModuleOp>();
+  auto module =
+      isa<ModuleOp>(op) ? cast<ModuleOp>(op) : op->getParentOfType<ModuleOp>();
   if (!module)
     return;
   auto plan = module->getAttrOfType<ArrayAttr>(kFusionPlanAttrName);

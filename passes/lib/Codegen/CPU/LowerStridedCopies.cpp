@@ -34,8 +34,7 @@ struct XFLowerStridedCopiesPass
     getOperation()->walk([&](memref::CopyOp copy) {
       auto source = dyn_cast<MemRefType>(copy.getSource().getType());
       auto target = dyn_cast<MemRefType>(copy.getTarget().getType());
-      if (source && target &&
-          !(isContiguous(source) && isContiguous(target)))
+      if (source && target && !(isContiguous(source) && isContiguous(target)))
         copies.push_back(copy);
     });
     for (memref::CopyOp copy : copies) {

@@ -589,9 +589,12 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
     Value real = tensor::ExtractSliceOp::create(
         rewriter, loc, RankedTensorType::get({m, n}, rewriter.getF32Type()),
         matrixResult,
-        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(0), rewriter.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(m), rewriter.getIndexAttr(n)},
-        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(1), rewriter.getIndexAttr(1)});
+        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(0),
+                               rewriter.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(m),
+                               rewriter.getIndexAttr(n)},
+        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(1),
+                               rewriter.getIndexAttr(1)});
     Value init = createEmpty(rewriter, loc, {m, n}, rewriter.getF32Type());
     SmallVector<Value> inputs{real};
     SmallVector<AffineMap> copyMaps{AffineMap::getMultiDimIdentityMap(2, ctx)};
@@ -601,16 +604,16 @@ struct LowerLinear : public OpRewritePattern<LinearOp> {
     }
     copyMaps.push_back(AffineMap::getMultiDimIdentityMap(2, ctx));
     std::optional<ActivationKind> activation = op.getActivation();
-    return buildGeneric(
-        rewriter, loc, inputs, init, copyMaps, parallelIterators(2),
-        [&](OpBuilder &b, Location l, ValueRange args) {
-          Value v = args[0];
-          if (bias)
-            v = arith::AddFOp::create(b, l, v, args[1]);
-          if (activation)
-            v = buildActivation(b, l, *activation, v);
-          linalg::YieldOp::create(b, l, v);
-        });
+    return buildGeneric(rewriter, loc, inputs, init, copyMaps,
+                        parallelIterators(2),
+                        [&](OpBuilder &b, Location l, ValueRange args) {
+                          Value v = args[0];
+                          if (bias)
+                            v = arith::AddFOp::create(b, l, v, args[1]);
+                          if (activation)
+                            v = buildActivation(b, l, *activation, v);
+                          linalg::YieldOp::create(b, l, v);
+                        });
   }
 
   /// The epilogue: one element-wise op on the contraction's result,
