@@ -55,6 +55,15 @@ std::string printModule(mlir::ModuleOp module) {
   return text;
 }
 
+/// Creates `path` and its parents if missing.
+bool createFolder(const std::string &path, std::string &error) {
+  if (std::error_code ec = llvm::sys::fs::create_directories(path)) {
+    error = "cannot create " + path + ": " + ec.message();
+    return false;
+  }
+  return true;
+}
+
 /// Checks the output folder before any work: it must be named, and an
 /// existing one is replaced only with --force.
 bool checkOutputDir(const CompileRequest &request, std::string &error) {
@@ -119,13 +128,8 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
     error = "the input IR does not verify:\n" + diagnostics.text;
     return false;
   }
-  if (!request.dumpIRDir.empty()) {
-    if (std::error_code ec =
-            llvm::sys::fs::create_directories(request.dumpIRDir)) {
-      error = "cannot create " + request.dumpIRDir + ": " + ec.message();
-      return false;
-    }
-  }
+  if (!request.dumpIRDir.empty() && !createFolder(request.dumpIRDir, error))
+    return false;
   // The fusion plan is attached to the IR before the first dump, so
   // replaying the recorded pipeline on 0-xf.mlir gives the same result.
   CpuPipelineOptions opts = request.pipeline;
@@ -136,7 +140,7 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
     if (request.dumpIRDir.empty())
       return true;
     return writeTextFile(request.dumpIRDir + "/" + file, printModule(module),
-                     error);
+                         error);
   };
   if (!dump("0-xf.mlir"))
     return false;
@@ -168,12 +172,8 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
                                     error))
         return false;
       if (!request.explainDir.empty()) {
-        if (std::error_code ec =
-                llvm::sys::fs::create_directories(request.explainDir)) {
-          error = "cannot create " + request.explainDir + ": " + ec.message();
-          return false;
-        }
-        if (!writeTextFile(request.explainDir + "/fusion-plan.json",
+        if (!createFolder(request.explainDir, error) ||
+            !writeTextFile(request.explainDir + "/fusion-plan.json",
                            fusionPlanJson(report.fusion, moduleInfo.modelName),
                            error))
           return false;
