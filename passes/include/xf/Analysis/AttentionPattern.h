@@ -1,0 +1,124 @@
+//===- AttentionPattern.h - Which keys each query may attend to -*- C++ -*-===//
+//
+// Part of xfc. The mask patterns of the efficient-attention family, exactly
+// as docs/attention-patterns.md defines them (after Longformer, BigBird and
+// the Sparse Transformer): an element predicate `allows(i, j)` that the
+// reference implementation, the verifier and the tests share, and the
+// block map the fused attention kernel is driven by. A pattern is a union
+// of parts (Longformer = sliding window + global tokens; a Sparse
+// Transformer head that uses both of its sets = strided A1 + A2).
+//
+// Plain C++ (no MLIR), like BlockMap: the CPU and GPU code generators and
+// the `--explain` tooling read the same maps.
+//
+//===----------------------------------------------------------------------===//
+#ifndef XF_ANALYSIS_ATTENTIONPATTERN_H
+#define XF_ANALYSIS_ATTENTIONPATTERN_H
+
+#include "xf/Analysis/BlockMap.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlir::xf {
+
+/// One mask pattern. Queries i and keys j are 0-based positions.
+struct PatternPart {
+  enum class Kind : uint8_t {
+    /// Every key.
+    Dense,
+    /// j <= i.
+    Causal,
+    /// Symmetric: |i - j| <= w/2 (w even); causal: 0 <= i - j <= w.
+    SlidingWindow,
+    /// |i - j| <= (w/2) d and (i - j) mod d = 0 (symmetric only).
+    DilatedSlidingWindow,
+    /// Listed positions attend to every key and every query attends to
+    /// them.
+    GlobalTokens,
+    /// BigBird: blocks of b; query block I sees its window blocks
+    /// (|I - J| <= windowBlocks / 2), the global blocks (which also see
+    /// every block) and `randomBlocks` seeded random other blocks.
+    BigBird,
+    /// Sparse Transformer, strided A1: i - l <= j <= i.
+    StridedLocal,
+    /// Sparse Transformer, strided A2: j <= i and (i - j) mod l = 0.
+    StridedSummary,
+    /// Sparse Transformer, fixed A1: floor(j/l) = floor(i/l), j <= i.
+    FixedLocal,
+    /// Sparse Transformer, fixed A2: j mod l >= l - c, j <= i.
+    FixedSummary,
+    /// An explicit ceil(Sq/b) x ceil(Sk/b) block matrix, row-major.
+    BlockSparse,
+  };
+  Kind kind = Kind::Dense;
+  /// Window width w (sliding windows); stride or block length l (Sparse
+  /// Transformer); block size b (BigBird, block-sparse).
+  int64_t width = 0;
+  /// Sliding window: the causal form.
+  bool causal = false;
+  /// Dilation d; summary width c (fixed A2).
+  int64_t dilation = 1, summary = 0;
+  /// Global positions (GlobalTokens) or global block indices (BigBird).
+  std::vector<int64_t> global;
+  /// BigBird: window blocks (odd: 3 means I-1, I, I+1) and random blocks
+  /// per block row, drawn with `seed`.
+  int64_t windowBlocks = 3, randomBlocks = 0;
+  uint64_t seed = 0;
+  /// BlockSparse: the layout, and its number of block columns.
+  std::vector<uint8_t> layout;
+  int64_t layoutColumns = 0;
+
+  /// The part's name, e.g. "sliding_window(w=8)".
+  std::string describe() const;
+};
+
+/// A union of parts for one problem size, Sq queries by Sk keys: query i
+/// may attend to key j if any part allows it. BigBird's random blocks are
+/// drawn once, when the pattern is made, from the seed alone: the same spec
+/// gives the same blocks on every machine.
+class AttentionPattern {
+public:
+  AttentionPattern(std::vector<PatternPart> parts, int64_t queryLen,
+                   int64_t keyLen);
+
+  /// Why the pattern is malformed for this size (an odd window, a zero
+  /// stride, a global position out of range, a layout of the wrong size,
+  /// more random blocks than there are candidates, ...), or "".
+  const std::string &error() const { return err; }
+
+  /// May query i attend to key j? (0 <= i < Sq, 0 <= j < Sk, error()
+  /// empty.)
+  bool allows(int64_t i, int64_t j) const;
+
+  /// The block map of the fused kernel for Bq x Bk tiles. Dense and
+  /// causal alone use their closed forms.
+  BlockMap blockMap(int64_t blockQ, int64_t blockK) const;
+
+  /// Allowed (query, key) pairs over Sq * Sk.
+  double density() const;
+
+  /// BigBird part `part`'s random key blocks of query block `qb`.
+  const std::vector<int64_t> &randomBlocks(size_t part, int64_t qb) const {
+    return random[part][qb];
+  }
+
+  const std::vector<PatternPart> &parts() const { return ps; }
+  /// The parts' names joined with " + ".
+  std::string describe() const;
+
+private:
+  std::string check(const PatternPart &part) const;
+  bool partAllows(size_t index, int64_t i, int64_t j) const;
+
+  std::vector<PatternPart> ps;
+  int64_t sq, sk;
+  std::string err;
+  /// Per part (empty unless BigBird), per query block: random key blocks.
+  std::vector<std::vector<std::vector<int64_t>>> random;
+};
+
+} // namespace mlir::xf
+
+#endif // XF_ANALYSIS_ATTENTIONPATTERN_H

@@ -1,0 +1,242 @@
+//===- AttentionPatternTest.cpp - Attention mask patterns -----------------===//
+//
+// Part of xfc. Checks every pattern of docs/attention-patterns.md against
+// allowed sets written out by hand on small sequences, the unions of parts,
+// BigBird's seeded random blocks, the error of every malformed pattern,
+// and the block maps the fused kernel would read.
+//
+//===----------------------------------------------------------------------===//
+#include "xf/Analysis/AttentionPattern.h"
+
+#include <gtest/gtest.h>
+
+namespace mlir::xf {
+namespace {
+
+using Kind = PatternPart::Kind;
+
+/// The keys query `i` may attend to.
+std::vector<int64_t> keysOf(const AttentionPattern &p, int64_t i,
+                            int64_t keyLen) {
+  std::vector<int64_t> keys;
+  for (int64_t j = 0; j < keyLen; ++j)
+    if (p.allows(i, j))
+      keys.push_back(j);
+  return keys;
+}
+
+PatternPart part(Kind kind, int64_t width = 0) {
+  PatternPart p;
+  p.kind = kind;
+  p.width = width;
+  return p;
+}
+
+using Keys = std::vector<int64_t>;
+
+TEST(AttentionPattern, SlidingWindowSymmetricAndCausal) {
+  AttentionPattern symmetric({part(Kind::SlidingWindow, 4)}, 10, 10);
+  ASSERT_EQ(symmetric.error(), "");
+  EXPECT_EQ(keysOf(symmetric, 0, 10), (Keys{0, 1, 2}));
+  EXPECT_EQ(keysOf(symmetric, 5, 10), (Keys{3, 4, 5, 6, 7}));
+  EXPECT_EQ(keysOf(symmetric, 9, 10), (Keys{7, 8, 9}));
+
+  PatternPart causal = part(Kind::SlidingWindow, 4);
+  causal.causal = true;
+  AttentionPattern c({causal}, 10, 10);
+  EXPECT_EQ(keysOf(c, 2, 10), (Keys{0, 1, 2}));
+  EXPECT_EQ(keysOf(c, 7, 10), (Keys{3, 4, 5, 6, 7}));
+  EXPECT_EQ(c.describe(), "causal_sliding_window(w=4)");
+}
+
+TEST(AttentionPattern, DilatedSlidingWindow) {
+  PatternPart dilated = part(Kind::DilatedSlidingWindow, 4);
+  dilated.dilation = 3;
+  AttentionPattern p({dilated}, 16, 16);
+  ASSERT_EQ(p.error(), "");
+  // |i - j| <= 2 * 3 and a multiple of 3.
+  EXPECT_EQ(keysOf(p, 8, 16), (Keys{2, 5, 8, 11, 14}));
+  EXPECT_EQ(keysOf(p, 1, 16), (Keys{1, 4, 7}));
+}
+
+TEST(AttentionPattern, LongformerIsWindowPlusGlobal) {
+  PatternPart global = part(Kind::GlobalTokens);
+  global.global = {0};
+  AttentionPattern p({part(Kind::SlidingWindow, 2), global}, 8, 8);
+  ASSERT_EQ(p.error(), "");
+  EXPECT_EQ(keysOf(p, 0, 8), (Keys{0, 1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(keysOf(p, 5, 8), (Keys{0, 4, 5, 6}));
+  EXPECT_EQ(p.describe(), "sliding_window(w=2) + global(1 tokens)");
+}
+
+TEST(AttentionPattern, SparseTransformerStridedAndFixed) {
+  AttentionPattern local({part(Kind::StridedLocal, 3)}, 12, 12);
+  EXPECT_EQ(keysOf(local, 7, 12), (Keys{4, 5, 6, 7}));
+  AttentionPattern summary({part(Kind::StridedSummary, 3)}, 12, 12);
+  EXPECT_EQ(keysOf(summary, 7, 12), (Keys{1, 4, 7}));
+  AttentionPattern both(
+      {part(Kind::StridedLocal, 3), part(Kind::StridedSummary, 3)}, 12, 12);
+  EXPECT_EQ(keysOf(both, 7, 12), (Keys{1, 4, 5, 6, 7}));
+
+  AttentionPattern fixedLocal({part(Kind::FixedLocal, 4)}, 12, 12);
+  EXPECT_EQ(keysOf(fixedLocal, 6, 12), (Keys{4, 5, 6}));
+  PatternPart fixedSummary = part(Kind::FixedSummary, 4);
+  fixedSummary.summary = 1;
+  AttentionPattern fs({fixedSummary}, 12, 12);
+  // j mod 4 == 3 and j <= i.
+  EXPECT_EQ(keysOf(fs, 10, 12), (Keys{3, 7}));
+}
+
+TEST(AttentionPattern, BlockSparseLayout) {
+  PatternPart layout = part(Kind::BlockSparse, 4);
+  layout.layout = {1, 0, 0, 1, 1, 0, 0, 0, 1};
+  layout.layoutColumns = 3;
+  AttentionPattern p({layout}, 10, 10); // 3 x 3 blocks, the last partial.
+  ASSERT_EQ(p.error(), "");
+  EXPECT_EQ(keysOf(p, 1, 10), (Keys{0, 1, 2, 3}));
+  EXPECT_EQ(keysOf(p, 5, 10), (Keys{0, 1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(keysOf(p, 9, 10), (Keys{8, 9}));
+  BlockMap map = p.blockMap(4, 4);
+  EXPECT_EQ(map.rowPointers(), (std::vector<int64_t>{0, 1, 3, 4}));
+  EXPECT_EQ(map.columns(), (std::vector<int64_t>{0, 0, 1, 2}));
+  // The tail key block (keys 8, 9 of 8..11) needs its mask.
+  EXPECT_EQ(map.needsMask(), (std::vector<uint8_t>{0, 0, 0, 1}));
+}
+
+TEST(AttentionPattern, BigBirdWindowGlobalAndSeededRandomBlocks) {
+  PatternPart bird = part(Kind::BigBird, 4);
+  bird.windowBlocks = 3;
+  bird.global = {0};
+  bird.randomBlocks = 2;
+  bird.seed = 7;
+  AttentionPattern p({bird}, 64, 64); // 16 blocks of 4.
+  ASSERT_EQ(p.error(), "");
+  for (int64_t qb = 0; qb < 16; ++qb) {
+    const std::vector<int64_t> &random = p.randomBlocks(0, qb);
+    if (qb == 0) {
+      EXPECT_TRUE(random.empty()) << "a global block sees everything";
+      continue;
+    }
+    ASSERT_EQ(random.size(), 2u) << "query block " << qb;
+    for (int64_t kb : random) {
+      EXPECT_GT(std::abs(kb - qb), 1) << "random block in the window";
+      EXPECT_NE(kb, 0) << "random block is global";
+    }
+    // Every key of a random block is allowed, and nothing of a block that
+    // is neither window, global nor random.
+    for (int64_t kb = 0; kb < 16; ++kb) {
+      bool expected = std::abs(kb - qb) <= 1 || kb == 0 ||
+                      std::count(random.begin(), random.end(), kb);
+      for (int64_t i = qb * 4; i < qb * 4 + 4; ++i)
+        for (int64_t j = kb * 4; j < kb * 4 + 4; ++j)
+          ASSERT_EQ(p.allows(i, j), expected) << i << ", " << j;
+    }
+  }
+  // Query block 0 is global: every key.
+  EXPECT_EQ(keysOf(p, 2, 64).size(), 64u);
+
+  // Same seed, same blocks; another seed, other blocks somewhere.
+  AttentionPattern again({bird}, 64, 64);
+  bird.seed = 8;
+  AttentionPattern other({bird}, 64, 64);
+  bool differs = false;
+  for (int64_t qb = 1; qb < 16; ++qb) {
+    EXPECT_EQ(p.randomBlocks(0, qb), again.randomBlocks(0, qb));
+    differs |= p.randomBlocks(0, qb) != other.randomBlocks(0, qb);
+  }
+  EXPECT_TRUE(differs);
+
+  // BigBird at its own block size: whole blocks, no in-block masks; each
+  // non-global query block visits 3 window (2 at the ends) + 1 global +
+  // 2 random blocks, the global one all 16.
+  BlockMap map = p.blockMap(4, 4);
+  EXPECT_EQ(map.numMasked(), 0);
+  EXPECT_EQ(map.numVisited(0), 16);
+  EXPECT_EQ(map.numVisited(1), 2 + 0 + 2 + 1); // 0 is both window and global
+  EXPECT_EQ(map.numVisited(8), 3 + 1 + 2);
+}
+
+TEST(AttentionPattern, ShortSequenceTakesEveryCandidate) {
+  PatternPart bird = part(Kind::BigBird, 4);
+  bird.randomBlocks = 5;
+  AttentionPattern p({bird}, 16, 16); // 4 blocks: block 0 has 2 candidates.
+  ASSERT_EQ(p.error(), "");
+  EXPECT_EQ(p.randomBlocks(0, 0), (std::vector<int64_t>{2, 3}));
+  EXPECT_DOUBLE_EQ(p.density(), 1.0);
+}
+
+TEST(AttentionPattern, SlidingWindowBlockMapSkipsAndMasks) {
+  // w = 8 (|i - j| <= 4) over 64 tokens in 8 x 8 tiles: each query block
+  // visits its diagonal tile and two neighbours, all of them masked (even
+  // in the diagonal tile |i - j| reaches 7); everything else is skipped.
+  AttentionPattern p({part(Kind::SlidingWindow, 8)}, 64, 64);
+  BlockMap map = p.blockMap(8, 8);
+  EXPECT_EQ(map.numVisited(), 8 + 2 * 7);
+  EXPECT_EQ(map.numMasked(), 8 + 2 * 7);
+  EXPECT_EQ(map.kind(3, 3), BlockKind::Partial);
+  EXPECT_EQ(map.kind(3, 2), BlockKind::Partial);
+  EXPECT_EQ(map.kind(3, 5), BlockKind::Empty);
+  // With w = 32 the diagonal 8 x 8 tile is full.
+  AttentionPattern wide({part(Kind::SlidingWindow, 32)}, 64, 64);
+  EXPECT_EQ(wide.blockMap(8, 8).kind(3, 3), BlockKind::Full);
+  // 9 keys for inner queries, fewer at the ends: (64*9 - 2*(4+3+2+1))/64^2.
+  EXPECT_DOUBLE_EQ(p.density(), (64.0 * 9 - 20) / (64.0 * 64));
+}
+
+TEST(AttentionPattern, DenseAndCausalUseTheClosedForms) {
+  EXPECT_EQ(AttentionPattern({part(Kind::Dense)}, 7, 77)
+                .blockMap(7, 32)
+                .patternName(),
+            "dense");
+  AttentionPattern causal({part(Kind::Causal)}, 77, 77);
+  BlockMap closed = causal.blockMap(32, 64);
+  BlockMap scanned =
+      BlockMap::fromPredicate(77, 77, 32, 64, [&](int64_t i, int64_t j) {
+        return causal.allows(i, j);
+      });
+  EXPECT_EQ(closed.patternName(), "causal");
+  EXPECT_EQ(closed.columns(), scanned.columns());
+  EXPECT_EQ(closed.needsMask(), scanned.needsMask());
+}
+
+TEST(AttentionPattern, MalformedPatternsSayWhy) {
+  auto errorOf = [](PatternPart p, int64_t n = 16) {
+    return AttentionPattern({p}, n, n).error();
+  };
+  EXPECT_EQ(errorOf(part(Kind::SlidingWindow, 3)),
+            "part 0 (sliding_window(w=3)): the window width must be even and "
+            ">= 2, found 3");
+  PatternPart dilated = part(Kind::DilatedSlidingWindow, 4);
+  dilated.dilation = 0;
+  EXPECT_EQ(errorOf(dilated), "part 0 (dilated_sliding_window(w=4, d=0)): "
+                              "the dilation must be >= 1, found 0");
+  PatternPart global = part(Kind::GlobalTokens);
+  global.global = {16};
+  EXPECT_EQ(errorOf(global), "part 0 (global(1 tokens)): global position 16 "
+                             "is outside the sequence [0, 16)");
+  EXPECT_EQ(errorOf(part(Kind::GlobalTokens)),
+            "part 0 (global(0 tokens)): no global positions listed");
+  PatternPart bird = part(Kind::BigBird, 4);
+  bird.windowBlocks = 2;
+  EXPECT_EQ(errorOf(bird), "part 0 (bigbird(b=4, window=2, global=0, "
+                           "random=0)): the window must be an odd number of "
+                           "blocks, found 2");
+  EXPECT_EQ(errorOf(part(Kind::StridedLocal, 0)),
+            "part 0 (strided_local(l=0)): the stride l must be >= 1, found 0");
+  PatternPart fixed = part(Kind::FixedSummary, 4);
+  fixed.summary = 5;
+  EXPECT_EQ(errorOf(fixed), "part 0 (fixed_summary(l=4, c=5)): the summary "
+                            "width c must be in [1, l = 4], found 5");
+  PatternPart layout = part(Kind::BlockSparse, 4);
+  layout.layout = {1, 1};
+  layout.layoutColumns = 2;
+  EXPECT_EQ(errorOf(layout), "part 0 (block_sparse(b=4)): the layout must be "
+                             "4 x 4 blocks, found 2 entries in rows of 2");
+  EXPECT_EQ(AttentionPattern({}, 4, 4).error(),
+            "a pattern needs at least one part");
+  EXPECT_EQ(AttentionPattern({part(Kind::Dense)}, 0, 4).error(),
+            "attention needs at least one query and one key, found 0 x 4");
+}
+
+} // namespace
+} // namespace mlir::xf
