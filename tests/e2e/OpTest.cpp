@@ -1087,6 +1087,29 @@ INSTANTIATE_TEST_SUITE_P(
         // Non-default scale.
         AttentionCase{
             "h2_hd64_s7_scale0_05", 2, 2, 64, 7, 7, true, false, {}, 0.05},
+        // Very large logits (standard deviation ~640, far past exp's fp32
+        // range of 88): the running maximum keeps every exponent <= 0, so
+        // the result stays finite and matches the float64 reference.
+        AttentionCase{"h2_hd64_s77_large_logits_scale20",
+                      2,
+                      2,
+                      64,
+                      77,
+                      77,
+                      true,
+                      false,
+                      {},
+                      20.0},
+        AttentionCase{"h2_hd64_s77_causal_keylengths_large_logits_scale20",
+                      3,
+                      2,
+                      64,
+                      77,
+                      77,
+                      true,
+                      true,
+                      {77, 0, 30},
+                      20.0},
         AttentionCase{"h3_hd80_q7_k13_cross_keylengths_scale0_3",
                       3,
                       3,
