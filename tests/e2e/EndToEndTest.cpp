@@ -174,6 +174,12 @@ void checkGolden(const GoldenCaseShape &param, const std::string &testName,
               (long long)golden.comparedRows);
 }
 
+/// ctest names for golden parameters: the case and shape ("bert_like_s7").
+std::string
+goldenTestName(const ::testing::TestParamInfo<GoldenCaseShape> &info) {
+  return info.param.testName();
+}
+
 class GoldenTest : public ::testing::TestWithParam<GoldenCaseShape> {};
 
 /// The default pipeline: every fusion on.
@@ -183,9 +189,7 @@ TEST_P(GoldenTest, MatchesPyTorchAndReference) {
 
 INSTANTIATE_TEST_SUITE_P(
     Goldens, GoldenTest, ::testing::ValuesIn(listGoldenCaseShapes()),
-    [](const ::testing::TestParamInfo<GoldenCaseShape> &info) {
-      return info.param.testName();
-    });
+    goldenTestName);
 
 // Debug mode of the memory plan: every buffer is filled with NaN when its
 // lifetime ends, so a buffer reused while still needed turns the output
@@ -217,9 +221,7 @@ TEST_P(PoisonedGoldenTest, MatchesPyTorchWithDeadBuffersPoisoned) {
 
 INSTANTIATE_TEST_SUITE_P(
     Goldens, PoisonedGoldenTest, ::testing::ValuesIn(listGoldenCaseShapes()),
-    [](const ::testing::TestParamInfo<GoldenCaseShape> &info) {
-      return info.param.testName();
-    });
+    goldenTestName);
 
 //===----------------------------------------------------------------------===//
 // Goldens under every fusion configuration
@@ -372,9 +374,7 @@ std::vector<GoldenCaseShape> seq7GoldenShapes() {
 
 INSTANTIATE_TEST_SUITE_P(
     Plans, PlannedFusionGoldenTest, ::testing::ValuesIn(seq7GoldenShapes()),
-    [](const ::testing::TestParamInfo<GoldenCaseShape> &info) {
-      return info.param.testName();
-    });
+    goldenTestName);
 
 //===----------------------------------------------------------------------===//
 // Mutation tests: the goldens catch wrong attention

@@ -55,7 +55,9 @@ LinearOp cloneWithEpilogue(PatternRewriter &rewriter, LinearOp linear,
 
 /// activation(linear(x)) -> linear(x) {activation}.
 struct FoldActivation : public OpRewritePattern<ActivationOp> {
-  using OpRewritePattern::OpRewritePattern;
+  FoldActivation(MLIRContext *context, const FusionPlanFilter &plan)
+      : OpRewritePattern(context), plan(plan) {}
+  const FusionPlanFilter &plan;
   LogicalResult matchAndRewrite(ActivationOp op,
                                 PatternRewriter &rewriter) const override {
     LinearOp linear = singleUseLinear(op.getInput());
@@ -63,8 +65,7 @@ struct FoldActivation : public OpRewritePattern<ActivationOp> {
     // epilogue (act first, then + r) does not express.
     if (!linear || linear.getActivation() || linear.getResidual())
       return rewriter.notifyMatchFailure(op, "input is not a plain linear");
-    if (!FusionPlanFilter(op).allows(FusionKind::Epilogue,
-                                     {linear.getLoc(), op.getLoc()}))
+    if (!plan.allows(FusionKind::Epilogue, {linear.getLoc(), op.getLoc()}))
       return rewriter.notifyMatchFailure(op, "the fusion plan keeps it apart");
     LinearOp fused =
         cloneWithEpilogue(rewriter, linear, op, Value(), op.getKindAttr());
@@ -76,15 +77,16 @@ struct FoldActivation : public OpRewritePattern<ActivationOp> {
 
 /// add(linear(x), r) -> linear(x) residual(r), either operand order.
 struct FoldResidual : public OpRewritePattern<AddOp> {
-  using OpRewritePattern::OpRewritePattern;
+  FoldResidual(MLIRContext *context, const FusionPlanFilter &plan)
+      : OpRewritePattern(context), plan(plan) {}
+  const FusionPlanFilter &plan;
   LogicalResult matchAndRewrite(AddOp op,
                                 PatternRewriter &rewriter) const override {
     for (auto [mine, other] : {std::pair{op.getLhs(), op.getRhs()},
                                std::pair{op.getRhs(), op.getLhs()}}) {
       LinearOp linear = singleUseLinear(mine);
       if (!linear || linear.getResidual() || other == mine ||
-          !FusionPlanFilter(op).allows(FusionKind::Epilogue,
-                                       {linear.getLoc(), op.getLoc()}))
+          !plan.allows(FusionKind::Epilogue, {linear.getLoc(), op.getLoc()}))
         continue;
       LinearOp fused = cloneWithEpilogue(rewriter, linear, op, other,
                                          linear.getActivationAttr());
@@ -103,7 +105,9 @@ struct XFFuseEpiloguePass
     // the add matches only once its operand is a linear, i.e. after the
     // activation was folded.
     RewritePatternSet patterns(&getContext());
-    patterns.add<FoldActivation, FoldResidual>(&getContext());
+    // The module's fusion plan, read once for every match.
+    FusionPlanFilter plan(getOperation());
+    patterns.add<FoldActivation, FoldResidual>(&getContext(), plan);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

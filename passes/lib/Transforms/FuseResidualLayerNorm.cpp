@@ -38,14 +38,16 @@ struct XFFuseResidualLayerNormPass
         norms.push_back(op);
     });
     DominanceInfo dominance(getOperation());
+    FusionPlanFilter plan(getOperation());
     IRRewriter rewriter(&getContext());
     for (LayerNormOp norm : norms)
-      fuse(rewriter, dominance, norm);
+      fuse(rewriter, dominance, plan, norm);
   }
 
   /// Replaces `norm` (whose input is an xf.add) by a layer_norm with a
   /// residual, returning the sum too when the add has other users.
-  void fuse(IRRewriter &rewriter, DominanceInfo &dominance, LayerNormOp norm) {
+  void fuse(IRRewriter &rewriter, DominanceInfo &dominance,
+            const FusionPlanFilter &plan, LayerNormOp norm) {
     auto add = norm.getInput().getDefiningOp<AddOp>();
     SmallVector<OpOperand *> otherUses;
     for (OpOperand &use : add.getResult().getUses())
@@ -54,9 +56,8 @@ struct XFFuseResidualLayerNormPass
 
     Operation *insertionPoint =
         residualLayerNormInsertionPoint(norm, add, dominance);
-    if (!insertionPoint ||
-        !FusionPlanFilter(norm).allows(FusionKind::ResidualLayerNorm,
-                                       {add.getLoc(), norm.getLoc()}))
+    if (!insertionPoint || !plan.allows(FusionKind::ResidualLayerNorm,
+                                        {add.getLoc(), norm.getLoc()}))
       return;
 
     rewriter.setInsertionPoint(insertionPoint);
