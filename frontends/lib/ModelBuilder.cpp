@@ -71,7 +71,8 @@ private:
         weight(prefix + ".v.bias"), weight(prefix + ".out.weight"),
         weight(prefix + ".out.bias"), keyLengths,
         b.getI64IntegerAttr(spec.numHeads),
-        causal ? b.getUnitAttr() : UnitAttr(), FloatAttr());
+        causal ? b.getUnitAttr() : UnitAttr(), FloatAttr(),
+        xf::AttentionPatternAttr());
   }
 
   Value feedForward(Value x, const std::string &prefix) {

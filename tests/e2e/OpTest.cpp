@@ -40,6 +40,8 @@
 #include "xfc/Compiler/Pipelines.h"
 #include "xfc/Frontend/ModelBuilder.h"
 #include "xfc/Frontend/Weights.h"
+#include "xfc/Support/Safetensors.h"
+#include "e2e/GoldenCase.h"
 #include "xfc/runtime.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -51,9 +53,11 @@
 #include "mlir/Parser/Parser.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -907,7 +911,8 @@ void runAttentionCase(const AttentionCase &c,
         auto op = mlir::xf::AttentionOp::create(
             b, loc, f32Type(b, qShape), query, key, value, lengths,
             b.getI64IntegerAttr(c.heads), b.getF64FloatAttr(scale),
-            c.causal ? b.getUnitAttr() : mlir::UnitAttr());
+            c.causal ? b.getUnitAttr() : mlir::UnitAttr(),
+            mlir::xf::AttentionPatternAttr());
         if (pin) {
           llvm::SmallVector<mlir::NamedAttribute> kernel = {
               b.getNamedAttr("kind", b.getStringAttr("flash")),
@@ -1213,6 +1218,220 @@ INSTANTIATE_TEST_SUITE_P(
                            "permute-heads",
                            {"", 2, 3, 80, 7, 7, true, false, {}, 0}}),
     caseName<AttentionFaultCase>);
+
+//===----------------------------------------------------------------------===//
+// xf.attention with mask patterns, against PyTorch goldens
+//===----------------------------------------------------------------------===//
+
+/// One case of tests/e2e/golden/attention_patterns (cases.json), made by
+/// make_pattern_goldens.py: the masks built element by element in Python
+/// from the definitions, attention in float64 by PyTorch.
+struct PatternGoldenCase {
+  std::string name, pattern, file;
+  int64_t batch = 0, heads = 0, headDim = 0, sq = 0, sk = 0;
+  std::vector<int32_t> keyLengths;
+  double tolerance = 0;
+  int64_t emptyRows = 0;
+};
+XFC_PRINT_CASE(PatternGoldenCase)
+
+std::string patternGoldenDir() {
+  return goldenRoot() + "/attention_patterns";
+}
+
+/// Every case of cases.json; a missing or malformed file gives no cases
+/// and the test below (PatternGoldenFilesExist) fails.
+std::vector<PatternGoldenCase> loadPatternGoldenCases() {
+  std::vector<PatternGoldenCase> cases;
+  std::ifstream in(patternGoldenDir() + "/cases.json");
+  nlohmann::json json = nlohmann::json::parse(in, nullptr,
+                                              /*allow_exceptions=*/false);
+  if (!json.is_array())
+    return cases;
+  for (const nlohmann::json &c : json) {
+    PatternGoldenCase pc;
+    pc.name = c.value("name", "");
+    pc.pattern = c.value("pattern", "");
+    pc.file = c.value("file", "");
+    pc.batch = c.value("batch", 0);
+    pc.heads = c.value("heads", 0);
+    pc.headDim = c.value("head_dim", 0);
+    pc.sq = c.value("sq", 0);
+    pc.sk = c.value("sk", 0);
+    if (c.contains("key_lengths") && c["key_lengths"].is_array())
+      pc.keyLengths = c["key_lengths"].get<std::vector<int32_t>>();
+    pc.tolerance = c.value("tolerance", 0.0);
+    pc.emptyRows = c.value("empty_rows", 0);
+    cases.push_back(pc);
+  }
+  return cases;
+}
+
+/// The tensors of one case's safetensors file.
+struct PatternGoldenData {
+  std::vector<float> query, key, value, output;
+};
+
+bool readPatternGolden(const PatternGoldenCase &c, PatternGoldenData &data,
+                       std::string &error) {
+  std::ifstream in(patternGoldenDir() + "/" + c.file, std::ios::binary);
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+  SafetensorsHeader header;
+  if (!parseSafetensors(bytes.data(), bytes.size(), header, error))
+    return false;
+  auto read = [&](const char *name, std::vector<int64_t> shape,
+                  std::vector<float> &out) {
+    const SafetensorsEntry *entry = header.find(name);
+    if (!entry || entry->dtype != "F32" || entry->shape != shape) {
+      error = std::string("tensor ") + name + " is missing or mis-shaped";
+      return false;
+    }
+    out.resize((entry->end - entry->begin) / sizeof(float));
+    std::memcpy(out.data(), bytes.data() + entry->begin,
+                out.size() * sizeof(float));
+    return true;
+  };
+  int64_t width = c.heads * c.headDim;
+  return read("query", {c.batch, c.sq, width}, data.query) &&
+         read("key", {c.batch, c.sk, width}, data.key) &&
+         read("value", {c.batch, c.sk, width}, data.value) &&
+         read("output", {c.batch, c.sq, width}, data.output);
+}
+
+/// How a case is compiled: fused with xf-fuse-attention's tiles, unfused,
+/// or fused with small odd tiles (many partial blocks, ragged tails).
+enum class PatternLowering { Fused, Unfused, SmallTiles };
+
+void checkPatternGolden(const PatternGoldenCase &c, PatternLowering lowering,
+                        const std::string &fault = "") {
+  PatternGoldenData data;
+  std::string error;
+  ASSERT_TRUE(readPatternGolden(c, data, error)) << c.file << ": " << error;
+  int64_t width = c.heads * c.headDim;
+  std::vector<int64_t> qShape = {c.batch, c.sq, width};
+  std::vector<int64_t> kShape = {c.batch, c.sk, width};
+  std::vector<Arg> args = {f32Input("query", qShape, data.query),
+                           f32Input("key", kShape, data.key),
+                           f32Input("value", kShape, data.value)};
+  if (!c.keyLengths.empty())
+    args.push_back(i32Input("key_lengths", {c.batch}, c.keyLengths, 0, c.sk));
+  CpuPipelineOptions pipeline;
+  pipeline.fusion.attention = lowering != PatternLowering::Unfused;
+  pipeline.testFault = fault;
+  std::vector<float> out = compileAndRun(
+      args, qShape,
+      [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> a) {
+        mlir::xf::PatternGroups groups;
+        std::string parseError;
+        EXPECT_TRUE(mlir::xf::parsePatternText(c.pattern, groups, parseError))
+            << parseError;
+        auto op = mlir::xf::AttentionOp::create(
+            b, loc, f32Type(b, qShape), a[0], a[1], a[2],
+            c.keyLengths.empty() ? Value() : a[3],
+            b.getI64IntegerAttr(c.heads),
+            b.getF64FloatAttr(1.0 / std::sqrt(double(c.headDim))),
+            mlir::UnitAttr(),
+            mlir::xf::AttentionPatternAttr::get(b.getContext(), groups));
+        if (lowering == PatternLowering::SmallTiles)
+          op->setAttr(mlir::xf::kAttentionKernelAttrName,
+                      b.getDictionaryAttr(
+                          {b.getNamedAttr("kind", b.getStringAttr("flash")),
+                           b.getNamedAttr("block_q", b.getI64IntegerAttr(
+                                                         std::min<int64_t>(
+                                                             5, c.sq))),
+                           b.getNamedAttr("block_k", b.getI64IntegerAttr(
+                                                         std::min<int64_t>(
+                                                             3, c.sk)))}));
+        return op;
+      },
+      pipeline);
+  ASSERT_EQ(out.size(), data.output.size());
+  double worst = 0;
+  size_t worstIndex = 0, nonFinite = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (!std::isfinite(out[i])) {
+      ++nonFinite;
+      continue;
+    }
+    double d = std::fabs(double(out[i]) - double(data.output[i]));
+    if (d > worst) {
+      worst = d;
+      worstIndex = i;
+    }
+  }
+  if (!fault.empty()) {
+    EXPECT_TRUE(nonFinite > 0 || worst > 100 * c.tolerance)
+        << "the pattern golden test did not notice " << fault;
+    return;
+  }
+  EXPECT_EQ(nonFinite, 0u) << "NaN or inf in the compiled output";
+  EXPECT_LE(worst, c.tolerance)
+      << "worst at flat index " << worstIndex << ": compiled "
+      << out[worstIndex] << ", golden " << data.output[worstIndex];
+  ::testing::Test::RecordProperty("max_abs_error", std::to_string(worst));
+
+  // Rows with nothing to attend to are exactly 0 in the goldens, and so
+  // must they be here (not merely close); their count is the case's.
+  int64_t emptyRows = 0;
+  for (int64_t b = 0; b < c.batch; ++b)
+    for (int64_t i = 0; i < c.sq; ++i)
+      for (int64_t h = 0; h < c.heads; ++h) {
+        size_t base = size_t((b * c.sq + i) * width + h * c.headDim);
+        bool goldenZero = true;
+        for (int64_t e = 0; e < c.headDim; ++e)
+          goldenZero &= data.output[base + e] == 0.0f;
+        if (!goldenZero)
+          continue;
+        ++emptyRows;
+        for (int64_t e = 0; e < c.headDim; ++e)
+          ASSERT_EQ(out[base + e], 0.0f)
+              << "row (b " << b << ", i " << i << ", head " << h
+              << ") has no allowed key and must be exactly 0";
+      }
+  EXPECT_EQ(emptyRows, c.emptyRows);
+}
+
+class AttentionPatternGoldenTest
+    : public ::testing::TestWithParam<PatternGoldenCase> {};
+
+TEST(AttentionPatternGolden, FilesExist) {
+  EXPECT_GE(loadPatternGoldenCases().size(), 20u)
+      << "tests/e2e/golden/attention_patterns/cases.json is missing or "
+         "malformed";
+}
+
+/// The default pipeline: the fused kernel with its block map's table and
+/// the pattern's in-block mask.
+TEST_P(AttentionPatternGoldenTest, FusedMatchesPyTorch) {
+  checkPatternGolden(GetParam(), PatternLowering::Fused);
+}
+
+/// The unfused lowering: materialized scores under the element mask.
+TEST_P(AttentionPatternGoldenTest, UnfusedMatchesPyTorch) {
+  checkPatternGolden(GetParam(), PatternLowering::Unfused);
+}
+
+/// 5 x 3 tiles: most blocks partial, ragged tails, empty blocks skipped.
+TEST_P(AttentionPatternGoldenTest, SmallTilesMatchPyTorch) {
+  checkPatternGolden(GetParam(), PatternLowering::SmallTiles);
+}
+
+INSTANTIATE_TEST_SUITE_P(Patterns, AttentionPatternGoldenTest,
+                         ::testing::ValuesIn(loadPatternGoldenCases()),
+                         caseName<PatternGoldenCase>);
+
+/// The comparison can fail: without the pattern's element mask (the block
+/// map alone still skips empty blocks) the output misses the goldens.
+TEST(AttentionPatternGolden, DroppedMaskIsNoticed) {
+  for (const PatternGoldenCase &c : loadPatternGoldenCases()) {
+    if (c.name != "sliding_window_w8_s77" && c.name != "strided_heads_h4_s77")
+      continue;
+    SCOPED_TRACE(c.name);
+    checkPatternGolden(c, PatternLowering::SmallTiles, "drop-mask");
+    checkPatternGolden(c, PatternLowering::Unfused, "drop-mask");
+  }
+}
 
 //===----------------------------------------------------------------------===//
 // Fused op forms: linear with an epilogue, layer_norm with a residual, split
@@ -1633,7 +1852,8 @@ TEST_P(MultiHeadAttentionOpTest, MatchesReference) {
             bias[1], w[2], bias[2], w[3], bias[3], lengths,
             b.getI64IntegerAttr(c.heads),
             c.causal ? b.getUnitAttr() : mlir::UnitAttr(),
-            c.scale > 0 ? b.getF64FloatAttr(c.scale) : mlir::FloatAttr());
+            c.scale > 0 ? b.getF64FloatAttr(c.scale) : mlir::FloatAttr(),
+            mlir::xf::AttentionPatternAttr());
       },
       pipeline);
   // The reference scales by 1/sqrt(Dh); fold any other scale into Wq, bq.

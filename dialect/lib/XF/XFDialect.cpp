@@ -19,6 +19,28 @@ using namespace mlir::xf;
 #define GET_ATTRDEF_CLASSES
 #include "xf/Dialect/XF/XFAttrs.cpp.inc"
 
+//===----------------------------------------------------------------------===//
+// AttentionPatternAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+AttentionPatternAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                             StringRef text) {
+  PatternGroups groups;
+  std::string error;
+  if (!parsePatternText(text.str(), groups, error))
+    return emitError() << "malformed attention pattern \"" << text
+                       << "\": " << error;
+  return success();
+}
+
+PatternGroups AttentionPatternAttr::getGroups() const {
+  PatternGroups groups;
+  std::string error;
+  parsePatternText(getText().str(), groups, error);
+  return groups;
+}
+
 void XFDialect::initialize() {
   addAttributes<
 #define GET_ATTRDEF_LIST

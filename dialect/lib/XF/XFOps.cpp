@@ -322,6 +322,40 @@ double MultiHeadAttentionOp::getEffectiveScale() {
   return 1.0 / std::sqrt(static_cast<double>(width / getNumHeads()));
 }
 
+/// A pattern replaces `causal`, splits the heads evenly into its groups,
+/// and must be well formed for these sequence lengths (global positions
+/// inside the sequence, a block layout of the right size, ...).
+static LogicalResult verifyPattern(Operation *op, AttentionPatternAttr pattern,
+                                   bool causal, int64_t heads, int64_t sq,
+                                   int64_t sk) {
+  if (!pattern)
+    return success();
+  if (causal)
+    return op->emitOpError()
+           << "has both `causal` and a pattern: the pattern replaces the "
+              "causal mask (use a causal pattern such as `causal` or "
+              "`sliding_window(w = 8, causal)`)";
+  PatternGroups groups = pattern.getGroups();
+  int64_t numGroups = static_cast<int64_t>(groups.size());
+  if (heads % numGroups != 0)
+    return op->emitOpError()
+           << "pattern has " << numGroups << " head groups, which do not "
+           << "divide the " << heads << " heads evenly";
+  if (sq == 0 || sk == 0)
+    return success();
+  for (auto [g, parts] : llvm::enumerate(groups)) {
+    AttentionPattern checked(parts, sq, sk);
+    if (!checked.error().empty()) {
+      InFlightDiagnostic diag = op->emitOpError() << "pattern ";
+      if (numGroups > 1)
+        diag << "head group " << g << " ";
+      return diag << "is malformed for " << sq << " queries and " << sk
+                  << " keys: " << checked.error();
+    }
+  }
+  return success();
+}
+
 LogicalResult MultiHeadAttentionOp::verify() {
   if (failed(verifyStaticShapes(*this)) ||
       failed(expectRank(*this, "query", getQuery(), 3)) ||
@@ -358,6 +392,9 @@ LogicalResult MultiHeadAttentionOp::verify() {
     if (!(s > 0.0) || !std::isfinite(s))
       return emitOpError() << "scale must be positive and finite, found " << s;
   }
+  if (failed(verifyPattern(*this, getPatternAttr(), getCausal(),
+                           getNumHeads(), query[1], keyValue[1])))
+    return failure();
   return expectShape(*this, "result", getResult(), query);
 }
 
@@ -384,5 +421,8 @@ LogicalResult AttentionOp::verify() {
   double s = getScale().convertToDouble();
   if (!(s > 0.0) || !std::isfinite(s))
     return emitOpError() << "scale must be positive and finite, found " << s;
+  if (failed(verifyPattern(*this, getPatternAttr(), getCausal(),
+                           getNumHeads(), q[1], k[1])))
+    return failure();
   return expectShape(*this, "result", getResult(), {batch, q[1], v[2]});
 }

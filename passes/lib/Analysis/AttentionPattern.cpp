@@ -32,35 +32,130 @@ bool contains(const std::vector<int64_t> &v, int64_t x) {
 
 std::string PatternPart::describe() const {
   auto num = [](int64_t v) { return std::to_string(v); };
+  auto list = [&](const std::vector<int64_t> &values) {
+    std::string text = "[";
+    for (size_t i = 0; i < values.size(); ++i)
+      text += (i ? ", " : "") + num(values[i]);
+    return text + "]";
+  };
   switch (kind) {
   case Kind::Dense:
     return "dense";
   case Kind::Causal:
     return "causal";
   case Kind::SlidingWindow:
-    return std::string(causal ? "causal_" : "") +
-           "sliding_window(w=" + num(width) + ")";
+    return "sliding_window(w = " + num(width) + (causal ? ", causal)" : ")");
   case Kind::DilatedSlidingWindow:
-    return "dilated_sliding_window(w=" + num(width) + ", d=" + num(dilation) +
-           ")";
+    return "dilated_sliding_window(w = " + num(width) +
+           ", d = " + num(dilation) + ")";
   case Kind::GlobalTokens:
-    return "global(" + num(static_cast<int64_t>(global.size())) + " tokens)";
+    return "global(positions = " + list(global) + ")";
   case Kind::BigBird:
-    return "bigbird(b=" + num(width) + ", window=" + num(windowBlocks) +
-           ", global=" + num(static_cast<int64_t>(global.size())) +
-           ", random=" + num(randomBlocks) + ")";
+    return "bigbird(b = " + num(width) + ", window = " + num(windowBlocks) +
+           ", global = " + list(global) + ", random = " + num(randomBlocks) +
+           ", seed = " + std::to_string(seed) + ")";
   case Kind::StridedLocal:
-    return "strided_local(l=" + num(width) + ")";
+    return "strided_local(l = " + num(width) + ")";
   case Kind::StridedSummary:
-    return "strided_summary(l=" + num(width) + ")";
+    return "strided_summary(l = " + num(width) + ")";
   case Kind::FixedLocal:
-    return "fixed_local(l=" + num(width) + ")";
+    return "fixed_local(l = " + num(width) + ")";
   case Kind::FixedSummary:
-    return "fixed_summary(l=" + num(width) + ", c=" + num(summary) + ")";
-  case Kind::BlockSparse:
-    return "block_sparse(b=" + num(width) + ")";
+    return "fixed_summary(l = " + num(width) + ", c = " + num(summary) + ")";
+  case Kind::BlockSparse: {
+    std::string rows;
+    for (size_t r = 0; layoutColumns > 0 && r * layoutColumns < layout.size();
+         ++r) {
+      std::vector<int64_t> row(layout.begin() + r * layoutColumns,
+                               layout.begin() + (r + 1) * layoutColumns);
+      rows += (r ? ", " : "") + list(row);
+    }
+    return "block_sparse(b = " + num(width) + ", layout = [" + rows + "])";
+  }
   }
   return "";
+}
+
+bool PatternPart::isCausal() const {
+  switch (kind) {
+  case Kind::Causal:
+  case Kind::StridedLocal:
+  case Kind::StridedSummary:
+  case Kind::FixedLocal:
+  case Kind::FixedSummary:
+    return true;
+  case Kind::SlidingWindow:
+    return causal;
+  default:
+    return false;
+  }
+}
+
+std::string checkPatternPart(const PatternPart &part) {
+  auto positive = [](int64_t v, const char *what) -> std::string {
+    return v >= 1 ? ""
+                  : std::string(what) + " must be >= 1, found " +
+                        std::to_string(v);
+  };
+  switch (part.kind) {
+  case Kind::Dense:
+  case Kind::Causal:
+    return "";
+  case Kind::SlidingWindow:
+  case Kind::DilatedSlidingWindow:
+    if (part.width < 2 || part.width % 2 != 0)
+      return "the window width w must be even and >= 2, found " +
+             std::to_string(part.width);
+    if (part.kind == Kind::DilatedSlidingWindow) {
+      if (part.causal)
+        return "the dilated sliding window is symmetric only";
+      return positive(part.dilation, "the dilation d");
+    }
+    return "";
+  case Kind::GlobalTokens:
+    if (part.global.empty())
+      return "no global positions listed";
+    for (int64_t g : part.global)
+      if (g < 0)
+        return "global position " + std::to_string(g) + " is negative";
+    return "";
+  case Kind::BigBird:
+    if (std::string p = positive(part.width, "the block size b"); !p.empty())
+      return p;
+    if (part.windowBlocks < 1 || part.windowBlocks % 2 != 1)
+      return "the window must be an odd number of blocks, found " +
+             std::to_string(part.windowBlocks);
+    if (part.randomBlocks < 0)
+      return "the number of random blocks must be >= 0, found " +
+             std::to_string(part.randomBlocks);
+    for (int64_t g : part.global)
+      if (g < 0)
+        return "global block " + std::to_string(g) + " is negative";
+    return "";
+  case Kind::StridedLocal:
+  case Kind::StridedSummary:
+  case Kind::FixedLocal:
+    return positive(part.width, "the stride l");
+  case Kind::FixedSummary:
+    if (std::string p = positive(part.width, "the block length l"); !p.empty())
+      return p;
+    if (part.summary < 1 || part.summary > part.width)
+      return "the summary width c must be in [1, l = " +
+             std::to_string(part.width) + "], found " +
+             std::to_string(part.summary);
+    return "";
+  case Kind::BlockSparse:
+    if (std::string p = positive(part.width, "the block size b"); !p.empty())
+      return p;
+    if (part.layoutColumns < 1 ||
+        part.layout.size() % static_cast<size_t>(part.layoutColumns) != 0)
+      return "the layout must be a non-empty matrix with rows of equal length";
+    for (uint8_t v : part.layout)
+      if (v > 1)
+        return "layout entries must be 0 or 1, found " + std::to_string(v);
+    return "";
+  }
+  return "unknown pattern";
 }
 
 AttentionPattern::AttentionPattern(std::vector<PatternPart> parts,
@@ -74,8 +169,7 @@ AttentionPattern::AttentionPattern(std::vector<PatternPart> parts,
   for (size_t p = 0; p < ps.size() && err.empty(); ++p) {
     std::string problem = check(ps[p]);
     if (!problem.empty())
-      err = "part " + std::to_string(p) + " (" + ps[p].describe() +
-            "): " + problem;
+      err = ps[p].describe() + ": " + problem;
   }
   random.resize(ps.size());
   if (!err.empty())
@@ -112,77 +206,40 @@ AttentionPattern::AttentionPattern(std::vector<PatternPart> parts,
 }
 
 std::string AttentionPattern::check(const PatternPart &part) const {
-  auto positive = [](int64_t v, const char *what) -> std::string {
-    return v >= 1 ? ""
-                  : std::string(what) + " must be >= 1, found " +
-                        std::to_string(v);
-  };
+  if (std::string problem = checkPatternPart(part); !problem.empty())
+    return problem;
   switch (part.kind) {
-  case Kind::Dense:
-  case Kind::Causal:
-    return "";
-  case Kind::SlidingWindow:
-  case Kind::DilatedSlidingWindow:
-    if (part.width < 2 || part.width % 2 != 0)
-      return "the window width must be even and >= 2, found " +
-             std::to_string(part.width);
-    if (part.kind == Kind::DilatedSlidingWindow) {
-      if (part.causal)
-        return "the dilated sliding window is symmetric only";
-      return positive(part.dilation, "the dilation");
-    }
-    return "";
   case Kind::GlobalTokens:
-    if (part.global.empty())
-      return "no global positions listed";
     for (int64_t g : part.global)
-      if (g < 0 || g >= std::max(sq, sk))
+      if (g >= std::max(sq, sk))
         return "global position " + std::to_string(g) +
                " is outside the sequence [0, " +
                std::to_string(std::max(sq, sk)) + ")";
     return "";
   case Kind::BigBird: {
-    if (std::string p = positive(part.width, "the block size"); !p.empty())
-      return p;
-    if (part.windowBlocks < 1 || part.windowBlocks % 2 != 1)
-      return "the window must be an odd number of blocks, found " +
-             std::to_string(part.windowBlocks);
-    if (part.randomBlocks < 0)
-      return "the number of random blocks must be >= 0, found " +
-             std::to_string(part.randomBlocks);
     int64_t blocks = std::max(ceilDiv(sq, part.width), ceilDiv(sk, part.width));
     for (int64_t g : part.global)
-      if (g < 0 || g >= blocks)
+      if (g >= blocks)
         return "global block " + std::to_string(g) + " is outside [0, " +
                std::to_string(blocks) + ")";
     return "";
   }
-  case Kind::StridedLocal:
-  case Kind::StridedSummary:
-  case Kind::FixedLocal:
-    return positive(part.width, "the stride l");
-  case Kind::FixedSummary:
-    if (std::string p = positive(part.width, "the block length l"); !p.empty())
-      return p;
-    if (part.summary < 1 || part.summary > part.width)
-      return "the summary width c must be in [1, l = " +
-             std::to_string(part.width) + "], found " +
-             std::to_string(part.summary);
-    return "";
   case Kind::BlockSparse: {
-    if (std::string p = positive(part.width, "the block size"); !p.empty())
-      return p;
     int64_t rows = ceilDiv(sq, part.width), cols = ceilDiv(sk, part.width);
-    if (part.layoutColumns != cols ||
-        static_cast<int64_t>(part.layout.size()) != rows * cols)
+    int64_t foundRows =
+        static_cast<int64_t>(part.layout.size()) / part.layoutColumns;
+    if (part.layoutColumns != cols || foundRows != rows)
       return "the layout must be " + std::to_string(rows) + " x " +
-             std::to_string(cols) + " blocks, found " +
-             std::to_string(part.layout.size()) + " entries in rows of " +
+             std::to_string(cols) + " blocks (ceil(" + std::to_string(sq) +
+             "/" + std::to_string(part.width) + ") x ceil(" +
+             std::to_string(sk) + "/" + std::to_string(part.width) +
+             ")), found " + std::to_string(foundRows) + " x " +
              std::to_string(part.layoutColumns);
     return "";
   }
+  default:
+    return "";
   }
-  return "unknown pattern";
 }
 
 bool AttentionPattern::partAllows(size_t index, int64_t i, int64_t j) const {

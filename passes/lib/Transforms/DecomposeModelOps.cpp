@@ -54,7 +54,8 @@ struct DecomposeMultiHeadAttention
     Value attended = AttentionOp::create(
         rewriter, childNodeLoc(loc, "core"), q.getType(), q, k, v,
         op.getKeyLengths(), op.getNumHeadsAttr(),
-        rewriter.getF64FloatAttr(op.getEffectiveScale()), op.getCausalAttr());
+        rewriter.getF64FloatAttr(op.getEffectiveScale()), op.getCausalAttr(),
+        op.getPatternAttr());
     rewriter.replaceOp(op,
                        buildLinear(rewriter, childNodeLoc(loc, "out"), attended,
                                    op.getOutWeight(), op.getOutBias()));

@@ -8,6 +8,7 @@
 // than the shapes (a cost model, a target) without touching the lowering.
 //
 //===----------------------------------------------------------------------===//
+#include "xf/Analysis/AttentionPattern.h"
 #include "xf/Analysis/BlockMap.h"
 #include "xf/Dialect/XF/XFOps.h"
 #include "xf/Transforms/FusionCandidates.h"
@@ -58,17 +59,45 @@ struct FuseAttentionPass
       // tile instead of a mostly padded one.
       int64_t bq = std::min(optQ, sq);
       int64_t bk = std::min(optK, sk);
-      BlockMap map = op.getCausal() ? BlockMap::causal(sq, sk, bq, bk)
-                                    : BlockMap::dense(sq, sk, bq, bk);
+      // Block statistics over every head: a pattern's head groups each have
+      // their own map. Dense and causal have closed forms; any pattern is
+      // read from its table at run time.
+      int64_t visited = 0, masked = 0, allowedPairs = 0;
+      std::string patternName;
+      if (AttentionPatternAttr pattern = op.getPatternAttr()) {
+        PatternGroups groups = pattern.getGroups();
+        for (const std::vector<PatternPart> &parts : groups) {
+          AttentionPattern group(parts, sq, sk);
+          BlockMap map = group.blockMap(bq, bk);
+          visited += map.numVisited();
+          masked += map.numMasked();
+          allowedPairs += int64_t(group.density() * double(sq * sk) + 0.5);
+        }
+        int64_t n = static_cast<int64_t>(groups.size());
+        visited = (visited + n / 2) / n;
+        masked = (masked + n / 2) / n;
+        allowedPairs = (allowedPairs + n / 2) / n;
+        patternName = pattern.getText().str();
+      } else {
+        BlockMap map = op.getCausal() ? BlockMap::causal(sq, sk, bq, bk)
+                                      : BlockMap::dense(sq, sk, bq, bk);
+        visited = map.numVisited();
+        masked = map.numMasked();
+        patternName = map.patternName();
+        // Causal: query i sees keys [0, min(i + 1, Sk)).
+        allowedPairs = 0;
+        for (int64_t i = 0; i < sq; ++i)
+          allowedPairs += op.getCausal() ? std::min(i + 1, sk) : sk;
+      }
       Builder b(op.getContext());
       SmallVector<NamedAttribute> fields = {
           b.getNamedAttr("kind", b.getStringAttr("flash")),
           b.getNamedAttr("block_q", b.getI64IntegerAttr(bq)),
           b.getNamedAttr("block_k", b.getI64IntegerAttr(bk)),
-          b.getNamedAttr("pattern", b.getStringAttr(map.patternName())),
-          b.getNamedAttr("visited_blocks",
-                         b.getI64IntegerAttr(map.numVisited())),
-          b.getNamedAttr("masked_blocks", b.getI64IntegerAttr(map.numMasked())),
+          b.getNamedAttr("pattern", b.getStringAttr(patternName)),
+          b.getNamedAttr("visited_blocks", b.getI64IntegerAttr(visited)),
+          b.getNamedAttr("masked_blocks", b.getI64IntegerAttr(masked)),
+          b.getNamedAttr("allowed_pairs", b.getI64IntegerAttr(allowedPairs)),
       };
       if (blockTable)
         fields.push_back(b.getNamedAttr("driver", b.getStringAttr("table")));

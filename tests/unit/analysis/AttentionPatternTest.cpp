@@ -46,7 +46,7 @@ TEST(AttentionPattern, SlidingWindowSymmetricAndCausal) {
   AttentionPattern c({causal}, 10, 10);
   EXPECT_EQ(keysOf(c, 2, 10), (Keys{0, 1, 2}));
   EXPECT_EQ(keysOf(c, 7, 10), (Keys{3, 4, 5, 6, 7}));
-  EXPECT_EQ(c.describe(), "causal_sliding_window(w=4)");
+  EXPECT_EQ(c.describe(), "sliding_window(w = 4, causal)");
 }
 
 TEST(AttentionPattern, DilatedSlidingWindow) {
@@ -66,7 +66,7 @@ TEST(AttentionPattern, LongformerIsWindowPlusGlobal) {
   ASSERT_EQ(p.error(), "");
   EXPECT_EQ(keysOf(p, 0, 8), (Keys{0, 1, 2, 3, 4, 5, 6, 7}));
   EXPECT_EQ(keysOf(p, 5, 8), (Keys{0, 4, 5, 6}));
-  EXPECT_EQ(p.describe(), "sliding_window(w=2) + global(1 tokens)");
+  EXPECT_EQ(p.describe(), "sliding_window(w = 2) + global(positions = [0])");
 }
 
 TEST(AttentionPattern, SparseTransformerStridedAndFixed) {
@@ -204,38 +204,136 @@ TEST(AttentionPattern, MalformedPatternsSayWhy) {
     return AttentionPattern({p}, n, n).error();
   };
   EXPECT_EQ(errorOf(part(Kind::SlidingWindow, 3)),
-            "part 0 (sliding_window(w=3)): the window width must be even and "
+            "sliding_window(w = 3): the window width w must be even and "
             ">= 2, found 3");
   PatternPart dilated = part(Kind::DilatedSlidingWindow, 4);
   dilated.dilation = 0;
-  EXPECT_EQ(errorOf(dilated), "part 0 (dilated_sliding_window(w=4, d=0)): "
-                              "the dilation must be >= 1, found 0");
+  EXPECT_EQ(errorOf(dilated), "dilated_sliding_window(w = 4, d = 0): "
+                              "the dilation d must be >= 1, found 0");
   PatternPart global = part(Kind::GlobalTokens);
   global.global = {16};
-  EXPECT_EQ(errorOf(global), "part 0 (global(1 tokens)): global position 16 "
+  EXPECT_EQ(errorOf(global), "global(positions = [16]): global position 16 "
                              "is outside the sequence [0, 16)");
   EXPECT_EQ(errorOf(part(Kind::GlobalTokens)),
-            "part 0 (global(0 tokens)): no global positions listed");
+            "global(positions = []): no global positions listed");
   PatternPart bird = part(Kind::BigBird, 4);
   bird.windowBlocks = 2;
-  EXPECT_EQ(errorOf(bird), "part 0 (bigbird(b=4, window=2, global=0, "
-                           "random=0)): the window must be an odd number of "
-                           "blocks, found 2");
+  EXPECT_EQ(errorOf(bird),
+            "bigbird(b = 4, window = 2, global = [], random = 0, seed = 0): "
+            "the window must be an odd number of blocks, found 2");
   EXPECT_EQ(errorOf(part(Kind::StridedLocal, 0)),
-            "part 0 (strided_local(l=0)): the stride l must be >= 1, found 0");
+            "strided_local(l = 0): the stride l must be >= 1, found 0");
   PatternPart fixed = part(Kind::FixedSummary, 4);
   fixed.summary = 5;
-  EXPECT_EQ(errorOf(fixed), "part 0 (fixed_summary(l=4, c=5)): the summary "
+  EXPECT_EQ(errorOf(fixed), "fixed_summary(l = 4, c = 5): the summary "
                             "width c must be in [1, l = 4], found 5");
   PatternPart layout = part(Kind::BlockSparse, 4);
   layout.layout = {1, 1};
   layout.layoutColumns = 2;
-  EXPECT_EQ(errorOf(layout), "part 0 (block_sparse(b=4)): the layout must be "
-                             "4 x 4 blocks, found 2 entries in rows of 2");
+  EXPECT_EQ(errorOf(layout),
+            "block_sparse(b = 4, layout = [[1, 1]]): the layout must be 4 x 4 "
+            "blocks (ceil(16/4) x ceil(16/4)), found 1 x 2");
   EXPECT_EQ(AttentionPattern({}, 4, 4).error(),
             "a pattern needs at least one part");
   EXPECT_EQ(AttentionPattern({part(Kind::Dense)}, 0, 4).error(),
             "attention needs at least one query and one key, found 0 x 4");
+}
+
+//===----------------------------------------------------------------------===//
+// The text syntax
+//===----------------------------------------------------------------------===//
+
+/// Every part kind, unions and head groups read back to the same text, and
+/// to the fields the definitions use.
+TEST(AttentionPatternText, RoundTripsEveryKind) {
+  const char *texts[] = {
+      "dense",
+      "causal",
+      "sliding_window(w = 8)",
+      "sliding_window(w = 8, causal)",
+      "dilated_sliding_window(w = 8, d = 2)",
+      "global(positions = [0, 7])",
+      "bigbird(b = 64, window = 3, global = [0, 1], random = 3, seed = 7)",
+      "strided_local(l = 4) | strided_summary(l = 4)",
+      "fixed_local(l = 4) + fixed_summary(l = 4, c = 1)",
+      "block_sparse(b = 16, layout = [[1, 0], [1, 1]])",
+      "sliding_window(w = 512) + global(positions = [0]) | causal",
+  };
+  for (const char *text : texts) {
+    PatternGroups groups;
+    std::string error;
+    ASSERT_TRUE(parsePatternText(text, groups, error)) << text << ": " << error;
+    EXPECT_EQ(printPatternText(groups), text);
+  }
+  PatternGroups groups;
+  std::string error;
+  ASSERT_TRUE(parsePatternText(
+      " bigbird ( b=8,seed=18446744073709551615 )+global(positions=[3]) | "
+      "dense",
+      groups, error))
+      << error;
+  ASSERT_EQ(groups.size(), 2u);
+  ASSERT_EQ(groups[0].size(), 2u);
+  EXPECT_EQ(groups[0][0].kind, Kind::BigBird);
+  EXPECT_EQ(groups[0][0].width, 8);
+  EXPECT_EQ(groups[0][0].windowBlocks, 3); // The default.
+  EXPECT_EQ(groups[0][0].seed, 18446744073709551615ull);
+  EXPECT_EQ(groups[0][1].global, std::vector<int64_t>{3});
+  EXPECT_EQ(groups[1][0].kind, Kind::Dense);
+  ASSERT_TRUE(parsePatternText("block_sparse(b = 2, layout = [[1, 0, 1]])",
+                               groups, error));
+  EXPECT_EQ(groups[0][0].layoutColumns, 3);
+  EXPECT_EQ(groups[0][0].layout, (std::vector<uint8_t>{1, 0, 1}));
+}
+
+/// Each error names the column, what was expected and what was found.
+TEST(AttentionPatternText, ErrorsSayWhereAndWhat) {
+  auto errorOf = [](const char *text) {
+    PatternGroups groups;
+    std::string error;
+    EXPECT_FALSE(parsePatternText(text, groups, error)) << text;
+    EXPECT_TRUE(groups.empty());
+    return error;
+  };
+  EXPECT_EQ(errorOf(""),
+            "column 1: expected a pattern part (dense, causal, "
+            "sliding_window, dilated_sliding_window, global, bigbird, "
+            "strided_local, strided_summary, fixed_local, fixed_summary, "
+            "block_sparse), found the end");
+  EXPECT_EQ(errorOf("sliding(w = 8)").substr(0, 45),
+            "column 1: expected a pattern part (dense, cau");
+  EXPECT_EQ(errorOf("sliding_window(w = 8"),
+            "column 21: expected ')', found the end");
+  EXPECT_EQ(errorOf("sliding_window(w = 7)"),
+            "column 1: sliding_window: the window width w must be even and "
+            ">= 2, found 7");
+  EXPECT_EQ(errorOf("sliding_window(width = 8)"),
+            "column 16: sliding_window has no parameter 'width' "
+            "(parameters: w, causal)");
+  EXPECT_EQ(errorOf("sliding_window()"),
+            "column 1: sliding_window needs parameter 'w'");
+  EXPECT_EQ(errorOf("global(positions = 3)"),
+            "column 20: global parameter 'positions' takes a list of "
+            "integers, found an integer");
+  EXPECT_EQ(errorOf("strided_local(l = 4, l = 5)"),
+            "column 22: parameter 'l' given twice");
+  EXPECT_EQ(errorOf("dense dense"),
+            "column 7: expected '+' (union), '|' (next head group) or the "
+            "end, found 'dense'");
+  EXPECT_EQ(errorOf("strided_local(l = -1)"),
+            "column 19: expected a non-negative integer, found '-'");
+  EXPECT_EQ(errorOf("strided_local(l = 99999999999999999999999)"),
+            "column 19: integer out of range");
+  EXPECT_EQ(errorOf("block_sparse(b = 4, layout = [[1, 0], [1]])"),
+            "column 30: block_sparse layout rows must have equal length, "
+            "found 1 after 2");
+  EXPECT_EQ(errorOf("block_sparse(b = 4, layout = [[1, 2]])"),
+            "column 1: block_sparse: layout entries must be 0 or 1, found 2");
+  EXPECT_EQ(errorOf("causal |"),
+            "column 9: expected a pattern part (dense, causal, "
+            "sliding_window, dilated_sliding_window, global, bigbird, "
+            "strided_local, strided_summary, fixed_local, fixed_summary, "
+            "block_sparse), found the end");
 }
 
 } // namespace

@@ -70,9 +70,32 @@ struct PatternPart {
   std::vector<uint8_t> layout;
   int64_t layoutColumns = 0;
 
-  /// The part's name, e.g. "sliding_window(w=8)".
+  /// The part in the text syntax (docs/attention-patterns.md), e.g.
+  /// "sliding_window(w = 8, causal)"; parsePatternText reads it back.
   std::string describe() const;
+  /// Does the part allow only keys at or before the query (j <= i), so it
+  /// may stand in for a causal mask?
+  bool isCausal() const;
 };
+
+/// The size-independent rules of a part (an even window, a positive stride,
+/// a rectangular layout, ...): why it is malformed, or "".
+std::string checkPatternPart(const PatternPart &part);
+
+/// A pattern per head group: G groups split the heads evenly, group g
+/// covering heads [g H/G, (g+1) H/G); each group is a union of parts.
+using PatternGroups = std::vector<std::vector<PatternPart>>;
+
+/// Parses the text syntax of docs/attention-patterns.md:
+///   pattern := group ('|' group)*,  group := part ('+' part)*,
+///   part := kind ['(' arg (',' arg)* ')'].
+/// Returns false with `error` naming the column, what was expected and what
+/// was found; a parsed part also passes checkPatternPart.
+bool parsePatternText(const std::string &text, PatternGroups &groups,
+                      std::string &error);
+
+/// The canonical text of `groups` (parsePatternText(print(g)) == g).
+std::string printPatternText(const PatternGroups &groups);
 
 /// A union of parts for one problem size, Sq queries by Sk keys: query i
 /// may attend to key j if any part allows it. BigBird's random blocks are
@@ -105,6 +128,8 @@ public:
   }
 
   const std::vector<PatternPart> &parts() const { return ps; }
+  int64_t queryLen() const { return sq; }
+  int64_t keyLen() const { return sk; }
   /// The parts' names joined with " + ".
   std::string describe() const;
 

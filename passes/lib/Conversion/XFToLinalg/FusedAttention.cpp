@@ -39,6 +39,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "FusedAttention.h"
+#include "AttentionMask.h"
 
 #include "xf/Analysis/BlockMap.h"
 #include "xf/Dialect/XF/XFOps.h"
@@ -166,7 +167,9 @@ void multiplyAccumulate(OpBuilder &b, Location l, ValueRange args,
 /// Everything the kernel body needs about the problem, fixed at compile
 /// time.
 struct Problem {
-  int64_t batch, heads, sq, sk, d, dv;
+  /// `heads` are the heads of this kernel: one head group of a pattern,
+  /// starting at `headOffset` of `totalHeads`.
+  int64_t batch, heads, headOffset, totalHeads, sq, sk, d, dv;
   int64_t bq, bk, numQueryBlocks, numKeyBlocks;
   double scale;
   bool causal;
@@ -176,6 +179,8 @@ struct Problem {
   /// Visit the blocks listed in the block map's CSR table (constant
   /// tensors) instead of the closed-form bounds.
   const BlockMap *table = nullptr;
+  /// The element predicate of a pattern (always table-driven), or null.
+  const PatternMask *patternMask = nullptr;
 };
 
 /// One step of the key-block loop: the new (m, l, o) from the old ones and
@@ -236,7 +241,7 @@ SmallVector<Value> buildKeyBlockStep(OpBuilder &b, Location loc,
         e.orI(needsMask, e.cmp(arith::CmpIPredicate::sgt, kEndStatic, len));
   // Without an element condition there is nothing to mask (a table flag
   // can only be set where one of the conditions below applies).
-  if (!ragged && !p.causal && !len)
+  if (!ragged && !p.causal && !len && !p.patternMask)
     needsMask = Value();
   if (needsMask) {
     auto ifOp = scf::IfOp::create(b, loc, TypeRange{s.getType()}, needsMask,
@@ -260,6 +265,12 @@ SmallVector<Value> buildKeyBlockStep(OpBuilder &b, Location loc,
           }
           if (len)
             bad = ne.orI(bad, ne.cmp(arith::CmpIPredicate::sge, j, len));
+          if (p.patternMask) {
+            Value allowed = p.patternMask->allows(nb, l, i, j);
+            Value isTrue =
+                arith::ConstantIntOp::create(nb, l, nb.getI1Type(), 1);
+            bad = ne.orI(bad, arith::XOrIOp::create(nb, l, allowed, isTrue));
+          }
           linalg::YieldOp::create(
               nb, l,
               arith::SelectOp::create(nb, l, bad, ne.negInf(), args[0])
@@ -434,7 +445,8 @@ void buildQueryBlock(OpBuilder &b, Location loc, const Problem &p,
   Emitter e{b, loc};
   MLIRContext *ctx = b.getContext();
   SmallVector<Value> ivs = forall.getInductionVars();
-  Value batch = ivs[0], head = ivs[1], qb = ivs[2];
+  Value batch = ivs[0], head = e.add(ivs[1], e.idx(p.headOffset)),
+        qb = ivs[2];
   Value out = forall.getRegionIterArgs()[0];
 
   // The rows this tile owns are [qFirst, min(qFirst + Bq, Sq)); a shifted
@@ -511,7 +523,8 @@ void buildQueryBlock(OpBuilder &b, Location loc, const Problem &p,
   // o / l, and 0 for a row that saw no allowed key (l == 0), written
   // straight into the output tile (destination passing: the insertion below
   // then bufferizes in place, without a copy of the tile).
-  Value outHead = p.permuteHeads ? e.sub(e.idx(p.heads - 1), head) : head;
+  Value outHead =
+      p.permuteHeads ? e.sub(e.idx(p.totalHeads - 1), head) : head;
   Value outCol = e.mul(outHead, e.idx(p.dv));
   SmallVector<OpFoldResult> offsets{batch, qFirst, outCol};
   SmallVector<OpFoldResult> sizes{b.getIndexAttr(1), rows,
@@ -551,7 +564,8 @@ Value mlir::xf::buildFusedAttention(PatternRewriter &rewriter, AttentionOp op,
     return cast<RankedTensorType>(v.getType()).getShape();
   };
   Problem p;
-  p.heads = op.getNumHeads();
+  p.totalHeads = p.heads = op.getNumHeads();
+  p.headOffset = 0;
   p.batch = shape(op.getQuery())[0];
   p.sq = shape(op.getQuery())[1];
   p.sk = shape(op.getKey())[1];
@@ -562,7 +576,8 @@ Value mlir::xf::buildFusedAttention(PatternRewriter &rewriter, AttentionOp op,
   p.scale = op.getScale().convertToDouble();
   p.causal = op.getCausal();
   p.keyLengths = op.getKeyLengths();
-  if (fault == AttentionTestFault::DropMask) {
+  bool dropMask = fault == AttentionTestFault::DropMask;
+  if (dropMask) {
     p.causal = false;
     p.keyLengths = Value();
   }
@@ -571,26 +586,48 @@ Value mlir::xf::buildFusedAttention(PatternRewriter &rewriter, AttentionOp op,
   p.q = op.getQuery();
   p.k = op.getKey();
   p.v = op.getValue();
-  // The block map fixes the loop structure: read from its table, or, for
-  // dense and causal maps, emitted as closed-form bounds.
-  BlockMap map = p.causal ? BlockMap::causal(p.sq, p.sk, p.bq, p.bk)
-                          : BlockMap::dense(p.sq, p.sk, p.bq, p.bk);
-  p.numQueryBlocks = map.numQueryBlocks();
-  p.numKeyBlocks = map.numKeyBlocks();
-  if (config.tableDriven)
-    p.table = &map;
 
-  Value init = tensor::EmptyOp::create(rewriter, loc, shape(op.getResult()),
-                                       rewriter.getF32Type());
-  SmallVector<OpFoldResult> ubs{rewriter.getIndexAttr(p.batch),
-                                rewriter.getIndexAttr(p.heads),
-                                rewriter.getIndexAttr(p.numQueryBlocks)};
-  auto forall = scf::ForallOp::create(rewriter, loc, ubs, ValueRange{init},
-                                      /*mapping=*/std::nullopt);
-  {
-    OpBuilder::InsertionGuard guard(rewriter);
-    rewriter.setInsertionPointToStart(forall.getBody());
-    buildQueryBlock(rewriter, loc, p, forall);
+  // One kernel (scf.forall) per head group, each writing its heads'
+  // columns of the same output. Without a pattern there is one group, whose
+  // block map is dense or causal: read from its table, or emitted as
+  // closed-form bounds. A pattern's map is always read from its table, and
+  // its partial blocks are masked element by element.
+  PatternGroups groups;
+  if (AttentionPatternAttr pattern = op.getPatternAttr())
+    groups = pattern.getGroups();
+  int64_t numGroups = std::max<size_t>(groups.size(), 1);
+  int64_t groupHeads = p.totalHeads / numGroups;
+  Value result = tensor::EmptyOp::create(rewriter, loc, shape(op.getResult()),
+                                         rewriter.getF32Type());
+  for (int64_t g = 0; g < numGroups; ++g) {
+    std::optional<AttentionPattern> pattern;
+    std::optional<PatternMask> mask;
+    if (!groups.empty()) {
+      pattern.emplace(groups[g], p.sq, p.sk);
+      if (!dropMask)
+        mask.emplace(rewriter, loc, *pattern);
+    }
+    BlockMap map = pattern ? pattern->blockMap(p.bq, p.bk)
+                   : p.causal ? BlockMap::causal(p.sq, p.sk, p.bq, p.bk)
+                              : BlockMap::dense(p.sq, p.sk, p.bq, p.bk);
+    p.numQueryBlocks = map.numQueryBlocks();
+    p.numKeyBlocks = map.numKeyBlocks();
+    p.table = config.tableDriven || pattern ? &map : nullptr;
+    p.patternMask = mask ? &*mask : nullptr;
+    p.heads = groupHeads;
+    p.headOffset = g * groupHeads;
+
+    SmallVector<OpFoldResult> ubs{rewriter.getIndexAttr(p.batch),
+                                  rewriter.getIndexAttr(p.heads),
+                                  rewriter.getIndexAttr(p.numQueryBlocks)};
+    auto forall = scf::ForallOp::create(rewriter, loc, ubs, ValueRange{result},
+                                        /*mapping=*/std::nullopt);
+    {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPointToStart(forall.getBody());
+      buildQueryBlock(rewriter, loc, p, forall);
+    }
+    result = forall.getResult(0);
   }
-  return forall.getResult(0);
+  return result;
 }

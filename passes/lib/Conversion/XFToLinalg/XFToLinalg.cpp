@@ -11,6 +11,7 @@
 // true -inf logit; a query row whose keys are all masked outputs 0.
 //
 //===----------------------------------------------------------------------===//
+#include "AttentionMask.h"
 #include "FusedAttention.h"
 #include "xf/Conversion/Passes.h"
 #include "xf/Dialect/XF/XFOps.h"
@@ -948,6 +949,20 @@ struct LowerAttention : public OpRewritePattern<AttentionOp> {
       maskMaps.push_back(AffineMap::get(4, 0, {d(0)}, ctx));
     }
     maskMaps.push_back(AffineMap::getMultiDimIdentityMap(4, ctx));
+    // A pattern's element predicate per head group (its tables are
+    // constants created here, outside the generic).
+    PatternGroups groups;
+    if (AttentionPatternAttr pattern = op.getPatternAttr();
+        pattern && fault != AttentionTestFault::DropMask)
+      groups = pattern.getGroups();
+    std::vector<AttentionPattern> patterns;
+    std::vector<PatternMask> patternMasks;
+    patterns.reserve(groups.size());
+    for (const std::vector<PatternPart> &parts : groups)
+      patterns.emplace_back(parts, sq, sk);
+    for (const AttentionPattern &pattern : patterns)
+      patternMasks.emplace_back(rewriter, loc, pattern);
+    int64_t groupHeads = heads / std::max<int64_t>(1, groups.size());
     Value logitsInit = createEmpty(rewriter, loc, {batch, heads, sq, sk},
                                    rewriter.getF32Type());
     Value logits = buildGeneric(
@@ -971,6 +986,34 @@ struct LowerAttention : public OpRewritePattern<AttentionOp> {
                 arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge, j, len);
             masked =
                 masked ? arith::OrIOp::create(b, l, masked, padded) : padded;
+          }
+          if (!patternMasks.empty()) {
+            // Head h follows the pattern of its group, h / (H / G).
+            Value i = linalg::IndexOp::create(b, l, 2);
+            Value allowed;
+            Value group;
+            if (patternMasks.size() > 1)
+              group = arith::DivUIOp::create(
+                  b, l, linalg::IndexOp::create(b, l, 1),
+                  arith::ConstantIndexOp::create(b, l, groupHeads));
+            for (auto [g, mask] : llvm::enumerate(patternMasks)) {
+              Value inGroup = mask.allows(b, l, i, j);
+              if (group)
+                inGroup = arith::AndIOp::create(
+                    b, l, inGroup,
+                    arith::CmpIOp::create(
+                        b, l, arith::CmpIPredicate::eq, group,
+                        arith::ConstantIndexOp::create(b, l, g)));
+              allowed = allowed ? arith::OrIOp::create(b, l, allowed, inGroup)
+                                      .getResult()
+                                : inGroup;
+            }
+            Value notAllowed = arith::XOrIOp::create(
+                b, l, allowed,
+                arith::ConstantIntOp::create(b, l, b.getI1Type(), 1));
+            masked = masked ? arith::OrIOp::create(b, l, masked, notAllowed)
+                                  .getResult()
+                            : notAllowed;
           }
           if (masked)
             x = arith::SelectOp::create(b, l, masked, negInf(b, l), x);

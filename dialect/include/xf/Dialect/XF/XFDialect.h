@@ -6,6 +6,8 @@
 #ifndef XF_DIALECT_XF_XFDIALECT_H
 #define XF_DIALECT_XF_XFDIALECT_H
 
+#include "xf/Analysis/AttentionPattern.h"
+
 #include "mlir/IR/Attributes.h"
 #include "mlir/IR/Dialect.h"
 

@@ -62,4 +62,42 @@ def XF_PositionalKind : I32EnumAttr<"PositionalKind",
 }
 def XF_PositionalAttr : EnumAttr<XF_Dialect, XF_PositionalKind, "positional">;
 
+//===----------------------------------------------------------------------===//
+// Attributes
+//===----------------------------------------------------------------------===//
+
+def XF_AttentionPatternAttr : AttrDef<XF_Dialect, "AttentionPattern"> {
+  let mnemonic = "pattern";
+  let summary = "Which keys each query of an attention may see, per head group";
+  let description = [{
+    A static attention mask pattern in the text syntax of
+    docs/attention-patterns.md, the one syntax the JSON spec
+    (`attention_pattern`) and `xfc compile --attention` use too: head groups
+    separated by `|` (G groups split the heads evenly), each a union of
+    parts joined by `+`, e.g.
+
+    ```mlir
+    #xf.pattern<"sliding_window(w = 512) + global(positions = [0])">
+    #xf.pattern<"strided_local(l = 128) | strided_summary(l = 128)">
+    ```
+
+    The verifier checks the syntax and every size-independent rule (an even
+    window, a positive stride, ...); the op carrying the pattern checks the
+    rules that depend on its sequence lengths and head count.
+  }];
+  let parameters = (ins StringRefParameter<"the pattern's text">:$text);
+  let assemblyFormat = "`<` $text `>`";
+  let genVerifyDecl = 1;
+  let builders = [
+    AttrBuilder<(ins "const ::mlir::xf::PatternGroups &":$groups), [{
+      return $_get($_ctxt, ::mlir::xf::printPatternText(groups));
+    }]>
+  ];
+  let extraClassDeclaration = [{
+    /// The head groups of the pattern (the verifier guarantees the text
+    /// parses).
+    ::mlir::xf::PatternGroups getGroups() const;
+  }];
+}
+
 #endif // XF_DIALECT_XF_XFDIALECT_TD

@@ -296,8 +296,10 @@ def XF_MultiHeadAttentionOp : XF_Op<"multi_head_attention",
     concatenated and projected by `Wo`, `bo`. `scale` defaults to
     `1 / sqrt(Dh)`. The mask `M` is -inf where a key is not allowed:
     `causal` forbids keys after the query (`j > i`), `key_lengths[b]`
-    forbids keys `j >= key_lengths[b]`. A query with no allowed key
-    yields 0 before the output projection.
+    forbids keys `j >= key_lengths[b]`, and a `pattern`
+    (`#xf.pattern`, docs/attention-patterns.md) replaces `causal` by any
+    static mask pattern, per head group. A query with no allowed key yields
+    0 before the output projection.
 
     Example:
     ```mlir
@@ -318,7 +320,8 @@ def XF_MultiHeadAttentionOp : XF_Op<"multi_head_attention",
                        Optional<XF_F32Tensor>:$out_bias,
                        Optional<XF_I32Tensor>:$key_lengths,
                        ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
-                       UnitAttr:$causal, OptionalAttr<F64Attr>:$scale);
+                       UnitAttr:$causal, OptionalAttr<F64Attr>:$scale,
+                       OptionalAttr<XF_AttentionPatternAttr>:$pattern);
   let results = (outs XF_F32Tensor:$result);
   let assemblyFormat = [{
     $query `,` $key_value `,`
@@ -342,8 +345,8 @@ def XF_AttentionOp : XF_Op<"attention", [Pure]> {
     The core of multi-head attention, after the projections: `query` is
     `[B, Sq, H*Dh]`, `key` `[B, Sk, H*Dh]`, `value` `[B, Sk, H*Dv]`; per
     head `t`, `softmax(Q_t K_t^T * scale + M) V_t`, heads concatenated in
-    order into `[B, Sq, H*Dv]`. Masks as in `xf.multi_head_attention`; a
-    query with no allowed key yields 0. This is the op that fused and
+    order into `[B, Sq, H*Dv]`. Masks (`causal`, `key_lengths`, `pattern`)
+    as in `xf.multi_head_attention`; a query with no allowed key yields 0. This is the op that fused and
     sparse attention kernels replace.
 
     Example:
@@ -357,7 +360,8 @@ def XF_AttentionOp : XF_Op<"attention", [Pure]> {
                        XF_F32Tensor:$value,
                        Optional<XF_I32Tensor>:$key_lengths,
                        ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
-                       F64Attr:$scale, UnitAttr:$causal);
+                       F64Attr:$scale, UnitAttr:$causal,
+                       OptionalAttr<XF_AttentionPatternAttr>:$pattern);
   let results = (outs XF_F32Tensor:$result);
   let assemblyFormat = [{
     $query `,` $key `,` $value (`key_lengths` `(` $key_lengths^ `)`)?
