@@ -214,3 +214,40 @@ func.func @block_too_large(%q: tensor<1x8x8xf32>) -> tensor<1x8x8xf32> {
       -> tensor<1x8x8xf32>
   return %0 : tensor<1x8x8xf32>
 }
+
+// -----
+
+// A pattern with two head groups: one kernel (scf.forall) per group, each
+// writing its head's columns of the same output. Head 0's sliding window
+// (w = 2) visits the CSR table's blocks (rows [0, 2, 4], columns
+// [0, 1, 0, 1]: every block partial, so the mask is applied without a
+// condition) and masks |i - j| > 1 element by element; head 1's block layout matches the 4 x 4 tiles, so its blocks
+// are full and it has no in-block mask at all.
+
+// CHECK-LABEL: func.func @pattern_groups
+// CHECK-DAG: %[[COLS0:.*]] = arith.constant dense<[0, 1, 0, 1]> : tensor<4xi32>
+// CHECK-DAG: %[[ROWS0:.*]] = arith.constant dense<[0, 2, 4]> : tensor<3xi32>
+// CHECK-DAG: %[[ROWS1:.*]] = arith.constant dense<[0, 1, 3]> : tensor<3xi32>
+// CHECK: %[[G0:.*]] = scf.forall (%[[QB:.*]]) in (2) shared_outs(%[[OUT0:.*]] = %{{.*}})
+// CHECK: tensor.extract %[[ROWS0]][%[[QB]]]
+// CHECK: scf.for
+// CHECK: tensor.extract %[[COLS0]]
+// CHECK: linalg.generic
+// CHECK: %[[D:.*]] = arith.subi
+// CHECK: arith.cmpi sge, %[[D]], %c-1
+// CHECK: arith.cmpi sle, %[[D]], %c1
+// CHECK: arith.select
+// CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT0]][0, %{{.*}}, 0] [1, 4, 8]
+// CHECK: scf.forall (%[[QB1:.*]]) in (2) shared_outs(%[[OUT1:.*]] = %[[G0]])
+// CHECK: tensor.extract %[[ROWS1]][%[[QB1]]]
+// CHECK-NOT: scf.if
+// CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT1]][0, %{{.*}}, 8] [1, 4, 8]
+func.func @pattern_groups(%q: tensor<1x8x16xf32>) -> tensor<1x8x16xf32> {
+  %0 = xf.attention %q, %q, %q
+      {num_heads = 2 : i64, scale = 0.25 : f64,
+       pattern = #xf.pattern<"sliding_window(w = 2) | block_sparse(b = 4, layout = [[1, 0], [1, 1]])">,
+       xf.attention_kernel = {kind = "flash", block_q = 4 : i64, block_k = 4 : i64}}
+      : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>)
+      -> tensor<1x8x16xf32>
+  return %0 : tensor<1x8x16xf32>
+}

@@ -49,7 +49,7 @@ func.func @xf_model(%x: tensor<1x4x8xf32>,
 // MODEL: %[[N:.*]] = xf.layer_norm %[[P]]
 // MODEL: %[[F:.*]] = xf.linear %[[N]], %[[QKV]] {weight_panel = 24 : i64}
 // MODEL: %[[S:.*]]:3 = xf.split %[[F]]
-// MODEL: %[[A:.*]] = xf.attention %[[S]]#0, %[[S]]#1, %[[S]]#2 {causal, num_heads = 2 : i64, scale = 5.000000e-01 : f64, xf.attention_kernel = {block_k = 4 : i64, block_q = 4 : i64, kind = "flash", masked_blocks = 1 : i64, pattern = "causal", visited_blocks = 1 : i64}}
+// MODEL: %[[A:.*]] = xf.attention %[[S]]#0, %[[S]]#1, %[[S]]#2 {causal, num_heads = 2 : i64, scale = 5.000000e-01 : f64, xf.attention_kernel = {allowed_pairs = 10 : i64, block_k = 4 : i64, block_q = 4 : i64, kind = "flash", masked_blocks = 1 : i64, pattern = "causal", visited_blocks = 1 : i64}}
 // MODEL: %[[O:.*]] = xf.linear %[[A]], %{{.*}} {transpose_weight}
 // MODEL-NOT: xf.multi_head_attention
 // MODEL: return %[[O]]

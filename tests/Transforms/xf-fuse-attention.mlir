@@ -7,11 +7,11 @@
 // 4 query blocks x 2 key blocks, all visited, none masked.
 
 // CHECK-LABEL: func.func @dense
-// CHECK: xf.attention %{{.*}}, %{{.*}}, %{{.*}} {num_heads = 2 : i64, scale = 1.250000e-01 : f64, xf.attention_kernel = {block_k = 64 : i64, block_q = 32 : i64, kind = "flash", masked_blocks = 0 : i64, pattern = "dense", visited_blocks = 8 : i64}}
+// CHECK: xf.attention %{{.*}}, %{{.*}}, %{{.*}} {num_heads = 2 : i64, scale = 1.250000e-01 : f64, xf.attention_kernel = {allowed_pairs = 16384 : i64, block_k = 64 : i64, block_q = 32 : i64, kind = "flash", masked_blocks = 0 : i64, pattern = "dense", visited_blocks = 8 : i64}}
 // SMALL-LABEL: func.func @dense
-// SMALL: xf.attention_kernel = {block_k = 32 : i64, block_q = 16 : i64, kind = "flash", masked_blocks = 0 : i64, pattern = "dense", visited_blocks = 32 : i64}
+// SMALL: xf.attention_kernel = {allowed_pairs = 16384 : i64, block_k = 32 : i64, block_q = 16 : i64, kind = "flash", masked_blocks = 0 : i64, pattern = "dense", visited_blocks = 32 : i64}
 // TABLE-LABEL: func.func @dense
-// TABLE: xf.attention_kernel = {block_k = 64 : i64, block_q = 32 : i64, driver = "table", kind = "flash"
+// TABLE: xf.attention_kernel = {allowed_pairs = 16384 : i64, block_k = 64 : i64, block_q = 32 : i64, driver = "table", kind = "flash"
 func.func @dense(%q: tensor<1x128x128xf32>) -> tensor<1x128x128xf32> {
   // expected-error @below {{xf-fuse-attention: block sizes must be positive, found block-q=0 block-k=64}}
   %0 = xf.attention %q, %q, %q {num_heads = 2 : i64, scale = 0.125 : f64}
@@ -28,7 +28,7 @@ func.func @dense(%q: tensor<1x128x128xf32>) -> tensor<1x128x128xf32> {
 // key block 1).
 
 // CHECK-LABEL: func.func @causal
-// CHECK: xf.attention {{.*}}xf.attention_kernel = {block_k = 64 : i64, block_q = 32 : i64, kind = "flash", masked_blocks = 4 : i64, pattern = "causal", visited_blocks = 6 : i64}
+// CHECK: xf.attention {{.*}}xf.attention_kernel = {allowed_pairs = 8256 : i64, block_k = 64 : i64, block_q = 32 : i64, kind = "flash", masked_blocks = 4 : i64, pattern = "causal", visited_blocks = 6 : i64}
 // SMALL-LABEL: func.func @causal
 // SMALL: pattern = "causal", visited_blocks = 20 : i64
 func.func @causal(%q: tensor<1x128x128xf32>, %len: tensor<1xi32>)
@@ -47,8 +47,8 @@ func.func @causal(%q: tensor<1x128x128xf32>, %len: tensor<1xi32>)
 // 77 keys in blocks of 64 leave a partial tail block.
 
 // CHECK-LABEL: func.func @clamped
-// CHECK: xf.attention_kernel = {block_k = 5 : i64, block_q = 7 : i64, kind = "flash", masked_blocks = 0 : i64, pattern = "dense", visited_blocks = 1 : i64}
-// CHECK: xf.attention_kernel = {block_k = 64 : i64, block_q = 7 : i64, kind = "flash", masked_blocks = 1 : i64, pattern = "dense", visited_blocks = 2 : i64}
+// CHECK: xf.attention_kernel = {allowed_pairs = 35 : i64, block_k = 5 : i64, block_q = 7 : i64, kind = "flash", masked_blocks = 0 : i64, pattern = "dense", visited_blocks = 1 : i64}
+// CHECK: xf.attention_kernel = {allowed_pairs = 539 : i64, block_k = 64 : i64, block_q = 7 : i64, kind = "flash", masked_blocks = 1 : i64, pattern = "dense", visited_blocks = 2 : i64}
 func.func @clamped(%q: tensor<2x7x16xf32>, %k: tensor<2x5x16xf32>,
                    %k2: tensor<2x77x16xf32>)
     -> (tensor<2x7x16xf32>, tensor<2x7x16xf32>) {
@@ -88,4 +88,30 @@ func.func @empty(%q: tensor<1x0x8xf32>, %k: tensor<1x4x8xf32>)
       : (tensor<1x0x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32>)
       -> tensor<1x0x8xf32>
   return %0 : tensor<1x0x8xf32>
+}
+
+// -----
+
+// A pattern's statistics are the mean over its head groups. A sliding
+// window of width 8 over 128 tokens allows 128 * 9 - 2 * (4 + 3 + 2 + 1) =
+// 1132 pairs; in 32 x 64 tiles query block 0 touches key block 0, blocks
+// 1 and 2 touch both key blocks, block 3 only key block 1: 6 visited, all
+// partial. With a dense group beside it: (6 + 8) / 2 visited, (6 + 0) / 2
+// masked, (1132 + 16384) / 2 pairs.
+
+// CHECK-LABEL: func.func @pattern
+// CHECK: xf.attention_kernel = {allowed_pairs = 1132 : i64, block_k = 64 : i64, block_q = 32 : i64, kind = "flash", masked_blocks = 6 : i64, pattern = "sliding_window(w = 8)", visited_blocks = 6 : i64}
+// CHECK: xf.attention_kernel = {allowed_pairs = 8758 : i64, block_k = 64 : i64, block_q = 32 : i64, kind = "flash", masked_blocks = 3 : i64, pattern = "sliding_window(w = 8) | dense", visited_blocks = 7 : i64}
+func.func @pattern(%q: tensor<1x128x128xf32>)
+    -> (tensor<1x128x128xf32>, tensor<1x128x128xf32>) {
+  // expected-error @below {{block sizes must be positive}}
+  %0 = xf.attention %q, %q, %q {num_heads = 2 : i64, scale = 0.125 : f64,
+      pattern = #xf.pattern<"sliding_window(w = 8)">}
+      : (tensor<1x128x128xf32>, tensor<1x128x128xf32>, tensor<1x128x128xf32>)
+      -> tensor<1x128x128xf32>
+  %1 = xf.attention %q, %q, %q {num_heads = 2 : i64, scale = 0.125 : f64,
+      pattern = #xf.pattern<"sliding_window(w = 8) | dense">}
+      : (tensor<1x128x128xf32>, tensor<1x128x128xf32>, tensor<1x128x128xf32>)
+      -> tensor<1x128x128xf32>
+  return %0, %1 : tensor<1x128x128xf32>, tensor<1x128x128xf32>
 }

@@ -604,3 +604,63 @@ func.func @linear_padded_panel_residual(%x: tensor<7x16xf32>, %w: tensor<2x16x12
   %0 = xf.linear %x, %w residual(%r) {weight_panel = 12 : i64} : (tensor<7x16xf32>, tensor<2x16x12xf32>, tensor<7x22xf32>) -> tensor<7x22xf32>
   return %0 : tensor<7x22xf32>
 }
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// Attention patterns
+//===----------------------------------------------------------------------===//
+
+func.func @pattern_syntax(%x: tensor<1x8x16xf32>) -> tensor<1x8x16xf32> {
+  // expected-error @+2 {{malformed attention pattern "sliding_window(w = 7)": column 1: sliding_window: the window width w must be even and >= 2, found 7}}
+  %0 = xf.attention %x, %x, %x {num_heads = 2 : i64, scale = 0.25 : f64,
+      pattern = #xf.pattern<"sliding_window(w = 7)">}
+      : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>)
+      -> tensor<1x8x16xf32>
+  return %0 : tensor<1x8x16xf32>
+}
+
+// -----
+
+func.func @pattern_and_causal(%x: tensor<1x8x16xf32>) -> tensor<1x8x16xf32> {
+  // expected-error @+1 {{'xf.attention' op has both `causal` and a pattern: the pattern replaces the causal mask (use a causal pattern such as `causal` or `sliding_window(w = 8, causal)`)}}
+  %0 = xf.attention %x, %x, %x {num_heads = 2 : i64, scale = 0.25 : f64, causal,
+      pattern = #xf.pattern<"sliding_window(w = 4)">}
+      : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>)
+      -> tensor<1x8x16xf32>
+  return %0 : tensor<1x8x16xf32>
+}
+
+// -----
+
+func.func @pattern_groups(%x: tensor<1x8x16xf32>) -> tensor<1x8x16xf32> {
+  // expected-error @+1 {{'xf.attention' op pattern has 3 head groups, which do not divide the 2 heads evenly}}
+  %0 = xf.attention %x, %x, %x {num_heads = 2 : i64, scale = 0.25 : f64,
+      pattern = #xf.pattern<"causal | causal | causal">}
+      : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>)
+      -> tensor<1x8x16xf32>
+  return %0 : tensor<1x8x16xf32>
+}
+
+// -----
+
+func.func @pattern_size(%x: tensor<1x8x16xf32>) -> tensor<1x8x16xf32> {
+  // expected-error @+1 {{'xf.attention' op pattern head group 1 is malformed for 8 queries and 8 keys: global(positions = [8]): global position 8 is outside the sequence [0, 8)}}
+  %0 = xf.attention %x, %x, %x {num_heads = 2 : i64, scale = 0.25 : f64,
+      pattern = #xf.pattern<"causal | global(positions = [8])">}
+      : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>)
+      -> tensor<1x8x16xf32>
+  return %0 : tensor<1x8x16xf32>
+}
+
+// -----
+
+func.func @pattern_layout(%x: tensor<1x8x16xf32>, %w: tensor<16x16xf32>) -> tensor<1x8x16xf32> {
+  // expected-error @+1 {{'xf.multi_head_attention' op pattern is malformed for 8 queries and 8 keys: block_sparse(b = 4, layout = [[1]]): the layout must be 2 x 2 blocks (ceil(8/4) x ceil(8/4)), found 1 x 1}}
+  %0 = xf.multi_head_attention %x, %x, q(%w), k(%w), v(%w), out(%w)
+      {num_heads = 2 : i64, pattern = #xf.pattern<"block_sparse(b = 4, layout = [[1]])">}
+      : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<16x16xf32>,
+         tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>)
+      -> tensor<1x8x16xf32>
+  return %0 : tensor<1x8x16xf32>
+}

@@ -259,3 +259,32 @@ func.func @attention(%q: tensor<2x7x16xf32>, %k: tensor<2x5x16xf32>,
          tensor<2xi32>) -> tensor<2x7x8xf32>
   return %0, %1 : tensor<2x7x8xf32>, tensor<2x7x8xf32>
 }
+
+// -----
+
+// Mask patterns: one text syntax, per head group.
+
+// CHECK-LABEL: func.func @attention_patterns
+// CHECK: xf.attention %{{.*}}, %{{.*}}, %{{.*}} {num_heads = 2 : i64, pattern = #xf.pattern<"sliding_window(w = 8) + global(positions = [0, 7])">, scale = 2.500000e-01 : f64}
+// CHECK: xf.attention %{{.*}}, %{{.*}}, %{{.*}} {num_heads = 4 : i64, pattern = #xf.pattern<"strided_local(l = 4) | strided_summary(l = 4)">, scale = 2.500000e-01 : f64}
+// CHECK: xf.multi_head_attention {{.*}}pattern = #xf.pattern<"block_sparse(b = 4, layout = {{\[\[}}1, 0], [1, 1]])">
+// GENERIC-LABEL: sym_name = "attention_patterns"
+// GENERIC: "xf.attention"(%{{.*}}, %{{.*}}, %{{.*}}) <{num_heads = 2 : i64, pattern = #xf.pattern<"sliding_window(w = 8) + global(positions = [0, 7])">
+func.func @attention_patterns(%x: tensor<1x8x16xf32>, %w: tensor<16x16xf32>)
+    -> (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>) {
+  %0 = xf.attention %x, %x, %x {num_heads = 2 : i64, scale = 0.25 : f64,
+      pattern = #xf.pattern<"sliding_window(w = 8) + global(positions = [0, 7])">}
+      : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>)
+      -> tensor<1x8x16xf32>
+  %1 = xf.attention %x, %x, %x {num_heads = 4 : i64, scale = 0.25 : f64,
+      pattern = #xf.pattern<"strided_local(l = 4) | strided_summary(l = 4)">}
+      : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>)
+      -> tensor<1x8x16xf32>
+  %2 = xf.multi_head_attention %x, %x, q(%w), k(%w), v(%w), out(%w)
+      {num_heads = 2 : i64,
+       pattern = #xf.pattern<"block_sparse(b = 4, layout = [[1, 0], [1, 1]])">}
+      : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<16x16xf32>,
+         tensor<16x16xf32>, tensor<16x16xf32>, tensor<16x16xf32>)
+      -> tensor<1x8x16xf32>
+  return %0, %1, %2 : tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>
+}
