@@ -271,6 +271,11 @@ bool compileModel(const CompileRequest &request, CompileReport &report,
     error = specError.message(request.specPath);
     return false;
   }
+  if (!request.attentionPattern.empty() &&
+      !overrideAttentionPattern(spec, request.attentionPattern, specError)) {
+    error = specError.message();
+    return false;
+  }
   ShapeOptions shapes = request.shapes;
   if (shapes.seqLen == 0)
     shapes.seqLen = std::min<int64_t>(128, spec.maxSeqLen);

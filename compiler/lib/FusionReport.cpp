@@ -432,6 +432,12 @@ bool checkFormedKernels(ModuleOp module, FusionReport &report,
       k.nodes.push_back(cast<StringAttr>(node).str());
     k.flops = dict.getAs<IntegerAttr>("flops").getInt();
     k.bytes = dict.getAs<IntegerAttr>("bytes").getInt();
+    if (auto pattern = dict.getAs<StringAttr>("pattern")) {
+      k.pattern = pattern.str();
+      k.denseFlops = dict.getAs<IntegerAttr>("dense_flops").getInt();
+      k.allowedFraction =
+          dict.getAs<FloatAttr>("allowed_fraction").getValueAsDouble();
+    }
     report.kernels.push_back(std::move(k));
   }
   if (report.nodes.empty())
@@ -550,6 +556,26 @@ std::string describeKernels(const FusionReport &report) {
         "  %4lld  %-34s %10.3f %10.1f %7.1f  %s\n", (long long)k.id,
         k.kind.c_str(), k.flops / 1e6, k.bytes / 1024.0,
         k.bytes ? double(k.flops) / double(k.bytes) : 0.0, k.name.c_str());
+  }
+  return text;
+}
+
+std::string describeAttention(const FusionReport &report) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  for (const KernelSummary &k : report.kernels) {
+    if (k.pattern.empty())
+      continue;
+    if (text.empty())
+      os << "== attention ==\n";
+    double saved = k.denseFlops ? 1.0 - double(k.flops) / k.denseFlops : 0.0;
+    os << "  " << k.id << " " << k.name << ": " << k.pattern << "\n"
+       << llvm::format("    allows %.1f%% of the (query, key) pairs; ",
+                       100.0 * k.allowedFraction)
+       << llvm::format("computes %.3f MFLOP of %.3f dense (%.1f%% saved)\n",
+                       k.flops / 1e6, k.denseFlops / 1e6, 100.0 * saved)
+       << "    exact: the same result as dense attention under the "
+          "pattern's mask\n";
   }
   return text;
 }

@@ -61,9 +61,16 @@ private:
         .getResult();
   }
 
+  /// `pattern` (canonical text, "" for none) replaces `causal`.
   Value attention(Value x, Value keyValue, const std::string &prefix,
-                  Value keyLengths, bool causal) {
+                  Value keyLengths, bool causal,
+                  const std::string &pattern = "") {
     auto type = cast<RankedTensorType>(x.getType());
+    xf::AttentionPatternAttr patternAttr;
+    if (!pattern.empty()) {
+      patternAttr = xf::AttentionPatternAttr::get(b.getContext(), pattern);
+      causal = false;
+    }
     return xf::MultiHeadAttentionOp::create(
         b, at(prefix), type, x, keyValue, weight(prefix + ".q.weight"),
         weight(prefix + ".q.bias"), weight(prefix + ".k.weight"),
@@ -71,8 +78,7 @@ private:
         weight(prefix + ".v.bias"), weight(prefix + ".out.weight"),
         weight(prefix + ".out.bias"), keyLengths,
         b.getI64IntegerAttr(spec.numHeads),
-        causal ? b.getUnitAttr() : UnitAttr(), FloatAttr(),
-        xf::AttentionPatternAttr());
+        causal ? b.getUnitAttr() : UnitAttr(), FloatAttr(), patternAttr);
   }
 
   Value feedForward(Value x, const std::string &prefix) {
@@ -151,15 +157,20 @@ private:
     return x;
   }
 
-  /// A stack of layers. `memory` (encoder output) adds cross-attention.
+  /// A stack of layers. `memory` (encoder output) adds cross-attention;
+  /// `patterns` (the spec's, for the first stack) the self-attention masks.
   Value stack(const std::string &name, Value x, int64_t numLayers,
               Value selfLengths, bool causal, Value memory,
-              Value memoryLengths) {
+              Value memoryLengths,
+              const std::vector<std::string> &patterns = {}) {
     for (int64_t i = 0; i < numLayers; ++i) {
       std::string layer = name + ".layers." + std::to_string(i);
+      std::string pattern =
+          i < static_cast<int64_t>(patterns.size()) ? patterns[i] : "";
       x = residual(
           x, layer + ".self_attn_norm", layer + ".self_attn", [&](Value in) {
-            return attention(in, in, layer + ".self_attn", selfLengths, causal);
+            return attention(in, in, layer + ".self_attn", selfLengths, causal,
+                             pattern);
           });
       if (memory)
         x = residual(x, layer + ".cross_attn_norm", layer + ".cross_attn",
@@ -257,14 +268,14 @@ OwningOpRef<ModuleOp> ModelIRBuilder::build() {
     Value lengths = input("lengths");
     Value x = embed("encoder", input("input_ids"), input("token_type_ids"));
     result = stack("encoder", x, spec.numLayers, lengths, /*causal=*/false,
-                   Value(), Value());
+                   Value(), Value(), spec.attentionPatterns);
     headStack = "encoder";
     break;
   }
   case ModelKind::Decoder: {
     Value x = embed("decoder", input("input_ids"), Value());
     result = stack("decoder", x, spec.numLayers, input("lengths"),
-                   /*causal=*/true, Value(), Value());
+                   /*causal=*/true, Value(), Value(), spec.attentionPatterns);
     headStack = "decoder";
     break;
   }
@@ -272,7 +283,8 @@ OwningOpRef<ModuleOp> ModelIRBuilder::build() {
     Value srcLengths = input("src_lengths");
     Value src = embed("encoder", input("src_ids"), Value());
     Value memory = stack("encoder", src, spec.numLayers, srcLengths,
-                         /*causal=*/false, Value(), Value());
+                         /*causal=*/false, Value(), Value(),
+                         spec.attentionPatterns);
     Value tgt = embed("decoder", input("tgt_ids"), Value());
     result = stack("decoder", tgt, spec.numDecoderLayers, Value(),
                    /*causal=*/true, memory, srcLengths);

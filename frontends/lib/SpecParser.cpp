@@ -17,6 +17,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "xfc/Frontend/SpecParser.h"
+#include "xf/Analysis/AttentionPattern.h"
 
 #include <nlohmann/json.hpp>
 
@@ -410,6 +411,7 @@ const std::vector<const char *> kTopLevelKeys = {
     "shared_embeddings",
     "key_padding_mask",
     "positional_encoding",
+    "attention_pattern",
     "dtype",
     "weights",
 };
@@ -521,6 +523,79 @@ bool readWeights(ObjectReader &root, const std::string &specDir,
          reader.readString("path", /*required=*/true, raw) &&
          resolveWeightsPath(raw, specDir, reader.pathOf("path"), weights.path,
                             error);
+}
+
+/// Parses one attention pattern of `spec` found at `path` into its
+/// canonical text: the syntax, head groups that divide the heads, and in a
+/// decoder only parts that keep attention causal (the pattern replaces the
+/// causal mask).
+bool readAttentionPattern(const ModelSpec &spec, const std::string &text,
+                          const std::string &path, std::string &canonical,
+                          SpecError &error) {
+  const char *expected =
+      "an attention pattern (docs/attention-patterns.md), e.g. "
+      "\"sliding_window(w = 256) + global(positions = [0])\"";
+  mlir::xf::PatternGroups groups;
+  std::string problem;
+  if (!mlir::xf::parsePatternText(text, groups, problem))
+    return fail(error, path, expected, quote(text) + ": " + problem);
+  int64_t numGroups = static_cast<int64_t>(groups.size());
+  if (spec.numHeads % numGroups != 0)
+    return fail(error, path,
+                "head groups ('|') that divide num_heads = " +
+                    std::to_string(spec.numHeads) + " evenly",
+                std::to_string(numGroups) + " groups in " + quote(text));
+  if (spec.kind == ModelKind::Decoder)
+    for (const auto &group : groups)
+      for (const mlir::xf::PatternPart &part : group)
+        if (!part.isCausal())
+          return fail(error, path,
+                      "a causal pattern for the decoder's self-attention "
+                      "(causal, sliding_window(w = ..., causal), "
+                      "strided_local, strided_summary, fixed_local, "
+                      "fixed_summary): the pattern replaces the causal mask",
+                      quote(part.describe()) +
+                          ", which lets queries see later keys");
+  canonical = mlir::xf::printPatternText(groups);
+  return true;
+}
+
+/// `attention_pattern`: one pattern for every layer, or a list with one
+/// pattern (or null, the default) per layer of the first stack.
+bool readAttentionPatterns(ObjectReader &root, ModelSpec &s,
+                           SpecError &error) {
+  if (!root.has("attention_pattern"))
+    return true;
+  const Json &value = root.at("attention_pattern");
+  std::string path = root.pathOf("attention_pattern");
+  if (value.is_string()) {
+    std::string canonical;
+    if (!readAttentionPattern(s, value.get<std::string>(), path, canonical,
+                              error))
+      return false;
+    s.attentionPatterns.assign(s.numLayers, canonical);
+    return true;
+  }
+  std::string expected = "a pattern string, or a list of " +
+                         std::to_string(s.numLayers) +
+                         " (num_layers) pattern strings or nulls";
+  if (!value.is_array())
+    return fail(error, path, expected, describe(value));
+  if (static_cast<int64_t>(value.size()) != s.numLayers)
+    return fail(error, path, expected,
+                "a list of " + std::to_string(value.size()));
+  s.attentionPatterns.assign(s.numLayers, "");
+  for (size_t i = 0; i < value.size(); ++i) {
+    std::string at = path + "[" + std::to_string(i) + "]";
+    if (value[i].is_null())
+      continue;
+    if (!value[i].is_string())
+      return fail(error, at, "a pattern string or null", describe(value[i]));
+    if (!readAttentionPattern(s, value[i].get<std::string>(), at,
+                              s.attentionPatterns[i], error))
+      return false;
+  }
+  return true;
 }
 
 /// Validates the parsed document and fills `spec`.
@@ -647,6 +722,9 @@ bool readSpec(const Json &doc, const std::string &specDir, ModelSpec &spec,
                 "false or absent when there is no LM head (lm_head: false)",
                 "true");
 
+  if (!readAttentionPatterns(root, s, error))
+    return false;
+
   if (!root.readEnum<std::string>("dtype", false, {{"f32", "f32"}}, s.dtype) ||
       !readWeights(root, specDir, s.weights, error))
     return false;
@@ -746,6 +824,15 @@ bool parseModelSpecFile(const std::string &path, ModelSpec &out,
   return parseModelSpec(text.str(), specDir, out, error);
 }
 
+bool overrideAttentionPattern(ModelSpec &spec, const std::string &text,
+                              SpecError &error) {
+  std::string canonical;
+  if (!readAttentionPattern(spec, text, "--attention", canonical, error))
+    return false;
+  spec.attentionPatterns.assign(spec.numLayers, canonical);
+  return true;
+}
+
 bool validateShapeOptions(const ModelSpec &spec, const ShapeOptions &shapes,
                           SpecError &error) {
   if (shapes.batch < 1 || shapes.batch > kMaxBatch)
@@ -756,6 +843,23 @@ bool validateShapeOptions(const ModelSpec &spec, const ShapeOptions &shapes,
                             std::to_string(spec.maxSeqLen) + ")";
   if (shapes.seqLen < 1 || shapes.seqLen > spec.maxSeqLen)
     return fail(error, "--seq-len", seqExpected, std::to_string(shapes.seqLen));
+  // Patterns against the sequence they are compiled for (self-attention of
+  // the first stack: Sq = Sk = seq_len).
+  for (size_t i = 0; i < spec.attentionPatterns.size(); ++i) {
+    if (spec.attentionPatterns[i].empty())
+      continue;
+    mlir::xf::PatternGroups groups;
+    std::string problem;
+    mlir::xf::parsePatternText(spec.attentionPatterns[i], groups, problem);
+    for (const auto &group : groups) {
+      mlir::xf::AttentionPattern pattern(group, shapes.seqLen, shapes.seqLen);
+      if (!pattern.error().empty())
+        return fail(error, "$.attention_pattern (layer " + std::to_string(i) +
+                               ", --seq-len " + std::to_string(shapes.seqLen) +
+                               ")",
+                    "a pattern that fits the sequence", pattern.error());
+    }
+  }
   if (shapes.tgtLen == 0)
     return true;
   if (spec.kind != ModelKind::EncoderDecoder)

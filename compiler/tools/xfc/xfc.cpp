@@ -43,6 +43,9 @@ const char *kUsage = R"(usage:
                              comma-separated from qkv, epilogue,
                              residual-layernorm, attention
       --ffn-chunk=N          run feed-forward blocks N rows at a time (0 = off)
+      --attention=PATTERN    mask pattern of every self-attention layer,
+                             replacing the spec's (docs/attention-patterns.md),
+                             e.g. 'sliding_window(w = 256)' 
       --dump-ir DIR          write the IR after every stage into DIR
       --fusion-plan FILE     take the fusions from a plan (JSON, as written
                              by --explain-dir) instead of --fusion
@@ -99,7 +102,8 @@ int runCompile(const std::vector<std::string> &args) {
     // `--name=value` for the options that document that form.
     std::string inlineValue;
     bool hasInlineValue = false;
-    if (a.rfind("--fusion=", 0) == 0 || a.rfind("--ffn-chunk=", 0) == 0) {
+    if (a.rfind("--fusion=", 0) == 0 || a.rfind("--ffn-chunk=", 0) == 0 ||
+        a.rfind("--attention=", 0) == 0) {
       size_t eq = a.find('=');
       inlineValue = a.substr(eq + 1);
       a = a.substr(0, eq);
@@ -167,6 +171,10 @@ int runCompile(const std::vector<std::string> &args) {
         std::fprintf(stderr, "xfc: error: %s\n", error.c_str());
         return 2;
       }
+    } else if (a == "--attention") {
+      if (!value(request.attentionPattern) || request.attentionPattern.empty())
+        return usageError("--attention expects a pattern, e.g. "
+                          "'sliding_window(w = 256)'");
     } else if (a == "--ffn-chunk") {
       std::string text;
       int64_t rows = 0;
@@ -210,6 +218,9 @@ int runCompile(const std::vector<std::string> &args) {
   // --explain: one section per topic, so other reports can join.
   if (explain) {
     std::printf("\n%s", xfc::describeKernels(report.fusion).c_str());
+    if (std::string attention = xfc::describeAttention(report.fusion);
+        !attention.empty())
+      std::printf("\n%s", attention.c_str());
     std::printf("\n%s", xfc::describeFusions(report.fusion).c_str());
     if (!request.explainDir.empty())
       std::printf("  wrote %s/fusion-plan.json (edit it and pass it back "

@@ -70,6 +70,12 @@ struct KernelCost {
   std::string kind;
   int64_t flops = 0;
   int64_t bytes = 0;
+  /// Attention with a mask pattern: the pattern's text, the FLOPs of the
+  /// same attention computed dense, and the fraction of (query, key) pairs
+  /// the pattern allows.
+  std::string pattern;
+  int64_t denseFlops = 0;
+  double allowedFraction = 1.0;
 };
 
 /// Operands read once plus results written once.
@@ -118,6 +124,8 @@ KernelCost costOfAttention(AttentionOp op) {
   cost.bytes = operandAndResultBytes(op);
   auto kernel = op->getAttrOfType<DictionaryAttr>(kAttentionKernelAttrName);
   double fraction = 1.0;
+  if (AttentionPatternAttr pattern = op.getPatternAttr())
+    cost.pattern = pattern.getText().str();
   if (kernel) {
     auto bq = kernel.getAs<IntegerAttr>("block_q");
     auto bk = kernel.getAs<IntegerAttr>("block_k");
@@ -128,18 +136,27 @@ KernelCost costOfAttention(AttentionOp op) {
       fraction = double(visited.getInt()) / double(std::max<int64_t>(1, total));
     }
     auto pattern = kernel.getAs<StringAttr>("pattern");
+    auto allowed = kernel.getAs<IntegerAttr>("allowed_pairs");
+    if (allowed && sq && sk)
+      cost.allowedFraction = double(allowed.getInt()) / double(sq * sk);
+    // A pattern's text is long: the kind says "pattern", the attention
+    // section of --explain gives the text.
     cost.kind = "attention(fused";
-    if (pattern)
+    if (!cost.pattern.empty())
+      cost.kind += ", pattern";
+    else if (pattern)
       cost.kind += ", " + pattern.getValue().str();
     cost.kind += ")";
   } else {
     // The [B, H, Sq, Sk] scores live in memory between the steps.
     cost.bytes += 2 * scores * 4;
-    cost.kind =
-        op.getCausal() ? "attention(unfused, causal)" : "attention(unfused)";
+    cost.kind = op.getCausal()          ? "attention(unfused, causal)"
+                : !cost.pattern.empty() ? "attention(unfused, pattern)"
+                                        : "attention(unfused)";
   }
   // Q K^T and P V (2 d each per score), scale, mask, exp, sum, divide.
-  cost.flops = int64_t(double(scores) * double(4 * headDim + 5) * fraction);
+  cost.denseFlops = int64_t(double(scores) * double(4 * headDim + 5));
+  cost.flops = int64_t(double(cost.denseFlops) * fraction);
   return cost;
 }
 
@@ -242,7 +259,7 @@ struct XFFormKernelsPass
         SmallVector<Attribute> nodeAttrs;
         for (StringRef node : nodes)
           nodeAttrs.push_back(b.getStringAttr(node));
-        kernels.push_back(b.getDictionaryAttr({
+        DictionaryAttr record = b.getDictionaryAttr({
             b.getNamedAttr("id", b.getI64IntegerAttr(id)),
             b.getNamedAttr("name", b.getStringAttr(name)),
             b.getNamedAttr("symbol", b.getStringAttr(symbol)),
@@ -250,7 +267,16 @@ struct XFFormKernelsPass
             b.getNamedAttr("nodes", b.getArrayAttr(nodeAttrs)),
             b.getNamedAttr("flops", b.getI64IntegerAttr(cost.flops)),
             b.getNamedAttr("bytes", b.getI64IntegerAttr(cost.bytes)),
-        }));
+        });
+        if (!cost.pattern.empty()) {
+          NamedAttrList fields(record);
+          fields.set("pattern", b.getStringAttr(cost.pattern));
+          fields.set("dense_flops", b.getI64IntegerAttr(cost.denseFlops));
+          fields.set("allowed_fraction",
+                     b.getF64FloatAttr(cost.allowedFraction));
+          record = fields.getDictionary(&getContext());
+        }
+        kernels.push_back(record);
         // Ops inside a loop kernel are tagged too: they lower separately
         // but belong to the same kernel.
         op.walk([&](Operation *inner) {

@@ -45,6 +45,9 @@ struct CompileRequest {
   /// the switches in `pipeline.fusion`; FFN chunking still comes from
   /// `pipeline.fusion.ffnChunk`.
   std::string fusionPlanPath;
+  /// If set, every self-attention of the first stack uses this mask
+  /// pattern (docs/attention-patterns.md) instead of the spec's.
+  std::string attentionPattern;
 };
 
 /// Where the compile time went, in seconds per step, in order.

@@ -32,6 +32,11 @@ struct KernelSummary {
   std::string name, symbol, kind;
   std::vector<std::string> nodes;
   int64_t flops = 0, bytes = 0;
+  /// Attention with a mask pattern: its text, the FLOPs of the same
+  /// attention dense, and the fraction of (query, key) pairs it allows.
+  std::string pattern;
+  int64_t denseFlops = 0;
+  double allowedFraction = 1.0;
 };
 
 /// A group of spec nodes and the fusion that forms it ("qkv", ...).
@@ -77,6 +82,11 @@ std::string fusionPlanJson(const FusionReport &report,
 
 /// The "kernels" and "fusions" sections of --explain.
 std::string describeKernels(const FusionReport &report);
+/// `--explain`'s "== attention ==" section: each attention kernel with a
+/// mask pattern, its density, the FLOPs it saves over dense attention and
+/// whether it changes the numerics; "" when there is none.
+std::string describeAttention(const FusionReport &report);
+
 std::string describeFusions(const FusionReport &report);
 
 } // namespace xfc

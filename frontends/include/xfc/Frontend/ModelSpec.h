@@ -70,6 +70,11 @@ struct ModelSpec {
   bool sharedEmbeddings = true;     ///< EncoderDecoder: one token table.
   bool keyPaddingMask = false;      ///< Adds a `lengths` input.
   PositionalEncoding positionalEncoding = PositionalEncoding::Sinusoidal;
+  /// The self-attention mask pattern of each layer of the first stack (the
+  /// encoder, or the decoder of a decoder-only model), in the canonical
+  /// text syntax of docs/attention-patterns.md; "" keeps the layer's
+  /// default (dense, or causal in a decoder). Empty: every layer keeps it.
+  std::vector<std::string> attentionPatterns;
   std::string dtype = "f32";
   WeightSource weights;
 

@@ -36,8 +36,16 @@ bool parseModelSpec(const std::string &jsonText, const std::string &specDir,
 bool parseModelSpecFile(const std::string &path, ModelSpec &out,
                         SpecError &error);
 
+/// Replaces the spec's attention patterns by `text` for every layer
+/// (`xfc compile --attention`): the pattern must parse, split the heads
+/// evenly and, in a decoder, never let a query see a later key. `error.path`
+/// is "--attention".
+bool overrideAttentionPattern(ModelSpec &spec, const std::string &text,
+                              SpecError &error);
+
 /// Checks the shape options against the spec (positive batch, sequence
-/// lengths within [1, max_seq_len], ...). `error.path` names the option,
+/// lengths within [1, max_seq_len], attention patterns that fit the
+/// sequence: global positions inside it, block layouts of its size, ...). `error.path` names the option,
 /// e.g. "--seq-len".
 bool validateShapeOptions(const ModelSpec &spec, const ShapeOptions &shapes,
                           SpecError &error);
