@@ -367,10 +367,10 @@ bool writeManifest(const std::string &path, const ManifestInfo &info,
                    {"offset", w.offset},
                    {"size_bytes", w.sizeBytes},
                    {"source_shape", w.sourceShape},
-                   {"transform", w.transform},
-                   {"fnv1a64", formatChecksum(w.checksum)}};
+                   {"transform", w.transform}};
     if (!w.concat.empty())
       j["concat"] = w.concat;
+    j["fnv1a64"] = formatChecksum(w.checksum);
     manifest["weights"].push_back(j);
   }
   manifest["memory_plan"] = {{"arena_bytes", info.arenaBytes},

@@ -617,6 +617,14 @@ TEST(Runtime, VerifyAcceptsAnIntactArtifact) {
   xfc_status_free(status);
 }
 
+TEST(RuntimeCpp, VerifyWrapper) {
+  Artifact artifact;
+  artifact.write();
+  Model model = Model::open(artifact.path());
+  EXPECT_NO_THROW(model.verify());
+  EXPECT_TRUE(model.tryVerify().ok());
+}
+
 TEST(Runtime, VerifyNamesTheDamagedTensor) {
   Artifact artifact;
   artifact.write();
