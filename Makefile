@@ -2,12 +2,14 @@
 #   make demo  installs what is missing, builds, compiles the bundled example
 #              model and runs it.
 #   make test  installs what is missing, builds, and runs every test.
+#   make test-tsan builds the runtime and the concurrency stress with
+#              ThreadSanitizer (in $(BUILD)-tsan) and runs 8 threads x 200.
 #   make bench installs the peers (OpenBLAS, PyTorch, ONNX Runtime), builds
 #              in Release and writes bench/results.json and a report.
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup configure build demo test bench goldens clean
+.PHONY: all setup configure build demo test test-tsan bench goldens clean
 
 all: build
 
@@ -28,6 +30,11 @@ demo: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# The threading contract under ThreadSanitizer (scripts/test-tsan.sh);
+# needs libclang-rt-22-dev.
+test-tsan: build
+	TSAN_BUILD=$(BUILD)-tsan JOBS=$(JOBS) bash scripts/test-tsan.sh $(BUILD)
+
 # Side-by-side benchmarks (bench/README.md); never part of `make test`.
 # BENCH_ARGS are passed to bench/run.py.
 bench:
@@ -40,4 +47,4 @@ goldens:
 	/usr/bin/python3 tests/e2e/golden/attention_patterns/make_pattern_goldens.py
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-tsan

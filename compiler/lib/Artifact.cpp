@@ -260,6 +260,7 @@ bool writeArtifactWeights(const std::string &path, const WeightStore &weights,
       data = t.data();
       storedFloats = t.size();
     }
+    w.checksum = fnv1a64(data, storedFloats * sizeof(float));
     SafetensorsTensor tensor;
     tensor.name = w.name;
     tensor.dtype = "F32";
@@ -268,7 +269,21 @@ bool writeArtifactWeights(const std::string &path, const WeightStore &weights,
     tensor.sizeBytes = storedFloats * sizeof(float);
     tensors.push_back(tensor);
   }
-  if (!writeSafetensors(path, tensors, {{"format", "xfc"}}, error))
+  // The header names the tensors' content (a checksum of their checksums,
+  // in manifest order), so the header checksum the runtime checks at open
+  // also tells apart the weights of two compiles of one architecture.
+  uint64_t contentChecksum = kFnv1a64Offset;
+  for (const ArtifactWeight &w : interface.weights) {
+    uint8_t word[8];
+    for (int i = 0; i < 8; ++i)
+      word[i] = static_cast<uint8_t>(w.checksum >> (8 * i));
+    contentChecksum = fnv1a64(word, sizeof(word), contentChecksum);
+  }
+  if (!writeSafetensors(
+          path, tensors,
+          {{"format", "xfc"},
+           {"xfc_tensors_fnv1a64", formatChecksum(contentChecksum)}},
+          error))
     return false;
 
   // Read the offsets back from the file just written: the manifest then
@@ -281,10 +296,17 @@ bool writeArtifactWeights(const std::string &path, const WeightStore &weights,
     return false;
   }
   SafetensorsHeader header;
-  if (!parseSafetensors(
-          reinterpret_cast<const uint8_t *>((*buffer)->getBufferStart()),
-          (*buffer)->getBufferSize(), header, error))
+  const auto *bytes =
+      reinterpret_cast<const uint8_t *>((*buffer)->getBufferStart());
+  size_t fileBytes = (*buffer)->getBufferSize();
+  if (!parseSafetensors(bytes, fileBytes, header, error))
     return false;
+  interface.weightsFileBytes = fileBytes;
+  interface.weightsHeaderChecksum = fnv1a64(bytes, header.dataBegin);
+  // Hashed as read back, so the manifest records the file as it is; the
+  // tensors' checksums were taken from memory, so `xfc verify` would catch
+  // a write that went wrong.
+  interface.weightsFileChecksum = fnv1a64(bytes, fileBytes);
   for (ArtifactWeight &w : interface.weights) {
     const SafetensorsEntry *entry = header.find(w.name);
     if (!entry) {
@@ -302,13 +324,17 @@ bool writeManifest(const std::string &path, const ManifestInfo &info,
   using nlohmann::ordered_json;
   ordered_json manifest;
   manifest["format"] = "xfc-artifact";
-  manifest["format_version"] = 3;
+  manifest["format_version"] = 4;
   manifest["model_name"] = info.modelName;
   manifest["library"] = info.libraryFile;
   manifest["library_size_bytes"] = info.librarySizeBytes;
   manifest["library_fnv1a64"] = formatChecksum(info.libraryChecksum);
   manifest["entry_symbol"] = info.entrySymbol;
   manifest["weights_file"] = info.weightsFile;
+  manifest["weights_size_bytes"] = interface.weightsFileBytes;
+  manifest["weights_header_fnv1a64"] =
+      formatChecksum(interface.weightsHeaderChecksum);
+  manifest["weights_fnv1a64"] = formatChecksum(interface.weightsFileChecksum);
   manifest["target"] = {{"triple", info.target.triple},
                         {"cpu", info.target.cpu},
                         {"tune_cpu", info.target.tuneCpu},
@@ -344,6 +370,7 @@ bool writeManifest(const std::string &path, const ManifestInfo &info,
                    {"transform", w.transform}};
     if (!w.concat.empty())
       j["concat"] = w.concat;
+    j["fnv1a64"] = formatChecksum(w.checksum);
     manifest["weights"].push_back(j);
   }
   manifest["memory_plan"] = {{"arena_bytes", info.arenaBytes},

@@ -18,6 +18,7 @@
 
 #include "xfc/Frontend/SpecParser.h"
 #include "xf/Analysis/AttentionPattern.h"
+#include "xfc/Support/JsonDepth.h"
 
 #include <nlohmann/json.hpp>
 
@@ -758,6 +759,11 @@ std::string SpecError::message(const std::string &file) const {
 bool parseModelSpec(const std::string &jsonText, const std::string &specDir,
                     ModelSpec &out, SpecError &error) {
   try {
+    // Before parsing: a value nested deeper than any spec needs could
+    // overflow the stack in later (recursive) uses of it.
+    std::string depthError;
+    if (!checkJsonDepth(jsonText.data(), jsonText.size(), depthError))
+      return fail(error, "$", "valid JSON", "invalid JSON: " + depthError);
     DuplicateKeyFinder duplicates;
     Json doc;
     try {

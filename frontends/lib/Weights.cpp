@@ -293,7 +293,33 @@ void initRandomWeights(const ModelSpec &spec, uint64_t seed, double stddev,
   }
 }
 
+/// Bytes of this machine's physical memory (0 if unknown).
+uint64_t physicalMemoryBytes() {
+  long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGESIZE);
+  return pages > 0 && pageSize > 0 ? uint64_t(pages) * uint64_t(pageSize) : 0;
+}
+
 bool loadWeights(const ModelSpec &spec, WeightStore &out, std::string &error) {
+  // The total first, before allocating anything: each tensor is bounded by
+  // the spec parser, but their sum is not, and Linux overcommits, so a model
+  // larger than memory would not fail its allocations but get the process
+  // killed while they are filled.
+  uint64_t totalBytes = 0;
+  for (const WeightDecl &decl : listWeights(spec)) {
+    uint64_t bytes = sizeof(float);
+    for (int64_t dim : decl.shape)
+      if (__builtin_mul_overflow(bytes, uint64_t(dim), &bytes))
+        bytes = UINT64_MAX;
+    if (__builtin_add_overflow(totalBytes, bytes, &totalBytes))
+      totalBytes = UINT64_MAX;
+  }
+  uint64_t memory = physicalMemoryBytes();
+  if (memory != 0 && totalBytes > memory) {
+    error = "the weights of \"" + spec.name + "\" need " +
+            std::to_string(totalBytes) + " bytes, more than this machine's " +
+            std::to_string(memory) + " bytes of memory";
+    return false;
+  }
   // Fill a fresh store and hand it over only on success, so a failed load
   // leaves `out` as it was.
   WeightStore loaded;

@@ -10,6 +10,7 @@
 #include "Manifest.h"
 
 #include "support/JsonDescribe.h"
+#include "xfc/Support/JsonDepth.h"
 
 #include <nlohmann/json.hpp>
 
@@ -179,6 +180,17 @@ std::string getPlainFileName(const Json &object, const std::string &path,
   return name;
 }
 
+/// A checksum as the manifest spells it: 16 lowercase hex digits.
+uint64_t getChecksum(const Json &object, const std::string &path,
+                     const std::string &key) {
+  std::string text = getString(object, path, key);
+  bool hex = text.size() == 16 &&
+             text.find_first_not_of("0123456789abcdef") == std::string::npos;
+  if (!hex)
+    fail(path + "." + key, "16 lowercase hex digits", object.at(key));
+  return std::stoull(text, nullptr, 16);
+}
+
 const Json &getArray(const Json &object, const std::string &path,
                      const std::string &key) {
   const Json &value = member(object, path, key);
@@ -264,6 +276,7 @@ std::vector<ManifestWeight> parseWeights(const Json &root) {
            item.at("size_bytes"));
     if (item.contains("source_shape"))
       weight.sourceShape = getShape(item, path, "source_shape");
+    weight.checksum = getChecksum(item, path, "fnv1a64");
     weight.transform = "none";
     if (item.contains("transform")) {
       const Json &transform = item.at("transform");
@@ -348,19 +361,14 @@ void parseRoot(const Json &root, Manifest &out) {
   out.modelName = getString(root, "$", "model_name");
   out.library = getPlainFileName(root, "$", "library");
   out.librarySizeBytes = getNonNegative(root, "$", "library_size_bytes");
-  {
-    std::string text = getString(root, "$", "library_fnv1a64");
-    bool hex = text.size() == 16 &&
-               text.find_first_not_of("0123456789abcdef") == std::string::npos;
-    if (!hex)
-      fail("$.library_fnv1a64", "16 lowercase hex digits",
-           root.at("library_fnv1a64"));
-    out.libraryChecksum = std::stoull(text, nullptr, 16);
-  }
+  out.libraryChecksum = getChecksum(root, "$", "library_fnv1a64");
   out.entrySymbol = getString(root, "$", "entry_symbol");
   if (out.entrySymbol.empty())
     fail("$.entry_symbol", "a non-empty symbol name", root.at("entry_symbol"));
   out.weightsFile = getPlainFileName(root, "$", "weights_file");
+  out.weightsSizeBytes = getNonNegative(root, "$", "weights_size_bytes");
+  out.weightsHeaderChecksum = getChecksum(root, "$", "weights_header_fnv1a64");
+  out.weightsChecksum = getChecksum(root, "$", "weights_fnv1a64");
 
   const Json &target = requireObject(member(root, "$", "target"), "$.target");
   out.target.triple = getOptionalString(target, "$.target", "triple");
@@ -408,6 +416,12 @@ bool parseManifest(const std::string &text, Manifest &out,
                    xfc_status_code &code, std::string &error) {
   out = Manifest();
   Json root;
+  std::string depthError;
+  if (!checkJsonDepth(text.data(), text.size(), depthError)) {
+    code = XFC_INVALID_ARTIFACT;
+    error = "manifest.json: malformed JSON: " + depthError;
+    return false;
+  }
   try {
     root = Json::parse(text);
   } catch (const Json::exception &e) {

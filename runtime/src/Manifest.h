@@ -23,7 +23,9 @@ namespace xfc {
 /// 2: the entry point takes the arena as its last argument (memory_plan).
 /// 3: the kernels section; the entry point takes the profile buffer after
 ///    the arena.
-inline constexpr int64_t kManifestFormatVersion = 3;
+/// 4: checksums of the weights file (its size, its header, every tensor,
+///    the whole file).
+inline constexpr int64_t kManifestFormatVersion = 4;
 
 /// An input or output of the entry point.
 struct ManifestTensor {
@@ -45,6 +47,7 @@ struct ManifestWeight {
   uint64_t sizeBytes = 0;
   std::vector<int64_t> sourceShape; ///< Empty when absent.
   std::string transform;            ///< "none" (default) or "transpose".
+  uint64_t checksum = 0; ///< FNV-1a 64 of its bytes (checked by verify).
 };
 
 /// A kernel of the compiled model: one function of the library, one slot
@@ -72,6 +75,12 @@ struct Manifest {
   uint64_t libraryChecksum = 0;  ///< the library is loaded (FNV-1a 64).
   std::string entrySymbol;
   std::string weightsFile; ///< A plain file name inside the artifact folder.
+  /// The weights file's size and the FNV-1a 64 of its header (the first
+  /// 8 + header-length bytes), checked at open; of the whole file, checked
+  /// by xfc_model_verify.
+  uint64_t weightsSizeBytes = 0;
+  uint64_t weightsHeaderChecksum = 0;
+  uint64_t weightsChecksum = 0;
   ManifestTarget target;
   std::vector<ManifestTensor> inputs, outputs;
   std::vector<ManifestWeight> weights;

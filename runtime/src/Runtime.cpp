@@ -46,6 +46,8 @@ struct xfc_status_s {
 };
 
 struct xfc_model_s {
+  /// The artifact folder as given to xfc_model_open (for messages).
+  std::string folder;
   xfc::Manifest manifest;
   /// Infos whose names point into `manifest`.
   std::vector<xfc_tensor_info> inputInfos, outputInfos;
@@ -180,6 +182,16 @@ xfc_status_code mapWeights(const std::string &path, xfc_model &model,
     return XFC_IO_ERROR;
   }
   size_t fileSize = static_cast<size_t>(info.st_size);
+  // The size first: it is free, and a truncated or swapped file is the
+  // common failure (an interrupted copy, the weights of another model).
+  if (fileSize != model.manifest.weightsSizeBytes) {
+    close(fd);
+    error = "weights file " + fileName + " has " + std::to_string(fileSize) +
+            " bytes, the manifest says " +
+            std::to_string(model.manifest.weightsSizeBytes) +
+            " (truncated, or the weights of another artifact)";
+    return XFC_INVALID_ARTIFACT;
+  }
   if (fileSize > 0) {
     void *mapping = mmap(nullptr, fileSize, PROT_READ, MAP_PRIVATE, fd, 0);
     if (mapping == MAP_FAILED) {
@@ -195,6 +207,27 @@ xfc_status_code mapWeights(const std::string &path, xfc_model &model,
   close(fd);
 
   const auto *bytes = static_cast<const uint8_t *>(model.mapping);
+  // The header's checksum, before parsing it: cheap (the header is a few
+  // kilobytes) and it identifies the weights, since the compiler records
+  // the checksum of the tensors' bytes in its metadata, so the weights of
+  // another compile of the same architecture are refused here too. The
+  // length field is bounded by the file, so a damaged one hashes at most
+  // the file and then mismatches.
+  if (fileSize >= 8) {
+    uint64_t headerLength = 0;
+    for (int i = 7; i >= 0; --i)
+      headerLength = (headerLength << 8) | bytes[i];
+    uint64_t headerEnd = headerLength > fileSize - 8 ? fileSize : 8 + headerLength;
+    uint64_t checksum = xfc::fnv1a64(bytes, headerEnd);
+    if (checksum != model.manifest.weightsHeaderChecksum) {
+      error = "weights file " + fileName + ": header checksum (fnv1a64 of " +
+              "bytes [0, " + std::to_string(headerEnd) + ")) is " +
+              xfc::formatChecksum(checksum) + ", the manifest says " +
+              xfc::formatChecksum(model.manifest.weightsHeaderChecksum) +
+              " (the weights of another artifact, or a damaged header)";
+      return XFC_INVALID_ARTIFACT;
+    }
+  }
   xfc::SafetensorsHeader header;
   std::string parseError;
   if (!xfc::parseSafetensors(bytes, fileSize, header, parseError)) {
@@ -303,6 +336,7 @@ xfc_status openModel(const char *path, const xfc_model_options *options,
     return failure(code, error);
 
   auto model = std::make_unique<xfc_model>();
+  model->folder = folder;
   if (!xfc::parseManifest(text, model->manifest, code, error))
     return failure(code, error);
   const xfc::Manifest &manifest = model->manifest;
@@ -654,6 +688,45 @@ xfc_status runModel(const xfc_model *model, const xfc_buffer *inputs,
                     numOutputs);
 }
 
+/// Hashes every byte of the mapped weights file and compares the result
+/// with the manifest: each tensor first (so damage is reported by tensor
+/// name), then the whole file (the header and the padding between
+/// tensors).
+xfc_status verifyModel(const xfc_model *model) {
+  if (!model)
+    return makeStatus(XFC_INVALID_ARGUMENT, "xfc_model_verify: model is NULL");
+  const xfc::Manifest &manifest = model->manifest;
+  const std::string &fileName = manifest.weightsFile;
+  const auto *bytes = static_cast<const uint8_t *>(model->mapping);
+  for (size_t i = 0; i < manifest.weights.size(); ++i) {
+    const xfc::ManifestWeight &weight = manifest.weights[i];
+    uint64_t checksum =
+        xfc::fnv1a64(bytes ? bytes + weight.offset : bytes, weight.sizeBytes);
+    if (checksum != weight.checksum)
+      return makeStatus(
+          XFC_INVALID_ARTIFACT,
+          "artifact " + model->folder + ": weights file " + fileName +
+              ": weight '" + weight.name +
+              "' ($.weights[" + std::to_string(i) + "], bytes [" +
+              std::to_string(weight.offset) + ", " +
+              std::to_string(weight.offset + weight.sizeBytes) +
+              ")) has checksum " + xfc::formatChecksum(checksum) +
+              ", the manifest says " + xfc::formatChecksum(weight.checksum) +
+              " (the tensor's data is damaged)");
+  }
+  uint64_t checksum = xfc::fnv1a64(bytes, model->mappingSize);
+  if (checksum != manifest.weightsChecksum)
+    return makeStatus(XFC_INVALID_ARTIFACT,
+                      "artifact " + model->folder + ": weights file " +
+                          fileName + ": checksum of all " +
+                          std::to_string(model->mappingSize) + " bytes is " +
+                          xfc::formatChecksum(checksum) +
+                          ", the manifest says " +
+                          xfc::formatChecksum(manifest.weightsChecksum) +
+                          " (damaged outside the tensors)");
+  return nullptr;
+}
+
 xfc_status tensorInfo(const char *function,
                       const std::vector<xfc_tensor_info> *infos, size_t index,
                       xfc_tensor_info *outInfo) {
@@ -712,6 +785,10 @@ xfc_status xfc_model_open(const char *path, const xfc_model_options *options,
 }
 
 void xfc_model_destroy(xfc_model *model) { delete model; }
+
+xfc_status xfc_model_verify(const xfc_model *model) {
+  return guarded("xfc_model_verify", [&] { return verifyModel(model); });
+}
 
 const char *xfc_model_name(const xfc_model *model) {
   return model ? model->manifest.modelName.c_str() : "";

@@ -3,7 +3,8 @@
 // Part of xfc. `xfc compile` turns a model spec into an artifact folder;
 // `xfc run` loads an artifact through the runtime C API and runs it on .npy
 // inputs (or random ones), printing an output summary and the timing;
-// `xfc inspect` prints what an artifact contains.
+// `xfc inspect` prints what an artifact contains; `xfc verify` checks its
+// integrity (docs/artifact.md).
 //
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/Compiler.h"
@@ -68,6 +69,8 @@ const char *kUsage = R"(usage:
                              a table, slowest first
       --force                replace existing --output files
   xfc inspect OUT
+  xfc verify OUT             check every file of the artifact against the
+                             sizes and checksums its manifest records
 )";
 
 int usageError(const std::string &message) {
@@ -402,6 +405,73 @@ int runInspect(const std::vector<std::string> &args) {
   return 0;
 }
 
+//===----------------------------------------------------------------------===//
+// verify
+//===----------------------------------------------------------------------===//
+
+/// Checks everything that can be checked without running the model: what
+/// opening checks (manifest, sizes and checksums of the library and of the
+/// weights' header, the weights' layout, the library's signature), then
+/// every byte of the weights (xfc_model_verify). The CPU check is reported
+/// apart: an artifact for another CPU is intact, just not runnable here.
+int runVerify(const std::vector<std::string> &args) {
+  if (args.size() != 1)
+    return usageError("verify expects one artifact folder");
+  const std::string &folder = args[0];
+  xfc_model_options options;
+  xfc_model_options_initialize(&options);
+  options.skip_cpu_check = 1;
+  OpenModel m;
+  if (!check(xfc_model_open(folder.c_str(), &options, &m.model), "verify") ||
+      !check(xfc_model_verify(m.model), "verify"))
+    return 1;
+  std::string cpuProblem;
+  {
+    OpenModel native;
+    xfc_status status = xfc_model_open(folder.c_str(), nullptr, &native.model);
+    if (status)
+      cpuProblem = xfc_status_get_message(status);
+    xfc_status_free(status);
+  }
+  // The manifest is valid (opening checked it); read it for the values.
+  std::ifstream in(folder + "/manifest.json");
+  nlohmann::json manifest = nlohmann::json::parse(in, nullptr, false);
+  if (manifest.is_discarded()) {
+    std::fprintf(stderr, "xfc: verify: cannot read %s/manifest.json again\n",
+                 folder.c_str());
+    return 1;
+  }
+  auto text = [&](const char *key) { return manifest.value(key, "?"); };
+  auto number = [&](const char *key) {
+    return (unsigned long long)manifest.value(key, uint64_t(0));
+  };
+  std::printf("verified %s (model %s, format_version %llu)\n", folder.c_str(),
+              xfc_model_name(m.model), number("format_version"));
+  std::printf("  manifest.json: well-formed; %zu inputs, %zu outputs, %zu "
+              "weights, %zu kernels\n",
+              xfc_model_num_inputs(m.model), xfc_model_num_outputs(m.model),
+              manifest["weights"].size(), xfc_model_num_kernels(m.model));
+  std::printf("  %s: %llu bytes, fnv1a64 %s: match; entry point %s and "
+              "its signature match the manifest\n",
+              text("library").c_str(), number("library_size_bytes"),
+              text("library_fnv1a64").c_str(), text("entry_symbol").c_str());
+  std::printf("  %s: %llu bytes, header fnv1a64 %s: match; every tensor's "
+              "dtype, shape, offset and alignment match the header\n",
+              text("weights_file").c_str(), number("weights_size_bytes"),
+              text("weights_header_fnv1a64").c_str());
+  std::printf("  %s: fnv1a64 of each of the %zu tensors: match; of the whole "
+              "file %s: match\n",
+              text("weights_file").c_str(), manifest["weights"].size(),
+              text("weights_fnv1a64").c_str());
+  if (cpuProblem.empty())
+    std::printf("  cpu: this CPU has every feature the code was compiled "
+                "for\n");
+  else
+    std::printf("  cpu: %s\n", cpuProblem.c_str());
+  std::printf("OK\n");
+  return 0;
+}
+
 /// "NAME=FILE" -> (NAME, FILE); "FILE" -> ("", FILE).
 std::pair<std::string, std::string> splitNamed(const std::string &arg) {
   size_t eq = arg.find('=');
@@ -704,6 +774,8 @@ int dispatch(const std::string &command, const std::vector<std::string> &args) {
     return runRun(args);
   if (command == "inspect")
     return runInspect(args);
+  if (command == "verify")
+    return runVerify(args);
   return -1;
 }
 

@@ -15,22 +15,35 @@
  * non-NULL status carries a code and a message and must be released with
  * xfc_status_free. No call aborts the process on bad input.
  *
- * Threading contract:
- *  - An xfc_model is immutable once xfc_model_open has returned. All query
- *    functions, xfc_context_create and xfc_model_run may be called
- *    concurrently from any number of threads on the same model: the model
- *    is shared, read-only (the mapped weights, the loaded code).
+ * Threading contract (tested by tests/stress, also under ThreadSanitizer:
+ * scripts/test-tsan.sh):
+ *  - Every function is thread-safe in the sense below and reentrant: none
+ *    keeps hidden global state, so calls on different objects never need
+ *    synchronization. Several models (even of the same artifact folder) may
+ *    be opened, run and destroyed concurrently.
+ *  - An xfc_model is immutable once xfc_model_open has returned and may be
+ *    shared by any number of threads: the query functions, xfc_model_verify,
+ *    xfc_context_create and xfc_model_run may be called concurrently on the
+ *    same model. It is read-only: the mapped weights, the loaded code.
  *  - An xfc_context belongs to one thread at a time: xfc_context_run,
  *    xfc_context_get_profile and xfc_context_reset_profile must not be
  *    called on the same context from two threads at once (its arena holds
  *    the run's intermediates, its profile the run's counters). Use one
  *    context per thread; contexts of the same model run concurrently
- *    without synchronization.
+ *    without synchronization, and each run gives bit-identical outputs to
+ *    the same run made alone with the same num_threads. A context may move
+ *    from one thread to another between runs.
+ *  - A run's intra-op thread count (num_threads) is set as the calling
+ *    thread's own OpenMP setting for the duration of the run and restored
+ *    afterwards, so concurrent runs with different counts do not interfere
+ *    and the caller's OpenMP settings are left as they were.
  *  - Concurrent runs must not share output buffers (the caller's buffers are
- *    written without synchronization).
+ *    written without synchronization); they may share input buffers, which
+ *    are only read.
  *  - Every context of a model must be destroyed before the model, and
  *    xfc_model_destroy must not race with any other call on the same model.
- *  - xfc_status objects are owned by the caller and are not shared.
+ *  - xfc_status objects are owned by the caller: a status may be read from
+ *    any thread, but must not be freed while another thread reads it.
  *
  *===----------------------------------------------------------------------===*/
 #ifndef XFC_RUNTIME_H
@@ -43,9 +56,10 @@
 extern "C" {
 #endif
 
-/* 3: kernels (xfc_model_kernel_info), profiling (enable_profiling,
+/* 4: xfc_model_verify.
+ * 3: kernels (xfc_model_kernel_info), profiling (enable_profiling,
  *    xfc_context_get_profile). */
-#define XFC_RUNTIME_API_VERSION 3
+#define XFC_RUNTIME_API_VERSION 4
 
 /* Marks the exported functions of libxfc_runtime.so. */
 #if defined(__GNUC__)
@@ -127,9 +141,12 @@ XFC_API void xfc_model_options_initialize(xfc_model_options *options);
 
 /* Opens the artifact folder `path`: reads and validates the manifest (format
  * version; inputs, outputs and weights well-formed), checks the CPU features
- * it was compiled for, maps the weights file read-only and checks every
- * weight's name, dtype, shape, byte range and alignment against its header,
- * then loads the compiled library and resolves its entry point. `options`
+ * it was compiled for, maps the weights file read-only, checks its size and
+ * its header's checksum against the manifest and every weight's name,
+ * dtype, shape, byte range and alignment against its header, checks the
+ * compiled library's size and checksum, then loads it and resolves its
+ * entry point. Reads the weights' header only, never their data (see
+ * xfc_model_verify). `options`
  * may be NULL for defaults. On success `*out_model` owns all of it. */
 XFC_API xfc_status xfc_model_open(const char *path,
                                   const xfc_model_options *options,
@@ -137,6 +154,16 @@ XFC_API xfc_status xfc_model_open(const char *path,
 
 /* Releases everything xfc_model_open acquired. NULL is allowed. */
 XFC_API void xfc_model_destroy(xfc_model *model);
+
+/* Checks every byte of the model's weights file against the checksums its
+ * manifest records: each tensor's, then the whole file's (FNV-1a, 64-bit;
+ * docs/artifact.md). xfc_model_open checks only what is cheap (the file's
+ * size and the checksum of its header, which identifies the weights); this
+ * reads the whole file, about a second per gigabyte. XFC_INVALID_ARTIFACT
+ * with a message naming the file (and the tensor), the expected and the
+ * found checksum on a mismatch. Read-only: may run concurrently with runs
+ * of the same model. `xfc verify ARTIFACT` calls it. */
+XFC_API xfc_status xfc_model_verify(const xfc_model *model);
 
 /* The model's name as recorded in the manifest. */
 XFC_API const char *xfc_model_name(const xfc_model *model);

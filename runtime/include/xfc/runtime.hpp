@@ -176,6 +176,11 @@ public:
   xfc_model *get() const { return model_; }
 
   std::string name() const { return xfc_model_name(model_); }
+
+  /// Checks every byte of the weights against the manifest's checksums
+  /// (xfc_model_verify); throws RuntimeError on a mismatch.
+  void verify() const { throwIfError(tryVerify()); }
+  Status tryVerify() const { return Status(xfc_model_verify(model_)); }
   /// Bytes of the arena each Context allocates.
   size_t arenaBytes() const { return xfc_model_arena_bytes(model_); }
   size_t numInputs() const { return xfc_model_num_inputs(model_); }

@@ -14,6 +14,7 @@
 #include "support/AtomicFile.h"
 
 #include "support/JsonDescribe.h"
+#include "xfc/Support/JsonDepth.h"
 
 #include <nlohmann/json.hpp>
 
@@ -214,6 +215,11 @@ bool parseSafetensors(const uint8_t *data, size_t size, SafetensorsHeader &out,
     return false;
   }
   const char *headerText = reinterpret_cast<const char *>(data + 8);
+  std::string depthError;
+  if (!checkJsonDepth(headerText, headerLength, depthError)) {
+    error = "safetensors: the header is not valid JSON: " + depthError;
+    return false;
+  }
   Json header = Json::parse(headerText, headerText + headerLength,
                             /*cb=*/nullptr, /*allow_exceptions=*/false);
   if (header.is_discarded()) {

@@ -346,10 +346,29 @@ TEST(FrontendSpecParser, DuplicateNestedKey) {
 }
 
 TEST(FrontendSpecParser, DeepNestingIsRejectedWithoutCrashing) {
+  // Rejected by the depth scan before nlohmann builds a value: anything
+  // recursing over it later would overflow the stack.
   std::string text =
-      "{\"xfc_spec_version\": 1, \"junk\": " + std::string(10000, '[') +
-      std::string(10000, ']') + "}";
-  expectRejectText(text, "$.junk", {"one of:"}, {"unknown key"});
+      "{\"xfc_spec_version\": 1, \"junk\": " + std::string(100000, '[') +
+      std::string(100000, ']') + "}";
+  expectRejectText(text, "$", {"valid JSON"},
+                                     {"nesting deeper than the limit of 64 "
+                                      "levels (at byte 95, line 1, column "
+                                      "96)"});
+  // The object and 63 arrays, 64 levels, are fine (and then an unknown
+  // key).
+  std::string deep = "{\"xfc_spec_version\": 1, \"junk\": " +
+                     std::string(63, '[') + std::string(63, ']') + "}";
+  expectRejectText(deep, "$.junk", {"one of:"}, {"unknown key"});
+  // Brackets inside strings do not count.
+  std::string quoted = "{\"xfc_spec_version\": 1, \"name\": \"" +
+                       std::string(1000, '[') + "\\\"\"}";
+  expectRejectText(quoted, "$.kind", {}, {"missing"});
+}
+
+TEST(FrontendSpecParser, TrillionDModelIsRejected) {
+  expectReject(with("encoder", "d_model", 1000000000000), "$.d_model",
+               {"an integer in [1, 1048576]"}, {"1000000000000"});
 }
 
 TEST(FrontendSpecParser, GarbageNeverCrashes) {

@@ -240,6 +240,28 @@ TEST(FrontendWeights, LoadWeightsRandomUsesSpecSeedAndStd) {
   EXPECT_TRUE(sameBytes(loaded, direct));
 }
 
+TEST(FrontendWeights, ModelLargerThanMemoryIsRefusedBeforeAllocating) {
+  // Every tensor within the parser's per-tensor limit (2^31 elements), 32
+  // TiB in all: refused from the sizes alone, in no time, instead of being
+  // killed by the kernel while the pages are filled.
+  json doc = minimalSpec("encoder");
+  doc["vocab_size"] = 65536;
+  doc["d_model"] = 32768;
+  doc["num_heads"] = 32;
+  doc["d_ff"] = 65536;
+  doc["num_layers"] = 1024;
+  ModelSpec spec = parseOk(doc);
+  WeightStore store;
+  std::string error;
+  EXPECT_FALSE(loadWeights(spec, store, error));
+  EXPECT_NE(error.find("the weights of \"" + spec.name + "\" need "),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find(" bytes, more than this machine's "), std::string::npos)
+      << error;
+  EXPECT_TRUE(store.tensors().empty());
+}
+
 //===----------------------------------------------------------------------===//
 // Safetensors
 //===----------------------------------------------------------------------===//

@@ -45,7 +45,7 @@ public:
   Artifact() {
     manifest = Json{
         {"format", "xfc-artifact"},
-        {"format_version", 3},
+        {"format_version", 4},
         {"model_name", "fake"},
         {"library", "model.so"},
         {"entry_symbol", "xfc_entry"},
@@ -120,7 +120,29 @@ public:
                                      {"source_shape", entry->shape},
                                      {"transform", "none"}});
     }
+    recordWeightsChecksums();
     writeManifest();
+  }
+
+  /// Records the weights file as it is now (size, header, whole file, each
+  /// listed weight's bytes) in `manifest`, as the compiler does; for tests
+  /// that replace the file on purpose to reach a later check.
+  void recordWeightsChecksums() {
+    std::string bytes = readFile(weightsPath());
+    const auto *data = reinterpret_cast<const uint8_t *>(bytes.data());
+    uint64_t headerLength = 0;
+    for (int i = 7; i >= 0; --i)
+      headerLength = (headerLength << 8) | data[i];
+    manifest["weights_size_bytes"] = bytes.size();
+    manifest["weights_header_fnv1a64"] =
+        formatChecksum(fnv1a64(data, 8 + headerLength));
+    manifest["weights_fnv1a64"] =
+        formatChecksum(fnv1a64(data, bytes.size()));
+    for (Json &weight : manifest["weights"]) {
+      uint64_t offset = weight["offset"], size = weight["size_bytes"];
+      ASSERT_LE(offset + size, bytes.size());
+      weight["fnv1a64"] = formatChecksum(fnv1a64(data + offset, size));
+    }
   }
 
   void writeManifest() {
@@ -315,8 +337,9 @@ TEST(Runtime, WrongFormatVersion) {
   artifact.writeManifest();
   OpenResult result = openResult(artifact.path());
   EXPECT_EQ(result.code, XFC_UNSUPPORTED);
-  EXPECT_CONTAINS(result.message, "format_version 3");
+  EXPECT_CONTAINS(result.message, "format_version 4");
   EXPECT_CONTAINS(result.message, "found 1");
+  EXPECT_CONTAINS(result.message, "recompile the model");
 }
 
 TEST(Runtime, ManifestFieldErrorsNameThePath) {
@@ -370,6 +393,15 @@ TEST(Runtime, ManifestFieldErrorsNameThePath) {
        "at $.kernels[0].flops: expected a non-negative integer, found -1"},
       {[](Json &m) { m["kernels"][0].erase("kind"); },
        "at $.kernels[0]: missing required field \"kind\""},
+      {[](Json &m) { m.erase("weights_fnv1a64"); },
+       "at $: missing required field \"weights_fnv1a64\""},
+      {[](Json &m) { m["weights_header_fnv1a64"] = "12"; },
+       "at $.weights_header_fnv1a64: expected 16 lowercase hex digits, "
+       "found \"12\""},
+      {[](Json &m) { m["weights_size_bytes"] = -1; },
+       "at $.weights_size_bytes: expected a non-negative integer, found -1"},
+      {[](Json &m) { m["weights"][1].erase("fnv1a64"); },
+       "at $.weights[1]: missing required field \"fnv1a64\""},
   };
   for (const Case &c : cases) {
     Artifact artifact;
@@ -489,6 +521,7 @@ TEST(Runtime, MisalignedWeightOffset) {
   ASSERT_TRUE(writeFile(artifact.weightsPath(), rawSafetensors(header, data)));
   artifact.manifest["weights"][0]["offset"] = 132;
   artifact.manifest["weights"][1]["offset"] = 164;
+  artifact.recordWeightsChecksums();
   artifact.writeManifest();
   OpenResult result = openResult(artifact.path());
   EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
@@ -511,6 +544,131 @@ TEST(Runtime, TruncatedWeightsFile) {
   result = openResult(artifact.path());
   EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
   EXPECT_CONTAINS(result.message, "truncated");
+}
+
+TEST(Runtime, WeightsFileOfAnotherSizeIsRefused) {
+  Artifact artifact;
+  artifact.write();
+  uint64_t size = artifact.manifest["weights_size_bytes"];
+  artifact.manifest["weights_size_bytes"] = size + 64;
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message,
+                  "weights file weights.safetensors has " +
+                      std::to_string(size) + " bytes, the manifest says " +
+                      std::to_string(size + 64) +
+                      " (truncated, or the weights of another artifact)");
+}
+
+TEST(Runtime, WeightsHeaderOfAnotherArtifactIsRefused) {
+  Artifact artifact;
+  artifact.write();
+  // Same size and layout, one byte of the header changed (a tensor
+  // renamed): what the header of another compile of the same architecture
+  // looks like, since it records the checksum of the tensors' content.
+  std::string bytes = readFile(artifact.weightsPath());
+  size_t at = bytes.find("\"w\"");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 1] = 'v';
+  ASSERT_TRUE(writeFile(artifact.weightsPath(), bytes));
+  std::string expected = artifact.manifest["weights_header_fnv1a64"];
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "weights file weights.safetensors: header "
+                                  "checksum (fnv1a64 of bytes [0, ");
+  EXPECT_CONTAINS(result.message, "the manifest says " + expected +
+                                      " (the weights of another artifact, "
+                                      "or a damaged header)");
+}
+
+/// Opens `artifact` (which must open) and returns what xfc_model_verify
+/// says ("" for success).
+std::string verifyMessage(const Artifact &artifact) {
+  xfc_model *model = nullptr;
+  xfc_status status = xfc_model_open(artifact.path().c_str(), nullptr, &model);
+  EXPECT_EQ(status, nullptr) << xfc_status_get_message(status);
+  xfc_status_free(status);
+  if (!model)
+    return "(did not open)";
+  status = xfc_model_verify(model);
+  std::string message = xfc_status_get_message(status);
+  if (status)
+    EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARTIFACT);
+  xfc_status_free(status);
+  xfc_model_destroy(model);
+  return message;
+}
+
+/// Flips every bit of the byte at `position` of `path`.
+void flipByte(const std::string &path, size_t position) {
+  std::string bytes = readFile(path);
+  ASSERT_LT(position, bytes.size());
+  bytes[position] = static_cast<char>(~bytes[position]);
+  ASSERT_TRUE(writeFile(path, bytes));
+}
+
+TEST(Runtime, VerifyAcceptsAnIntactArtifact) {
+  Artifact artifact;
+  artifact.write();
+  EXPECT_EQ(verifyMessage(artifact), "");
+  xfc_status status = xfc_model_verify(nullptr);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  xfc_status_free(status);
+}
+
+TEST(RuntimeCpp, VerifyWrapper) {
+  Artifact artifact;
+  artifact.write();
+  Model model = Model::open(artifact.path());
+  EXPECT_NO_THROW(model.verify());
+  EXPECT_TRUE(model.tryVerify().ok());
+}
+
+TEST(Runtime, VerifyNamesTheDamagedTensor) {
+  Artifact artifact;
+  artifact.write();
+  uint64_t offset = artifact.manifest["weights"][1]["offset"];
+  std::string expected = artifact.manifest["weights"][1]["fnv1a64"];
+  flipByte(artifact.weightsPath(), offset + 5);
+  std::string message = verifyMessage(artifact);
+  EXPECT_CONTAINS(message, "weights file weights.safetensors: weight 'table' "
+                           "($.weights[1], bytes [" +
+                               std::to_string(offset) + ", " +
+                               std::to_string(offset + 64) +
+                               ")) has checksum ");
+  EXPECT_CONTAINS(message, ", the manifest says " + expected +
+                               " (the tensor's data is damaged)");
+}
+
+TEST(Runtime, VerifyChecksTheBytesBetweenTensors) {
+  Artifact artifact;
+  artifact.write();
+  // 'w' is 32 bytes; 'table' starts at the next multiple of 64, so the 32
+  // bytes after 'w' are padding that no tensor covers.
+  uint64_t offset = artifact.manifest["weights"][0]["offset"];
+  ASSERT_EQ(uint64_t(artifact.manifest["weights"][1]["offset"]), offset + 64);
+  flipByte(artifact.weightsPath(), offset + 40);
+  std::string expected = artifact.manifest["weights_fnv1a64"];
+  EXPECT_CONTAINS(verifyMessage(artifact),
+                  "weights file weights.safetensors: checksum of all ");
+  EXPECT_CONTAINS(verifyMessage(artifact),
+                  "the manifest says " + expected +
+                      " (damaged outside the tensors)");
+}
+
+TEST(Runtime, DeeplyNestedManifestIsRefused) {
+  Artifact artifact;
+  artifact.write();
+  // nlohmann's parser would take it; anything recursing over the value
+  // afterwards would overflow the stack.
+  ASSERT_TRUE(writeFile(artifact.dir.file("manifest.json"),
+                        std::string(100000, '[') + std::string(100000, ']')));
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message,
+                  "manifest.json: malformed JSON: nesting deeper than the "
+                  "limit of 64 levels (at byte 64, line 1, column 65)");
 }
 
 TEST(Runtime, LibraryPathMustStayInFolder) {

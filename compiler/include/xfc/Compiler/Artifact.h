@@ -31,6 +31,7 @@ struct ArtifactWeight {
   std::vector<int64_t> sourceShape;   ///< Shape in the spec's layout.
   std::string transform = "none";     ///< "none" or "transpose".
   uint64_t offset = 0, sizeBytes = 0; ///< Filled by writeArtifactWeights.
+  uint64_t checksum = 0; ///< FNV-1a 64 of its bytes; ditto.
   /// A derived weight (QKV fusion): the spec's tensors it concatenates
   /// along dimension 0, in order, before the transform; empty otherwise.
   /// `sourceShape` is then the shape of the concatenation.
@@ -42,6 +43,12 @@ struct ArtifactInterface {
   std::vector<TensorDecl> inputs;
   std::vector<ArtifactWeight> weights;
   std::vector<TensorDecl> outputs;
+  /// The weights file as written (writeArtifactWeights): its size and the
+  /// FNV-1a 64 of its header (the first 8 + header-length bytes) and of all
+  /// of it, recorded in the manifest (docs/artifact.md).
+  uint64_t weightsFileBytes = 0;
+  uint64_t weightsHeaderChecksum = 0;
+  uint64_t weightsFileChecksum = 0;
 };
 
 /// Reads the interface of `@xf_model` in `module` (after xf-weight-layout):
