@@ -6,6 +6,7 @@
 #include "xf/Analysis/AttentionPattern.h"
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 
 namespace mlir::xf {
@@ -203,6 +204,20 @@ AttentionPattern::AttentionPattern(std::vector<PatternPart> parts,
       random[p][qb] = std::move(candidates);
     }
   }
+  // Block matrices of the parts defined by blocks, read by classifyTile.
+  blockTables.resize(ps.size());
+  for (size_t p = 0; p < ps.size(); ++p) {
+    const PatternPart &part = ps[p];
+    if (part.kind != Kind::BigBird && part.kind != Kind::BlockSparse)
+      continue;
+    int64_t numQ = ceilDiv(sq, part.width), numK = ceilDiv(sk, part.width);
+    std::vector<uint8_t> &table = blockTables[p];
+    table.assign(numQ * numK, 0);
+    for (int64_t qb = 0; qb < numQ; ++qb)
+      for (int64_t kb = 0; kb < numK; ++kb)
+        table[qb * numK + kb] =
+            partAllows(p, qb * part.width, kb * part.width) ? 1 : 0;
+  }
 }
 
 std::string AttentionPattern::check(const PatternPart &part) const {
@@ -286,22 +301,167 @@ bool AttentionPattern::allows(int64_t i, int64_t j) const {
   return false;
 }
 
+BlockKind AttentionPattern::classifyPart(size_t index, int64_t i0, int64_t i1,
+                                         int64_t j0, int64_t j1) const {
+  const PatternPart &part = ps[index];
+  int64_t iLast = i1 - 1, jLast = j1 - 1;
+  // The tile's range of i - j.
+  int64_t diffMin = i0 - jLast, diffMax = iLast - j0;
+  // i - j in [lo, hi] for every pair, for none, or for some.
+  auto band = [&](int64_t lo, int64_t hi) {
+    if (diffMax < lo || diffMin > hi)
+      return BlockKind::Empty;
+    return diffMin >= lo && diffMax <= hi ? BlockKind::Full
+                                          : BlockKind::Partial;
+  };
+  constexpr int64_t kUnbounded = std::numeric_limits<int64_t>::max() / 4;
+  switch (part.kind) {
+  case Kind::Dense:
+    return BlockKind::Full;
+  case Kind::Causal:
+    return band(0, kUnbounded);
+  case Kind::SlidingWindow:
+    return part.causal ? band(0, part.width)
+                       : band(-part.width / 2, part.width / 2);
+  case Kind::StridedLocal:
+    return band(0, part.width);
+  case Kind::DilatedSlidingWindow: {
+    int64_t reach = (part.width / 2) * part.dilation;
+    BlockKind k = band(-reach, reach);
+    if (part.dilation == 1 || k == BlockKind::Empty)
+      return k;
+    // Some i - j within the reach must be a multiple of d; a tile of more
+    // than one pair then also has holes.
+    int64_t lo = std::max(diffMin, -reach), hi = std::min(diffMax, reach);
+    int64_t firstMultiple =
+        lo >= 0 ? ceilDiv(lo, part.dilation) * part.dilation
+                : -((-lo) / part.dilation) * part.dilation;
+    if (firstMultiple > hi)
+      return BlockKind::Empty;
+    return (i1 - i0) * (j1 - j0) == 1 ? BlockKind::Full : BlockKind::Partial;
+  }
+  case Kind::StridedSummary: {
+    if (diffMax < 0)
+      return BlockKind::Empty;
+    if (part.width == 1)
+      return band(0, kUnbounded);
+    // Some i - j in [max(diffMin, 0), diffMax] must be a multiple of l.
+    int64_t lo = std::max<int64_t>(diffMin, 0);
+    int64_t firstMultiple = ceilDiv(lo, part.width) * part.width;
+    return firstMultiple > diffMax ? BlockKind::Empty : BlockKind::Partial;
+  }
+  case Kind::FixedLocal: {
+    if (diffMax < 0)
+      return BlockKind::Empty;
+    int64_t rowFirst = i0 / part.width, rowLast = iLast / part.width;
+    int64_t colFirst = j0 / part.width, colLast = jLast / part.width;
+    if (rowLast < colFirst || colLast < rowFirst)
+      return BlockKind::Empty;
+    if (rowFirst == rowLast && colFirst == colLast && diffMin >= 0)
+      return BlockKind::Full;
+    return BlockKind::Partial;
+  }
+  case Kind::FixedSummary: {
+    if (diffMax < 0)
+      return BlockKind::Empty;
+    int64_t threshold = part.width - part.summary;
+    int64_t r = j0 % part.width;
+    int64_t firstSummary = r >= threshold ? j0 : j0 + (threshold - r);
+    if (firstSummary > jLast)
+      return BlockKind::Empty;
+    // Every key a summary key (one run of them) and before every query.
+    bool allSummary = r >= threshold && j0 + (part.width - 1 - r) >= jLast;
+    return allSummary && diffMin >= 0 ? BlockKind::Full : BlockKind::Partial;
+  }
+  case Kind::GlobalTokens: {
+    int64_t rows = 0, cols = 0;
+    for (int64_t g : part.global) {
+      rows += g >= i0 && g <= iLast ? 1 : 0;
+      cols += g >= j0 && g <= jLast ? 1 : 0;
+    }
+    if (rows == 0 && cols == 0)
+      return BlockKind::Empty;
+    // Distinct positions: every row (or every key) of the tile is global.
+    std::vector<int64_t> distinct(part.global);
+    std::sort(distinct.begin(), distinct.end());
+    distinct.erase(std::unique(distinct.begin(), distinct.end()),
+                   distinct.end());
+    rows = cols = 0;
+    for (int64_t g : distinct) {
+      rows += g >= i0 && g <= iLast ? 1 : 0;
+      cols += g >= j0 && g <= jLast ? 1 : 0;
+    }
+    return rows == i1 - i0 || cols == j1 - j0 ? BlockKind::Full
+                                              : BlockKind::Partial;
+  }
+  case Kind::BigBird:
+  case Kind::BlockSparse: {
+    // The part's own blocks the tile covers: all allowed, none, or some.
+    int64_t numK = ceilDiv(sk, part.width);
+    const std::vector<uint8_t> &table = blockTables[index];
+    bool any = false, all = true;
+    for (int64_t qb = i0 / part.width; qb <= iLast / part.width; ++qb)
+      for (int64_t kb = j0 / part.width; kb <= jLast / part.width; ++kb) {
+        bool allowed = table[qb * numK + kb] != 0;
+        any |= allowed;
+        all &= allowed;
+      }
+    return all ? BlockKind::Full : any ? BlockKind::Partial : BlockKind::Empty;
+  }
+  }
+  return BlockKind::Partial;
+}
+
+BlockKind AttentionPattern::classifyTile(int64_t i0, int64_t i1, int64_t j0,
+                                         int64_t j1) const {
+  bool allEmpty = true;
+  for (size_t p = 0; p < ps.size(); ++p) {
+    BlockKind k = classifyPart(p, i0, i1, j0, j1);
+    if (k == BlockKind::Full)
+      return BlockKind::Full;
+    allEmpty &= k == BlockKind::Empty;
+  }
+  return allEmpty ? BlockKind::Empty : BlockKind::Partial;
+}
+
 BlockMap AttentionPattern::blockMap(int64_t blockQ, int64_t blockK) const {
   if (ps.size() == 1 && ps.front().kind == Kind::Dense)
     return BlockMap::dense(sq, sk, blockQ, blockK);
   if (ps.size() == 1 && ps.front().kind == Kind::Causal)
     return BlockMap::causal(sq, sk, blockQ, blockK);
-  return BlockMap::fromPredicate(
+  return BlockMap::fromTiles(
       sq, sk, blockQ, blockK,
-      [this](int64_t i, int64_t j) { return allows(i, j); });
+      [this](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+        return classifyTile(i0, i1, j0, j1);
+      });
+}
+
+int64_t AttentionPattern::allowedPairs() const {
+  constexpr int64_t kTile = 64;
+  int64_t count = 0;
+  for (int64_t i0 = 0; i0 < sq; i0 += kTile) {
+    int64_t i1 = std::min(i0 + kTile, sq);
+    for (int64_t j0 = 0; j0 < sk; j0 += kTile) {
+      int64_t j1 = std::min(j0 + kTile, sk);
+      switch (classifyTile(i0, i1, j0, j1)) {
+      case BlockKind::Empty:
+        break;
+      case BlockKind::Full:
+        count += (i1 - i0) * (j1 - j0);
+        break;
+      case BlockKind::Partial:
+        for (int64_t i = i0; i < i1; ++i)
+          for (int64_t j = j0; j < j1; ++j)
+            count += allows(i, j) ? 1 : 0;
+        break;
+      }
+    }
+  }
+  return count;
 }
 
 double AttentionPattern::density() const {
-  int64_t count = 0;
-  for (int64_t i = 0; i < sq; ++i)
-    for (int64_t j = 0; j < sk; ++j)
-      count += allows(i, j) ? 1 : 0;
-  return double(count) / double(sq * sk);
+  return double(allowedPairs()) / double(sq * sk);
 }
 
 std::string AttentionPattern::describe() const {

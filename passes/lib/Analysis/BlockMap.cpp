@@ -86,6 +86,24 @@ BlockMap BlockMap::fromPredicate(int64_t queryLen, int64_t keyLen,
   return map;
 }
 
+BlockMap BlockMap::fromTiles(int64_t queryLen, int64_t keyLen, int64_t blockQ,
+                             int64_t blockK, const TileClassifier &classify) {
+  BlockMap map(queryLen, keyLen, blockQ, blockK, BlockPattern::Custom);
+  for (int64_t qb = 0, nq = map.numQueryBlocks(); qb < nq; ++qb) {
+    int64_t rowEnd = std::min((qb + 1) * blockQ, queryLen);
+    for (int64_t kb = 0, nk = map.numKeyBlocks(); kb < nk; ++kb) {
+      int64_t keyEnd = std::min((kb + 1) * blockK, keyLen);
+      BlockKind k = classify(qb * blockQ, rowEnd, kb * blockK, keyEnd);
+      // A tile with keys past Sk is never full: those keys need the mask.
+      if (k == BlockKind::Full && keyEnd != (kb + 1) * blockK)
+        k = BlockKind::Partial;
+      map.append(kb, k);
+    }
+    map.rows.push_back(static_cast<int64_t>(map.cols.size()));
+  }
+  return map;
+}
+
 std::string BlockMap::patternName() const {
   switch (pat) {
   case BlockPattern::Dense:

@@ -71,7 +71,7 @@ struct FuseAttentionPass
           BlockMap map = group.blockMap(bq, bk);
           visited += map.numVisited();
           masked += map.numMasked();
-          allowedPairs += int64_t(group.density() * double(sq * sk) + 0.5);
+          allowedPairs += group.allowedPairs();
         }
         int64_t n = static_cast<int64_t>(groups.size());
         visited = (visited + n / 2) / n;

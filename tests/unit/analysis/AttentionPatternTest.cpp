@@ -338,3 +338,101 @@ TEST(AttentionPatternText, ErrorsSayWhereAndWhat) {
 
 } // namespace
 } // namespace mlir::xf
+
+//===----------------------------------------------------------------------===//
+// Tile classification against the element predicate
+//===----------------------------------------------------------------------===//
+
+namespace mlir::xf {
+namespace {
+
+/// blockMap's closed forms against BlockMap::fromPredicate (every pair
+/// tested): a tile called Empty or Full must be exactly that; where `exact`
+/// the two maps must be identical.
+void expectClassifiesLikePredicate(const std::string &text, int64_t sq,
+                                   int64_t sk, bool exact) {
+  PatternGroups groups;
+  std::string error;
+  ASSERT_TRUE(parsePatternText(text, groups, error)) << text << ": " << error;
+  AttentionPattern pattern(groups.front(), sq, sk);
+  ASSERT_EQ(pattern.error(), "") << text;
+  int64_t allowed = 0;
+  for (int64_t i = 0; i < sq; ++i)
+    for (int64_t j = 0; j < sk; ++j)
+      allowed += pattern.allows(i, j) ? 1 : 0;
+  EXPECT_EQ(pattern.allowedPairs(), allowed) << text;
+  for (auto [bq, bk] : {std::pair<int64_t, int64_t>{5, 3}, {8, 8}, {16, 32},
+                        {1, 1}, {7, 13}}) {
+    BlockMap fast = pattern.blockMap(bq, bk);
+    BlockMap slow = BlockMap::fromPredicate(
+        sq, sk, bq, bk,
+        [&](int64_t i, int64_t j) { return pattern.allows(i, j); });
+    for (int64_t qb = 0; qb < fast.numQueryBlocks(); ++qb)
+      for (int64_t kb = 0; kb < fast.numKeyBlocks(); ++kb) {
+        BlockKind f = fast.kind(qb, kb), s = slow.kind(qb, kb);
+        SCOPED_TRACE(text + " tiles " + std::to_string(bq) + "x" +
+                     std::to_string(bk) + " at (" + std::to_string(qb) +
+                     ", " + std::to_string(kb) + ")");
+        if (f != BlockKind::Partial || exact)
+          ASSERT_EQ(int(f), int(s));
+      }
+  }
+}
+
+TEST(AttentionPatternTiles, ClosedFormsMatchThePredicate) {
+  for (auto [sq, sk] : {std::pair<int64_t, int64_t>{77, 77}, {33, 77},
+                        {64, 64}, {1, 9}}) {
+    SCOPED_TRACE(std::to_string(sq) + " x " + std::to_string(sk));
+    expectClassifiesLikePredicate("dense", sq, sk, true);
+    expectClassifiesLikePredicate("causal", sq, sk, true);
+    expectClassifiesLikePredicate("sliding_window(w = 8)", sq, sk, true);
+    expectClassifiesLikePredicate("sliding_window(w = 6, causal)", sq, sk,
+                                  true);
+    expectClassifiesLikePredicate("strided_local(l = 5)", sq, sk, true);
+    expectClassifiesLikePredicate("dilated_sliding_window(w = 8, d = 3)", sq,
+                                  sk, false);
+    expectClassifiesLikePredicate("dilated_sliding_window(w = 4, d = 1)", sq,
+                                  sk, true);
+    expectClassifiesLikePredicate("strided_summary(l = 6)", sq, sk, false);
+    expectClassifiesLikePredicate("strided_summary(l = 1)", sq, sk, true);
+    expectClassifiesLikePredicate("fixed_local(l = 8)", sq, sk, false);
+    expectClassifiesLikePredicate("fixed_summary(l = 8, c = 3)", sq, sk, false);
+    expectClassifiesLikePredicate("global(positions = [0, 4, 4])", sq, sk,
+                                  false);
+    expectClassifiesLikePredicate(
+        "bigbird(b = 8, window = 3, global = [1], random = 2, seed = 5)", sq,
+        sk, true);
+    expectClassifiesLikePredicate(
+        "sliding_window(w = 4) + global(positions = [0]) + causal", sq, sk,
+        false);
+  }
+  expectClassifiesLikePredicate(
+      "block_sparse(b = 16, layout = [[1, 0, 1], [0, 0, 1], [1, 1, 1]])", 40,
+      40, true);
+}
+
+/// A 16K-token pattern maps fast (closed forms, no pass over every pair)
+/// and counts its pairs from the map.
+TEST(AttentionPatternTiles, LongSequencesMapInTileTime) {
+  PatternGroups groups;
+  std::string error;
+  ASSERT_TRUE(parsePatternText(
+      "bigbird(b = 64, window = 3, global = [0, 1], random = 3, seed = 1)",
+      groups, error));
+  AttentionPattern bird(groups.front(), 16384, 16384);
+  BlockMap map = bird.blockMap(64, 64);
+  // 256 block rows: 3 window + 2 global + 3 random blocks each (fewer at
+  // the edges), and the 2 global rows see all 256.
+  EXPECT_EQ(map.numMasked(), 0);
+  EXPECT_EQ(map.numVisited(0), 256);
+  EXPECT_EQ(map.numVisited(100), 8);
+  EXPECT_EQ(bird.allowedPairs(), map.numVisited() * 64 * 64);
+  ASSERT_TRUE(parsePatternText("sliding_window(w = 512)", groups, error));
+  AttentionPattern window(groups.front(), 16384, 16384);
+  // Row i sees [i - 256, i + 256] clipped: 513 keys, minus the clipped
+  // triangles at both ends.
+  EXPECT_EQ(window.allowedPairs(), 16384 * 513 - 2 * (256 * 257 / 2));
+}
+
+} // namespace
+} // namespace mlir::xf

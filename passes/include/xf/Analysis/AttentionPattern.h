@@ -116,10 +116,22 @@ public:
   bool allows(int64_t i, int64_t j) const;
 
   /// The block map of the fused kernel for Bq x Bk tiles. Dense and
-  /// causal alone use their closed forms.
+  /// causal alone use their closed forms; other patterns classify each
+  /// tile from each part's closed form (classifyTile), in O(tiles), so a
+  /// 16K x 16K pattern maps in milliseconds.
   BlockMap blockMap(int64_t blockQ, int64_t blockK) const;
 
-  /// Allowed (query, key) pairs over Sq * Sk.
+  /// Rows [i0, i1) x keys [j0, j1): Empty or Full only when every pair is
+  /// refused or allowed (the union: Full if a part is full, Empty if every
+  /// part is empty), Partial otherwise, including where a part's closed
+  /// form cannot tell (e.g. a dilated window's tiles near its reach).
+  BlockKind classifyTile(int64_t i0, int64_t i1, int64_t j0,
+                         int64_t j1) const;
+
+  /// The number of allowed (query, key) pairs: full tiles by their area,
+  /// partial tiles element by element.
+  int64_t allowedPairs() const;
+  /// allowedPairs() / (Sq * Sk).
   double density() const;
 
   /// BigBird part `part`'s random key blocks of query block `qb`.
@@ -136,12 +148,17 @@ public:
 private:
   std::string check(const PatternPart &part) const;
   bool partAllows(size_t index, int64_t i, int64_t j) const;
+  BlockKind classifyPart(size_t index, int64_t i0, int64_t i1, int64_t j0,
+                         int64_t j1) const;
 
   std::vector<PatternPart> ps;
   int64_t sq, sk;
   std::string err;
   /// Per part (empty unless BigBird), per query block: random key blocks.
   std::vector<std::vector<std::vector<int64_t>>> random;
+  /// Per part (empty unless BigBird or BlockSparse): the block matrix at
+  /// the part's own block size, ceil(Sq/b) x ceil(Sk/b), row-major.
+  std::vector<std::vector<uint8_t>> blockTables;
 };
 
 } // namespace mlir::xf

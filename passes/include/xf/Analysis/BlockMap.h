@@ -68,6 +68,15 @@ public:
                                 int64_t blockQ, int64_t blockK,
                                 const Predicate &allowed);
 
+  /// Any static mask, classified tile by tile by `classify(i0, i1, j0, j1)`
+  /// on the tile's existing rows [i0, i1) and keys [j0, j1): it may answer
+  /// Partial for a tile that is in fact empty or full (visiting or masking
+  /// more than needed), never Empty or Full wrongly. O(tiles) calls.
+  using TileClassifier =
+      std::function<BlockKind(int64_t i0, int64_t i1, int64_t j0, int64_t j1)>;
+  static BlockMap fromTiles(int64_t queryLen, int64_t keyLen, int64_t blockQ,
+                            int64_t blockK, const TileClassifier &classify);
+
   int64_t queryLen() const { return sq; }
   int64_t keyLen() const { return sk; }
   int64_t blockQ() const { return bq; }
