@@ -569,6 +569,10 @@ def main():
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--skip-gemm", action="store_true")
+    p.add_argument("--skip-attention", action="store_true")
+    p.add_argument("--attention-lengths",
+                   default="1024,2048,4096,8192,16384",
+                   help="sequence lengths of the attention records")
     p.add_argument("--quick", action="store_true",
                    help="few GEMM runs (a smoke test; not for reports)")
     p.add_argument("--results", default="bench/results.json")
@@ -640,6 +644,12 @@ def main():
                       extra)
     else:
         skips.append("e2e: PyTorch is needed to build and export the models")
+    if not args.skip_attention:
+        sys.path.insert(0, HERE)
+        import attention_bench
+        attention_bench.run_attention(args, records, skips,
+                                      peers_available["pytorch"])
+
     for r in records:
         if r["name"].startswith("e2e/"):
             r["roofline_ms"] = (r["flops"] / (best_blas * 1e9) * 1e3

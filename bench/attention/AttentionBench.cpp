@@ -1,0 +1,291 @@
+//===- AttentionBench.cpp - One attention layer, dense and sparse -*- C++ -*-=//
+//
+// Part of xfc. One benchmark program for `make bench` (bench/run.py drives
+// it): one `xf.attention` op over [1, L, heads * head_dim] queries, keys and
+// values, dense or under a mask pattern (docs/attention-patterns.md),
+// compiled with the default CPU pipeline by xfc::compileModule and run
+// through the runtime C API. Two steps, in two processes, so the resident
+// high-water mark of the run step is the run's alone (inputs, outputs, the
+// arena, the runtime), not the compiler's:
+//
+//   xfc-attention-bench compile --seq L [--pattern TEXT] --work DIR
+//     compiles DIR/artifact and writes DIR/compile.json: the pattern's
+//     allowed pairs, the FLOPs the fused kernel executes (visited tiles)
+//     and the dense FLOPs, the compile time;
+//   xfc-attention-bench run --work DIR [--threads T] [--runs N]
+//     times N runs after one warm-up (median, min) and writes
+//     DIR/run.json with ru_maxrss.
+//
+//===----------------------------------------------------------------------===//
+#include "xf/Analysis/AttentionPattern.h"
+#include "xf/Dialect/XF/XFOps.h"
+#include "xfc/Compiler/Compiler.h"
+#include "xfc/Compiler/Pipelines.h"
+#include "xfc/Frontend/ModelBuilder.h"
+#include "xfc/Frontend/Weights.h"
+#include "xfc/runtime.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <sys/resource.h>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+[[noreturn]] void fail(const std::string &message) {
+  std::fprintf(stderr, "xfc-attention-bench: error: %s\n", message.c_str());
+  std::exit(1);
+}
+
+struct Options {
+  std::string step, pattern, workDir;
+  int64_t seq = 0, heads = 12, headDim = 64;
+  int threads = 0, runs = 3;
+};
+
+Options parseOptions(int argc, char **argv) {
+  Options opts;
+  if (argc < 2)
+    fail("usage: xfc-attention-bench compile|run --work DIR [--seq L] "
+         "[--pattern TEXT] [--heads H] [--head-dim D] [--threads T] "
+         "[--runs N]");
+  opts.step = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (i + 1 >= argc)
+      fail("option " + a + " expects a value");
+    std::string v = argv[++i];
+    try {
+      if (a == "--work")
+        opts.workDir = v;
+      else if (a == "--pattern")
+        opts.pattern = v;
+      else if (a == "--seq")
+        opts.seq = std::stoll(v);
+      else if (a == "--heads")
+        opts.heads = std::stoll(v);
+      else if (a == "--head-dim")
+        opts.headDim = std::stoll(v);
+      else if (a == "--threads")
+        opts.threads = std::stoi(v);
+      else if (a == "--runs")
+        opts.runs = std::max(1, std::stoi(v));
+      else
+        fail("unknown option " + a);
+    } catch (const std::logic_error &) {
+      fail("option " + a + ": expected a number, found '" + v + "'");
+    }
+  }
+  if (opts.workDir.empty())
+    fail("--work is required");
+  return opts;
+}
+
+void writeJson(const std::string &path, const nlohmann::json &doc) {
+  std::ofstream out(path);
+  out << doc.dump(2) << "\n";
+  if (!out)
+    fail("cannot write " + path);
+}
+
+int compileStep(const Options &opts) {
+  if (opts.seq < 1)
+    fail("compile: --seq must be positive");
+  mlir::xf::PatternGroups groups;
+  std::string error;
+  if (!opts.pattern.empty() &&
+      !mlir::xf::parsePatternText(opts.pattern, groups, error))
+    fail("--pattern: " + error);
+
+  mlir::DialectRegistry registry;
+  xfc::registerXFCDialects(registry);
+  mlir::MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  mlir::OpBuilder b(&context);
+  mlir::Location loc = b.getUnknownLoc();
+  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::ModuleOp::create(loc);
+  module->setName("attention");
+  int64_t width = opts.heads * opts.headDim;
+  auto type = mlir::RankedTensorType::get({1, opts.seq, width}, b.getF32Type());
+  b.setInsertionPointToEnd(module->getBody());
+  auto func = mlir::func::FuncOp::create(
+      b, loc, xfc::kModelFunctionName,
+      b.getFunctionType({type, type, type}, {type}));
+  llvm::StringRef writable =
+      mlir::bufferization::BufferizationDialect::kWritableAttrName;
+  const char *names[] = {"query", "key", "value"};
+  for (unsigned i = 0; i < 3; ++i) {
+    func.setArgAttr(i, xfc::kInputAttrName, b.getStringAttr(names[i]));
+    func.setArgAttr(i, writable, b.getBoolAttr(false));
+  }
+  func.setResultAttr(0, xfc::kOutputAttrName, b.getStringAttr("output"));
+  mlir::Block *body = func.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  auto op = mlir::xf::AttentionOp::create(
+      b, loc, type, body->getArgument(0), body->getArgument(1),
+      body->getArgument(2), mlir::Value(), b.getI64IntegerAttr(opts.heads),
+      b.getF64FloatAttr(1.0 / std::sqrt(double(opts.headDim))),
+      mlir::UnitAttr(),
+      groups.empty() ? mlir::xf::AttentionPatternAttr()
+                     : mlir::xf::AttentionPatternAttr::get(&context, groups));
+  mlir::func::ReturnOp::create(b, loc, op.getResult());
+
+  xfc::WeightStore weights;
+  xfc::ModuleInfo info;
+  info.modelName = "attention";
+  xfc::CompileRequest request;
+  request.outputDir = opts.workDir + "/artifact";
+  request.force = true;
+  xfc::CompileReport report;
+  Clock::time_point start = Clock::now();
+  if (!xfc::compileModule(*module, weights, info, request, report, error))
+    fail("compile: " + error);
+  double seconds =
+      std::chrono::duration<double>(Clock::now() - start).count();
+
+  // FLOPs: the fused kernel's (visited tiles), and dense attention's.
+  const xfc::KernelSummary *kernel = nullptr;
+  for (const xfc::KernelSummary &k : report.fusion.kernels)
+    if (k.kind.rfind("attention", 0) == 0)
+      kernel = &k;
+  if (!kernel)
+    fail("compile: no attention kernel in the report");
+  int64_t denseFlops = kernel->pattern.empty() ? kernel->flops
+                                               : kernel->denseFlops;
+  // Allowed pairs per head, averaged over head groups.
+  double allowed = double(opts.seq) * double(opts.seq);
+  if (!groups.empty()) {
+    allowed = 0;
+    for (const auto &parts : groups)
+      allowed += double(
+          mlir::xf::AttentionPattern(parts, opts.seq, opts.seq).allowedPairs());
+    allowed /= double(groups.size());
+  }
+  nlohmann::json doc = {
+      {"seq", opts.seq},
+      {"heads", opts.heads},
+      {"head_dim", opts.headDim},
+      {"pattern", opts.pattern.empty() ? "dense" : opts.pattern},
+      {"kernel_kind", kernel->kind},
+      {"allowed_pairs", allowed},
+      {"executed_flops", kernel->flops},
+      {"dense_flops", denseFlops},
+      {"compile_seconds", seconds},
+  };
+  writeJson(opts.workDir + "/compile.json", doc);
+  return 0;
+}
+
+std::string takeError(xfc_status status) {
+  if (!status)
+    return "";
+  std::string message = xfc_status_get_message(status);
+  xfc_status_free(status);
+  return message.empty() ? "unknown error" : message;
+}
+
+int runStep(const Options &opts) {
+  std::string artifact = opts.workDir + "/artifact";
+  xfc_model *model = nullptr;
+  if (std::string e = takeError(xfc_model_open(artifact.c_str(), nullptr,
+                                               &model));
+      !e.empty())
+    fail("open: " + e);
+  xfc_context_options contextOptions;
+  xfc_context_options_initialize(&contextOptions);
+  contextOptions.num_threads = opts.threads;
+  xfc_context *ctx = nullptr;
+  if (std::string e = takeError(
+          xfc_context_create(model, &contextOptions, &ctx));
+      !e.empty())
+    fail("context: " + e);
+
+  std::vector<std::vector<float>> data;
+  std::vector<xfc_buffer> inputs;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (size_t i = 0; i < 3; ++i) {
+    xfc_tensor_info in;
+    if (std::string e = takeError(xfc_model_input_info(model, i, &in));
+        !e.empty())
+      fail("input info: " + e);
+    size_t n = 1;
+    for (int32_t d = 0; d < in.rank; ++d)
+      n *= size_t(in.dims[d]);
+    data.emplace_back(n);
+    for (float &x : data.back())
+      x = dist(rng);
+  }
+  for (std::vector<float> &d : data)
+    inputs.push_back({d.data(), d.size() * sizeof(float)});
+  xfc_tensor_info outInfo;
+  if (std::string e = takeError(xfc_model_output_info(model, 0, &outInfo));
+      !e.empty())
+    fail("output info: " + e);
+  std::vector<float> out(data[0].size());
+  xfc_buffer output = {out.data(), out.size() * sizeof(float)};
+  auto run = [&] {
+    if (std::string e = takeError(
+            xfc_context_run(ctx, inputs.data(), inputs.size(), &output, 1));
+        !e.empty())
+      fail("run: " + e);
+  };
+  run(); // Warm-up: page in the code, the arena and the inputs.
+  std::vector<double> ms;
+  for (int r = 0; r < opts.runs; ++r) {
+    Clock::time_point t = Clock::now();
+    run();
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(Clock::now() - t).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  for (float x : out)
+    if (!std::isfinite(x))
+      fail("run: non-finite output");
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  nlohmann::json doc = {
+      {"median_ms", ms[ms.size() / 2]},
+      {"min_ms", ms.front()},
+      {"runs", opts.runs},
+      {"threads", xfc_context_num_threads(ctx)},
+      {"peak_rss_bytes", int64_t(usage.ru_maxrss) * 1024},
+  };
+  xfc_context_destroy(ctx);
+  xfc_model_destroy(model);
+  writeJson(opts.workDir + "/run.json", doc);
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options opts = parseOptions(argc, argv);
+  std::filesystem::create_directories(opts.workDir);
+  if (opts.step == "compile") {
+    xfc::registerXFCPassesAndPipelines();
+    return compileStep(opts);
+  }
+  if (opts.step == "run")
+    return runStep(opts);
+  fail("unknown step '" + opts.step + "' (expected compile or run)");
+}

@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+# ===- attention_bench.py - One attention layer, dense and sparse ---------=== #
+#
+# Part of xfc. The `attention/<variant>/L=<n>` records of `make bench`
+# (bench/README.md): one attention layer (12 heads, head_dim 64, batch 1)
+# at each sequence length, dense and under the mask patterns, each compiled
+# and run by build/bin/xfc-attention-bench in two processes (compile, then
+# run, so the run's resident high-water mark is its own). Peers, measured in
+# the same run: xfc's own dense fused attention at the same L, and for
+# L <= 4096 PyTorch's math attention (softmax(Q K^T / sqrt(d) + M) V with
+# the mask built element by element from the definitions, by the goldens'
+# script) at its best thread count.
+#
+# ===----------------------------------------------------------------------=== #
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+GOLDENS = os.path.join(ROOT, "tests", "e2e", "golden", "attention_patterns")
+
+HEADS, HEAD_DIM = 12, 64
+LENGTHS = [1024, 2048, 4096, 8192, 16384]
+PYTORCH_MAX_L = 4096
+
+# name -> the pattern's parts (the goldens' script's representation), one
+# group; "dense" has none.
+VARIANTS = {
+    "dense": [],
+    "sliding_window_w512": [{"kind": "sliding_window", "w": 512}],
+    "bigbird_b64": [{"kind": "bigbird", "b": 64, "window": 3,
+                     "global": [0, 1], "random": 3, "seed": 1}],
+    "longformer_w512_g1": [{"kind": "sliding_window", "w": 512},
+                           {"kind": "global", "positions": [0]}],
+    "strided_l128": [{"kind": "strided_local", "l": 128},
+                     {"kind": "strided_summary", "l": 128}],
+    "dilated_w512_d2": [{"kind": "dilated_sliding_window", "w": 512,
+                         "d": 2}],
+}
+
+
+def goldens_module():
+    sys.path.insert(0, GOLDENS)
+    import make_pattern_goldens
+    return make_pattern_goldens
+
+
+def pattern_text(parts):
+    if not parts:
+        return ""
+    return goldens_module().pattern_text([parts])
+
+
+def log(msg):
+    print(f"[attention] {msg}", file=sys.stderr, flush=True)
+
+
+def run_json(cmd, path, env=None, timeout=1800):
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:2])} failed ({proc.returncode}): "
+                           f"{proc.stderr.strip()[-400:]}")
+    with open(path) as f:
+        return json.load(f)
+
+
+def measure_xfc(args, variant, seq, runs):
+    exe = os.path.join(args.build, "bin", "xfc-attention-bench")
+    work = os.path.join(args.build, "bench", "attention", f"{variant}_L{seq}")
+    text = pattern_text(VARIANTS[variant])
+    compile_cmd = [exe, "compile", "--seq", str(seq), "--work", work,
+                   "--heads", str(HEADS), "--head-dim", str(HEAD_DIM)]
+    if text:
+        compile_cmd += ["--pattern", text]
+    compiled = run_json(compile_cmd, os.path.join(work, "compile.json"))
+    ran = run_json([exe, "run", "--work", work, "--runs", str(runs),
+                    "--threads", "0"], os.path.join(work, "run.json"))
+    return compiled, ran
+
+
+# --------------------------------------------------------------------------- #
+# The PyTorch peer (a child process per configuration, for its RSS)
+# --------------------------------------------------------------------------- #
+
+def torch_child(argv):
+    import resource
+    import torch
+    seq, variant, threads, runs = (int(argv[0]), argv[1], int(argv[2]),
+                                   int(argv[3]))
+    torch.set_num_threads(threads)
+    g = torch.Generator().manual_seed(7)
+    q, k, v = (torch.randn(1, HEADS, seq, HEAD_DIM, generator=g)
+               for _ in range(3))
+    parts = VARIANTS[variant]
+    mask = None
+    if parts:
+        allowed = goldens_module().group_mask(parts, seq, seq)
+        mask = torch.zeros(seq, seq).masked_fill(~allowed, float("-inf"))
+    scale = HEAD_DIM ** -0.5
+
+    def attention():
+        s = torch.matmul(q, k.transpose(-1, -2)) * scale
+        if mask is not None:
+            s = s + mask
+        return torch.matmul(torch.softmax(s, dim=-1), v)
+
+    with torch.no_grad():
+        attention()
+        times = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            attention()
+            times.append((time.perf_counter() - t) * 1e3)
+    times.sort()
+    print(json.dumps({
+        "median_ms": times[len(times) // 2], "threads": threads,
+        "peak_rss_bytes": resource.getrusage(
+            resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "version": torch.__version__}))
+
+
+def measure_pytorch(variant, seq, runs, thread_counts):
+    best = None
+    for threads in thread_counts:
+        env = dict(os.environ)
+        env["OMP_NUM_THREADS"] = str(threads)
+        proc = subprocess.run(
+            ["/usr/bin/python3", os.path.abspath(__file__), "_torch",
+             str(seq), variant, str(threads), str(runs)],
+            capture_output=True, text=True, env=env, timeout=1800)
+        if proc.returncode != 0:
+            raise RuntimeError("pytorch attention failed: " +
+                               proc.stderr.strip()[-400:])
+        result = json.loads(proc.stdout)
+        if best is None or result["median_ms"] < best["median_ms"]:
+            best = result
+    return best
+
+
+# --------------------------------------------------------------------------- #
+# Records
+# --------------------------------------------------------------------------- #
+
+def run_attention(args, records, skips, pytorch_available):
+    exe = os.path.join(args.build, "bin", "xfc-attention-bench")
+    if not os.path.exists(exe):
+        skips.append("attention: xfc-attention-bench not built")
+        return
+    lengths = [int(x) for x in args.attention_lengths.split(",") if x]
+    thread_counts = sorted({1, len(os.sched_getaffinity(0))})
+    for seq in lengths:
+        # Long dense runs take tens of seconds: fewer of them.
+        runs = 3 if seq >= 8192 else 5
+        dense_ms = None
+        for variant in VARIANTS:
+            log(f"L={seq} {variant}")
+            try:
+                compiled, ran = measure_xfc(args, variant, seq, runs)
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                skips.append(f"attention/{variant}/L={seq}: {e}")
+                continue
+            ms = ran["median_ms"]
+            if variant == "dense":
+                dense_ms = ms
+            record = {
+                "name": f"attention/{variant}/L={seq}",
+                "unit": "ms",
+                "xfc": ms,
+                "peers": {},
+                "pattern": compiled["pattern"],
+                "seq": seq, "heads": HEADS, "head_dim": HEAD_DIM,
+                "runs": ran["runs"], "threads": ran["threads"],
+                "peak_rss_bytes": ran["peak_rss_bytes"],
+                "compile_seconds": compiled["compile_seconds"],
+            }
+            if dense_ms is not None:
+                record["peers"]["dense"] = dense_ms
+                record["speedup_vs_dense"] = dense_ms / ms
+            if variant != "dense":
+                ideal = seq * seq / compiled["allowed_pairs"]
+                record["ideal_speedup"] = ideal
+                record["executed_block_density"] = (
+                    compiled["executed_flops"] / compiled["dense_flops"])
+                if dense_ms is not None:
+                    record["fraction_of_ideal"] = dense_ms / ms / ideal
+            if pytorch_available and seq <= PYTORCH_MAX_L:
+                try:
+                    peer = measure_pytorch(variant, seq, runs, thread_counts)
+                    record["peers"]["pytorch"] = peer["median_ms"]
+                    record["pytorch_threads"] = peer["threads"]
+                    record["pytorch_peak_rss_bytes"] = peer["peak_rss_bytes"]
+                except (RuntimeError, subprocess.TimeoutExpired) as e:
+                    skips.append(f"attention/{variant}/L={seq} pytorch: {e}")
+            records.append(record)
+    # Time per token at 16K over that at 1K, for every variant measured at
+    # both (the linear-attention target; recorded for all).
+    by_name = {r["name"]: r for r in records}
+    for variant in VARIANTS:
+        lo = by_name.get(f"attention/{variant}/L={lengths[0]}")
+        hi = by_name.get(f"attention/{variant}/L={lengths[-1]}")
+        if lo and hi and lo is not hi:
+            hi["per_token_growth"] = ((hi["xfc"] / hi["seq"]) /
+                                      (lo["xfc"] / lo["seq"]))
+            hi["per_token_growth_from"] = lo["seq"]
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_torch":
+        torch_child(sys.argv[2:])
+    else:
+        sys.exit("attention_bench.py is driven by bench/run.py "
+                 "(make bench)")
