@@ -127,9 +127,9 @@ int compileStep(const Options &opts) {
   int64_t width = opts.heads * opts.headDim;
   auto type = mlir::RankedTensorType::get({1, opts.seq, width}, b.getF32Type());
   b.setInsertionPointToEnd(module->getBody());
-  auto func = mlir::func::FuncOp::create(
-      b, loc, xfc::kModelFunctionName,
-      b.getFunctionType({type, type, type}, {type}));
+  auto func =
+      mlir::func::FuncOp::create(b, loc, xfc::kModelFunctionName,
+                                 b.getFunctionType({type, type, type}, {type}));
   llvm::StringRef writable =
       mlir::bufferization::BufferizationDialect::kWritableAttrName;
   const char *names[] = {"query", "key", "value"};
@@ -159,8 +159,7 @@ int compileStep(const Options &opts) {
   Clock::time_point start = Clock::now();
   if (!xfc::compileModule(*module, weights, info, request, report, error))
     fail("compile: " + error);
-  double seconds =
-      std::chrono::duration<double>(Clock::now() - start).count();
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
   // FLOPs: the fused kernel's (visited tiles), and dense attention's.
   const xfc::KernelSummary *kernel = nullptr;
@@ -169,8 +168,8 @@ int compileStep(const Options &opts) {
       kernel = &k;
   if (!kernel)
     fail("compile: no attention kernel in the report");
-  int64_t denseFlops = kernel->pattern.empty() ? kernel->flops
-                                               : kernel->denseFlops;
+  int64_t denseFlops =
+      kernel->pattern.empty() ? kernel->flops : kernel->denseFlops;
   // Allowed pairs per head, averaged over head groups.
   double allowed = double(opts.seq) * double(opts.seq);
   if (!groups.empty()) {
@@ -206,16 +205,16 @@ std::string takeError(xfc_status status) {
 int runStep(const Options &opts) {
   std::string artifact = opts.workDir + "/artifact";
   xfc_model *model = nullptr;
-  if (std::string e = takeError(xfc_model_open(artifact.c_str(), nullptr,
-                                               &model));
+  if (std::string e =
+          takeError(xfc_model_open(artifact.c_str(), nullptr, &model));
       !e.empty())
     fail("open: " + e);
   xfc_context_options contextOptions;
   xfc_context_options_initialize(&contextOptions);
   contextOptions.num_threads = opts.threads;
   xfc_context *ctx = nullptr;
-  if (std::string e = takeError(
-          xfc_context_create(model, &contextOptions, &ctx));
+  if (std::string e =
+          takeError(xfc_context_create(model, &contextOptions, &ctx));
       !e.empty())
     fail("context: " + e);
 

@@ -160,18 +160,17 @@ private:
   /// A stack of layers. `memory` (encoder output) adds cross-attention;
   /// `patterns` (the spec's, for the first stack) the self-attention masks.
   Value stack(const std::string &name, Value x, int64_t numLayers,
-              Value selfLengths, bool causal, Value memory,
-              Value memoryLengths,
+              Value selfLengths, bool causal, Value memory, Value memoryLengths,
               const std::vector<std::string> &patterns = {}) {
     for (int64_t i = 0; i < numLayers; ++i) {
       std::string layer = name + ".layers." + std::to_string(i);
       std::string pattern =
           i < static_cast<int64_t>(patterns.size()) ? patterns[i] : "";
-      x = residual(
-          x, layer + ".self_attn_norm", layer + ".self_attn", [&](Value in) {
-            return attention(in, in, layer + ".self_attn", selfLengths, causal,
-                             pattern);
-          });
+      x = residual(x, layer + ".self_attn_norm", layer + ".self_attn",
+                   [&](Value in) {
+                     return attention(in, in, layer + ".self_attn", selfLengths,
+                                      causal, pattern);
+                   });
       if (memory)
         x = residual(x, layer + ".cross_attn_norm", layer + ".cross_attn",
                      [&](Value in) {
@@ -282,9 +281,9 @@ OwningOpRef<ModuleOp> ModelIRBuilder::build() {
   case ModelKind::EncoderDecoder: {
     Value srcLengths = input("src_lengths");
     Value src = embed("encoder", input("src_ids"), Value());
-    Value memory = stack("encoder", src, spec.numLayers, srcLengths,
-                         /*causal=*/false, Value(), Value(),
-                         spec.attentionPatterns);
+    Value memory =
+        stack("encoder", src, spec.numLayers, srcLengths,
+              /*causal=*/false, Value(), Value(), spec.attentionPatterns);
     Value tgt = embed("decoder", input("tgt_ids"), Value());
     result = stack("decoder", tgt, spec.numDecoderLayers, Value(),
                    /*causal=*/true, memory, srcLengths);

@@ -563,8 +563,7 @@ bool readAttentionPattern(const ModelSpec &spec, const std::string &text,
 
 /// `attention_pattern`: one pattern for every layer, or a list with one
 /// pattern (or null, the default) per layer of the first stack.
-bool readAttentionPatterns(ObjectReader &root, ModelSpec &s,
-                           SpecError &error) {
+bool readAttentionPatterns(ObjectReader &root, ModelSpec &s, SpecError &error) {
   if (!root.has("attention_pattern"))
     return true;
   const Json &value = root.at("attention_pattern");
@@ -860,9 +859,9 @@ bool validateShapeOptions(const ModelSpec &spec, const ShapeOptions &shapes,
     for (const auto &group : groups) {
       mlir::xf::AttentionPattern pattern(group, shapes.seqLen, shapes.seqLen);
       if (!pattern.error().empty())
-        return fail(error, "$.attention_pattern (layer " + std::to_string(i) +
-                               ", --seq-len " + std::to_string(shapes.seqLen) +
-                               ")",
+        return fail(error,
+                    "$.attention_pattern (layer " + std::to_string(i) +
+                        ", --seq-len " + std::to_string(shapes.seqLen) + ")",
                     "a pattern that fits the sequence", pattern.error());
     }
   }

@@ -217,7 +217,8 @@ xfc_status_code mapWeights(const std::string &path, xfc_model &model,
     uint64_t headerLength = 0;
     for (int i = 7; i >= 0; --i)
       headerLength = (headerLength << 8) | bytes[i];
-    uint64_t headerEnd = headerLength > fileSize - 8 ? fileSize : 8 + headerLength;
+    uint64_t headerEnd =
+        headerLength > fileSize - 8 ? fileSize : 8 + headerLength;
     uint64_t checksum = xfc::fnv1a64(bytes, headerEnd);
     if (checksum != model.manifest.weightsHeaderChecksum) {
       error = "weights file " + fileName + ": header checksum (fnv1a64 of " +
@@ -706,9 +707,8 @@ xfc_status verifyModel(const xfc_model *model) {
       return makeStatus(
           XFC_INVALID_ARTIFACT,
           "artifact " + model->folder + ": weights file " + fileName +
-              ": weight '" + weight.name +
-              "' ($.weights[" + std::to_string(i) + "], bytes [" +
-              std::to_string(weight.offset) + ", " +
+              ": weight '" + weight.name + "' ($.weights[" + std::to_string(i) +
+              "], bytes [" + std::to_string(weight.offset) + ", " +
               std::to_string(weight.offset + weight.sizeBytes) +
               ")) has checksum " + xfc::formatChecksum(checksum) +
               ", the manifest says " + xfc::formatChecksum(weight.checksum) +

@@ -33,6 +33,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ReferenceModel.h"
+#include "e2e/GoldenCase.h"
 #include "e2e/ScratchDir.h"
 #include "xf/Dialect/XF/XFOps.h"
 #include "xf/Transforms/Passes.h"
@@ -41,7 +42,6 @@
 #include "xfc/Frontend/ModelBuilder.h"
 #include "xfc/Frontend/Weights.h"
 #include "xfc/Support/Safetensors.h"
-#include "e2e/GoldenCase.h"
 #include "xfc/runtime.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -1235,9 +1235,7 @@ struct PatternGoldenCase {
 };
 XFC_PRINT_CASE(PatternGoldenCase)
 
-std::string patternGoldenDir() {
-  return goldenRoot() + "/attention_patterns";
-}
+std::string patternGoldenDir() { return goldenRoot() + "/attention_patterns"; }
 
 /// Every case of cases.json; a missing or malformed file gives no cases
 /// and the test below (PatternGoldenFilesExist) fails.
@@ -1328,21 +1326,20 @@ void checkPatternGolden(const PatternGoldenCase &c, PatternLowering lowering,
             << parseError;
         auto op = mlir::xf::AttentionOp::create(
             b, loc, f32Type(b, qShape), a[0], a[1], a[2],
-            c.keyLengths.empty() ? Value() : a[3],
-            b.getI64IntegerAttr(c.heads),
+            c.keyLengths.empty() ? Value() : a[3], b.getI64IntegerAttr(c.heads),
             b.getF64FloatAttr(1.0 / std::sqrt(double(c.headDim))),
             mlir::UnitAttr(),
             mlir::xf::AttentionPatternAttr::get(b.getContext(), groups));
         if (lowering == PatternLowering::SmallTiles)
-          op->setAttr(mlir::xf::kAttentionKernelAttrName,
-                      b.getDictionaryAttr(
-                          {b.getNamedAttr("kind", b.getStringAttr("flash")),
-                           b.getNamedAttr("block_q", b.getI64IntegerAttr(
-                                                         std::min<int64_t>(
-                                                             5, c.sq))),
-                           b.getNamedAttr("block_k", b.getI64IntegerAttr(
-                                                         std::min<int64_t>(
-                                                             3, c.sk)))}));
+          op->setAttr(
+              mlir::xf::kAttentionKernelAttrName,
+              b.getDictionaryAttr(
+                  {b.getNamedAttr("kind", b.getStringAttr("flash")),
+                   b.getNamedAttr("block_q", b.getI64IntegerAttr(
+                                                 std::min<int64_t>(5, c.sq))),
+                   b.getNamedAttr(
+                       "block_k",
+                       b.getI64IntegerAttr(std::min<int64_t>(3, c.sk)))}));
         return op;
       },
       pipeline);

@@ -127,8 +127,7 @@ std::vector<xfc_buffer> views(Buffers &buffers) {
 /// Runs `inputs` through `context` into `outputs`.
 xfc_status runOnce(xfc_context *context, Buffers &inputs, Buffers &outputs) {
   std::vector<xfc_buffer> in = views(inputs), out = views(outputs);
-  return xfc_context_run(context, in.data(), in.size(), out.data(),
-                         out.size());
+  return xfc_context_run(context, in.data(), in.size(), out.data(), out.size());
 }
 
 xfc_context *createContext(const xfc_model *model, int intraOp) {
@@ -202,15 +201,13 @@ bool parseArgs(int argc, char **argv, Options &options) {
 int main(int argc, char **argv) {
   Options options;
   if (!parseArgs(argc, argv, options)) {
-    std::fprintf(stderr,
-                 "usage: xfc-concurrency-stress ARTIFACT [--threads N] "
-                 "[--runs N] [--intra-op N] [--input-sets N] "
-                 "[--no-model-run]\n");
+    std::fprintf(stderr, "usage: xfc-concurrency-stress ARTIFACT [--threads N] "
+                         "[--runs N] [--intra-op N] [--input-sets N] "
+                         "[--no-model-run]\n");
     return 2;
   }
   xfc_model *model = nullptr;
-  if (failed(xfc_model_open(options.artifact.c_str(), nullptr, &model),
-             "open"))
+  if (failed(xfc_model_open(options.artifact.c_str(), nullptr, &model), "open"))
     return 1;
 
   // The serial references: each input set run alone, twice through one

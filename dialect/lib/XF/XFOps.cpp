@@ -392,8 +392,8 @@ LogicalResult MultiHeadAttentionOp::verify() {
     if (!(s > 0.0) || !std::isfinite(s))
       return emitOpError() << "scale must be positive and finite, found " << s;
   }
-  if (failed(verifyPattern(*this, getPatternAttr(), getCausal(),
-                           getNumHeads(), query[1], keyValue[1])))
+  if (failed(verifyPattern(*this, getPatternAttr(), getCausal(), getNumHeads(),
+                           query[1], keyValue[1])))
     return failure();
   return expectShape(*this, "result", getResult(), query);
 }
@@ -421,8 +421,8 @@ LogicalResult AttentionOp::verify() {
   double s = getScale().convertToDouble();
   if (!(s > 0.0) || !std::isfinite(s))
     return emitOpError() << "scale must be positive and finite, found " << s;
-  if (failed(verifyPattern(*this, getPatternAttr(), getCausal(),
-                           getNumHeads(), q[1], k[1])))
+  if (failed(verifyPattern(*this, getPatternAttr(), getCausal(), getNumHeads(),
+                           q[1], k[1])))
     return failure();
   return expectShape(*this, "result", getResult(), {batch, q[1], v[2]});
 }

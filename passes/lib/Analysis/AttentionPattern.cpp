@@ -333,9 +333,8 @@ BlockKind AttentionPattern::classifyPart(size_t index, int64_t i0, int64_t i1,
     // Some i - j within the reach must be a multiple of d; a tile of more
     // than one pair then also has holes.
     int64_t lo = std::max(diffMin, -reach), hi = std::min(diffMax, reach);
-    int64_t firstMultiple =
-        lo >= 0 ? ceilDiv(lo, part.dilation) * part.dilation
-                : -((-lo) / part.dilation) * part.dilation;
+    int64_t firstMultiple = lo >= 0 ? ceilDiv(lo, part.dilation) * part.dilation
+                                    : -((-lo) / part.dilation) * part.dilation;
     if (firstMultiple > hi)
       return BlockKind::Empty;
     return (i1 - i0) * (j1 - j0) == 1 ? BlockKind::Full : BlockKind::Partial;

@@ -79,8 +79,8 @@ public:
 
 private:
   void skipSpace() {
-    while (pos < text.size() && std::isspace(static_cast<unsigned char>(
-                                    text[pos])))
+    while (pos < text.size() &&
+           std::isspace(static_cast<unsigned char>(text[pos])))
       ++pos;
   }
 
@@ -89,8 +89,7 @@ private:
     if (pos >= text.size())
       return "the end";
     size_t end = pos + 1;
-    if (std::isalnum(static_cast<unsigned char>(text[pos])) ||
-        text[pos] == '_')
+    if (std::isalnum(static_cast<unsigned char>(text[pos])) || text[pos] == '_')
       while (end < text.size() &&
              (std::isalnum(static_cast<unsigned char>(text[end])) ||
               text[end] == '_'))
@@ -126,11 +125,11 @@ private:
   std::optional<std::string> identifier() {
     skipSpace();
     size_t start = pos;
-    while (pos < text.size() &&
-           (std::islower(static_cast<unsigned char>(text[pos])) ||
-            text[pos] == '_' ||
-            (pos > start && std::isdigit(static_cast<unsigned char>(
-                                text[pos])))))
+    while (
+        pos < text.size() &&
+        (std::islower(static_cast<unsigned char>(text[pos])) ||
+         text[pos] == '_' ||
+         (pos > start && std::isdigit(static_cast<unsigned char>(text[pos])))))
       ++pos;
     if (pos == start)
       return std::nullopt;
@@ -292,8 +291,8 @@ private:
                              [&](const Param &p) { return key == p.key; });
       if (it == params.end())
         return failAt(arg.keyColumn, name + " has no parameter '" + key +
-                                      "' (parameters: " + expectedList() +
-                                      ")");
+                                         "' (parameters: " + expectedList() +
+                                         ")");
       static const char *shapes[] = {"no value", "an integer",
                                      "a list of integers",
                                      "a list of lists (rows of 0/1)"};

@@ -51,11 +51,11 @@ struct DecomposeMultiHeadAttention
                           op.getKWeight(), op.getKBias());
     Value v = buildLinear(rewriter, childNodeLoc(loc, "v"), op.getKeyValue(),
                           op.getVWeight(), op.getVBias());
-    Value attended = AttentionOp::create(
-        rewriter, childNodeLoc(loc, "core"), q.getType(), q, k, v,
-        op.getKeyLengths(), op.getNumHeadsAttr(),
-        rewriter.getF64FloatAttr(op.getEffectiveScale()), op.getCausalAttr(),
-        op.getPatternAttr());
+    Value attended =
+        AttentionOp::create(rewriter, childNodeLoc(loc, "core"), q.getType(), q,
+                            k, v, op.getKeyLengths(), op.getNumHeadsAttr(),
+                            rewriter.getF64FloatAttr(op.getEffectiveScale()),
+                            op.getCausalAttr(), op.getPatternAttr());
     rewriter.replaceOp(op,
                        buildLinear(rewriter, childNodeLoc(loc, "out"), attended,
                                    op.getOutWeight(), op.getOutBias()));

@@ -361,18 +361,19 @@ void expectClassifiesLikePredicate(const std::string &text, int64_t sq,
     for (int64_t j = 0; j < sk; ++j)
       allowed += pattern.allows(i, j) ? 1 : 0;
   EXPECT_EQ(pattern.allowedPairs(), allowed) << text;
-  for (auto [bq, bk] : {std::pair<int64_t, int64_t>{5, 3}, {8, 8}, {16, 32},
-                        {1, 1}, {7, 13}}) {
+  for (auto [bq, bk] :
+       {std::pair<int64_t, int64_t>{5, 3}, {8, 8}, {16, 32}, {1, 1}, {7, 13}}) {
     BlockMap fast = pattern.blockMap(bq, bk);
-    BlockMap slow = BlockMap::fromPredicate(
-        sq, sk, bq, bk,
-        [&](int64_t i, int64_t j) { return pattern.allows(i, j); });
+    BlockMap slow =
+        BlockMap::fromPredicate(sq, sk, bq, bk, [&](int64_t i, int64_t j) {
+          return pattern.allows(i, j);
+        });
     for (int64_t qb = 0; qb < fast.numQueryBlocks(); ++qb)
       for (int64_t kb = 0; kb < fast.numKeyBlocks(); ++kb) {
         BlockKind f = fast.kind(qb, kb), s = slow.kind(qb, kb);
         SCOPED_TRACE(text + " tiles " + std::to_string(bq) + "x" +
-                     std::to_string(bk) + " at (" + std::to_string(qb) +
-                     ", " + std::to_string(kb) + ")");
+                     std::to_string(bk) + " at (" + std::to_string(qb) + ", " +
+                     std::to_string(kb) + ")");
         if (f != BlockKind::Partial || exact)
           ASSERT_EQ(int(f), int(s));
       }
@@ -380,8 +381,8 @@ void expectClassifiesLikePredicate(const std::string &text, int64_t sq,
 }
 
 TEST(AttentionPatternTiles, ClosedFormsMatchThePredicate) {
-  for (auto [sq, sk] : {std::pair<int64_t, int64_t>{77, 77}, {33, 77},
-                        {64, 64}, {1, 9}}) {
+  for (auto [sq, sk] :
+       {std::pair<int64_t, int64_t>{77, 77}, {33, 77}, {64, 64}, {1, 9}}) {
     SCOPED_TRACE(std::to_string(sq) + " x " + std::to_string(sk));
     expectClassifiesLikePredicate("dense", sq, sk, true);
     expectClassifiesLikePredicate("causal", sq, sk, true);

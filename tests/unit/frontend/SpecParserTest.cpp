@@ -352,13 +352,14 @@ TEST(FrontendSpecParser, DeepNestingIsRejectedWithoutCrashing) {
       "{\"xfc_spec_version\": 1, \"junk\": " + std::string(100000, '[') +
       std::string(100000, ']') + "}";
   expectRejectText(text, "$", {"valid JSON"},
-                                     {"nesting deeper than the limit of 64 "
-                                      "levels (at byte 95, line 1, column "
-                                      "96)"});
+                   {"nesting deeper than the limit of 64 "
+                    "levels (at byte 95, line 1, column "
+                    "96)"});
   // The object and 63 arrays, 64 levels, are fine (and then an unknown
   // key).
-  std::string deep = "{\"xfc_spec_version\": 1, \"junk\": " +
-                     std::string(63, '[') + std::string(63, ']') + "}";
+  std::string deep =
+      "{\"xfc_spec_version\": 1, \"junk\": " + std::string(63, '[') +
+      std::string(63, ']') + "}";
   expectRejectText(deep, "$.junk", {"one of:"}, {"unknown key"});
   // Brackets inside strings do not count.
   std::string quoted = "{\"xfc_spec_version\": 1, \"name\": \"" +

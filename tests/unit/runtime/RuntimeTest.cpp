@@ -136,8 +136,7 @@ public:
     manifest["weights_size_bytes"] = bytes.size();
     manifest["weights_header_fnv1a64"] =
         formatChecksum(fnv1a64(data, 8 + headerLength));
-    manifest["weights_fnv1a64"] =
-        formatChecksum(fnv1a64(data, bytes.size()));
+    manifest["weights_fnv1a64"] = formatChecksum(fnv1a64(data, bytes.size()));
     for (Json &weight : manifest["weights"]) {
       uint64_t offset = weight["offset"], size = weight["size_bytes"];
       ASSERT_LE(offset + size, bytes.size());

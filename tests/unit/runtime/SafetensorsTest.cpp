@@ -162,10 +162,10 @@ TEST(Safetensors, RejectsHugeHeaderLength) {
 TEST(Safetensors, RejectsATensorClaimingTerabytes) {
   // 2^20 x 2^20 floats, 4 TiB, in a 64-byte file: refused from the header
   // alone, before anything is allocated or read.
-  std::string error = parseError(rawSafetensors(
-      R"({"x":{"dtype":"F32","shape":[1048576,1048576],)"
-      R"("data_offsets":[0,4398046511104]}})",
-      std::string(64, '\0')));
+  std::string error = parseError(
+      rawSafetensors(R"({"x":{"dtype":"F32","shape":[1048576,1048576],)"
+                     R"("data_offsets":[0,4398046511104]}})",
+                     std::string(64, '\0')));
   EXPECT_NE(error.find("safetensors header: tensor 'x': data_offsets [0, "
                        "4398046511104) end beyond the data area (64 bytes); "
                        "the file may be truncated"),

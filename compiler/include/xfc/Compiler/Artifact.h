@@ -31,7 +31,7 @@ struct ArtifactWeight {
   std::vector<int64_t> sourceShape;   ///< Shape in the spec's layout.
   std::string transform = "none";     ///< "none" or "transpose".
   uint64_t offset = 0, sizeBytes = 0; ///< Filled by writeArtifactWeights.
-  uint64_t checksum = 0; ///< FNV-1a 64 of its bytes; ditto.
+  uint64_t checksum = 0;              ///< FNV-1a 64 of its bytes; ditto.
   /// A derived weight (QKV fusion): the spec's tensors it concatenates
   /// along dimension 0, in order, before the transform; empty otherwise.
   /// `sourceShape` is then the shape of the concatenation.

@@ -45,8 +45,8 @@ bool overrideAttentionPattern(ModelSpec &spec, const std::string &text,
 
 /// Checks the shape options against the spec (positive batch, sequence
 /// lengths within [1, max_seq_len], attention patterns that fit the
-/// sequence: global positions inside it, block layouts of its size, ...). `error.path` names the option,
-/// e.g. "--seq-len".
+/// sequence: global positions inside it, block layouts of its size, ...).
+/// `error.path` names the option, e.g. "--seq-len".
 bool validateShapeOptions(const ModelSpec &spec, const ShapeOptions &shapes,
                           SpecError &error);
 

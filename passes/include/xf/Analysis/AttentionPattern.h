@@ -125,8 +125,7 @@ public:
   /// refused or allowed (the union: Full if a part is full, Empty if every
   /// part is empty), Partial otherwise, including where a part's closed
   /// form cannot tell (e.g. a dilated window's tiles near its reach).
-  BlockKind classifyTile(int64_t i0, int64_t i1, int64_t j0,
-                         int64_t j1) const;
+  BlockKind classifyTile(int64_t i0, int64_t i1, int64_t j0, int64_t j1) const;
 
   /// The number of allowed (query, key) pairs: full tiles by their area,
   /// partial tiles element by element.

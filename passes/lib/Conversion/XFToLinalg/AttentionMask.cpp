@@ -69,8 +69,7 @@ struct IndexOps {
   Value lookup(Value table, Value index) const {
     Value entry = tensor::ExtractOp::create(b, loc, table, index);
     Value zero = arith::ConstantIntOp::create(b, loc, b.getI8Type(), 0);
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, entry,
-                                 zero);
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, entry, zero);
   }
 };
 
@@ -152,14 +151,14 @@ Value PatternMask::allows(OpBuilder &b, Location loc, Value i, Value j) const {
         break;
       }
       for (int64_t g : part.global)
-        allowed = x.orI(allowed, x.orI(x.cmp(P::eq, i, x.c(g)),
-                                       x.cmp(P::eq, j, x.c(g))));
+        allowed = x.orI(
+            allowed, x.orI(x.cmp(P::eq, i, x.c(g)), x.cmp(P::eq, j, x.c(g))));
       break;
     case Kind::BigBird:
     case Kind::BlockSparse: {
       int64_t cols = ceilDiv(pattern.keyLen(), part.width);
-      Value entry = x.add(x.mul(x.div(i, part.width), x.c(cols)),
-                          x.div(j, part.width));
+      Value entry =
+          x.add(x.mul(x.div(i, part.width), x.c(cols)), x.div(j, part.width));
       allowed = x.lookup(tables[p], entry);
       break;
     }
@@ -167,13 +166,12 @@ Value PatternMask::allows(OpBuilder &b, Location loc, Value i, Value j) const {
       allowed = x.andI(notAfter, x.cmp(P::sle, diff, x.c(part.width)));
       break;
     case Kind::StridedSummary:
-      allowed = x.andI(notAfter,
-                       x.cmp(P::eq, x.rem(i, part.width),
-                             x.rem(j, part.width)));
+      allowed = x.andI(
+          notAfter, x.cmp(P::eq, x.rem(i, part.width), x.rem(j, part.width)));
       break;
     case Kind::FixedLocal:
-      allowed = x.andI(notAfter, x.cmp(P::eq, x.div(i, part.width),
-                                       x.div(j, part.width)));
+      allowed = x.andI(
+          notAfter, x.cmp(P::eq, x.div(i, part.width), x.div(j, part.width)));
       break;
     case Kind::FixedSummary:
       allowed = x.andI(notAfter, x.cmp(P::sge, x.rem(j, part.width),

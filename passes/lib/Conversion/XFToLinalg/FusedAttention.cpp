@@ -445,8 +445,7 @@ void buildQueryBlock(OpBuilder &b, Location loc, const Problem &p,
   Emitter e{b, loc};
   MLIRContext *ctx = b.getContext();
   SmallVector<Value> ivs = forall.getInductionVars();
-  Value batch = ivs[0], head = e.add(ivs[1], e.idx(p.headOffset)),
-        qb = ivs[2];
+  Value batch = ivs[0], head = e.add(ivs[1], e.idx(p.headOffset)), qb = ivs[2];
   Value out = forall.getRegionIterArgs()[0];
 
   // The rows this tile owns are [qFirst, min(qFirst + Bq, Sq)); a shifted
@@ -523,8 +522,7 @@ void buildQueryBlock(OpBuilder &b, Location loc, const Problem &p,
   // o / l, and 0 for a row that saw no allowed key (l == 0), written
   // straight into the output tile (destination passing: the insertion below
   // then bufferizes in place, without a copy of the tile).
-  Value outHead =
-      p.permuteHeads ? e.sub(e.idx(p.totalHeads - 1), head) : head;
+  Value outHead = p.permuteHeads ? e.sub(e.idx(p.totalHeads - 1), head) : head;
   Value outCol = e.mul(outHead, e.idx(p.dv));
   SmallVector<OpFoldResult> offsets{batch, qFirst, outCol};
   SmallVector<OpFoldResult> sizes{b.getIndexAttr(1), rows,
@@ -607,7 +605,7 @@ Value mlir::xf::buildFusedAttention(PatternRewriter &rewriter, AttentionOp op,
       if (!dropMask)
         mask.emplace(rewriter, loc, *pattern);
     }
-    BlockMap map = pattern ? pattern->blockMap(p.bq, p.bk)
+    BlockMap map = pattern    ? pattern->blockMap(p.bq, p.bk)
                    : p.causal ? BlockMap::causal(p.sq, p.sk, p.bq, p.bk)
                               : BlockMap::dense(p.sq, p.sk, p.bq, p.bk);
     p.numQueryBlocks = map.numQueryBlocks();

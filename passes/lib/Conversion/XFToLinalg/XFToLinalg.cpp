@@ -1004,16 +1004,18 @@ struct LowerAttention : public OpRewritePattern<AttentionOp> {
                     arith::CmpIOp::create(
                         b, l, arith::CmpIPredicate::eq, group,
                         arith::ConstantIndexOp::create(b, l, g)));
-              allowed = allowed ? arith::OrIOp::create(b, l, allowed, inGroup)
-                                      .getResult()
-                                : inGroup;
+              allowed =
+                  allowed
+                      ? arith::OrIOp::create(b, l, allowed, inGroup).getResult()
+                      : inGroup;
             }
             Value notAllowed = arith::XOrIOp::create(
                 b, l, allowed,
                 arith::ConstantIntOp::create(b, l, b.getI1Type(), 1));
-            masked = masked ? arith::OrIOp::create(b, l, masked, notAllowed)
-                                  .getResult()
-                            : notAllowed;
+            masked =
+                masked
+                    ? arith::OrIOp::create(b, l, masked, notAllowed).getResult()
+                    : notAllowed;
           }
           if (masked)
             x = arith::SelectOp::create(b, l, masked, negInf(b, l), x);
