@@ -4,8 +4,8 @@
 # Part of xfc. The `attention/<variant>/L=<n>` records of `make bench`
 # (bench/README.md): one attention layer (12 heads, head_dim 64, batch 1)
 # at each sequence length, dense and under the mask patterns, each compiled
-# and run by build/bin/xfc-attention-bench in two processes (compile, then
-# run, so the run's resident high-water mark is its own). Peers, measured in
+# by build/bin/xfc-attention-bench and run by build/bin/xfc-attention-run
+# (the runtime alone, so the run's resident high-water mark is its own). Peers, measured in
 # the same run: xfc's own dense fused attention at the same L, and for
 # L <= 4096 PyTorch's math attention (softmax(Q K^T / sqrt(d) + M) V with
 # the mask built element by element from the definitions, by the goldens'
@@ -78,7 +78,8 @@ def measure_xfc(args, variant, seq, runs):
     if text:
         compile_cmd += ["--pattern", text]
     compiled = run_json(compile_cmd, os.path.join(work, "compile.json"))
-    ran = run_json([exe, "run", "--work", work, "--runs", str(runs),
+    runner = os.path.join(args.build, "bin", "xfc-attention-run")
+    ran = run_json([runner, "run", "--work", work, "--runs", str(runs),
                     "--threads", "0"], os.path.join(work, "run.json"))
     return compiled, ran
 
@@ -147,10 +148,10 @@ def measure_pytorch(variant, seq, runs, thread_counts):
 # --------------------------------------------------------------------------- #
 
 def run_attention(args, records, skips, pytorch_available):
-    exe = os.path.join(args.build, "bin", "xfc-attention-bench")
-    if not os.path.exists(exe):
-        skips.append("attention: xfc-attention-bench not built")
-        return
+    for tool in ("xfc-attention-bench", "xfc-attention-run"):
+        if not os.path.exists(os.path.join(args.build, "bin", tool)):
+            skips.append(f"attention: {tool} not built")
+            return
     lengths = [int(x) for x in args.attention_lengths.split(",") if x]
     thread_counts = sorted({1, len(os.sched_getaffinity(0))})
     for seq in lengths:

@@ -57,7 +57,7 @@ if [ ! -f "$BUILD/build.ninja" ]; then
 else
   cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DXFC_BUILD_BENCH=ON >/dev/null
 fi
-cmake --build "$BUILD" -j "$JOBS" --target xfc xfc_runtime xfc-attention-bench
+cmake --build "$BUILD" -j "$JOBS" --target xfc xfc_runtime xfc-attention-bench xfc-attention-run
 # Without OpenBLAS's headers CMake defines no xfc-gemm-bench target; run.py
 # then skips the GEMM records and says why.
 cmake --build "$BUILD" -j "$JOBS" --target xfc-gemm-bench ||

@@ -12,18 +12,22 @@
 //     compiles DIR/artifact and writes DIR/compile.json: the pattern's
 //     allowed pairs, the FLOPs the fused kernel executes (visited tiles)
 //     and the dense FLOPs, the compile time;
-//   xfc-attention-bench run --work DIR [--threads T] [--runs N]
+//   xfc-attention-run run --work DIR [--threads T] [--runs N]
 //     times N runs after one warm-up (median, min) and writes
-//     DIR/run.json with ru_maxrss.
+//     DIR/run.json with ru_maxrss. This is the same source built without
+//     the compiler (XFC_ATTENTION_BENCH_RUN_ONLY), linking the runtime
+//     alone, so its high-water mark holds no compiler pages either.
 //
 //===----------------------------------------------------------------------===//
+#include "xfc/runtime.h"
+
+#ifndef XFC_ATTENTION_BENCH_RUN_ONLY
 #include "xf/Analysis/AttentionPattern.h"
 #include "xf/Dialect/XF/XFOps.h"
 #include "xfc/Compiler/Compiler.h"
 #include "xfc/Compiler/Pipelines.h"
 #include "xfc/Frontend/ModelBuilder.h"
 #include "xfc/Frontend/Weights.h"
-#include "xfc/runtime.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -31,6 +35,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
+#endif
 
 #include <nlohmann/json.hpp>
 
@@ -107,6 +112,7 @@ void writeJson(const std::string &path, const nlohmann::json &doc) {
     fail("cannot write " + path);
 }
 
+#ifndef XFC_ATTENTION_BENCH_RUN_ONLY
 int compileStep(const Options &opts) {
   if (opts.seq < 1)
     fail("compile: --seq must be positive");
@@ -193,8 +199,9 @@ int compileStep(const Options &opts) {
   writeJson(opts.workDir + "/compile.json", doc);
   return 0;
 }
+#endif
 
-std::string takeError(xfc_status status) {
+[[maybe_unused]] std::string takeError(xfc_status status) {
   if (!status)
     return "";
   std::string message = xfc_status_get_message(status);
@@ -202,7 +209,7 @@ std::string takeError(xfc_status status) {
   return message.empty() ? "unknown error" : message;
 }
 
-int runStep(const Options &opts) {
+[[maybe_unused]] int runStep(const Options &opts) {
   std::string artifact = opts.workDir + "/artifact";
   xfc_model *model = nullptr;
   if (std::string e =
@@ -280,11 +287,16 @@ int runStep(const Options &opts) {
 int main(int argc, char **argv) {
   Options opts = parseOptions(argc, argv);
   std::filesystem::create_directories(opts.workDir);
+#ifdef XFC_ATTENTION_BENCH_RUN_ONLY
+  if (opts.step == "run")
+    return runStep(opts);
+  fail("unknown step '" + opts.step + "' (expected run)");
+#else
   if (opts.step == "compile") {
     xfc::registerXFCPassesAndPipelines();
     return compileStep(opts);
   }
-  if (opts.step == "run")
-    return runStep(opts);
-  fail("unknown step '" + opts.step + "' (expected compile or run)");
+  fail("unknown step '" + opts.step +
+       "' (expected compile; xfc-attention-run runs)");
+#endif
 }
