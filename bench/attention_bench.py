@@ -69,27 +69,38 @@ def run_json(cmd, path, env=None, timeout=1800):
         return json.load(f)
 
 
-def measure_xfc(args, variant, seq, runs):
+def compile_xfc(args, variant, seq):
     exe = os.path.join(args.build, "bin", "xfc-attention-bench")
     work = os.path.join(args.build, "bench", "attention", f"{variant}_L{seq}")
     text = pattern_text(VARIANTS[variant])
-    compile_cmd = [exe, "compile", "--seq", str(seq), "--work", work,
-                   "--heads", str(HEADS), "--head-dim", str(HEAD_DIM)]
+    cmd = [exe, "compile", "--seq", str(seq), "--work", work,
+           "--heads", str(HEADS), "--head-dim", str(HEAD_DIM)]
     if text:
-        compile_cmd += ["--pattern", text]
-    compiled = run_json(compile_cmd, os.path.join(work, "compile.json"))
+        cmd += ["--pattern", text]
+    return work, run_json(cmd, os.path.join(work, "compile.json"))
+
+
+def run_xfc(args, work, runs):
     runner = os.path.join(args.build, "bin", "xfc-attention-run")
-    ran = run_json([runner, "run", "--work", work, "--runs", str(runs),
-                    "--threads", "0"], os.path.join(work, "run.json"))
-    return compiled, ran
+    return run_json([runner, "run", "--work", work, "--runs", str(runs),
+                     "--threads", "0"], os.path.join(work, "run.json"))
 
 
 # --------------------------------------------------------------------------- #
 # The PyTorch peer (a child process per configuration, for its RSS)
 # --------------------------------------------------------------------------- #
 
+def peak_resident_bytes():
+    """VmHWM: reset by execve, unlike ru_maxrss (which a child forked from
+    this large parent would inherit)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def torch_child(argv):
-    import resource
     import torch
     seq, variant, threads, runs = (int(argv[0]), argv[1], int(argv[2]),
                                    int(argv[3]))
@@ -120,8 +131,7 @@ def torch_child(argv):
     times.sort()
     print(json.dumps({
         "median_ms": times[len(times) // 2], "threads": threads,
-        "peak_rss_bytes": resource.getrusage(
-            resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_rss_bytes": peak_resident_bytes(),
         "version": torch.__version__}))
 
 
@@ -155,43 +165,64 @@ def run_attention(args, records, skips, pytorch_available):
     lengths = [int(x) for x in args.attention_lengths.split(",") if x]
     thread_counts = sorted({1, len(os.sched_getaffinity(0))})
     for seq in lengths:
+        # Compile every variant, then time them in interleaved rounds (all
+        # variants in round 1, then round 2, ...), each round its own
+        # process after a warm-up run, so load from other processes on a
+        # shared machine falls on the dense peer and the patterns alike.
         # Long dense runs take tens of seconds: fewer of them.
-        runs = 3 if seq >= 8192 else 5
-        dense_ms = None
+        runs, rounds = (1, 3) if seq >= 8192 else (2, 3)
+        compiled = {}
         for variant in VARIANTS:
-            log(f"L={seq} {variant}")
+            log(f"L={seq} compile {variant}")
             try:
-                compiled, ran = measure_xfc(args, variant, seq, runs)
+                compiled[variant] = compile_xfc(args, variant, seq)
             except (RuntimeError, subprocess.TimeoutExpired) as e:
                 skips.append(f"attention/{variant}/L={seq}: {e}")
-                continue
-            ms = ran["median_ms"]
-            if variant == "dense":
-                dense_ms = ms
+        samples = {v: [] for v in compiled}
+        peak = {v: 0 for v in compiled}
+        threads = {}
+        for r in range(rounds):
+            for variant, (work, _) in compiled.items():
+                log(f"L={seq} run {variant} (round {r + 1}/{rounds})")
+                try:
+                    ran = run_xfc(args, work, runs)
+                except (RuntimeError, subprocess.TimeoutExpired) as e:
+                    skips.append(f"attention/{variant}/L={seq}: {e}")
+                    continue
+                samples[variant] += ran["samples_ms"]
+                peak[variant] = max(peak[variant], ran["peak_rss_bytes"])
+                threads[variant] = ran["threads"]
+        median = {v: sorted(ms)[len(ms) // 2] for v, ms in samples.items()
+                  if ms}
+        dense_ms = median.get("dense")
+        for variant, ms in median.items():
+            info = compiled[variant][1]
             record = {
                 "name": f"attention/{variant}/L={seq}",
                 "unit": "ms",
                 "xfc": ms,
                 "peers": {},
-                "pattern": compiled["pattern"],
+                "pattern": info["pattern"],
                 "seq": seq, "heads": HEADS, "head_dim": HEAD_DIM,
-                "runs": ran["runs"], "threads": ran["threads"],
-                "peak_rss_bytes": ran["peak_rss_bytes"],
-                "compile_seconds": compiled["compile_seconds"],
+                "runs": len(samples[variant]), "rounds": rounds,
+                "threads": threads[variant],
+                "peak_rss_bytes": peak[variant],
+                "compile_seconds": info["compile_seconds"],
             }
             if dense_ms is not None:
                 record["peers"]["dense"] = dense_ms
                 record["speedup_vs_dense"] = dense_ms / ms
             if variant != "dense":
-                ideal = seq * seq / compiled["allowed_pairs"]
+                ideal = seq * seq / info["allowed_pairs"]
                 record["ideal_speedup"] = ideal
                 record["executed_block_density"] = (
-                    compiled["executed_flops"] / compiled["dense_flops"])
+                    info["executed_flops"] / info["dense_flops"])
                 if dense_ms is not None:
                     record["fraction_of_ideal"] = dense_ms / ms / ideal
             if pytorch_available and seq <= PYTORCH_MAX_L:
+                log(f"L={seq} pytorch {variant}")
                 try:
-                    peer = measure_pytorch(variant, seq, runs, thread_counts)
+                    peer = measure_pytorch(variant, seq, 3, thread_counts)
                     record["peers"]["pytorch"] = peer["median_ms"]
                     record["pytorch_threads"] = peer["threads"]
                     record["pytorch_peak_rss_bytes"] = peer["peak_rss_bytes"]

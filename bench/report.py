@@ -305,17 +305,27 @@ def attention_markdown(doc, plots):
     rows = attention_rows(doc)
     if not rows:
         return []
-    L = ["## Attention (one layer, 12 heads x 64, batch 1; median ms)", "",
+    L = ["## Attention (one layer, 12 heads x 64, batch 1; median ms)", ""]
+    again = doc.get("attention_remeasured")
+    if again:
+        L += [f"Measured again on {again['date']} (xfc {again['xfc']}, load "
+              f"average {again['load_average_at_start'][0]:.2f} at start, "
+              f"{again['load_average_at_end'][0]:.2f} at end): "
+              f"`make bench BENCH_ARGS=--attention-only` "
+              f"(= {again['command']}).", ""]
+    L += [
          "xfc: one `xf.attention` compiled into an artifact (the fused "
          "kernel; a pattern's empty tiles skipped, its partial tiles "
-         "masked) and run through the runtime C API at all cores. "
+         "masked) and run through the runtime C API at all cores; the "
+         "variants of one L are timed in 3 interleaved rounds, each in its "
+         "own process after a warm-up run. "
          "`dense`: xfc's own dense fused attention at the same L. "
          "`pytorch`: math attention (`softmax(QK^T/sqrt(d) + M) V`, the "
          "mask built from the definitions) at its best thread count, for "
          "L <= 4096. ideal = L^2 / allowed pairs; executed = the fraction "
          "of tiles the kernel visits; of ideal = (dense / xfc) / ideal. "
-         "Peak RSS of the run process (inputs and output are 3 + 1 "
-         "L x 768 f32 tensors).", "",
+         "Peak RSS: the run process's VmHWM (it holds the inputs and the "
+         "output, 3 + 1 L x 768 f32 tensors, plus the runtime).", "",
          "| record | xfc | dense | pytorch | speed-up vs dense | ideal | "
          "of ideal | executed | peak RSS MiB |",
          "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]

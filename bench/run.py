@@ -557,6 +557,34 @@ def command_args(argv):
     return out
 
 
+def remeasure_attention(args):
+    """--attention-only: the attention records of --results measured anew,
+    its other records kept (the report says when each part was taken)."""
+    os.chdir(ROOT)
+    with open(args.results) as f:
+        doc = json.load(f)
+    sys.path.insert(0, HERE)
+    import attention_bench
+    import report
+    records, skips = [], []
+    load_start = list(os.getloadavg())
+    attention_bench.run_attention(args, records, skips, have_module("torch"))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    doc["records"] = [r for r in doc["records"]
+                      if not r["name"].startswith("attention/")] + records
+    doc["skipped"] = [s for s in doc.get("skipped", [])
+                      if not s.startswith("attention")] + skips
+    doc["attention_remeasured"] = {
+        "date": now.strftime("%Y-%m-%d %H:%M UTC"),
+        "command": " ".join(["bench/run.py"] + command_args(sys.argv[1:])),
+        "xfc": git_revision(),
+        "load_average_at_start": load_start,
+        "load_average_at_end": list(os.getloadavg()),
+    }
+    print("wrote " + report.write_all(doc, args.results, args.report_dir,
+                                      doc.get("compile_logs", {})))
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "_measure":
         return child_main(sys.argv[2:])
@@ -570,6 +598,9 @@ def main():
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--skip-gemm", action="store_true")
     p.add_argument("--skip-attention", action="store_true")
+    p.add_argument("--attention-only", action="store_true",
+                   help="measure only the attention records and replace "
+                        "them in --results, keeping its other records")
     p.add_argument("--attention-lengths",
                    default="1024,2048,4096,8192,16384",
                    help="sequence lengths of the attention records")
@@ -592,6 +623,8 @@ def main():
         print("wrote " + report.write_all(doc, args.results, args.report_dir,
                                           doc.get("compile_logs", {})))
         return
+    if args.attention_only:
+        return remeasure_attention(args)
     args.gemm_shapes = GEMM_SHAPES
     if args.repeat < 1 or args.rounds < 1:
         sys.exit("run.py: --repeat and --rounds must be at least 1")

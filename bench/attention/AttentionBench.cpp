@@ -14,7 +14,7 @@
 //     and the dense FLOPs, the compile time;
 //   xfc-attention-run run --work DIR [--threads T] [--runs N]
 //     times N runs after one warm-up (median, min) and writes
-//     DIR/run.json with ru_maxrss. This is the same source built without
+//     DIR/run.json with every sample and the peak RSS (VmHWM). This is the same source built without
 //     the compiler (XFC_ATTENTION_BENCH_RUN_ONLY), linking the runtime
 //     alone, so its high-water mark holds no compiler pages either.
 //
@@ -201,6 +201,20 @@ int compileStep(const Options &opts) {
 }
 #endif
 
+/// The resident high-water mark of this process image: VmHWM, which
+/// execve resets (ru_maxrss does not: a child forked from a large parent
+/// would report the parent's size).
+[[maybe_unused]] int64_t peakResidentBytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0)
+      return std::stoll(line.substr(6)) * 1024;
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return int64_t(usage.ru_maxrss) * 1024;
+}
+
 [[maybe_unused]] std::string takeError(xfc_status status) {
   if (!status)
     return "";
@@ -267,14 +281,13 @@ int compileStep(const Options &opts) {
   for (float x : out)
     if (!std::isfinite(x))
       fail("run: non-finite output");
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
   nlohmann::json doc = {
       {"median_ms", ms[ms.size() / 2]},
       {"min_ms", ms.front()},
+      {"samples_ms", ms},
       {"runs", opts.runs},
       {"threads", xfc_context_num_threads(ctx)},
-      {"peak_rss_bytes", int64_t(usage.ru_maxrss) * 1024},
+      {"peak_rss_bytes", peakResidentBytes()},
   };
   xfc_context_destroy(ctx);
   xfc_model_destroy(model);
