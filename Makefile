@@ -6,10 +6,17 @@
 #              ThreadSanitizer (in $(BUILD)-tsan) and runs 8 threads x 200.
 #   make bench installs the peers (OpenBLAS, PyTorch, ONNX Runtime), builds
 #              in Release and writes bench/results.json and a report.
+# Reliability (docs/reliability.md), in a second build folder compiled by
+# clang-22 with AddressSanitizer, UBSan and libFuzzer coverage:
+#   make test-sanitize  builds it and runs the sanitizer stage's tests.
+#   make fuzz           builds the fuzzers and runs each for FUZZ_SECONDS.
 BUILD ?= build
+SANITIZE_BUILD ?= build-sanitize
+FUZZ_SECONDS ?= 60
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup configure build demo test test-tsan bench goldens clean
+.PHONY: all setup configure build demo test test-tsan bench goldens clean \
+	test-sanitize fuzz
 
 all: build
 
@@ -35,6 +42,15 @@ test: build
 test-tsan: build
 	TSAN_BUILD=$(BUILD)-tsan JOBS=$(JOBS) bash scripts/test-tsan.sh $(BUILD)
 
+test-sanitize: setup
+	JOBS=$(JOBS) bash scripts/sanitize.sh $(SANITIZE_BUILD) test
+
+# Builds only the fuzzers (and what they link) when run alone.
+fuzz: setup
+	JOBS=$(JOBS) bash scripts/sanitize.sh $(SANITIZE_BUILD) build \
+	  fuzz_spec fuzz_safetensors fuzz_manifest fuzz_artifact
+	bash scripts/fuzz.sh $(SANITIZE_BUILD) $(FUZZ_SECONDS)
+
 # Side-by-side benchmarks (bench/README.md); never part of `make test`.
 # BENCH_ARGS are passed to bench/run.py.
 bench:
@@ -47,4 +63,4 @@ goldens:
 	/usr/bin/python3 tests/e2e/golden/attention_patterns/make_pattern_goldens.py
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-tsan
+	rm -rf $(BUILD) $(BUILD)-tsan $(SANITIZE_BUILD)

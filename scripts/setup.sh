@@ -16,6 +16,9 @@ PACKAGES=(
   libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools clang-22 lld-22
   # LLVM's OpenMP runtime: parallel kernels of the artifacts run on it.
   libomp-22-dev
+  # clang-22's sanitizer and libFuzzer runtimes, for `make test-sanitize`
+  # and `make fuzz` (docs/reliability.md).
+  libclang-rt-22-dev
   # Libraries and tests.
   nlohmann-json3-dev libgtest-dev
   # NumPy checks the .npy reader and writer against the real thing.

@@ -74,6 +74,13 @@ std::string quote(const std::string &text) {
   return quoted;
 }
 
+/// A file path as a JSON string literal, never shortened: a truncated path
+/// does not say which file could not be read (and made the CLI test's
+/// expectation depend on how deep the checkout lies).
+std::string quotePath(const std::string &path) {
+  return Json(path).dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 /// What a JSON value is, for the `found` part of an error: its type and,
 /// for scalars, its value.
 std::string describe(const Json &value) {
@@ -802,12 +809,13 @@ bool parseModelSpecFile(const std::string &path, ModelSpec &out,
   fs::path file(path);
   if (!fs::is_regular_file(file, ec))
     return fail(error, "$", "a readable spec file",
-                quote(path) + (fs::exists(file, ec) ? " (not a regular file)"
-                                                    : " (no such file)"));
+                quotePath(path) + (fs::exists(file, ec)
+                                       ? " (not a regular file)"
+                                       : " (no such file)"));
   std::uintmax_t size = fs::file_size(file, ec);
   if (ec)
     return fail(error, "$", "a readable spec file",
-                quote(path) + " (" + ec.message() + ")");
+                quotePath(path) + " (" + ec.message() + ")");
   if (size > kMaxSpecFileBytes)
     return fail(error, "$",
                 "a spec file of at most " + std::to_string(kMaxSpecFileBytes) +
@@ -816,12 +824,12 @@ bool parseModelSpecFile(const std::string &path, ModelSpec &out,
   std::ifstream in(file, std::ios::binary);
   if (!in)
     return fail(error, "$", "a readable spec file",
-                quote(path) + " (cannot open)");
+                quotePath(path) + " (cannot open)");
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad())
     return fail(error, "$", "a readable spec file",
-                quote(path) + " (read error)");
+                quotePath(path) + " (read error)");
 
   fs::path absolute = fs::absolute(file, ec);
   std::string specDir =

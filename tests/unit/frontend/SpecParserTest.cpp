@@ -693,6 +693,18 @@ TEST(FrontendSpecParser, FileNotFound) {
   EXPECT_NE(error.expected.find("readable"), std::string::npos);
 }
 
+TEST(FrontendSpecParser, MissingFileMessageHasTheWholePath) {
+  // Longer than the 60 characters other quoted strings are cut to.
+  const std::string path = "/nonexistent/xfc/a/rather/deep/checkout/folder/"
+                           "tests/CLI/Inputs/no-such-spec.json";
+  ModelSpec spec;
+  SpecError error;
+  EXPECT_FALSE(parseModelSpecFile(path, spec, error));
+  EXPECT_NE(error.found.find("\"" + path + "\" (no such file)"),
+            std::string::npos)
+      << error.found;
+}
+
 TEST(FrontendSpecParser, DirectoryIsNotASpecFile) {
   test::ScratchDir dir;
   ModelSpec spec;
