@@ -214,6 +214,10 @@ struct XFCPUTileAndVectorizePass
                                 const TileSizes &t) {
     ContractionLoops loops = *matchOuterProductContraction(op);
     unsigned numLoops = op.getNumLoops();
+    // Step 1 erases `op` once its tiled copy replaces it: read what later
+    // steps need from it now.
+    int64_t kSize = op.getStaticLoopRanges()[loops.k];
+    Location loc = op.getLoc();
 
     // 1. Thread tiles over (batch, m, n), rooted at the epilogue if there is
     //    one so that it runs on the tile while it is in cache. The
@@ -291,13 +295,12 @@ struct XFCPUTileAndVectorizePass
 
     // 2. kc-deep slices of the reduction, so a kc x nr panel of B stays in
     //    L1 across the m loop.
-    int64_t kSize = op.getStaticLoopRanges()[loops.k];
     if (kSize > t.kc) {
       scf::SCFTilingOptions kOptions;
       kOptions.setTileSizes(sizes(rewriter, numLoops, {{loops.k, t.kc}}));
       auto kTiled = tileAndReplace(rewriter, tiled, kOptions);
       if (failed(kTiled))
-        return op.emitError("xf-cpu-tile-and-vectorize: k tiling failed");
+        return emitError(loc, "xf-cpu-tile-and-vectorize: k tiling failed");
       tiled = kTiled->first;
     }
 
@@ -320,7 +323,7 @@ struct XFCPUTileAndVectorizePass
     regOptions.setInterchange(interchange);
     auto regTiled = tileAndReplace(rewriter, tiled, regOptions);
     if (failed(regTiled))
-      return op.emitError("xf-cpu-tile-and-vectorize: register tiling failed");
+      return emitError(loc, "xf-cpu-tile-and-vectorize: register tiling failed");
     tiled = regTiled->first;
 
     // 4. One k per iteration: the vectorized body is one outer product.
@@ -328,7 +331,7 @@ struct XFCPUTileAndVectorizePass
     unitK.setTileSizes(sizes(rewriter, numLoops, {{loops.k, 1}}));
     auto kLoop = tileAndReplace(rewriter, tiled, unitK);
     if (failed(kLoop))
-      return op.emitError("xf-cpu-tile-and-vectorize: unit-k tiling failed");
+      return emitError(loc, "xf-cpu-tile-and-vectorize: unit-k tiling failed");
     kLoop->first->setAttr(kMicroTileMarker, rewriter.getUnitAttr());
 
     // Peel the m loop, then the n loop: the main iterations get static tile
