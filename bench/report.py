@@ -339,11 +339,13 @@ def attention_markdown(doc, plots):
             f"{fmt(r.get('fraction_of_ideal'), 2)} | "
             f"{fmt(r.get('executed_block_density'), 3)} | "
             f"{r['peak_rss_bytes'] / 2**20:.0f} |")
-    growth = [r for r in rows if "per_token_growth" in r]
+    growth = [(r, k) for r in rows for k in r
+              if k.startswith("per_token_growth")]
     if growth:
-        L += ["", "Time per token at the longest L over the shortest: " +
-              ", ".join(f"{r['name'].split('/')[1]} "
-                        f"{r['per_token_growth']:.2f}" for r in growth) +
+        L += ["", "Time per token at the longest L over the shortest "
+              f"(`{growth[0][1]}`): " +
+              ", ".join(f"{r['name'].split('/')[1]} {r[k]:.2f}"
+                        for r, k in growth) +
               " (1.0 = linear in L; dense attention is quadratic)."]
     L.append("")
     if "attention" in plots:
