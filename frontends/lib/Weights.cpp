@@ -263,6 +263,19 @@ bool loadSafetensors(const ModelSpec &spec, const std::string &path,
         std::memcpy(&tensor.data[i], &bits, sizeof(float));
       }
     }
+    // A NaN or infinity in a weight reaches every output that reads it
+    // (IEEE arithmetic): refuse the file instead of compiling a model that
+    // computes garbage, and say where the first one is.
+    for (size_t i = 0; i < count; ++i) {
+      if (std::isfinite(tensor.data[i]))
+        continue;
+      error = path + ": tensor \"" + decl.name + "\" holds " +
+              (std::isnan(tensor.data[i]) ? "NaN" : "an infinity") +
+              " at element " + std::to_string(i) + " (file offset " +
+              std::to_string(entry->begin + 4 * i) +
+              "), expected finite values";
+      return false;
+    }
     out.insert(decl.name, std::move(tensor));
   }
   return true;

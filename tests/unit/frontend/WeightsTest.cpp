@@ -20,6 +20,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -352,6 +353,27 @@ TEST_F(FrontendSafetensors, ThroughASpecFile) {
   std::string error;
   ASSERT_TRUE(loadWeights(fromFile, loaded, error)) << error;
   EXPECT_TRUE(sameBytes(loaded, source));
+}
+
+/// Non-finite weights are refused with the tensor, the element and its
+/// file offset, whatever tensor they are in.
+TEST_F(FrontendSafetensors, NonFiniteWeightIsRefused) {
+  const HostTensor *fc2 = source.find("encoder.layers.1.ffn.fc2.weight");
+  ASSERT_NE(fc2, nullptr);
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(),
+                    -std::numeric_limits<float>::infinity()}) {
+    std::vector<float> data = fc2->data;
+    data[5] = bad;
+    std::string path = dir.file("nonfinite.safetensors");
+    writeStore(path, source, "",
+               {{"encoder.layers.1.ffn.fc2.weight", "F32", fc2->shape,
+                 data.data(), data.size() * sizeof(float)}});
+    expectLoadFails(path, {"nonfinite.safetensors",
+                           "\"encoder.layers.1.ffn.fc2.weight\"",
+                           std::isnan(bad) ? "holds NaN" : "holds an infinity",
+                           "at element 5 (file offset ",
+                           "expected finite values"});
+  }
 }
 
 TEST_F(FrontendSafetensors, MissingTensor) {
