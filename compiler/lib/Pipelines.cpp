@@ -128,8 +128,10 @@ std::string llvmStage(const CpuPipelineOptions &opts) {
   // an argument xf-export-signature must count, and OpenMP outlining then
   // names each parallel region after its kernel function.
   return "xf-outline-kernels{profile=true},xf-export-signature," + threads +
-         "xf-lower-strided-copies,convert-linalg-to-loops,convert-vector-to-"
-         "scf{full-unroll},lower-affine,"
+         "xf-lower-strided-copies,convert-linalg-to-loops," +
+         (opts.runtimeVerification ? "generate-runtime-verification,"
+                                   : "") +
+         "convert-vector-to-scf{full-unroll},lower-affine,"
          "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
          "convert-math-to-libm,"
          "convert-vector-to-llvm{vector-contract-lowering=outerproduct},"
@@ -157,6 +159,12 @@ struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
   Option<bool> poisonDeadBuffers{
       *this, "poison-dead-buffers",
       llvm::cl::desc("Fill each planned buffer with NaN after its last use"),
+      llvm::cl::init(false)};
+
+  Option<bool> runtimeVerification{
+      *this, "runtime-verification",
+      llvm::cl::desc("Check every memref access at run time (aborts with "
+                     "the op's location)"),
       llvm::cl::init(false)};
 
   Option<bool> packLinearWeights{
@@ -206,6 +214,7 @@ struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
     opts.vectorWidth = vectorWidth;
     opts.threads = threads;
     opts.poisonDeadBuffers = poisonDeadBuffers;
+    opts.runtimeVerification = runtimeVerification;
     opts.fusion.qkv = fuseQKV;
     opts.fusion.epilogue = fuseEpilogue;
     opts.fusion.residualLayerNorm = fuseResidualLayerNorm;

@@ -11,6 +11,8 @@
 // RUN: xfc-opt %s --xf-model-stage | xfc-opt --xf-linalg-stage | xfc-opt --xf-buffer-stage | FileCheck %s --check-prefix=BUFFER
 // Stages replayed one by one carry the locations along (kernel tags).
 // RUN: xfc-opt %s --xf-model-stage --mlir-print-debuginfo | xfc-opt --xf-linalg-stage --mlir-print-debuginfo | xfc-opt --xf-buffer-stage --mlir-print-debuginfo | xfc-opt --xf-llvm-stage | FileCheck %s --check-prefix=CPU
+// RUN: xfc-opt %s --xf-cpu-pipeline=runtime-verification=true | FileCheck %s --check-prefix=VERIFIED
+// RUN: xfc-opt %s --xf-cpu-pipeline | FileCheck %s --check-prefix=UNVERIFIED
 
 // A linear, a layer norm and causal self-attention without biases.
 func.func @xf_model(%x: tensor<1x4x8xf32>,
@@ -125,3 +127,11 @@ func.func @xf_model(%x: tensor<1x4x8xf32>,
 // CPU-NEXT: llvm.return
 // CPU-NOT: {{= (xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
 // CPU-NOT: {{^[[:space:]]*(xf|linalg|memref|tensor|arith|math|scf|cf|func|affine|bufferization)\.}}
+
+// runtime-verification=true: MLIR's generate-runtime-verification guards
+// the loops' memref accesses; a failed check prints its message (the op and
+// its location, "ERROR: Runtime op verification failed" in hex) and aborts.
+// VERIFIED: llvm.mlir.global private constant @assert_msg_{{[0-9]+}}(dense<"0x4552524F523A2052756E74696D65206F7020766572696669636174696F6E206661696C6564
+// VERIFIED: llvm.call @puts
+// VERIFIED-NEXT: llvm.call @abort()
+// UNVERIFIED-NOT: @assert_msg

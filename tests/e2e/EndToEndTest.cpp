@@ -223,6 +223,40 @@ INSTANTIATE_TEST_SUITE_P(
     Goldens, PoisonedGoldenTest, ::testing::ValuesIn(listGoldenCaseShapes()),
     goldenTestName);
 
+/// The generated code checked by MLIR's runtime verification: every
+/// memref load, store, subview and reshape tests its bounds and aborts the
+/// process (failing the test) if it would leave its buffer; the output must
+/// still match.
+class RuntimeVerifiedGoldenTest
+    : public ::testing::TestWithParam<GoldenCaseShape> {};
+
+TEST_P(RuntimeVerifiedGoldenTest, MatchesPyTorchWithBoundsChecks) {
+  const GoldenCaseShape &param = GetParam();
+  ModelSpec spec;
+  SpecError specError;
+  ASSERT_TRUE(parseModelSpecFile(param.goldenCase.specPath, spec, specError))
+      << specError.message();
+  GoldenData data;
+  std::string error;
+  ASSERT_TRUE(loadGoldenData(spec, param.shape, data, error)) << error;
+
+  ScratchDir dir("verified_" + param.testName());
+  CpuPipelineOptions pipeline;
+  pipeline.runtimeVerification = true;
+  std::string artifact = compileOrFail(param.goldenCase.specPath, data.shapes,
+                                       dir.path(), pipeline);
+  std::vector<float> out = runArtifact(artifact, data.inputValues);
+  GoldenComparison golden = compareValidRows(data, out.data(), out.size());
+  ASSERT_TRUE(golden.sizeMatches);
+  EXPECT_GT(golden.comparedRows, 0);
+  EXPECT_LE(golden.maxAbsError, kTolerance)
+      << "vs PyTorch, worst flat index " << golden.worstIndex;
+}
+
+INSTANTIATE_TEST_SUITE_P(Goldens, RuntimeVerifiedGoldenTest,
+                         ::testing::ValuesIn(listGoldenCaseShapes()),
+                         goldenTestName);
+
 //===----------------------------------------------------------------------===//
 // Goldens under every fusion configuration
 //===----------------------------------------------------------------------===//

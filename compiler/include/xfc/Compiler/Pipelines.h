@@ -61,6 +61,11 @@ struct CpuPipelineOptions {
   /// xf-plan-memory: fill every intermediate buffer with NaN when its
   /// lifetime ends (debug mode; results must not change).
   bool poisonDeadBuffers = false;
+  /// MLIR's generate-runtime-verification on the loops of the LLVM stage:
+  /// every memref access, subview and reshape checks its bounds and
+  /// aborts with the op's location when it would leave its buffer (debug
+  /// mode; the generated code gets slower).
+  bool runtimeVerification = false;
 };
 
 void buildModelStage(mlir::OpPassManager &pm, const CpuPipelineOptions &opts);
