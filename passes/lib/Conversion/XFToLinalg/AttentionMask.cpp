@@ -117,6 +117,19 @@ PatternMask::PatternMask(OpBuilder &b, Location loc,
 Value PatternMask::allows(OpBuilder &b, Location loc, Value i, Value j) const {
   IndexOps x{b, loc};
   using P = arith::CmpIPredicate;
+  // Each operand is created in its own statement: C++ leaves the order of
+  // evaluation of call arguments open, and the IR must not depend on the
+  // host compiler.
+  auto between = [&](Value v, int64_t lo, int64_t hi) {
+    Value aboveLo = x.cmp(P::sge, v, x.c(lo));
+    Value belowHi = x.cmp(P::sle, v, x.c(hi));
+    return x.andI(aboveLo, belowHi);
+  };
+  auto sameRemainder = [&](int64_t m) {
+    Value ri = x.rem(i, m);
+    Value rj = x.rem(j, m);
+    return x.cmp(P::eq, ri, rj);
+  };
   Value any;
   for (auto [p, part] : llvm::enumerate(pattern.parts())) {
     // i - j, and j <= i, the building blocks of most parts.
@@ -130,53 +143,56 @@ Value PatternMask::allows(OpBuilder &b, Location loc, Value i, Value j) const {
       allowed = notAfter;
       break;
     case Kind::SlidingWindow:
-      if (part.causal)
-        allowed = x.andI(notAfter, x.cmp(P::sle, diff, x.c(part.width)));
-      else
-        allowed = x.andI(x.cmp(P::sle, diff, x.c(part.width / 2)),
-                         x.cmp(P::sge, diff, x.c(-part.width / 2)));
+      allowed = part.causal ? between(diff, 0, part.width)
+                            : between(diff, -part.width / 2, part.width / 2);
       break;
     case Kind::DilatedSlidingWindow: {
       int64_t reach = (part.width / 2) * part.dilation;
       // |i - j| mod d == 0 is (i mod d) == (j mod d) for i, j >= 0.
-      allowed = x.andI(
-          x.andI(x.cmp(P::sle, diff, x.c(reach)),
-                 x.cmp(P::sge, diff, x.c(-reach))),
-          x.cmp(P::eq, x.rem(i, part.dilation), x.rem(j, part.dilation)));
+      Value inReach = between(diff, -reach, reach);
+      allowed = x.andI(inReach, sameRemainder(part.dilation));
       break;
     }
     case Kind::GlobalTokens:
       if (tables[p]) {
-        allowed = x.orI(x.lookup(tables[p], i), x.lookup(tables[p], j));
+        Value rowGlobal = x.lookup(tables[p], i);
+        Value colGlobal = x.lookup(tables[p], j);
+        allowed = x.orI(rowGlobal, colGlobal);
         break;
       }
-      for (int64_t g : part.global)
-        allowed = x.orI(
-            allowed, x.orI(x.cmp(P::eq, i, x.c(g)), x.cmp(P::eq, j, x.c(g))));
+      for (int64_t g : part.global) {
+        Value rowIs = x.cmp(P::eq, i, x.c(g));
+        Value colIs = x.cmp(P::eq, j, x.c(g));
+        allowed = x.orI(allowed, x.orI(rowIs, colIs));
+      }
       break;
     case Kind::BigBird:
     case Kind::BlockSparse: {
       int64_t cols = ceilDiv(pattern.keyLen(), part.width);
-      Value entry =
-          x.add(x.mul(x.div(i, part.width), x.c(cols)), x.div(j, part.width));
-      allowed = x.lookup(tables[p], entry);
+      Value row = x.div(i, part.width);
+      Value rowStart = x.mul(row, x.c(cols));
+      Value col = x.div(j, part.width);
+      allowed = x.lookup(tables[p], x.add(rowStart, col));
       break;
     }
     case Kind::StridedLocal:
-      allowed = x.andI(notAfter, x.cmp(P::sle, diff, x.c(part.width)));
+      allowed = between(diff, 0, part.width);
       break;
     case Kind::StridedSummary:
-      allowed = x.andI(
-          notAfter, x.cmp(P::eq, x.rem(i, part.width), x.rem(j, part.width)));
+      allowed = x.andI(notAfter, sameRemainder(part.width));
       break;
-    case Kind::FixedLocal:
-      allowed = x.andI(
-          notAfter, x.cmp(P::eq, x.div(i, part.width), x.div(j, part.width)));
+    case Kind::FixedLocal: {
+      Value qBlock = x.div(i, part.width);
+      Value kBlock = x.div(j, part.width);
+      allowed = x.andI(notAfter, x.cmp(P::eq, qBlock, kBlock));
       break;
-    case Kind::FixedSummary:
-      allowed = x.andI(notAfter, x.cmp(P::sge, x.rem(j, part.width),
-                                       x.c(part.width - part.summary)));
+    }
+    case Kind::FixedSummary: {
+      Value offset = x.rem(j, part.width);
+      Value threshold = x.c(part.width - part.summary);
+      allowed = x.andI(notAfter, x.cmp(P::sge, offset, threshold));
       break;
+    }
     }
     any = x.orI(any, allowed);
   }
