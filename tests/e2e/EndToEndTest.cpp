@@ -196,8 +196,11 @@ INSTANTIATE_TEST_SUITE_P(
 // into NaN. The goldens must still pass.
 class PoisonedGoldenTest : public ::testing::TestWithParam<GoldenCaseShape> {};
 
-TEST_P(PoisonedGoldenTest, MatchesPyTorchWithDeadBuffersPoisoned) {
-  const GoldenCaseShape &param = GetParam();
+/// Compiles `param`'s model with `pipeline` (a debug mode) into a scratch
+/// folder named after `folderPrefix` and checks it against PyTorch.
+void checkGoldenAgainstPyTorch(const GoldenCaseShape &param,
+                               const std::string &folderPrefix,
+                               const CpuPipelineOptions &pipeline) {
   ModelSpec spec;
   SpecError specError;
   ASSERT_TRUE(parseModelSpecFile(param.goldenCase.specPath, spec, specError))
@@ -206,9 +209,7 @@ TEST_P(PoisonedGoldenTest, MatchesPyTorchWithDeadBuffersPoisoned) {
   std::string error;
   ASSERT_TRUE(loadGoldenData(spec, param.shape, data, error)) << error;
 
-  ScratchDir dir("poisoned_" + param.testName());
-  CpuPipelineOptions pipeline;
-  pipeline.poisonDeadBuffers = true;
+  ScratchDir dir(folderPrefix + param.testName());
   std::string artifact = compileOrFail(param.goldenCase.specPath, data.shapes,
                                        dir.path(), pipeline);
   std::vector<float> out = runArtifact(artifact, data.inputValues);
@@ -217,6 +218,12 @@ TEST_P(PoisonedGoldenTest, MatchesPyTorchWithDeadBuffersPoisoned) {
   EXPECT_GT(golden.comparedRows, 0);
   EXPECT_LE(golden.maxAbsError, kTolerance)
       << "vs PyTorch, worst flat index " << golden.worstIndex;
+}
+
+TEST_P(PoisonedGoldenTest, MatchesPyTorchWithDeadBuffersPoisoned) {
+  CpuPipelineOptions pipeline;
+  pipeline.poisonDeadBuffers = true;
+  checkGoldenAgainstPyTorch(GetParam(), "poisoned_", pipeline);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -231,26 +238,9 @@ class RuntimeVerifiedGoldenTest
     : public ::testing::TestWithParam<GoldenCaseShape> {};
 
 TEST_P(RuntimeVerifiedGoldenTest, MatchesPyTorchWithBoundsChecks) {
-  const GoldenCaseShape &param = GetParam();
-  ModelSpec spec;
-  SpecError specError;
-  ASSERT_TRUE(parseModelSpecFile(param.goldenCase.specPath, spec, specError))
-      << specError.message();
-  GoldenData data;
-  std::string error;
-  ASSERT_TRUE(loadGoldenData(spec, param.shape, data, error)) << error;
-
-  ScratchDir dir("verified_" + param.testName());
   CpuPipelineOptions pipeline;
   pipeline.runtimeVerification = true;
-  std::string artifact = compileOrFail(param.goldenCase.specPath, data.shapes,
-                                       dir.path(), pipeline);
-  std::vector<float> out = runArtifact(artifact, data.inputValues);
-  GoldenComparison golden = compareValidRows(data, out.data(), out.size());
-  ASSERT_TRUE(golden.sizeMatches);
-  EXPECT_GT(golden.comparedRows, 0);
-  EXPECT_LE(golden.maxAbsError, kTolerance)
-      << "vs PyTorch, worst flat index " << golden.worstIndex;
+  checkGoldenAgainstPyTorch(GetParam(), "verified_", pipeline);
 }
 
 INSTANTIATE_TEST_SUITE_P(Goldens, RuntimeVerifiedGoldenTest,

@@ -138,6 +138,12 @@ public:
     return random[part][qb];
   }
 
+  /// BigBird or BlockSparse part `part`'s block matrix at its own block
+  /// size b: ceil(Sq/b) x ceil(Sk/b) entries, row-major, 1 where allowed.
+  const std::vector<uint8_t> &blockTable(size_t part) const {
+    return blockTables[part];
+  }
+
   const std::vector<PatternPart> &parts() const { return ps; }
   int64_t queryLen() const { return sq; }
   int64_t keyLen() const { return sk; }

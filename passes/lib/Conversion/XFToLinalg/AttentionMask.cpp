@@ -95,17 +95,11 @@ PatternMask::PatternMask(OpBuilder &b, Location loc,
     }
     case Kind::BigBird:
     case Kind::BlockSparse: {
-      // Both are constant on b x b blocks: the pattern of this part alone,
-      // sampled at each block's first element, is the block matrix
+      // Both are constant on b x b blocks: the pattern's own block matrix
       // (BigBird's random blocks included).
-      AttentionPattern alone({part}, sq, sk);
-      int64_t rows = ceilDiv(sq, part.width), cols = ceilDiv(sk, part.width);
-      std::vector<int8_t> blocks(rows * cols, 0);
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t c = 0; c < cols; ++c)
-          blocks[r * cols + c] =
-              alone.allows(r * part.width, c * part.width) ? 1 : 0;
-      tables[p] = constantI8Table(b, loc, blocks);
+      const std::vector<uint8_t> &blocks = pattern.blockTable(p);
+      tables[p] = constantI8Table(
+          b, loc, std::vector<int8_t>(blocks.begin(), blocks.end()));
       break;
     }
     default:
