@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/FusionReport.h"
 
+#include "xf/Analysis/AttentionPattern.h"
 #include "xf/Dialect/XF/NodeNames.h"
 #include "xf/Dialect/XF/XFOps.h"
 #include "xf/Transforms/FusionCandidates.h"
@@ -569,13 +570,21 @@ std::string describeAttention(const FusionReport &report) {
     if (text.empty())
       os << "== attention ==\n";
     double saved = k.denseFlops ? 1.0 - double(k.flops) / k.denseFlops : 0.0;
-    os << "  " << k.id << " " << k.name << ": " << k.pattern << "\n"
-       << llvm::format("    allows %.1f%% of the (query, key) pairs; ",
-                       100.0 * k.allowedFraction)
-       << llvm::format("computes %.3f MFLOP of %.3f dense (%.1f%% saved)\n",
+    mlir::xf::PatternGroups groups;
+    std::string problem;
+    mlir::xf::parsePatternText(k.pattern, groups, problem);
+    const mlir::xf::PatternPart *family = mlir::xf::approximationOf(groups);
+    os << "  " << k.id << " " << k.name << ": " << k.pattern << "\n    ";
+    if (!family)
+      os << llvm::format("allows %.1f%% of the (query, key) pairs; ",
+                         100.0 * k.allowedFraction);
+    os << llvm::format("computes %.3f MFLOP of %.3f dense (%.1f%% saved)\n",
                        k.flops / 1e6, k.denseFlops / 1e6, 100.0 * saved)
-       << "    exact: the same result as dense attention under the "
-          "pattern's mask\n";
+       << "    "
+       << (family ? mlir::xf::numericsNote(*family)
+                  : "exact: the same result as dense attention under the "
+                    "pattern's mask")
+       << "\n";
   }
   return text;
 }

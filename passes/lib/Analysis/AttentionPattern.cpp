@@ -73,8 +73,60 @@ std::string PatternPart::describe() const {
     }
     return "block_sparse(b = " + num(width) + ", layout = [" + rows + "])";
   }
+  case Kind::Linear:
+    return causal ? "linear(causal)" : "linear";
+  case Kind::Performer:
+    return "performer(m = " + num(features) + ", seed = " +
+           std::to_string(seed) + (causal ? ", causal)" : ")");
+  case Kind::Linformer: {
+    static const char *sharings[] = {"none", "headwise", "key_value",
+                                     "layerwise"};
+    return "linformer(k = " + num(projection) +
+           ", sharing = " + sharings[static_cast<int>(sharing)] +
+           ", seed = " + std::to_string(seed) + ")";
+  }
+  case Kind::Lsh:
+    return "lsh(buckets = " + num(buckets) + ", hashes = " + num(hashes) +
+           ", chunk = " + num(chunk) + ", seed = " + std::to_string(seed) +
+           (causal ? ", causal)" : ")");
   }
   return "";
+}
+
+const char *PatternPart::name() const {
+  switch (kind) {
+  case Kind::Dense:
+    return "dense";
+  case Kind::Causal:
+    return "causal";
+  case Kind::SlidingWindow:
+    return "sliding_window";
+  case Kind::DilatedSlidingWindow:
+    return "dilated_sliding_window";
+  case Kind::GlobalTokens:
+    return "global";
+  case Kind::BigBird:
+    return "bigbird";
+  case Kind::StridedLocal:
+    return "strided_local";
+  case Kind::StridedSummary:
+    return "strided_summary";
+  case Kind::FixedLocal:
+    return "fixed_local";
+  case Kind::FixedSummary:
+    return "fixed_summary";
+  case Kind::BlockSparse:
+    return "block_sparse";
+  case Kind::Linear:
+    return "linear";
+  case Kind::Performer:
+    return "performer";
+  case Kind::Linformer:
+    return "linformer";
+  case Kind::Lsh:
+    return "lsh";
+  }
+  return "unknown";
 }
 
 bool PatternPart::isCausal() const {
@@ -86,6 +138,9 @@ bool PatternPart::isCausal() const {
   case Kind::FixedSummary:
     return true;
   case Kind::SlidingWindow:
+  case Kind::Linear:
+  case Kind::Performer:
+  case Kind::Lsh:
     return causal;
   default:
     return false;
@@ -155,8 +210,98 @@ std::string checkPatternPart(const PatternPart &part) {
       if (v > 1)
         return "layout entries must be 0 or 1, found " + std::to_string(v);
     return "";
+  case Kind::Linear:
+    return "";
+  case Kind::Performer:
+    return positive(part.features, "the number of random features m");
+  case Kind::Linformer:
+    return positive(part.projection, "the projection length k");
+  case Kind::Lsh:
+    if (part.buckets < 2 || part.buckets % 2 != 0)
+      return "the number of buckets must be even and >= 2, found " +
+             std::to_string(part.buckets);
+    if (std::string p = positive(part.hashes, "the number of hash rounds");
+        !p.empty())
+      return p;
+    return positive(part.chunk, "the chunk length");
   }
   return "unknown pattern";
+}
+
+const PatternPart *approximationOf(const PatternGroups &groups) {
+  for (const std::vector<PatternPart> &group : groups)
+    for (const PatternPart &part : group)
+      if (!part.isMask())
+        return &part;
+  return nullptr;
+}
+
+std::string numericsNote(const PatternPart &part) {
+  switch (part.kind) {
+  case Kind::Linear:
+    return "changes the numerics: linear attention replaces "
+           "softmax(q k^T / sqrt(d)) by phi(q) phi(k)^T with phi = elu + 1, "
+           "normalized per query";
+  case Kind::Performer:
+    return "changes the numerics: Performer approximates softmax attention "
+           "with " +
+           std::to_string(part.features) +
+           " positive random features (error about 1/sqrt(m))";
+  case Kind::Linformer:
+    return "changes the numerics: Linformer attends to " +
+           std::to_string(part.projection) +
+           " projections of the keys and values (E K, F V) instead of the "
+           "keys and values";
+  case Kind::Lsh:
+    return "changes the numerics: LSH attention lets each query see only "
+           "the keys hashed to its bucket in its chunk and the previous "
+           "one, with queries as keys";
+  default:
+    return "exact: the same result as dense attention under the pattern's "
+           "mask";
+  }
+}
+
+int64_t approximationFlops(const PatternPart &part, int64_t batch,
+                           int64_t heads, int64_t sq, int64_t sk,
+                           int64_t headDim) {
+  double bh = double(batch) * double(heads), d = double(headDim);
+  double q = double(sq), k = double(sk);
+  double flops = 0;
+  switch (part.kind) {
+  case Kind::Linear:
+    // phi on queries and keys; sum_j phi(k_j) v_j^T and sum_j phi(k_j);
+    // per query its products with both and a divide.
+    flops = 2 * (q + k) * d + 2 * k * d * d + k * d + 2 * q * d * d +
+            2 * q * d + q * d;
+    break;
+  case Kind::Performer: {
+    double m = double(part.features);
+    // Features: a d x m product, the norm and the exponentials; then as
+    // linear attention with m features.
+    flops = (q + k) * (2 * d * m + 2 * d + 2 * m) + 2 * k * m * d + k * m +
+            2 * q * m * d + 2 * q * m + q * d;
+    break;
+  }
+  case Kind::Linformer: {
+    double p = double(part.projection);
+    // E K and F V, then dense attention over p keys.
+    flops = 2 * 2 * p * k * d + q * p * (4 * d + 5);
+    break;
+  }
+  case Kind::Lsh: {
+    double rounds = double(part.hashes), c = double(part.chunk);
+    // Hashing (a d x buckets/2 product per round), then per round each
+    // query scores its chunk and the previous one (2c keys).
+    flops = rounds * (2 * q * d * double(part.buckets / 2) +
+                      q * 2 * c * (4 * d + 5));
+    break;
+  }
+  default:
+    flops = q * k * (4 * d + 5);
+    break;
+  }
+  return static_cast<int64_t>(bh * flops);
 }
 
 AttentionPattern::AttentionPattern(std::vector<PatternPart> parts,
@@ -221,6 +366,9 @@ AttentionPattern::AttentionPattern(std::vector<PatternPart> parts,
 }
 
 std::string AttentionPattern::check(const PatternPart &part) const {
+  if (!part.isMask())
+    return std::string(part.name()) +
+           " is not a mask: it has its own lowering, not a block map";
   if (std::string problem = checkPatternPart(part); !problem.empty())
     return problem;
   switch (part.kind) {
@@ -290,6 +438,9 @@ bool AttentionPattern::partAllows(size_t index, int64_t i, int64_t j) const {
   case Kind::BlockSparse:
     return part.layout[(i / part.width) * part.layoutColumns +
                        j / part.width] != 0;
+  default:
+    // Not a mask; the constructor refused it.
+    return false;
   }
   return false;
 }
@@ -407,6 +558,9 @@ BlockKind AttentionPattern::classifyPart(size_t index, int64_t i0, int64_t i1,
       }
     return all ? BlockKind::Full : any ? BlockKind::Partial : BlockKind::Empty;
   }
+  default:
+    // Not a mask; the constructor refused it.
+    return BlockKind::Partial;
   }
   return BlockKind::Partial;
 }

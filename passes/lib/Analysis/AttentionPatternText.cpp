@@ -33,15 +33,21 @@ const std::map<std::string, Kind> &kindsByName() {
       {"fixed_local", Kind::FixedLocal},
       {"fixed_summary", Kind::FixedSummary},
       {"block_sparse", Kind::BlockSparse},
+      {"linear", Kind::Linear},
+      {"performer", Kind::Performer},
+      {"linformer", Kind::Linformer},
+      {"lsh", Kind::Lsh},
   };
   return kinds;
 }
 
-/// A value of an argument: an integer, a list of integers, or a list of
-/// such lists (a block layout). A flag (`causal`) has none.
+/// A value of an argument: an integer, a list of integers, a list of such
+/// lists (a block layout) or a name (Linformer's sharing). A flag
+/// (`causal`) has none.
 struct ArgValue {
-  enum { Flag, Int, List, Matrix } shape = Flag;
+  enum { Flag, Int, List, Matrix, Name } shape = Flag;
   uint64_t integer = 0;
+  std::string name;
   std::vector<int64_t> list;
   std::vector<std::vector<int64_t>> matrix;
   /// Columns of the parameter's name and of its value.
@@ -56,12 +62,27 @@ public:
   bool parse(PatternGroups &groups) {
     groups.clear();
     groups.emplace_back();
+    // The first part that is not a mask and where it starts: such a part
+    // computes something other than softmax attention, so it cannot be
+    // combined with other parts or head groups.
+    std::optional<size_t> familyColumn;
+    std::string familyName;
     while (true) {
       PatternPart part;
+      size_t start = (skipSpace(), pos);
       if (!parsePart(part))
         return false;
+      if (!part.isMask() && !familyColumn) {
+        familyColumn = start;
+        familyName = part.name();
+      }
       groups.back().push_back(std::move(part));
       skipSpace();
+      if (familyColumn && (groups.size() > 1 || groups.back().size() > 1))
+        return failAt(*familyColumn,
+                      familyName +
+                          " is not a mask: it must be the whole pattern "
+                          "(no '+' union, no '|' head groups)");
       if (pos == text.size())
         return true;
       if (text[pos] == '+') {
@@ -182,6 +203,11 @@ private:
   bool value(ArgValue &arg) {
     skipSpace();
     arg.column = pos;
+    if (std::optional<std::string> name = identifier()) {
+      arg.shape = ArgValue::Name;
+      arg.name = *name;
+      return true;
+    }
     if (pos < text.size() && text[pos] != '[') {
       arg.shape = ArgValue::Int;
       return integer(arg.integer);
@@ -213,7 +239,7 @@ private:
       return fail("a pattern part (dense, causal, sliding_window, "
                   "dilated_sliding_window, global, bigbird, strided_local, "
                   "strided_summary, fixed_local, fixed_summary, "
-                  "block_sparse)");
+                  "block_sparse, linear, performer, linformer, lsh)");
     }
     part.kind = kind->second;
 
@@ -279,6 +305,26 @@ private:
     case Kind::BlockSparse:
       params = {{"b", true, ArgValue::Int}, {"layout", true, ArgValue::Matrix}};
       break;
+    case Kind::Linear:
+      params = {{"causal", false, ArgValue::Flag}};
+      break;
+    case Kind::Performer:
+      params = {{"m", true, ArgValue::Int},
+                {"seed", false, ArgValue::Int},
+                {"causal", false, ArgValue::Flag}};
+      break;
+    case Kind::Linformer:
+      params = {{"k", true, ArgValue::Int},
+                {"sharing", false, ArgValue::Name},
+                {"seed", false, ArgValue::Int}};
+      break;
+    case Kind::Lsh:
+      params = {{"buckets", true, ArgValue::Int},
+                {"hashes", false, ArgValue::Int},
+                {"chunk", true, ArgValue::Int},
+                {"seed", false, ArgValue::Int},
+                {"causal", false, ArgValue::Flag}};
+      break;
     }
     auto expectedList = [&] {
       std::string list;
@@ -295,7 +341,8 @@ private:
                                          ")");
       static const char *shapes[] = {"no value", "an integer",
                                      "a list of integers",
-                                     "a list of lists (rows of 0/1)"};
+                                     "a list of lists (rows of 0/1)",
+                                     "a name"};
       if (arg.shape != it->shape)
         return failAt(arg.column, name + " parameter '" + key + "' takes " +
                                       shapes[it->shape] + ", found " +
@@ -351,6 +398,41 @@ private:
       }
       break;
     }
+    case Kind::Linear:
+      part.causal = args.count("causal") != 0;
+      break;
+    case Kind::Performer:
+      part.features = integerOf("m", 0);
+      part.seed = args.count("seed") ? args["seed"].integer : 0;
+      part.causal = args.count("causal") != 0;
+      break;
+    case Kind::Linformer: {
+      part.projection = integerOf("k", 0);
+      part.seed = args.count("seed") ? args["seed"].integer : 0;
+      static const std::map<std::string, PatternPart::Sharing> sharings = {
+          {"none", PatternPart::Sharing::None},
+          {"headwise", PatternPart::Sharing::Headwise},
+          {"key_value", PatternPart::Sharing::KeyValue},
+          {"layerwise", PatternPart::Sharing::Layerwise}};
+      if (args.count("sharing")) {
+        const ArgValue &arg = args["sharing"];
+        auto it = sharings.find(arg.name);
+        if (it == sharings.end())
+          return failAt(arg.column, "linformer sharing must be none, "
+                                    "headwise, key_value or layerwise, "
+                                    "found '" +
+                                        arg.name + "'");
+        part.sharing = it->second;
+      }
+      break;
+    }
+    case Kind::Lsh:
+      part.buckets = integerOf("buckets", 0);
+      part.hashes = integerOf("hashes", 1);
+      part.chunk = integerOf("chunk", 0);
+      part.seed = args.count("seed") ? args["seed"].integer : 0;
+      part.causal = args.count("causal") != 0;
+      break;
     default:
       break;
     }

@@ -20,6 +20,7 @@
 // (the scores of unfused attention) written and read once.
 //
 //===----------------------------------------------------------------------===//
+#include "xf/Analysis/AttentionPattern.h"
 #include "xf/Dialect/XF/NodeNames.h"
 #include "xf/Dialect/XF/XFOps.h"
 #include "xf/Transforms/Passes.h"
@@ -126,6 +127,19 @@ KernelCost costOfAttention(AttentionOp op) {
   double fraction = 1.0;
   if (AttentionPatternAttr pattern = op.getPatternAttr())
     cost.pattern = pattern.getText().str();
+  // Q K^T and P V (2 d each per score), scale, mask, exp, sum, divide.
+  cost.denseFlops = int64_t(double(scores) * double(4 * headDim + 5));
+  // A family that is not a mask: its own kernel and its own count.
+  if (AttentionPatternAttr pattern = op.getPatternAttr()) {
+    PatternGroups groups = pattern.getGroups();
+    if (const PatternPart *family = approximationOf(groups)) {
+      cost.kind = std::string("attention(") + family->name() + ")";
+      cost.flops =
+          approximationFlops(*family, batch, heads, sq, sk, headDim);
+      cost.allowedFraction = 1.0;
+      return cost;
+    }
+  }
   if (kernel) {
     auto bq = kernel.getAs<IntegerAttr>("block_q");
     auto bk = kernel.getAs<IntegerAttr>("block_k");
@@ -154,8 +168,6 @@ KernelCost costOfAttention(AttentionOp op) {
                 : !cost.pattern.empty() ? "attention(unfused, pattern)"
                                         : "attention(unfused)";
   }
-  // Q K^T and P V (2 d each per score), scale, mask, exp, sum, divide.
-  cost.denseFlops = int64_t(double(scores) * double(4 * headDim + 5));
   cost.flops = int64_t(double(cost.denseFlops) * fraction);
   return cost;
 }

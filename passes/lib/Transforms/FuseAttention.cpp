@@ -48,6 +48,10 @@ struct FuseAttentionPass
       int64_t sq = seqLen(op.getQuery()), sk = seqLen(op.getKey());
       if (op->hasAttr(kAttentionKernelAttrName) || sq == 0 || sk == 0)
         return WalkResult::advance();
+      // The families that are not masks have kernels of their own.
+      if (AttentionPatternAttr pattern = op.getPatternAttr();
+          pattern && approximationOf(pattern.getGroups()))
+        return WalkResult::advance();
       int64_t optQ = blockQ, optK = blockK;
       if (optQ < 1 || optK < 1) {
         op.emitError() << "xf-fuse-attention: block sizes must be positive, "

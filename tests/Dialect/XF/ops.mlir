@@ -288,3 +288,23 @@ func.func @attention_patterns(%x: tensor<1x8x16xf32>, %w: tensor<16x16xf32>)
       -> tensor<1x8x16xf32>
   return %0, %1, %2 : tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>
 }
+
+// -----
+
+// The families that are not masks use the same attribute.
+
+// CHECK-LABEL: func.func @attention_families
+// CHECK: pattern = #xf.pattern<"performer(m = 16, seed = 0, causal)">
+// CHECK: pattern = #xf.pattern<"lsh(buckets = 4, hashes = 1, chunk = 4, seed = 0)">
+func.func @attention_families(%x: tensor<1x8x16xf32>)
+    -> (tensor<1x8x16xf32>, tensor<1x8x16xf32>) {
+  %0 = xf.attention %x, %x, %x {num_heads = 2 : i64, scale = 0.25 : f64,
+      pattern = #xf.pattern<"performer(m = 16, seed = 0, causal)">}
+      : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>)
+      -> tensor<1x8x16xf32>
+  %1 = xf.attention %x, %x, %x {num_heads = 2 : i64, scale = 0.25 : f64,
+      pattern = #xf.pattern<"lsh(buckets = 4, hashes = 1, chunk = 4, seed = 0)">}
+      : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>)
+      -> tensor<1x8x16xf32>
+  return %0, %1 : tensor<1x8x16xf32>, tensor<1x8x16xf32>
+}

@@ -299,7 +299,7 @@ TEST(AttentionPatternText, ErrorsSayWhereAndWhat) {
             "column 1: expected a pattern part (dense, causal, "
             "sliding_window, dilated_sliding_window, global, bigbird, "
             "strided_local, strided_summary, fixed_local, fixed_summary, "
-            "block_sparse), found the end");
+            "block_sparse, linear, performer, linformer, lsh), found the end");
   EXPECT_EQ(errorOf("sliding(w = 8)").substr(0, 45),
             "column 1: expected a pattern part (dense, cau");
   EXPECT_EQ(errorOf("sliding_window(w = 8"),
@@ -333,7 +333,72 @@ TEST(AttentionPatternText, ErrorsSayWhereAndWhat) {
             "column 9: expected a pattern part (dense, causal, "
             "sliding_window, dilated_sliding_window, global, bigbird, "
             "strided_local, strided_summary, fixed_local, fixed_summary, "
-            "block_sparse), found the end");
+            "block_sparse, linear, performer, linformer, lsh), found the end");
+}
+
+/// The families that are not masks: their parameters, defaults and the
+/// rule that each is the whole pattern.
+TEST(AttentionPatternText, FamiliesThatAreNotMasks) {
+  const char *texts[] = {
+      "linear",
+      "linear(causal)",
+      "performer(m = 256, seed = 3)",
+      "performer(m = 16, seed = 0, causal)",
+      "linformer(k = 128, sharing = headwise, seed = 0)",
+      "linformer(k = 8, sharing = key_value, seed = 5)",
+      "lsh(buckets = 32, hashes = 2, chunk = 64, seed = 1, causal)",
+  };
+  for (const char *text : texts) {
+    PatternGroups groups;
+    std::string error;
+    ASSERT_TRUE(parsePatternText(text, groups, error)) << text << ": " << error;
+    EXPECT_EQ(printPatternText(groups), text);
+    const PatternPart *family = approximationOf(groups);
+    ASSERT_NE(family, nullptr) << text;
+    EXPECT_FALSE(family->isMask());
+    EXPECT_EQ(numericsNote(*family).rfind("changes the numerics: ", 0), 0u);
+    // No block map: the pattern class refuses it, saying why.
+    AttentionPattern pattern(groups.front(), 16, 16);
+    EXPECT_NE(pattern.error().find("is not a mask"), std::string::npos);
+  }
+  PatternGroups groups;
+  std::string error;
+  ASSERT_TRUE(parsePatternText("linformer(k = 4)", groups, error)) << error;
+  EXPECT_EQ(groups[0][0].sharing, PatternPart::Sharing::Headwise);
+  EXPECT_FALSE(groups[0][0].isCausal());
+  ASSERT_TRUE(parsePatternText("lsh(buckets = 4, chunk = 8)", groups, error));
+  EXPECT_EQ(groups[0][0].hashes, 1);
+  EXPECT_FALSE(groups[0][0].isCausal());
+  ASSERT_TRUE(parsePatternText("performer(m = 4, causal)", groups, error));
+  EXPECT_TRUE(groups[0][0].isCausal());
+  EXPECT_EQ(approximationOf({{PatternPart()}}), nullptr);
+
+  auto errorOf = [](const char *text) {
+    PatternGroups groups;
+    std::string error;
+    EXPECT_FALSE(parsePatternText(text, groups, error)) << text;
+    return error;
+  };
+  EXPECT_EQ(errorOf("linear + global(positions = [0])"),
+            "column 1: linear is not a mask: it must be the whole pattern "
+            "(no '+' union, no '|' head groups)");
+  EXPECT_EQ(errorOf("causal | performer(m = 4)"),
+            "column 10: performer is not a mask: it must be the whole "
+            "pattern (no '+' union, no '|' head groups)");
+  EXPECT_EQ(errorOf("linformer(k = 4, sharing = all)"),
+            "column 28: linformer sharing must be none, headwise, "
+            "key_value or layerwise, found 'all'");
+  EXPECT_EQ(errorOf("linformer(k = 4, seed = one)"),
+            "column 25: linformer parameter 'seed' takes an integer, found "
+            "a name");
+  EXPECT_EQ(errorOf("lsh(buckets = 3, chunk = 8)"),
+            "column 1: lsh: the number of buckets must be even and >= 2, "
+            "found 3");
+  EXPECT_EQ(errorOf("performer(m = 0)"),
+            "column 1: performer: the number of random features m must be "
+            ">= 1, found 0");
+  EXPECT_EQ(errorOf("lsh(buckets = 4)"),
+            "column 1: lsh needs parameter 'chunk'");
 }
 
 } // namespace

@@ -51,6 +51,34 @@ struct PatternPart {
     FixedSummary,
     /// An explicit ceil(Sq/b) x ceil(Sk/b) block matrix, row-major.
     BlockSparse,
+
+    // The families that are not masks: they compute a different function
+    // than softmax attention, so each is the whole pattern of its op (no
+    // union, no head groups) and has its own lowering and reference.
+
+    /// Kernelized linear attention, phi(x) = elu(x) + 1 (Katharopoulos et
+    /// al.); `causal` uses prefix sums of phi(k) v^T.
+    Linear,
+    /// Performer FAVOR+: `features` positive orthogonal random features
+    /// drawn from `seed`; `causal` as in Linear.
+    Performer,
+    /// Linformer: keys and values projected to `projection` rows by E and
+    /// F (k x Sk), shared as `sharing` says. Not causal.
+    Linformer,
+    /// Reformer LSH attention: `hashes` rounds of `buckets` buckets,
+    /// chunks of `chunk` sorted positions, queries as keys, `seed`.
+    Lsh,
+  };
+  /// Linformer: which projections are shared (docs/attention-patterns.md).
+  enum class Sharing : uint8_t {
+    /// E and F per head.
+    None,
+    /// One E and one F for every head of a layer.
+    Headwise,
+    /// One matrix, E = F, for every head of a layer.
+    KeyValue,
+    /// One matrix, E = F, for every head of every layer.
+    Layerwise,
   };
   Kind kind = Kind::Dense;
   /// Window width w (sliding windows); stride or block length l (Sparse
@@ -69,6 +97,11 @@ struct PatternPart {
   /// BlockSparse: the layout, and its number of block columns.
   std::vector<uint8_t> layout;
   int64_t layoutColumns = 0;
+  /// Performer: random features m. Linformer: projection length k.
+  int64_t features = 0, projection = 0;
+  Sharing sharing = Sharing::Headwise;
+  /// LSH: buckets per round (even), rounds, chunk length.
+  int64_t buckets = 0, hashes = 1, chunk = 0;
 
   /// The part in the text syntax (docs/attention-patterns.md), e.g.
   /// "sliding_window(w = 8, causal)"; parsePatternText reads it back.
@@ -76,7 +109,13 @@ struct PatternPart {
   /// Does the part allow only keys at or before the query (j <= i), so it
   /// may stand in for a causal mask?
   bool isCausal() const;
+  /// Is the part a mask over softmax attention (exact), as opposed to one
+  /// of the families that compute something else (Linear and after)?
+  bool isMask() const { return kind < Kind::Linear; }
+  /// The kind's name in the text syntax, e.g. "sliding_window".
+  const char *name() const;
 };
+
 
 /// The size-independent rules of a part (an even window, a positive stride,
 /// a rectangular layout, ...): why it is malformed, or "".
@@ -85,6 +124,22 @@ std::string checkPatternPart(const PatternPart &part);
 /// A pattern per head group: G groups split the heads evenly, group g
 /// covering heads [g H/G, (g+1) H/G); each group is a union of parts.
 using PatternGroups = std::vector<std::vector<PatternPart>>;
+
+/// The one part of a pattern that is not a mask, or null when every part
+/// is a mask (the parser allows such a part only as the whole pattern).
+const PatternPart *approximationOf(const PatternGroups &groups);
+
+/// For --explain: how a non-mask family changes what attention computes,
+/// one sentence (e.g. "linear attention replaces softmax(q k^T) by
+/// phi(q) phi(k)^T with phi = elu + 1").
+std::string numericsNote(const PatternPart &part);
+
+/// Work of a non-mask family for one attention of `batch` x `heads` heads
+/// of `headDim`, Sq queries by Sk keys, in floating-point operations (the
+/// count the fused-attention statistics use: 2 per multiply-add).
+int64_t approximationFlops(const PatternPart &part, int64_t batch,
+                           int64_t heads, int64_t sq, int64_t sk,
+                           int64_t headDim);
 
 /// Parses the text syntax of docs/attention-patterns.md:
 ///   pattern := group ('|' group)*,  group := part ('+' part)*,

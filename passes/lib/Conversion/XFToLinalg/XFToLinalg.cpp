@@ -11,6 +11,7 @@
 // true -inf logit; a query row whose keys are all masked outputs 0.
 //
 //===----------------------------------------------------------------------===//
+#include "ApproximateAttention.h"
 #include "AttentionMask.h"
 #include "FusedAttention.h"
 #include "xf/Conversion/Passes.h"
@@ -906,6 +907,19 @@ struct LowerAttention : public OpRewritePattern<AttentionOp> {
       rewriter.replaceOp(op,
                          buildFusedAttention(rewriter, op, **kernel, fault));
       return success();
+    }
+    // The families that are not masks (linear, Performer, Linformer, LSH)
+    // have lowerings of their own.
+    if (AttentionPatternAttr pattern = op.getPatternAttr()) {
+      PatternGroups groups = pattern.getGroups();
+      if (const PatternPart *family = approximationOf(groups)) {
+        FailureOr<Value> result =
+            buildApproximateAttention(rewriter, op, *family);
+        if (failed(result))
+          return failure();
+        rewriter.replaceOp(op, *result);
+        return success();
+      }
     }
 
     Location loc = op.getLoc();
