@@ -772,6 +772,8 @@ TEST(FrontendSpecErrors, MessagesNamePlaceExpectedAndFound) {
       {"[1, 2]", "at $: expected a JSON object, found an array"},
       {R"({"name": "x"})", "at $.xfc_spec_version: expected the integer 1 (the only spec version this build reads), found nothing (missing)"},
       {R"({"xfc_spec_version": 1, "name": "a", "name": "b"})", "at $.name: expected each key at most once, found a duplicate key \"name\""},
+      {with("encoder", "weights", {{"source", "random"}, {"seed", -1}}).dump(),
+       "at $.weights.seed: expected a non-negative integer, found -1"},
       {with("encoder", "d_modle", 8).dump(), "at $.d_modle: expected one of: xfc_spec_version, name, kind, vocab_size, d_model, num_heads, d_ff, num_layers, num_decoder_layers, max_seq_len, norm_placement, layer_norm_epsilon, final_norm, embedding_layer_norm, token_type_vocab_size, embedding_scale, activation, bias, lm_head, tied_output_embedding, shared_embeddings, key_padding_mask, positional_encoding, attention_pattern, dtype, weights, found unknown key \"d_modle\" (did you mean \"d_model\"?)"},
   };
   for (const Case &c : cases) {

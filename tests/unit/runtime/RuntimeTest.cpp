@@ -417,6 +417,13 @@ TEST(Runtime, ManifestFieldErrorsNameThePath) {
        "at $.inputs[1].max: expected an int32 value, found 1099511627776"},
       {[](Json &m) { m["weights"][1]["name"] = m["weights"][0]["name"]; },
        "at $.weights[1].name: expected a name not used by another weight, found \"w\""},
+      {[](Json &m) { m["target"] = 3; }, "at $.target: expected an object, found 3"},
+      {[](Json &m) { m["model_name"] = 3; },
+       "at $.model_name: expected a string, found 3"},
+      {[](Json &m) { m["inputs"][1]["max"] = "3"; },
+       "at $.inputs[1].max: expected an integer, found \"3\""},
+      {[](Json &m) { m["entry_symbol"] = ""; },
+       "at $.entry_symbol: expected a non-empty symbol name, found \"\""},
       {[](Json &m) { m["kernels"][0]["name"] = ""; },
        "at $.kernels[0].name: expected a non-empty string, found \"\""},
   };
@@ -906,6 +913,34 @@ TEST(Runtime, UnknownCpuFeatureIsMissing) {
 }
 
 /// Opens the standard fake artifact, failing the test if it cannot.
+/// Folders where the artifact's files should be: each error names the file.
+TEST(RuntimeErrors, FoldersInPlaceOfFilesAreNamed) {
+  {
+    Artifact artifact;
+    artifact.write();
+    std::filesystem::remove(artifact.dir.file("weights.safetensors"));
+    OpenResult result = openResult(artifact.path());
+    EXPECT_EQ(result.code, XFC_NOT_FOUND);
+    EXPECT_EQ(result.message,
+              "artifact " + artifact.path() +
+                  ": weights file weights.safetensors: No such file or "
+                  "directory");
+    std::filesystem::create_directory(artifact.dir.file("weights.safetensors"));
+    result = openResult(artifact.path());
+    EXPECT_EQ(result.code, XFC_IO_ERROR);
+    EXPECT_EQ(result.message,
+              "artifact " + artifact.path() +
+                  ": weights file weights.safetensors is not a regular file");
+  }
+  Artifact artifact;
+  artifact.write();
+  std::filesystem::remove(artifact.dir.file("manifest.json"));
+  std::filesystem::create_directory(artifact.dir.file("manifest.json"));
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.message, "artifact " + artifact.path() + ": cannot read " +
+                                artifact.dir.file("manifest.json"));
+}
+
 class RunTest : public ::testing::Test {
 protected:
   void SetUp() override {
