@@ -392,9 +392,10 @@ bool parseNpy(const std::string &contents, const std::string &name,
   size_t dataBegin = prefix + headerLength;
   size_t available = contents.size() - dataBegin;
   if (available != dataBytes)
-    return fail("byte " + std::to_string(dataBegin) + ": shape " + shapeText +
-                " of " + dtype + " needs " + std::to_string(dataBytes) +
-                " data bytes, found " + std::to_string(available) +
+    return fail("byte " + std::to_string(dataBegin) + ": expected the " +
+                std::to_string(dataBytes) + " data bytes of shape " +
+                shapeText + " of " + dtype + ", found " +
+                std::to_string(available) +
                 (available < dataBytes ? " (the file is truncated)" : ""));
 
   const char *data = contents.data() + dataBegin;

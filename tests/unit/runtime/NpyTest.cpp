@@ -243,7 +243,9 @@ TEST(Npy, RejectsMalformedFiles) {
   EXPECT_NE(errorFor(npyFile(good, "").substr(0, 30)).find("truncated"),
             std::string::npos);
   std::string error = errorFor(npyFile(good, std::string(7, '\0')));
-  EXPECT_NE(error.find("needs 8 data bytes, found 7"), std::string::npos)
+  EXPECT_NE(error.find("expected the 8 data bytes of shape (2,) of <f4, "
+                       "found 7"),
+            std::string::npos)
       << error;
   EXPECT_NE(error.find("truncated"), std::string::npos) << error;
   error = errorFor(npyFile(good, std::string(12, '\0')));
@@ -351,8 +353,8 @@ TEST(NpyErrors, MessagesNamePlaceExpectedAndFound) {
        "header: 'shape' (4294967296, 1073741824) of <i8: expected a data "
        "size below 2^64 bytes, found one that overflows 64 bits"},
       {npyFile(good, std::string(7, '\0')),
-       "byte 68: shape (2,) of <f4 needs 8 data bytes, found 7 (the file is "
-       "truncated)"},
+       "byte 68: expected the 8 data bytes of shape (2,) of <f4, found 7 (the "
+       "file is truncated)"},
       {bigI64, "byte 76: int64 element 1: expected a value that fits in "
                "int32 (xfc reads int64 arrays as int32), found 4294967296"},
   };
