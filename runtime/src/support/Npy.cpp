@@ -117,8 +117,8 @@ private:
     std::string found = pos < text.size()
                             ? "'" + printable(text.substr(pos, 20)) + "'"
                             : std::string("the end of the header");
-    error = "header, byte " + std::to_string(fileOffset + pos) +
-            ": expected " + expected + ", found " + found;
+    error = "header, byte " + std::to_string(fileOffset + pos) + ": expected " +
+            expected + ", found " + found;
     return false;
   }
 

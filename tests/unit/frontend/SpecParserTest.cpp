@@ -759,22 +759,45 @@ TEST(FrontendSpecErrors, MessagesNamePlaceExpectedAndFound) {
     std::string text, message;
   };
   const std::vector<Case> cases = {
-      {with("encoder", "final_norm", "yes").dump(), "at $.final_norm: expected a boolean (true or false), found a string \"yes\""},
-      {with("encoder", "layer_norm_epsilon", -1).dump(), "at $.layer_norm_epsilon: expected a finite number > 0, found -1"},
-      {with("encoder", "name", 3).dump(), "at $.name: expected a non-empty string, found an integer 3"},
-      {with("encoder", "name", "").dump(), "at $.name: expected a non-empty string, found an empty string"},
-      {with("encoder", "name", "a\tb").dump(), "at $.name: expected a string without control characters, found a string \"a\\tb\""},
-      {with("encoder", "activation", "swish").dump(), "at $.activation: expected one of \"relu\", \"gelu\", \"gelu_tanh\", found a string \"swish\""},
-      {with("encoder", "num_decoder_layers", 2).dump(), "at $.num_decoder_layers: expected no \"num_decoder_layers\" (it applies to kind \"encoder_decoder\" only), found \"num_decoder_layers\" with kind \"encoder\""},
-      {with("encoder", "attention_pattern", json::array({"causal", 3}))
-           .dump(),
-       "at $.attention_pattern[1]: expected a pattern string or null, found an integer 3"},
+      {with("encoder", "final_norm", "yes").dump(),
+       "at $.final_norm: expected a boolean (true or false), found a string "
+       "\"yes\""},
+      {with("encoder", "layer_norm_epsilon", -1).dump(),
+       "at $.layer_norm_epsilon: expected a finite number > 0, found -1"},
+      {with("encoder", "name", 3).dump(),
+       "at $.name: expected a non-empty string, found an integer 3"},
+      {with("encoder", "name", "").dump(),
+       "at $.name: expected a non-empty string, found an empty string"},
+      {with("encoder", "name", "a\tb").dump(),
+       "at $.name: expected a string without control characters, found a "
+       "string \"a\\tb\""},
+      {with("encoder", "activation", "swish").dump(),
+       "at $.activation: expected one of \"relu\", \"gelu\", \"gelu_tanh\", "
+       "found a string \"swish\""},
+      {with("encoder", "num_decoder_layers", 2).dump(),
+       "at $.num_decoder_layers: expected no \"num_decoder_layers\" (it "
+       "applies to kind \"encoder_decoder\" only), found "
+       "\"num_decoder_layers\" with kind \"encoder\""},
+      {with("encoder", "attention_pattern", json::array({"causal", 3})).dump(),
+       "at $.attention_pattern[1]: expected a pattern string or null, found an "
+       "integer 3"},
       {"[1, 2]", "at $: expected a JSON object, found an array"},
-      {R"({"name": "x"})", "at $.xfc_spec_version: expected the integer 1 (the only spec version this build reads), found nothing (missing)"},
-      {R"({"xfc_spec_version": 1, "name": "a", "name": "b"})", "at $.name: expected each key at most once, found a duplicate key \"name\""},
+      {R"({"name": "x"})",
+       "at $.xfc_spec_version: expected the integer 1 (the only spec version "
+       "this build reads), found nothing (missing)"},
+      {R"({"xfc_spec_version": 1, "name": "a", "name": "b"})",
+       "at $.name: expected each key at most once, found a duplicate key "
+       "\"name\""},
       {with("encoder", "weights", {{"source", "random"}, {"seed", -1}}).dump(),
        "at $.weights.seed: expected a non-negative integer, found -1"},
-      {with("encoder", "d_modle", 8).dump(), "at $.d_modle: expected one of: xfc_spec_version, name, kind, vocab_size, d_model, num_heads, d_ff, num_layers, num_decoder_layers, max_seq_len, norm_placement, layer_norm_epsilon, final_norm, embedding_layer_norm, token_type_vocab_size, embedding_scale, activation, bias, lm_head, tied_output_embedding, shared_embeddings, key_padding_mask, positional_encoding, attention_pattern, dtype, weights, found unknown key \"d_modle\" (did you mean \"d_model\"?)"},
+      {with("encoder", "d_modle", 8).dump(),
+       "at $.d_modle: expected one of: xfc_spec_version, name, kind, "
+       "vocab_size, d_model, num_heads, d_ff, num_layers, num_decoder_layers, "
+       "max_seq_len, norm_placement, layer_norm_epsilon, final_norm, "
+       "embedding_layer_norm, token_type_vocab_size, embedding_scale, "
+       "activation, bias, lm_head, tied_output_embedding, shared_embeddings, "
+       "key_padding_mask, positional_encoding, attention_pattern, dtype, "
+       "weights, found unknown key \"d_modle\" (did you mean \"d_model\"?)"},
   };
   for (const Case &c : cases) {
     ModelSpec spec;

@@ -14,8 +14,8 @@
 #ifndef XFC_COMPILER_FUSIONREPORT_H
 #define XFC_COMPILER_FUSIONREPORT_H
 
-#include "xfc/Compiler/Pipelines.h"
 #include "xf/Transforms/FusionCandidates.h"
+#include "xfc/Compiler/Pipelines.h"
 
 #include <cstdint>
 #include <string>
