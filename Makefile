@@ -48,7 +48,8 @@ test-sanitize: setup
 # Builds only the fuzzers (and what they link) when run alone.
 fuzz: setup
 	JOBS=$(JOBS) bash scripts/sanitize.sh $(SANITIZE_BUILD) build \
-	  fuzz_spec fuzz_safetensors fuzz_manifest fuzz_artifact
+	  fuzz_spec fuzz_safetensors fuzz_manifest fuzz_artifact fuzz_npy \
+	  fuzz_fusion_plan
 	bash scripts/fuzz.sh $(SANITIZE_BUILD) $(FUZZ_SECONDS)
 
 # Side-by-side benchmarks (bench/README.md); never part of `make test`.

@@ -18,7 +18,7 @@ BUILD=${1:?usage: scripts/fuzz.sh BUILD [SECONDS] [TARGET...]}
 SECONDS_EACH=${2:-60}
 shift $(( $# >= 2 ? 2 : 1 ))
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(spec safetensors manifest artifact)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(spec safetensors manifest artifact npy fusion_plan)
 
 # Leak checking on; the suppressions cover LLVM/MLIR statics only.
 source tests/sanitizers/env.sh
@@ -35,8 +35,10 @@ for name in "${TARGETS[@]}"; do
   mkdir -p "$work" "$findings"
   dirs=("$work" "tests/fuzz/corpus/$name")
   [ -d "tests/fuzz/regressions/$name" ] && dirs+=("tests/fuzz/regressions/$name")
-  dict=tests/fuzz/dict/spec.dict
-  [ "$name" = spec ] || dict=tests/fuzz/dict/artifact.dict
+  # A target's own dictionary, else the manifest/safetensors one (the
+  # fusion plan is JSON too; spec keys only for the spec).
+  dict=tests/fuzz/dict/$name.dict
+  [ -f "$dict" ] || dict=tests/fuzz/dict/artifact.dict
   log="$BUILD/fuzz/$name.log"
   start=$(date +%s)
   set +e

@@ -10,6 +10,7 @@
 #include "xf/Dialect/XF/XFOps.h"
 #include "xf/Transforms/FusionCandidates.h"
 #include "xf/Transforms/Passes.h"
+#include "xfc/Support/JsonDepth.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -152,7 +153,8 @@ public:
       opOf[n.name] = n.op;
   }
 
-  bool read(FusionReport &report, std::string &error);
+  /// Reads the plan `text` (the file `path` names, for the messages).
+  bool read(const std::string &text, FusionReport &report, std::string &error);
 
 private:
   bool fail(const std::string &at, const std::string &message,
@@ -179,18 +181,27 @@ private:
   std::map<std::string, std::string> opOf;
 };
 
-bool PlanReader::read(FusionReport &report, std::string &error) {
-  std::ifstream in(path);
-  if (!in) {
-    error = path + ": cannot read the fusion plan";
+bool PlanReader::read(const std::string &text, FusionReport &report,
+                      std::string &error) {
+  // Before parsing: messages quote values (found()), and printing a value
+  // nested thousands deep recurses as deep.
+  std::string depthError;
+  if (!checkJsonDepth(text.data(), text.size(), depthError)) {
+    error = path + ": expected valid JSON, found " + depthError;
     return false;
   }
   nlohmann::json plan;
   try {
-    plan = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/true,
+    plan = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/true,
                                  /*ignore_comments=*/false);
-  } catch (const nlohmann::json::parse_error &e) {
-    error = path + ": not valid JSON: " + e.what();
+  } catch (const nlohmann::json::exception &e) {
+    // A syntax error (parse_error) or a number too large for a double
+    // (out_of_range); e.what() says where: "... at line L, column C: ...".
+    std::string what = e.what();
+    size_t close = what.find("] ");
+    if (what.rfind("[json.exception", 0) == 0 && close != std::string::npos)
+      what = what.substr(close + 2);
+    error = path + ": expected valid JSON, found " + what;
     return false;
   }
   if (!plan.is_object())
@@ -363,6 +374,26 @@ bool PlanReader::read(FusionReport &report, std::string &error) {
 
 } // namespace
 
+bool listFusionCandidates(ModuleOp module, const CpuPipelineOptions &opts,
+                          std::vector<xf::FusionCandidate> &candidates,
+                          std::vector<xf::SpecNode> &nodes,
+                          std::string &error) {
+  return listCandidates(module, opts, candidates, nodes, error);
+}
+
+bool parseFusionPlan(const std::string &text, const std::string &planName,
+                     const std::vector<xf::FusionCandidate> &candidates,
+                     const std::vector<xf::SpecNode> &nodes,
+                     const std::string &model, FusionReport &report,
+                     std::string &error) {
+  report.fused.clear();
+  report.notFused.clear();
+  if (!PlanReader(planName, candidates, nodes, model).read(text, report, error))
+    return false;
+  report.fromFile = true;
+  return true;
+}
+
 bool planFusions(ModuleOp module, CpuPipelineOptions &opts,
                  const std::string &planPath, FusionReport &report,
                  std::string &error) {
@@ -379,9 +410,17 @@ bool planFusions(ModuleOp module, CpuPipelineOptions &opts,
   std::string model;
   if (auto name = module.getName())
     model = name->str();
-  if (!PlanReader(planPath, candidates, nodes, model).read(report, error))
+  std::ifstream in(planPath, std::ios::binary);
+  std::ostringstream text;
+  if (in)
+    text << in.rdbuf();
+  if (!in || in.bad()) {
+    error = planPath + ": cannot read the fusion plan";
     return false;
-  report.fromFile = true;
+  }
+  if (!parseFusionPlan(text.str(), planPath, candidates, nodes, model, report,
+                       error))
+    return false;
 
   // The plan goes into the IR, where each fusion pass reads it; the passes
   // it needs are switched on, the others off.

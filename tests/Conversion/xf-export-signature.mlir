@@ -22,3 +22,14 @@ module {
 func.func @xf_model(%x: tensor<4xf32>) {
   return
 }
+
+// -----
+
+// Running the pass twice would emit a second signature.
+// expected-error @below {{xf-export-signature: @xfc_signature already exists}}
+module {
+  func.func @xf_model(%x: memref<4xf32>) {
+    return
+  }
+  llvm.mlir.global constant @xfc_signature(dense<[1, 16]> : tensor<2xi64>) : !llvm.array<2 x i64>
+}

@@ -223,3 +223,20 @@ module attributes {xf.memory_plan = {}} {
     return
   }
 }
+
+// -----
+
+// A declaration has no schedule to plan.
+// expected-error @+1 {{xf-plan-memory: expected @xf_model to have a body of one block (a straight-line schedule)}}
+func.func private @xf_model(memref<4xf32>)
+
+// -----
+
+func.func @xf_model(%n: index) {
+  scf.forall (%i) in (4) {
+    // expected-error @+1 {{xf-plan-memory: a per-thread temporary must have a static shape, found 'memref<?xf32>'}}
+    %t = memref.alloc(%n) : memref<?xf32>
+    memref.copy %t, %t : memref<?xf32> to memref<?xf32>
+  }
+  return
+}

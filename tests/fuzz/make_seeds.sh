@@ -14,7 +14,11 @@
 #                 the tiny model;
 #   artifact/     manifest + "==== weights ====" + weights file: the tiny
 #                 model whole, example-tiny-bert with its weights cut after
-#                 the header.
+#                 the header;
+#   npy/          files written by NumPy (every dtype xfc reads, format
+#                 versions 1.0 to 3.0, a scalar, an empty array);
+#   fusion_plan/  the plans --explain-dir writes for the fusion_plan
+#                 target's model, with every fusion and with none.
 # Compiles for --cpu x86-64 so the seeds do not depend on the machine.
 # regressions/ is never touched: those files are findings, kept by hand.
 #
@@ -39,7 +43,7 @@ PY
 }
 
 rm -rf "$CORPUS"
-mkdir -p "$CORPUS"/{spec,safetensors,manifest,artifact}
+mkdir -p "$CORPUS"/{spec,safetensors,manifest,artifact,npy,fusion_plan}
 
 for f in models/*.json; do
   cp "$f" "$CORPUS/spec/model-$(basename "$f")"
@@ -79,5 +83,32 @@ header_only "$tmp/tiny-bert/$(weights_of "$tmp/tiny-bert/manifest.json")" \
   printf '%s' "$MARKER"
   cat "$tmp/tiny-bert-weights-header"
 } > "$CORPUS/artifact/example-tiny-bert-header-only.bin"
+
+/usr/bin/python3 - "$CORPUS/npy" <<'PY'
+import sys
+import numpy as np
+from numpy.lib import format as fmt
+out = sys.argv[1]
+np.save(out + "/f32-2x3.npy", np.arange(6, dtype=np.float32).reshape(2, 3))
+np.save(out + "/i32-ids.npy", np.array([[101, 7592, 102]], dtype=np.int32))
+np.save(out + "/i64-lengths.npy", np.array([3, 1], dtype=np.int64))
+np.save(out + "/f32-scalar.npy", np.float32(2.5))
+np.save(out + "/f32-empty.npy", np.zeros((0, 4), dtype=np.float32))
+for major in (2, 3):
+    with open(out + "/i32-v%d.npy" % major, "wb") as f:
+        fmt.write_array(f, np.array([9, 8, 7], dtype=np.int32),
+                        version=(major, 0))
+PY
+
+# The plans of the fusion_plan target's model (the safetensors target's, in
+# FuzzSafetensorsSpec.h), as --explain-dir writes them, once with every
+# fusion and once with none.
+for fusion in all none; do
+  "$BUILD/bin/xfc" compile "$tmp/fuzz-tiny-encoder.json" -o "$tmp/fp-$fusion" \
+    --cpu x86-64 --fusion "$fusion" --explain-dir "$tmp/fp-$fusion-explain" \
+    >/dev/null
+  cp "$tmp/fp-$fusion-explain/fusion-plan.json" \
+    "$CORPUS/fusion_plan/fusion-$fusion.json"
+done
 
 du -sh "$CORPUS"/*

@@ -1,6 +1,7 @@
 //===- Npy.cpp - NumPy .npy files in and out ------------------------------===//
 //
-// Part of xfc. This file implements readNpy and writeNpy (xfc/Support/Npy.h).
+// Part of xfc. This file implements readNpy, parseNpy and writeNpy
+// (xfc/Support/Npy.h).
 // The .npy header is a Python dict literal such as
 //   {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
 // which is parsed here by a small recursive-descent reader accepting exactly
@@ -36,6 +37,24 @@ constexpr size_t kMagicSize = 6;
 /// the same keeps our files byte-identical in layout to numpy.save's.
 constexpr size_t kHeaderAlignment = 64;
 
+/// `text` with bytes outside printable ASCII written as \xNN, so a message
+/// quoting part of a damaged header stays one readable line.
+std::string printable(const std::string &text) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte < 0x7f) {
+      out += c;
+    } else {
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 15];
+    }
+  }
+  return out;
+}
+
 /// One value of the header dict.
 struct PyValue {
   enum Kind { String, Bool, Tuple } kind = String;
@@ -47,7 +66,9 @@ struct PyValue {
 /// A cursor over the header text that parses the dict literal.
 class HeaderParser {
 public:
-  explicit HeaderParser(const std::string &text) : text(text) {}
+  /// `fileOffset` is where `text` starts in the file, for the messages.
+  HeaderParser(const std::string &text, size_t fileOffset)
+      : text(text), fileOffset(fileOffset) {}
 
   /// Parses the whole dict into `out`; false with `error` on bad syntax.
   bool parseDict(std::map<std::string, PyValue> &out, std::string &error) {
@@ -57,6 +78,7 @@ public:
     skipSpace();
     while (!peek('}')) {
       std::string key;
+      size_t keyAt = pos;
       if (!parseString(key))
         return fail("a quoted key", error);
       skipSpace();
@@ -67,7 +89,9 @@ public:
       if (!parseValue(value, error))
         return false;
       if (out.count(key)) {
-        error = "duplicate key '" + key + "' in the header";
+        error = "header, byte " + std::to_string(fileOffset + keyAt) +
+                ": expected each key once, found '" + printable(key) +
+                "' a second time";
         return false;
       }
       out[key] = std::move(value);
@@ -87,12 +111,14 @@ public:
   }
 
 private:
+  /// "header, byte N: expected X, found Y", N counted from the start of
+  /// the file so a hex dump finds it.
   bool fail(const std::string &expected, std::string &error) {
     std::string found = pos < text.size()
-                            ? "'" + text.substr(pos, 20) + "'"
+                            ? "'" + printable(text.substr(pos, 20)) + "'"
                             : std::string("the end of the header");
-    error = "header: expected " + expected + " at character " +
-            std::to_string(pos) + ", found " + found;
+    error = "header, byte " + std::to_string(fileOffset + pos) + ": expected " +
+            expected + ", found " + found;
     return false;
   }
 
@@ -121,13 +147,15 @@ private:
   bool parseString(std::string &out) {
     if (pos >= text.size() || (text[pos] != '\'' && text[pos] != '"'))
       return false;
-    char quote = text[pos++];
-    size_t end = text.find(quote, pos);
+    // On failure pos stays at the opening quote, which the message quotes.
+    char quote = text[pos];
+    size_t end = text.find(quote, pos + 1);
     if (end == std::string::npos)
       return false;
-    out = text.substr(pos, end - pos);
-    if (out.find('\\') != std::string::npos)
+    std::string body = text.substr(pos + 1, end - pos - 1);
+    if (body.find('\\') != std::string::npos)
       return false;
+    out = std::move(body);
     pos = end + 1;
     return true;
   }
@@ -194,6 +222,7 @@ private:
   }
 
   const std::string &text;
+  size_t fileOffset;
   size_t pos = 0;
 };
 
@@ -208,6 +237,19 @@ std::string formatShape(const std::vector<int64_t> &shape) {
   if (shape.size() == 1)
     out += ",";
   return out + ")";
+}
+
+/// How a header value reads in a message: its Python literal.
+std::string describe(const PyValue &value) {
+  switch (value.kind) {
+  case PyValue::String:
+    return "the string '" + printable(value.text) + "'";
+  case PyValue::Bool:
+    return value.boolean ? "True" : "False";
+  case PyValue::Tuple:
+    return "the tuple " + formatShape(value.items);
+  }
+  return "?";
 }
 
 } // namespace
@@ -240,16 +282,22 @@ bool readNpy(const std::string &path, NpyArray &out, std::string &error) {
     error = path + ": read error";
     return false;
   }
-  const std::string contents = buffer.str();
+  return parseNpy(buffer.str(), path, out, error);
+}
+
+bool parseNpy(const std::string &contents, const std::string &name,
+              NpyArray &out, std::string &error) {
+  out = NpyArray();
   auto fail = [&](const std::string &message) {
-    error = path + ": " + message;
+    error = name + ": " + message;
     out = NpyArray();
     return false;
   };
 
   if (contents.size() < kMagicSize + 2 ||
       contents.compare(0, kMagicSize, kMagic, kMagicSize) != 0)
-    return fail("expected a .npy file (starting with \\x93NUMPY), found " +
+    return fail("expected a .npy file (starting with \\x93NUMPY and a "
+                "version), found " +
                 std::to_string(contents.size()) +
                 " bytes without that signature");
   int major = static_cast<uint8_t>(contents[6]);
@@ -260,41 +308,56 @@ bool readNpy(const std::string &path, NpyArray &out, std::string &error) {
   else if ((major == 2 || major == 3) && minor == 0)
     lengthBytes = 4;
   else
-    return fail("expected format version 1.0, 2.0 or 3.0, found " +
+    return fail("bytes 6-7: expected format version 1.0, 2.0 or 3.0, found " +
                 std::to_string(major) + "." + std::to_string(minor));
   size_t prefix = kMagicSize + 2 + lengthBytes;
   if (contents.size() < prefix)
-    return fail("truncated: the header length field is incomplete");
+    return fail("byte 8: expected a header length of " +
+                std::to_string(lengthBytes) + " bytes (format " +
+                std::to_string(major) + ".0), found " +
+                std::to_string(contents.size() - kMagicSize - 2) +
+                " (the file is truncated)");
   uint64_t headerLength = 0;
   for (size_t i = 0; i < lengthBytes; ++i)
     headerLength |= static_cast<uint64_t>(
                         static_cast<uint8_t>(contents[kMagicSize + 2 + i]))
                     << (8 * i);
   if (headerLength > contents.size() - prefix)
-    return fail("truncated: the header declares " +
-                std::to_string(headerLength) + " bytes, found " +
-                std::to_string(contents.size() - prefix));
+    return fail("byte " + std::to_string(prefix) + ": expected the " +
+                std::to_string(headerLength) +
+                " header bytes the length field declares, found " +
+                std::to_string(contents.size() - prefix) +
+                " (the file is truncated)");
   std::string headerText = contents.substr(prefix, headerLength);
 
   std::map<std::string, PyValue> dict;
   std::string parseError;
-  if (!HeaderParser(headerText).parseDict(dict, parseError))
+  if (!HeaderParser(headerText, prefix).parseDict(dict, parseError))
     return fail(parseError);
   auto descr = dict.find("descr");
   auto fortran = dict.find("fortran_order");
   auto shape = dict.find("shape");
-  if (descr == dict.end() || fortran == dict.end() || shape == dict.end())
-    return fail("header: expected keys 'descr', 'fortran_order' and 'shape', "
-                "found '" +
-                headerText + "'");
+  if (descr == dict.end() || fortran == dict.end() || shape == dict.end()) {
+    std::string keys;
+    for (const auto &entry : dict)
+      keys += (keys.empty() ? "'" : ", '") + printable(entry.first) + "'";
+    return fail("header: expected the keys 'descr', 'fortran_order' and "
+                "'shape', found " +
+                (keys.empty() ? std::string("none") : keys));
+  }
   if (descr->second.kind != PyValue::String)
-    return fail("header: descr: expected a string");
+    return fail("header: 'descr': expected a dtype string such as '<f4', "
+                "found " +
+                describe(descr->second));
   if (fortran->second.kind != PyValue::Bool)
-    return fail("header: fortran_order: expected True or False");
+    return fail("header: 'fortran_order': expected True or False, found " +
+                describe(fortran->second));
   if (fortran->second.boolean)
-    return fail("expected fortran_order False (C order), found True");
+    return fail("header: 'fortran_order': expected False (C order), found "
+                "True");
   if (shape->second.kind != PyValue::Tuple)
-    return fail("header: shape: expected a tuple of integers");
+    return fail("header: 'shape': expected a tuple of integers, found " +
+                describe(shape->second));
 
   const std::string &dtype = descr->second.text;
   size_t elementSize;
@@ -303,29 +366,35 @@ bool readNpy(const std::string &path, NpyArray &out, std::string &error) {
   else if (dtype == "<i8")
     elementSize = 8;
   else
-    return fail("expected dtype '<f4', '<i4' or '<i8' (little-endian "
-                "float32/int32/int64), found '" +
-                dtype + "'");
+    return fail("header: 'descr': expected '<f4', '<i4' or '<i8' "
+                "(little-endian float32/int32/int64), found '" +
+                printable(dtype) + "'");
 
+  const std::string shapeText = formatShape(shape->second.items);
   uint64_t numElements = 1;
-  for (int64_t dim : shape->second.items) {
+  for (size_t i = 0; i < shape->second.items.size(); ++i) {
+    int64_t dim = shape->second.items[i];
     if (dim < 0)
-      return fail("shape " + formatShape(shape->second.items) +
-                  ": expected non-negative dimensions");
+      return fail("header: 'shape' " + shapeText +
+                  ": expected non-negative dimensions, found " +
+                  std::to_string(dim) + " at index " + std::to_string(i));
     if (__builtin_mul_overflow(numElements, static_cast<uint64_t>(dim),
                                &numElements))
-      return fail("shape " + formatShape(shape->second.items) +
-                  ": the element count overflows 64 bits");
+      return fail("header: 'shape' " + shapeText +
+                  ": expected an element count below 2^64, found one that "
+                  "overflows 64 bits");
   }
   uint64_t dataBytes = 0;
   if (__builtin_mul_overflow(numElements, elementSize, &dataBytes))
-    return fail("shape " + formatShape(shape->second.items) +
-                ": the data size overflows 64 bits");
+    return fail("header: 'shape' " + shapeText + " of " + printable(dtype) +
+                ": expected a data size below 2^64 bytes, found one that "
+                "overflows 64 bits");
   size_t dataBegin = prefix + headerLength;
   size_t available = contents.size() - dataBegin;
   if (available != dataBytes)
-    return fail("shape " + formatShape(shape->second.items) + " of " + dtype +
-                " needs " + std::to_string(dataBytes) + " data bytes, found " +
+    return fail("byte " + std::to_string(dataBegin) + ": expected the " +
+                std::to_string(dataBytes) + " data bytes of shape " +
+                shapeText + " of " + dtype + ", found " +
                 std::to_string(available) +
                 (available < dataBytes ? " (the file is truncated)" : ""));
 
@@ -340,10 +409,11 @@ bool readNpy(const std::string &path, NpyArray &out, std::string &error) {
       std::memcpy(&value, data + i * 8, 8);
       if (value < std::numeric_limits<int32_t>::min() ||
           value > std::numeric_limits<int32_t>::max())
-        return fail("int64 element " + std::to_string(i) + " is " +
-                    std::to_string(value) +
-                    ", which does not fit in int32 (xfc reads int64 arrays "
-                    "as int32)");
+        return fail("byte " + std::to_string(dataBegin + i * 8) +
+                    ": int64 element " + std::to_string(i) +
+                    ": expected a value that fits in int32 (xfc reads "
+                    "int64 arrays as int32), found " +
+                    std::to_string(value));
       int32_t narrow = static_cast<int32_t>(value);
       std::memcpy(out.bytes.data() + i * 4, &narrow, 4);
     }

@@ -84,7 +84,7 @@ bool parseEntry(const std::string &name, const Json &value, uint64_t dataSize,
 
   auto dtypeIt = value.find("dtype");
   if (dtypeIt == value.end()) {
-    error = where + "missing field \"dtype\"";
+    error = where + "expected a field \"dtype\", found none";
     return false;
   }
   if (!dtypeIt->is_string() ||
@@ -99,7 +99,7 @@ bool parseEntry(const std::string &name, const Json &value, uint64_t dataSize,
 
   auto shapeIt = value.find("shape");
   if (shapeIt == value.end()) {
-    error = where + "missing field \"shape\"";
+    error = where + "expected a field \"shape\", found none";
     return false;
   }
   if (!shapeIt->is_array()) {
@@ -128,7 +128,7 @@ bool parseEntry(const std::string &name, const Json &value, uint64_t dataSize,
 
   auto offsetsIt = value.find("data_offsets");
   if (offsetsIt == value.end()) {
-    error = where + "missing field \"data_offsets\"";
+    error = where + "expected a field \"data_offsets\", found none";
     return false;
   }
   uint64_t begin = 0, end = 0;
@@ -217,13 +217,23 @@ bool parseSafetensors(const uint8_t *data, size_t size, SafetensorsHeader &out,
   const char *headerText = reinterpret_cast<const char *>(data + 8);
   std::string depthError;
   if (!checkJsonDepth(headerText, headerLength, depthError)) {
-    error = "safetensors: the header is not valid JSON: " + depthError;
+    error = "safetensors: the header (from byte 8) is not valid JSON: " +
+            depthError;
     return false;
   }
-  Json header = Json::parse(headerText, headerText + headerLength,
-                            /*cb=*/nullptr, /*allow_exceptions=*/false);
-  if (header.is_discarded()) {
-    error = "safetensors: the header is not valid JSON";
+  Json header;
+  try {
+    header = Json::parse(headerText, headerText + headerLength,
+                         /*cb=*/nullptr, /*allow_exceptions=*/true);
+  } catch (const Json::exception &e) {
+    // "[json.exception.parse_error.101] parse error at line 1, column 8:
+    // syntax error ... expected ..."; the bracketed id means nothing to a
+    // user, the position (within the header, which starts at byte 8) does.
+    std::string what = e.what();
+    size_t close = what.find("] ");
+    if (what.rfind("[json.exception", 0) == 0 && close != std::string::npos)
+      what = what.substr(close + 2);
+    error = "safetensors: the header (from byte 8) is not valid JSON: " + what;
     return false;
   }
   if (!header.is_object()) {

@@ -591,6 +591,14 @@ func.func @linear_panel_width(%x: tensor<7x16xf32>, %w: tensor<2x16x12xf32>) -> 
 
 // -----
 
+func.func @linear_panel_and_transpose(%x: tensor<7x16xf32>, %w: tensor<2x16x12xf32>) -> tensor<7x24xf32> {
+  // expected-error @+1 {{'xf.linear' op weight_panel and transpose_weight are exclusive}}
+  %0 = xf.linear %x, %w {weight_panel = 12 : i64, transpose_weight} : (tensor<7x16xf32>, tensor<2x16x12xf32>) -> tensor<7x24xf32>
+  return %0 : tensor<7x24xf32>
+}
+
+// -----
+
 func.func @linear_panel_count(%x: tensor<7x16xf32>, %w: tensor<3x16x12xf32>) -> tensor<7x24xf32> {
   // expected-error @+1 {{'xf.linear' op packed weight [3, 16, 12] has 3 panels, but 24 output features need 2 (the last one padded with zeros)}}
   %0 = xf.linear %x, %w {weight_panel = 12 : i64} : (tensor<7x16xf32>, tensor<3x16x12xf32>) -> tensor<7x24xf32>

@@ -233,6 +233,21 @@ TEST(AttentionPattern, MalformedPatternsSayWhy) {
   EXPECT_EQ(errorOf(layout),
             "block_sparse(b = 4, layout = [[1, 1]]): the layout must be 4 x 4 "
             "blocks (ceil(16/4) x ceil(16/4)), found 1 x 2");
+  PatternPart causalDilated = part(Kind::DilatedSlidingWindow, 4);
+  causalDilated.causal = true;
+  EXPECT_EQ(errorOf(causalDilated),
+            "dilated_sliding_window(w = 4, d = 1): the dilated sliding "
+            "window is symmetric only");
+  PatternPart randomBird = part(Kind::BigBird, 4);
+  randomBird.windowBlocks = 3;
+  randomBird.randomBlocks = -1;
+  EXPECT_EQ(errorOf(randomBird),
+            "bigbird(b = 4, window = 3, global = [], random = -1, seed = 0): "
+            "the number of random blocks must be >= 0, found -1");
+  PatternPart noLayout = part(Kind::BlockSparse, 4);
+  EXPECT_EQ(errorOf(noLayout),
+            "block_sparse(b = 4, layout = []): the layout must be a "
+            "non-empty matrix with rows of equal length");
   EXPECT_EQ(AttentionPattern({}, 4, 4).error(),
             "a pattern needs at least one part");
   EXPECT_EQ(AttentionPattern({part(Kind::Dense)}, 0, 4).error(),
@@ -324,6 +339,10 @@ TEST(AttentionPatternText, ErrorsSayWhereAndWhat) {
             "column 19: expected a non-negative integer, found '-'");
   EXPECT_EQ(errorOf("strided_local(l = 99999999999999999999999)"),
             "column 19: integer out of range");
+  EXPECT_EQ(errorOf("global(positions = [2000000000000])"),
+            "column 21: integer 2000000000000 is too large (at most 2^40)");
+  EXPECT_EQ(errorOf("strided_local(= 4)"),
+            "column 15: expected a parameter name, found '='");
   EXPECT_EQ(errorOf("block_sparse(b = 4, layout = [[1, 0], [1]])"),
             "column 30: block_sparse layout rows must have equal length, "
             "found 1 after 2");

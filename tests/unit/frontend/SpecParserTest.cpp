@@ -751,6 +751,76 @@ TEST(FrontendSpecParser, FailureLeavesOutputUntouched) {
 // Shape options
 //===----------------------------------------------------------------------===//
 
+/// The spec errors whose whole message the tests above do not spell out,
+/// each with its JSON path, what was expected and what was found
+/// (tests/errors/catalogue.json lists every spec error and its test).
+TEST(FrontendSpecErrors, MessagesNamePlaceExpectedAndFound) {
+  struct Case {
+    std::string text, message;
+  };
+  const std::vector<Case> cases = {
+      {with("encoder", "final_norm", "yes").dump(),
+       "at $.final_norm: expected a boolean (true or false), found a string "
+       "\"yes\""},
+      {with("encoder", "layer_norm_epsilon", -1).dump(),
+       "at $.layer_norm_epsilon: expected a finite number > 0, found -1"},
+      {with("encoder", "name", 3).dump(),
+       "at $.name: expected a non-empty string, found an integer 3"},
+      {with("encoder", "name", "").dump(),
+       "at $.name: expected a non-empty string, found an empty string"},
+      {with("encoder", "name", "a\tb").dump(),
+       "at $.name: expected a string without control characters, found a "
+       "string \"a\\tb\""},
+      {with("encoder", "activation", "swish").dump(),
+       "at $.activation: expected one of \"relu\", \"gelu\", \"gelu_tanh\", "
+       "found a string \"swish\""},
+      {with("encoder", "num_decoder_layers", 2).dump(),
+       "at $.num_decoder_layers: expected no \"num_decoder_layers\" (it "
+       "applies to kind \"encoder_decoder\" only), found "
+       "\"num_decoder_layers\" with kind \"encoder\""},
+      {with("encoder", "attention_pattern", json::array({"causal", 3})).dump(),
+       "at $.attention_pattern[1]: expected a pattern string or null, found an "
+       "integer 3"},
+      {"[1, 2]", "at $: expected a JSON object, found an array"},
+      {R"({"name": "x"})",
+       "at $.xfc_spec_version: expected the integer 1 (the only spec version "
+       "this build reads), found nothing (missing)"},
+      {R"({"xfc_spec_version": 1, "name": "a", "name": "b"})",
+       "at $.name: expected each key at most once, found a duplicate key "
+       "\"name\""},
+      {with("encoder", "weights", {{"source", "random"}, {"seed", -1}}).dump(),
+       "at $.weights.seed: expected a non-negative integer, found -1"},
+      {with("encoder", "d_modle", 8).dump(),
+       "at $.d_modle: expected one of: xfc_spec_version, name, kind, "
+       "vocab_size, d_model, num_heads, d_ff, num_layers, num_decoder_layers, "
+       "max_seq_len, norm_placement, layer_norm_epsilon, final_norm, "
+       "embedding_layer_norm, token_type_vocab_size, embedding_scale, "
+       "activation, bias, lm_head, tied_output_embedding, shared_embeddings, "
+       "key_padding_mask, positional_encoding, attention_pattern, dtype, "
+       "weights, found unknown key \"d_modle\" (did you mean \"d_model\"?)"},
+  };
+  for (const Case &c : cases) {
+    ModelSpec spec;
+    SpecError error;
+    EXPECT_FALSE(parseModelSpec(c.text, "/specs", spec, error)) << c.text;
+    EXPECT_EQ(error.message(), c.message);
+  }
+}
+
+TEST(FrontendSpecErrors, HugeSpecFileIsNotRead) {
+  test::ScratchDir dir;
+  std::string path = (dir.path / "huge.json").string();
+  // A sparse file: its size is checked before anything is read.
+  ASSERT_TRUE(std::ofstream(path).good());
+  std::filesystem::resize_file(path, (64u << 20) + 1);
+  ModelSpec spec;
+  SpecError error;
+  EXPECT_FALSE(parseModelSpecFile(path, spec, error));
+  EXPECT_EQ(error.message(path),
+            path + ": at $: expected a spec file of at most 67108864 bytes, "
+                   "found 67108865 bytes");
+}
+
 TEST(FrontendShapeOptions, ValidShapes) {
   ModelSpec s = parseOk(with("encoder_decoder", "max_seq_len", 64));
   SpecError error;

@@ -102,7 +102,9 @@ for v in [(2, 0), (3, 0)]:
   EXPECT_EQ(ints(array), std::vector<int32_t>({5, 6, -7}));
 
   EXPECT_FALSE(readNpy(dir.file("i64big.npy"), array, error));
-  EXPECT_NE(error.find("does not fit in int32"), std::string::npos) << error;
+  EXPECT_NE(error.find("expected a value that fits in int32"),
+            std::string::npos)
+      << error;
   EXPECT_NE(error.find("1099511627776"), std::string::npos) << error;
 
   ASSERT_TRUE(readNpy(dir.file("scalar.npy"), array, error)) << error;
@@ -241,7 +243,9 @@ TEST(Npy, RejectsMalformedFiles) {
   EXPECT_NE(errorFor(npyFile(good, "").substr(0, 30)).find("truncated"),
             std::string::npos);
   std::string error = errorFor(npyFile(good, std::string(7, '\0')));
-  EXPECT_NE(error.find("needs 8 data bytes, found 7"), std::string::npos)
+  EXPECT_NE(error.find("expected the 8 data bytes of shape (2,) of <f4, "
+                       "found 7"),
+            std::string::npos)
       << error;
   EXPECT_NE(error.find("truncated"), std::string::npos) << error;
   error = errorFor(npyFile(good, std::string(12, '\0')));
@@ -264,6 +268,111 @@ TEST(Npy, RejectsMalformedFiles) {
                            "99999999999), }\n",
                            ""));
   EXPECT_NE(error.find("overflows"), std::string::npos) << error;
+}
+
+/// Every error of parseNpy with its whole message: the place (a byte offset
+/// or a header key), what was expected and what was found
+/// (tests/errors/catalogue.json lists each).
+TEST(NpyErrors, MessagesNamePlaceExpectedAndFound) {
+  const std::string good = "{'descr': '<f4', 'fortran_order': False, "
+                           "'shape': (2,), }\n";
+  const std::string eight(8, '\0');
+  struct Case {
+    std::string contents, message;
+  };
+  std::string bigI64 = npyFile("{'descr': '<i8', 'fortran_order': False, "
+                               "'shape': (2,), }\n",
+                               std::string(8, '\0'));
+  bigI64 += std::string("\x00\x00\x00\x00\x01\x00\x00\x00", 8);
+  const std::vector<Case> cases = {
+      {"PK\x03\x04",
+       "expected a .npy file (starting with \\x93NUMPY and a version), found "
+       "4 bytes without that signature"},
+      {npyFile(good, eight, 4),
+       "bytes 6-7: expected format version 1.0, 2.0 or 3.0, found 4.0"},
+      {npyFile(good, "", 2).substr(0, 10),
+       "byte 8: expected a header length of 4 bytes (format 2.0), found 2 "
+       "(the file is truncated)"},
+      {npyFile(good, "").substr(0, 20),
+       "byte 10: expected the 58 header bytes the length field declares, "
+       "found 10 (the file is truncated)"},
+      {npyFile("['descr']", ""),
+       "header, byte 10: expected '{', found '['descr']'"},
+      {npyFile("{descr: 1}", ""),
+       "header, byte 11: expected a quoted key, found 'descr: 1}'"},
+      {npyFile("{'descr' '<f4'}", ""),
+       "header, byte 19: expected ':', found ''<f4'}'"},
+      {npyFile("{'descr': '<f4}", ""),
+       "header, byte 20: expected a quoted string, found ''<f4}'"},
+      {npyFile("{'shape': (2; 3)}", ""),
+       "header, byte 22: expected ',' or ')', found '; 3)}'"},
+      {npyFile("{'shape': (x,)}", ""),
+       "header, byte 21: expected an integer, found 'x,)}'"},
+      {npyFile("{'shape': None}", ""),
+       "header, byte 20: expected a string, True, False or a tuple, found "
+       "'None}'"},
+      {npyFile("{'descr': '<f4' 'shape': ()}", ""),
+       "header, byte 26: expected ',' or '}', found ''shape': ()}'"},
+      {npyFile("{'descr': '<f4'} \x01", ""),
+       "header, byte 27: expected the end of the header, found '\\x01'"},
+      {npyFile("{'descr': '<f4', 'descr': '<f4'}", ""),
+       "header, byte 27: expected each key once, found 'descr' a second "
+       "time"},
+      {npyFile("{'descr': '<f4', 'shape': (2,)}", eight),
+       "header: expected the keys 'descr', 'fortran_order' and 'shape', "
+       "found 'descr', 'shape'"},
+      {npyFile("{'descr': True, 'fortran_order': False, 'shape': (2,)}", eight),
+       "header: 'descr': expected a dtype string such as '<f4', found True"},
+      {npyFile("{'descr': '<f4', 'fortran_order': 'no', 'shape': (2,)}", eight),
+       "header: 'fortran_order': expected True or False, found the string "
+       "'no'"},
+      {npyFile("{'descr': '<f4', 'fortran_order': True, 'shape': (2,)}", eight),
+       "header: 'fortran_order': expected False (C order), found True"},
+      {npyFile("{'descr': '<f4', 'fortran_order': False, 'shape': '2'}", eight),
+       "header: 'shape': expected a tuple of integers, found the string '2'"},
+      {npyFile("{'descr': '>f8', 'fortran_order': False, 'shape': (2,)}",
+               eight),
+       "header: 'descr': expected '<f4', '<i4' or '<i8' (little-endian "
+       "float32/int32/int64), found '>f8'"},
+      {npyFile("{'descr': '<f4', 'fortran_order': False, 'shape': (2, -3)}",
+               ""),
+       "header: 'shape' (2, -3): expected non-negative dimensions, found -3 "
+       "at index 1"},
+      {npyFile("{'descr': '<f4', 'fortran_order': False, 'shape': "
+               "(4294967296, 4294967296)}",
+               ""),
+       "header: 'shape' (4294967296, 4294967296): expected an element count "
+       "below 2^64, found one that overflows 64 bits"},
+      {npyFile("{'descr': '<i8', 'fortran_order': False, 'shape': "
+               "(4294967296, 1073741824)}",
+               ""),
+       "header: 'shape' (4294967296, 1073741824) of <i8: expected a data "
+       "size below 2^64 bytes, found one that overflows 64 bits"},
+      {npyFile(good, std::string(7, '\0')),
+       "byte 68: expected the 8 data bytes of shape (2,) of <f4, found 7 (the "
+       "file is truncated)"},
+      {bigI64, "byte 76: int64 element 1: expected a value that fits in "
+               "int32 (xfc reads int64 arrays as int32), found 4294967296"},
+  };
+  for (const Case &c : cases) {
+    NpyArray array;
+    std::string error;
+    EXPECT_FALSE(parseNpy(c.contents, "x.npy", array, error)) << c.message;
+    EXPECT_EQ(error, "x.npy: " + c.message);
+    EXPECT_TRUE(array.shape.empty() && array.bytes.empty()) << c.message;
+  }
+}
+
+TEST(NpyErrors, FileErrorsNameTheFile) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  NpyArray array;
+  std::string error;
+  EXPECT_FALSE(readNpy(dir.path(), array, error));
+  EXPECT_EQ(error, dir.path() + ": expected a .npy file, found a folder");
+  EXPECT_FALSE(readNpy(dir.file("missing.npy"), array, error));
+  EXPECT_EQ(error, dir.file("missing.npy") +
+                       ": cannot open: No such file or directory");
 }
 
 } // namespace

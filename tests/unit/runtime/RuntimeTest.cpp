@@ -401,6 +401,38 @@ TEST(Runtime, ManifestFieldErrorsNameThePath) {
        "at $.weights_size_bytes: expected a non-negative integer, found -1"},
       {[](Json &m) { m["weights"][1].erase("fnv1a64"); },
        "at $.weights[1]: missing required field \"fnv1a64\""},
+      {[](Json &m) {
+         m["inputs"][0]["shape"] = {2, -1};
+       },
+       "at $.inputs[0].shape: expected a list of non-negative integers, found "
+       "[2,-1]"},
+      {[](Json &m) { m["weights"][0]["dtype"] = 3; },
+       "at $.weights[0].dtype: expected \"f32\" or \"i32\", found 3"},
+      {[](Json &m) { m["library"] = "../lib.so"; },
+       "at $.library: expected a plain file name inside the artifact folder "
+       "(no \"/\", not \"..\"), found \"../lib.so\""},
+      {[](Json &m) { m["weights_file"] = "."; },
+       "at $.weights_file: expected a plain file name inside the artifact "
+       "folder (no \"/\", not \"..\"), found \".\""},
+      {[](Json &m) { m["inputs"] = "x"; },
+       "at $.inputs: expected a list, found \"x\""},
+      {[](Json &m) { m["inputs"][0]["name"] = ""; },
+       "at $.inputs[0].name: expected a non-empty string, found \"\""},
+      {[](Json &m) { m["inputs"][1]["max"] = int64_t(1) << 40; },
+       "at $.inputs[1].max: expected an int32 value, found 1099511627776"},
+      {[](Json &m) { m["weights"][1]["name"] = m["weights"][0]["name"]; },
+       "at $.weights[1].name: expected a name not used by another weight, "
+       "found \"w\""},
+      {[](Json &m) { m["target"] = 3; },
+       "at $.target: expected an object, found 3"},
+      {[](Json &m) { m["model_name"] = 3; },
+       "at $.model_name: expected a string, found 3"},
+      {[](Json &m) { m["inputs"][1]["max"] = "3"; },
+       "at $.inputs[1].max: expected an integer, found \"3\""},
+      {[](Json &m) { m["entry_symbol"] = ""; },
+       "at $.entry_symbol: expected a non-empty symbol name, found \"\""},
+      {[](Json &m) { m["kernels"][0]["name"] = ""; },
+       "at $.kernels[0].name: expected a non-empty string, found \"\""},
   };
   for (const Case &c : cases) {
     Artifact artifact;
@@ -888,6 +920,34 @@ TEST(Runtime, UnknownCpuFeatureIsMissing) {
 }
 
 /// Opens the standard fake artifact, failing the test if it cannot.
+/// Folders where the artifact's files should be: each error names the file.
+TEST(RuntimeErrors, FoldersInPlaceOfFilesAreNamed) {
+  {
+    Artifact artifact;
+    artifact.write();
+    std::filesystem::remove(artifact.dir.file("weights.safetensors"));
+    OpenResult result = openResult(artifact.path());
+    EXPECT_EQ(result.code, XFC_NOT_FOUND);
+    EXPECT_EQ(result.message,
+              "artifact " + artifact.path() +
+                  ": weights file weights.safetensors: No such file or "
+                  "directory");
+    std::filesystem::create_directory(artifact.dir.file("weights.safetensors"));
+    result = openResult(artifact.path());
+    EXPECT_EQ(result.code, XFC_IO_ERROR);
+    EXPECT_EQ(result.message,
+              "artifact " + artifact.path() +
+                  ": weights file weights.safetensors is not a regular file");
+  }
+  Artifact artifact;
+  artifact.write();
+  std::filesystem::remove(artifact.dir.file("manifest.json"));
+  std::filesystem::create_directory(artifact.dir.file("manifest.json"));
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.message, "artifact " + artifact.path() + ": cannot read " +
+                                artifact.dir.file("manifest.json"));
+}
+
 class RunTest : public ::testing::Test {
 protected:
   void SetUp() override {
@@ -901,6 +961,81 @@ protected:
   Artifact artifact;
   xfc_model *model = nullptr;
 };
+
+/// Every argument error of the C API with its whole message: the function,
+/// the argument and what was wrong with it (tests/errors/catalogue.json).
+TEST_F(RunTest, ArgumentErrorsNameTheFunctionAndArgument) {
+  std::vector<std::pair<xfc_status, std::string>> statuses;
+  xfc_model *opened = nullptr;
+  statuses.push_back({xfc_model_open(artifact.path().c_str(), nullptr, nullptr),
+                      "xfc_model_open: out_model is NULL"});
+  statuses.push_back({xfc_model_open("", nullptr, &opened),
+                      "xfc_model_open: path is NULL or empty"});
+  xfc_model_options oldOptions{};
+  statuses.push_back(
+      {xfc_model_open(artifact.path().c_str(), &oldOptions, &opened),
+       "xfc_model_open: options.struct_size is 0; initialize options with "
+       "xfc_model_options_initialize"});
+  xfc_context *context = nullptr;
+  statuses.push_back({xfc_context_create(model, nullptr, nullptr),
+                      "xfc_context_create: out_context is NULL"});
+  statuses.push_back({xfc_context_create(nullptr, nullptr, &context),
+                      "xfc_context_create: model is NULL"});
+  xfc_context_options contextOptions{};
+  statuses.push_back(
+      {xfc_context_create(model, &contextOptions, &context),
+       "xfc_context_create: options.struct_size is 0; initialize options with "
+       "xfc_context_options_initialize"});
+  xfc_context_options_initialize(&contextOptions);
+  contextOptions.num_threads = -2;
+  statuses.push_back({xfc_context_create(model, &contextOptions, &context),
+                      "xfc_context_create: num_threads is -2; expected 0 "
+                      "(every core) or a positive count"});
+  FakeRun run;
+  auto in = run.inputs();
+  auto out = run.outputs();
+  statuses.push_back({xfc_context_run(nullptr, in.data(), 2, out.data(), 2),
+                      "xfc_context_run: context is NULL"});
+  statuses.push_back({xfc_model_run(nullptr, in.data(), 2, out.data(), 2),
+                      "xfc_model_run: model is NULL"});
+  statuses.push_back({xfc_model_run(model, nullptr, 2, out.data(), 2),
+                      "xfc_model_run: the input array is NULL"});
+  in[1].data = nullptr;
+  statuses.push_back({xfc_model_run(model, in.data(), 2, out.data(), 2),
+                      "xfc_model_run: input 1 ('ids'): data is NULL"});
+  xfc_profile profile;
+  statuses.push_back(
+      {xfc_context_get_profile(nullptr, &profile, nullptr, 0),
+       "xfc_context_get_profile: context or out_profile is NULL"});
+  statuses.push_back({xfc_context_reset_profile(nullptr),
+                      "xfc_context_reset_profile: context is NULL"});
+  contextOptions.num_threads = 1;
+  contextOptions.enable_profiling = 1;
+  ASSERT_EQ(xfc_context_create(model, &contextOptions, &context), nullptr);
+  statuses.push_back({xfc_context_get_profile(context, &profile, nullptr,
+                                              xfc_model_num_kernels(model)),
+                      "xfc_context_get_profile: out_kernels is NULL"});
+  xfc_context_destroy(context);
+  context = nullptr;
+  ASSERT_EQ(xfc_context_create(model, nullptr, &context), nullptr);
+  statuses.push_back({xfc_context_reset_profile(context),
+                      "xfc_context_reset_profile: profiling is off in this "
+                      "context (set enable_profiling in xfc_context_options)"});
+  xfc_context_destroy(context);
+  statuses.push_back(
+      {xfc_model_verify(nullptr), "xfc_model_verify: model is NULL"});
+  statuses.push_back({xfc_model_input_info(model, 0, nullptr),
+                      "xfc_model_input_info: model or out_info is NULL"});
+  statuses.push_back({xfc_model_kernel_info(model, 0, nullptr),
+                      "xfc_model_kernel_info: model or out_info is NULL"});
+  for (auto &[status, message] : statuses) {
+    EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT) << message;
+    std::string error = xfc_status_get_message(status);
+    EXPECT_EQ(error, message);
+    xfc_status_free(status);
+  }
+  EXPECT_EQ(opened, nullptr);
+}
 
 TEST_F(RunTest, InputIdOutOfRange) {
   FakeRun run;

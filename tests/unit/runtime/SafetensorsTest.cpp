@@ -177,9 +177,11 @@ TEST(Safetensors, RejectsADeeplyNestedHeader) {
   std::string header = "{\"__metadata__\": " + std::string(100000, '[') +
                        std::string(100000, ']') + "}";
   std::string error = parseError(rawSafetensors(header, ""));
-  EXPECT_NE(error.find("safetensors: the header is not valid JSON: nesting "
-                       "deeper than the limit of 64 levels"),
-            std::string::npos)
+  EXPECT_NE(
+      error.find(
+          "safetensors: the header (from byte 8) is not valid JSON: nesting "
+          "deeper than the limit of 64 levels"),
+      std::string::npos)
       << error;
 }
 
@@ -203,7 +205,9 @@ TEST(Safetensors, RejectsBadEntries) {
       entry(R"({"dtype":"F8","shape":[4],"data_offsets":[0,16]})");
   EXPECT_NE(error.find("dtype: expected one of"), std::string::npos) << error;
   error = entry(R"({"shape":[4],"data_offsets":[0,16]})");
-  EXPECT_NE(error.find("missing field \"dtype\""), std::string::npos) << error;
+  EXPECT_NE(error.find("expected a field \"dtype\", found none"),
+            std::string::npos)
+      << error;
   error = entry(R"({"dtype":"F32","shape":[-4],"data_offsets":[0,16]})");
   EXPECT_NE(error.find("non-negative"), std::string::npos) << error;
   error = entry(R"({"dtype":"F32","shape":[4.5],"data_offsets":[0,16]})");
@@ -234,6 +238,92 @@ TEST(Safetensors, RejectsOverlappingRanges) {
   EXPECT_NE(error.find("overlapping"), std::string::npos) << error;
   EXPECT_NE(error.find("'a'"), std::string::npos) << error;
   EXPECT_NE(error.find("'b'"), std::string::npos) << error;
+}
+
+/// Every error of parseSafetensors with its whole message: the place (the
+/// header, a tensor and its field), what was expected and what was found
+/// (tests/errors/catalogue.json lists each).
+TEST(SafetensorsErrors, MessagesNamePlaceExpectedAndFound) {
+  const std::string data(16, '\0');
+  auto entry = [&](const std::string &body) {
+    return rawSafetensors("{\"t\": " + body + "}", data);
+  };
+  std::string hugeLength(8, '\0');
+  hugeLength[4] = 1; // 2^32 bytes of header.
+  struct Case {
+    std::string bytes, message;
+  };
+  const std::vector<Case> cases = {
+      {"abc", "safetensors: expected at least 8 bytes (the header length), "
+              "found 3 bytes; the file is truncated"},
+      {hugeLength, "safetensors: header length 4294967296 exceeds the limit of "
+                   "104857600 bytes"},
+      {rawSafetensors("{}", "").substr(0, 9),
+       "safetensors: header length 2 exceeds the 1 bytes after the length "
+       "field; the file is truncated"},
+      {rawSafetensors(R"({"t": })", ""),
+       "safetensors: the header (from byte 8) is not valid JSON: parse error "
+       "at line 1, column 7: syntax error while parsing value - unexpected "
+       "'}'; expected '[', '{', or a literal"},
+      {rawSafetensors("[1, 2]", ""),
+       "safetensors: expected the header to be a JSON object, found [1,2]"},
+      {rawSafetensors(R"({"__metadata__": [1]})", ""),
+       "safetensors header: __metadata__: expected an object of strings, found "
+       "[1]"},
+      {rawSafetensors(R"({"__metadata__": {"a": 1}})", ""),
+       "safetensors header: __metadata__.a: expected a string, found 1"},
+      {entry("3"), "safetensors header: tensor 't': expected an object with "
+                   "dtype, shape and data_offsets, found 3"},
+      {entry(R"({"shape":[4],"data_offsets":[0,16]})"),
+       "safetensors header: tensor 't': expected a field \"dtype\", found "
+       "none"},
+      {entry(R"({"dtype":"F8","shape":[4],"data_offsets":[0,16]})"),
+       "safetensors header: tensor 't': dtype: expected one of F64, F32, F16, "
+       "BF16, I64, I32, I16, I8, U8, BOOL, found \"F8\""},
+      {entry(R"({"dtype":"F32","data_offsets":[0,16]})"),
+       "safetensors header: tensor 't': expected a field \"shape\", found "
+       "none"},
+      {entry(R"({"dtype":"F32","shape":"4","data_offsets":[0,16]})"),
+       "safetensors header: tensor 't': shape: expected a list of non-negative "
+       "integers, found \"4\""},
+      {entry(R"({"dtype":"F32","shape":[-4],"data_offsets":[0,16]})"),
+       "safetensors header: tensor 't': shape: expected a list of non-negative "
+       "integers, found [-4]"},
+      {entry(R"({"dtype":"F32","shape":[4294967296,4294967296,16],)"
+             R"("data_offsets":[0,0]})"),
+       "safetensors header: tensor 't': shape [4294967296,4294967296,16]: the "
+       "element count overflows 64 bits"},
+      {entry(R"({"dtype":"F32","shape":[4]})"),
+       "safetensors header: tensor 't': expected a field \"data_offsets\", "
+       "found none"},
+      {entry(R"({"dtype":"F32","shape":[4],"data_offsets":[0]})"),
+       "safetensors header: tensor 't': data_offsets: expected [begin, end] "
+       "(two non-negative integers), found [0]"},
+      {entry(R"({"dtype":"F32","shape":[4],"data_offsets":[16,0]})"),
+       "safetensors header: tensor 't': data_offsets: expected begin <= end, "
+       "found [16, 0]"},
+      {entry(R"({"dtype":"F32","shape":[4],"data_offsets":[0,32]})"),
+       "safetensors header: tensor 't': data_offsets [0, 32) end beyond the "
+       "data area (16 bytes); the file may be truncated"},
+      {entry(R"({"dtype":"F32","shape":[3],"data_offsets":[0,16]})"),
+       "safetensors header: tensor 't': size mismatch: shape [3] of F32 needs "
+       "12 bytes, found data_offsets covering 16 bytes"},
+      {rawSafetensors(
+           R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,12]},)"
+           R"("b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})",
+           data),
+       "safetensors header: tensors 'a' and 'b' have overlapping data_offsets "
+       "[0, 12) and [8, 16)"},
+  };
+  for (const Case &c : cases) {
+    SafetensorsHeader header;
+    std::string error;
+    EXPECT_FALSE(
+        parseSafetensors(reinterpret_cast<const uint8_t *>(c.bytes.data()),
+                         c.bytes.size(), header, error));
+    EXPECT_EQ(error, c.message);
+    EXPECT_TRUE(header.entries.empty());
+  }
 }
 
 } // namespace

@@ -14,6 +14,7 @@
 #ifndef XFC_COMPILER_FUSIONREPORT_H
 #define XFC_COMPILER_FUSIONREPORT_H
 
+#include "xf/Transforms/FusionCandidates.h"
 #include "xfc/Compiler/Pipelines.h"
 
 #include <cstdint>
@@ -68,6 +69,24 @@ struct FusionReport {
 bool planFusions(mlir::ModuleOp module, CpuPipelineOptions &opts,
                  const std::string &planPath, FusionReport &report,
                  std::string &error);
+
+/// The candidates and spec nodes planFusions checks a plan against: those
+/// of `module` after FFN chunking and decomposition (run on a copy).
+bool listFusionCandidates(mlir::ModuleOp module, const CpuPipelineOptions &opts,
+                          std::vector<mlir::xf::FusionCandidate> &candidates,
+                          std::vector<mlir::xf::SpecNode> &nodes,
+                          std::string &error);
+
+/// Reads the plan `text` against `candidates` and `nodes` of the model
+/// named `model` (not checked when empty), as planFusions does with the
+/// file's contents: fills report.fused and report.notFused, or returns false
+/// with `error` (starting with `planName`, then the JSON path, what was
+/// expected and what was found). Never throws.
+bool parseFusionPlan(const std::string &text, const std::string &planName,
+                     const std::vector<mlir::xf::FusionCandidate> &candidates,
+                     const std::vector<mlir::xf::SpecNode> &nodes,
+                     const std::string &model, FusionReport &report,
+                     std::string &error);
 
 /// After the model stage: reads the kernels from `xf.kernels` and checks
 /// that every planned fusion formed exactly one kind of kernel and nothing

@@ -29,6 +29,11 @@ struct NpyArray {
 /// expected and what was found) on a malformed file or unsupported dtype.
 bool readNpy(const std::string &path, NpyArray &out, std::string &error);
 
+/// Parses the bytes of a .npy file held in memory; `name` (the file's path)
+/// begins every error message. readNpy reads the file and calls this.
+bool parseNpy(const std::string &contents, const std::string &name,
+              NpyArray &out, std::string &error);
+
 /// Writes `array` to `path` (format 1.0), via a temporary file and rename.
 bool writeNpy(const std::string &path, const NpyArray &array,
               std::string &error);
