@@ -8,7 +8,8 @@
 // high-water mark of the run step is the run's alone (inputs, outputs, the
 // arena, the runtime), not the compiler's:
 //
-//   xfc-attention-bench compile --seq L [--pattern TEXT] --work DIR
+//   xfc-attention-bench compile --seq L [--pattern TEXT] [--gather 0|1]
+//       --work DIR
 //     compiles DIR/artifact and writes DIR/compile.json: the pattern's
 //     allowed pairs, the FLOPs the fused kernel executes (visited tiles)
 //     and the dense FLOPs, the compile time;
@@ -65,6 +66,9 @@ struct Options {
   std::string step, pattern, workDir;
   int64_t seq = 0, heads = 12, headDim = 64;
   int threads = 0, runs = 3;
+  /// xf-fuse-attention{gather}: 0 measures the kernel without gathered
+  /// parts (every tile over the original positions).
+  bool gather = true;
 };
 
 Options parseOptions(int argc, char **argv) {
@@ -72,7 +76,7 @@ Options parseOptions(int argc, char **argv) {
   if (argc < 2)
     fail("usage: xfc-attention-bench compile|run --work DIR [--seq L] "
          "[--pattern TEXT] [--heads H] [--head-dim D] [--threads T] "
-         "[--runs N]");
+         "[--runs N] [--gather 0|1]");
   opts.step = argv[1];
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
@@ -94,6 +98,8 @@ Options parseOptions(int argc, char **argv) {
         opts.threads = std::stoi(v);
       else if (a == "--runs")
         opts.runs = std::max(1, std::stoi(v));
+      else if (a == "--gather")
+        opts.gather = std::stoi(v) != 0;
       else
         fail("unknown option " + a);
     } catch (const std::logic_error &) {
@@ -161,6 +167,7 @@ int compileStep(const Options &opts) {
   xfc::CompileRequest request;
   request.outputDir = opts.workDir + "/artifact";
   request.force = true;
+  request.pipeline.fusion.attentionGather = opts.gather;
   xfc::CompileReport report;
   Clock::time_point start = Clock::now();
   if (!xfc::compileModule(*module, weights, info, request, report, error))
@@ -191,6 +198,7 @@ int compileStep(const Options &opts) {
       {"head_dim", opts.headDim},
       {"pattern", opts.pattern.empty() ? "dense" : opts.pattern},
       {"kernel_kind", kernel->kind},
+      {"gather", opts.gather},
       {"allowed_pairs", allowed},
       {"executed_flops", kernel->flops},
       {"dense_flops", denseFlops},

@@ -477,6 +477,8 @@ bool checkFormedKernels(ModuleOp module, FusionReport &report,
       k.denseFlops = dict.getAs<IntegerAttr>("dense_flops").getInt();
       k.allowedFraction =
           dict.getAs<FloatAttr>("allowed_fraction").getValueAsDouble();
+      if (auto gather = dict.getAs<StringAttr>("gather"))
+        k.gather = gather.str();
     }
     report.kernels.push_back(std::move(k));
   }
@@ -618,8 +620,11 @@ std::string describeAttention(const FusionReport &report) {
       os << llvm::format("allows %.1f%% of the (query, key) pairs; ",
                          100.0 * k.allowedFraction);
     os << llvm::format("computes %.3f MFLOP of %.3f dense (%.1f%% saved)\n",
-                       k.flops / 1e6, k.denseFlops / 1e6, 100.0 * saved)
-       << "    "
+                       k.flops / 1e6, k.denseFlops / 1e6, 100.0 * saved);
+    if (!k.gather.empty())
+      os << "    gathered per residue class (dense tiles of strided rows): "
+         << k.gather << "\n";
+    os << "    "
        << (family ? mlir::xf::numericsNote(*family)
                   : "exact: the same result as dense attention under the "
                     "pattern's mask")

@@ -51,7 +51,8 @@ std::string modelStage(const CpuPipelineOptions &opts) {
   // The attention kernel is chosen on the xf.attention ops that
   // decomposition produces; it only marks them, the linalg stage lowers.
   if (fusion.attention)
-    text += "xf-fuse-attention,";
+    text += fusion.attentionGather ? "xf-fuse-attention,"
+                                   : "xf-fuse-attention{gather=false},";
   if (fusion.qkv)
     text += "xf-fuse-qkv,";
   if (fusion.residualLayerNorm)
@@ -185,6 +186,11 @@ struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
       *this, "fuse-attention",
       llvm::cl::desc("Lower attention as the fused FlashAttention kernel"),
       llvm::cl::init(true)};
+  Option<bool> attentionGather{
+      *this, "attention-gather",
+      llvm::cl::desc("xf-fuse-attention{gather}: strided and dilated "
+                     "pattern parts per residue class on dense tiles"),
+      llvm::cl::init(true)};
 
   Option<bool> fuseQKV{*this, "fuse-qkv",
                        llvm::cl::desc("xf-fuse-qkv: one GEMM for the "
@@ -219,6 +225,7 @@ struct CpuPipelineCLOptions : public PassPipelineOptions<CpuPipelineCLOptions> {
     opts.fusion.epilogue = fuseEpilogue;
     opts.fusion.residualLayerNorm = fuseResidualLayerNorm;
     opts.fusion.attention = fuseAttention;
+    opts.fusion.attentionGather = attentionGather;
     opts.fusion.ffnChunk = ffnChunk;
     return opts;
   }

@@ -251,3 +251,104 @@ func.func @pattern_groups(%q: tensor<1x8x16xf32>) -> tensor<1x8x16xf32> {
       -> tensor<1x8x16xf32>
   return %0 : tensor<1x8x16xf32>
 }
+
+// -----
+
+// A gathered union (AttentionGather.h): strided A2 with l = 4 over 16
+// tokens runs per residue class, a forall over (class, query block) with
+// rows 4 apart (class r, compressed row x: position r + 4 x), its 2 x 2
+// tiles masked by causality in compressed indices and by A1's pairs (which
+// the direct phase counts). It writes the online-softmax state (o, m, l)
+// at the same strided rows; the direct forall then computes A1 over the
+// original positions starting from that state and writes the output.
+
+// CHECK-LABEL: func.func @gathered_union
+// CHECK: %[[STATE:.*]]:3 = scf.forall (%[[R:.*]], %[[QB:.*]]) in (4, 2) shared_outs(%[[O:.*]] = %{{.*}}, %[[M:.*]] = %{{.*}}, %[[L:.*]] = %{{.*}}) -> (tensor<1x16x8xf32>, tensor<1x1x16xf32>, tensor<1x1x16xf32>)
+// CHECK: %[[X:.*]] = arith.muli %[[QB]], %c8
+// CHECK: %[[ROW:.*]] = arith.addi %[[R]], %[[X]]
+// CHECK: tensor.extract_slice %{{.*}}[0, %[[ROW]], 0] [1, 2, 8] [1, 4, 1] : tensor<1x16x8xf32> to tensor<2x8xf32>
+// CHECK: scf.for
+// CHECK: tensor.extract_slice %{{.*}} [1, 2, 8] [1, 4, 1] : tensor<1x16x8xf32> to tensor<2x8xf32>
+// CHECK: scf.forall.in_parallel
+// CHECK-NEXT: tensor.parallel_insert_slice %{{.*}} into %[[O]][0, %[[ROW]], 0] [1, 2, 8] [1, 4, 1]
+// CHECK-NEXT: tensor.parallel_insert_slice %{{.*}} into %[[M]][0, 0, %[[ROW]]] [1, 1, 2] [1, 1, 4]
+// CHECK-NEXT: tensor.parallel_insert_slice %{{.*}} into %[[L]][0, 0, %[[ROW]]] [1, 1, 2] [1, 1, 4]
+// CHECK: scf.forall (%[[QB2:.*]]) in (8) shared_outs(%[[OUT:.*]] = %{{.*}}) -> (tensor<1x16x8xf32>)
+// CHECK: tensor.extract_slice %[[STATE]]#1[0, 0, %{{.*}}] [1, 1, 2] [1, 1, 1]
+// CHECK: tensor.extract_slice %[[STATE]]#2[0, 0, %{{.*}}] [1, 1, 2] [1, 1, 1]
+// CHECK: tensor.extract_slice %[[STATE]]#0[0, %{{.*}}, 0] [1, 2, 8] [1, 1, 1]
+// CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT]][0, %{{.*}}, 0] [1, 2, 8] [1, 1, 1]
+func.func @gathered_union(%q: tensor<1x16x8xf32>) -> tensor<1x16x8xf32> {
+  %0 = xf.attention %q, %q, %q
+      {num_heads = 1 : i64, scale = 0.25 : f64,
+       pattern = #xf.pattern<"strided_local(l = 4) + strided_summary(l = 4)">,
+       xf.attention_kernel = {kind = "flash", block_q = 2 : i64, block_k = 2 : i64,
+                              gather = ["residue(classes = 4)"]}}
+      : (tensor<1x16x8xf32>, tensor<1x16x8xf32>, tensor<1x16x8xf32>)
+      -> tensor<1x16x8xf32>
+  return %0 : tensor<1x16x8xf32>
+}
+
+// -----
+
+// A gathered part with nothing else in its union writes the output itself,
+// at its strided rows: a dilated window (d = 2) over 7 tokens has a class
+// of 4 positions and one of 3, each its own forall.
+
+// CHECK-LABEL: func.func @gathered_alone
+// CHECK: %[[A:.*]] = scf.forall (%{{.*}}) in (2) shared_outs(%[[OUT:.*]] = %{{.*}}) -> (tensor<1x7x8xf32>)
+// CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT]][0, %{{.*}}, 0] [1, 2, 8] [1, 2, 1]
+// CHECK: scf.forall (%{{.*}}) in (2) shared_outs(%[[OUT2:.*]] = %[[A]]) -> (tensor<1x7x8xf32>)
+// CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT2]][0, %{{.*}}, 0] [1, %{{.*}}, 8] [1, 2, 1]
+// CHECK-NOT: scf.forall
+func.func @gathered_alone(%q: tensor<1x7x8xf32>) -> tensor<1x7x8xf32> {
+  %0 = xf.attention %q, %q, %q
+      {num_heads = 1 : i64, scale = 0.25 : f64,
+       pattern = #xf.pattern<"dilated_sliding_window(w = 2, d = 2)">,
+       xf.attention_kernel = {kind = "flash", block_q = 2 : i64, block_k = 2 : i64,
+                              gather = ["residue(classes = 2)"]}}
+      : (tensor<1x7x8xf32>, tensor<1x7x8xf32>, tensor<1x7x8xf32>)
+      -> tensor<1x7x8xf32>
+  return %0 : tensor<1x7x8xf32>
+}
+
+// -----
+
+func.func @gather_wrong_classes(%q: tensor<1x16x8xf32>) -> tensor<1x16x8xf32> {
+  // expected-error @below {{xf.attention_kernel: head group 0 cannot be gathered as "residue(classes = 3)" (expected "none" or "residue(classes = 4)")}}
+  %0 = xf.attention %q, %q, %q
+      {num_heads = 1 : i64, scale = 0.25 : f64,
+       pattern = #xf.pattern<"strided_summary(l = 4)">,
+       xf.attention_kernel = {kind = "flash", block_q = 2 : i64, block_k = 2 : i64,
+                              gather = ["residue(classes = 3)"]}}
+      : (tensor<1x16x8xf32>, tensor<1x16x8xf32>, tensor<1x16x8xf32>)
+      -> tensor<1x16x8xf32>
+  return %0 : tensor<1x16x8xf32>
+}
+
+// -----
+
+func.func @gather_not_gatherable(%q: tensor<1x16x8xf32>) -> tensor<1x16x8xf32> {
+  // expected-error @below {{xf.attention_kernel: head group 0 cannot be gathered as "residue(classes = 4)" (expected "none")}}
+  %0 = xf.attention %q, %q, %q
+      {num_heads = 1 : i64, scale = 0.25 : f64,
+       pattern = #xf.pattern<"strided_local(l = 4)">,
+       xf.attention_kernel = {kind = "flash", block_q = 2 : i64, block_k = 2 : i64,
+                              gather = ["residue(classes = 4)"]}}
+      : (tensor<1x16x8xf32>, tensor<1x16x8xf32>, tensor<1x16x8xf32>)
+      -> tensor<1x16x8xf32>
+  return %0 : tensor<1x16x8xf32>
+}
+
+// -----
+
+func.func @gather_per_group(%q: tensor<1x16x8xf32>) -> tensor<1x16x8xf32> {
+  // expected-error @below {{xf.attention_kernel: gather must be an array of one strategy per head group of the pattern (0), found ["none"]}}
+  %0 = xf.attention %q, %q, %q
+      {num_heads = 1 : i64, scale = 0.25 : f64,
+       xf.attention_kernel = {kind = "flash", block_q = 2 : i64, block_k = 2 : i64,
+                              gather = ["none"]}}
+      : (tensor<1x16x8xf32>, tensor<1x16x8xf32>, tensor<1x16x8xf32>)
+      -> tensor<1x16x8xf32>
+  return %0 : tensor<1x16x8xf32>
+}

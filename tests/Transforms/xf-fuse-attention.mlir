@@ -2,6 +2,7 @@
 // RUN: xfc-opt %s -split-input-file -pass-pipeline='builtin.module(xf-fuse-attention{block-q=16 block-k=32})' | FileCheck %s --check-prefix=SMALL
 // RUN: xfc-opt %s -split-input-file -pass-pipeline='builtin.module(xf-fuse-attention{block-table})' | FileCheck %s --check-prefix=TABLE
 // RUN: xfc-opt %s -split-input-file -pass-pipeline='builtin.module(xf-fuse-attention{block-q=0})' -verify-diagnostics -o /dev/null
+// RUN: xfc-opt %s -split-input-file -pass-pipeline='builtin.module(xf-fuse-attention{gather=false})' | FileCheck %s --check-prefix=NOGATHER
 
 // Dense self-attention over 128 tokens with the default 32 x 64 tiles:
 // 4 query blocks x 2 key blocks, all visited, none masked.
@@ -114,4 +115,42 @@ func.func @pattern(%q: tensor<1x128x128xf32>)
       : (tensor<1x128x128xf32>, tensor<1x128x128xf32>, tensor<1x128x128xf32>)
       -> tensor<1x128x128xf32>
   return %0, %1 : tensor<1x128x128xf32>, tensor<1x128x128xf32>
+}
+
+// -----
+
+// Parts that are sparse inside every tile are gathered per residue class
+// where that executes fewer pairs. A dilated window (w = 32, d = 4) over
+// 256 tokens: each of the 4 classes is a 64-position sliding window of
+// width 32, 2 x 1 tiles of 32 x 64 per class, 8 in all (16384 pairs);
+// directly, 20 tiles hold allowed keys, one in four (40960 pairs). The
+// strided union gathers A2 (16 classes of 16: one 16 x 16 tile each) with
+// A1 computed directly; the sliding-window group beside it is not
+// gathered. A window of width 8 and d = 2 spans only a tile or two: there
+// gathering would not save a quarter of the pairs, so it is not chosen.
+
+// CHECK-LABEL: func.func @gathered
+// CHECK: xf.attention_kernel = {allowed_pairs = 7360 : i64, block_k = 64 : i64, block_q = 32 : i64, executed_pairs = 16384 : i64, gather = ["residue(classes = 4)"], gathered_blocks = 8 : i64, kind = "flash", masked_blocks = 8 : i64, pattern = "dilated_sliding_window(w = 32, d = 4)", visited_blocks = 8 : i64}
+// CHECK: gather = ["residue(classes = 16)", "none"], gathered_blocks = 8 : i64
+// CHECK-NOT: gather =
+// NOGATHER-LABEL: func.func @gathered
+// NOGATHER-NOT: gather =
+// NOGATHER: masked_blocks = 20 : i64, pattern = "dilated_sliding_window(w = 32, d = 4)", visited_blocks = 20 : i64}
+func.func @gathered(%q: tensor<1x256x32xf32>)
+    -> (tensor<1x256x32xf32>, tensor<1x256x32xf32>, tensor<1x256x32xf32>) {
+  // expected-error @below {{block sizes must be positive}}
+  %0 = xf.attention %q, %q, %q {num_heads = 2 : i64, scale = 0.25 : f64,
+      pattern = #xf.pattern<"dilated_sliding_window(w = 32, d = 4)">}
+      : (tensor<1x256x32xf32>, tensor<1x256x32xf32>, tensor<1x256x32xf32>)
+      -> tensor<1x256x32xf32>
+  %1 = xf.attention %q, %q, %q {num_heads = 2 : i64, scale = 0.25 : f64,
+      pattern = #xf.pattern<"strided_local(l = 16) + strided_summary(l = 16) | sliding_window(w = 8)">}
+      : (tensor<1x256x32xf32>, tensor<1x256x32xf32>, tensor<1x256x32xf32>)
+      -> tensor<1x256x32xf32>
+  %2 = xf.attention %q, %q, %q {num_heads = 2 : i64, scale = 0.25 : f64,
+      pattern = #xf.pattern<"dilated_sliding_window(w = 8, d = 2)">}
+      : (tensor<1x256x32xf32>, tensor<1x256x32xf32>, tensor<1x256x32xf32>)
+      -> tensor<1x256x32xf32>
+  return %0, %1, %2
+      : tensor<1x256x32xf32>, tensor<1x256x32xf32>, tensor<1x256x32xf32>
 }

@@ -35,6 +35,7 @@
 #include "ReferenceModel.h"
 #include "e2e/GoldenCase.h"
 #include "e2e/ScratchDir.h"
+#include "xf/Analysis/AttentionGather.h"
 #include "xf/Dialect/XF/XFOps.h"
 #include "xf/Transforms/Passes.h"
 #include "xfc/Compiler/Compiler.h"
@@ -1297,9 +1298,18 @@ bool readPatternGolden(const PatternGoldenCase &c, PatternGoldenData &data,
          read("output", {c.batch, c.sq, width}, data.output);
 }
 
-/// How a case is compiled: fused with xf-fuse-attention's tiles, unfused,
-/// or fused with small odd tiles (many partial blocks, ragged tails).
-enum class PatternLowering { Fused, Unfused, SmallTiles };
+/// How a case is compiled: fused with xf-fuse-attention's tiles (gathering
+/// where it pays, or never), unfused, fused with small odd tiles (many
+/// partial blocks, ragged tails), or fused with every part that can be
+/// gathered gathered, at xf-fuse-attention's tiles or small ones.
+enum class PatternLowering {
+  Fused,
+  FusedNoGather,
+  Unfused,
+  SmallTiles,
+  Gathered,
+  SmallTilesGathered
+};
 
 void checkPatternGolden(const PatternGoldenCase &c, PatternLowering lowering,
                         const std::string &fault = "") {
@@ -1316,6 +1326,11 @@ void checkPatternGolden(const PatternGoldenCase &c, PatternLowering lowering,
     args.push_back(i32Input("key_lengths", {c.batch}, c.keyLengths, 0, c.sk));
   CpuPipelineOptions pipeline;
   pipeline.fusion.attention = lowering != PatternLowering::Unfused;
+  pipeline.fusion.attentionGather = lowering != PatternLowering::FusedNoGather;
+  bool small = lowering == PatternLowering::SmallTiles ||
+               lowering == PatternLowering::SmallTilesGathered;
+  bool gathered = lowering == PatternLowering::Gathered ||
+                  lowering == PatternLowering::SmallTilesGathered;
   pipeline.testFault = fault;
   std::vector<float> out = compileAndRun(
       args, qShape,
@@ -1330,16 +1345,33 @@ void checkPatternGolden(const PatternGoldenCase &c, PatternLowering lowering,
             b.getF64FloatAttr(1.0 / std::sqrt(double(c.headDim))),
             mlir::UnitAttr(),
             mlir::xf::AttentionPatternAttr::get(b.getContext(), groups));
-        if (lowering == PatternLowering::SmallTiles)
-          op->setAttr(
-              mlir::xf::kAttentionKernelAttrName,
-              b.getDictionaryAttr(
-                  {b.getNamedAttr("kind", b.getStringAttr("flash")),
-                   b.getNamedAttr("block_q", b.getI64IntegerAttr(
-                                                 std::min<int64_t>(5, c.sq))),
-                   b.getNamedAttr(
-                       "block_k",
-                       b.getI64IntegerAttr(std::min<int64_t>(3, c.sk)))}));
+        if (!small && !gathered)
+          return op;
+        // A kernel chosen by hand: 5 x 3 tiles or xf-fuse-attention's
+        // defaults, and every head group that can be gathered gathered
+        // (whether or not that pays).
+        std::vector<mlir::NamedAttribute> fields = {
+            b.getNamedAttr("kind", b.getStringAttr("flash")),
+            b.getNamedAttr("block_q", b.getI64IntegerAttr(std::min<int64_t>(
+                                          small ? 5 : 32, c.sq))),
+            b.getNamedAttr("block_k", b.getI64IntegerAttr(std::min<int64_t>(
+                                          small ? 3 : 64, c.sk)))};
+        if (gathered) {
+          std::vector<mlir::Attribute> strategies;
+          bool any = false;
+          for (const auto &parts : groups) {
+            auto plan = mlir::xf::planGather(parts, c.sq, c.sk);
+            any |= plan.has_value();
+            strategies.push_back(
+                b.getStringAttr(plan ? plan->describe() : "none"));
+          }
+          if (!any)
+            ADD_FAILURE() << "nothing to gather in " << c.pattern;
+          fields.push_back(
+              b.getNamedAttr("gather", b.getArrayAttr(strategies)));
+        }
+        op->setAttr(mlir::xf::kAttentionKernelAttrName,
+                    b.getDictionaryAttr(fields));
         return op;
       },
       pipeline);
@@ -1392,6 +1424,18 @@ void checkPatternGolden(const PatternGoldenCase &c, PatternLowering lowering,
 class AttentionPatternGoldenTest
     : public ::testing::TestWithParam<PatternGoldenCase> {};
 
+/// Does some head group of the case have a part that can be gathered?
+bool canGather(const PatternGoldenCase &c) {
+  mlir::xf::PatternGroups groups;
+  std::string error;
+  if (!mlir::xf::parsePatternText(c.pattern, groups, error))
+    return false;
+  for (const auto &parts : groups)
+    if (mlir::xf::planGather(parts, c.sq, c.sk))
+      return true;
+  return false;
+}
+
 TEST(AttentionPatternGolden, FilesExist) {
   EXPECT_GE(loadPatternGoldenCases().size(), 20u)
       << "tests/e2e/golden/attention_patterns/cases.json is missing or "
@@ -1402,6 +1446,22 @@ TEST(AttentionPatternGolden, FilesExist) {
 /// the pattern's in-block mask.
 TEST_P(AttentionPatternGoldenTest, FusedMatchesPyTorch) {
   checkPatternGolden(GetParam(), PatternLowering::Fused);
+}
+
+/// Gathering switched off (xf-fuse-attention{gather=false}): every part
+/// over the original positions.
+TEST_P(AttentionPatternGoldenTest, FusedNoGatherMatchesPyTorch) {
+  checkPatternGolden(GetParam(), PatternLowering::FusedNoGather);
+}
+
+/// Every part that can be gathered is (AttentionGather.h), at the default
+/// tiles and at 5 x 3 tiles (ragged class tails, masked class tiles, the
+/// rest of a union excluded and continued).
+TEST_P(AttentionPatternGoldenTest, GatheredMatchesPyTorch) {
+  if (!canGather(GetParam()))
+    GTEST_SKIP() << "no part of " << GetParam().pattern << " gathers";
+  checkPatternGolden(GetParam(), PatternLowering::Gathered);
+  checkPatternGolden(GetParam(), PatternLowering::SmallTilesGathered);
 }
 
 /// The unfused lowering: materialized scores under the element mask.
@@ -1427,6 +1487,8 @@ TEST(AttentionPatternGolden, DroppedMaskIsNoticed) {
     SCOPED_TRACE(c.name);
     checkPatternGolden(c, PatternLowering::SmallTiles, "drop-mask");
     checkPatternGolden(c, PatternLowering::Unfused, "drop-mask");
+    if (canGather(c))
+      checkPatternGolden(c, PatternLowering::SmallTilesGathered, "drop-mask");
   }
 }
 

@@ -77,6 +77,9 @@ struct KernelCost {
   std::string pattern;
   int64_t denseFlops = 0;
   double allowedFraction = 1.0;
+  /// The fused kernel's gathering strategy per head group, joined with
+  /// " | " ("residue(classes = 2) | none"); empty when nothing is gathered.
+  std::string gather;
 };
 
 /// Operands read once plus results written once.
@@ -148,6 +151,17 @@ KernelCost costOfAttention(AttentionOp op) {
       int64_t total = ((sq + bq.getInt() - 1) / bq.getInt()) *
                       ((sk + bk.getInt() - 1) / bk.getInt());
       fraction = double(visited.getInt()) / double(std::max<int64_t>(1, total));
+      // Gathered tiles are smaller than Bq x Bk: the executed pairs over
+      // those of the dense tile grid (the same ratio for equal tiles).
+      if (auto pairs = kernel.getAs<IntegerAttr>("executed_pairs"))
+        fraction = double(pairs.getInt()) /
+                   double(std::max<int64_t>(
+                       1, total * bq.getInt() * bk.getInt()));
+    }
+    if (auto gather = kernel.getAs<ArrayAttr>("gather")) {
+      for (Attribute g : gather)
+        if (auto name = dyn_cast<StringAttr>(g))
+          cost.gather += (cost.gather.empty() ? "" : " | ") + name.str();
     }
     auto pattern = kernel.getAs<StringAttr>("pattern");
     auto allowed = kernel.getAs<IntegerAttr>("allowed_pairs");
@@ -286,6 +300,8 @@ struct XFFormKernelsPass
           fields.set("dense_flops", b.getI64IntegerAttr(cost.denseFlops));
           fields.set("allowed_fraction",
                      b.getF64FloatAttr(cost.allowedFraction));
+          if (!cost.gather.empty())
+            fields.set("gather", b.getStringAttr(cost.gather));
           record = fields.getDictionary(&getContext());
         }
         kernels.push_back(record);

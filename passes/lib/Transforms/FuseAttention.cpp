@@ -8,6 +8,7 @@
 // than the shapes (a cost model, a target) without touching the lowering.
 //
 //===----------------------------------------------------------------------===//
+#include "xf/Analysis/AttentionGather.h"
 #include "xf/Analysis/AttentionPattern.h"
 #include "xf/Analysis/BlockMap.h"
 #include "xf/Dialect/XF/XFOps.h"
@@ -65,22 +66,41 @@ struct FuseAttentionPass
       int64_t bk = std::min(optK, sk);
       // Block statistics over every head: a pattern's head groups each have
       // their own map. Dense and causal have closed forms; any pattern is
-      // read from its table at run time.
-      int64_t visited = 0, masked = 0, allowedPairs = 0;
+      // read from its table at run time. A group whose part is gathered
+      // counts the tiles of both of its phases.
+      int64_t visited = 0, masked = 0, allowedPairs = 0, gathered = 0,
+              pairs = 0;
+      bool anyGathered = false;
+      SmallVector<Attribute> strategies;
       std::string patternName;
       if (AttentionPatternAttr pattern = op.getPatternAttr()) {
         PatternGroups groups = pattern.getGroups();
         for (const std::vector<PatternPart> &parts : groups) {
           AttentionPattern group(parts, sq, sk);
-          BlockMap map = group.blockMap(bq, bk);
-          visited += map.numVisited();
-          masked += map.numMasked();
+          std::optional<GatherPlan> plan;
+          if (gather)
+            plan = planGather(parts, sq, sk);
+          if (plan && !gatherPays(group, *plan, bq, bk))
+            plan.reset();
+          KernelWork work = plan ? gatheredWork(group, *plan, bq, bk)
+                                 : directWork(group, bq, bk);
+          visited += work.visited;
+          masked += work.masked;
+          gathered += work.gathered;
+          pairs += work.pairs;
           allowedPairs += group.allowedPairs();
+          anyGathered |= plan.has_value();
+          strategies.push_back(
+              Builder(op.getContext())
+                  .getStringAttr(plan ? plan->describe() : "none"));
         }
         int64_t n = static_cast<int64_t>(groups.size());
-        visited = (visited + n / 2) / n;
-        masked = (masked + n / 2) / n;
-        allowedPairs = (allowedPairs + n / 2) / n;
+        auto mean = [&](int64_t total) { return (total + n / 2) / n; };
+        visited = mean(visited);
+        masked = mean(masked);
+        gathered = mean(gathered);
+        pairs = mean(pairs);
+        allowedPairs = mean(allowedPairs);
         patternName = pattern.getText().str();
       } else {
         BlockMap map = op.getCausal() ? BlockMap::causal(sq, sk, bq, bk)
@@ -103,6 +123,15 @@ struct FuseAttentionPass
           b.getNamedAttr("masked_blocks", b.getI64IntegerAttr(masked)),
           b.getNamedAttr("allowed_pairs", b.getI64IntegerAttr(allowedPairs)),
       };
+      // Only where a part is gathered: the tiles then differ in size, and
+      // visited_blocks alone no longer measures the work.
+      if (anyGathered) {
+        fields.push_back(b.getNamedAttr("gather", b.getArrayAttr(strategies)));
+        fields.push_back(
+            b.getNamedAttr("gathered_blocks", b.getI64IntegerAttr(gathered)));
+        fields.push_back(
+            b.getNamedAttr("executed_pairs", b.getI64IntegerAttr(pairs)));
+      }
       if (blockTable)
         fields.push_back(b.getNamedAttr("driver", b.getStringAttr("table")));
       op->setAttr(kAttentionKernelAttrName, b.getDictionaryAttr(fields));
@@ -145,6 +174,40 @@ mlir::xf::getAttentionKernel(AttentionOp op) {
       return failure();
     }
     config.tableDriven = true;
+  }
+  // The strategy of each head group: "none" or "residue(classes = C)",
+  // which must be the plan the analysis makes for the group (the choice is
+  // the pass's; the plan itself is a function of the pattern).
+  if (Attribute rawGather = dict.get("gather")) {
+    auto list = dyn_cast<ArrayAttr>(rawGather);
+    AttentionPatternAttr pattern = op.getPatternAttr();
+    size_t numGroups = pattern ? pattern.getGroups().size() : 0;
+    if (!list || !pattern || list.size() != numGroups) {
+      op.emitError() << kAttentionKernelAttrName
+                     << ": gather must be an array of one strategy per head "
+                        "group of the pattern ("
+                     << numGroups << "), found " << rawGather;
+      return failure();
+    }
+    PatternGroups groups = pattern.getGroups();
+    for (auto [g, entry] : llvm::enumerate(list)) {
+      auto name = dyn_cast<StringAttr>(entry);
+      std::optional<GatherPlan> plan = planGather(groups[g], sq, sk);
+      std::string expected = plan ? plan->describe() : "";
+      if (name && name.getValue() == "none") {
+        config.gather.push_back(false);
+        continue;
+      }
+      if (!name || name.getValue() != expected) {
+        op.emitError() << kAttentionKernelAttrName << ": head group " << g
+                       << " cannot be gathered as " << entry << " (expected "
+                       << (plan ? "\"none\" or \"" + expected + "\""
+                                : std::string("\"none\""))
+                       << ")";
+        return failure();
+      }
+      config.gather.push_back(true);
+    }
   }
   if (config.blockQ < 1 || config.blockQ > sq || config.blockK < 1 ||
       config.blockK > sk) {

@@ -38,6 +38,9 @@ struct KernelSummary {
   std::string pattern;
   int64_t denseFlops = 0;
   double allowedFraction = 1.0;
+  /// How the fused kernel gathers its sparse parts, per head group
+  /// ("residue(classes = 2) | none"); empty when it gathers nothing.
+  std::string gather;
 };
 
 /// A group of spec nodes and the fusion that forms it ("qkv", ...).

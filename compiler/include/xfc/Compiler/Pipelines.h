@@ -52,6 +52,10 @@ struct CpuPipelineOptions {
     /// xf-fuse-attention: lower xf.attention as the tiled FlashAttention
     /// kernel instead of materializing the scores.
     bool attention = true;
+    /// xf-fuse-attention{gather}: compute parts that are sparse inside
+    /// every tile (dilated windows, strided summary sets) per residue
+    /// class on dense gathered tiles, where that executes fewer pairs.
+    bool attentionGather = true;
     /// xf-chunk-feed-forward: rows per feed-forward chunk; 0 = off.
     int64_t ffnChunk = 0;
   } fusion;

@@ -10,6 +10,7 @@
 #include "llvm/ADT/StringRef.h"
 
 #include <optional>
+#include <vector>
 
 namespace mlir {
 namespace func {
@@ -45,6 +46,10 @@ struct AttentionKernelConfig {
   /// Read the visited blocks from the block map's table at run time even
   /// where the pattern has a closed form (`driver = "table"`).
   bool tableDriven = false;
+  /// Per head group of the op's pattern: compute its gathered part per
+  /// residue class (`gather`, xf/Analysis/AttentionGather.h). Empty: no
+  /// group is gathered.
+  std::vector<bool> gather;
 };
 
 /// The fused-kernel choice on `op`: std::nullopt when the op has no

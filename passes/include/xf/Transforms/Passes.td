@@ -153,6 +153,17 @@ def XFFuseAttention : Pass<"xf-fuse-attention"> {
     `masked_blocks` count the block map's tiles of one (batch item, head);
     `Sq/Bq * Sk/Bk` minus `visited_blocks` is what causality skips.
 
+    A pattern part that is sparse inside every tile (a dilated window with
+    d > 1, the Sparse Transformer's strided A2) is gathered where that pays
+    (`gather`, on by default): computed per residue class on dense tiles of
+    strided views of Q, K and V (xf/Analysis/AttentionGather.h). The
+    dictionary then records the strategy of each head group
+    (`gather = ["residue(classes = 2)"]`, `"none"` for a group computed
+    directly), `gathered_blocks` (the per-class tiles, all classes) and
+    `executed_pairs` (the (query, key) pairs of every visited tile, the
+    honest measure of the work when tiles differ in size); `visited_blocks`
+    and `masked_blocks` then count the tiles of both phases.
+
     The default tile sizes fit a CPU with a 32 KiB L1 and a 512 KiB L2: with
     head dim 64, one step reads a K and a V tile (2 x 64 x 64 x 4 B = 32 KiB,
     streamed from L2) while the 32-row Q tile, scores and accumulator
@@ -166,7 +177,11 @@ def XFFuseAttention : Pass<"xf-fuse-attention"> {
     Option<"blockTable", "block-table", "bool", /*default=*/"false",
            "Read the visited blocks from the block map's table at run time "
            "(driver = \"table\") even for dense and causal maps, whose "
-           "closed form is used otherwise">
+           "closed form is used otherwise">,
+    Option<"gather", "gather", "bool", /*default=*/"true",
+           "Compute parts that are sparse inside every tile (dilated "
+           "windows, strided summary sets) per residue class on dense "
+           "gathered tiles, where that executes fewer pairs">
   ];
   let dependentDialects = ["::mlir::xf::XFDialect"];
 }

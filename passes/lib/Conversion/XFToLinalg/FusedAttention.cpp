@@ -17,6 +17,12 @@
 //       l = l a + rowsum P; o = o a + P V_kb; m = m'
 //     out[b, rows of qb, head h] = l > 0 ? o / l : 0
 //
+// A pattern part that is sparse inside every tile (a dilated window, the
+// strided A2) may be gathered (xf/Analysis/AttentionGather.h): it then runs
+// first, as a forall over (b, h, residue class, qb) on strided tiles in
+// compressed indices, and, when it is one part of a union, leaves its
+// (m, l, o) state for the forall of the other parts to continue from.
+//
 // Every tile shape is static, so later tiling and vectorization passes see
 // fixed-size linalg ops. Where Sq or Sk is not a multiple of the block size
 // the last block is shifted back to end at the sequence end instead of
@@ -41,6 +47,7 @@
 #include "FusedAttention.h"
 #include "AttentionMask.h"
 
+#include "xf/Analysis/AttentionGather.h"
 #include "xf/Analysis/BlockMap.h"
 #include "xf/Dialect/XF/XFOps.h"
 
@@ -109,14 +116,17 @@ struct Emitter {
     return linalg::FillOp::create(b, loc, f32(v), empty(shape)).getResult(0);
   }
   /// A static [rows, cols] tile of the [B, S, H*D] tensor `x` at (batch,
-  /// row, column), dropping the unit batch dimension.
+  /// row, column), dropping the unit batch dimension; its rows are
+  /// `rowStride` apart (a residue class of a gathered part).
   Value tile(Value x, Value batch, Value row, Value col, int64_t rows,
-             int64_t cols) const {
+             int64_t cols, int64_t rowStride = 1) const {
     auto type = RankedTensorType::get({rows, cols}, b.getF32Type());
     SmallVector<OpFoldResult> offsets{batch, row, col};
     SmallVector<OpFoldResult> sizes{b.getIndexAttr(1), b.getIndexAttr(rows),
                                     b.getIndexAttr(cols)};
-    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+    SmallVector<OpFoldResult> strides{b.getIndexAttr(1),
+                                      b.getIndexAttr(rowStride),
+                                      b.getIndexAttr(1)};
     return tensor::ExtractSliceOp::create(b, loc, type, x, offsets, sizes,
                                           strides);
   }
@@ -180,7 +190,40 @@ struct Problem {
   /// tensors) instead of the closed-form bounds.
   const BlockMap *table = nullptr;
   /// The element predicate of a pattern (always table-driven), or null.
+  /// In a gathered phase it is the part inside the class, on compressed
+  /// indices.
   const PatternMask *patternMask = nullptr;
+
+  /// A gathered phase (AttentionGather.h): rows and keys are compressed
+  /// indices x of residue class r, original position r + stride x, with
+  /// `stride` classes; the forall runs over classes [classFirst,
+  /// classFirst + classCount), and `classBase` is r inside its body. The
+  /// direct phase has stride 1 and no class.
+  int64_t stride = 1, classFirst = 0, classCount = 1;
+  Value classBase;
+  /// The pairs the rest of the union computes, excluded from a gathered
+  /// phase so none is counted twice (original positions), or null.
+  const PatternMask *excludeMask = nullptr;
+  /// The online-softmax state [B, Sq, H*Dv] (o, not normalized) and
+  /// [B, H, Sq] (m, l) a direct phase continues from, or null to start
+  /// from m = -inf, l = 0, o = 0.
+  Value oIn, mIn, lIn;
+  /// A gathered phase followed by a direct one: write the state (into the
+  /// forall's three shared outputs o, m, l) instead of the output.
+  bool writeState = false;
+
+  /// The row stride of a tile of `rows` rows: a one-row tile gets 1 (its
+  /// stride is meaningless, and a unit dimension with a stride gets a
+  /// different memref layout from bufferization than the one the
+  /// rank-reduced slice expects).
+  int64_t rowStride(int64_t rows) const { return rows == 1 ? 1 : stride; }
+
+  /// The original position of compressed index `x`.
+  Value position(Emitter &e, Value x) const {
+    if (stride == 1)
+      return x;
+    return e.add(classBase, e.mul(x, e.idx(stride)));
+  }
 };
 
 /// One step of the key-block loop: the new (m, l, o) from the old ones and
@@ -206,9 +249,12 @@ SmallVector<Value> buildKeyBlockStep(OpBuilder &b, Location loc,
   Value kFirst = e.mul(kb, e.idx(p.bk));
   bool ragged = p.sk % p.bk != 0;
   Value kStart = ragged ? e.min(kFirst, e.idx(p.sk - p.bk)) : kFirst;
-  Value kTile = e.tile(p.k, batch, kStart, e.mul(head, e.idx(p.d)), p.bk, p.d);
-  Value vTile =
-      e.tile(p.v, batch, kStart, e.mul(head, e.idx(p.dv)), p.bk, p.dv);
+  Value kRow = p.position(e, kStart);
+  Value kTile =
+      e.tile(p.k, batch, kRow, e.mul(head, e.idx(p.d)), p.bk, p.d,
+             p.rowStride(p.bk));
+  Value vTile = e.tile(p.v, batch, kRow, e.mul(head, e.idx(p.dv)), p.bk,
+                       p.dv, p.rowStride(p.bk));
 
   // S = Q Kᵀ over (i, j, c), the reduction innermost and contiguous in
   // both tiles.
@@ -236,12 +282,18 @@ SmallVector<Value> buildKeyBlockStep(OpBuilder &b, Location loc,
   if (!mapMask && p.causal)
     needsMask = e.orI(needsMask, e.cmp(arith::CmpIPredicate::sgt,
                                        e.sub(kEndStatic, e.idx(1)), qFirst));
-  if (len)
+  // Key padding: the block's last key (at its original position) is at or
+  // past key_lengths[b].
+  if (len && p.stride == 1)
     needsMask =
         e.orI(needsMask, e.cmp(arith::CmpIPredicate::sgt, kEndStatic, len));
+  else if (len)
+    needsMask = e.orI(
+        needsMask, e.cmp(arith::CmpIPredicate::sge,
+                         p.position(e, e.sub(kEndStatic, e.idx(1))), len));
   // Without an element condition there is nothing to mask (a table flag
   // can only be set where one of the conditions below applies).
-  if (!ragged && !p.causal && !len && !p.patternMask)
+  if (!ragged && !p.causal && !len && !p.patternMask && !p.excludeMask)
     needsMask = Value();
   if (needsMask) {
     auto ifOp = scf::IfOp::create(b, loc, TypeRange{s.getType()}, needsMask,
@@ -263,13 +315,21 @@ SmallVector<Value> buildKeyBlockStep(OpBuilder &b, Location loc,
             Value last = p.causalOffByOne ? ne.add(i, ne.idx(1)) : i;
             bad = ne.orI(bad, ne.cmp(arith::CmpIPredicate::sgt, j, last));
           }
+          // Key padding and the rest of a union read original
+          // positions; the pattern mask reads i and j as they are
+          // (compressed in a gathered phase).
+          Value jPos = len || p.excludeMask ? p.position(ne, j) : Value();
           if (len)
-            bad = ne.orI(bad, ne.cmp(arith::CmpIPredicate::sge, j, len));
+            bad = ne.orI(bad, ne.cmp(arith::CmpIPredicate::sge, jPos, len));
           if (p.patternMask) {
             Value allowed = p.patternMask->allows(nb, l, i, j);
             Value isTrue =
                 arith::ConstantIntOp::create(nb, l, nb.getI1Type(), 1);
             bad = ne.orI(bad, arith::XOrIOp::create(nb, l, allowed, isTrue));
+          }
+          if (p.excludeMask) {
+            Value iPos = p.position(ne, i);
+            bad = ne.orI(bad, p.excludeMask->allows(nb, l, iPos, jPos));
           }
           linalg::YieldOp::create(
               nb, l,
@@ -428,8 +488,8 @@ scf::ForOp buildTableLoop(OpBuilder &b, Location loc, const Problem &p,
           step(nb, nl);
           return;
         }
-        Value visit =
-            ne.cmp(arith::CmpIPredicate::slt, ne.mul(kb, ne.idx(p.bk)), len);
+        Value firstKey = p.position(ne, ne.mul(kb, ne.idx(p.bk)));
+        Value visit = ne.cmp(arith::CmpIPredicate::slt, firstKey, len);
         auto ifOp = scf::IfOp::create(nb, nl, visit, step,
                                       [&](OpBuilder &sb, Location sl) {
                                         scf::YieldOp::create(sb, sl, carried);
@@ -440,12 +500,17 @@ scf::ForOp buildTableLoop(OpBuilder &b, Location loc, const Problem &p,
 
 /// The body of the forall: one (batch item, head, query block) tile of the
 /// output, inserted into `out` in the forall's terminator.
-void buildQueryBlock(OpBuilder &b, Location loc, const Problem &p,
+void buildQueryBlock(OpBuilder &b, Location loc, const Problem &problem,
                      scf::ForallOp forall) {
   Emitter e{b, loc};
   MLIRContext *ctx = b.getContext();
   SmallVector<Value> ivs = forall.getInductionVars();
-  Value batch = ivs[0], head = e.add(ivs[1], e.idx(p.headOffset)), qb = ivs[2];
+  Value batch = ivs[0], head = e.add(ivs[1], e.idx(problem.headOffset));
+  Value qb = ivs.back();
+  // A gathered phase iterates over classes too: (b, h, class, qb).
+  Problem p = problem;
+  if (p.stride > 1)
+    p.classBase = e.add(ivs[2], e.idx(p.classFirst));
   Value out = forall.getRegionIterArgs()[0];
 
   // The rows this tile owns are [qFirst, min(qFirst + Bq, Sq)); a shifted
@@ -455,7 +520,8 @@ void buildQueryBlock(OpBuilder &b, Location loc, const Problem &p,
   Value qStart = ragged ? e.min(qFirst, e.idx(p.sq - p.bq)) : qFirst;
 
   // Q, pre-scaled once per tile instead of scaling every score block.
-  Value qTile = e.tile(p.q, batch, qStart, e.mul(head, e.idx(p.d)), p.bq, p.d);
+  Value qTile = e.tile(p.q, batch, p.position(e, qStart),
+                       e.mul(head, e.idx(p.d)), p.bq, p.d, p.rowStride(p.bq));
   AffineMap id2 = AffineMap::getMultiDimIdentityMap(2, ctx);
   double scale = p.scale;
   qTile = e.generic(
@@ -474,9 +540,30 @@ void buildQueryBlock(OpBuilder &b, Location loc, const Problem &p,
     len = e.max(arith::IndexCastOp::create(b, loc, b.getIndexType(), raw),
                 e.idx(0));
   }
-  Value m0 = e.filled({p.bq}, -std::numeric_limits<double>::infinity());
-  Value l0 = e.filled({p.bq}, 0.0);
-  Value o0 = e.filled({p.bq, p.dv}, 0.0);
+  Value m0, l0, o0;
+  if (p.oIn) {
+    // Continue the gathered phase's state of these rows (copied: the loop
+    // updates its state in place).
+    auto copy = [&](Value x, SmallVector<OpFoldResult> offsets,
+                    SmallVector<OpFoldResult> sizes,
+                    ArrayRef<int64_t> shape) -> Value {
+      SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
+      auto type = RankedTensorType::get(shape, b.getF32Type());
+      Value slice = tensor::ExtractSliceOp::create(b, loc, type, x, offsets,
+                                                   sizes, strides);
+      return linalg::CopyOp::create(b, loc, slice, e.empty(shape))
+          .getResult(0);
+    };
+    OpFoldResult one = b.getIndexAttr(1), rowsAttr = b.getIndexAttr(p.bq);
+    m0 = copy(p.mIn, {batch, head, qStart}, {one, one, rowsAttr}, {p.bq});
+    l0 = copy(p.lIn, {batch, head, qStart}, {one, one, rowsAttr}, {p.bq});
+    o0 = copy(p.oIn, {batch, qStart, e.mul(head, e.idx(p.dv))},
+              {one, rowsAttr, b.getIndexAttr(p.dv)}, {p.bq, p.dv});
+  } else {
+    m0 = e.filled({p.bq}, -std::numeric_limits<double>::infinity());
+    l0 = e.filled({p.bq}, 0.0);
+    o0 = e.filled({p.bq, p.dv}, 0.0);
+  }
   // The scores, their row maximum and the rescaling factors are rewritten
   // by every step. Carried
   // through the loop (updated in place, yielded back), they bufferize to
@@ -491,7 +578,7 @@ void buildQueryBlock(OpBuilder &b, Location loc, const Problem &p,
                            len, {m0, l0, o0, sInit, maxInit, alphaInit})
           : buildClosedFormLoop(b, loc, p, batch, head, qTile, qStart, qFirst,
                                 len, {m0, l0, o0, sInit, maxInit, alphaInit});
-  Value l = loop.getResult(1), o = loop.getResult(2);
+  Value m = loop.getResult(0), l = loop.getResult(1), o = loop.getResult(2);
 
   // The rows this tile owns: all Bq of them, or the last Sq - qFirst rows
   // of a shifted tail tile.
@@ -513,10 +600,37 @@ void buildQueryBlock(OpBuilder &b, Location loc, const Problem &p,
       return tensor::ExtractSliceOp::create(b, loc, type, x, offsets, sizes,
                                             strides);
     };
+    m = slice(m, {p.bq});
     l = slice(l, {p.bq});
     o = slice(o, {p.bq, p.dv});
     rows = count;
     staticRows = ShapedType::kDynamic;
+  }
+
+  Value rowPos = p.position(e, qFirst);
+  if (p.writeState) {
+    // The state of the owned rows, at their original positions, for the
+    // direct phase to continue: o as it is, m and l per (b, h, row).
+    Value oState = forall.getRegionIterArgs()[0];
+    Value mState = forall.getRegionIterArgs()[1];
+    Value lState = forall.getRegionIterArgs()[2];
+    OpFoldResult one = b.getIndexAttr(1),
+                 stride = b.getIndexAttr(p.rowStride(p.bq));
+    Value oCol = e.mul(head, e.idx(p.dv));
+    // The terminator holds only the insertions.
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(forall.getTerminator().getBody());
+    tensor::ParallelInsertSliceOp::create(
+        b, loc, o, oState, SmallVector<OpFoldResult>{batch, rowPos, oCol},
+        SmallVector<OpFoldResult>{one, rows, b.getIndexAttr(p.dv)},
+        SmallVector<OpFoldResult>{one, stride, one});
+    for (auto [value, state] : {std::pair(m, mState), std::pair(l, lState)})
+      tensor::ParallelInsertSliceOp::create(
+          b, loc, value, state,
+          SmallVector<OpFoldResult>{batch, head, rowPos},
+          SmallVector<OpFoldResult>{one, one, rows},
+          SmallVector<OpFoldResult>{one, one, stride});
+    return;
   }
 
   // o / l, and 0 for a row that saw no allowed key (l == 0), written
@@ -524,10 +638,12 @@ void buildQueryBlock(OpBuilder &b, Location loc, const Problem &p,
   // then bufferizes in place, without a copy of the tile).
   Value outHead = p.permuteHeads ? e.sub(e.idx(p.totalHeads - 1), head) : head;
   Value outCol = e.mul(outHead, e.idx(p.dv));
-  SmallVector<OpFoldResult> offsets{batch, qFirst, outCol};
+  SmallVector<OpFoldResult> offsets{batch, rowPos, outCol};
   SmallVector<OpFoldResult> sizes{b.getIndexAttr(1), rows,
                                   b.getIndexAttr(p.dv)};
-  SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+  SmallVector<OpFoldResult> strides{b.getIndexAttr(1),
+                                    b.getIndexAttr(p.rowStride(p.bq)),
+                                    b.getIndexAttr(1)};
   auto tileType = RankedTensorType::get({staticRows, p.dv}, b.getF32Type());
   Value outTile = tensor::ExtractSliceOp::create(b, loc, tileType, out, offsets,
                                                  sizes, strides);
@@ -589,43 +705,122 @@ Value mlir::xf::buildFusedAttention(PatternRewriter &rewriter, AttentionOp op,
   // columns of the same output. Without a pattern there is one group, whose
   // block map is dense or causal: read from its table, or emitted as
   // closed-form bounds. A pattern's map is always read from its table, and
-  // its partial blocks are masked element by element.
+  // its partial blocks are masked element by element. A group whose part is
+  // gathered first runs one forall per class group (AttentionGather.h);
+  // the rest of its union, if any, then continues their state directly.
   PatternGroups groups;
   if (AttentionPatternAttr pattern = op.getPatternAttr())
     groups = pattern.getGroups();
   int64_t numGroups = std::max<size_t>(groups.size(), 1);
   int64_t groupHeads = p.totalHeads / numGroups;
-  Value result = tensor::EmptyOp::create(rewriter, loc, shape(op.getResult()),
-                                         rewriter.getF32Type());
-  for (int64_t g = 0; g < numGroups; ++g) {
-    std::optional<AttentionPattern> pattern;
-    std::optional<PatternMask> mask;
-    if (!groups.empty()) {
-      pattern.emplace(groups[g], p.sq, p.sk);
-      if (!dropMask)
-        mask.emplace(rewriter, loc, *pattern);
-    }
-    BlockMap map = pattern    ? pattern->blockMap(p.bq, p.bk)
-                   : p.causal ? BlockMap::causal(p.sq, p.sk, p.bq, p.bk)
-                              : BlockMap::dense(p.sq, p.sk, p.bq, p.bk);
-    p.numQueryBlocks = map.numQueryBlocks();
-    p.numKeyBlocks = map.numKeyBlocks();
-    p.table = config.tableDriven || pattern ? &map : nullptr;
-    p.patternMask = mask ? &*mask : nullptr;
-    p.heads = groupHeads;
-    p.headOffset = g * groupHeads;
-
-    SmallVector<OpFoldResult> ubs{rewriter.getIndexAttr(p.batch),
-                                  rewriter.getIndexAttr(p.heads),
-                                  rewriter.getIndexAttr(p.numQueryBlocks)};
-    auto forall = scf::ForallOp::create(rewriter, loc, ubs, ValueRange{result},
+  auto empty = [&](ArrayRef<int64_t> shape) -> Value {
+    return tensor::EmptyOp::create(rewriter, loc, shape,
+                                   rewriter.getF32Type());
+  };
+  Value result = empty(shape(op.getResult()));
+  // One forall over (b, h[, class], qb) computing `phase`, its shared
+  // outputs updated in place.
+  auto emitPhase = [&](const Problem &phase, SmallVectorImpl<Value> &outs) {
+    SmallVector<OpFoldResult> ubs{rewriter.getIndexAttr(phase.batch),
+                                  rewriter.getIndexAttr(phase.heads)};
+    if (phase.stride > 1)
+      ubs.push_back(rewriter.getIndexAttr(phase.classCount));
+    ubs.push_back(rewriter.getIndexAttr(phase.numQueryBlocks));
+    auto forall = scf::ForallOp::create(rewriter, loc, ubs, ValueRange(outs),
                                         /*mapping=*/std::nullopt);
     {
       OpBuilder::InsertionGuard guard(rewriter);
       rewriter.setInsertionPointToStart(forall.getBody());
-      buildQueryBlock(rewriter, loc, p, forall);
+      buildQueryBlock(rewriter, loc, phase, forall);
     }
-    result = forall.getResult(0);
+    for (auto [i, r] : llvm::enumerate(forall.getResults()))
+      outs[i] = r;
+  };
+  for (int64_t g = 0; g < numGroups; ++g) {
+    p.heads = groupHeads;
+    p.headOffset = g * groupHeads;
+    std::optional<AttentionPattern> pattern;
+    if (!groups.empty())
+      pattern.emplace(groups[g], p.sq, p.sk);
+    std::optional<GatherPlan> plan;
+    if (pattern && g < static_cast<int64_t>(config.gather.size()) &&
+        config.gather[g])
+      plan = planGather(groups[g], p.sq, p.sk);
+
+    // What the direct phase computes: the whole pattern, or the rest of a
+    // gathered one (nothing when the gathered part is all of it).
+    const AttentionPattern *direct = pattern ? &*pattern : nullptr;
+    std::optional<AttentionPattern> rest;
+    std::optional<PatternMask> restMask;
+    Problem directPhase = p;
+    if (plan) {
+      direct = nullptr;
+      if (!plan->rest.empty()) {
+        rest.emplace(plan->rest, p.sq, p.sk);
+        direct = &*rest;
+        if (!dropMask)
+          restMask.emplace(rewriter, loc, *rest);
+        // The state the gathered phases leave for the direct one.
+        SmallVector<Value> state{
+            empty(shape(op.getResult())),
+            empty({p.batch, p.totalHeads, p.sq}),
+            empty({p.batch, p.totalHeads, p.sq}),
+        };
+        directPhase.oIn = state[0];
+        directPhase.mIn = state[1];
+        directPhase.lIn = state[2];
+      }
+      for (const ClassGroup &classes : classGroups(*plan, p.sq)) {
+        Problem phase = p;
+        phase.sq = phase.sk = classes.length;
+        phase.bq = gatheredBlock(p.bq, classes);
+        phase.bk = gatheredBlock(p.bk, classes);
+        phase.stride = plan->classes;
+        phase.classFirst = classes.first;
+        phase.classCount = classes.count;
+        AttentionPattern inClass({plan->inClass}, classes.length,
+                                 classes.length);
+        std::optional<PatternMask> inClassMask;
+        if (!dropMask)
+          inClassMask.emplace(rewriter, loc, inClass);
+        BlockMap map = gatheredBlockMap(*plan, rest ? &*rest : nullptr,
+                                        classes, phase.bq, phase.bk);
+        phase.numQueryBlocks = map.numQueryBlocks();
+        phase.numKeyBlocks = map.numKeyBlocks();
+        phase.table = &map;
+        phase.patternMask = inClassMask ? &*inClassMask : nullptr;
+        phase.excludeMask = restMask ? &*restMask : nullptr;
+        if (rest) {
+          phase.writeState = true;
+          SmallVector<Value> outs{directPhase.oIn, directPhase.mIn,
+                                  directPhase.lIn};
+          emitPhase(phase, outs);
+          directPhase.oIn = outs[0];
+          directPhase.mIn = outs[1];
+          directPhase.lIn = outs[2];
+        } else {
+          SmallVector<Value> outs{result};
+          emitPhase(phase, outs);
+          result = outs[0];
+        }
+      }
+      if (!direct)
+        continue;
+    }
+
+    std::optional<PatternMask> mask;
+    if (direct && !dropMask && !restMask)
+      mask.emplace(rewriter, loc, *direct);
+    BlockMap map = direct     ? direct->blockMap(p.bq, p.bk)
+                   : p.causal ? BlockMap::causal(p.sq, p.sk, p.bq, p.bk)
+                              : BlockMap::dense(p.sq, p.sk, p.bq, p.bk);
+    directPhase.numQueryBlocks = map.numQueryBlocks();
+    directPhase.numKeyBlocks = map.numKeyBlocks();
+    directPhase.table = config.tableDriven || direct ? &map : nullptr;
+    directPhase.patternMask = restMask ? &*restMask : mask ? &*mask : nullptr;
+    SmallVector<Value> outs{result};
+    emitPhase(directPhase, outs);
+    result = outs[0];
   }
   return result;
 }

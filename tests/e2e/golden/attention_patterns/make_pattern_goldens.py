@@ -475,6 +475,32 @@ CASES = [
     # Causal with another part.
     case("causal_global_s77", [part("causal"), part("global", positions=[3])],
          1, 2, 16, 77),
+    # Parts the fused kernel gathers per residue class (docs/
+    # attention-patterns.md, "Gathered parts"): lengths that are not a
+    # multiple of the class count, strides below and above the tile size
+    # and the sequence, unions whose parts overlap, key padding, a head
+    # group gathered beside one that is not.
+    case("dilated_w6_d5_s77", part("dilated_sliding_window", w=6, d=5),
+         1, 2, 16, 77),
+    case("dilated_global_s77", [part("dilated_sliding_window", w=8, d=3),
+                                part("global", positions=[0, 40])],
+         1, 2, 16, 77),
+    case("dilated_keylen_s77", part("dilated_sliding_window", w=8, d=2),
+         2, 2, 16, 77, key_lengths=[77, 30]),
+    case("dilated_heads_h4_s77",
+         [[part("dilated_sliding_window", w=4, d=2)], [sw(8)]], 1, 4, 16, 77),
+    case("dilated_w4_d3_s1", part("dilated_sliding_window", w=4, d=3),
+         1, 2, 16, 1, allows_all=True),
+    case("strided_union_l3_s77", [part("strided_local", l=3),
+                                  part("strided_summary", l=3)],
+         1, 2, 16, 77),
+    case("strided_summary_l5_keylen_s77", part("strided_summary", l=5),
+         2, 2, 16, 77, key_lengths=[77, 41]),
+    case("strided_summary_l4_s7", part("strided_summary", l=4), 1, 2, 16, 7),
+    case("strided_global_l4_s77", [part("strided_summary", l=4),
+                                   part("causal"),
+                                   part("global", positions=[5])],
+         1, 2, 16, 77),
     # Cross attention (Sq != Sk), non-causal parts.
     case("cross_sliding_window_q77_k33", sw(16), 1, 2, 16, 77, 33),
     case("cross_global_q7_k77", [sw(4), part("global", positions=[3, 60])],
