@@ -1138,7 +1138,12 @@ struct LowerSequenceSlice : public OpRewritePattern<SequenceSliceOp> {
 /// `Sq - 1 - i + j` of the position scores, and the masked softmax and
 /// `P V` follow as in xf.attention.
 struct LowerRelativeAttention : public OpRewritePattern<RelativeAttentionOp> {
-  using OpRewritePattern::OpRewritePattern;
+  LowerRelativeAttention(MLIRContext *ctx, AttentionTestFault fault)
+      : OpRewritePattern(ctx), fault(fault) {}
+  /// drop-mask drops both masks; causal-off-by-one lets query i see one
+  /// key past M + i; permute-heads reverses the shift (row L - 1 + i - j),
+  /// a plausible misreading of the relative shift.
+  AttentionTestFault fault;
 
   LogicalResult matchAndRewrite(RelativeAttentionOp op,
                                 PatternRewriter &rewriter) const override {
@@ -1273,15 +1278,23 @@ struct LowerRelativeAttention : public OpRewritePattern<RelativeAttentionOp> {
           // logit is masked anyway).
           Value row = arith::AddIOp::create(
               b, l, arith::SubIOp::create(b, l, index(sq - 1), i), j);
+          if (fault == AttentionTestFault::PermuteHeads)
+            row = arith::SubIOp::create(
+                b, l, arith::AddIOp::create(b, l, index(sq - 1), i), j);
           row = arith::MinSIOp::create(b, l, row, index(sk - 1));
+          row = arith::MaxSIOp::create(b, l, row, index(0));
           Value shifted = tensor::ExtractOp::create(b, l, position,
                                                     ValueRange{bIdx, h, i, row});
           Value sum = arith::AddFOp::create(b, l, args[0], shifted);
           Value x = arith::MulFOp::create(b, l, sum, f32Const(b, l, scale));
+          int64_t limit =
+              memory + (fault == AttentionTestFault::CausalOffByOne ? 1 : 0);
           Value masked = arith::CmpIOp::create(
               b, l, arith::CmpIPredicate::sgt, j,
-              arith::AddIOp::create(b, l, i, index(memory)));
-          if (lengths) {
+              arith::AddIOp::create(b, l, i, index(limit)));
+          if (fault == AttentionTestFault::DropMask)
+            masked = arith::ConstantIntOp::create(b, l, b.getI1Type(), 0);
+          else if (lengths) {
             Value filled =
                 arith::IndexCastOp::create(b, l, b.getIndexType(), args[1]);
             Value first = arith::SubIOp::create(b, l, index(memory), filled);
@@ -1364,7 +1377,7 @@ void mlir::xf::populateXFToLinalgPatterns(RewritePatternSet &patterns,
   patterns
       .add<LowerAdd, LowerActivation, LowerSoftmax, LowerLayerNorm, LowerLinear,
            LowerSplit, LowerEmbedding, LowerPositionalEncoding,
-           LowerSequenceConcat, LowerSequenceSlice, LowerRelativeAttention>(
-          patterns.getContext());
-  patterns.add<LowerAttention>(patterns.getContext(), fault);
+           LowerSequenceConcat, LowerSequenceSlice>(patterns.getContext());
+  patterns.add<LowerAttention, LowerRelativeAttention>(patterns.getContext(),
+                                                        fault);
 }
