@@ -887,6 +887,11 @@ bool parseModelSpecFile(const std::string &path, ModelSpec &out,
 
 bool overrideAttentionPattern(ModelSpec &spec, const std::string &text,
                               SpecError &error) {
+  if (spec.transformerXL())
+    return fail(error, "--attention",
+                "no --attention with transformer_xl (its attention is "
+                "causal over [memory ; segment])",
+                "'" + text + "'");
   std::string canonical;
   if (!readAttentionPattern(spec, text, "--attention", canonical, error))
     return false;
