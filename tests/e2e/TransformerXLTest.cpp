@@ -33,6 +33,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 namespace xfc::test {
@@ -88,8 +89,11 @@ protected:
 
   void SetUp() override {
     dir = caseDir(GetParam());
+    // One folder per process: ctest runs each test in a process of its
+    // own, in parallel, and a ScratchDir empties its folder.
     if (!scratch)
-      scratch = std::make_unique<ScratchDir>("transformer-xl");
+      scratch = std::make_unique<ScratchDir>("transformer-xl-" +
+                                             std::to_string(getpid()));
     std::string artifact = scratch->path() + "/" + GetParam();
     if (!std::filesystem::exists(artifact + "/manifest.json")) {
       NpyArray ids = load(dir + "/segment1_input_ids.npy");
@@ -149,6 +153,10 @@ protected:
     return out;
   }
 
+  void resetMemoryReproducesTheFirstSegment();
+  void memoryMattersAndSetMemoryRestoresIt();
+  void memoryCallsCheckTheirArguments();
+
   static std::unique_ptr<ScratchDir> scratch;
   std::string dir;
   xfc_model *model = nullptr;
@@ -184,7 +192,18 @@ TEST_P(TransformerXLTest, SegmentsInSequenceMatchTheReference) {
   }
 }
 
-TEST_P(TransformerXLTest, ResetMemoryReproducesTheFirstSegment) {
+// The memory API, in one test so that ctest, which runs every test in a
+// process of its own, compiles each case only twice.
+TEST_P(TransformerXLTest, MemoryApi) {
+  SCOPED_TRACE("reset");
+  resetMemoryReproducesTheFirstSegment();
+  SCOPED_TRACE("set");
+  memoryMattersAndSetMemoryRestoresIt();
+  SCOPED_TRACE("errors");
+  memoryCallsCheckTheirArguments();
+}
+
+void TransformerXLTest::resetMemoryReproducesTheFirstSegment() {
   std::vector<float> first = runSegment(1);
   runSegment(2);
   ASSERT_EQ(message(xfc_context_reset_memory(context)), "");
@@ -197,7 +216,7 @@ TEST_P(TransformerXLTest, ResetMemoryReproducesTheFirstSegment) {
   EXPECT_LE(maxAbsDiff(runSegment(2), expectedLogits(2)), kLogitTolerance);
 }
 
-TEST_P(TransformerXLTest, MemoryMattersAndSetMemoryRestoresIt) {
+void TransformerXLTest::memoryMattersAndSetMemoryRestoresIt() {
   // Segment 3 with no memory (a fresh context) is a different answer.
   xfc_context *fresh = nullptr;
   ASSERT_EQ(message(xfc_context_create(model, nullptr, &fresh)), "");
@@ -218,7 +237,7 @@ TEST_P(TransformerXLTest, MemoryMattersAndSetMemoryRestoresIt) {
   xfc_context_destroy(fresh);
 }
 
-TEST_P(TransformerXLTest, MemoryCallsCheckTheirArguments) {
+void TransformerXLTest::memoryCallsCheckTheirArguments() {
   std::vector<float> small(3);
   xfc_buffer buffer{small.data(), small.size() * sizeof(float)};
   EXPECT_NE(message(xfc_context_get_memory(context, 0, &buffer))
