@@ -43,8 +43,8 @@ bool collectArtifactInterface(mlir::ModuleOp module,
     return tensor.getElementType().isInteger(32) ? "i32" : "f32";
   };
   out = ArtifactInterface();
-  if (auto memory = module->getAttrOfType<mlir::DictionaryAttr>(
-          kSegmentMemoryAttrName)) {
+  if (auto memory =
+          module->getAttrOfType<mlir::DictionaryAttr>(kSegmentMemoryAttrName)) {
     auto length = memory.getAs<mlir::IntegerAttr>("memory_length");
     auto lengthInput = memory.getAs<mlir::StringAttr>("length_input");
     auto inputs = memory.getAs<mlir::ArrayAttr>("inputs");
@@ -59,9 +59,8 @@ bool collectArtifactInterface(mlir::ModuleOp module,
       return true;
     };
     ArtifactSegmentMemory &segment = out.segmentMemory;
-    if (!length || length.getInt() < 1 || !lengthInput || !inputs ||
-        !outputs || !names(inputs, segment.inputs) ||
-        !names(outputs, segment.outputs)) {
+    if (!length || length.getInt() < 1 || !lengthInput || !inputs || !outputs ||
+        !names(inputs, segment.inputs) || !names(outputs, segment.outputs)) {
       error = std::string(kSegmentMemoryAttrName) +
               " must hold a positive memory_length, a length_input name and "
               "inputs and outputs name arrays";

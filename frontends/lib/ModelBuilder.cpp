@@ -194,10 +194,10 @@ private:
                           Value memoryLengths) {
     auto linear = [&](Value in, const std::string &node) {
       auto inType = cast<RankedTensorType>(in.getType());
-      return xf::LinearOp::create(
-          b, at(prefix + "." + node), inType, in,
-          weight(prefix + "." + node + ".weight"),
-          weight(prefix + "." + node + ".bias"), /*transpose_weight=*/false);
+      return xf::LinearOp::create(b, at(prefix + "." + node), inType, in,
+                                  weight(prefix + "." + node + ".weight"),
+                                  weight(prefix + "." + node + ".bias"),
+                                  /*transpose_weight=*/false);
     };
     Value q = linear(query, "q"), k = linear(context, "k"),
           v = linear(context, "v");
@@ -384,8 +384,7 @@ OwningOpRef<ModuleOp> ModelIRBuilder::build() {
       memoryOutputs.push_back(b.getStringAttr(memoryOutputName(i)));
     }
     NamedAttribute fields[] = {
-        b.getNamedAttr("memory_length",
-                       b.getI64IntegerAttr(spec.memoryLength)),
+        b.getNamedAttr("memory_length", b.getI64IntegerAttr(spec.memoryLength)),
         b.getNamedAttr("length_input", b.getStringAttr(kMemoryLengthInput)),
         b.getNamedAttr("inputs", b.getArrayAttr(memoryInputs)),
         b.getNamedAttr("outputs", b.getArrayAttr(memoryOutputs))};

@@ -360,8 +360,8 @@ void parseSegmentMemory(const Json &section, Manifest &out) {
   const Json &outputs = getArray(section, path, "outputs");
   if (inputs.empty() || inputs.size() != outputs.size())
     fail(path + ".outputs",
-         "as many next memories as memories (" +
-             std::to_string(inputs.size()) + "), at least one",
+         "as many next memories as memories (" + std::to_string(inputs.size()) +
+             "), at least one",
          outputs);
   // The names, in entry point order, that must end the inputs.
   std::vector<std::string> inputNames{lengthName}, outputNames;
@@ -483,8 +483,9 @@ void parseRoot(const Json &root, Manifest &out) {
   out.kernels = parseKernels(root);
   if (root.contains("segment_memory")) {
     if (v < 5)
-      fail("$.segment_memory", "no segment_memory in format_version " +
-                                   std::to_string(v) + " (it is new in 5)",
+      fail("$.segment_memory",
+           "no segment_memory in format_version " + std::to_string(v) +
+               " (it is new in 5)",
            root.at("segment_memory"));
     parseSegmentMemory(root.at("segment_memory"), out);
   }

@@ -575,10 +575,9 @@ xfc_status createSegmentMemory(xfc_context &context) {
   size_t total = static_cast<size_t>(std::max<uint64_t>(count * stride, 64));
   context.memoryBlock = std::aligned_alloc(64, total);
   if (!context.memoryBlock)
-    return makeStatus(XFC_INTERNAL,
-                      "xfc_context_create: cannot allocate the " +
-                          std::to_string(total) +
-                          "-byte segment memory: out of memory");
+    return makeStatus(XFC_INTERNAL, "xfc_context_create: cannot allocate the " +
+                                        std::to_string(total) +
+                                        "-byte segment memory: out of memory");
   auto *base = static_cast<uint8_t *>(context.memoryBlock);
   for (size_t i = 0; i < segment.inputs.size(); ++i) {
     context.memory.push_back(base + (2 * i) * stride);
@@ -598,9 +597,9 @@ void advanceSegmentMemory(xfc_context &context) {
   if (segment.memoryLength == 0)
     return;
   std::swap(context.memory, context.nextMemory);
-  setMemoryFilled(context, std::min(segment.memoryLength,
-                                    context.memoryFilled +
-                                        segment.segmentLength));
+  setMemoryFilled(context,
+                  std::min(segment.memoryLength,
+                           context.memoryFilled + segment.segmentLength));
 }
 
 xfc_status createContext(const xfc_model *model,
@@ -1012,8 +1011,7 @@ xfc_status xfc_model_memory_info(const xfc_model *model,
       return makeStatus(XFC_INVALID_ARGUMENT,
                         "xfc_model_memory_info: model or out_info is NULL");
     *out_info = xfc_memory_info{};
-    const xfc::ManifestSegmentMemory &segment =
-        model->manifest.segmentMemory;
+    const xfc::ManifestSegmentMemory &segment = model->manifest.segmentMemory;
     if (segment.memoryLength == 0)
       return nullptr;
     out_info->memory_length = segment.memoryLength;
@@ -1072,15 +1070,13 @@ static xfc_status checkMemoryBuffer(const char *function,
     return makeStatus(XFC_INVALID_ARGUMENT,
                       std::string(function) + ": the buffer is NULL");
   if (buffer->size_bytes != tensor.sizeBytes || !buffer->data)
-    return makeStatus(XFC_INVALID_ARGUMENT,
-                      std::string(function) + ": layer " +
-                          std::to_string(layer) + "'s memory (f32 " +
-                          shapeString(tensor.shape) +
-                          "): expected size_bytes " +
-                          std::to_string(tensor.sizeBytes) +
-                          " and non-NULL data, found " +
-                          std::to_string(buffer->size_bytes) +
-                          (buffer->data ? "" : " and NULL"));
+    return makeStatus(
+        XFC_INVALID_ARGUMENT,
+        std::string(function) + ": layer " + std::to_string(layer) +
+            "'s memory (f32 " + shapeString(tensor.shape) +
+            "): expected size_bytes " + std::to_string(tensor.sizeBytes) +
+            " and non-NULL data, found " + std::to_string(buffer->size_bytes) +
+            (buffer->data ? "" : " and NULL"));
   return nullptr;
 }
 

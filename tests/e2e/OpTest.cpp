@@ -2177,8 +2177,8 @@ TEST_P(RelativeAttentionOpTest, MatchesReference) {
                            f32Input("value", kShape, v)};
   bool lengths = !c.memoryLengths.empty();
   if (lengths)
-    args.push_back(i32Input("memory_lengths", {c.batch}, c.memoryLengths, 0,
-                            c.memory));
+    args.push_back(
+        i32Input("memory_lengths", {c.batch}, c.memoryLengths, 0, c.memory));
   args.push_back(f32Weight("position_weight", wShape, w));
   args.push_back(f32Weight("content_bias", biasShape, u));
   args.push_back(f32Weight("position_bias", biasShape, vBias));
@@ -2189,8 +2189,8 @@ TEST_P(RelativeAttentionOpTest, MatchesReference) {
         size_t w0 = lengths ? 4 : 3;
         return mlir::xf::RelativeAttentionOp::create(
             b, loc, f32Type(b, qShape), a[0], a[1], a[2], a[w0], a[w0 + 1],
-            a[w0 + 2], lengths ? a[3] : Value(),
-            b.getI64IntegerAttr(c.heads), b.getF64FloatAttr(scale));
+            a[w0 + 2], lengths ? a[3] : Value(), b.getI64IntegerAttr(c.heads),
+            b.getF64FloatAttr(scale));
       });
   auto tensor = [](std::vector<int64_t> shape, const std::vector<float> &data) {
     HostTensor t;
@@ -2212,12 +2212,12 @@ INSTANTIATE_TEST_SUITE_P(
     Ops, RelativeAttentionOpTest,
     ::testing::Values(
         RelativeAttentionCase{"h4_hd16_l7_m8", 3, 4, 16, 7, 8, 64, {0, 5, 8}},
-        RelativeAttentionCase{"h2_hd80_l77_m13", 2, 2, 80, 77, 13, 160,
-                              {13, 6}},
+        RelativeAttentionCase{
+            "h2_hd80_l77_m13", 2, 2, 80, 77, 13, 160, {13, 6}},
         RelativeAttentionCase{"h3_hd16_l1_m5", 2, 3, 16, 1, 5, 32, {5, 0}},
         RelativeAttentionCase{"h2_hd16_l7_m0", 1, 2, 16, 7, 0, 32, {}},
-        RelativeAttentionCase{"h1_hd8_l5_m3_all_memory", 1, 1, 8, 5, 3, 12,
-                              {}}));
+        RelativeAttentionCase{
+            "h1_hd8_l5_m3_all_memory", 1, 1, 8, 5, 3, 12, {}}));
 
 } // namespace
 } // namespace xfc::test

@@ -1,4 +1,5 @@
-//===- TransformerXLTest.cpp - Segment recurrence against goldens -*- C++ -*-===//
+//===- TransformerXLTest.cpp - Segment recurrence against goldens -*- C++
+//-*-===//
 //
 // Part of xfc. Compiles the Transformer-XL goldens
 // (tests/e2e/golden/transformer_xl, made by make_transformer_xl_goldens.py
@@ -120,8 +121,8 @@ protected:
 
   /// Runs segment `s` (1-based) in the context; returns its logits.
   std::vector<float> runSegment(int s, xfc_context *in = nullptr) {
-    NpyArray ids = load(dir + "/segment" + std::to_string(s) +
-                        "_input_ids.npy");
+    NpyArray ids =
+        load(dir + "/segment" + std::to_string(s) + "_input_ids.npy");
     xfc_tensor_info info;
     EXPECT_EQ(message(xfc_model_output_info(model, 0, &info)), "");
     size_t n = 1;
@@ -130,9 +131,8 @@ protected:
     std::vector<float> logits(n, std::nanf(""));
     xfc_buffer input{ids.bytes.data(), ids.bytes.size()};
     xfc_buffer output{logits.data(), logits.size() * sizeof(float)};
-    EXPECT_EQ(message(xfc_context_run(in ? in : context, &input, 1, &output,
-                                      1)),
-              "");
+    EXPECT_EQ(
+        message(xfc_context_run(in ? in : context, &input, 1, &output, 1)), "");
     return logits;
   }
 
@@ -253,10 +253,10 @@ void TransformerXLTest::memoryCallsCheckTheirArguments() {
                           memory.layer.dims[2]);
   xfc_buffer two[2] = {{full.data(), full.size() * sizeof(float)},
                        {full.data(), full.size() * sizeof(float)}};
-  EXPECT_NE(message(xfc_context_set_memory(context, two, 2,
-                                           memory.memory_length + 1))
-                .find("expected 0 to " + std::to_string(memory.memory_length)),
-            std::string::npos);
+  EXPECT_NE(
+      message(xfc_context_set_memory(context, two, 2, memory.memory_length + 1))
+          .find("expected 0 to " + std::to_string(memory.memory_length)),
+      std::string::npos);
   EXPECT_NE(message(xfc_context_reset_memory(nullptr)).find("NULL"),
             std::string::npos);
 }
@@ -315,12 +315,13 @@ TEST(TransformerXLChecks, GoldensPassWithRuntimeVerification) {
 // shift read the wrong way round (row L - 1 + i - j).
 TEST(TransformerXLChecks, MutatedLoweringsFailTheComparison) {
   ScratchDir scratch("transformer-xl-faults");
-  for (const char *fault : {"drop-mask", "causal-off-by-one", "permute-heads"}) {
+  for (const char *fault :
+       {"drop-mask", "causal-off-by-one", "permute-heads"}) {
     CpuPipelineOptions pipeline;
     pipeline.testFault = fault;
-    EXPECT_GT(worstSegmentError("post_m8_l7", scratch.path() + "/" + fault,
-                                pipeline),
-              100 * kLogitTolerance)
+    EXPECT_GT(
+        worstSegmentError("post_m8_l7", scratch.path() + "/" + fault, pipeline),
+        100 * kLogitTolerance)
         << fault;
   }
 }

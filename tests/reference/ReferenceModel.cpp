@@ -184,8 +184,8 @@ Matrix relativeAttention(const Matrix &q, const Matrix &k, const Matrix &v,
   std::vector<double> r(static_cast<size_t>(width));
   for (int64_t delta = 0; delta < kLen; ++delta) {
     for (int64_t c = 0; c < half; ++c) {
-      double angle = double(delta) /
-                     std::pow(10000.0, double(2 * c) / double(width));
+      double angle =
+          double(delta) / std::pow(10000.0, double(2 * c) / double(width));
       r[c] = std::sin(angle);
       r[half + c] = std::cos(angle);
     }
@@ -228,7 +228,8 @@ Matrix relativeAttention(const Matrix &q, const Matrix &k, const Matrix &v,
         }
         for (int64_t j = firstKey; j <= last; ++j)
           for (int64_t c = 0; c < dh; ++c)
-            out.at(qRow, c0 + c) += scores[j] / sum * v.at(b * kLen + j, c0 + c);
+            out.at(qRow, c0 + c) +=
+                scores[j] / sum * v.at(b * kLen + j, c0 + c);
       }
     }
   }

@@ -820,8 +820,7 @@ TEST(FrontendSpecParser, TransformerXLRejections) {
   expectReject(with("decoder", "transformer_xl", {{"memory_length", 0}}),
                "$.transformer_xl.memory_length", {"integer in [1, "}, {"0"});
   expectReject(with("decoder", "transformer_xl", {{"mem_len", 8}}),
-               "$.transformer_xl.mem_len", {"memory_length"},
-               {"unknown key"});
+               "$.transformer_xl.mem_len", {"memory_length"}, {"unknown key"});
   json doc = with("decoder", "transformer_xl", {{"memory_length", 8}});
   doc["positional_encoding"] = "learned";
   expectReject(doc, "$.positional_encoding", {"\"none\"", "relative"},

@@ -1165,7 +1165,8 @@ struct LowerRelativeAttention : public OpRewritePattern<RelativeAttentionOp> {
 
     // R[p, c]: distance Sk - 1 - p; sin for c < Dp/2, cos after, with
     // inv_freq_k = 1 / 10000^(2k / Dp). In f64, rounded once to f32.
-    Value rInit = createEmpty(rewriter, loc, {sk, width}, rewriter.getF32Type());
+    Value rInit =
+        createEmpty(rewriter, loc, {sk, width}, rewriter.getF32Type());
     Value r = buildGeneric(
         rewriter, loc, ValueRange(), rInit,
         {AffineMap::getMultiDimIdentityMap(2, ctx)}, parallelIterators(2),
@@ -1173,8 +1174,7 @@ struct LowerRelativeAttention : public OpRewritePattern<RelativeAttentionOp> {
           Type f64 = b.getF64Type();
           Type i64 = b.getI64Type();
           auto i64Const = [&](int64_t x) -> Value {
-            return arith::ConstantOp::create(b, l, i64,
-                                             b.getI64IntegerAttr(x));
+            return arith::ConstantOp::create(b, l, i64, b.getI64IntegerAttr(x));
           };
           auto f64Const = [&](double x) -> Value {
             return arith::ConstantOp::create(b, l, f64, b.getF64FloatAttr(x));
@@ -1184,9 +1184,8 @@ struct LowerRelativeAttention : public OpRewritePattern<RelativeAttentionOp> {
           Value c = arith::IndexCastOp::create(
               b, l, i64, linalg::IndexOp::create(b, l, 1));
           Value distance = arith::SubIOp::create(b, l, i64Const(sk - 1), p);
-          Value isCos =
-              arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge, c,
-                                    i64Const(half));
+          Value isCos = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge,
+                                              c, i64Const(half));
           Value kIndex = arith::SelectOp::create(
               b, l, isCos, arith::SubIOp::create(b, l, c, i64Const(half)), c);
           Value exponent = arith::DivFOp::create(
@@ -1215,8 +1214,8 @@ struct LowerRelativeAttention : public OpRewritePattern<RelativeAttentionOp> {
                        multiplyAccumulate(/*reassociate=*/true));
     Value pos3 = tensor::ExpandShapeOp::create(
         rewriter, loc,
-        RankedTensorType::get({sk, heads, headDim}, rewriter.getF32Type()),
-        pos, SmallVector<ReassociationIndices>{{0}, {1, 2}});
+        RankedTensorType::get({sk, heads, headDim}, rewriter.getF32Type()), pos,
+        SmallVector<ReassociationIndices>{{0}, {1, 2}});
 
     // scores[b, h, i, j] = sum_e (q[b, i, h, e] + bias[h, e]) * key[.., e]
     // over (b, h, i, j, e); `keyMap` says how the key side is indexed.
@@ -1238,13 +1237,13 @@ struct LowerRelativeAttention : public OpRewritePattern<RelativeAttentionOp> {
             Value query = arith::AddFOp::create(b, l, args[0], args[1]);
             Value mul = arith::MulFOp::create(b, l, query, args[2], flags);
             linalg::YieldOp::create(
-                b, l, arith::AddFOp::create(b, l, args[3], mul, flags)
-                          .getResult());
+                b, l,
+                arith::AddFOp::create(b, l, args[3], mul, flags).getResult());
           });
     };
-    Value content = biasedScores(
-        op.getContentBias(), k,
-        AffineMap::get(5, 0, {d(0), d(3), d(1), d(4)}, ctx), sk);
+    Value content =
+        biasedScores(op.getContentBias(), k,
+                     AffineMap::get(5, 0, {d(0), d(3), d(1), d(4)}, ctx), sk);
     Value position =
         biasedScores(op.getPositionBias(), pos3,
                      AffineMap::get(5, 0, {d(3), d(1), d(4)}, ctx), sk);
@@ -1283,8 +1282,8 @@ struct LowerRelativeAttention : public OpRewritePattern<RelativeAttentionOp> {
                 b, l, arith::AddIOp::create(b, l, index(sq - 1), i), j);
           row = arith::MinSIOp::create(b, l, row, index(sk - 1));
           row = arith::MaxSIOp::create(b, l, row, index(0));
-          Value shifted = tensor::ExtractOp::create(b, l, position,
-                                                    ValueRange{bIdx, h, i, row});
+          Value shifted = tensor::ExtractOp::create(
+              b, l, position, ValueRange{bIdx, h, i, row});
           Value sum = arith::AddFOp::create(b, l, args[0], shifted);
           Value x = arith::MulFOp::create(b, l, sum, f32Const(b, l, scale));
           int64_t limit =
@@ -1313,13 +1312,13 @@ struct LowerRelativeAttention : public OpRewritePattern<RelativeAttentionOp> {
 
     // out[b, i, h, e] = sum_j p[b, h, i, j] * v[b, j, h, e].
     Value out = createFilled(rewriter, loc, {batch, sq, heads, dv}, 0.0);
-    out = buildGeneric(rewriter, loc, {probs, v}, out,
-                       {AffineMap::get(5, 0, {d(0), d(2), d(1), d(3)}, ctx),
-                        AffineMap::get(5, 0, {d(0), d(3), d(2), d(4)}, ctx),
-                        AffineMap::get(5, 0, {d(0), d(1), d(2), d(4)}, ctx)},
-                       {IT::parallel, IT::parallel, IT::parallel,
-                        IT::reduction, IT::parallel},
-                       multiplyAccumulate(/*reassociate=*/false));
+    out = buildGeneric(
+        rewriter, loc, {probs, v}, out,
+        {AffineMap::get(5, 0, {d(0), d(2), d(1), d(3)}, ctx),
+         AffineMap::get(5, 0, {d(0), d(3), d(2), d(4)}, ctx),
+         AffineMap::get(5, 0, {d(0), d(1), d(2), d(4)}, ctx)},
+        {IT::parallel, IT::parallel, IT::parallel, IT::reduction, IT::parallel},
+        multiplyAccumulate(/*reassociate=*/false));
     rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
         op, op.getResult().getType(), out,
         SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
@@ -1374,10 +1373,9 @@ struct ConvertXFToLinalgPass
 
 void mlir::xf::populateXFToLinalgPatterns(RewritePatternSet &patterns,
                                           AttentionTestFault fault) {
-  patterns
-      .add<LowerAdd, LowerActivation, LowerSoftmax, LowerLayerNorm, LowerLinear,
-           LowerSplit, LowerEmbedding, LowerPositionalEncoding,
-           LowerSequenceConcat, LowerSequenceSlice>(patterns.getContext());
+  patterns.add<LowerAdd, LowerActivation, LowerSoftmax, LowerLayerNorm,
+               LowerLinear, LowerSplit, LowerEmbedding, LowerPositionalEncoding,
+               LowerSequenceConcat, LowerSequenceSlice>(patterns.getContext());
   patterns.add<LowerAttention, LowerRelativeAttention>(patterns.getContext(),
-                                                        fault);
+                                                       fault);
 }
