@@ -43,6 +43,32 @@ bool collectArtifactInterface(mlir::ModuleOp module,
     return tensor.getElementType().isInteger(32) ? "i32" : "f32";
   };
   out = ArtifactInterface();
+  if (auto memory =
+          module->getAttrOfType<mlir::DictionaryAttr>(kSegmentMemoryAttrName)) {
+    auto length = memory.getAs<mlir::IntegerAttr>("memory_length");
+    auto lengthInput = memory.getAs<mlir::StringAttr>("length_input");
+    auto inputs = memory.getAs<mlir::ArrayAttr>("inputs");
+    auto outputs = memory.getAs<mlir::ArrayAttr>("outputs");
+    auto names = [](mlir::ArrayAttr list, std::vector<std::string> &to) {
+      for (mlir::Attribute a : list) {
+        auto name = mlir::dyn_cast<mlir::StringAttr>(a);
+        if (!name)
+          return false;
+        to.push_back(name.getValue().str());
+      }
+      return true;
+    };
+    ArtifactSegmentMemory &segment = out.segmentMemory;
+    if (!length || length.getInt() < 1 || !lengthInput || !inputs || !outputs ||
+        !names(inputs, segment.inputs) || !names(outputs, segment.outputs)) {
+      error = std::string(kSegmentMemoryAttrName) +
+              " must hold a positive memory_length, a length_input name and "
+              "inputs and outputs name arrays";
+      return false;
+    }
+    segment.memoryLength = length.getInt();
+    segment.lengthInput = lengthInput.getValue().str();
+  }
   for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
     mlir::Type type = func.getArgument(i).getType();
     if (auto name =
@@ -324,7 +350,10 @@ bool writeManifest(const std::string &path, const ManifestInfo &info,
   using nlohmann::ordered_json;
   ordered_json manifest;
   manifest["format"] = "xfc-artifact";
-  manifest["format_version"] = 4;
+  // Format 5 only adds segment_memory: other models keep writing 4, so
+  // runtimes that read only 4 still open them.
+  const ArtifactSegmentMemory &segment = interface.segmentMemory;
+  manifest["format_version"] = segment.memoryLength > 0 ? 5 : 4;
   manifest["model_name"] = info.modelName;
   manifest["library"] = info.libraryFile;
   manifest["library_size_bytes"] = info.librarySizeBytes;
@@ -386,6 +415,12 @@ bool writeManifest(const std::string &path, const ManifestInfo &info,
                                    {"nodes", k.nodes},
                                    {"flops", k.flops},
                                    {"bytes", k.bytes}});
+  if (segment.memoryLength > 0)
+    manifest["segment_memory"] = {{"memory_length", segment.memoryLength},
+                                  {"segment_length", info.shapes.seqLen},
+                                  {"length_input", segment.lengthInput},
+                                  {"inputs", segment.inputs},
+                                  {"outputs", segment.outputs}};
   if (!info.specJson.empty()) {
     ordered_json spec = ordered_json::parse(info.specJson, nullptr,
                                             /*allow_exceptions=*/false);

@@ -186,6 +186,70 @@ private:
     return x;
   }
 
+  /// Transformer-XL relative attention of one layer (docs/transformer-xl.md):
+  /// queries from `query` (the segment), keys and values from `context`
+  /// ([memory ; segment]); decomposed like xf-decompose-model-ops does for
+  /// xf.multi_head_attention, with xf.relative_attention as the core.
+  Value relativeAttention(Value query, Value context, const std::string &prefix,
+                          Value memoryLengths) {
+    auto linear = [&](Value in, const std::string &node) {
+      auto inType = cast<RankedTensorType>(in.getType());
+      return xf::LinearOp::create(b, at(prefix + "." + node), inType, in,
+                                  weight(prefix + "." + node + ".weight"),
+                                  weight(prefix + "." + node + ".bias"),
+                                  /*transpose_weight=*/false);
+    };
+    Value q = linear(query, "q"), k = linear(context, "k"),
+          v = linear(context, "v");
+    Value core = xf::RelativeAttentionOp::create(
+        b, at(prefix + ".core"), q.getType(), q, k, v,
+        weight(prefix + ".r.weight"), weight(prefix + ".r_w_bias"),
+        weight(prefix + ".r_r_bias"), memoryLengths,
+        b.getI64IntegerAttr(spec.numHeads),
+        b.getF64FloatAttr(1.0 / std::sqrt(double(spec.headDim()))));
+    return linear(core, "out");
+  }
+
+  /// The layers of a Transformer-XL decoder. Layer n's memory is the
+  /// previous segments' input to layer n: keys and values read
+  /// [memory ; x], and the next memory is the last M positions of it
+  /// (appended to `nextMemories`).
+  Value transformerXLStack(Value x, Value memoryLengths,
+                           ArrayRef<Value> memories,
+                           SmallVectorImpl<Value> &nextMemories) {
+    auto type = cast<RankedTensorType>(x.getType());
+    int64_t batch = type.getDimSize(0), len = type.getDimSize(1);
+    int64_t m = spec.memoryLength;
+    auto contextType = f32Type({batch, m + len, spec.dModel});
+    for (int64_t i = 0; i < spec.numLayers; ++i) {
+      std::string layer = "decoder.layers." + std::to_string(i);
+      std::string attn = layer + ".self_attn", norm = layer + ".self_attn_norm";
+      Value context = xf::SequenceConcatOp::create(
+          b, at(layer + ".memory.concat"), contextType, memories[i], x);
+      nextMemories.push_back(xf::SequenceSliceOp::create(
+          b, at(layer + ".memory.next"), memories[i].getType(), context,
+          b.getI64IntegerAttr(len)));
+      if (spec.normPlacement == NormPlacement::Pre) {
+        // x + Attn(LN(x), LN([memory ; x])): the query rows are the
+        // segment's rows of the normalized context.
+        Value normed = layerNorm(context, norm);
+        Value query = xf::SequenceSliceOp::create(
+            b, at(norm + ".segment"), type, normed, b.getI64IntegerAttr(m));
+        x = add(x, relativeAttention(query, normed, attn, memoryLengths),
+                attn + ".residual");
+      } else {
+        x = layerNorm(add(x, relativeAttention(x, context, attn, memoryLengths),
+                          attn + ".residual"),
+                      norm);
+      }
+      x = residual(x, layer + ".ffn_norm", layer + ".ffn",
+                   [&](Value in) { return feedForward(in, layer + ".ffn"); });
+    }
+    if (spec.finalNorm)
+      x = layerNorm(x, "decoder.final_norm");
+    return x;
+  }
+
   /// Projects hidden states to vocabulary logits.
   Value lmHead(Value x, const std::string &stackName) {
     Value table = weight("lm_head.weight");
@@ -268,6 +332,7 @@ OwningOpRef<ModuleOp> ModelIRBuilder::build() {
   };
 
   Value result;
+  SmallVector<Value> extraResults;
   std::string headStack;
   switch (spec.kind) {
   case ModelKind::Encoder: {
@@ -280,6 +345,15 @@ OwningOpRef<ModuleOp> ModelIRBuilder::build() {
   }
   case ModelKind::Decoder: {
     Value x = embed("decoder", input("input_ids"), Value());
+    if (spec.transformerXL()) {
+      SmallVector<Value> memories;
+      for (int64_t i = 0; i < spec.numLayers; ++i)
+        memories.push_back(inputValues[memoryInputName(i)]);
+      result = transformerXLStack(x, input(kMemoryLengthInput), memories,
+                                  extraResults);
+      headStack = "decoder";
+      break;
+    }
     result = stack("decoder", x, spec.numLayers, input("lengths"),
                    /*causal=*/true, Value(), Value(), spec.attentionPatterns);
     headStack = "decoder";
@@ -300,7 +374,22 @@ OwningOpRef<ModuleOp> ModelIRBuilder::build() {
   }
   if (spec.lmHead)
     result = lmHead(result, headStack);
-  func::ReturnOp::create(b, loc, result);
+  SmallVector<Value> results{result};
+  results.append(extraResults.begin(), extraResults.end());
+  func::ReturnOp::create(b, loc, results);
+  if (spec.transformerXL()) {
+    SmallVector<Attribute> memoryInputs, memoryOutputs;
+    for (int64_t i = 0; i < spec.numLayers; ++i) {
+      memoryInputs.push_back(b.getStringAttr(memoryInputName(i)));
+      memoryOutputs.push_back(b.getStringAttr(memoryOutputName(i)));
+    }
+    NamedAttribute fields[] = {
+        b.getNamedAttr("memory_length", b.getI64IntegerAttr(spec.memoryLength)),
+        b.getNamedAttr("length_input", b.getStringAttr(kMemoryLengthInput)),
+        b.getNamedAttr("inputs", b.getArrayAttr(memoryInputs)),
+        b.getNamedAttr("outputs", b.getArrayAttr(memoryOutputs))};
+    (*module)->setAttr(kSegmentMemoryAttrName, b.getDictionaryAttr(fields));
+  }
   return module;
 }
 

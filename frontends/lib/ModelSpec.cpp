@@ -73,6 +73,14 @@ public:
     for (int64_t i = 0; i < numLayers; ++i) {
       const std::string layer = stack + ".layers." + std::to_string(i);
       addAttention(layer + ".self_attn");
+      if (spec.transformerXL()) {
+        // W_kR (the authors' r_net, no bias) and the biases u and v
+        // (r_w_bias, r_r_bias) of relative attention, per layer.
+        const std::string attn = layer + ".self_attn";
+        add(attn + ".r.weight", {d, d});
+        add(attn + ".r_w_bias", {spec.numHeads, spec.headDim()});
+        add(attn + ".r_r_bias", {spec.numHeads, spec.headDim()});
+      }
       addNorm(layer + ".self_attn_norm");
       if (hasCrossAttention) {
         addAttention(layer + ".cross_attn");
@@ -162,6 +170,20 @@ std::vector<TensorDecl> listInputs(const ModelSpec &spec,
     inputs.push_back(rangedInput("input_ids", {b, s}, 0, spec.vocabSize - 1));
     if (spec.keyPaddingMask)
       inputs.push_back(rangedInput("lengths", {b}, 0, s));
+    if (spec.transformerXL()) {
+      // The segment memory, kept by the run context and passed in by the
+      // runtime (docs/transformer-xl.md): how many of the M positions are
+      // filled, then each layer's memory.
+      inputs.push_back(
+          rangedInput(kMemoryLengthInput, {b}, 0, spec.memoryLength));
+      for (int64_t i = 0; i < spec.numLayers; ++i) {
+        TensorDecl memory;
+        memory.name = memoryInputName(i);
+        memory.dtype = "f32";
+        memory.shape = {b, spec.memoryLength, spec.dModel};
+        inputs.push_back(memory);
+      }
+    }
     break;
   case ModelKind::EncoderDecoder:
     inputs.push_back(rangedInput("src_ids", {b, s}, 0, spec.vocabSize - 1));
@@ -190,7 +212,24 @@ std::vector<TensorDecl> listOutputs(const ModelSpec &spec,
     out.name = "hidden_states";
     out.shape = {shapes.batch, rows, spec.dModel};
   }
-  return {out};
+  std::vector<TensorDecl> outputs{out};
+  // Transformer-XL: each layer's next memory, after the model's output.
+  for (int64_t i = 0; spec.transformerXL() && i < spec.numLayers; ++i) {
+    TensorDecl memory;
+    memory.name = memoryOutputName(i);
+    memory.dtype = "f32";
+    memory.shape = {shapes.batch, spec.memoryLength, spec.dModel};
+    outputs.push_back(memory);
+  }
+  return outputs;
+}
+
+std::string memoryInputName(int64_t layer) {
+  return "decoder.layers." + std::to_string(layer) + ".memory";
+}
+
+std::string memoryOutputName(int64_t layer) {
+  return "decoder.layers." + std::to_string(layer) + ".next_memory";
 }
 
 const char *toString(ModelKind kind) {

@@ -420,6 +420,7 @@ const std::vector<const char *> kTopLevelKeys = {
     "key_padding_mask",
     "positional_encoding",
     "attention_pattern",
+    "transformer_xl",
     "dtype",
     "weights",
 };
@@ -607,6 +608,52 @@ bool readAttentionPatterns(ObjectReader &root, ModelSpec &s, SpecError &error) {
   return true;
 }
 
+/// Reads "transformer_xl": {"memory_length": M}, after the options it
+/// constrains. Relative positions replace absolute ones, the memory is the
+/// only padding the keys have, and the attention is the relative one, so
+/// the options that would contradict this are errors rather than ignored.
+bool readTransformerXL(ObjectReader &root, ModelSpec &s, SpecError &error) {
+  if (!root.has("transformer_xl"))
+    return true;
+  if (!checkKindOnly(root, "transformer_xl", s.kind, ModelKind::Decoder))
+    return false;
+  const Json &value = root.at("transformer_xl");
+  const std::string path = root.pathOf("transformer_xl");
+  if (!value.is_object())
+    return fail(error, path, "an object such as {\"memory_length\": 64}",
+                describe(value));
+  ObjectReader reader(value, path, error);
+  if (!reader.checkKeys({"memory_length"}) ||
+      !reader.readInt("memory_length", /*required=*/true, 1, kMaxSize,
+                      s.memoryLength) ||
+      !checkProduct(error, reader.pathOf("memory_length"), "memory_length",
+                    s.memoryLength, "d_model", s.dModel))
+    return false;
+  const std::string why = " (transformer_xl uses relative positions)";
+  if (root.has("positional_encoding") &&
+      s.positionalEncoding != PositionalEncoding::None)
+    return fail(error, root.pathOf("positional_encoding"),
+                "\"none\" or no \"positional_encoding\"" + why,
+                "\"" + std::string(toString(s.positionalEncoding)) + "\"");
+  s.positionalEncoding = PositionalEncoding::None;
+  if (s.keyPaddingMask)
+    return fail(error, root.pathOf("key_padding_mask"),
+                "false or absent with transformer_xl (segments have a fixed "
+                "length; the memory's fill is tracked by the runtime)",
+                "true");
+  if (root.has("attention_pattern"))
+    return fail(error, root.pathOf("attention_pattern"),
+                "no \"attention_pattern\" with transformer_xl (its attention "
+                "is causal over [memory ; segment])",
+                "\"attention_pattern\"");
+  if (s.dModel % 2 != 0)
+    return fail(error, root.pathOf("d_model"),
+                "an even d_model with transformer_xl (the relative encoding "
+                "is [sin | cos] halves)",
+                std::to_string(s.dModel));
+  return true;
+}
+
 /// Validates the parsed document and fills `spec`.
 bool readSpec(const Json &doc, const std::string &specDir, ModelSpec &spec,
               SpecError &error) {
@@ -731,7 +778,8 @@ bool readSpec(const Json &doc, const std::string &specDir, ModelSpec &spec,
                 "false or absent when there is no LM head (lm_head: false)",
                 "true");
 
-  if (!readAttentionPatterns(root, s, error))
+  if (!readAttentionPatterns(root, s, error) ||
+      !readTransformerXL(root, s, error))
     return false;
 
   if (!root.readEnum<std::string>("dtype", false, {{"f32", "f32"}}, s.dtype) ||
@@ -841,6 +889,11 @@ bool parseModelSpecFile(const std::string &path, ModelSpec &out,
 
 bool overrideAttentionPattern(ModelSpec &spec, const std::string &text,
                               SpecError &error) {
+  if (spec.transformerXL())
+    return fail(error, "--attention",
+                "no --attention with transformer_xl (its attention is "
+                "causal over [memory ; segment])",
+                "'" + text + "'");
   std::string canonical;
   if (!readAttentionPattern(spec, text, "--attention", canonical, error))
     return false;

@@ -338,6 +338,88 @@ std::vector<ManifestKernel> parseKernels(const Json &root) {
   return out;
 }
 
+/// Reads `segment_memory` and moves the tensors it names from the end of
+/// `inputs`/`outputs` into `out.segmentMemory`: the length input and each
+/// layer's memory must be the last inputs in that order, the next memories
+/// the last outputs, all of matching shapes, so the runtime can fill them
+/// with no further checks.
+void parseSegmentMemory(const Json &section, Manifest &out) {
+  const std::string path = "$.segment_memory";
+  requireObject(section, path);
+  ManifestSegmentMemory &memory = out.segmentMemory;
+  memory.memoryLength = getInt(section, path, "memory_length");
+  if (memory.memoryLength < 1)
+    fail(path + ".memory_length", "a positive integer",
+         section.at("memory_length"));
+  memory.segmentLength = getInt(section, path, "segment_length");
+  if (memory.segmentLength < 1)
+    fail(path + ".segment_length", "a positive integer",
+         section.at("segment_length"));
+  std::string lengthName = getString(section, path, "length_input");
+  const Json &inputs = getArray(section, path, "inputs");
+  const Json &outputs = getArray(section, path, "outputs");
+  if (inputs.empty() || inputs.size() != outputs.size())
+    fail(path + ".outputs",
+         "as many next memories as memories (" + std::to_string(inputs.size()) +
+             "), at least one",
+         outputs);
+  // The names, in entry point order, that must end the inputs.
+  std::vector<std::string> inputNames{lengthName}, outputNames;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::string at = "[" + std::to_string(i) + "]";
+    if (!inputs[i].is_string())
+      fail(path + ".inputs" + at, "a tensor name string", inputs[i]);
+    if (!outputs[i].is_string())
+      fail(path + ".outputs" + at, "a tensor name string", outputs[i]);
+    inputNames.push_back(inputs[i].get<std::string>());
+    outputNames.push_back(outputs[i].get<std::string>());
+  }
+  auto takeTail = [&](std::vector<ManifestTensor> &list,
+                      const std::vector<std::string> &names, const char *key) {
+    std::vector<ManifestTensor> tail;
+    if (list.size() < names.size())
+      fail(std::string("$.") + key,
+           "at least " + std::to_string(names.size()) +
+               " tensors (the segment memory's come last)",
+           std::to_string(list.size()) + " tensors");
+    size_t first = list.size() - names.size();
+    for (size_t i = 0; i < names.size(); ++i) {
+      const ManifestTensor &tensor = list[first + i];
+      if (tensor.name != names[i])
+        fail(std::string("$.") + key + "[" + std::to_string(first + i) + "]",
+             "segment memory tensor '" + names[i] +
+                 "' (they come last, in segment_memory's order)",
+             "'" + tensor.name + "'");
+      tail.push_back(tensor);
+    }
+    list.resize(first);
+    return tail;
+  };
+  std::vector<ManifestTensor> inputTail =
+      takeTail(out.inputs, inputNames, "inputs");
+  memory.outputs = takeTail(out.outputs, outputNames, "outputs");
+  memory.lengthInput = inputTail.front();
+  memory.inputs.assign(inputTail.begin() + 1, inputTail.end());
+  const ManifestTensor &length = memory.lengthInput;
+  if (length.dtype != XFC_DTYPE_I32 || length.shape.size() != 1)
+    fail(path + ".length_input", "an i32 input of shape [batch]",
+         Json(length.name));
+  std::vector<int64_t> layerShape = memory.inputs.front().shape;
+  if (layerShape.size() != 3 || layerShape[0] != length.shape[0] ||
+      layerShape[1] != memory.memoryLength)
+    fail(path + ".inputs[0]",
+         "an f32 [batch, memory_length, d_model] tensor with batch " +
+             std::to_string(length.shape[0]) + " and memory_length " +
+             std::to_string(memory.memoryLength),
+         Json(memory.inputs.front().name));
+  for (size_t i = 0; i < memory.inputs.size(); ++i) {
+    for (const ManifestTensor *tensor : {&memory.inputs[i], &memory.outputs[i]})
+      if (tensor->dtype != XFC_DTYPE_F32 || tensor->shape != layerShape)
+        fail(path, "every memory and next memory of the shape of the first",
+             Json(tensor->name));
+  }
+}
+
 void parseRoot(const Json &root, Manifest &out) {
   requireObject(root, "$");
   // Format and version first: a newer manifest may differ in every other
@@ -349,11 +431,12 @@ void parseRoot(const Json &root, Manifest &out) {
   int64_t v = 0;
   if (!asInt64(version, v))
     fail("$.format_version", "an integer", version);
-  if (v != kManifestFormatVersion)
+  if (v < kOldestManifestFormatVersion || v > kManifestFormatVersion)
     throw ManifestError{
         XFC_UNSUPPORTED,
         "manifest.json: at $.format_version: this runtime reads artifact "
         "format_version " +
+            std::to_string(kOldestManifestFormatVersion) + " or " +
             std::to_string(kManifestFormatVersion) + " only, found " +
             std::to_string(v) + "; recompile the model with a matching xfc"};
   out.formatVersion = v;
@@ -398,6 +481,14 @@ void parseRoot(const Json &root, Manifest &out) {
   getNonNegative(plan, "$.memory_plan", "lower_bound_bytes");
 
   out.kernels = parseKernels(root);
+  if (root.contains("segment_memory")) {
+    if (v < 5)
+      fail("$.segment_memory",
+           "no segment_memory in format_version " + std::to_string(v) +
+               " (it is new in 5)",
+           root.at("segment_memory"));
+    parseSegmentMemory(root.at("segment_memory"), out);
+  }
 }
 
 } // namespace

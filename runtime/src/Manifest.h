@@ -25,7 +25,13 @@ namespace xfc {
 ///    the arena.
 /// 4: checksums of the weights file (its size, its header, every tensor,
 ///    the whole file).
-inline constexpr int64_t kManifestFormatVersion = 4;
+/// 5: the optional segment_memory section (Transformer-XL). The compiler
+///    writes 5 only for a model with segment memory, so every other
+///    artifact stays readable by format-4 runtimes.
+inline constexpr int64_t kManifestFormatVersion = 5;
+/// The oldest format this runtime still reads (5 without segment_memory
+/// is exactly 4).
+inline constexpr int64_t kOldestManifestFormatVersion = 4;
 
 /// An input or output of the entry point.
 struct ManifestTensor {
@@ -60,6 +66,20 @@ struct ManifestKernel {
   uint64_t flops = 0, bytes = 0;  ///< Per run.
 };
 
+/// Transformer-XL's segment memory (`segment_memory`, format 5): entry
+/// point tensors the run context owns instead of the caller. In the entry
+/// point's argument order they follow the caller's inputs (the filled count,
+/// then each layer's memory) and the caller's outputs (each layer's next
+/// memory).
+struct ManifestSegmentMemory {
+  int64_t memoryLength = 0;  ///< M, positions kept per layer.
+  int64_t segmentLength = 0; ///< L, positions a run adds.
+  /// The i32 [B] input with the count of filled positions.
+  ManifestTensor lengthInput;
+  /// Per layer: the f32 [B, M, D] memory input and next-memory output.
+  std::vector<ManifestTensor> inputs, outputs;
+};
+
 /// The compilation target recorded by the compiler.
 struct ManifestTarget {
   std::string triple, cpu, tuneCpu;
@@ -82,13 +102,27 @@ struct Manifest {
   uint64_t weightsHeaderChecksum = 0;
   uint64_t weightsChecksum = 0;
   ManifestTarget target;
+  /// The caller's inputs and outputs (segment memory tensors excluded).
   std::vector<ManifestTensor> inputs, outputs;
+  /// Present when segmentMemory.memoryLength > 0.
+  ManifestSegmentMemory segmentMemory;
   std::vector<ManifestWeight> weights;
   /// Bytes of the scratch arena the entry point takes after the outputs
   /// (memory_plan.arena_bytes).
   uint64_t arenaBytes = 0;
   /// The kernels, indexed by id (`kernels`).
   std::vector<ManifestKernel> kernels;
+
+  /// Entry point inputs: the caller's, then the segment memory's.
+  size_t numEntryInputs() const {
+    return inputs.size() + (segmentMemory.memoryLength > 0
+                                ? 1 + segmentMemory.inputs.size()
+                                : 0);
+  }
+  /// Entry point outputs: the caller's, then the next memories.
+  size_t numEntryOutputs() const {
+    return outputs.size() + segmentMemory.outputs.size();
+  }
 };
 
 /// Parses and validates the text of manifest.json. On failure returns false,

@@ -51,6 +51,8 @@ struct xfc_model_s {
   xfc::Manifest manifest;
   /// Infos whose names point into `manifest`.
   std::vector<xfc_tensor_info> inputInfos, outputInfos;
+  /// One layer's segment memory (Transformer-XL), zeroed without one.
+  xfc_tensor_info memoryInfo{};
   /// The read-only mapping of the weights file (null when empty).
   void *mapping = nullptr;
   size_t mappingSize = 0;
@@ -87,8 +89,21 @@ struct xfc_context_s {
   /// Runs counted and their wall time, measured around the entry point.
   uint64_t profiledRuns = 0;
   double profiledWallNs = 0;
+  /// Segment memory (Transformer-XL; docs/transformer-xl.md): one block
+  /// holding two [B, M, D] buffers per layer. Each run reads `memory` and
+  /// writes `nextMemory`; the two are swapped after it, so carrying the
+  /// memory over copies and allocates nothing. The filled positions are
+  /// the last `memoryFilled` of the M; the rest are zeros, masked.
+  void *memoryBlock = nullptr;
+  std::vector<void *> memory, nextMemory;
+  int64_t memoryFilled = 0;
+  /// The i32 [B] length input, memoryFilled for every batch item.
+  std::vector<int32_t> memoryFilledInput;
 
-  ~xfc_context_s() { std::free(arena); }
+  ~xfc_context_s() {
+    std::free(arena);
+    std::free(memoryBlock);
+  }
 };
 
 namespace {
@@ -390,11 +405,21 @@ xfc_status openModel(const char *path, const xfc_model_options *options,
 
   // The entry point's arguments in ABI order (docs/artifact.md).
   std::vector<xfc::EntryArgument> arguments;
+  // The segment memory's tensors follow the caller's inputs and outputs.
+  const xfc::ManifestSegmentMemory &segment = manifest.segmentMemory;
   for (const xfc::ManifestTensor &tensor : manifest.inputs)
     arguments.push_back({tensor.name, tensor.sizeBytes});
+  if (segment.memoryLength > 0) {
+    arguments.push_back(
+        {segment.lengthInput.name, segment.lengthInput.sizeBytes});
+    for (const xfc::ManifestTensor &tensor : segment.inputs)
+      arguments.push_back({tensor.name, tensor.sizeBytes});
+  }
   for (const xfc::ManifestWeight &weight : manifest.weights)
     arguments.push_back({weight.name, weight.sizeBytes});
   for (const xfc::ManifestTensor &tensor : manifest.outputs)
+    arguments.push_back({tensor.name, tensor.sizeBytes});
+  for (const xfc::ManifestTensor &tensor : segment.outputs)
     arguments.push_back({tensor.name, tensor.sizeBytes});
   arguments.push_back({"(arena)", manifest.arenaBytes});
   arguments.push_back({"(profile)", profileWords(manifest) * sizeof(int64_t)});
@@ -411,6 +436,8 @@ xfc_status openModel(const char *path, const xfc_model_options *options,
     model->inputInfos.push_back(makeInfo(tensor));
   for (const xfc::ManifestTensor &tensor : manifest.outputs)
     model->outputInfos.push_back(makeInfo(tensor));
+  if (segment.memoryLength > 0)
+    model->memoryInfo = makeInfo(segment.inputs.front());
   // Node arrays first: the infos point into them, so they must not move.
   for (const xfc::ManifestKernel &kernel : manifest.kernels) {
     std::vector<const char *> &nodes = model->kernelNodes.emplace_back();
@@ -507,6 +534,74 @@ int32_t resolveThreads(int32_t requested) {
   return cores ? static_cast<int32_t>(cores) : 1;
 }
 
+/// Sets the memory's filled count, in the context and in its length input.
+void setMemoryFilled(xfc_context &context, int64_t filled) {
+  context.memoryFilled = filled;
+  std::fill(context.memoryFilledInput.begin(), context.memoryFilledInput.end(),
+            static_cast<int32_t>(filled));
+}
+
+/// Empties the segment memory: zeros everywhere, nothing filled.
+void resetSegmentMemory(xfc_context &context) {
+  const xfc::ManifestSegmentMemory &segment =
+      context.model->manifest.segmentMemory;
+  if (segment.memoryLength == 0)
+    return;
+  size_t bytes = segment.inputs.front().sizeBytes;
+  for (size_t i = 0; i < context.memory.size(); ++i) {
+    std::memset(context.memory[i], 0, bytes);
+    std::memset(context.nextMemory[i], 0, bytes);
+  }
+  setMemoryFilled(context, 0);
+}
+
+/// Allocates the segment memory of a model that has one (once, at context
+/// creation), empty.
+xfc_status createSegmentMemory(xfc_context &context) {
+  const xfc::ManifestSegmentMemory &segment =
+      context.model->manifest.segmentMemory;
+  if (segment.memoryLength == 0)
+    return nullptr;
+  // Each buffer rounded up to 64 bytes, so every one stays aligned.
+  uint64_t bytes = segment.inputs.front().sizeBytes;
+  uint64_t stride = (bytes + 63) / 64 * 64;
+  uint64_t count = 2 * segment.inputs.size();
+  if (stride < bytes || (stride && count > UINT64_MAX / stride) ||
+      count * stride > SIZE_MAX - 64)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      "xfc_context_create: the segment memory of " +
+                          std::to_string(count) + " x " +
+                          std::to_string(bytes) + " bytes does not fit");
+  size_t total = static_cast<size_t>(std::max<uint64_t>(count * stride, 64));
+  context.memoryBlock = std::aligned_alloc(64, total);
+  if (!context.memoryBlock)
+    return makeStatus(XFC_INTERNAL, "xfc_context_create: cannot allocate the " +
+                                        std::to_string(total) +
+                                        "-byte segment memory: out of memory");
+  auto *base = static_cast<uint8_t *>(context.memoryBlock);
+  for (size_t i = 0; i < segment.inputs.size(); ++i) {
+    context.memory.push_back(base + (2 * i) * stride);
+    context.nextMemory.push_back(base + (2 * i + 1) * stride);
+  }
+  context.memoryFilledInput.assign(
+      static_cast<size_t>(segment.lengthInput.shape[0]), 0);
+  resetSegmentMemory(context);
+  return nullptr;
+}
+
+/// After a run: the next memories become the memories, and L more
+/// positions are filled (at most M).
+void advanceSegmentMemory(xfc_context &context) {
+  const xfc::ManifestSegmentMemory &segment =
+      context.model->manifest.segmentMemory;
+  if (segment.memoryLength == 0)
+    return;
+  std::swap(context.memory, context.nextMemory);
+  setMemoryFilled(context,
+                  std::min(segment.memoryLength,
+                           context.memoryFilled + segment.segmentLength));
+}
+
 xfc_status createContext(const xfc_model *model,
                          const xfc_context_options *options,
                          xfc_context **outContext) {
@@ -556,11 +651,14 @@ xfc_status createContext(const xfc_model *model,
                                         std::to_string(bytes) +
                                         "-byte arena: out of memory");
   const xfc::Manifest &manifest = model->manifest;
-  context->args.assign(manifest.inputs.size() + model->weightPointers.size() +
-                           manifest.outputs.size() + 2,
+  context->args.assign(manifest.numEntryInputs() +
+                           model->weightPointers.size() +
+                           manifest.numEntryOutputs() + 2,
                        nullptr);
   std::copy(model->weightPointers.begin(), model->weightPointers.end(),
-            context->args.begin() + manifest.inputs.size());
+            context->args.begin() + manifest.numEntryInputs());
+  if (xfc_status status = createSegmentMemory(*context))
+    return status;
   // The generated code always takes the profile buffer; word 0 decides
   // whether it counts.
   context->profile.assign(profileWords(manifest), 0);
@@ -594,17 +692,27 @@ xfc_status runContext(const char *function, xfc_context *context,
   void **args = context->args.data();
   for (size_t i = 0; i < numInputs; ++i)
     args[i] = inputs[i].data;
-  size_t outputsAt = numInputs + model->weightPointers.size();
+  size_t outputsAt = manifest.numEntryInputs() + model->weightPointers.size();
   for (size_t i = 0; i < numOutputs; ++i)
     args[outputsAt + i] = outputs[i].data;
+  const xfc::ManifestSegmentMemory &segment = manifest.segmentMemory;
+  if (segment.memoryLength > 0) {
+    args[numInputs] = context->memoryFilledInput.data();
+    for (size_t i = 0; i < context->memory.size(); ++i) {
+      args[numInputs + 1 + i] = context->memory[i];
+      args[outputsAt + numOutputs + i] = context->nextMemory[i];
+    }
+  }
   if (!context->profiling) {
     model->backend->run(model->backendHandle, args, context->numThreads);
+    advanceSegmentMemory(*context);
     return nullptr;
   }
   timespec start, end;
   clock_gettime(CLOCK_MONOTONIC, &start);
   model->backend->run(model->backendHandle, args, context->numThreads);
   clock_gettime(CLOCK_MONOTONIC, &end);
+  advanceSegmentMemory(*context);
   context->profiledRuns += 1;
   context->profiledWallNs += double(end.tv_sec - start.tv_sec) * 1e9 +
                              double(end.tv_nsec - start.tv_nsec);
@@ -893,6 +1001,148 @@ xfc_status xfc_model_run(const xfc_model *model, const xfc_buffer *inputs,
                          size_t num_outputs) {
   return guarded("xfc_model_run", [&] {
     return runModel(model, inputs, num_inputs, outputs, num_outputs);
+  });
+}
+
+xfc_status xfc_model_memory_info(const xfc_model *model,
+                                 xfc_memory_info *out_info) {
+  return guarded("xfc_model_memory_info", [&]() -> xfc_status {
+    if (!model || !out_info)
+      return makeStatus(XFC_INVALID_ARGUMENT,
+                        "xfc_model_memory_info: model or out_info is NULL");
+    *out_info = xfc_memory_info{};
+    const xfc::ManifestSegmentMemory &segment = model->manifest.segmentMemory;
+    if (segment.memoryLength == 0)
+      return nullptr;
+    out_info->memory_length = segment.memoryLength;
+    out_info->segment_length = segment.segmentLength;
+    out_info->num_layers = segment.inputs.size();
+    out_info->layer = model->memoryInfo;
+    return nullptr;
+  });
+}
+
+/// The context's segment memory, or an error status naming `function`.
+static xfc_status checkMemoryContext(const char *function,
+                                     const xfc_context *context) {
+  if (!context)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      std::string(function) + ": context is NULL");
+  if (context->model->manifest.segmentMemory.memoryLength == 0)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      std::string(function) + ": model '" +
+                          context->model->manifest.modelName +
+                          "' has no segment memory (not a transformer_xl "
+                          "model)");
+  return nullptr;
+}
+
+xfc_status xfc_context_reset_memory(xfc_context *context) {
+  return guarded("xfc_context_reset_memory", [&]() -> xfc_status {
+    if (!context)
+      return makeStatus(XFC_INVALID_ARGUMENT,
+                        "xfc_context_reset_memory: context is NULL");
+    resetSegmentMemory(*context);
+    return nullptr;
+  });
+}
+
+xfc_status xfc_context_memory_filled(const xfc_context *context,
+                                     int64_t *out_filled) {
+  return guarded("xfc_context_memory_filled", [&]() -> xfc_status {
+    if (!context || !out_filled)
+      return makeStatus(XFC_INVALID_ARGUMENT,
+                        "xfc_context_memory_filled: context or out_filled "
+                        "is NULL");
+    *out_filled = context->memoryFilled;
+    return nullptr;
+  });
+}
+
+/// Checks one layer buffer given to the memory functions.
+static xfc_status checkMemoryBuffer(const char *function,
+                                    const xfc_context &context, size_t layer,
+                                    const xfc_buffer *buffer) {
+  const xfc::ManifestSegmentMemory &segment =
+      context.model->manifest.segmentMemory;
+  const xfc::ManifestTensor &tensor = segment.inputs.front();
+  if (!buffer)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      std::string(function) + ": the buffer is NULL");
+  if (buffer->size_bytes != tensor.sizeBytes || !buffer->data)
+    return makeStatus(
+        XFC_INVALID_ARGUMENT,
+        std::string(function) + ": layer " + std::to_string(layer) +
+            "'s memory (f32 " + shapeString(tensor.shape) +
+            "): expected size_bytes " + std::to_string(tensor.sizeBytes) +
+            " and non-NULL data, found " + std::to_string(buffer->size_bytes) +
+            (buffer->data ? "" : " and NULL"));
+  return nullptr;
+}
+
+xfc_status xfc_context_get_memory(const xfc_context *context, size_t layer,
+                                  const xfc_buffer *out) {
+  return guarded("xfc_context_get_memory", [&]() -> xfc_status {
+    const char *function = "xfc_context_get_memory";
+    if (xfc_status status = checkMemoryContext(function, context))
+      return status;
+    if (layer >= context->memory.size())
+      return makeStatus(XFC_INVALID_ARGUMENT,
+                        std::string(function) + ": layer " +
+                            std::to_string(layer) + " is out of range (" +
+                            std::to_string(context->memory.size()) +
+                            " layers)");
+    if (xfc_status status = checkMemoryBuffer(function, *context, layer, out))
+      return status;
+    std::memcpy(out->data, context->memory[layer], out->size_bytes);
+    return nullptr;
+  });
+}
+
+xfc_status xfc_context_set_memory(xfc_context *context,
+                                  const xfc_buffer *layers, size_t num_layers,
+                                  int64_t filled) {
+  return guarded("xfc_context_set_memory", [&]() -> xfc_status {
+    const char *function = "xfc_context_set_memory";
+    if (xfc_status status = checkMemoryContext(function, context))
+      return status;
+    const xfc::ManifestSegmentMemory &segment =
+        context->model->manifest.segmentMemory;
+    if (num_layers != context->memory.size() || !layers)
+      return makeStatus(XFC_INVALID_ARGUMENT,
+                        std::string(function) + ": expected " +
+                            std::to_string(context->memory.size()) +
+                            " layer buffers, found " +
+                            std::to_string(num_layers) +
+                            (layers ? "" : " (NULL array)"));
+    if (filled < 0 || filled > segment.memoryLength)
+      return makeStatus(XFC_INVALID_ARGUMENT,
+                        std::string(function) + ": filled is " +
+                            std::to_string(filled) + "; expected 0 to " +
+                            std::to_string(segment.memoryLength));
+    for (size_t i = 0; i < num_layers; ++i)
+      if (xfc_status status =
+              checkMemoryBuffer(function, *context, i, &layers[i]))
+        return status;
+    // Positions before the filled ones are zeroed, as after a reset, so a
+    // state read back with xfc_context_get_memory is the same either way.
+    const xfc::ManifestTensor &tensor = segment.inputs.front();
+    int64_t batch = tensor.shape[0], m = tensor.shape[1], d = tensor.shape[2];
+    size_t row = static_cast<size_t>(d) * sizeof(float);
+    for (size_t i = 0; i < num_layers; ++i) {
+      auto *to = static_cast<uint8_t *>(context->memory[i]);
+      const auto *from = static_cast<const uint8_t *>(layers[i].data);
+      for (int64_t b = 0; b < batch; ++b)
+        for (int64_t p = 0; p < m; ++p) {
+          size_t at = (static_cast<size_t>(b * m + p)) * row;
+          if (p < m - filled)
+            std::memset(to + at, 0, row);
+          else
+            std::memcpy(to + at, from + at, row);
+        }
+    }
+    setMemoryFilled(*context, filled);
+    return nullptr;
   });
 }
 

@@ -491,3 +491,49 @@ func.func @linear_vector(%x: tensor<16xf32>, %w: tensor<32x16xf32>) -> tensor<32
   %0 = xf.linear %x, %w : (tensor<16xf32>, tensor<32x16xf32>) -> tensor<32xf32>
   return %0 : tensor<32xf32>
 }
+
+// -----
+
+// Transformer-XL: the memory concatenation reads each input with clamped
+// indices, the next memory is a shifted copy, and relative attention is
+// content scores, position scores against every row of R W_kR^T, then the
+// shift and masks per (i, j).
+
+// CHECK-DAG: #[[SHIFT:.*]] = affine_map<(d0, d1, d2) -> (d0, d1 + 7, d2)>
+// CHECK-LABEL: func.func @segment_recurrence
+// CHECK: %[[KV:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x15x16xf32>)
+// CHECK: arith.minsi %{{.*}}, %c7
+// CHECK: arith.select
+// CHECK: linalg.generic {indexing_maps = [#[[SHIFT]], {{.*}}} ins(%[[KV]] : tensor<1x15x16xf32>) outs(%{{.*}} : tensor<1x8x16xf32>)
+// The encoding: distance 14 - p, [sin | cos] halves of width 8.
+// CHECK: %[[R:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<15x16xf32>)
+// CHECK: arith.subi %c14_i64
+// CHECK: math.sin
+// CHECK: math.cos
+// CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[R]], %{{.*}} : tensor<15x16xf32>, tensor<16x16xf32>) outs(%{{.*}} : tensor<15x16xf32>)
+// CHECK: %[[PH:.*]] = tensor.expand_shape %[[P]] {{\[}}[0], [1, 2]] {{.*}} into tensor<15x2x8xf32>
+// CHECK: %[[AC:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<1x7x2x8xf32>, tensor<2x8xf32>, tensor<1x15x2x8xf32>)
+// CHECK: %[[BD:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %[[PH]] : tensor<1x7x2x8xf32>, tensor<2x8xf32>, tensor<15x2x8xf32>)
+// The shift: row 6 - i + j, causal over memory 8 + i, unfilled memory.
+// CHECK: linalg.generic {{.*}} ins(%[[AC]], %{{.*}} : tensor<1x2x7x15xf32>, tensor<1xi32>)
+// CHECK: arith.subi %c6, %{{.*}}
+// CHECK: tensor.extract %[[BD]]
+// CHECK: arith.cmpi sgt
+// CHECK: arith.cmpi slt
+// CHECK: arith.select %{{.*}}, %cst{{.*}}, %{{.*}} : f32
+// NOXF-NOT: xf.
+func.func @segment_recurrence(%x: tensor<1x7x16xf32>, %mem: tensor<1x8x16xf32>,
+                              %wr: tensor<16x16xf32>, %u: tensor<2x8xf32>,
+                              %v: tensor<2x8xf32>, %len: tensor<1xi32>)
+    -> (tensor<1x7x16xf32>, tensor<1x8x16xf32>) {
+  %kv = xf.sequence_concat %mem, %x
+      : (tensor<1x8x16xf32>, tensor<1x7x16xf32>) -> tensor<1x15x16xf32>
+  %next = xf.sequence_slice %kv {offset = 7 : i64}
+      : tensor<1x15x16xf32> -> tensor<1x8x16xf32>
+  %o = xf.relative_attention %x, %kv, %kv, position(%wr), u(%u), v(%v)
+      memory_lengths(%len) {num_heads = 2 : i64, scale = 0.35355339059327373 : f64}
+      : (tensor<1x7x16xf32>, tensor<1x15x16xf32>, tensor<1x15x16xf32>,
+         tensor<16x16xf32>, tensor<2x8xf32>, tensor<2x8xf32>, tensor<1xi32>)
+      -> tensor<1x7x16xf32>
+  return %o, %next : tensor<1x7x16xf32>, tensor<1x8x16xf32>
+}

@@ -61,3 +61,30 @@ func.func @unnamed(%x: tensor<1x8x16xf32>, %g: tensor<16xf32>, %b: tensor<16xf32
   return %a : tensor<1x8x16xf32>
 }
 }
+
+// -----
+
+// Transformer-XL: the memory concatenation is a kernel of its own (no
+// arithmetic; 512 + 448 bytes read, 960 written); relative attention, 2
+// heads of 8, 7 queries, 15 keys: R W_kR^T is 15*16 elements of 2*16 FLOPs (7680), and 2*7*15 = 210 scores
+// of 8*8 + 6 FLOPs (14700). Bytes: q 448, k 960, v 960, W_kR 1024, u 64,
+// v 64, memory lengths 4, result 448 (3972), plus content scores,
+// position scores and probabilities written and read once (3*2*210*4).
+
+// CHECK-LABEL: module attributes {xf.kernels = [
+// CHECK-SAME: {bytes = 1920 : i64, flops = 0 : i64, id = 0 : i64, kind = "sequence_concat", name = "sequence_concat"
+// CHECK-SAME: {bytes = 9012 : i64, flops = 22380 : i64, id = 1 : i64, kind = "attention(relative, unfused)", name = "l0.attn.core"
+module {
+func.func @relative(%x: tensor<1x7x16xf32>, %mem: tensor<1x8x16xf32>,
+                    %wr: tensor<16x16xf32>, %u: tensor<2x8xf32>,
+                    %len: tensor<1xi32>) -> tensor<1x7x16xf32> {
+  %kv = xf.sequence_concat %mem, %x
+      : (tensor<1x8x16xf32>, tensor<1x7x16xf32>) -> tensor<1x15x16xf32>
+  %o = xf.relative_attention %x, %kv, %kv, position(%wr), u(%u), v(%u)
+      memory_lengths(%len) {num_heads = 2 : i64, scale = 0.35 : f64}
+      : (tensor<1x7x16xf32>, tensor<1x15x16xf32>, tensor<1x15x16xf32>,
+         tensor<16x16xf32>, tensor<2x8xf32>, tensor<2x8xf32>, tensor<1xi32>)
+      -> tensor<1x7x16xf32> loc("l0.attn.core")
+  return %o : tensor<1x7x16xf32>
+}
+}

@@ -2197,5 +2197,89 @@ TEST(DerivedWeightTest, MissingOrMisshapenPartsAreErrors) {
   EXPECT_FALSE(std::filesystem::exists(artifact));
 }
 
+//===----------------------------------------------------------------------===//
+// xf.relative_attention (Transformer-XL)
+//===----------------------------------------------------------------------===//
+
+struct RelativeAttentionCase {
+  std::string name;
+  int64_t batch, heads, headDim, sq, memory, positionWidth;
+  /// Filled memory positions per batch item, or empty for no
+  /// memory_lengths operand (every memory position valid).
+  std::vector<int32_t> memoryLengths;
+};
+XFC_PRINT_CASE(RelativeAttentionCase)
+
+class RelativeAttentionOpTest
+    : public ::testing::TestWithParam<RelativeAttentionCase> {};
+
+/// The op alone (unfused, as it always is) against the reference's
+/// per-(i, j) formula: odd sizes, head_dim 80, a position encoding wider
+/// than the heads, memory filled differently per batch item (0, part,
+/// all), no memory at all (Sk = Sq), and one query.
+TEST_P(RelativeAttentionOpTest, MatchesReference) {
+  const RelativeAttentionCase &c = GetParam();
+  int64_t width = c.heads * c.headDim, sk = c.memory + c.sq;
+  std::vector<int64_t> qShape = {c.batch, c.sq, width};
+  std::vector<int64_t> kShape = {c.batch, sk, width};
+  std::vector<int64_t> wShape = {width, c.positionWidth};
+  std::vector<int64_t> biasShape = {c.heads, c.headDim};
+  // Scores of standard deviation ~4 from both terms: q, k ~ N(0, 2^2),
+  // W_kR r ~ N(0, 2^2) (r has Dp/2 unit sin^2 + cos^2 pairs).
+  std::vector<float> q = normal(numElements(qShape), 91, 2.0);
+  std::vector<float> k = normal(numElements(kShape), 92, 2.0);
+  std::vector<float> v = normal(numElements(kShape), 93);
+  std::vector<float> w = normal(numElements(wShape), 94,
+                                2.0 / std::sqrt(double(c.positionWidth) / 2));
+  std::vector<float> u = normal(numElements(biasShape), 95);
+  std::vector<float> vBias = normal(numElements(biasShape), 96);
+  // Inputs before weights, as the entry point orders them.
+  std::vector<Arg> args = {f32Input("query", qShape, q),
+                           f32Input("key", kShape, k),
+                           f32Input("value", kShape, v)};
+  bool lengths = !c.memoryLengths.empty();
+  if (lengths)
+    args.push_back(
+        i32Input("memory_lengths", {c.batch}, c.memoryLengths, 0, c.memory));
+  args.push_back(f32Weight("position_weight", wShape, w));
+  args.push_back(f32Weight("content_bias", biasShape, u));
+  args.push_back(f32Weight("position_bias", biasShape, vBias));
+  double scale = 1.0 / std::sqrt(double(c.headDim));
+  std::vector<float> out = compileAndRun(
+      args, qShape,
+      [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> a) {
+        size_t w0 = lengths ? 4 : 3;
+        return mlir::xf::RelativeAttentionOp::create(
+            b, loc, f32Type(b, qShape), a[0], a[1], a[2], a[w0], a[w0 + 1],
+            a[w0 + 2], lengths ? a[3] : Value(), b.getI64IntegerAttr(c.heads),
+            b.getF64FloatAttr(scale));
+      });
+  auto tensor = [](std::vector<int64_t> shape, const std::vector<float> &data) {
+    HostTensor t;
+    t.shape = std::move(shape);
+    t.data = data;
+    return t;
+  };
+  std::vector<double> ref =
+      reference::relativeAttention(
+          toMatrix(q, width), toMatrix(k, width), toMatrix(v, width),
+          tensor(wShape, w), tensor(biasShape, u), tensor(biasShape, vBias),
+          c.batch, c.sq, sk, c.heads, scale,
+          c.memoryLengths.empty() ? nullptr : &c.memoryLengths)
+          .data;
+  expectMatches(out, ref);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Ops, RelativeAttentionOpTest,
+    ::testing::Values(
+        RelativeAttentionCase{"h4_hd16_l7_m8", 3, 4, 16, 7, 8, 64, {0, 5, 8}},
+        RelativeAttentionCase{
+            "h2_hd80_l77_m13", 2, 2, 80, 77, 13, 160, {13, 6}},
+        RelativeAttentionCase{"h3_hd16_l1_m5", 2, 3, 16, 1, 5, 32, {5, 0}},
+        RelativeAttentionCase{"h2_hd16_l7_m0", 1, 2, 16, 7, 0, 32, {}},
+        RelativeAttentionCase{
+            "h1_hd8_l5_m3_all_memory", 1, 1, 8, 5, 3, 12, {}}));
+
 } // namespace
 } // namespace xfc::test

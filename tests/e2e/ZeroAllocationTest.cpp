@@ -171,6 +171,49 @@ TEST_F(ZeroAllocationTest, RepeatedContextRunsAllocateNothing) {
   xfc_context_destroy(context);
 }
 
+// A Transformer-XL context carries its memory from run to run by swapping
+// buffers it allocated at creation: runs, reset, get and set of the memory
+// allocate nothing either.
+TEST(ZeroAllocationTransformerXL, SegmentRunsAndMemoryCallsAllocateNothing) {
+  ScratchDir dir("zero_allocation_transformer_xl");
+  CompileRequest request;
+  request.specPath = std::string(XFC_SOURCE_DIR) +
+                     "/tests/e2e/golden/transformer_xl/post_m8_l7/model.json";
+  request.shapes.seqLen = 7;
+  request.outputDir = dir.path() + "/artifact";
+  CompileReport report;
+  std::string error;
+  ASSERT_TRUE(compileModel(request, report, error)) << error;
+  xfc_model *model = nullptr;
+  ASSERT_EQ(xfc_model_open(request.outputDir.c_str(), nullptr, &model),
+            nullptr);
+  xfc_context *context = nullptr;
+  ASSERT_EQ(xfc_context_create(model, nullptr, &context), nullptr);
+  xfc_memory_info memory;
+  ASSERT_EQ(xfc_model_memory_info(model, &memory), nullptr);
+  std::vector<int32_t> ids(7, 3);
+  std::vector<float> logits(7 * 50);
+  std::vector<float> layer(numElements(memory.layer));
+  xfc_buffer in{ids.data(), ids.size() * sizeof(int32_t)};
+  xfc_buffer out{logits.data(), logits.size() * sizeof(float)};
+  xfc_buffer state{layer.data(), layer.size() * sizeof(float)};
+  ASSERT_EQ(xfc_context_run(context, &in, 1, &out, 1), nullptr); // Warm-up.
+  int failures = 0;
+  long during = allocationsDuring([&] {
+    for (int i = 0; i < 5; ++i)
+      failures += xfc_context_run(context, &in, 1, &out, 1) != nullptr;
+    failures += xfc_context_get_memory(context, 0, &state) != nullptr;
+    failures += xfc_context_reset_memory(context) != nullptr;
+    xfc_buffer both[2] = {state, state};
+    failures += xfc_context_set_memory(context, both, 2, 3) != nullptr;
+    failures += xfc_context_run(context, &in, 1, &out, 1) != nullptr;
+  });
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(during, 0) << "heap allocations during Transformer-XL runs";
+  xfc_context_destroy(context);
+  xfc_model_destroy(model);
+}
+
 // Profiling counters are allocated with the context; runs only count, and
 // reading the profile into caller storage allocates nothing either.
 TEST_F(ZeroAllocationTest, ProfiledRunsAllocateNothing) {

@@ -93,8 +93,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
   xfc::fuzz::note(kTarget, "accepted");
-  check(manifest.formatVersion == xfc::kManifestFormatVersion, kTarget,
-        "another format_version accepted");
+  check(manifest.formatVersion >= xfc::kOldestManifestFormatVersion &&
+            manifest.formatVersion <= xfc::kManifestFormatVersion,
+        kTarget, "another format_version accepted");
+  check(manifest.formatVersion >= 5 || manifest.segmentMemory.memoryLength == 0,
+        kTarget, "segment_memory accepted before format_version 5");
   check(isPlainFileName(manifest.library) &&
             isPlainFileName(manifest.weightsFile),
         kTarget, "a library or weights file outside the artifact folder");

@@ -52,7 +52,8 @@ inline const std::vector<const char *> &knownKeys() {
       "library_fnv1a64", "entry_symbol", "weights_file", "target", "features",
       "inputs", "outputs", "memory_plan", "arena_bytes", "kernels", "id",
       "symbol", "nodes", "flops", "bytes", "shape", "offset", "size_bytes",
-      "source_shape", "transform", "min", "max",
+      "source_shape", "transform", "min", "max", "segment_memory",
+      "memory_length", "segment_length", "length_input", "transformer_xl",
       // Safetensors.
       "__metadata__", "data_offsets"};
   return keys;

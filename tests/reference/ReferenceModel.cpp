@@ -170,6 +170,72 @@ Matrix scaledDotProductAttention(const Matrix &q, const Matrix &k,
   return out;
 }
 
+Matrix relativeAttention(const Matrix &q, const Matrix &k, const Matrix &v,
+                         const HostTensor &positionWeight,
+                         const HostTensor &contentBias,
+                         const HostTensor &positionBias, int64_t batch,
+                         int64_t qLen, int64_t kLen, int64_t numHeads,
+                         double scale,
+                         const std::vector<int32_t> *memoryLengths) {
+  int64_t d = q.cols, dh = d / numHeads, memory = kLen - qLen;
+  int64_t width = positionWeight.shape[1], half = width / 2;
+  // W_kR r_δ for every distance δ in [0, kLen): one row per distance.
+  Matrix projected(kLen, d);
+  std::vector<double> r(static_cast<size_t>(width));
+  for (int64_t delta = 0; delta < kLen; ++delta) {
+    for (int64_t c = 0; c < half; ++c) {
+      double angle =
+          double(delta) / std::pow(10000.0, double(2 * c) / double(width));
+      r[c] = std::sin(angle);
+      r[half + c] = std::cos(angle);
+    }
+    for (int64_t n = 0; n < d; ++n) {
+      double s = 0.0;
+      for (int64_t c = 0; c < width; ++c)
+        s += double(positionWeight.data[n * width + c]) * r[c];
+      projected.at(delta, n) = s;
+    }
+  }
+  Matrix out(batch * qLen, d);
+  std::vector<double> scores(static_cast<size_t>(kLen));
+  for (int64_t b = 0; b < batch; ++b) {
+    int64_t firstKey =
+        std::max<int64_t>(0, memoryLengths ? memory - (*memoryLengths)[b] : 0);
+    for (int64_t t = 0; t < numHeads; ++t) {
+      int64_t c0 = t * dh;
+      for (int64_t i = 0; i < qLen; ++i) {
+        int64_t qRow = b * qLen + i;
+        // Keys [firstKey, memory + i]: never empty, the query's own key is
+        // always in it.
+        int64_t last = memory + i;
+        double maxScore = -std::numeric_limits<double>::infinity();
+        for (int64_t j = firstKey; j <= last; ++j) {
+          double s = 0.0;
+          for (int64_t c = 0; c < dh; ++c) {
+            double query = q.at(qRow, c0 + c);
+            s += (query + contentBias.data[t * dh + c]) *
+                     k.at(b * kLen + j, c0 + c) +
+                 (query + positionBias.data[t * dh + c]) *
+                     projected.at(last - j, c0 + c);
+          }
+          scores[j] = s * scale;
+          maxScore = std::max(maxScore, scores[j]);
+        }
+        double sum = 0.0;
+        for (int64_t j = firstKey; j <= last; ++j) {
+          scores[j] = std::exp(scores[j] - maxScore);
+          sum += scores[j];
+        }
+        for (int64_t j = firstKey; j <= last; ++j)
+          for (int64_t c = 0; c < dh; ++c)
+            out.at(qRow, c0 + c) +=
+                scores[j] / sum * v.at(b * kLen + j, c0 + c);
+      }
+    }
+  }
+  return out;
+}
+
 Matrix multiHeadAttention(const Matrix &x, const Matrix &memory, int64_t batch,
                           int64_t qLen, int64_t kLen, int64_t numHeads,
                           const AttentionWeights &weights,

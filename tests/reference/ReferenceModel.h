@@ -97,6 +97,23 @@ Matrix scaledDotProductAttention(const Matrix &q, const Matrix &k,
                                  int64_t kLen, int64_t numHeads,
                                  const AttentionMask &mask);
 
+/// Transformer-XL's relative attention (docs/transformer-xl.md), straight
+/// from the formula, one (i, j) at a time: `q` holds batch·qLen rows, `k`
+/// and `v` batch·kLen rows (the first M = kLen − qLen of each item are its
+/// memory), all numHeads·Dh wide. Query i may attend to key j when
+/// j ≤ M + i and j ≥ M − memoryLengths[b] (every memory position when
+/// `memoryLengths` is null), with the score
+/// `((q_i + u_t)·k_j + (q_i + v_t)·(W_kR r_(M+i−j))_t) · scale`, r the
+/// [sin | cos] encoding of width `positionWeight`'s columns. `u`, `v` are
+/// [numHeads, Dh], `positionWeight` W_kR [numHeads·Dh, Dp].
+Matrix relativeAttention(const Matrix &q, const Matrix &k, const Matrix &v,
+                         const HostTensor &positionWeight,
+                         const HostTensor &contentBias,
+                         const HostTensor &positionBias, int64_t batch,
+                         int64_t qLen, int64_t kLen, int64_t numHeads,
+                         double scale,
+                         const std::vector<int32_t> *memoryLengths);
+
 /// The projections of one attention module. Biases may be null.
 struct AttentionWeights {
   const HostTensor *q = nullptr, *qBias = nullptr;

@@ -428,3 +428,96 @@ LogicalResult AttentionOp::verify() {
     return failure();
   return expectShape(*this, "result", getResult(), {batch, q[1], v[2]});
 }
+
+//===----------------------------------------------------------------------===//
+// SequenceConcatOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SequenceConcatOp::verify() {
+  if (failed(verifyStaticShapes(*this)) ||
+      failed(expectRank(*this, "first", getFirst(), 3)) ||
+      failed(expectRank(*this, "second", getSecond(), 3)))
+    return failure();
+  ArrayRef<int64_t> first = shapeOf(getFirst());
+  ArrayRef<int64_t> second = shapeOf(getSecond());
+  if (failed(expectShape(*this, "second", getSecond(),
+                         {first[0], second[1], first[2]})))
+    return failure();
+  return expectShape(*this, "result", getResult(),
+                     {first[0], first[1] + second[1], first[2]});
+}
+
+//===----------------------------------------------------------------------===//
+// SequenceSliceOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SequenceSliceOp::verify() {
+  if (failed(verifyStaticShapes(*this)) ||
+      failed(expectRank(*this, "input", getInput(), 3)) ||
+      failed(expectRank(*this, "result", getResult(), 3)))
+    return failure();
+  ArrayRef<int64_t> input = shapeOf(getInput());
+  ArrayRef<int64_t> result = shapeOf(getResult());
+  if (failed(expectShape(*this, "result", getResult(),
+                         {input[0], result[1], input[2]})))
+    return failure();
+  // Both are at most the input's length, so the sum cannot overflow.
+  if (static_cast<int64_t>(getOffset()) > input[1] ||
+      result[1] > input[1] - static_cast<int64_t>(getOffset()))
+    return emitOpError() << "positions [" << getOffset() << ", "
+                         << getOffset() + result[1]
+                         << ") must lie inside the input's " << input[1]
+                         << " positions";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// RelativeAttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RelativeAttentionOp::verify() {
+  if (failed(verifyStaticShapes(*this)) ||
+      failed(expectRank(*this, "query", getQuery(), 3)) ||
+      failed(expectRank(*this, "key", getKey(), 3)) ||
+      failed(expectRank(*this, "value", getValue(), 3)) ||
+      failed(expectRank(*this, "position_weight", getPositionWeight(), 2)))
+    return failure();
+  ArrayRef<int64_t> q = shapeOf(getQuery());
+  ArrayRef<int64_t> k = shapeOf(getKey());
+  ArrayRef<int64_t> v = shapeOf(getValue());
+  int64_t batch = q[0], heads = getNumHeads();
+  if (failed(expectShape(*this, "key", getKey(), {batch, k[1], q[2]})) ||
+      failed(expectShape(*this, "value", getValue(), {batch, k[1], v[2]})) ||
+      failed(verifyHeads(*this, q[2], heads, "query")) ||
+      failed(verifyHeads(*this, v[2], heads, "value")))
+    return failure();
+  // The keys are [memory ; segment]: the segment's queries are the last Sq
+  // of them, so there are never fewer keys than queries.
+  if (k[1] < q[1])
+    return emitOpError() << "key has " << k[1]
+                         << " positions, fewer than the query's " << q[1]
+                         << " (keys are [memory ; segment])";
+  int64_t headDim = q[2] / heads;
+  ArrayRef<int64_t> position = shapeOf(getPositionWeight());
+  if (position[0] != q[2])
+    return emitOpError() << "position_weight must have " << q[2]
+                         << " rows (num_heads * head_dim), found "
+                         << formatShape(position);
+  // The encoding is [sin | cos] halves of equal width.
+  if (position[1] < 2 || position[1] % 2 != 0)
+    return emitOpError() << "position_weight must have an even number of "
+                            "columns (the [sin | cos] encoding width), found "
+                         << formatShape(position);
+  if (failed(expectShape(*this, "content_bias", getContentBias(),
+                         {heads, headDim})) ||
+      failed(expectShape(*this, "position_bias", getPositionBias(),
+                         {heads, headDim})))
+    return failure();
+  if (Value lengths = getMemoryLengths();
+      lengths && failed(expectShape(*this, "memory_lengths", lengths, {batch})))
+    return failure();
+  double s = getScale().convertToDouble();
+  if (!(s > 0.0) || !std::isfinite(s))
+    return emitOpError() << "scale must be positive and finite, found " << s;
+  return expectShape(*this, "result", getResult(), {batch, q[1], v[2]});
+}

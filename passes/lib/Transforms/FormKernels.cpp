@@ -186,6 +186,29 @@ KernelCost costOfAttention(AttentionOp op) {
   return cost;
 }
 
+/// Transformer-XL attention, always unfused: the projected encoding
+/// R W_kR^T (2 Dp per element), the content and position scores (3 Dh
+/// each per score: bias add, multiply, add), P V, and shift, scale, mask,
+/// exp, sum, divide per score.
+KernelCost costOfRelativeAttention(RelativeAttentionOp op) {
+  auto q = cast<ShapedType>(op.getQuery().getType());
+  auto k = cast<ShapedType>(op.getKey().getType());
+  auto w = cast<ShapedType>(op.getPositionWeight().getType());
+  int64_t batch = q.getShape()[0], sq = q.getShape()[1], sk = k.getShape()[1];
+  int64_t heads = op.getNumHeads();
+  int64_t headDim = q.getShape()[2] / std::max<int64_t>(1, heads);
+  double scores = double(batch * heads * sq) * double(sk);
+  KernelCost cost;
+  cost.kind = "attention(relative, unfused)";
+  // The content and position scores and the probabilities are in memory.
+  cost.bytes = operandAndResultBytes(op) + int64_t(3 * 2 * scores * 4);
+  cost.denseFlops =
+      int64_t(double(sk) * double(w.getShape()[0]) * 2 * w.getShape()[1] +
+              scores * double(8 * headDim + 6));
+  cost.flops = cost.denseFlops;
+  return cost;
+}
+
 KernelCost costOfLoop(scf::ForOp loop) {
   KernelCost cost;
   std::optional<int64_t> lb = getConstantIntValue(loop.getLowerBound());
@@ -211,6 +234,8 @@ KernelCost costOf(Operation *op) {
     return costOfLinear(linear);
   if (auto attention = dyn_cast<AttentionOp>(op))
     return costOfAttention(attention);
+  if (auto relative = dyn_cast<RelativeAttentionOp>(op))
+    return costOfRelativeAttention(relative);
   if (auto loop = dyn_cast<scf::ForOp>(op))
     return costOfLoop(loop);
   KernelCost cost;

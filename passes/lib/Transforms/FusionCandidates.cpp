@@ -92,12 +92,20 @@ void findAttention(Operation *root, CandidateList &out) {
 }
 
 void findQKV(Operation *root, CandidateList &out) {
-  root->walk([&](AttentionOp attention) {
-    // The projections feeding this attention op, grouped by the input
-    // they read (self-attention: one group; cross-attention: Q apart).
+  root->walk([&](Operation *op) {
+    // The projections feeding an attention core, grouped by the input
+    // they read (self-attention: one group; cross-attention: Q apart;
+    // Transformer-XL: Q reads the segment, K and V [memory ; segment]).
+    SmallVector<Value, 3> operands;
+    if (auto attention = dyn_cast<AttentionOp>(op))
+      operands = {attention.getQuery(), attention.getKey(),
+                  attention.getValue()};
+    else if (auto relative = dyn_cast<RelativeAttentionOp>(op))
+      operands = {relative.getQuery(), relative.getKey(), relative.getValue()};
+    else
+      return;
     SmallVector<LinearOp> projections;
-    for (Value operand :
-         {attention.getQuery(), attention.getKey(), attention.getValue()})
+    for (Value operand : operands)
       if (auto linear = operand.getDefiningOp<LinearOp>())
         if (!llvm::is_contained(projections, linear))
           projections.push_back(linear);
@@ -121,9 +129,14 @@ void findQKV(Operation *root, CandidateList &out) {
       // Report why the query projection stays apart (cross-attention).
       SmallVector<Operation *> all(projections.begin(), projections.end());
       out.add(FusionKind::QKV, all,
-              "the projections read different inputs (cross-attention: the "
-              "query reads the decoder stream, keys and values the encoder "
-              "output); only projections of one input share a GEMM");
+              isa<RelativeAttentionOp>(op)
+                  ? "the projections read different inputs (Transformer-XL: "
+                    "the query reads the segment, keys and values [memory ; "
+                    "segment]); only projections of one input share a GEMM"
+                  : "the projections read different inputs (cross-attention: "
+                    "the query reads the decoder stream, keys and values the "
+                    "encoder output); only projections of one input share a "
+                    "GEMM");
     }
     for (auto &group : groups) {
       if (group.size() < 2)

@@ -26,9 +26,11 @@
  *    xfc_context_create and xfc_model_run may be called concurrently on the
  *    same model. It is read-only: the mapped weights, the loaded code.
  *  - An xfc_context belongs to one thread at a time: xfc_context_run,
- *    xfc_context_get_profile and xfc_context_reset_profile must not be
- *    called on the same context from two threads at once (its arena holds
- *    the run's intermediates, its profile the run's counters). Use one
+ *    xfc_context_get_profile, xfc_context_reset_profile and the
+ *    xfc_context_*_memory functions must not be called on the same context
+ *    from two threads at once (its arena holds the run's intermediates, its
+ *    profile the run's counters, its segment memory the state one run
+ *    leaves to the next). Use one
  *    context per thread; contexts of the same model run concurrently
  *    without synchronization, and each run gives bit-identical outputs to
  *    the same run made alone with the same num_threads. A context may move
@@ -56,10 +58,13 @@
 extern "C" {
 #endif
 
-/* 4: xfc_model_verify.
+/* 5: segment memory (Transformer-XL): xfc_model_memory_info,
+ *    xfc_context_reset_memory, xfc_context_memory_filled,
+ *    xfc_context_get_memory, xfc_context_set_memory.
+ * 4: xfc_model_verify.
  * 3: kernels (xfc_model_kernel_info), profiling (enable_profiling,
  *    xfc_context_get_profile). */
-#define XFC_RUNTIME_API_VERSION 4
+#define XFC_RUNTIME_API_VERSION 5
 
 /* Marks the exported functions of libxfc_runtime.so. */
 #if defined(__GNUC__)
@@ -305,6 +310,62 @@ XFC_API xfc_status xfc_context_get_profile(const xfc_context *context,
  * XFC_INVALID_ARGUMENT when profiling is off in the context or it is
  * NULL. */
 XFC_API xfc_status xfc_context_reset_profile(xfc_context *context);
+
+/* ---- Segment memory (Transformer-XL) ----------------------------------- */
+
+/* A Transformer-XL model (spec "transformer_xl", docs/transformer-xl.md)
+ * attends, in every layer, to the hidden states of the segments run before
+ * in the same context: its memory, M positions per layer. The run context
+ * keeps it: each xfc_context_run reads the memory, and afterwards the
+ * memory is the last M positions of [memory ; segment] of every layer's
+ * input. A new context, and one after xfc_context_reset_memory, has an
+ * empty memory: nothing is filled, so the first segment attends to itself
+ * only. Of the M positions the last `filled` ones hold memory (filled grows
+ * by the segment length per run, up to M); the others are zeros and masked.
+ * These tensors are not among the model's inputs and outputs: callers pass
+ * the segment's token ids and receive its output as with any model.
+ * xfc_model_run uses a fresh context, hence an empty memory, every time. */
+
+/* The segment memory of a model. */
+typedef struct xfc_memory_info {
+  int64_t memory_length;  /* M; 0 when the model has no segment memory. */
+  int64_t segment_length; /* Positions one run adds (the compiled seq_len). */
+  size_t num_layers;      /* One memory per layer (0 without memory). */
+  /* One layer's memory: f32 [batch, M, d_model]; its name is the layer's
+   * memory input ("decoder.layers.0.memory"). Zeroed without memory. */
+  xfc_tensor_info layer;
+} xfc_memory_info;
+
+/* Describes the segment memory of `model` (memory_length 0 and num_layers 0
+ * for a model without one). XFC_INVALID_ARGUMENT for NULL arguments. */
+XFC_API xfc_status xfc_model_memory_info(const xfc_model *model,
+                                         xfc_memory_info *out_info);
+
+/* Empties the memory of `context`: zeros, nothing filled; the next run is
+ * a first segment again. Allocates nothing. Does nothing for a model without
+ * memory. XFC_INVALID_ARGUMENT for NULL. */
+XFC_API xfc_status xfc_context_reset_memory(xfc_context *context);
+
+/* The number of filled memory positions (0 to M) into `*out_filled`. */
+XFC_API xfc_status xfc_context_memory_filled(const xfc_context *context,
+                                             int64_t *out_filled);
+
+/* Copies layer `layer`'s memory, [batch, M, d_model] f32 with the filled
+ * positions last, into `out` (size_bytes must match the layer's info).
+ * XFC_INVALID_ARGUMENT for a model without memory, a layer out of range or
+ * a wrong size. */
+XFC_API xfc_status xfc_context_get_memory(const xfc_context *context,
+                                          size_t layer, const xfc_buffer *out);
+
+/* Replaces the whole memory of `context`: `layers` holds num_layers buffers
+ * (one per layer, as xfc_context_get_memory writes them) and `filled` says
+ * how many of the last positions are memory (0 to M); positions before
+ * them are read as zeros whatever the buffers hold. Restores a state saved
+ * with xfc_context_get_memory, or starts from memory computed elsewhere.
+ * Nothing changes unless it returns NULL. */
+XFC_API xfc_status xfc_context_set_memory(xfc_context *context,
+                                          const xfc_buffer *layers,
+                                          size_t num_layers, int64_t filled);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -672,3 +672,127 @@ func.func @pattern_layout(%x: tensor<1x8x16xf32>, %w: tensor<16x16xf32>) -> tens
       -> tensor<1x8x16xf32>
   return %0 : tensor<1x8x16xf32>
 }
+
+//===----------------------------------------------------------------------===//
+// xf.sequence_concat, xf.sequence_slice, xf.relative_attention
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @concat_width(%a: tensor<1x8x16xf32>, %b: tensor<1x7x8xf32>) -> tensor<1x15x16xf32> {
+  // expected-error @+1 {{'xf.sequence_concat' op second must have shape [1, 7, 16], found [1, 7, 8]}}
+  %0 = xf.sequence_concat %a, %b : (tensor<1x8x16xf32>, tensor<1x7x8xf32>) -> tensor<1x15x16xf32>
+  return %0 : tensor<1x15x16xf32>
+}
+
+// -----
+
+func.func @concat_result(%a: tensor<1x8x16xf32>, %b: tensor<1x7x16xf32>) -> tensor<1x14x16xf32> {
+  // expected-error @+1 {{'xf.sequence_concat' op result must have shape [1, 15, 16], found [1, 14, 16]}}
+  %0 = xf.sequence_concat %a, %b : (tensor<1x8x16xf32>, tensor<1x7x16xf32>) -> tensor<1x14x16xf32>
+  return %0 : tensor<1x14x16xf32>
+}
+
+// -----
+
+func.func @concat_rank(%a: tensor<8x16xf32>, %b: tensor<1x7x16xf32>) -> tensor<1x15x16xf32> {
+  // expected-error @+1 {{'xf.sequence_concat' op first must have rank 3, found rank 2 ([8, 16])}}
+  %0 = xf.sequence_concat %a, %b : (tensor<8x16xf32>, tensor<1x7x16xf32>) -> tensor<1x15x16xf32>
+  return %0 : tensor<1x15x16xf32>
+}
+
+// -----
+
+func.func @slice_outside(%a: tensor<1x15x16xf32>) -> tensor<1x8x16xf32> {
+  // expected-error @+1 {{'xf.sequence_slice' op positions [8, 16) must lie inside the input's 15 positions}}
+  %0 = xf.sequence_slice %a {offset = 8 : i64} : tensor<1x15x16xf32> -> tensor<1x8x16xf32>
+  return %0 : tensor<1x8x16xf32>
+}
+
+// -----
+
+func.func @slice_width(%a: tensor<1x15x16xf32>) -> tensor<1x8x8xf32> {
+  // expected-error @+1 {{'xf.sequence_slice' op result must have shape [1, 8, 16], found [1, 8, 8]}}
+  %0 = xf.sequence_slice %a {offset = 7 : i64} : tensor<1x15x16xf32> -> tensor<1x8x8xf32>
+  return %0 : tensor<1x8x8xf32>
+}
+
+// -----
+
+func.func @slice_negative(%a: tensor<1x15x16xf32>) -> tensor<1x8x16xf32> {
+  // expected-error @+1 {{'xf.sequence_slice' op attribute 'offset' failed to satisfy constraint: 64-bit signless integer attribute whose value is non-negative}}
+  %0 = xf.sequence_slice %a {offset = -1 : i64} : tensor<1x15x16xf32> -> tensor<1x8x16xf32>
+  return %0 : tensor<1x8x16xf32>
+}
+
+// -----
+
+func.func @rel_fewer_keys(%q: tensor<1x7x16xf32>, %k: tensor<1x5x16xf32>, %w: tensor<16x16xf32>, %u: tensor<2x8xf32>) -> tensor<1x7x16xf32> {
+  // expected-error @+1 {{'xf.relative_attention' op key has 5 positions, fewer than the query's 7 (keys are [memory ; segment])}}
+  %0 = xf.relative_attention %q, %k, %k, position(%w), u(%u), v(%u) {num_heads = 2 : i64, scale = 0.25 : f64}
+      : (tensor<1x7x16xf32>, tensor<1x5x16xf32>, tensor<1x5x16xf32>, tensor<16x16xf32>, tensor<2x8xf32>, tensor<2x8xf32>) -> tensor<1x7x16xf32>
+  return %0 : tensor<1x7x16xf32>
+}
+
+// -----
+
+func.func @rel_key_width(%q: tensor<1x7x16xf32>, %k: tensor<1x15x8xf32>, %v: tensor<1x15x16xf32>, %w: tensor<16x16xf32>, %u: tensor<2x8xf32>) -> tensor<1x7x16xf32> {
+  // expected-error @+1 {{'xf.relative_attention' op key must have shape [1, 15, 16], found [1, 15, 8]}}
+  %0 = xf.relative_attention %q, %k, %v, position(%w), u(%u), v(%u) {num_heads = 2 : i64, scale = 0.25 : f64}
+      : (tensor<1x7x16xf32>, tensor<1x15x8xf32>, tensor<1x15x16xf32>, tensor<16x16xf32>, tensor<2x8xf32>, tensor<2x8xf32>) -> tensor<1x7x16xf32>
+  return %0 : tensor<1x7x16xf32>
+}
+
+// -----
+
+func.func @rel_heads(%q: tensor<1x7x16xf32>, %k: tensor<1x15x16xf32>, %w: tensor<16x16xf32>, %u: tensor<3x5xf32>) -> tensor<1x7x16xf32> {
+  // expected-error @+1 {{'xf.relative_attention' op query width 16 is not divisible by num_heads = 3}}
+  %0 = xf.relative_attention %q, %k, %k, position(%w), u(%u), v(%u) {num_heads = 3 : i64, scale = 0.25 : f64}
+      : (tensor<1x7x16xf32>, tensor<1x15x16xf32>, tensor<1x15x16xf32>, tensor<16x16xf32>, tensor<3x5xf32>, tensor<3x5xf32>) -> tensor<1x7x16xf32>
+  return %0 : tensor<1x7x16xf32>
+}
+
+// -----
+
+func.func @rel_position_rows(%q: tensor<1x7x16xf32>, %k: tensor<1x15x16xf32>, %w: tensor<8x16xf32>, %u: tensor<2x8xf32>) -> tensor<1x7x16xf32> {
+  // expected-error @+1 {{'xf.relative_attention' op position_weight must have 16 rows (num_heads * head_dim), found [8, 16]}}
+  %0 = xf.relative_attention %q, %k, %k, position(%w), u(%u), v(%u) {num_heads = 2 : i64, scale = 0.25 : f64}
+      : (tensor<1x7x16xf32>, tensor<1x15x16xf32>, tensor<1x15x16xf32>, tensor<8x16xf32>, tensor<2x8xf32>, tensor<2x8xf32>) -> tensor<1x7x16xf32>
+  return %0 : tensor<1x7x16xf32>
+}
+
+// -----
+
+func.func @rel_position_odd(%q: tensor<1x7x16xf32>, %k: tensor<1x15x16xf32>, %w: tensor<16x15xf32>, %u: tensor<2x8xf32>) -> tensor<1x7x16xf32> {
+  // expected-error @+1 {{'xf.relative_attention' op position_weight must have an even number of columns (the [sin | cos] encoding width), found [16, 15]}}
+  %0 = xf.relative_attention %q, %k, %k, position(%w), u(%u), v(%u) {num_heads = 2 : i64, scale = 0.25 : f64}
+      : (tensor<1x7x16xf32>, tensor<1x15x16xf32>, tensor<1x15x16xf32>, tensor<16x15xf32>, tensor<2x8xf32>, tensor<2x8xf32>) -> tensor<1x7x16xf32>
+  return %0 : tensor<1x7x16xf32>
+}
+
+// -----
+
+func.func @rel_bias(%q: tensor<1x7x16xf32>, %k: tensor<1x15x16xf32>, %w: tensor<16x16xf32>, %u: tensor<2x8xf32>, %v: tensor<8x2xf32>) -> tensor<1x7x16xf32> {
+  // expected-error @+1 {{'xf.relative_attention' op position_bias must have shape [2, 8], found [8, 2]}}
+  %0 = xf.relative_attention %q, %k, %k, position(%w), u(%u), v(%v) {num_heads = 2 : i64, scale = 0.25 : f64}
+      : (tensor<1x7x16xf32>, tensor<1x15x16xf32>, tensor<1x15x16xf32>, tensor<16x16xf32>, tensor<2x8xf32>, tensor<8x2xf32>) -> tensor<1x7x16xf32>
+  return %0 : tensor<1x7x16xf32>
+}
+
+// -----
+
+func.func @rel_lengths(%q: tensor<1x7x16xf32>, %k: tensor<1x15x16xf32>, %w: tensor<16x16xf32>, %u: tensor<2x8xf32>, %m: tensor<2xi32>) -> tensor<1x7x16xf32> {
+  // expected-error @+1 {{'xf.relative_attention' op memory_lengths must have shape [1], found [2]}}
+  %0 = xf.relative_attention %q, %k, %k, position(%w), u(%u), v(%u) memory_lengths(%m) {num_heads = 2 : i64, scale = 0.25 : f64}
+      : (tensor<1x7x16xf32>, tensor<1x15x16xf32>, tensor<1x15x16xf32>, tensor<16x16xf32>, tensor<2x8xf32>, tensor<2x8xf32>, tensor<2xi32>) -> tensor<1x7x16xf32>
+  return %0 : tensor<1x7x16xf32>
+}
+
+// -----
+
+func.func @rel_scale(%q: tensor<1x7x16xf32>, %k: tensor<1x15x16xf32>, %w: tensor<16x16xf32>, %u: tensor<2x8xf32>) -> tensor<1x7x16xf32> {
+  // expected-error @+1 {{'xf.relative_attention' op scale must be positive and finite, found 0}}
+  %0 = xf.relative_attention %q, %k, %k, position(%w), u(%u), v(%u) {num_heads = 2 : i64, scale = 0.0 : f64}
+      : (tensor<1x7x16xf32>, tensor<1x15x16xf32>, tensor<1x15x16xf32>, tensor<16x16xf32>, tensor<2x8xf32>, tensor<2x8xf32>) -> tensor<1x7x16xf32>
+  return %0 : tensor<1x7x16xf32>
+}

@@ -308,3 +308,32 @@ func.func @attention_families(%x: tensor<1x8x16xf32>)
       -> tensor<1x8x16xf32>
   return %0, %1 : tensor<1x8x16xf32>, tensor<1x8x16xf32>
 }
+
+// -----
+
+// Transformer-XL: memory before the segment, the next memory, and the
+// relative-position attention core.
+
+// CHECK-LABEL: func.func @segment_recurrence
+// CHECK: %[[KV:.*]] = xf.sequence_concat %{{.*}}, %{{.*}} : (tensor<1x8x16xf32>, tensor<1x7x16xf32>) -> tensor<1x15x16xf32>
+// CHECK: xf.sequence_slice %[[KV]] {offset = 7 : i64} : tensor<1x15x16xf32> -> tensor<1x8x16xf32>
+// CHECK: xf.relative_attention %{{.*}}, %[[KV]], %[[KV]], position(%{{.*}}), u(%{{.*}}), v(%{{.*}}) memory_lengths(%{{.*}}) {num_heads = 2 : i64, scale = 0.353553{{[0-9]*}} : f64}
+// GENERIC-LABEL: sym_name = "segment_recurrence"
+// GENERIC: "xf.sequence_concat"
+// GENERIC: "xf.sequence_slice"(%{{.*}}) <{offset = 7 : i64}>
+// GENERIC: "xf.relative_attention"
+func.func @segment_recurrence(%x: tensor<1x7x16xf32>, %mem: tensor<1x8x16xf32>,
+                              %wr: tensor<16x16xf32>, %u: tensor<2x8xf32>,
+                              %v: tensor<2x8xf32>, %len: tensor<1xi32>)
+    -> (tensor<1x7x16xf32>, tensor<1x8x16xf32>) {
+  %kv = xf.sequence_concat %mem, %x
+      : (tensor<1x8x16xf32>, tensor<1x7x16xf32>) -> tensor<1x15x16xf32>
+  %next = xf.sequence_slice %kv {offset = 7 : i64}
+      : tensor<1x15x16xf32> -> tensor<1x8x16xf32>
+  %o = xf.relative_attention %x, %kv, %kv, position(%wr), u(%u), v(%v)
+      memory_lengths(%len) {num_heads = 2 : i64, scale = 0.35355339059327373 : f64}
+      : (tensor<1x7x16xf32>, tensor<1x15x16xf32>, tensor<1x15x16xf32>,
+         tensor<16x16xf32>, tensor<2x8xf32>, tensor<2x8xf32>, tensor<1xi32>)
+      -> tensor<1x7x16xf32>
+  return %o, %next : tensor<1x7x16xf32>, tensor<1x8x16xf32>
+}

@@ -384,5 +384,44 @@ TEST(FrontendModelSpec, ToStringMatchesSpecSpelling) {
   EXPECT_STREQ(toString(PositionalEncoding::Learned), "learned");
 }
 
+TEST(FrontendModelSpec, TransformerXLWeightsInputsAndOutputs) {
+  nlohmann::json doc = test::minimalSpec("decoder");
+  doc["transformer_xl"] = {{"memory_length", 5}};
+  ModelSpec spec = test::parseOk(doc);
+  std::vector<WeightDecl> weights = listWeights(spec);
+  auto find = [&](const std::string &name) -> const WeightDecl * {
+    for (const WeightDecl &w : weights)
+      if (w.name == name)
+        return &w;
+    return nullptr;
+  };
+  // W_kR, u and v per layer, after the attention projections.
+  for (int layer = 0; layer < 2; ++layer) {
+    std::string attn = "decoder.layers." + std::to_string(layer) + ".self_attn";
+    ASSERT_NE(find(attn + ".r.weight"), nullptr);
+    EXPECT_EQ(find(attn + ".r.weight")->shape, (std::vector<int64_t>{16, 16}));
+    EXPECT_EQ(find(attn + ".r_w_bias")->shape, (std::vector<int64_t>{4, 4}));
+    EXPECT_EQ(find(attn + ".r_r_bias")->shape, (std::vector<int64_t>{4, 4}));
+  }
+  // No absolute positions.
+  EXPECT_EQ(find("decoder.embed.positions"), nullptr);
+  ShapeOptions shapes;
+  shapes.batch = 2;
+  shapes.seqLen = 7;
+  std::vector<TensorDecl> inputs = listInputs(spec, shapes);
+  ASSERT_EQ(inputs.size(), 4u);
+  EXPECT_EQ(inputs[0].name, "input_ids");
+  EXPECT_EQ(inputs[1].name, "memory_length");
+  EXPECT_EQ(inputs[1].shape, (std::vector<int64_t>{2}));
+  EXPECT_EQ(inputs[1].maxValue, 5);
+  EXPECT_EQ(inputs[2].name, "decoder.layers.0.memory");
+  EXPECT_EQ(inputs[3].shape, (std::vector<int64_t>{2, 5, 16}));
+  std::vector<TensorDecl> outputs = listOutputs(spec, shapes);
+  ASSERT_EQ(outputs.size(), 3u);
+  EXPECT_EQ(outputs[0].name, "logits");
+  EXPECT_EQ(outputs[1].name, "decoder.layers.0.next_memory");
+  EXPECT_EQ(outputs[2].shape, (std::vector<int64_t>{2, 5, 16}));
+}
+
 } // namespace
 } // namespace xfc

@@ -864,5 +864,53 @@ TEST(FrontendShapeOptions, TgtLen) {
                     "decoder");
 }
 
+//===----------------------------------------------------------------------===//
+// Transformer-XL
+//===----------------------------------------------------------------------===//
+
+TEST(FrontendSpecParser, TransformerXLMemoryLength) {
+  json doc = with("decoder", "transformer_xl", {{"memory_length", 8}});
+  ModelSpec s = parseOk(doc);
+  EXPECT_TRUE(s.transformerXL());
+  EXPECT_EQ(s.memoryLength, 8);
+  // Relative positions replace the default sinusoidal ones.
+  EXPECT_EQ(s.positionalEncoding, PositionalEncoding::None);
+  doc["positional_encoding"] = "none";
+  EXPECT_EQ(parseOk(doc).memoryLength, 8);
+  EXPECT_FALSE(parseOk(minimalSpec("decoder")).transformerXL());
+}
+
+TEST(FrontendSpecParser, TransformerXLRejections) {
+  expectReject(with("encoder", "transformer_xl", {{"memory_length", 8}}),
+               "$.transformer_xl", {"decoder"}, {"encoder"});
+  expectReject(with("decoder", "transformer_xl", 8), "$.transformer_xl",
+               {"an object", "memory_length"}, {"8"});
+  expectReject(with("decoder", "transformer_xl", json::object()),
+               "$.transformer_xl.memory_length", {"integer"}, {"missing"});
+  expectReject(with("decoder", "transformer_xl", {{"memory_length", 0}}),
+               "$.transformer_xl.memory_length", {"integer in [1, "}, {"0"});
+  expectReject(with("decoder", "transformer_xl", {{"mem_len", 8}}),
+               "$.transformer_xl.mem_len", {"memory_length"}, {"unknown key"});
+  json doc = with("decoder", "transformer_xl", {{"memory_length", 8}});
+  doc["positional_encoding"] = "learned";
+  expectReject(doc, "$.positional_encoding", {"\"none\"", "relative"},
+               {"\"learned\""});
+  doc = with("decoder", "transformer_xl", {{"memory_length", 8}});
+  doc["key_padding_mask"] = true;
+  expectReject(doc, "$.key_padding_mask", {"false or absent"}, {"true"});
+  doc = with("decoder", "transformer_xl", {{"memory_length", 8}});
+  doc["attention_pattern"] = "causal";
+  expectReject(doc, "$.attention_pattern", {"no \"attention_pattern\""},
+               {"attention_pattern"});
+  doc = with("decoder", "transformer_xl", {{"memory_length", 8}});
+  doc["d_model"] = 15;
+  doc["num_heads"] = 3;
+  expectReject(doc, "$.d_model", {"even d_model"}, {"15"});
+  doc = with("decoder", "transformer_xl", {{"memory_length", 1 << 20}});
+  doc["d_model"] = 1 << 12;
+  expectReject(doc, "$.transformer_xl.memory_length",
+               {"memory_length · d_model"}, {"1048576 · 4096"});
+}
+
 } // namespace
 } // namespace xfc

@@ -341,6 +341,90 @@ TEST(Runtime, WrongFormatVersion) {
   EXPECT_CONTAINS(result.message, "recompile the model");
 }
 
+TEST(Runtime, SegmentMemoryIsNewInFormat5) {
+  Artifact artifact;
+  artifact.write();
+  artifact.manifest["segment_memory"] = {{"memory_length", 4},
+                                         {"segment_length", 2},
+                                         {"length_input", "ids"},
+                                         {"inputs", {"x"}},
+                                         {"outputs", {"y"}}};
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "at $.segment_memory");
+  EXPECT_CONTAINS(result.message, "new in 5");
+}
+
+TEST(Runtime, SegmentMemoryTensorsMustComeLastInOrder) {
+  // The fake model's x comes before ids: as a memory layer after its
+  // length input, the order is wrong.
+  Artifact artifact;
+  artifact.write();
+  artifact.manifest["format_version"] = 5;
+  artifact.manifest["segment_memory"] = {{"memory_length", 4},
+                                         {"segment_length", 2},
+                                         {"length_input", "ids"},
+                                         {"inputs", {"x"}},
+                                         {"outputs", {"y"}}};
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "at $.inputs[0]");
+  EXPECT_CONTAINS(result.message, "segment memory tensor 'ids'");
+  // Shapes are checked too: x as the length input is not i32 [batch].
+  artifact.manifest["segment_memory"]["length_input"] = "x";
+  artifact.manifest["segment_memory"]["inputs"] = {"ids"};
+  artifact.manifest["segment_memory"]["outputs"] = {"s"};
+  artifact.writeManifest();
+  result = openResult(artifact.path());
+  EXPECT_CONTAINS(result.message, "at $.segment_memory.length_input");
+  EXPECT_CONTAINS(result.message, "an i32 input of shape [batch]");
+  artifact.manifest["segment_memory"]["outputs"] = Json::array();
+  artifact.writeManifest();
+  result = openResult(artifact.path());
+  EXPECT_CONTAINS(result.message, "at $.segment_memory.outputs");
+  EXPECT_CONTAINS(result.message, "as many next memories as memories (1)");
+  artifact.manifest["segment_memory"]["memory_length"] = 0;
+  artifact.writeManifest();
+  result = openResult(artifact.path());
+  EXPECT_CONTAINS(result.message, "at $.segment_memory.memory_length");
+}
+
+TEST(Runtime, ModelWithoutSegmentMemory) {
+  Artifact artifact;
+  artifact.write();
+  xfc_model *model = nullptr;
+  ASSERT_EQ(xfc_model_open(artifact.path().c_str(), nullptr, &model), nullptr);
+  xfc_memory_info info;
+  info.memory_length = -1;
+  ASSERT_EQ(xfc_model_memory_info(model, &info), nullptr);
+  EXPECT_EQ(info.memory_length, 0);
+  EXPECT_EQ(info.num_layers, 0u);
+  xfc_context *context = nullptr;
+  ASSERT_EQ(xfc_context_create(model, nullptr, &context), nullptr);
+  // Resetting nothing is fine; reading or setting a memory is an error.
+  EXPECT_EQ(xfc_context_reset_memory(context), nullptr);
+  int64_t filled = -1;
+  EXPECT_EQ(xfc_context_memory_filled(context, &filled), nullptr);
+  EXPECT_EQ(filled, 0);
+  float data[4];
+  xfc_buffer buffer{data, sizeof(data)};
+  xfc_status status = xfc_context_get_memory(context, 0, &buffer);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  EXPECT_CONTAINS(xfc_status_get_message(status),
+                  "model 'fake' has no segment memory");
+  xfc_status_free(status);
+  status = xfc_context_set_memory(context, &buffer, 1, 0);
+  EXPECT_CONTAINS(xfc_status_get_message(status), "has no segment memory");
+  xfc_status_free(status);
+  status = xfc_model_memory_info(model, nullptr);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARGUMENT);
+  xfc_status_free(status);
+  xfc_context_destroy(context);
+  xfc_model_destroy(model);
+}
+
 TEST(Runtime, ManifestFieldErrorsNameThePath) {
   struct Case {
     std::function<void(Json &)> edit;

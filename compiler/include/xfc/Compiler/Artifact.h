@@ -39,7 +39,17 @@ struct ArtifactWeight {
 };
 
 /// The calling interface of the compiled model function.
+/// Transformer-XL's segment memory (the module's xf.segment_memory): the
+/// entry point tensors the run context owns (docs/artifact.md,
+/// "segment_memory").
+struct ArtifactSegmentMemory {
+  int64_t memoryLength = 0; ///< 0: the model has none.
+  std::string lengthInput;
+  std::vector<std::string> inputs, outputs;
+};
+
 struct ArtifactInterface {
+  ArtifactSegmentMemory segmentMemory;
   std::vector<TensorDecl> inputs;
   std::vector<ArtifactWeight> weights;
   std::vector<TensorDecl> outputs;

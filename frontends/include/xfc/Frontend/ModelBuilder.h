@@ -33,6 +33,11 @@ inline constexpr const char *kWeightTransformAttrName = "xf.weight_transform";
 /// concatenates along dimension 0 (an array of strings).
 inline constexpr const char *kWeightConcatAttrName = "xf.weight_concat";
 inline constexpr const char *kOutputAttrName = "xf.output";
+/// On the module of a Transformer-XL model: the segment memory the runtime
+/// keeps between runs (docs/transformer-xl.md), a dictionary with
+/// `memory_length` (M), `length_input` (the input name of the filled
+/// count) and `inputs`/`outputs` (each layer's memory and next memory).
+inline constexpr const char *kSegmentMemoryAttrName = "xf.segment_memory";
 
 /// Builds the module for `spec` at the static `shapes`. Both must have been
 /// validated (parseModelSpec, validateShapeOptions). The context must have

@@ -75,10 +75,16 @@ struct ModelSpec {
   /// text syntax of docs/attention-patterns.md; "" keeps the layer's
   /// default (dense, or causal in a decoder). Empty: every layer keeps it.
   std::vector<std::string> attentionPatterns;
+  /// Transformer-XL (docs/transformer-xl.md): the number M of hidden states
+  /// each layer keeps from the previous segments, attended to as memory with
+  /// relative positions; 0 for every other model.
+  int64_t memoryLength = 0;
   std::string dtype = "f32";
   WeightSource weights;
 
   int64_t headDim() const { return dModel / numHeads; }
+  /// True for a Transformer-XL decoder (segment recurrence with memory).
+  bool transformerXL() const { return memoryLength > 0; }
 };
 
 /// Compile-time shape choices: static shapes per compiled artifact.
@@ -117,6 +123,14 @@ std::vector<TensorDecl> listInputs(const ModelSpec &spec,
 /// The outputs of the compiled function, in result order.
 std::vector<TensorDecl> listOutputs(const ModelSpec &spec,
                                     const ShapeOptions &shapes);
+
+/// Transformer-XL: the input holding how many memory positions are filled
+/// (the same count for every batch item; the runtime passes it).
+inline constexpr const char *kMemoryLengthInput = "memory_length";
+/// Transformer-XL: the input with layer `layer`'s memory, [B, M, D].
+std::string memoryInputName(int64_t layer);
+/// Transformer-XL: the output with layer `layer`'s next memory, [B, M, D].
+std::string memoryOutputName(int64_t layer);
 
 const char *toString(ModelKind kind);
 const char *toString(NormPlacement placement);

@@ -1060,6 +1060,287 @@ struct LowerAttention : public OpRewritePattern<AttentionOp> {
 };
 
 //===----------------------------------------------------------------------===//
+// Segment recurrence (Transformer-XL)
+//===----------------------------------------------------------------------===//
+
+struct LowerSequenceConcat : public OpRewritePattern<SequenceConcatOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SequenceConcatOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    ArrayRef<int64_t> shape = shapeOf(op.getResult());
+    int64_t firstLen = shapeOf(op.getFirst())[1];
+    int64_t secondLen = shapeOf(op.getSecond())[1];
+    Value first = op.getFirst(), second = op.getSecond();
+    Value init = createEmpty(rewriter, loc, shape, rewriter.getF32Type());
+    // One pass over the result, reading whichever input holds position j.
+    // Both reads use clamped indices so that neither can leave its tensor;
+    // the select keeps the right one. (An empty input is never read.)
+    Value result = buildGeneric(
+        rewriter, loc, ValueRange(), init,
+        {AffineMap::getMultiDimIdentityMap(3, getContext())},
+        parallelIterators(3), [&](OpBuilder &b, Location l, ValueRange) {
+          Value batch = linalg::IndexOp::create(b, l, 0);
+          Value j = linalg::IndexOp::create(b, l, 1);
+          Value feature = linalg::IndexOp::create(b, l, 2);
+          Value split = arith::ConstantIndexOp::create(b, l, firstLen);
+          if (secondLen == 0) {
+            linalg::YieldOp::create(
+                b, l,
+                tensor::ExtractOp::create(b, l, first,
+                                          ValueRange{batch, j, feature})
+                    .getResult());
+            return;
+          }
+          Value jSecond = arith::MaxSIOp::create(
+              b, l, arith::SubIOp::create(b, l, j, split),
+              arith::ConstantIndexOp::create(b, l, 0));
+          Value fromSecond = tensor::ExtractOp::create(
+              b, l, second, ValueRange{batch, jSecond, feature});
+          if (firstLen == 0) {
+            linalg::YieldOp::create(b, l, fromSecond);
+            return;
+          }
+          Value jFirst = arith::MinSIOp::create(
+              b, l, j, arith::ConstantIndexOp::create(b, l, firstLen - 1));
+          Value fromFirst = tensor::ExtractOp::create(
+              b, l, first, ValueRange{batch, jFirst, feature});
+          Value inFirst =
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, j, split);
+          linalg::YieldOp::create(
+              b, l,
+              arith::SelectOp::create(b, l, inFirst, fromFirst, fromSecond)
+                  .getResult());
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct LowerSequenceSlice : public OpRewritePattern<SequenceSliceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SequenceSliceOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    ArrayRef<int64_t> shape = shapeOf(op.getResult());
+    Value init = createEmpty(rewriter, loc, shape, rewriter.getF32Type());
+    // A materialized copy rather than a view: the result is usually a
+    // function result (the next memory), written into the caller's buffer.
+    AffineMap shifted = AffineMap::get(
+        3, 0,
+        {getAffineDimExpr(0, ctx),
+         getAffineDimExpr(1, ctx) +
+             getAffineConstantExpr(static_cast<int64_t>(op.getOffset()), ctx),
+         getAffineDimExpr(2, ctx)},
+        ctx);
+    Value result = buildGeneric(
+        rewriter, loc, op.getInput(), init,
+        {shifted, AffineMap::getMultiDimIdentityMap(3, ctx)},
+        parallelIterators(3), [](OpBuilder &b, Location l, ValueRange args) {
+          linalg::YieldOp::create(b, l, args[0]);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+/// Transformer-XL's attention, unfused: the content scores
+/// `(q + u) . k`, the position scores `(q + v) . P` against every row of
+/// the projected encoding `P = R W_kR^T` (one contraction, as in the
+/// authors' code), then per (i, j) the relative shift picks row
+/// `Sq - 1 - i + j` of the position scores, and the masked softmax and
+/// `P V` follow as in xf.attention.
+struct LowerRelativeAttention : public OpRewritePattern<RelativeAttentionOp> {
+  LowerRelativeAttention(MLIRContext *ctx, AttentionTestFault fault)
+      : OpRewritePattern(ctx), fault(fault) {}
+  /// drop-mask drops both masks; causal-off-by-one lets query i see one
+  /// key past M + i; permute-heads reverses the shift (row L - 1 + i - j),
+  /// a plausible misreading of the relative shift.
+  AttentionTestFault fault;
+
+  LogicalResult matchAndRewrite(RelativeAttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    int64_t heads = op.getNumHeads();
+    Value q = splitHeads(rewriter, loc, op.getQuery(), heads);
+    Value k = splitHeads(rewriter, loc, op.getKey(), heads);
+    Value v = splitHeads(rewriter, loc, op.getValue(), heads);
+    ArrayRef<int64_t> qShape = shapeOf(q), kShape = shapeOf(k),
+                      vShape = shapeOf(v);
+    int64_t batch = qShape[0], sq = qShape[1], sk = kShape[1];
+    int64_t headDim = qShape[3], dv = vShape[3];
+    int64_t memory = sk - sq;
+    ArrayRef<int64_t> wShape = shapeOf(op.getPositionWeight());
+    int64_t width = wShape[1], half = width / 2;
+    auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+    using IT = IteratorType;
+
+    // R[p, c]: distance Sk - 1 - p; sin for c < Dp/2, cos after, with
+    // inv_freq_k = 1 / 10000^(2k / Dp). In f64, rounded once to f32.
+    Value rInit =
+        createEmpty(rewriter, loc, {sk, width}, rewriter.getF32Type());
+    Value r = buildGeneric(
+        rewriter, loc, ValueRange(), rInit,
+        {AffineMap::getMultiDimIdentityMap(2, ctx)}, parallelIterators(2),
+        [&](OpBuilder &b, Location l, ValueRange) {
+          Type f64 = b.getF64Type();
+          Type i64 = b.getI64Type();
+          auto i64Const = [&](int64_t x) -> Value {
+            return arith::ConstantOp::create(b, l, i64, b.getI64IntegerAttr(x));
+          };
+          auto f64Const = [&](double x) -> Value {
+            return arith::ConstantOp::create(b, l, f64, b.getF64FloatAttr(x));
+          };
+          Value p = arith::IndexCastOp::create(
+              b, l, i64, linalg::IndexOp::create(b, l, 0));
+          Value c = arith::IndexCastOp::create(
+              b, l, i64, linalg::IndexOp::create(b, l, 1));
+          Value distance = arith::SubIOp::create(b, l, i64Const(sk - 1), p);
+          Value isCos = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge,
+                                              c, i64Const(half));
+          Value kIndex = arith::SelectOp::create(
+              b, l, isCos, arith::SubIOp::create(b, l, c, i64Const(half)), c);
+          Value exponent = arith::DivFOp::create(
+              b, l,
+              arith::SIToFPOp::create(
+                  b, l, f64, arith::MulIOp::create(b, l, kIndex, i64Const(2))),
+              f64Const(static_cast<double>(width)));
+          Value denom = math::PowFOp::create(b, l, f64Const(10000.0), exponent);
+          Value angle = arith::DivFOp::create(
+              b, l, arith::SIToFPOp::create(b, l, f64, distance), denom);
+          Value pe = arith::SelectOp::create(b, l, isCos,
+                                             math::CosOp::create(b, l, angle),
+                                             math::SinOp::create(b, l, angle));
+          linalg::YieldOp::create(
+              b, l,
+              arith::TruncFOp::create(b, l, b.getF32Type(), pe).getResult());
+        });
+
+    // P[p, n] = sum_c R[p, c] * W_kR[n, c], then split into heads.
+    Value pos = createFilled(rewriter, loc, {sk, heads * headDim}, 0.0);
+    pos = buildGeneric(rewriter, loc, {r, op.getPositionWeight()}, pos,
+                       {AffineMap::get(3, 0, {d(0), d(2)}, ctx),
+                        AffineMap::get(3, 0, {d(1), d(2)}, ctx),
+                        AffineMap::get(3, 0, {d(0), d(1)}, ctx)},
+                       {IT::parallel, IT::parallel, IT::reduction},
+                       multiplyAccumulate(/*reassociate=*/true));
+    Value pos3 = tensor::ExpandShapeOp::create(
+        rewriter, loc,
+        RankedTensorType::get({sk, heads, headDim}, rewriter.getF32Type()), pos,
+        SmallVector<ReassociationIndices>{{0}, {1, 2}});
+
+    // scores[b, h, i, j] = sum_e (q[b, i, h, e] + bias[h, e]) * key[.., e]
+    // over (b, h, i, j, e); `keyMap` says how the key side is indexed.
+    auto biasedScores = [&](Value bias, Value keys, AffineMap keyMap,
+                            int64_t keyCount) {
+      Value init =
+          createFilled(rewriter, loc, {batch, heads, sq, keyCount}, 0.0);
+      return buildGeneric(
+          rewriter, loc, {q, bias, keys}, init,
+          {AffineMap::get(5, 0, {d(0), d(2), d(1), d(4)}, ctx),
+           AffineMap::get(5, 0, {d(1), d(4)}, ctx), keyMap,
+           AffineMap::get(5, 0, {d(0), d(1), d(2), d(3)}, ctx)},
+          {IT::parallel, IT::parallel, IT::parallel, IT::parallel,
+           IT::reduction},
+          [](OpBuilder &b, Location l, ValueRange args) {
+            auto flags = arith::FastMathFlagsAttr::get(
+                b.getContext(),
+                arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+            Value query = arith::AddFOp::create(b, l, args[0], args[1]);
+            Value mul = arith::MulFOp::create(b, l, query, args[2], flags);
+            linalg::YieldOp::create(
+                b, l,
+                arith::AddFOp::create(b, l, args[3], mul, flags).getResult());
+          });
+    };
+    Value content =
+        biasedScores(op.getContentBias(), k,
+                     AffineMap::get(5, 0, {d(0), d(3), d(1), d(4)}, ctx), sk);
+    Value position =
+        biasedScores(op.getPositionBias(), pos3,
+                     AffineMap::get(5, 0, {d(3), d(1), d(4)}, ctx), sk);
+
+    // logits = scale * (content + shifted position), masked: causal over
+    // the extended context (j > Mk + i) and unfilled memory
+    // (j < Mk - memory_lengths[b]).
+    double scale = op.getScale().convertToDouble();
+    Value lengths = op.getMemoryLengths();
+    SmallVector<Value> inputs{content};
+    SmallVector<AffineMap> maps{AffineMap::getMultiDimIdentityMap(4, ctx)};
+    if (lengths) {
+      inputs.push_back(lengths);
+      maps.push_back(AffineMap::get(4, 0, {d(0)}, ctx));
+    }
+    maps.push_back(AffineMap::getMultiDimIdentityMap(4, ctx));
+    Value logitsInit = createEmpty(rewriter, loc, {batch, heads, sq, sk},
+                                   rewriter.getF32Type());
+    Value logits = buildGeneric(
+        rewriter, loc, inputs, logitsInit, maps, parallelIterators(4),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value bIdx = linalg::IndexOp::create(b, l, 0);
+          Value h = linalg::IndexOp::create(b, l, 1);
+          Value i = linalg::IndexOp::create(b, l, 2);
+          Value j = linalg::IndexOp::create(b, l, 3);
+          auto index = [&](int64_t x) -> Value {
+            return arith::ConstantIndexOp::create(b, l, x);
+          };
+          // Row Sq - 1 - i + j of the position scores; beyond the causal
+          // limit it would leave the tensor, so it is clamped there (the
+          // logit is masked anyway).
+          Value row = arith::AddIOp::create(
+              b, l, arith::SubIOp::create(b, l, index(sq - 1), i), j);
+          if (fault == AttentionTestFault::PermuteHeads)
+            row = arith::SubIOp::create(
+                b, l, arith::AddIOp::create(b, l, index(sq - 1), i), j);
+          row = arith::MinSIOp::create(b, l, row, index(sk - 1));
+          row = arith::MaxSIOp::create(b, l, row, index(0));
+          Value shifted = tensor::ExtractOp::create(
+              b, l, position, ValueRange{bIdx, h, i, row});
+          Value sum = arith::AddFOp::create(b, l, args[0], shifted);
+          Value x = arith::MulFOp::create(b, l, sum, f32Const(b, l, scale));
+          int64_t limit =
+              memory + (fault == AttentionTestFault::CausalOffByOne ? 1 : 0);
+          Value masked = arith::CmpIOp::create(
+              b, l, arith::CmpIPredicate::sgt, j,
+              arith::AddIOp::create(b, l, i, index(limit)));
+          if (fault == AttentionTestFault::DropMask)
+            masked = arith::ConstantIntOp::create(b, l, b.getI1Type(), 0);
+          else if (lengths) {
+            Value filled =
+                arith::IndexCastOp::create(b, l, b.getIndexType(), args[1]);
+            Value first = arith::SubIOp::create(b, l, index(memory), filled);
+            masked = arith::OrIOp::create(
+                b, l, masked,
+                arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, j,
+                                      first));
+          }
+          linalg::YieldOp::create(
+              b, l,
+              arith::SelectOp::create(b, l, masked, negInf(b, l), x)
+                  .getResult());
+        });
+
+    Value probs = buildMaskedSoftmax(rewriter, loc, logits);
+
+    // out[b, i, h, e] = sum_j p[b, h, i, j] * v[b, j, h, e].
+    Value out = createFilled(rewriter, loc, {batch, sq, heads, dv}, 0.0);
+    out = buildGeneric(
+        rewriter, loc, {probs, v}, out,
+        {AffineMap::get(5, 0, {d(0), d(2), d(1), d(3)}, ctx),
+         AffineMap::get(5, 0, {d(0), d(3), d(2), d(4)}, ctx),
+         AffineMap::get(5, 0, {d(0), d(1), d(2), d(4)}, ctx)},
+        {IT::parallel, IT::parallel, IT::parallel, IT::reduction, IT::parallel},
+        multiplyAccumulate(/*reassociate=*/false));
+    rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
+        op, op.getResult().getType(), out,
+        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
 // Pass
 //===----------------------------------------------------------------------===//
 
@@ -1106,9 +1387,9 @@ struct ConvertXFToLinalgPass
 
 void mlir::xf::populateXFToLinalgPatterns(RewritePatternSet &patterns,
                                           AttentionTestFault fault) {
-  patterns
-      .add<LowerAdd, LowerActivation, LowerSoftmax, LowerLayerNorm, LowerLinear,
-           LowerSplit, LowerEmbedding, LowerPositionalEncoding>(
-          patterns.getContext());
-  patterns.add<LowerAttention>(patterns.getContext(), fault);
+  patterns.add<LowerAdd, LowerActivation, LowerSoftmax, LowerLayerNorm,
+               LowerLinear, LowerSplit, LowerEmbedding, LowerPositionalEncoding,
+               LowerSequenceConcat, LowerSequenceSlice>(patterns.getContext());
+  patterns.add<LowerAttention, LowerRelativeAttention>(patterns.getContext(),
+                                                       fault);
 }

@@ -370,4 +370,99 @@ def XF_AttentionOp : XF_Op<"attention", [Pure]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Segment recurrence (Transformer-XL)
+//===----------------------------------------------------------------------===//
+
+def XF_SequenceConcatOp : XF_Op<"sequence_concat", [Pure]> {
+  let summary = "Concatenates two [B, S, D] tensors along the sequence";
+  let description = [{
+    `result[b, j, :] = first[b, j, :]` for `j < S1` and
+    `second[b, j - S1, :]` otherwise: `[first ; second]` along dimension 1.
+    Transformer-XL puts a layer's memory (the previous segment's hidden
+    states) before the current segment this way, for keys and values.
+
+    Example:
+    ```mlir
+    %kv = xf.sequence_concat %memory, %x
+        : (tensor<1x8x64xf32>, tensor<1x7x64xf32>) -> tensor<1x15x64xf32>
+    ```
+  }];
+  let arguments = (ins XF_F32Tensor:$first, XF_F32Tensor:$second);
+  let results = (outs XF_F32Tensor:$result);
+  let assemblyFormat = [{
+    $first `,` $second attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def XF_SequenceSliceOp : XF_Op<"sequence_slice", [Pure]> {
+  let summary = "Takes consecutive positions of a [B, S, D] tensor";
+  let description = [{
+    `result[b, j, :] = input[b, offset + j, :]` for `j` below the result's
+    length; the slice must lie inside the input. Transformer-XL keeps the
+    last M positions of `[memory ; input]` as the next segment's memory.
+
+    Example:
+    ```mlir
+    %next = xf.sequence_slice %kv {offset = 7 : i64}
+        : tensor<1x15x64xf32> -> tensor<1x8x64xf32>
+    ```
+  }];
+  let arguments = (ins XF_F32Tensor:$input,
+                       ConfinedAttr<I64Attr, [IntNonNegative]>:$offset);
+  let results = (outs XF_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def XF_RelativeAttentionOp : XF_Op<"relative_attention", [Pure]> {
+  let summary = "Transformer-XL attention with relative positions and memory";
+  let description = [{
+    The core of Transformer-XL's attention (arXiv 1901.02860, Sec. 3.3),
+    after the projections. `query` is `[B, Sq, H*Dh]` (the current
+    segment), `key` `[B, Sk, H*Dh]` and `value` `[B, Sk, H*Dv]` (the
+    extended context `[memory ; segment]`, so the first `Mk = Sk - Sq`
+    keys are memory). Per head `t`:
+
+    `A_ij = scale * ((q_i + u_t) . k_j + (q_i + v_t) . P_t[Sq - 1 - i + j])`
+
+    where `P = R W_kR^T` (`position_weight` is `W_kR`, `[H*Dh, Dp]`) and
+    row `p` of `R` (`[Sk, Dp]`) is the sinusoidal encoding `[sin | cos]`
+    of the distance `Sk - 1 - p` (`inv_freq_k = 10000^(-2k/Dp)`), as in
+    the authors' code; `P_t[Sq - 1 - i + j]` encodes the distance
+    `Mk + i - j` between query `i` (extended position `Mk + i`) and key
+    `j`: the "relative shift". `u` (`content_bias`) and `v`
+    (`position_bias`) are `[H, Dh]`. Masks: causal over the extended
+    context (`j <= Mk + i`) and, with `memory_lengths`, only the last
+    `memory_lengths[b]` memory positions are valid (`j >= Mk -
+    memory_lengths[b]`): memory that is not filled yet sits, masked, at
+    the front. `softmax(A) V_t`, heads concatenated in order.
+
+    Example:
+    ```mlir
+    %o = xf.relative_attention %q, %k, %v, position(%wr), u(%u), v(%v_bias)
+        memory_lengths(%m) {num_heads = 4 : i64, scale = 0.25 : f64}
+        : (tensor<1x7x64xf32>, tensor<1x15x64xf32>, tensor<1x15x64xf32>,
+           tensor<64x64xf32>, tensor<4x16xf32>, tensor<4x16xf32>,
+           tensor<1xi32>) -> tensor<1x7x64xf32>
+    ```
+  }];
+  let arguments = (ins XF_F32Tensor:$query, XF_F32Tensor:$key,
+                       XF_F32Tensor:$value, XF_F32Tensor:$position_weight,
+                       XF_F32Tensor:$content_bias,
+                       XF_F32Tensor:$position_bias,
+                       Optional<XF_I32Tensor>:$memory_lengths,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
+                       F64Attr:$scale);
+  let results = (outs XF_F32Tensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` `position` `(` $position_weight `)` `,`
+    `u` `(` $content_bias `)` `,` `v` `(` $position_bias `)`
+    (`memory_lengths` `(` $memory_lengths^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // XF_DIALECT_XF_XFOPS_TD
