@@ -107,3 +107,10 @@ std::vector<float> mlir::xf::performerFeatureMatrix(int64_t features,
   }
   return w;
 }
+
+int64_t mlir::xf::kernelizedAttentionChunk(int64_t features) {
+  int64_t chunk = 64;
+  while (chunk > 8 && chunk * features > 16384)
+    chunk /= 2;
+  return chunk;
+}

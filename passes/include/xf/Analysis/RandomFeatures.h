@@ -27,6 +27,13 @@ namespace mlir::xf {
 std::vector<float> performerFeatureMatrix(int64_t features, int64_t headDim,
                                           uint64_t seed);
 
+/// The chunk length of the kernelized attention kernel (linear attention
+/// and Performer) for `features` features per position, before clamping to
+/// the sequence length: 64, halved while a chunk's feature tile (chunk x
+/// features floats) exceeds 64 KiB, the stack budget of a per-thread
+/// temporary; at least 8. Shared by the lowering and its FLOP count.
+int64_t kernelizedAttentionChunk(int64_t features);
+
 } // namespace mlir::xf
 
 #endif // XF_ANALYSIS_RANDOMFEATURES_H

@@ -70,11 +70,10 @@ namespace {
 
 using utils::IteratorType;
 
-/// Positions per chunk of the prefix sums: a 64 x 64 intra-chunk score tile
-/// is 16 KiB, and 64 rows make full register tiles (multiples of 4).
-constexpr int64_t kChunk = 64;
 /// The largest feature tile (C x F floats) a chunk may use: the stack limit
-/// of xf-plan-memory's per-thread temporaries.
+/// of xf-plan-memory's per-thread temporaries. The chunk itself
+/// (kernelizedAttentionChunk) is 64 positions where that fits: a 64 x 64
+/// intra-chunk score tile is 16 KiB, and 64 rows make whole register tiles.
 constexpr int64_t kMaxTileFloats = 16384;
 
 //===----------------------------------------------------------------------===//
@@ -688,9 +687,7 @@ FailureOr<Value> mlir::xf::buildLinearAttention(PatternRewriter &rewriter,
   p.f = p.performer ? part.features : p.d;
   // A chunk's feature tile (C x F floats) must fit the per-thread stack
   // budget: C = 64 up to F = 256, then halved as F doubles.
-  int64_t chunk = kChunk;
-  while (chunk > 8 && chunk * p.f > kMaxTileFloats)
-    chunk /= 2;
+  int64_t chunk = kernelizedAttentionChunk(p.f);
   if (chunk * p.f > kMaxTileFloats || p.f * p.d > 4 * kMaxTileFloats)
     return op.emitOpError()
            << "has attention family '" << part.describe() << "' with "
