@@ -134,13 +134,12 @@ struct Emitter {
     return tensor::ExtractSliceOp::create(b, loc, type, x, offsets, sizes,
                                           strides);
   }
-  Value generic(ValueRange inputs, Value init, ArrayRef<AffineMap> maps,
-                ArrayRef<IteratorType> iterators,
-                function_ref<void(OpBuilder &, Location, ValueRange)> body)
-      const {
-    return linalg::GenericOp::create(b, loc, TypeRange{init.getType()},
-                                     inputs, ValueRange{init}, maps, iterators,
-                                     body)
+  Value
+  generic(ValueRange inputs, Value init, ArrayRef<AffineMap> maps,
+          ArrayRef<IteratorType> iterators,
+          function_ref<void(OpBuilder &, Location, ValueRange)> body) const {
+    return linalg::GenericOp::create(b, loc, TypeRange{init.getType()}, inputs,
+                                     ValueRange{init}, maps, iterators, body)
         .getResult(0);
   }
   /// C[i, n] += A[i, k] B[k, n] into `acc` (which holds the start value):
@@ -158,7 +157,8 @@ struct Emitter {
           // P V: the vectorized form runs over n, not k.
           Value product = arith::MulFOp::create(nb, l, args[0], args[1]);
           linalg::YieldOp::create(
-              nb, l, arith::AddFOp::create(nb, l, args[2], product).getResult());
+              nb, l,
+              arith::AddFOp::create(nb, l, args[2], product).getResult());
         });
   }
   /// acc[i] += sum_f a[i, f] x[f] (x null: sum_f a[i, f]).
@@ -171,17 +171,16 @@ struct Emitter {
     }
     maps.push_back(map(2, {dim(0)}));
     bool withX = static_cast<bool>(x);
-    return generic(inputs, acc, maps,
-                   {IteratorType::parallel, IteratorType::reduction},
-                   [withX](OpBuilder &nb, Location l, ValueRange args) {
-                     Value term = args[0];
-                     if (withX)
-                       term = arith::MulFOp::create(nb, l, args[0], args[1]);
-                     linalg::YieldOp::create(
-                         nb, l,
-                         arith::AddFOp::create(nb, l, args.back(), term)
-                             .getResult());
-                   });
+    return generic(
+        inputs, acc, maps, {IteratorType::parallel, IteratorType::reduction},
+        [withX](OpBuilder &nb, Location l, ValueRange args) {
+          Value term = args[0];
+          if (withX)
+            term = arith::MulFOp::create(nb, l, args[0], args[1]);
+          linalg::YieldOp::create(
+              nb, l,
+              arith::AddFOp::create(nb, l, args.back(), term).getResult());
+        });
   }
 };
 
@@ -234,8 +233,7 @@ Value validKey(const Emitter &e, const Problem &p, const Head &h, Value j,
     valid = e.cmp(arith::CmpIPredicate::sge, j, kFirst);
   if (h.len) {
     Value inside = e.cmp(arith::CmpIPredicate::slt, j, h.len);
-    valid = valid ? arith::AndIOp::create(e.b, e.loc, valid, inside)
-                        .getResult()
+    valid = valid ? arith::AndIOp::create(e.b, e.loc, valid, inside).getResult()
                   : inside;
   }
   return valid;
@@ -246,9 +244,9 @@ Value eluPlusOne(OpBuilder &b, Location l, Value x) {
   Emitter e{b, l};
   Value positive =
       arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, x, e.f32(0.0));
-  return arith::SelectOp::create(
-      b, l, positive, arith::AddFOp::create(b, l, x, e.f32(1.0)),
-      math::ExpOp::create(b, l, x));
+  return arith::SelectOp::create(b, l, positive,
+                                 arith::AddFOp::create(b, l, x, e.f32(1.0)),
+                                 math::ExpOp::create(b, l, x));
 }
 
 //===----------------------------------------------------------------------===//
@@ -313,15 +311,15 @@ Value queryFeatures(const Emitter &e, const Problem &p, Value x, Scratch &s) {
   // are constant over the row and cancel in the ratio.
   s.proj = project(e, p, x, s.proj);
   s.rowStat = rowMax(e, s.proj, s.rowStat);
-  return e.generic({s.proj, s.rowStat}, s.phiQ,
-                   {e.identity(2), e.map(2, {e.dim(0)}), e.identity(2)},
-                   {IteratorType::parallel, IteratorType::parallel},
-                   [](OpBuilder &nb, Location l, ValueRange args) {
-                     Value shifted =
-                         arith::SubFOp::create(nb, l, args[0], args[1]);
-                     linalg::YieldOp::create(
-                         nb, l, math::ExpOp::create(nb, l, shifted).getResult());
-                   });
+  return e.generic(
+      {s.proj, s.rowStat}, s.phiQ,
+      {e.identity(2), e.map(2, {e.dim(0)}), e.identity(2)},
+      {IteratorType::parallel, IteratorType::parallel},
+      [](OpBuilder &nb, Location l, ValueRange args) {
+        Value shifted = arith::SubFOp::create(nb, l, args[0], args[1]);
+        linalg::YieldOp::create(
+            nb, l, math::ExpOp::create(nb, l, shifted).getResult());
+      });
 }
 
 /// phi(K_c)^T [F, Ck] for the key tile `x` [Ck, D] starting at absolute
@@ -344,27 +342,27 @@ Value keyFeaturesT(const Emitter &e, const Problem &p, const Head &h, Value x,
                      [&](OpBuilder &nb, Location l, ValueRange args) {
                        Value phi = eluPlusOne(nb, l, args[0]);
                        if (masked)
-                         phi = arith::SelectOp::create(
-                             nb, l, valid(nb, l), phi, Emitter{nb, l}.f32(0.0));
+                         phi = arith::SelectOp::create(nb, l, valid(nb, l), phi,
+                                                       Emitter{nb, l}.f32(0.0));
                        linalg::YieldOp::create(nb, l, phi);
                      });
   // exp(u_r - |k|^2/2 - M): one stabilizer for every key and feature.
   s.proj = project(e, p, x, s.proj);
   s.rowStat = halfSquaredNorms(e, p, x, s.rowStat);
   Value keyMax = h.keyMax;
-  return e.generic(
-      {s.proj, s.rowStat}, s.phiKT,
-      {transposed, e.map(2, {e.dim(1)}), e.identity(2)},
-      {IteratorType::parallel, IteratorType::parallel},
-      [&](OpBuilder &nb, Location l, ValueRange args) {
-        Value exponent = arith::SubFOp::create(
-            nb, l, arith::SubFOp::create(nb, l, args[0], args[1]), keyMax);
-        Value phi = math::ExpOp::create(nb, l, exponent);
-        if (masked)
-          phi = arith::SelectOp::create(nb, l, valid(nb, l), phi,
-                                        Emitter{nb, l}.f32(0.0));
-        linalg::YieldOp::create(nb, l, phi);
-      });
+  return e.generic({s.proj, s.rowStat}, s.phiKT,
+                   {transposed, e.map(2, {e.dim(1)}), e.identity(2)},
+                   {IteratorType::parallel, IteratorType::parallel},
+                   [&](OpBuilder &nb, Location l, ValueRange args) {
+                     Value exponent = arith::SubFOp::create(
+                         nb, l, arith::SubFOp::create(nb, l, args[0], args[1]),
+                         keyMax);
+                     Value phi = math::ExpOp::create(nb, l, exponent);
+                     if (masked)
+                       phi = arith::SelectOp::create(nb, l, valid(nb, l), phi,
+                                                     Emitter{nb, l}.f32(0.0));
+                     linalg::YieldOp::create(nb, l, phi);
+                   });
 }
 
 /// Performer: M = max over valid keys j and features r of
@@ -403,16 +401,16 @@ Value keyStabilizer(OpBuilder &b, Location loc, const Problem &p,
                     bb, l, valid, top,
                     be.f32(-std::numeric_limits<double>::infinity()));
               linalg::YieldOp::create(
-                  bb, l, arith::MaximumFOp::create(bb, l, args[2], top)
-                             .getResult());
+                  bb, l,
+                  arith::MaximumFOp::create(bb, l, args[2], top).getResult());
             });
         scf::YieldOp::create(nb, nl, ValueRange{m, proj, maxes, norms});
       });
   Value m = tensor::ExtractOp::create(b, loc, loop.getResult(0), ValueRange{});
   // No valid key: every feature is 0 anyway; keep the exponent finite.
-  Value isNegInf = arith::CmpFOp::create(
-      b, loc, arith::CmpFPredicate::OEQ, m,
-      e.f32(-std::numeric_limits<double>::infinity()));
+  Value isNegInf =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, m,
+                            e.f32(-std::numeric_limits<double>::infinity()));
   return arith::SelectOp::create(b, loc, isNegInf, e.f32(0.0), m);
 }
 
@@ -442,16 +440,15 @@ Value writeRows(const Emitter &e, const Problem &p, Value out, Value num,
                                               sizes, strides);
   bool ragged = p.sq % p.cq != 0;
   Value result = e.generic(
-      {num, den}, rows,
-      {e.identity(2), e.map(2, {e.dim(0)}), e.identity(2)},
+      {num, den}, rows, {e.identity(2), e.map(2, {e.dim(0)}), e.identity(2)},
       {IteratorType::parallel, IteratorType::parallel},
       [&](OpBuilder &nb, Location l, ValueRange args) {
         Emitter ne{nb, l};
         Value div = arith::DivFOp::create(nb, l, args[0], args[1]);
-        Value positive = arith::CmpFOp::create(
-            nb, l, arith::CmpFPredicate::OGT, args[1], ne.f32(0.0));
-        Value value = arith::SelectOp::create(nb, l, positive, div,
-                                              ne.f32(0.0));
+        Value positive = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
+                                               args[1], ne.f32(0.0));
+        Value value =
+            arith::SelectOp::create(nb, l, positive, div, ne.f32(0.0));
         if (ragged) {
           Value i = ne.add(qStart, linalg::IndexOp::create(nb, l, 0));
           Value owned = ne.cmp(arith::CmpIPredicate::sge, i, qFirst);
@@ -465,15 +462,15 @@ Value writeRows(const Emitter &e, const Problem &p, Value out, Value num,
 
 /// Not causal: the key loop (S, z), then the query loop (outputs). Returns
 /// the output slab and the final state.
-std::pair<Value, Value> buildNonCausal(OpBuilder &b, Location loc, const Problem &p,
-                     const Head &h, Value state, Value z, Value out) {
+std::pair<Value, Value> buildNonCausal(OpBuilder &b, Location loc,
+                                       const Problem &p, const Head &h,
+                                       Value state, Value z, Value out) {
   Emitter e{b, loc};
   // Keys: only chunks starting before the key length contribute.
   Value numKeyChunks = e.idx((p.sk + p.ck - 1) / p.ck);
   if (h.len)
-    numKeyChunks = e.min(numKeyChunks,
-                         arith::CeilDivSIOp::create(b, loc, h.len,
-                                                    e.idx(p.ck)));
+    numKeyChunks = e.min(
+        numKeyChunks, arith::CeilDivSIOp::create(b, loc, h.len, e.idx(p.ck)));
   SmallVector<Value> keyInit{state, z, e.empty({p.f, p.ck})};
   if (p.performer)
     keyInit.append({e.empty({p.ck, p.f}), e.empty({p.ck})});
@@ -502,8 +499,8 @@ std::pair<Value, Value> buildNonCausal(OpBuilder &b, Location loc, const Problem
   z = keys.getResult(1);
 
   int64_t numQueryChunks = (p.sq + p.cq - 1) / p.cq;
-  SmallVector<Value> queryInit{out, e.empty({p.cq, p.f}),
-                               e.empty({p.cq, p.dv}), e.empty({p.cq})};
+  SmallVector<Value> queryInit{out, e.empty({p.cq, p.f}), e.empty({p.cq, p.dv}),
+                               e.empty({p.cq})};
   if (p.performer)
     queryInit.append({e.empty({p.cq, p.f}), e.empty({p.cq})});
   auto queries = scf::ForOp::create(
@@ -521,8 +518,7 @@ std::pair<Value, Value> buildNonCausal(OpBuilder &b, Location loc, const Problem
         s.phiQ = queryFeatures(ne, p, qTile, s);
         Value num = ne.matmulAccumulate(s.phiQ, state, ne.fill(carried[2], 0));
         Value den = ne.rowDotAccumulate(s.phiQ, z, ne.fill(carried[3], 0));
-        Value written =
-            writeRows(ne, p, carried[0], num, den, qStart, qFirst);
+        Value written = writeRows(ne, p, carried[0], num, den, qStart, qFirst);
         SmallVector<Value> next{written, s.phiQ, num, den};
         if (p.performer)
           next.append({s.proj, s.rowStat});
@@ -533,15 +529,20 @@ std::pair<Value, Value> buildNonCausal(OpBuilder &b, Location loc, const Problem
 
 /// Causal: one loop over chunks of C = Cq = Ck positions, the chunked
 /// prefix sums of the banner. Returns the output slab and the final state.
-std::pair<Value, Value> buildCausal(OpBuilder &b, Location loc, const Problem &p, const Head &h,
-                  Value state, Value z, Value out) {
+std::pair<Value, Value> buildCausal(OpBuilder &b, Location loc,
+                                    const Problem &p, const Head &h,
+                                    Value state, Value z, Value out) {
   Emitter e{b, loc};
   int64_t c = p.cq;
   int64_t numChunks = (p.sq + c - 1) / c;
-  SmallVector<Value> init{state,          z,
-                          out,            e.empty({c, p.f}),
-                          e.empty({p.f, c}), e.empty({c, c}),
-                          e.empty({c, p.dv}), e.empty({c})};
+  SmallVector<Value> init{state,
+                          z,
+                          out,
+                          e.empty({c, p.f}),
+                          e.empty({p.f, c}),
+                          e.empty({c, c}),
+                          e.empty({c, p.dv}),
+                          e.empty({c})};
   if (p.performer)
     init.append({e.empty({c, p.f}), e.empty({c})});
   auto loop = scf::ForOp::create(
@@ -573,9 +574,9 @@ std::pair<Value, Value> buildCausal(OpBuilder &b, Location loc, const Problem &p
                                    linalg::IndexOp::create(bb, l, 1),
                                    linalg::IndexOp::create(bb, l, 0));
               linalg::YieldOp::create(
-                  bb, l, arith::SelectOp::create(bb, l, above, be.f32(0.0),
-                                                 args[0])
-                             .getResult());
+                  bb, l,
+                  arith::SelectOp::create(bb, l, above, be.f32(0.0), args[0])
+                      .getResult());
             });
         // Earlier chunks through the state, this one through A.
         Value num =
@@ -587,8 +588,8 @@ std::pair<Value, Value> buildCausal(OpBuilder &b, Location loc, const Problem &p
         Value written = writeRows(ne, p, carried[2], num, den, start, first);
         auto [newState, newZ] =
             accumulateState(ne, s.phiKT, vTile, carried[0], carried[1]);
-        SmallVector<Value> next{newState, newZ, written, s.phiQ,
-                                s.phiKT,  scores, num,    den};
+        SmallVector<Value> next{newState, newZ,   written, s.phiQ,
+                                s.phiKT,  scores, num,     den};
         if (p.performer)
           next.append({s.proj, s.rowStat});
         scf::YieldOp::create(nb, nl, next);
@@ -610,8 +611,7 @@ void buildHead(OpBuilder &b, Location loc, const Problem &p,
   if (p.keyLengths) {
     Value raw = tensor::ExtractOp::create(b, loc, p.keyLengths, h.batch);
     Value len = arith::IndexCastOp::create(b, loc, b.getIndexType(), raw);
-    h.len = arith::MaxSIOp::create(
-        b, loc, e.min(len, e.idx(p.sk)), e.idx(0));
+    h.len = arith::MaxSIOp::create(b, loc, e.min(len, e.idx(p.sk)), e.idx(0));
   }
   if (p.performer)
     h.keyMax = keyStabilizer(b, loc, p, h);
@@ -632,10 +632,10 @@ void buildHead(OpBuilder &b, Location loc, const Problem &p,
                                        b.getIndexAttr(p.dv)};
   SmallVector<OpFoldResult> strides4(4, b.getIndexAttr(1));
   auto stateType = RankedTensorType::get({p.f, p.dv}, b.getF32Type());
-  Value state = e.fill(
-      tensor::ExtractSliceOp::create(b, loc, stateType, stateArg,
-                                     stateOffsets, stateSizes, strides4),
-      0.0);
+  Value state =
+      e.fill(tensor::ExtractSliceOp::create(b, loc, stateType, stateArg,
+                                            stateOffsets, stateSizes, strides4),
+             0.0);
   Value z = e.fill(e.empty({p.f}), 0.0);
 
   auto [result, finalState] =
@@ -690,8 +690,8 @@ FailureOr<Value> mlir::xf::buildLinearAttention(PatternRewriter &rewriter,
   int64_t chunk = kernelizedAttentionChunk(p.f);
   if (chunk * p.f > kMaxTileFloats || p.f * p.d > 4 * kMaxTileFloats)
     return op.emitOpError()
-           << "has attention family '" << part.describe() << "' with "
-           << p.f << " features per position, more than this lowering "
+           << "has attention family '" << part.describe() << "' with " << p.f
+           << " features per position, more than this lowering "
            << "supports (at most " << kMaxTileFloats / 8
            << " features, and features x head_dim at most "
            << 4 * kMaxTileFloats << ")";
@@ -725,9 +725,9 @@ FailureOr<Value> mlir::xf::buildLinearAttention(PatternRewriter &rewriter,
       rewriter.getF32Type());
   SmallVector<OpFoldResult> ubs{rewriter.getIndexAttr(p.batch),
                                 rewriter.getIndexAttr(p.heads)};
-  auto forall = scf::ForallOp::create(rewriter, loc, ubs,
-                                      ValueRange{out, state},
-                                      /*mapping=*/std::nullopt);
+  auto forall =
+      scf::ForallOp::create(rewriter, loc, ubs, ValueRange{out, state},
+                            /*mapping=*/std::nullopt);
   {
     OpBuilder::InsertionGuard guard(rewriter);
     rewriter.setInsertionPointToStart(forall.getBody());

@@ -20,8 +20,8 @@ struct PatternPart;
 /// Builds `op` as linear attention (phi = elu + 1) or Performer FAVOR+,
 /// as `part` says, with chunked prefix sums when it is causal; returns the
 /// `[B, Sq, H*Dv]` result, or fails with an error on the op.
-FailureOr<Value> buildLinearAttention(PatternRewriter &rewriter,
-                                      AttentionOp op, const PatternPart &part);
+FailureOr<Value> buildLinearAttention(PatternRewriter &rewriter, AttentionOp op,
+                                      const PatternPart &part);
 
 } // namespace xf
 } // namespace mlir
