@@ -62,6 +62,7 @@ goldens:
 	@bash scripts/setup.sh --with-oracle
 	/usr/bin/python3 tests/e2e/golden/make_goldens.py
 	/usr/bin/python3 tests/e2e/golden/attention_patterns/make_pattern_goldens.py
+	/usr/bin/python3 tests/e2e/golden/attention_families/make_linear_goldens.py
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-tsan $(SANITIZE_BUILD)

@@ -40,7 +40,20 @@ VARIANTS = {
                      {"kind": "strided_summary", "l": 128}],
     "dilated_w512_d2": [{"kind": "dilated_sliding_window", "w": 512,
                          "d": 2}],
+    # Kernelized attention (not masks: a different function, no ideal
+    # speedup and no PyTorch mask peer); their target is a time per token
+    # that stays flat: per_token_growth_1k_16k <= 1.5.
+    "linear": [{"kind": "linear"}],
+    "linear_causal": [{"kind": "linear", "causal": True}],
+    "performer_m256": [{"kind": "performer", "m": 256, "seed": 0}],
+    "performer_m256_causal": [{"kind": "performer", "m": 256, "seed": 0,
+                               "causal": True}],
 }
+FAMILIES = {"linear", "performer"}
+
+
+def is_family(variant):
+    return any(p["kind"] in FAMILIES for p in VARIANTS[variant])
 
 
 def goldens_module():
@@ -212,14 +225,15 @@ def run_attention(args, records, skips, pytorch_available):
             if dense_ms is not None:
                 record["peers"]["dense"] = dense_ms
                 record["speedup_vs_dense"] = dense_ms / ms
-            if variant != "dense":
+            if variant != "dense" and not is_family(variant):
                 ideal = seq * seq / info["allowed_pairs"]
                 record["ideal_speedup"] = ideal
                 record["executed_block_density"] = (
                     info["executed_flops"] / info["dense_flops"])
                 if dense_ms is not None:
                     record["fraction_of_ideal"] = dense_ms / ms / ideal
-            if pytorch_available and seq <= PYTORCH_MAX_L:
+            if (pytorch_available and seq <= PYTORCH_MAX_L
+                    and not is_family(variant)):
                 log(f"L={seq} pytorch {variant}")
                 try:
                     peer = measure_pytorch(variant, seq, 3, thread_counts)

@@ -4,8 +4,10 @@
 //
 //===----------------------------------------------------------------------===//
 #include "xf/Analysis/AttentionPattern.h"
+#include "xf/Analysis/RandomFeatures.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <numeric>
 
@@ -270,17 +272,30 @@ int64_t approximationFlops(const PatternPart &part, int64_t batch,
   double flops = 0;
   switch (part.kind) {
   case Kind::Linear:
-    // phi on queries and keys; sum_j phi(k_j) v_j^T and sum_j phi(k_j);
-    // per query its products with both and a divide.
-    flops = 2 * (q + k) * d + 2 * k * d * d + k * d + 2 * q * d * d +
-            2 * q * d + q * d;
-    break;
   case Kind::Performer: {
-    double m = double(part.features);
-    // Features: a d x m product, the norm and the exponentials; then as
-    // linear attention with m features.
-    flops = (q + k) * (2 * d * m + 2 * d + 2 * m) + 2 * k * m * d + k * m +
-            2 * q * m * d + 2 * q * m + q * d;
+    // What LinearAttention.cpp computes, per (batch, head), with F features
+    // (D, or m), chunks of C positions and a shifted tail chunk that redoes
+    // part of its predecessor (so Sq, Sk count whole chunks). phi: 2 per
+    // element for elu + 1; Performer projects (2 D F per row, keys twice:
+    // the stabilizer pass and the main pass), takes row maxima or |k|^2
+    // and exponentials. State: S += phi(K)^T V (2 F D per key), z (F per
+    // key). Queries: phi(q) S, phi(q) z, a divide per output.
+    double f = part.kind == Kind::Performer ? double(part.features) : d;
+    double chunk = double(kernelizedAttentionChunk(int64_t(f)));
+    double cq = std::min(chunk, q), ck = std::min(chunk, k);
+    if (part.causal)
+      cq = ck = std::min(chunk, q);
+    double pq = std::ceil(q / cq) * cq, pk = std::ceil(k / ck) * ck;
+    double queryPhi = part.kind == Kind::Performer ? 2 * d * f + 2 * f : 2 * f;
+    double keyPhi = part.kind == Kind::Performer
+                        ? 2 * (2 * d * f + 2 * d) + 2 * f
+                        : 2 * f;
+    flops = pq * queryPhi + pk * keyPhi + pk * (2 * f * d + f) +
+            pq * (2 * f * d + 2 * f + d);
+    // Causal: each chunk's own quadratic form A = phi(Q_c) phi(K_c)^T
+    // (2 F per pair), its mask, A V_c (2 D per pair) and rowsum A.
+    if (part.causal)
+      flops += pq * cq * (2 * f + 1 + 2 * d + 1);
     break;
   }
   case Kind::Linformer: {

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "xf/Transforms/FusionCandidates.h"
 
+#include "xf/Analysis/AttentionPattern.h"
 #include "xf/Dialect/XF/NodeNames.h"
 #include "xf/Dialect/XF/XFOps.h"
 
@@ -86,8 +87,18 @@ void findAttention(Operation *root, CandidateList &out) {
   root->walk([&](AttentionOp op) {
     auto sq = cast<ShapedType>(op.getQuery().getType()).getShape()[1];
     auto sk = cast<ShapedType>(op.getKey().getType()).getShape()[1];
-    out.add(FusionKind::Attention, {op},
-            sq == 0 || sk == 0 ? "an empty sequence has no tile to fuse" : "");
+    std::string reason =
+        sq == 0 || sk == 0 ? "an empty sequence has no tile to fuse" : "";
+    // The families that are not masks have kernels of their own, which
+    // xf-fuse-attention leaves alone (FuseAttention.cpp).
+    PatternGroups groups;
+    if (AttentionPatternAttr pattern = op.getPatternAttr())
+      groups = pattern.getGroups();
+    if (const PatternPart *family = approximationOf(groups))
+      reason = std::string(family->name()) +
+                 " attention has a kernel of its own, not the fused softmax "
+                 "tile";
+    out.add(FusionKind::Attention, {op}, reason);
   });
 }
 

@@ -34,7 +34,9 @@ def ConvertXFToLinalg : Pass<"convert-xf-to-linalg"> {
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
-    "::mlir::scf::SCFDialect"
+    "::mlir::scf::SCFDialect",
+    // The state buffer of linear attention (LinearAttention.cpp).
+    "::mlir::bufferization::BufferizationDialect"
   ];
 }
 

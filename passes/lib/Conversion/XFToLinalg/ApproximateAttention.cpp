@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ApproximateAttention.h"
+#include "LinearAttention.h"
 
 #include "xf/Analysis/AttentionPattern.h"
 #include "xf/Dialect/XF/XFOps.h"
@@ -21,6 +22,7 @@ FailureOr<Value> mlir::xf::buildApproximateAttention(PatternRewriter &rewriter,
   switch (part.kind) {
   case PatternPart::Kind::Linear:
   case PatternPart::Kind::Performer:
+    return buildLinearAttention(rewriter, op, part);
   case PatternPart::Kind::Linformer:
   case PatternPart::Kind::Lsh:
   default:

@@ -18,6 +18,7 @@
 #include "xf/Dialect/XF/XFOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -1375,6 +1376,8 @@ struct ConvertXFToLinalgPass
     target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
                            arith::ArithDialect, math::MathDialect,
                            scf::SCFDialect, func::FuncDialect>();
+    // Linear attention's scratch tiles and state (LinearAttention.cpp).
+    target.addLegalDialect<bufferization::BufferizationDialect>();
     RewritePatternSet patterns(&getContext());
     populateXFToLinalgPatterns(patterns, fault);
     if (failed(applyPartialConversion(getOperation(), target,
