@@ -37,6 +37,9 @@ struct KernelSummary {
   std::string pattern;
   int64_t denseFlops = 0;
   double allowedFraction = 1.0;
+  /// Linformer attention: the FLOPs of the projection kernels that made
+  /// its keys and values (counted with it against dense attention).
+  int64_t projectionFlops = 0;
 };
 
 /// A group of spec nodes and the fusion that forms it ("qkv", ...).
@@ -57,6 +60,9 @@ struct FusionReport {
   std::vector<KernelSummary> kernels;
   /// True when the plan came from --fusion-plan.
   bool fromFile = false;
+  /// Lines the attention section of --explain adds after the kernels
+  /// (e.g. which Linformer projections were generated from their seed).
+  std::vector<std::string> attentionNotes;
 };
 
 /// Before the model stage: lists the candidates of `module` (as the model

@@ -14,6 +14,7 @@
 #include "ApproximateAttention.h"
 #include "AttentionMask.h"
 #include "FusedAttention.h"
+#include "LinformerProjection.h"
 #include "xf/Conversion/Passes.h"
 #include "xf/Dialect/XF/XFOps.h"
 
@@ -1111,4 +1112,5 @@ void mlir::xf::populateXFToLinalgPatterns(RewritePatternSet &patterns,
            LowerSplit, LowerEmbedding, LowerPositionalEncoding>(
           patterns.getContext());
   patterns.add<LowerAttention>(patterns.getContext(), fault);
+  populateLinformerProjectionPatterns(patterns);
 }
