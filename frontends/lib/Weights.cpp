@@ -253,6 +253,13 @@ bool loadSafetensors(const ModelSpec &spec, const std::string &path,
     if (entry->shape != decl.shape) {
       error = path + ": tensor \"" + decl.name + "\" has shape " +
               shapeText(entry->shape) + ", expected " + shapeText(decl.shape);
+      // A Linformer projection is learned for one sequence length n (its
+      // last dimension), which --seq-len must match.
+      if (isLinformerName(decl.name) && !entry->shape.empty())
+        error += " (a Linformer projection is [k, n] or [num_heads, k, n] "
+                 "for the compiled n = --seq-len " +
+                 std::to_string(decl.shape.back()) + "; this one is for n = " +
+                 std::to_string(entry->shape.back()) + ")";
       return false;
     }
     HostTensor tensor;
