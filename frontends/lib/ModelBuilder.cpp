@@ -206,6 +206,8 @@ private:
       std::string layer = name + ".layers." + std::to_string(i);
       std::string pattern =
           i < static_cast<int64_t>(patterns.size()) ? patterns[i] : "";
+      // The spec's patterns (Linformer included) are those of the first
+      // stack only: the decoder of an encoder_decoder gets none.
       LinformerLayer linformer = linformerLayer(spec, i, shapes.seqLen);
       if (patterns.empty())
         linformer.enabled = false;
