@@ -57,6 +57,30 @@ func.func @per_head(%x: tensor<1x7x16xf32>, %e: tensor<2x9x7xf32>)
 
 // -----
 
+// A shared matrix and H*D = 48, a multiple of the 24-column panels: the
+// input is packed into [2, 7, 24] panels and the contraction runs in panel
+// space, like a packed xf.linear.
+
+// CHECK-DAG: #[[PRJ:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d2)>
+// CHECK-DAG: #[[PJI:.*]] = affine_map<(d0, d1, d2, d3) -> (d1, d2, d3)>
+// CHECK-DAG: #[[POUT:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+// CHECK-LABEL: func.func @packed
+// CHECK-SAME: (%[[X:[^:]*]]: tensor<1x7x48xf32>, %[[E:[^:]*]]: tensor<4x7xf32>)
+// CHECK: %[[X0:.*]] = tensor.extract_slice %[[X]][0, 0, 0] [1, 7, 48] [1, 1, 1] : tensor<1x7x48xf32> to tensor<7x48xf32>
+// CHECK: %[[S:.*]] = tensor.expand_shape %[[X0]] {{\[}}[0], [1, 2]] output_shape [7, 2, 24] : tensor<7x48xf32> into tensor<7x2x24xf32>
+// CHECK: %[[PK:.*]] = linalg.transpose ins(%[[S]] : tensor<7x2x24xf32>) outs(%{{.*}} : tensor<2x7x24xf32>) permutation = [1, 0, 2]
+// CHECK: %[[P:.*]] = linalg.generic {indexing_maps = [#[[PRJ]], #[[PJI]], #[[POUT]]], iterator_types = ["parallel", "parallel", "reduction", "parallel"]}
+// CHECK-SAME: ins(%[[E]], %[[PK]] : tensor<4x7xf32>, tensor<2x7x24xf32>) outs(%{{.*}} : tensor<4x2x24xf32>)
+// CHECK: tensor.collapse_shape %[[P]] {{\[}}[0], [1, 2]] : tensor<4x2x24xf32> into tensor<4x48xf32>
+func.func @packed(%x: tensor<1x7x48xf32>, %e: tensor<4x7xf32>)
+    -> tensor<1x4x48xf32> {
+  %0 = xf.linformer_projection %x, %e {num_heads = 2 : i64}
+      : (tensor<1x7x48xf32>, tensor<4x7xf32>) -> tensor<1x4x48xf32>
+  return %0 : tensor<1x4x48xf32>
+}
+
+// -----
+
 func.func @attention_with_linformer_pattern(%x: tensor<1x8x16xf32>)
     -> tensor<1x8x16xf32> {
   // expected-error @+2 {{failed to legalize operation 'xf.attention'}}

@@ -172,11 +172,14 @@ OP_CASES = [
     ("key_value_n77_k100", 1, 2, 16, 77, 100, "key_value", None),
     ("headwise_keylen_n77_k16", 2, 2, 80, 77, 16, "headwise", [77, 30]),
     ("none_keylen_n7_k4", 2, 2, 16, 7, 4, "none", [7, 0]),
+    # H*D = 96, a multiple of 24: the shared projection packs its input
+    # into column panels (LinformerProjection.cpp).
+    ("headwise_packed_keylen_n77_k20", 2, 2, 48, 77, 20, "headwise", [77, 41]),
 ]
 
 
 def make_op_cases(folder):
-    os.makedirs(folder)
+    os.makedirs(folder, exist_ok=True)
     cases = []
     for name, b, h, d, n, k, sharing, lengths in OP_CASES:
         gen = torch.Generator().manual_seed(SEED + fnv1a64(name) % 100000)
@@ -387,7 +390,12 @@ def make_encoder_case(name, patterns, seq, with_projections, override, gen):
 
 
 def main():
-    shutil.rmtree(os.path.join(HERE, "linformer"), ignore_errors=True)
+    # Everything generated goes (README.md stays), so a removed case leaves
+    # nothing behind.
+    ops = os.path.join(HERE, "linformer")
+    for old in os.listdir(ops) if os.path.isdir(ops) else []:
+        if old != "README.md":
+            os.remove(os.path.join(ops, old))
     for old in os.listdir(HERE):
         if old.startswith("linformer_encoder"):
             shutil.rmtree(os.path.join(HERE, old))
