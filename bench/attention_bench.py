@@ -48,12 +48,28 @@ VARIANTS = {
     "performer_m256": [{"kind": "performer", "m": 256, "seed": 0}],
     "performer_m256_causal": [{"kind": "performer", "m": 256, "seed": 0,
                                "causal": True}],
+    # Not a mask: the pattern text itself. Keys and values are projected to
+    # k = 256 rows by E and F, then attention is dense over those rows.
+    "linformer_k256": "linformer(k = 256, sharing = headwise, seed = 0)",
 }
 FAMILIES = {"linear", "performer"}
 
 
 def is_family(variant):
-    return any(p["kind"] in FAMILIES for p in VARIANTS[variant])
+    """Not a mask (written as pattern text, or a kernelized family): no
+    ideal speedup and no PyTorch mask peer."""
+    parts = VARIANTS[variant]
+    if isinstance(parts, str):
+        return True
+    return any(p["kind"] in FAMILIES for p in parts)
+
+
+def linformer_k(variant):
+    """k of a Linformer variant, or None for a mask pattern."""
+    parts = VARIANTS[variant]
+    if isinstance(parts, str) and parts.startswith("linformer"):
+        return int(parts.split("k = ")[1].split(",")[0].rstrip(")"))
+    return None
 
 
 def goldens_module():
@@ -65,6 +81,8 @@ def goldens_module():
 def pattern_text(parts):
     if not parts:
         return ""
+    if isinstance(parts, str):
+        return parts
     return goldens_module().pattern_text([parts])
 
 
@@ -123,16 +141,23 @@ def torch_child(argv):
                for _ in range(3))
     parts = VARIANTS[variant]
     mask = None
-    if parts:
+    proj = linformer_k(variant)
+    if parts and proj is None:
         allowed = goldens_module().group_mask(parts, seq, seq)
         mask = torch.zeros(seq, seq).masked_fill(~allowed, float("-inf"))
     scale = HEAD_DIM ** -0.5
+    if proj is not None:
+        e, f = (torch.randn(proj, seq, generator=g) / proj ** 0.5
+                for _ in range(2))
 
     def attention():
-        s = torch.matmul(q, k.transpose(-1, -2)) * scale
+        kk, vv = k, v
+        if proj is not None:
+            kk, vv = torch.matmul(e, k), torch.matmul(f, v)
+        s = torch.matmul(q, kk.transpose(-1, -2)) * scale
         if mask is not None:
             s = s + mask
-        return torch.matmul(torch.softmax(s, dim=-1), v)
+        return torch.matmul(torch.softmax(s, dim=-1), vv)
 
     with torch.no_grad():
         attention()

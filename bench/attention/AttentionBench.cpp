@@ -128,6 +128,15 @@ int compileStep(const Options &opts) {
       !mlir::xf::parsePatternText(opts.pattern, groups, error))
     fail("--pattern: " + error);
 
+  // Linformer: keys and values projected by E and F (random N(0, 1/k):
+  // the timing does not depend on their values), then dense attention
+  // over the k projected rows.
+  const mlir::xf::PatternPart *family = mlir::xf::approximationOf(groups);
+  mlir::xf::PatternPart linformer;
+  if (family && family->kind == mlir::xf::PatternPart::Kind::Linformer)
+    linformer = *family;
+  bool isLinformer = linformer.kind == mlir::xf::PatternPart::Kind::Linformer;
+
   mlir::DialectRegistry registry;
   xfc::registerXFCDialects(registry);
   mlir::MLIRContext context(registry);
@@ -139,29 +148,65 @@ int compileStep(const Options &opts) {
   int64_t width = opts.heads * opts.headDim;
   auto type = mlir::RankedTensorType::get({1, opts.seq, width}, b.getF32Type());
   b.setInsertionPointToEnd(module->getBody());
+  std::vector<int64_t> projectionShape = {linformer.projection, opts.seq};
+  if (linformer.sharing == mlir::xf::PatternPart::Sharing::None)
+    projectionShape.insert(projectionShape.begin(), opts.heads);
+  auto projectionType =
+      mlir::RankedTensorType::get(projectionShape, b.getF32Type());
+  llvm::SmallVector<mlir::Type> argTypes = {type, type, type};
+  if (isLinformer)
+    argTypes.append({projectionType, projectionType});
   auto func =
       mlir::func::FuncOp::create(b, loc, xfc::kModelFunctionName,
-                                 b.getFunctionType({type, type, type}, {type}));
+                                 b.getFunctionType(argTypes, {type}));
   llvm::StringRef writable =
       mlir::bufferization::BufferizationDialect::kWritableAttrName;
-  const char *names[] = {"query", "key", "value"};
-  for (unsigned i = 0; i < 3; ++i) {
-    func.setArgAttr(i, xfc::kInputAttrName, b.getStringAttr(names[i]));
+  const char *names[] = {"query", "key", "value", "linformer_e",
+                         "linformer_f"};
+  for (unsigned i = 0; i < argTypes.size(); ++i) {
+    func.setArgAttr(i, i < 3 ? xfc::kInputAttrName : xfc::kWeightAttrName,
+                    b.getStringAttr(names[i]));
     func.setArgAttr(i, writable, b.getBoolAttr(false));
   }
   func.setResultAttr(0, xfc::kOutputAttrName, b.getStringAttr("output"));
   mlir::Block *body = func.addEntryBlock();
   b.setInsertionPointToStart(body);
-  auto op = mlir::xf::AttentionOp::create(
-      b, loc, type, body->getArgument(0), body->getArgument(1),
-      body->getArgument(2), mlir::Value(), b.getI64IntegerAttr(opts.heads),
-      b.getF64FloatAttr(1.0 / std::sqrt(double(opts.headDim))),
-      mlir::UnitAttr(),
+  mlir::Value key = body->getArgument(1), value = body->getArgument(2);
+  auto patternAttr =
       groups.empty() ? mlir::xf::AttentionPatternAttr()
-                     : mlir::xf::AttentionPatternAttr::get(&context, groups));
+                     : mlir::xf::AttentionPatternAttr::get(&context, groups);
+  if (isLinformer) {
+    auto projected = mlir::RankedTensorType::get(
+        {1, linformer.projection, width}, b.getF32Type());
+    key = mlir::xf::LinformerProjectionOp::create(
+        b, loc, projected, key, body->getArgument(3), mlir::Value(),
+        b.getI64IntegerAttr(opts.heads), patternAttr);
+    value = mlir::xf::LinformerProjectionOp::create(
+        b, loc, projected, value, body->getArgument(4), mlir::Value(),
+        b.getI64IntegerAttr(opts.heads), patternAttr);
+    patternAttr = mlir::xf::AttentionPatternAttr();
+  }
+  auto op = mlir::xf::AttentionOp::create(
+      b, loc, type, body->getArgument(0), key, value, mlir::Value(),
+      b.getI64IntegerAttr(opts.heads),
+      b.getF64FloatAttr(1.0 / std::sqrt(double(opts.headDim))),
+      mlir::UnitAttr(), patternAttr);
   mlir::func::ReturnOp::create(b, loc, op.getResult());
 
   xfc::WeightStore weights;
+  if (isLinformer) {
+    std::mt19937 rng(7);
+    std::normal_distribution<double> normal(
+        0.0, 1.0 / std::sqrt(double(linformer.projection)));
+    for (const char *name : {"linformer_e", "linformer_f"}) {
+      xfc::HostTensor tensor;
+      tensor.shape = projectionShape;
+      tensor.data.resize(size_t(tensor.numElements()));
+      for (float &x : tensor.data)
+        x = float(normal(rng));
+      weights.insert(name, std::move(tensor));
+    }
+  }
   xfc::ModuleInfo info;
   info.modelName = "attention";
   xfc::CompileRequest request;
@@ -183,11 +228,14 @@ int compileStep(const Options &opts) {
     fail("compile: no attention kernel in the report");
   int64_t denseFlops =
       kernel->pattern.empty() ? kernel->flops : kernel->denseFlops;
-  // Allowed pairs per head, averaged over head groups.
+  // Allowed pairs per head, averaged over head groups (Linformer: every
+  // query against the k projected rows).
   double allowed = double(opts.seq) * double(opts.seq);
-  // A family that is not a mask (linear, Performer) has no mask: its sums
-  // cover every pair, and it has no ideal speedup to compare with.
-  if (!groups.empty() && !mlir::xf::approximationOf(groups)) {
+  // A family that is not a mask (linear, Performer, LSH) has no mask: its
+  // sums cover every pair, and it has no ideal speedup to compare with.
+  if (isLinformer) {
+    allowed = double(opts.seq) * double(linformer.projection);
+  } else if (!groups.empty() && !mlir::xf::approximationOf(groups)) {
     allowed = 0;
     for (const auto &parts : groups)
       allowed += double(
@@ -202,7 +250,7 @@ int compileStep(const Options &opts) {
       {"kernel_kind", kernel->kind},
       {"gather", opts.gather},
       {"allowed_pairs", allowed},
-      {"executed_flops", kernel->flops},
+      {"executed_flops", kernel->flops + kernel->projectionFlops},
       {"dense_flops", denseFlops},
       {"compile_seconds", seconds},
   };

@@ -290,7 +290,8 @@ bool compileModel(const CompileRequest &request, CompileReport &report,
       !checkOutputDir(request, error))
     return false;
   WeightStore weights;
-  if (!loadWeights(spec, weights, error))
+  std::vector<std::string> generated;
+  if (!loadWeights(spec, shapes.seqLen, weights, error, &generated))
     return false;
   report.steps.emplace_back("parse spec and load weights", secondsSince(start));
 
@@ -315,7 +316,13 @@ bool compileModel(const CompileRequest &request, CompileReport &report,
     info.specJson = buffer.str();
   }
   report.totalSeconds = secondsSince(start);
-  return compileModule(*module, weights, info, request, report, error);
+  if (!compileModule(*module, weights, info, request, report, error))
+    return false;
+  for (const std::string &name : generated)
+    report.fusion.attentionNotes.push_back(
+        name + ": generated from the pattern's seed, N(0, 1/k) (the weights "
+               "have no such tensor)");
+  return true;
 }
 
 } // namespace xfc

@@ -81,6 +81,46 @@ private:
         causal ? b.getUnitAttr() : UnitAttr(), FloatAttr(), patternAttr);
   }
 
+  /// Linformer self-attention (docs/attention-patterns.md): the
+  /// projections, then E K and F V along the sequence
+  /// (xf.linformer_projection, which zeroes padded keys first), then dense
+  /// attention over the k projected rows with no padding left, then the
+  /// output projection. Emitted already decomposed (as
+  /// xf-decompose-model-ops would, node for node) because
+  /// xf.multi_head_attention has no E and F.
+  Value linformerAttention(Value x, const std::string &prefix,
+                           Value keyLengths, const LinformerLayer &layer) {
+    auto type = cast<RankedTensorType>(x.getType());
+    Location loc = at(prefix);
+    auto linear = [&](Value in, const char *part) {
+      return xf::LinearOp::create(b, xf::childNodeLoc(loc, part), type, in,
+                                  weight(prefix + "." + part + ".weight"),
+                                  weight(prefix + "." + part + ".bias"),
+                                  /*transpose_weight=*/false)
+          .getResult();
+    };
+    Value q = linear(x, "q"), k = linear(x, "k"), v = linear(x, "v");
+    int64_t rows = layer.shape[layer.shape.size() - 2];
+    auto projectedType =
+        f32Type({type.getDimSize(0), rows, type.getDimSize(2)});
+    auto pattern = xf::AttentionPatternAttr::get(b.getContext(), layer.pattern);
+    auto project = [&](Value in, const std::string &name, const char *part) {
+      return xf::LinformerProjectionOp::create(
+                 b, xf::childNodeLoc(loc, part), projectedType, in,
+                 weight(name), keyLengths, b.getI64IntegerAttr(spec.numHeads),
+                 pattern)
+          .getResult();
+    };
+    Value kp = project(k, layer.e, "linformer_e");
+    Value vp = project(v, layer.f, "linformer_f");
+    double scale = 1.0 / std::sqrt(static_cast<double>(spec.headDim()));
+    Value attended = xf::AttentionOp::create(
+        b, xf::childNodeLoc(loc, "core"), type, q, kp, vp, Value(),
+        b.getI64IntegerAttr(spec.numHeads), b.getF64FloatAttr(scale),
+        UnitAttr(), xf::AttentionPatternAttr());
+    return linear(attended, "out");
+  }
+
   Value feedForward(Value x, const std::string &prefix) {
     xf::ActivationKind kind = xf::ActivationKind::gelu;
     switch (spec.activation) {
@@ -166,8 +206,16 @@ private:
       std::string layer = name + ".layers." + std::to_string(i);
       std::string pattern =
           i < static_cast<int64_t>(patterns.size()) ? patterns[i] : "";
+      // The spec's patterns (Linformer included) are those of the first
+      // stack only: the decoder of an encoder_decoder gets none.
+      LinformerLayer linformer = linformerLayer(spec, i, shapes.seqLen);
+      if (patterns.empty())
+        linformer.enabled = false;
       x = residual(x, layer + ".self_attn_norm", layer + ".self_attn",
                    [&](Value in) {
+                     if (linformer.enabled)
+                       return linformerAttention(in, layer + ".self_attn",
+                                                 selfLengths, linformer);
                      return attention(in, in, layer + ".self_attn", selfLengths,
                                       causal, pattern);
                    });
@@ -280,6 +328,8 @@ OwningOpRef<ModuleOp> ModelIRBuilder::build() {
   std::vector<TensorDecl> inputs = listInputs(spec, shapes);
   std::vector<TensorDecl> outputs = listOutputs(spec, shapes);
   std::vector<WeightDecl> weightDecls = listWeights(spec);
+  for (WeightDecl &decl : listLinformerWeights(spec, shapes.seqLen))
+    weightDecls.push_back(std::move(decl));
 
   auto tensorType = [&](const TensorDecl &decl) -> Type {
     Type element =

@@ -13,6 +13,8 @@
 
 #include "xfc/Frontend/ModelSpec.h"
 
+#include "xf/Analysis/AttentionPattern.h"
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -151,6 +153,67 @@ std::vector<WeightDecl> listWeights(const ModelSpec &spec) {
       builder.add("lm_head.bias", {spec.vocabSize});
   }
   return builder.take();
+}
+
+LinformerLayer linformerLayer(const ModelSpec &spec, int64_t layer,
+                              int64_t seqLen) {
+  LinformerLayer result;
+  if (layer < 0 || layer >= static_cast<int64_t>(spec.attentionPatterns.size()))
+    return result;
+  mlir::xf::PatternGroups groups;
+  std::string problem;
+  if (!mlir::xf::parsePatternText(spec.attentionPatterns[layer], groups,
+                                  problem))
+    return result;
+  const mlir::xf::PatternPart *part = mlir::xf::approximationOf(groups);
+  if (!part || part->kind != mlir::xf::PatternPart::Kind::Linformer)
+    return result;
+  using Sharing = mlir::xf::PatternPart::Sharing;
+  // The patterns are those of the first stack (docs/spec.md).
+  const std::string stack =
+      spec.kind == ModelKind::Decoder ? "decoder" : "encoder";
+  const std::string prefix =
+      stack + ".layers." + std::to_string(layer) + ".self_attn.";
+  result.enabled = true;
+  result.seed = part->seed;
+  result.pattern = spec.attentionPatterns[layer];
+  result.shape = {part->projection, seqLen};
+  switch (part->sharing) {
+  case Sharing::None:
+    result.shape.insert(result.shape.begin(), spec.numHeads);
+    [[fallthrough]];
+  case Sharing::Headwise:
+    result.e = prefix + "linformer_e";
+    result.f = prefix + "linformer_f";
+    break;
+  case Sharing::KeyValue:
+    result.e = result.f = prefix + "linformer_e";
+    break;
+  case Sharing::Layerwise:
+    result.e = result.f = stack + ".linformer_e";
+    break;
+  }
+  return result;
+}
+
+std::vector<WeightDecl> listLinformerWeights(const ModelSpec &spec,
+                                             int64_t seqLen) {
+  std::vector<WeightDecl> decls;
+  auto addOnce = [&](const std::string &name,
+                     const std::vector<int64_t> &shape) {
+    for (const WeightDecl &decl : decls)
+      if (decl.name == name)
+        return;
+    decls.push_back({name, shape});
+  };
+  for (size_t i = 0; i < spec.attentionPatterns.size(); ++i) {
+    LinformerLayer layer = linformerLayer(spec, int64_t(i), seqLen);
+    if (!layer.enabled)
+      continue;
+    addOnce(layer.e, layer.shape);
+    addOnce(layer.f, layer.shape);
+  }
+  return decls;
 }
 
 std::vector<TensorDecl> listInputs(const ModelSpec &spec,

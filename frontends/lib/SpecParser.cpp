@@ -898,6 +898,7 @@ bool overrideAttentionPattern(ModelSpec &spec, const std::string &text,
   if (!readAttentionPattern(spec, text, "--attention", canonical, error))
     return false;
   spec.attentionPatterns.assign(spec.numLayers, canonical);
+  spec.attentionPatternOverridden = true;
   return true;
 }
 
@@ -919,8 +920,27 @@ bool validateShapeOptions(const ModelSpec &spec, const ShapeOptions &shapes,
     mlir::xf::PatternGroups groups;
     std::string problem;
     mlir::xf::parsePatternText(spec.attentionPatterns[i], groups, problem);
-    if (mlir::xf::approximationOf(groups))
-      continue; // Not a mask: nothing depends on the sequence here.
+    if (const mlir::xf::PatternPart *family =
+            mlir::xf::approximationOf(groups)) {
+      // Linformer's layerwise sharing is one matrix for every layer that
+      // uses it, so those layers must agree on k (and the seed that may
+      // generate it).
+      using Sharing = mlir::xf::PatternPart::Sharing;
+      if (family->kind == mlir::xf::PatternPart::Kind::Linformer &&
+          family->sharing == Sharing::Layerwise)
+        for (size_t j = 0; j < i; ++j)
+          if (spec.attentionPatterns[j].find("layerwise") !=
+                  std::string::npos &&
+              spec.attentionPatterns[j] != spec.attentionPatterns[i])
+            return fail(error,
+                        "$.attention_pattern[" + std::to_string(i) + "]",
+                        "the same pattern as layer " + std::to_string(j) +
+                            ", " + quote(spec.attentionPatterns[j]) +
+                            " (layerwise Linformer layers share one "
+                            "projection matrix)",
+                        quote(spec.attentionPatterns[i]));
+      continue; // Nothing else depends on the sequence here.
+    }
     for (const auto &group : groups) {
       mlir::xf::AttentionPattern pattern(group, shapes.seqLen, shapes.seqLen);
       if (!pattern.error().empty())

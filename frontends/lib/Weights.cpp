@@ -188,9 +188,20 @@ bool isLittleEndian() {
   return first == 1;
 }
 
-/// Reads every weight of `spec` from the safetensors file `path`.
+/// A Linformer projection's name (docs/spec.md, "Linformer projections").
+bool isLinformerName(const std::string &name) {
+  return endsWith(name, ".linformer_e") || endsWith(name, ".linformer_f");
+}
+
+/// Reads every weight of `spec` from the safetensors file `path`, and those
+/// of `optional` (the Linformer projections) that the file holds. With
+/// `ignoreOtherLinformer`, Linformer projections the compiled patterns do
+/// not use are skipped instead of refused (`--attention` replaced the
+/// spec's patterns).
 bool loadSafetensors(const ModelSpec &spec, const std::string &path,
-                     WeightStore &out, std::string &error) {
+                     const std::vector<WeightDecl> &optional,
+                     bool ignoreOtherLinformer, WeightStore &out,
+                     std::string &error) {
   MappedFile file;
   std::string reason;
   if (!file.open(path, reason)) {
@@ -203,14 +214,20 @@ bool loadSafetensors(const ModelSpec &spec, const std::string &path,
     return false;
   }
 
-  const std::vector<WeightDecl> decls = listWeights(spec);
+  std::vector<WeightDecl> decls = listWeights(spec);
   std::set<std::string> expectedNames;
   for (const WeightDecl &decl : decls)
     expectedNames.insert(decl.name);
+  for (const WeightDecl &decl : optional) {
+    expectedNames.insert(decl.name);
+    if (header.find(decl.name))
+      decls.push_back(decl);
+  }
   // Extra tensors first: when names follow another convention, the first
   // unknown name says more than the first missing one.
   for (const SafetensorsEntry &entry : header.entries) {
-    if (!expectedNames.count(entry.name)) {
+    if (!expectedNames.count(entry.name) &&
+        !(ignoreOtherLinformer && isLinformerName(entry.name))) {
       error = path + ": unexpected tensor \"" + entry.name +
               "\": the spec has no weight of that name (do the checkpoint's "
               "names follow docs/spec.md?)";
@@ -236,6 +253,13 @@ bool loadSafetensors(const ModelSpec &spec, const std::string &path,
     if (entry->shape != decl.shape) {
       error = path + ": tensor \"" + decl.name + "\" has shape " +
               shapeText(entry->shape) + ", expected " + shapeText(decl.shape);
+      // A Linformer projection is learned for one sequence length n (its
+      // last dimension), which --seq-len must match.
+      if (isLinformerName(decl.name) && !entry->shape.empty())
+        error += " (a Linformer projection is [k, n] or [num_heads, k, n] "
+                 "for the compiled n = --seq-len " +
+                 std::to_string(decl.shape.back()) + "; this one is for n = " +
+                 std::to_string(entry->shape.back()) + ")";
       return false;
     }
     HostTensor tensor;
@@ -306,6 +330,33 @@ void initRandomWeights(const ModelSpec &spec, uint64_t seed, double stddev,
   }
 }
 
+/// FNV-1a, 64 bits: a fully specified hash of a weight name, so each
+/// generated Linformer projection has its own stream.
+uint64_t fnv1a64(const std::string &text) {
+  uint64_t hash = 0xCBF29CE484222325ull;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 0x100000001B3ull;
+  }
+  return hash;
+}
+
+void generateLinformerProjection(const WeightDecl &decl, uint64_t seed,
+                                 WeightStore &out) {
+  // N(0, 1/k), the initialization of the paper (2006.04768, section 4):
+  // standard normals from the Box-Muller stream seeded with
+  // seed ^ FNV-1a(name), in row-major order, times 1/sqrt(k).
+  int64_t k = decl.shape[decl.shape.size() - 2];
+  double scale = 1.0 / std::sqrt(static_cast<double>(k));
+  NormalStream normals(seed ^ fnv1a64(decl.name));
+  HostTensor tensor;
+  tensor.shape = decl.shape;
+  tensor.data.resize(static_cast<size_t>(tensor.numElements()));
+  for (float &x : tensor.data)
+    x = static_cast<float>(scale * normals.next());
+  out.insert(decl.name, std::move(tensor));
+}
+
 /// Bytes of this machine's physical memory (0 if unknown).
 uint64_t physicalMemoryBytes() {
   long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGESIZE);
@@ -313,12 +364,22 @@ uint64_t physicalMemoryBytes() {
 }
 
 bool loadWeights(const ModelSpec &spec, WeightStore &out, std::string &error) {
+  return loadWeights(spec, /*seqLen=*/0, out, error, nullptr);
+}
+
+bool loadWeights(const ModelSpec &spec, int64_t seqLen, WeightStore &out,
+                 std::string &error, std::vector<std::string> *generated) {
+  std::vector<WeightDecl> linformer;
+  if (seqLen > 0)
+    linformer = listLinformerWeights(spec, seqLen);
+  std::vector<WeightDecl> all = listWeights(spec);
+  all.insert(all.end(), linformer.begin(), linformer.end());
   // The total first, before allocating anything: each tensor is bounded by
   // the spec parser, but their sum is not, and Linux overcommits, so a model
   // larger than memory would not fail its allocations but get the process
   // killed while they are filled.
   uint64_t totalBytes = 0;
-  for (const WeightDecl &decl : listWeights(spec)) {
+  for (const WeightDecl &decl : all) {
     uint64_t bytes = sizeof(float);
     for (int64_t dim : decl.shape)
       if (__builtin_mul_overflow(bytes, uint64_t(dim), &bytes))
@@ -342,9 +403,34 @@ bool loadWeights(const ModelSpec &spec, WeightStore &out, std::string &error) {
       initRandomWeights(spec, spec.weights.seed, spec.weights.stddev, loaded);
       break;
     case WeightSource::Kind::Safetensors:
-      if (!loadSafetensors(spec, spec.weights.path, loaded, error))
+      if (!loadSafetensors(spec, spec.weights.path, linformer,
+                           spec.attentionPatternOverridden, loaded, error))
         return false;
       break;
+    }
+    // Linformer projections the weights do not hold: generated from the
+    // pattern's seed when every weight is generated (source "random") or
+    // when --attention forced Linformer on a model trained without it; a
+    // spec that declares Linformer itself must bring its trained E and F.
+    for (size_t i = 0; i < spec.attentionPatterns.size(); ++i) {
+      LinformerLayer layer = linformerLayer(spec, int64_t(i), seqLen);
+      if (!layer.enabled)
+        continue;
+      for (const std::string &name : {layer.e, layer.f}) {
+        if (loaded.find(name))
+          continue;
+        if (spec.weights.kind == WeightSource::Kind::Safetensors &&
+            !spec.attentionPatternOverridden) {
+          error = spec.weights.path + ": missing tensor \"" + name +
+                  "\" (expected F32 " + shapeText(layer.shape) +
+                  ", the Linformer projection of layer " + std::to_string(i) +
+                  " for --seq-len " + std::to_string(seqLen) + ")";
+          return false;
+        }
+        generateLinformerProjection({name, layer.shape}, layer.seed, loaded);
+        if (generated)
+          generated->push_back(name);
+      }
     }
   } catch (const std::bad_alloc &) {
     error = "not enough memory for the weights of \"" + spec.name + "\"";

@@ -87,4 +87,37 @@ func.func @relative(%x: tensor<1x7x16xf32>, %mem: tensor<1x8x16xf32>,
       -> tensor<1x7x16xf32> loc("l0.attn.core")
   return %o : tensor<1x7x16xf32>
 }
+
+// -----
+
+// Linformer: each projection is a kernel (2 k n C multiply-adds per batch
+// item, plus n C selects with key lengths); the attention over the k = 4
+// projected rows is the Linformer kernel, compared with dense attention
+// over the n = 7 keys and counting the projections' FLOPs with it.
+
+// CHECK-LABEL: module attributes {xf.kernels = [
+// Keys: 2 * (2*4*7*16 + 7*16) FLOPs; x, E, lengths, result: (896 + 112 + 8
+// + 512) bytes.
+// CHECK-SAME: {bytes = 1528 : i64, flops = 2016 : i64, id = 0 : i64, kind = "linformer_projection", name = "l0.attn.linformer_e"
+// Values, no key lengths: 2 * 2*4*7*16.
+// CHECK-SAME: {bytes = 1520 : i64, flops = 1792 : i64, id = 1 : i64, kind = "linformer_projection", name = "l0.attn.linformer_f"
+// 2*2*7*4 scores * (4*8 + 5); dense: 2*2*7*7 * 37; the scores written and
+// read once: 896 + 512 + 512 + 896 + 2*112*4 bytes.
+// CHECK-SAME: {allowed_fraction = 1.000000e+00 : f64, bytes = 3712 : i64, dense_flops = 7252 : i64, flops = 4144 : i64, id = 2 : i64, kind = "attention(unfused, linformer)", name = "l0.attn.core", nodes = ["l0.attn.core"], pattern = "linformer(k = 4, sharing = headwise, seed = 0)", projection_flops = 3808 : i64
+module {
+func.func @linformer(%q: tensor<2x7x16xf32>, %k: tensor<2x7x16xf32>,
+    %v: tensor<2x7x16xf32>, %e: tensor<4x7xf32>, %f: tensor<4x7xf32>,
+    %len: tensor<2xi32>) -> tensor<2x7x16xf32> {
+  %kp = xf.linformer_projection %k, %e key_lengths(%len) {num_heads = 2 : i64,
+      pattern = #xf.pattern<"linformer(k = 4, sharing = headwise, seed = 0)">}
+      : (tensor<2x7x16xf32>, tensor<4x7xf32>, tensor<2xi32>) -> tensor<2x4x16xf32>
+      loc("l0.attn.linformer_e")
+  %vp = xf.linformer_projection %v, %f {num_heads = 2 : i64}
+      : (tensor<2x7x16xf32>, tensor<4x7xf32>) -> tensor<2x4x16xf32>
+      loc("l0.attn.linformer_f")
+  %a = xf.attention %q, %kp, %vp {num_heads = 2 : i64, scale = 0.35 : f64}
+      : (tensor<2x7x16xf32>, tensor<2x4x16xf32>, tensor<2x4x16xf32>) -> tensor<2x7x16xf32>
+      loc("l0.attn.core")
+  return %a : tensor<2x7x16xf32>
+}
 }

@@ -521,3 +521,55 @@ LogicalResult RelativeAttentionOp::verify() {
     return emitOpError() << "scale must be positive and finite, found " << s;
   return expectShape(*this, "result", getResult(), {batch, q[1], v[2]});
 }
+
+//===----------------------------------------------------------------------===//
+// LinformerProjectionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LinformerProjectionOp::verify() {
+  if (failed(verifyStaticShapes(*this)) ||
+      failed(expectRank(*this, "input", getInput(), 3)))
+    return failure();
+  ArrayRef<int64_t> input = shapeOf(getInput());
+  ArrayRef<int64_t> projection = shapeOf(getProjection());
+  int64_t batch = input[0], n = input[1], width = input[2];
+  int64_t heads = getNumHeads();
+  if (failed(verifyHeads(*this, width, heads, "input")))
+    return failure();
+  // [k, n] is shared by every head, [H, k, n] holds one matrix per head.
+  if (projection.size() != 2 && projection.size() != 3)
+    return emitOpError() << "projection must be [k, n] or [num_heads, k, n] "
+                            "with n = "
+                         << n << ", found " << formatShape(projection);
+  bool perHead = projection.size() == 3;
+  if (perHead && projection[0] != heads)
+    return emitOpError() << "per-head projection must have num_heads = "
+                         << heads << " matrices, found "
+                         << formatShape(projection);
+  int64_t k = projection[projection.size() - 2];
+  // E and F are learned for one sequence length: they cannot be applied to
+  // another.
+  if (projection.back() != n)
+    return emitOpError() << "projection has " << projection.back()
+                         << " columns, but the input has n = " << n
+                         << " positions (" << formatShape(projection)
+                         << " against input " << formatShape(input) << ")";
+  if (failed(verifyKeyLengths(*this, getKeyLengths(), batch)))
+    return failure();
+  if (AttentionPatternAttr pattern = getPatternAttr()) {
+    PatternGroups groups = pattern.getGroups();
+    const PatternPart *family = approximationOf(groups);
+    if (!family || family->kind != PatternPart::Kind::Linformer)
+      return emitOpError() << "pattern must be a linformer pattern, found \""
+                           << pattern.getText() << "\"";
+    if (family->projection != k)
+      return emitOpError() << "pattern projects to k = " << family->projection
+                           << " rows, the projection has k = " << k;
+    if (perHead != (family->sharing == PatternPart::Sharing::None))
+      return emitOpError()
+             << "pattern \"" << pattern.getText() << "\" needs a "
+             << (perHead ? "[k, n]" : "[num_heads, k, n]")
+             << " projection, found " << formatShape(projection);
+  }
+  return expectShape(*this, "result", getResult(), {batch, k, width});
+}

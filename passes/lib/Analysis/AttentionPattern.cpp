@@ -299,9 +299,13 @@ int64_t approximationFlops(const PatternPart &part, int64_t batch,
     break;
   }
   case Kind::Linformer: {
+    // As the code computes it (xf.linformer_projection twice, then the
+    // fused kernel over p keys): E K and F V, a multiply-add per p x n x d
+    // per head, then dense attention over the p projected keys. The
+    // padding select of key lengths is not counted here (the kernel report
+    // does count it, see linformerProjectionFlops).
     double p = double(part.projection);
-    // E K and F V, then dense attention over p keys.
-    flops = 2 * 2 * p * k * d + q * p * (4 * d + 5);
+    flops = 2 * (2 * p * k * d) + q * p * (4 * d + 5);
     break;
   }
   case Kind::Lsh: {
@@ -317,6 +321,11 @@ int64_t approximationFlops(const PatternPart &part, int64_t batch,
     break;
   }
   return static_cast<int64_t>(bh * flops);
+}
+
+int64_t linformerProjectionFlops(int64_t batch, int64_t n, int64_t k,
+                                 int64_t channels, bool keyLengths) {
+  return batch * (2 * k * n * channels + (keyLengths ? n * channels : 0));
 }
 
 AttentionPattern::AttentionPattern(std::vector<PatternPart> parts,

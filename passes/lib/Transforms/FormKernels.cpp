@@ -80,6 +80,9 @@ struct KernelCost {
   /// The fused kernel's gathering strategy per head group, joined with
   /// " | " ("residue(classes = 2) | none"); empty when nothing is gathered.
   std::string gather;
+  /// Linformer attention: the FLOPs of the xf.linformer_projection kernels
+  /// that made its keys and values.
+  int64_t projectionFlops = 0;
 };
 
 /// Operands read once plus results written once.
@@ -132,6 +135,37 @@ KernelCost costOfAttention(AttentionOp op) {
     cost.pattern = pattern.getText().str();
   // Q K^T and P V (2 d each per score), scale, mask, exp, sum, divide.
   cost.denseFlops = int64_t(double(scores) * double(4 * headDim + 5));
+  // Linformer: dense attention over the k rows that xf.linformer_projection
+  // made of the keys and values. The kernel computes that attention alone
+  // (the projections are kernels of their own); the report compares the
+  // whole family, projections included, with dense attention over the n
+  // keys the projections read.
+  if (auto keys = op.getKey().getDefiningOp<LinformerProjectionOp>()) {
+    auto values = op.getValue().getDefiningOp<LinformerProjectionOp>();
+    int64_t n = cast<ShapedType>(keys.getInput().getType()).getShape()[1];
+    PatternPart part;
+    part.kind = PatternPart::Kind::Linformer;
+    part.projection = sk;
+    if (AttentionPatternAttr pattern = keys.getPatternAttr()) {
+      PatternGroups groups = pattern.getGroups();
+      if (const PatternPart *family = approximationOf(groups))
+        part = *family;
+    }
+    cost.pattern = part.describe();
+    cost.denseFlops =
+        int64_t(double(batch * heads * sq * n) * double(4 * headDim + 5));
+    cost.flops = scores * (4 * headDim + 5);
+    cost.projectionFlops = linformerProjectionFlops(
+        batch, n, sk, q.getShape()[2], bool(keys.getKeyLengths()));
+    if (values)
+      cost.projectionFlops += linformerProjectionFlops(
+          batch, n, sk, cast<ShapedType>(values.getType()).getShape()[2],
+          bool(values.getKeyLengths()));
+    cost.kind = kernel ? "attention(linformer)" : "attention(unfused, linformer)";
+    if (!kernel)
+      cost.bytes += 2 * scores * 4;
+    return cost;
+  }
   // A family that is not a mask: its own kernel and its own count.
   if (AttentionPatternAttr pattern = op.getPatternAttr()) {
     PatternGroups groups = pattern.getGroups();
@@ -238,6 +272,18 @@ KernelCost costOf(Operation *op) {
     return costOfRelativeAttention(relative);
   if (auto loop = dyn_cast<scf::ForOp>(op))
     return costOfLoop(loop);
+  if (auto projection = dyn_cast<LinformerProjectionOp>(op)) {
+    ArrayRef<int64_t> in =
+        cast<ShapedType>(projection.getInput().getType()).getShape();
+    ArrayRef<int64_t> p =
+        cast<ShapedType>(projection.getProjection().getType()).getShape();
+    KernelCost cost;
+    cost.kind = "linformer_projection";
+    cost.flops = linformerProjectionFlops(in[0], in[1], p[p.size() - 2], in[2],
+                                          bool(projection.getKeyLengths()));
+    cost.bytes = operandAndResultBytes(op);
+    return cost;
+  }
   KernelCost cost;
   cost.bytes = operandAndResultBytes(op);
   int64_t n = op->getNumResults() ? numElements(op->getResult(0)) : 0;
@@ -327,6 +373,9 @@ struct XFFormKernelsPass
                      b.getF64FloatAttr(cost.allowedFraction));
           if (!cost.gather.empty())
             fields.set("gather", b.getStringAttr(cost.gather));
+          if (cost.projectionFlops)
+            fields.set("projection_flops",
+                       b.getI64IntegerAttr(cost.projectionFlops));
           record = fields.getDictionary(&getContext());
         }
         kernels.push_back(record);

@@ -796,3 +796,79 @@ func.func @rel_scale(%q: tensor<1x7x16xf32>, %k: tensor<1x15x16xf32>, %w: tensor
       : (tensor<1x7x16xf32>, tensor<1x15x16xf32>, tensor<1x15x16xf32>, tensor<16x16xf32>, tensor<2x8xf32>, tensor<2x8xf32>) -> tensor<1x7x16xf32>
   return %0 : tensor<1x7x16xf32>
 }
+
+//===----------------------------------------------------------------------===//
+// LinformerProjectionOp
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @linformer_projection_rank(%x: tensor<1x7x16xf32>, %e: tensor<28xf32>) -> tensor<1x4x16xf32> {
+  // expected-error @+1 {{'xf.linformer_projection' op projection must be [k, n] or [num_heads, k, n] with n = 7, found [28]}}
+  %0 = xf.linformer_projection %x, %e {num_heads = 2 : i64} : (tensor<1x7x16xf32>, tensor<28xf32>) -> tensor<1x4x16xf32>
+  return %0 : tensor<1x4x16xf32>
+}
+
+// -----
+
+func.func @linformer_projection_heads(%x: tensor<1x7x16xf32>, %e: tensor<3x4x7xf32>) -> tensor<1x4x16xf32> {
+  // expected-error @+1 {{'xf.linformer_projection' op per-head projection must have num_heads = 2 matrices, found [3, 4, 7]}}
+  %0 = xf.linformer_projection %x, %e {num_heads = 2 : i64} : (tensor<1x7x16xf32>, tensor<3x4x7xf32>) -> tensor<1x4x16xf32>
+  return %0 : tensor<1x4x16xf32>
+}
+
+// -----
+
+func.func @linformer_projection_length(%x: tensor<1x7x16xf32>, %e: tensor<4x8xf32>) -> tensor<1x4x16xf32> {
+  // expected-error @+1 {{'xf.linformer_projection' op projection has 8 columns, but the input has n = 7 positions ([4, 8] against input [1, 7, 16])}}
+  %0 = xf.linformer_projection %x, %e {num_heads = 2 : i64} : (tensor<1x7x16xf32>, tensor<4x8xf32>) -> tensor<1x4x16xf32>
+  return %0 : tensor<1x4x16xf32>
+}
+
+// -----
+
+func.func @linformer_projection_width(%x: tensor<1x7x15xf32>, %e: tensor<4x7xf32>) -> tensor<1x4x15xf32> {
+  // expected-error @+1 {{'xf.linformer_projection' op input width 15 is not divisible by num_heads = 2}}
+  %0 = xf.linformer_projection %x, %e {num_heads = 2 : i64} : (tensor<1x7x15xf32>, tensor<4x7xf32>) -> tensor<1x4x15xf32>
+  return %0 : tensor<1x4x15xf32>
+}
+
+// -----
+
+func.func @linformer_projection_lengths(%x: tensor<2x7x16xf32>, %e: tensor<4x7xf32>, %len: tensor<3xi32>) -> tensor<2x4x16xf32> {
+  // expected-error @+1 {{'xf.linformer_projection' op key_lengths must have shape [2], found [3]}}
+  %0 = xf.linformer_projection %x, %e key_lengths(%len) {num_heads = 2 : i64} : (tensor<2x7x16xf32>, tensor<4x7xf32>, tensor<3xi32>) -> tensor<2x4x16xf32>
+  return %0 : tensor<2x4x16xf32>
+}
+
+// -----
+
+func.func @linformer_projection_result(%x: tensor<1x7x16xf32>, %e: tensor<4x7xf32>) -> tensor<1x5x16xf32> {
+  // expected-error @+1 {{'xf.linformer_projection' op result must have shape [1, 4, 16], found [1, 5, 16]}}
+  %0 = xf.linformer_projection %x, %e {num_heads = 2 : i64} : (tensor<1x7x16xf32>, tensor<4x7xf32>) -> tensor<1x5x16xf32>
+  return %0 : tensor<1x5x16xf32>
+}
+
+// -----
+
+func.func @linformer_projection_not_linformer(%x: tensor<1x7x16xf32>, %e: tensor<4x7xf32>) -> tensor<1x4x16xf32> {
+  // expected-error @+1 {{'xf.linformer_projection' op pattern must be a linformer pattern, found "causal"}}
+  %0 = xf.linformer_projection %x, %e {num_heads = 2 : i64, pattern = #xf.pattern<"causal">} : (tensor<1x7x16xf32>, tensor<4x7xf32>) -> tensor<1x4x16xf32>
+  return %0 : tensor<1x4x16xf32>
+}
+
+// -----
+
+func.func @linformer_projection_k(%x: tensor<1x7x16xf32>, %e: tensor<4x7xf32>) -> tensor<1x4x16xf32> {
+  // expected-error @+1 {{'xf.linformer_projection' op pattern projects to k = 8 rows, the projection has k = 4}}
+  %0 = xf.linformer_projection %x, %e {num_heads = 2 : i64, pattern = #xf.pattern<"linformer(k = 8)">} : (tensor<1x7x16xf32>, tensor<4x7xf32>) -> tensor<1x4x16xf32>
+  return %0 : tensor<1x4x16xf32>
+}
+
+// -----
+
+func.func @linformer_projection_sharing(%x: tensor<1x7x16xf32>, %e: tensor<4x7xf32>) -> tensor<1x4x16xf32> {
+  // expected-error @+1 {{'xf.linformer_projection' op pattern "linformer(k = 4, sharing = none)" needs a [num_heads, k, n] projection, found [4, 7]}}
+  %0 = xf.linformer_projection %x, %e {num_heads = 2 : i64, pattern = #xf.pattern<"linformer(k = 4, sharing = none)">} : (tensor<1x7x16xf32>, tensor<4x7xf32>) -> tensor<1x4x16xf32>
+  return %0 : tensor<1x4x16xf32>
+}

@@ -337,3 +337,23 @@ func.func @segment_recurrence(%x: tensor<1x7x16xf32>, %mem: tensor<1x8x16xf32>,
       -> tensor<1x7x16xf32>
   return %o, %next : tensor<1x7x16xf32>, tensor<1x8x16xf32>
 }
+
+// -----
+
+// Linformer's sequence projection: one matrix for every head, or one per
+// head, with or without key lengths.
+
+// CHECK-LABEL: func.func @linformer_projection
+// CHECK: xf.linformer_projection %{{.*}}, %{{.*}} key_lengths(%{{.*}}) {num_heads = 2 : i64, pattern = #xf.pattern<"linformer(k = 4, sharing = headwise, seed = 0)">} : (tensor<2x7x16xf32>, tensor<4x7xf32>, tensor<2xi32>) -> tensor<2x4x16xf32>
+// CHECK: xf.linformer_projection %{{.*}}, %{{.*}} {num_heads = 2 : i64} : (tensor<2x7x16xf32>, tensor<2x9x7xf32>) -> tensor<2x9x16xf32>
+func.func @linformer_projection(%x: tensor<2x7x16xf32>, %e: tensor<4x7xf32>,
+                                %eh: tensor<2x9x7xf32>, %len: tensor<2xi32>)
+    -> (tensor<2x4x16xf32>, tensor<2x9x16xf32>) {
+  %0 = xf.linformer_projection %x, %e key_lengths(%len) {num_heads = 2 : i64,
+      pattern = #xf.pattern<"linformer(k = 4, sharing = headwise, seed = 0)">}
+      : (tensor<2x7x16xf32>, tensor<4x7xf32>, tensor<2xi32>)
+      -> tensor<2x4x16xf32>
+  %1 = xf.linformer_projection %x, %eh {num_heads = 2 : i64}
+      : (tensor<2x7x16xf32>, tensor<2x9x7xf32>) -> tensor<2x9x16xf32>
+  return %0, %1 : tensor<2x4x16xf32>, tensor<2x9x16xf32>
+}

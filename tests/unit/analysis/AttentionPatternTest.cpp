@@ -519,5 +519,26 @@ TEST(AttentionPatternTiles, LongSequencesMapInTileTime) {
   EXPECT_EQ(window.allowedPairs(), 16384 * 513 - 2 * (256 * 257 / 2));
 }
 
+/// Linformer's count is what the code runs: the two projections
+/// (linformerProjectionFlops, as xf-form-kernels counts each
+/// xf.linformer_projection) plus dense attention over the k projected rows.
+TEST(AttentionPattern, LinformerFlopsAreProjectionsPlusAttention) {
+  PatternGroups groups;
+  std::string error;
+  ASSERT_TRUE(parsePatternText("linformer(k = 256)", groups, error)) << error;
+  const PatternPart *part = approximationOf(groups);
+  ASSERT_NE(part, nullptr);
+  int64_t batch = 2, heads = 12, n = 4096, d = 64;
+  int64_t projection = linformerProjectionFlops(batch, n, 256, heads * d,
+                                                /*keyLengths=*/false);
+  EXPECT_EQ(projection, batch * 2 * 256 * n * heads * d);
+  int64_t attention = batch * heads * n * 256 * (4 * d + 5);
+  EXPECT_EQ(approximationFlops(*part, batch, heads, n, n, d),
+            2 * projection + attention);
+  // Key lengths add one select per input element.
+  EXPECT_EQ(linformerProjectionFlops(batch, n, 256, heads * d, true),
+            projection + batch * n * heads * d);
+}
+
 } // namespace
 } // namespace mlir::xf

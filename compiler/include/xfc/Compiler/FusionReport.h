@@ -41,6 +41,9 @@ struct KernelSummary {
   /// How the fused kernel gathers its sparse parts, per head group
   /// ("residue(classes = 2) | none"); empty when it gathers nothing.
   std::string gather;
+  /// Linformer attention: the FLOPs of the projection kernels that made
+  /// its keys and values (counted with it against dense attention).
+  int64_t projectionFlops = 0;
 };
 
 /// A group of spec nodes and the fusion that forms it ("qkv", ...).
@@ -61,6 +64,9 @@ struct FusionReport {
   std::vector<KernelSummary> kernels;
   /// True when the plan came from --fusion-plan.
   bool fromFile = false;
+  /// Lines the attention section of --explain adds after the kernels
+  /// (e.g. which Linformer projections were generated from their seed).
+  std::vector<std::string> attentionNotes;
 };
 
 /// Before the model stage: lists the candidates of `module` (as the model

@@ -79,6 +79,10 @@ struct ModelSpec {
   /// each layer keeps from the previous segments, attended to as memory with
   /// relative positions; 0 for every other model.
   int64_t memoryLength = 0;
+  /// The patterns came from `xfc compile --attention`, not from the spec:
+  /// Linformer projections missing from a weights file are then generated
+  /// from the pattern's seed instead of being an error.
+  bool attentionPatternOverridden = false;
   std::string dtype = "f32";
   WeightSource weights;
 
@@ -104,6 +108,30 @@ struct WeightDecl {
 /// Every weight the spec implies, in a deterministic order (the order the IR
 /// builder creates the function arguments in).
 std::vector<WeightDecl> listWeights(const ModelSpec &spec);
+
+/// The Linformer projections E and F of self-attention layer `layer` of the
+/// first stack, by weight name (docs/spec.md, "Linformer projections"):
+/// `<stack>.layers.N.self_attn.linformer_e` / `_f` (per layer), one
+/// `..._e` for both when E = F (`key_value`), `<stack>.linformer_e` for
+/// every `layerwise` layer. Shapes are [k, n], or [num_heads, k, n] for
+/// `sharing = none`, with n the compiled sequence length.
+struct LinformerLayer {
+  bool enabled = false;
+  std::string e, f; ///< Weight names; f == e when E = F.
+  std::vector<int64_t> shape;
+  uint64_t seed = 0; ///< The pattern's seed (generated projections).
+  std::string pattern; ///< The layer's canonical pattern text.
+};
+
+/// Layer `layer`'s projections at sequence length `seqLen` (`enabled` false
+/// when the layer's pattern is not linformer).
+LinformerLayer linformerLayer(const ModelSpec &spec, int64_t layer,
+                              int64_t seqLen);
+
+/// Every Linformer projection weight of the spec at `seqLen`, in layer
+/// order, each once (a layerwise matrix is listed for its first layer).
+std::vector<WeightDecl> listLinformerWeights(const ModelSpec &spec,
+                                             int64_t seqLen);
 
 /// One model input or output as the compiled function sees it.
 struct TensorDecl {

@@ -42,6 +42,17 @@ private:
 /// false and sets `error` (naming the file and tensor) on any mismatch.
 bool loadWeights(const ModelSpec &spec, WeightStore &out, std::string &error);
 
+/// loadWeights, plus the Linformer projections of the spec's patterns for
+/// sequence length `seqLen` (listLinformerWeights): read from the
+/// safetensors file when it holds them (shape checked like every weight);
+/// otherwise generated from the pattern's seed, N(0, 1/k) (docs/spec.md,
+/// "Linformer projections"), when the source is "random" or the patterns
+/// came from `--attention`, and an error when the spec itself declares
+/// Linformer. `generated`, if given, receives the names generated.
+bool loadWeights(const ModelSpec &spec, int64_t seqLen, WeightStore &out,
+                 std::string &error,
+                 std::vector<std::string> *generated = nullptr);
+
 /// The deterministic random initialization alone (what loadWeights does for
 /// source "random").
 void initRandomWeights(const ModelSpec &spec, uint64_t seed, double stddev,

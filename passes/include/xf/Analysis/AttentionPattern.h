@@ -141,6 +141,13 @@ int64_t approximationFlops(const PatternPart &part, int64_t batch,
                            int64_t heads, int64_t sq, int64_t sk,
                            int64_t headDim);
 
+/// Work of one xf.linformer_projection: `batch` items of n rows of
+/// `channels` (H*D) columns projected to k rows (a multiply-add per k x n x
+/// channels), plus, with key lengths, one select per input element that
+/// zeroes the padding.
+int64_t linformerProjectionFlops(int64_t batch, int64_t n, int64_t k,
+                                 int64_t channels, bool keyLengths);
+
 /// Parses the text syntax of docs/attention-patterns.md:
 ///   pattern := group ('|' group)*,  group := part ('+' part)*,
 ///   part := kind ['(' arg (',' arg)* ')'].

@@ -20,10 +20,20 @@ FailureOr<Value> mlir::xf::buildApproximateAttention(PatternRewriter &rewriter,
                                                      const PatternPart &part) {
   (void)rewriter;
   switch (part.kind) {
+  case PatternPart::Kind::Linformer:
+    // Linformer's E and F are weights: the frontend (or whoever builds the
+    // IR) projects the keys and values with xf.linformer_projection and
+    // attends densely over the k projected rows, so the projection is a
+    // kernel the compiler plans and the attention is the ordinary fused one.
+    return op.emitOpError()
+           << "has the linformer pattern \"" << part.describe()
+           << "\": xf.attention cannot apply it itself (it has no E and F); "
+              "project the keys and values with xf.linformer_projection and "
+              "attend over the projections without the pattern, as the "
+              "model builder does";
   case PatternPart::Kind::Linear:
   case PatternPart::Kind::Performer:
     return buildLinearAttention(rewriter, op, part);
-  case PatternPart::Kind::Linformer:
   case PatternPart::Kind::Lsh:
   default:
     return op.emitOpError()

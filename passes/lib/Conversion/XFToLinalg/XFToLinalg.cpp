@@ -14,6 +14,7 @@
 #include "ApproximateAttention.h"
 #include "AttentionMask.h"
 #include "FusedAttention.h"
+#include "LinformerProjection.h"
 #include "xf/Conversion/Passes.h"
 #include "xf/Dialect/XF/XFOps.h"
 
@@ -1395,4 +1396,5 @@ void mlir::xf::populateXFToLinalgPatterns(RewritePatternSet &patterns,
                LowerSequenceConcat, LowerSequenceSlice>(patterns.getContext());
   patterns.add<LowerAttention, LowerRelativeAttention>(patterns.getContext(),
                                                        fault);
+  populateLinformerProjectionPatterns(patterns);
 }

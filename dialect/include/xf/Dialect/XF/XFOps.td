@@ -465,4 +465,46 @@ def XF_RelativeAttentionOp : XF_Op<"relative_attention", [Pure]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Linformer
+//===----------------------------------------------------------------------===//
+
+def XF_LinformerProjectionOp : XF_Op<"linformer_projection", [Pure]> {
+  let summary = "Projects keys or values along the sequence (Linformer's E K)";
+  let description = [{
+    Linformer (arXiv 2006.04768) replaces the `n` keys and values of
+    attention by `k` projections of them along the sequence, `K' = E K` and
+    `V' = F V`, with `E`, `F` learned `k x n` matrices for the compiled `n`;
+    ordinary attention then runs over the `k` projected rows
+    (docs/attention-patterns.md, "Linformer"). `input` is `[B, n, H*D]`
+    (keys or values, heads side by side), `projection` is `[k, n]` (one
+    matrix for every head) or `[H, k, n]` (one per head); per head `t`
+    (columns `[t D, (t+1) D)`):
+    `result[b, r, t D + e] = sum_{j < n} P_t[r, j] * input[b, j, t D + e]`
+    where rows `j >= key_lengths[b]` of the input (padding) count as 0, as
+    if zeroed before the projection. The result is `[B, k, H*D]`; it has no
+    padding left, so the attention that reads it takes no `key_lengths`.
+    `pattern`, when present, is the Linformer pattern the projection
+    implements, for reports.
+
+    Example:
+    ```mlir
+    %kp = xf.linformer_projection %k, %e key_lengths(%len)
+        {num_heads = 2 : i64}
+        : (tensor<2x7x128xf32>, tensor<4x7xf32>, tensor<2xi32>)
+        -> tensor<2x4x128xf32>
+    ```
+  }];
+  let arguments = (ins XF_F32Tensor:$input, XF_F32Tensor:$projection,
+                       Optional<XF_I32Tensor>:$key_lengths,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
+                       OptionalAttr<XF_AttentionPatternAttr>:$pattern);
+  let results = (outs XF_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $projection (`key_lengths` `(` $key_lengths^ `)`)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // XF_DIALECT_XF_XFOPS_TD
