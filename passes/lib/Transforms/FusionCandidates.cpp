@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "xf/Transforms/FusionCandidates.h"
 
+#include "xf/Analysis/AttentionPattern.h"
 #include "xf/Dialect/XF/NodeNames.h"
 #include "xf/Dialect/XF/XFOps.h"
 
@@ -86,8 +87,17 @@ void findAttention(Operation *root, CandidateList &out) {
   root->walk([&](AttentionOp op) {
     auto sq = cast<ShapedType>(op.getQuery().getType()).getShape()[1];
     auto sk = cast<ShapedType>(op.getKey().getType()).getShape()[1];
-    out.add(FusionKind::Attention, {op},
-            sq == 0 || sk == 0 ? "an empty sequence has no tile to fuse" : "");
+    std::string reason;
+    if (sq == 0 || sk == 0)
+      reason = "an empty sequence has no tile to fuse";
+    // xf-fuse-attention leaves the families that are not masks alone.
+    PatternGroups groups;
+    if (AttentionPatternAttr pattern = op.getPatternAttr())
+      groups = pattern.getGroups();
+    if (const PatternPart *family = approximationOf(groups))
+      reason = std::string("attention(") + family->name() +
+                 ") has a kernel of its own";
+    out.add(FusionKind::Attention, {op}, reason);
   });
 }
 

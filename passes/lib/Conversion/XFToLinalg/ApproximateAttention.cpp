@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ApproximateAttention.h"
+#include "LshAttention.h"
 
 #include "xf/Analysis/AttentionPattern.h"
 #include "xf/Dialect/XF/XFOps.h"
@@ -19,10 +20,11 @@ FailureOr<Value> mlir::xf::buildApproximateAttention(PatternRewriter &rewriter,
                                                      const PatternPart &part) {
   (void)rewriter;
   switch (part.kind) {
+  case PatternPart::Kind::Lsh:
+    return buildLshAttention(rewriter, op, part);
   case PatternPart::Kind::Linear:
   case PatternPart::Kind::Performer:
   case PatternPart::Kind::Linformer:
-  case PatternPart::Kind::Lsh:
   default:
     return op.emitOpError()
            << "has attention family '" << part.name()
