@@ -211,7 +211,8 @@ public:
   HeadBuilder(OpBuilder &b, Location loc, const Problem &p)
       : b(b), loc(loc), e{b, loc}, p(p), ctx(b.getContext()) {}
 
-  void build(scf::ForallOp forall);
+  void buildHashing(scf::ForallOp forall);
+  void buildAttention(scf::ForallOp forall, Value allInts);
 
 private:
   AffineExpr dim(unsigned i) const { return getAffineDimExpr(i, ctx); }
@@ -243,7 +244,6 @@ private:
   Value sortRound(Value ints, Value r);
   SmallVector<Value> chunkStep(Value r, Value k, Value qh, Value vh, Value len,
                                Value ints, Value floats, Value o);
-  Value finish(Value floats, Value vh, Value len, Value o);
 
   OpBuilder &b;
   Location loc;
@@ -591,58 +591,47 @@ SmallVector<Value> HeadBuilder::chunkStep(Value r, Value k, Value qh, Value vh,
   return {scatter.getResult(0), scatter.getResult(1)};
 }
 
-/// o / l, or for a query that saw no key in any round its own value (the
-/// self-attention rule), or 0 when it is itself a padded key.
-Value HeadBuilder::finish(Value floats, Value vh, Value len, Value o) {
-  Value sums = row(floats, kSum, b.getF32Type());
-  return e.generic(
-      {sums, vh}, o, {map(2, {0}), map(2, {0, 1}), map(2, {0, 1})},
-      {IteratorType::parallel, IteratorType::parallel},
-      [&](OpBuilder &nb, Location l, ValueRange args) {
-        Emitter ne{nb, l};
-        Value self = args[1];
-        if (len)
-          self = ne.select(
-              ne.cmp(arith::CmpIPredicate::slt, ne.loopIndex(0), len), self,
-              ne.f32(0.0));
-        Value div = arith::DivFOp::create(nb, l, args[2], args[0]);
-        Value positive =
-            ne.fcmp(arith::CmpFPredicate::OGT, args[0], ne.f32(0.0));
-        linalg::YieldOp::create(nb, l, ne.select(positive, div, self));
-      })[0];
-}
+/// The per-head views of the operands and state, for (b, h).
+struct HeadViews {
+  Value len, qh, vh;
+  SmallVector<OpFoldResult> stateOffsets, intSizes, floatSizes;
+};
 
-void HeadBuilder::build(scf::ForallOp forall) {
-  Type f32 = b.getF32Type(), i32 = b.getI32Type();
-  SmallVector<Value> ivs = forall.getInductionVars();
-  Value batch = ivs[0], head = ivs[1];
-  ValueRange shared = forall.getRegionIterArgs();
-  Value out = shared[0], intsOut = shared[1], floatsOut = shared[2];
-
-  Value len;
+HeadViews headViews(HeadBuilder &, const Emitter &e, const Problem &p,
+                    Value batch, Value head) {
+  OpBuilder &b = e.b;
+  HeadViews h;
+  Type f32 = b.getF32Type();
   if (p.keyLengths) {
     Value raw = e.extract(p.keyLengths, {batch});
-    len = e.min(e.max(e.toIndex(raw), e.idx(0)), e.idx(p.len));
+    h.len = e.min(e.max(e.toIndex(raw), e.idx(0)), e.idx(p.len));
   }
-  OpFoldResult zero = attr(0), one = attr(1), length = attr(p.len);
-  Value qh = e.slice(p.q, {batch, zero, e.mul(head, e.idx(p.d))},
-                     {one, length, attr(p.d)}, {p.len, p.d}, f32);
-  Value vh = e.slice(p.v, {batch, zero, e.mul(head, e.idx(p.dv))},
-                     {one, length, attr(p.dv)}, {p.len, p.dv}, f32);
-  SmallVector<OpFoldResult> outOffsets{batch, zero,
-                                       e.mul(head, e.idx(p.dv))};
-  SmallVector<OpFoldResult> outSizes{one, length, attr(p.dv)};
-  Value o = e.slice(out, outOffsets, outSizes, {p.len, p.dv}, f32);
-  SmallVector<OpFoldResult> stateOffsets{batch, head, zero, zero};
-  SmallVector<OpFoldResult> intSizes{one, one, attr(3 * p.rounds), length};
-  SmallVector<OpFoldResult> floatSizes{one, one, attr(3), length};
-  Value ints =
-      e.slice(intsOut, stateOffsets, intSizes, {3 * p.rounds, p.len}, i32);
-  Value floats = e.slice(floatsOut, stateOffsets, floatSizes, {3, p.len}, f32);
+  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1),
+               length = b.getIndexAttr(p.len);
+  h.qh = e.slice(p.q, {batch, zero, e.mul(head, e.idx(p.d))},
+                 {one, length, b.getIndexAttr(p.d)}, {p.len, p.d}, f32);
+  h.vh = e.slice(p.v, {batch, zero, e.mul(head, e.idx(p.dv))},
+                 {one, length, b.getIndexAttr(p.dv)}, {p.len, p.dv}, f32);
+  h.stateOffsets = {batch, head, zero, zero};
+  h.intSizes = {one, one, b.getIndexAttr(3 * p.rounds), length};
+  h.floatSizes = {one, one, b.getIndexAttr(3), length};
+  return h;
+}
 
-  floats = initFloats(floats, qh);
-  o = e.fill(o, e.f32(0.0));
-  ints = hash(ints, qh);
+/// Kernel 1, for (b, h): m = -inf, l = 0, the inverse norms, the buckets
+/// and the sorted order of every round.
+void HeadBuilder::buildHashing(scf::ForallOp forall) {
+  Type f32 = b.getF32Type(), i32 = b.getI32Type();
+  SmallVector<Value> ivs = forall.getInductionVars();
+  ValueRange shared = forall.getRegionIterArgs();
+  Value intsOut = shared[0], floatsOut = shared[1];
+  HeadViews h = headViews(*this, e, p, ivs[0], ivs[1]);
+  Value ints =
+      e.slice(intsOut, h.stateOffsets, h.intSizes, {3 * p.rounds, p.len}, i32);
+  Value floats =
+      e.slice(floatsOut, h.stateOffsets, h.floatSizes, {3, p.len}, f32);
+  floats = initFloats(floats, h.qh);
+  ints = hash(ints, h.qh);
   ints = scf::ForOp::create(
              b, loc, e.idx(0), e.idx(p.rounds), e.idx(1), ValueRange{ints},
              [&](OpBuilder &nb, Location nl, Value r, ValueRange carried) {
@@ -650,6 +639,34 @@ void HeadBuilder::build(scf::ForallOp forall) {
                scf::YieldOp::create(nb, nl, inner.sortRound(carried[0], r));
              })
              .getResult(0);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(forall.getTerminator().getBody());
+  SmallVector<OpFoldResult> ones4(4, attr(1));
+  tensor::ParallelInsertSliceOp::create(b, loc, ints, intsOut, h.stateOffsets,
+                                        h.intSizes, ones4);
+  tensor::ParallelInsertSliceOp::create(b, loc, floats, floatsOut,
+                                        h.stateOffsets, h.floatSizes, ones4);
+}
+
+/// Kernel 2, for (b, h): every round, chunk by chunk, into the unnormalized
+/// o (in the output) and (m, l).
+void HeadBuilder::buildAttention(scf::ForallOp forall, Value allInts) {
+  Type f32 = b.getF32Type(), i32 = b.getI32Type();
+  SmallVector<Value> ivs = forall.getInductionVars();
+  Value batch = ivs[0], head = ivs[1];
+  ValueRange shared = forall.getRegionIterArgs();
+  Value out = shared[0], floatsOut = shared[1];
+  HeadViews h = headViews(*this, e, p, batch, head);
+  OpFoldResult zero = attr(0), one = attr(1), length = attr(p.len);
+  SmallVector<OpFoldResult> outOffsets{batch, zero,
+                                       e.mul(head, e.idx(p.dv))};
+  SmallVector<OpFoldResult> outSizes{one, length, attr(p.dv)};
+  Value o = e.fill(e.slice(out, outOffsets, outSizes, {p.len, p.dv}, f32),
+                   e.f32(0.0));
+  Value ints =
+      e.slice(allInts, h.stateOffsets, h.intSizes, {3 * p.rounds, p.len}, i32);
+  Value floats =
+      e.slice(floatsOut, h.stateOffsets, h.floatSizes, {3, p.len}, f32);
   auto rounds = scf::ForOp::create(
       b, loc, e.idx(0), e.idx(p.rounds), e.idx(1), ValueRange{floats, o},
       [&](OpBuilder &nb, Location nl, Value r, ValueRange perRound) {
@@ -659,23 +676,56 @@ void HeadBuilder::build(scf::ForallOp forall) {
             [&](OpBuilder &cb, Location cl, Value k, ValueRange perChunk) {
               HeadBuilder inner(cb, cl, p);
               scf::YieldOp::create(cb, cl,
-                                   inner.chunkStep(r, k, qh, vh, len, ints,
-                                                   perChunk[0], perChunk[1]));
+                                   inner.chunkStep(r, k, h.qh, h.vh, h.len,
+                                                   ints, perChunk[0],
+                                                   perChunk[1]));
             });
         scf::YieldOp::create(nb, nl, chunks.getResults());
       });
-  floats = rounds.getResult(0);
-  o = finish(floats, vh, len, rounds.getResult(1));
-
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(forall.getTerminator().getBody());
   SmallVector<OpFoldResult> ones4(4, attr(1)), ones3(3, attr(1));
-  tensor::ParallelInsertSliceOp::create(b, loc, o, out, outOffsets, outSizes,
-                                        ones3);
-  tensor::ParallelInsertSliceOp::create(b, loc, ints, intsOut, stateOffsets,
-                                        intSizes, ones4);
-  tensor::ParallelInsertSliceOp::create(b, loc, floats, floatsOut,
-                                        stateOffsets, floatSizes, ones4);
+  tensor::ParallelInsertSliceOp::create(b, loc, rounds.getResult(1), out,
+                                        outOffsets, outSizes, ones3);
+  tensor::ParallelInsertSliceOp::create(b, loc, rounds.getResult(0), floatsOut,
+                                        h.stateOffsets, h.floatSizes, ones4);
+}
+
+/// o / l, or for a query that saw no key in any round its own value (the
+/// self-attention rule), or 0 when it is itself a padded key. Over the
+/// whole [B, L, H, dv] output, reading l from the state: the state is a
+/// result of the attention kernel that is used (an unused shared output
+/// of a forall would be folded away by canonicalization and then copied
+/// per thread by bufferization).
+Value buildFinish(OpBuilder &b, Location loc, const Problem &p, Value out,
+                  Value floats) {
+  Emitter e{b, loc};
+  MLIRContext *ctx = b.getContext();
+  auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+  SmallVector<ReassociationIndices> split{{0}, {1}, {2, 3}};
+  auto type4 = RankedTensorType::get({p.batch, p.len, p.heads, p.dv},
+                                     b.getF32Type());
+  Value out4 = tensor::ExpandShapeOp::create(b, loc, type4, out, split);
+  Value v4 = tensor::ExpandShapeOp::create(b, loc, type4, p.v, split);
+  AffineMap id4 = AffineMap::getMultiDimIdentityMap(4, ctx);
+  Value done = e.generic(
+      {v4}, out4, {id4, id4}, SmallVector<IteratorType>(4, IteratorType::parallel),
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        Emitter ne{nb, l};
+        Value bi = ne.loopIndex(0), i = ne.loopIndex(1), h = ne.loopIndex(2);
+        Value sum = ne.extract(floats, {bi, h, ne.idx(kSum), i});
+        Value self = args[0];
+        if (p.keyLengths) {
+          Value len = ne.toIndex(ne.extract(p.keyLengths, {bi}));
+          self = ne.select(ne.cmp(arith::CmpIPredicate::slt, i, len), self,
+                           ne.f32(0.0));
+        }
+        Value div = arith::DivFOp::create(nb, l, args[1], sum);
+        Value positive = ne.fcmp(arith::CmpFPredicate::OGT, sum, ne.f32(0.0));
+        linalg::YieldOp::create(nb, l, ne.select(positive, div, self));
+      })[0];
+  (void)d;
+  return tensor::CollapseShapeOp::create(b, loc, out.getType(), done, split);
 }
 
 } // namespace
@@ -770,13 +820,23 @@ FailureOr<Value> mlir::xf::buildLshAttention(PatternRewriter &rewriter,
       rewriter.getF32Type());
   SmallVector<OpFoldResult> ubs{rewriter.getIndexAttr(p.batch),
                                 rewriter.getIndexAttr(p.heads)};
-  auto forall =
-      scf::ForallOp::create(rewriter, loc, ubs, ValueRange{result, ints, floats},
-                            /*mapping=*/std::nullopt);
+  auto hashing = scf::ForallOp::create(rewriter, loc, ubs,
+                                       ValueRange{ints, floats},
+                                       /*mapping=*/std::nullopt);
   {
     OpBuilder::InsertionGuard guard(rewriter);
-    rewriter.setInsertionPointToStart(forall.getBody());
-    HeadBuilder(rewriter, loc, p).build(forall);
+    rewriter.setInsertionPointToStart(hashing.getBody());
+    HeadBuilder(rewriter, loc, p).buildHashing(hashing);
   }
-  return forall.getResult(0);
+  auto attention = scf::ForallOp::create(
+      rewriter, loc, ubs, ValueRange{result, hashing.getResult(1)},
+      /*mapping=*/std::nullopt);
+  {
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointToStart(attention.getBody());
+    HeadBuilder(rewriter, loc, p)
+        .buildAttention(attention, hashing.getResult(0));
+  }
+  return buildFinish(rewriter, loc, p, attention.getResult(0),
+                     attention.getResult(1));
 }
