@@ -255,7 +255,11 @@ std::string numericsNote(const PatternPart &part) {
   case Kind::Lsh:
     return "changes the numerics: LSH attention lets each query see only "
            "the keys hashed to its bucket in its chunk and the previous "
-           "one, with queries as keys";
+           "one, in " +
+           std::to_string(part.hashes) +
+           " rounds, with the normalized queries as keys (shared QK: the "
+           "query projection serves as the keys, the key projection is not "
+           "used)";
   default:
     return "exact: the same result as dense attention under the pattern's "
            "mask";
