@@ -40,7 +40,14 @@ VARIANTS = {
                      {"kind": "strided_summary", "l": 128}],
     "dilated_w512_d2": [{"kind": "dilated_sliding_window", "w": 512,
                          "d": 2}],
+    # Reformer LSH attention (not a mask: no PyTorch mask peer and no ideal
+    # speedup; it computes a different function, see
+    # docs/attention-patterns.md).
+    "lsh_b32_h2_c64": [{"kind": "lsh", "buckets": 32, "hashes": 2,
+                        "chunk": 64, "seed": 0}],
 }
+# Variants that are not masks over softmax attention.
+NOT_MASKS = {"lsh_b32_h2_c64"}
 
 
 def goldens_module():
@@ -212,14 +219,18 @@ def run_attention(args, records, skips, pytorch_available):
             if dense_ms is not None:
                 record["peers"]["dense"] = dense_ms
                 record["speedup_vs_dense"] = dense_ms / ms
-            if variant != "dense":
+            if variant != "dense" and variant not in NOT_MASKS:
                 ideal = seq * seq / info["allowed_pairs"]
                 record["ideal_speedup"] = ideal
                 record["executed_block_density"] = (
                     info["executed_flops"] / info["dense_flops"])
                 if dense_ms is not None:
                     record["fraction_of_ideal"] = dense_ms / ms / ideal
-            if pytorch_available and seq <= PYTORCH_MAX_L:
+            if variant in NOT_MASKS:
+                record["executed_flops"] = info["executed_flops"]
+                record["dense_flops"] = info["dense_flops"]
+            if (pytorch_available and seq <= PYTORCH_MAX_L
+                    and variant not in NOT_MASKS):
                 log(f"L={seq} pytorch {variant}")
                 try:
                     peer = measure_pytorch(variant, seq, 3, thread_counts)
