@@ -78,7 +78,7 @@ func.func @lsh_cross(%q: tensor<1x7x16xf32>, %kv: tensor<1x9x16xf32>) -> tensor<
 
 func.func @lsh_chunk_too_large(%x: tensor<1x512x64xf32>) -> tensor<1x512x64xf32> {
   // expected-error @+2 {{failed to legalize operation 'xf.attention'}}
-  // expected-error @+1 {{'xf.attention' op has attention family 'lsh' with chunk 256: expected chunk tiles (chunk x max(2 chunk, 2 head_dim) floats) of at most 65536 bytes for a thread's stack, found 524288 (use a smaller chunk)}}
+  // expected-error @+1 {{'xf.attention' op has attention family 'lsh' with chunk 256: expected chunk tiles (chunk x 2 max(chunk, head_dim) floats) of at most 65536 bytes for a thread's stack, found 524288 (use a smaller chunk)}}
   %0 = xf.attention %x, %x, %x {num_heads = 1 : i64, scale = 0.125 : f64,
       pattern = #xf.pattern<"lsh(buckets = 4, hashes = 1, chunk = 256, seed = 0)">}
       : (tensor<1x512x64xf32>, tensor<1x512x64xf32>, tensor<1x512x64xf32>)

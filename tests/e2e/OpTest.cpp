@@ -1305,8 +1305,10 @@ bool readPatternGolden(const PatternGoldenCase &c, PatternGoldenData &data,
 }
 
 /// How a case is compiled: fused with xf-fuse-attention's tiles, unfused,
-/// or fused with small odd tiles (many partial blocks, ragged tails).
-enum class PatternLowering { Fused, Unfused, SmallTiles };
+/// fused with small odd tiles (many partial blocks, ragged tails), or the
+/// default pipeline with MLIR's runtime verification (bounds checks on
+/// every memref access).
+enum class PatternLowering { Fused, Unfused, SmallTiles, BoundsChecked };
 
 void checkPatternGolden(const PatternGoldenCase &c, PatternLowering lowering,
                         const std::string &fault = "") {
@@ -1324,6 +1326,7 @@ void checkPatternGolden(const PatternGoldenCase &c, PatternLowering lowering,
   CpuPipelineOptions pipeline;
   pipeline.fusion.attention = lowering != PatternLowering::Unfused;
   pipeline.testFault = fault;
+  pipeline.runtimeVerification = lowering == PatternLowering::BoundsChecked;
   std::vector<float> out = compileAndRun(
       args, qShape,
       [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> a) {
@@ -1465,6 +1468,20 @@ TEST(LshAttentionGolden, FilesExist) {
 /// LshAttention.cpp.
 TEST_P(LshAttentionGoldenTest, MatchesPyTorch) {
   checkPatternGolden(GetParam(), PatternLowering::Fused);
+}
+
+/// The gathers and scatters by sorted position stay inside their buffers:
+/// three cases (ragged chunks, causal, key lengths, batch 2) with bounds
+/// checks on every access.
+TEST(LshAttentionGolden, BoundsChecked) {
+  for (const PatternGoldenCase &c : loadLshGoldenCases()) {
+    if (c.name != "lsh_b8_r2_c4_causal_s7" &&
+        c.name != "lsh_b4_r2_c8_keylen_s77" &&
+        c.name != "lsh_b4_r2_c16_s130_batch2")
+      continue;
+    SCOPED_TRACE(c.name);
+    checkPatternGolden(c, PatternLowering::BoundsChecked);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Lsh, LshAttentionGoldenTest,

@@ -96,7 +96,7 @@ void findAttention(Operation *root, CandidateList &out) {
       groups = pattern.getGroups();
     if (const PatternPart *family = approximationOf(groups))
       reason = std::string("attention(") + family->name() +
-                 ") has a kernel of its own";
+               ") has a kernel of its own";
     out.add(FusionKind::Attention, {op}, reason);
   });
 }

@@ -8,33 +8,39 @@
 // a stable sort of the positions by (bucket, position), chunks of `chunk`
 // sorted positions attending to themselves and the chunk before, only to
 // keys of the query's bucket, rounds merged by log-sum-exp with log N_ij
-// subtracted for a key attended in N_ij rounds. One kernel:
+// subtracted for a key attended in N_ij rounds. Two kernels and a pass
+// over the output:
 //
-//   scf.forall (b, h) in (B, H) shared_outs(out, ints, floats)
+//   scf.forall (b, h) in (B, H) shared_outs(ints, floats)      (hashing)
 //     q = query[b, :, head h]                        [L, d] (a view)
 //     inv[i] = 1 / |q_i|            (keys k_j = q_j inv[j]; 0 for q_j = 0)
-//     m = -inf, l = 0, o = 0                         [L], [L], [L, dv]
+//     m = -inf, l = 0                                [L], [L]
 //     for row blocks of the queries:                 (blocks of <= 64 rows)
 //       p = q_blk R                                  [rows, rounds * nb/2]
 //       bucket[r, i] = argmax([p_r ; -p_r])          (lowest index on a tie)
 //     for r in rounds:                               (counting sort, O(L))
 //       histogram of bucket[r]; exclusive prefix sum; scatter i in order:
 //       perm[r, slot] = i, slot[r, i] = its slot
+//   scf.forall (b, h) in (B, H) shared_outs(out, floats)     (attention)
+//     o = 0                                          [L, dv] (in out)
 //     for r in rounds, for chunk k:
 //       queries: slots [k c, k c + c); keys: slots [k c - c, k c + c)
 //       S[t, u] = scale q_i . q_j inv[j] - log N_ij where j may be seen,
 //                 -inf elsewhere
 //       online softmax (FlashAttention) into m, l, o at the queries'
 //       original positions (gathered, updated, scattered back)
-//     out[b, :, head h] = l > 0 ? o / l : v_i (self, when nothing else)
+//   out = l > 0 ? o / l : v_i (self, when nothing else)  (whole output)
 //
 // Merging round after round into the same (m, l, o) is the log-sum-exp
 // combination of the rounds: each round's partial sums are weighted by
 // e^(its log-sum-exp - the total's). The O(L) state per (b, h) (buckets,
-// permutations, inverse norms, m and l) lives in two shared outputs of the
-// forall allocated outside it, o in the output itself; inside a thread
-// only chunk-sized tiles (at most 2c x 2c) are allocated, so memory is
-// O(L (d + rounds)) per head and never L x L.
+// permutations, slots, inverse norms, m and l) lives in shared outputs of
+// the foralls allocated outside them (planned in the arena), o in the
+// output itself; every shared output's result is used by what follows, so
+// canonicalization keeps them (an unused one would be folded into a tensor
+// read inside the body, which bufferization then copies per thread).
+// Inside a thread only chunk-sized tiles (at most c x max(2c, 2d) floats)
+// are allocated, so memory is O(L (d + rounds)) per head, never L x L.
 //
 //===----------------------------------------------------------------------===//
 #include "LshAttention.h"
@@ -263,8 +269,7 @@ Value HeadBuilder::initFloats(Value floats, Value qh) {
                    [](OpBuilder &nb, Location l, ValueRange args) {
                      Emitter ne{nb, l};
                      linalg::YieldOp::create(
-                         nb, l,
-                         ne.fadd(args[1], ne.fmul(args[0], args[0])));
+                         nb, l, ne.fadd(args[1], ne.fmul(args[0], args[0])));
                    })[0];
   // 1/|q| (a zero query is a zero key: it scores 0 against everything).
   Value inv = e.generic(
@@ -292,8 +297,7 @@ Value HeadBuilder::hash(Value ints, Value qh) {
       b, loc, e.idx(0), e.idx(numBlocks), e.idx(1), ValueRange{ints},
       [&](OpBuilder &nb, Location nl, Value blk, ValueRange carried) {
         Emitter ne{nb, nl};
-        Value start =
-            ne.min(ne.mul(blk, ne.idx(rows)), ne.idx(p.len - rows));
+        Value start = ne.min(ne.mul(blk, ne.idx(rows)), ne.idx(p.len - rows));
         Value qBlock = ne.slice(qh, {start, nb.getIndexAttr(0)},
                                 {nb.getIndexAttr(rows), nb.getIndexAttr(p.d)},
                                 {rows, p.d}, f32);
@@ -329,11 +333,12 @@ Value HeadBuilder::hash(Value ints, Value qh) {
               Value m = be.toI32(be.loopIndex(2));
               Value value = args[1], index = args[2];
               auto consider = [&](Value candidate, Value candidateIndex) {
-                Value better = be.orI(
-                    be.fcmp(arith::CmpFPredicate::OGT, candidate, value),
-                    be.andI(be.fcmp(arith::CmpFPredicate::OEQ, candidate, value),
-                            be.cmp(arith::CmpIPredicate::slt, candidateIndex,
-                                   index)));
+                Value better =
+                    be.orI(be.fcmp(arith::CmpFPredicate::OGT, candidate, value),
+                           be.andI(be.fcmp(arith::CmpFPredicate::OEQ, candidate,
+                                           value),
+                                   be.cmp(arith::CmpIPredicate::slt,
+                                          candidateIndex, index)));
                 value = be.select(better, candidate, value);
                 index = be.select(better, candidateIndex, index);
               };
@@ -357,17 +362,17 @@ Value HeadBuilder::hash(Value ints, Value qh) {
 Value HeadBuilder::sortRound(Value ints, Value r) {
   Type i32 = b.getI32Type();
   Value counts = e.fill(e.empty({p.buckets}, i32), e.i32(0));
-  counts = scf::ForOp::create(
-               b, loc, e.idx(0), e.idx(p.len), e.idx(1), ValueRange{counts},
-               [&](OpBuilder &nb, Location nl, Value i, ValueRange carried) {
-                 Emitter ne{nb, nl};
-                 Value bucket = intAt(ne, ints, kBucket, r, i);
-                 Value n = ne.extract(carried[0], {bucket});
-                 scf::YieldOp::create(
-                     nb, nl,
-                     ne.insert(ne.add(n, ne.i32(1)), carried[0], {bucket}));
-               })
-               .getResult(0);
+  counts =
+      scf::ForOp::create(
+          b, loc, e.idx(0), e.idx(p.len), e.idx(1), ValueRange{counts},
+          [&](OpBuilder &nb, Location nl, Value i, ValueRange carried) {
+            Emitter ne{nb, nl};
+            Value bucket = intAt(ne, ints, kBucket, r, i);
+            Value n = ne.extract(carried[0], {bucket});
+            scf::YieldOp::create(
+                nb, nl, ne.insert(ne.add(n, ne.i32(1)), carried[0], {bucket}));
+          })
+          .getResult(0);
   // counts -> the first slot of each bucket.
   counts = scf::ForOp::create(
                b, loc, e.idx(0), e.idx(p.buckets), e.idx(1),
@@ -381,8 +386,7 @@ Value HeadBuilder::sortRound(Value ints, Value r) {
                })
                .getResult(0);
   return scf::ForOp::create(
-             b, loc, e.idx(0), e.idx(p.len), e.idx(1),
-             ValueRange{ints, counts},
+             b, loc, e.idx(0), e.idx(p.len), e.idx(1), ValueRange{ints, counts},
              [&](OpBuilder &nb, Location nl, Value i, ValueRange carried) {
                Emitter ne{nb, nl};
                Value state = carried[0], next = carried[1];
@@ -390,8 +394,8 @@ Value HeadBuilder::sortRound(Value ints, Value r) {
                Value slot = ne.extract(next, {bucket});
                Value permRow = ne.add(ne.idx(int64_t(kPerm) * p.rounds), r);
                Value slotRow = ne.add(ne.idx(int64_t(kSlot) * p.rounds), r);
-               state = ne.insert(ne.toI32(i), state,
-                                 {permRow, ne.toIndex(slot)});
+               state =
+                   ne.insert(ne.toI32(i), state, {permRow, ne.toIndex(slot)});
                state = ne.insert(slot, state, {slotRow, i});
                next = ne.insert(ne.add(slot, ne.i32(1)), next, {bucket});
                scf::YieldOp::create(nb, nl, ValueRange{state, next});
@@ -432,29 +436,42 @@ SmallVector<Value> HeadBuilder::chunkStep(Value r, Value k, Value qh, Value vh,
     return x.toIndex(x.max(pos, x.i32(0)));
   };
 
-  // The keys' rows of q, gathered (contiguous for the product below), and
-  // S[t, u] = q_i . q_j with the query rows read in place.
-  Value keyRows = e.generic(
-      {posK}, e.empty({keys, p.d}, f32), {map(2, {0}), map(2, {0, 1})},
-      {IteratorType::parallel, IteratorType::parallel},
+  // The chunk's query rows, key rows (of q) and value rows, gathered into
+  // contiguous tiles, so the two products below are plain contractions
+  // (vectorized like the fused kernel's).
+  auto gather = [&](Value pos, Value source, int64_t rows, int64_t cols) {
+    return e.generic(
+        {pos}, e.empty({rows, cols}, f32), {map(2, {0}), map(2, {0, 1})},
+        {IteratorType::parallel, IteratorType::parallel},
+        [&](OpBuilder &nb, Location l, ValueRange args) {
+          Emitter ne{nb, l};
+          linalg::YieldOp::create(
+              nb, l,
+              ne.extract(source, {clampedIndex(ne, args[0]), ne.loopIndex(1)}));
+        })[0];
+  };
+  Value queryRows = gather(posQ, qh, c, p.d);
+  Value keyRows = gather(posK, qh, keys, p.d);
+  Value valueRows = gather(posK, vh, keys, p.dv);
+  // S[t, u] = q_i . q_j, the reduction innermost and contiguous in both
+  // tiles (reassociable, as the fused kernel's Q K^T).
+  auto flags = [&](bool reassociate) {
+    return arith::FastMathFlagsAttr::get(
+        ctx, reassociate ? arith::FastMathFlags::reassoc |
+                               arith::FastMathFlags::contract
+                         : arith::FastMathFlags::none);
+  };
+  Value s = e.fill(e.empty({c, keys}, f32), e.f32(0.0));
+  s = e.generic(
+      {queryRows, keyRows}, s, {map(3, {0, 2}), map(3, {1, 2}), map(3, {0, 1})},
+      {IteratorType::parallel, IteratorType::parallel, IteratorType::reduction},
       [&](OpBuilder &nb, Location l, ValueRange args) {
-        Emitter ne{nb, l};
+        Value mul = arith::MulFOp::create(nb, l, args[0], args[1], flags(true));
         linalg::YieldOp::create(
             nb, l,
-            ne.extract(qh, {clampedIndex(ne, args[0]), ne.loopIndex(1)}));
+            arith::AddFOp::create(nb, l, args[2], mul, flags(true))
+                .getResult());
       })[0];
-  Value s = e.fill(e.empty({c, keys}, f32), e.f32(0.0));
-  s = e.generic({posQ, keyRows}, s,
-                {map(3, {0}), map(3, {1, 2}), map(3, {0, 1})},
-                {IteratorType::parallel, IteratorType::parallel,
-                 IteratorType::reduction},
-                [&](OpBuilder &nb, Location l, ValueRange args) {
-                  Emitter ne{nb, l};
-                  Value qi = ne.extract(
-                      qh, {clampedIndex(ne, args[0]), ne.loopIndex(2)});
-                  linalg::YieldOp::create(
-                      nb, l, ne.fadd(args[2], ne.fmul(qi, args[1])));
-                })[0];
 
   // Which keys the query sees, and the logits: scale q_i . k_j with
   // k_j = q_j / |q_j|, less log N_ij (the rounds in which i sees j).
@@ -467,10 +484,10 @@ SmallVector<Value> HeadBuilder::chunkStep(Value r, Value k, Value qh, Value vh,
         Value i = clampedIndex(ne, pi), j = clampedIndex(ne, pj);
         // Both slots inside, not the query itself (it is its own key only
         // when nothing else is allowed: see finish()), the same bucket.
-        Value ok = ne.andI(
-            ne.andI(ne.cmp(arith::CmpIPredicate::sge, pi, ne.i32(0)),
-                    ne.cmp(arith::CmpIPredicate::sge, pj, ne.i32(0))),
-            ne.cmp(arith::CmpIPredicate::ne, pi, pj));
+        Value ok =
+            ne.andI(ne.andI(ne.cmp(arith::CmpIPredicate::sge, pi, ne.i32(0)),
+                            ne.cmp(arith::CmpIPredicate::sge, pj, ne.i32(0))),
+                    ne.cmp(arith::CmpIPredicate::ne, pi, pj));
         ok = ne.andI(ok, ne.cmp(arith::CmpIPredicate::eq,
                                 intAt(ne, ints, kBucket, r, i),
                                 intAt(ne, ints, kBucket, r, j)));
@@ -492,9 +509,9 @@ SmallVector<Value> HeadBuilder::chunkStep(Value r, Value k, Value qh, Value vh,
                                 intAt(ne, ints, kBucket, ro, j));
             Value ci = ne.divs(intAt(ne, ints, kSlot, ro, i), ne.idx(c));
             Value cj = ne.divs(intAt(ne, ints, kSlot, ro, j), ne.idx(c));
-            Value near = ne.orI(ne.cmp(arith::CmpIPredicate::eq, ci, cj),
-                                ne.cmp(arith::CmpIPredicate::eq, ci,
-                                       ne.add(cj, ne.idx(1))));
+            Value near = ne.orI(
+                ne.cmp(arith::CmpIPredicate::eq, ci, cj),
+                ne.cmp(arith::CmpIPredicate::eq, ci, ne.add(cj, ne.idx(1))));
             count = ne.fadd(count, ne.select(ne.andI(same, near), ne.f32(1.0),
                                              ne.f32(0.0)));
           }
@@ -518,8 +535,7 @@ SmallVector<Value> HeadBuilder::chunkStep(Value r, Value k, Value qh, Value vh,
   // The queries' running (m, l), gathered; then m' = max(m, rowmax S),
   // a = e^(m - m̂'), l a.
   ValueRange update = e.generic(
-      {posQ, rowMax},
-      {e.empty({c}, f32), e.empty({c}, f32), e.empty({c}, f32)},
+      {posQ, rowMax}, {e.empty({c}, f32), e.empty({c}, f32), e.empty({c}, f32)},
       {row1, row1, row1, row1, row1}, {IteratorType::parallel},
       [&](OpBuilder &nb, Location l, ValueRange args) {
         Emitter ne{nb, l};
@@ -527,46 +543,43 @@ SmallVector<Value> HeadBuilder::chunkStep(Value r, Value k, Value qh, Value vh,
         Value oldMax = ne.extract(floats, {ne.idx(kMax), i});
         Value oldSum = ne.extract(floats, {ne.idx(kSum), i});
         Value newMax = arith::MaximumFOp::create(nb, l, oldMax, args[1]);
-        Value alpha = math::ExpOp::create(
-            nb, l, ne.fsub(oldMax, safeMax(ne, newMax)));
+        Value alpha =
+            math::ExpOp::create(nb, l, ne.fsub(oldMax, safeMax(ne, newMax)));
         linalg::YieldOp::create(
             nb, l, ValueRange{newMax, alpha, ne.fmul(oldSum, alpha)});
       });
   Value mNew = update[0], alpha = update[1];
-  Value probs = e.generic({mNew}, s, {rowMap, full}, parallel2,
-                          [](OpBuilder &nb, Location l, ValueRange args) {
-                            Emitter ne{nb, l};
-                            Value shifted =
-                                ne.fsub(args[1], safeMax(ne, args[0]));
-                            linalg::YieldOp::create(
-                                nb, l, math::ExpOp::create(nb, l, shifted)
-                                           .getResult());
-                          })[0];
-  Value lNew = e.generic({probs}, update[2], {full, rowMap}, rowReduction,
-                         [](OpBuilder &nb, Location l, ValueRange args) {
-                           Emitter ne{nb, l};
-                           linalg::YieldOp::create(nb, l,
-                                                   ne.fadd(args[1], args[0]));
-                         })[0];
-  // o' = o a + P V, o gathered from the queries' rows and V read in place
-  // at the keys' rows.
+  Value probs =
+      e.generic({mNew}, s, {rowMap, full}, parallel2,
+                [](OpBuilder &nb, Location l, ValueRange args) {
+                  Emitter ne{nb, l};
+                  Value shifted = ne.fsub(args[1], safeMax(ne, args[0]));
+                  linalg::YieldOp::create(
+                      nb, l, math::ExpOp::create(nb, l, shifted).getResult());
+                })[0];
+  Value lNew =
+      e.generic({probs}, update[2], {full, rowMap}, rowReduction,
+                [](OpBuilder &nb, Location l, ValueRange args) {
+                  Emitter ne{nb, l};
+                  linalg::YieldOp::create(nb, l, ne.fadd(args[1], args[0]));
+                })[0];
+  // o' = o a + P V, o gathered from the queries' rows, V the gathered
+  // value rows.
   Value oScaled = e.generic(
-      {posQ, alpha}, e.empty({c, p.dv}, f32), {rowMap, rowMap, full},
-      parallel2, [&](OpBuilder &nb, Location l, ValueRange args) {
+      {posQ, alpha}, e.empty({c, p.dv}, f32), {rowMap, rowMap, full}, parallel2,
+      [&](OpBuilder &nb, Location l, ValueRange args) {
         Emitter ne{nb, l};
-        Value old =
-            ne.extract(o, {clampedIndex(ne, args[0]), ne.loopIndex(1)});
+        Value old = ne.extract(o, {clampedIndex(ne, args[0]), ne.loopIndex(1)});
         linalg::YieldOp::create(nb, l, ne.fmul(old, args[1]));
       })[0];
   Value oNew = e.generic(
-      {probs, posK}, oScaled, {map(3, {0, 1}), map(3, {1}), map(3, {0, 2})},
-      {IteratorType::parallel, IteratorType::reduction,
-       IteratorType::parallel},
+      {probs, valueRows}, oScaled,
+      {map(3, {0, 1}), map(3, {1, 2}), map(3, {0, 2})},
+      {IteratorType::parallel, IteratorType::reduction, IteratorType::parallel},
       [&](OpBuilder &nb, Location l, ValueRange args) {
         Emitter ne{nb, l};
-        Value value =
-            ne.extract(vh, {clampedIndex(ne, args[1]), ne.loopIndex(2)});
-        linalg::YieldOp::create(nb, l, ne.fadd(args[2], ne.fmul(args[0], value)));
+        linalg::YieldOp::create(nb, l,
+                                ne.fadd(args[2], ne.fmul(args[0], args[1])));
       })[0];
 
   // Scatter the chunk's rows back to their positions (the last chunk may
@@ -577,13 +590,12 @@ SmallVector<Value> HeadBuilder::chunkStep(Value r, Value k, Value qh, Value vh,
       [&](OpBuilder &nb, Location nl, Value t, ValueRange carried) {
         Emitter ne{nb, nl};
         Value i = ne.toIndex(ne.extract(posQ, {t}));
-        Value fl = ne.insert(ne.extract(mNew, {t}), carried[0],
-                             {ne.idx(kMax), i});
+        Value fl =
+            ne.insert(ne.extract(mNew, {t}), carried[0], {ne.idx(kMax), i});
         fl = ne.insert(ne.extract(lNew, {t}), fl, {ne.idx(kSum), i});
-        Value rowTile =
-            ne.slice(oNew, {t, nb.getIndexAttr(0)},
-                     {nb.getIndexAttr(1), nb.getIndexAttr(p.dv)},
-                     {1, p.dv}, nb.getF32Type());
+        Value rowTile = ne.slice(oNew, {t, nb.getIndexAttr(0)},
+                                 {nb.getIndexAttr(1), nb.getIndexAttr(p.dv)},
+                                 {1, p.dv}, nb.getF32Type());
         Value out = ne.insertSlice(rowTile, carried[1], {i, nb.getIndexAttr(0)},
                                    {nb.getIndexAttr(1), nb.getIndexAttr(p.dv)});
         scf::YieldOp::create(nb, nl, ValueRange{fl, out});
@@ -658,8 +670,7 @@ void HeadBuilder::buildAttention(scf::ForallOp forall, Value allInts) {
   Value out = shared[0], floatsOut = shared[1];
   HeadViews h = headViews(*this, e, p, batch, head);
   OpFoldResult zero = attr(0), one = attr(1), length = attr(p.len);
-  SmallVector<OpFoldResult> outOffsets{batch, zero,
-                                       e.mul(head, e.idx(p.dv))};
+  SmallVector<OpFoldResult> outOffsets{batch, zero, e.mul(head, e.idx(p.dv))};
   SmallVector<OpFoldResult> outSizes{one, length, attr(p.dv)};
   Value o = e.fill(e.slice(out, outOffsets, outSizes, {p.len, p.dv}, f32),
                    e.f32(0.0));
@@ -703,13 +714,14 @@ Value buildFinish(OpBuilder &b, Location loc, const Problem &p, Value out,
   MLIRContext *ctx = b.getContext();
   auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
   SmallVector<ReassociationIndices> split{{0}, {1}, {2, 3}};
-  auto type4 = RankedTensorType::get({p.batch, p.len, p.heads, p.dv},
-                                     b.getF32Type());
+  auto type4 =
+      RankedTensorType::get({p.batch, p.len, p.heads, p.dv}, b.getF32Type());
   Value out4 = tensor::ExpandShapeOp::create(b, loc, type4, out, split);
   Value v4 = tensor::ExpandShapeOp::create(b, loc, type4, p.v, split);
   AffineMap id4 = AffineMap::getMultiDimIdentityMap(4, ctx);
   Value done = e.generic(
-      {v4}, out4, {id4, id4}, SmallVector<IteratorType>(4, IteratorType::parallel),
+      {v4}, out4, {id4, id4},
+      SmallVector<IteratorType>(4, IteratorType::parallel),
       [&](OpBuilder &nb, Location l, ValueRange args) {
         Emitter ne{nb, l};
         Value bi = ne.loopIndex(0), i = ne.loopIndex(1), h = ne.loopIndex(2);
@@ -781,17 +793,16 @@ FailureOr<Value> mlir::xf::buildLshAttention(PatternRewriter &rewriter,
   p.chunk = std::min(part.chunk, p.len);
   p.numChunks = (p.len + p.chunk - 1) / p.chunk;
   int64_t width = p.rounds * (p.buckets / 2);
-  p.hashRows = std::min(p.len, std::max<int64_t>(
-                                   1, std::min(kHashRows, kMaxTileBytes /
-                                                              (4 * width))));
+  p.hashRows = std::min(
+      p.len,
+      std::max<int64_t>(1, std::min(kHashRows, kMaxTileBytes / (4 * width))));
   // The largest tiles of a chunk step: the scores (c x 2c), the keys
   // (2c x d) and o (c x dv).
-  int64_t tileBytes =
-      4 * p.chunk * std::max({2 * p.chunk, 2 * p.d, p.dv});
+  int64_t tileBytes = 4 * p.chunk * std::max({2 * p.chunk, 2 * p.d, p.dv});
   if (tileBytes > kMaxTileBytes)
     return op.emitOpError()
            << "has attention family 'lsh' with chunk " << part.chunk
-           << ": expected chunk tiles (chunk x max(2 chunk, 2 head_dim) "
+           << ": expected chunk tiles (chunk x 2 max(chunk, head_dim) "
               "floats) "
               "of at most "
            << kMaxTileBytes << " bytes for a thread's stack, found "
@@ -820,9 +831,9 @@ FailureOr<Value> mlir::xf::buildLshAttention(PatternRewriter &rewriter,
       rewriter.getF32Type());
   SmallVector<OpFoldResult> ubs{rewriter.getIndexAttr(p.batch),
                                 rewriter.getIndexAttr(p.heads)};
-  auto hashing = scf::ForallOp::create(rewriter, loc, ubs,
-                                       ValueRange{ints, floats},
-                                       /*mapping=*/std::nullopt);
+  auto hashing =
+      scf::ForallOp::create(rewriter, loc, ubs, ValueRange{ints, floats},
+                            /*mapping=*/std::nullopt);
   {
     OpBuilder::InsertionGuard guard(rewriter);
     rewriter.setInsertionPointToStart(hashing.getBody());

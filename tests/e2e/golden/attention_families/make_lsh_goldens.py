@@ -147,10 +147,11 @@ def lsh_head(q, v, rot, chunk, causal, length, use_dedup=True,
 
 
 def lsh_attention(c, q, v, rot, **kw):
-    """[B, L, H*d] in float64, and the largest N."""
+    """[B, L, H*d] in float64, the largest N, and the number of valid
+    rows (i < length) that see no key but themselves."""
     b, h, d, L = c["batch"], c["heads"], c["head_dim"], c["seq"]
     out = torch.zeros(b, L, h * d, dtype=torch.float64)
-    max_n = 0
+    max_n = self_rows = 0
     keys_full = kw.pop("keys_full", None)
     for bi in range(b):
         length = L if c["key_lengths"] is None else c["key_lengths"][bi]
@@ -162,7 +163,8 @@ def lsh_attention(c, q, v, rot, **kw):
                                **kw)
             out[bi, :, cols] = o
             max_n = max(max_n, int(n.max()) if n.numel() else 0)
-    return out, max_n
+            self_rows += int((n[:length] == 0).all(dim=1).sum())
+    return out, max_n, self_rows
 
 
 def union_check(c, q, v, rot, out):
@@ -294,7 +296,7 @@ def make_case(c):
     q64, k64, v64 = q.double(), k.double(), v.double()
     rot = rotations(c["seed"], c["hashes"], c["buckets"], d)
 
-    out, max_n = lsh_attention(c, q64, v64, rot)
+    out, max_n, self_rows = lsh_attention(c, q64, v64, rot)
     assert torch.isfinite(out).all(), f"{name}: non-finite output"
     union_check(c, q64, v64, rot, out)
     f32 = float32_error(c, q64, v64, rot, out)
@@ -313,12 +315,12 @@ def make_case(c):
         dense = torch.einsum("bhij,bjhd->bihd", torch.softmax(scores, -1),
                              v64.view(b, L, h, d)).reshape(b, L, h * d)
         margins.append(must_differ(c, out, dense, "dense attention"))
-        other, _ = lsh_attention(c, q64, v64, rot, keys_full=k64)
+        other, _, _ = lsh_attention(c, q64, v64, rot, keys_full=k64)
         margins.append(must_differ(c, out, other, "the key operand as keys"))
     # (In the 7-token cases the keys seen twice are a query's only keys,
     # where log N cancels.)
     if max_n > 1 and L >= 77:
-        nodedup, _ = lsh_attention(c, q64, v64, rot, use_dedup=False)
+        nodedup, _, _ = lsh_attention(c, q64, v64, rot, use_dedup=False)
         margins.append(must_differ(c, out, nodedup, "dropping log N"))
 
     empty = 0
@@ -335,13 +337,15 @@ def make_case(c):
     path = os.path.join(HERE, name + ".safetensors")
     write_safetensors(path, tensors)
     print(f"  {name}: {pattern_text(c)}  B={b} H={h} D={d} L={L} "
-          f"kl={c['key_lengths']} max_N={max_n} empty_rows={empty} "
+          f"kl={c['key_lengths']} max_N={max_n} self_rows={self_rows} "
+          f"empty_rows={empty} "
           f"f32_err={f32:.1e} "
           f"min_change={min(margins) if margins else float('nan'):.3f}")
     return {"name": name, "pattern": pattern_text(c), "batch": b,
             "heads": h, "head_dim": d, "sq": L, "sk": L,
             "key_lengths": c["key_lengths"], "file": name + ".safetensors",
-            "tolerance": TOLERANCE, "empty_rows": empty, "max_n": max_n}
+            "tolerance": TOLERANCE, "empty_rows": empty, "max_n": max_n,
+            "self_rows": self_rows}
 
 
 def main():
@@ -352,6 +356,8 @@ def main():
             os.remove(os.path.join(HERE, f))
     entries = [make_case(dict(c)) for c in CASES]
     assert any(e["max_n"] > 1 for e in entries), "no case exercises log N"
+    assert any(e["self_rows"] > 0 for e in entries), \
+        "no case exercises the self rule"
     with open(os.path.join(HERE, "lsh_cases.json"), "w") as f:
         json.dump(entries, f, indent=2)
         f.write("\n")
