@@ -211,7 +211,7 @@ enum IntRow : int64_t { kBucket = 0, kPerm = 1, kSlot = 2 };
 /// Rows of the per-(b, h) float state.
 enum FloatRow : int64_t { kMax = 0, kSum = 1, kInvNorm = 2 };
 
-/// The body of the forall for (b, h).
+/// The bodies of the two kernels for one (b, h), and their steps.
 class HeadBuilder {
 public:
   HeadBuilder(OpBuilder &b, Location loc, const Problem &p)
@@ -609,8 +609,8 @@ struct HeadViews {
   SmallVector<OpFoldResult> stateOffsets, intSizes, floatSizes;
 };
 
-HeadViews headViews(HeadBuilder &, const Emitter &e, const Problem &p,
-                    Value batch, Value head) {
+HeadViews headViews(const Emitter &e, const Problem &p, Value batch,
+                    Value head) {
   OpBuilder &b = e.b;
   HeadViews h;
   Type f32 = b.getF32Type();
@@ -637,7 +637,7 @@ void HeadBuilder::buildHashing(scf::ForallOp forall) {
   SmallVector<Value> ivs = forall.getInductionVars();
   ValueRange shared = forall.getRegionIterArgs();
   Value intsOut = shared[0], floatsOut = shared[1];
-  HeadViews h = headViews(*this, e, p, ivs[0], ivs[1]);
+  HeadViews h = headViews(e, p, ivs[0], ivs[1]);
   Value ints =
       e.slice(intsOut, h.stateOffsets, h.intSizes, {3 * p.rounds, p.len}, i32);
   Value floats =
@@ -668,7 +668,7 @@ void HeadBuilder::buildAttention(scf::ForallOp forall, Value allInts) {
   Value batch = ivs[0], head = ivs[1];
   ValueRange shared = forall.getRegionIterArgs();
   Value out = shared[0], floatsOut = shared[1];
-  HeadViews h = headViews(*this, e, p, batch, head);
+  HeadViews h = headViews(e, p, batch, head);
   OpFoldResult zero = attr(0), one = attr(1), length = attr(p.len);
   SmallVector<OpFoldResult> outOffsets{batch, zero, e.mul(head, e.idx(p.dv))};
   SmallVector<OpFoldResult> outSizes{one, length, attr(p.dv)};
@@ -712,7 +712,6 @@ Value buildFinish(OpBuilder &b, Location loc, const Problem &p, Value out,
                   Value floats) {
   Emitter e{b, loc};
   MLIRContext *ctx = b.getContext();
-  auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
   SmallVector<ReassociationIndices> split{{0}, {1}, {2, 3}};
   auto type4 =
       RankedTensorType::get({p.batch, p.len, p.heads, p.dv}, b.getF32Type());
@@ -736,7 +735,6 @@ Value buildFinish(OpBuilder &b, Location loc, const Problem &p, Value out,
         Value positive = ne.fcmp(arith::CmpFPredicate::OGT, sum, ne.f32(0.0));
         linalg::YieldOp::create(nb, l, ne.select(positive, div, self));
       })[0];
-  (void)d;
   return tensor::CollapseShapeOp::create(b, loc, out.getType(), done, split);
 }
 
