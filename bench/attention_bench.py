@@ -51,13 +51,19 @@ VARIANTS = {
     # Not a mask: the pattern text itself. Keys and values are projected to
     # k = 256 rows by E and F, then attention is dense over those rows.
     "linformer_k256": "linformer(k = 256, sharing = headwise, seed = 0)",
+    # Reformer LSH attention (not a mask: no PyTorch peer and no ideal
+    # speedup; it computes a different function, see
+    # docs/attention-patterns.md).
+    "lsh_b32_h2_c64": [{"kind": "lsh", "buckets": 32, "hashes": 2,
+                        "chunk": 64, "seed": 0}],
 }
-FAMILIES = {"linear", "performer"}
+# The kinds that are not masks over softmax attention.
+FAMILIES = {"linear", "performer", "lsh"}
 
 
 def is_family(variant):
     """Not a mask (written as pattern text, or a kernelized family): no
-    ideal speedup and no PyTorch mask peer."""
+    ideal speedup."""
     parts = VARIANTS[variant]
     if isinstance(parts, str):
         return True
@@ -257,8 +263,14 @@ def run_attention(args, records, skips, pytorch_available):
                     info["executed_flops"] / info["dense_flops"])
                 if dense_ms is not None:
                     record["fraction_of_ideal"] = dense_ms / ms / ideal
+            if is_family(variant):
+                record["executed_flops"] = info["executed_flops"]
+                record["dense_flops"] = info["dense_flops"]
+            # A PyTorch peer for the masks (the equivalent mask) and for
+            # Linformer (its formula); none for the kernelized families.
             if (pytorch_available and seq <= PYTORCH_MAX_L
-                    and not is_family(variant)):
+                    and (not is_family(variant)
+                         or linformer_k(variant) is not None)):
                 log(f"L={seq} pytorch {variant}")
                 try:
                     peer = measure_pytorch(variant, seq, 3, thread_counts)

@@ -229,13 +229,15 @@ int compileStep(const Options &opts) {
   int64_t denseFlops =
       kernel->pattern.empty() ? kernel->flops : kernel->denseFlops;
   // Allowed pairs per head, averaged over head groups (Linformer: every
-  // query against the k projected rows).
+  // query against the k projected rows). A family that is not a mask
+  // (linear, Performer, LSH) has no fixed set of pairs: 0, and the records
+  // leave out the ideal speedup.
   double allowed = double(opts.seq) * double(opts.seq);
-  // A family that is not a mask (linear, Performer, LSH) has no mask: its
-  // sums cover every pair, and it has no ideal speedup to compare with.
   if (isLinformer) {
     allowed = double(opts.seq) * double(linformer.projection);
-  } else if (!groups.empty() && !mlir::xf::approximationOf(groups)) {
+  } else if (mlir::xf::approximationOf(groups)) {
+    allowed = 0;
+  } else if (!groups.empty()) {
     allowed = 0;
     for (const auto &parts : groups)
       allowed += double(

@@ -54,6 +54,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -1235,6 +1236,8 @@ struct PatternGoldenCase {
   std::vector<int32_t> keyLengths;
   double tolerance = 0;
   int64_t emptyRows = 0;
+  /// The folder of `file`: attention_patterns unless set.
+  std::string dir;
 };
 XFC_PRINT_CASE(PatternGoldenCase)
 
@@ -1242,9 +1245,11 @@ std::string patternGoldenDir() { return goldenRoot() + "/attention_patterns"; }
 
 /// Every case of cases.json; a missing or malformed file gives no cases
 /// and the test below (PatternGoldenFilesExist) fails.
-std::vector<PatternGoldenCase> loadPatternGoldenCases() {
+std::vector<PatternGoldenCase>
+loadPatternGoldenCases(const std::string &dir = patternGoldenDir(),
+                       const std::string &list = "cases.json") {
   std::vector<PatternGoldenCase> cases;
-  std::ifstream in(patternGoldenDir() + "/cases.json");
+  std::ifstream in(dir + "/" + list);
   nlohmann::json json = nlohmann::json::parse(in, nullptr,
                                               /*allow_exceptions=*/false);
   if (!json.is_array())
@@ -1263,6 +1268,7 @@ std::vector<PatternGoldenCase> loadPatternGoldenCases() {
       pc.keyLengths = c["key_lengths"].get<std::vector<int32_t>>();
     pc.tolerance = c.value("tolerance", 0.0);
     pc.emptyRows = c.value("empty_rows", 0);
+    pc.dir = dir;
     cases.push_back(pc);
   }
   return cases;
@@ -1275,7 +1281,8 @@ struct PatternGoldenData {
 
 bool readPatternGolden(const PatternGoldenCase &c, PatternGoldenData &data,
                        std::string &error) {
-  std::ifstream in(patternGoldenDir() + "/" + c.file, std::ios::binary);
+  std::ifstream in((c.dir.empty() ? patternGoldenDir() : c.dir) + "/" + c.file,
+                   std::ios::binary);
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
                              std::istreambuf_iterator<char>());
   SafetensorsHeader header;
@@ -1302,15 +1309,18 @@ bool readPatternGolden(const PatternGoldenCase &c, PatternGoldenData &data,
 
 /// How a case is compiled: fused with xf-fuse-attention's tiles (gathering
 /// where it pays, or never), unfused, fused with small odd tiles (many
-/// partial blocks, ragged tails), or fused with every part that can be
-/// gathered gathered, at xf-fuse-attention's tiles or small ones.
+/// partial blocks, ragged tails), fused with every part that can be
+/// gathered gathered, at xf-fuse-attention's tiles or small ones, or the
+/// default pipeline with MLIR's runtime verification (bounds checks on
+/// every memref access).
 enum class PatternLowering {
   Fused,
   FusedNoGather,
   Unfused,
   SmallTiles,
   Gathered,
-  SmallTilesGathered
+  SmallTilesGathered,
+  BoundsChecked
 };
 
 void checkPatternGolden(const PatternGoldenCase &c, PatternLowering lowering,
@@ -1334,6 +1344,7 @@ void checkPatternGolden(const PatternGoldenCase &c, PatternLowering lowering,
   bool gathered = lowering == PatternLowering::Gathered ||
                   lowering == PatternLowering::SmallTilesGathered;
   pipeline.testFault = fault;
+  pipeline.runtimeVerification = lowering == PatternLowering::BoundsChecked;
   std::vector<float> out = compileAndRun(
       args, qShape,
       [&](mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<Value> a) {
@@ -1716,6 +1727,69 @@ TEST(LinearAttentionGolden, PerformerMatrixMatchesScript) {
     ASSERT_EQ(w.size(), expected.size());
     for (size_t i = 0; i < w.size(); ++i)
       ASSERT_EQ(w[i], expected[i]) << "entry " << i;
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// xf.attention with the LSH family, against PyTorch goldens
+//===----------------------------------------------------------------------===//
+
+/// The cases of tests/e2e/golden/attention_families/lsh_cases.json, made
+/// by make_lsh_goldens.py from the definition in float64: random rotations
+/// from the seed, an explicit stable sort per round, chunks, log N, the
+/// self rule, rounds combined by log-sum-exp. The buckets are the same in
+/// float32 (the script asserts that no hash value is within float32
+/// rounding of a tie), so the tolerance is that of the softmax alone.
+std::vector<PatternGoldenCase> loadLshGoldenCases() {
+  return loadPatternGoldenCases(goldenRoot() + "/attention_families",
+                                "lsh_cases.json");
+}
+
+class LshAttentionGoldenTest
+    : public ::testing::TestWithParam<PatternGoldenCase> {};
+
+TEST(LshAttentionGolden, FilesExist) {
+  EXPECT_GE(loadLshGoldenCases().size(), 10u)
+      << "tests/e2e/golden/attention_families/lsh_cases.json is missing or "
+         "malformed";
+}
+
+/// The default pipeline (threads, OpenMP): the LSH kernel of
+/// LshAttention.cpp.
+TEST_P(LshAttentionGoldenTest, MatchesPyTorch) {
+  checkPatternGolden(GetParam(), PatternLowering::Fused);
+}
+
+/// The gathers and scatters by sorted position stay inside their buffers:
+/// three cases (ragged chunks, causal, key lengths, batch 2) with bounds
+/// checks on every access.
+TEST(LshAttentionGolden, BoundsChecked) {
+  for (const PatternGoldenCase &c : loadLshGoldenCases()) {
+    if (c.name != "lsh_b8_r2_c4_causal_s7" &&
+        c.name != "lsh_b4_r2_c8_keylen_s77" &&
+        c.name != "lsh_b4_r2_c16_s130_batch2")
+      continue;
+    SCOPED_TRACE(c.name);
+    checkPatternGolden(c, PatternLowering::BoundsChecked);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Lsh, LshAttentionGoldenTest,
+                         ::testing::ValuesIn(loadLshGoldenCases()),
+                         caseName<PatternGoldenCase>);
+
+/// The comparison can fail: the same case compiled with another seed (other
+/// rotations, other buckets) misses the goldens by far more than the
+/// tolerance.
+TEST(LshAttentionGolden, OtherSeedIsNoticed) {
+  for (PatternGoldenCase c : loadLshGoldenCases()) {
+    if (c.name != "lsh_b8_r2_c8_s77")
+      continue;
+    size_t at = c.pattern.find("seed = 1");
+    ASSERT_NE(at, std::string::npos) << c.pattern;
+    c.pattern.replace(at, 8, "seed = 9");
+    EXPECT_NONFATAL_FAILURE(checkPatternGolden(c, PatternLowering::Fused),
+                            "worst at flat index");
   }
 }
 

@@ -257,7 +257,11 @@ std::string numericsNote(const PatternPart &part) {
   case Kind::Lsh:
     return "changes the numerics: LSH attention lets each query see only "
            "the keys hashed to its bucket in its chunk and the previous "
-           "one, with queries as keys";
+           "one, in " +
+           std::to_string(part.hashes) +
+           " rounds, with the normalized queries as keys (shared QK: the "
+           "query projection serves as the keys, the key projection is not "
+           "used)";
   default:
     return "exact: the same result as dense attention under the pattern's "
            "mask";
@@ -309,11 +313,17 @@ int64_t approximationFlops(const PatternPart &part, int64_t batch,
     break;
   }
   case Kind::Lsh: {
-    double rounds = double(part.hashes), c = double(part.chunk);
-    // Hashing (a d x buckets/2 product per round), then per round each
-    // query scores its chunk and the previous one (2c keys).
-    flops = rounds * (2 * q * d * double(part.buckets / 2) +
-                      q * 2 * c * (4 * d + 5));
+    // As LshAttention.cpp computes it (shared QK: Sq = Sk): the query
+    // norms; the projections on rounds x buckets/2 rotations; per round
+    // ceil(L/c) chunks of c queries by 2c keys (the last chunk and the
+    // first chunk's missing predecessor are computed masked), each score
+    // a q.k and a p v product plus scale, mask, max, exp and sum; o / l.
+    double rounds = double(part.hashes);
+    int64_t chunk = std::max<int64_t>(1, std::min(part.chunk, sq));
+    double c = double(chunk);
+    double padded = double((sq + chunk - 1) / chunk) * c;
+    flops = 2 * q * d + 2 * q * d * rounds * double(part.buckets / 2) +
+            rounds * padded * 2 * c * (4 * d + 5) + q * d;
     break;
   }
   default:

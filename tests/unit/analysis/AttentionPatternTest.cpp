@@ -388,6 +388,20 @@ TEST(AttentionPatternText, FamiliesThatAreNotMasks) {
   ASSERT_TRUE(parsePatternText("lsh(buckets = 4, chunk = 8)", groups, error));
   EXPECT_EQ(groups[0][0].hashes, 1);
   EXPECT_FALSE(groups[0][0].isCausal());
+  // LSH FLOPs as LshAttention.cpp computes them, L = 10, d = 16, 2 rounds
+  // of 4 buckets, chunks of 8 (2 chunks: 16 padded rows by 16 keys):
+  // norms 2 L d, hashing 2 L d R nb/2, chunks R 16 (2c) (4d + 5), o / l.
+  ASSERT_TRUE(parsePatternText("lsh(buckets = 4, hashes = 2, chunk = 8)",
+                               groups, error));
+  EXPECT_EQ(approximationFlops(groups[0][0], 1, 1, 10, 10, 16),
+            320 + 1280 + 2 * 16 * 16 * 69 + 160);
+  // Two heads of batch 2: four times as much; a chunk longer than L is one
+  // chunk of L.
+  EXPECT_EQ(approximationFlops(groups[0][0], 2, 2, 10, 10, 16),
+            4 * (320 + 1280 + 2 * 16 * 16 * 69 + 160));
+  ASSERT_TRUE(parsePatternText("lsh(buckets = 4, chunk = 64)", groups, error));
+  EXPECT_EQ(approximationFlops(groups[0][0], 1, 1, 10, 10, 16),
+            320 + 640 + 10 * 20 * 69 + 160);
   ASSERT_TRUE(parsePatternText("performer(m = 4, causal)", groups, error));
   EXPECT_TRUE(groups[0][0].isCausal());
   EXPECT_EQ(approximationOf({{PatternPart()}}), nullptr);

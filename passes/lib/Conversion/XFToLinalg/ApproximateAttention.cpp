@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 #include "ApproximateAttention.h"
 #include "LinearAttention.h"
+#include "LshAttention.h"
 
 #include "xf/Analysis/AttentionPattern.h"
 #include "xf/Dialect/XF/XFOps.h"
@@ -35,6 +36,7 @@ FailureOr<Value> mlir::xf::buildApproximateAttention(PatternRewriter &rewriter,
   case PatternPart::Kind::Performer:
     return buildLinearAttention(rewriter, op, part);
   case PatternPart::Kind::Lsh:
+    return buildLshAttention(rewriter, op, part);
   default:
     return op.emitOpError()
            << "has attention family '" << part.name()
