@@ -87,6 +87,7 @@ func.func @relative(%x: tensor<1x7x16xf32>, %mem: tensor<1x8x16xf32>,
       -> tensor<1x7x16xf32> loc("l0.attn.core")
   return %o : tensor<1x7x16xf32>
 }
+}
 
 // -----
 
