@@ -796,7 +796,7 @@ TEST(FrontendSpecErrors, MessagesNamePlaceExpectedAndFound) {
        "max_seq_len, norm_placement, layer_norm_epsilon, final_norm, "
        "embedding_layer_norm, token_type_vocab_size, embedding_scale, "
        "activation, bias, lm_head, tied_output_embedding, shared_embeddings, "
-       "key_padding_mask, positional_encoding, attention_pattern, dtype, "
+       "key_padding_mask, positional_encoding, attention_pattern, transformer_xl, dtype, "
        "weights, found unknown key \"d_modle\" (did you mean \"d_model\"?)"},
   };
   for (const Case &c : cases) {
