@@ -867,9 +867,11 @@ struct LowerPositionalEncoding : public OpRewritePattern<PositionalEncodingOp> {
           Value isOdd = arith::CmpIOp::create(
               b, l, arith::CmpIPredicate::ne, parity,
               arith::ConstantOp::create(b, l, i64, b.getI64IntegerAttr(0)));
-          Value pe = arith::SelectOp::create(b, l, isOdd,
-                                             math::CosOp::create(b, l, angle),
-                                             math::SinOp::create(b, l, angle));
+          // Sine first: operands in a fixed order (argument evaluation
+          // order is unspecified, and compilers differ).
+          Value sine = math::SinOp::create(b, l, angle);
+          Value cosine = math::CosOp::create(b, l, angle);
+          Value pe = arith::SelectOp::create(b, l, isOdd, cosine, sine);
           Value pe32 = arith::TruncFOp::create(b, l, b.getF32Type(), pe);
           linalg::YieldOp::create(
               b, l, arith::AddFOp::create(b, l, args[0], pe32).getResult());
@@ -1212,9 +1214,11 @@ struct LowerRelativeAttention : public OpRewritePattern<RelativeAttentionOp> {
           Value denom = math::PowFOp::create(b, l, f64Const(10000.0), exponent);
           Value angle = arith::DivFOp::create(
               b, l, arith::SIToFPOp::create(b, l, f64, distance), denom);
-          Value pe = arith::SelectOp::create(b, l, isCos,
-                                             math::CosOp::create(b, l, angle),
-                                             math::SinOp::create(b, l, angle));
+          // Sine first: operands in a fixed order (argument evaluation
+          // order is unspecified, and compilers differ).
+          Value sine = math::SinOp::create(b, l, angle);
+          Value cosine = math::CosOp::create(b, l, angle);
+          Value pe = arith::SelectOp::create(b, l, isCos, cosine, sine);
           linalg::YieldOp::create(
               b, l,
               arith::TruncFOp::create(b, l, b.getF32Type(), pe).getResult());
