@@ -381,7 +381,7 @@ void parseSegmentMemory(const Json &section, Manifest &out) {
       fail(std::string("$.") + key,
            "at least " + std::to_string(names.size()) +
                " tensors (the segment memory's come last)",
-           std::to_string(list.size()) + " tensors");
+           Json(list.size()));
     size_t first = list.size() - names.size();
     for (size_t i = 0; i < names.size(); ++i) {
       const ManifestTensor &tensor = list[first + i];

@@ -259,6 +259,11 @@ void TransformerXLTest::memoryCallsCheckTheirArguments() {
       std::string::npos);
   EXPECT_NE(message(xfc_context_reset_memory(nullptr)).find("NULL"),
             std::string::npos);
+  EXPECT_EQ(message(xfc_context_get_memory(context, 0, nullptr)),
+            "xfc_context_get_memory: the buffer is NULL");
+  EXPECT_NE(message(xfc_context_set_memory(context, nullptr, 2, 0))
+                .find("expected 2 layer buffers, found 2 (NULL array)"),
+            std::string::npos);
 }
 
 /// Compiles case `name` with `pipeline` into `dir` and returns the largest

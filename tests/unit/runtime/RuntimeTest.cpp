@@ -391,6 +391,74 @@ TEST(Runtime, SegmentMemoryTensorsMustComeLastInOrder) {
   EXPECT_CONTAINS(result.message, "at $.segment_memory.memory_length");
 }
 
+/// Adds one layer of segment memory to the fake model's manifest: an i32 [2]
+/// length input, then f32 memory and next memory tensors of the given
+/// shapes. The manifest no longer matches the library, so only errors found
+/// while parsing it can be tested with it.
+void addSegmentMemory(Artifact &artifact, std::vector<int64_t> memoryDims,
+                      std::vector<int64_t> nextMemoryDims) {
+  Json &manifest = artifact.manifest;
+  manifest["format_version"] = 5;
+  Json inputs = Json::array(), outputs = Json::array();
+  manifest["inputs"].push_back(
+      {{"name", "length"}, {"dtype", "i32"}, {"shape", {2}}});
+  manifest["inputs"].push_back(
+      {{"name", "memory0"}, {"dtype", "f32"}, {"shape", memoryDims}});
+  manifest["outputs"].push_back(
+      {{"name", "next_memory0"}, {"dtype", "f32"}, {"shape", nextMemoryDims}});
+  inputs.push_back("memory0");
+  outputs.push_back("next_memory0");
+  manifest["segment_memory"] = {{"memory_length", memoryDims[1]},
+                                {"segment_length", 2},
+                                {"length_input", "length"},
+                                {"inputs", inputs},
+                                {"outputs", outputs}};
+  artifact.writeManifest();
+}
+
+TEST(Runtime, SegmentMemoryManifestErrors) {
+  // A name that is not a string.
+  Artifact artifact;
+  artifact.write();
+  addSegmentMemory(artifact, {2, 4, 8}, {2, 4, 8});
+  artifact.manifest["segment_memory"]["inputs"][0] = 3;
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "at $.segment_memory.inputs[0]: expected a "
+                                  "tensor name string, found 3");
+  artifact.manifest["segment_memory"]["inputs"][0] = "memory0";
+  artifact.manifest["segment_memory"]["outputs"][0] = Json::array();
+  artifact.writeManifest();
+  result = openResult(artifact.path());
+  EXPECT_CONTAINS(result.message, "at $.segment_memory.outputs[0]: expected a "
+                                  "tensor name string, found []");
+
+  // More segment memory tensors than the entry point has inputs.
+  Artifact fewInputs;
+  fewInputs.write();
+  addSegmentMemory(fewInputs, {2, 4, 8}, {2, 4, 8});
+  fewInputs.manifest["segment_memory"]["inputs"] = {"memory0", "x", "ids",
+                                                    "memory0"};
+  fewInputs.manifest["segment_memory"]["outputs"] = {"next_memory0", "y", "s",
+                                                     "next_memory0"};
+  fewInputs.writeManifest();
+  result = openResult(fewInputs.path());
+  EXPECT_CONTAINS(result.message,
+                  "at $.inputs: expected at least 5 tensors (the segment "
+                  "memory's come last), found 4");
+
+  // A next memory of another shape than the memory.
+  Artifact mismatch;
+  mismatch.write();
+  addSegmentMemory(mismatch, {2, 4, 8}, {2, 4, 5});
+  result = openResult(mismatch.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message,
+                  "at $.segment_memory: expected every memory and next memory "
+                  "of the shape of the first, found \"next_memory0\"");
+}
+
 TEST(Runtime, ModelWithoutSegmentMemory) {
   Artifact artifact;
   artifact.write();
