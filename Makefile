@@ -4,6 +4,8 @@
 #   make test  installs what is missing, builds, and runs every test.
 #   make test-tsan builds the runtime and the concurrency stress with
 #              ThreadSanitizer (in $(BUILD)-tsan) and runs 8 threads x 200.
+#   make install PREFIX=DIR installs the runtime library, its headers, the
+#              xfc command and the CMake package (find_package(xfc)).
 #   make bench installs the peers (OpenBLAS, PyTorch, ONNX Runtime), builds
 #              in Release and writes bench/results.json and a report.
 # Reliability (docs/reliability.md), in a second build folder compiled by
@@ -13,9 +15,11 @@
 BUILD ?= build
 SANITIZE_BUILD ?= build-sanitize
 FUZZ_SECONDS ?= 60
+PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 
 .PHONY: all setup configure build demo test test-tsan bench goldens clean \
+	install \
 	test-sanitize fuzz
 
 all: build
@@ -33,6 +37,9 @@ build: configure
 
 demo: build
 	bash scripts/demo.sh $(BUILD)
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
