@@ -49,3 +49,18 @@ install(FILES
   ${PROJECT_BINARY_DIR}/cmake/xfcConfig.cmake
   ${PROJECT_BINARY_DIR}/cmake/xfcConfigVersion.cmake
   DESTINATION ${XFC_INSTALL_CMAKEDIR})
+
+# The Python package (python/xfc), with the paths of the installed runtime
+# library and compiler written into it at install time (so `--prefix` is
+# honoured): PYTHONPATH=PREFIX/lib/python3/dist-packages.
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/python/xfc
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/python3/dist-packages
+  PATTERN __pycache__ EXCLUDE)
+install(CODE "
+  set(prefix \"\${CMAKE_INSTALL_PREFIX}\")
+  file(WRITE \"\${prefix}/${CMAKE_INSTALL_LIBDIR}/python3/dist-packages/xfc/_paths.py\"
+\"# Written by make install: where this package's runtime and compiler are.
+RUNTIME_LIBRARY = '\${prefix}/${CMAKE_INSTALL_LIBDIR}/libxfc_runtime.so'
+XFC_EXECUTABLE = '\${prefix}/${CMAKE_INSTALL_BINDIR}/xfc'
+\")
+")

@@ -21,8 +21,9 @@ PACKAGES=(
   libclang-rt-22-dev
   # Libraries and tests.
   nlohmann-json3-dev libgtest-dev
-  # NumPy checks the .npy reader and writer against the real thing.
-  python3 python3-numpy
+  # NumPy checks the .npy reader and writer against the real thing; pytest
+  # runs the Python package's tests (python/tests).
+  python3 python3-numpy python3-pytest
 )
 # The PyTorch oracle is needed only to regenerate the committed golden files
 # (`make goldens`), so the test command does not pay for installing it.

@@ -5,7 +5,8 @@
 # does), builds examples/embed against it with find_package(xfc), compiles
 # the bundled example model with the installed `xfc`, and checks that the
 # example's sentence embedding equals the one computed from `xfc run`'s
-# hidden states (masked mean, then L2 normalization, in NumPy).
+# hidden states (masked mean, then L2 normalization, in NumPy), and that the
+# installed Python package runs the artifact to the same hidden states.
 #
 # usage: test-install.sh BUILD_DIR SOURCE_DIR
 #
@@ -71,4 +72,20 @@ print("embedding of %d values, max abs difference %.3g" % (found.size, error))
 if not error <= 1e-6:
     sys.exit("FAIL: the example's embedding differs from xfc run's")
 PY
-echo "PASS: installed package, example application and xfc agree"
+# The installed Python package finds the installed runtime and compiler by
+# itself, and gives the same hidden states.
+env -u XFC_RUNTIME_LIBRARY -u XFC_EXECUTABLE \
+  PYTHONPATH="$PREFIX/lib/python3/dist-packages" /usr/bin/python3 - "$WORK" "$PREFIX" <<'PY'
+import sys
+import numpy as np
+import xfc
+work, prefix = sys.argv[1], sys.argv[2]
+if not xfc._capi.__file__.startswith(prefix):
+    sys.exit("FAIL: imported xfc from %s, not the installed package" % xfc._capi.__file__)
+model = xfc.Model(work + "/artifact")
+inputs = {name: np.load("%s/%s.npy" % (work, name)) for name in ("input_ids", "token_type_ids", "lengths")}
+hidden = model.run(**inputs)["hidden_states"]
+if not np.array_equal(hidden, np.load(work + "/hidden.npy")):
+    sys.exit("FAIL: the installed Python package's hidden states differ from xfc run's")
+PY
+echo "PASS: installed package, example application, Python package and xfc agree"

@@ -1,0 +1,170 @@
+"""The xfc Python package against the PyTorch goldens and the runtime's
+own checks: compile, load, run, errors as exceptions, the GIL released
+while a model runs, and contexts used from many threads."""
+
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import xfc
+from conftest import GOLDEN, golden_expected, golden_inputs
+
+# As the end-to-end goldens (tests/e2e/EndToEndTest.cpp): float32 against
+# PyTorch's float32 model.
+TOLERANCE = 1e-4
+
+
+def test_run_matches_the_pytorch_golden(bert_s7):
+    model = xfc.Model(bert_s7)
+    assert [i.name for i in model.inputs] == ["input_ids", "token_type_ids", "lengths"]
+    assert model.outputs[0].shape == (2, 7, 128)
+    assert model.inputs[0].range is not None
+    with model.context(threads=1) as context:
+        outputs = context.run(**golden_inputs("s7"))
+        again = context.run(*golden_inputs("s7").values())
+    hidden = outputs["hidden_states"]
+    assert hidden.dtype == np.float32
+    assert np.abs(hidden - golden_expected("s7")).max() <= TOLERANCE
+    # In order or by name: the same inputs, the same bits.
+    assert np.array_equal(again["hidden_states"], hidden)
+    model.verify()
+    assert any(kernel.kind.startswith("attention") for kernel in model.kernels)
+    model.close()
+
+
+def test_integer_inputs_are_converted_only_when_exact(bert_s7):
+    model = xfc.Model(bert_s7)
+    inputs = {k: v.astype(np.int64) for k, v in golden_inputs("s7").items()}
+    expected = model.run(**golden_inputs("s7"))["hidden_states"]
+    assert np.array_equal(model.run(**inputs)["hidden_states"], expected)
+    inputs["input_ids"][0, 0] = 2**40
+    with pytest.raises(xfc.XfcError) as error:
+        model.run(**inputs)
+    assert error.value.code == "INVALID_ARGUMENT"
+    assert "input 'input_ids': expected int32 values, found int64 values that do not fit" in str(error.value)
+
+
+def test_input_errors_carry_the_message(bert_s7):
+    model = xfc.Model(bert_s7)
+    inputs = golden_inputs("s7")
+    with pytest.raises(xfc.XfcError, match=r"input 'lengths': expected shape \(2,\), found \(3,\)"):
+        model.run(**dict(inputs, lengths=np.array([7, 7, 7], np.int32)))
+    with pytest.raises(xfc.XfcError, match="unknown input 'ids'; the model's inputs are input_ids, token_type_ids, lengths"):
+        model.run(ids=inputs["input_ids"])
+    with pytest.raises(xfc.XfcError, match="input 'lengths' is missing"):
+        model.run(input_ids=inputs["input_ids"], token_type_ids=inputs["token_type_ids"])
+    with pytest.raises(xfc.XfcError, match=r"expected 3 inputs \(input_ids, token_type_ids, lengths\), found 1"):
+        model.run(inputs["input_ids"])
+    # The runtime's own check of token ids, raised with its message.
+    bad = dict(inputs, input_ids=inputs["input_ids"].copy())
+    bad["input_ids"][1, 3] = model.inputs[0].range[1] + 1
+    with pytest.raises(xfc.XfcError) as error:
+        model.run(**bad)
+    assert error.value.code == "INVALID_ARGUMENT"
+    low, high = model.inputs[0].range
+    assert error.value.message == (
+        "xfc_context_run: input 'input_ids' element 10 (flat index) is %d, "
+        "outside the allowed range [%d, %d]" % (high + 1, low, high))
+    with pytest.raises(xfc.XfcError, match="has no segment memory"):
+        model.context().get_memory(0)
+
+
+def test_open_errors(tmp_path):
+    with pytest.raises(xfc.XfcError) as error:
+        xfc.Model(str(tmp_path / "missing"))
+    assert error.value.code == "NOT_FOUND"
+    assert str(tmp_path / "missing") in error.value.message
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "manifest.json").write_text("{")
+    with pytest.raises(xfc.XfcError) as error:
+        xfc.Model(str(tmp_path / "broken"))
+    assert error.value.code == "INVALID_ARTIFACT"
+    assert "manifest.json" in error.value.message
+
+
+def test_compile_errors_leave_nothing_behind(tmp_path):
+    spec = tmp_path / "spec.json"
+    spec.write_text('{"model": {"d_model": "wide"}}')
+    out = tmp_path / "out"
+    with pytest.raises(xfc.XfcError) as error:
+        xfc.compile(spec, out)
+    assert error.value.code == "COMPILE_ERROR"
+    assert "spec.json" in error.value.message
+    assert not out.exists()
+    # An existing artifact is not replaced without force.
+    out.mkdir()
+    (out / "keep").write_text("mine")
+    with pytest.raises(xfc.XfcError, match="exists"):
+        xfc.compile(os.path.join(GOLDEN, "spec.json"), out, batch=2, seq_len=7)
+    assert (out / "keep").read_text() == "mine"
+
+
+def test_closed_objects_refuse_work(bert_s7):
+    model = xfc.Model(bert_s7)
+    context = model.context()
+    with pytest.raises(xfc.XfcError, match="close the model's contexts before the model"):
+        model.close()
+    context.close()
+    with pytest.raises(xfc.XfcError, match="the context is closed"):
+        context.run(**golden_inputs("s7"))
+    model.close()
+    with pytest.raises(xfc.XfcError, match="the model is closed"):
+        model.context()
+
+
+def test_the_gil_is_released_while_a_model_runs(tmp_path):
+    # One run of about 0.1 s on one thread; while it is in the C call,
+    # another Python thread must keep running.
+    artifact = xfc.compile(os.path.join(GOLDEN, "spec.json"), tmp_path / "big", batch=24, seq_len=128)
+    model = xfc.Model(artifact)
+    inputs = {info.name: np.zeros(info.shape, np.int32) for info in model.inputs}
+    inputs["lengths"][:] = 128
+    context = model.context(threads=1)
+    context.run(**inputs)  # Warm-up: page in the code and weights.
+    window = []
+    stop = threading.Event()
+
+    def run():
+        start = time.perf_counter()
+        context.run(**inputs)
+        window.extend([start, time.perf_counter()])
+        stop.set()
+
+    ticks = []
+    worker = threading.Thread(target=run)
+    worker.start()
+    while not stop.is_set():
+        ticks.append(time.perf_counter())
+    worker.join()
+    start, end = window
+    assert end - start > 0.02, "the run is too short to tell (%.3f s)" % (end - start)
+    # The middle of the call, away from the moments the GIL changes hands.
+    inside = [t for t in ticks if start + 0.3 * (end - start) < t < end - 0.3 * (end - start)]
+    assert inside, "no Python thread ran during the %.3f s call" % (end - start)
+
+
+def test_threads_with_their_own_contexts_match_serial_runs(bert_s7):
+    model = xfc.Model(bert_s7)
+    inputs = golden_inputs("s7")
+    serial = model.context(threads=1).run(**inputs)["hidden_states"]
+    results, errors = [], []
+
+    def work():
+        try:
+            with model.context(threads=1) as context:
+                for _ in range(20):
+                    results.append(context.run(**inputs)["hidden_states"])
+        except Exception as error:  # Reported below, not lost in the thread.
+            errors.append(error)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(results) == 80
+    assert all(np.array_equal(result, serial) for result in results)

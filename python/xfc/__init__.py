@@ -1,0 +1,383 @@
+"""Python bindings of xfc: compile Transformer model specs, load the
+artifacts and run them on NumPy arrays.
+
+    import numpy as np
+    import xfc
+
+    xfc.compile("model.json", "model.xfc", batch=1, seq_len=128, force=True)
+    model = xfc.Model("model.xfc")
+    context = model.context()                 # owns the arena; reuse it
+    outputs = context.run(input_ids=ids, token_type_ids=types, lengths=lengths)
+    hidden = outputs["hidden_states"]
+
+Running goes through the runtime's C API (libxfc_runtime.so) with ctypes,
+which releases the GIL for the whole run: other Python threads go on, and
+several threads may run one model at once, each with its own Context (the
+C API's threading contract). Compiling runs the ``xfc`` command. Every
+failure raises XfcError with the runtime's or the compiler's message.
+"""
+
+import ctypes
+import os
+import shutil
+import subprocess
+import threading
+import weakref
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import _capi
+
+__all__ = ["XfcError", "TensorInfo", "Kernel", "MemoryInfo", "Model", "Context", "compile"]
+
+_lib = None
+_lib_lock = threading.Lock()
+
+
+def _library():
+    global _lib
+    with _lib_lock:
+        if _lib is None:
+            _lib = _capi.load_library()
+        return _lib
+
+
+class XfcError(RuntimeError):
+    """A failed xfc call: `code` is the status name ("INVALID_ARGUMENT",
+    "INVALID_ARTIFACT", ..., or "COMPILE_ERROR" for the compiler) and the
+    message is the one the runtime or the compiler gave."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _check(status) -> None:
+    """Raises XfcError for a failed status, which it frees."""
+    if not status:
+        return
+    lib = _library()
+    code = lib.xfc_status_get_code(status)
+    message = lib.xfc_status_get_message(status).decode("utf-8", "replace")
+    lib.xfc_status_free(status)
+    raise XfcError(_capi.STATUS_NAMES.get(code, str(code)), message)
+
+
+_DTYPES = {_capi.DTYPE_F32: np.dtype(np.float32), _capi.DTYPE_I32: np.dtype(np.int32)}
+
+
+class TensorInfo(NamedTuple):
+    """A model input or output. `range` is (min, max), inclusive, for
+    integer inputs whose values the runtime checks (token ids), else None."""
+
+    name: str
+    dtype: np.dtype
+    shape: Tuple[int, ...]
+    range: Optional[Tuple[int, int]]
+
+
+class Kernel(NamedTuple):
+    """One kernel of the compiled model, in run order."""
+
+    name: str
+    symbol: str
+    kind: str
+    nodes: Tuple[str, ...]
+    flops: int
+    bytes: int
+
+
+class MemoryInfo(NamedTuple):
+    """A Transformer-XL model's segment memory (docs/transformer-xl.md)."""
+
+    memory_length: int
+    segment_length: int
+    num_layers: int
+    layer: Optional[TensorInfo]
+
+
+def _tensor_info(info: _capi.TensorInfoC) -> TensorInfo:
+    return TensorInfo(
+        name=info.name.decode(),
+        dtype=_DTYPES[info.dtype],
+        shape=tuple(info.dims[i] for i in range(info.rank)),
+        range=(info.min_value, info.max_value) if info.has_range else None,
+    )
+
+
+class Model:
+    """An opened artifact (folder written by ``xfc compile``). Opening
+    validates the manifest, the CPU features and every weight's place in the
+    memory-mapped weights file. The model may be shared by many threads."""
+
+    def __init__(self, path: str, skip_cpu_check: bool = False):
+        lib = _library()
+        self._handle = None
+        self._contexts = weakref.WeakSet()
+        options = _capi.ModelOptions()
+        lib.xfc_model_options_initialize(ctypes.byref(options))
+        options.skip_cpu_check = 1 if skip_cpu_check else 0
+        handle = ctypes.c_void_p()
+        _check(lib.xfc_model_open(os.fsencode(path), ctypes.byref(options), ctypes.byref(handle)))
+        self._handle = handle
+        self.path = path
+        self.name = lib.xfc_model_name(handle).decode()
+        self.inputs = self._infos(lib.xfc_model_num_inputs, lib.xfc_model_input_info)
+        self.outputs = self._infos(lib.xfc_model_num_outputs, lib.xfc_model_output_info)
+        self.arena_bytes = lib.xfc_model_arena_bytes(handle)
+
+    def _infos(self, count, describe) -> List[TensorInfo]:
+        infos = []
+        for index in range(count(self._handle)):
+            info = _capi.TensorInfoC()
+            _check(describe(self._handle, index, ctypes.byref(info)))
+            infos.append(_tensor_info(info))
+        return infos
+
+    def _require_open(self):
+        if self._handle is None:
+            raise XfcError("INVALID_ARGUMENT", "the model is closed")
+        return self._handle
+
+    @property
+    def kernels(self) -> List[Kernel]:
+        lib, handle = _library(), self._require_open()
+        kernels = []
+        for index in range(lib.xfc_model_num_kernels(handle)):
+            info = _capi.KernelInfoC()
+            _check(lib.xfc_model_kernel_info(handle, index, ctypes.byref(info)))
+            nodes = tuple(info.nodes[i].decode() for i in range(info.num_nodes))
+            kernels.append(
+                Kernel(info.name.decode(), info.symbol.decode(), info.kind.decode(),
+                       nodes, info.flops, info.bytes)
+            )
+        return kernels
+
+    @property
+    def memory_info(self) -> MemoryInfo:
+        lib, handle = _library(), self._require_open()
+        info = _capi.MemoryInfoC()
+        _check(lib.xfc_model_memory_info(handle, ctypes.byref(info)))
+        layer = _tensor_info(info.layer) if info.num_layers else None
+        return MemoryInfo(info.memory_length, info.segment_length, info.num_layers, layer)
+
+    def verify(self) -> None:
+        """Checks every byte of the weights against the manifest's checksums
+        (``xfc verify``); raises XfcError on a mismatch."""
+        _check(_library().xfc_model_verify(self._require_open()))
+
+    def context(self, threads: int = 0, profiling: bool = False) -> "Context":
+        """A run context: owns the arena, so its runs allocate nothing in
+        the runtime. `threads` 0 means one per core."""
+        return Context(self, threads=threads, profiling=profiling)
+
+    def run(self, *inputs, **named_inputs) -> Dict[str, np.ndarray]:
+        """Runs once through a temporary context (allocates its arena each
+        call; keep a Context for repeated runs)."""
+        with self.context() as context:
+            return context.run(*inputs, **named_inputs)
+
+    def close(self) -> None:
+        """Releases the model. Every Context of it must be closed first."""
+        if self._handle is None:
+            return
+        if any(not context.closed for context in self._contexts):
+            raise XfcError("INVALID_ARGUMENT", "close the model's contexts before the model")
+        _library().xfc_model_destroy(self._handle)
+        self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        # Contexts hold a reference to their model, so none is left here.
+        if getattr(self, "_handle", None) is not None:
+            _library().xfc_model_destroy(self._handle)
+            self._handle = None
+
+    def __repr__(self):
+        return "xfc.Model(%r, inputs=%s, outputs=%s)" % (
+            self.path, [i.name for i in self.inputs], [o.name for o in self.outputs])
+
+
+class Context:
+    """A run context of a Model: its own arena of intermediates (and, for
+    Transformer-XL, its segment memory). One thread at a time runs it (a
+    lock serializes concurrent calls); use one Context per thread."""
+
+    def __init__(self, model: Model, threads: int = 0, profiling: bool = False):
+        lib = _library()
+        self._handle = None
+        self._lock = threading.Lock()
+        options = _capi.ContextOptions()
+        lib.xfc_context_options_initialize(ctypes.byref(options))
+        options.num_threads = threads
+        options.enable_profiling = 1 if profiling else 0
+        handle = ctypes.c_void_p()
+        _check(lib.xfc_context_create(model._require_open(), ctypes.byref(options), ctypes.byref(handle)))
+        self._handle = handle
+        self.model = model
+        model._contexts.add(self)
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    @property
+    def num_threads(self) -> int:
+        return _library().xfc_context_num_threads(self._require_open())
+
+    def _require_open(self):
+        if self._handle is None:
+            raise XfcError("INVALID_ARGUMENT", "the context is closed")
+        return self._handle
+
+    def _input_arrays(self, inputs: Sequence, named: Dict) -> List[np.ndarray]:
+        infos = self.model.inputs
+        if inputs and named:
+            raise XfcError("INVALID_ARGUMENT", "give the inputs either in order or by name, not both")
+        if named:
+            unknown = sorted(set(named) - {info.name for info in infos})
+            if unknown:
+                raise XfcError(
+                    "INVALID_ARGUMENT",
+                    "unknown input %r; the model's inputs are %s"
+                    % (unknown[0], ", ".join(info.name for info in infos)))
+            missing = [info.name for info in infos if info.name not in named]
+            if missing:
+                raise XfcError("INVALID_ARGUMENT", "input %r is missing" % missing[0])
+            inputs = [named[info.name] for info in infos]
+        if len(inputs) != len(infos):
+            raise XfcError(
+                "INVALID_ARGUMENT",
+                "expected %d inputs (%s), found %d"
+                % (len(infos), ", ".join(info.name for info in infos), len(inputs)))
+        arrays = []
+        for info, value in zip(infos, inputs):
+            array = np.asarray(value)
+            if array.shape != info.shape:
+                raise XfcError(
+                    "INVALID_ARGUMENT",
+                    "input %r: expected shape %s, found %s" % (info.name, info.shape, array.shape))
+            converted = np.ascontiguousarray(array, dtype=info.dtype)
+            # Integers must survive the conversion (int64 token ids are
+            # common); floats are rounded to float32 as any caller would.
+            if info.dtype.kind == "i" and not np.array_equal(converted, array):
+                raise XfcError(
+                    "INVALID_ARGUMENT",
+                    "input %r: expected %s values, found %s values that do not fit"
+                    % (info.name, info.dtype, array.dtype))
+            arrays.append(converted)
+        return arrays
+
+    def run(self, *inputs, **named_inputs) -> Dict[str, np.ndarray]:
+        """Runs the model on NumPy arrays (in input order, or by input name)
+        and returns the outputs as a dict from output name to a new array.
+        Inputs are converted to the model's dtype when that is exact."""
+        arrays = self._input_arrays(inputs, named_inputs)
+        outputs = {info.name: np.empty(info.shape, info.dtype) for info in self.model.outputs}
+        in_buffers = (_capi.Buffer * max(len(arrays), 1))(
+            *[_capi.Buffer(a.ctypes.data, a.nbytes) for a in arrays])
+        out_buffers = (_capi.Buffer * max(len(outputs), 1))(
+            *[_capi.Buffer(a.ctypes.data, a.nbytes) for a in outputs.values()])
+        with self._lock:
+            _check(_library().xfc_context_run(
+                self._require_open(), in_buffers, len(arrays), out_buffers, len(outputs)))
+        return outputs
+
+    # Segment memory (Transformer-XL models).
+
+    def reset_memory(self) -> None:
+        with self._lock:
+            _check(_library().xfc_context_reset_memory(self._require_open()))
+
+    @property
+    def memory_filled(self) -> int:
+        filled = ctypes.c_int64()
+        _check(_library().xfc_context_memory_filled(self._require_open(), ctypes.byref(filled)))
+        return filled.value
+
+    def get_memory(self, layer: int) -> np.ndarray:
+        info = self.model.memory_info
+        if info.layer is None:
+            raise XfcError("INVALID_ARGUMENT", "model %r has no segment memory" % self.model.name)
+        array = np.empty(info.layer.shape, np.float32)
+        buffer = _capi.Buffer(array.ctypes.data, array.nbytes)
+        with self._lock:
+            _check(_library().xfc_context_get_memory(self._require_open(), layer, ctypes.byref(buffer)))
+        return array
+
+    def set_memory(self, layers: Sequence[np.ndarray], filled: int) -> None:
+        arrays = [np.ascontiguousarray(layer, dtype=np.float32) for layer in layers]
+        buffers = (_capi.Buffer * max(len(arrays), 1))(
+            *[_capi.Buffer(a.ctypes.data, a.nbytes) for a in arrays])
+        with self._lock:
+            _check(_library().xfc_context_set_memory(self._require_open(), buffers, len(arrays), filled))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._handle is not None:
+                _library().xfc_context_destroy(self._handle)
+                self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_handle", None) is not None:
+            _library().xfc_context_destroy(self._handle)
+            self._handle = None
+
+
+def _xfc_executable(explicit: Optional[str]) -> str:
+    candidates = [explicit, os.environ.get("XFC_EXECUTABLE")]
+    try:
+        from . import _paths  # Written by `make install`.
+
+        candidates.append(_paths.XFC_EXECUTABLE)
+    except ImportError:
+        pass
+    candidates.append(shutil.which("xfc"))
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise XfcError(
+        "NOT_FOUND",
+        "cannot find the xfc compiler (pass xfc=PATH, or set XFC_EXECUTABLE, "
+        "or put xfc on PATH)")
+
+
+def compile(spec: str, output: str, *, batch: Optional[int] = None,
+            seq_len: Optional[int] = None, attention: Optional[str] = None,
+            fusion: Optional[str] = None, force: bool = False,
+            args: Sequence[str] = (), xfc: Optional[str] = None) -> str:
+    """Compiles the model spec `spec` (JSON) into the artifact folder
+    `output` with ``xfc compile`` and returns `output`. The keyword
+    arguments are the command's options (`args` passes any other, e.g.
+    ["--cpu", "x86-64-v3"]); a failed compile raises XfcError with code
+    "COMPILE_ERROR" and the compiler's message, and leaves nothing behind."""
+    command = [_xfc_executable(xfc), "compile", os.fspath(spec), "-o", os.fspath(output)]
+    if batch is not None:
+        command += ["--batch", str(batch)]
+    if seq_len is not None:
+        command += ["--seq-len", str(seq_len)]
+    if attention is not None:
+        command.append("--attention=" + attention)
+    if fusion is not None:
+        command.append("--fusion=" + fusion)
+    if force:
+        command.append("--force")
+    command += list(args)
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if result.returncode != 0:
+        message = result.stderr.decode("utf-8", "replace").strip()
+        raise XfcError("COMPILE_ERROR", message or "xfc compile exited with %d" % result.returncode)
+    return os.fspath(output)

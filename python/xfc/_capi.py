@@ -1,0 +1,151 @@
+"""ctypes declarations of the xfc runtime C API (runtime/include/xfc/runtime.h).
+
+The structures and signatures here mirror the header one for one; keep them
+in step with it. Calls go through ``ctypes.CDLL``, which releases the GIL
+for the duration of every foreign call, so a model running in one thread
+does not stop the others.
+"""
+
+import ctypes
+import os
+
+MAX_RANK = 8  # XFC_MAX_RANK
+
+DTYPE_F32 = 0
+DTYPE_I32 = 1
+
+STATUS_NAMES = {
+    0: "OK",
+    1: "INVALID_ARGUMENT",
+    2: "NOT_FOUND",
+    3: "INVALID_ARTIFACT",
+    4: "UNSUPPORTED",
+    5: "IO_ERROR",
+    6: "INTERNAL",
+}
+
+Status = ctypes.c_void_p  # xfc_status: NULL is success.
+
+
+class TensorInfoC(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("dtype", ctypes.c_int),
+        ("rank", ctypes.c_int32),
+        ("dims", ctypes.c_int64 * MAX_RANK),
+        ("has_range", ctypes.c_int32),
+        ("min_value", ctypes.c_int64),
+        ("max_value", ctypes.c_int64),
+    ]
+
+
+class Buffer(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("size_bytes", ctypes.c_size_t)]
+
+
+class ModelOptions(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_uint32), ("skip_cpu_check", ctypes.c_int32)]
+
+
+class ContextOptions(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("num_threads", ctypes.c_int32),
+        ("enable_profiling", ctypes.c_int32),
+    ]
+
+
+class KernelInfoC(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("symbol", ctypes.c_char_p),
+        ("kind", ctypes.c_char_p),
+        ("nodes", ctypes.POINTER(ctypes.c_char_p)),
+        ("num_nodes", ctypes.c_size_t),
+        ("flops", ctypes.c_uint64),
+        ("bytes", ctypes.c_uint64),
+    ]
+
+
+class MemoryInfoC(ctypes.Structure):
+    _fields_ = [
+        ("memory_length", ctypes.c_int64),
+        ("segment_length", ctypes.c_int64),
+        ("num_layers", ctypes.c_size_t),
+        ("layer", TensorInfoC),
+    ]
+
+
+def _library_candidates():
+    """Where libxfc_runtime.so may be, most specific first."""
+    explicit = os.environ.get("XFC_RUNTIME_LIBRARY")
+    if explicit:
+        yield explicit
+        return
+    try:
+        from . import _paths  # Written by `make install`.
+
+        yield _paths.RUNTIME_LIBRARY
+    except ImportError:
+        pass
+    yield "libxfc_runtime.so"  # The dynamic loader's search path.
+
+
+def load_library():
+    errors = []
+    for candidate in _library_candidates():
+        try:
+            lib = ctypes.CDLL(candidate)
+        except OSError as error:
+            errors.append("%s: %s" % (candidate, error))
+            continue
+        _declare(lib)
+        return lib
+    raise OSError(
+        "cannot load the xfc runtime library (set XFC_RUNTIME_LIBRARY to the "
+        "path of libxfc_runtime.so): " + "; ".join(errors)
+    )
+
+
+def _declare(lib):
+    p = ctypes.POINTER
+    model_p = ctypes.c_void_p
+    context_p = ctypes.c_void_p
+    signatures = {
+        "xfc_status_get_code": (ctypes.c_int, [Status]),
+        "xfc_status_get_message": (ctypes.c_char_p, [Status]),
+        "xfc_status_free": (None, [Status]),
+        "xfc_dtype_size": (ctypes.c_size_t, [ctypes.c_int]),
+        "xfc_model_options_initialize": (None, [p(ModelOptions)]),
+        "xfc_model_open": (Status, [ctypes.c_char_p, p(ModelOptions), p(model_p)]),
+        "xfc_model_destroy": (None, [model_p]),
+        "xfc_model_verify": (Status, [model_p]),
+        "xfc_model_name": (ctypes.c_char_p, [model_p]),
+        "xfc_model_num_inputs": (ctypes.c_size_t, [model_p]),
+        "xfc_model_num_outputs": (ctypes.c_size_t, [model_p]),
+        "xfc_model_input_info": (Status, [model_p, ctypes.c_size_t, p(TensorInfoC)]),
+        "xfc_model_output_info": (Status, [model_p, ctypes.c_size_t, p(TensorInfoC)]),
+        "xfc_model_arena_bytes": (ctypes.c_size_t, [model_p]),
+        "xfc_model_num_kernels": (ctypes.c_size_t, [model_p]),
+        "xfc_model_kernel_info": (Status, [model_p, ctypes.c_size_t, p(KernelInfoC)]),
+        "xfc_context_options_initialize": (None, [p(ContextOptions)]),
+        "xfc_context_create": (Status, [model_p, p(ContextOptions), p(context_p)]),
+        "xfc_context_destroy": (None, [context_p]),
+        "xfc_context_num_threads": (ctypes.c_int32, [context_p]),
+        "xfc_context_run": (
+            Status,
+            [context_p, p(Buffer), ctypes.c_size_t, p(Buffer), ctypes.c_size_t],
+        ),
+        "xfc_model_memory_info": (Status, [model_p, p(MemoryInfoC)]),
+        "xfc_context_reset_memory": (Status, [context_p]),
+        "xfc_context_memory_filled": (Status, [context_p, p(ctypes.c_int64)]),
+        "xfc_context_get_memory": (Status, [context_p, ctypes.c_size_t, p(Buffer)]),
+        "xfc_context_set_memory": (
+            Status,
+            [context_p, p(Buffer), ctypes.c_size_t, ctypes.c_int64],
+        ),
+    }
+    for name, (restype, argtypes) in signatures.items():
+        function = getattr(lib, name)
+        function.restype = restype
+        function.argtypes = argtypes
