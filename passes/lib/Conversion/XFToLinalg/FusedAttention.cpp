@@ -778,8 +778,9 @@ Value mlir::xf::buildFusedAttention(PatternRewriter &rewriter, AttentionOp op,
   // block map is dense or causal: read from its table, or emitted as
   // closed-form bounds. A pattern's map is always read from its table, and
   // its partial blocks are masked element by element. A group whose part is
-  // gathered first runs one forall per class group (AttentionGather.h);
-  // the rest of its union, if any, then continues their state directly.
+  // gathered first runs one forall per class group (AttentionGather.h), or
+  // one over the compact summary keys (the fixed A2); the rest of its
+  // union, if any, then continues their state directly.
   PatternGroups groups;
   if (AttentionPatternAttr pattern = op.getPatternAttr())
     groups = pattern.getGroups();
