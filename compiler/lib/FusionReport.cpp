@@ -630,9 +630,18 @@ std::string describeAttention(const FusionReport &report) {
                          k.projectionFlops / 1e6);
     os << llvm::format(" of %.3f dense (%.1f%% saved)\n", k.denseFlops / 1e6,
                        100.0 * saved);
-    if (!k.gather.empty())
-      os << "    gathered per residue class (dense tiles of strided rows): "
-         << k.gather << "\n";
+    if (!k.gather.empty()) {
+      // The two strategies of AttentionGather.h, named by what they make
+      // dense: strided rows of a residue class, or the fixed A2's summary
+      // keys copied together.
+      bool byClass = k.gather.find("residue") != std::string::npos;
+      bool byKey = k.gather.find("summary_keys") != std::string::npos;
+      os << "    gathered "
+         << (byClass && byKey ? "per residue class and by summary key"
+             : byKey ? "by summary key (dense tiles of compacted keys)"
+                     : "per residue class (dense tiles of strided rows)")
+         << ": " << k.gather << "\n";
+    }
     os << "    "
        << (family ? mlir::xf::numericsNote(*family)
                   : "exact: the same result as dense attention under the "
