@@ -310,10 +310,6 @@ struct LowerActivation : public OpRewritePattern<ActivationOp> {
 // Softmax (also used by attention)
 //===----------------------------------------------------------------------===//
 
-/// Softmax over the last dimension of `logits`, where entries may be -inf.
-/// A row whose entries are all -inf yields zeros (not NaN): its maximum is
-/// replaced by 0 before subtracting, every exponential is then 0, and the
-/// division is skipped when the sum is 0.
 /// m̂ = (max == -inf) ? 0 : max: the shift of the exponentials, so a row
 /// whose keys are all masked gives e^(-inf - 0) = 0, never NaN.
 Value safeMax(OpBuilder &b, Location l, Value max) {
@@ -322,6 +318,10 @@ Value safeMax(OpBuilder &b, Location l, Value max) {
   return arith::SelectOp::create(b, l, isNegInf, f32Const(b, l, 0.0), max);
 }
 
+/// Softmax over the last dimension of `logits`, where entries may be -inf.
+/// A row whose entries are all -inf yields zeros (not NaN): its maximum is
+/// replaced by 0 before subtracting, every exponential is then 0, and the
+/// division is skipped when the sum is 0.
 Value buildMaskedSoftmax(OpBuilder &b, Location loc, Value logits) {
   MLIRContext *ctx = b.getContext();
   ArrayRef<int64_t> shape = shapeOf(logits);
