@@ -202,13 +202,14 @@ multiplyAccumulate(bool reassociate) {
 /// per element (pow is the costly part).
 Value buildSinusoidDivisor(OpBuilder &b, Location l, Value twoK,
                            double width) {
+  // One op created per statement: the IR order must not depend on the
+  // compiler's order of evaluating call arguments.
   Type f64 = b.getF64Type();
-  Value exponent = arith::DivFOp::create(
-      b, l, arith::SIToFPOp::create(b, l, f64, twoK),
-      arith::ConstantOp::create(b, l, f64, b.getF64FloatAttr(width)));
-  return math::PowFOp::create(
-      b, l, arith::ConstantOp::create(b, l, f64, b.getF64FloatAttr(10000.0)),
-      exponent);
+  Value twoKf = arith::SIToFPOp::create(b, l, f64, twoK);
+  Value widthf = arith::ConstantOp::create(b, l, f64, b.getF64FloatAttr(width));
+  Value exponent = arith::DivFOp::create(b, l, twoKf, widthf);
+  Value base = arith::ConstantOp::create(b, l, f64, b.getF64FloatAttr(10000.0));
+  return math::PowFOp::create(b, l, base, exponent);
 }
 
 /// sin (or, where `useCos`, cos) of position / divisor, computed in f64 and
@@ -1293,10 +1294,10 @@ struct LowerRelativeAttention : public OpRewritePattern<RelativeAttentionOp> {
         createEmpty(rewriter, loc, {half}, rewriter.getF64Type()),
         {AffineMap::getMultiDimIdentityMap(1, ctx)}, parallelIterators(1),
         [&](OpBuilder &b, Location l, ValueRange) {
+          Value k = linalg::IndexOp::create(b, l, 0);
+          Value two = index(b, l, 2);
           Value twoK = arith::IndexCastOp::create(
-              b, l, b.getI64Type(),
-              arith::MulIOp::create(b, l, linalg::IndexOp::create(b, l, 0),
-                                    index(b, l, 2)));
+              b, l, b.getI64Type(), arith::MulIOp::create(b, l, k, two));
           linalg::YieldOp::create(
               b, l,
               buildSinusoidDivisor(b, l, twoK, static_cast<double>(width)));
