@@ -482,6 +482,11 @@ bool checkFormedKernels(ModuleOp module, FusionReport &report,
       if (auto projection = dict.getAs<IntegerAttr>("projection_flops"))
         k.projectionFlops = projection.getInt();
     }
+    if (auto memory = dict.getAs<IntegerAttr>("memory_length")) {
+      k.memoryLength = memory.getInt();
+      if (auto keys = dict.getAs<IntegerAttr>("keys_per_query"))
+        k.keysPerQuery = keys.getInt();
+    }
     report.kernels.push_back(std::move(k));
   }
   if (report.nodes.empty())
@@ -608,6 +613,20 @@ std::string describeAttention(const FusionReport &report) {
   std::string text;
   llvm::raw_string_ostream os(text);
   for (const KernelSummary &k : report.kernels) {
+    if (k.memoryLength >= 0) {
+      // Transformer-XL: a different model, not a cheaper dense attention,
+      // so there is nothing "saved" to report.
+      if (text.empty())
+        os << "== attention ==\n";
+      os << "  " << k.id << " " << k.name
+         << ": relative (Transformer-XL), memory M = " << k.memoryLength
+         << ", keys per query M + L = " << k.keysPerQuery
+         << llvm::format(", computes %.3f MFLOP\n", k.flops / 1e6)
+         << "    exact relative attention with u/v biases (content and "
+            "position terms, causal over [memory ; segment]), not an "
+            "approximation\n";
+      continue;
+    }
     if (k.pattern.empty())
       continue;
     if (text.empty())

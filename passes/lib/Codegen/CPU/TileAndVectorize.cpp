@@ -174,6 +174,14 @@ linalg::GenericOp elementwiseConsumer(Value value) {
       consumer.getNumDpsInits() != 1 ||
       consumer.getNumReductionLoops() != 0 || consumer.hasDynamicShape())
     return nullptr;
+  // Only what linalg::vectorize accepts: every operand indexed by a
+  // projected permutation and no gathers (Transformer-XL's shifted reads).
+  if (!llvm::all_of(consumer.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isProjectedPermutation(); }) ||
+      consumer.getBody()
+          ->walk([](tensor::ExtractOp) { return WalkResult::interrupt(); })
+          .wasInterrupted())
+    return nullptr;
   OpOperand &use = *value.getUses().begin();
   if (!consumer.getMatchingIndexingMap(&use).isIdentity() ||
       !consumer.getIndexingMapMatchingResult(consumer->getResult(0))
