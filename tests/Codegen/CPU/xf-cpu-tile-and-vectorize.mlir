@@ -184,3 +184,50 @@ func.func @shifted_consumer(%a: tensor<64x32xf32>, %b: tensor<32x48xf32>,
   } -> tensor<64x48xf32>
   return %l : tensor<64x48xf32>
 }
+
+// -----
+
+// A contraction written (m, n, k), k innermost, inside a kernel's own
+// forall (as the kernelized attention's products): n is made the innermost
+// loop, so the micro tiles read rows of B as vectors (not one scalar per
+// element); n = 256 is split at 192 (the thread tile) so the 64-wide tail
+// is one static thread tile, and every register tile, the 4 x 16 remainders
+// included, is vectorized: no matmul-form linalg.generic is left.
+
+// CHECK-LABEL: func.func @nested_mnk
+// CHECK: scf.forall
+// CHECK-NOT: scf.forall
+// CHECK: -> (vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>)
+// CHECK: vector.contract {{.*}} iterator_types = ["parallel", "reduction", "parallel"]
+// CHECK: -> (vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>)
+// CHECK-NOT: linalg.generic
+// CHECK: scf.forall.in_parallel
+#amk = affine_map<(m, n, k) -> (m, k)>
+#bkn = affine_map<(m, n, k) -> (k, n)>
+#cmn = affine_map<(m, n, k) -> (m, n)>
+func.func @nested_mnk(%a: tensor<2x64x64xf32>, %b: tensor<64x256xf32>)
+    -> tensor<2x64x256xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<2x64x256xf32>
+  %r = scf.forall (%h) in (2) shared_outs(%o = %e) -> (tensor<2x64x256xf32>) {
+    %ah = tensor.extract_slice %a[%h, 0, 0] [1, 64, 64] [1, 1, 1]
+        : tensor<2x64x64xf32> to tensor<64x64xf32>
+    %t = tensor.empty() : tensor<64x256xf32>
+    %acc = linalg.fill ins(%zero : f32) outs(%t : tensor<64x256xf32>)
+        -> tensor<64x256xf32>
+    %p = linalg.generic {indexing_maps = [#amk, #bkn, #cmn],
+                         iterator_types = ["parallel", "parallel", "reduction"]}
+        ins(%ah, %b : tensor<64x64xf32>, tensor<64x256xf32>)
+        outs(%acc : tensor<64x256xf32>) {
+    ^bb0(%x: f32, %y: f32, %c: f32):
+      %m = arith.mulf %x, %y : f32
+      %s = arith.addf %c, %m : f32
+      linalg.yield %s : f32
+    } -> tensor<64x256xf32>
+    scf.forall.in_parallel {
+      tensor.parallel_insert_slice %p into %o[%h, 0, 0] [1, 64, 256] [1, 1, 1]
+          : tensor<64x256xf32> into tensor<2x64x256xf32>
+    }
+  }
+  return %r : tensor<2x64x256xf32>
+}
