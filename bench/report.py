@@ -402,8 +402,16 @@ def markdown(doc, plots, compile_logs):
     e2e = e2e_rows(doc)
     if e2e:
         L += ["## End to end (median ms, batch 1, sequence 128; lower is "
-              "better)", "",
-              "Same random weights and inputs for every peer. xfc: the "
+              "better)", ""]
+        again = doc.get("models_remeasured")
+        if again:
+            L += [f"{', '.join(again['models'])} measured again on "
+                  f"{again['date']} (xfc {again['xfc']}, load average "
+                  f"{again['load_average_at_start'][0]:.2f} at start, "
+                  f"{again['load_average_at_end'][0]:.2f} at end): "
+                  f"`make bench BENCH_ARGS=--models-only` "
+                  f"(= {again['command']}).", ""]
+        L += ["Same random weights and inputs for every peer. xfc: the "
               "artifact run through `libxfc_runtime.so` (ctypes; process "
               "start, open and weight mapping excluded). ONNX Runtime: the "
               "model exported by `bench/export_models.py`, all graph "

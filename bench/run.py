@@ -585,6 +585,68 @@ def remeasure_attention(args):
                                       doc.get("compile_logs", {})))
 
 
+def remeasure_models(args):
+    """--models-only: the e2e, memory and compile records of the models in
+    --models measured anew in --results, its other records (GEMM,
+    attention, other models) kept; the report says when each part was
+    taken."""
+    os.chdir(ROOT)
+    with open(args.results) as f:
+        doc = json.load(f)
+    names = [n for n in args.models.split(",") if n]
+    for name in names:
+        if name not in MODELS and name not in EXTRA_MODELS:
+            sys.exit(f"run.py: unknown model {name!r} (expected one of "
+                     f"{', '.join(list(MODELS) + list(EXTRA_MODELS))})")
+    peers_available = {peer: have_module(module) for peer, module in
+                       (("onnxruntime", "onnxruntime"), ("pytorch", "torch"))}
+    if not peers_available["pytorch"]:
+        sys.exit("run.py: --models-only needs PyTorch to build and export "
+                 "the models")
+    records, skips, extra = [], [], {"versions": {}}
+    load_start = list(os.getloadavg())
+    for name in names:
+        run_model(args, name, MODELS.get(name, EXTRA_MODELS.get(name)),
+                  peers_available, records, skips, extra)
+    # The roofline is the best OpenBLAS rate of the kept GEMM records.
+    blas = [max(r["peers"].values()) for r in doc["records"]
+            if r["name"].startswith("gemm/")]
+    best_blas = max(blas) if blas else None
+    for r in records:
+        if r["name"].startswith("e2e/"):
+            r["roofline_ms"] = (r["flops"] / (best_blas * 1e9) * 1e3
+                                if best_blas else None)
+            r["roofline_gflops"] = best_blas
+
+    def of_these_models(text):
+        parts = text.split(":")[0].split("/")
+        return (len(parts) > 1 and parts[0] in ("e2e", "memory", "compile")
+                and parts[1] in names)
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    doc["records"] = [r for r in doc["records"]
+                      if not of_these_models(r["name"])] + records
+    doc["skipped"] = [s for s in doc.get("skipped", [])
+                      if not of_these_models(s)] + skips
+    logs = doc.setdefault("compile_logs", {})
+    for name in names:
+        logs.pop(name, None)
+    logs.update(extra.get("compile_logs", {}))
+    doc.setdefault("versions", {}).update(extra["versions"])
+    doc["models_remeasured"] = {
+        "date": now.strftime("%Y-%m-%d %H:%M UTC"),
+        "command": " ".join(["bench/run.py"] + command_args(sys.argv[1:])),
+        "models": names,
+        "xfc": git_revision(),
+        "load_average_at_start": load_start,
+        "load_average_at_end": list(os.getloadavg()),
+    }
+    sys.path.insert(0, HERE)
+    import report
+    print("wrote " + report.write_all(doc, args.results, args.report_dir,
+                                      logs))
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "_measure":
         return child_main(sys.argv[2:])
@@ -601,6 +663,10 @@ def main():
     p.add_argument("--attention-only", action="store_true",
                    help="measure only the attention records and replace "
                         "them in --results, keeping its other records")
+    p.add_argument("--models-only", action="store_true",
+                   help="measure only the end-to-end, memory and compile "
+                        "records of --models and replace them in "
+                        "--results, keeping its other records")
     p.add_argument("--attention-lengths",
                    default="1024,2048,4096,8192,16384",
                    help="sequence lengths of the attention records")
@@ -625,6 +691,8 @@ def main():
         return
     if args.attention_only:
         return remeasure_attention(args)
+    if args.models_only:
+        return remeasure_models(args)
     args.gemm_shapes = GEMM_SHAPES
     if args.repeat < 1 or args.rounds < 1:
         sys.exit("run.py: --repeat and --rounds must be at least 1")
