@@ -139,12 +139,21 @@ def check_targets(doc):
     return out
 
 
+def gemm_shape(name):
+    """gemm/M=..,N=..,K=../threads=T[/prepacked] -> gemm/M=..,N=..,K=..."""
+    return name.split("/threads=", 1)[0]
+
+
+def gemm_single_thread(name):
+    return name.split("/threads=", 1)[1].split("/")[0] == "1"
+
+
 def gemm_limits(rows):
     """What the GEMM records show about where xfc's time goes."""
     one = [(r, r["xfc"] / r["peers"]["openblas"]) for r, _, _ in rows
-           if r["name"].endswith("threads=1")]
+           if gemm_single_thread(r["name"])]
     many = [(r, best) for r, best, _ in rows
-            if not r["name"].endswith("threads=1")]
+            if not gemm_single_thread(r["name"])]
     text = ""
     if one:
         xs = [r["xfc"] for r, _ in one]
@@ -161,11 +170,10 @@ def gemm_limits(rows):
         bt = many[0][0]["threads"]["openblas"]
         # What OpenBLAS gains from its threads on this machine, shape by
         # shape: the most xfc could gain from threads of its own.
-        single = {r["name"].rsplit("/threads=", 1)[0]: best
-                  for r, best, _ in rows if r["name"].endswith("threads=1")}
-        gains = [best / single[r["name"].rsplit("/threads=", 1)[0]]
-                 for r, best in many
-                 if r["name"].rsplit("/threads=", 1)[0] in single]
+        single = {gemm_shape(r["name"]): best
+                  for r, best, _ in rows if gemm_single_thread(r["name"])}
+        gains = [best / single[gemm_shape(r["name"])]
+                 for r, best in many if gemm_shape(r["name"]) in single]
         if xt < bt:
             text += ("; " if text else "") + (
                 f"the all-thread records compare xfc on {xt} thread (it has "
@@ -373,8 +381,15 @@ def markdown(doc, plots, compile_logs):
 
     rows = gemm_rows(doc)
     if rows:
-        L += ["## GEMM (GFLOPS, higher is better)", "",
-              "xfc: one `xf.linear` compiled into an artifact and run "
+        L += ["## GEMM (GFLOPS, higher is better)", ""]
+        again = doc.get("gemm_remeasured")
+        if again:
+            L += [f"Measured again on {again['date']} (xfc {again['xfc']}, "
+                  f"load average {again['load_average_at_start'][0]:.2f} at "
+                  f"start, {again['load_average_at_end'][0]:.2f} at end): "
+                  f"`make bench BENCH_ARGS=--gemm-only` "
+                  f"(= {again['command']}).", ""]
+        L += ["xfc: one `xf.linear` compiled into an artifact and run "
               "through the runtime C API; its weight is laid out at "
               "compile time (records named `/prepacked` when the compiler "
               "stored it in register-tile panels, as `xfc_kind` in "

@@ -585,6 +585,51 @@ def remeasure_attention(args):
                                       doc.get("compile_logs", {})))
 
 
+def set_rooflines(doc):
+    """The e2e records' roofline: their FLOPs at the best OpenBLAS rate of
+    the document's GEMM records."""
+    blas = [max(r["peers"].values()) for r in doc["records"]
+            if r["name"].startswith("gemm/")]
+    best_blas = max(blas) if blas else None
+    for r in doc["records"]:
+        if r["name"].startswith("e2e/"):
+            r["roofline_ms"] = (r["flops"] / (best_blas * 1e9) * 1e3
+                                if best_blas else None)
+            r["roofline_gflops"] = best_blas
+
+
+def remeasure_gemm(args):
+    """--gemm-only: the GEMM records of --results measured anew (and the
+    e2e rooflines, which use their best OpenBLAS rate), the others kept."""
+    os.chdir(ROOT)
+    with open(args.results) as f:
+        doc = json.load(f)
+    args.gemm_shapes = GEMM_SHAPES
+    load_start = list(os.getloadavg())
+    gemm, why = run_gemm(args)
+    if gemm is None:
+        sys.exit("run.py: " + why)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    doc["records"] = [r for r in doc["records"]
+                      if not r["name"].startswith("gemm/")] + gemm_records(gemm)
+    doc["skipped"] = [s for s in doc.get("skipped", [])
+                      if not s.startswith("gemm")]
+    doc.setdefault("versions", {})["openblas"] = gemm["openblas_config"]
+    doc["versions"]["openblas_core"] = gemm["openblas_corename"]
+    set_rooflines(doc)
+    doc["gemm_remeasured"] = {
+        "date": now.strftime("%Y-%m-%d %H:%M UTC"),
+        "command": " ".join(["bench/run.py"] + command_args(sys.argv[1:])),
+        "xfc": git_revision(),
+        "load_average_at_start": load_start,
+        "load_average_at_end": list(os.getloadavg()),
+    }
+    sys.path.insert(0, HERE)
+    import report
+    print("wrote " + report.write_all(doc, args.results, args.report_dir,
+                                      doc.get("compile_logs", {})))
+
+
 def remeasure_models(args):
     """--models-only: the e2e, memory and compile records of the models in
     --models measured anew in --results, its other records (GEMM,
@@ -608,16 +653,6 @@ def remeasure_models(args):
     for name in names:
         run_model(args, name, MODELS.get(name, EXTRA_MODELS.get(name)),
                   peers_available, records, skips, extra)
-    # The roofline is the best OpenBLAS rate of the kept GEMM records.
-    blas = [max(r["peers"].values()) for r in doc["records"]
-            if r["name"].startswith("gemm/")]
-    best_blas = max(blas) if blas else None
-    for r in records:
-        if r["name"].startswith("e2e/"):
-            r["roofline_ms"] = (r["flops"] / (best_blas * 1e9) * 1e3
-                                if best_blas else None)
-            r["roofline_gflops"] = best_blas
-
     def of_these_models(text):
         parts = text.split(":")[0].split("/")
         return (len(parts) > 1 and parts[0] in ("e2e", "memory", "compile")
@@ -633,6 +668,7 @@ def remeasure_models(args):
         logs.pop(name, None)
     logs.update(extra.get("compile_logs", {}))
     doc.setdefault("versions", {}).update(extra["versions"])
+    set_rooflines(doc)
     doc["models_remeasured"] = {
         "date": now.strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(["bench/run.py"] + command_args(sys.argv[1:])),
@@ -663,6 +699,10 @@ def main():
     p.add_argument("--attention-only", action="store_true",
                    help="measure only the attention records and replace "
                         "them in --results, keeping its other records")
+    p.add_argument("--gemm-only", action="store_true",
+                   help="measure only the GEMM records and replace them in "
+                        "--results (with the e2e rooflines), keeping its "
+                        "other records")
     p.add_argument("--models-only", action="store_true",
                    help="measure only the end-to-end, memory and compile "
                         "records of --models and replace them in "
@@ -691,6 +731,8 @@ def main():
         return
     if args.attention_only:
         return remeasure_attention(args)
+    if args.gemm_only:
+        return remeasure_gemm(args)
     if args.models_only:
         return remeasure_models(args)
     args.gemm_shapes = GEMM_SHAPES
