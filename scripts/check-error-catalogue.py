@@ -32,6 +32,7 @@ SOURCES = [
     "compiler/lib/*.cpp",
     "compiler/tools/xfc/*.cpp",
     "runtime/src/*.cpp",
+    "runtime/src/*.h",
     "runtime/src/support/*.cpp",
     "dialect/lib/XF/*.cpp",
     "passes/lib/**/*.cpp",

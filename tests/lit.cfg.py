@@ -14,4 +14,5 @@ path = os.pathsep.join([os.path.join(config.xfc_binary_dir, "bin"),
                         config.llvm_tools_dir, config.environment.get("PATH", os.environ["PATH"])])
 config.environment["PATH"] = path
 config.substitutions.append(("%xfc_src", config.xfc_source_dir))
+config.substitutions.append(("%xfc_lib", os.path.join(config.xfc_binary_dir, "lib")))
 config.substitutions.append(("%models", os.path.join(config.xfc_source_dir, "models")))

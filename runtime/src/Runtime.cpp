@@ -17,6 +17,7 @@
 
 #include "CpuBackend.h"
 #include "Manifest.h"
+#include "Status.h"
 #include "xfc/Support/Checksum.h"
 
 #include "xfc/Support/CpuFeatures.h"
@@ -39,11 +40,6 @@
 #include <thread>
 #include <time.h>
 #include <unistd.h>
-
-struct xfc_status_s {
-  xfc_status_code code;
-  std::string message;
-};
 
 struct xfc_model_s {
   /// The artifact folder as given to xfc_model_open (for messages).
@@ -106,10 +102,12 @@ struct xfc_context_s {
   }
 };
 
-namespace {
+namespace xfc {
 
-/// Returned when a status itself cannot be allocated; never freed.
-xfc_status_s outOfMemoryStatus{XFC_INTERNAL, "out of memory"};
+xfc_status outOfMemoryStatus() {
+  static xfc_status_s status{XFC_INTERNAL, "out of memory"};
+  return &status;
+}
 
 xfc_status makeStatus(xfc_status_code code, std::string message) {
   if (code == XFC_OK)
@@ -117,24 +115,17 @@ xfc_status makeStatus(xfc_status_code code, std::string message) {
   try {
     return new xfc_status_s{code, std::move(message)};
   } catch (...) {
-    return &outOfMemoryStatus;
+    return outOfMemoryStatus();
   }
 }
 
-/// Runs `body`, turning escaped exceptions into XFC_INTERNAL statuses.
-template <typename Body> xfc_status guarded(const char *function, Body body) {
-  try {
-    return body();
-  } catch (const std::bad_alloc &) {
-    return &outOfMemoryStatus;
-  } catch (const std::exception &e) {
-    return makeStatus(XFC_INTERNAL,
-                      std::string(function) + ": internal error: " + e.what());
-  } catch (...) {
-    return makeStatus(XFC_INTERNAL,
-                      std::string(function) + ": unknown internal error");
-  }
-}
+} // namespace xfc
+
+namespace {
+
+using xfc::guarded;
+using xfc::makeStatus;
+using xfc::outOfMemoryStatus;
 
 std::string shapeString(const std::vector<int64_t> &shape) {
   std::string out = "[";
@@ -865,7 +856,7 @@ const char *xfc_status_get_message(xfc_status status) {
 }
 
 void xfc_status_free(xfc_status status) {
-  if (status != &outOfMemoryStatus)
+  if (status != outOfMemoryStatus())
     delete status;
 }
 

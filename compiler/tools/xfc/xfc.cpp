@@ -79,6 +79,8 @@ const char *kUsage = R"(usage:
   xfc inspect OUT
   xfc verify OUT             check every file of the artifact against the
                              sizes and checksums its manifest records
+  xfc devices                list the GPUs the CUDA driver reports (or why
+                             there are none: no driver, a stub library)
 )";
 
 int usageError(const std::string &message) {
@@ -826,6 +828,38 @@ int runImportHf(const std::vector<std::string> &args) {
   return 0;
 }
 
+
+//===----------------------------------------------------------------------===//
+// devices
+//===----------------------------------------------------------------------===//
+
+/// The GPUs as the runtime sees them (runtime.h, "GPUs"). No driver, or one
+/// that cannot start, is an answer ("none", and why), not a failure; a
+/// driver call failing on a GPU it reported is.
+int runDevices(const std::vector<std::string> &args) {
+  if (!args.empty())
+    return usageError("devices takes no arguments");
+  int32_t count = 0, driverVersion = 0;
+  xfc_status status = xfc_gpu_count(&count, &driverVersion);
+  if (status) {
+    std::printf("gpus: none (%s)\n", xfc_status_get_message(status));
+    xfc_status_free(status);
+    return 0;
+  }
+  std::printf("gpus: %d (CUDA driver %d.%d)\n", count, driverVersion / 1000,
+              driverVersion % 1000 / 10);
+  for (int32_t i = 0; i < count; ++i) {
+    xfc_gpu_info info;
+    if (!check(xfc_gpu_get_info(i, &info), "devices"))
+      return 1;
+    std::printf("  %d  %s, sm_%d%d, %d multiprocessors, %.1f GiB\n", i,
+                info.name, info.compute_capability_major,
+                info.compute_capability_minor, info.multiprocessor_count,
+                info.total_memory_bytes / 1073741824.0);
+  }
+  return 0;
+}
+
 } // namespace
 
 int dispatch(const std::string &command, const std::vector<std::string> &args) {
@@ -839,6 +873,8 @@ int dispatch(const std::string &command, const std::vector<std::string> &args) {
     return runVerify(args);
   if (command == "import-hf")
     return runImportHf(args);
+  if (command == "devices")
+    return runDevices(args);
   return -1;
 }
 

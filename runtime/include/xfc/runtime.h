@@ -58,13 +58,14 @@
 extern "C" {
 #endif
 
-/* 5: segment memory (Transformer-XL): xfc_model_memory_info,
+/* 6: GPUs through the CUDA driver: xfc_gpu_count, xfc_gpu_get_info.
+ * 5: segment memory (Transformer-XL): xfc_model_memory_info,
  *    xfc_context_reset_memory, xfc_context_memory_filled,
  *    xfc_context_get_memory, xfc_context_set_memory.
  * 4: xfc_model_verify.
  * 3: kernels (xfc_model_kernel_info), profiling (enable_profiling,
  *    xfc_context_get_profile). */
-#define XFC_RUNTIME_API_VERSION 5
+#define XFC_RUNTIME_API_VERSION 6
 
 /* Marks the exported functions of libxfc_runtime.so. */
 #if defined(__GNUC__)
@@ -366,6 +367,37 @@ XFC_API xfc_status xfc_context_get_memory(const xfc_context *context,
 XFC_API xfc_status xfc_context_set_memory(xfc_context *context,
                                           const xfc_buffer *layers,
                                           size_t num_layers, int64_t filled);
+
+/* ---- GPUs ------------------------------------------------------------- */
+
+/* NVIDIA GPUs are reached through the CUDA driver API, which the runtime
+ * loads with dlopen on first use: libcuda.so.1, or the file the environment
+ * variable XFC_LIBCUDA names. The runtime itself needs neither a GPU nor a
+ * driver to load and to run models on the CPU. The driver is loaded and
+ * initialized once per process; its outcome is kept. Every failed driver
+ * call becomes a status naming the call, the driver's error name and its
+ * description, e.g. "cuDeviceGetName failed: CUDA_ERROR_INVALID_DEVICE
+ * (invalid device ordinal)". */
+
+/* One GPU as the driver describes it. */
+typedef struct xfc_gpu_info {
+  char name[256]; /* e.g. "NVIDIA H100 80GB HBM3", NUL-terminated */
+  int32_t compute_capability_major; /* 9 for sm_90 */
+  int32_t compute_capability_minor;
+  int32_t multiprocessor_count;
+  uint64_t total_memory_bytes;
+} xfc_gpu_info;
+
+/* The number of GPUs (0 when the driver works and has none) and, when
+ * `out_driver_version` is not NULL, the driver's CUDA version (e.g. 12040
+ * for 12.4). XFC_UNSUPPORTED, saying why, when there is no driver or it
+ * cannot start (e.g. the toolkit's stub libcuda). */
+XFC_API xfc_status xfc_gpu_count(int32_t *out_count,
+                                 int32_t *out_driver_version);
+
+/* Describes GPU `index`; XFC_INVALID_ARGUMENT when it is not below
+ * xfc_gpu_count's count, XFC_UNSUPPORTED as xfc_gpu_count. */
+XFC_API xfc_status xfc_gpu_get_info(int32_t index, xfc_gpu_info *out_info);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -1,0 +1,101 @@
+//===- CudaDriver.h - The CUDA driver API, loaded at run time ---*- C++ -*-===//
+//
+// Part of xfc. The runtime reaches NVIDIA GPUs through the CUDA driver API
+// (libcuda), which it loads with dlopen on first use instead of linking it:
+// libxfc_runtime.so then builds, links and runs on machines without a GPU
+// or a driver, and only a GPU request reports that the driver is missing.
+//
+// The declarations below are the subset of cuda.h the runtime calls, with
+// the same ABI (handles are opaque pointers, CUdevice an int, CUresult an
+// int), so no CUDA header is needed to build. Every failed call becomes a
+// message naming the call, the error's name and the driver's description.
+//
+//===----------------------------------------------------------------------===//
+#ifndef XFC_RUNTIME_CUDADRIVER_H
+#define XFC_RUNTIME_CUDADRIVER_H
+
+#include <cstddef>
+#include <string>
+
+namespace xfc::cuda {
+
+using CUresult = int;
+using CUdevice = int;
+using CUcontext = struct CUctx_st *;
+using CUmodule = struct CUmod_st *;
+using CUfunction = struct CUfunc_st *;
+using CUstream = struct CUstream_st *;
+using CUdeviceptr = unsigned long long;
+
+/// The CUresult values the runtime tells apart (cuda.h's values).
+enum : CUresult {
+  CUDA_SUCCESS = 0,
+  CUDA_ERROR_NO_DEVICE = 100,
+};
+
+/// cuDeviceGetAttribute's attributes that the runtime reads.
+enum DeviceAttribute : int {
+  MultiprocessorCount = 16,
+  ComputeCapabilityMajor = 75,
+  ComputeCapabilityMinor = 76,
+};
+
+/// The driver's entry points, resolved once per process. A member is never
+/// null in a Driver returned by `driver()`.
+struct Driver {
+  CUresult (*cuInit)(unsigned flags);
+  CUresult (*cuDriverGetVersion)(int *version);
+  CUresult (*cuGetErrorName)(CUresult error, const char **name);
+  CUresult (*cuGetErrorString)(CUresult error, const char **text);
+  CUresult (*cuDeviceGetCount)(int *count);
+  CUresult (*cuDeviceGet)(CUdevice *device, int ordinal);
+  CUresult (*cuDeviceGetName)(char *name, int length, CUdevice device);
+  CUresult (*cuDeviceGetAttribute)(int *value, int attribute,
+                                   CUdevice device);
+  CUresult (*cuDeviceTotalMem)(size_t *bytes, CUdevice device);
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *context, CUdevice device);
+  CUresult (*cuDevicePrimaryCtxRelease)(CUdevice device);
+  CUresult (*cuCtxSetCurrent)(CUcontext context);
+  CUresult (*cuModuleLoadData)(CUmodule *module, const void *image);
+  CUresult (*cuModuleUnload)(CUmodule module);
+  CUresult (*cuModuleGetFunction)(CUfunction *function, CUmodule module,
+                                  const char *name);
+  CUresult (*cuMemAlloc)(CUdeviceptr *pointer, size_t bytes);
+  CUresult (*cuMemFree)(CUdeviceptr pointer);
+  CUresult (*cuMemcpyHtoDAsync)(CUdeviceptr destination, const void *source,
+                                size_t bytes, CUstream stream);
+  CUresult (*cuMemcpyDtoHAsync)(void *destination, CUdeviceptr source,
+                                size_t bytes, CUstream stream);
+  CUresult (*cuStreamCreate)(CUstream *stream, unsigned flags);
+  CUresult (*cuStreamSynchronize)(CUstream stream);
+  CUresult (*cuStreamDestroy)(CUstream stream);
+  CUresult (*cuLaunchKernel)(CUfunction function, unsigned gridX,
+                             unsigned gridY, unsigned gridZ, unsigned blockX,
+                             unsigned blockY, unsigned blockZ,
+                             unsigned sharedMemBytes, CUstream stream,
+                             void **parameters, void **extra);
+  /// The driver's version as cuDriverGetVersion gives it (e.g. 12040).
+  int version = 0;
+  /// cuInit answered CUDA_ERROR_NO_DEVICE: the driver works and has no
+  /// device (every other call would fail with "not initialized").
+  bool noDevice = false;
+};
+
+/// The process's driver: loaded, resolved and initialized (cuInit) on the
+/// first call, from the file named by the environment variable XFC_LIBCUDA
+/// when it is set, else libcuda.so.1. Returns null and sets `error` when
+/// the library cannot be loaded, lacks an entry point or fails cuInit; the
+/// outcome is kept, so later calls answer the same. Thread-safe.
+/// CUDA_ERROR_NO_DEVICE from cuInit is not a failure: the driver is there
+/// and has no device (`noDevice`).
+const Driver *driver(std::string &error);
+
+/// "`call` failed: NAME (description)" for a failed driver call, the name
+/// and description from the driver, or from cuda.h's list when the driver
+/// cannot give them (a stub library, an unknown code).
+std::string describeFailure(const Driver *driver, const char *call,
+                            CUresult result);
+
+} // namespace xfc::cuda
+
+#endif // XFC_RUNTIME_CUDADRIVER_H
