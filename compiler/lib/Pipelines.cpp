@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/Pipelines.h"
+#include "xfc/Compiler/GpuCodegen.h"
 
 #include "xf/Codegen/Passes.h"
 #include "xf/Conversion/Passes.h"
@@ -331,6 +332,7 @@ void registerXFCDialects(DialectRegistry &registry) {
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
   registerOpenMPDialectTranslation(registry);
+  registerGpuCodegen(registry);
 }
 
 } // namespace xfc
