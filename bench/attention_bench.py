@@ -40,6 +40,10 @@ VARIANTS = {
                      {"kind": "strided_summary", "l": 128}],
     "dilated_w512_d2": [{"kind": "dilated_sliding_window", "w": 512,
                          "d": 2}],
+    # Sparse Transformer fixed pattern, A1 + A2 in every head: A2 is
+    # gathered by key (its 16 summary keys of every 128, compacted).
+    "fixed_l128_c16": [{"kind": "fixed_local", "l": 128},
+                       {"kind": "fixed_summary", "l": 128, "c": 16}],
     # Kernelized attention (not masks: a different function, no ideal
     # speedup and no PyTorch mask peer); their target is a time per token
     # that stays flat: per_token_growth_1k_16k <= 1.5.

@@ -11,6 +11,7 @@
 #include "xfc/Compiler/Artifact.h"
 #include "xfc/Compiler/Codegen.h"
 #include "xfc/Compiler/MemoryPlanReport.h"
+#include "xfc/Frontend/HfImport.h"
 #include "xfc/Frontend/ModelBuilder.h"
 #include "xfc/Frontend/SpecParser.h"
 #include "xfc/Frontend/Weights.h"
@@ -267,7 +268,15 @@ bool compileModel(const CompileRequest &request, CompileReport &report,
   // (possibly long) weight loading.
   ModelSpec spec;
   SpecError specError;
-  if (!parseModelSpecFile(request.specPath, spec, specError)) {
+  // A Hugging Face checkpoint folder is imported in memory
+  // (docs/hf-import.md); nothing is written beside it.
+  HfImport imported;
+  const bool checkpoint = isHfCheckpointDir(request.specPath);
+  if (checkpoint) {
+    if (!importHfCheckpoint(request.specPath, "", "", imported, error))
+      return false;
+    spec = imported.spec;
+  } else if (!parseModelSpecFile(request.specPath, spec, specError)) {
     error = specError.message(request.specPath);
     return false;
   }
@@ -291,8 +300,13 @@ bool compileModel(const CompileRequest &request, CompileReport &report,
     return false;
   WeightStore weights;
   std::vector<std::string> generated;
-  if (!loadWeights(spec, shapes.seqLen, weights, error, &generated))
+  if (checkpoint) {
+    weights = std::move(imported.weights);
+    if (!addLinformerWeights(spec, shapes.seqLen, weights, error, &generated))
+      return false;
+  } else if (!loadWeights(spec, shapes.seqLen, weights, error, &generated)) {
     return false;
+  }
   report.steps.emplace_back("parse spec and load weights", secondsSince(start));
 
   Clock::time_point buildStart = Clock::now();
@@ -309,7 +323,9 @@ bool compileModel(const CompileRequest &request, CompileReport &report,
   info.modelName = spec.name;
   info.shapes = shapes;
   info.inputRanges = listInputs(spec, shapes);
-  {
+  if (checkpoint) {
+    info.specJson = imported.specJson;
+  } else {
     std::ifstream in(request.specPath);
     std::stringstream buffer;
     buffer << in.rdbuf();

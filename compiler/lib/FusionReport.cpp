@@ -482,6 +482,11 @@ bool checkFormedKernels(ModuleOp module, FusionReport &report,
       if (auto projection = dict.getAs<IntegerAttr>("projection_flops"))
         k.projectionFlops = projection.getInt();
     }
+    if (auto memory = dict.getAs<IntegerAttr>("memory_length")) {
+      k.memoryLength = memory.getInt();
+      if (auto keys = dict.getAs<IntegerAttr>("keys_per_query"))
+        k.keysPerQuery = keys.getInt();
+    }
     report.kernels.push_back(std::move(k));
   }
   if (report.nodes.empty())
@@ -608,6 +613,20 @@ std::string describeAttention(const FusionReport &report) {
   std::string text;
   llvm::raw_string_ostream os(text);
   for (const KernelSummary &k : report.kernels) {
+    if (k.memoryLength >= 0) {
+      // Transformer-XL: a different model, not a cheaper dense attention,
+      // so there is nothing "saved" to report.
+      if (text.empty())
+        os << "== attention ==\n";
+      os << "  " << k.id << " " << k.name
+         << ": relative (Transformer-XL), memory M = " << k.memoryLength
+         << ", keys per query M + L = " << k.keysPerQuery
+         << llvm::format(", computes %.3f MFLOP\n", k.flops / 1e6)
+         << "    exact relative attention with u/v biases (content and "
+            "position terms, causal over [memory ; segment]), not an "
+            "approximation\n";
+      continue;
+    }
     if (k.pattern.empty())
       continue;
     if (text.empty())
@@ -630,9 +649,18 @@ std::string describeAttention(const FusionReport &report) {
                          k.projectionFlops / 1e6);
     os << llvm::format(" of %.3f dense (%.1f%% saved)\n", k.denseFlops / 1e6,
                        100.0 * saved);
-    if (!k.gather.empty())
-      os << "    gathered per residue class (dense tiles of strided rows): "
-         << k.gather << "\n";
+    if (!k.gather.empty()) {
+      // The two strategies of AttentionGather.h, named by what they make
+      // dense: strided rows of a residue class, or the fixed A2's summary
+      // keys copied together.
+      bool byClass = k.gather.find("residue") != std::string::npos;
+      bool byKey = k.gather.find("summary_keys") != std::string::npos;
+      os << "    gathered "
+         << (byClass && byKey ? "per residue class and by summary key"
+             : byKey ? "by summary key (dense tiles of compacted keys)"
+                     : "per residue class (dense tiles of strided rows)")
+         << ": " << k.gather << "\n";
+    }
     os << "    "
        << (family ? mlir::xf::numericsNote(*family)
                   : "exact: the same result as dense attention under the "

@@ -363,6 +363,36 @@ uint64_t physicalMemoryBytes() {
   return pages > 0 && pageSize > 0 ? uint64_t(pages) * uint64_t(pageSize) : 0;
 }
 
+bool addLinformerWeights(const ModelSpec &spec, int64_t seqLen,
+                         WeightStore &loaded, std::string &error,
+                         std::vector<std::string> *generated) {
+  // Linformer projections the weights do not hold: generated from the
+  // pattern's seed when every weight is generated (source "random") or
+  // when --attention forced Linformer on a model trained without it; a
+  // spec that declares Linformer itself must bring its trained E and F.
+  for (size_t i = 0; i < spec.attentionPatterns.size(); ++i) {
+    LinformerLayer layer = linformerLayer(spec, int64_t(i), seqLen);
+    if (!layer.enabled)
+      continue;
+    for (const std::string &name : {layer.e, layer.f}) {
+      if (loaded.find(name))
+        continue;
+      if (spec.weights.kind == WeightSource::Kind::Safetensors &&
+          !spec.attentionPatternOverridden) {
+        error = spec.weights.path + ": missing tensor \"" + name +
+                "\" (expected F32 " + shapeText(layer.shape) +
+                ", the Linformer projection of layer " + std::to_string(i) +
+                " for --seq-len " + std::to_string(seqLen) + ")";
+        return false;
+      }
+      generateLinformerProjection({name, layer.shape}, layer.seed, loaded);
+      if (generated)
+        generated->push_back(name);
+    }
+  }
+  return true;
+}
+
 bool loadWeights(const ModelSpec &spec, WeightStore &out, std::string &error) {
   return loadWeights(spec, /*seqLen=*/0, out, error, nullptr);
 }
@@ -408,30 +438,8 @@ bool loadWeights(const ModelSpec &spec, int64_t seqLen, WeightStore &out,
         return false;
       break;
     }
-    // Linformer projections the weights do not hold: generated from the
-    // pattern's seed when every weight is generated (source "random") or
-    // when --attention forced Linformer on a model trained without it; a
-    // spec that declares Linformer itself must bring its trained E and F.
-    for (size_t i = 0; i < spec.attentionPatterns.size(); ++i) {
-      LinformerLayer layer = linformerLayer(spec, int64_t(i), seqLen);
-      if (!layer.enabled)
-        continue;
-      for (const std::string &name : {layer.e, layer.f}) {
-        if (loaded.find(name))
-          continue;
-        if (spec.weights.kind == WeightSource::Kind::Safetensors &&
-            !spec.attentionPatternOverridden) {
-          error = spec.weights.path + ": missing tensor \"" + name +
-                  "\" (expected F32 " + shapeText(layer.shape) +
-                  ", the Linformer projection of layer " + std::to_string(i) +
-                  " for --seq-len " + std::to_string(seqLen) + ")";
-          return false;
-        }
-        generateLinformerProjection({name, layer.shape}, layer.seed, loaded);
-        if (generated)
-          generated->push_back(name);
-      }
-    }
+    if (!addLinformerWeights(spec, seqLen, loaded, error, generated))
+      return false;
   } catch (const std::bad_alloc &) {
     error = "not enough memory for the weights of \"" + spec.name + "\"";
     return false;

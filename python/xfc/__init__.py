@@ -107,6 +107,13 @@ def _tensor_info(info: _capi.TensorInfoC) -> TensorInfo:
     )
 
 
+def _buffers(arrays: Sequence[np.ndarray]):
+    """A C array of xfc_buffer over contiguous NumPy arrays (never empty, so
+    its address is valid even for a model without inputs)."""
+    return (_capi.Buffer * max(len(arrays), 1))(
+        *[_capi.Buffer(a.ctypes.data, a.nbytes) for a in arrays])
+
+
 class Model:
     """An opened artifact (folder written by ``xfc compile``). Opening
     validates the manifest, the CPU features and every weight's place in the
@@ -281,10 +288,8 @@ class Context:
         Inputs are converted to the model's dtype when that is exact."""
         arrays = self._input_arrays(inputs, named_inputs)
         outputs = {info.name: np.empty(info.shape, info.dtype) for info in self.model.outputs}
-        in_buffers = (_capi.Buffer * max(len(arrays), 1))(
-            *[_capi.Buffer(a.ctypes.data, a.nbytes) for a in arrays])
-        out_buffers = (_capi.Buffer * max(len(outputs), 1))(
-            *[_capi.Buffer(a.ctypes.data, a.nbytes) for a in outputs.values()])
+        in_buffers = _buffers(arrays)
+        out_buffers = _buffers(list(outputs.values()))
         with self._lock:
             _check(_library().xfc_context_run(
                 self._require_open(), in_buffers, len(arrays), out_buffers, len(outputs)))
@@ -314,8 +319,7 @@ class Context:
 
     def set_memory(self, layers: Sequence[np.ndarray], filled: int) -> None:
         arrays = [np.ascontiguousarray(layer, dtype=np.float32) for layer in layers]
-        buffers = (_capi.Buffer * max(len(arrays), 1))(
-            *[_capi.Buffer(a.ctypes.data, a.nbytes) for a in arrays])
+        buffers = _buffers(arrays)
         with self._lock:
             _check(_library().xfc_context_set_memory(self._require_open(), buffers, len(arrays), filled))
 

@@ -314,6 +314,40 @@ func.func @gathered_alone(%q: tensor<1x7x8xf32>) -> tensor<1x7x8xf32> {
 
 // -----
 
+// The fixed A2 gathered by key (AttentionGather.h): l = 4, c = 2 over 16
+// tokens has 8 summary keys (positions 2, 3, 6, 7, ...). K and V are
+// copied together first, key class t (positions 2 + t + 4 m) to compact
+// rows t + 2 m; a forall over (b, h, query block) with contiguous rows
+// then reads its key tiles from the copies, the original position of
+// compact key y being (y / 2) 4 + 2 + y mod 2, and writes the state that
+// A1's direct forall continues from. (K and V are the same tensor here, so
+// CSE keeps one copy.)
+
+// CHECK-LABEL: func.func @gathered_summary_keys
+// CHECK: %[[K0:.*]] = tensor.extract_slice %[[Q:.*]][0, 2, 0] [1, 4, 8] [1, 4, 1] : tensor<1x16x8xf32> to tensor<1x4x8xf32>
+// CHECK: %[[K1:.*]] = tensor.insert_slice %[[K0]] into %{{.*}}[0, 0, 0] [1, 4, 8] [1, 2, 1] : tensor<1x4x8xf32> into tensor<1x8x8xf32>
+// CHECK: %[[K2:.*]] = tensor.extract_slice %[[Q]][0, 3, 0] [1, 4, 8] [1, 4, 1]
+// CHECK: %[[KC:.*]] = tensor.insert_slice %[[K2]] into %[[K1]][0, 1, 0] [1, 4, 8] [1, 2, 1]
+// CHECK: %[[STATE:.*]]:3 = scf.forall (%{{.*}}) in (8) shared_outs
+// CHECK: scf.for
+// CHECK: tensor.extract_slice %[[KC]][{{.*}}] [1, 2, 8] [1, 1, 1] : tensor<1x8x8xf32> to tensor<2x8xf32>
+// CHECK: arith.divui %{{.*}}, %c2
+// CHECK: arith.remui %{{.*}}, %c2
+// CHECK: scf.forall (%{{.*}}) in (8) shared_outs(%{{.*}} = %{{.*}}) -> (tensor<1x16x8xf32>)
+// CHECK: tensor.extract_slice %[[STATE]]#1
+func.func @gathered_summary_keys(%q: tensor<1x16x8xf32>) -> tensor<1x16x8xf32> {
+  %0 = xf.attention %q, %q, %q
+      {num_heads = 1 : i64, scale = 0.25 : f64,
+       pattern = #xf.pattern<"fixed_local(l = 4) + fixed_summary(l = 4, c = 2)">,
+       xf.attention_kernel = {kind = "flash", block_q = 2 : i64, block_k = 2 : i64,
+                              gather = ["summary_keys(l = 4, c = 2)"]}}
+      : (tensor<1x16x8xf32>, tensor<1x16x8xf32>, tensor<1x16x8xf32>)
+      -> tensor<1x16x8xf32>
+  return %0 : tensor<1x16x8xf32>
+}
+
+// -----
+
 func.func @gather_wrong_classes(%q: tensor<1x16x8xf32>) -> tensor<1x16x8xf32> {
   // expected-error @below {{xf.attention_kernel: head group 0 cannot be gathered as "residue(classes = 3)" (expected "none" or "residue(classes = 4)")}}
   %0 = xf.attention %q, %q, %q
@@ -321,6 +355,20 @@ func.func @gather_wrong_classes(%q: tensor<1x16x8xf32>) -> tensor<1x16x8xf32> {
        pattern = #xf.pattern<"strided_summary(l = 4)">,
        xf.attention_kernel = {kind = "flash", block_q = 2 : i64, block_k = 2 : i64,
                               gather = ["residue(classes = 3)"]}}
+      : (tensor<1x16x8xf32>, tensor<1x16x8xf32>, tensor<1x16x8xf32>)
+      -> tensor<1x16x8xf32>
+  return %0 : tensor<1x16x8xf32>
+}
+
+// -----
+
+func.func @gather_wrong_summary(%q: tensor<1x16x8xf32>) -> tensor<1x16x8xf32> {
+  // expected-error @below {{xf.attention_kernel: head group 0 cannot be gathered as "residue(classes = 4)" (expected "none" or "summary_keys(l = 4, c = 2)")}}
+  %0 = xf.attention %q, %q, %q
+      {num_heads = 1 : i64, scale = 0.25 : f64,
+       pattern = #xf.pattern<"fixed_summary(l = 4, c = 2)">,
+       xf.attention_kernel = {kind = "flash", block_q = 2 : i64, block_k = 2 : i64,
+                              gather = ["residue(classes = 4)"]}}
       : (tensor<1x16x8xf32>, tensor<1x16x8xf32>, tensor<1x16x8xf32>)
       -> tensor<1x16x8xf32>
   return %0 : tensor<1x16x8xf32>

@@ -347,10 +347,10 @@ func.func @positional_learned(%x: tensor<2x7x16xf32>, %t: tensor<32x16xf32>)
 // CHECK: linalg.generic
 // CHECK-DAG: %[[POS:.*]] = linalg.index 1 : index
 // CHECK-DAG: %[[DIM:.*]] = linalg.index 2 : index
+// CHECK: %[[ODD:.*]] = arith.cmpi ne
 // CHECK: %[[WIDTH:.*]] = arith.constant 1.600000e+01 : f64
 // CHECK: %[[BASE:.*]] = arith.constant 1.000000e+04 : f64
 // CHECK: math.powf %[[BASE]], %{{.*}} : f64
-// CHECK: %[[ODD:.*]] = arith.cmpi ne
 // CHECK-DAG: %[[SIN:.*]] = math.sin %{{.*}} : f64
 // CHECK-DAG: %[[COS:.*]] = math.cos %{{.*}} : f64
 // CHECK: %[[PE:.*]] = arith.select %[[ODD]], %[[COS]], %[[SIN]] : f64
@@ -496,28 +496,40 @@ func.func @linear_vector(%x: tensor<16xf32>, %w: tensor<32x16xf32>) -> tensor<32
 
 // Transformer-XL: the memory concatenation reads each input with clamped
 // indices, the next memory is a shifted copy, and relative attention is
-// content scores, position scores against every row of R W_kR^T, then the
-// shift and masks per (i, j).
+// contractions (the projected encoding P^T = W_kR R^T, the content scores
+// (q + u) K^T, the position scores (q + v) P^T against every row), the key
+// dimensions padded to 48, then the shift as the read map of the position
+// scores, and the masks per (i, j).
 
 // CHECK-DAG: #[[SHIFT:.*]] = affine_map<(d0, d1, d2) -> (d0, d1 + 7, d2)>
+// CHECK-DAG: #[[REL:.*]] = affine_map<(d0, d1, d2, d3) -> (d1, d0 * 7 + d2, d3 - d2 + 6)>
 // CHECK-LABEL: func.func @segment_recurrence
 // CHECK: %[[KV:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x15x16xf32>)
 // CHECK: arith.minsi %{{.*}}, %c7
 // CHECK: arith.select
 // CHECK: linalg.generic {indexing_maps = [#[[SHIFT]], {{.*}}} ins(%[[KV]] : tensor<1x15x16xf32>) outs(%{{.*}} : tensor<1x8x16xf32>)
-// The encoding: distance 14 - p, [sin | cos] halves of width 8.
-// CHECK: %[[R:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<15x16xf32>)
-// CHECK: arith.subi %c14_i64
-// CHECK: math.sin
-// CHECK: math.cos
-// CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[R]], %{{.*}} : tensor<15x16xf32>, tensor<16x16xf32>) outs(%{{.*}} : tensor<15x16xf32>)
-// CHECK: %[[PH:.*]] = tensor.expand_shape %[[P]] {{\[}}[0], [1, 2]] {{.*}} into tensor<15x2x8xf32>
-// CHECK: %[[AC:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<1x7x2x8xf32>, tensor<2x8xf32>, tensor<1x15x2x8xf32>)
-// CHECK: %[[BD:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %[[PH]] : tensor<1x7x2x8xf32>, tensor<2x8xf32>, tensor<15x2x8xf32>)
-// The shift: row 6 - i + j, causal over memory 8 + i, unfilled memory.
-// CHECK: linalg.generic {{.*}} ins(%[[AC]], %{{.*}} : tensor<1x2x7x15xf32>, tensor<1xi32>)
-// CHECK: arith.subi %c6, %{{.*}}
-// CHECK: tensor.extract %[[BD]]
+// The encoding: one divisor 10000^(2k / 16) per frequency, then distance
+// 14 - p in the sine rows and the cosine rows of R^T.
+// CHECK: %[[DIV:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<8xf64>)
+// CHECK: math.powf
+// CHECK: %[[SIN:.*]] = linalg.generic {{.*}} ins(%[[DIV]] : tensor<8xf64>) outs(%{{.*}} : tensor<8x15xf32>)
+// CHECK: arith.subi %c14
+// CHECK: %[[R1:.*]] = tensor.insert_slice %[[SIN]] into %{{.*}}[0, 0] [8, 15]
+// CHECK: %[[COS:.*]] = linalg.generic {{.*}} ins(%[[DIV]] : tensor<8xf64>) outs(%{{.*}} : tensor<8x15xf32>)
+// CHECK: %[[R:.*]] = tensor.insert_slice %[[COS]] into %[[R1]][8, 0] [8, 15]
+// CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %[[R]] : tensor<16x16xf32>, tensor<16x15xf32>) outs(%{{.*}} : tensor<16x15xf32>)
+// CHECK: %[[PPAD:.*]] = tensor.insert_slice %[[P]] into %{{.*}}[0, 0] [16, 15] [1, 1] : tensor<16x15xf32> into tensor<16x48xf32>
+// CHECK: %[[PH:.*]] = tensor.expand_shape %[[PPAD]] {{\[}}[0, 1], [2]] {{.*}} into tensor<2x8x48xf32>
+// CHECK: %[[QU:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<1x7x2x8xf32>, tensor<2x8xf32>) outs(%{{.*}} : tensor<1x2x7x8xf32>)
+// CHECK: %[[QV:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<1x7x2x8xf32>, tensor<2x8xf32>) outs(%{{.*}} : tensor<2x1x7x8xf32>)
+// CHECK: %[[QVM:.*]] = tensor.collapse_shape %[[QV]]
+// CHECK: %[[KT:.*]] = tensor.insert_slice %{{.*}} : tensor<1x2x8x15xf32> into tensor<1x2x8x48xf32>
+// CHECK: %[[AC:.*]] = linalg.generic {{.*}} ins(%[[QU]], %[[KT]] : {{.*}}) outs(%{{.*}} : tensor<1x2x7x48xf32>)
+// CHECK: %[[BD:.*]] = linalg.generic {{.*}} ins(%[[QVM]], %[[PH]] : {{.*}}) outs(%{{.*}} : tensor<2x7x48xf32>)
+// CHECK: %[[ACS:.*]] = tensor.extract_slice %[[AC]][0, 0, 0, 0] [1, 2, 7, 15]
+// The shift: row 6 - i + j of query 7 b + i; causal over memory 8 + i,
+// unfilled memory.
+// CHECK: linalg.generic {indexing_maps = [#[[REL]], {{.*}} ins(%[[BD]], %{{.*}} : tensor<2x7x48xf32>, tensor<1xi32>) outs(%[[ACS]] : tensor<1x2x7x15xf32>)
 // CHECK: arith.cmpi sgt
 // CHECK: arith.cmpi slt
 // CHECK: arith.select %{{.*}}, %cst{{.*}}, %{{.*}} : f32

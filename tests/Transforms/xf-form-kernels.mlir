@@ -66,14 +66,16 @@ func.func @unnamed(%x: tensor<1x8x16xf32>, %g: tensor<16xf32>, %b: tensor<16xf32
 
 // Transformer-XL: the memory concatenation is a kernel of its own (no
 // arithmetic; 512 + 448 bytes read, 960 written); relative attention, 2
-// heads of 8, 7 queries, 15 keys: R W_kR^T is 15*16 elements of 2*16 FLOPs (7680), and 2*7*15 = 210 scores
-// of 8*8 + 6 FLOPs (14700). Bytes: q 448, k 960, v 960, W_kR 1024, u 64,
-// v 64, memory lengths 4, result 448 (3972), plus content scores,
+// heads of 8, 7 queries, 15 keys: R W_kR^T is 15*16 elements of 2*16
+// FLOPs (7680), q + u and q + v 2*7*16 (224), and 2*7*15 = 210 scores of
+// 4*8 + 2*8 + 6 FLOPs (11340). Bytes: q 448, k 960, v 960, W_kR 1024, u
+// 64, v 64, memory lengths 4, result 448 (3972), plus content scores,
 // position scores and probabilities written and read once (3*2*210*4).
+// The record also names the memory length (8) and keys per query (15).
 
 // CHECK-LABEL: module attributes {xf.kernels = [
 // CHECK-SAME: {bytes = 1920 : i64, flops = 0 : i64, id = 0 : i64, kind = "sequence_concat", name = "sequence_concat"
-// CHECK-SAME: {bytes = 9012 : i64, flops = 22380 : i64, id = 1 : i64, kind = "attention(relative, unfused)", name = "l0.attn.core"
+// CHECK-SAME: {bytes = 9012 : i64, flops = 19244 : i64, id = 1 : i64, keys_per_query = 15 : i64, kind = "attention(relative, unfused)", memory_length = 8 : i64, name = "l0.attn.core"
 module {
 func.func @relative(%x: tensor<1x7x16xf32>, %mem: tensor<1x8x16xf32>,
                     %wr: tensor<16x16xf32>, %u: tensor<2x8xf32>,

@@ -154,3 +154,41 @@ func.func @gathered(%q: tensor<1x256x32xf32>)
   return %0, %1, %2
       : tensor<1x256x32xf32>, tensor<1x256x32xf32>, tensor<1x256x32xf32>
 }
+
+// -----
+
+// The fixed pattern's summary set A2 is gathered by key: its summary keys
+// (c of every l) are compacted, the queries stay contiguous. A1 + A2 with
+// l = 16, c = 2 over 256 tokens: 32 summary keys, one 32 x 32 tile per
+// query block (8, 8192 pairs), plus A1's 8 diagonal 32 x 64 tiles (16384);
+// directly, every causal tile holds a summary key (20 tiles, 40960 pairs).
+// A2 alone with l = 128, c = 16 gathers into 5 tiles of 32 x 32 (the mean
+// with the direct group beside it: 3 gathered tiles, 10752 pairs). With
+// c = 64 and l - c = 64 multiples of the 64-key tile, every direct tile is
+// full or empty and the compact map visits as many: not gathered.
+
+// CHECK-LABEL: func.func @fixed_summary_keys
+// CHECK: executed_pairs = 24576 : i64, gather = ["summary_keys(l = 16, c = 2)"], gathered_blocks = 8 : i64, kind = "flash", masked_blocks = 16 : i64, pattern = "fixed_local(l = 16) + fixed_summary(l = 16, c = 2)", visited_blocks = 16 : i64}
+// CHECK: executed_pairs = 10752 : i64, gather = ["summary_keys(l = 128, c = 16)", "none"], gathered_blocks = 3 : i64
+// CHECK-NOT: gather =
+// NOGATHER-LABEL: func.func @fixed_summary_keys
+// NOGATHER-NOT: gather =
+// NOGATHER: masked_blocks = 20 : i64, pattern = "fixed_local(l = 16) + fixed_summary(l = 16, c = 2)", visited_blocks = 20 : i64}
+func.func @fixed_summary_keys(%q: tensor<1x256x32xf32>)
+    -> (tensor<1x256x32xf32>, tensor<1x256x32xf32>, tensor<1x256x32xf32>) {
+  // expected-error @below {{block sizes must be positive}}
+  %0 = xf.attention %q, %q, %q {num_heads = 2 : i64, scale = 0.25 : f64,
+      pattern = #xf.pattern<"fixed_local(l = 16) + fixed_summary(l = 16, c = 2)">}
+      : (tensor<1x256x32xf32>, tensor<1x256x32xf32>, tensor<1x256x32xf32>)
+      -> tensor<1x256x32xf32>
+  %1 = xf.attention %q, %q, %q {num_heads = 2 : i64, scale = 0.25 : f64,
+      pattern = #xf.pattern<"fixed_summary(l = 128, c = 16) | fixed_summary(l = 128, c = 64)">}
+      : (tensor<1x256x32xf32>, tensor<1x256x32xf32>, tensor<1x256x32xf32>)
+      -> tensor<1x256x32xf32>
+  %2 = xf.attention %q, %q, %q {num_heads = 2 : i64, scale = 0.25 : f64,
+      pattern = #xf.pattern<"fixed_summary(l = 128, c = 64)">}
+      : (tensor<1x256x32xf32>, tensor<1x256x32xf32>, tensor<1x256x32xf32>)
+      -> tensor<1x256x32xf32>
+  return %0, %1, %2
+      : tensor<1x256x32xf32>, tensor<1x256x32xf32>, tensor<1x256x32xf32>
+}

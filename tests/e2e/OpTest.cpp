@@ -1495,13 +1495,27 @@ INSTANTIATE_TEST_SUITE_P(Patterns, AttentionPatternGoldenTest,
 /// map alone still skips empty blocks) the output misses the goldens.
 TEST(AttentionPatternGolden, DroppedMaskIsNoticed) {
   for (const PatternGoldenCase &c : loadPatternGoldenCases()) {
-    if (c.name != "sliding_window_w8_s77" && c.name != "strided_heads_h4_s77")
+    if (c.name != "sliding_window_w8_s77" && c.name != "strided_heads_h4_s77" &&
+        c.name != "fixed_union_l16_c3_s130")
       continue;
     SCOPED_TRACE(c.name);
     checkPatternGolden(c, PatternLowering::SmallTiles, "drop-mask");
     checkPatternGolden(c, PatternLowering::Unfused, "drop-mask");
     if (canGather(c))
       checkPatternGolden(c, PatternLowering::SmallTilesGathered, "drop-mask");
+  }
+}
+
+/// The compact copy of the fixed A2's summary keys and the phase over it
+/// stay inside their buffers: a case the default pipeline gathers (key
+/// padding, batch 2, a ragged key tail), with bounds checks on every
+/// access.
+TEST(AttentionPatternGolden, SummaryKeysBoundsChecked) {
+  for (const PatternGoldenCase &c : loadPatternGoldenCases()) {
+    if (c.name != "fixed_summary_l8_c3_keylen_s77")
+      continue;
+    SCOPED_TRACE(c.name);
+    checkPatternGolden(c, PatternLowering::BoundsChecked);
   }
 }
 

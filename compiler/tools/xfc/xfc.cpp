@@ -4,11 +4,13 @@
 // `xfc run` loads an artifact through the runtime C API and runs it on .npy
 // inputs (or random ones), printing an output summary and the timing;
 // `xfc inspect` prints what an artifact contains; `xfc verify` checks its
-// integrity (docs/artifact.md).
+// integrity (docs/artifact.md); `xfc import-hf` turns a Hugging Face
+// checkpoint folder into a spec and a weights file (docs/hf-import.md).
 //
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/Compiler.h"
 #include "xfc/Compiler/MemoryPlanReport.h"
+#include "xfc/Frontend/HfImport.h"
 #include "xfc/Support/Npy.h"
 #include "xfc/runtime.h"
 
@@ -33,7 +35,9 @@
 namespace {
 
 const char *kUsage = R"(usage:
-  xfc compile SPEC.json -o OUT [options]
+  xfc compile SPEC.json|HF_DIR -o OUT [options]
+                             (HF_DIR: a Hugging Face checkpoint folder,
+                             imported in memory as by import-hf)
       --batch N              batch size (default 1)
       --seq-len N            sequence length (source length)
                              (default: 128, or max_seq_len if smaller)
@@ -68,6 +72,10 @@ const char *kUsage = R"(usage:
       --profile              time every kernel of the timed runs and print
                              a table, slowest first
       --force                replace existing --output files
+  xfc import-hf HF_DIR -o SPEC.json [--name NAME] [--force]
+                             write the spec of a BERT or GPT-2 checkpoint
+                             (config.json + model.safetensors) and its
+                             weights as SPEC.weights.safetensors
   xfc inspect OUT
   xfc verify OUT             check every file of the artifact against the
                              sizes and checksums its manifest records
@@ -765,6 +773,59 @@ int runRun(const std::vector<std::string> &args) {
   return 0;
 }
 
+//===----------------------------------------------------------------------===//
+// import-hf
+//===----------------------------------------------------------------------===//
+
+int runImportHf(const std::vector<std::string> &args) {
+  std::string dir, specPath, name;
+  bool force = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &a = args[i];
+    if (a == "-o" || a == "--output") {
+      if (i + 1 >= args.size())
+        return usageError(a + " expects a spec file path");
+      specPath = args[++i];
+    } else if (a == "--name") {
+      if (i + 1 >= args.size() || args[i + 1].empty())
+        return usageError("--name expects a model name");
+      name = args[++i];
+    } else if (a == "--force") {
+      force = true;
+    } else if (!a.empty() && a[0] == '-') {
+      return usageError("unknown option '" + a + "'");
+    } else if (dir.empty()) {
+      dir = a;
+    } else {
+      return usageError("unexpected argument '" + a + "'");
+    }
+  }
+  if (dir.empty())
+    return usageError("import-hf: no checkpoint folder given");
+  if (specPath.empty())
+    return usageError("import-hf: no output spec given (-o SPEC.json)");
+
+  // The spec names its weights relative to itself.
+  const std::string weightsPath = xfc::hfWeightsPathFor(specPath);
+  const size_t slash = weightsPath.find_last_of('/');
+  const std::string weightsFile =
+      slash == std::string::npos ? weightsPath : weightsPath.substr(slash + 1);
+  xfc::HfImport imported;
+  std::string error;
+  if (!xfc::importHfCheckpoint(dir, name, weightsFile, imported, error) ||
+      !xfc::writeHfImport(imported, specPath, force, error)) {
+    std::fprintf(stderr, "xfc: error: %s\n", error.c_str());
+    return 1;
+  }
+  for (const std::string &note : imported.notes)
+    std::printf("note: %s\n", note.c_str());
+  std::printf("imported %s -> %s, %s (%s, %zu tensors)\n", dir.c_str(),
+              specPath.c_str(), weightsPath.c_str(),
+              xfc::toString(imported.spec.kind),
+              imported.weights.tensors().size());
+  return 0;
+}
+
 } // namespace
 
 int dispatch(const std::string &command, const std::vector<std::string> &args) {
@@ -776,6 +837,8 @@ int dispatch(const std::string &command, const std::vector<std::string> &args) {
     return runInspect(args);
   if (command == "verify")
     return runVerify(args);
+  if (command == "import-hf")
+    return runImportHf(args);
   return -1;
 }
 

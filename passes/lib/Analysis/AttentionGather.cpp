@@ -10,9 +10,19 @@
 namespace mlir::xf {
 
 using Kind = PatternPart::Kind;
+using GatherKind = GatherPlan::Kind;
 
 std::string GatherPlan::describe() const {
+  if (kind == Kind::SummaryKeys)
+    return "summary_keys(l = " + std::to_string(period) +
+           ", c = " + std::to_string(summaryWidth) + ")";
   return "residue(classes = " + std::to_string(classes) + ")";
+}
+
+int64_t GatherPlan::summaryKeyCount(int64_t seqLen) const {
+  // c per whole period, and the tail's keys at or past l - c.
+  int64_t tail = seqLen % period - (period - summaryWidth);
+  return seqLen / period * summaryWidth + std::max<int64_t>(tail, 0);
 }
 
 std::optional<GatherPlan> planGather(const std::vector<PatternPart> &parts,
@@ -34,6 +44,15 @@ std::optional<GatherPlan> planGather(const std::vector<PatternPart> &parts,
       // j <= i with i = j (mod l): j' <= i'.
       plan.classes = part.width;
       plan.inClass.kind = Kind::Causal;
+    } else if (part.kind == Kind::FixedSummary && part.summary < part.width) {
+      // With c = l every key is a summary key: the part is causal, whose
+      // tiles are dense already.
+      plan.kind = GatherKind::SummaryKeys;
+      plan.period = part.width;
+      plan.summaryWidth = part.summary;
+      plan.inClass.kind = Kind::Causal;
+      if (plan.summaryKeyCount(keyLen) == 0)
+        continue;
     } else {
       continue;
     }
@@ -90,6 +109,36 @@ BlockMap gatheredBlockMap(const GatherPlan &plan, const AttentionPattern *rest,
       });
 }
 
+BlockMap summaryBlockMap(const GatherPlan &plan, const AttentionPattern *rest,
+                         int64_t seqLen, int64_t blockQ, int64_t blockK) {
+  int64_t keys = plan.summaryKeyCount(seqLen);
+  return BlockMap::fromTiles(
+      seqLen, keys, blockQ, std::min(blockK, keys),
+      [&](int64_t i0, int64_t i1, int64_t y0, int64_t y1) {
+        int64_t first = plan.summaryKeyPosition(y0);
+        int64_t last = plan.summaryKeyPosition(y1 - 1);
+        // j <= i: no pair when the first key follows the last row, every
+        // pair when the last key precedes the first row.
+        if (first > i1 - 1)
+          return BlockKind::Empty;
+        BlockKind k = last <= i0 ? BlockKind::Full : BlockKind::Partial;
+        if (!rest)
+          return k;
+        // The keys' positions span [first, last]; the rest is classified
+        // over all of them, summary keys or not, so it errs towards
+        // Partial.
+        switch (rest->classifyTile(i0, i1, first, last + 1)) {
+        case BlockKind::Empty:
+          return k;
+        case BlockKind::Full:
+          return BlockKind::Empty;
+        case BlockKind::Partial:
+          return BlockKind::Partial;
+        }
+        return BlockKind::Partial;
+      });
+}
+
 KernelWork directWork(const AttentionPattern &pattern, int64_t blockQ,
                       int64_t blockK) {
   BlockMap map = pattern.blockMap(blockQ, blockK);
@@ -108,6 +157,17 @@ KernelWork gatheredWork(const AttentionPattern &pattern,
   if (!plan.rest.empty()) {
     rest.emplace(plan.rest, pattern.queryLen(), pattern.keyLen());
     work = directWork(*rest, blockQ, blockK);
+  }
+  if (plan.kind == GatherKind::SummaryKeys) {
+    int64_t seqLen = pattern.queryLen();
+    int64_t bk = std::min(blockK, plan.summaryKeyCount(seqLen));
+    BlockMap map = summaryBlockMap(plan, rest ? &*rest : nullptr, seqLen,
+                                   blockQ, blockK);
+    work.visited += map.numVisited();
+    work.masked += map.numMasked();
+    work.gathered += map.numVisited();
+    work.pairs += map.numVisited() * blockQ * bk;
+    return work;
   }
   for (const ClassGroup &group : classGroups(plan, pattern.queryLen())) {
     int64_t bq = gatheredBlock(blockQ, group);

@@ -83,6 +83,9 @@ struct KernelCost {
   /// Linformer attention: the FLOPs of the xf.linformer_projection kernels
   /// that made its keys and values.
   int64_t projectionFlops = 0;
+  /// Transformer-XL attention: the memory length M and the keys each query
+  /// sees (M + L); -1 for every other kernel.
+  int64_t memoryLength = -1, keysPerQuery = -1;
 };
 
 /// Operands read once plus results written once.
@@ -220,17 +223,21 @@ KernelCost costOfAttention(AttentionOp op) {
   return cost;
 }
 
-/// Transformer-XL attention, always unfused: the projected encoding
-/// R W_kR^T (2 Dp per element), the content and position scores (3 Dh
-/// each per score: bias add, multiply, add), P V, and shift, scale, mask,
-/// exp, sum, divide per score.
+/// Transformer-XL attention, as convert-xf-to-linalg lowers it: the
+/// projected encoding R W_kR^T (2 Dp per element), the biased queries
+/// q + u and q + v (one add per query element each), per score the content
+/// and position dot products (2 Dh each), P V (2 Dv), and shift, scale,
+/// mask, exp, sum, divide (6). The register-tile padding of the key
+/// dimensions is work done but not counted.
 KernelCost costOfRelativeAttention(RelativeAttentionOp op) {
   auto q = cast<ShapedType>(op.getQuery().getType());
   auto k = cast<ShapedType>(op.getKey().getType());
+  auto v = cast<ShapedType>(op.getValue().getType());
   auto w = cast<ShapedType>(op.getPositionWeight().getType());
   int64_t batch = q.getShape()[0], sq = q.getShape()[1], sk = k.getShape()[1];
-  int64_t heads = op.getNumHeads();
-  int64_t headDim = q.getShape()[2] / std::max<int64_t>(1, heads);
+  int64_t heads = std::max<int64_t>(1, op.getNumHeads());
+  int64_t headDim = q.getShape()[2] / heads;
+  int64_t valueDim = v.getShape()[2] / heads;
   double scores = double(batch * heads * sq) * double(sk);
   KernelCost cost;
   cost.kind = "attention(relative, unfused)";
@@ -238,8 +245,11 @@ KernelCost costOfRelativeAttention(RelativeAttentionOp op) {
   cost.bytes = operandAndResultBytes(op) + int64_t(3 * 2 * scores * 4);
   cost.denseFlops =
       int64_t(double(sk) * double(w.getShape()[0]) * 2 * w.getShape()[1] +
-              scores * double(8 * headDim + 6));
+              2.0 * double(q.getNumElements()) +
+              scores * double(4 * headDim + 2 * valueDim + 6));
   cost.flops = cost.denseFlops;
+  cost.memoryLength = sk - sq;
+  cost.keysPerQuery = sk;
   return cost;
 }
 
@@ -376,6 +386,12 @@ struct XFFormKernelsPass
           if (cost.projectionFlops)
             fields.set("projection_flops",
                        b.getI64IntegerAttr(cost.projectionFlops));
+          record = fields.getDictionary(&getContext());
+        }
+        if (cost.memoryLength >= 0) {
+          NamedAttrList fields(record);
+          fields.set("memory_length", b.getI64IntegerAttr(cost.memoryLength));
+          fields.set("keys_per_query", b.getI64IntegerAttr(cost.keysPerQuery));
           record = fields.getDictionary(&getContext());
         }
         kernels.push_back(record);

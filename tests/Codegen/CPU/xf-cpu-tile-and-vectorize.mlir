@@ -138,3 +138,96 @@ func.func @packed_gelu_epilogue(%a: tensor<128x64xf32>, %w: tensor<8x64x24xf32>)
   } -> tensor<128x8x24xf32>
   return %g : tensor<128x8x24xf32>
 }
+
+// -----
+
+// An element-wise consumer that reads another operand through a shifted
+// (not projected-permutation) map, as Transformer-XL's relative shift does,
+// is not taken as the contraction's epilogue (epilogue tiles are
+// vectorized, which needs projected-permutation maps): the contraction is tiled alone (one thread tile, folded
+// away) and the consumer stays one op after it, reading its result.
+
+// CHECK-LABEL: func.func @shifted_consumer
+// CHECK-NOT: linalg.generic
+// CHECK: %[[C:.*]] = scf.for
+// CHECK-COUNT-12: vector.contract
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<64x111xf32>) outs(%[[C]] : tensor<64x48xf32>)
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: arith.addf
+// CHECK: return
+#A2 = affine_map<(m, k, n) -> (m, k)>
+#B2 = affine_map<(m, k, n) -> (k, n)>
+#C2 = affine_map<(m, k, n) -> (m, n)>
+#S2 = affine_map<(i, j) -> (i, j - i + 63)>
+#I2 = affine_map<(i, j) -> (i, j)>
+func.func @shifted_consumer(%a: tensor<64x32xf32>, %b: tensor<32x48xf32>,
+                            %p: tensor<64x111xf32>) -> tensor<64x48xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<64x48xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%e : tensor<64x48xf32>)
+      -> tensor<64x48xf32>
+  %c = linalg.generic {indexing_maps = [#A2, #B2, #C2],
+                       iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%a, %b : tensor<64x32xf32>, tensor<32x48xf32>)
+      outs(%acc : tensor<64x48xf32>) {
+  ^bb0(%x: f32, %y: f32, %s: f32):
+    %m = arith.mulf %x, %y : f32
+    %r = arith.addf %s, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<64x48xf32>
+  %l = linalg.generic {indexing_maps = [#S2, #I2],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%p : tensor<64x111xf32>) outs(%c : tensor<64x48xf32>) {
+  ^bb0(%q: f32, %v: f32):
+    %r = arith.addf %v, %q : f32
+    linalg.yield %r : f32
+  } -> tensor<64x48xf32>
+  return %l : tensor<64x48xf32>
+}
+
+// -----
+
+// A contraction written (m, n, k), k innermost, inside a kernel's own
+// forall (as the kernelized attention's products): n is made the innermost
+// loop, so the micro tiles read rows of B as vectors (not one scalar per
+// element); n = 256 is split at 192 (the thread tile) so the 64-wide tail
+// is one static thread tile, and every register tile, the 4 x 16 remainders
+// included, is vectorized: no matmul-form linalg.generic is left.
+
+// CHECK-LABEL: func.func @nested_mnk
+// CHECK: scf.forall
+// CHECK-NOT: scf.forall
+// CHECK: -> (vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>)
+// CHECK: vector.contract {{.*}} iterator_types = ["parallel", "reduction", "parallel"]
+// CHECK: -> (vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>, vector<1x8xf32>)
+// CHECK-NOT: linalg.generic
+// CHECK: scf.forall.in_parallel
+#amk = affine_map<(m, n, k) -> (m, k)>
+#bkn = affine_map<(m, n, k) -> (k, n)>
+#cmn = affine_map<(m, n, k) -> (m, n)>
+func.func @nested_mnk(%a: tensor<2x64x64xf32>, %b: tensor<64x256xf32>)
+    -> tensor<2x64x256xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<2x64x256xf32>
+  %r = scf.forall (%h) in (2) shared_outs(%o = %e) -> (tensor<2x64x256xf32>) {
+    %ah = tensor.extract_slice %a[%h, 0, 0] [1, 64, 64] [1, 1, 1]
+        : tensor<2x64x64xf32> to tensor<64x64xf32>
+    %t = tensor.empty() : tensor<64x256xf32>
+    %acc = linalg.fill ins(%zero : f32) outs(%t : tensor<64x256xf32>)
+        -> tensor<64x256xf32>
+    %p = linalg.generic {indexing_maps = [#amk, #bkn, #cmn],
+                         iterator_types = ["parallel", "parallel", "reduction"]}
+        ins(%ah, %b : tensor<64x64xf32>, tensor<64x256xf32>)
+        outs(%acc : tensor<64x256xf32>) {
+    ^bb0(%x: f32, %y: f32, %c: f32):
+      %m = arith.mulf %x, %y : f32
+      %s = arith.addf %c, %m : f32
+      linalg.yield %s : f32
+    } -> tensor<64x256xf32>
+    scf.forall.in_parallel {
+      tensor.parallel_insert_slice %p into %o[%h, 0, 0] [1, 64, 256] [1, 1, 1]
+          : tensor<64x256xf32> into tensor<2x64x256xf32>
+    }
+  }
+  return %r : tensor<2x64x256xf32>
+}

@@ -34,6 +34,7 @@ void expectExactCover(const std::string &text, int64_t seq, int64_t blockQ,
   ASSERT_EQ(pattern.error(), "");
   std::optional<GatherPlan> plan = planGather(parts, seq, seq);
   ASSERT_TRUE(plan.has_value());
+  ASSERT_EQ(plan->kind, GatherPlan::Kind::Residue);
   std::optional<AttentionPattern> rest;
   if (!plan->rest.empty())
     rest.emplace(plan->rest, seq, seq);
@@ -79,6 +80,61 @@ void expectExactCover(const std::string &text, int64_t seq, int64_t blockQ,
           << "pair (" << i << ", " << j << ")";
 }
 
+/// The same for a summary-key plan (the fixed A2): every query row over
+/// the compact summary keys, j <= i on original positions.
+void expectSummaryExactCover(const std::string &text, int64_t seq,
+                             int64_t blockQ, int64_t blockK) {
+  SCOPED_TRACE(text + " at S = " + std::to_string(seq) + ", tiles " +
+               std::to_string(blockQ) + " x " + std::to_string(blockK));
+  std::vector<PatternPart> parts = parse(text);
+  AttentionPattern pattern(parts, seq, seq);
+  ASSERT_EQ(pattern.error(), "");
+  std::optional<GatherPlan> plan = planGather(parts, seq, seq);
+  ASSERT_TRUE(plan.has_value());
+  ASSERT_EQ(plan->kind, GatherPlan::Kind::SummaryKeys);
+  blockQ = std::min(blockQ, seq);
+  blockK = std::min(blockK, seq);
+  std::optional<AttentionPattern> rest;
+  if (!plan->rest.empty())
+    rest.emplace(plan->rest, seq, seq);
+  std::vector<int> counted(seq * seq, 0);
+  for (int64_t i = 0; rest && i < seq; ++i)
+    for (int64_t j = 0; j < seq; ++j)
+      if (rest->allows(i, j) &&
+          rest->blockMap(blockQ, blockK).kind(i / blockQ, j / blockK) !=
+              BlockKind::Empty)
+        ++counted[i * seq + j];
+  int64_t keys = plan->summaryKeyCount(seq);
+  // The compact keys are exactly the summary positions, in order.
+  std::vector<int64_t> expected;
+  for (int64_t j = 0; j < seq; ++j)
+    if (j % plan->period >= plan->period - plan->summaryWidth)
+      expected.push_back(j);
+  ASSERT_EQ(keys, static_cast<int64_t>(expected.size()));
+  for (int64_t y = 0; y < keys; ++y)
+    ASSERT_EQ(plan->summaryKeyPosition(y), expected[y]);
+  int64_t bk = std::min(blockK, keys);
+  BlockMap map =
+      summaryBlockMap(*plan, rest ? &*rest : nullptr, seq, blockQ, blockK);
+  EXPECT_EQ(map.numKeyBlocks(), (keys + bk - 1) / bk);
+  for (int64_t i = 0; i < seq; ++i)
+    for (int64_t y = 0; y < keys; ++y) {
+      int64_t j = plan->summaryKeyPosition(y);
+      BlockKind kind = map.kind(i / blockQ, y / bk);
+      bool computed = j <= i && !(rest && rest->allows(i, j));
+      if (kind == BlockKind::Full) {
+        EXPECT_TRUE(computed) << "full summary tile with a masked pair ("
+                              << i << ", " << j << ")";
+      }
+      if (computed && kind != BlockKind::Empty)
+        ++counted[i * seq + j];
+    }
+  for (int64_t i = 0; i < seq; ++i)
+    for (int64_t j = 0; j < seq; ++j)
+      ASSERT_EQ(counted[i * seq + j], pattern.allows(i, j) ? 1 : 0)
+          << "pair (" << i << ", " << j << ")";
+}
+
 TEST(AttentionGather, ExactCover) {
   for (auto [bq, bk] : {std::pair<int64_t, int64_t>{5, 3}, {32, 64}, {4, 4}}) {
     expectExactCover("dilated_sliding_window(w = 8, d = 2)", 77, bq, bk);
@@ -96,6 +152,17 @@ TEST(AttentionGather, ExactCover) {
     expectExactCover("strided_summary(l = 4) + causal + global(positions = "
                      "[5])",
                      77, bq, bk);
+    expectSummaryExactCover("fixed_summary(l = 8, c = 2)", 77, bq, bk);
+    expectSummaryExactCover("fixed_summary(l = 4, c = 1)", 7, bq, bk);
+    expectSummaryExactCover("fixed_local(l = 8) + fixed_summary(l = 8, c = 2)",
+                            77, bq, bk);
+    expectSummaryExactCover(
+        "fixed_local(l = 16) + fixed_summary(l = 16, c = 3)", 130, bq, bk);
+    expectSummaryExactCover(
+        "fixed_local(l = 128) + fixed_summary(l = 128, c = 16)", 200, bq, bk);
+    expectSummaryExactCover("fixed_summary(l = 16, c = 3) + "
+                            "global(positions = [5])",
+                            77, bq, bk);
   }
 }
 
@@ -128,9 +195,22 @@ TEST(AttentionGather, WhichPartsGather) {
   EXPECT_EQ(classes("dilated_sliding_window(w = 8, d = 1)", 64, 64), 0);
   EXPECT_EQ(classes("strided_summary(l = 1)", 64, 64), 0);
   EXPECT_EQ(classes("sliding_window(w = 8)", 64, 64), 0);
-  EXPECT_EQ(classes("fixed_local(l = 16) + fixed_summary(l = 16, c = 2)", 64,
-                    64),
-            0);
+  // The fixed A2 is gathered by key, not by class; with c = l it is
+  // causal, and with no summary key in the sequence there is nothing to
+  // gather.
+  std::optional<GatherPlan> fixed = planGather(
+      parse("fixed_local(l = 16) + fixed_summary(l = 16, c = 2)"), 64, 64);
+  ASSERT_TRUE(fixed.has_value());
+  EXPECT_EQ(fixed->kind, GatherPlan::Kind::SummaryKeys);
+  EXPECT_EQ(fixed->part, 1u);
+  EXPECT_EQ(fixed->describe(), "summary_keys(l = 16, c = 2)");
+  EXPECT_EQ(fixed->summaryKeyCount(64), 8);
+  EXPECT_EQ(fixed->summaryKeyCount(77), 8);
+  EXPECT_EQ(fixed->summaryKeyCount(79), 9);
+  EXPECT_EQ(fixed->summaryKeyPosition(3), 31);
+  EXPECT_FALSE(planGather(parse("fixed_summary(l = 4, c = 4)"), 64, 64));
+  EXPECT_FALSE(planGather(parse("fixed_summary(l = 16, c = 2)"), 14, 14));
+  EXPECT_TRUE(planGather(parse("fixed_summary(l = 16, c = 2)"), 15, 15));
   // Cross attention: queries and keys do not share positions.
   EXPECT_EQ(classes("dilated_sliding_window(w = 8, d = 2)", 7, 64), 0);
   // The rest keeps the other parts in order.
@@ -159,6 +239,10 @@ TEST(AttentionGather, PaysOnlyWhereTilesAreSparse) {
   EXPECT_TRUE(pays("strided_local(l = 128) + strided_summary(l = 128)", 4096));
   // A window about a tile wide gains less than a quarter.
   EXPECT_FALSE(pays("dilated_sliding_window(w = 8, d = 2)", 256));
+  // The fixed pattern: a small c of a long l, and an l below the tile.
+  EXPECT_TRUE(pays("fixed_local(l = 128) + fixed_summary(l = 128, c = 16)",
+                   4096));
+  EXPECT_TRUE(pays("fixed_summary(l = 8, c = 2)", 4096));
 
   // At 16K the dilated window executes about half the direct pairs, the
   // strided union far fewer.

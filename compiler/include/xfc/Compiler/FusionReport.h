@@ -44,6 +44,9 @@ struct KernelSummary {
   /// Linformer attention: the FLOPs of the projection kernels that made
   /// its keys and values (counted with it against dense attention).
   int64_t projectionFlops = 0;
+  /// Transformer-XL attention: the memory length M and the keys per query
+  /// (M + L); -1 for other kernels.
+  int64_t memoryLength = -1, keysPerQuery = -1;
 };
 
 /// A group of spec nodes and the fusion that forms it ("qkv", ...).

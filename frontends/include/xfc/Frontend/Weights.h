@@ -53,6 +53,15 @@ bool loadWeights(const ModelSpec &spec, int64_t seqLen, WeightStore &out,
                  std::string &error,
                  std::vector<std::string> *generated = nullptr);
 
+/// The Linformer part of loadWeights for weights already in `store` (e.g.
+/// imported from a checkpoint): each projection of the spec's patterns at
+/// `seqLen` that `store` lacks is generated from the pattern's seed, or is
+/// an error when the spec declares Linformer itself with safetensors
+/// weights. `generated`, if given, receives the names generated.
+bool addLinformerWeights(const ModelSpec &spec, int64_t seqLen,
+                         WeightStore &store, std::string &error,
+                         std::vector<std::string> *generated = nullptr);
+
 /// The deterministic random initialization alone (what loadWeights does for
 /// source "random").
 void initRandomWeights(const ModelSpec &spec, uint64_t seed, double stddev,

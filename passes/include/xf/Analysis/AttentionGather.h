@@ -11,6 +11,13 @@
 // again (a sliding window of width w, or causal), whose tiles are dense.
 // The fused kernel then runs per class on strided views of Q, K and V.
 //
+// The fixed pattern's summary set A2 (j mod l >= l - c) allows the same key
+// columns to every query, c of every l. It is gathered by key only: the
+// summary keys are copied once into a compact K and V (position order), the
+// queries stay contiguous, and the condition j <= i is applied on original
+// positions, which grow with the compact index, so the compact map is a
+// staircase of dense tiles.
+//
 // A part of a union (strided_local + strided_summary, a dilated window with
 // global tokens) is gathered with the pairs of the other parts excluded, so
 // no pair is counted twice; the other parts ("the rest") run directly over
@@ -37,19 +44,34 @@ namespace mlir::xf {
 /// How one head group's pattern is split between a gathered part, computed
 /// per residue class, and the rest, computed over the original positions.
 struct GatherPlan {
+  /// Residue: query and key classes (dilated window, strided A2).
+  /// SummaryKeys: the fixed A2's summary keys, compacted.
+  enum class Kind { Residue, SummaryKeys };
+  Kind kind = Kind::Residue;
   /// The gathered part's index in the group's parts.
   size_t part = 0;
   /// C: the number of residue classes (the dilation d, or the stride l).
   int64_t classes = 1;
+  /// SummaryKeys: the fixed A2's l and c (the keys j with j mod l >= l - c).
+  int64_t period = 0, summaryWidth = 0;
   /// The gathered part inside one class, in compressed indices:
   /// sliding_window(w) for a dilated window, causal for strided A2.
   PatternPart inClass;
   /// The other parts of the union, in their order (may be empty).
   std::vector<PatternPart> rest;
 
-  /// "residue(classes = C)", the strategy's name in the
-  /// xf.attention_kernel dictionary.
+  /// "residue(classes = C)" or "summary_keys(l = L, c = C)", the
+  /// strategy's name in the xf.attention_kernel dictionary.
   std::string describe() const;
+
+  /// SummaryKeys: how many summary keys lie in [0, seqLen).
+  int64_t summaryKeyCount(int64_t seqLen) const;
+  /// SummaryKeys: the original position of compact key y: (y / c) l +
+  /// l - c + y mod c.
+  int64_t summaryKeyPosition(int64_t y) const {
+    return (y / summaryWidth) * period + period - summaryWidth +
+           y % summaryWidth;
+  }
 };
 
 /// A run of residue classes [first, first + count) of the same length:
@@ -60,10 +82,10 @@ struct ClassGroup {
 };
 
 /// The gathered form of `parts` for a Sq x Sk problem, or std::nullopt when
-/// no part can be gathered: the first dilated window with d > 1 or strided
-/// summary set with l > 1 of a self-attention problem (Sq == Sk) with at
-/// most Sq classes. Says nothing about whether gathering pays
-/// (gatherPays).
+/// no part can be gathered: the first dilated window with d > 1, strided
+/// summary set with l > 1, or fixed summary set with c < l and at least one
+/// summary key, of a self-attention problem (Sq == Sk). Says nothing about
+/// whether gathering pays (gatherPays).
 std::optional<GatherPlan> planGather(const std::vector<PatternPart> &parts,
                                      int64_t queryLen, int64_t keyLen);
 
@@ -85,6 +107,14 @@ inline int64_t gatheredBlock(int64_t block, const ClassGroup &group) {
 BlockMap gatheredBlockMap(const GatherPlan &plan, const AttentionPattern *rest,
                           const ClassGroup &group, int64_t blockQ,
                           int64_t blockK);
+
+/// The block map of a SummaryKeys plan: Sq rows x summaryKeyCount(Sk)
+/// compact keys at Bq x Bk tiles (Bk clamped to the key count). A tile is
+/// classified by the original positions of its first and last key (j <= i
+/// on positions that grow with the compact index), then, as in
+/// gatheredBlockMap, against `rest` over the positions its keys span.
+BlockMap summaryBlockMap(const GatherPlan &plan, const AttentionPattern *rest,
+                         int64_t seqLen, int64_t blockQ, int64_t blockK);
 
 /// What one head group's kernel executes per (batch item, head), over all
 /// its phases: visited tiles, masked tiles, and the (query, key) pairs of

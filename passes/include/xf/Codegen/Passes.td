@@ -33,7 +33,13 @@ def XFCPUTileAndVectorize : Pass<"xf-cpu-tile-and-vectorize"> {
     activation, residual epilogue) is computed on the thread tile while it
     is in cache; when the tile is static and its rows are a multiple of the
     vector width, one vector at a time, with erf and tanh as polynomials
-    (no libm call per element). Remainder tiles stay scalar loops.
+    (no libm call per element). Remainder tiles of a static thread tile are
+    vectorized too; those of a dynamic one (the last thread tile of a
+    top-level contraction that the tile size does not divide) stay scalar.
+    The loops are first reordered so that `n` is innermost (a contraction
+    written `(m, n, k)` would otherwise be vectorized one scalar at a time).
+    A contraction nested in an `scf.forall` (a kernel's own thread loop) is
+    split along `m` and `n` so that all its thread tiles are static.
 
     The register tile is `mr x nr` with `nr` a multiple of the vector width
     (8 floats for AVX2, 16 for AVX-512) so that `mr * nr / width`

@@ -156,9 +156,11 @@ def XFFuseAttention : Pass<"xf-fuse-attention"> {
     A pattern part that is sparse inside every tile (a dilated window with
     d > 1, the Sparse Transformer's strided A2) is gathered where that pays
     (`gather`, on by default): computed per residue class on dense tiles of
-    strided views of Q, K and V (xf/Analysis/AttentionGather.h). The
-    dictionary then records the strategy of each head group
-    (`gather = ["residue(classes = 2)"]`, `"none"` for a group computed
+    strided views of Q, K and V (xf/Analysis/AttentionGather.h); the fixed
+    pattern's A2 over its summary keys, copied into a compact K and V, with
+    the queries contiguous. The dictionary then records the strategy of
+    each head group (`gather = ["residue(classes = 2)"]`,
+    `"summary_keys(l = 128, c = 16)"`, `"none"` for a group computed
     directly), `gathered_blocks` (the per-class tiles, all classes) and
     `executed_pairs` (the (query, key) pairs of every visited tile, the
     honest measure of the work when tiles differ in size); `visited_blocks`
@@ -180,8 +182,8 @@ def XFFuseAttention : Pass<"xf-fuse-attention"> {
            "closed form is used otherwise">,
     Option<"gather", "gather", "bool", /*default=*/"true",
            "Compute parts that are sparse inside every tile (dilated "
-           "windows, strided summary sets) per residue class on dense "
-           "gathered tiles, where that executes fewer pairs">
+           "windows, strided and fixed summary sets) on dense gathered "
+           "tiles, where that executes fewer pairs">
   ];
   let dependentDialects = ["::mlir::xf::XFDialect"];
 }

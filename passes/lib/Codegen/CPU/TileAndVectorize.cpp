@@ -174,6 +174,14 @@ linalg::GenericOp elementwiseConsumer(Value value) {
       consumer.getNumDpsInits() != 1 ||
       consumer.getNumReductionLoops() != 0 || consumer.hasDynamicShape())
     return nullptr;
+  // Only what linalg::vectorize accepts: every operand indexed by a
+  // projected permutation and no gathers (Transformer-XL's shifted reads).
+  if (!llvm::all_of(consumer.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isProjectedPermutation(); }) ||
+      consumer.getBody()
+          ->walk([](tensor::ExtractOp) { return WalkResult::interrupt(); })
+          .wasInterrupted())
+    return nullptr;
   OpOperand &use = *value.getUses().begin();
   if (!consumer.getMatchingIndexingMap(&use).isIdentity() ||
       !consumer.getIndexingMapMatchingResult(consumer->getResult(0))
@@ -201,12 +209,95 @@ struct XFCPUTileAndVectorizePass
         roots.push_back(op);
     });
     IRRewriter rewriter(&getContext());
-    for (linalg::LinalgOp op : roots)
-      if (failed(tileContraction(rewriter, op, tiles)))
-        return signalPassFailure();
+    for (linalg::LinalgOp op : roots) {
+      linalg::LinalgOp ordered = putNInnermost(rewriter, op);
+      for (linalg::LinalgOp piece :
+           splitForStaticThreadTiles(rewriter, ordered, tiles))
+        if (failed(tileContraction(rewriter, piece, tiles)))
+          return signalPassFailure();
+    }
 
     if (failed(cleanUp()) || failed(vectorizeMicroTiles()))
       return signalPassFailure();
+  }
+
+  /// Makes n the innermost loop of `op`'s iteration space, keeping the
+  /// order of the others ((m, n, k) becomes (m, k, n)). The vectorizer
+  /// reads every operand as a vector in loop order and the unrolling below
+  /// splits the innermost dimension into `width`-wide pieces: with k
+  /// innermost (size 1 in a micro tile) every operand would be read and
+  /// multiplied one scalar at a time. Each output element still sums its
+  /// k terms in the same order.
+  /// (Left as it is when that fails: it is then only slower.)
+  linalg::LinalgOp putNInnermost(RewriterBase &rewriter, linalg::LinalgOp op) {
+    ContractionLoops loops = *matchOuterProductContraction(op);
+    unsigned numLoops = op.getNumLoops();
+    if (loops.n == numLoops - 1)
+      return op;
+    rewriter.setInsertionPoint(op);
+    auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
+    if (!generic) {
+      FailureOr<linalg::GenericOp> generalized =
+          linalg::generalizeNamedOp(rewriter, op);
+      if (failed(generalized))
+        return op;
+      generic = *generalized;
+    }
+    SmallVector<unsigned> order;
+    for (unsigned d = 0; d < numLoops; ++d)
+      if (d != loops.n)
+        order.push_back(d);
+    order.push_back(loops.n);
+    FailureOr<linalg::GenericOp> interchanged =
+        linalg::interchangeGenericOp(rewriter, generic, order);
+    if (failed(interchanged))
+      return cast<linalg::LinalgOp>(generic.getOperation());
+    return cast<linalg::LinalgOp>(interchanged->getOperation());
+  }
+
+  /// A contraction inside an scf.forall (a kernel's own thread loop, such
+  /// as attention's (batch, head) forall) gets no team of its own: its
+  /// thread tiles run one after the other on the enclosing thread
+  /// (xf-cpu-forall-to-openmp). The last thread tile of a dimension that
+  /// the tile size does not divide would have the dynamic extent
+  /// min(size, extent - offset), and so would every register tile in it,
+  /// which then stays scalar (a 256-wide Performer projection: 192 vector
+  /// columns and 64 scalar ones). Such a contraction is split first, along
+  /// m and n, into a part the thread tiles divide and a tail narrower than
+  /// one tile (a single static thread tile): every piece then has static
+  /// tiles. Top-level contractions keep one parallel loop; so do those
+  /// with a fused epilogue, which consumes the whole result.
+  SmallVector<linalg::LinalgOp>
+  splitForStaticThreadTiles(RewriterBase &rewriter, linalg::LinalgOp op,
+                            const TileSizes &t) {
+    ContractionLoops loops = *matchOuterProductContraction(op);
+    if (!op->getParentOfType<scf::ForallOp>() || loops.nOuter ||
+        elementwiseConsumer(op->getResult(0)))
+      return {op};
+    SmallVector<linalg::LinalgOp> pieces = {op};
+    for (auto [dim, size] : {std::make_pair(loops.m, t.mc),
+                             std::make_pair(loops.n, t.nc)}) {
+      SmallVector<linalg::LinalgOp> next;
+      for (linalg::LinalgOp piece : pieces) {
+        int64_t extent = piece.getStaticLoopRanges()[dim];
+        if (extent <= size || extent % size == 0) {
+          next.push_back(piece);
+          continue;
+        }
+        rewriter.setInsertionPoint(piece);
+        auto [head, tail] = linalg::splitOp(
+            rewriter, cast<TilingInterface>(piece.getOperation()), dim,
+            rewriter.getIndexAttr(extent / size * size));
+        if (!head || !tail) {
+          next.push_back(piece);
+          continue;
+        }
+        next.push_back(cast<linalg::LinalgOp>(head.getOperation()));
+        next.push_back(cast<linalg::LinalgOp>(tail.getOperation()));
+      }
+      pieces = std::move(next);
+    }
+    return pieces;
   }
 
   /// Builds the loop nest of Passes.td around one contraction.
@@ -229,11 +320,24 @@ struct XFCPUTileAndVectorizePass
     Operation *root = epilogue ? epilogue.getOperation() : contraction;
     SmallVector<OpFoldResult> threadSizes;
     {
-      SmallVector<std::pair<unsigned, int64_t>> set = {{loops.m, t.mc}};
+      // Nested in a forall (see splitForStaticThreadTiles), a thread tile
+      // at least as large as its dimension is the whole dimension: with
+      // the larger size the tile's extent would be a min(size, extent -
+      // offset) that only folds after this pass, so its register-tile
+      // remainders would have dynamic shapes and stay scalar (a 64-wide
+      // tile: 2 x 24 vector columns and 16 scalar). Top-level
+      // contractions keep their tiles as they were.
+      SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+      bool nested = static_cast<bool>(op->getParentOfType<scf::ForallOp>());
+      auto clamp = [&](unsigned loop, int64_t size) {
+        return std::make_pair(loop,
+                              nested ? std::min(size, ranges[loop]) : size);
+      };
+      SmallVector<std::pair<unsigned, int64_t>> set = {clamp(loops.m, t.mc)};
       if (loops.nOuter)
-        set.push_back({*loops.nOuter, t.nc / t.nr});
+        set.push_back(clamp(*loops.nOuter, t.nc / t.nr));
       else
-        set.push_back({loops.n, t.nc});
+        set.push_back(clamp(loops.n, t.nc));
       for (unsigned b : loops.batch)
         set.push_back({b, 1});
       if (epilogue) {

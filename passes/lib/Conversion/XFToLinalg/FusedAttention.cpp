@@ -21,7 +21,11 @@
 // strided A2) may be gathered (xf/Analysis/AttentionGather.h): it then runs
 // first, as a forall over (b, h, residue class, qb) on strided tiles in
 // compressed indices, and, when it is one part of a union, leaves its
-// (m, l, o) state for the forall of the other parts to continue from.
+// (m, l, o) state for the forall of the other parts to continue from. The
+// fixed A2 is gathered by key only: its summary keys are copied into a
+// compact K and V first, and a forall over (b, h, qb) with contiguous
+// queries visits the compact key tiles, masking j > i on original
+// positions.
 //
 // Every tile shape is static, so later tiling and vectorization passes see
 // fixed-size linalg ops. Where Sq or Sk is not a multiple of the block size
@@ -204,6 +208,12 @@ struct Problem {
   /// The pairs the rest of the union computes, excluded from a gathered
   /// phase so none is counted twice (original positions), or null.
   const PatternMask *excludeMask = nullptr;
+  /// A summary-key phase: K and V hold the fixed A2's summary keys (l, c)
+  /// compacted, key y at original position keyPosition(y), and the phase
+  /// refuses a key after the query (`summaryCausal`, off under the
+  /// drop-mask fault). Queries are contiguous (stride 1).
+  int64_t summaryPeriod = 0, summaryWidth = 0;
+  bool summaryCausal = false;
   /// The online-softmax state [B, Sq, H*Dv] (o, not normalized) and
   /// [B, H, Sq] (m, l) a direct phase continues from, or null to start
   /// from m = -inf, l = 0, o = 0.
@@ -224,6 +234,20 @@ struct Problem {
       return x;
     return e.add(classBase, e.mul(x, e.idx(stride)));
   }
+
+  /// The original position of key `y`: a summary key's, or position(y).
+  Value keyPosition(Emitter &e, Value y) const {
+    if (!summaryPeriod)
+      return position(e, y);
+    Value c = e.idx(summaryWidth);
+    Value period = arith::DivUIOp::create(e.b, e.loc, y, c);
+    Value offset = arith::RemUIOp::create(e.b, e.loc, y, c);
+    return e.add(e.mul(period, e.idx(summaryPeriod)),
+                 e.add(offset, e.idx(summaryPeriod - summaryWidth)));
+  }
+
+  /// Are keys at their original positions (no class, no compaction)?
+  bool keysInPlace() const { return stride == 1 && !summaryPeriod; }
 };
 
 /// One step of the key-block loop: the new (m, l, o) from the old ones and
@@ -284,16 +308,17 @@ SmallVector<Value> buildKeyBlockStep(OpBuilder &b, Location loc,
                                        e.sub(kEndStatic, e.idx(1)), qFirst));
   // Key padding: the block's last key (at its original position) is at or
   // past key_lengths[b].
-  if (len && p.stride == 1)
+  if (len && p.keysInPlace())
     needsMask =
         e.orI(needsMask, e.cmp(arith::CmpIPredicate::sgt, kEndStatic, len));
   else if (len)
     needsMask = e.orI(
         needsMask, e.cmp(arith::CmpIPredicate::sge,
-                         p.position(e, e.sub(kEndStatic, e.idx(1))), len));
+                         p.keyPosition(e, e.sub(kEndStatic, e.idx(1))), len));
   // Without an element condition there is nothing to mask (a table flag
   // can only be set where one of the conditions below applies).
-  if (!ragged && !p.causal && !len && !p.patternMask && !p.excludeMask)
+  if (!ragged && !p.causal && !len && !p.patternMask && !p.excludeMask &&
+      !p.summaryCausal)
     needsMask = Value();
   if (needsMask) {
     auto ifOp = scf::IfOp::create(b, loc, TypeRange{s.getType()}, needsMask,
@@ -318,7 +343,9 @@ SmallVector<Value> buildKeyBlockStep(OpBuilder &b, Location loc,
           // Key padding and the rest of a union read original
           // positions; the pattern mask reads i and j as they are
           // (compressed in a gathered phase).
-          Value jPos = len || p.excludeMask ? p.position(ne, j) : Value();
+          Value jPos = len || p.excludeMask || p.summaryCausal
+                           ? p.keyPosition(ne, j)
+                           : Value();
           if (len)
             bad = ne.orI(bad, ne.cmp(arith::CmpIPredicate::sge, jPos, len));
           if (p.patternMask) {
@@ -327,10 +354,12 @@ SmallVector<Value> buildKeyBlockStep(OpBuilder &b, Location loc,
                 arith::ConstantIntOp::create(nb, l, nb.getI1Type(), 1);
             bad = ne.orI(bad, arith::XOrIOp::create(nb, l, allowed, isTrue));
           }
-          if (p.excludeMask) {
-            Value iPos = p.position(ne, i);
+          Value iPos =
+              p.excludeMask || p.summaryCausal ? p.position(ne, i) : Value();
+          if (p.summaryCausal)
+            bad = ne.orI(bad, ne.cmp(arith::CmpIPredicate::sgt, jPos, iPos));
+          if (p.excludeMask)
             bad = ne.orI(bad, p.excludeMask->allows(nb, l, iPos, jPos));
-          }
           linalg::YieldOp::create(
               nb, l,
               arith::SelectOp::create(nb, l, bad, ne.negInf(), args[0])
@@ -488,7 +517,7 @@ scf::ForOp buildTableLoop(OpBuilder &b, Location loc, const Problem &p,
           step(nb, nl);
           return;
         }
-        Value firstKey = p.position(ne, ne.mul(kb, ne.idx(p.bk)));
+        Value firstKey = p.keyPosition(ne, ne.mul(kb, ne.idx(p.bk)));
         Value visit = ne.cmp(arith::CmpIPredicate::slt, firstKey, len);
         auto ifOp = scf::IfOp::create(nb, nl, visit, step,
                                       [&](OpBuilder &sb, Location sl) {
@@ -668,6 +697,49 @@ void buildQueryBlock(OpBuilder &b, Location loc, const Problem &problem,
                                         strides);
 }
 
+/// The summary keys of `x` [B, S, W] (K or V) in position order, [B, n, W]
+/// with n = plan.summaryKeyCount(S): key class t < c (positions l - c + t
+/// + l m) goes to rows t + c m, one strided copy per class. Every column
+/// is copied (all head groups'): the copy is c / l of the tensor.
+Value compactSummaryKeys(OpBuilder &b, Location loc, Value x,
+                         const GatherPlan &plan) {
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t batch = type.getDimSize(0), seqLen = type.getDimSize(1),
+          width = type.getDimSize(2);
+  int64_t l = plan.period, c = plan.summaryWidth;
+  int64_t keys = plan.summaryKeyCount(seqLen);
+  Value compact = tensor::EmptyOp::create(b, loc, {batch, keys, width},
+                                          type.getElementType());
+  for (int64_t t = 0; t < c; ++t) {
+    int64_t first = l - c + t;
+    int64_t count = first < seqLen ? (seqLen - first + l - 1) / l : 0;
+    if (count == 0)
+      continue;
+    // A single row gets stride 1 (see Problem::rowStride).
+    int64_t from = count == 1 ? 1 : l, to = count == 1 ? 1 : c;
+    SmallVector<OpFoldResult> sizes{b.getIndexAttr(batch),
+                                    b.getIndexAttr(count),
+                                    b.getIndexAttr(width)};
+    auto sliceType =
+        RankedTensorType::get({batch, count, width}, type.getElementType());
+    Value rows = tensor::ExtractSliceOp::create(
+        b, loc, sliceType, x,
+        SmallVector<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(first),
+                                  b.getIndexAttr(0)},
+        sizes,
+        SmallVector<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(from),
+                                  b.getIndexAttr(1)});
+    compact = tensor::InsertSliceOp::create(
+        b, loc, rows, compact,
+        SmallVector<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(t),
+                                  b.getIndexAttr(0)},
+        sizes,
+        SmallVector<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(to),
+                                  b.getIndexAttr(1)});
+  }
+  return compact;
+}
+
 } // namespace
 
 Value mlir::xf::buildFusedAttention(PatternRewriter &rewriter, AttentionOp op,
@@ -706,8 +778,9 @@ Value mlir::xf::buildFusedAttention(PatternRewriter &rewriter, AttentionOp op,
   // block map is dense or causal: read from its table, or emitted as
   // closed-form bounds. A pattern's map is always read from its table, and
   // its partial blocks are masked element by element. A group whose part is
-  // gathered first runs one forall per class group (AttentionGather.h);
-  // the rest of its union, if any, then continues their state directly.
+  // gathered first runs one forall per class group (AttentionGather.h), or
+  // one over the compact summary keys (the fixed A2); the rest of its
+  // union, if any, then continues their state directly.
   PatternGroups groups;
   if (AttentionPatternAttr pattern = op.getPatternAttr())
     groups = pattern.getGroups();
@@ -770,7 +843,47 @@ Value mlir::xf::buildFusedAttention(PatternRewriter &rewriter, AttentionOp op,
         directPhase.mIn = state[1];
         directPhase.lIn = state[2];
       }
-      for (const ClassGroup &classes : classGroups(*plan, p.sq)) {
+      // A gathered phase writes the output, or, before the rest, the state.
+      auto emitGathered = [&](Problem &phase) {
+        phase.excludeMask = restMask ? &*restMask : nullptr;
+        if (rest) {
+          phase.writeState = true;
+          SmallVector<Value> outs{directPhase.oIn, directPhase.mIn,
+                                  directPhase.lIn};
+          emitPhase(phase, outs);
+          directPhase.oIn = outs[0];
+          directPhase.mIn = outs[1];
+          directPhase.lIn = outs[2];
+        } else {
+          SmallVector<Value> outs{result};
+          emitPhase(phase, outs);
+          result = outs[0];
+        }
+      };
+      if (plan->kind == GatherPlan::Kind::SummaryKeys) {
+        // All query rows over the compact summary keys: j <= i is checked
+        // on original positions (summaryCausal), which also covers a causal
+        // op, so the closed-form causal mask (on compact indices) is off.
+        Problem phase = p;
+        phase.sk = plan->summaryKeyCount(p.sk);
+        phase.bk = std::min(p.bk, phase.sk);
+        phase.k = compactSummaryKeys(rewriter, loc, p.k, *plan);
+        phase.v = compactSummaryKeys(rewriter, loc, p.v, *plan);
+        phase.summaryPeriod = plan->period;
+        phase.summaryWidth = plan->summaryWidth;
+        phase.summaryCausal = !dropMask;
+        phase.causal = false;
+        BlockMap map = summaryBlockMap(*plan, rest ? &*rest : nullptr, p.sq,
+                                       phase.bq, phase.bk);
+        phase.numQueryBlocks = map.numQueryBlocks();
+        phase.numKeyBlocks = map.numKeyBlocks();
+        phase.table = &map;
+        emitGathered(phase);
+      }
+      for (const ClassGroup &classes :
+           plan->kind == GatherPlan::Kind::Residue
+               ? classGroups(*plan, p.sq)
+               : std::vector<ClassGroup>()) {
         Problem phase = p;
         phase.sq = phase.sk = classes.length;
         phase.bq = gatheredBlock(p.bq, classes);
@@ -789,20 +902,7 @@ Value mlir::xf::buildFusedAttention(PatternRewriter &rewriter, AttentionOp op,
         phase.numKeyBlocks = map.numKeyBlocks();
         phase.table = &map;
         phase.patternMask = inClassMask ? &*inClassMask : nullptr;
-        phase.excludeMask = restMask ? &*restMask : nullptr;
-        if (rest) {
-          phase.writeState = true;
-          SmallVector<Value> outs{directPhase.oIn, directPhase.mIn,
-                                  directPhase.lIn};
-          emitPhase(phase, outs);
-          directPhase.oIn = outs[0];
-          directPhase.mIn = outs[1];
-          directPhase.lIn = outs[2];
-        } else {
-          SmallVector<Value> outs{result};
-          emitPhase(phase, outs);
-          result = outs[0];
-        }
+        emitGathered(phase);
       }
       if (!direct)
         continue;

@@ -54,7 +54,6 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/AffineMap.h"
@@ -161,7 +160,17 @@ struct Emitter {
               arith::AddFOp::create(nb, l, args[2], product).getResult());
         });
   }
-  /// acc[i] += sum_f a[i, f] x[f] (x null: sum_f a[i, f]).
+  /// `reassoc contract`: a row reduction over the innermost, contiguous
+  /// loop, which LLVM may then split into vector partial sums (as the fused
+  /// kernel's Q K^T). Sequential, each one is a chain of dependent scalar
+  /// adds; the denominators phi(Q_c) z (m = 256 terms per row) then cost
+  /// as much as the whole phi(Q_c) S product.
+  static arith::FastMathFlagsAttr reductionFlags(OpBuilder &nb) {
+    return arith::FastMathFlagsAttr::get(
+        nb.getContext(),
+        arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+  }
+  /// acc[i] += sum_f a[i, f] x[f] (x null: sum_f a[i, f]), reassociable.
   Value rowDotAccumulate(Value a, Value x, Value acc) const {
     SmallVector<Value> inputs{a};
     SmallVector<AffineMap> maps{identity(2)};
@@ -174,12 +183,14 @@ struct Emitter {
     return generic(
         inputs, acc, maps, {IteratorType::parallel, IteratorType::reduction},
         [withX](OpBuilder &nb, Location l, ValueRange args) {
+          auto flags = reductionFlags(nb);
           Value term = args[0];
           if (withX)
-            term = arith::MulFOp::create(nb, l, args[0], args[1]);
+            term = arith::MulFOp::create(nb, l, args[0], args[1], flags);
           linalg::YieldOp::create(
               nb, l,
-              arith::AddFOp::create(nb, l, args.back(), term).getResult());
+              arith::AddFOp::create(nb, l, args.back(), term, flags)
+                  .getResult());
         });
   }
 };
@@ -239,6 +250,59 @@ Value validKey(const Emitter &e, const Problem &p, const Head &h, Value j,
   return valid;
 }
 
+/// e^x for f32 as plain arithmetic (Cephes' expf: x = n ln 2 + r with
+/// |r| <= ln 2 / 2, a degree-6 polynomial for e^r, 2^n from the exponent
+/// bits; about 1 ulp), instead of math.exp. The feature maps take one
+/// exponential per feature per position (m of them per Performer
+/// position), and math.exp becomes a call to libm's scalar expf, which
+/// keeps LLVM from vectorizing those loops: at m = 256 the calls took a
+/// quarter of the kernel's time. This form is vectorized like any other
+/// arithmetic. x is clamped to [-104, 88.72]: below, expf is 0 in f32
+/// (the result underflows to 0 here too); above, it overflows. NaN stays
+/// NaN. 2^n is applied as two factors 2^(n - h) 2^h (h = n / 2), each a
+/// normal float for every n in range, so results below 2^-126 become
+/// denormals (or 0) by the final rounding, as expf's.
+Value expF32(OpBuilder &b, Location l, Value x) {
+  Emitter e{b, l};
+  Type i32 = b.getI32Type();
+  auto i32c = [&](int32_t v) {
+    return arith::ConstantOp::create(b, l, i32, b.getI32IntegerAttr(v));
+  };
+  auto mulf = [&](Value u, Value v) {
+    return arith::MulFOp::create(b, l, u, v).getResult();
+  };
+  auto addf = [&](Value u, Value v) {
+    return arith::AddFOp::create(b, l, u, v).getResult();
+  };
+  x = arith::MaximumFOp::create(b, l, x, e.f32(-104.0));
+  x = arith::MinimumFOp::create(b, l, x, e.f32(88.72));
+  // n = round(x / ln 2): adding 1.5 * 2^23 rounds to an integer in the
+  // low mantissa bits (no fast-math flags here, so this is not folded).
+  const double magic = 12582912.0;
+  Value t = addf(mulf(x, e.f32(1.44269504088896341)), e.f32(magic));
+  Value nf = arith::SubFOp::create(b, l, t, e.f32(magic));
+  Value n = arith::SubIOp::create(b, l,
+                                  arith::BitcastOp::create(b, l, i32, t),
+                                  i32c(0x4B400000));
+  // r = x - n ln 2, ln 2 in two parts so n ln2_hi is exact.
+  Value r = arith::SubFOp::create(b, l, x, mulf(nf, e.f32(0.693359375)));
+  r = arith::SubFOp::create(b, l, r, mulf(nf, e.f32(-2.12194440e-4)));
+  Value p = e.f32(1.9875691500e-4);
+  for (double c : {1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
+                   1.6666665459e-1, 5.0000001201e-1})
+    p = addf(mulf(p, r), e.f32(c));
+  p = addf(addf(mulf(mulf(p, r), r), r), e.f32(1.0));
+  auto pow2 = [&](Value k) {
+    Value bits = arith::ShLIOp::create(b, l, arith::AddIOp::create(
+                                                 b, l, k, i32c(127)),
+                                       i32c(23));
+    return arith::BitcastOp::create(b, l, b.getF32Type(), bits).getResult();
+  };
+  Value h = arith::ShRSIOp::create(b, l, n, i32c(1));
+  Value rest = arith::SubIOp::create(b, l, n, h);
+  return mulf(mulf(p, pow2(rest)), pow2(h));
+}
+
 /// elu(x) + 1: x + 1 above 0, e^x at or below.
 Value eluPlusOne(OpBuilder &b, Location l, Value x) {
   Emitter e{b, l};
@@ -246,7 +310,7 @@ Value eluPlusOne(OpBuilder &b, Location l, Value x) {
       arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, x, e.f32(0.0));
   return arith::SelectOp::create(b, l, positive,
                                  arith::AddFOp::create(b, l, x, e.f32(1.0)),
-                                 math::ExpOp::create(b, l, x));
+                                 expF32(b, l, x));
 }
 
 //===----------------------------------------------------------------------===//
@@ -278,10 +342,13 @@ Value halfSquaredNorms(const Emitter &e, const Problem &p, Value x,
       {IteratorType::parallel, IteratorType::reduction},
       [halfScale](OpBuilder &nb, Location l, ValueRange args) {
         Emitter ne{nb, l};
-        Value sq = arith::MulFOp::create(nb, l, args[0], args[0]);
-        Value scaled = arith::MulFOp::create(nb, l, sq, ne.f32(halfScale));
+        auto flags = Emitter::reductionFlags(nb);
+        Value sq = arith::MulFOp::create(nb, l, args[0], args[0], flags);
+        Value scaled =
+            arith::MulFOp::create(nb, l, sq, ne.f32(halfScale), flags);
         linalg::YieldOp::create(
-            nb, l, arith::AddFOp::create(nb, l, args[1], scaled).getResult());
+            nb, l,
+            arith::AddFOp::create(nb, l, args[1], scaled, flags).getResult());
       });
 }
 
@@ -318,7 +385,7 @@ Value queryFeatures(const Emitter &e, const Problem &p, Value x, Scratch &s) {
       [](OpBuilder &nb, Location l, ValueRange args) {
         Value shifted = arith::SubFOp::create(nb, l, args[0], args[1]);
         linalg::YieldOp::create(
-            nb, l, math::ExpOp::create(nb, l, shifted).getResult());
+            nb, l, expF32(nb, l, shifted));
       });
 }
 
@@ -357,7 +424,7 @@ Value keyFeaturesT(const Emitter &e, const Problem &p, const Head &h, Value x,
                      Value exponent = arith::SubFOp::create(
                          nb, l, arith::SubFOp::create(nb, l, args[0], args[1]),
                          keyMax);
-                     Value phi = math::ExpOp::create(nb, l, exponent);
+                     Value phi = expF32(nb, l, exponent);
                      if (masked)
                        phi = arith::SelectOp::create(nb, l, valid(nb, l), phi,
                                                      Emitter{nb, l}.f32(0.0));

@@ -193,6 +193,43 @@ multiplyAccumulate(bool reassociate) {
 }
 
 //===----------------------------------------------------------------------===//
+// Sinusoidal encodings
+//===----------------------------------------------------------------------===//
+
+/// The divisor 10000^(2k / width) of frequency `twoK` (= 2k, i64) of a
+/// sinusoidal encoding `width` wide, in f64. Apart from buildSinusoid so a
+/// table of divisors can be computed once per frequency rather than once
+/// per element (pow is the costly part).
+Value buildSinusoidDivisor(OpBuilder &b, Location l, Value twoK,
+                           double width) {
+  // One op created per statement: the IR order must not depend on the
+  // compiler's order of evaluating call arguments.
+  Type f64 = b.getF64Type();
+  Value twoKf = arith::SIToFPOp::create(b, l, f64, twoK);
+  Value widthf = arith::ConstantOp::create(b, l, f64, b.getF64FloatAttr(width));
+  Value exponent = arith::DivFOp::create(b, l, twoKf, widthf);
+  Value base = arith::ConstantOp::create(b, l, f64, b.getF64FloatAttr(10000.0));
+  return math::PowFOp::create(b, l, base, exponent);
+}
+
+/// sin (or, where `useCos`, cos) of position / divisor, computed in f64 and
+/// rounded once to f32, so every entry matches the formula to f32 rounding
+/// at every position (the absolute encoding and Transformer-XL's R). With
+/// a constant `useCos` the select folds and the unused function is dead.
+Value buildSinusoid(OpBuilder &b, Location l, Value position, Value divisor,
+                    Value useCos) {
+  Type f64 = b.getF64Type();
+  Value angle = arith::DivFOp::create(
+      b, l, arith::SIToFPOp::create(b, l, f64, position), divisor);
+  // Sine first: operands in a fixed order (argument evaluation order is
+  // unspecified, and compilers differ).
+  Value sine = math::SinOp::create(b, l, angle);
+  Value cosine = math::CosOp::create(b, l, angle);
+  Value pe = arith::SelectOp::create(b, l, useCos, cosine, sine);
+  return arith::TruncFOp::create(b, l, b.getF32Type(), pe);
+}
+
+//===----------------------------------------------------------------------===//
 // Element-wise ops
 //===----------------------------------------------------------------------===//
 
@@ -274,6 +311,14 @@ struct LowerActivation : public OpRewritePattern<ActivationOp> {
 // Softmax (also used by attention)
 //===----------------------------------------------------------------------===//
 
+/// m̂ = (max == -inf) ? 0 : max: the shift of the exponentials, so a row
+/// whose keys are all masked gives e^(-inf - 0) = 0, never NaN.
+Value safeMax(OpBuilder &b, Location l, Value max) {
+  Value isNegInf = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, max,
+                                         negInf(b, l));
+  return arith::SelectOp::create(b, l, isNegInf, f32Const(b, l, 0.0), max);
+}
+
 /// Softmax over the last dimension of `logits`, where entries may be -inf.
 /// A row whose entries are all -inf yields zeros (not NaN): its maximum is
 /// replaced by 0 before subtracting, every exponential is then 0, and the
@@ -290,12 +335,6 @@ Value buildMaskedSoftmax(OpBuilder &b, Location loc, Value logits) {
         return arith::MaximumFOp::create(nb, l, acc, x);
       });
 
-  // m̂ = (max == -inf) ? 0 : max.
-  auto safeMax = [](OpBuilder &nb, Location l, Value max) -> Value {
-    Value isNegInf = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ,
-                                           max, negInf(nb, l));
-    return arith::SelectOp::create(nb, l, isNegInf, f32Const(nb, l, 0.0), max);
-  };
   Value rowSum = reduceLastDim(
       b, loc, logits, rowMax, 0.0,
       [&](OpBuilder &nb, Location l, Value x, ValueRange rows) -> Value {
@@ -319,6 +358,47 @@ Value buildMaskedSoftmax(OpBuilder &b, Location loc, Value logits) {
         Value p = arith::DivFOp::create(nb, l, e, args[2]);
         Value positive = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
                                                args[2], f32Const(nb, l, 0.0));
+        linalg::YieldOp::create(
+            nb, l,
+            arith::SelectOp::create(nb, l, positive, p, f32Const(nb, l, 0.0))
+                .getResult());
+      });
+}
+
+/// The masked softmax of buildMaskedSoftmax, bit for bit, with one
+/// exponential per element instead of two: e^(x - m̂) is written over
+/// `logits` (which must be dead afterwards), summed, and divided in place.
+/// One more pass over memory, half the exp calls (libm, per element).
+Value buildMaskedSoftmaxInPlace(OpBuilder &b, Location loc, Value logits) {
+  MLIRContext *ctx = b.getContext();
+  unsigned rank = shapeOf(logits).size();
+  AffineMap full = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  AffineMap row = dropLastDimMap(ctx, rank);
+  auto identity = [](OpBuilder &, Location, Value x, ValueRange) { return x; };
+  Value rowMax = reduceLastDim(
+      b, loc, logits, {}, -std::numeric_limits<double>::infinity(), identity,
+      [](OpBuilder &nb, Location l, Value acc, Value x) -> Value {
+        return arith::MaximumFOp::create(nb, l, acc, x);
+      });
+  Value exps = buildGeneric(
+      b, loc, rowMax, logits, {row, full}, parallelIterators(rank),
+      [](OpBuilder &nb, Location l, ValueRange args) {
+        Value shifted =
+            arith::SubFOp::create(nb, l, args[1], safeMax(nb, l, args[0]));
+        linalg::YieldOp::create(
+            nb, l, math::ExpOp::create(nb, l, shifted).getResult());
+      });
+  Value rowSum = reduceLastDim(
+      b, loc, exps, {}, 0.0, identity,
+      [](OpBuilder &nb, Location l, Value acc, Value x) -> Value {
+        return arith::AddFOp::create(nb, l, acc, x);
+      });
+  return buildGeneric(
+      b, loc, rowSum, exps, {row, full}, parallelIterators(rank),
+      [](OpBuilder &nb, Location l, ValueRange args) {
+        Value p = arith::DivFOp::create(nb, l, args[1], args[0]);
+        Value positive = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
+                                               args[0], f32Const(nb, l, 0.0));
         linalg::YieldOp::create(
             nb, l,
             arith::SelectOp::create(nb, l, positive, p, f32Const(nb, l, 0.0))
@@ -839,13 +919,12 @@ struct LowerPositionalEncoding : public OpRewritePattern<PositionalEncodingOp> {
       return success();
     }
 
-    // Sinusoidal, computed in f64 so the table matches the formula to f32
-    // rounding at every position: angle = p / 10000^(2k / D).
+    // Sinusoidal: dimension 2k holds sin(p / 10000^(2k / D)), 2k + 1 the
+    // cosine of the same angle (interleaved).
     double width = static_cast<double>(shape[2]);
     Value result = buildGeneric(
         rewriter, loc, op.getInput(), init, {full, full}, parallelIterators(3),
         [&](OpBuilder &b, Location l, ValueRange args) {
-          Type f64 = b.getF64Type();
           Type i64 = b.getI64Type();
           Value pos = arith::IndexCastOp::create(
               b, l, i64, linalg::IndexOp::create(b, l, 1));
@@ -855,26 +934,13 @@ struct LowerPositionalEncoding : public OpRewritePattern<PositionalEncodingOp> {
               arith::ConstantOp::create(b, l, i64, b.getI64IntegerAttr(1));
           Value parity = arith::AndIOp::create(b, l, dim, one);
           Value even = arith::SubIOp::create(b, l, dim, parity); // 2k
-          Value exponent = arith::DivFOp::create(
-              b, l, arith::SIToFPOp::create(b, l, f64, even),
-              arith::ConstantOp::create(b, l, f64, b.getF64FloatAttr(width)));
-          Value denom = math::PowFOp::create(
-              b, l,
-              arith::ConstantOp::create(b, l, f64, b.getF64FloatAttr(10000.0)),
-              exponent);
-          Value angle = arith::DivFOp::create(
-              b, l, arith::SIToFPOp::create(b, l, f64, pos), denom);
           Value isOdd = arith::CmpIOp::create(
               b, l, arith::CmpIPredicate::ne, parity,
               arith::ConstantOp::create(b, l, i64, b.getI64IntegerAttr(0)));
-          // Sine first: operands in a fixed order (argument evaluation
-          // order is unspecified, and compilers differ).
-          Value sine = math::SinOp::create(b, l, angle);
-          Value cosine = math::CosOp::create(b, l, angle);
-          Value pe = arith::SelectOp::create(b, l, isOdd, cosine, sine);
-          Value pe32 = arith::TruncFOp::create(b, l, b.getF32Type(), pe);
+          Value divisor = buildSinusoidDivisor(b, l, even, width);
+          Value pe = buildSinusoid(b, l, pos, divisor, isOdd);
           linalg::YieldOp::create(
-              b, l, arith::AddFOp::create(b, l, args[0], pe32).getResult());
+              b, l, arith::AddFOp::create(b, l, args[0], pe).getResult());
         });
     rewriter.replaceOp(op, result);
     return success();
@@ -1272,12 +1338,29 @@ struct LowerSentencePool : public OpRewritePattern<SentencePoolOp> {
   }
 };
 
-/// Transformer-XL's attention, unfused: the content scores
-/// `(q + u) . k`, the position scores `(q + v) . P` against every row of
-/// the projected encoding `P = R W_kR^T` (one contraction, as in the
-/// authors' code), then per (i, j) the relative shift picks row
-/// `Sq - 1 - i + j` of the position scores, and the masked softmax and
-/// `P V` follow as in xf.attention.
+/// Transformer-XL's attention as batched contractions that
+/// xf-cpu-tile-and-vectorize turns into register-tiled vector code
+/// (docs/transformer-xl.md, "Kernel structure"):
+///
+///   Rᵀ[c, p]          sinusoid of distance Sk - 1 - p (sine rows, then
+///                     cosine rows), shared by every layer of the same size
+///   Pᵀ[n, p]        = W_kR Rᵀ                            (GEMM)
+///   QU, QV          = q + u, q + v, heads leading         [B, H, Sq, Dh]
+///   Kᵀ              = k with heads leading, keys last     [B, H, Dh, Sk]
+///   content[b,h,i,j] = QU Kᵀ                              (batched GEMM)
+///   pos[h, b Sq + i, p] = QV Pᵀ over Np = Sk + Sq - 1 rows of Pᵀ, the rows
+///                     past Sk zero                         (batched GEMM)
+///   logits[b,h,i,j] = scale (content[b,h,i,j] + pos[h, b Sq + i, Sq-1-i+j])
+///                     masked, written over content
+///   masked softmax, P V
+///
+/// The relative shift is the affine index map of pos in the combining
+/// step: row Sq - 1 - i + j of Pᵀ is the distance M + i - j. It leaves Sk
+/// only where j > M + i, i.e. where the causal mask discards the logit, so
+/// the zero rows past Sk make every read in bounds without a clamp. The
+/// contractions' key dimensions are padded to whole register tiles (the
+/// tiler leaves a ragged rest to scalar code), with zero keys and zero
+/// rows that the combining step never reads.
 struct LowerRelativeAttention : public OpRewritePattern<RelativeAttentionOp> {
   LowerRelativeAttention(MLIRContext *ctx, AttentionTestFault fault)
       : OpRewritePattern(ctx), fault(fault) {}
@@ -1286,10 +1369,19 @@ struct LowerRelativeAttention : public OpRewritePattern<RelativeAttentionOp> {
   /// a plausible misreading of the relative shift.
   AttentionTestFault fault;
 
+  /// Register tiles are 3 vectors wide (24 floats with AVX2, 48 with
+  /// AVX-512, 12 with SSE): padding the n dimensions to a multiple of 48
+  /// makes every tile a full one for all three.
+  static constexpr int64_t kTileMultiple = 48;
+  static int64_t padToTiles(int64_t n) {
+    return (n + kTileMultiple - 1) / kTileMultiple * kTileMultiple;
+  }
+
   LogicalResult matchAndRewrite(RelativeAttentionOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     MLIRContext *ctx = getContext();
+    Type f32 = rewriter.getF32Type();
     int64_t heads = op.getNumHeads();
     Value q = splitHeads(rewriter, loc, op.getQuery(), heads);
     Value k = splitHeads(rewriter, loc, op.getKey(), heads);
@@ -1301,145 +1393,202 @@ struct LowerRelativeAttention : public OpRewritePattern<RelativeAttentionOp> {
     int64_t memory = sk - sq;
     ArrayRef<int64_t> wShape = shapeOf(op.getPositionWeight());
     int64_t width = wShape[1], half = width / 2;
+    // Keys of the content contraction, and rows of Pᵀ the shifted reads
+    // reach (Sq - 1 - i + j <= Sq + Sk - 2), each padded to whole tiles.
+    int64_t skPad = padToTiles(sk), npPad = padToTiles(sk + sq - 1);
     auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+    auto map = [&](unsigned dims, ArrayRef<AffineExpr> exprs) {
+      return AffineMap::get(dims, 0, exprs, ctx);
+    };
     using IT = IteratorType;
+    auto index = [&](OpBuilder &b, Location l, int64_t x) -> Value {
+      return arith::ConstantIndexOp::create(b, l, x);
+    };
+    SmallVector<OpFoldResult> unitStrides2(2, rewriter.getIndexAttr(1));
+    auto attr = [&](int64_t x) -> OpFoldResult {
+      return rewriter.getIndexAttr(x);
+    };
 
-    // R[p, c]: distance Sk - 1 - p; sin for c < Dp/2, cos after, with
-    // inv_freq_k = 1 / 10000^(2k / Dp). In f64, rounded once to f32.
-    Value rInit =
-        createEmpty(rewriter, loc, {sk, width}, rewriter.getF32Type());
-    Value r = buildGeneric(
-        rewriter, loc, ValueRange(), rInit,
-        {AffineMap::getMultiDimIdentityMap(2, ctx)}, parallelIterators(2),
+    // Rᵀ[c, p] = sin / cos(distance / 10000^(2k / Dp)), distance
+    // Sk - 1 - p, k = c mod Dp/2: the divisors once per frequency, then the
+    // sine rows and the cosine rows (one function per element each).
+    Value divisors = buildGeneric(
+        rewriter, loc, ValueRange(),
+        createEmpty(rewriter, loc, {half}, rewriter.getF64Type()),
+        {AffineMap::getMultiDimIdentityMap(1, ctx)}, parallelIterators(1),
         [&](OpBuilder &b, Location l, ValueRange) {
-          Type f64 = b.getF64Type();
-          Type i64 = b.getI64Type();
-          auto i64Const = [&](int64_t x) -> Value {
-            return arith::ConstantOp::create(b, l, i64, b.getI64IntegerAttr(x));
-          };
-          auto f64Const = [&](double x) -> Value {
-            return arith::ConstantOp::create(b, l, f64, b.getF64FloatAttr(x));
-          };
-          Value p = arith::IndexCastOp::create(
-              b, l, i64, linalg::IndexOp::create(b, l, 0));
-          Value c = arith::IndexCastOp::create(
-              b, l, i64, linalg::IndexOp::create(b, l, 1));
-          Value distance = arith::SubIOp::create(b, l, i64Const(sk - 1), p);
-          Value isCos = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge,
-                                              c, i64Const(half));
-          Value kIndex = arith::SelectOp::create(
-              b, l, isCos, arith::SubIOp::create(b, l, c, i64Const(half)), c);
-          Value exponent = arith::DivFOp::create(
-              b, l,
-              arith::SIToFPOp::create(
-                  b, l, f64, arith::MulIOp::create(b, l, kIndex, i64Const(2))),
-              f64Const(static_cast<double>(width)));
-          Value denom = math::PowFOp::create(b, l, f64Const(10000.0), exponent);
-          Value angle = arith::DivFOp::create(
-              b, l, arith::SIToFPOp::create(b, l, f64, distance), denom);
-          // Sine first: operands in a fixed order (argument evaluation
-          // order is unspecified, and compilers differ).
-          Value sine = math::SinOp::create(b, l, angle);
-          Value cosine = math::CosOp::create(b, l, angle);
-          Value pe = arith::SelectOp::create(b, l, isCos, cosine, sine);
+          Value k = linalg::IndexOp::create(b, l, 0);
+          Value two = index(b, l, 2);
+          Value twoK = arith::IndexCastOp::create(
+              b, l, b.getI64Type(), arith::MulIOp::create(b, l, k, two));
           linalg::YieldOp::create(
               b, l,
-              arith::TruncFOp::create(b, l, b.getF32Type(), pe).getResult());
+              buildSinusoidDivisor(b, l, twoK, static_cast<double>(width)));
         });
-
-    // P[p, n] = sum_c R[p, c] * W_kR[n, c], then split into heads.
-    Value pos = createFilled(rewriter, loc, {sk, heads * headDim}, 0.0);
-    pos = buildGeneric(rewriter, loc, {r, op.getPositionWeight()}, pos,
-                       {AffineMap::get(3, 0, {d(0), d(2)}, ctx),
-                        AffineMap::get(3, 0, {d(1), d(2)}, ctx),
-                        AffineMap::get(3, 0, {d(0), d(1)}, ctx)},
-                       {IT::parallel, IT::parallel, IT::reduction},
-                       multiplyAccumulate(/*reassociate=*/true));
-    Value pos3 = tensor::ExpandShapeOp::create(
-        rewriter, loc,
-        RankedTensorType::get({sk, heads, headDim}, rewriter.getF32Type()), pos,
-        SmallVector<ReassociationIndices>{{0}, {1, 2}});
-
-    // scores[b, h, i, j] = sum_e (q[b, i, h, e] + bias[h, e]) * key[.., e]
-    // over (b, h, i, j, e); `keyMap` says how the key side is indexed.
-    auto biasedScores = [&](Value bias, Value keys, AffineMap keyMap,
-                            int64_t keyCount) {
-      Value init =
-          createFilled(rewriter, loc, {batch, heads, sq, keyCount}, 0.0);
-      return buildGeneric(
-          rewriter, loc, {q, bias, keys}, init,
-          {AffineMap::get(5, 0, {d(0), d(2), d(1), d(4)}, ctx),
-           AffineMap::get(5, 0, {d(1), d(4)}, ctx), keyMap,
-           AffineMap::get(5, 0, {d(0), d(1), d(2), d(3)}, ctx)},
-          {IT::parallel, IT::parallel, IT::parallel, IT::parallel,
-           IT::reduction},
-          [](OpBuilder &b, Location l, ValueRange args) {
-            auto flags = arith::FastMathFlagsAttr::get(
-                b.getContext(),
-                arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
-            Value query = arith::AddFOp::create(b, l, args[0], args[1]);
-            Value mul = arith::MulFOp::create(b, l, query, args[2], flags);
+    Value rT = createEmpty(rewriter, loc, {width, sk}, f32);
+    for (bool cosine : {false, true}) {
+      SmallVector<OpFoldResult> offsets{attr(cosine ? half : 0), attr(0)};
+      SmallVector<OpFoldResult> sizes{attr(half), attr(sk)};
+      Value rows = tensor::ExtractSliceOp::create(rewriter, loc, rT, offsets,
+                                                  sizes, unitStrides2);
+      rows = buildGeneric(
+          rewriter, loc, divisors, rows,
+          {map(2, {d(0)}), AffineMap::getMultiDimIdentityMap(2, ctx)},
+          parallelIterators(2), [&](OpBuilder &b, Location l, ValueRange args) {
+            Value p = linalg::IndexOp::create(b, l, 1);
+            Value distance = arith::IndexCastOp::create(
+                b, l, b.getI64Type(),
+                arith::SubIOp::create(b, l, index(b, l, sk - 1), p));
+            Value useCos =
+                arith::ConstantIntOp::create(b, l, b.getI1Type(), cosine);
             linalg::YieldOp::create(
-                b, l,
-                arith::AddFOp::create(b, l, args[3], mul, flags).getResult());
+                b, l, buildSinusoid(b, l, distance, args[0], useCos));
+          });
+      rT = tensor::InsertSliceOp::create(rewriter, loc, rows, rT, offsets,
+                                         sizes, unitStrides2);
+    }
+
+    // Pᵀ[n, p] = sum_c W_kR[n, c] Rᵀ[c, p], then into the zero-padded
+    // [H, Dh, Np] the shifted reads index.
+    Value posT = createFilled(rewriter, loc, {heads * headDim, sk}, 0.0);
+    // Loops (n, c, p): the reduction outside the contiguous output
+    // dimension, the form xf-cpu-tile-and-vectorize turns into outer
+    // products (as the [K, N] linear); likewise below.
+    posT = buildGeneric(rewriter, loc, {op.getPositionWeight(), rT}, posT,
+                        {map(3, {d(0), d(1)}), map(3, {d(1), d(2)}),
+                         map(3, {d(0), d(2)})},
+                        {IT::parallel, IT::reduction, IT::parallel},
+                        multiplyAccumulate(/*reassociate=*/false));
+    Value posPad = createFilled(rewriter, loc, {heads * headDim, npPad}, 0.0);
+    posPad = tensor::InsertSliceOp::create(
+        rewriter, loc, posT, posPad, SmallVector<OpFoldResult>{attr(0), attr(0)},
+        SmallVector<OpFoldResult>{attr(heads * headDim), attr(sk)},
+        unitStrides2);
+    Value posHeads = tensor::ExpandShapeOp::create(
+        rewriter, loc, RankedTensorType::get({heads, headDim, npPad}, f32),
+        posPad, SmallVector<ReassociationIndices>{{0, 1}, {2}});
+
+    // (q + bias), heads leading: [B, H, Sq, Dh], or [H, B, Sq, Dh] when
+    // `headsFirst` (so B and Sq collapse into the m dimension of the
+    // position contraction, whose Pᵀ has no batch).
+    auto biasedQuery = [&](Value bias, bool headsFirst) {
+      SmallVector<int64_t> shape =
+          headsFirst ? SmallVector<int64_t>{heads, batch, sq, headDim}
+                     : SmallVector<int64_t>{batch, heads, sq, headDim};
+      // Loops (b, h, i, e) or (h, b, i, e).
+      unsigned bDim = headsFirst ? 1 : 0, hDim = headsFirst ? 0 : 1;
+      return buildGeneric(
+          rewriter, loc, {q, bias}, createEmpty(rewriter, loc, shape, f32),
+          {map(4, {d(bDim), d(2), d(hDim), d(3)}), map(4, {d(hDim), d(3)}),
+           AffineMap::getMultiDimIdentityMap(4, ctx)},
+          parallelIterators(4), [](OpBuilder &b, Location l, ValueRange args) {
+            linalg::YieldOp::create(
+                b, l, arith::AddFOp::create(b, l, args[0], args[1]).getResult());
           });
     };
+    Value qu = biasedQuery(op.getContentBias(), /*headsFirst=*/false);
+    Value qv = biasedQuery(op.getPositionBias(), /*headsFirst=*/true);
+    qv = tensor::CollapseShapeOp::create(
+        rewriter, loc, qv, SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}});
+
+    // Kᵀ[b, h, e, j], keys past Sk zero.
+    Value kT = createFilled(rewriter, loc, {batch, heads, headDim, skPad}, 0.0);
+    {
+      SmallVector<OpFoldResult> offsets(4, attr(0));
+      SmallVector<OpFoldResult> sizes{attr(batch), attr(heads), attr(headDim),
+                                      attr(sk)};
+      SmallVector<OpFoldResult> strides(4, attr(1));
+      Value keys = tensor::ExtractSliceOp::create(rewriter, loc, kT, offsets,
+                                                  sizes, strides);
+      keys = buildGeneric(
+          rewriter, loc, k, keys,
+          {map(4, {d(0), d(3), d(1), d(2)}),
+           AffineMap::getMultiDimIdentityMap(4, ctx)},
+          parallelIterators(4), [](OpBuilder &b, Location l, ValueRange args) {
+            linalg::YieldOp::create(b, l, args[0]);
+          });
+      kT = tensor::InsertSliceOp::create(rewriter, loc, keys, kT, offsets,
+                                         sizes, strides);
+    }
+
+    // content[b, h, i, j] = sum_e QU[b, h, i, e] Kᵀ[b, h, e, j].
     Value content =
-        biasedScores(op.getContentBias(), k,
-                     AffineMap::get(5, 0, {d(0), d(3), d(1), d(4)}, ctx), sk);
+        createFilled(rewriter, loc, {batch, heads, sq, skPad}, 0.0);
+    // Loops (b, h, i, e, j).
+    content = buildGeneric(
+        rewriter, loc, {qu, kT}, content,
+        {map(5, {d(0), d(1), d(2), d(3)}), map(5, {d(0), d(1), d(3), d(4)}),
+         map(5, {d(0), d(1), d(2), d(4)})},
+        {IT::parallel, IT::parallel, IT::parallel, IT::reduction,
+         IT::parallel},
+        multiplyAccumulate(/*reassociate=*/false));
+    // pos[h, m, p] = sum_e QV[h, m, e] Pᵀ[h, e, p], m = b Sq + i.
     Value position =
-        biasedScores(op.getPositionBias(), pos3,
-                     AffineMap::get(5, 0, {d(3), d(1), d(4)}, ctx), sk);
+        createFilled(rewriter, loc, {heads, batch * sq, npPad}, 0.0);
+    // Loops (h, m, e, p).
+    position = buildGeneric(
+        rewriter, loc, {qv, posHeads}, position,
+        {map(4, {d(0), d(1), d(2)}), map(4, {d(0), d(2), d(3)}),
+         map(4, {d(0), d(1), d(3)})},
+        {IT::parallel, IT::parallel, IT::reduction, IT::parallel},
+        multiplyAccumulate(/*reassociate=*/false));
 
     // logits = scale * (content + shifted position), masked: causal over
     // the extended context (j > Mk + i) and unfilled memory
-    // (j < Mk - memory_lengths[b]).
+    // (j < Mk - memory_lengths[b]); over the first Sk keys of content.
+    SmallVector<OpFoldResult> offsets(4, attr(0));
+    SmallVector<OpFoldResult> sizes{attr(batch), attr(heads), attr(sq),
+                                    attr(sk)};
+    SmallVector<OpFoldResult> strides(4, attr(1));
+    Value logits = tensor::ExtractSliceOp::create(rewriter, loc, content,
+                                                  offsets, sizes, strides);
+    bool reversed = fault == AttentionTestFault::PermuteHeads;
     double scale = op.getScale().convertToDouble();
     Value lengths = op.getMemoryLengths();
-    SmallVector<Value> inputs{content};
-    SmallVector<AffineMap> maps{AffineMap::getMultiDimIdentityMap(4, ctx)};
+    SmallVector<Value> inputs;
+    SmallVector<AffineMap> maps;
+    if (!reversed) {
+      // The relative shift: row Sq - 1 - i + j of b's query i.
+      inputs.push_back(position);
+      maps.push_back(map(4, {d(1), d(0) * sq + d(2), d(3) - d(2) + (sq - 1)}));
+    }
     if (lengths) {
       inputs.push_back(lengths);
-      maps.push_back(AffineMap::get(4, 0, {d(0)}, ctx));
+      maps.push_back(map(4, {d(0)}));
     }
     maps.push_back(AffineMap::getMultiDimIdentityMap(4, ctx));
-    Value logitsInit = createEmpty(rewriter, loc, {batch, heads, sq, sk},
-                                   rewriter.getF32Type());
-    Value logits = buildGeneric(
-        rewriter, loc, inputs, logitsInit, maps, parallelIterators(4),
+    logits = buildGeneric(
+        rewriter, loc, inputs, logits, maps, parallelIterators(4),
         [&](OpBuilder &b, Location l, ValueRange args) {
           Value bIdx = linalg::IndexOp::create(b, l, 0);
-          Value h = linalg::IndexOp::create(b, l, 1);
           Value i = linalg::IndexOp::create(b, l, 2);
           Value j = linalg::IndexOp::create(b, l, 3);
-          auto index = [&](int64_t x) -> Value {
-            return arith::ConstantIndexOp::create(b, l, x);
-          };
-          // Row Sq - 1 - i + j of the position scores; beyond the causal
-          // limit it would leave the tensor, so it is clamped there (the
-          // logit is masked anyway).
-          Value row = arith::AddIOp::create(
-              b, l, arith::SubIOp::create(b, l, index(sq - 1), i), j);
-          if (fault == AttentionTestFault::PermuteHeads)
-            row = arith::SubIOp::create(
-                b, l, arith::AddIOp::create(b, l, index(sq - 1), i), j);
-          row = arith::MinSIOp::create(b, l, row, index(sk - 1));
-          row = arith::MaxSIOp::create(b, l, row, index(0));
-          Value shifted = tensor::ExtractOp::create(
-              b, l, position, ValueRange{bIdx, h, i, row});
-          Value sum = arith::AddFOp::create(b, l, args[0], shifted);
+          Value shifted = reversed ? Value() : args[0];
+          if (reversed) {
+            // The fault: row Sq - 1 + i - j, clamped into the tensor.
+            Value h = linalg::IndexOp::create(b, l, 1);
+            Value row = arith::SubIOp::create(
+                b, l, arith::AddIOp::create(b, l, index(b, l, sq - 1), i), j);
+            row = arith::MaxSIOp::create(b, l, row, index(b, l, 0));
+            Value m = arith::AddIOp::create(
+                b, l, arith::MulIOp::create(b, l, bIdx, index(b, l, sq)), i);
+            shifted = tensor::ExtractOp::create(b, l, position,
+                                                ValueRange{h, m, row});
+          }
+          Value sum = arith::AddFOp::create(b, l, args.back(), shifted);
           Value x = arith::MulFOp::create(b, l, sum, f32Const(b, l, scale));
           int64_t limit =
               memory + (fault == AttentionTestFault::CausalOffByOne ? 1 : 0);
           Value masked = arith::CmpIOp::create(
               b, l, arith::CmpIPredicate::sgt, j,
-              arith::AddIOp::create(b, l, i, index(limit)));
+              arith::AddIOp::create(b, l, i, index(b, l, limit)));
           if (fault == AttentionTestFault::DropMask)
             masked = arith::ConstantIntOp::create(b, l, b.getI1Type(), 0);
           else if (lengths) {
-            Value filled =
-                arith::IndexCastOp::create(b, l, b.getIndexType(), args[1]);
-            Value first = arith::SubIOp::create(b, l, index(memory), filled);
+            Value filled = arith::IndexCastOp::create(b, l, b.getIndexType(),
+                                                      args[args.size() - 2]);
+            Value first =
+                arith::SubIOp::create(b, l, index(b, l, memory), filled);
             masked = arith::OrIOp::create(
                 b, l, masked,
                 arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, j,
@@ -1451,15 +1600,14 @@ struct LowerRelativeAttention : public OpRewritePattern<RelativeAttentionOp> {
                   .getResult());
         });
 
-    Value probs = buildMaskedSoftmax(rewriter, loc, logits);
+    Value probs = buildMaskedSoftmaxInPlace(rewriter, loc, logits);
 
     // out[b, i, h, e] = sum_j p[b, h, i, j] * v[b, j, h, e].
     Value out = createFilled(rewriter, loc, {batch, sq, heads, dv}, 0.0);
     out = buildGeneric(
         rewriter, loc, {probs, v}, out,
-        {AffineMap::get(5, 0, {d(0), d(2), d(1), d(3)}, ctx),
-         AffineMap::get(5, 0, {d(0), d(3), d(2), d(4)}, ctx),
-         AffineMap::get(5, 0, {d(0), d(1), d(2), d(4)}, ctx)},
+        {map(5, {d(0), d(2), d(1), d(3)}), map(5, {d(0), d(3), d(2), d(4)}),
+         map(5, {d(0), d(1), d(2), d(4)})},
         {IT::parallel, IT::parallel, IT::parallel, IT::reduction, IT::parallel},
         multiplyAccumulate(/*reassociate=*/false));
     rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(

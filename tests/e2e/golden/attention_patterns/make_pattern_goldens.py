@@ -501,6 +501,21 @@ CASES = [
                                    part("causal"),
                                    part("global", positions=[5])],
          1, 2, 16, 77),
+    # The fixed A2, gathered by key (its summary keys compacted): l below
+    # and above the tiles, lengths not a multiple of l, c keys of l in the
+    # union with A1 (which overlaps A2 inside a block), A2 alone with key
+    # padding, and head_dim 80.
+    case("fixed_union_l8_c2_s77", [part("fixed_local", l=8),
+                                   part("fixed_summary", l=8, c=2)],
+         1, 2, 16, 77),
+    case("fixed_union_l16_c3_s130", [part("fixed_local", l=16),
+                                     part("fixed_summary", l=16, c=3)],
+         1, 2, 80, 130),
+    case("fixed_union_l128_c16_s200", [part("fixed_local", l=128),
+                                       part("fixed_summary", l=128, c=16)],
+         1, 2, 16, 200),
+    case("fixed_summary_l8_c3_keylen_s77", part("fixed_summary", l=8, c=3),
+         2, 2, 16, 77, key_lengths=[77, 41]),
     # Cross attention (Sq != Sk), non-causal parts.
     case("cross_sliding_window_q77_k33", sw(16), 1, 2, 16, 77, 33),
     case("cross_global_q7_k77", [sw(4), part("global", positions=[3, 60])],
