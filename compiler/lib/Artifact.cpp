@@ -353,7 +353,9 @@ bool writeManifest(const std::string &path, const ManifestInfo &info,
   // Format 5 only adds segment_memory: other models keep writing 4, so
   // runtimes that read only 4 still open them.
   const ArtifactSegmentMemory &segment = interface.segmentMemory;
-  manifest["format_version"] = segment.memoryLength > 0 ? 5 : 4;
+  // Format 6 only adds buckets, likewise.
+  manifest["format_version"] =
+      !info.buckets.empty() ? 6 : segment.memoryLength > 0 ? 5 : 4;
   manifest["model_name"] = info.modelName;
   manifest["library"] = info.libraryFile;
   manifest["library_size_bytes"] = info.librarySizeBytes;
@@ -374,20 +376,38 @@ bool writeManifest(const std::string &path, const ManifestInfo &info,
       {"tgt_len", info.shapes.tgtLen ? info.shapes.tgtLen : info.shapes.seqLen},
       {"pipeline", info.pipeline},
       {"xfc_version", XFC_VERSION}};
-  auto tensorJson = [](const TensorDecl &t) {
+  auto tensorJson = [](const TensorDecl &t,
+                       const std::vector<ArtifactTensorDims> &allDims,
+                       size_t index) {
     ordered_json j{{"name", t.name}, {"dtype", t.dtype}, {"shape", t.shape}};
     if (t.hasRange) {
       j["min"] = t.minValue;
       j["max"] = t.maxValue;
     }
+    // Bucketed artifacts: a dimension's name where it varies by bucket,
+    // its size where it does not.
+    if (index < allDims.size()) {
+      const ArtifactTensorDims &dims = allDims[index];
+      ordered_json list = ordered_json::array();
+      for (size_t d = 0; d < dims.dims.size(); ++d)
+        if (dims.dims[d].empty())
+          list.push_back(t.shape[d]);
+        else
+          list.push_back(dims.dims[d]);
+      j["dims"] = list;
+      if (!dims.lengthsOf.empty())
+        j["lengths_of"] = dims.lengthsOf;
+    }
     return j;
   };
   manifest["inputs"] = ordered_json::array();
-  for (const TensorDecl &t : interface.inputs)
-    manifest["inputs"].push_back(tensorJson(t));
+  for (size_t i = 0; i < interface.inputs.size(); ++i)
+    manifest["inputs"].push_back(
+        tensorJson(interface.inputs[i], info.inputDims, i));
   manifest["outputs"] = ordered_json::array();
-  for (const TensorDecl &t : interface.outputs)
-    manifest["outputs"].push_back(tensorJson(t));
+  for (size_t i = 0; i < interface.outputs.size(); ++i)
+    manifest["outputs"].push_back(
+        tensorJson(interface.outputs[i], info.outputDims, i));
   manifest["weights"] = ordered_json::array();
   for (const ArtifactWeight &w : interface.weights) {
     ordered_json j{{"name", w.name},
@@ -421,6 +441,16 @@ bool writeManifest(const std::string &path, const ManifestInfo &info,
                                   {"length_input", segment.lengthInput},
                                   {"inputs", segment.inputs},
                                   {"outputs", segment.outputs}};
+  if (!info.buckets.empty()) {
+    manifest["buckets"] = ordered_json::array();
+    for (const ArtifactBucket &b : info.buckets)
+      manifest["buckets"].push_back({{"batch", b.shapes.batch},
+                                     {"seq_len", b.shapes.seqLen},
+                                     {"tgt_len", b.shapes.tgtLen},
+                                     {"entry_symbol", b.entrySymbol},
+                                     {"signature_symbol", b.signatureSymbol},
+                                     {"arena_bytes", b.arenaBytes}});
+  }
   if (!info.specJson.empty()) {
     ordered_json spec = ordered_json::parse(info.specJson, nullptr,
                                             /*allow_exceptions=*/false);

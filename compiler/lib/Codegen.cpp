@@ -131,6 +131,13 @@ bool emitSharedLibrary(mlir::ModuleOp module, const TargetDescription &target,
                        const std::string &objectPath,
                        const std::string &libraryPath,
                        const std::string &llvmIRPath, std::string &error) {
+  return emitObjectFile(module, target, objectPath, llvmIRPath, error) &&
+         linkSharedLibrary({objectPath}, libraryPath, error);
+}
+
+bool emitObjectFile(mlir::ModuleOp module, const TargetDescription &target,
+                    const std::string &objectPath,
+                    const std::string &llvmIRPath, std::string &error) {
   initializeNativeTarget();
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
@@ -222,7 +229,11 @@ bool emitSharedLibrary(mlir::ModuleOp module, const TargetDescription &target,
     }
     codegen.run(*llvmModule);
   }
+  return true;
+}
 
+bool linkSharedLibrary(const std::vector<std::string> &objectPaths,
+                       const std::string &libraryPath, std::string &error) {
   // Link with lld. The library needs libm (erff, expf, ...) and libc
   // (malloc/free); both are named so the loader resolves them even in a
   // process that does not already have them. Parallel kernels call LLVM's
@@ -232,9 +243,9 @@ bool emitSharedLibrary(mlir::ModuleOp module, const TargetDescription &target,
                                       "-shared",
                                       "--no-undefined",
                                       "-o",
-                                      libraryPath,
-                                      objectPath,
-                                      "-L/lib/x86_64-linux-gnu",
+                                      libraryPath};
+  argStorage.insert(argStorage.end(), objectPaths.begin(), objectPaths.end());
+  argStorage.insert(argStorage.end(), {"-L/lib/x86_64-linux-gnu",
                                       "-L/usr/lib/x86_64-linux-gnu",
                                       "-L/lib64",
                                       "-L/usr/lib64",
@@ -244,7 +255,7 @@ bool emitSharedLibrary(mlir::ModuleOp module, const TargetDescription &target,
                                       "-L" XFC_LIBOMP_DIR,
                                       "-l:libomp.so.5",
                                       "-rpath",
-                                      XFC_LIBOMP_DIR};
+                                      XFC_LIBOMP_DIR});
   std::vector<llvm::StringRef> args(argStorage.begin(), argStorage.end());
   std::string execError;
   llvm::SmallString<128> logPath;

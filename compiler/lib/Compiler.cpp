@@ -9,6 +9,7 @@
 #include "xfc/Compiler/Compiler.h"
 
 #include "xfc/Compiler/Artifact.h"
+#include "xfc/Compiler/Buckets.h"
 #include "xfc/Compiler/Codegen.h"
 #include "xfc/Compiler/MemoryPlanReport.h"
 #include "xfc/Frontend/HfImport.h"
@@ -285,7 +286,13 @@ bool compileModel(const CompileRequest &request, CompileReport &report,
     error = specError.message();
     return false;
   }
+  // Buckets are checked before the (possibly long) weight loading.
+  if (!request.buckets.empty() &&
+      !checkBucketable(spec, request.buckets, error))
+    return false;
   ShapeOptions shapes = request.shapes;
+  if (!request.buckets.empty())
+    shapes = ShapeOptions{1, 0, 0}; // Each bucket was checked instead.
   if (shapes.seqLen == 0)
     shapes.seqLen = std::min<int64_t>(128, spec.maxSeqLen);
   if (!validateShapeOptions(spec, shapes, specError)) {
@@ -308,6 +315,18 @@ bool compileModel(const CompileRequest &request, CompileReport &report,
     return false;
   }
   report.steps.emplace_back("parse spec and load weights", secondsSince(start));
+  if (!request.buckets.empty()) {
+    std::string specJson = imported.specJson;
+    if (!checkpoint) {
+      std::ifstream in(request.specPath);
+      std::stringstream buffer;
+      buffer << in.rdbuf();
+      specJson = buffer.str();
+    }
+    report.totalSeconds = secondsSince(start);
+    return compileBucketedModel(spec, weights, specJson, request, report,
+                                error);
+  }
 
   Clock::time_point buildStart = Clock::now();
   mlir::DialectRegistry registry;

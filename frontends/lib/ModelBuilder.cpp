@@ -425,6 +425,18 @@ OwningOpRef<ModuleOp> ModelIRBuilder::build() {
   if (spec.lmHead)
     result = lmHead(result, headStack);
   SmallVector<Value> results{result};
+  // The sentence embedding follows the hidden states (listOutputs order).
+  if (spec.pooling.enabled()) {
+    auto hiddenType = cast<RankedTensorType>(result.getType());
+    xf::PoolingKind mode = spec.pooling.mode == PoolingMode::Cls
+                               ? xf::PoolingKind::cls
+                               : xf::PoolingKind::mean;
+    results.push_back(xf::SentencePoolOp::create(
+        b, at("encoder.pooling"),
+        f32Type({hiddenType.getDimSize(0), hiddenType.getDimSize(2)}),
+        xf::PoolingKindAttr::get(b.getContext(), mode), result, input("lengths"), b.getBoolAttr(spec.pooling.normalize),
+        b.getF64FloatAttr(spec.pooling.epsilon)));
+  }
   results.append(extraResults.begin(), extraResults.end());
   func::ReturnOp::create(b, loc, results);
   if (spec.transformerXL()) {

@@ -276,6 +276,15 @@ std::vector<TensorDecl> listOutputs(const ModelSpec &spec,
     out.shape = {shapes.batch, rows, spec.dModel};
   }
   std::vector<TensorDecl> outputs{out};
+  // The sentence embedding comes after the hidden states it is pooled
+  // from, so output 0 is the same with and without pooling.
+  if (spec.pooling.enabled()) {
+    TensorDecl pooled;
+    pooled.name = kSentenceEmbeddingOutput;
+    pooled.dtype = "f32";
+    pooled.shape = {shapes.batch, spec.dModel};
+    outputs.push_back(pooled);
+  }
   // Transformer-XL: each layer's next memory, after the model's output.
   for (int64_t i = 0; spec.transformerXL() && i < spec.numLayers; ++i) {
     TensorDecl memory;
@@ -337,6 +346,18 @@ const char *toString(PositionalEncoding encoding) {
     return "sinusoidal";
   case PositionalEncoding::Learned:
     return "learned";
+  }
+  return "unknown";
+}
+
+const char *toString(PoolingMode mode) {
+  switch (mode) {
+  case PoolingMode::None:
+    return "none";
+  case PoolingMode::Mean:
+    return "mean";
+  case PoolingMode::Cls:
+    return "cls";
   }
   return "unknown";
 }

@@ -421,6 +421,7 @@ const std::vector<const char *> kTopLevelKeys = {
     "positional_encoding",
     "attention_pattern",
     "transformer_xl",
+    "pooling",
     "dtype",
     "weights",
 };
@@ -654,6 +655,52 @@ bool readTransformerXL(ObjectReader &root, ModelSpec &s, SpecError &error) {
   return true;
 }
 
+/// Reads "pooling": "mean", "cls", or {"mode": ..., "normalize": bool}.
+/// The pooled output reads the final hidden states, so it exists only for
+/// an encoder that outputs them (no LM head).
+bool readPooling(ObjectReader &root, ModelSpec &s, SpecError &error) {
+  if (!root.has("pooling"))
+    return true;
+  if (!checkKindOnly(root, "pooling", s.kind, ModelKind::Encoder))
+    return false;
+  const Json &value = root.at("pooling");
+  const std::string path = root.pathOf("pooling");
+  const char *expected =
+      "\"mean\", \"cls\" or an object such as {\"mode\": \"mean\", "
+      "\"normalize\": true}";
+  auto readMode = [&](const Json &mode, const std::string &at) {
+    if (mode.is_string() && mode.get_ref<const std::string &>() == "mean")
+      s.pooling.mode = PoolingMode::Mean;
+    else if (mode.is_string() && mode.get_ref<const std::string &>() == "cls")
+      s.pooling.mode = PoolingMode::Cls;
+    else
+      return fail(error, at, "\"mean\" or \"cls\"", describe(mode));
+    return true;
+  };
+  if (value.is_string()) {
+    if (!readMode(value, path))
+      return fail(error, path, expected, describe(value));
+  } else if (value.is_object()) {
+    ObjectReader reader(value, path, error);
+    if (!reader.checkKeys({"mode", "normalize"}))
+      return false;
+    if (!reader.has("mode"))
+      return fail(error, reader.pathOf("mode"), "\"mean\" or \"cls\"",
+                  "nothing (missing)");
+    if (!readMode(value.at("mode"), reader.pathOf("mode")) ||
+        !reader.readBool("normalize", s.pooling.normalize))
+      return false;
+  } else {
+    return fail(error, path, expected, describe(value));
+  }
+  if (s.lmHead)
+    return fail(error, path,
+                "no \"pooling\" with an LM head (it pools the hidden states; "
+                "set \"lm_head\": false)",
+                "\"pooling\" with \"lm_head\": true");
+  return true;
+}
+
 /// Validates the parsed document and fills `spec`.
 bool readSpec(const Json &doc, const std::string &specDir, ModelSpec &spec,
               SpecError &error) {
@@ -779,7 +826,7 @@ bool readSpec(const Json &doc, const std::string &specDir, ModelSpec &spec,
                 "true");
 
   if (!readAttentionPatterns(root, s, error) ||
-      !readTransformerXL(root, s, error))
+      !readTransformerXL(root, s, error) || !readPooling(root, s, error))
     return false;
 
   if (!root.readEnum<std::string>("dtype", false, {{"f32", "f32"}}, s.dtype) ||

@@ -168,3 +168,28 @@ def test_threads_with_their_own_contexts_match_serial_runs(bert_s7):
     assert not errors
     assert len(results) == 80
     assert all(np.array_equal(result, serial) for result in results)
+
+
+def test_buckets_take_any_length_up_to_the_largest(bert_s7, tmp_path):
+    """An artifact with buckets (xfc compile --buckets) runs inputs of any
+    length up to its largest bucket, padded to the smallest that holds
+    them: the outputs of the given length, as the artifact compiled at
+    exactly that length gives them (tests/e2e/BucketTest.cpp measures
+    bit-identical; 1e-6 allowed) and as PyTorch does."""
+    out = xfc.compile(os.path.join(GOLDEN, "spec.json"), tmp_path / "buckets",
+                      batch=2, buckets=[4, 8])
+    model = xfc.Model(out)
+    assert model.buckets == [(2, 4, 4), (2, 8, 8)]
+    assert model.inputs[0].shape == (2, 8)
+    with model.context(threads=1) as context:
+        seven = context.run(**golden_inputs("s7"))["hidden_states"]
+        one = context.run(**golden_inputs("s1"))["hidden_states"]
+    assert seven.shape == (2, 7, 128) and one.shape == (2, 1, 128)
+    exact = xfc.Model(bert_s7).run(**golden_inputs("s7"))["hidden_states"]
+    assert np.abs(seven - exact).max() <= 1e-6
+    assert np.abs(one - golden_expected("s1")).max() <= TOLERANCE
+    # One batch item of two: the bucket's batch is padded.
+    first = {name: value[:1] for name, value in golden_inputs("s7").items()}
+    assert np.array_equal(model.run(**first)["hidden_states"], seven[:1])
+    with pytest.raises(xfc.XfcError, match=r"no bucket of model 'bert_like' holds batch 2, seq_len 77; its buckets \(BxS\) are 2x4, 2x8"):
+        model.run(**golden_inputs("s77"))

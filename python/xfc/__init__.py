@@ -10,6 +10,11 @@ artifacts and run them on NumPy arrays.
     outputs = context.run(input_ids=ids, token_type_ids=types, lengths=lengths)
     hidden = outputs["hidden_states"]
 
+An artifact compiled with ``buckets=[8, 32, 128]`` (``xfc compile
+--buckets``) takes inputs of any length up to the largest bucket: the run
+pads them to the smallest bucket that holds them and returns the outputs of
+the given length (``model.buckets`` lists the shapes).
+
 Running goes through the runtime's C API (libxfc_runtime.so) with ctypes,
 which releases the GIL for the whole run: other Python threads go on, and
 several threads may run one model at once, each with its own Context (the
@@ -134,6 +139,23 @@ class Model:
         self.inputs = self._infos(lib.xfc_model_num_inputs, lib.xfc_model_input_info)
         self.outputs = self._infos(lib.xfc_model_num_outputs, lib.xfc_model_output_info)
         self.arena_bytes = lib.xfc_model_arena_bytes(handle)
+        # Shape buckets: (batch, seq_len, tgt_len) each, smallest first, and
+        # what each dimension of each input and output is.
+        self.buckets = []
+        for index in range(lib.xfc_model_num_buckets(handle)):
+            shape = _capi.RunShape()
+            _check(lib.xfc_model_bucket(handle, index, ctypes.byref(shape)))
+            self.buckets.append((shape.batch, shape.seq_len, shape.tgt_len))
+        self._input_dims = self._dims(lib.xfc_model_input_dims, self.inputs)
+        self._output_dims = self._dims(lib.xfc_model_output_dims, self.outputs)
+
+    def _dims(self, describe, infos) -> List[Tuple[int, ...]]:
+        dims = []
+        for index, info in enumerate(infos):
+            out = (ctypes.c_int * _capi.MAX_RANK)()
+            _check(describe(self._handle, index, out))
+            dims.append(tuple(out[d] for d in range(len(info.shape))))
+        return dims
 
     def _infos(self, count, describe) -> List[TensorInfo]:
         infos = []
@@ -264,13 +286,14 @@ class Context:
                 "INVALID_ARGUMENT",
                 "expected %d inputs (%s), found %d"
                 % (len(infos), ", ".join(info.name for info in infos), len(inputs)))
+        expected = self._shapes(infos, inputs)
         arrays = []
-        for info, value in zip(infos, inputs):
+        for info, value, shape in zip(infos, inputs, expected):
             array = np.asarray(value)
-            if array.shape != info.shape:
+            if array.shape != shape:
                 raise XfcError(
                     "INVALID_ARGUMENT",
-                    "input %r: expected shape %s, found %s" % (info.name, info.shape, array.shape))
+                    "input %r: expected shape %s, found %s" % (info.name, shape, array.shape))
             converted = np.ascontiguousarray(array, dtype=info.dtype)
             # Integers must survive the conversion (int64 token ids are
             # common); floats are rounded to float32 as any caller would.
@@ -282,17 +305,65 @@ class Context:
             arrays.append(converted)
         return arrays
 
+    def _run_shape(self, inputs: Sequence) -> Optional[_capi.RunShape]:
+        """A bucketed model's run shape, read off the inputs' shapes (the
+        largest bucket's sizes where no input has the dimension); None for a
+        model of one shape."""
+        model = self.model
+        if not model.buckets:
+            return None
+        sizes = {}
+        for dims, value in zip(model._input_dims, inputs):
+            shape = np.shape(value)
+            for dim, size in zip(dims, shape):
+                if dim != _capi.DIM_FIXED:
+                    sizes.setdefault(dim, size)
+        batch, seq_len, _ = model.buckets[-1]
+        seq_len = sizes.get(_capi.DIM_SEQ_LEN, seq_len)
+        # The target length defaults to the sequence length, as compiling.
+        return _capi.RunShape(sizes.get(_capi.DIM_BATCH, batch), seq_len,
+                              sizes.get(_capi.DIM_TGT_LEN, seq_len))
+
+    def _shapes(self, infos, inputs) -> List[Tuple[int, ...]]:
+        """The shapes the inputs must have: the compiled ones, or for a
+        bucketed model those of the run shape the inputs imply."""
+        shape = self._run_shape(inputs)
+        if shape is None:
+            return [info.shape for info in infos]
+        return [self._at(info, dims, shape)
+                for info, dims in zip(infos, self.model._input_dims)]
+
+    @staticmethod
+    def _at(info, dims, shape) -> Tuple[int, ...]:
+        by_dim = {_capi.DIM_BATCH: shape.batch, _capi.DIM_SEQ_LEN: shape.seq_len,
+                  _capi.DIM_TGT_LEN: shape.tgt_len}
+        return tuple(by_dim.get(dim, size) for dim, size in zip(dims, info.shape))
+
     def run(self, *inputs, **named_inputs) -> Dict[str, np.ndarray]:
         """Runs the model on NumPy arrays (in input order, or by input name)
         and returns the outputs as a dict from output name to a new array.
-        Inputs are converted to the model's dtype when that is exact."""
+        Inputs are converted to the model's dtype when that is exact. A
+        bucketed model takes inputs of any length (and batch) up to its
+        largest bucket and returns outputs of that length."""
         arrays = self._input_arrays(inputs, named_inputs)
-        outputs = {info.name: np.empty(info.shape, info.dtype) for info in self.model.outputs}
+        shape = self._run_shape(arrays)
+        if shape is None:
+            outputs = {info.name: np.empty(info.shape, info.dtype)
+                       for info in self.model.outputs}
+        else:
+            outputs = {info.name: np.empty(self._at(info, dims, shape), info.dtype)
+                       for info, dims in zip(self.model.outputs, self.model._output_dims)}
         in_buffers = _buffers(arrays)
         out_buffers = _buffers(list(outputs.values()))
         with self._lock:
-            _check(_library().xfc_context_run(
-                self._require_open(), in_buffers, len(arrays), out_buffers, len(outputs)))
+            if shape is None:
+                status = _library().xfc_context_run(
+                    self._require_open(), in_buffers, len(arrays), out_buffers, len(outputs))
+            else:
+                status = _library().xfc_context_run_shaped(
+                    self._require_open(), ctypes.byref(shape), in_buffers, len(arrays),
+                    out_buffers, len(outputs))
+            _check(status)
         return outputs
 
     # Segment memory (Transformer-XL models).
@@ -360,12 +431,14 @@ def _xfc_executable(explicit: Optional[str]) -> str:
 
 
 def compile(spec: str, output: str, *, batch: Optional[int] = None,
-            seq_len: Optional[int] = None, attention: Optional[str] = None,
+            seq_len: Optional[int] = None, buckets: Optional[Sequence] = None,
+            attention: Optional[str] = None,
             fusion: Optional[str] = None, force: bool = False,
             args: Sequence[str] = (), xfc: Optional[str] = None) -> str:
     """Compiles the model spec `spec` (JSON) into the artifact folder
     `output` with ``xfc compile`` and returns `output`. The keyword
-    arguments are the command's options (`args` passes any other, e.g.
+    arguments are the command's options (`buckets`: ``--buckets``, e.g.
+    [8, 32, 128] or [(1, 8), (4, 128)]) (`args` passes any other, e.g.
     ["--cpu", "x86-64-v3"]); a failed compile raises XfcError with code
     "COMPILE_ERROR" and the compiler's message, and leaves nothing behind."""
     command = [_xfc_executable(xfc), "compile", os.fspath(spec), "-o", os.fspath(output)]
@@ -373,6 +446,11 @@ def compile(spec: str, output: str, *, batch: Optional[int] = None,
         command += ["--batch", str(batch)]
     if seq_len is not None:
         command += ["--seq-len", str(seq_len)]
+    if buckets is not None:
+        # Sequence lengths, or (batch, seq_len[, tgt_len]) tuples.
+        command.append("--buckets=" + ",".join(
+            "x".join(str(v) for v in b) if isinstance(b, (tuple, list)) else str(b)
+            for b in buckets))
     if attention is not None:
         command.append("--attention=" + attention)
     if fusion is not None:

@@ -76,6 +76,21 @@ class MemoryInfoC(ctypes.Structure):
     ]
 
 
+class RunShape(ctypes.Structure):
+    _fields_ = [
+        ("batch", ctypes.c_int64),
+        ("seq_len", ctypes.c_int64),
+        ("tgt_len", ctypes.c_int64),
+    ]
+
+
+# xfc_dim
+DIM_FIXED = 0
+DIM_BATCH = 1
+DIM_SEQ_LEN = 2
+DIM_TGT_LEN = 3
+
+
 def _library_candidates():
     """Where libxfc_runtime.so may be, most specific first."""
     explicit = os.environ.get("XFC_RUNTIME_LIBRARY")
@@ -135,6 +150,15 @@ def _declare(lib):
         "xfc_context_run": (
             Status,
             [context_p, p(Buffer), ctypes.c_size_t, p(Buffer), ctypes.c_size_t],
+        ),
+        "xfc_model_num_buckets": (ctypes.c_size_t, [model_p]),
+        "xfc_model_bucket": (Status, [model_p, ctypes.c_size_t, p(RunShape)]),
+        "xfc_model_input_dims": (Status, [model_p, ctypes.c_size_t, p(ctypes.c_int)]),
+        "xfc_model_output_dims": (Status, [model_p, ctypes.c_size_t, p(ctypes.c_int)]),
+        "xfc_model_select_bucket": (Status, [model_p, p(RunShape), p(ctypes.c_size_t)]),
+        "xfc_context_run_shaped": (
+            Status,
+            [context_p, p(RunShape), p(Buffer), ctypes.c_size_t, p(Buffer), ctypes.c_size_t],
         ),
         "xfc_model_memory_info": (Status, [model_p, p(MemoryInfoC)]),
         "xfc_context_reset_memory": (Status, [context_p]),

@@ -25,6 +25,7 @@ using EntryFn = void (*)(void **args);
 /// What the CPU backend keeps per loaded artifact.
 struct CpuHandle {
   void *library;
+  std::string libraryPath; ///< For messages of `resolve`.
   EntryFn entry;
   /// The OpenMP runtime the library's parallel kernels run on (LLVM's
   /// libomp, a dependency of the library), or null when the library has no
@@ -47,14 +48,14 @@ std::string dlMessage(const char *fallback) {
 /// mismatch would make the generated code read or write out of bounds.
 bool checkSignature(void *library, const std::string &libraryPath,
                     const std::vector<EntryArgument> &arguments,
-                    std::string &error) {
+                    std::string &error,
+                    const std::string &symbol = "xfc_signature") {
   dlerror();
   const auto *signature =
-      static_cast<const int64_t *>(dlsym(library, "xfc_signature"));
+      static_cast<const int64_t *>(dlsym(library, symbol.c_str()));
   if (!signature) {
-    error = "the compiled library " + libraryPath +
-            " has no xfc_signature (it was not produced by this xfc's "
-            "pipeline)";
+    error = "the compiled library " + libraryPath + " has no " + symbol +
+            " (it was not produced by this xfc's pipeline)";
     return false;
   }
   if (signature[0] != static_cast<int64_t>(arguments.size())) {
@@ -112,7 +113,8 @@ xfc_status_code cpuOpen(const std::string &libraryPath,
     dlclose(library);
     return XFC_INVALID_ARTIFACT;
   }
-  auto *cpu = new (std::nothrow) CpuHandle{library, nullptr, nullptr, nullptr};
+  auto *cpu = new (std::nothrow)
+      CpuHandle{library, libraryPath, nullptr, nullptr, nullptr};
   if (!cpu) {
     dlclose(library);
     error = "out of memory";
@@ -130,10 +132,11 @@ xfc_status_code cpuOpen(const std::string &libraryPath,
   return XFC_OK;
 }
 
-void cpuRun(void *handle, void **args, int32_t numThreads) {
+void cpuRunEntry(void *handle, void *entry, void **args, int32_t numThreads) {
   auto *cpu = static_cast<CpuHandle *>(handle);
+  auto function = reinterpret_cast<EntryFn>(entry);
   if (!cpu->ompSetNumThreads) {
-    cpu->entry(args);
+    function(args);
     return;
   }
   // The thread count is an OpenMP per-thread setting (nthreads-var) of the
@@ -142,8 +145,32 @@ void cpuRun(void *handle, void **args, int32_t numThreads) {
   // OpenMP settings are left as they were. OMP_NUM_THREADS never decides.
   int previous = cpu->ompGetMaxThreads();
   cpu->ompSetNumThreads(numThreads);
-  cpu->entry(args);
+  function(args);
   cpu->ompSetNumThreads(previous);
+}
+
+void cpuRun(void *handle, void **args, int32_t numThreads) {
+  auto *cpu = static_cast<CpuHandle *>(handle);
+  cpuRunEntry(handle, reinterpret_cast<void *>(cpu->entry), args, numThreads);
+}
+
+xfc_status_code cpuResolve(void *handle, const std::string &entrySymbol,
+                           const std::string &signatureSymbol,
+                           const std::vector<EntryArgument> &arguments,
+                           void **entry, std::string &error) {
+  auto *cpu = static_cast<CpuHandle *>(handle);
+  dlerror();
+  void *symbol = dlsym(cpu->library, entrySymbol.c_str());
+  if (!symbol) {
+    error = "entry symbol '" + entrySymbol + "' not found in " +
+            cpu->libraryPath + ": " + dlMessage("the symbol is null");
+    return XFC_INVALID_ARTIFACT;
+  }
+  if (!checkSignature(cpu->library, cpu->libraryPath, arguments, error,
+                      signatureSymbol))
+    return XFC_INVALID_ARTIFACT;
+  *entry = symbol;
+  return XFC_OK;
 }
 
 void cpuClose(void *handle) {
@@ -157,7 +184,8 @@ void cpuClose(void *handle) {
 } // namespace
 
 const Backend &cpuBackend() {
-  static const Backend backend = {"cpu", cpuOpen, cpuRun, cpuClose};
+  static const Backend backend = {"cpu",    cpuOpen,    cpuRun,
+                                  cpuClose, cpuResolve, cpuRunEntry};
   return backend;
 }
 

@@ -48,6 +48,19 @@ struct Backend {
 
   /// Releases what `open` acquired.
   void (*close)(void *handle);
+
+  /// Resolves another entry point of the library `open` loaded (one per
+  /// shape bucket, docs/artifact.md "buckets"): `entrySymbol`, checked
+  /// against the signature `signatureSymbol` as `open` checks its own.
+  /// Sets `*entry` for `runEntry`; valid until `close`.
+  xfc_status_code (*resolve)(void *handle, const std::string &entrySymbol,
+                             const std::string &signatureSymbol,
+                             const std::vector<EntryArgument> &arguments,
+                             void **entry, std::string &error);
+
+  /// As `run`, calling an entry point from `resolve`.
+  void (*runEntry)(void *handle, void *entry, void **args,
+                   int32_t numThreads);
 };
 
 /// The backend for host shared libraries (dlopen + dlsym).

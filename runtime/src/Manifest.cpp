@@ -210,6 +210,54 @@ std::string getName(const Json &object, const std::string &path,
   return name;
 }
 
+/// The role named `text` ("batch", "seq_len", "tgt_len"), or false.
+bool dimRole(const Json &value, xfc_dim &out) {
+  if (value == "batch")
+    out = XFC_DIM_BATCH;
+  else if (value == "seq_len")
+    out = XFC_DIM_SEQ_LEN;
+  else if (value == "tgt_len")
+    out = XFC_DIM_TGT_LEN;
+  else
+    return false;
+  return true;
+}
+
+/// Reads a tensor's `dims` (and `lengths_of`): one entry per dimension,
+/// a role name or the fixed size itself, which must be the shape's.
+void parseDims(const Json &item, const std::string &path,
+               ManifestTensor &tensor, bool isInput) {
+  const Json &dims = getArray(item, path, "dims");
+  const std::string expected =
+      "a list of " + std::to_string(tensor.shape.size()) +
+      " entries (one per dimension), each \"batch\", \"seq_len\", "
+      "\"tgt_len\" or the dimension's fixed size";
+  if (dims.size() != tensor.shape.size())
+    fail(path + ".dims", expected, dims);
+  for (size_t d = 0; d < dims.size(); ++d) {
+    xfc_dim role = XFC_DIM_FIXED;
+    int64_t size = 0;
+    if (!dimRole(dims[d], role) &&
+        !(asInt64(dims[d], size) && size == tensor.shape[d]))
+      fail(path + ".dims[" + std::to_string(d) + "]",
+           "\"batch\", \"seq_len\", \"tgt_len\" or " +
+               std::to_string(tensor.shape[d]) + " (the fixed size)",
+           dims[d]);
+    tensor.dims.push_back(role);
+  }
+  if (!item.contains("lengths_of"))
+    return;
+  xfc_dim of = XFC_DIM_FIXED;
+  if (!dimRole(item.at("lengths_of"), of) || of == XFC_DIM_BATCH)
+    fail(path + ".lengths_of", "\"seq_len\" or \"tgt_len\"",
+         item.at("lengths_of"));
+  if (!isInput || tensor.dtype != XFC_DTYPE_I32 || tensor.dims.size() != 1 ||
+      tensor.dims[0] != XFC_DIM_BATCH)
+    failMessage(path, "\"lengths_of\" is allowed only on an i32 input of "
+                      "dims [\"batch\"]");
+  tensor.lengthsOf = of;
+}
+
 std::vector<ManifestTensor> parseTensors(const Json &root,
                                          const std::string &key, bool isInput,
                                          std::set<std::string> &seen) {
@@ -246,6 +294,8 @@ std::vector<ManifestTensor> parseTensors(const Json &root,
       failMessage(path, "expected min <= max, found min " +
                             std::to_string(*tensor.min) + " and max " +
                             std::to_string(*tensor.max));
+    if (item.contains("dims"))
+      parseDims(item, path, tensor, isInput);
     out.push_back(std::move(tensor));
   }
   return out;
@@ -420,6 +470,77 @@ void parseSegmentMemory(const Json &section, Manifest &out) {
   }
 }
 
+/// Reads `buckets` (format 6): each a shape, its entry point and
+/// signature symbols and its arena, smallest first; the last is the shape
+/// the top level describes. Every input and output must then have dims.
+void parseBuckets(const Json &list, Manifest &out) {
+  const std::string path = "$.buckets";
+  if (!list.is_array() || list.empty())
+    fail(path, "a non-empty list of buckets", list);
+  std::set<std::string> symbols;
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string at = path + "[" + std::to_string(i) + "]";
+    const Json &item = requireObject(list[i], at);
+    ManifestBucket bucket;
+    auto positive = [&](const char *key) {
+      int64_t v = getInt(item, at, key);
+      if (v < 1)
+        fail(at + "." + key, "a positive integer", item.at(key));
+      return v;
+    };
+    bucket.batch = positive("batch");
+    bucket.seqLen = positive("seq_len");
+    bucket.tgtLen = positive("tgt_len");
+    for (auto [key, field] :
+         {std::pair<const char *, std::string *>{"entry_symbol",
+                                                 &bucket.entrySymbol},
+          {"signature_symbol", &bucket.signatureSymbol}}) {
+      *field = getString(item, at, key);
+      if (!isIdentifier(*field) || !symbols.insert(*field).second)
+        fail(at + "." + key, "a C identifier not used by another bucket",
+             item.at(key));
+    }
+    bucket.arenaBytes = getNonNegative(item, at, "arena_bytes");
+    if (bucket.arenaBytes > out.arenaBytes)
+      fail(at + ".arena_bytes",
+           "at most memory_plan.arena_bytes (" +
+               std::to_string(out.arenaBytes) +
+               "; one arena serves every bucket)",
+           item.at("arena_bytes"));
+    out.buckets.push_back(std::move(bucket));
+  }
+  const ManifestBucket &last = out.buckets.back();
+  if (last.entrySymbol != out.entrySymbol)
+    fail(path + "[" + std::to_string(list.size() - 1) + "].entry_symbol",
+         "the top-level entry_symbol '" + out.entrySymbol +
+             "' (the last bucket is the one the top level describes)",
+         list.back().at("entry_symbol"));
+  xfc_run_shape shape{last.batch, last.seqLen, last.tgtLen};
+  auto checkTensors = [&](const std::vector<ManifestTensor> &tensors,
+                          const char *key) {
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      std::string at = std::string("$.") + key + "[" + std::to_string(i) + "]";
+      if (tensors[i].dims.size() != tensors[i].shape.size())
+        failMessage(at, "missing \"dims\" (required with buckets)");
+      if (shapeAt(tensors[i], shape) != tensors[i].shape)
+        failMessage(at, "\"shape\" is not the last bucket's shape of its "
+                        "\"dims\"");
+    }
+  };
+  checkTensors(out.inputs, "inputs");
+  checkTensors(out.outputs, "outputs");
+  // Every bucket's byte sizes fit in 64 bits, so the runtime computes
+  // them without further checks.
+  for (size_t i = 0; i < out.buckets.size(); ++i) {
+    const ManifestBucket &b = out.buckets[i];
+    xfc_run_shape at{b.batch, b.seqLen, b.tgtLen};
+    std::string where = path + "[" + std::to_string(i) + "]";
+    for (const std::vector<ManifestTensor> *list : {&out.inputs, &out.outputs})
+      for (const ManifestTensor &tensor : *list)
+        denseBytes(shapeAt(tensor, at), tensor.dtype, where);
+  }
+}
+
 void parseRoot(const Json &root, Manifest &out) {
   requireObject(root, "$");
   // Format and version first: a newer manifest may differ in every other
@@ -436,7 +557,7 @@ void parseRoot(const Json &root, Manifest &out) {
         XFC_UNSUPPORTED,
         "manifest.json: at $.format_version: this runtime reads artifact "
         "format_version " +
-            std::to_string(kOldestManifestFormatVersion) + " or " +
+            std::to_string(kOldestManifestFormatVersion) + " to " +
             std::to_string(kManifestFormatVersion) + " only, found " +
             std::to_string(v) + "; recompile the model with a matching xfc"};
   out.formatVersion = v;
@@ -464,8 +585,19 @@ void parseRoot(const Json &root, Manifest &out) {
            "a feature name string", features[i]);
     out.target.features.push_back(features[i].get<std::string>());
   }
-  if (root.contains("compile_options"))
-    requireObject(root.at("compile_options"), "$.compile_options");
+  if (root.contains("compile_options")) {
+    const Json &options =
+        requireObject(root.at("compile_options"), "$.compile_options");
+    // For messages and shaped runs of one-shape artifacts only; absent or
+    // odd values just leave them unknown.
+    auto optional = [&](const char *key, int64_t &field) {
+      if (options.contains(key) && !asInt64(options.at(key), field))
+        field = 0;
+    };
+    optional("batch", out.compiledBatch);
+    optional("seq_len", out.compiledSeqLen);
+    optional("tgt_len", out.compiledTgtLen);
+  }
 
   std::set<std::string> ioNames;
   out.inputs = parseTensors(root, "inputs", /*isInput=*/true, ioNames);
@@ -489,9 +621,42 @@ void parseRoot(const Json &root, Manifest &out) {
            root.at("segment_memory"));
     parseSegmentMemory(root.at("segment_memory"), out);
   }
+  if (root.contains("buckets")) {
+    if (v < 6)
+      fail("$.buckets",
+           "no buckets in format_version " + std::to_string(v) +
+               " (they are new in 6)",
+           root.at("buckets"));
+    if (out.segmentMemory.memoryLength > 0)
+      failMessage("$.buckets", "buckets and segment_memory exclude each "
+                               "other");
+    parseBuckets(root.at("buckets"), out);
+  }
 }
 
 } // namespace
+
+int64_t dimSize(xfc_dim dim, int64_t fixed, const xfc_run_shape &shape) {
+  switch (dim) {
+  case XFC_DIM_BATCH:
+    return shape.batch;
+  case XFC_DIM_SEQ_LEN:
+    return shape.seq_len;
+  case XFC_DIM_TGT_LEN:
+    return shape.tgt_len;
+  case XFC_DIM_FIXED:
+    break;
+  }
+  return fixed;
+}
+
+std::vector<int64_t> shapeAt(const ManifestTensor &tensor,
+                             const xfc_run_shape &shape) {
+  std::vector<int64_t> out = tensor.shape;
+  for (size_t d = 0; d < tensor.dims.size() && d < out.size(); ++d)
+    out[d] = dimSize(tensor.dims[d], out[d], shape);
+  return out;
+}
 
 const char *manifestDtypeName(xfc_dtype dtype) {
   switch (dtype) {

@@ -28,7 +28,9 @@ namespace xfc {
 /// 5: the optional segment_memory section (Transformer-XL). The compiler
 ///    writes 5 only for a model with segment memory, so every other
 ///    artifact stays readable by format-4 runtimes.
-inline constexpr int64_t kManifestFormatVersion = 5;
+/// 6: the optional buckets section and the tensors' dims (one entry point
+///    per shape, `xfc compile --buckets`); written only for such artifacts.
+inline constexpr int64_t kManifestFormatVersion = 6;
 /// The oldest format this runtime still reads (5 without segment_memory
 /// is exactly 4).
 inline constexpr int64_t kOldestManifestFormatVersion = 4;
@@ -42,6 +44,18 @@ struct ManifestTensor {
   uint64_t sizeBytes = 0;
   /// Inclusive bounds on every element (integer inputs only).
   std::optional<int64_t> min, max;
+  /// Bucketed artifacts: what each dimension is (`dims`), and for a
+  /// lengths input the dimension whose valid length it holds
+  /// (`lengths_of`). Empty / XFC_DIM_FIXED otherwise.
+  std::vector<xfc_dim> dims;
+  xfc_dim lengthsOf = XFC_DIM_FIXED;
+};
+
+/// One shape of a bucketed artifact (`buckets`, format 6).
+struct ManifestBucket {
+  int64_t batch = 0, seqLen = 0, tgtLen = 0;
+  std::string entrySymbol, signatureSymbol;
+  uint64_t arenaBytes = 0;
 };
 
 /// A weight: where it lies in the weights file and how it was derived.
@@ -112,6 +126,11 @@ struct Manifest {
   uint64_t arenaBytes = 0;
   /// The kernels, indexed by id (`kernels`).
   std::vector<ManifestKernel> kernels;
+  /// The buckets, smallest first; the last one's shapes are `inputs` and
+  /// `outputs`, its entry point `entrySymbol`. Empty: one shape.
+  std::vector<ManifestBucket> buckets;
+  /// compile_options' batch, seq_len and tgt_len (0 when absent).
+  int64_t compiledBatch = 0, compiledSeqLen = 0, compiledTgtLen = 0;
 
   /// Entry point inputs: the caller's, then the segment memory's.
   size_t numEntryInputs() const {
@@ -132,6 +151,14 @@ struct Manifest {
 ///   integers, found "abc"
 bool parseManifest(const std::string &text, Manifest &out,
                    xfc_status_code &code, std::string &error);
+
+/// The size of a `dims` entry at `shape` (the fixed size `fixed` for
+/// XFC_DIM_FIXED).
+int64_t dimSize(xfc_dim dim, int64_t fixed, const xfc_run_shape &shape);
+
+/// `tensor`'s shape at `shape` (its own shape without dims).
+std::vector<int64_t> shapeAt(const ManifestTensor &tensor,
+                             const xfc_run_shape &shape);
 
 /// The manifest's name of `dtype` ("f32", "i32").
 const char *manifestDtypeName(xfc_dtype dtype);

@@ -60,6 +60,13 @@ struct xfc_model_s {
   std::vector<std::vector<const char *>> kernelNodes;
   const xfc::Backend *backend = nullptr;
   void *backendHandle = nullptr;
+  /// Shape buckets (docs/artifact.md, "buckets"): each bucket's entry point
+  /// (from Backend::resolve), and per input and output the most bytes it
+  /// takes in any bucket (the size of the context's padding buffers).
+  std::vector<void *> bucketEntries;
+  std::vector<uint64_t> inputPadBytes, outputPadBytes;
+  /// Some tensor runs along the target sequence (an encoder_decoder).
+  bool hasTarget = false;
 
   ~xfc_model_s() {
     if (backend && backendHandle)
@@ -95,10 +102,16 @@ struct xfc_context_s {
   int64_t memoryFilled = 0;
   /// The i32 [B] length input, memoryFilled for every batch item.
   std::vector<int32_t> memoryFilledInput;
+  /// Shaped runs of a bucketed model: one block holding a buffer per input
+  /// and output of the size it has in its largest bucket, where inputs are
+  /// padded and outputs land before their valid part is copied out.
+  void *padBlock = nullptr;
+  std::vector<void *> inputPads, outputPads;
 
   ~xfc_context_s() {
     std::free(arena);
     std::free(memoryBlock);
+    std::free(padBlock);
   }
 };
 
@@ -412,7 +425,11 @@ xfc_status openModel(const char *path, const xfc_model_options *options,
     arguments.push_back({tensor.name, tensor.sizeBytes});
   for (const xfc::ManifestTensor &tensor : segment.outputs)
     arguments.push_back({tensor.name, tensor.sizeBytes});
-  arguments.push_back({"(arena)", manifest.arenaBytes});
+  // A bucketed artifact's plain entry point is its largest bucket, whose
+  // own arena may be smaller than the one every context allocates.
+  arguments.push_back({"(arena)", manifest.buckets.empty()
+                                      ? manifest.arenaBytes
+                                      : manifest.buckets.back().arenaBytes});
   arguments.push_back({"(profile)", profileWords(manifest) * sizeof(int64_t)});
   const xfc::Backend &backend = xfc::cpuBackend();
   void *handle = nullptr;
@@ -422,6 +439,43 @@ xfc_status openModel(const char *path, const xfc_model_options *options,
     return failure(code, error);
   model->backend = &backend;
   model->backendHandle = handle;
+
+  // Every bucket's entry point, checked against its own signature: the
+  // same weights, its own input, output and arena sizes.
+  for (const xfc::ManifestBucket &bucket : manifest.buckets) {
+    xfc_run_shape shape{bucket.batch, bucket.seqLen, bucket.tgtLen};
+    std::vector<xfc::EntryArgument> bucketArguments;
+    auto add = [&](const std::vector<xfc::ManifestTensor> &tensors,
+                   std::vector<uint64_t> &most) {
+      most.resize(tensors.size(), 0);
+      for (size_t i = 0; i < tensors.size(); ++i) {
+        uint64_t bytes = xfc_dtype_size(tensors[i].dtype);
+        for (int64_t d : xfc::shapeAt(tensors[i], shape))
+          bytes *= static_cast<uint64_t>(d);
+        most[i] = std::max(most[i], bytes);
+        bucketArguments.push_back({tensors[i].name, bytes});
+      }
+    };
+    add(manifest.inputs, model->inputPadBytes);
+    for (const xfc::ManifestWeight &weight : manifest.weights)
+      bucketArguments.push_back({weight.name, weight.sizeBytes});
+    add(manifest.outputs, model->outputPadBytes);
+    bucketArguments.push_back({"(arena)", bucket.arenaBytes});
+    bucketArguments.push_back(
+        {"(profile)", profileWords(manifest) * sizeof(int64_t)});
+    void *entry = nullptr;
+    code = backend.resolve(handle, bucket.entrySymbol, bucket.signatureSymbol,
+                           bucketArguments, &entry, error);
+    if (code != XFC_OK)
+      return failure(code, "bucket " + std::to_string(bucket.batch) + "x" +
+                               std::to_string(bucket.seqLen) + ": " + error);
+    model->bucketEntries.push_back(entry);
+  }
+  for (const std::vector<xfc::ManifestTensor> *list :
+       {&manifest.inputs, &manifest.outputs})
+    for (const xfc::ManifestTensor &tensor : *list)
+      for (xfc_dim dim : tensor.dims)
+        model->hasTarget |= dim == XFC_DIM_TGT_LEN;
 
   for (const xfc::ManifestTensor &tensor : manifest.inputs)
     model->inputInfos.push_back(makeInfo(tensor));
@@ -452,10 +506,44 @@ xfc_status openModel(const char *path, const xfc_model_options *options,
   return nullptr;
 }
 
-/// Checks a list of caller buffers against the manifest's tensors.
+/// A tensor's shape at a run shape, in place: runs allocate nothing.
+struct FixedShape {
+  size_t rank = 0;
+  int64_t dims[XFC_MAX_RANK] = {};
+};
+
+/// `tensor`'s shape at `shape` (parseManifest bounds the rank).
+FixedShape fixedShapeAt(const xfc::ManifestTensor &tensor,
+                        const xfc_run_shape &shape) {
+  FixedShape out;
+  out.rank = std::min<size_t>(tensor.shape.size(), XFC_MAX_RANK);
+  for (size_t d = 0; d < out.rank; ++d)
+    out.dims[d] = d < tensor.dims.size()
+                      ? xfc::dimSize(tensor.dims[d], tensor.shape[d], shape)
+                      : tensor.shape[d];
+  return out;
+}
+
+/// Bytes of `tensor` at `shape` (its manifest size when `shape` is null).
+/// Never overflows for a shape within a bucket (parseManifest checked the
+/// buckets' sizes).
+uint64_t bytesAt(const xfc::ManifestTensor &tensor,
+                 const xfc_run_shape *shape) {
+  if (!shape)
+    return tensor.sizeBytes;
+  FixedShape at = fixedShapeAt(tensor, *shape);
+  uint64_t bytes = xfc_dtype_size(tensor.dtype);
+  for (size_t d = 0; d < at.rank; ++d)
+    bytes *= static_cast<uint64_t>(at.dims[d]);
+  return bytes;
+}
+
+/// Checks a list of caller buffers against the manifest's tensors, at
+/// `shape` when given (a shaped run).
 xfc_status checkBuffers(const char *function, const char *kind,
                         const xfc_buffer *buffers, size_t count,
-                        const std::vector<xfc::ManifestTensor> &tensors) {
+                        const std::vector<xfc::ManifestTensor> &tensors,
+                        const xfc_run_shape *shape = nullptr) {
   if (count != tensors.size())
     return makeStatus(XFC_INVALID_ARGUMENT,
                       std::string(function) + ": expected " +
@@ -466,16 +554,18 @@ xfc_status checkBuffers(const char *function, const char *kind,
                                                 kind + " array is NULL");
   for (size_t i = 0; i < count; ++i) {
     const xfc::ManifestTensor &tensor = tensors[i];
-    if (buffers[i].size_bytes != tensor.sizeBytes)
-      return makeStatus(XFC_INVALID_ARGUMENT,
-                        std::string(function) + ": " + kind + " " +
-                            std::to_string(i) + " ('" + tensor.name + "', " +
-                            xfc::manifestDtypeName(tensor.dtype) + " " +
-                            shapeString(tensor.shape) +
-                            "): expected size_bytes " +
-                            std::to_string(tensor.sizeBytes) + ", found " +
-                            std::to_string(buffers[i].size_bytes));
-    if (!buffers[i].data && tensor.sizeBytes != 0)
+    uint64_t expected = bytesAt(tensor, shape);
+    if (buffers[i].size_bytes != expected)
+      return makeStatus(
+          XFC_INVALID_ARGUMENT,
+          std::string(function) + ": " + kind + " " + std::to_string(i) +
+              " ('" + tensor.name + "', " +
+              xfc::manifestDtypeName(tensor.dtype) + " " +
+              shapeString(shape ? xfc::shapeAt(tensor, *shape)
+                                : tensor.shape) +
+              "): expected size_bytes " + std::to_string(expected) +
+              ", found " + std::to_string(buffers[i].size_bytes));
+    if (!buffers[i].data && expected != 0)
       return makeStatus(XFC_INVALID_ARGUMENT,
                         std::string(function) + ": " + kind + " " +
                             std::to_string(i) + " ('" + tensor.name +
@@ -485,16 +575,21 @@ xfc_status checkBuffers(const char *function, const char *kind,
 }
 
 /// Checks every element of the integer inputs that carry a value range.
+/// In a shaped run (`shape` given) a lengths input is bounded by the run's
+/// length, not the bucket's: the positions past it are padding.
 xfc_status checkInputRanges(const char *function, const xfc_model &model,
-                            const xfc_buffer *inputs) {
+                            const xfc_buffer *inputs,
+                            const xfc_run_shape *shape = nullptr) {
   for (size_t i = 0; i < model.manifest.inputs.size(); ++i) {
     const xfc::ManifestTensor &tensor = model.manifest.inputs[i];
     if (tensor.dtype != XFC_DTYPE_I32 || (!tensor.min && !tensor.max))
       continue;
     int64_t lo = tensor.min ? *tensor.min : INT64_MIN;
     int64_t hi = tensor.max ? *tensor.max : INT64_MAX;
+    if (shape && tensor.lengthsOf != XFC_DIM_FIXED)
+      hi = std::min(hi, xfc::dimSize(tensor.lengthsOf, hi, *shape));
     const auto *bytes = static_cast<const uint8_t *>(inputs[i].data);
-    size_t count = tensor.sizeBytes / sizeof(int32_t);
+    size_t count = bytesAt(tensor, shape) / sizeof(int32_t);
     for (size_t k = 0; k < count; ++k) {
       // memcpy: the API accepts buffers of any alignment.
       int32_t value;
@@ -593,6 +688,43 @@ void advanceSegmentMemory(xfc_context &context) {
                            context.memoryFilled + segment.segmentLength));
 }
 
+/// Allocates the padding buffers of a bucketed model (once, at context
+/// creation): one 64-byte aligned block for every input and output.
+xfc_status createPadBuffers(xfc_context &context) {
+  const xfc_model &model = *context.model;
+  if (model.bucketEntries.empty())
+    return nullptr;
+  uint64_t total = 0;
+  bool overflow = false;
+  std::vector<uint64_t> offsets;
+  for (const std::vector<uint64_t> *list :
+       {&model.inputPadBytes, &model.outputPadBytes})
+    for (uint64_t bytes : *list) {
+      offsets.push_back(total);
+      uint64_t stride = (bytes + 63) / 64 * 64;
+      overflow |= stride < bytes || total + stride < total;
+      total += stride;
+    }
+  if (overflow || total > SIZE_MAX - 64)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      "xfc_context_create: the padding buffers do not fit "
+                      "in memory");
+  context.padBlock =
+      std::aligned_alloc(64, static_cast<size_t>(std::max<uint64_t>(total, 64)));
+  if (!context.padBlock)
+    return makeStatus(XFC_INTERNAL,
+                      "xfc_context_create: cannot allocate the " +
+                          std::to_string(total) +
+                          "-byte padding buffers: out of memory");
+  auto *base = static_cast<uint8_t *>(context.padBlock);
+  size_t k = 0;
+  for (size_t i = 0; i < model.inputPadBytes.size(); ++i)
+    context.inputPads.push_back(base + offsets[k++]);
+  for (size_t i = 0; i < model.outputPadBytes.size(); ++i)
+    context.outputPads.push_back(base + offsets[k++]);
+  return nullptr;
+}
+
 xfc_status createContext(const xfc_model *model,
                          const xfc_context_options *options,
                          xfc_context **outContext) {
@@ -650,6 +782,8 @@ xfc_status createContext(const xfc_model *model,
             context->args.begin() + manifest.numEntryInputs());
   if (xfc_status status = createSegmentMemory(*context))
     return status;
+  if (xfc_status status = createPadBuffers(*context))
+    return status;
   // The generated code always takes the profile buffer; word 0 decides
   // whether it counts.
   context->profile.assign(profileWords(manifest), 0);
@@ -659,6 +793,31 @@ xfc_status createContext(const xfc_model *model,
   context->args.back() = context->profile.data();
   *outContext = context.release();
   return nullptr;
+}
+
+/// Calls the model's entry point (`entry` null) or a bucket's on the
+/// context's argument array, timing it when the context profiles.
+void invoke(xfc_context &context, void *entry) {
+  const xfc_model *model = context.model;
+  void **args = context.args.data();
+  auto call = [&] {
+    if (entry)
+      model->backend->runEntry(model->backendHandle, entry, args,
+                               context.numThreads);
+    else
+      model->backend->run(model->backendHandle, args, context.numThreads);
+  };
+  if (!context.profiling) {
+    call();
+    return;
+  }
+  timespec start, end;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  call();
+  clock_gettime(CLOCK_MONOTONIC, &end);
+  context.profiledRuns += 1;
+  context.profiledWallNs += double(end.tv_sec - start.tv_sec) * 1e9 +
+                            double(end.tv_nsec - start.tv_nsec);
 }
 
 /// Checks the caller's buffers and calls the entry point. Allocates only to
@@ -694,20 +853,204 @@ xfc_status runContext(const char *function, xfc_context *context,
       args[outputsAt + numOutputs + i] = context->nextMemory[i];
     }
   }
-  if (!context->profiling) {
-    model->backend->run(model->backendHandle, args, context->numThreads);
-    advanceSegmentMemory(*context);
-    return nullptr;
-  }
-  timespec start, end;
-  clock_gettime(CLOCK_MONOTONIC, &start);
-  model->backend->run(model->backendHandle, args, context->numThreads);
-  clock_gettime(CLOCK_MONOTONIC, &end);
+  invoke(*context, nullptr);
   advanceSegmentMemory(*context);
-  context->profiledRuns += 1;
-  context->profiledWallNs += double(end.tv_sec - start.tv_sec) * 1e9 +
-                             double(end.tv_nsec - start.tv_nsec);
   return nullptr;
+}
+
+/// "1x8, 1x32, 1x128": the buckets of `model` (BxS, or BxSxT with a
+/// target sequence).
+std::string bucketList(const xfc_model &model) {
+  std::string out;
+  for (const xfc::ManifestBucket &b : model.manifest.buckets)
+    out += (out.empty() ? "" : ", ") + std::to_string(b.batch) + "x" +
+           std::to_string(b.seqLen) +
+           (model.hasTarget ? "x" + std::to_string(b.tgtLen) : "");
+  return out;
+}
+
+/// "batch 1, seq_len 7" (", tgt_len 5" with a target sequence).
+std::string shapeName(const xfc_run_shape &shape, bool target) {
+  return "batch " + std::to_string(shape.batch) + ", seq_len " +
+         std::to_string(shape.seq_len) +
+         (target ? ", tgt_len " + std::to_string(shape.tgt_len) : "");
+}
+
+/// Checks `shape` and picks the first bucket that holds it: `out` is the
+/// shape with tgt_len resolved (seq_len when 0 or without a target).
+xfc_status selectBucket(const char *function, const xfc_model &model,
+                        const xfc_run_shape *shape, xfc_run_shape &out,
+                        size_t &index) {
+  if (!shape)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      std::string(function) + ": shape is NULL");
+  out = *shape;
+  if (out.batch < 1 || out.seq_len < 1 || out.tgt_len < 0)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      std::string(function) +
+                          ": expected a shape with batch >= 1, seq_len >= 1 "
+                          "and tgt_len >= 0 (0: seq_len), found batch " +
+                          std::to_string(out.batch) + ", seq_len " +
+                          std::to_string(out.seq_len) + ", tgt_len " +
+                          std::to_string(out.tgt_len));
+  if (out.tgt_len == 0 || !model.hasTarget)
+    out.tgt_len = out.seq_len;
+  const std::vector<xfc::ManifestBucket> &buckets = model.manifest.buckets;
+  if (buckets.empty())
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      std::string(function) + ": model '" +
+                          model.manifest.modelName +
+                          "' was compiled for one shape (batch " +
+                          std::to_string(model.manifest.compiledBatch) +
+                          ", seq_len " +
+                          std::to_string(model.manifest.compiledSeqLen) +
+                          ") and has no buckets; compile it with "
+                          "`xfc compile --buckets=...` to run other shapes");
+  for (index = 0; index < buckets.size(); ++index) {
+    const xfc::ManifestBucket &b = buckets[index];
+    if (b.batch >= out.batch && b.seqLen >= out.seq_len &&
+        (!model.hasTarget || b.tgtLen >= out.tgt_len))
+      return nullptr;
+  }
+  return makeStatus(XFC_INVALID_ARGUMENT,
+                    std::string(function) + ": no bucket of model '" +
+                        model.manifest.modelName + "' holds " +
+                        shapeName(out, model.hasTarget) + "; its buckets (" +
+                        (model.hasTarget ? "BxSxT" : "BxS") + ") are " +
+                        bucketList(model) +
+                        "; recompile with a larger bucket or split the "
+                        "input");
+}
+
+/// Copies the leading `block` of a dense row-major tensor of shape `from`
+/// into a dense tensor of shape `to` (same rank, each dimension at least
+/// the block's), element size `element`. Nothing outside the block is
+/// written.
+void copyBlock(const uint8_t *source, const FixedShape &from, uint8_t *target,
+               const FixedShape &to, const FixedShape &block, size_t element) {
+  size_t rank = block.rank;
+  if (rank == 0) {
+    std::memcpy(target, source, element);
+    return;
+  }
+  for (size_t d = 0; d < rank; ++d)
+    if (block.dims[d] == 0)
+      return;
+  // Rows of the last dimension, walked with an odometer over the others.
+  size_t rowBytes = static_cast<size_t>(block.dims[rank - 1]) * element;
+  int64_t index[XFC_MAX_RANK] = {};
+  while (true) {
+    int64_t fromRow = 0, toRow = 0;
+    for (size_t d = 0; d + 1 < rank; ++d) {
+      fromRow = fromRow * from.dims[d] + index[d];
+      toRow = toRow * to.dims[d] + index[d];
+    }
+    std::memcpy(
+        target + static_cast<size_t>(toRow * to.dims[rank - 1]) * element,
+        source + static_cast<size_t>(fromRow * from.dims[rank - 1]) * element,
+        rowBytes);
+    size_t d = rank - 1;
+    while (d > 0 && ++index[d - 1] == block.dims[d - 1]) {
+      index[d - 1] = 0;
+      --d;
+    }
+    if (d == 0)
+      return;
+  }
+}
+
+/// xfc_context_run_shaped: picks the bucket, pads the inputs into the
+/// context's buffers (unless the shape is the bucket's), runs the bucket's
+/// entry point and copies the valid part of each output back.
+xfc_status runShaped(const char *function, xfc_context *context,
+                     const xfc_run_shape *shape, const xfc_buffer *inputs,
+                     size_t numInputs, const xfc_buffer *outputs,
+                     size_t numOutputs) {
+  if (!context)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      std::string(function) + ": context is NULL");
+  const xfc_model *model = context->model;
+  const xfc::Manifest &manifest = model->manifest;
+  // One shape: only that shape, through the ordinary run.
+  if (manifest.buckets.empty() && shape && shape->batch >= 1 &&
+      shape->batch == manifest.compiledBatch &&
+      shape->seq_len == manifest.compiledSeqLen &&
+      (shape->tgt_len == 0 || shape->tgt_len == manifest.compiledTgtLen))
+    return runContext(function, context, inputs, numInputs, outputs,
+                      numOutputs);
+  xfc_run_shape actual;
+  size_t index = 0;
+  if (xfc_status status =
+          selectBucket(function, *model, shape, actual, index))
+    return status;
+  const xfc::ManifestBucket &bucket = manifest.buckets[index];
+  xfc_run_shape padded{bucket.batch, bucket.seqLen, bucket.tgtLen};
+  if (xfc_status status = checkBuffers(function, "input", inputs, numInputs,
+                                       manifest.inputs, &actual))
+    return status;
+  if (xfc_status status = checkBuffers(function, "output", outputs,
+                                       numOutputs, manifest.outputs, &actual))
+    return status;
+  if (xfc_status status = checkInputRanges(function, *model, inputs, &actual))
+    return status;
+
+  bool exact = padded.batch == actual.batch &&
+               padded.seq_len == actual.seq_len &&
+               (!model->hasTarget || padded.tgt_len == actual.tgt_len);
+  void **args = context->args.data();
+  for (size_t i = 0; i < numInputs; ++i) {
+    if (exact) {
+      args[i] = inputs[i].data;
+      continue;
+    }
+    // Padding is zeros: token id 0 (any id would do, the padded keys are
+    // masked and the padded rows dropped) and length 0 before the fill
+    // below.
+    const xfc::ManifestTensor &tensor = manifest.inputs[i];
+    auto *pad = static_cast<uint8_t *>(context->inputPads[i]);
+    std::memset(pad, 0, bytesAt(tensor, &padded));
+    FixedShape valid = fixedShapeAt(tensor, actual);
+    copyBlock(static_cast<const uint8_t *>(inputs[i].data), valid, pad,
+              fixedShapeAt(tensor, padded), valid,
+              xfc_dtype_size(tensor.dtype));
+    // A padded batch item is a sequence of padding of the run's length,
+    // like a real one: no row of it is all masked.
+    if (tensor.lengthsOf != XFC_DIM_FIXED) {
+      int32_t length =
+          static_cast<int32_t>(xfc::dimSize(tensor.lengthsOf, 0, actual));
+      for (int64_t b = actual.batch; b < padded.batch; ++b)
+        std::memcpy(pad + b * sizeof(int32_t), &length, sizeof(length));
+    }
+    args[i] = pad;
+  }
+  size_t outputsAt = manifest.numEntryInputs() + model->weightPointers.size();
+  for (size_t i = 0; i < numOutputs; ++i)
+    args[outputsAt + i] = exact ? outputs[i].data : context->outputPads[i];
+  invoke(*context, model->bucketEntries[index]);
+  if (!exact)
+    for (size_t i = 0; i < numOutputs; ++i) {
+      const xfc::ManifestTensor &tensor = manifest.outputs[i];
+      FixedShape valid = fixedShapeAt(tensor, actual);
+      copyBlock(static_cast<const uint8_t *>(context->outputPads[i]),
+                fixedShapeAt(tensor, padded),
+                static_cast<uint8_t *>(outputs[i].data), valid, valid,
+                xfc_dtype_size(tensor.dtype));
+    }
+  return nullptr;
+}
+
+xfc_status runModelShaped(const xfc_model *model, const xfc_run_shape *shape,
+                          const xfc_buffer *inputs, size_t numInputs,
+                          const xfc_buffer *outputs, size_t numOutputs) {
+  if (!model)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      "xfc_model_run_shaped: model is NULL");
+  xfc_context *context = nullptr;
+  if (xfc_status status = createContext(model, nullptr, &context))
+    return status;
+  std::unique_ptr<xfc_context> owner(context);
+  return runShaped("xfc_model_run_shaped", context, shape, inputs, numInputs,
+                   outputs, numOutputs);
 }
 
 xfc_status getProfile(const xfc_context *context, xfc_profile *outProfile,
@@ -992,6 +1335,98 @@ xfc_status xfc_model_run(const xfc_model *model, const xfc_buffer *inputs,
                          size_t num_outputs) {
   return guarded("xfc_model_run", [&] {
     return runModel(model, inputs, num_inputs, outputs, num_outputs);
+  });
+}
+
+size_t xfc_model_num_buckets(const xfc_model *model) {
+  return model ? model->manifest.buckets.size() : 0;
+}
+
+xfc_status xfc_model_bucket(const xfc_model *model, size_t index,
+                            xfc_run_shape *out_shape) {
+  return guarded("xfc_model_bucket", [&]() -> xfc_status {
+    if (!model || !out_shape)
+      return makeStatus(XFC_INVALID_ARGUMENT,
+                        "xfc_model_bucket: model or out_shape is NULL");
+    const std::vector<xfc::ManifestBucket> &buckets = model->manifest.buckets;
+    if (index >= buckets.size())
+      return makeStatus(XFC_INVALID_ARGUMENT,
+                        "xfc_model_bucket: index " + std::to_string(index) +
+                            " is out of range (the model has " +
+                            std::to_string(buckets.size()) + " buckets)");
+    const xfc::ManifestBucket &b = buckets[index];
+    *out_shape = xfc_run_shape{b.batch, b.seqLen, b.tgtLen};
+    return nullptr;
+  });
+}
+
+/// xfc_model_input_dims / xfc_model_output_dims.
+static xfc_status tensorDims(const char *function, const xfc_model *model,
+                             bool input, size_t index, xfc_dim *outDims) {
+  if (!model || !outDims)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      std::string(function) + ": model or out_dims is NULL");
+  const std::vector<xfc::ManifestTensor> &tensors =
+      input ? model->manifest.inputs : model->manifest.outputs;
+  if (index >= tensors.size())
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      std::string(function) + ": index " +
+                          std::to_string(index) +
+                          " is out of range (the model has " +
+                          std::to_string(tensors.size()) + ")");
+  const xfc::ManifestTensor &tensor = tensors[index];
+  for (size_t d = 0; d < XFC_MAX_RANK; ++d)
+    outDims[d] = d < tensor.dims.size() ? tensor.dims[d] : XFC_DIM_FIXED;
+  return nullptr;
+}
+
+xfc_status xfc_model_input_dims(const xfc_model *model, size_t index,
+                                xfc_dim *out_dims) {
+  return guarded("xfc_model_input_dims", [&] {
+    return tensorDims("xfc_model_input_dims", model, true, index, out_dims);
+  });
+}
+
+xfc_status xfc_model_output_dims(const xfc_model *model, size_t index,
+                                 xfc_dim *out_dims) {
+  return guarded("xfc_model_output_dims", [&] {
+    return tensorDims("xfc_model_output_dims", model, false, index, out_dims);
+  });
+}
+
+xfc_status xfc_model_select_bucket(const xfc_model *model,
+                                   const xfc_run_shape *shape,
+                                   size_t *out_index) {
+  return guarded("xfc_model_select_bucket", [&]() -> xfc_status {
+    if (!model || !out_index)
+      return makeStatus(XFC_INVALID_ARGUMENT,
+                        "xfc_model_select_bucket: model or out_index is "
+                        "NULL");
+    xfc_run_shape resolved;
+    return selectBucket("xfc_model_select_bucket", *model, shape, resolved,
+                        *out_index);
+  });
+}
+
+xfc_status xfc_context_run_shaped(xfc_context *context,
+                                  const xfc_run_shape *shape,
+                                  const xfc_buffer *inputs, size_t num_inputs,
+                                  const xfc_buffer *outputs,
+                                  size_t num_outputs) {
+  return guarded("xfc_context_run_shaped", [&] {
+    return runShaped("xfc_context_run_shaped", context, shape, inputs,
+                     num_inputs, outputs, num_outputs);
+  });
+}
+
+xfc_status xfc_model_run_shaped(const xfc_model *model,
+                                const xfc_run_shape *shape,
+                                const xfc_buffer *inputs, size_t num_inputs,
+                                const xfc_buffer *outputs,
+                                size_t num_outputs) {
+  return guarded("xfc_model_run_shaped", [&] {
+    return runModelShaped(model, shape, inputs, num_inputs, outputs,
+                          num_outputs);
   });
 }
 

@@ -549,3 +549,56 @@ func.func @segment_recurrence(%x: tensor<1x7x16xf32>, %mem: tensor<1x8x16xf32>,
       -> tensor<1x7x16xf32>
   return %o, %next : tensor<1x7x16xf32>, tensor<1x8x16xf32>
 }
+
+// -----
+
+// Mean pooling: a masked sum over the positions (reduction innermost,
+// position from linalg.index, compared with the clamped length), a division
+// by max(n, 1), then the L2 normalization (sum of squares, sqrt, max with
+// epsilon, divide).
+// CHECK-LABEL: func.func @sentence_pool_mean
+// CHECK: %[[SUM:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK-SAME: ins(%{{.*}}, %{{.*}} : tensor<2x7x16xf32>, tensor<2xi32>) outs(%{{.*}} : tensor<2x16xf32>)
+// CHECK: %[[POS:.*]] = linalg.index 2
+// CHECK: arith.maxsi
+// CHECK: %[[N:.*]] = arith.minsi
+// CHECK: %[[VALID:.*]] = arith.cmpi slt, %{{.*}}, %[[N]] : i32
+// CHECK: arith.select %[[VALID]]
+// CHECK: arith.addf
+// CHECK: %[[MEAN:.*]] = linalg.generic {{.*}} ins(%[[SUM]], %{{.*}} : tensor<2x16xf32>, tensor<2xi32>)
+// CHECK: arith.maxsi %{{.*}}, %c1_i32
+// CHECK: arith.sitofp
+// CHECK: arith.divf
+// CHECK: %[[SQ:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]} ins(%[[MEAN]] : tensor<2x16xf32>) outs(%{{.*}} : tensor<2xf32>)
+// CHECK: arith.mulf
+// CHECK: linalg.generic {{.*}} ins(%[[MEAN]], %[[SQ]] : tensor<2x16xf32>, tensor<2xf32>)
+// CHECK: math.sqrt
+// CHECK: arith.maximumf
+// CHECK: arith.divf
+// NOXF-LABEL: func.func @sentence_pool_mean
+// NOXF-NOT: xf.
+func.func @sentence_pool_mean(%h: tensor<2x7x16xf32>, %len: tensor<2xi32>) -> tensor<2x16xf32> {
+  %0 = xf.sentence_pool mean %h, %len {normalize = true}
+      : (tensor<2x7x16xf32>, tensor<2xi32>) -> tensor<2x16xf32>
+  return %0 : tensor<2x16xf32>
+}
+
+// -----
+
+// Without lengths every position counts (division by S); cls copies
+// position 0; without normalize nothing follows.
+// CHECK-LABEL: func.func @sentence_pool_unmasked_and_cls
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK-SAME: ins(%{{.*}} : tensor<2x7x16xf32>)
+// CHECK-NOT: linalg.index
+// CHECK: arith.constant 7.000000e+00 : f32
+// CHECK: arith.divf
+// CHECK: linalg.generic {indexing_maps = [#[[FIRST:.*]], #{{.*}}], iterator_types = ["parallel", "parallel"]} ins(%{{.*}} : tensor<2x7x16xf32>)
+// CHECK-NOT: math.sqrt
+// CHECK: return
+func.func @sentence_pool_unmasked_and_cls(%h: tensor<2x7x16xf32>)
+    -> (tensor<2x16xf32>, tensor<2x16xf32>) {
+  %0 = xf.sentence_pool mean %h : (tensor<2x7x16xf32>) -> tensor<2x16xf32>
+  %1 = xf.sentence_pool cls %h : (tensor<2x7x16xf32>) -> tensor<2x16xf32>
+  return %0, %1 : tensor<2x16xf32>, tensor<2x16xf32>
+}

@@ -214,6 +214,50 @@ TEST(ZeroAllocationTransformerXL, SegmentRunsAndMemoryCallsAllocateNothing) {
   xfc_model_destroy(model);
 }
 
+// A bucketed artifact pads shaped runs in buffers its context allocated at
+// creation: padded runs (a shorter sequence, a smaller batch) and exact
+// ones allocate nothing either.
+TEST(ZeroAllocationBuckets, ShapedRunsAllocateNothing) {
+  ScratchDir dir("zero_allocation_buckets");
+  CompileRequest request;
+  request.specPath =
+      std::string(XFC_SOURCE_DIR) + "/tests/CLI/Inputs/tiny.json";
+  request.buckets = {ShapeOptions{2, 4, 0}, ShapeOptions{2, 8, 0}};
+  request.outputDir = dir.path() + "/artifact";
+  CompileReport report;
+  std::string error;
+  ASSERT_TRUE(compileModel(request, report, error)) << error;
+  xfc_model *model = nullptr;
+  ASSERT_EQ(xfc_model_open(request.outputDir.c_str(), nullptr, &model),
+            nullptr);
+  xfc_context *context = nullptr;
+  ASSERT_EQ(xfc_context_create(model, nullptr, &context), nullptr);
+  std::vector<int32_t> ids(2 * 8, 3), lengths(2, 3);
+  std::vector<float> hidden(2 * 8 * 16);
+  auto runAt = [&](int64_t batch, int64_t seqLen) {
+    xfc_run_shape shape{batch, seqLen, 0};
+    xfc_buffer in[2] = {
+        {ids.data(), size_t(batch * seqLen) * sizeof(int32_t)},
+        {lengths.data(), size_t(batch) * sizeof(int32_t)}};
+    xfc_buffer out{hidden.data(), size_t(batch * seqLen * 16) * sizeof(float)};
+    xfc_status status = xfc_context_run_shaped(context, &shape, in, 2, &out, 1);
+    bool ok = status == nullptr;
+    xfc_status_free(status);
+    return ok;
+  };
+  ASSERT_TRUE(runAt(1, 3)); // Warm-up.
+  int failures = 0;
+  long during = allocationsDuring([&] {
+    failures += !runAt(1, 3);
+    failures += !runAt(2, 7);
+    failures += !runAt(2, 8);
+  });
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(during, 0) << "heap allocations during shaped runs";
+  xfc_context_destroy(context);
+  xfc_model_destroy(model);
+}
+
 // Profiling counters are allocated with the context; runs only count, and
 // reading the profile into caller storage allocates nothing either.
 TEST_F(ZeroAllocationTest, ProfiledRunsAllocateNothing) {

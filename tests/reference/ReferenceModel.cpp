@@ -467,10 +467,41 @@ bool checkInput(const std::vector<int32_t> &values, int64_t expectedSize,
 
 } // namespace
 
+Matrix sentencePool(const Matrix &hidden, int64_t batch, int64_t seqLen,
+                    const std::vector<int32_t> *lengths, PoolingMode mode,
+                    bool normalize, double epsilon) {
+  const int64_t d = hidden.cols;
+  Matrix out(batch, d);
+  for (int64_t b = 0; b < batch; ++b) {
+    if (mode == PoolingMode::Cls) {
+      for (int64_t c = 0; c < d; ++c)
+        out.at(b, c) = hidden.at(b * seqLen, c);
+    } else {
+      int64_t n = lengths ? std::clamp<int64_t>((*lengths)[b], 0, seqLen)
+                          : seqLen;
+      for (int64_t j = 0; j < n; ++j)
+        for (int64_t c = 0; c < d; ++c)
+          out.at(b, c) += hidden.at(b * seqLen + j, c);
+      for (int64_t c = 0; c < d; ++c)
+        out.at(b, c) /= static_cast<double>(std::max<int64_t>(n, 1));
+    }
+    if (normalize) {
+      double squares = 0;
+      for (int64_t c = 0; c < d; ++c)
+        squares += out.at(b, c) * out.at(b, c);
+      double norm = std::max(std::sqrt(squares), epsilon);
+      for (int64_t c = 0; c < d; ++c)
+        out.at(b, c) /= norm;
+    }
+  }
+  return out;
+}
+
 bool runReferenceModel(const ModelSpec &spec, const WeightStore &weights,
                        const ShapeOptions &shapes,
                        const std::vector<std::vector<int32_t>> &inputs,
-                       std::vector<float> &output, std::string &error) {
+                       std::vector<float> &output, std::string &error,
+                       std::vector<float> *sentenceEmbedding) {
   const int64_t batch = shapes.batch, s = shapes.seqLen;
   const int64_t t = shapes.tgtLen > 0 ? shapes.tgtLen : shapes.seqLen;
   if (batch < 1 || s < 1 || t < 1 || s > spec.maxSeqLen || t > spec.maxSeqLen) {
@@ -569,6 +600,12 @@ bool runReferenceModel(const ModelSpec &spec, const WeightStore &weights,
         return false;
       }
     }
+  }
+
+  if (sentenceEmbedding && spec.pooling.enabled()) {
+    Matrix pooled = sentencePool(hidden, batch, s, lengths, spec.pooling.mode,
+                                 spec.pooling.normalize, spec.pooling.epsilon);
+    sentenceEmbedding->assign(pooled.data.begin(), pooled.data.end());
   }
 
   if (spec.lmHead) {

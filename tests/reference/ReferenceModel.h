@@ -130,6 +130,18 @@ Matrix multiHeadAttention(const Matrix &x, const Matrix &memory, int64_t batch,
                           const AttentionMask &mask);
 
 //===----------------------------------------------------------------------===//
+// Sentence pooling
+//===----------------------------------------------------------------------===//
+
+/// The sentence embedding of docs/spec.md (`pooling`) of `hidden` (batch·seq
+/// rows): per item the mean of rows j < n_b (n_b = lengths[b], clamped to
+/// [0, seq]; all rows without lengths; zeros when n_b = 0) or row 0 (cls),
+/// then, with `normalize`, divided by max(||v||_2, epsilon). [batch, D].
+Matrix sentencePool(const Matrix &hidden, int64_t batch, int64_t seqLen,
+                    const std::vector<int32_t> *lengths, PoolingMode mode,
+                    bool normalize, double epsilon);
+
+//===----------------------------------------------------------------------===//
 // Whole model
 //===----------------------------------------------------------------------===//
 
@@ -138,11 +150,14 @@ Matrix multiHeadAttention(const Matrix &x, const Matrix &memory, int64_t batch,
 /// returns), each row-major. On success `output` holds the single output
 /// ([B,S,D] hidden states or [B,S,V] / [B,T,V] logits) rounded to float.
 /// Returns false with `error` set when an input has the wrong size or an
-/// out-of-range value, or a weight is missing or mis-shaped.
+/// out-of-range value, or a weight is missing or mis-shaped. With
+/// `sentenceEmbedding` and a spec with `pooling`, it also receives the
+/// [B, D] sentence embedding, pooled in double from the unrounded states.
 bool runReferenceModel(const ModelSpec &spec, const WeightStore &weights,
                        const ShapeOptions &shapes,
                        const std::vector<std::vector<int32_t>> &inputs,
-                       std::vector<float> &output, std::string &error);
+                       std::vector<float> &output, std::string &error,
+                       std::vector<float> *sentenceEmbedding = nullptr);
 
 } // namespace reference
 } // namespace xfc

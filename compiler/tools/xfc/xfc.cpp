@@ -8,6 +8,7 @@
 // checkpoint folder into a spec and a weights file (docs/hf-import.md).
 //
 //===----------------------------------------------------------------------===//
+#include "xfc/Compiler/Buckets.h"
 #include "xfc/Compiler/Compiler.h"
 #include "xfc/Compiler/MemoryPlanReport.h"
 #include "xfc/Frontend/HfImport.h"
@@ -42,6 +43,11 @@ const char *kUsage = R"(usage:
       --seq-len N            sequence length (source length)
                              (default: 128, or max_seq_len if smaller)
       --tgt-len N            target length of an encoder_decoder (default: seq-len)
+      --buckets=LIST         one entry point per shape in one artifact, e.g.
+                             8,32,128 (sequence lengths, batch --batch) or
+                             1x8,4x128 (BxS; BxSxT for an encoder_decoder);
+                             runs take any length up to the largest, padded
+                             to the smallest bucket that holds it
       --cpu CPU              native (default), x86-64, x86-64-v2, x86-64-v3, x86-64-v4
       --no-transpose-weights keep linear weights in [out, in] layout
       --fusion=all|none|LIST graph fusions to run (default all); LIST is
@@ -67,6 +73,10 @@ const char *kUsage = R"(usage:
       --random-input         random values for every input not given
       --seed N               seed of --random-input (default 0)
       --output FILE | --output NAME=FILE  write an output as .npy
+      --batch N, --seq-len N, --tgt-len N
+                             the run's shape for a bucketed artifact (default:
+                             the given inputs', else the largest bucket's);
+                             inputs may have any shape up to the largest bucket
       --repeat N             timed runs (default 1); --warmup N untimed runs first
       --threads N            threads per run (default 0: one per core)
       --profile              time every kernel of the timed runs and print
@@ -110,13 +120,14 @@ int runCompile(const std::vector<std::string> &args) {
   bool explain = false;
   bool fusionGiven = false;
   request.shapes.seqLen = 0; // The spec-dependent default.
+  std::string bucketText;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i];
     // `--name=value` for the options that document that form.
     std::string inlineValue;
     bool hasInlineValue = false;
     if (a.rfind("--fusion=", 0) == 0 || a.rfind("--ffn-chunk=", 0) == 0 ||
-        a.rfind("--attention=", 0) == 0) {
+        a.rfind("--attention=", 0) == 0 || a.rfind("--buckets=", 0) == 0) {
       size_t eq = a.find('=');
       inlineValue = a.substr(eq + 1);
       a = a.substr(0, eq);
@@ -156,6 +167,9 @@ int runCompile(const std::vector<std::string> &args) {
     } else if (a == "--tgt-len") {
       if (!intValue(request.shapes.tgtLen))
         return 2;
+    } else if (a == "--buckets") {
+      if (!value(bucketText) || bucketText.empty())
+        return usageError("--buckets expects a list of shapes, e.g. 8,32,128");
     } else if (a == "--cpu") {
       if (!value(request.cpu))
         return usageError("--cpu expects a CPU name");
@@ -217,6 +231,18 @@ int runCompile(const std::vector<std::string> &args) {
     return usageError("--fusion and --fusion-plan both choose the fusions; "
                       "give one of them");
 
+  if (!bucketText.empty()) {
+    if (request.shapes.seqLen != 0 || request.shapes.tgtLen != 0)
+      return usageError("--buckets gives the sequence lengths; drop "
+                        "--seq-len and --tgt-len");
+    std::string error;
+    if (!xfc::parseBucketList(bucketText, request.shapes.batch,
+                              request.buckets, error)) {
+      std::fprintf(stderr, "xfc: error: %s\n", error.c_str());
+      return 2;
+    }
+  }
+
   xfc::CompileReport report;
   std::string error;
   if (!xfc::compileModel(request, report, error)) {
@@ -240,6 +266,8 @@ int runCompile(const std::vector<std::string> &args) {
                   "with --fusion-plan)\n",
                   request.explainDir.c_str());
     std::printf("\n%s", xfc::describeMemoryPlan(report.memoryPlan).c_str());
+    if (!report.buckets.empty())
+      std::printf("\n%s", xfc::describeBuckets(report.buckets).c_str());
     if (!request.explainDir.empty())
       std::printf("  wrote %s/memory-plan.json and memory-plan.svg\n",
                   request.explainDir.c_str());
@@ -401,6 +429,20 @@ int runInspect(const std::vector<std::string> &args) {
                 (unsigned long long)plan.value("buffers", uint64_t(0)),
                 plan.value("naive_bytes", uint64_t(0)) / 1048576.0,
                 plan.value("lower_bound_bytes", uint64_t(0)) / 1048576.0);
+  // Buckets (format 6): the shapes an input may be padded to.
+  if (size_t buckets = xfc_model_num_buckets(m.model); buckets > 0) {
+    std::printf("buckets: %zu (a run takes the first that holds its input, "
+                "padded; one arena of the largest)\n",
+                buckets);
+    for (const auto &b : manifest["buckets"])
+      std::printf("  batch %-4lld seq_len %-6lld tgt_len %-6lld arena %.2f "
+                  "MiB  %s\n",
+                  (long long)b.value("batch", 0),
+                  (long long)b.value("seq_len", 0),
+                  (long long)b.value("tgt_len", 0),
+                  b.value("arena_bytes", uint64_t(0)) / 1048576.0,
+                  b.value("entry_symbol", "?").c_str());
+  }
   // The kernels through the C API (validated at open), in run order.
   size_t kernels = xfc_model_num_kernels(m.model);
   std::printf("kernels: %zu (functions of the library, `xfc run --profile` "
@@ -495,6 +537,9 @@ int runRun(const std::vector<std::string> &args) {
   std::vector<std::pair<std::string, std::string>> inputFiles, outputFiles;
   bool randomInput = false, force = false, profile = false;
   int64_t seed = 0, repeat = 1, warmup = 0, threads = 0;
+  // The run's shape (0: not given), for artifacts with buckets.
+  xfc_run_shape runShape{0, 0, 0};
+  bool shapeGiven = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
     auto next = [&](std::string &out) {
@@ -527,6 +572,14 @@ int runRun(const std::vector<std::string> &args) {
                      text.c_str());
         return 2;
       }
+    } else if (a == "--batch" || a == "--seq-len" || a == "--tgt-len") {
+      int64_t n;
+      if (!next(v) || !parseInt(v, n) || n < 1)
+        return usageError(a + " expects an integer >= 1, found '" + v + "'");
+      (a == "--batch"     ? runShape.batch
+       : a == "--seq-len" ? runShape.seq_len
+                          : runShape.tgt_len) = n;
+      shapeGiven = true;
     } else if (a == "--seed" || a == "--repeat" || a == "--warmup") {
       int64_t n;
       int64_t least = a == "--repeat" ? 1 : 0;
@@ -596,6 +649,7 @@ int runRun(const std::vector<std::string> &args) {
 
   std::vector<xfc::NpyArray> inputs(numInputs);
   std::vector<bool> given(numInputs, false);
+  std::vector<std::string> inputFile(numInputs);
   size_t nextPositional = 0;
   for (const auto &[name, file] : inputFiles) {
     size_t index = numInputs;
@@ -621,6 +675,88 @@ int runRun(const std::vector<std::string> &args) {
       std::fprintf(stderr, "xfc: %s\n", error.c_str());
       return 1;
     }
+    given[index] = true;
+    inputFile[index] = file;
+  }
+  // A bucketed artifact runs the shape of the inputs given (or of
+  // --batch/--seq-len/--tgt-len): the infos are rewritten to it, so the
+  // checks, the random inputs and the outputs below follow it.
+  size_t numBuckets = xfc_model_num_buckets(m.model);
+  if (numBuckets > 0) {
+    auto dimsOf = [&](bool input, size_t i, xfc_dim *dims) {
+      return check(input ? xfc_model_input_dims(m.model, i, dims)
+                         : xfc_model_output_dims(m.model, i, dims),
+                   "dims");
+    };
+    auto field = [&](xfc_dim dim) -> int64_t * {
+      return dim == XFC_DIM_BATCH     ? &runShape.batch
+             : dim == XFC_DIM_SEQ_LEN ? &runShape.seq_len
+             : dim == XFC_DIM_TGT_LEN ? &runShape.tgt_len
+                                      : nullptr;
+    };
+    xfc_dim dims[XFC_MAX_RANK];
+    for (size_t i = 0; i < numInputs; ++i) {
+      if (!given[i])
+        continue;
+      if (!dimsOf(true, i, dims))
+        return 1;
+      for (size_t d = 0; d < inputs[i].shape.size() &&
+                         d < static_cast<size_t>(inInfo[i].rank);
+           ++d)
+        if (int64_t *size = field(dims[d]); size && *size == 0)
+          *size = inputs[i].shape[d];
+    }
+    xfc_run_shape largest;
+    if (!check(xfc_model_bucket(m.model, numBuckets - 1, &largest), "bucket"))
+      return 1;
+    // Sizes no input gave: the largest bucket's; the target length is
+    // the sequence length's, as when compiling.
+    if (runShape.batch == 0)
+      runShape.batch = largest.batch;
+    if (runShape.seq_len == 0)
+      runShape.seq_len = largest.seq_len;
+    if (runShape.tgt_len == 0)
+      runShape.tgt_len = runShape.seq_len;
+    size_t bucket = 0;
+    if (!check(xfc_model_select_bucket(m.model, &runShape, &bucket), "run"))
+      return 1;
+    xfc_run_shape chosen;
+    if (!check(xfc_model_bucket(m.model, bucket, &chosen), "bucket"))
+      return 1;
+    std::printf("bucket %zu of %zu (batch %lld, seq_len %lld, tgt_len %lld) "
+                "for batch %lld, seq_len %lld, tgt_len %lld\n",
+                bucket, numBuckets, (long long)chosen.batch,
+                (long long)chosen.seq_len, (long long)chosen.tgt_len,
+                (long long)runShape.batch, (long long)runShape.seq_len,
+                (long long)runShape.tgt_len);
+    for (bool input : {true, false}) {
+      std::vector<xfc_tensor_info> &infos = input ? inInfo : outInfo;
+      for (size_t i = 0; i < infos.size(); ++i) {
+        if (!dimsOf(input, i, dims))
+          return 1;
+        for (int32_t d = 0; d < infos[i].rank; ++d)
+          if (int64_t *size = field(dims[d]))
+            infos[i].dims[d] = *size;
+      }
+    }
+    // A lengths input counts positions of the run, not of the bucket.
+    for (xfc_tensor_info &info : inInfo)
+      if (info.has_range && std::string(info.name).find("lengths") !=
+                                std::string::npos)
+        info.max_value = std::min<int64_t>(info.max_value, runShape.seq_len);
+    shapeGiven = true;
+  } else if (shapeGiven && numInputs > 0 && inInfo[0].rank >= 2) {
+    // One shape: the sizes not given are the compiled ones, and the run
+    // then fails unless they all are.
+    if (runShape.batch == 0)
+      runShape.batch = inInfo[0].dims[0];
+    if (runShape.seq_len == 0)
+      runShape.seq_len = inInfo[0].dims[1];
+  }
+  for (size_t index = 0; index < numInputs; ++index) {
+    if (!given[index])
+      continue;
+    const std::string &file = inputFile[index];
     const xfc_tensor_info &info = inInfo[index];
     std::vector<int64_t> expected(info.dims, info.dims + info.rank);
     if (inputs[index].shape != expected ||
@@ -635,7 +771,6 @@ int runRun(const std::vector<std::string> &args) {
                    found.c_str());
       return 1;
     }
-    given[index] = true;
   }
   std::mt19937_64 rng(seed);
   for (size_t i = 0; i < numInputs; ++i) {
@@ -702,10 +837,17 @@ int runRun(const std::vector<std::string> &args) {
     return 1;
   std::unique_ptr<xfc_context, void (*)(xfc_context *)> contextOwner(
       context, xfc_context_destroy);
+  // Shaped runs pad to the smallest bucket that holds the inputs.
+  auto runOnce = [&] {
+    return shapeGiven
+               ? xfc_context_run_shaped(context, &runShape, inBuffers.data(),
+                                        numInputs, outBuffers.data(),
+                                        numOutputs)
+               : xfc_context_run(context, inBuffers.data(), numInputs,
+                                 outBuffers.data(), numOutputs);
+  };
   for (int64_t w = 0; w < warmup; ++w)
-    if (!check(xfc_context_run(context, inBuffers.data(), numInputs,
-                               outBuffers.data(), numOutputs),
-               "run"))
+    if (!check(runOnce(), "run"))
       return 1;
   // The profile covers the timed runs only.
   if (profile && !check(xfc_context_reset_profile(context), "reset profile"))
@@ -713,9 +855,7 @@ int runRun(const std::vector<std::string> &args) {
   std::vector<double> times;
   for (int64_t r = 0; r < repeat; ++r) {
     auto start = std::chrono::steady_clock::now();
-    if (!check(xfc_context_run(context, inBuffers.data(), numInputs,
-                               outBuffers.data(), numOutputs),
-               "run"))
+    if (!check(runOnce(), "run"))
       return 1;
     times.push_back(std::chrono::duration<double, std::milli>(
                         std::chrono::steady_clock::now() - start)

@@ -448,6 +448,31 @@ LogicalResult SequenceConcatOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// SentencePoolOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SentencePoolOp::verify() {
+  if (failed(verifyStaticShapes(*this)) ||
+      failed(expectRank(*this, "input", getInput(), 3)))
+    return failure();
+  ArrayRef<int64_t> input = shapeOf(getInput());
+  if (getLengths() &&
+      failed(expectShape(*this, "lengths", getLengths(), {input[0]})))
+    return failure();
+  if (failed(expectShape(*this, "result", getResult(), {input[0], input[2]})))
+    return failure();
+  // The first position must exist for cls, and a mean over no positions
+  // is defined only per item (lengths), never for a whole empty axis.
+  if (input[1] < 1)
+    return emitOpError() << "input must have at least one position, found "
+                         << input[1];
+  double epsilon = getEpsilon().convertToDouble();
+  if (!(epsilon > 0))
+    return emitOpError() << "epsilon must be positive, found " << epsilon;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // SequenceSliceOp
 //===----------------------------------------------------------------------===//
 

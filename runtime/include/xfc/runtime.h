@@ -58,14 +58,17 @@
 extern "C" {
 #endif
 
-/* 6: GPUs through the CUDA driver: xfc_gpu_count, xfc_gpu_get_info.
+/* 7: GPUs through the CUDA driver: xfc_gpu_count, xfc_gpu_get_info.
+ * 6: shape buckets: xfc_run_shape, xfc_dim, xfc_model_num_buckets,
+ *    xfc_model_bucket, xfc_model_input_dims, xfc_model_output_dims,
+ *    xfc_model_select_bucket, xfc_context_run_shaped, xfc_model_run_shaped.
  * 5: segment memory (Transformer-XL): xfc_model_memory_info,
  *    xfc_context_reset_memory, xfc_context_memory_filled,
  *    xfc_context_get_memory, xfc_context_set_memory.
  * 4: xfc_model_verify.
  * 3: kernels (xfc_model_kernel_info), profiling (enable_profiling,
  *    xfc_context_get_profile). */
-#define XFC_RUNTIME_API_VERSION 6
+#define XFC_RUNTIME_API_VERSION 7
 
 /* Marks the exported functions of libxfc_runtime.so. */
 #if defined(__GNUC__)
@@ -270,6 +273,88 @@ XFC_API xfc_status xfc_context_run(xfc_context *context,
 XFC_API xfc_status xfc_model_run(const xfc_model *model,
                                  const xfc_buffer *inputs, size_t num_inputs,
                                  const xfc_buffer *outputs, size_t num_outputs);
+
+/* ---- Shapes and buckets ------------------------------------------------ */
+
+/* An artifact compiled with `xfc compile --buckets=...` holds one entry
+ * point per bucket (a batch size, a sequence length and, for an
+ * encoder_decoder, a target length) in one library, sharing the weights and
+ * one arena per context (sized for the largest). xfc_context_run_shaped runs
+ * inputs of any shape up to the largest bucket: it takes the first bucket
+ * (they are ordered smallest first) whose every size is at least the
+ * input's, pads the inputs to it (token ids with 0; a lengths input keeps
+ * the caller's values, so the padded keys are masked; padded batch items are
+ * all padding), runs it, and copies the outputs of the valid positions back.
+ * Padding never changes those outputs: the compiler accepts buckets only for
+ * models whose padded keys are masked (docs/artifact.md, "buckets").
+ * xfc_model_input_info and friends describe the largest bucket, and
+ * xfc_context_run runs exactly that shape, as for any artifact. */
+
+/* The shape of one run. */
+typedef struct xfc_run_shape {
+  int64_t batch;   /* Batch items, at least 1. */
+  int64_t seq_len; /* Sequence length (the source of an encoder_decoder). */
+  /* Target length of an encoder_decoder; 0 means seq_len. Ignored by models
+   * without a target sequence. */
+  int64_t tgt_len;
+} xfc_run_shape;
+
+/* What a dimension of an input or output is. */
+typedef enum xfc_dim {
+  XFC_DIM_FIXED = 0,   /* The same size in every bucket (d_model, vocab). */
+  XFC_DIM_BATCH = 1,   /* xfc_run_shape.batch. */
+  XFC_DIM_SEQ_LEN = 2, /* xfc_run_shape.seq_len. */
+  XFC_DIM_TGT_LEN = 3, /* xfc_run_shape.tgt_len. */
+} xfc_dim;
+
+/* The number of buckets; 0 for an artifact compiled for one shape. */
+XFC_API size_t xfc_model_num_buckets(const xfc_model *model);
+
+/* The shape of bucket `index` (smallest first; tgt_len is seq_len unless
+ * the model has a target sequence). XFC_INVALID_ARGUMENT when out of
+ * range. */
+XFC_API xfc_status xfc_model_bucket(const xfc_model *model, size_t index,
+                                    xfc_run_shape *out_shape);
+
+/* What each dimension of input/output `index` is (xfc_tensor_info.rank
+ * entries of `out_dims`, which must hold XFC_MAX_RANK). Every dimension is
+ * XFC_DIM_FIXED in an artifact without buckets. XFC_INVALID_ARGUMENT when
+ * out of range. */
+XFC_API xfc_status xfc_model_input_dims(const xfc_model *model, size_t index,
+                                        xfc_dim *out_dims);
+XFC_API xfc_status xfc_model_output_dims(const xfc_model *model, size_t index,
+                                         xfc_dim *out_dims);
+
+/* The bucket a run of `shape` uses, into `*out_index`. XFC_INVALID_ARGUMENT
+ * with a message listing the buckets when none holds it, or for an artifact
+ * without buckets. */
+XFC_API xfc_status xfc_model_select_bucket(const xfc_model *model,
+                                           const xfc_run_shape *shape,
+                                           size_t *out_index);
+
+/* Runs `shape` through the smallest bucket that holds it. Each buffer holds
+ * its tensor at `shape` (its dimensions per xfc_model_input_dims), dense;
+ * sizes are checked as by xfc_context_run, and a lengths input's values
+ * must lie in [0, seq_len] of `shape`. The outputs receive the valid
+ * positions only (e.g. hidden states [batch, seq_len, d_model] of `shape`).
+ * A shape equal to a bucket's runs on the caller's buffers directly; any
+ * other is padded in buffers the context allocated at creation, so a run
+ * allocates nothing. On an artifact without buckets, `shape` must be the
+ * one it was compiled for. Same threading contract as xfc_context_run. */
+XFC_API xfc_status xfc_context_run_shaped(xfc_context *context,
+                                          const xfc_run_shape *shape,
+                                          const xfc_buffer *inputs,
+                                          size_t num_inputs,
+                                          const xfc_buffer *outputs,
+                                          size_t num_outputs);
+
+/* Convenience: xfc_context_run_shaped through a temporary context. */
+XFC_API xfc_status xfc_model_run_shaped(const xfc_model *model,
+                                        const xfc_run_shape *shape,
+                                        const xfc_buffer *inputs,
+                                        size_t num_inputs,
+                                        const xfc_buffer *outputs,
+                                        size_t num_outputs);
 
 /* ---- Profiles --------------------------------------------------------- */
 

@@ -318,6 +318,22 @@ public:
     throwIfError(tryRun(inputs, outputs));
   }
 
+  /// Runs inputs of `shape` through the smallest bucket that holds them
+  /// (see xfc_context_run_shaped); returns the Status.
+  Status tryRunShaped(const xfc_run_shape &shape,
+                      const std::vector<xfc_buffer> &inputs,
+                      const std::vector<xfc_buffer> &outputs) {
+    return Status(xfc_context_run_shaped(context_, &shape, inputs.data(),
+                                         inputs.size(), outputs.data(),
+                                         outputs.size()));
+  }
+  /// As tryRunShaped; throws RuntimeError on failure.
+  void runShaped(const xfc_run_shape &shape,
+                 const std::vector<xfc_buffer> &inputs,
+                 const std::vector<xfc_buffer> &outputs) {
+    throwIfError(tryRunShaped(shape, inputs, outputs));
+  }
+
   /// The profile of a context created with enableProfiling (see
   /// xfc_context_get_profile); throws RuntimeError otherwise. Allocates
   /// the returned vectors (the C call itself does not).

@@ -872,3 +872,47 @@ func.func @linformer_projection_sharing(%x: tensor<1x7x16xf32>, %e: tensor<4x7xf
   %0 = xf.linformer_projection %x, %e {num_heads = 2 : i64, pattern = #xf.pattern<"linformer(k = 4, sharing = none)">} : (tensor<1x7x16xf32>, tensor<4x7xf32>) -> tensor<1x4x16xf32>
   return %0 : tensor<1x4x16xf32>
 }
+
+//===----------------------------------------------------------------------===//
+// xf.sentence_pool
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @pool_rank(%h: tensor<7x16xf32>) -> tensor<7x16xf32> {
+  // expected-error @+1 {{'xf.sentence_pool' op input must have rank 3, found rank 2 ([7, 16])}}
+  %0 = xf.sentence_pool mean %h : (tensor<7x16xf32>) -> tensor<7x16xf32>
+  return %0 : tensor<7x16xf32>
+}
+
+// -----
+
+func.func @pool_lengths(%h: tensor<2x7x16xf32>, %len: tensor<3xi32>) -> tensor<2x16xf32> {
+  // expected-error @+1 {{'xf.sentence_pool' op lengths must have shape [2], found [3]}}
+  %0 = xf.sentence_pool mean %h, %len : (tensor<2x7x16xf32>, tensor<3xi32>) -> tensor<2x16xf32>
+  return %0 : tensor<2x16xf32>
+}
+
+// -----
+
+func.func @pool_result(%h: tensor<2x7x16xf32>) -> tensor<2x7xf32> {
+  // expected-error @+1 {{'xf.sentence_pool' op result must have shape [2, 16], found [2, 7]}}
+  %0 = xf.sentence_pool mean %h : (tensor<2x7x16xf32>) -> tensor<2x7xf32>
+  return %0 : tensor<2x7xf32>
+}
+
+// -----
+
+func.func @pool_empty(%h: tensor<2x0x16xf32>) -> tensor<2x16xf32> {
+  // expected-error @+1 {{'xf.sentence_pool' op input must have at least one position, found 0}}
+  %0 = xf.sentence_pool cls %h : (tensor<2x0x16xf32>) -> tensor<2x16xf32>
+  return %0 : tensor<2x16xf32>
+}
+
+// -----
+
+func.func @pool_epsilon(%h: tensor<2x7x16xf32>) -> tensor<2x16xf32> {
+  // expected-error @+1 {{'xf.sentence_pool' op epsilon must be positive, found 0}}
+  %0 = xf.sentence_pool mean %h {normalize = true, epsilon = 0.0 : f64} : (tensor<2x7x16xf32>) -> tensor<2x16xf32>
+  return %0 : tensor<2x16xf32>
+}

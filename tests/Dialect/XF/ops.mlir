@@ -357,3 +357,19 @@ func.func @linformer_projection(%x: tensor<2x7x16xf32>, %e: tensor<4x7xf32>,
       : (tensor<2x7x16xf32>, tensor<2x9x7xf32>) -> tensor<2x9x16xf32>
   return %0, %1 : tensor<2x4x16xf32>, tensor<2x9x16xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @sentence_pool
+// CHECK: xf.sentence_pool mean %{{.*}}, %{{.*}} {normalize = true} : (tensor<2x7x16xf32>, tensor<2xi32>) -> tensor<2x16xf32>
+// CHECK: xf.sentence_pool cls %{{.*}} {epsilon = 9.99{{[0-9]*}}E-7 : f64} : (tensor<2x7x16xf32>) -> tensor<2x16xf32>
+// GENERIC-LABEL: sym_name = "sentence_pool"
+// GENERIC: "xf.sentence_pool"(%{{.*}}, %{{.*}}) <{epsilon = 9.9999999999999998E-13 : f64, mode = #xf<pooling mean>, normalize = true}>
+func.func @sentence_pool(%h: tensor<2x7x16xf32>, %len: tensor<2xi32>)
+    -> (tensor<2x16xf32>, tensor<2x16xf32>) {
+  %0 = xf.sentence_pool mean %h, %len {normalize = true}
+      : (tensor<2x7x16xf32>, tensor<2xi32>) -> tensor<2x16xf32>
+  %1 = xf.sentence_pool cls %h {epsilon = 1.0e-6 : f64}
+      : (tensor<2x7x16xf32>) -> tensor<2x16xf32>
+  return %0, %1 : tensor<2x16xf32>, tensor<2x16xf32>
+}

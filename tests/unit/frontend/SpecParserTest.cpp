@@ -796,7 +796,8 @@ TEST(FrontendSpecErrors, MessagesNamePlaceExpectedAndFound) {
        "max_seq_len, norm_placement, layer_norm_epsilon, final_norm, "
        "embedding_layer_norm, token_type_vocab_size, embedding_scale, "
        "activation, bias, lm_head, tied_output_embedding, shared_embeddings, "
-       "key_padding_mask, positional_encoding, attention_pattern, transformer_xl, dtype, "
+       "key_padding_mask, positional_encoding, attention_pattern, transformer_xl, "
+       "pooling, dtype, "
        "weights, found unknown key \"d_modle\" (did you mean \"d_model\"?)"},
   };
   for (const Case &c : cases) {
@@ -862,6 +863,55 @@ TEST(FrontendShapeOptions, TgtLen) {
   ModelSpec decoder = parseOk(minimalSpec("decoder"));
   expectShapeReject(decoder, {1, 8, 8}, "--tgt-len", "encoder_decoder",
                     "decoder");
+}
+
+//===----------------------------------------------------------------------===//
+// Pooling
+//===----------------------------------------------------------------------===//
+
+TEST(FrontendSpecParser, PoolingForms) {
+  EXPECT_FALSE(parseOk(minimalSpec("encoder")).pooling.enabled());
+  ModelSpec s = parseOk(with("encoder", "pooling", "mean"));
+  EXPECT_EQ(s.pooling.mode, PoolingMode::Mean);
+  EXPECT_FALSE(s.pooling.normalize);
+  EXPECT_EQ(s.pooling.epsilon, 1e-12);
+  s = parseOk(with("encoder", "pooling", "cls"));
+  EXPECT_EQ(s.pooling.mode, PoolingMode::Cls);
+  s = parseOk(
+      with("encoder", "pooling", {{"mode", "mean"}, {"normalize", true}}));
+  EXPECT_EQ(s.pooling.mode, PoolingMode::Mean);
+  EXPECT_TRUE(s.pooling.normalize);
+  // The sentence embedding is the second output, after the hidden states.
+  ShapeOptions shapes;
+  shapes.batch = 3;
+  shapes.seqLen = 7;
+  std::vector<TensorDecl> outputs = listOutputs(s, shapes);
+  ASSERT_EQ(outputs.size(), 2u);
+  EXPECT_EQ(outputs[0].name, "hidden_states");
+  EXPECT_EQ(outputs[1].name, "sentence_embedding");
+  EXPECT_EQ(outputs[1].shape, (std::vector<int64_t>{3, s.dModel}));
+}
+
+TEST(FrontendSpecParser, PoolingRejections) {
+  expectReject(with("encoder", "pooling", "max"), "$.pooling",
+               {"\"mean\", \"cls\" or an object"}, {"a string \"max\""});
+  expectReject(with("encoder", "pooling", 1), "$.pooling",
+               {"\"mean\", \"cls\" or an object"}, {"1"});
+  expectReject(with("encoder", "pooling", {{"mode", "sum"}}), "$.pooling.mode",
+               {"\"mean\" or \"cls\""}, {"\"sum\""});
+  expectReject(with("encoder", "pooling", {{"normalize", true}}),
+               "$.pooling.mode", {"\"mean\" or \"cls\""},
+               {"nothing (missing)"});
+  expectReject(with("encoder", "pooling", {{"mode", "mean"}, {"norm", true}}),
+               "$.pooling.norm", {"normalize"}, {"unknown key"});
+  expectReject(with("encoder", "pooling", {{"mode", "mean"}, {"normalize", 1}}),
+               "$.pooling.normalize", {"a boolean"}, {"1"});
+  expectReject(with("decoder", "pooling", "mean"), "$.pooling", {"encoder"},
+               {"decoder"});
+  json doc = with("encoder", "pooling", "mean");
+  doc["lm_head"] = true;
+  expectReject(doc, "$.pooling", {"no \"pooling\" with an LM head"},
+               {"\"lm_head\": true"});
 }
 
 //===----------------------------------------------------------------------===//

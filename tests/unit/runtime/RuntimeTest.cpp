@@ -1646,3 +1646,150 @@ TEST(RuntimeCpp, ModelWrapper) {
 
 } // namespace
 } // namespace xfc
+
+namespace xfc {
+namespace {
+
+/// The fake artifact as a bucketed one (format 6): one bucket, the shape
+/// of the top level, every dimension named.
+void makeBucketed(Json &m) {
+  m["format_version"] = 6;
+  m["inputs"][0]["dims"] = {"batch", 4};
+  m["inputs"][1]["dims"] = {"batch"};
+  m["inputs"][1]["lengths_of"] = "seq_len";
+  m["outputs"][0]["dims"] = {"batch", 4};
+  m["outputs"][1]["dims"] = {"batch"};
+  m["buckets"] = {{{"batch", 2},
+                   {"seq_len", 3},
+                   {"tgt_len", 3},
+                   {"entry_symbol", "xfc_entry"},
+                   {"signature_symbol", "xfc_signature"},
+                   {"arena_bytes", 256}}};
+}
+
+TEST(Runtime, BucketManifestErrorsNameThePath) {
+  struct Case {
+    std::function<void(Json &)> edit;
+    const char *message;
+  };
+  const Case cases[] = {
+      {[](Json &m) { m["inputs"][0]["dims"] = {"batch"}; },
+       "at $.inputs[0].dims: expected a list of 2 entries (one per "
+       "dimension), each \"batch\", \"seq_len\", \"tgt_len\" or the "
+       "dimension's fixed size, found [\"batch\"]"},
+      {[](Json &m) { m["inputs"][0]["dims"] = {"batch", 5}; },
+       "at $.inputs[0].dims[1]: expected \"batch\", \"seq_len\", \"tgt_len\" "
+       "or 4 (the fixed size), found 5"},
+      {[](Json &m) { m["inputs"][1]["lengths_of"] = "batch"; },
+       "at $.inputs[1].lengths_of: expected \"seq_len\" or \"tgt_len\", "
+       "found \"batch\""},
+      {[](Json &m) { m["outputs"][1]["lengths_of"] = "seq_len"; },
+       "at $.outputs[1]: \"lengths_of\" is allowed only on an i32 input of "
+       "dims [\"batch\"]"},
+      {[](Json &m) { m["buckets"] = Json::array(); },
+       "at $.buckets: expected a non-empty list of buckets, found []"},
+      {[](Json &m) { m["buckets"][0]["seq_len"] = 0; },
+       "at $.buckets[0].seq_len: expected a positive integer, found 0"},
+      {[](Json &m) { m["buckets"][0]["signature_symbol"] = "xfc entry"; },
+       "at $.buckets[0].signature_symbol: expected a C identifier not used "
+       "by another bucket, found \"xfc entry\""},
+      {[](Json &m) { m["buckets"][0]["arena_bytes"] = 512; },
+       "at $.buckets[0].arena_bytes: expected at most "
+       "memory_plan.arena_bytes (256; one arena serves every bucket), found "
+       "512"},
+      {[](Json &m) { m["buckets"][0]["entry_symbol"] = "xfc_entry_2x3"; },
+       "at $.buckets[0].entry_symbol: expected the top-level entry_symbol "
+       "'xfc_entry' (the last bucket is the one the top level describes), "
+       "found \"xfc_entry_2x3\""},
+      {[](Json &m) { m["outputs"][0].erase("dims"); },
+       "at $.outputs[0]: missing \"dims\" (required with buckets)"},
+      {[](Json &m) { m["buckets"][0]["batch"] = 3; },
+       "at $.inputs[0]: \"shape\" is not the last bucket's shape of its "
+       "\"dims\""},
+      {[](Json &m) { m["format_version"] = 5; },
+       "at $.buckets: expected no buckets in format_version 5 (they are new "
+       "in 6)"},
+  };
+  for (const Case &c : cases) {
+    Artifact artifact;
+    artifact.write();
+    makeBucketed(artifact.manifest);
+    c.edit(artifact.manifest);
+    artifact.writeManifest();
+    OpenResult result = openResult(artifact.path());
+    EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT) << c.message;
+    EXPECT_CONTAINS(result.message, c.message);
+  }
+}
+
+/// The fake library has one entry point: a bucket naming another symbol
+/// is refused at open, and the bucket queries check their arguments.
+TEST(Runtime, BucketEntryPointsAndQueries) {
+  Artifact artifact;
+  artifact.write();
+  makeBucketed(artifact.manifest);
+  artifact.manifest["buckets"].insert(artifact.manifest["buckets"].begin(),
+                                      Json{{"batch", 1},
+                                       {"seq_len", 1},
+                                       {"tgt_len", 1},
+                                       {"entry_symbol", "xfc_entry_1x1"},
+                                       {"signature_symbol",
+                                        "xfc_signature_1x1"},
+                                       {"arena_bytes", 256}});
+  artifact.writeManifest();
+  OpenResult result = openResult(artifact.path());
+  EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
+  EXPECT_CONTAINS(result.message, "bucket 1x1: entry symbol 'xfc_entry_1x1' "
+                                  "not found in");
+
+  // One bucket, the library's own entry point: opens; queries.
+  Artifact one;
+  one.write();
+  makeBucketed(one.manifest);
+  one.writeManifest();
+  xfc_model *model = nullptr;
+  xfc_status status = xfc_model_open(one.path().c_str(), nullptr, &model);
+  ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  EXPECT_EQ(xfc_model_num_buckets(model), 1u);
+  xfc_run_shape shape;
+  status = xfc_model_bucket(model, 1, &shape);
+  EXPECT_CONTAINS(xfc_status_get_message(status),
+                  "xfc_model_bucket: index 1 is out of range (the model has "
+                  "1 buckets)");
+  xfc_status_free(status);
+  status = xfc_model_bucket(model, 0, nullptr);
+  EXPECT_CONTAINS(xfc_status_get_message(status),
+                  "xfc_model_bucket: model or out_shape is NULL");
+  xfc_status_free(status);
+  xfc_dim dims[XFC_MAX_RANK];
+  status = xfc_model_output_dims(model, 2, dims);
+  EXPECT_CONTAINS(xfc_status_get_message(status),
+                  "xfc_model_output_dims: index 2 is out of range (the model "
+                  "has 2)");
+  xfc_status_free(status);
+  status = xfc_model_input_dims(model, 0, nullptr);
+  EXPECT_CONTAINS(xfc_status_get_message(status),
+                  "xfc_model_input_dims: model or out_dims is NULL");
+  xfc_status_free(status);
+  status = xfc_model_select_bucket(model, &shape, nullptr);
+  EXPECT_CONTAINS(xfc_status_get_message(status),
+                  "xfc_model_select_bucket: model or out_index is NULL");
+  xfc_status_free(status);
+  size_t index = 0;
+  status = xfc_model_select_bucket(model, nullptr, &index);
+  EXPECT_CONTAINS(xfc_status_get_message(status),
+                  "xfc_model_select_bucket: shape is NULL");
+  xfc_status_free(status);
+  status = xfc_context_run_shaped(nullptr, &shape, nullptr, 0, nullptr, 0);
+  EXPECT_CONTAINS(xfc_status_get_message(status),
+                  "xfc_context_run_shaped: context is NULL");
+  xfc_status_free(status);
+  status = xfc_model_run_shaped(nullptr, &shape, nullptr, 0, nullptr, 0);
+  EXPECT_CONTAINS(xfc_status_get_message(status),
+                  "xfc_model_run_shaped: model is NULL");
+  xfc_status_free(status);
+  xfc_model_destroy(model);
+}
+
+} // namespace
+} // namespace xfc

@@ -89,6 +89,24 @@ bool collectArtifactKernels(mlir::ModuleOp module,
                             std::vector<ArtifactKernel> &out,
                             std::string &error);
 
+/// One shape of an artifact compiled for several (`xfc compile --buckets`,
+/// docs/artifact.md "buckets"): its own entry point and signature in the
+/// shared library, and the arena it needs.
+struct ArtifactBucket {
+  ShapeOptions shapes; ///< tgtLen resolved (never 0).
+  std::string entrySymbol, signatureSymbol;
+  uint64_t arenaBytes = 0;
+};
+
+/// What the dimensions of a bucketed artifact's input or output are: per
+/// dimension "batch", "seq_len", "tgt_len", or "" for a fixed size.
+struct ArtifactTensorDims {
+  std::vector<std::string> dims;
+  /// A lengths input: the dimension whose valid length it holds per batch
+  /// item ("seq_len"); "" for the others.
+  std::string lengthsOf;
+};
+
 /// Everything the manifest records besides the interface.
 struct ManifestInfo {
   std::string modelName;
@@ -107,6 +125,11 @@ struct ManifestInfo {
   uint64_t numPlannedBuffers = 0;
   /// The kernels, indexed by id (the `kernels` section).
   std::vector<ArtifactKernel> kernels;
+  /// Several shapes (format 6): the buckets, smallest first, and the
+  /// dimensions of every input and output (in interface order). Empty for
+  /// an artifact of one shape.
+  std::vector<ArtifactBucket> buckets;
+  std::vector<ArtifactTensorDims> inputDims, outputDims;
 };
 
 /// Writes `text` to `path` (replacing it); false with `error` naming the

@@ -45,6 +45,19 @@ bool emitSharedLibrary(mlir::ModuleOp module, const TargetDescription &target,
                        const std::string &libraryPath,
                        const std::string &llvmIRPath, std::string &error);
 
+/// The first half of emitSharedLibrary: translates `module`, optimizes it
+/// and writes the object file `objectPath` (and the optimized IR to
+/// `llvmIRPath` if non-empty).
+bool emitObjectFile(mlir::ModuleOp module, const TargetDescription &target,
+                    const std::string &objectPath,
+                    const std::string &llvmIRPath, std::string &error);
+
+/// The second half: links `objectPaths` into the shared library
+/// `libraryPath` with lld. An artifact with several shape buckets links one
+/// object per bucket into one library (docs/artifact.md, "buckets").
+bool linkSharedLibrary(const std::vector<std::string> &objectPaths,
+                       const std::string &libraryPath, std::string &error);
+
 } // namespace xfc
 
 #endif // XFC_COMPILER_CODEGEN_H

@@ -9,6 +9,7 @@
 #define XFC_COMPILER_COMPILER_H
 
 #include "xf/Analysis/MemoryPlan.h"
+#include "xfc/Compiler/Artifact.h"
 #include "xfc/Compiler/FusionReport.h"
 #include "xfc/Compiler/Pipelines.h"
 #include "xfc/Frontend/ModelSpec.h"
@@ -48,6 +49,9 @@ struct CompileRequest {
   /// If set, every self-attention of the first stack uses this mask
   /// pattern (docs/attention-patterns.md) instead of the spec's.
   std::string attentionPattern;
+  /// If non-empty, one entry point per shape in one artifact (`--buckets`,
+  /// Buckets.h); `shapes` is then ignored.
+  std::vector<ShapeOptions> buckets;
 };
 
 /// Where the compile time went, in seconds per step, in order.
@@ -60,6 +64,9 @@ struct CompileReport {
   MemoryPlan memoryPlan;
   /// The kernels formed and the fusions applied or not.
   FusionReport fusion;
+  /// The buckets of a `--buckets` artifact, smallest first (the fusion
+  /// and memory reports above are the largest bucket's).
+  std::vector<ArtifactBucket> buckets;
 };
 
 /// Compiles `request.specPath` into `request.outputDir`. On failure returns

@@ -34,6 +34,18 @@ struct BiasSpec {
   bool lmHead = false;         ///< Output projection to the vocabulary.
 };
 
+/// How the sentence embedding output is pooled from the final hidden
+/// states (docs/spec.md, `pooling`).
+enum class PoolingMode { None, Mean, Cls };
+
+/// The `pooling` field: none, or a mode with optional L2 normalization.
+struct PoolingSpec {
+  PoolingMode mode = PoolingMode::None;
+  bool normalize = false; ///< x / max(||x||_2, epsilon) after pooling.
+  double epsilon = 1e-12; ///< torch.nn.functional.normalize's default.
+  bool enabled() const { return mode != PoolingMode::None; }
+};
+
 /// Where the weights come from.
 struct WeightSource {
   enum class Kind { Random, Safetensors } kind = Kind::Random;
@@ -83,6 +95,8 @@ struct ModelSpec {
   /// Linformer projections missing from a weights file are then generated
   /// from the pattern's seed instead of being an error.
   bool attentionPatternOverridden = false;
+  /// Adds the `sentence_embedding` output (encoder without LM head only).
+  PoolingSpec pooling;
   std::string dtype = "f32";
   WeightSource weights;
 
@@ -164,6 +178,10 @@ const char *toString(ModelKind kind);
 const char *toString(NormPlacement placement);
 const char *toString(Activation activation);
 const char *toString(PositionalEncoding encoding);
+const char *toString(PoolingMode mode);
+
+/// The name of the pooled output (after `hidden_states`).
+inline constexpr const char *kSentenceEmbeddingOutput = "sentence_embedding";
 
 } // namespace xfc
 

@@ -1215,6 +1215,129 @@ struct LowerSequenceSlice : public OpRewritePattern<SequenceSliceOp> {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// Sentence pooling
+//===----------------------------------------------------------------------===//
+
+/// xf.sentence_pool as plain linalg: a masked sum over the positions (a
+/// reduction over s with the position taken from linalg.index, so padded
+/// positions are skipped without materializing a mask), a division by the
+/// clamped count, and for `normalize` a sum of squares per item and a
+/// division by max(norm, epsilon). Sums run in position order, as
+/// PyTorch's CPU reduction over a small axis does.
+struct LowerSentencePool : public OpRewritePattern<SentencePoolOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SentencePoolOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    Value input = op.getInput();
+    Value lengths = op.getLengths();
+    ArrayRef<int64_t> shape = shapeOf(input);
+    int64_t batch = shape[0], seq = shape[1], width = shape[2];
+    Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
+    AffineExpr b = getAffineDimExpr(0, ctx), d = getAffineDimExpr(1, ctx);
+    AffineMap bd2 = AffineMap::get(2, 0, {b, d}, ctx);
+    AffineMap item2 = AffineMap::get(2, 0, {b}, ctx);
+
+    // The count of valid positions of item `b`, clamped to [0, S] so a bad
+    // length can never select positions that do not exist.
+    auto validCount = [&](OpBuilder &nb, Location l, Value length) -> Value {
+      Value zero = arith::ConstantIntOp::create(nb, l, i32, 0);
+      Value full = arith::ConstantIntOp::create(nb, l, i32, seq);
+      Value n = arith::MaxSIOp::create(nb, l, length, zero);
+      return arith::MinSIOp::create(nb, l, n, full);
+    };
+
+    Value pooled;
+    if (op.getMode() == PoolingKind::cls) {
+      AffineMap first = AffineMap::get(
+          2, 0, {b, getAffineConstantExpr(0, ctx), d}, ctx);
+      pooled = buildGeneric(
+          rewriter, loc, input, createEmpty(rewriter, loc, {batch, width}, f32),
+          {first, bd2}, parallelIterators(2),
+          [](OpBuilder &nb, Location l, ValueRange args) {
+            linalg::YieldOp::create(nb, l, args[0]);
+          });
+    } else {
+      // sum[b, d] = sum_{s < n_b} input[b, s, d]; iteration space (b, d, s).
+      AffineExpr s3 = getAffineDimExpr(2, ctx);
+      AffineExpr b3 = getAffineDimExpr(0, ctx), d3 = getAffineDimExpr(1, ctx);
+      SmallVector<Value> ins{input};
+      SmallVector<AffineMap> maps{AffineMap::get(3, 0, {b3, s3, d3}, ctx)};
+      if (lengths) {
+        ins.push_back(lengths);
+        maps.push_back(AffineMap::get(3, 0, {b3}, ctx));
+      }
+      maps.push_back(AffineMap::get(3, 0, {b3, d3}, ctx));
+      Value sum = buildGeneric(
+          rewriter, loc, ins, createFilled(rewriter, loc, {batch, width}, 0.0),
+          maps,
+          {IteratorType::parallel, IteratorType::parallel,
+           IteratorType::reduction},
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            Value x = args[0];
+            if (lengths) {
+              Value pos = arith::IndexCastOp::create(
+                  nb, l, i32, linalg::IndexOp::create(nb, l, 2));
+              Value valid = arith::CmpIOp::create(
+                  nb, l, arith::CmpIPredicate::slt, pos,
+                  validCount(nb, l, args[1]));
+              x = arith::SelectOp::create(nb, l, valid, x, f32Const(nb, l, 0.0));
+            }
+            linalg::YieldOp::create(
+                nb, l, arith::AddFOp::create(nb, l, args.back(), x).getResult());
+          });
+      // Divide by max(n_b, 1): an empty item stays zero.
+      SmallVector<Value> meanIns{sum};
+      SmallVector<AffineMap> meanMaps{bd2};
+      if (lengths) {
+        meanIns.push_back(lengths);
+        meanMaps.push_back(item2);
+      }
+      meanMaps.push_back(bd2);
+      pooled = buildGeneric(
+          rewriter, loc, meanIns,
+          createEmpty(rewriter, loc, {batch, width}, f32), meanMaps,
+          parallelIterators(2), [&](OpBuilder &nb, Location l, ValueRange args) {
+            Value count = f32Const(nb, l, double(seq));
+            if (lengths) {
+              Value one = arith::ConstantIntOp::create(nb, l, i32, 1);
+              Value n = arith::MaxSIOp::create(nb, l, validCount(nb, l, args[1]),
+                                               one);
+              count = arith::SIToFPOp::create(nb, l, f32, n);
+            }
+            linalg::YieldOp::create(
+                nb, l, arith::DivFOp::create(nb, l, args[0], count).getResult());
+          });
+    }
+
+    if (op.getNormalize()) {
+      Value squares = buildGeneric(
+          rewriter, loc, pooled, createFilled(rewriter, loc, {batch}, 0.0),
+          {bd2, item2}, {IteratorType::parallel, IteratorType::reduction},
+          [](OpBuilder &nb, Location l, ValueRange args) {
+            Value sq = arith::MulFOp::create(nb, l, args[0], args[0]);
+            linalg::YieldOp::create(
+                nb, l, arith::AddFOp::create(nb, l, args[1], sq).getResult());
+          });
+      double epsilon = op.getEpsilon().convertToDouble();
+      pooled = buildGeneric(
+          rewriter, loc, {pooled, squares},
+          createEmpty(rewriter, loc, {batch, width}, f32), {bd2, item2, bd2},
+          parallelIterators(2), [&](OpBuilder &nb, Location l, ValueRange args) {
+            Value norm = math::SqrtOp::create(nb, l, args[1]);
+            Value denom =
+                arith::MaximumFOp::create(nb, l, norm, f32Const(nb, l, epsilon));
+            linalg::YieldOp::create(
+                nb, l, arith::DivFOp::create(nb, l, args[0], denom).getResult());
+          });
+    }
+    rewriter.replaceOp(op, pooled);
+    return success();
+  }
+};
+
 /// Transformer-XL's attention as batched contractions that
 /// xf-cpu-tile-and-vectorize turns into register-tiled vector code
 /// (docs/transformer-xl.md, "Kernel structure"):
@@ -1545,7 +1668,8 @@ void mlir::xf::populateXFToLinalgPatterns(RewritePatternSet &patterns,
                                           AttentionTestFault fault) {
   patterns.add<LowerAdd, LowerActivation, LowerSoftmax, LowerLayerNorm,
                LowerLinear, LowerSplit, LowerEmbedding, LowerPositionalEncoding,
-               LowerSequenceConcat, LowerSequenceSlice>(patterns.getContext());
+               LowerSequenceConcat, LowerSequenceSlice, LowerSentencePool>(
+      patterns.getContext());
   patterns.add<LowerAttention, LowerRelativeAttention>(patterns.getContext(),
                                                        fault);
   populateLinformerProjectionPatterns(patterns);

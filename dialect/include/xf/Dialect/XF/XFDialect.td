@@ -62,6 +62,16 @@ def XF_PositionalKind : I32EnumAttr<"PositionalKind",
 }
 def XF_PositionalAttr : EnumAttr<XF_Dialect, XF_PositionalKind, "positional">;
 
+def XF_PoolingKind : I32EnumAttr<"PoolingKind",
+    "how a sentence embedding is taken from the hidden states", [
+      I32EnumAttrCase<"mean", 0>, // Mean over the valid positions.
+      I32EnumAttrCase<"cls", 1>   // The first position ([CLS]).
+    ]> {
+  let cppNamespace = "::mlir::xf";
+  let genSpecializedAttr = 0;
+}
+def XF_PoolingAttr : EnumAttr<XF_Dialect, XF_PoolingKind, "pooling">;
+
 //===----------------------------------------------------------------------===//
 // Attributes
 //===----------------------------------------------------------------------===//

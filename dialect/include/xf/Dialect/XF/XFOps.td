@@ -371,6 +371,40 @@ def XF_AttentionOp : XF_Op<"attention", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// Sentence embeddings
+//===----------------------------------------------------------------------===//
+
+def XF_SentencePoolOp : XF_Op<"sentence_pool", [Pure]> {
+  let summary = "Pools [B, S, D] hidden states into one [B, D] vector per item";
+  let description = [{
+    `mean`: `result[b, :] = sum_{j < n_b} input[b, j, :] / max(n_b, 1)` with
+    `n_b = lengths[b]` (clamped to `[0, S]`), or `n_b = S` without a
+    `lengths` operand; an empty item gives zeros, as sentence-transformers'
+    clamped division does. `cls`: `result[b, :] = input[b, 0, :]`.
+
+    With `normalize`, the pooled vector is then divided by
+    `max(||v||_2, epsilon)` (torch.nn.functional.normalize), so a zero
+    vector stays zero.
+
+    Example:
+    ```mlir
+    %e = xf.sentence_pool mean %h, %lengths {normalize = true,
+                                             epsilon = 1.0e-12 : f64}
+        : (tensor<2x7x384xf32>, tensor<2xi32>) -> tensor<2x384xf32>
+    ```
+  }];
+  let arguments = (ins XF_PoolingAttr:$mode, XF_F32Tensor:$input,
+                       Optional<XF_I32Tensor>:$lengths,
+                       DefaultValuedAttr<BoolAttr, "false">:$normalize,
+                       DefaultValuedAttr<F64Attr, "1.0e-12">:$epsilon);
+  let results = (outs XF_F32Tensor:$result);
+  let assemblyFormat = [{
+    `` $mode $input (`,` $lengths^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // Segment recurrence (Transformer-XL)
 //===----------------------------------------------------------------------===//
 
