@@ -107,6 +107,12 @@ struct ManifestInfo {
   uint64_t numPlannedBuffers = 0;
   /// The kernels, indexed by id (the `kernels` section).
   std::vector<ArtifactKernel> kernels;
+  /// The text tokenizer (docs/artifact.md, "tokenizer"): its options as
+  /// JSON text, and the vocabulary file written beside the manifest; none
+  /// when tokenizerJson is empty.
+  std::string tokenizerJson;
+  std::string vocabFile = "vocab.txt";
+  uint64_t vocabSizeBytes = 0, vocabChecksum = 0;
 };
 
 /// Writes `text` to `path` (replacing it); false with `error` naming the
