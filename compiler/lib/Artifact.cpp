@@ -451,6 +451,18 @@ bool writeManifest(const std::string &path, const ManifestInfo &info,
                                      {"signature_symbol", b.signatureSymbol},
                                      {"arena_bytes", b.arenaBytes}});
   }
+  if (!info.tokenizerJson.empty()) {
+    ordered_json tokenizer = ordered_json::parse(info.tokenizerJson, nullptr,
+                                                 /*allow_exceptions=*/false);
+    if (!tokenizer.is_object()) {
+      error = "internal error: the tokenizer options are not a JSON object";
+      return false;
+    }
+    tokenizer["vocab_file"] = info.vocabFile;
+    tokenizer["vocab_size_bytes"] = info.vocabSizeBytes;
+    tokenizer["vocab_fnv1a64"] = formatChecksum(info.vocabChecksum);
+    manifest["tokenizer"] = tokenizer;
+  }
   if (!info.specJson.empty()) {
     ordered_json spec = ordered_json::parse(info.specJson, nullptr,
                                             /*allow_exceptions=*/false);

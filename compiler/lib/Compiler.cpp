@@ -234,6 +234,15 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
   info.numPlannedBuffers = report.memoryPlan.buffers.size();
   if (!collectArtifactKernels(module, info.kernels, error))
     return fail();
+  // The tokenizer's vocabulary travels with the artifact (xfc run --text).
+  if (!moduleInfo.tokenizerJson.empty()) {
+    info.tokenizerJson = moduleInfo.tokenizerJson;
+    const std::string &vocab = moduleInfo.tokenizerVocab;
+    info.vocabSizeBytes = vocab.size();
+    info.vocabChecksum = fnv1a64(vocab.data(), vocab.size());
+    if (!writeTextFile(temp + "/" + info.vocabFile, vocab, error))
+      return fail();
+  }
   if (!writeManifest(temp + "/manifest.json", info, interface, error))
     return fail();
 
@@ -344,6 +353,10 @@ bool compileModel(const CompileRequest &request, CompileReport &report,
   info.inputRanges = listInputs(spec, shapes);
   if (checkpoint) {
     info.specJson = imported.specJson;
+    if (imported.hasTokenizer) {
+      info.tokenizerJson = wordPieceOptionsJson(imported.tokenizer.options);
+      info.tokenizerVocab = imported.tokenizer.vocabText;
+    }
   } else {
     std::ifstream in(request.specPath);
     std::stringstream buffer;

@@ -11,7 +11,9 @@
 // reads is either mapped, checked to have the one value xfc implements, or
 // listed as not changing inference math; docs/hf-import.md has the tables.
 // Fields transformers does not read (any other key) cannot change its math
-// either and are ignored, but reported as notes.
+// either and are ignored, but reported as notes. A sentence-transformers
+// folder (modules.json) adds the pooling of its Pooling and Normalize
+// modules; a BERT folder with vocab.txt adds its tokenizer (WordPiece.cpp).
 //
 //===----------------------------------------------------------------------===//
 
@@ -903,10 +905,85 @@ bool readGpt2Weights(Checkpoint &ckpt, const ModelSpec &spec, WeightStore &out,
 // Folders
 //===----------------------------------------------------------------------===//
 
-/// A sentence-transformers folder (modules.json): the folder of its
-/// Transformer module, and notes on the modules that are not imported.
-bool readSentenceTransformers(const std::string &dir, std::string &modelDir,
-                              std::vector<std::string> &notes,
+/// What a sentence-transformers folder (modules.json) adds to the model.
+struct SentenceTransformers {
+  std::string modelDir;      ///< The Transformer module's folder.
+  PoolingSpec pooling;       ///< From the Pooling and Normalize modules.
+  int64_t poolingWidth = -1; ///< word_embedding_dimension, if given.
+  std::string poolingConfig; ///< The Pooling module's config.json.
+};
+
+/// The pooling modes of sentence-transformers' Pooling config that xfc
+/// does not implement (each must be false or absent).
+const char *const kUnsupportedPoolingModes[] = {
+    "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
+    "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"};
+
+/// Reads a Pooling module's config.json into `st.pooling` (mean or cls).
+bool readPoolingConfig(const std::string &path, SentenceTransformers &st,
+                       std::string &error) {
+  Json config;
+  if (!readJsonFile(path, config, error))
+    return false;
+  st.poolingConfig = path;
+  auto flag = [&](const char *key, bool &out) {
+    out = false;
+    if (!config.contains(key) || config[key].is_null())
+      return true;
+    if (!config[key].is_boolean()) {
+      error = path + ": at $." + key + ": expected true or false, found " +
+              describeValue(config[key]);
+      return false;
+    }
+    out = config[key].get<bool>();
+    return true;
+  };
+  bool cls = false, mean = false;
+  if (!flag("pooling_mode_cls_token", cls) ||
+      !flag("pooling_mode_mean_tokens", mean))
+    return false;
+  for (const char *key : kUnsupportedPoolingModes) {
+    bool on = false;
+    if (!flag(key, on))
+      return false;
+    if (on) {
+      error = path + ": at $." + key +
+              ": expected false (xfc implements mean and cls pooling only), "
+              "found true";
+      return false;
+    }
+  }
+  if (cls && mean) {
+    error = path +
+            ": at $.pooling_mode_cls_token: expected one of "
+            "pooling_mode_cls_token and pooling_mode_mean_tokens to be true "
+            "(xfc does not concatenate poolings), found both true";
+    return false;
+  }
+  if (!cls && !mean) {
+    error = path + ": at $: expected pooling_mode_mean_tokens or "
+                   "pooling_mode_cls_token to be true, found no pooling mode";
+    return false;
+  }
+  st.pooling.mode = cls ? PoolingMode::Cls : PoolingMode::Mean;
+  if (config.contains("word_embedding_dimension")) {
+    const Json &width = config["word_embedding_dimension"];
+    if (!width.is_number_integer() || width.get<int64_t>() < 1) {
+      error = path +
+              ": at $.word_embedding_dimension: expected a positive "
+              "integer, found " +
+              describeValue(width);
+      return false;
+    }
+    st.poolingWidth = width.get<int64_t>();
+  }
+  return true;
+}
+
+/// A sentence-transformers folder (modules.json): Transformer, then
+/// optionally Pooling, then optionally Normalize; any other module would
+/// change the embedding and is refused.
+bool readSentenceTransformers(const std::string &dir, SentenceTransformers &st,
                               std::string &error) {
   const std::string path = dir + "/modules.json";
   Json modules;
@@ -917,7 +994,7 @@ bool readSentenceTransformers(const std::string &dir, std::string &modelDir,
             describeValue(modules);
     return false;
   }
-  bool found = false;
+  bool found = false, pooled = false;
   for (size_t i = 0; i < modules.size(); ++i) {
     const Json &module = modules[i];
     const std::string at = "$[" + std::to_string(i) + "]";
@@ -939,21 +1016,32 @@ bool readSentenceTransformers(const std::string &dir, std::string &modelDir,
         return false;
       }
       found = true;
-      modelDir = sub.empty() ? dir : dir + "/" + sub;
+      st.modelDir = sub.empty() ? dir : dir + "/" + sub;
       continue;
     }
-    std::string note = "sentence-transformers module " + at + " (" + type +
-                       ") is not imported";
-    if (type == "sentence_transformers.models.Pooling") {
-      Json pooling;
-      std::string poolingError;
-      if (readJsonFile(dir + "/" + sub + "/config.json", pooling, poolingError))
-        note += "; its config " +
-                pooling.dump(-1, ' ', false, Json::error_handler_t::replace);
-      note += " (the spec format has no pooling field: apply it to the "
-              "hidden states)";
+    const std::string kPooling = "sentence_transformers.models.Pooling";
+    const std::string kNormalize = "sentence_transformers.models.Normalize";
+    // The order the embedding is computed in: pooling reads the hidden
+    // states, normalization the pooled vector.
+    if (type == kPooling && found && !pooled && !st.pooling.normalize) {
+      if (!readPoolingConfig(dir + "/" + sub + "/config.json", st, error))
+        return false;
+      pooled = true;
+      continue;
     }
-    notes.push_back(note);
+    if (type == kNormalize && pooled && !st.pooling.normalize) {
+      st.pooling.normalize = true;
+      continue;
+    }
+    error = path + ": at " + at + ".type: expected " +
+            (!found    ? "\"sentence_transformers.models.Transformer\" first"
+             : !pooled ? "\"" + kPooling + "\" after the Transformer"
+             : !st.pooling.normalize
+                 ? "\"" + kNormalize + "\" after the Pooling module"
+                 : std::string("no module after Normalize")) +
+            " (xfc computes Transformer, Pooling, Normalize), found \"" + type +
+            "\"";
+    return false;
   }
   if (!found) {
     error = path + ": expected a module of type "
@@ -1018,10 +1106,12 @@ bool importHfCheckpoint(const std::string &dir, const std::string &name,
             (fs::exists(dir, ec) ? "a file" : "nothing");
     return false;
   }
-  std::string modelDir = dir;
+  SentenceTransformers st;
+  st.modelDir = dir;
   if (fs::exists(dir + "/modules.json", ec) &&
-      !readSentenceTransformers(dir, modelDir, out.notes, error))
+      !readSentenceTransformers(dir, st, error))
     return false;
+  const std::string &modelDir = st.modelDir;
 
   const std::string configPath = modelDir + "/config.json";
   if (!fs::exists(configPath, ec)) {
@@ -1077,6 +1167,20 @@ bool importHfCheckpoint(const std::string &dir, const std::string &name,
   if (bert ? !importBert(reader, specName, weightsFile, spec, error)
            : !importGpt2(reader, lmHead, specName, weightsFile, spec, error))
     return false;
+  if (st.pooling.enabled()) {
+    // The Pooling module pools vectors of the Transformer's width.
+    const int64_t width = spec["d_model"].get<int64_t>();
+    if (st.poolingWidth >= 0 && st.poolingWidth != width) {
+      error = st.poolingConfig + ": at $.word_embedding_dimension: expected " +
+              std::to_string(width) + " (the model's " +
+              (bert ? "hidden_size" : "n_embd") + "), found " +
+              std::to_string(st.poolingWidth);
+      return false;
+    }
+    spec["pooling"] = {
+        {"mode", st.pooling.mode == PoolingMode::Cls ? "cls" : "mean"},
+        {"normalize", st.pooling.normalize}};
+  }
   reader.ignore({"model_type", "architectures"});
   std::vector<std::string> unread = reader.unread();
   if (!unread.empty()) {
@@ -1101,6 +1205,18 @@ bool importHfCheckpoint(const std::string &dir, const std::string &name,
     error =
         configPath + ": the imported spec is not valid: " + specError.message();
     return false;
+  }
+
+  // The text tokenizer, recorded in artifacts compiled from the folder.
+  if (bert) {
+    std::string tokenizerError;
+    out.hasTokenizer = readHfTokenizer(modelDir, out.spec.maxSeqLen,
+                                       out.tokenizer, tokenizerError);
+    // Without vocab.txt the artifact takes token ids only.
+    if (!tokenizerError.empty()) {
+      error = tokenizerError;
+      return false;
+    }
   }
 
   Checkpoint checkpoint;

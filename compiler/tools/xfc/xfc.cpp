@@ -15,6 +15,8 @@
 #include "xfc/Support/Npy.h"
 #include "xfc/runtime.h"
 
+#include "TextRun.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -82,6 +84,13 @@ const char *kUsage = R"(usage:
       --profile              time every kernel of the timed runs and print
                              a table, slowest first
       --force                replace existing --output files
+      --text TEXT            a sentence to tokenize and run (repeatable),
+                             with the artifact's tokenizer (compiled from a
+                             Hugging Face folder with vocab.txt)
+      --text-file FILE       sentences to run, one a line; they are run in
+                             batches of the compiled batch size, and
+                             --output writes the sentence embedding (or
+                             NAME=FILE an output) with one row per sentence
   xfc import-hf HF_DIR -o SPEC.json [--name NAME] [--force]
                              write the spec of a BERT or GPT-2 checkpoint
                              (config.json + model.safetensors) and its
@@ -540,6 +549,8 @@ int runRun(const std::vector<std::string> &args) {
   // The run's shape (0: not given), for artifacts with buckets.
   xfc_run_shape runShape{0, 0, 0};
   bool shapeGiven = false;
+  xfc::TextRunOptions text;
+  bool timingOptions = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
     auto next = [&](std::string &out) {
@@ -557,6 +568,11 @@ int runRun(const std::vector<std::string> &args) {
       if (!next(v))
         return usageError("--output expects a file");
       outputFiles.push_back(splitNamed(v));
+    } else if (a == "--text" || a == "--text-file") {
+      if (!next(v))
+        return usageError(a + " expects " +
+                          (a == "--text" ? "a sentence" : "a file"));
+      (a == "--text" ? text.texts : text.textFiles).push_back(v);
     } else if (a == "--random-input") {
       randomInput = true;
     } else if (a == "--force") {
@@ -587,6 +603,7 @@ int runRun(const std::vector<std::string> &args) {
         return usageError(a + " expects an integer >= " +
                           std::to_string(least) + ", found '" + v + "'");
       (a == "--seed" ? seed : a == "--repeat" ? repeat : warmup) = n;
+      timingOptions = timingOptions || a != "--seed";
     } else if (!a.empty() && a[0] == '-') {
       return usageError("unknown option '" + a + "'");
     } else if (artifact.empty()) {
@@ -597,6 +614,17 @@ int runRun(const std::vector<std::string> &args) {
   }
   if (artifact.empty())
     return usageError("run: no artifact folder given");
+  if (!text.texts.empty() || !text.textFiles.empty()) {
+    if (!inputFiles.empty() || randomInput || profile || timingOptions)
+      return usageError("--text and --text-file give every input; they do "
+                        "not combine with --input, --random-input, --repeat, "
+                        "--warmup or --profile");
+    text.artifact = artifact;
+    text.outputs = outputFiles;
+    text.threads = threads;
+    text.force = force;
+    return xfc::runTextInputs(text);
+  }
   OpenModel m;
   if (!check(xfc_model_open(artifact.c_str(), nullptr, &m.model), "open"))
     return 1;

@@ -279,34 +279,116 @@ TEST(HfImport, SubnormalAndSpecialHalves) {
   }
 }
 
+/// Writes a sentence-transformers modules.json listing `types` (the short
+/// names Transformer, Pooling, Normalize, Dense) and the Pooling config.
+void writeSentenceTransformers(const std::string &dir,
+                               const std::vector<std::string> &types,
+                               const std::string &poolingConfig) {
+  json modules = json::array();
+  for (size_t i = 0; i < types.size(); ++i)
+    modules.push_back({{"idx", i},
+                       {"name", std::to_string(i)},
+                       {"path", types[i] == "Transformer"
+                                    ? std::string()
+                                    : std::to_string(i) + "_" + types[i]},
+                       {"type", "sentence_transformers.models." + types[i]}});
+  writeText(dir + "/modules.json", modules.dump());
+  for (size_t i = 0; i < types.size(); ++i)
+    if (types[i] == "Pooling") {
+      fs::create_directories(dir + "/" + std::to_string(i) + "_Pooling");
+      writeText(dir + "/" + std::to_string(i) + "_Pooling/config.json",
+                poolingConfig);
+    }
+}
+
+const char *const kMeanPooling = R"({"word_embedding_dimension": 64,
+    "pooling_mode_cls_token": false, "pooling_mode_mean_tokens": true,
+    "pooling_mode_max_tokens": false,
+    "pooling_mode_mean_sqrt_len_tokens": false})";
+
 TEST(HfImport, SentenceTransformersFolder) {
   Scratch dir("st");
   copyCheckpoint("bert_tiny", dir.path());
-  writeText(dir.path() + "/modules.json",
-            R"([{"idx": 0, "name": "0", "path": "",
-                 "type": "sentence_transformers.models.Transformer"},
-                {"idx": 1, "name": "1", "path": "1_Pooling",
-                 "type": "sentence_transformers.models.Pooling"},
-                {"idx": 2, "name": "2", "path": "2_Normalize",
-                 "type": "sentence_transformers.models.Normalize"}])");
-  fs::create_directories(dir.path() + "/1_Pooling");
-  writeText(
-      dir.path() + "/1_Pooling/config.json",
-      R"({"word_embedding_dimension": 64, "pooling_mode_mean_tokens": true})");
+  writeSentenceTransformers(dir.path(), {"Transformer", "Pooling", "Normalize"},
+                            kMeanPooling);
   HfImport imported;
   std::string error;
   ASSERT_TRUE(importHfCheckpoint(dir.path(), "st", "", imported, error))
       << error;
-  ASSERT_EQ(imported.notes.size(), 2u);
-  EXPECT_EQ(imported.notes[0],
-            "sentence-transformers module $[1] "
-            "(sentence_transformers.models.Pooling) is not imported; its "
-            "config {\"pooling_mode_mean_tokens\":true,\"word_embedding_"
-            "dimension\":64} (the spec format has no pooling field: apply it "
-            "to the hidden states)");
-  EXPECT_EQ(imported.notes[1], "sentence-transformers module $[2] "
-                               "(sentence_transformers.models.Normalize) is "
-                               "not imported");
+  EXPECT_TRUE(imported.notes.empty());
+  EXPECT_EQ(imported.spec.pooling.mode, PoolingMode::Mean);
+  EXPECT_TRUE(imported.spec.pooling.normalize);
+  EXPECT_EQ(json::parse(imported.specJson)["pooling"],
+            json::parse(R"({"mode": "mean", "normalize": true})"));
+  // No vocab.txt: no tokenizer.
+  EXPECT_FALSE(imported.hasTokenizer);
+}
+
+TEST(HfImport, SentenceTransformersClsWithoutNormalize) {
+  Scratch dir("st_cls");
+  copyCheckpoint("bert_tiny", dir.path());
+  writeSentenceTransformers(dir.path(), {"Transformer", "Pooling"},
+                            R"({"pooling_mode_cls_token": true})");
+  HfImport imported;
+  std::string error;
+  ASSERT_TRUE(importHfCheckpoint(dir.path(), "", "", imported, error)) << error;
+  EXPECT_EQ(imported.spec.pooling.mode, PoolingMode::Cls);
+  EXPECT_FALSE(imported.spec.pooling.normalize);
+}
+
+TEST(HfImport, SentenceTransformersTransformerOnly) {
+  Scratch dir("st_plain");
+  copyCheckpoint("bert_tiny", dir.path());
+  writeSentenceTransformers(dir.path(), {"Transformer"}, "");
+  HfImport imported;
+  std::string error;
+  ASSERT_TRUE(importHfCheckpoint(dir.path(), "", "", imported, error)) << error;
+  EXPECT_FALSE(imported.spec.pooling.enabled());
+  EXPECT_FALSE(json::parse(imported.specJson).contains("pooling"));
+}
+
+TEST(HfImport, TokenizerFromTokenizerJson) {
+  Scratch dir("tokenizer_json");
+  copyCheckpoint("bert_tiny", dir.path());
+  // No vocab.txt: the WordPiece vocabulary of tokenizer.json (ids in any
+  // order of keys).
+  writeText(dir.path() + "/tokenizer.json",
+            R"({"model": {"type": "WordPiece", "unk_token": "[UNK]",
+                "continuing_subword_prefix": "##",
+                "max_input_chars_per_word": 50,
+                "vocab": {"[UNK]": 1, "[PAD]": 0, "[CLS]": 2, "[SEP]": 3,
+                          "hello": 4}}})");
+  HfImport imported;
+  std::string error;
+  ASSERT_TRUE(importHfCheckpoint(dir.path(), "", "", imported, error)) << error;
+  ASSERT_TRUE(imported.hasTokenizer);
+  EXPECT_EQ(imported.tokenizer.vocabText,
+            "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n");
+  EXPECT_EQ(imported.tokenizer.options.maxCharsPerWord, 50);
+  // Another model type: no tokenizer.
+  writeText(dir.path() + "/tokenizer.json", R"({"model": {"type": "BPE"}})");
+  ASSERT_TRUE(importHfCheckpoint(dir.path(), "", "", imported, error)) << error;
+  EXPECT_FALSE(imported.hasTokenizer);
+}
+
+TEST(HfImport, TokenizerOfTheFolder) {
+  Scratch dir("tokenizer");
+  copyCheckpoint("bert_tiny", dir.path());
+  std::string vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n";
+  writeText(dir.path() + "/vocab.txt", vocab);
+  writeText(dir.path() + "/tokenizer_config.json",
+            R"({"do_lower_case": false, "model_max_length": 1e30,
+                "tokenizer_class": "BertTokenizer"})");
+  HfImport imported;
+  std::string error;
+  ASSERT_TRUE(importHfCheckpoint(dir.path(), "", "", imported, error)) << error;
+  ASSERT_TRUE(imported.hasTokenizer);
+  EXPECT_EQ(imported.tokenizer.vocabText, vocab);
+  EXPECT_FALSE(imported.tokenizer.options.lowercase);
+  // strip_accents follows do_lower_case when absent.
+  EXPECT_FALSE(imported.tokenizer.options.stripAccents);
+  // model_max_length "unlimited": max_position_embeddings (32) bounds it.
+  EXPECT_EQ(imported.tokenizer.options.maxLength, 32);
 }
 
 TEST(HfImport, LegacyLayerNormNamesAndUnknownFieldsNote) {
@@ -630,13 +712,166 @@ const std::vector<ErrorCase> &errorCases() {
        "DIR/modules.json: at $[0]: expected an object with a string "
        "\"type\" and \"path\", found {\"path\":\"\"}"},
       {"NoTransformerModule", "bert_tiny",
-       [](const std::string &d) {
-         writeText(d + "/modules.json",
-                   R"([{"path": "1_Pooling",
-                        "type": "sentence_transformers.models.Pooling"}])");
-       },
+       [](const std::string &d) { writeText(d + "/modules.json", "[]"); },
        "DIR/modules.json: expected a module of type "
        "\"sentence_transformers.models.Transformer\", found none"},
+      {"PoolingBeforeTransformer", "bert_tiny",
+       [](const std::string &d) {
+         writeSentenceTransformers(d, {"Pooling", "Transformer"}, kMeanPooling);
+       },
+       "DIR/modules.json: at $[0].type: expected "
+       "\"sentence_transformers.models.Transformer\" first (xfc computes "
+       "Transformer, Pooling, Normalize), found "
+       "\"sentence_transformers.models.Pooling\""},
+      {"NormalizeWithoutPooling", "bert_tiny",
+       [](const std::string &d) {
+         writeSentenceTransformers(d, {"Transformer", "Normalize"}, "");
+       },
+       "DIR/modules.json: at $[1].type: expected "
+       "\"sentence_transformers.models.Pooling\" after the Transformer (xfc "
+       "computes Transformer, Pooling, Normalize), found "
+       "\"sentence_transformers.models.Normalize\""},
+      {"DenseAfterPooling", "bert_tiny",
+       [](const std::string &d) {
+         writeSentenceTransformers(d, {"Transformer", "Pooling", "Dense"},
+                                   kMeanPooling);
+       },
+       "DIR/modules.json: at $[2].type: expected "
+       "\"sentence_transformers.models.Normalize\" after the Pooling module "
+       "(xfc computes Transformer, Pooling, Normalize), found "
+       "\"sentence_transformers.models.Dense\""},
+      {"ModuleAfterNormalize", "bert_tiny",
+       [](const std::string &d) {
+         writeSentenceTransformers(
+             d, {"Transformer", "Pooling", "Normalize", "Normalize"},
+             kMeanPooling);
+       },
+       "DIR/modules.json: at $[3].type: expected no module after Normalize "
+       "(xfc computes Transformer, Pooling, Normalize), found "
+       "\"sentence_transformers.models.Normalize\""},
+      {"MaxPooling", "bert_tiny",
+       [](const std::string &d) {
+         writeSentenceTransformers(d, {"Transformer", "Pooling"},
+                                   R"({"pooling_mode_mean_tokens": true,
+                                       "pooling_mode_max_tokens": true})");
+       },
+       "DIR/1_Pooling/config.json: at $.pooling_mode_max_tokens: expected "
+       "false (xfc implements mean and cls pooling only), found true"},
+      {"LastTokenPooling", "bert_tiny",
+       [](const std::string &d) {
+         writeSentenceTransformers(d, {"Transformer", "Pooling"},
+                                   R"({"pooling_mode_lasttoken": true})");
+       },
+       "DIR/1_Pooling/config.json: at $.pooling_mode_lasttoken: expected "
+       "false (xfc implements mean and cls pooling only), found true"},
+      {"MeanAndClsPooling", "bert_tiny",
+       [](const std::string &d) {
+         writeSentenceTransformers(d, {"Transformer", "Pooling"},
+                                   R"({"pooling_mode_mean_tokens": true,
+                                       "pooling_mode_cls_token": true})");
+       },
+       "DIR/1_Pooling/config.json: at $.pooling_mode_cls_token: expected "
+       "one of pooling_mode_cls_token and pooling_mode_mean_tokens to be "
+       "true (xfc does not concatenate poolings), found both true"},
+      {"NoPoolingMode", "bert_tiny",
+       [](const std::string &d) {
+         writeSentenceTransformers(d, {"Transformer", "Pooling"},
+                                   R"({"word_embedding_dimension": 64})");
+       },
+       "DIR/1_Pooling/config.json: at $: expected pooling_mode_mean_tokens "
+       "or pooling_mode_cls_token to be true, found no pooling mode"},
+      {"PoolingFlagNotBoolean", "bert_tiny",
+       [](const std::string &d) {
+         writeSentenceTransformers(d, {"Transformer", "Pooling"},
+                                   R"({"pooling_mode_mean_tokens": "yes"})");
+       },
+       "DIR/1_Pooling/config.json: at $.pooling_mode_mean_tokens: expected "
+       "true or false, found \"yes\""},
+      {"PoolingWidthNotInteger", "bert_tiny",
+       [](const std::string &d) {
+         writeSentenceTransformers(d, {"Transformer", "Pooling"},
+                                   R"({"pooling_mode_mean_tokens": true,
+                                       "word_embedding_dimension": 6.5})");
+       },
+       "DIR/1_Pooling/config.json: at $.word_embedding_dimension: expected a "
+       "positive integer, found 6.5"},
+      {"PoolingWidthDiffers", "bert_tiny",
+       [](const std::string &d) {
+         writeSentenceTransformers(d, {"Transformer", "Pooling"},
+                                   R"({"pooling_mode_mean_tokens": true,
+                                       "word_embedding_dimension": 384})");
+       },
+       "DIR/1_Pooling/config.json: at $.word_embedding_dimension: expected "
+       "64 (the model's hidden_size), found 384"},
+      {"PoolingConfigMissing", "bert_tiny",
+       [](const std::string &d) {
+         writeSentenceTransformers(d, {"Transformer", "Pooling"}, "");
+         fs::remove(d + "/1_Pooling/config.json");
+       },
+       "DIR/1_Pooling/config.json: cannot read the file: No such file or "
+       "directory"},
+      {"PoolingOnGpt2", "gpt2_tiny",
+       [](const std::string &d) {
+         writeSentenceTransformers(d, {"Transformer", "Pooling"},
+                                   R"({"pooling_mode_mean_tokens": true})");
+       },
+       "DIR/config.json: the imported spec is not valid: at $.pooling: "
+       "expected no \"pooling\" (it applies to kind \"encoder\" only), "
+       "found \"pooling\" with kind \"decoder\""},
+      {"TokenizerClass", "bert_tiny",
+       [](const std::string &d) {
+         writeText(d + "/vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n");
+         writeText(d + "/tokenizer_config.json",
+                   R"({"tokenizer_class": "RobertaTokenizer"})");
+       },
+       "DIR/tokenizer_config.json: at $.tokenizer_class: expected "
+       "\"BertTokenizer\" or \"BertTokenizerFast\" (xfc implements BERT's "
+       "WordPiece tokenizer only), found \"RobertaTokenizer\""},
+      {"TokenizerConfigNotObject", "bert_tiny",
+       [](const std::string &d) {
+         writeText(d + "/vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n");
+         writeText(d + "/tokenizer_config.json", "[1]");
+       },
+       "DIR/tokenizer_config.json: at $: expected a JSON object, found [1]"},
+      {"TokenizerLowerCaseNotBoolean", "bert_tiny",
+       [](const std::string &d) {
+         writeText(d + "/vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n");
+         writeText(d + "/tokenizer_config.json", R"({"do_lower_case": 1})");
+       },
+       "DIR/tokenizer_config.json: at $.do_lower_case: expected true, false "
+       "or null, found 1"},
+      {"TokenizerMaxLengthNotNumber", "bert_tiny",
+       [](const std::string &d) {
+         writeText(d + "/vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n");
+         writeText(d + "/tokenizer_config.json",
+                   R"({"model_max_length": "long"})");
+       },
+       "DIR/tokenizer_config.json: at $.model_max_length: expected a number "
+       ">= 2, found \"long\""},
+      {"TokenizerTokenNotString", "bert_tiny",
+       [](const std::string &d) {
+         writeText(d + "/vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n");
+         writeText(d + "/tokenizer_config.json", R"({"unk_token": 5})");
+       },
+       "DIR/tokenizer_config.json: at $.unk_token: expected a string or "
+       "{\"content\": string}, found 5"},
+      {"TokenizerJsonIdsNotDense", "bert_tiny",
+       [](const std::string &d) {
+         writeText(d + "/tokenizer.json",
+                   R"({"model": {"type": "WordPiece",
+                                 "vocab": {"[PAD]": 0, "[UNK]": 2}}})");
+       },
+       "DIR/tokenizer.json: at $.model.vocab: expected an object mapping "
+       "single-line tokens to the ids 0 to N-1, each once, found "
+       "{\"[PAD]\":0,\"[UNK]\":2}"},
+      {"MaxSeqLengthTooLong", "bert_tiny",
+       [](const std::string &d) {
+         writeText(d + "/vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n");
+         writeText(d + "/sentence_bert_config.json",
+                   R"({"max_seq_length": 512})");
+       },
+       "DIR/sentence_bert_config.json: at $.max_seq_length: expected at "
+       "most max_position_embeddings (32), found 512"},
       {"TwoTransformerModules", "bert_tiny",
        [](const std::string &d) {
          writeText(

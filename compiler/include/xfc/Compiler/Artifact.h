@@ -130,6 +130,12 @@ struct ManifestInfo {
   /// an artifact of one shape.
   std::vector<ArtifactBucket> buckets;
   std::vector<ArtifactTensorDims> inputDims, outputDims;
+  /// The text tokenizer (docs/artifact.md, "tokenizer"): its options as
+  /// JSON text, and the vocabulary file written beside the manifest; none
+  /// when tokenizerJson is empty.
+  std::string tokenizerJson;
+  std::string vocabFile = "vocab.txt";
+  uint64_t vocabSizeBytes = 0, vocabChecksum = 0;
 };
 
 /// Writes `text` to `path` (replacing it); false with `error` naming the

@@ -82,6 +82,9 @@ struct ModuleInfo {
   std::string specJson; ///< The spec as given, if any (provenance).
   /// Value ranges of integer inputs, matched by name (may be empty).
   std::vector<TensorDecl> inputRanges;
+  /// The text tokenizer, if any: the manifest's "tokenizer" object (JSON
+  /// text, from wordPieceOptionsJson) and the vocabulary file's bytes.
+  std::string tokenizerJson, tokenizerVocab;
 };
 
 /// The back half of compileModel, for IR that did not come from a spec

