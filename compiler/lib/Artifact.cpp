@@ -354,8 +354,9 @@ bool writeManifest(const std::string &path, const ManifestInfo &info,
   // runtimes that read only 4 still open them.
   const ArtifactSegmentMemory &segment = interface.segmentMemory;
   // Format 6 only adds buckets, likewise.
-  manifest["format_version"] =
-      !info.buckets.empty() ? 6 : segment.memoryLength > 0 ? 5 : 4;
+  manifest["format_version"] = !info.buckets.empty()      ? 6
+                               : segment.memoryLength > 0 ? 5
+                                                          : 4;
   manifest["model_name"] = info.modelName;
   manifest["library"] = info.libraryFile;
   manifest["library_size_bytes"] = info.librarySizeBytes;

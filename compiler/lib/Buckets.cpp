@@ -121,8 +121,8 @@ bool suffixPublicSymbols(mlir::ModuleOp module, const std::string &suffix,
           func.getLinkage() == mlir::LLVM::Linkage::External)
         toRename.push_back(&op);
     } else if (auto global = mlir::dyn_cast<mlir::LLVM::GlobalOp>(op)) {
-      bool defined = global.getValueOrNull() ||
-                     !global.getInitializerRegion().empty();
+      bool defined =
+          global.getValueOrNull() || !global.getInitializerRegion().empty();
       if (defined && global.getLinkage() == mlir::LLVM::Linkage::External)
         toRename.push_back(&op);
     }
@@ -269,8 +269,8 @@ bool parseBucketList(const std::string &text, int64_t defaultBatch,
 bool checkBucketable(const ModelSpec &spec,
                      const std::vector<ShapeOptions> &buckets,
                      std::string &error) {
-  const std::string model = "model '" + spec.name + "' (" +
-                            toString(spec.kind) + ")";
+  const std::string model =
+      "model '" + spec.name + "' (" + toString(spec.kind) + ")";
   if (spec.transformerXL()) {
     error = "--buckets: " + model +
             " is a transformer_xl model, whose segment length is fixed by "
@@ -279,8 +279,7 @@ bool checkBucketable(const ModelSpec &spec,
   }
   for (const std::string &pattern : spec.attentionPatterns)
     if (!pattern.empty()) {
-      error = "--buckets: " + model + " has the attention pattern '" +
-              pattern +
+      error = "--buckets: " + model + " has the attention pattern '" + pattern +
               "'; buckets support the default attention only (a pattern "
               "may mix padded keys into the valid rows or depend on the "
               "sequence length)";
@@ -338,8 +337,8 @@ bool compileBucketedModel(const ModelSpec &spec, const WeightStore &weights,
   llvm::SmallString<256> tempDir(request.outputDir);
   llvm::sys::path::remove_dots(tempDir, /*remove_dot_dot=*/true);
   llvm::SmallString<256> tempPath;
-  llvm::sys::fs::createUniquePath(tempDir.str().str() + ".tmp-%%%%%%",
-                                  tempPath, /*MakeAbsolute=*/false);
+  llvm::sys::fs::createUniquePath(tempDir.str().str() + ".tmp-%%%%%%", tempPath,
+                                  /*MakeAbsolute=*/false);
   const std::string temp = tempPath.str().str();
   if (!createFolder(temp, error))
     return false;
@@ -383,25 +382,23 @@ bool compileBucketedModel(const ModelSpec &spec, const WeightStore &weights,
              writeTextFile(dumpDir + "/" + file, printModule(*module), error);
     };
     CpuPipelineOptions bucketOpts = opts;
-    if (!planFusions(*module, bucketOpts, request.fusionPlanPath,
-                     bucket.fusion, error) ||
+    if (!planFusions(*module, bucketOpts, request.fusionPlanPath, bucket.fusion,
+                     error) ||
         !dump("0-xf.mlir"))
       return fail();
     struct Stage {
       const char *name;
       void (*build)(mlir::OpPassManager &, const CpuPipelineOptions &);
       const char *dumpFile;
-    } stages[] = {
-        {"xf-model-stage", buildModelStage, "1-model-stage.mlir"},
-        {"xf-linalg-stage", buildLinalgStage, "2-linalg-stage.mlir"},
-        {"xf-buffer-stage", buildBufferStage, "3-buffer-stage.mlir"},
-        {"xf-llvm-stage", buildLLVMStage, "4-llvm-stage.mlir"}};
+    } stages[] = {{"xf-model-stage", buildModelStage, "1-model-stage.mlir"},
+                  {"xf-linalg-stage", buildLinalgStage, "2-linalg-stage.mlir"},
+                  {"xf-buffer-stage", buildBufferStage, "3-buffer-stage.mlir"},
+                  {"xf-llvm-stage", buildLLVMStage, "4-llvm-stage.mlir"}};
     for (const Stage &stage : stages) {
       mlir::PassManager pm(&context);
       stage.build(pm, bucketOpts);
       if (mlir::failed(pm.run(*module))) {
-        error = where + "stage " + stage.name + " failed:\n" +
-                diagnostics.text;
+        error = where + "stage " + stage.name + " failed:\n" + diagnostics.text;
         return fail();
       }
       if (!dump(stage.dumpFile))
@@ -433,8 +430,7 @@ bool compileBucketedModel(const ModelSpec &spec, const WeightStore &weights,
   const CompiledBucket &primary = compiled.back();
   for (const CompiledBucket &bucket : compiled)
     if (!checkSameLayout(bucket.name, primary.interface, primary.kernels,
-                         bucket.interface, bucket.kernels, primary.name,
-                         error))
+                         bucket.interface, bucket.kernels, primary.name, error))
       return fail();
 
   Clock::time_point step = Clock::now();
@@ -471,13 +467,13 @@ bool compileBucketedModel(const ModelSpec &spec, const WeightStore &weights,
         return false;
       }
       for (size_t i = 0; i < tensors.size(); ++i) {
-        std::vector<int64_t> expected = shapeAt(reference[i], dims[i],
-                                                bucket.shapes);
+        std::vector<int64_t> expected =
+            shapeAt(reference[i], dims[i], bucket.shapes);
         if (tensors[i].name != reference[i].name ||
             tensors[i].shape != expected) {
           error = "bucket " + bucket.name + ": tensor '" + tensors[i].name +
-                  "' has shape " + shapeText(tensors[i].shape) +
-                  ", expected " + shapeText(expected);
+                  "' has shape " + shapeText(tensors[i].shape) + ", expected " +
+                  shapeText(expected);
           return false;
         }
       }
@@ -489,8 +485,7 @@ bool compileBucketedModel(const ModelSpec &spec, const WeightStore &weights,
     ArtifactBucket entry;
     entry.shapes = bucket.shapes;
     bool isPrimary = &bucket == &primary;
-    entry.entrySymbol =
-        info.entrySymbol + (isPrimary ? "" : "_" + bucket.name);
+    entry.entrySymbol = info.entrySymbol + (isPrimary ? "" : "_" + bucket.name);
     entry.signatureSymbol =
         std::string("xfc_signature") + (isPrimary ? "" : "_" + bucket.name);
     entry.arenaBytes = bucket.memoryPlan.arenaBytes;

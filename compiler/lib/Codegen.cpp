@@ -239,23 +239,14 @@ bool linkSharedLibrary(const std::vector<std::string> &objectPaths,
   // process that does not already have them. Parallel kernels call LLVM's
   // OpenMP runtime (__kmpc_*), found at run time through the RUNPATH; it
   // is linked --as-needed so single-threaded artifacts do not depend on it.
-  std::vector<std::string> argStorage{XFC_LLD_PATH,
-                                      "-shared",
-                                      "--no-undefined",
-                                      "-o",
-                                      libraryPath};
+  std::vector<std::string> argStorage{XFC_LLD_PATH, "-shared", "--no-undefined",
+                                      "-o", libraryPath};
   argStorage.insert(argStorage.end(), objectPaths.begin(), objectPaths.end());
-  argStorage.insert(argStorage.end(), {"-L/lib/x86_64-linux-gnu",
-                                      "-L/usr/lib/x86_64-linux-gnu",
-                                      "-L/lib64",
-                                      "-L/usr/lib64",
-                                      "-l:libm.so.6",
-                                      "-l:libc.so.6",
-                                      "--as-needed",
-                                      "-L" XFC_LIBOMP_DIR,
-                                      "-l:libomp.so.5",
-                                      "-rpath",
-                                      XFC_LIBOMP_DIR});
+  argStorage.insert(argStorage.end(),
+                    {"-L/lib/x86_64-linux-gnu", "-L/usr/lib/x86_64-linux-gnu",
+                     "-L/lib64", "-L/usr/lib64", "-l:libm.so.6", "-l:libc.so.6",
+                     "--as-needed", "-L" XFC_LIBOMP_DIR, "-l:libomp.so.5",
+                     "-rpath", XFC_LIBOMP_DIR});
   std::vector<llvm::StringRef> args(argStorage.begin(), argStorage.end());
   std::string execError;
   llvm::SmallString<128> logPath;

@@ -59,8 +59,7 @@ struct Backend {
                              void **entry, std::string &error);
 
   /// As `run`, calling an entry point from `resolve`.
-  void (*runEntry)(void *handle, void *entry, void **args,
-                   int32_t numThreads);
+  void (*runEntry)(void *handle, void *entry, void **args, int32_t numThreads);
 };
 
 /// The backend for host shared libraries (dlopen + dlsym).

@@ -491,10 +491,9 @@ void parseBuckets(const Json &list, Manifest &out) {
     bucket.batch = positive("batch");
     bucket.seqLen = positive("seq_len");
     bucket.tgtLen = positive("tgt_len");
-    for (auto [key, field] :
-         {std::pair<const char *, std::string *>{"entry_symbol",
-                                                 &bucket.entrySymbol},
-          {"signature_symbol", &bucket.signatureSymbol}}) {
+    for (auto [key, field] : {std::pair<const char *, std::string *>{
+                                  "entry_symbol", &bucket.entrySymbol},
+                              {"signature_symbol", &bucket.signatureSymbol}}) {
       *field = getString(item, at, key);
       if (!isIdentifier(*field) || !symbols.insert(*field).second)
         fail(at + "." + key, "a C identifier not used by another bucket",

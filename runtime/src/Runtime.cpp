@@ -561,8 +561,7 @@ xfc_status checkBuffers(const char *function, const char *kind,
           std::string(function) + ": " + kind + " " + std::to_string(i) +
               " ('" + tensor.name + "', " +
               xfc::manifestDtypeName(tensor.dtype) + " " +
-              shapeString(shape ? xfc::shapeAt(tensor, *shape)
-                                : tensor.shape) +
+              shapeString(shape ? xfc::shapeAt(tensor, *shape) : tensor.shape) +
               "): expected size_bytes " + std::to_string(expected) +
               ", found " + std::to_string(buffers[i].size_bytes));
     if (!buffers[i].data && expected != 0)
@@ -709,13 +708,12 @@ xfc_status createPadBuffers(xfc_context &context) {
     return makeStatus(XFC_INVALID_ARGUMENT,
                       "xfc_context_create: the padding buffers do not fit "
                       "in memory");
-  context.padBlock =
-      std::aligned_alloc(64, static_cast<size_t>(std::max<uint64_t>(total, 64)));
+  context.padBlock = std::aligned_alloc(
+      64, static_cast<size_t>(std::max<uint64_t>(total, 64)));
   if (!context.padBlock)
-    return makeStatus(XFC_INTERNAL,
-                      "xfc_context_create: cannot allocate the " +
-                          std::to_string(total) +
-                          "-byte padding buffers: out of memory");
+    return makeStatus(XFC_INTERNAL, "xfc_context_create: cannot allocate the " +
+                                        std::to_string(total) +
+                                        "-byte padding buffers: out of memory");
   auto *base = static_cast<uint8_t *>(context.padBlock);
   size_t k = 0;
   for (size_t i = 0; i < model.inputPadBytes.size(); ++i)
@@ -897,15 +895,14 @@ xfc_status selectBucket(const char *function, const xfc_model &model,
     out.tgt_len = out.seq_len;
   const std::vector<xfc::ManifestBucket> &buckets = model.manifest.buckets;
   if (buckets.empty())
-    return makeStatus(XFC_INVALID_ARGUMENT,
-                      std::string(function) + ": model '" +
-                          model.manifest.modelName +
-                          "' was compiled for one shape (batch " +
-                          std::to_string(model.manifest.compiledBatch) +
-                          ", seq_len " +
-                          std::to_string(model.manifest.compiledSeqLen) +
-                          ") and has no buckets; compile it with "
-                          "`xfc compile --buckets=...` to run other shapes");
+    return makeStatus(
+        XFC_INVALID_ARGUMENT,
+        std::string(function) + ": model '" + model.manifest.modelName +
+            "' was compiled for one shape (batch " +
+            std::to_string(model.manifest.compiledBatch) + ", seq_len " +
+            std::to_string(model.manifest.compiledSeqLen) +
+            ") and has no buckets; compile it with "
+            "`xfc compile --buckets=...` to run other shapes");
   for (index = 0; index < buckets.size(); ++index) {
     const xfc::ManifestBucket &b = buckets[index];
     if (b.batch >= out.batch && b.seqLen >= out.seq_len &&
@@ -980,16 +977,15 @@ xfc_status runShaped(const char *function, xfc_context *context,
                       numOutputs);
   xfc_run_shape actual;
   size_t index = 0;
-  if (xfc_status status =
-          selectBucket(function, *model, shape, actual, index))
+  if (xfc_status status = selectBucket(function, *model, shape, actual, index))
     return status;
   const xfc::ManifestBucket &bucket = manifest.buckets[index];
   xfc_run_shape padded{bucket.batch, bucket.seqLen, bucket.tgtLen};
   if (xfc_status status = checkBuffers(function, "input", inputs, numInputs,
                                        manifest.inputs, &actual))
     return status;
-  if (xfc_status status = checkBuffers(function, "output", outputs,
-                                       numOutputs, manifest.outputs, &actual))
+  if (xfc_status status = checkBuffers(function, "output", outputs, numOutputs,
+                                       manifest.outputs, &actual))
     return status;
   if (xfc_status status = checkInputRanges(function, *model, inputs, &actual))
     return status;
@@ -1422,8 +1418,7 @@ xfc_status xfc_context_run_shaped(xfc_context *context,
 xfc_status xfc_model_run_shaped(const xfc_model *model,
                                 const xfc_run_shape *shape,
                                 const xfc_buffer *inputs, size_t num_inputs,
-                                const xfc_buffer *outputs,
-                                size_t num_outputs) {
+                                const xfc_buffer *outputs, size_t num_outputs) {
   return guarded("xfc_model_run_shaped", [&] {
     return runModelShaped(model, shape, inputs, num_inputs, outputs,
                           num_outputs);

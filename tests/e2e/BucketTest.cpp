@@ -103,11 +103,10 @@ std::vector<float> run(xfc_model *model, std::vector<NpyArray> &inputs,
   std::vector<float> output(outputElements, NAN);
   xfc_buffer out{output.data(), output.size() * sizeof(float)};
   xfc_run_shape shape{batch, seqLen, 0};
-  std::string text =
-      message(shaped ? xfc_model_run_shaped(model, &shape, buffers.data(),
-                                            buffers.size(), &out, 1)
-                     : xfc_model_run(model, buffers.data(), buffers.size(),
-                                     &out, 1));
+  std::string text = message(
+      shaped ? xfc_model_run_shaped(model, &shape, buffers.data(),
+                                    buffers.size(), &out, 1)
+             : xfc_model_run(model, buffers.data(), buffers.size(), &out, 1));
   if (error)
     *error = text;
   else
@@ -128,8 +127,8 @@ protected:
   // the program ends, so the suites below share the bucketed artifacts.
   void SetUp() override {
     if (!scratch)
-      scratch = std::make_unique<ScratchDir>("buckets-" +
-                                             std::to_string(getpid()));
+      scratch =
+          std::make_unique<ScratchDir>("buckets-" + std::to_string(getpid()));
     const BucketCase &c = GetParam();
     bucketed = scratch->path() + "/" + c.model + "-buckets";
     if (std::filesystem::exists(bucketed + "/manifest.json"))
@@ -154,8 +153,7 @@ TEST_P(BucketTest, PaddedRunsMatchTheArtifactOfThatLength) {
   for (int64_t length : {1, 7, 77}) {
     SCOPED_TRACE("seq_len " + std::to_string(length));
     std::string shapeCase = "s" + std::to_string(length);
-    std::string single =
-        scratch->path() + "/" + c.model + "-" + shapeCase;
+    std::string single = scratch->path() + "/" + c.model + "-" + shapeCase;
     compile(c.model, single, ShapeOptions{c.batch, length, 0});
     OpenModel exact;
     ASSERT_EQ(message(xfc_model_open(single.c_str(), nullptr, &exact.model)),
@@ -172,8 +170,8 @@ TEST_P(BucketTest, PaddedRunsMatchTheArtifactOfThatLength) {
     for (size_t i = 0; i < elements; ++i) {
       ASSERT_TRUE(std::isfinite(padded[i])) << "element " << i;
       double scale = std::max(1.0, std::fabs(double(expected[i])));
-      worst = std::max(worst,
-                       std::fabs(double(padded[i]) - expected[i]) / scale);
+      worst =
+          std::max(worst, std::fabs(double(padded[i]) - expected[i]) / scale);
       largest = std::max(largest, std::fabs(double(expected[i])));
     }
     EXPECT_LE(worst, kBucketTolerance);
@@ -211,8 +209,8 @@ TEST_P(BucketTest, PaddedRunsMatchTheArtifactOfThatLength) {
     }
 
     // And the PyTorch golden, on the rows of the valid positions.
-    NpyArray golden = load(goldenDir(c.model) + "/" + shapeCase +
-                           "/expected.npy");
+    NpyArray golden =
+        load(goldenDir(c.model) + "/" + shapeCase + "/expected.npy");
     ASSERT_EQ(golden.bytes.size(), elements * sizeof(float));
     std::vector<float> reference(elements);
     std::memcpy(reference.data(), golden.bytes.data(), golden.bytes.size());
@@ -259,8 +257,8 @@ TEST_P(BucketRunTest, SelectionBatchPaddingAndErrors) {
   struct Pick {
     int64_t batch, seqLen;
     size_t bucket;
-  } picks[] = {{2, 1, 0}, {1, 8, 0}, {2, 9, 1}, {1, 32, 1}, {2, 33, 2},
-               {1, 128, 2}};
+  } picks[] = {{2, 1, 0},  {1, 8, 0},  {2, 9, 1},
+               {1, 32, 1}, {2, 33, 2}, {1, 128, 2}};
   for (const Pick &p : picks) {
     xfc_run_shape s{p.batch, p.seqLen, 0};
     size_t index = 99;
@@ -317,11 +315,65 @@ TEST_P(BucketRunTest, SelectionBatchPaddingAndErrors) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Encoder, BucketRunTest,
-                         ::testing::Values(BucketCase{"bert_like", 2, 128,
-                                                      {8, 32, 128}}),
+                         ::testing::Values(BucketCase{
+                             "bert_like", 2, 128, {8, 32, 128}}),
                          [](const ::testing::TestParamInfo<BucketCase> &) {
                            return std::string("bert_like");
                          });
+
+/// An encoder_decoder pads its source (masked by src_lengths) and its
+/// target (causal) separately: source 7 and target 5 in the bucket 8x8.
+TEST(BucketEncoderDecoder, PaddedSourceAndTarget) {
+  ScratchDir scratch("buckets-encdec-" + std::to_string(getpid()));
+  std::string bucketed = scratch.path() + "/buckets";
+  std::string single = scratch.path() + "/s7_t5";
+  compile("transformer_aiayn", bucketed, ShapeOptions{1, 0, 0},
+          {ShapeOptions{2, 8, 8}, ShapeOptions{2, 16, 16}});
+  compile("transformer_aiayn", single, ShapeOptions{2, 7, 5});
+  OpenModel buckets, exact;
+  ASSERT_EQ(message(xfc_model_open(bucketed.c_str(), nullptr, &buckets.model)),
+            "");
+  ASSERT_EQ(message(xfc_model_open(single.c_str(), nullptr, &exact.model)),
+            "");
+  std::string dir = goldenDir("transformer_aiayn") + "/s7_t5";
+  std::vector<NpyArray> inputs{load(dir + "/src_ids.npy"),
+                               load(dir + "/tgt_ids.npy"),
+                               load(dir + "/src_lengths.npy")};
+  std::vector<xfc_buffer> in;
+  for (NpyArray &input : inputs)
+    in.push_back({input.bytes.data(), input.bytes.size()});
+  const size_t elements = 2 * 5 * 64;
+  std::vector<float> padded(elements, NAN), expected(elements, NAN);
+  xfc_buffer outPadded{padded.data(), elements * sizeof(float)};
+  xfc_buffer outExpected{expected.data(), elements * sizeof(float)};
+  xfc_run_shape shape{2, 7, 5};
+  size_t index = 9;
+  ASSERT_EQ(message(xfc_model_select_bucket(buckets.model, &shape, &index)),
+            "");
+  EXPECT_EQ(index, 0u);
+  ASSERT_EQ(message(xfc_model_run_shaped(buckets.model, &shape, in.data(), 3,
+                                         &outPadded, 1)),
+            "");
+  ASSERT_EQ(
+      message(xfc_model_run(exact.model, in.data(), 3, &outExpected, 1)), "");
+  NpyArray golden = load(dir + "/expected.npy");
+  ASSERT_EQ(golden.bytes.size(), elements * sizeof(float));
+  const float *reference = reinterpret_cast<const float *>(golden.bytes.data());
+  for (size_t i = 0; i < elements; ++i) {
+    double scale = std::max(1.0, std::fabs(double(expected[i])));
+    ASSERT_LE(std::fabs(double(padded[i]) - expected[i]) / scale,
+              kBucketTolerance)
+        << "element " << i;
+    ASSERT_NEAR(padded[i], reference[i], kGoldenTolerance) << "element " << i;
+  }
+  // A target longer than every bucket's.
+  xfc_run_shape tooLong{2, 7, 17};
+  EXPECT_EQ(message(xfc_model_select_bucket(buckets.model, &tooLong, &index)),
+            "xfc_model_select_bucket: no bucket of model 'transformer_aiayn' "
+            "holds batch 2, seq_len 7, tgt_len 17; its buckets (BxSxT) are "
+            "2x8x8, 2x16x16; recompile with a larger bucket or split the "
+            "input");
+}
 
 /// An artifact of one shape runs shaped only at that shape.
 TEST(BucketSingleShape, ShapedRunsNeedBuckets) {

@@ -236,9 +236,8 @@ TEST(ZeroAllocationBuckets, ShapedRunsAllocateNothing) {
   std::vector<float> hidden(2 * 8 * 16);
   auto runAt = [&](int64_t batch, int64_t seqLen) {
     xfc_run_shape shape{batch, seqLen, 0};
-    xfc_buffer in[2] = {
-        {ids.data(), size_t(batch * seqLen) * sizeof(int32_t)},
-        {lengths.data(), size_t(batch) * sizeof(int32_t)}};
+    xfc_buffer in[2] = {{ids.data(), size_t(batch * seqLen) * sizeof(int32_t)},
+                        {lengths.data(), size_t(batch) * sizeof(int32_t)}};
     xfc_buffer out{hidden.data(), size_t(batch * seqLen * 16) * sizeof(float)};
     xfc_status status = xfc_context_run_shaped(context, &shape, in, 2, &out, 1);
     bool ok = status == nullptr;

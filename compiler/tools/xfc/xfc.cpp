@@ -245,8 +245,8 @@ int runCompile(const std::vector<std::string> &args) {
       return usageError("--buckets gives the sequence lengths; drop "
                         "--seq-len and --tgt-len");
     std::string error;
-    if (!xfc::parseBucketList(bucketText, request.shapes.batch,
-                              request.buckets, error)) {
+    if (!xfc::parseBucketList(bucketText, request.shapes.batch, request.buckets,
+                              error)) {
       std::fprintf(stderr, "xfc: error: %s\n", error.c_str());
       return 2;
     }
@@ -769,8 +769,8 @@ int runRun(const std::vector<std::string> &args) {
     }
     // A lengths input counts positions of the run, not of the bucket.
     for (xfc_tensor_info &info : inInfo)
-      if (info.has_range && std::string(info.name).find("lengths") !=
-                                std::string::npos)
+      if (info.has_range &&
+          std::string(info.name).find("lengths") != std::string::npos)
         info.max_value = std::min<int64_t>(info.max_value, runShape.seq_len);
     shapeGiven = true;
   } else if (shapeGiven && numInputs > 0 && inInfo[0].rank >= 2) {
@@ -867,12 +867,11 @@ int runRun(const std::vector<std::string> &args) {
       context, xfc_context_destroy);
   // Shaped runs pad to the smallest bucket that holds the inputs.
   auto runOnce = [&] {
-    return shapeGiven
-               ? xfc_context_run_shaped(context, &runShape, inBuffers.data(),
-                                        numInputs, outBuffers.data(),
-                                        numOutputs)
-               : xfc_context_run(context, inBuffers.data(), numInputs,
-                                 outBuffers.data(), numOutputs);
+    return shapeGiven ? xfc_context_run_shaped(context, &runShape,
+                                               inBuffers.data(), numInputs,
+                                               outBuffers.data(), numOutputs)
+                      : xfc_context_run(context, inBuffers.data(), numInputs,
+                                        outBuffers.data(), numOutputs);
   };
   for (int64_t w = 0; w < warmup; ++w)
     if (!check(runOnce(), "run"))

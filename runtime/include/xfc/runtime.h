@@ -341,12 +341,9 @@ XFC_API xfc_status xfc_model_select_bucket(const xfc_model *model,
  * other is padded in buffers the context allocated at creation, so a run
  * allocates nothing. On an artifact without buckets, `shape` must be the
  * one it was compiled for. Same threading contract as xfc_context_run. */
-XFC_API xfc_status xfc_context_run_shaped(xfc_context *context,
-                                          const xfc_run_shape *shape,
-                                          const xfc_buffer *inputs,
-                                          size_t num_inputs,
-                                          const xfc_buffer *outputs,
-                                          size_t num_outputs);
+XFC_API xfc_status xfc_context_run_shaped(
+    xfc_context *context, const xfc_run_shape *shape, const xfc_buffer *inputs,
+    size_t num_inputs, const xfc_buffer *outputs, size_t num_outputs);
 
 /* Convenience: xfc_context_run_shaped through a temporary context. */
 XFC_API xfc_status xfc_model_run_shaped(const xfc_model *model,

@@ -1677,7 +1677,9 @@ TEST(Runtime, BucketManifestErrorsNameThePath) {
        "at $.inputs[0].dims: expected a list of 2 entries (one per "
        "dimension), each \"batch\", \"seq_len\", \"tgt_len\" or the "
        "dimension's fixed size, found [\"batch\"]"},
-      {[](Json &m) { m["inputs"][0]["dims"] = {"batch", 5}; },
+      {[](Json &m) {
+         m["inputs"][0]["dims"] = {"batch", 5};
+       },
        "at $.inputs[0].dims[1]: expected \"batch\", \"seq_len\", \"tgt_len\" "
        "or 4 (the fixed size), found 5"},
       {[](Json &m) { m["inputs"][1]["lengths_of"] = "batch"; },
@@ -1728,14 +1730,14 @@ TEST(Runtime, BucketEntryPointsAndQueries) {
   Artifact artifact;
   artifact.write();
   makeBucketed(artifact.manifest);
-  artifact.manifest["buckets"].insert(artifact.manifest["buckets"].begin(),
-                                      Json{{"batch", 1},
-                                       {"seq_len", 1},
-                                       {"tgt_len", 1},
-                                       {"entry_symbol", "xfc_entry_1x1"},
-                                       {"signature_symbol",
-                                        "xfc_signature_1x1"},
-                                       {"arena_bytes", 256}});
+  artifact.manifest["buckets"].insert(
+      artifact.manifest["buckets"].begin(),
+      Json{{"batch", 1},
+           {"seq_len", 1},
+           {"tgt_len", 1},
+           {"entry_symbol", "xfc_entry_1x1"},
+           {"signature_symbol", "xfc_signature_1x1"},
+           {"arena_bytes", 256}});
   artifact.writeManifest();
   OpenResult result = openResult(artifact.path());
   EXPECT_EQ(result.code, XFC_INVALID_ARTIFACT);
