@@ -107,6 +107,71 @@ private:
   mlir::ScopedDiagnosticHandler handler;
 };
 
+/// Compiles the generation steps (docs/generation.md) of `spec` into
+/// `request.outputDir`/prefill and /decode, each an artifact of its own;
+/// a weights file identical to the model's becomes a hard link to it.
+bool compileGenerateSteps(const CompileRequest &request, const ModelSpec &spec,
+                          const ShapeOptions &shapes,
+                          const WeightStore &weights, const ModuleInfo &info,
+                          CompileReport &report, std::string &error) {
+  mlir::DialectRegistry registry;
+  registerXFCDialects(registry);
+  mlir::MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  struct Step {
+    GenerateStep step;
+    const char *name;
+  } steps[] = {{GenerateStep::Prefill, "prefill"},
+               {GenerateStep::Decode, "decode"}};
+  std::string mainWeights = request.outputDir + "/weights.safetensors";
+  uint64_t mainSize = 0, mainSum = 0;
+  if (!checksumFile(mainWeights, mainSize, mainSum, error))
+    return false;
+  for (const Step &step : steps) {
+    Clock::time_point start = Clock::now();
+    ShapeOptions stepShapes = shapes;
+    stepShapes.step = step.step;
+    mlir::OwningOpRef<mlir::ModuleOp> module =
+        buildModelModule(context, spec, stepShapes);
+    ModuleInfo stepInfo = info;
+    stepInfo.shapes = stepShapes;
+    stepInfo.inputRanges = listInputs(spec, stepShapes);
+    CompileRequest stepRequest = request;
+    stepRequest.outputDir = request.outputDir + "/" + step.name;
+    stepRequest.force = false;
+    // A fusion plan names the nodes of the whole-sequence model; the steps
+    // take the switches' fusions.
+    stepRequest.fusionPlanPath.clear();
+    if (!request.dumpIRDir.empty())
+      stepRequest.dumpIRDir = request.dumpIRDir + "/" + step.name;
+    if (!request.explainDir.empty())
+      stepRequest.explainDir = request.explainDir + "/" + step.name;
+    CompileReport stepReport;
+    if (!compileModule(*module, weights, stepInfo, stepRequest, stepReport,
+                       error)) {
+      error = std::string("generation step '") + step.name + "': " + error;
+      return false;
+    }
+    std::string stepWeights = stepRequest.outputDir + "/weights.safetensors";
+    uint64_t size = 0, sum = 0;
+    if (!checksumFile(stepWeights, size, sum, error))
+      return false;
+    // Same bytes (the usual case: the steps read the model's weights in
+    // the same layouts): one file on disk.
+    if (size == mainSize && sum == mainSum &&
+        !llvm::sys::fs::remove(stepWeights))
+      if (std::error_code ec =
+              llvm::sys::fs::create_hard_link(mainWeights, stepWeights)) {
+        error = "cannot link " + stepWeights + " to " + mainWeights + ": " +
+                ec.message();
+        return false;
+      }
+    report.steps.emplace_back(std::string("generation step ") + step.name,
+                              secondsSince(start));
+  }
+  return true;
+}
+
 } // namespace
 
 bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
@@ -294,6 +359,15 @@ bool compileModel(const CompileRequest &request, CompileReport &report,
   }
   if (shapes.tgtLen == 0)
     shapes.tgtLen = shapes.seqLen;
+  if (request.generateCapacity >= 0) {
+    shapes.cacheCapacity = request.generateCapacity > 0
+                               ? request.generateCapacity
+                               : spec.maxSeqLen;
+    if (!validateGenerateOptions(spec, shapes, specError)) {
+      error = specError.message();
+      return false;
+    }
+  }
   TargetDescription target;
   if (!selectTarget(request.cpu, target, error) ||
       !checkOutputDir(request, error))
@@ -334,6 +408,14 @@ bool compileModel(const CompileRequest &request, CompileReport &report,
   report.totalSeconds = secondsSince(start);
   if (!compileModule(*module, weights, info, request, report, error))
     return false;
+  // The steps go into the finished artifact; if one fails, so does the
+  // whole compile, and the artifact is removed.
+  if (request.generateCapacity >= 0 &&
+      !compileGenerateSteps(request, spec, shapes, weights, info, report,
+                            error)) {
+    removeTree(request.outputDir);
+    return false;
+  }
   for (const std::string &name : generated)
     report.fusion.attentionNotes.push_back(
         name + ": generated from the pattern's seed, N(0, 1/k) (the weights "

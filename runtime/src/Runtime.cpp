@@ -17,6 +17,7 @@
 
 #include "CpuBackend.h"
 #include "Manifest.h"
+#include "Status.h"
 #include "xfc/Support/Checksum.h"
 
 #include "xfc/Support/CpuFeatures.h"
@@ -120,6 +121,14 @@ xfc_status makeStatus(xfc_status_code code, std::string message) {
     return &outOfMemoryStatus;
   }
 }
+
+} // namespace
+
+xfc_status xfc::makeRuntimeStatus(xfc_status_code code, std::string message) {
+  return makeStatus(code, std::move(message));
+}
+
+namespace {
 
 /// Runs `body`, turning escaped exceptions into XFC_INTERNAL statuses.
 template <typename Body> xfc_status guarded(const char *function, Body body) {

@@ -48,6 +48,10 @@ struct CompileRequest {
   /// If set, every self-attention of the first stack uses this mask
   /// pattern (docs/attention-patterns.md) instead of the spec's.
   std::string attentionPattern;
+  /// >= 0: also compile the generation steps of a decoder into
+  /// OUT/prefill and OUT/decode, over a key/value cache of this many
+  /// positions (0: the spec's max_seq_len); docs/generation.md.
+  int64_t generateCapacity = -1;
 };
 
 /// Where the compile time went, in seconds per step, in order.
