@@ -123,9 +123,15 @@ bool compileGenerateSteps(const CompileRequest &request, const ModelSpec &spec,
     const char *name;
   } steps[] = {{GenerateStep::Prefill, "prefill"},
                {GenerateStep::Decode, "decode"}};
-  std::string mainWeights = request.outputDir + "/weights.safetensors";
-  uint64_t mainSize = 0, mainSum = 0;
-  if (!checksumFile(mainWeights, mainSize, mainSum, error))
+  // Weights files already written (path, size, checksum): the model's,
+  // then each step's.
+  struct Written {
+    std::string path;
+    uint64_t size = 0, sum = 0;
+  };
+  std::vector<Written> written(1);
+  written[0].path = request.outputDir + "/weights.safetensors";
+  if (!checksumFile(written[0].path, written[0].size, written[0].sum, error))
     return false;
   for (const Step &step : steps) {
     Clock::time_point start = Clock::now();
@@ -152,20 +158,25 @@ bool compileGenerateSteps(const CompileRequest &request, const ModelSpec &spec,
       error = std::string("generation step '") + step.name + "': " + error;
       return false;
     }
-    std::string stepWeights = stepRequest.outputDir + "/weights.safetensors";
-    uint64_t size = 0, sum = 0;
-    if (!checksumFile(stepWeights, size, sum, error))
+    Written stepWeights{stepRequest.outputDir + "/weights.safetensors"};
+    if (!checksumFile(stepWeights.path, stepWeights.size, stepWeights.sum, error))
       return false;
-    // Same bytes (the usual case: the steps read the model's weights in
-    // the same layouts): one file on disk.
-    if (size == mainSize && sum == mainSum &&
-        !llvm::sys::fs::remove(stepWeights))
+    // Same bytes as a file already written (the two steps read the weights
+    // in the same layouts; the model too unless it fused the projections):
+    // one file on disk.
+    for (const Written &other : written) {
+      if (other.size != stepWeights.size || other.sum != stepWeights.sum ||
+          llvm::sys::fs::remove(stepWeights.path))
+        continue;
       if (std::error_code ec =
-              llvm::sys::fs::create_hard_link(mainWeights, stepWeights)) {
-        error = "cannot link " + stepWeights + " to " + mainWeights + ": " +
+              llvm::sys::fs::create_hard_link(other.path, stepWeights.path)) {
+        error = "cannot link " + stepWeights.path + " to " + other.path + ": " +
                 ec.message();
         return false;
       }
+      break;
+    }
+    written.push_back(stepWeights);
     report.steps.emplace_back(std::string("generation step ") + step.name,
                               secondsSince(start));
   }

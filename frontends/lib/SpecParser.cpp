@@ -1020,7 +1020,7 @@ bool validateGenerateOptions(const ModelSpec &spec, const ShapeOptions &shapes,
     return fail(error, option,
                 "a decoder without segment memory (Transformer-XL keeps its "
                 "own state between runs)",
-                "$.transformer_xl");
+                "\"transformer_xl\" in the spec");
   for (size_t i = 0; i < spec.attentionPatterns.size(); ++i)
     if (!spec.attentionPatterns[i].empty())
       return fail(error, option,

@@ -47,7 +47,9 @@ struct xfc_generator_s {
 
 namespace {
 
-using xfc::makeRuntimeStatus;
+xfc_status makeStatus(xfc_status_code code, std::string message) {
+  return xfc::makeRuntimeStatus(code, std::move(message));
+}
 
 /// Runs `body`, turning escaped exceptions into statuses (no exception
 /// crosses the C API).
@@ -55,13 +57,13 @@ template <typename Body> xfc_status guarded(const char *function, Body body) {
   try {
     return body();
   } catch (const std::bad_alloc &) {
-    return makeRuntimeStatus(XFC_INTERNAL, std::string(function) +
+    return makeStatus(XFC_INTERNAL, std::string(function) +
                                                ": out of memory");
   } catch (const std::exception &e) {
-    return makeRuntimeStatus(XFC_INTERNAL, std::string(function) +
+    return makeStatus(XFC_INTERNAL, std::string(function) +
                                                ": internal error: " + e.what());
   } catch (...) {
-    return makeRuntimeStatus(XFC_INTERNAL,
+    return makeStatus(XFC_INTERNAL,
                              std::string(function) + ": unknown internal error");
   }
 }
@@ -70,7 +72,7 @@ template <typename Body> xfc_status guarded(const char *function, Body body) {
 xfc_status prefixed(const std::string &prefix, xfc_status status) {
   if (!status)
     return nullptr;
-  xfc_status out = makeRuntimeStatus(
+  xfc_status out = makeStatus(
       xfc_status_get_code(status), prefix + xfc_status_get_message(status));
   xfc_status_free(status);
   return out;
@@ -101,7 +103,7 @@ bool endsWith(const std::string &text, const std::string &tail) {
 /// XFC_INVALID_ARTIFACT naming what does not fit.
 xfc_status describeSteps(xfc_generator &g, const std::string &path) {
   auto invalid = [&](const std::string &what) {
-    return makeRuntimeStatus(XFC_INVALID_ARTIFACT,
+    return makeStatus(XFC_INVALID_ARTIFACT,
                              "xfc_generator_open: " + path + ": " + what);
   };
   auto inputs = [](const xfc_model *m) {
@@ -183,7 +185,7 @@ xfc_status openGenerator(const char *path, const xfc_context_options *options,
                          xfc_generator **out) {
   const char *function = "xfc_generator_open";
   if (!path || !out)
-    return makeRuntimeStatus(XFC_INVALID_ARGUMENT, std::string(function) +
+    return makeStatus(XFC_INVALID_ARGUMENT, std::string(function) +
                                                        ": path or "
                                                        "out_generator is NULL");
   *out = nullptr;
@@ -197,7 +199,7 @@ xfc_status openGenerator(const char *path, const xfc_context_options *options,
             xfc_model_open(stepFolder.c_str(), nullptr, model)) {
       if (xfc_status_get_code(status) == XFC_NOT_FOUND) {
         xfc_status_free(status);
-        return makeRuntimeStatus(
+        return makeStatus(
             XFC_NOT_FOUND, std::string(function) + ": " + folder +
                                " has no generation step '" + step +
                                "' (compile the model with xfc compile "
@@ -245,10 +247,10 @@ xfc_status checkLogits(const char *function, const xfc_generator &g,
                        const float *logits, size_t count) {
   size_t expected = size_t(g.batch) * g.vocab;
   if (!logits)
-    return makeRuntimeStatus(XFC_INVALID_ARGUMENT,
+    return makeStatus(XFC_INVALID_ARGUMENT,
                              std::string(function) + ": logits is NULL");
   if (count != expected)
-    return makeRuntimeStatus(
+    return makeStatus(
         XFC_INVALID_ARGUMENT,
         std::string(function) + ": num_logits is " + std::to_string(count) +
             "; expected batch x vocab_size = " + std::to_string(g.batch) +
@@ -260,11 +262,11 @@ xfc_status prefill(xfc_generator *g, const int32_t *ids, size_t length,
                    float *logits, size_t numLogits) {
   const char *function = "xfc_generator_prefill";
   if (!g || !ids)
-    return makeRuntimeStatus(XFC_INVALID_ARGUMENT,
+    return makeStatus(XFC_INVALID_ARGUMENT,
                              std::string(function) + ": generator or ids is "
                                                      "NULL");
   if (length < 1 || int64_t(length) > g->promptLength)
-    return makeRuntimeStatus(
+    return makeStatus(
         XFC_INVALID_ARGUMENT,
         std::string(function) + ": prompt length " + std::to_string(length) +
             " is outside [1, " + std::to_string(g->promptLength) +
@@ -298,11 +300,11 @@ xfc_status decode(xfc_generator *g, const int32_t *ids, size_t numIds,
                   float *logits, size_t numLogits) {
   const char *function = "xfc_generator_decode";
   if (!g || !ids)
-    return makeRuntimeStatus(XFC_INVALID_ARGUMENT,
+    return makeStatus(XFC_INVALID_ARGUMENT,
                              std::string(function) + ": generator or ids is "
                                                      "NULL");
   if (int64_t(numIds) != g->batch)
-    return makeRuntimeStatus(XFC_INVALID_ARGUMENT,
+    return makeStatus(XFC_INVALID_ARGUMENT,
                              std::string(function) + ": num_ids is " +
                                  std::to_string(numIds) +
                                  "; expected the batch, " +
@@ -310,7 +312,7 @@ xfc_status decode(xfc_generator *g, const int32_t *ids, size_t numIds,
   if (xfc_status status = checkLogits(function, *g, logits, numLogits))
     return status;
   if (g->length >= g->capacity)
-    return makeRuntimeStatus(
+    return makeStatus(
         XFC_INVALID_ARGUMENT,
         std::string(function) + ": the cache is full (" +
             std::to_string(g->capacity) +
@@ -346,7 +348,7 @@ void xfc_generator_destroy(xfc_generator *generator) { delete generator; }
 xfc_status xfc_generator_get_info(const xfc_generator *generator,
                                   xfc_generator_info *out_info) {
   if (!generator || !out_info)
-    return makeRuntimeStatus(XFC_INVALID_ARGUMENT,
+    return makeStatus(XFC_INVALID_ARGUMENT,
                              "xfc_generator_get_info: generator or out_info "
                              "is NULL");
   std::memset(out_info, 0, sizeof(*out_info));
@@ -377,7 +379,7 @@ xfc_status xfc_generator_decode(xfc_generator *generator, const int32_t *ids,
 xfc_status xfc_generator_length(const xfc_generator *generator,
                                 int64_t *out_length) {
   if (!generator || !out_length)
-    return makeRuntimeStatus(XFC_INVALID_ARGUMENT,
+    return makeStatus(XFC_INVALID_ARGUMENT,
                              "xfc_generator_length: generator or out_length "
                              "is NULL");
   *out_length = generator->length;
@@ -386,7 +388,7 @@ xfc_status xfc_generator_length(const xfc_generator *generator,
 
 xfc_status xfc_generator_reset(xfc_generator *generator) {
   if (!generator)
-    return makeRuntimeStatus(XFC_INVALID_ARGUMENT,
+    return makeStatus(XFC_INVALID_ARGUMENT,
                              "xfc_generator_reset: generator is NULL");
   for (std::vector<float> &cache : generator->caches)
     std::fill(cache.begin(), cache.end(), 0.0f);

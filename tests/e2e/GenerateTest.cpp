@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -397,6 +398,43 @@ TEST(GenerateTest, ArgumentErrors) {
                                  "the model with xfc compile --generate)"),
             std::string::npos);
   EXPECT_EQ(none, nullptr);
+
+  // Steps that do not fit each other: a prefill without caches.
+  std::string mixed = scratch.path() + "/mixed";
+  std::filesystem::create_directories(mixed);
+  std::filesystem::copy(plain, mixed + "/prefill",
+                        std::filesystem::copy_options::recursive);
+  std::filesystem::copy(artifact + "/decode", mixed + "/decode",
+                        std::filesystem::copy_options::recursive);
+  status = xfc_generator_open(mixed.c_str(), nullptr, &none);
+  EXPECT_EQ(xfc_status_get_code(status), XFC_INVALID_ARTIFACT);
+  EXPECT_NE(message(status).find("prefill has 0 cache inputs and decode 6; "
+                                 "expected the same, two per layer"),
+            std::string::npos);
+
+  // NULL arguments.
+  EXPECT_NE(message(xfc_generator_open(nullptr, nullptr, &none))
+                .find("path or out_generator is NULL"),
+            std::string::npos);
+  EXPECT_NE(message(xfc_generator_prefill(generator, ids.data(), 3, nullptr,
+                                          61))
+                .find("logits is NULL"),
+            std::string::npos);
+  EXPECT_NE(message(xfc_generator_prefill(nullptr, ids.data(), 3,
+                                          logits.data(), 61))
+                .find("generator or ids is NULL"),
+            std::string::npos);
+  xfc_generator_info info;
+  EXPECT_NE(message(xfc_generator_get_info(nullptr, &info))
+                .find("generator or out_info is NULL"),
+            std::string::npos);
+  int64_t length = 0;
+  EXPECT_NE(message(xfc_generator_length(nullptr, &length))
+                .find("generator or out_length is NULL"),
+            std::string::npos);
+  EXPECT_NE(message(xfc_generator_reset(nullptr)).find("generator is NULL"),
+            std::string::npos);
+  xfc_generator_destroy(nullptr);
 }
 
 } // namespace
