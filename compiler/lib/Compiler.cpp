@@ -159,7 +159,8 @@ bool compileGenerateSteps(const CompileRequest &request, const ModelSpec &spec,
       return false;
     }
     Written stepWeights{stepRequest.outputDir + "/weights.safetensors"};
-    if (!checksumFile(stepWeights.path, stepWeights.size, stepWeights.sum, error))
+    if (!checksumFile(stepWeights.path, stepWeights.size, stepWeights.sum,
+                      error))
       return false;
     // Same bytes as a file already written (the two steps read the weights
     // in the same layouts; the model too unless it fused the projections):

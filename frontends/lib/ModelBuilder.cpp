@@ -352,10 +352,9 @@ private:
                                   b.getF64FloatAttr(spec.embeddingScale));
       if (spec.positionalEncoding == PositionalEncoding::Learned)
         x = add(x,
-                xf::EmbeddingOp::create(b, at("decoder.embed.positions"), type,
-                                        positionIds,
-                                        weight("decoder.embed.positions"),
-                                        b.getF64FloatAttr(1.0)),
+                xf::EmbeddingOp::create(
+                    b, at("decoder.embed.positions"), type, positionIds,
+                    weight("decoder.embed.positions"), b.getF64FloatAttr(1.0)),
                 "decoder.embed.positions.add");
       if (spec.embeddingLayerNorm)
         x = layerNorm(x, "decoder.embed.norm");
@@ -364,12 +363,11 @@ private:
       std::string layer = "decoder.layers." + std::to_string(i);
       Value keyCache = inputValues.at(keyCacheName(i));
       Value valueCache = inputValues.at(valueCacheName(i));
-      x = residual(x, layer + ".self_attn_norm", layer + ".self_attn",
-                   [&](Value in) {
-                     return cachedAttention(in, layer + ".self_attn", keyCache,
-                                            valueCache, cachePosition,
-                                            cacheLength);
-                   });
+      x = residual(
+          x, layer + ".self_attn_norm", layer + ".self_attn", [&](Value in) {
+            return cachedAttention(in, layer + ".self_attn", keyCache,
+                                   valueCache, cachePosition, cacheLength);
+          });
       x = residual(x, layer + ".ffn_norm", layer + ".ffn",
                    [&](Value in) { return feedForward(in, layer + ".ffn"); });
     }
@@ -448,11 +446,10 @@ OwningOpRef<ModuleOp> ModelIRBuilder::build() {
     caches.insert(valueCacheName(i));
   }
   for (const TensorDecl &in : inputs)
-    argAttrs.push_back(
-        caches.count(in.name)
-            ? b.getDictionaryAttr(
-                  b.getNamedAttr(kInputAttrName, b.getStringAttr(in.name)))
-            : readOnlyArg(kInputAttrName, in.name));
+    argAttrs.push_back(caches.count(in.name)
+                           ? b.getDictionaryAttr(b.getNamedAttr(
+                                 kInputAttrName, b.getStringAttr(in.name)))
+                           : readOnlyArg(kInputAttrName, in.name));
   for (const WeightDecl &w : weightDecls)
     argAttrs.push_back(readOnlyArg(kWeightAttrName, w.name));
   for (const TensorDecl &out : outputs)

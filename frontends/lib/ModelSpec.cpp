@@ -237,8 +237,8 @@ std::vector<TensorDecl> listInputs(const ModelSpec &spec,
       // owns and the step writes in place.
       const int64_t c = shapes.cacheCapacity;
       const bool decode = shapes.step == GenerateStep::Decode;
-      inputs.push_back(rangedInput("input_ids", {b, decode ? 1 : s}, 0,
-                                   spec.vocabSize - 1));
+      inputs.push_back(
+          rangedInput("input_ids", {b, decode ? 1 : s}, 0, spec.vocabSize - 1));
       if (decode) {
         inputs.push_back(rangedInput(kPositionIdsInput, {b, 1}, 0, c - 1));
         inputs.push_back(rangedInput(kCacheLengthInput, {b}, 1, c));
@@ -289,8 +289,8 @@ std::vector<TensorDecl> listOutputs(const ModelSpec &spec,
                                     const ShapeOptions &shapes) {
   const int64_t rows = spec.kind == ModelKind::EncoderDecoder
                            ? targetLength(shapes)
-                           : shapes.step == GenerateStep::Decode ? 1
-                                                                 : shapes.seqLen;
+                       : shapes.step == GenerateStep::Decode ? 1
+                                                             : shapes.seqLen;
   TensorDecl out;
   out.dtype = "f32";
   if (spec.lmHead) {

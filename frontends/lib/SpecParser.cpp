@@ -1025,9 +1025,8 @@ bool validateGenerateOptions(const ModelSpec &spec, const ShapeOptions &shapes,
     if (!spec.attentionPatterns[i].empty())
       return fail(error, option,
                   "dense causal self-attention (the cache holds every key)",
-                  "the attention pattern " +
-                      quote(spec.attentionPatterns[i]) + " of layer " +
-                      std::to_string(i));
+                  "the attention pattern " + quote(spec.attentionPatterns[i]) +
+                      " of layer " + std::to_string(i));
   if (spec.positionalEncoding == PositionalEncoding::Sinusoidal)
     return fail(error, option,
                 "\"learned\" or \"none\" positional_encoding (a decode "

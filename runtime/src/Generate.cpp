@@ -1,4 +1,5 @@
-//===- Generate.cpp - Generation over a key/value cache ----------*- C++ -*-===//
+//===- Generate.cpp - Generation over a key/value cache ----------*- C++
+//-*-===//
 //
 // Part of xfc. Implements the xfc_generator_* functions of the C API
 // (docs/generation.md). A generator opens the two generation steps of an
@@ -57,14 +58,13 @@ template <typename Body> xfc_status guarded(const char *function, Body body) {
   try {
     return body();
   } catch (const std::bad_alloc &) {
-    return makeStatus(XFC_INTERNAL, std::string(function) +
-                                               ": out of memory");
+    return makeStatus(XFC_INTERNAL, std::string(function) + ": out of memory");
   } catch (const std::exception &e) {
-    return makeStatus(XFC_INTERNAL, std::string(function) +
-                                               ": internal error: " + e.what());
+    return makeStatus(XFC_INTERNAL,
+                      std::string(function) + ": internal error: " + e.what());
   } catch (...) {
     return makeStatus(XFC_INTERNAL,
-                             std::string(function) + ": unknown internal error");
+                      std::string(function) + ": unknown internal error");
   }
 }
 
@@ -72,8 +72,8 @@ template <typename Body> xfc_status guarded(const char *function, Body body) {
 xfc_status prefixed(const std::string &prefix, xfc_status status) {
   if (!status)
     return nullptr;
-  xfc_status out = makeStatus(
-      xfc_status_get_code(status), prefix + xfc_status_get_message(status));
+  xfc_status out = makeStatus(xfc_status_get_code(status),
+                              prefix + xfc_status_get_message(status));
   xfc_status_free(status);
   return out;
 }
@@ -104,7 +104,7 @@ bool endsWith(const std::string &text, const std::string &tail) {
 xfc_status describeSteps(xfc_generator &g, const std::string &path) {
   auto invalid = [&](const std::string &what) {
     return makeStatus(XFC_INVALID_ARTIFACT,
-                             "xfc_generator_open: " + path + ": " + what);
+                      "xfc_generator_open: " + path + ": " + what);
   };
   auto inputs = [](const xfc_model *m) {
     std::vector<xfc_tensor_info> out(xfc_model_num_inputs(m));
@@ -142,8 +142,8 @@ xfc_status describeSteps(xfc_generator &g, const std::string &path) {
   for (size_t i = 0; i < numCaches; ++i) {
     const xfc_tensor_info &p = pre[1 + i], &d = dec[4 + i];
     std::string name = p.name;
-    if (name != d.name || !(endsWith(name, "key_cache") ||
-                            endsWith(name, "value_cache")))
+    if (name != d.name ||
+        !(endsWith(name, "key_cache") || endsWith(name, "value_cache")))
       return invalid("cache input " + std::to_string(i) + " is '" + name +
                      "' in prefill and '" + d.name +
                      "' in decode; expected the same key_cache or "
@@ -151,18 +151,20 @@ xfc_status describeSteps(xfc_generator &g, const std::string &path) {
     if (p.dtype != XFC_DTYPE_F32 || d.dtype != XFC_DTYPE_F32 ||
         !sameShape(p, {g.batch, g.capacity, g.width}) ||
         !sameShape(d, {g.batch, g.capacity, g.width}))
-      return invalid("cache '" + name + "' is " + shapeText(p) +
-                     " in prefill and " + shapeText(d) + " in decode; expected " +
-                     "f32 [" + std::to_string(g.batch) + ", " +
-                     std::to_string(g.capacity) + ", " +
-                     std::to_string(g.width) + "] in both");
+      return invalid(
+          "cache '" + name + "' is " + shapeText(p) + " in prefill and " +
+          shapeText(d) + " in decode; expected " + "f32 [" +
+          std::to_string(g.batch) + ", " + std::to_string(g.capacity) + ", " +
+          std::to_string(g.width) + "] in both");
   }
   if (!sameShape(dec[0], {g.batch, 1}) || !sameShape(dec[1], {g.batch, 1}) ||
       !sameShape(dec[2], {g.batch}) || !sameShape(dec[3], {1}))
     return invalid("decode's inputs have shapes " + shapeText(dec[0]) + ", " +
                    shapeText(dec[1]) + ", " + shapeText(dec[2]) + ", " +
-                   shapeText(dec[3]) + "; expected [B, 1], [B, 1], [B], [1] "
-                   "with B = " + std::to_string(g.batch));
+                   shapeText(dec[3]) +
+                   "; expected [B, 1], [B, 1], [B], [1] "
+                   "with B = " +
+                   std::to_string(g.batch));
   if (g.promptLength > g.capacity)
     return invalid("prefill takes " + std::to_string(g.promptLength) +
                    " tokens, more than the cache's " +
@@ -186,24 +188,24 @@ xfc_status openGenerator(const char *path, const xfc_context_options *options,
   const char *function = "xfc_generator_open";
   if (!path || !out)
     return makeStatus(XFC_INVALID_ARGUMENT, std::string(function) +
-                                                       ": path or "
-                                                       "out_generator is NULL");
+                                                ": path or "
+                                                "out_generator is NULL");
   *out = nullptr;
   std::string folder = path;
   auto generator = std::make_unique<xfc_generator_s>();
   xfc_generator &g = *generator;
-  for (auto [step, model] : {std::pair{"prefill", &g.prefill},
-                             std::pair{"decode", &g.decode}}) {
+  for (auto [step, model] :
+       {std::pair{"prefill", &g.prefill}, std::pair{"decode", &g.decode}}) {
     std::string stepFolder = folder + "/" + step;
     if (xfc_status status =
             xfc_model_open(stepFolder.c_str(), nullptr, model)) {
       if (xfc_status_get_code(status) == XFC_NOT_FOUND) {
         xfc_status_free(status);
-        return makeStatus(
-            XFC_NOT_FOUND, std::string(function) + ": " + folder +
-                               " has no generation step '" + step +
-                               "' (compile the model with xfc compile "
-                               "--generate)");
+        return makeStatus(XFC_NOT_FOUND,
+                          std::string(function) + ": " + folder +
+                              " has no generation step '" + step +
+                              "' (compile the model with xfc compile "
+                              "--generate)");
       }
       return prefixed(std::string(function) + ": " + step + ": ", status);
     }
@@ -248,7 +250,7 @@ xfc_status checkLogits(const char *function, const xfc_generator &g,
   size_t expected = size_t(g.batch) * g.vocab;
   if (!logits)
     return makeStatus(XFC_INVALID_ARGUMENT,
-                             std::string(function) + ": logits is NULL");
+                      std::string(function) + ": logits is NULL");
   if (count != expected)
     return makeStatus(
         XFC_INVALID_ARGUMENT,
@@ -262,9 +264,9 @@ xfc_status prefill(xfc_generator *g, const int32_t *ids, size_t length,
                    float *logits, size_t numLogits) {
   const char *function = "xfc_generator_prefill";
   if (!g || !ids)
-    return makeStatus(XFC_INVALID_ARGUMENT,
-                             std::string(function) + ": generator or ids is "
-                                                     "NULL");
+    return makeStatus(XFC_INVALID_ARGUMENT, std::string(function) +
+                                                ": generator or ids is "
+                                                "NULL");
   if (length < 1 || int64_t(length) > g->promptLength)
     return makeStatus(
         XFC_INVALID_ARGUMENT,
@@ -300,15 +302,14 @@ xfc_status decode(xfc_generator *g, const int32_t *ids, size_t numIds,
                   float *logits, size_t numLogits) {
   const char *function = "xfc_generator_decode";
   if (!g || !ids)
-    return makeStatus(XFC_INVALID_ARGUMENT,
-                             std::string(function) + ": generator or ids is "
-                                                     "NULL");
+    return makeStatus(XFC_INVALID_ARGUMENT, std::string(function) +
+                                                ": generator or ids is "
+                                                "NULL");
   if (int64_t(numIds) != g->batch)
     return makeStatus(XFC_INVALID_ARGUMENT,
-                             std::string(function) + ": num_ids is " +
-                                 std::to_string(numIds) +
-                                 "; expected the batch, " +
-                                 std::to_string(g->batch));
+                      std::string(function) + ": num_ids is " +
+                          std::to_string(numIds) + "; expected the batch, " +
+                          std::to_string(g->batch));
   if (xfc_status status = checkLogits(function, *g, logits, numLogits))
     return status;
   if (g->length >= g->capacity)
@@ -324,9 +325,8 @@ xfc_status decode(xfc_generator *g, const int32_t *ids, size_t numIds,
   g->cachePosition[0] = position;
   g->decodeInputs[0].data = const_cast<int32_t *>(ids);
   xfc_buffer output{logits, numLogits * sizeof(float)};
-  xfc_status status =
-      xfc_context_run(g->decodeContext, g->decodeInputs.data(),
-                      g->decodeInputs.size(), &output, 1);
+  xfc_status status = xfc_context_run(g->decodeContext, g->decodeInputs.data(),
+                                      g->decodeInputs.size(), &output, 1);
   g->decodeInputs[0].data = nullptr;
   if (status)
     return prefixed(std::string(function) + ": ", status);
@@ -349,8 +349,8 @@ xfc_status xfc_generator_get_info(const xfc_generator *generator,
                                   xfc_generator_info *out_info) {
   if (!generator || !out_info)
     return makeStatus(XFC_INVALID_ARGUMENT,
-                             "xfc_generator_get_info: generator or out_info "
-                             "is NULL");
+                      "xfc_generator_get_info: generator or out_info "
+                      "is NULL");
   std::memset(out_info, 0, sizeof(*out_info));
   out_info->batch = generator->batch;
   out_info->prompt_length = generator->promptLength;
@@ -380,8 +380,8 @@ xfc_status xfc_generator_length(const xfc_generator *generator,
                                 int64_t *out_length) {
   if (!generator || !out_length)
     return makeStatus(XFC_INVALID_ARGUMENT,
-                             "xfc_generator_length: generator or out_length "
-                             "is NULL");
+                      "xfc_generator_length: generator or out_length "
+                      "is NULL");
   *out_length = generator->length;
   return nullptr;
 }
@@ -389,7 +389,7 @@ xfc_status xfc_generator_length(const xfc_generator *generator,
 xfc_status xfc_generator_reset(xfc_generator *generator) {
   if (!generator)
     return makeStatus(XFC_INVALID_ARGUMENT,
-                             "xfc_generator_reset: generator is NULL");
+                      "xfc_generator_reset: generator is NULL");
   for (std::vector<float> &cache : generator->caches)
     std::fill(cache.begin(), cache.end(), 0.0f);
   generator->length = 0;

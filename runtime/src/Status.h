@@ -1,4 +1,5 @@
-//===- Status.h - Statuses for the runtime's other files ---------*- C++ -*-===//
+//===- Status.h - Statuses for the runtime's other files ---------*- C++
+//-*-===//
 //
 // Part of xfc. The status objects of the C API are defined in Runtime.cpp;
 // the other files of the runtime that return statuses make them here.

@@ -144,8 +144,8 @@ decodeAndCompare(xfc_generator *generator, FullModel &full,
                                           logits.data(), logits.size())),
             "");
   std::vector<std::vector<int32_t>> tokens = prompts;
-  double err = relativeError(logits, full.lastLogits(tokens, length),
-                             info.vocab_size);
+  double err =
+      relativeError(logits, full.lastLogits(tokens, length), info.vocab_size);
   EXPECT_LE(err, kRelativeTolerance) << "prefill of " << length << " tokens";
   worst = std::max(worst, err);
   for (int step = 0; step < steps; ++step) {
@@ -306,12 +306,10 @@ TEST(GenerateTest, GreedyIdsEqualTransformersGenerate) {
   for (int length : {1, 7}) {
     std::vector<int64_t> promptShape, greedyShape;
     std::string dir = hf + "/generate/";
-    std::vector<int32_t> ids =
-        loadIds(dir + "prompt_s" + std::to_string(length) + ".npy",
-                promptShape);
-    std::vector<int32_t> expected =
-        loadIds(dir + "greedy_s" + std::to_string(length) + ".npy",
-                greedyShape);
+    std::vector<int32_t> ids = loadIds(
+        dir + "prompt_s" + std::to_string(length) + ".npy", promptShape);
+    std::vector<int32_t> expected = loadIds(
+        dir + "greedy_s" + std::to_string(length) + ".npy", greedyShape);
     ASSERT_EQ(promptShape, (std::vector<int64_t>{2, length}));
     ASSERT_EQ(greedyShape.size(), 2u);
     int64_t total = greedyShape[1];
@@ -377,10 +375,10 @@ TEST(GenerateTest, ArgumentErrors) {
                                          logits.data(), 61))
                 .find("num_ids is 2; expected the batch, 1"),
             std::string::npos);
-  EXPECT_NE(message(xfc_generator_decode(nullptr, token.data(), 1,
-                                         logits.data(), 61))
-                .find("generator or ids is NULL"),
-            std::string::npos);
+  EXPECT_NE(
+      message(xfc_generator_decode(nullptr, token.data(), 1, logits.data(), 61))
+          .find("generator or ids is NULL"),
+      std::string::npos);
 
   // An artifact without generation steps.
   std::string plain = scratch.path() + "/plain";
@@ -416,14 +414,14 @@ TEST(GenerateTest, ArgumentErrors) {
   EXPECT_NE(message(xfc_generator_open(nullptr, nullptr, &none))
                 .find("path or out_generator is NULL"),
             std::string::npos);
-  EXPECT_NE(message(xfc_generator_prefill(generator, ids.data(), 3, nullptr,
-                                          61))
-                .find("logits is NULL"),
-            std::string::npos);
-  EXPECT_NE(message(xfc_generator_prefill(nullptr, ids.data(), 3,
-                                          logits.data(), 61))
-                .find("generator or ids is NULL"),
-            std::string::npos);
+  EXPECT_NE(
+      message(xfc_generator_prefill(generator, ids.data(), 3, nullptr, 61))
+          .find("logits is NULL"),
+      std::string::npos);
+  EXPECT_NE(
+      message(xfc_generator_prefill(nullptr, ids.data(), 3, logits.data(), 61))
+          .find("generator or ids is NULL"),
+      std::string::npos);
   xfc_generator_info info;
   EXPECT_NE(message(xfc_generator_get_info(nullptr, &info))
                 .find("generator or out_info is NULL"),

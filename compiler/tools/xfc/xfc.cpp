@@ -18,10 +18,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <climits>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -876,8 +876,9 @@ int runGenerate(const std::vector<std::string> &args) {
       int64_t n = 0;
       int64_t least = a == "--threads" ? 0 : 1;
       if (i + 1 >= args.size() || !parseInt(args[i + 1], n) || n < least) {
-        std::fprintf(stderr, "xfc: error: %s expects an integer >= %lld, "
-                             "found '%s'\n",
+        std::fprintf(stderr,
+                     "xfc: error: %s expects an integer >= %lld, "
+                     "found '%s'\n",
                      a.c_str(), static_cast<long long>(least),
                      i + 1 < args.size() ? args[i + 1].c_str() : "");
         return 2;
@@ -925,8 +926,7 @@ int runGenerate(const std::vector<std::string> &args) {
   xfc_context_options_initialize(&options);
   options.num_threads = static_cast<int32_t>(threads);
   xfc_generator *raw = nullptr;
-  if (xfc_status status =
-          xfc_generator_open(artifact.c_str(), &options, &raw))
+  if (xfc_status status = xfc_generator_open(artifact.c_str(), &options, &raw))
     return fail(status);
   std::unique_ptr<xfc_generator, void (*)(xfc_generator *)> generator(
       raw, xfc_generator_destroy);
@@ -957,9 +957,9 @@ int runGenerate(const std::vector<std::string> &args) {
   };
   using Clock = std::chrono::steady_clock;
   Clock::time_point start = Clock::now();
-  if (xfc_status status = xfc_generator_prefill(
-          generator.get(), ids.data(), prompt.size(), logits.data(),
-          logits.size()))
+  if (xfc_status status =
+          xfc_generator_prefill(generator.get(), ids.data(), prompt.size(),
+                                logits.data(), logits.size()))
     return fail(status);
   double prefillMs =
       std::chrono::duration<double, std::milli>(Clock::now() - start).count();

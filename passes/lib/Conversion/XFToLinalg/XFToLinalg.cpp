@@ -1248,8 +1248,8 @@ struct LowerCacheWrite : public OpRewritePattern<CacheWriteOp> {
       Value last =
           arith::ConstantIndexOp::create(rewriter, loc, cache[1] - update[1]);
       row = arith::MinSIOp::create(
-                rewriter, loc, arith::MaxSIOp::create(rewriter, loc, index, zero),
-                last)
+                rewriter, loc,
+                arith::MaxSIOp::create(rewriter, loc, index, zero), last)
                 .getResult();
     }
     SmallVector<OpFoldResult> offsets{rewriter.getIndexAttr(0), row,
@@ -1718,8 +1718,7 @@ void mlir::xf::populateXFToLinalgPatterns(RewritePatternSet &patterns,
   patterns.add<LowerAdd, LowerActivation, LowerSoftmax, LowerLayerNorm,
                LowerLinear, LowerSplit, LowerEmbedding, LowerPositionalEncoding,
                LowerSequenceConcat, LowerSequenceSlice, LowerSentencePool,
-               LowerCacheWrite>(
-      patterns.getContext());
+               LowerCacheWrite>(patterns.getContext());
   patterns.add<LowerAttention, LowerRelativeAttention>(patterns.getContext(),
                                                        fault);
   populateLinformerProjectionPatterns(patterns);
