@@ -8,6 +8,9 @@ Measures, on this machine and in this one run:
   memory/<model>/seq128           bytes, xfc's arena vs lower bound and naive
                                   (from the artifact's manifest, if it has them)
   compile/bert-base               seconds of `xfc compile`
+  decode/gpt2-small/ctx<C>        tokens/s of greedy decoding with the
+                                  key/value cache at context 128 and 1024,
+                                  xfc vs PyTorch (bench/decode_bench.py)
 and writes bench/results.json, bench/reports/<date>-cpu.md and its plots.
 bench/README.md says what each record means and the fairness rules.
 
@@ -696,6 +699,9 @@ def main():
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--skip-gemm", action="store_true")
     p.add_argument("--skip-attention", action="store_true")
+    p.add_argument("--skip-decode", action="store_true",
+                   help="leave out the decode/gpt2-small records "
+                        "(bench/decode_bench.py)")
     p.add_argument("--attention-only", action="store_true",
                    help="measure only the attention records and replace "
                         "them in --results, keeping its other records")
@@ -787,6 +793,11 @@ def main():
                       extra)
     else:
         skips.append("e2e: PyTorch is needed to build and export the models")
+    if not args.skip_decode:
+        sys.path.insert(0, HERE)
+        import decode_bench
+        decode_bench.run_decode(args, records, skips,
+                                peers_available["pytorch"])
     if not args.skip_attention:
         sys.path.insert(0, HERE)
         import attention_bench

@@ -51,6 +51,12 @@ if ! "$VENV/bin/python" -c "import onnxruntime" 2>/dev/null; then
   "$VENV/bin/pip" install -q onnxruntime ||
     echo "bench: could not install onnxruntime from PyPI; its records will be skipped" >&2
 fi
+# transformers (the version the goldens use) for the decode records: the
+# GPT-2 checkpoint and the PyTorch peer's cached decoding.
+if ! "$VENV/bin/python" -c "import transformers" 2>/dev/null; then
+  "$VENV/bin/pip" install -q transformers==4.36.2 ||
+    echo "bench: could not install transformers from PyPI; the decode records will be skipped" >&2
+fi
 
 if [ ! -f "$BUILD/build.ninja" ]; then
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DXFC_BUILD_BENCH=ON

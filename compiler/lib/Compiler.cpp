@@ -108,6 +108,83 @@ private:
   mlir::ScopedDiagnosticHandler handler;
 };
 
+/// Compiles the generation steps (docs/generation.md) of `spec` into
+/// `request.outputDir`/prefill and /decode, each an artifact of its own;
+/// a weights file identical to the model's becomes a hard link to it.
+bool compileGenerateSteps(const CompileRequest &request, const ModelSpec &spec,
+                          const ShapeOptions &shapes,
+                          const WeightStore &weights, const ModuleInfo &info,
+                          CompileReport &report, std::string &error) {
+  mlir::DialectRegistry registry;
+  registerXFCDialects(registry);
+  mlir::MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  struct Step {
+    GenerateStep step;
+    const char *name;
+  } steps[] = {{GenerateStep::Prefill, "prefill"},
+               {GenerateStep::Decode, "decode"}};
+  // Weights files already written (path, size, checksum): the model's,
+  // then each step's.
+  struct Written {
+    std::string path;
+    uint64_t size = 0, sum = 0;
+  };
+  std::vector<Written> written(1);
+  written[0].path = request.outputDir + "/weights.safetensors";
+  if (!checksumFile(written[0].path, written[0].size, written[0].sum, error))
+    return false;
+  for (const Step &step : steps) {
+    Clock::time_point start = Clock::now();
+    ShapeOptions stepShapes = shapes;
+    stepShapes.step = step.step;
+    mlir::OwningOpRef<mlir::ModuleOp> module =
+        buildModelModule(context, spec, stepShapes);
+    ModuleInfo stepInfo = info;
+    stepInfo.shapes = stepShapes;
+    stepInfo.inputRanges = listInputs(spec, stepShapes);
+    CompileRequest stepRequest = request;
+    stepRequest.outputDir = request.outputDir + "/" + step.name;
+    stepRequest.force = false;
+    // A fusion plan names the nodes of the whole-sequence model; the steps
+    // take the switches' fusions.
+    stepRequest.fusionPlanPath.clear();
+    if (!request.dumpIRDir.empty())
+      stepRequest.dumpIRDir = request.dumpIRDir + "/" + step.name;
+    if (!request.explainDir.empty())
+      stepRequest.explainDir = request.explainDir + "/" + step.name;
+    CompileReport stepReport;
+    if (!compileModule(*module, weights, stepInfo, stepRequest, stepReport,
+                       error)) {
+      error = std::string("generation step '") + step.name + "': " + error;
+      return false;
+    }
+    Written stepWeights{stepRequest.outputDir + "/weights.safetensors"};
+    if (!checksumFile(stepWeights.path, stepWeights.size, stepWeights.sum,
+                      error))
+      return false;
+    // Same bytes as a file already written (the two steps read the weights
+    // in the same layouts; the model too unless it fused the projections):
+    // one file on disk.
+    for (const Written &other : written) {
+      if (other.size != stepWeights.size || other.sum != stepWeights.sum ||
+          llvm::sys::fs::remove(stepWeights.path))
+        continue;
+      if (std::error_code ec =
+              llvm::sys::fs::create_hard_link(other.path, stepWeights.path)) {
+        error = "cannot link " + stepWeights.path + " to " + other.path + ": " +
+                ec.message();
+        return false;
+      }
+      break;
+    }
+    written.push_back(stepWeights);
+    report.steps.emplace_back(std::string("generation step ") + step.name,
+                              secondsSince(start));
+  }
+  return true;
+}
+
 } // namespace
 
 bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
@@ -310,6 +387,15 @@ bool compileModel(const CompileRequest &request, CompileReport &report,
   }
   if (shapes.tgtLen == 0)
     shapes.tgtLen = shapes.seqLen;
+  if (request.generateCapacity >= 0) {
+    shapes.cacheCapacity = request.generateCapacity > 0
+                               ? request.generateCapacity
+                               : spec.maxSeqLen;
+    if (!validateGenerateOptions(spec, shapes, specError)) {
+      error = specError.message();
+      return false;
+    }
+  }
   TargetDescription target;
   if (!selectTarget(request.cpu, target, error) ||
       !checkOutputDir(request, error))
@@ -366,6 +452,14 @@ bool compileModel(const CompileRequest &request, CompileReport &report,
   report.totalSeconds = secondsSince(start);
   if (!compileModule(*module, weights, info, request, report, error))
     return false;
+  // The steps go into the finished artifact; if one fails, so does the
+  // whole compile, and the artifact is removed.
+  if (request.generateCapacity >= 0 &&
+      !compileGenerateSteps(request, spec, shapes, weights, info, report,
+                            error)) {
+    removeTree(request.outputDir);
+    return false;
+  }
   for (const std::string &name : generated)
     report.fusion.attentionNotes.push_back(
         name + ": generated from the pattern's seed, N(0, 1/k) (the weights "

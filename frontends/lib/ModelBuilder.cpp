@@ -20,6 +20,7 @@
 #include "llvm/ADT/StringMap.h"
 
 #include <cmath>
+#include <set>
 
 using namespace mlir;
 
@@ -298,6 +299,83 @@ private:
     return x;
   }
 
+  /// Self-attention of one layer of a generation step
+  /// (docs/generation.md): the projections of the new positions, their keys
+  /// and values written into the layer's caches (in place), then attention
+  /// of the new queries over the cache. Prefill writes at row 0 and is
+  /// causal over the cache rows (row = position); a decode step writes at
+  /// `cachePosition` and attends to the first `cacheLength[b]` rows, the
+  /// bound of the fused kernel's key loop, so its work grows with the
+  /// position, not with the capacity.
+  Value cachedAttention(Value x, const std::string &prefix, Value keyCache,
+                        Value valueCache, Value cachePosition,
+                        Value cacheLength) {
+    auto type = cast<RankedTensorType>(x.getType());
+    Location loc = at(prefix);
+    auto linear = [&](Value in, const char *part) {
+      return xf::LinearOp::create(b, xf::childNodeLoc(loc, part), type, in,
+                                  weight(prefix + "." + part + ".weight"),
+                                  weight(prefix + "." + part + ".bias"),
+                                  /*transpose_weight=*/false)
+          .getResult();
+    };
+    Value q = linear(x, "q"), k = linear(x, "k"), v = linear(x, "v");
+    Value keys = xf::CacheWriteOp::create(b, xf::childNodeLoc(loc, "key_cache"),
+                                          keyCache.getType(), keyCache, k,
+                                          cachePosition);
+    Value values = xf::CacheWriteOp::create(
+        b, xf::childNodeLoc(loc, "value_cache"), valueCache.getType(),
+        valueCache, v, cachePosition);
+    double scale = 1.0 / std::sqrt(static_cast<double>(spec.headDim()));
+    bool prefill = !cacheLength;
+    Value attended = xf::AttentionOp::create(
+        b, xf::childNodeLoc(loc, "core"), type, q, keys, values, cacheLength,
+        b.getI64IntegerAttr(spec.numHeads), b.getF64FloatAttr(scale),
+        prefill ? b.getUnitAttr() : UnitAttr(), xf::AttentionPatternAttr());
+    return linear(attended, "out");
+  }
+
+  /// The decoder of a generation step. A decode step embeds its token at
+  /// `positionIds` (a row of the learned table, not position 0).
+  Value generateStack(Value ids, Value positionIds, Value cachePosition,
+                      Value cacheLength,
+                      const std::map<std::string, Value> &inputValues) {
+    Value x;
+    if (!positionIds) {
+      x = embed("decoder", ids, Value());
+    } else {
+      auto idsType = cast<RankedTensorType>(ids.getType());
+      auto type =
+          f32Type({idsType.getDimSize(0), idsType.getDimSize(1), spec.dModel});
+      x = xf::EmbeddingOp::create(b, at("decoder.embed.tokens"), type, ids,
+                                  weight("decoder.embed.tokens"),
+                                  b.getF64FloatAttr(spec.embeddingScale));
+      if (spec.positionalEncoding == PositionalEncoding::Learned)
+        x = add(x,
+                xf::EmbeddingOp::create(
+                    b, at("decoder.embed.positions"), type, positionIds,
+                    weight("decoder.embed.positions"), b.getF64FloatAttr(1.0)),
+                "decoder.embed.positions.add");
+      if (spec.embeddingLayerNorm)
+        x = layerNorm(x, "decoder.embed.norm");
+    }
+    for (int64_t i = 0; i < spec.numLayers; ++i) {
+      std::string layer = "decoder.layers." + std::to_string(i);
+      Value keyCache = inputValues.at(keyCacheName(i));
+      Value valueCache = inputValues.at(valueCacheName(i));
+      x = residual(
+          x, layer + ".self_attn_norm", layer + ".self_attn", [&](Value in) {
+            return cachedAttention(in, layer + ".self_attn", keyCache,
+                                   valueCache, cachePosition, cacheLength);
+          });
+      x = residual(x, layer + ".ffn_norm", layer + ".ffn",
+                   [&](Value in) { return feedForward(in, layer + ".ffn"); });
+    }
+    if (spec.finalNorm)
+      x = layerNorm(x, "decoder.final_norm");
+    return x;
+  }
+
   /// Projects hidden states to vocabulary logits.
   Value lmHead(Value x, const std::string &stackName) {
     Value table = weight("lm_head.weight");
@@ -359,8 +437,19 @@ OwningOpRef<ModuleOp> ModelIRBuilder::build() {
     return b.getDictionaryAttr(attrs);
   };
   SmallVector<DictionaryAttr> argAttrs, resultAttrs;
+  // The caches of a generation step are the exception: the step writes
+  // its new keys and values into them in place (docs/generation.md).
+  std::set<std::string> caches;
+  for (int64_t i = 0; shapes.step != GenerateStep::None && i < spec.numLayers;
+       ++i) {
+    caches.insert(keyCacheName(i));
+    caches.insert(valueCacheName(i));
+  }
   for (const TensorDecl &in : inputs)
-    argAttrs.push_back(readOnlyArg(kInputAttrName, in.name));
+    argAttrs.push_back(caches.count(in.name)
+                           ? b.getDictionaryAttr(b.getNamedAttr(
+                                 kInputAttrName, b.getStringAttr(in.name)))
+                           : readOnlyArg(kInputAttrName, in.name));
   for (const WeightDecl &w : weightDecls)
     argAttrs.push_back(readOnlyArg(kWeightAttrName, w.name));
   for (const TensorDecl &out : outputs)
@@ -394,6 +483,13 @@ OwningOpRef<ModuleOp> ModelIRBuilder::build() {
     break;
   }
   case ModelKind::Decoder: {
+    if (shapes.step != GenerateStep::None) {
+      result = generateStack(input("input_ids"), input(kPositionIdsInput),
+                             input(kCachePositionInput),
+                             input(kCacheLengthInput), inputValues);
+      headStack = "decoder";
+      break;
+    }
     Value x = embed("decoder", input("input_ids"), Value());
     if (spec.transformerXL()) {
       SmallVector<Value> memories;

@@ -230,6 +230,30 @@ std::vector<TensorDecl> listInputs(const ModelSpec &spec,
       inputs.push_back(rangedInput("lengths", {b}, 0, s));
     break;
   case ModelKind::Decoder:
+    if (shapes.step != GenerateStep::None) {
+      // A generation step (docs/generation.md): no padding mask (the
+      // causal mask and the cache length bound every key), the runtime's
+      // positions for a decode step, then the caches, which the runtime
+      // owns and the step writes in place.
+      const int64_t c = shapes.cacheCapacity;
+      const bool decode = shapes.step == GenerateStep::Decode;
+      inputs.push_back(
+          rangedInput("input_ids", {b, decode ? 1 : s}, 0, spec.vocabSize - 1));
+      if (decode) {
+        inputs.push_back(rangedInput(kPositionIdsInput, {b, 1}, 0, c - 1));
+        inputs.push_back(rangedInput(kCacheLengthInput, {b}, 1, c));
+        inputs.push_back(rangedInput(kCachePositionInput, {1}, 0, c - 1));
+      }
+      for (int64_t i = 0; i < spec.numLayers; ++i)
+        for (const std::string &name : {keyCacheName(i), valueCacheName(i)}) {
+          TensorDecl cache;
+          cache.name = name;
+          cache.dtype = "f32";
+          cache.shape = {b, c, spec.dModel};
+          inputs.push_back(cache);
+        }
+      break;
+    }
     inputs.push_back(rangedInput("input_ids", {b, s}, 0, spec.vocabSize - 1));
     if (spec.keyPaddingMask)
       inputs.push_back(rangedInput("lengths", {b}, 0, s));
@@ -265,7 +289,8 @@ std::vector<TensorDecl> listOutputs(const ModelSpec &spec,
                                     const ShapeOptions &shapes) {
   const int64_t rows = spec.kind == ModelKind::EncoderDecoder
                            ? targetLength(shapes)
-                           : shapes.seqLen;
+                       : shapes.step == GenerateStep::Decode ? 1
+                                                             : shapes.seqLen;
   TensorDecl out;
   out.dtype = "f32";
   if (spec.lmHead) {
@@ -294,6 +319,14 @@ std::vector<TensorDecl> listOutputs(const ModelSpec &spec,
     outputs.push_back(memory);
   }
   return outputs;
+}
+
+std::string keyCacheName(int64_t layer) {
+  return "decoder.layers." + std::to_string(layer) + ".self_attn.key_cache";
+}
+
+std::string valueCacheName(int64_t layer) {
+  return "decoder.layers." + std::to_string(layer) + ".self_attn.value_cache";
 }
 
 std::string memoryInputName(int64_t layer) {

@@ -602,3 +602,44 @@ func.func @sentence_pool_unmasked_and_cls(%h: tensor<2x7x16xf32>)
   %1 = xf.sentence_pool cls %h : (tensor<2x7x16xf32>) -> tensor<2x16xf32>
   return %0, %1 : tensor<2x16xf32>, tensor<2x16xf32>
 }
+
+// -----
+
+// The key/value cache write: one tensor.insert_slice into the cache at the
+// position (clamped into [0, C - T] = [0, 63]), which bufferizes in place;
+// nothing reads or copies the other rows. Without a position, row 0.
+// CHECK-LABEL: func.func @cache_write
+// CHECK-SAME: (%[[CACHE:.*]]: tensor<2x64x16xf32>, %[[K:.*]]: tensor<2x1x16xf32>, %[[POS:.*]]: tensor<1xi32>, %[[PROMPT:.*]]: tensor<2x7x16xf32>)
+// CHECK: %[[RAW:.*]] = tensor.extract %[[POS]][%{{.*}}] : tensor<1xi32>
+// CHECK: %[[IDX:.*]] = arith.index_cast %[[RAW]] : i32 to index
+// CHECK: %[[LOW:.*]] = arith.maxsi %[[IDX]], %{{.*}} : index
+// CHECK: %[[ROW:.*]] = arith.minsi %[[LOW]], %{{.*}} : index
+// CHECK: %[[W:.*]] = tensor.insert_slice %[[K]] into %[[CACHE]][0, %[[ROW]], 0] [2, 1, 16] [1, 1, 1] : tensor<2x1x16xf32> into tensor<2x64x16xf32>
+// CHECK-NOT: linalg.generic
+// CHECK: tensor.insert_slice %[[PROMPT]] into %[[CACHE]][0, 0, 0] [2, 7, 16] [1, 1, 1] : tensor<2x7x16xf32> into tensor<2x64x16xf32>
+func.func @cache_write(%cache: tensor<2x64x16xf32>, %k: tensor<2x1x16xf32>,
+                       %pos: tensor<1xi32>, %prompt: tensor<2x7x16xf32>)
+    -> (tensor<2x64x16xf32>, tensor<2x64x16xf32>) {
+  %0 = xf.cache_write %cache, %k, %pos
+      : (tensor<2x64x16xf32>, tensor<2x1x16xf32>, tensor<1xi32>)
+      -> tensor<2x64x16xf32>
+  %1 = xf.cache_write %cache, %prompt
+      : (tensor<2x64x16xf32>, tensor<2x7x16xf32>) -> tensor<2x64x16xf32>
+  return %0, %1 : tensor<2x64x16xf32>, tensor<2x64x16xf32>
+}
+
+// -----
+
+// An update as large as the cache: not an insert_slice (a whole-tensor
+// insert folds to its source, which would drop the write) but a
+// materialization into the cache.
+// CHECK-LABEL: func.func @cache_write_whole
+// CHECK-SAME: (%[[CACHE:.*]]: tensor<1x8x16xf32>, %[[PROMPT:.*]]: tensor<1x8x16xf32>)
+// CHECK: %[[W:.*]] = bufferization.materialize_in_destination %[[PROMPT]] in %[[CACHE]] : (tensor<1x8x16xf32>, tensor<1x8x16xf32>) -> tensor<1x8x16xf32>
+// CHECK: return %[[W]]
+func.func @cache_write_whole(%cache: tensor<1x8x16xf32>,
+                             %prompt: tensor<1x8x16xf32>) -> tensor<1x8x16xf32> {
+  %0 = xf.cache_write %cache, %prompt
+      : (tensor<1x8x16xf32>, tensor<1x8x16xf32>) -> tensor<1x8x16xf32>
+  return %0 : tensor<1x8x16xf32>
+}

@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -29,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -69,6 +71,10 @@ const char *kUsage = R"(usage:
                              memory-plan.json/.svg into DIR
       --debug-poison-buffers fill each intermediate buffer with NaN once
                              it is dead (checks the memory plan)
+      --generate[=CAPACITY]  also compile the generation steps of a decoder
+                             (OUT/prefill, OUT/decode) over a key/value
+                             cache of CAPACITY positions (default
+                             max_seq_len); prompts take up to --seq-len tokens
       --force                replace OUT if it exists
   xfc run OUT [options]
       --input FILE | --input NAME=FILE   an input as .npy (in manifest order, or by name)
@@ -91,6 +97,16 @@ const char *kUsage = R"(usage:
                              batches of the compiled batch size, and
                              --output writes the sentence embedding (or
                              NAME=FILE an output) with one row per sentence
+  xfc generate OUT --prompt-ids IDS --max-new-tokens N [options]
+                             greedy decoding with the key/value cache of an
+                             artifact compiled with --generate; prints the
+                             new token ids
+      --prompt-ids IDS       comma-separated token ids (every batch item
+                             gets the same prompt)
+      --max-new-tokens N     tokens to generate (>= 1)
+      --threads N            threads per step (default 0: one per core)
+      --timing               print the prefill time and decode tokens/s
+                             to stderr
   xfc import-hf HF_DIR -o SPEC.json [--name NAME] [--force]
                              write the spec of a BERT or GPT-2 checkpoint
                              (config.json + model.safetensors) and its
@@ -135,6 +151,19 @@ int runCompile(const std::vector<std::string> &args) {
     // `--name=value` for the options that document that form.
     std::string inlineValue;
     bool hasInlineValue = false;
+    if (a.rfind("--generate=", 0) == 0) {
+      int64_t capacity = 0;
+      std::string text = a.substr(11);
+      if (!parseInt(text, capacity) || capacity < 1) {
+        std::fprintf(stderr,
+                     "xfc: error: --generate= expects a positive cache "
+                     "capacity, found '%s'\n",
+                     text.c_str());
+        return 2;
+      }
+      request.generateCapacity = capacity;
+      continue;
+    }
     if (a.rfind("--fusion=", 0) == 0 || a.rfind("--ffn-chunk=", 0) == 0 ||
         a.rfind("--attention=", 0) == 0 || a.rfind("--buckets=", 0) == 0) {
       size_t eq = a.find('=');
@@ -224,6 +253,8 @@ int runCompile(const std::vector<std::string> &args) {
       request.pipeline.fusion.ffnChunk = rows;
     } else if (a == "--force") {
       request.force = true;
+    } else if (a == "--generate") {
+      request.generateCapacity = 0;
     } else if (!a.empty() && a[0] == '-') {
       return usageError("unknown option '" + a + "'");
     } else if (request.specPath.empty()) {
@@ -1027,6 +1058,144 @@ int runDevices(const std::vector<std::string> &args) {
   return 0;
 }
 
+//===----------------------------------------------------------------------===//
+// generate
+//===----------------------------------------------------------------------===//
+
+/// Greedy decoding through the generation steps (docs/generation.md).
+int runGenerate(const std::vector<std::string> &args) {
+  std::string artifact, idsText;
+  int64_t maxNew = 0, threads = 0;
+  bool timing = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &a = args[i];
+    if (a == "--prompt-ids") {
+      if (i + 1 >= args.size())
+        return usageError("--prompt-ids expects comma-separated token ids");
+      idsText = args[++i];
+    } else if (a == "--max-new-tokens" || a == "--threads") {
+      int64_t n = 0;
+      int64_t least = a == "--threads" ? 0 : 1;
+      if (i + 1 >= args.size() || !parseInt(args[i + 1], n) || n < least) {
+        std::fprintf(stderr,
+                     "xfc: error: %s expects an integer >= %lld, "
+                     "found '%s'\n",
+                     a.c_str(), static_cast<long long>(least),
+                     i + 1 < args.size() ? args[i + 1].c_str() : "");
+        return 2;
+      }
+      ++i;
+      (a == "--threads" ? threads : maxNew) = n;
+    } else if (a == "--timing") {
+      timing = true;
+    } else if (!a.empty() && a[0] == '-') {
+      return usageError("unknown option '" + a + "'");
+    } else if (artifact.empty()) {
+      artifact = a;
+    } else {
+      return usageError("unexpected argument '" + a + "'");
+    }
+  }
+  if (artifact.empty())
+    return usageError("generate: no artifact folder given");
+  if (idsText.empty())
+    return usageError("generate: no --prompt-ids given");
+  if (maxNew < 1)
+    return usageError("generate: no --max-new-tokens given");
+  std::vector<int32_t> prompt;
+  {
+    std::stringstream in(idsText);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+      int64_t id = 0;
+      if (!parseInt(item, id) || id < 0 || id > INT32_MAX) {
+        std::fprintf(stderr,
+                     "xfc: error: --prompt-ids expects comma-separated token "
+                     "ids (integers >= 0), found '%s'\n",
+                     item.c_str());
+        return 2;
+      }
+      prompt.push_back(static_cast<int32_t>(id));
+    }
+  }
+  auto fail = [](xfc_status status) {
+    std::fprintf(stderr, "xfc: error: %s\n", xfc_status_get_message(status));
+    xfc_status_free(status);
+    return 1;
+  };
+  xfc_context_options options;
+  xfc_context_options_initialize(&options);
+  options.num_threads = static_cast<int32_t>(threads);
+  xfc_generator *raw = nullptr;
+  if (xfc_status status = xfc_generator_open(artifact.c_str(), &options, &raw))
+    return fail(status);
+  std::unique_ptr<xfc_generator, void (*)(xfc_generator *)> generator(
+      raw, xfc_generator_destroy);
+  xfc_generator_info info;
+  xfc_status_free(xfc_generator_get_info(generator.get(), &info));
+  // The last new token is never fed back, so the cache needs
+  // prompt + max_new - 1 positions.
+  int64_t needed = static_cast<int64_t>(prompt.size()) + maxNew - 1;
+  if (needed > info.capacity) {
+    std::fprintf(stderr,
+                 "xfc: error: a prompt of %zu tokens and %lld new ones need "
+                 "%lld cache positions; the artifact's cache has %lld "
+                 "(compile with --generate=CAPACITY)\n",
+                 prompt.size(), static_cast<long long>(maxNew),
+                 static_cast<long long>(needed),
+                 static_cast<long long>(info.capacity));
+    return 1;
+  }
+  size_t batch = static_cast<size_t>(info.batch);
+  std::vector<int32_t> ids;
+  for (size_t b = 0; b < batch; ++b)
+    ids.insert(ids.end(), prompt.begin(), prompt.end());
+  std::vector<float> logits(batch * info.vocab_size);
+  auto argmax = [&](size_t b) {
+    const float *row = logits.data() + b * info.vocab_size;
+    return static_cast<int32_t>(std::max_element(row, row + info.vocab_size) -
+                                row);
+  };
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point start = Clock::now();
+  if (xfc_status status =
+          xfc_generator_prefill(generator.get(), ids.data(), prompt.size(),
+                                logits.data(), logits.size()))
+    return fail(status);
+  double prefillMs =
+      std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  std::vector<std::vector<int32_t>> generated(batch);
+  std::vector<int32_t> next(batch);
+  Clock::time_point decodeStart = Clock::now();
+  for (int64_t step = 0; step < maxNew; ++step) {
+    for (size_t b = 0; b < batch; ++b)
+      generated[b].push_back(next[b] = argmax(b));
+    if (step + 1 == maxNew)
+      break;
+    if (xfc_status status =
+            xfc_generator_decode(generator.get(), next.data(), next.size(),
+                                 logits.data(), logits.size()))
+      return fail(status);
+  }
+  double decodeMs =
+      std::chrono::duration<double, std::milli>(Clock::now() - decodeStart)
+          .count();
+  for (size_t b = 0; b < batch; ++b) {
+    for (size_t i = 0; i < generated[b].size(); ++i)
+      std::printf("%s%d", i ? " " : "", generated[b][i]);
+    std::printf("\n");
+  }
+  if (timing) {
+    int64_t steps = maxNew - 1;
+    std::fprintf(stderr,
+                 "prefill: %zu tokens in %.3f ms; decode: %lld steps in "
+                 "%.3f ms (%.1f tokens/s per item)\n",
+                 prompt.size(), prefillMs, static_cast<long long>(steps),
+                 decodeMs, steps > 0 ? steps * 1000.0 / decodeMs : 0.0);
+  }
+  return 0;
+}
+
 } // namespace
 
 int dispatch(const std::string &command, const std::vector<std::string> &args) {
@@ -1042,6 +1211,8 @@ int dispatch(const std::string &command, const std::vector<std::string> &args) {
     return runImportHf(args);
   if (command == "devices")
     return runDevices(args);
+  if (command == "generate")
+    return runGenerate(args);
   return -1;
 }
 

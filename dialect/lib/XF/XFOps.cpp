@@ -448,6 +448,29 @@ LogicalResult SequenceConcatOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// CacheWriteOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult CacheWriteOp::verify() {
+  if (failed(verifyStaticShapes(*this)) ||
+      failed(expectRank(*this, "cache", getCache(), 3)) ||
+      failed(expectRank(*this, "update", getUpdate(), 3)))
+    return failure();
+  ArrayRef<int64_t> cache = shapeOf(getCache());
+  ArrayRef<int64_t> update = shapeOf(getUpdate());
+  if (failed(expectShape(*this, "update", getUpdate(),
+                         {cache[0], update[1], cache[2]})))
+    return failure();
+  if (update[1] > cache[1])
+    return emitOpError() << "update has " << update[1]
+                         << " positions, more than the cache's " << cache[1];
+  if (getPosition() &&
+      failed(expectShape(*this, "position", getPosition(), {1})))
+    return failure();
+  return expectShape(*this, "result", getResult(), cache);
+}
+
+//===----------------------------------------------------------------------===//
 // SentencePoolOp
 //===----------------------------------------------------------------------===//
 

@@ -58,7 +58,10 @@
 extern "C" {
 #endif
 
-/* 7: GPUs through the CUDA driver: xfc_gpu_count, xfc_gpu_get_info.
+/* 8: GPUs through the CUDA driver: xfc_gpu_count, xfc_gpu_get_info.
+ * 7: generation over a key/value cache: xfc_generator_open,
+ *    xfc_generator_destroy, xfc_generator_get_info, xfc_generator_prefill,
+ *    xfc_generator_decode, xfc_generator_length, xfc_generator_reset.
  * 6: shape buckets: xfc_run_shape, xfc_dim, xfc_model_num_buckets,
  *    xfc_model_bucket, xfc_model_input_dims, xfc_model_output_dims,
  *    xfc_model_select_bucket, xfc_context_run_shaped, xfc_model_run_shaped.
@@ -68,7 +71,7 @@ extern "C" {
  * 4: xfc_model_verify.
  * 3: kernels (xfc_model_kernel_info), profiling (enable_profiling,
  *    xfc_context_get_profile). */
-#define XFC_RUNTIME_API_VERSION 7
+#define XFC_RUNTIME_API_VERSION 8
 
 /* Marks the exported functions of libxfc_runtime.so. */
 #if defined(__GNUC__)
@@ -480,6 +483,72 @@ XFC_API xfc_status xfc_gpu_count(int32_t *out_count,
 /* Describes GPU `index`; XFC_INVALID_ARGUMENT when it is not below
  * xfc_gpu_count's count, XFC_UNSUPPORTED as xfc_gpu_count. */
 XFC_API xfc_status xfc_gpu_get_info(int32_t index, xfc_gpu_info *out_info);
+
+/* ---- Generation over a key/value cache --------------------------------- */
+
+/* An artifact compiled with `xfc compile --generate` (docs/generation.md)
+ * holds, besides the whole-sequence model, two generation steps of the
+ * decoder, each an artifact of its own: OUT/prefill (the prompt, up to the
+ * compiled seq_len tokens) and OUT/decode (one token). A generator opens
+ * both and owns what they share: every layer's key and value cache
+ * ([batch, capacity, d_model] f32 each, allocated once, zeroed) and the
+ * number of positions filled, `length`. Prefill writes the prompt's keys
+ * and values at positions 0.., a decode step its token's at `length`, and
+ * each attends to the filled positions only: a decode step's attention
+ * visits `length + 1` keys (rounded up to its key block), not the capacity.
+ * The batch items advance together (one length for all).
+ * A generator belongs to one thread at a time, like a context. */
+
+typedef struct xfc_generator_s xfc_generator;
+
+typedef struct xfc_generator_info {
+  int64_t batch;         /* Items generated together (the compiled batch). */
+  int64_t prompt_length; /* The most tokens one prefill takes. */
+  int64_t capacity;      /* Positions of the cache: prompt + generated. */
+  int64_t vocab_size;    /* Logits per item and step. */
+  int64_t num_layers;    /* Layers (each has a key and a value cache). */
+} xfc_generator_info;
+
+/* Opens the generation steps of the artifact folder `path` (`path`/prefill
+ * and `path`/decode, each checked as xfc_model_open does) and creates their
+ * contexts with `options` (NULL for defaults) and the caches. XFC_NOT_FOUND
+ * when the artifact has no generation steps; XFC_INVALID_ARTIFACT when the
+ * steps do not fit each other (their caches, batch or vocabulary differ). */
+XFC_API xfc_status xfc_generator_open(const char *path,
+                                      const xfc_context_options *options,
+                                      xfc_generator **out_generator);
+
+/* Releases the generator, its contexts, models and caches. NULL is
+ * allowed. */
+XFC_API void xfc_generator_destroy(xfc_generator *generator);
+
+XFC_API xfc_status xfc_generator_get_info(const xfc_generator *generator,
+                                          xfc_generator_info *out_info);
+
+/* Starts over with a prompt: `ids` holds batch x `length` token ids (item
+ * after item, the same length for every item), 1 <= length <=
+ * prompt_length. Fills cache positions 0..length-1; `length` becomes the
+ * prompt's. `logits` receives the logits of each item's last prompt
+ * position: `num_logits` must be batch x vocab_size. */
+XFC_API xfc_status xfc_generator_prefill(xfc_generator *generator,
+                                         const int32_t *ids, size_t length,
+                                         float *logits, size_t num_logits);
+
+/* Appends one token per item (`ids`: `num_ids` == batch) at position
+ * `length`, then `length` grows by one. `logits` (batch x vocab_size)
+ * receives the next-token logits. XFC_INVALID_ARGUMENT when the cache is
+ * full (length == capacity); nothing changes on an error. Without a
+ * prefill, the first decode step is position 0. */
+XFC_API xfc_status xfc_generator_decode(xfc_generator *generator,
+                                        const int32_t *ids, size_t num_ids,
+                                        float *logits, size_t num_logits);
+
+/* The number of filled cache positions into `*out_length`. */
+XFC_API xfc_status xfc_generator_length(const xfc_generator *generator,
+                                        int64_t *out_length);
+
+/* Empties the cache (length 0, zeros). */
+XFC_API xfc_status xfc_generator_reset(xfc_generator *generator);
 
 #ifdef __cplusplus
 } /* extern "C" */

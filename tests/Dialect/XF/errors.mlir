@@ -916,3 +916,47 @@ func.func @pool_epsilon(%h: tensor<2x7x16xf32>) -> tensor<2x16xf32> {
   %0 = xf.sentence_pool mean %h {normalize = true, epsilon = 0.0 : f64} : (tensor<2x7x16xf32>) -> tensor<2x16xf32>
   return %0 : tensor<2x16xf32>
 }
+
+//===----------------------------------------------------------------------===//
+// xf.cache_write
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @cache_write_width(%c: tensor<1x8x16xf32>, %u: tensor<1x1x8xf32>) -> tensor<1x8x16xf32> {
+  // expected-error @+1 {{'xf.cache_write' op update must have shape [1, 1, 16], found [1, 1, 8]}}
+  %0 = xf.cache_write %c, %u : (tensor<1x8x16xf32>, tensor<1x1x8xf32>) -> tensor<1x8x16xf32>
+  return %0 : tensor<1x8x16xf32>
+}
+
+// -----
+
+func.func @cache_write_longer(%c: tensor<1x8x16xf32>, %u: tensor<1x9x16xf32>) -> tensor<1x8x16xf32> {
+  // expected-error @+1 {{'xf.cache_write' op update has 9 positions, more than the cache's 8}}
+  %0 = xf.cache_write %c, %u : (tensor<1x8x16xf32>, tensor<1x9x16xf32>) -> tensor<1x8x16xf32>
+  return %0 : tensor<1x8x16xf32>
+}
+
+// -----
+
+func.func @cache_write_position(%c: tensor<1x8x16xf32>, %u: tensor<1x1x16xf32>, %p: tensor<2xi32>) -> tensor<1x8x16xf32> {
+  // expected-error @+1 {{'xf.cache_write' op position must have shape [1], found [2]}}
+  %0 = xf.cache_write %c, %u, %p : (tensor<1x8x16xf32>, tensor<1x1x16xf32>, tensor<2xi32>) -> tensor<1x8x16xf32>
+  return %0 : tensor<1x8x16xf32>
+}
+
+// -----
+
+func.func @cache_write_result(%c: tensor<1x8x16xf32>, %u: tensor<1x1x16xf32>) -> tensor<1x9x16xf32> {
+  // expected-error @+1 {{'xf.cache_write' op result must have shape [1, 8, 16], found [1, 9, 16]}}
+  %0 = xf.cache_write %c, %u : (tensor<1x8x16xf32>, tensor<1x1x16xf32>) -> tensor<1x9x16xf32>
+  return %0 : tensor<1x9x16xf32>
+}
+
+// -----
+
+func.func @cache_write_rank(%c: tensor<8x16xf32>, %u: tensor<1x1x16xf32>) -> tensor<8x16xf32> {
+  // expected-error @+1 {{'xf.cache_write' op cache must have rank 3}}
+  %0 = xf.cache_write %c, %u : (tensor<8x16xf32>, tensor<1x1x16xf32>) -> tensor<8x16xf32>
+  return %0 : tensor<8x16xf32>
+}

@@ -373,3 +373,25 @@ func.func @sentence_pool(%h: tensor<2x7x16xf32>, %len: tensor<2xi32>)
       : (tensor<2x7x16xf32>) -> tensor<2x16xf32>
   return %0, %1 : tensor<2x16xf32>, tensor<2x16xf32>
 }
+
+// -----
+
+// Key/value cache: a decode step's write at a position, a prefill's at
+// row 0 (no position operand).
+
+// CHECK-LABEL: func.func @cache_write
+// CHECK: xf.cache_write %{{.*}}, %{{.*}}, %{{.*}} : (tensor<2x64x16xf32>, tensor<2x1x16xf32>, tensor<1xi32>) -> tensor<2x64x16xf32>
+// CHECK: xf.cache_write %{{.*}}, %{{.*}} : (tensor<2x64x16xf32>, tensor<2x7x16xf32>) -> tensor<2x64x16xf32>
+// GENERIC-LABEL: sym_name = "cache_write"
+// GENERIC: "xf.cache_write"(%{{.*}}, %{{.*}}, %{{.*}})
+// GENERIC: "xf.cache_write"(%{{.*}}, %{{.*}})
+func.func @cache_write(%cache: tensor<2x64x16xf32>, %k: tensor<2x1x16xf32>,
+                       %pos: tensor<1xi32>, %prompt: tensor<2x7x16xf32>)
+    -> (tensor<2x64x16xf32>, tensor<2x64x16xf32>) {
+  %0 = xf.cache_write %cache, %k, %pos
+      : (tensor<2x64x16xf32>, tensor<2x1x16xf32>, tensor<1xi32>)
+      -> tensor<2x64x16xf32>
+  %1 = xf.cache_write %cache, %prompt
+      : (tensor<2x64x16xf32>, tensor<2x7x16xf32>) -> tensor<2x64x16xf32>
+  return %0, %1 : tensor<2x64x16xf32>, tensor<2x64x16xf32>
+}

@@ -338,6 +338,37 @@ TEST(FrontendModelSpec, DecoderInputsAndOutputs) {
   expectOutput(listOutputs(padded, shapes).at(0), "hidden_states", {3, 5, 16});
 }
 
+// The generation steps (docs/generation.md): prefill takes the prompt and
+// the caches, decode one token, its position inputs and the caches; no
+// padding lengths in either (the causal mask and the cache length bound
+// every key).
+TEST(FrontendModelSpec, GenerationStepInputsAndOutputs) {
+  json doc = minimalSpec("decoder");
+  doc["key_padding_mask"] = true;
+  ModelSpec gpt = parseOk(doc);
+  ShapeOptions shapes{3, 5, 0, GenerateStep::Prefill, 12};
+  std::vector<TensorDecl> in = listInputs(gpt, shapes);
+  ASSERT_EQ(in.size(), 1u + 2 * gpt.numLayers);
+  expectInput(in[0], "input_ids", {3, 5}, 0, 99);
+  EXPECT_EQ(in[1].name, keyCacheName(0));
+  EXPECT_EQ(in[1].name, "decoder.layers.0.self_attn.key_cache");
+  EXPECT_EQ(in[2].name, "decoder.layers.0.self_attn.value_cache");
+  EXPECT_EQ(in[1].dtype, "f32");
+  EXPECT_EQ(in[1].shape, (std::vector<int64_t>{3, 12, 16}));
+  EXPECT_FALSE(in[1].hasRange);
+  expectOutput(listOutputs(gpt, shapes).at(0), "logits", {3, 5, 100});
+
+  shapes.step = GenerateStep::Decode;
+  in = listInputs(gpt, shapes);
+  ASSERT_EQ(in.size(), 4u + 2 * gpt.numLayers);
+  expectInput(in[0], "input_ids", {3, 1}, 0, 99);
+  expectInput(in[1], "position_ids", {3, 1}, 0, 11);
+  expectInput(in[2], "cache_length", {3}, 1, 12);
+  expectInput(in[3], "cache_position", {1}, 0, 11);
+  EXPECT_EQ(in.back().name, valueCacheName(gpt.numLayers - 1));
+  expectOutput(listOutputs(gpt, shapes).at(0), "logits", {3, 1, 100});
+}
+
 TEST(FrontendModelSpec, EncoderDecoderInputsAndOutputs) {
   json doc = minimalSpec("encoder_decoder");
   doc["key_padding_mask"] = true;

@@ -52,6 +52,10 @@ struct CompileRequest {
   /// If non-empty, one entry point per shape in one artifact (`--buckets`,
   /// Buckets.h); `shapes` is then ignored.
   std::vector<ShapeOptions> buckets;
+  /// >= 0: also compile the generation steps of a decoder into
+  /// OUT/prefill and OUT/decode, over a key/value cache of this many
+  /// positions (0: the spec's max_seq_len); docs/generation.md.
+  int64_t generateCapacity = -1;
 };
 
 /// Where the compile time went, in seconds per step, in order.

@@ -105,11 +105,22 @@ struct ModelSpec {
   bool transformerXL() const { return memoryLength > 0; }
 };
 
+/// Which function of a decoder is compiled (docs/generation.md): the
+/// whole sequence, or one of the two steps of generation over a key/value
+/// cache.
+enum class GenerateStep {
+  None,    ///< The model on a whole sequence (no cache).
+  Prefill, ///< The prompt (seqLen positions); writes cache rows 0..seqLen-1.
+  Decode,  ///< One token per item at a position; appends to the cache.
+};
+
 /// Compile-time shape choices: static shapes per compiled artifact.
 struct ShapeOptions {
   int64_t batch = 1;
   int64_t seqLen = 128; ///< Input sequence (source sequence for EncDec).
   int64_t tgtLen = 0;   ///< EncoderDecoder target length; 0: = seqLen.
+  GenerateStep step = GenerateStep::None;
+  int64_t cacheCapacity = 0; ///< Positions of the key/value cache (steps).
 };
 
 /// One tensor the model needs: its canonical name (docs/spec.md, "Weight
@@ -173,6 +184,18 @@ inline constexpr const char *kMemoryLengthInput = "memory_length";
 std::string memoryInputName(int64_t layer);
 /// Transformer-XL: the output with layer `layer`'s next memory, [B, M, D].
 std::string memoryOutputName(int64_t layer);
+
+/// Generation steps: the input with each item's position ([B, 1], the
+/// position embedding's index), the input with the number of cache rows
+/// each item attends to after the write ([B], position + 1) and the input
+/// with the row the step writes ([1], the same for every item).
+inline constexpr const char *kPositionIdsInput = "position_ids";
+inline constexpr const char *kCacheLengthInput = "cache_length";
+inline constexpr const char *kCachePositionInput = "cache_position";
+/// Generation steps: layer `layer`'s key and value caches, [B, C, D]
+/// (projected keys and values, heads side by side), written in place.
+std::string keyCacheName(int64_t layer);
+std::string valueCacheName(int64_t layer);
 
 const char *toString(ModelKind kind);
 const char *toString(NormPlacement placement);

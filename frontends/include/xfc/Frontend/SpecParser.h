@@ -43,6 +43,13 @@ bool parseModelSpecFile(const std::string &path, ModelSpec &out,
 bool overrideAttentionPattern(ModelSpec &spec, const std::string &text,
                               SpecError &error);
 
+/// Checks that the generation steps (docs/generation.md) can be compiled for
+/// the spec: a decoder with dense causal self-attention, learned or no
+/// positions, a cache capacity within [1, max_seq_len] and a prompt length
+/// (`seqLen`) of at most the capacity. `error.path` names the option.
+bool validateGenerateOptions(const ModelSpec &spec, const ShapeOptions &shapes,
+                             SpecError &error);
+
 /// Checks the shape options against the spec (positive batch, sequence
 /// lengths within [1, max_seq_len], attention patterns that fit the
 /// sequence: global positions inside it, block layouts of its size, ...).

@@ -1216,6 +1216,55 @@ struct LowerSequenceSlice : public OpRewritePattern<SequenceSliceOp> {
 };
 
 //===----------------------------------------------------------------------===//
+// Key/value cache
+//===----------------------------------------------------------------------===//
+
+/// xf.cache_write as one tensor.insert_slice at a dynamic row: it
+/// bufferizes in place into the cache (a writable function argument), so
+/// the write moves the T new rows only, never the whole cache.
+struct LowerCacheWrite : public OpRewritePattern<CacheWriteOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(CacheWriteOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    ArrayRef<int64_t> cache = shapeOf(op.getCache());
+    ArrayRef<int64_t> update = shapeOf(op.getUpdate());
+    if (update == cache) {
+      // The update fills the cache (a prompt as long as the capacity): an
+      // insert_slice of the whole tensor folds away to the update, and the
+      // write with it. Materializing into the cache keeps the write.
+      rewriter.replaceOpWithNewOp<bufferization::MaterializeInDestinationOp>(
+          op, op.getUpdate(), op.getCache());
+      return success();
+    }
+    OpFoldResult row = rewriter.getIndexAttr(0);
+    if (Value position = op.getPosition()) {
+      // Clamped into [0, C - T]: a bad position must not write outside
+      // the cache (the runtime refuses such positions before running).
+      Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+      Value raw = tensor::ExtractOp::create(rewriter, loc, position, zero);
+      Value index = arith::IndexCastOp::create(rewriter, loc,
+                                               rewriter.getIndexType(), raw);
+      Value last =
+          arith::ConstantIndexOp::create(rewriter, loc, cache[1] - update[1]);
+      row = arith::MinSIOp::create(
+                rewriter, loc,
+                arith::MaxSIOp::create(rewriter, loc, index, zero), last)
+                .getResult();
+    }
+    SmallVector<OpFoldResult> offsets{rewriter.getIndexAttr(0), row,
+                                      rewriter.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes{rewriter.getIndexAttr(update[0]),
+                                    rewriter.getIndexAttr(update[1]),
+                                    rewriter.getIndexAttr(update[2])};
+    SmallVector<OpFoldResult> strides(3, rewriter.getIndexAttr(1));
+    rewriter.replaceOpWithNewOp<tensor::InsertSliceOp>(
+        op, op.getUpdate(), op.getCache(), offsets, sizes, strides);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
 // Sentence pooling
 //===----------------------------------------------------------------------===//
 
@@ -1668,8 +1717,8 @@ void mlir::xf::populateXFToLinalgPatterns(RewritePatternSet &patterns,
                                           AttentionTestFault fault) {
   patterns.add<LowerAdd, LowerActivation, LowerSoftmax, LowerLayerNorm,
                LowerLinear, LowerSplit, LowerEmbedding, LowerPositionalEncoding,
-               LowerSequenceConcat, LowerSequenceSlice, LowerSentencePool>(
-      patterns.getContext());
+               LowerSequenceConcat, LowerSequenceSlice, LowerSentencePool,
+               LowerCacheWrite>(patterns.getContext());
   patterns.add<LowerAttention, LowerRelativeAttention>(patterns.getContext(),
                                                        fault);
   populateLinformerProjectionPatterns(patterns);

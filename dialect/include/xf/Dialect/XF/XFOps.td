@@ -450,6 +450,40 @@ def XF_SequenceSliceOp : XF_Op<"sequence_slice", [Pure]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Key/value cache (generation, docs/generation.md)
+//===----------------------------------------------------------------------===//
+
+def XF_CacheWriteOp : XF_Op<"cache_write", [Pure]> {
+  let summary = "Writes [B, T, D] rows into a [B, C, D] cache at a position";
+  let description = [{
+    `result = cache` except `result[b, p + t, :] = update[b, t, :]` for
+    `t < T`, where `p` is `position[0]` (0 without a `position` operand),
+    clamped to `[0, C - T]` so that the write never leaves the cache (the
+    runtime refuses positions that would need the clamp). The result is the
+    cache after the write: it lowers to `tensor.insert_slice`, which
+    bufferizes in place, so a cache that is a writable function argument is
+    updated in the caller's buffer with T rows of traffic, whatever C is.
+    Prefill writes the prompt's keys and values at row 0, a decode step
+    the new token's at its position.
+
+    Example:
+    ```mlir
+    %k2 = xf.cache_write %cache, %k, %position
+        : (tensor<1x64x128xf32>, tensor<1x1x128xf32>, tensor<1xi32>)
+        -> tensor<1x64x128xf32>
+    ```
+  }];
+  let arguments = (ins XF_F32Tensor:$cache, XF_F32Tensor:$update,
+                       Optional<XF_I32Tensor>:$position);
+  let results = (outs XF_F32Tensor:$result);
+  let assemblyFormat = [{
+    $cache `,` $update (`,` $position^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def XF_RelativeAttentionOp : XF_Op<"relative_attention", [Pure]> {
   let summary = "Transformer-XL attention with relative positions and memory";
   let description = [{
