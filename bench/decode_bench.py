@@ -8,9 +8,9 @@
 # GPT2LMHeadModel, its own init, seed 0, saved with save_pretrained) is
 # run by both:
 #
-#   xfc      `xfc compile CHECKPOINT --generate=1024 --seq-len 128`, then
+#   xfc      `xfc compile CHECKPOINT --generate=1024 --seq-len 96`, then
 #            xfc_generator_* of libxfc_runtime.so through ctypes: a prefill
-#            of 128 tokens, decode steps (untimed) up to position C - 32,
+#            of 96 tokens, decode steps (untimed) up to position C - 32,
 #            then 32 timed steps (positions C - 32 .. C - 1);
 #   pytorch  the same checkpoint with the loop transformers' generate runs
 #            with its cache on (model(token, past_key_values=past,
@@ -38,7 +38,9 @@ ROOT = os.path.dirname(HERE)
 
 CONTEXTS = [128, 1024]
 STEPS = 32
-PROMPT = 128
+# The prompt ends before the first timed step of the shortest context, so
+# every context has its STEPS timed decode steps.
+PROMPT = min(CONTEXTS) - STEPS
 CAPACITY = 1024
 
 

@@ -633,6 +633,35 @@ def remeasure_gemm(args):
                                       doc.get("compile_logs", {})))
 
 
+def remeasure_decode(args):
+    """--decode-only: the decode/gpt2-small records of --results measured
+    anew, the others kept."""
+    os.chdir(ROOT)
+    with open(args.results) as f:
+        doc = json.load(f)
+    sys.path.insert(0, HERE)
+    import decode_bench
+    records, skips = [], []
+    load_start = list(os.getloadavg())
+    decode_bench.run_decode(args, records, skips, have_module("torch"))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    doc["records"] = [r for r in doc["records"]
+                      if not r["name"].startswith("decode/")] + records
+    doc["skipped"] = [s for s in doc.get("skipped", [])
+                      if not s.startswith("decode/")] + skips
+    doc["decode_remeasured"] = {
+        "date": now.strftime("%Y-%m-%d %H:%M UTC"),
+        "command": " ".join(["bench/run.py"] + command_args(sys.argv[1:])),
+        "xfc": git_revision(),
+        "load_average_at_start": load_start,
+        "load_average_at_end": list(os.getloadavg()),
+    }
+    sys.path.insert(0, HERE)
+    import report
+    print("wrote " + report.write_all(doc, args.results, args.report_dir,
+                                      doc.get("compile_logs", {})))
+
+
 def remeasure_models(args):
     """--models-only: the e2e, memory and compile records of the models in
     --models measured anew in --results, its other records (GEMM,
@@ -705,6 +734,10 @@ def main():
     p.add_argument("--attention-only", action="store_true",
                    help="measure only the attention records and replace "
                         "them in --results, keeping its other records")
+    p.add_argument("--decode-only", action="store_true",
+                   help="measure only the decode/gpt2-small records and "
+                        "replace them in --results, keeping its other "
+                        "records")
     p.add_argument("--gemm-only", action="store_true",
                    help="measure only the GEMM records and replace them in "
                         "--results (with the e2e rooflines), keeping its "
@@ -739,6 +772,8 @@ def main():
         return remeasure_attention(args)
     if args.gemm_only:
         return remeasure_gemm(args)
+    if args.decode_only:
+        return remeasure_decode(args)
     if args.models_only:
         return remeasure_models(args)
     args.gemm_shapes = GEMM_SHAPES
