@@ -477,6 +477,35 @@ def markdown(doc, plots, compile_logs):
 
     L += attention_markdown(doc, plots)
 
+    decode = [r for r in doc["records"] if r["name"].startswith("decode/")]
+    if decode:
+        L += ["## Decoding with the key/value cache (tokens/s, higher is "
+              "better)", ""]
+        again = doc.get("decode_remeasured")
+        if again:
+            L += [f"Measured again on {again['date']} (xfc {again['xfc']}, "
+                  f"load average {again['load_average_at_start'][0]:.2f} at "
+                  f"start, {again['load_average_at_end'][0]:.2f} at end): "
+                  f"`make bench BENCH_ARGS=--decode-only` "
+                  f"(= {again['command']}).", ""]
+        L += ["Greedy decoding of a random GPT-2 small, batch 1: 1 / the "
+              "median time of the decode steps at positions C-32..C-1, "
+              "argmax included. xfc: `xfc_generator_decode` of an artifact "
+              "compiled with `--generate`; PyTorch: transformers' "
+              "GPT2LMHeadModel with its cache (the loop `generate` runs). "
+              "Each at its better thread count (bench/decode_bench.py).",
+              "", "| record | xfc | PyTorch | xfc / PyTorch | threads "
+              "(xfc/PT) |", "|---|---:|---:|---:|---|"]
+        for r in decode:
+            pt = r["peers"].get("pytorch")
+            ratio = f"{r['xfc'] / pt:.2f}×" if pt else "–"
+            L.append(f"| `{r['name']}` | {r['xfc']:.1f} | "
+                     f"{pt:.1f} | {ratio} | {r.get('xfc_threads', '?')}/"
+                     f"{r.get('pytorch_threads', '?')} |" if pt else
+                     f"| `{r['name']}` | {r['xfc']:.1f} | – | – | "
+                     f"{r.get('xfc_threads', '?')}/– |")
+        L.append("")
+
     other = [r for r in doc["records"]
              if r["name"].startswith(("memory/", "compile/"))]
     if other:
