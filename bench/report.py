@@ -309,18 +309,26 @@ def plot_attention(doc, path):
     return True
 
 
+def remeasured_lines(doc, part, flag):
+    """The line that says when `part` of the records was measured again
+    (bench/run.py `flag`), or nothing."""
+    again = doc.get(f"{part}_remeasured")
+    if not again:
+        return []
+    what = (f"{', '.join(again['models'])} measured again"
+            if "models" in again else "Measured again")
+    return [f"{what} on {again['date']} (xfc {again['xfc']}, load average "
+            f"{again['load_average_at_start'][0]:.2f} at start, "
+            f"{again['load_average_at_end'][0]:.2f} at end): "
+            f"`make bench BENCH_ARGS={flag}` (= {again['command']}).", ""]
+
+
 def attention_markdown(doc, plots):
     rows = attention_rows(doc)
     if not rows:
         return []
     L = ["## Attention (one layer, 12 heads x 64, batch 1; median ms)", ""]
-    again = doc.get("attention_remeasured")
-    if again:
-        L += [f"Measured again on {again['date']} (xfc {again['xfc']}, load "
-              f"average {again['load_average_at_start'][0]:.2f} at start, "
-              f"{again['load_average_at_end'][0]:.2f} at end): "
-              f"`make bench BENCH_ARGS=--attention-only` "
-              f"(= {again['command']}).", ""]
+    L += remeasured_lines(doc, "attention", "--attention-only")
     L += [
          "xfc: one `xf.attention` compiled into an artifact (the fused "
          "kernel; a pattern's empty tiles skipped, its partial tiles "
@@ -382,13 +390,7 @@ def markdown(doc, plots, compile_logs):
     rows = gemm_rows(doc)
     if rows:
         L += ["## GEMM (GFLOPS, higher is better)", ""]
-        again = doc.get("gemm_remeasured")
-        if again:
-            L += [f"Measured again on {again['date']} (xfc {again['xfc']}, "
-                  f"load average {again['load_average_at_start'][0]:.2f} at "
-                  f"start, {again['load_average_at_end'][0]:.2f} at end): "
-                  f"`make bench BENCH_ARGS=--gemm-only` "
-                  f"(= {again['command']}).", ""]
+        L += remeasured_lines(doc, "gemm", "--gemm-only")
         L += ["xfc: one `xf.linear` compiled into an artifact and run "
               "through the runtime C API; its weight is laid out at "
               "compile time (records named `/prepacked` when the compiler "
@@ -418,14 +420,7 @@ def markdown(doc, plots, compile_logs):
     if e2e:
         L += ["## End to end (median ms, batch 1, sequence 128; lower is "
               "better)", ""]
-        again = doc.get("models_remeasured")
-        if again:
-            L += [f"{', '.join(again['models'])} measured again on "
-                  f"{again['date']} (xfc {again['xfc']}, load average "
-                  f"{again['load_average_at_start'][0]:.2f} at start, "
-                  f"{again['load_average_at_end'][0]:.2f} at end): "
-                  f"`make bench BENCH_ARGS=--models-only` "
-                  f"(= {again['command']}).", ""]
+        L += remeasured_lines(doc, "models", "--models-only")
         L += ["Same random weights and inputs for every peer. xfc: the "
               "artifact run through `libxfc_runtime.so` (ctypes; process "
               "start, open and weight mapping excluded). ONNX Runtime: the "
@@ -481,13 +476,7 @@ def markdown(doc, plots, compile_logs):
     if decode:
         L += ["## Decoding with the key/value cache (tokens/s, higher is "
               "better)", ""]
-        again = doc.get("decode_remeasured")
-        if again:
-            L += [f"Measured again on {again['date']} (xfc {again['xfc']}, "
-                  f"load average {again['load_average_at_start'][0]:.2f} at "
-                  f"start, {again['load_average_at_end'][0]:.2f} at end): "
-                  f"`make bench BENCH_ARGS=--decode-only` "
-                  f"(= {again['command']}).", ""]
+        L += remeasured_lines(doc, "decode", "--decode-only")
         L += ["Greedy decoding of a random GPT-2 small, batch 1: 1 / the "
               "median time of the decode steps at positions C-32..C-1, "
               "argmax included. xfc: `xfc_generator_decode` of an artifact "

@@ -560,6 +560,20 @@ def command_args(argv):
     return out
 
 
+def remeasured_stamp(load_start, **extra):
+    """When, how and on what a part of --results was measured again (the
+    report prints it above that part)."""
+    stamp = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime(
+            "%Y-%m-%d %H:%M UTC"),
+        "command": " ".join(["bench/run.py"] + command_args(sys.argv[1:])),
+    }
+    stamp.update(extra)
+    stamp.update(xfc=git_revision(), load_average_at_start=load_start,
+                 load_average_at_end=list(os.getloadavg()))
+    return stamp
+
+
 def remeasure_attention(args):
     """--attention-only: the attention records of --results measured anew,
     its other records kept (the report says when each part was taken)."""
@@ -572,18 +586,11 @@ def remeasure_attention(args):
     records, skips = [], []
     load_start = list(os.getloadavg())
     attention_bench.run_attention(args, records, skips, have_module("torch"))
-    now = datetime.datetime.now(datetime.timezone.utc)
     doc["records"] = [r for r in doc["records"]
                       if not r["name"].startswith("attention/")] + records
     doc["skipped"] = [s for s in doc.get("skipped", [])
                       if not s.startswith("attention")] + skips
-    doc["attention_remeasured"] = {
-        "date": now.strftime("%Y-%m-%d %H:%M UTC"),
-        "command": " ".join(["bench/run.py"] + command_args(sys.argv[1:])),
-        "xfc": git_revision(),
-        "load_average_at_start": load_start,
-        "load_average_at_end": list(os.getloadavg()),
-    }
+    doc["attention_remeasured"] = remeasured_stamp(load_start)
     print("wrote " + report.write_all(doc, args.results, args.report_dir,
                                       doc.get("compile_logs", {})))
 
@@ -612,7 +619,6 @@ def remeasure_gemm(args):
     gemm, why = run_gemm(args)
     if gemm is None:
         sys.exit("run.py: " + why)
-    now = datetime.datetime.now(datetime.timezone.utc)
     doc["records"] = [r for r in doc["records"]
                       if not r["name"].startswith("gemm/")] + gemm_records(gemm)
     doc["skipped"] = [s for s in doc.get("skipped", [])
@@ -620,13 +626,7 @@ def remeasure_gemm(args):
     doc.setdefault("versions", {})["openblas"] = gemm["openblas_config"]
     doc["versions"]["openblas_core"] = gemm["openblas_corename"]
     set_rooflines(doc)
-    doc["gemm_remeasured"] = {
-        "date": now.strftime("%Y-%m-%d %H:%M UTC"),
-        "command": " ".join(["bench/run.py"] + command_args(sys.argv[1:])),
-        "xfc": git_revision(),
-        "load_average_at_start": load_start,
-        "load_average_at_end": list(os.getloadavg()),
-    }
+    doc["gemm_remeasured"] = remeasured_stamp(load_start)
     sys.path.insert(0, HERE)
     import report
     print("wrote " + report.write_all(doc, args.results, args.report_dir,
@@ -644,18 +644,11 @@ def remeasure_decode(args):
     records, skips = [], []
     load_start = list(os.getloadavg())
     decode_bench.run_decode(args, records, skips, have_module("torch"))
-    now = datetime.datetime.now(datetime.timezone.utc)
     doc["records"] = [r for r in doc["records"]
                       if not r["name"].startswith("decode/")] + records
     doc["skipped"] = [s for s in doc.get("skipped", [])
                       if not s.startswith("decode/")] + skips
-    doc["decode_remeasured"] = {
-        "date": now.strftime("%Y-%m-%d %H:%M UTC"),
-        "command": " ".join(["bench/run.py"] + command_args(sys.argv[1:])),
-        "xfc": git_revision(),
-        "load_average_at_start": load_start,
-        "load_average_at_end": list(os.getloadavg()),
-    }
+    doc["decode_remeasured"] = remeasured_stamp(load_start)
     sys.path.insert(0, HERE)
     import report
     print("wrote " + report.write_all(doc, args.results, args.report_dir,
@@ -690,7 +683,6 @@ def remeasure_models(args):
         return (len(parts) > 1 and parts[0] in ("e2e", "memory", "compile")
                 and parts[1] in names)
 
-    now = datetime.datetime.now(datetime.timezone.utc)
     doc["records"] = [r for r in doc["records"]
                       if not of_these_models(r["name"])] + records
     doc["skipped"] = [s for s in doc.get("skipped", [])
@@ -701,14 +693,7 @@ def remeasure_models(args):
     logs.update(extra.get("compile_logs", {}))
     doc.setdefault("versions", {}).update(extra["versions"])
     set_rooflines(doc)
-    doc["models_remeasured"] = {
-        "date": now.strftime("%Y-%m-%d %H:%M UTC"),
-        "command": " ".join(["bench/run.py"] + command_args(sys.argv[1:])),
-        "models": names,
-        "xfc": git_revision(),
-        "load_average_at_start": load_start,
-        "load_average_at_end": list(os.getloadavg()),
-    }
+    doc["models_remeasured"] = remeasured_stamp(load_start, models=names)
     sys.path.insert(0, HERE)
     import report
     print("wrote " + report.write_all(doc, args.results, args.report_dir,
