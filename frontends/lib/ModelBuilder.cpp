@@ -158,8 +158,11 @@ private:
     return layerNorm(add(x, sublayer(x), addName), normPrefix);
   }
 
-  /// Token (+ position, + token type) embeddings of one stack.
-  Value embed(const std::string &stack, Value ids, Value tokenTypes) {
+  /// Token (+ position, + token type) embeddings of one stack. Token s
+  /// sits at position s, or at `positionIds[b, s]` when given (a decode
+  /// step's token).
+  Value embed(const std::string &stack, Value ids, Value tokenTypes,
+              Value positionIds = Value()) {
     auto idsType = cast<RankedTensorType>(ids.getType());
     auto type =
         f32Type({idsType.getDimSize(0), idsType.getDimSize(1), spec.dModel});
@@ -177,14 +180,22 @@ private:
           b, at(stack + ".embed.positions"), type,
           xf::PositionalKindAttr::get(b.getContext(),
                                       xf::PositionalKind::sinusoidal),
-          x, Value());
+          x, Value(), positionIds);
       break;
     case PositionalEncoding::Learned:
+      if (positionIds) {
+        x = add(x,
+                xf::EmbeddingOp::create(
+                    b, at(stack + ".embed.positions"), type, positionIds,
+                    weight(stack + ".embed.positions"), b.getF64FloatAttr(1.0)),
+                stack + ".embed.positions.add");
+        break;
+      }
       x = xf::PositionalEncodingOp::create(
           b, at(stack + ".embed.positions"), type,
           xf::PositionalKindAttr::get(b.getContext(),
                                       xf::PositionalKind::learned),
-          x, weight(stack + ".embed.positions"));
+          x, weight(stack + ".embed.positions"), Value());
       break;
     }
     if (tokenTypes)
@@ -335,31 +346,53 @@ private:
     return linear(attended, "out");
   }
 
-  /// The decoder of a generation step. A decode step embeds its token at
-  /// `positionIds` (a row of the learned table, not position 0).
-  Value generateStack(Value ids, Value positionIds, Value cachePosition,
-                      Value cacheLength,
-                      const std::map<std::string, Value> &inputValues) {
-    Value x;
-    if (!positionIds) {
-      x = embed("decoder", ids, Value());
-    } else {
-      auto idsType = cast<RankedTensorType>(ids.getType());
-      auto type =
-          f32Type({idsType.getDimSize(0), idsType.getDimSize(1), spec.dModel});
-      x = xf::EmbeddingOp::create(b, at("decoder.embed.tokens"), type, ids,
-                                  weight("decoder.embed.tokens"),
-                                  b.getF64FloatAttr(spec.embeddingScale));
-      if (spec.positionalEncoding == PositionalEncoding::Learned)
-        x = add(x,
-                xf::EmbeddingOp::create(
-                    b, at("decoder.embed.positions"), type, positionIds,
-                    weight("decoder.embed.positions"), b.getF64FloatAttr(1.0)),
-                "decoder.embed.positions.add");
-      if (spec.embeddingLayerNorm)
-        x = layerNorm(x, "decoder.embed.norm");
+  /// Cross-attention of one decoder layer of a generation step: the keys
+  /// and values are the encoder output's projections, which prefill
+  /// computes (from `memory`) and writes into the layer's cross caches, and
+  /// a decode step reads from them (`memory` null): the encoder output is
+  /// projected once per generation, not per token.
+  Value cachedCrossAttention(Value x, const std::string &prefix,
+                             Value keyCache, Value valueCache, Value memory,
+                             Value memoryLengths) {
+    auto type = cast<RankedTensorType>(x.getType());
+    Location loc = at(prefix);
+    auto linear = [&](Value in, const char *part) {
+      auto inType = cast<RankedTensorType>(in.getType());
+      return xf::LinearOp::create(b, xf::childNodeLoc(loc, part), inType, in,
+                                  weight(prefix + "." + part + ".weight"),
+                                  weight(prefix + "." + part + ".bias"),
+                                  /*transpose_weight=*/false)
+          .getResult();
+    };
+    Value q = linear(x, "q");
+    Value keys = keyCache, values = valueCache;
+    if (memory) {
+      keys = xf::CacheWriteOp::create(b, xf::childNodeLoc(loc, "key_cache"),
+                                      keyCache.getType(), keyCache,
+                                      linear(memory, "k"), Value());
+      values = xf::CacheWriteOp::create(
+          b, xf::childNodeLoc(loc, "value_cache"), valueCache.getType(),
+          valueCache, linear(memory, "v"), Value());
     }
-    for (int64_t i = 0; i < spec.numLayers; ++i) {
+    double scale = 1.0 / std::sqrt(static_cast<double>(spec.headDim()));
+    Value attended = xf::AttentionOp::create(
+        b, xf::childNodeLoc(loc, "core"), type, q, keys, values, memoryLengths,
+        b.getI64IntegerAttr(spec.numHeads), b.getF64FloatAttr(scale),
+        UnitAttr(), xf::AttentionPatternAttr());
+    return linear(attended, "out");
+  }
+
+  /// The decoder of a generation step. A decode step embeds its token at
+  /// `positionIds` (a row of the learned table or the sinusoid at that
+  /// position, not position 0). An encoder-decoder's prefill runs the
+  /// encoder on the source first (`memory`), and every step attends to
+  /// the cross caches.
+  Value generateStack(Value ids, Value positionIds, Value cachePosition,
+                      Value cacheLength, Value memory, Value memoryLengths,
+                      const std::map<std::string, Value> &inputValues) {
+    const bool encoderDecoder = spec.kind == ModelKind::EncoderDecoder;
+    Value x = embed("decoder", ids, Value(), positionIds);
+    for (int64_t i = 0; i < decoderLayers(spec); ++i) {
       std::string layer = "decoder.layers." + std::to_string(i);
       Value keyCache = inputValues.at(keyCacheName(i));
       Value valueCache = inputValues.at(valueCacheName(i));
@@ -368,6 +401,15 @@ private:
             return cachedAttention(in, layer + ".self_attn", keyCache,
                                    valueCache, cachePosition, cacheLength);
           });
+      if (encoderDecoder)
+        x = residual(x, layer + ".cross_attn_norm", layer + ".cross_attn",
+                     [&](Value in) {
+                       return cachedCrossAttention(
+                           in, layer + ".cross_attn",
+                           inputValues.at(crossKeyCacheName(i)),
+                           inputValues.at(crossValueCacheName(i)), memory,
+                           memoryLengths);
+                     });
       x = residual(x, layer + ".ffn_norm", layer + ".ffn",
                    [&](Value in) { return feedForward(in, layer + ".ffn"); });
     }
@@ -439,11 +481,16 @@ OwningOpRef<ModuleOp> ModelIRBuilder::build() {
   SmallVector<DictionaryAttr> argAttrs, resultAttrs;
   // The caches of a generation step are the exception: the step writes
   // its new keys and values into them in place (docs/generation.md).
+  // A decode step only reads an encoder-decoder's cross caches.
   std::set<std::string> caches;
-  for (int64_t i = 0; shapes.step != GenerateStep::None && i < spec.numLayers;
-       ++i) {
+  for (int64_t i = 0;
+       shapes.step != GenerateStep::None && i < decoderLayers(spec); ++i) {
     caches.insert(keyCacheName(i));
     caches.insert(valueCacheName(i));
+    if (shapes.step == GenerateStep::Prefill) {
+      caches.insert(crossKeyCacheName(i));
+      caches.insert(crossValueCacheName(i));
+    }
   }
   for (const TensorDecl &in : inputs)
     argAttrs.push_back(caches.count(in.name)
@@ -486,7 +533,8 @@ OwningOpRef<ModuleOp> ModelIRBuilder::build() {
     if (shapes.step != GenerateStep::None) {
       result = generateStack(input("input_ids"), input(kPositionIdsInput),
                              input(kCachePositionInput),
-                             input(kCacheLengthInput), inputValues);
+                             input(kCacheLengthInput), Value(), Value(),
+                             inputValues);
       headStack = "decoder";
       break;
     }
@@ -507,6 +555,20 @@ OwningOpRef<ModuleOp> ModelIRBuilder::build() {
   }
   case ModelKind::EncoderDecoder: {
     Value srcLengths = input("src_lengths");
+    if (shapes.step != GenerateStep::None) {
+      // Prefill encodes the source; a decode step reads the cross caches.
+      Value memory;
+      if (shapes.step == GenerateStep::Prefill)
+        memory = stack("encoder", embed("encoder", input("src_ids"), Value()),
+                       spec.numLayers, srcLengths, /*causal=*/false, Value(),
+                       Value(), spec.attentionPatterns);
+      result = generateStack(input("input_ids"), input(kPositionIdsInput),
+                             input(kCachePositionInput),
+                             input(kCacheLengthInput), memory, srcLengths,
+                             inputValues);
+      headStack = "decoder";
+      break;
+    }
     Value src = embed("encoder", input("src_ids"), Value());
     Value memory =
         stack("encoder", src, spec.numLayers, srcLengths,

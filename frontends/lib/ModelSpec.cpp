@@ -216,6 +216,53 @@ std::vector<WeightDecl> listLinformerWeights(const ModelSpec &spec,
   return decls;
 }
 
+namespace {
+
+/// The inputs of a generation step (docs/generation.md): the new tokens; for
+/// a decode step the runtime's positions; for an encoder-decoder the source
+/// (prefill) and its lengths; then the caches, which the runtime owns and
+/// the steps write in place: every decoder layer's self-attention key and
+/// value cache, and for an encoder-decoder its cross-attention ones.
+/// No padding mask on the target: the causal mask and the cache length
+/// bound every key.
+void appendStepInputs(const ModelSpec &spec, const ShapeOptions &shapes,
+                      std::vector<TensorDecl> &inputs) {
+  const int64_t b = shapes.batch, c = shapes.cacheCapacity;
+  const bool decode = shapes.step == GenerateStep::Decode;
+  const bool encoderDecoder = spec.kind == ModelKind::EncoderDecoder;
+  const int64_t prompt = encoderDecoder ? targetLength(shapes) : shapes.seqLen;
+  inputs.push_back(rangedInput("input_ids", {b, decode ? 1 : prompt}, 0,
+                               spec.vocabSize - 1));
+  if (decode) {
+    inputs.push_back(rangedInput(kPositionIdsInput, {b, 1}, 0, c - 1));
+    inputs.push_back(rangedInput(kCacheLengthInput, {b}, 1, c));
+    inputs.push_back(rangedInput(kCachePositionInput, {1}, 0, c - 1));
+  }
+  const int64_t s = shapes.seqLen;
+  if (encoderDecoder && !decode)
+    inputs.push_back(rangedInput("src_ids", {b, s}, 0, spec.vocabSize - 1));
+  if (encoderDecoder && spec.keyPaddingMask)
+    inputs.push_back(rangedInput("src_lengths", {b}, 1, s));
+  auto cache = [&](std::string name, int64_t rows) {
+    TensorDecl decl;
+    decl.name = std::move(name);
+    decl.dtype = "f32";
+    decl.shape = {b, rows, spec.dModel};
+    inputs.push_back(decl);
+  };
+  const int64_t layers = decoderLayers(spec);
+  for (int64_t i = 0; i < layers; ++i) {
+    cache(keyCacheName(i), c);
+    cache(valueCacheName(i), c);
+  }
+  for (int64_t i = 0; encoderDecoder && i < layers; ++i) {
+    cache(crossKeyCacheName(i), s);
+    cache(crossValueCacheName(i), s);
+  }
+}
+
+} // namespace
+
 std::vector<TensorDecl> listInputs(const ModelSpec &spec,
                                    const ShapeOptions &shapes) {
   const int64_t b = shapes.batch, s = shapes.seqLen;
@@ -231,27 +278,7 @@ std::vector<TensorDecl> listInputs(const ModelSpec &spec,
     break;
   case ModelKind::Decoder:
     if (shapes.step != GenerateStep::None) {
-      // A generation step (docs/generation.md): no padding mask (the
-      // causal mask and the cache length bound every key), the runtime's
-      // positions for a decode step, then the caches, which the runtime
-      // owns and the step writes in place.
-      const int64_t c = shapes.cacheCapacity;
-      const bool decode = shapes.step == GenerateStep::Decode;
-      inputs.push_back(
-          rangedInput("input_ids", {b, decode ? 1 : s}, 0, spec.vocabSize - 1));
-      if (decode) {
-        inputs.push_back(rangedInput(kPositionIdsInput, {b, 1}, 0, c - 1));
-        inputs.push_back(rangedInput(kCacheLengthInput, {b}, 1, c));
-        inputs.push_back(rangedInput(kCachePositionInput, {1}, 0, c - 1));
-      }
-      for (int64_t i = 0; i < spec.numLayers; ++i)
-        for (const std::string &name : {keyCacheName(i), valueCacheName(i)}) {
-          TensorDecl cache;
-          cache.name = name;
-          cache.dtype = "f32";
-          cache.shape = {b, c, spec.dModel};
-          inputs.push_back(cache);
-        }
+      appendStepInputs(spec, shapes, inputs);
       break;
     }
     inputs.push_back(rangedInput("input_ids", {b, s}, 0, spec.vocabSize - 1));
@@ -273,6 +300,10 @@ std::vector<TensorDecl> listInputs(const ModelSpec &spec,
     }
     break;
   case ModelKind::EncoderDecoder:
+    if (shapes.step != GenerateStep::None) {
+      appendStepInputs(spec, shapes, inputs);
+      break;
+    }
     inputs.push_back(rangedInput("src_ids", {b, s}, 0, spec.vocabSize - 1));
     inputs.push_back(rangedInput("tgt_ids", {b, targetLength(shapes)}, 0,
                                  spec.vocabSize - 1));
@@ -287,10 +318,10 @@ std::vector<TensorDecl> listInputs(const ModelSpec &spec,
 
 std::vector<TensorDecl> listOutputs(const ModelSpec &spec,
                                     const ShapeOptions &shapes) {
-  const int64_t rows = spec.kind == ModelKind::EncoderDecoder
+  const int64_t rows = shapes.step == GenerateStep::Decode ? 1
+                       : spec.kind == ModelKind::EncoderDecoder
                            ? targetLength(shapes)
-                       : shapes.step == GenerateStep::Decode ? 1
-                                                             : shapes.seqLen;
+                           : shapes.seqLen;
   TensorDecl out;
   out.dtype = "f32";
   if (spec.lmHead) {
@@ -327,6 +358,19 @@ std::string keyCacheName(int64_t layer) {
 
 std::string valueCacheName(int64_t layer) {
   return "decoder.layers." + std::to_string(layer) + ".self_attn.value_cache";
+}
+
+std::string crossKeyCacheName(int64_t layer) {
+  return "decoder.layers." + std::to_string(layer) + ".cross_attn.key_cache";
+}
+
+std::string crossValueCacheName(int64_t layer) {
+  return "decoder.layers." + std::to_string(layer) + ".cross_attn.value_cache";
+}
+
+int64_t decoderLayers(const ModelSpec &spec) {
+  return spec.kind == ModelKind::EncoderDecoder ? spec.numDecoderLayers
+                                                : spec.numLayers;
 }
 
 std::string memoryInputName(int64_t layer) {

@@ -1013,35 +1013,40 @@ bool validateShapeOptions(const ModelSpec &spec, const ShapeOptions &shapes,
 bool validateGenerateOptions(const ModelSpec &spec, const ShapeOptions &shapes,
                              SpecError &error) {
   const char *option = "--generate";
-  if (spec.kind != ModelKind::Decoder)
-    return fail(error, option, "a model of kind \"decoder\"",
+  if (spec.kind == ModelKind::Encoder)
+    return fail(error, option,
+                "a model of kind \"decoder\" or \"encoder_decoder\"",
                 std::string("kind \"") + toString(spec.kind) + "\"");
   if (spec.transformerXL())
     return fail(error, option,
                 "a decoder without segment memory (Transformer-XL keeps its "
                 "own state between runs)",
                 "\"transformer_xl\" in the spec");
-  for (size_t i = 0; i < spec.attentionPatterns.size(); ++i)
+  // The patterns of an encoder-decoder are its encoder's, which prefill
+  // runs whole; a decoder's would apply to the cached self-attention.
+  for (size_t i = 0;
+       spec.kind == ModelKind::Decoder && i < spec.attentionPatterns.size();
+       ++i)
     if (!spec.attentionPatterns[i].empty())
       return fail(error, option,
                   "dense causal self-attention (the cache holds every key)",
                   "the attention pattern " + quote(spec.attentionPatterns[i]) +
                       " of layer " + std::to_string(i));
-  if (spec.positionalEncoding == PositionalEncoding::Sinusoidal)
-    return fail(error, option,
-                "\"learned\" or \"none\" positional_encoding (a decode "
-                "step reads its position's row of the table)",
-                "\"sinusoidal\"");
   if (shapes.cacheCapacity < 1 || shapes.cacheCapacity > spec.maxSeqLen)
     return fail(error, option,
                 "a cache capacity in " + rangeText(1, spec.maxSeqLen) +
                     " (max_seq_len is " + std::to_string(spec.maxSeqLen) + ")",
                 std::to_string(shapes.cacheCapacity));
-  if (shapes.seqLen > shapes.cacheCapacity)
-    return fail(error, "--seq-len",
+  // The prompt is the decoder's input: the target of an encoder-decoder
+  // (its source has no cache).
+  const bool encoderDecoder = spec.kind == ModelKind::EncoderDecoder;
+  const int64_t prompt =
+      encoderDecoder && shapes.tgtLen > 0 ? shapes.tgtLen : shapes.seqLen;
+  if (prompt > shapes.cacheCapacity)
+    return fail(error, encoderDecoder ? "--tgt-len" : "--seq-len",
                 "a prompt length of at most the cache capacity " +
                     std::to_string(shapes.cacheCapacity),
-                std::to_string(shapes.seqLen));
+                std::to_string(prompt));
   return true;
 }
 

@@ -1,18 +1,20 @@
-//===- Generate.cpp - Generation over a key/value cache ----------*- C++
-//-*-===//
+//===- Generate.cpp - Generation over a key/value cache -----------*- C++ -*-===//
 //
 // Part of xfc. Implements the xfc_generator_* functions of the C API
 // (docs/generation.md). A generator opens the two generation steps of an
 // artifact, OUT/prefill and OUT/decode, as ordinary models and owns what
-// they share: the key and value cache of every layer and the number of
-// filled positions. The steps take the caches as inputs and write their new
-// rows into them in place (the compiled code updates the buffers it is
-// given), so a step moves its own rows only; the generator passes the same
-// buffers to both and fills the position inputs of a decode step.
+// they share: the key and value cache of every decoder layer (and, for an
+// encoder-decoder, its cross-attention caches and the source lengths) and
+// the number of filled positions. The steps take the caches as inputs and
+// write their new rows into them in place (the compiled code updates the
+// buffers it is given), so a step moves its own rows only; the generator
+// passes the same buffers to both and fills the position inputs of a
+// decode step. Beam search (BeamSearch.cpp) drives a generator through
+// prefill, reorder and decode.
 //
 //===----------------------------------------------------------------------===//
 
-#include "xfc/runtime.h"
+#include "Generate.h"
 
 #include "Status.h"
 
@@ -23,28 +25,6 @@
 #include <new>
 #include <string>
 #include <vector>
-
-struct xfc_generator_s {
-  xfc_model *prefill = nullptr, *decode = nullptr;
-  xfc_context *prefillContext = nullptr, *decodeContext = nullptr;
-  int64_t batch = 0, promptLength = 0, capacity = 0, vocab = 0, width = 0;
-  int64_t layers = 0;
-  int64_t length = 0;
-  /// Every layer's key and value cache, in the steps' input order.
-  std::vector<std::vector<float>> caches;
-  /// The inputs and outputs of each step; the caches are fixed, the rest
-  /// filled per call.
-  std::vector<xfc_buffer> prefillInputs, decodeInputs;
-  std::vector<int32_t> promptIds, positionIds, cacheLength, cachePosition;
-  std::vector<float> prefillLogits;
-
-  ~xfc_generator_s() {
-    xfc_context_destroy(prefillContext);
-    xfc_context_destroy(decodeContext);
-    xfc_model_destroy(prefill);
-    xfc_model_destroy(decode);
-  }
-};
 
 namespace {
 
@@ -82,8 +62,16 @@ bool endsWith(const std::string &text, const std::string &tail) {
          text.compare(text.size() - tail.size(), tail.size(), tail) == 0;
 }
 
+bool isCacheName(const std::string &name) {
+  return endsWith(name, "key_cache") || endsWith(name, "value_cache");
+}
+
 /// Checks the two steps against each other and sizes the generator;
-/// XFC_INVALID_ARTIFACT naming what does not fit.
+/// XFC_INVALID_ARTIFACT naming what does not fit. Prefill's inputs are
+/// input_ids, then (encoder-decoder) src_ids and src_lengths, then the
+/// caches; decode's input_ids, position_ids, cache_length, cache_position,
+/// then (encoder-decoder) src_lengths, then the same caches
+/// (docs/generation.md).
 xfc_status describeSteps(xfc_generator &g, const std::string &path) {
   auto invalid = [&](const std::string &what) {
     return makeStatus(XFC_INVALID_ARTIFACT,
@@ -96,50 +84,96 @@ xfc_status describeSteps(xfc_generator &g, const std::string &path) {
     return out;
   };
   std::vector<xfc_tensor_info> pre = inputs(g.prefill), dec = inputs(g.decode);
-  // prefill: input_ids, caches; decode: input_ids, position_ids,
-  // cache_length, cache_position, caches (docs/generation.md).
-  if (pre.empty() || std::string(pre[0].name) != "input_ids" ||
-      pre[0].rank != 2)
+  auto named = [](const std::vector<xfc_tensor_info> &list, size_t i,
+                  const char *name) {
+    return i < list.size() && std::string(list[i].name) == name;
+  };
+  if (!named(pre, 0, "input_ids") || pre[0].rank != 2)
     return invalid("prefill's first input must be input_ids [B, P]");
-  if (dec.size() < 4 || std::string(dec[0].name) != "input_ids" ||
-      std::string(dec[1].name) != "position_ids" ||
-      std::string(dec[2].name) != "cache_length" ||
-      std::string(dec[3].name) != "cache_position")
+  if (!named(dec, 0, "input_ids") || !named(dec, 1, "position_ids") ||
+      !named(dec, 2, "cache_length") || !named(dec, 3, "cache_position"))
     return invalid("decode's inputs must begin with input_ids, position_ids, "
                    "cache_length, cache_position");
   g.batch = pre[0].dims[0];
   g.promptLength = pre[0].dims[1];
-  size_t numCaches = pre.size() - 1;
-  if (numCaches == 0 || numCaches % 2 != 0 || dec.size() - 4 != numCaches)
-    return invalid("prefill has " + std::to_string(pre.size() - 1) +
+  size_t preCaches = 1, decCaches = 4;
+  if (named(pre, 1, "src_ids")) {
+    if (pre[1].rank != 2 || pre[1].dims[0] != g.batch || pre[1].dims[1] < 1)
+      return invalid("prefill's src_ids is " + shapeText(pre[1]) +
+                     "; expected [B, S] with B = " + std::to_string(g.batch));
+    g.sourceLength = pre[1].dims[1];
+    preCaches = 2;
+    g.sourcePadding = named(pre, 2, "src_lengths");
+    if (g.sourcePadding != named(dec, 4, "src_lengths"))
+      return invalid("src_lengths is an input of one step but not of the "
+                     "other");
+    if (g.sourcePadding) {
+      if (!sameShape(pre[2], {g.batch}) || !sameShape(dec[4], {g.batch}))
+        return invalid("src_lengths is " + shapeText(pre[2]) +
+                       " in prefill and " + shapeText(dec[4]) +
+                       " in decode; expected [B] with B = " +
+                       std::to_string(g.batch));
+      ++preCaches;
+      ++decCaches;
+    }
+  }
+  size_t numCaches = pre.size() - preCaches;
+  if (numCaches == 0 || dec.size() < decCaches ||
+      dec.size() - decCaches != numCaches)
+    return invalid("prefill has " + std::to_string(numCaches) +
                    " cache inputs and decode " +
-                   std::to_string(dec.size() - 4) +
+                   std::to_string(dec.size() >= decCaches
+                                      ? dec.size() - decCaches
+                                      : 0) +
                    "; expected the same, two per layer");
-  g.layers = static_cast<int64_t>(numCaches / 2);
-  const xfc_tensor_info &first = pre[1];
+  const xfc_tensor_info &first = pre[preCaches];
   if (first.rank != 3 || first.dtype != XFC_DTYPE_F32)
     return invalid(std::string("cache ") + first.name +
                    " must be f32 [B, C, D], found " + shapeText(first));
   g.capacity = first.dims[1];
   g.width = first.dims[2];
+  size_t selfCaches = 0, crossCaches = 0;
   for (size_t i = 0; i < numCaches; ++i) {
-    const xfc_tensor_info &p = pre[1 + i], &d = dec[4 + i];
+    const xfc_tensor_info &p = pre[preCaches + i], &d = dec[decCaches + i];
     std::string name = p.name;
-    if (name != d.name ||
-        !(endsWith(name, "key_cache") || endsWith(name, "value_cache")))
+    if (name != d.name || !isCacheName(name))
       return invalid("cache input " + std::to_string(i) + " is '" + name +
                      "' in prefill and '" + d.name +
                      "' in decode; expected the same key_cache or "
                      "value_cache");
+    bool cross = name.find(".cross_attn.") != std::string::npos;
+    if (cross && !g.encoderDecoder())
+      return invalid("cache '" + name +
+                     "' is a cross-attention cache, but prefill has no "
+                     "src_ids");
+    if (!cross && crossCaches > 0)
+      return invalid("cache '" + name +
+                     "' follows the cross-attention caches; expected every "
+                     "self-attention cache first");
+    int64_t rows = cross ? g.sourceLength : g.capacity;
     if (p.dtype != XFC_DTYPE_F32 || d.dtype != XFC_DTYPE_F32 ||
-        !sameShape(p, {g.batch, g.capacity, g.width}) ||
-        !sameShape(d, {g.batch, g.capacity, g.width}))
-      return invalid(
-          "cache '" + name + "' is " + shapeText(p) + " in prefill and " +
-          shapeText(d) + " in decode; expected " + "f32 [" +
-          std::to_string(g.batch) + ", " + std::to_string(g.capacity) + ", " +
-          std::to_string(g.width) + "] in both");
+        !sameShape(p, {g.batch, rows, g.width}) ||
+        !sameShape(d, {g.batch, rows, g.width}))
+      return invalid("cache '" + name + "' is " + shapeText(p) +
+                     " in prefill and " + shapeText(d) + " in decode; " +
+                     "expected f32 [" + std::to_string(g.batch) + ", " +
+                     std::to_string(rows) + ", " + std::to_string(g.width) +
+                     "] in both");
+    (cross ? crossCaches : selfCaches) += 1;
+    xfc_generator::Cache cache;
+    cache.name = name;
+    cache.rows = rows;
+    cache.cross = cross;
+    g.caches.push_back(std::move(cache));
   }
+  if (selfCaches % 2 != 0 ||
+      (g.encoderDecoder() && crossCaches != selfCaches))
+    return invalid(std::to_string(selfCaches) + " self-attention and " +
+                   std::to_string(crossCaches) +
+                   " cross-attention caches; expected a key and a value "
+                   "cache per layer (and per cross-attention for an "
+                   "encoder-decoder)");
+  g.layers = static_cast<int64_t>(selfCaches / 2);
   if (!sameShape(dec[0], {g.batch, 1}) || !sameShape(dec[1], {g.batch, 1}) ||
       !sameShape(dec[2], {g.batch}) || !sameShape(dec[3], {1}))
     return invalid("decode's inputs have shapes " + shapeText(dec[0]) + ", " +
@@ -164,6 +198,10 @@ xfc_status describeSteps(xfc_generator &g, const std::string &path) {
     return invalid("the steps' logits are " + shapeText(preOut) + " and " +
                    shapeText(decOut) + "; expected [B, P, V] and [B, 1, V]");
   return nullptr;
+}
+
+template <typename T> xfc_buffer bufferOf(std::vector<T> &values) {
+  return {values.data(), values.size() * sizeof(T)};
 }
 
 xfc_status openGenerator(const char *path, const xfc_context_options *options,
@@ -202,26 +240,32 @@ xfc_status openGenerator(const char *path, const xfc_context_options *options,
           xfc_context_create(g.decode, options, &g.decodeContext))
     return prefixed(std::string(function) + ": ", status);
 
-  size_t cacheFloats = size_t(g.batch) * g.capacity * g.width;
-  g.caches.assign(2 * g.layers, std::vector<float>(cacheFloats, 0.0f));
+  for (xfc_generator::Cache &cache : g.caches)
+    cache.data.assign(size_t(g.batch) * cache.rows * g.width, 0.0f);
   g.promptIds.assign(g.batch * g.promptLength, 0);
   g.positionIds.assign(g.batch, 0);
   g.cacheLength.assign(g.batch, 1);
   g.cachePosition.assign(1, 0);
+  g.sourceIds.assign(g.batch * g.sourceLength, 0);
+  g.sourceLengths.assign(g.batch, static_cast<int32_t>(g.sourceLength));
+  g.crossSource.resize(g.batch);
+  for (int64_t b = 0; b < g.batch; ++b)
+    g.crossSource[b] = b;
   g.prefillLogits.assign(size_t(g.batch) * g.promptLength * g.vocab, 0.0f);
-  g.prefillInputs.push_back(
-      {g.promptIds.data(), g.promptIds.size() * sizeof(int32_t)});
+  g.prefillInputs.push_back(bufferOf(g.promptIds));
   g.decodeInputs.push_back({nullptr, size_t(g.batch) * sizeof(int32_t)});
-  g.decodeInputs.push_back(
-      {g.positionIds.data(), g.positionIds.size() * sizeof(int32_t)});
-  g.decodeInputs.push_back(
-      {g.cacheLength.data(), g.cacheLength.size() * sizeof(int32_t)});
-  g.decodeInputs.push_back(
-      {g.cachePosition.data(), g.cachePosition.size() * sizeof(int32_t)});
-  for (std::vector<float> &cache : g.caches) {
-    xfc_buffer buffer{cache.data(), cache.size() * sizeof(float)};
-    g.prefillInputs.push_back(buffer);
-    g.decodeInputs.push_back(buffer);
+  g.decodeInputs.push_back(bufferOf(g.positionIds));
+  g.decodeInputs.push_back(bufferOf(g.cacheLength));
+  g.decodeInputs.push_back(bufferOf(g.cachePosition));
+  if (g.encoderDecoder())
+    g.prefillInputs.push_back(bufferOf(g.sourceIds));
+  if (g.sourcePadding) {
+    g.prefillInputs.push_back(bufferOf(g.sourceLengths));
+    g.decodeInputs.push_back(bufferOf(g.sourceLengths));
+  }
+  for (xfc_generator::Cache &cache : g.caches) {
+    g.prefillInputs.push_back(bufferOf(cache.data));
+    g.decodeInputs.push_back(bufferOf(cache.data));
   }
   *out = generator.release();
   return nullptr;
@@ -243,9 +287,60 @@ xfc_status checkLogits(const char *function, const xfc_generator &g,
   return nullptr;
 }
 
-xfc_status prefill(xfc_generator *g, const int32_t *ids, size_t length,
-                   float *logits, size_t numLogits) {
-  const char *function = "xfc_generator_prefill";
+/// Copies an encoder-decoder's sources into the prefill inputs, padded
+/// with token 0 to S; checks them first.
+xfc_status setSources(xfc_generator &g, const int32_t *srcIds,
+                      size_t srcLength, const int32_t *srcLengths,
+                      const char *function) {
+  auto invalid = [&](const std::string &what) {
+    return makeStatus(XFC_INVALID_ARGUMENT, std::string(function) + ": " + what);
+  };
+  if (!srcIds)
+    return invalid("src_ids is NULL");
+  if (srcLength < 1 || int64_t(srcLength) > g.sourceLength)
+    return invalid("source length " + std::to_string(srcLength) +
+                   " is outside [1, " + std::to_string(g.sourceLength) +
+                   "] (the compiled source length; compile with a larger "
+                   "--seq-len for longer sources)");
+  if (!g.sourcePadding) {
+    // Without the padding mask every source position is attended to: a
+    // shorter source would be padding the model reads as text.
+    if (int64_t(srcLength) != g.sourceLength)
+      return invalid("the model has no source padding mask "
+                     "(key_padding_mask is false): sources must have " +
+                     std::to_string(g.sourceLength) + " tokens, found " +
+                     std::to_string(srcLength));
+    for (int64_t b = 0; srcLengths && b < g.batch; ++b)
+      if (srcLengths[b] != g.sourceLength)
+        return invalid("the model has no source padding mask "
+                       "(key_padding_mask is false): src_lengths[" +
+                       std::to_string(b) + "] is " +
+                       std::to_string(srcLengths[b]) + "; expected " +
+                       std::to_string(g.sourceLength));
+  }
+  for (int64_t b = 0; srcLengths && b < g.batch; ++b)
+    if (srcLengths[b] < 1 || size_t(srcLengths[b]) > srcLength)
+      return invalid("src_lengths[" + std::to_string(b) + "] is " +
+                     std::to_string(srcLengths[b]) + "; expected [1, " +
+                     std::to_string(srcLength) + "]");
+  std::fill(g.sourceIds.begin(), g.sourceIds.end(), 0);
+  for (int64_t b = 0; b < g.batch; ++b) {
+    std::copy(srcIds + b * srcLength, srcIds + (b + 1) * srcLength,
+              g.sourceIds.begin() + b * g.sourceLength);
+    g.sourceLengths[b] =
+        srcLengths ? srcLengths[b] : static_cast<int32_t>(srcLength);
+  }
+  return nullptr;
+}
+
+} // namespace
+
+namespace xfc {
+
+xfc_status generatorPrefill(xfc_generator *g, const int32_t *srcIds,
+                            size_t srcLength, const int32_t *srcLengths,
+                            const int32_t *ids, size_t length, float *logits,
+                            size_t numLogits, const char *function) {
   if (!g || !ids)
     return makeStatus(XFC_INVALID_ARGUMENT, std::string(function) +
                                                 ": generator or ids is "
@@ -255,10 +350,15 @@ xfc_status prefill(xfc_generator *g, const int32_t *ids, size_t length,
         XFC_INVALID_ARGUMENT,
         std::string(function) + ": prompt length " + std::to_string(length) +
             " is outside [1, " + std::to_string(g->promptLength) +
-            "] (the compiled prompt length; compile with a larger --seq-len "
-            "for longer prompts)");
+            "] (the compiled prompt length; compile with a larger " +
+            (g->encoderDecoder() ? "--tgt-len" : "--seq-len") +
+            " for longer prompts)");
   if (xfc_status status = checkLogits(function, *g, logits, numLogits))
     return status;
+  if (g->encoderDecoder())
+    if (xfc_status status =
+            setSources(*g, srcIds, srcLength, srcLengths, function))
+      return status;
   // The prompt padded with token 0: causal attention keeps the padding out
   // of every prompt position, and the rows it writes past `length` are
   // overwritten by the decode steps before any step reads them.
@@ -277,13 +377,26 @@ xfc_status prefill(xfc_generator *g, const int32_t *ids, size_t length,
                        (b * g->promptLength + int64_t(length) - 1) * g->vocab;
     std::copy(row, row + g->vocab, logits + b * g->vocab);
   }
+  // Items with the same source (the beams of one source) hold the same
+  // cross caches: name the first of them as their contents.
+  for (int64_t b = 0; b < g->batch; ++b) {
+    g->crossSource[b] = b;
+    const int32_t *source = g->sourceIds.data() + b * g->sourceLength;
+    for (int64_t other = 0; other < b; ++other)
+      if (g->sourceLengths[other] == g->sourceLengths[b] &&
+          std::equal(source, source + g->sourceLength,
+                     g->sourceIds.data() + other * g->sourceLength)) {
+        g->crossSource[b] = other;
+        break;
+      }
+  }
   g->length = static_cast<int64_t>(length);
   return nullptr;
 }
 
-xfc_status decode(xfc_generator *g, const int32_t *ids, size_t numIds,
-                  float *logits, size_t numLogits) {
-  const char *function = "xfc_generator_decode";
+xfc_status generatorDecode(xfc_generator *g, const int32_t *ids,
+                           size_t numIds, float *logits, size_t numLogits,
+                           const char *function) {
   if (!g || !ids)
     return makeStatus(XFC_INVALID_ARGUMENT, std::string(function) +
                                                 ": generator or ids is "
@@ -306,18 +419,80 @@ xfc_status decode(xfc_generator *g, const int32_t *ids, size_t numIds,
   std::fill(g->positionIds.begin(), g->positionIds.end(), position);
   std::fill(g->cacheLength.begin(), g->cacheLength.end(), position + 1);
   g->cachePosition[0] = position;
-  g->decodeInputs[0].data = const_cast<int32_t *>(ids);
+  g->decodeInputs[xfc_generator::kDecodeIds].data = const_cast<int32_t *>(ids);
   xfc_buffer output{logits, numLogits * sizeof(float)};
   xfc_status status = xfc_context_run(g->decodeContext, g->decodeInputs.data(),
                                       g->decodeInputs.size(), &output, 1);
-  g->decodeInputs[0].data = nullptr;
+  g->decodeInputs[xfc_generator::kDecodeIds].data = nullptr;
   if (status)
     return prefixed(std::string(function) + ": ", status);
   g->length += 1;
   return nullptr;
 }
 
-} // namespace
+xfc_status generatorReorder(xfc_generator *g, const int32_t *parents,
+                            size_t numParents, const char *function) {
+  if (!g || !parents)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      std::string(function) + ": generator or parents is NULL");
+  if (int64_t(numParents) != g->batch)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      std::string(function) + ": num_parents is " +
+                          std::to_string(numParents) +
+                          "; expected the batch, " + std::to_string(g->batch));
+  for (int64_t b = 0; b < g->batch; ++b)
+    if (parents[b] < 0 || parents[b] >= g->batch)
+      return makeStatus(XFC_INVALID_ARGUMENT,
+                        std::string(function) + ": parents[" +
+                            std::to_string(b) + "] is " +
+                            std::to_string(parents[b]) + "; expected [0, " +
+                            std::to_string(g->batch - 1) + "]");
+  // Items that keep their own rows move nothing; the others gather their
+  // parent's filled rows through one scratch copy per cache (a parent may
+  // itself be overwritten by another item's parent).
+  std::vector<int64_t> moved;
+  for (int64_t b = 0; b < g->batch; ++b)
+    if (parents[b] != b)
+      moved.push_back(b);
+  if (moved.empty())
+    return nullptr;
+  const size_t width = size_t(g->width);
+  std::vector<float> scratch;
+  for (xfc_generator::Cache &cache : g->caches) {
+    size_t itemFloats = size_t(cache.rows) * width;
+    size_t rows = cache.cross ? size_t(cache.rows) : size_t(g->length);
+    size_t copyFloats = rows * width;
+    std::vector<int64_t> copies;
+    for (int64_t b : moved)
+      if (!cache.cross ||
+          g->crossSource[b] != g->crossSource[parents[b]])
+        copies.push_back(b);
+    if (copies.empty() || copyFloats == 0)
+      continue;
+    scratch.resize(copies.size() * copyFloats);
+    for (size_t i = 0; i < copies.size(); ++i) {
+      const float *from = cache.data.data() + parents[copies[i]] * itemFloats;
+      std::copy(from, from + copyFloats, scratch.data() + i * copyFloats);
+    }
+    for (size_t i = 0; i < copies.size(); ++i)
+      std::copy(scratch.data() + i * copyFloats,
+                scratch.data() + (i + 1) * copyFloats,
+                cache.data.data() + copies[i] * itemFloats);
+  }
+  std::vector<int64_t> crossSource(g->crossSource);
+  std::vector<int32_t> sourceLengths(g->sourceLengths);
+  for (int64_t b : moved) {
+    crossSource[b] = g->crossSource[parents[b]];
+    sourceLengths[b] = g->sourceLengths[parents[b]];
+  }
+  g->crossSource = std::move(crossSource);
+  // Copied, not swapped: the steps' inputs point at this storage.
+  std::copy(sourceLengths.begin(), sourceLengths.end(),
+            g->sourceLengths.begin());
+  return nullptr;
+}
+
+} // namespace xfc
 
 xfc_status xfc_generator_open(const char *path,
                               const xfc_context_options *options,
@@ -343,19 +518,64 @@ xfc_status xfc_generator_get_info(const xfc_generator *generator,
   return nullptr;
 }
 
+xfc_status xfc_generator_source_length(const xfc_generator *generator,
+                                       int64_t *out_length) {
+  if (!generator || !out_length)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      "xfc_generator_source_length: generator or out_length "
+                      "is NULL");
+  *out_length = generator->sourceLength;
+  return nullptr;
+}
+
 xfc_status xfc_generator_prefill(xfc_generator *generator, const int32_t *ids,
                                  size_t length, float *logits,
                                  size_t num_logits) {
-  return guarded("xfc_generator_prefill", [&] {
-    return prefill(generator, ids, length, logits, num_logits);
+  const char *function = "xfc_generator_prefill";
+  return guarded(function, [&] {
+    if (generator && generator->encoderDecoder())
+      return makeStatus(XFC_INVALID_ARGUMENT,
+                        std::string(function) +
+                            ": the model is an encoder-decoder; give the "
+                            "source with xfc_generator_prefill_source");
+    return xfc::generatorPrefill(generator, nullptr, 0, nullptr, ids, length,
+                                 logits, num_logits, function);
+  });
+}
+
+xfc_status xfc_generator_prefill_source(xfc_generator *generator,
+                                        const int32_t *src_ids,
+                                        size_t src_length,
+                                        const int32_t *src_lengths,
+                                        const int32_t *ids, size_t length,
+                                        float *logits, size_t num_logits) {
+  const char *function = "xfc_generator_prefill_source";
+  return guarded(function, [&] {
+    if (generator && !generator->encoderDecoder())
+      return makeStatus(XFC_INVALID_ARGUMENT,
+                        std::string(function) +
+                            ": the model is a decoder, without a source; "
+                            "use xfc_generator_prefill");
+    return xfc::generatorPrefill(generator, src_ids, src_length, src_lengths,
+                                 ids, length, logits, num_logits, function);
   });
 }
 
 xfc_status xfc_generator_decode(xfc_generator *generator, const int32_t *ids,
                                 size_t num_ids, float *logits,
                                 size_t num_logits) {
-  return guarded("xfc_generator_decode", [&] {
-    return decode(generator, ids, num_ids, logits, num_logits);
+  const char *function = "xfc_generator_decode";
+  return guarded(function, [&] {
+    return xfc::generatorDecode(generator, ids, num_ids, logits, num_logits,
+                                function);
+  });
+}
+
+xfc_status xfc_generator_reorder(xfc_generator *generator,
+                                 const int32_t *parents, size_t num_parents) {
+  const char *function = "xfc_generator_reorder";
+  return guarded(function, [&] {
+    return xfc::generatorReorder(generator, parents, num_parents, function);
   });
 }
 
@@ -373,8 +593,10 @@ xfc_status xfc_generator_reset(xfc_generator *generator) {
   if (!generator)
     return makeStatus(XFC_INVALID_ARGUMENT,
                       "xfc_generator_reset: generator is NULL");
-  for (std::vector<float> &cache : generator->caches)
-    std::fill(cache.begin(), cache.end(), 0.0f);
+  for (xfc_generator::Cache &cache : generator->caches)
+    std::fill(cache.data.begin(), cache.data.end(), 0.0f);
+  for (int64_t b = 0; b < generator->batch; ++b)
+    generator->crossSource[b] = b;
   generator->length = 0;
   return nullptr;
 }

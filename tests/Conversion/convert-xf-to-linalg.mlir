@@ -364,6 +364,27 @@ func.func @positional_sinusoidal(%x: tensor<2x7x16xf32>) -> tensor<2x7x16xf32> {
 
 // -----
 
+// With positions (a decode step's tokens): the angle's position is the
+// element of `positions` for the row, not the sequence index.
+
+// CHECK-LABEL: func.func @positional_sinusoidal_positions
+// CHECK-SAME: (%[[X:.*]]: tensor<2x1x16xf32>, %[[P:.*]]: tensor<2x1xi32>)
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%[[X]], %[[P]] : tensor<2x1x16xf32>, tensor<2x1xi32>)
+// CHECK: ^bb0(%{{.*}}: f32, %[[POS:.*]]: i32, %{{.*}}: f32):
+// CHECK: arith.extsi %[[POS]] : i32 to i64
+// CHECK-NOT: linalg.index 1
+// CHECK: math.sin
+func.func @positional_sinusoidal_positions(%x: tensor<2x1x16xf32>,
+                                           %p: tensor<2x1xi32>)
+    -> tensor<2x1x16xf32> {
+  %0 = xf.positional_encoding sinusoidal %x positions %p
+      : (tensor<2x1x16xf32>, tensor<2x1xi32>) -> tensor<2x1x16xf32>
+  return %0 : tensor<2x1x16xf32>
+}
+
+// -----
+
 // Attention with both masks: heads split by expand_shape, scores
 // [B, H, Sq, Sk], scale, -inf where j > i (causal) or j >= key_lengths[b],
 // masked softmax, weighted sum of values, heads merged by collapse_shape.

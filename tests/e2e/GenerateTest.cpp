@@ -280,6 +280,31 @@ TEST(GenerateTest, PostLnDecodeEqualsFullRecomputation) {
   std::printf("worst relative difference: %.3g\n", worst);
 }
 
+TEST(GenerateTest, SinusoidalDecodeEqualsFullRecomputation) {
+  // A decode step adds its position's sinusoid (xf.positional_encoding
+  // with positions), not position 0's.
+  ScratchDir scratch("generate-sin-" + std::to_string(getpid()));
+  std::string spec = scratch.path() + "/sinusoidal.json";
+  std::ofstream(spec) << R"({
+  "xfc_spec_version": 1, "name": "sinusoidal_decoder", "kind": "decoder",
+  "vocab_size": 53, "d_model": 32, "num_heads": 2, "d_ff": 64,
+  "num_layers": 2, "max_seq_len": 24, "positional_encoding": "sinusoidal",
+  "lm_head": true, "weights": {"source": "random", "seed": 11, "std": 0.4}
+})";
+  std::string artifact = scratch.path() + "/sinusoidal";
+  compileWithSteps(spec, artifact, 1, 24, 24);
+  FullModel full(artifact);
+  xfc_generator *generator = nullptr;
+  ASSERT_EQ(message(xfc_generator_open(artifact.c_str(), nullptr, &generator)),
+            "");
+  std::unique_ptr<xfc_generator, void (*)(xfc_generator *)> owner(
+      generator, xfc_generator_destroy);
+  double worst = 0;
+  decodeAndCompare(generator, full, {prompt(1, 4, 53)}, 20, worst);
+  decodeAndCompare(generator, full, {prompt(7, 2, 53)}, 12, worst);
+  std::printf("worst relative difference: %.3g\n", worst);
+}
+
 std::vector<int32_t> loadIds(const std::string &path,
                              std::vector<int64_t> &shape) {
   NpyArray array;
@@ -375,6 +400,16 @@ TEST(GenerateTest, ArgumentErrors) {
                                          logits.data(), 61))
                 .find("num_ids is 2; expected the batch, 1"),
             std::string::npos);
+  EXPECT_NE(message(xfc_generator_prefill_source(generator, ids.data(), 1,
+                                                nullptr, ids.data(), 1,
+                                                logits.data(), 61))
+                .find("the model is a decoder, without a source; use "
+                      "xfc_generator_prefill"),
+            std::string::npos);
+  int64_t sourceLength = -1;
+  EXPECT_EQ(message(xfc_generator_source_length(generator, &sourceLength)),
+            "");
+  EXPECT_EQ(sourceLength, 0);
   EXPECT_NE(
       message(xfc_generator_decode(nullptr, token.data(), 1, logits.data(), 61))
           .find("generator or ids is NULL"),

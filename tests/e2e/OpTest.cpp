@@ -472,7 +472,8 @@ TEST_P(PositionalEncodingOpTest, MatchesReference) {
             b.getContext(), c.learned ? mlir::xf::PositionalKind::learned
                                       : mlir::xf::PositionalKind::sinusoidal);
         return mlir::xf::PositionalEncodingOp::create(
-            b, loc, f32Type(b, shape), kind, v[0], c.learned ? v[1] : Value());
+            b, loc, f32Type(b, shape), kind, v[0], c.learned ? v[1] : Value(),
+            /*positions=*/Value());
       });
   Matrix ref = toMatrix(x, c.dModel);
   if (c.learned)

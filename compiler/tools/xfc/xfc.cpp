@@ -72,9 +72,11 @@ const char *kUsage = R"(usage:
       --debug-poison-buffers fill each intermediate buffer with NaN once
                              it is dead (checks the memory plan)
       --generate[=CAPACITY]  also compile the generation steps of a decoder
-                             (OUT/prefill, OUT/decode) over a key/value
-                             cache of CAPACITY positions (default
-                             max_seq_len); prompts take up to --seq-len tokens
+                             or an encoder-decoder (OUT/prefill,
+                             OUT/decode) over a key/value cache of CAPACITY
+                             positions (default max_seq_len); prompts take
+                             up to --seq-len tokens (an encoder-decoder's:
+                             sources --seq-len, target prompts --tgt-len)
       --force                replace OUT if it exists
   xfc run OUT [options]
       --input FILE | --input NAME=FILE   an input as .npy (in manifest order, or by name)
@@ -98,12 +100,25 @@ const char *kUsage = R"(usage:
                              --output writes the sentence embedding (or
                              NAME=FILE an output) with one row per sentence
   xfc generate OUT --prompt-ids IDS --max-new-tokens N [options]
-                             greedy decoding with the key/value cache of an
-                             artifact compiled with --generate; prints the
-                             new token ids
-      --prompt-ids IDS       comma-separated token ids (every batch item
-                             gets the same prompt)
+  xfc generate OUT --src-ids IDS --max-new-tokens N [options]
+                             decoding with the key/value cache of an
+                             artifact compiled with --generate: greedy, or
+                             beam search with --beams (an encoder-decoder
+                             always searches; --beams 1 is greedy); prints
+                             the new token ids
+      --prompt-ids IDS       a decoder's prompt: comma-separated token ids
+                             (every batch item gets the same prompt)
+      --src-ids IDS          an encoder-decoder's source; once per source
+                             (batch / beams of them) or once for all
       --max-new-tokens N     tokens to generate (>= 1)
+      --beams K              beam search with K beams per source (K must
+                             divide the compiled batch)
+      --start-id N           the decoder start token (default 0)
+      --eos-id N             the end-of-sequence token (default: none)
+      --length-penalty X     finished hypotheses score sum(log p) / len^X
+                             (default 1)
+      --early-stopping       a source is done once K hypotheses finished
+      --scores               print each hypothesis' score after its ids
       --threads N            threads per step (default 0: one per core)
       --timing               print the prefill time and decode tokens/s
                              to stderr
@@ -1062,21 +1077,46 @@ int runDevices(const std::vector<std::string> &args) {
 // generate
 //===----------------------------------------------------------------------===//
 
-/// Greedy decoding through the generation steps (docs/generation.md).
+/// Parses comma-separated token ids of option `option` into `out`.
+bool parseIds(const char *option, const std::string &text,
+              std::vector<int32_t> &out) {
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    int64_t id = 0;
+    if (!parseInt(item, id) || id < 0 || id > INT32_MAX) {
+      std::fprintf(stderr,
+                   "xfc: error: %s expects comma-separated token ids "
+                   "(integers >= 0), found '%s'\n",
+                   option, item.c_str());
+      return false;
+    }
+    out.push_back(static_cast<int32_t>(id));
+  }
+  return true;
+}
+
+/// Decoding through the generation steps (docs/generation.md): greedy for
+/// a decoder, beam search with --beams (always, for an encoder-decoder,
+/// where --beams 1 is greedy).
 int runGenerate(const std::vector<std::string> &args) {
   std::string artifact, idsText;
-  int64_t maxNew = 0, threads = 0;
-  bool timing = false;
+  std::vector<std::string> sourceTexts;
+  int64_t maxNew = 0, threads = 0, beams = 0, startId = 0, eosId = -1;
+  double lengthPenalty = 1.0;
+  bool timing = false, earlyStopping = false, printScores = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
-    if (a == "--prompt-ids") {
+    if (a == "--prompt-ids" || a == "--src-ids") {
       if (i + 1 >= args.size())
-        return usageError("--prompt-ids expects comma-separated token ids");
-      idsText = args[++i];
-    } else if (a == "--max-new-tokens" || a == "--threads") {
+        return usageError(a + " expects comma-separated token ids");
+      (a == "--prompt-ids" ? idsText : sourceTexts.emplace_back()) = args[++i];
+    } else if (a == "--max-new-tokens" || a == "--threads" || a == "--beams" ||
+               a == "--start-id" || a == "--eos-id") {
       int64_t n = 0;
-      int64_t least = a == "--threads" ? 0 : 1;
-      if (i + 1 >= args.size() || !parseInt(args[i + 1], n) || n < least) {
+      int64_t least = a == "--max-new-tokens" || a == "--beams" ? 1 : 0;
+      if (i + 1 >= args.size() || !parseInt(args[i + 1], n) || n < least ||
+          n > INT32_MAX) {
         std::fprintf(stderr,
                      "xfc: error: %s expects an integer >= %lld, "
                      "found '%s'\n",
@@ -1085,7 +1125,27 @@ int runGenerate(const std::vector<std::string> &args) {
         return 2;
       }
       ++i;
-      (a == "--threads" ? threads : maxNew) = n;
+      (a == "--threads"     ? threads
+       : a == "--beams"     ? beams
+       : a == "--start-id"  ? startId
+       : a == "--eos-id"    ? eosId
+                            : maxNew) = n;
+    } else if (a == "--length-penalty") {
+      char *end = nullptr;
+      const char *text = i + 1 < args.size() ? args[i + 1].c_str() : "";
+      lengthPenalty = std::strtod(text, &end);
+      if (!*text || *end || !std::isfinite(lengthPenalty)) {
+        std::fprintf(stderr,
+                     "xfc: error: --length-penalty expects a number, found "
+                     "'%s'\n",
+                     text);
+        return 2;
+      }
+      ++i;
+    } else if (a == "--early-stopping") {
+      earlyStopping = true;
+    } else if (a == "--scores") {
+      printScores = true;
     } else if (a == "--timing") {
       timing = true;
     } else if (!a.empty() && a[0] == '-') {
@@ -1098,26 +1158,8 @@ int runGenerate(const std::vector<std::string> &args) {
   }
   if (artifact.empty())
     return usageError("generate: no artifact folder given");
-  if (idsText.empty())
-    return usageError("generate: no --prompt-ids given");
   if (maxNew < 1)
     return usageError("generate: no --max-new-tokens given");
-  std::vector<int32_t> prompt;
-  {
-    std::stringstream in(idsText);
-    std::string item;
-    while (std::getline(in, item, ',')) {
-      int64_t id = 0;
-      if (!parseInt(item, id) || id < 0 || id > INT32_MAX) {
-        std::fprintf(stderr,
-                     "xfc: error: --prompt-ids expects comma-separated token "
-                     "ids (integers >= 0), found '%s'\n",
-                     item.c_str());
-        return 2;
-      }
-      prompt.push_back(static_cast<int32_t>(id));
-    }
-  }
   auto fail = [](xfc_status status) {
     std::fprintf(stderr, "xfc: error: %s\n", xfc_status_get_message(status));
     xfc_status_free(status);
@@ -1133,6 +1175,100 @@ int runGenerate(const std::vector<std::string> &args) {
       raw, xfc_generator_destroy);
   xfc_generator_info info;
   xfc_status_free(xfc_generator_get_info(generator.get(), &info));
+  int64_t sourceLength = 0;
+  xfc_status_free(xfc_generator_source_length(generator.get(), &sourceLength));
+  const bool encoderDecoder = sourceLength > 0;
+  if (encoderDecoder ? !idsText.empty() : !sourceTexts.empty())
+    return usageError(encoderDecoder
+                          ? "generate: --prompt-ids is for a decoder; an "
+                            "encoder-decoder takes --src-ids (its target "
+                            "starts with --start-id)"
+                          : "generate: --src-ids is for an encoder-decoder; "
+                            "a decoder takes --prompt-ids");
+  if (encoderDecoder ? sourceTexts.empty() : idsText.empty())
+    return usageError(encoderDecoder
+                          ? "generate: no --src-ids given (the artifact is "
+                            "an encoder-decoder)"
+                          : "generate: no --prompt-ids given");
+
+  using Clock = std::chrono::steady_clock;
+  if (encoderDecoder || beams > 0) {
+    xfc_beam_options beam;
+    xfc_beam_options_initialize(&beam);
+    beam.num_beams = beams > 0 ? beams : 1;
+    beam.max_new_tokens = maxNew;
+    beam.start_id = static_cast<int32_t>(startId);
+    beam.eos_id = static_cast<int32_t>(eosId);
+    beam.length_penalty = lengthPenalty;
+    beam.early_stopping = earlyStopping ? 1 : 0;
+    if (info.batch % beam.num_beams != 0) {
+      std::fprintf(stderr,
+                   "xfc: error: --beams %lld does not divide the artifact's "
+                   "batch %lld (the batch holds --beams rows per source; "
+                   "compile with --batch a multiple of it)\n",
+                   static_cast<long long>(beam.num_beams),
+                   static_cast<long long>(info.batch));
+      return 1;
+    }
+    const size_t sources = size_t(info.batch / beam.num_beams);
+    // One input per source: --src-ids once per source, or once for all
+    // (the prompt, for a decoder).
+    std::vector<std::vector<int32_t>> inputs;
+    for (const std::string &text :
+         encoderDecoder ? sourceTexts : std::vector<std::string>{idsText}) {
+      if (!parseIds(encoderDecoder ? "--src-ids" : "--prompt-ids", text,
+                    inputs.emplace_back()))
+        return 2;
+    }
+    if (inputs.size() != 1 && inputs.size() != sources) {
+      std::fprintf(stderr,
+                   "xfc: error: %zu --src-ids given; expected 1 or one per "
+                   "source (%zu: batch %lld / %lld beams)\n",
+                   inputs.size(), sources, static_cast<long long>(info.batch),
+                   static_cast<long long>(beam.num_beams));
+      return 1;
+    }
+    while (inputs.size() < sources)
+      inputs.push_back(inputs.front());
+    // Sources of different lengths are padded to the longest.
+    size_t longest = 0;
+    for (const std::vector<int32_t> &input : inputs)
+      longest = std::max(longest, input.size());
+    std::vector<int32_t> ids(sources * longest, 0), lengths(sources);
+    for (size_t n = 0; n < sources; ++n) {
+      std::copy(inputs[n].begin(), inputs[n].end(), ids.begin() + n * longest);
+      lengths[n] = static_cast<int32_t>(inputs[n].size());
+    }
+    std::vector<int32_t> out(sources * maxNew);
+    std::vector<int64_t> outLengths(sources);
+    std::vector<float> scores(sources);
+    Clock::time_point start = Clock::now();
+    if (xfc_status status = xfc_generator_beam_search(
+            generator.get(), ids.data(), longest,
+            encoderDecoder ? lengths.data() : nullptr, &beam, out.data(),
+            out.size(), outLengths.data(), scores.data()))
+      return fail(status);
+    double ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    for (size_t n = 0; n < sources; ++n) {
+      for (int64_t i = 0; i < outLengths[n]; ++i)
+        std::printf("%s%d", i ? " " : "", out[n * maxNew + i]);
+      if (printScores)
+        std::printf("\tscore %.6f", scores[n]);
+      std::printf("\n");
+    }
+    if (timing)
+      std::fprintf(stderr,
+                   "beam search: %zu sources x %lld beams, %lld tokens at "
+                   "most, in %.3f ms\n",
+                   sources, static_cast<long long>(beam.num_beams),
+                   static_cast<long long>(maxNew), ms);
+    return 0;
+  }
+
+  std::vector<int32_t> prompt;
+  if (!parseIds("--prompt-ids", idsText, prompt))
+    return 2;
   // The last new token is never fed back, so the cache needs
   // prompt + max_new - 1 positions.
   int64_t needed = static_cast<int64_t>(prompt.size()) + maxNew - 1;
@@ -1156,7 +1292,6 @@ int runGenerate(const std::vector<std::string> &args) {
     return static_cast<int32_t>(std::max_element(row, row + info.vocab_size) -
                                 row);
   };
-  using Clock = std::chrono::steady_clock;
   Clock::time_point start = Clock::now();
   if (xfc_status status =
           xfc_generator_prefill(generator.get(), ids.data(), prompt.size(),

@@ -105,8 +105,14 @@ LogicalResult PositionalEncodingOp::verify() {
   if (getKind() == PositionalKind::sinusoidal) {
     if (getTable())
       return emitOpError("sinusoidal encoding takes no table operand");
+    if (Value positions = getPositions())
+      return expectShape(*this, "positions", positions,
+                         {input[0], input[1]});
     return success();
   }
+  if (getPositions())
+    return emitOpError("learned encoding takes no positions operand (look "
+                       "the rows up with xf.embedding)");
   if (!getTable())
     return emitOpError("learned encoding requires a table operand");
   if (failed(expectRank(*this, "table", getTable(), 2)))

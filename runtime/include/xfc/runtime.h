@@ -58,7 +58,11 @@
 extern "C" {
 #endif
 
-/* 8: GPUs through the CUDA driver: xfc_gpu_count, xfc_gpu_get_info.
+/* 9: encoder-decoder generation and beam search:
+ *    xfc_generator_source_length, xfc_generator_prefill_source,
+ *    xfc_generator_reorder, xfc_beam_options, xfc_beam_options_initialize,
+ *    xfc_generator_beam_search.
+ * 8: GPUs through the CUDA driver: xfc_gpu_count, xfc_gpu_get_info.
  * 7: generation over a key/value cache: xfc_generator_open,
  *    xfc_generator_destroy, xfc_generator_get_info, xfc_generator_prefill,
  *    xfc_generator_decode, xfc_generator_length, xfc_generator_reset.
@@ -71,7 +75,7 @@ extern "C" {
  * 4: xfc_model_verify.
  * 3: kernels (xfc_model_kernel_info), profiling (enable_profiling,
  *    xfc_context_get_profile). */
-#define XFC_RUNTIME_API_VERSION 8
+#define XFC_RUNTIME_API_VERSION 9
 
 /* Marks the exported functions of libxfc_runtime.so. */
 #if defined(__GNUC__)
@@ -549,6 +553,80 @@ XFC_API xfc_status xfc_generator_length(const xfc_generator *generator,
 
 /* Empties the cache (length 0, zeros). */
 XFC_API xfc_status xfc_generator_reset(xfc_generator *generator);
+
+/* ---- Encoder-decoder generation and beam search ---------------------- */
+
+/* An encoder-decoder artifact (spec kind encoder_decoder) compiled with
+ * --generate has the same two steps: prefill encodes each item's source,
+ * projects the encoder output into every decoder layer's cross-attention
+ * key and value caches ([batch, source_length, d_model] each; computed
+ * once, read by every decode step) and runs the decoder on the target
+ * prompt (usually the decoder start token); a decode step appends one
+ * target token as for a decoder. */
+
+/* The most source tokens one prefill takes (the compiled --seq-len) into
+ * `*out_length`; 0 for a decoder. */
+XFC_API xfc_status xfc_generator_source_length(const xfc_generator *generator,
+                                               int64_t *out_length);
+
+/* xfc_generator_prefill for an encoder-decoder: `src_ids` holds batch x
+ * `src_length` source ids (item after item), 1 <= src_length <=
+ * source_length; `src_lengths` (batch entries, each in [1, src_length],
+ * or NULL for src_length each) says how many of an item's ids are real,
+ * the rest being padding its attention never sees. `ids`/`length` are the
+ * target prompt as for xfc_generator_prefill. XFC_INVALID_ARGUMENT for a
+ * decoder (use xfc_generator_prefill), and xfc_generator_prefill is one
+ * for an encoder-decoder. */
+XFC_API xfc_status xfc_generator_prefill_source(
+    xfc_generator *generator, const int32_t *src_ids, size_t src_length,
+    const int32_t *src_lengths, const int32_t *ids, size_t length,
+    float *logits, size_t num_logits);
+
+/* Beam search's bookkeeping: item b continues the sequence of item
+ * `parents[b]` (`num_parents` == batch, each in [0, batch)): each item
+ * gets a copy of its parent's cache rows 0..length-1 (and, for an
+ * encoder-decoder, its source's cross-attention caches and length when
+ * they differ). Nothing changes on an error. */
+XFC_API xfc_status xfc_generator_reorder(xfc_generator *generator,
+                                         const int32_t *parents,
+                                         size_t num_parents);
+
+/* Beam search options (docs/generation.md, "Beam search"). */
+typedef struct xfc_beam_options {
+  uint32_t struct_size;   /* sizeof(xfc_beam_options), set by initialize. */
+  int64_t num_beams;      /* Hypotheses per source (default 4); the
+                             generator's batch must be a multiple of it. */
+  int64_t max_new_tokens; /* Tokens generated at most (default 32). */
+  int32_t start_id;       /* Encoder-decoder: the decoder start token, the
+                             target prompt (default 0). */
+  int32_t eos_id;         /* End of sequence; -1 (the default): none. */
+  double length_penalty;  /* A finished hypothesis scores its summed token
+                             log-probabilities / (generated tokens ^
+                             length_penalty) (default 1). */
+  int32_t early_stopping; /* Non-zero: a source is done as soon as
+                             num_beams hypotheses have finished; zero (the
+                             default): when no running beam can beat the
+                             worst finished one any more. */
+} xfc_beam_options;
+
+XFC_API void xfc_beam_options_initialize(xfc_beam_options *options);
+
+/* Beam search over the generator's steps. The batch holds batch /
+ * num_beams sources, num_beams rows each. `src_ids` holds one input per
+ * source, `src_length` ids each (item after item): for an encoder-decoder
+ * the source (and `src_lengths`, one per source or NULL, as in
+ * xfc_generator_prefill_source); for a decoder the prompt
+ * (`src_lengths` must be NULL). For each source, the best hypothesis goes
+ * to `out_ids` (max_new_tokens entries per source, `num_out_ids` ==
+ * sources x max_new_tokens; the generated tokens, ending with eos_id when
+ * it finished, -1 after its end), its token count to `out_lengths` and
+ * its score to `out_scores` (one each per source). The generator's state
+ * is the search's afterwards (reset or prefill to start over). */
+XFC_API xfc_status xfc_generator_beam_search(
+    xfc_generator *generator, const int32_t *src_ids, size_t src_length,
+    const int32_t *src_lengths, const xfc_beam_options *options,
+    int32_t *out_ids, size_t num_out_ids, int64_t *out_lengths,
+    float *out_scores);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -94,6 +94,22 @@ func.func @positional_rank(%x: tensor<7x16xf32>) -> tensor<7x16xf32> {
 
 // -----
 
+func.func @positional_positions_shape(%x: tensor<2x7x16xf32>, %p: tensor<2x1xi32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.positional_encoding' op positions must have shape [2, 7], found [2, 1]}}
+  %0 = xf.positional_encoding sinusoidal %x positions %p : (tensor<2x7x16xf32>, tensor<2x1xi32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
+func.func @positional_learned_positions(%x: tensor<2x7x16xf32>, %t: tensor<32x16xf32>, %p: tensor<2x7xi32>) -> tensor<2x7x16xf32> {
+  // expected-error @+1 {{'xf.positional_encoding' op learned encoding takes no positions operand (look the rows up with xf.embedding)}}
+  %0 = xf.positional_encoding learned %x, %t positions %p : (tensor<2x7x16xf32>, tensor<32x16xf32>, tensor<2x7xi32>) -> tensor<2x7x16xf32>
+  return %0 : tensor<2x7x16xf32>
+}
+
+// -----
+
 func.func @positional_result(%x: tensor<2x7x16xf32>) -> tensor<2x8x16xf32> {
   // expected-error @+1 {{'xf.positional_encoding' op result must have shape [2, 7, 16], found [2, 8, 16]}}
   %0 = xf.positional_encoding sinusoidal %x : (tensor<2x7x16xf32>) -> tensor<2x8x16xf32>

@@ -24,19 +24,24 @@ func.func @embedding(%ids: tensor<2x7xi32>, %table: tensor<64x16xf32>)
 // -----
 
 // CHECK-LABEL: func.func @positional_encoding
-// CHECK-SAME: (%[[X:.*]]: tensor<2x7x16xf32>, %[[T:.*]]: tensor<32x16xf32>)
+// CHECK-SAME: (%[[X:.*]]: tensor<2x7x16xf32>, %[[T:.*]]: tensor<32x16xf32>, %[[P:.*]]: tensor<2x7xi32>)
 // CHECK: xf.positional_encoding sinusoidal %[[X]] : (tensor<2x7x16xf32>) -> tensor<2x7x16xf32>
 // CHECK: xf.positional_encoding learned %[[X]], %[[T]] : (tensor<2x7x16xf32>, tensor<32x16xf32>) -> tensor<2x7x16xf32>
 // GENERIC-LABEL: sym_name = "positional_encoding"
-// GENERIC: "xf.positional_encoding"(%{{.*}}) <{kind = #xf<positional sinusoidal>}>
-// GENERIC: "xf.positional_encoding"(%{{.*}}, %{{.*}}) <{kind = #xf<positional learned>}>
-func.func @positional_encoding(%x: tensor<2x7x16xf32>, %t: tensor<32x16xf32>)
-    -> (tensor<2x7x16xf32>, tensor<2x7x16xf32>) {
+// CHECK: xf.positional_encoding sinusoidal %[[X]] positions %[[P]] : (tensor<2x7x16xf32>, tensor<2x7xi32>) -> tensor<2x7x16xf32>
+// GENERIC: "xf.positional_encoding"(%{{.*}}) <{kind = #xf<positional sinusoidal>, operandSegmentSizes = array<i32: 1, 0, 0>}>
+// GENERIC: "xf.positional_encoding"(%{{.*}}, %{{.*}}) <{kind = #xf<positional learned>, operandSegmentSizes = array<i32: 1, 1, 0>}>
+// GENERIC: "xf.positional_encoding"(%{{.*}}, %{{.*}}) <{kind = #xf<positional sinusoidal>, operandSegmentSizes = array<i32: 1, 0, 1>}>
+func.func @positional_encoding(%x: tensor<2x7x16xf32>, %t: tensor<32x16xf32>,
+                               %p: tensor<2x7xi32>)
+    -> (tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<2x7x16xf32>) {
   %0 = xf.positional_encoding sinusoidal %x
       : (tensor<2x7x16xf32>) -> tensor<2x7x16xf32>
   %1 = xf.positional_encoding learned %x, %t
       : (tensor<2x7x16xf32>, tensor<32x16xf32>) -> tensor<2x7x16xf32>
-  return %0, %1 : tensor<2x7x16xf32>, tensor<2x7x16xf32>
+  %2 = xf.positional_encoding sinusoidal %x positions %p
+      : (tensor<2x7x16xf32>, tensor<2x7xi32>) -> tensor<2x7x16xf32>
+  return %0, %1, %2 : tensor<2x7x16xf32>, tensor<2x7x16xf32>, tensor<2x7x16xf32>
 }
 
 // -----

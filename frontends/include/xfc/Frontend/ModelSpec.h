@@ -110,7 +110,9 @@ struct ModelSpec {
 /// cache.
 enum class GenerateStep {
   None,    ///< The model on a whole sequence (no cache).
-  Prefill, ///< The prompt (seqLen positions); writes cache rows 0..seqLen-1.
+  Prefill, ///< The prompt (seqLen positions; an encoder-decoder's target
+           ///< prompt has tgtLen and its source seqLen); writes cache rows
+           ///< 0.. (and an encoder-decoder's cross-attention caches).
   Decode,  ///< One token per item at a position; appends to the cache.
 };
 
@@ -196,6 +198,14 @@ inline constexpr const char *kCachePositionInput = "cache_position";
 /// (projected keys and values, heads side by side), written in place.
 std::string keyCacheName(int64_t layer);
 std::string valueCacheName(int64_t layer);
+/// Generation steps of an encoder-decoder: layer `layer`'s cross-attention
+/// key and value caches, [B, S, D]: the projected encoder output, written
+/// once by prefill and read by every decode step.
+std::string crossKeyCacheName(int64_t layer);
+std::string crossValueCacheName(int64_t layer);
+/// The number of decoder layers: num_decoder_layers for an encoder-decoder,
+/// num_layers for a decoder.
+int64_t decoderLayers(const ModelSpec &spec);
 
 const char *toString(ModelKind kind);
 const char *toString(NormPlacement placement);

@@ -920,14 +920,27 @@ struct LowerPositionalEncoding : public OpRewritePattern<PositionalEncodingOp> {
     }
 
     // Sinusoidal: dimension 2k holds sin(p / 10000^(2k / D)), 2k + 1 the
-    // cosine of the same angle (interleaved).
+    // cosine of the same angle (interleaved). p is the sequence index, or
+    // the `positions` element of the row.
     double width = static_cast<double>(shape[2]);
+    Value positions = op.getPositions();
+    SmallVector<Value> ins{op.getInput()};
+    SmallVector<AffineMap> maps{full};
+    if (positions) {
+      ins.push_back(positions);
+      maps.push_back(AffineMap::get(
+          3, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx)}, ctx));
+    }
+    maps.push_back(full);
     Value result = buildGeneric(
-        rewriter, loc, op.getInput(), init, {full, full}, parallelIterators(3),
+        rewriter, loc, ins, init, maps, parallelIterators(3),
         [&](OpBuilder &b, Location l, ValueRange args) {
           Type i64 = b.getI64Type();
-          Value pos = arith::IndexCastOp::create(
-              b, l, i64, linalg::IndexOp::create(b, l, 1));
+          Value pos =
+              positions ? arith::ExtSIOp::create(b, l, i64, args[1]).getResult()
+                        : arith::IndexCastOp::create(
+                              b, l, i64, linalg::IndexOp::create(b, l, 1))
+                              .getResult();
           Value dim = arith::IndexCastOp::create(
               b, l, i64, linalg::IndexOp::create(b, l, 2));
           Value one =

@@ -46,13 +46,17 @@ def XF_EmbeddingOp : XF_Op<"embedding", [Pure]> {
   let hasVerifier = 1;
 }
 
-def XF_PositionalEncodingOp : XF_Op<"positional_encoding", [Pure]> {
+def XF_PositionalEncodingOp : XF_Op<"positional_encoding",
+    [Pure, AttrSizedOperandSegments]> {
   let summary = "Adds positional encodings to a sequence of embeddings";
   let description = [{
-    `result[b, s, :] = input[b, s, :] + P[s, :]` where `P` is the
+    `result[b, s, :] = input[b, s, :] + P[p, :]` where `P` is the
     sinusoidal table `P[p, 2k] = sin(p / 10000^(2k/D))`,
     `P[p, 2k+1] = cos(p / 10000^(2k/D))` (computed in generated code, in
     f64) or, for `learned`, the rows `[0, seq)` of the `table` operand.
+    The position `p` is `s`, or, with the `positions` operand (i32
+    [B, S], sinusoidal only), `positions[b, s]`: a generation step's
+    tokens sit at the positions the runtime passes, not at 0.
 
     Example:
     ```mlir
@@ -60,13 +64,17 @@ def XF_PositionalEncodingOp : XF_Op<"positional_encoding", [Pure]> {
         : (tensor<2x7x128xf32>, tensor<128x128xf32>) -> tensor<2x7x128xf32>
     %q = xf.positional_encoding sinusoidal %x
         : (tensor<2x7x128xf32>) -> tensor<2x7x128xf32>
+    %r = xf.positional_encoding sinusoidal %y positions %pos
+        : (tensor<2x1x128xf32>, tensor<2x1xi32>) -> tensor<2x1x128xf32>
     ```
   }];
   let arguments = (ins XF_PositionalAttr:$kind, XF_F32Tensor:$input,
-                       Optional<XF_F32Tensor>:$table);
+                       Optional<XF_F32Tensor>:$table,
+                       Optional<XF_I32Tensor>:$positions);
   let results = (outs XF_F32Tensor:$result);
   let assemblyFormat = [{
-    `` $kind $input (`,` $table^)? attr-dict `:` functional-type(operands, results)
+    `` $kind $input (`,` $table^)? (`positions` $positions^)? attr-dict `:`
+    functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
