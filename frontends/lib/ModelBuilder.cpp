@@ -351,8 +351,8 @@ private:
   /// computes (from `memory`) and writes into the layer's cross caches, and
   /// a decode step reads from them (`memory` null): the encoder output is
   /// projected once per generation, not per token.
-  Value cachedCrossAttention(Value x, const std::string &prefix,
-                             Value keyCache, Value valueCache, Value memory,
+  Value cachedCrossAttention(Value x, const std::string &prefix, Value keyCache,
+                             Value valueCache, Value memory,
                              Value memoryLengths) {
     auto type = cast<RankedTensorType>(x.getType());
     Location loc = at(prefix);
@@ -370,9 +370,9 @@ private:
       keys = xf::CacheWriteOp::create(b, xf::childNodeLoc(loc, "key_cache"),
                                       keyCache.getType(), keyCache,
                                       linear(memory, "k"), Value());
-      values = xf::CacheWriteOp::create(
-          b, xf::childNodeLoc(loc, "value_cache"), valueCache.getType(),
-          valueCache, linear(memory, "v"), Value());
+      values = xf::CacheWriteOp::create(b, xf::childNodeLoc(loc, "value_cache"),
+                                        valueCache.getType(), valueCache,
+                                        linear(memory, "v"), Value());
     }
     double scale = 1.0 / std::sqrt(static_cast<double>(spec.headDim()));
     Value attended = xf::AttentionOp::create(
@@ -531,10 +531,10 @@ OwningOpRef<ModuleOp> ModelIRBuilder::build() {
   }
   case ModelKind::Decoder: {
     if (shapes.step != GenerateStep::None) {
-      result = generateStack(input("input_ids"), input(kPositionIdsInput),
-                             input(kCachePositionInput),
-                             input(kCacheLengthInput), Value(), Value(),
-                             inputValues);
+      result =
+          generateStack(input("input_ids"), input(kPositionIdsInput),
+                        input(kCachePositionInput), input(kCacheLengthInput),
+                        Value(), Value(), inputValues);
       headStack = "decoder";
       break;
     }
@@ -562,10 +562,10 @@ OwningOpRef<ModuleOp> ModelIRBuilder::build() {
         memory = stack("encoder", embed("encoder", input("src_ids"), Value()),
                        spec.numLayers, srcLengths, /*causal=*/false, Value(),
                        Value(), spec.attentionPatterns);
-      result = generateStack(input("input_ids"), input(kPositionIdsInput),
-                             input(kCachePositionInput),
-                             input(kCacheLengthInput), memory, srcLengths,
-                             inputValues);
+      result =
+          generateStack(input("input_ids"), input(kPositionIdsInput),
+                        input(kCachePositionInput), input(kCacheLengthInput),
+                        memory, srcLengths, inputValues);
       headStack = "decoder";
       break;
     }

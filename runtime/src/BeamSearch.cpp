@@ -1,4 +1,4 @@
-//===- BeamSearch.cpp - Beam search over a generator --------------*- C++ -*-===//
+//===- BeamSearch.cpp - Beam search over a generator ------------*- C++ -*-===//
 //
 // Part of xfc. Implements xfc_generator_beam_search (docs/generation.md,
 // "Beam search"): the batch of the generation steps holds num_beams rows
@@ -55,19 +55,19 @@ struct Finished {
   double worst = std::numeric_limits<double>::infinity();
   bool done = false;
 
-  void add(std::vector<int32_t> tokens, double sumLogProbs,
-           int64_t generated, double lengthPenalty, int64_t numBeams) {
+  void add(std::vector<int32_t> tokens, double sumLogProbs, int64_t generated,
+           double lengthPenalty, int64_t numBeams) {
     double score =
         sumLogProbs / std::pow(static_cast<double>(generated), lengthPenalty);
     if (int64_t(hypotheses.size()) >= numBeams && score <= worst)
       return;
     hypotheses.push_back({score, std::move(tokens)});
     if (int64_t(hypotheses.size()) > numBeams) {
-      auto worstIt = std::min_element(
-          hypotheses.begin(), hypotheses.end(),
-          [](const Hypothesis &a, const Hypothesis &b) {
-            return a.score < b.score;
-          });
+      auto worstIt =
+          std::min_element(hypotheses.begin(), hypotheses.end(),
+                           [](const Hypothesis &a, const Hypothesis &b) {
+                             return a.score < b.score;
+                           });
       hypotheses.erase(worstIt);
       worst = std::min_element(hypotheses.begin(), hypotheses.end(),
                                [](const Hypothesis &a, const Hypothesis &b) {
@@ -85,8 +85,8 @@ struct Finished {
       return false;
     if (earlyStopping)
       return true;
-    return worst >= bestRunning / std::pow(static_cast<double>(generated),
-                                           lengthPenalty);
+    return worst >= bestRunning /
+                        std::pow(static_cast<double>(generated), lengthPenalty);
   }
 };
 
@@ -138,17 +138,16 @@ xfc_status checkOptions(const xfc_generator &g, const xfc_beam_options &o,
   int64_t prompt = g.encoderDecoder() ? 1 : int64_t(srcLength);
   int64_t needed = prompt + o.max_new_tokens - 1;
   if (needed > g.capacity)
-    return invalid("a prompt of " + std::to_string(prompt) + " tokens and " +
-                   std::to_string(o.max_new_tokens) + " new ones need " +
-                   std::to_string(needed) +
-                   " cache positions; the artifact's cache has " +
-                   std::to_string(g.capacity) +
-                   " (compile with --generate=CAPACITY)");
+    return invalid(
+        "a prompt of " + std::to_string(prompt) + " tokens and " +
+        std::to_string(o.max_new_tokens) + " new ones need " +
+        std::to_string(needed) + " cache positions; the artifact's cache has " +
+        std::to_string(g.capacity) + " (compile with --generate=CAPACITY)");
   return nullptr;
 }
 
-xfc_status beamSearch(xfc_generator *g, const int32_t *srcIds,
-                      size_t srcLength, const int32_t *srcLengths,
+xfc_status beamSearch(xfc_generator *g, const int32_t *srcIds, size_t srcLength,
+                      const int32_t *srcLengths,
                       const xfc_beam_options *userOptions, int32_t *outIds,
                       size_t numOutIds, int64_t *outLengths, float *outScores) {
   const char *function = "xfc_generator_beam_search";
@@ -190,8 +189,8 @@ xfc_status beamSearch(xfc_generator *g, const int32_t *srcIds,
     int64_t source = b / beams;
     std::copy(srcIds + source * srcLength, srcIds + (source + 1) * srcLength,
               rowInput.begin() + b * srcLength);
-    rowLengths[b] = srcLengths ? srcLengths[source]
-                               : static_cast<int32_t>(srcLength);
+    rowLengths[b] =
+        srcLengths ? srcLengths[source] : static_cast<int32_t>(srcLength);
   }
   std::vector<float> logits(size_t(g->batch) * vocab);
   xfc_status status = nullptr;
@@ -295,8 +294,7 @@ xfc_status beamSearch(xfc_generator *g, const int32_t *srcIds,
                                         function)))
       return status;
     if ((status = xfc::generatorDecode(g, next.data(), next.size(),
-                                       logits.data(), logits.size(),
-                                       function)))
+                                       logits.data(), logits.size(), function)))
       return status;
   }
 

@@ -1,4 +1,4 @@
-//===- Generate.cpp - Generation over a key/value cache -----------*- C++ -*-===//
+//===- Generate.cpp - Generation over a key/value cache ---------*- C++ -*-===//
 //
 // Part of xfc. Implements the xfc_generator_* functions of the C API
 // (docs/generation.md). A generator opens the two generation steps of an
@@ -109,10 +109,10 @@ xfc_status describeSteps(xfc_generator &g, const std::string &path) {
                      "other");
     if (g.sourcePadding) {
       if (!sameShape(pre[2], {g.batch}) || !sameShape(dec[4], {g.batch}))
-        return invalid("src_lengths is " + shapeText(pre[2]) +
-                       " in prefill and " + shapeText(dec[4]) +
-                       " in decode; expected [B] with B = " +
-                       std::to_string(g.batch));
+        return invalid(
+            "src_lengths is " + shapeText(pre[2]) + " in prefill and " +
+            shapeText(dec[4]) +
+            " in decode; expected [B] with B = " + std::to_string(g.batch));
       ++preCaches;
       ++decCaches;
     }
@@ -120,12 +120,11 @@ xfc_status describeSteps(xfc_generator &g, const std::string &path) {
   size_t numCaches = pre.size() - preCaches;
   if (numCaches == 0 || dec.size() < decCaches ||
       dec.size() - decCaches != numCaches)
-    return invalid("prefill has " + std::to_string(numCaches) +
-                   " cache inputs and decode " +
-                   std::to_string(dec.size() >= decCaches
-                                      ? dec.size() - decCaches
-                                      : 0) +
-                   "; expected the same, two per layer");
+    return invalid(
+        "prefill has " + std::to_string(numCaches) +
+        " cache inputs and decode " +
+        std::to_string(dec.size() >= decCaches ? dec.size() - decCaches : 0) +
+        "; expected the same, two per layer");
   const xfc_tensor_info &first = pre[preCaches];
   if (first.rank != 3 || first.dtype != XFC_DTYPE_F32)
     return invalid(std::string("cache ") + first.name +
@@ -166,8 +165,7 @@ xfc_status describeSteps(xfc_generator &g, const std::string &path) {
     cache.cross = cross;
     g.caches.push_back(std::move(cache));
   }
-  if (selfCaches % 2 != 0 ||
-      (g.encoderDecoder() && crossCaches != selfCaches))
+  if (selfCaches % 2 != 0 || (g.encoderDecoder() && crossCaches != selfCaches))
     return invalid(std::to_string(selfCaches) + " self-attention and " +
                    std::to_string(crossCaches) +
                    " cross-attention caches; expected a key and a value "
@@ -289,11 +287,11 @@ xfc_status checkLogits(const char *function, const xfc_generator &g,
 
 /// Copies an encoder-decoder's sources into the prefill inputs, padded
 /// with token 0 to S; checks them first.
-xfc_status setSources(xfc_generator &g, const int32_t *srcIds,
-                      size_t srcLength, const int32_t *srcLengths,
-                      const char *function) {
+xfc_status setSources(xfc_generator &g, const int32_t *srcIds, size_t srcLength,
+                      const int32_t *srcLengths, const char *function) {
   auto invalid = [&](const std::string &what) {
-    return makeStatus(XFC_INVALID_ARGUMENT, std::string(function) + ": " + what);
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      std::string(function) + ": " + what);
   };
   if (!srcIds)
     return invalid("src_ids is NULL");
@@ -394,8 +392,8 @@ xfc_status generatorPrefill(xfc_generator *g, const int32_t *srcIds,
   return nullptr;
 }
 
-xfc_status generatorDecode(xfc_generator *g, const int32_t *ids,
-                           size_t numIds, float *logits, size_t numLogits,
+xfc_status generatorDecode(xfc_generator *g, const int32_t *ids, size_t numIds,
+                           float *logits, size_t numLogits,
                            const char *function) {
   if (!g || !ids)
     return makeStatus(XFC_INVALID_ARGUMENT, std::string(function) +
@@ -464,8 +462,7 @@ xfc_status generatorReorder(xfc_generator *g, const int32_t *parents,
     size_t copyFloats = rows * width;
     std::vector<int64_t> copies;
     for (int64_t b : moved)
-      if (!cache.cross ||
-          g->crossSource[b] != g->crossSource[parents[b]])
+      if (!cache.cross || g->crossSource[b] != g->crossSource[parents[b]])
         copies.push_back(b);
     if (copies.empty() || copyFloats == 0)
       continue;

@@ -1,4 +1,4 @@
-//===- Generate.h - The generator's state -------------------------*- C++ -*-===//
+//===- Generate.h - The generator's state -----------------------*- C++ -*-===//
 //
 // Part of xfc. What an xfc_generator holds (docs/generation.md): the two
 // generation steps of an artifact, their contexts, the caches they share
@@ -68,8 +68,8 @@ xfc_status generatorPrefill(xfc_generator *g, const int32_t *srcIds,
                             size_t srcLength, const int32_t *srcLengths,
                             const int32_t *ids, size_t length, float *logits,
                             size_t numLogits, const char *function);
-xfc_status generatorDecode(xfc_generator *g, const int32_t *ids,
-                           size_t numIds, float *logits, size_t numLogits,
+xfc_status generatorDecode(xfc_generator *g, const int32_t *ids, size_t numIds,
+                           float *logits, size_t numLogits,
                            const char *function);
 xfc_status generatorReorder(xfc_generator *g, const int32_t *parents,
                             size_t numParents, const char *function);

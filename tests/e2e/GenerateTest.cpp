@@ -400,15 +400,14 @@ TEST(GenerateTest, ArgumentErrors) {
                                          logits.data(), 61))
                 .find("num_ids is 2; expected the batch, 1"),
             std::string::npos);
-  EXPECT_NE(message(xfc_generator_prefill_source(generator, ids.data(), 1,
-                                                nullptr, ids.data(), 1,
-                                                logits.data(), 61))
-                .find("the model is a decoder, without a source; use "
-                      "xfc_generator_prefill"),
-            std::string::npos);
+  EXPECT_NE(
+      message(xfc_generator_prefill_source(generator, ids.data(), 1, nullptr,
+                                           ids.data(), 1, logits.data(), 61))
+          .find("the model is a decoder, without a source; use "
+                "xfc_generator_prefill"),
+      std::string::npos);
   int64_t sourceLength = -1;
-  EXPECT_EQ(message(xfc_generator_source_length(generator, &sourceLength)),
-            "");
+  EXPECT_EQ(message(xfc_generator_source_length(generator, &sourceLength)), "");
   EXPECT_EQ(sourceLength, 0);
   EXPECT_NE(
       message(xfc_generator_decode(nullptr, token.data(), 1, logits.data(), 61))

@@ -1,4 +1,4 @@
-//===- Seq2SeqGenerateTest.cpp - Encoder-decoder generation --------*- C++ -*-===//
+//===- Seq2SeqGenerateTest.cpp - Encoder-decoder generation -----*- C++ -*-===//
 //
 // Part of xfc. Compiles encoder-decoders with their generation steps
 // (docs/generation.md): prefill encodes the sources and fills the
@@ -172,8 +172,8 @@ void decodeAndCompare(xfc_generator *generator, FullModel &full,
   std::vector<int32_t> start{3, 5};
   std::vector<float> logits(2 * vocab, std::nanf(""));
   ASSERT_EQ(message(xfc_generator_prefill_source(
-                generator, flat.data(), srcLen, lengths.data(), start.data(),
-                1, logits.data(), logits.size())),
+                generator, flat.data(), srcLen, lengths.data(), start.data(), 1,
+                logits.data(), logits.size())),
             "");
   double err = relativeError(logits, full.lastLogits(src, tgt, 1), vocab);
   EXPECT_LE(err, kRelativeTolerance) << "prefill";
@@ -196,8 +196,8 @@ void decodeAndCompare(xfc_generator *generator, FullModel &full,
     ASSERT_EQ(message(xfc_generator_decode(generator, next.data(), 2,
                                            logits.data(), logits.size())),
               "");
-    err = relativeError(logits, full.lastLogits(src, tgt, tgt[0].size()),
-                        vocab);
+    err =
+        relativeError(logits, full.lastLogits(src, tgt, tgt[0].size()), vocab);
     EXPECT_LE(err, kRelativeTolerance)
         << "decode step " << step << " at target position "
         << tgt[0].size() - 1;
@@ -207,7 +207,8 @@ void decodeAndCompare(xfc_generator *generator, FullModel &full,
 
 TEST(Seq2SeqGenerateTest, AiaynDecodeEqualsFullRecomputation) {
   ScratchDir scratch("seq2seq-aiayn-" + std::to_string(getpid()));
-  std::string steps = scratch.path() + "/steps", whole = scratch.path() + "/whole";
+  std::string steps = scratch.path() + "/steps",
+              whole = scratch.path() + "/whole";
   // Sources up to 9 tokens, target prompts of 1 token, a cache of 20
   // positions; the whole-sequence model covers 20 target positions.
   compile(aiaynSpec(), steps, 2, 9, 1, 20);
@@ -319,13 +320,12 @@ TEST(Seq2SeqGenerateTest, BeamSearchEqualsTransformersGenerate) {
     if (c.contains("sequences_scores")) {
       NpyArray array;
       std::string error;
-      ASSERT_TRUE(readNpy(golden + "/beam/" +
-                              c["sequences_scores"].get<std::string>(),
-                          array, error))
+      ASSERT_TRUE(
+          readNpy(golden + "/beam/" + c["sequences_scores"].get<std::string>(),
+                  array, error))
           << error;
       expectedScores.resize(2);
-      std::memcpy(expectedScores.data(), array.bytes.data(),
-                  2 * sizeof(float));
+      std::memcpy(expectedScores.data(), array.bytes.data(), 2 * sizeof(float));
     }
     for (int64_t n = 0; n < sources; ++n) {
       std::vector<int32_t> want = generatedTokens(
@@ -355,17 +355,18 @@ TEST(Seq2SeqGenerateTest, ArgumentErrors) {
   std::vector<int32_t> src(10, 1), start{0, 0}, lengths{5, 3};
   std::vector<float> logits(2 * 64);
   auto prefill = [&](size_t srcLength, const int32_t *srcLengths) {
-    return message(xfc_generator_prefill_source(
-        g, src.data(), srcLength, srcLengths, start.data(), 1, logits.data(),
-        logits.size()));
+    return message(xfc_generator_prefill_source(g, src.data(), srcLength,
+                                                srcLengths, start.data(), 1,
+                                                logits.data(), logits.size()));
   };
   EXPECT_NE(prefill(0, nullptr).find("source length 0 is outside [1, 5]"),
             std::string::npos);
   EXPECT_NE(prefill(6, nullptr).find("source length 6 is outside [1, 5]"),
             std::string::npos);
   lengths[1] = 6;
-  EXPECT_NE(prefill(5, lengths.data()).find("src_lengths[1] is 6; expected "
-                                            "[1, 5]"),
+  EXPECT_NE(prefill(5, lengths.data())
+                .find("src_lengths[1] is 6; expected "
+                      "[1, 5]"),
             std::string::npos);
   lengths[1] = 3;
   EXPECT_EQ(prefill(5, lengths.data()), "");
@@ -391,9 +392,9 @@ TEST(Seq2SeqGenerateTest, ArgumentErrors) {
   std::vector<int64_t> outLengths(2);
   std::vector<float> scores(2);
   auto search = [&](size_t numOut) {
-    return message(xfc_generator_beam_search(
-        g, src.data(), 5, nullptr, &options, out.data(), numOut,
-        outLengths.data(), scores.data()));
+    return message(xfc_generator_beam_search(g, src.data(), 5, nullptr,
+                                             &options, out.data(), numOut,
+                                             outLengths.data(), scores.data()));
   };
   options.num_beams = 3;
   EXPECT_NE(search(8).find("num_beams is 3; expected a divisor of the batch, "

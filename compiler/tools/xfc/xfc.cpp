@@ -1125,11 +1125,11 @@ int runGenerate(const std::vector<std::string> &args) {
         return 2;
       }
       ++i;
-      (a == "--threads"     ? threads
-       : a == "--beams"     ? beams
-       : a == "--start-id"  ? startId
-       : a == "--eos-id"    ? eosId
-                            : maxNew) = n;
+      (a == "--threads"    ? threads
+       : a == "--beams"    ? beams
+       : a == "--start-id" ? startId
+       : a == "--eos-id"   ? eosId
+                           : maxNew) = n;
     } else if (a == "--length-penalty") {
       char *end = nullptr;
       const char *text = i + 1 < args.size() ? args[i + 1].c_str() : "";

@@ -106,8 +106,7 @@ LogicalResult PositionalEncodingOp::verify() {
     if (getTable())
       return emitOpError("sinusoidal encoding takes no table operand");
     if (Value positions = getPositions())
-      return expectShape(*this, "positions", positions,
-                         {input[0], input[1]});
+      return expectShape(*this, "positions", positions, {input[0], input[1]});
     return success();
   }
   if (getPositions())
