@@ -83,7 +83,9 @@ std::string linalgStage(const CpuPipelineOptions &opts) {
   if (opts.tileAndVectorize)
     lowering += ",func.func(xf-cpu-tile-and-vectorize{vector-width=" +
                 std::to_string(opts.vectorWidth) + " parallel=" +
-                (opts.threads ? "true" : "false") + "}),canonicalize,cse";
+                (opts.threads ? "true" : "false") +
+                "}),canonicalize,cse,func.func(xf-fold-fill-reads),"
+                "canonicalize";
   return lowering;
 }
 

@@ -80,6 +80,23 @@ def XFCPUForallToOpenMP : Pass<"xf-cpu-forall-to-openmp", "::mlir::ModuleOp"> {
   ];
 }
 
+def XFFoldFillReads : Pass<"xf-fold-fill-reads"> {
+  let summary = "Reads of a tensor filled with one value become broadcasts";
+  let description = [{
+    A `vector.transfer_read` (in bounds, unmasked) of a tensor produced by
+    `linalg.fill`, directly or through `tensor.extract_slice`, reads the
+    fill value: it becomes a `vector.broadcast` of it. These are the reads
+    of GEMM tiles' zero accumulators. Besides saving the loads, this keeps
+    kernels apart: canonicalization removes single-iteration tile loops
+    (with 16-lane registers a small GEMM's whole tile is one iteration), CSE
+    then merges the identical accumulator reads of same-shaped GEMMs into
+    one value used by several kernels, and `xf-outline-kernels` cannot pass
+    a vector from one kernel function to another; a broadcast of a constant
+    it copies into each.
+  }];
+  let dependentDialects = ["::mlir::vector::VectorDialect"];
+}
+
 def XFHoistStaticAllocas : Pass<"xf-hoist-static-allocas"> {
   let summary = "Move fixed-size stack buffers out of loops, once per thread";
   let description = [{
