@@ -194,3 +194,42 @@ def test_buckets_take_any_length_up_to_the_largest(bert_s7, tmp_path):
     assert np.array_equal(model.run(**first)["hidden_states"], seven[:1])
     with pytest.raises(xfc.XfcError, match=r"no bucket of model 'bert_like' holds batch 2, seq_len 77; its buckets \(BxS\) are 2x4, 2x8"):
         model.run(**golden_inputs("s77"))
+
+
+MARIAN = os.path.join(os.path.dirname(GOLDEN), "hf", "marian_tiny")
+
+
+def test_beam_search_matches_transformers_generate(tmp_path):
+    """Beam search through xfc.Generator on the random Marian model of
+    tests/e2e/golden/hf (make_beam_goldens.py): the ids and scores of
+    transformers' generate(num_beams=4), as
+    tests/e2e/Seq2SeqGenerateTest.cpp checks them through the C API."""
+    out = xfc.compile(os.path.join(MARIAN, "spec.json"), tmp_path / "marian",
+                      batch=8, seq_len=7, tgt_len=1, generate=12)
+    beam = os.path.join(MARIAN, "beam")
+    src = np.load(os.path.join(beam, "src_ids.npy"))
+    lengths = np.load(os.path.join(beam, "src_lengths.npy"))
+    expected = np.load(os.path.join(beam, "beam4_lp06_sequences.npy"))
+    expected_scores = np.load(os.path.join(beam, "beam4_lp06_scores.npy"))
+    with xfc.Generator(out, threads=1) as generator:
+        assert generator.source_length == 7 and generator.batch == 8
+        answers = generator.beam_search(src, num_beams=4, max_new_tokens=12, start_id=0, eos_id=1,
+                                        length_penalty=0.6, src_lengths=lengths)
+        assert len(answers) == 2
+        for n, answer in enumerate(answers):
+            want = list(expected[n, 1:])
+            if 1 in want:  # Up to and including the end token.
+                want = want[:want.index(1) + 1]
+            assert answer.ids.tolist() == want
+            assert abs(answer.score - expected_scores[n]) <= 1e-4
+        with pytest.raises(xfc.XfcError, match="src has 3 sources; with 4 beams the batch of 8 holds 2"):
+            generator.beam_search(np.zeros((3, 7), np.int32), num_beams=4)
+        # Step by step: the logits of a prefill and a decode step.
+        logits = generator.prefill(np.zeros((8, 1), np.int32), src=np.repeat(src, 4, axis=0),
+                                   src_lengths=np.repeat(lengths, 4))
+        assert logits.shape == (8, 48) and generator.length == 1
+        generator.reorder([1, 0, 2, 3, 4, 5, 6, 7])
+        step = generator.decode(logits.argmax(axis=1))
+        assert step.shape == (8, 48) and np.isfinite(step).all() and generator.length == 2
+        with pytest.raises(xfc.XfcError, match="the model is an encoder-decoder; give the source"):
+            generator.prefill(np.zeros((8, 1), np.int32))

@@ -34,7 +34,8 @@ import numpy as np
 
 from . import _capi
 
-__all__ = ["XfcError", "TensorInfo", "Kernel", "MemoryInfo", "Model", "Context", "compile"]
+__all__ = ["XfcError", "TensorInfo", "Kernel", "MemoryInfo", "Model", "Context",
+           "Generator", "Hypothesis", "compile"]
 
 _lib = None
 _lib_lock = threading.Lock()
@@ -412,6 +413,183 @@ class Context:
             self._handle = None
 
 
+class Hypothesis(NamedTuple):
+    """A beam search's answer for one source: the generated token ids
+    (ending with the end token when it finished) and its score (summed
+    log-probabilities / generated tokens ** length_penalty)."""
+
+    ids: np.ndarray
+    score: float
+
+
+def _int32_array(values, what: str) -> np.ndarray:
+    array = np.asarray(values)
+    if array.dtype.kind not in "iu":
+        raise XfcError("INVALID_ARGUMENT", "%s: expected integer token ids, found dtype %s" % (what, array.dtype))
+    if array.size and (array.min() < np.iinfo(np.int32).min or array.max() > np.iinfo(np.int32).max):
+        raise XfcError("INVALID_ARGUMENT", "%s: values do not fit int32" % what)
+    return np.ascontiguousarray(array, dtype=np.int32)
+
+
+def _i32_pointer(array: Optional[np.ndarray]):
+    if array is None:
+        return None
+    return array.ctypes.data_as(ctypes.POINTER(ctypes.c_int32))
+
+
+class Generator:
+    """Generation over a key/value cache (docs/generation.md): the prefill
+    and decode steps of an artifact compiled with ``xfc compile
+    --generate``, and the caches they share. Greedy or custom decoding
+    with prefill/decode (and reorder, for beam search of your own), or
+    beam_search. One thread at a time (a lock serializes calls)."""
+
+    def __init__(self, path: str, threads: int = 0):
+        lib = _library()
+        self._handle = None
+        self._lock = threading.Lock()
+        options = _capi.ContextOptions()
+        lib.xfc_context_options_initialize(ctypes.byref(options))
+        options.num_threads = threads
+        handle = ctypes.c_void_p()
+        _check(lib.xfc_generator_open(os.fspath(path).encode(), ctypes.byref(options), ctypes.byref(handle)))
+        self._handle = handle
+        info = _capi.GeneratorInfoC()
+        _check(lib.xfc_generator_get_info(handle, ctypes.byref(info)))
+        source = ctypes.c_int64()
+        _check(lib.xfc_generator_source_length(handle, ctypes.byref(source)))
+        self.batch = info.batch
+        self.prompt_length = info.prompt_length
+        self.capacity = info.capacity
+        self.vocab_size = info.vocab_size
+        self.num_layers = info.num_layers
+        #: The longest source one prefill takes (0 for a decoder).
+        self.source_length = source.value
+
+    def _require_open(self):
+        if self._handle is None:
+            raise XfcError("INVALID_ARGUMENT", "the generator is closed")
+        return self._handle
+
+    def _logits(self) -> np.ndarray:
+        return np.empty((self.batch, self.vocab_size), np.float32)
+
+    def prefill(self, ids, src=None, src_lengths=None) -> np.ndarray:
+        """Starts over with the prompt `ids` ([batch, length]) and, for an
+        encoder-decoder, the sources `src` ([batch, src_length]; their
+        lengths `src_lengths`, [batch], default all of them). Returns the
+        logits of each item's last prompt position, [batch, vocab]."""
+        ids = _int32_array(ids, "ids")
+        if ids.ndim != 2 or ids.shape[0] != self.batch:
+            raise XfcError("INVALID_ARGUMENT", "ids: expected shape (%d, length), found %s" % (self.batch, ids.shape))
+        logits = self._logits()
+        out = logits.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+        with self._lock:
+            handle = self._require_open()
+            if src is None:
+                _check(_library().xfc_generator_prefill(handle, _i32_pointer(ids), ids.shape[1], out, logits.size))
+                return logits
+            src = _int32_array(src, "src")
+            if src.ndim != 2 or src.shape[0] != self.batch:
+                raise XfcError("INVALID_ARGUMENT", "src: expected shape (%d, length), found %s" % (self.batch, src.shape))
+            lengths = None if src_lengths is None else _int32_array(src_lengths, "src_lengths")
+            if lengths is not None and lengths.shape != (self.batch,):
+                raise XfcError("INVALID_ARGUMENT", "src_lengths: expected shape (%d,), found %s" % (self.batch, lengths.shape))
+            _check(_library().xfc_generator_prefill_source(
+                handle, _i32_pointer(src), src.shape[1], _i32_pointer(lengths), _i32_pointer(ids), ids.shape[1],
+                out, logits.size))
+        return logits
+
+    def decode(self, ids) -> np.ndarray:
+        """Appends one token per item (`ids`, [batch]); returns the next
+        logits, [batch, vocab]."""
+        ids = _int32_array(ids, "ids").reshape(-1)
+        logits = self._logits()
+        with self._lock:
+            _check(_library().xfc_generator_decode(
+                self._require_open(), _i32_pointer(ids), ids.size,
+                logits.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), logits.size))
+        return logits
+
+    def reorder(self, parents) -> None:
+        """Item b continues the sequence of item parents[b] (its caches)."""
+        parents = _int32_array(parents, "parents").reshape(-1)
+        with self._lock:
+            _check(_library().xfc_generator_reorder(self._require_open(), _i32_pointer(parents), parents.size))
+
+    @property
+    def length(self) -> int:
+        """Filled cache positions."""
+        value = ctypes.c_int64()
+        with self._lock:
+            _check(_library().xfc_generator_length(self._require_open(), ctypes.byref(value)))
+        return value.value
+
+    def reset(self) -> None:
+        with self._lock:
+            _check(_library().xfc_generator_reset(self._require_open()))
+
+    def beam_search(self, src, *, num_beams: int = 4, max_new_tokens: int = 32,
+                    start_id: int = 0, eos_id: Optional[int] = None,
+                    length_penalty: float = 1.0, early_stopping: bool = False,
+                    src_lengths=None) -> List[Hypothesis]:
+        """Beam search (docs/generation.md, "Beam search"): `src` holds one
+        input per source ([batch / num_beams, length]: an encoder-decoder's
+        sources, with `src_lengths`, or a decoder's prompts). Returns the
+        best hypothesis of each source."""
+        src = _int32_array(src, "src")
+        if src.ndim != 2:
+            raise XfcError("INVALID_ARGUMENT", "src: expected shape (sources, length), found %s" % (src.shape,))
+        lengths = None if src_lengths is None else _int32_array(src_lengths, "src_lengths")
+        options = _capi.BeamOptions()
+        lib = _library()
+        lib.xfc_beam_options_initialize(ctypes.byref(options))
+        options.num_beams = num_beams
+        options.max_new_tokens = max_new_tokens
+        options.start_id = start_id
+        options.eos_id = -1 if eos_id is None else eos_id
+        options.length_penalty = length_penalty
+        options.early_stopping = 1 if early_stopping else 0
+        sources = src.shape[0]
+        if num_beams < 1 or sources * num_beams != self.batch:
+            raise XfcError("INVALID_ARGUMENT", "src has %d sources; with %d beams the batch of %d holds %s" % (
+                sources, num_beams, self.batch,
+                "%d" % (self.batch // num_beams) if num_beams >= 1 and self.batch % num_beams == 0 else "no whole number"))
+        if lengths is not None and lengths.shape != (sources,):
+            raise XfcError("INVALID_ARGUMENT", "src_lengths: expected shape (%d,), found %s" % (sources, lengths.shape))
+        out = np.empty((sources, max(max_new_tokens, 0)), np.int32)
+        out_lengths = np.empty(sources, np.int64)
+        scores = np.empty(sources, np.float32)
+        with self._lock:
+            _check(lib.xfc_generator_beam_search(
+                self._require_open(), _i32_pointer(src), src.shape[1], _i32_pointer(lengths),
+                ctypes.byref(options), _i32_pointer(out), out.size,
+                out_lengths.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
+                scores.ctypes.data_as(ctypes.POINTER(ctypes.c_float))))
+        return [Hypothesis(out[n, :out_lengths[n]].copy(), float(scores[n])) for n in range(sources)]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._handle is not None:
+                _library().xfc_generator_destroy(self._handle)
+                self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_handle", None) is not None:
+            _library().xfc_generator_destroy(self._handle)
+            self._handle = None
+
+    def __repr__(self):
+        kind = "encoder-decoder" if self.source_length else "decoder"
+        return "<xfc.Generator %s batch=%d capacity=%d vocab=%d>" % (kind, self.batch, self.capacity, self.vocab_size)
+
+
 def _xfc_executable(explicit: Optional[str]) -> str:
     candidates = [explicit, os.environ.get("XFC_EXECUTABLE")]
     try:
@@ -431,7 +609,8 @@ def _xfc_executable(explicit: Optional[str]) -> str:
 
 
 def compile(spec: str, output: str, *, batch: Optional[int] = None,
-            seq_len: Optional[int] = None, buckets: Optional[Sequence] = None,
+            seq_len: Optional[int] = None, tgt_len: Optional[int] = None,
+            generate: Optional[int] = None, buckets: Optional[Sequence] = None,
             attention: Optional[str] = None,
             fusion: Optional[str] = None, force: bool = False,
             args: Sequence[str] = (), xfc: Optional[str] = None) -> str:
@@ -446,6 +625,12 @@ def compile(spec: str, output: str, *, batch: Optional[int] = None,
         command += ["--batch", str(batch)]
     if seq_len is not None:
         command += ["--seq-len", str(seq_len)]
+    if tgt_len is not None:
+        command += ["--tgt-len", str(tgt_len)]
+    if generate is not None:
+        # The generation steps with a cache of `generate` positions (0: the
+        # spec's max_seq_len).
+        command.append("--generate" if generate == 0 else "--generate=%d" % generate)
     if buckets is not None:
         # Sequence lengths, or (batch, seq_len[, tgt_len]) tuples.
         command.append("--buckets=" + ",".join(

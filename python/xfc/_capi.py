@@ -84,6 +84,28 @@ class RunShape(ctypes.Structure):
     ]
 
 
+class GeneratorInfoC(ctypes.Structure):
+    _fields_ = [
+        ("batch", ctypes.c_int64),
+        ("prompt_length", ctypes.c_int64),
+        ("capacity", ctypes.c_int64),
+        ("vocab_size", ctypes.c_int64),
+        ("num_layers", ctypes.c_int64),
+    ]
+
+
+class BeamOptions(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("num_beams", ctypes.c_int64),
+        ("max_new_tokens", ctypes.c_int64),
+        ("start_id", ctypes.c_int32),
+        ("eos_id", ctypes.c_int32),
+        ("length_penalty", ctypes.c_double),
+        ("early_stopping", ctypes.c_int32),
+    ]
+
+
 # xfc_dim
 DIM_FIXED = 0
 DIM_BATCH = 1
@@ -126,6 +148,9 @@ def _declare(lib):
     p = ctypes.POINTER
     model_p = ctypes.c_void_p
     context_p = ctypes.c_void_p
+    generator_p = ctypes.c_void_p
+    i32_p = p(ctypes.c_int32)
+    f32_p = p(ctypes.c_float)
     signatures = {
         "xfc_status_get_code": (ctypes.c_int, [Status]),
         "xfc_status_get_message": (ctypes.c_char_p, [Status]),
@@ -167,6 +192,32 @@ def _declare(lib):
         "xfc_context_set_memory": (
             Status,
             [context_p, p(Buffer), ctypes.c_size_t, ctypes.c_int64],
+        ),
+        "xfc_generator_open": (Status, [ctypes.c_char_p, p(ContextOptions), p(generator_p)]),
+        "xfc_generator_destroy": (None, [generator_p]),
+        "xfc_generator_get_info": (Status, [generator_p, p(GeneratorInfoC)]),
+        "xfc_generator_source_length": (Status, [generator_p, p(ctypes.c_int64)]),
+        "xfc_generator_prefill": (
+            Status,
+            [generator_p, i32_p, ctypes.c_size_t, f32_p, ctypes.c_size_t],
+        ),
+        "xfc_generator_prefill_source": (
+            Status,
+            [generator_p, i32_p, ctypes.c_size_t, i32_p, i32_p, ctypes.c_size_t,
+             f32_p, ctypes.c_size_t],
+        ),
+        "xfc_generator_decode": (
+            Status,
+            [generator_p, i32_p, ctypes.c_size_t, f32_p, ctypes.c_size_t],
+        ),
+        "xfc_generator_reorder": (Status, [generator_p, i32_p, ctypes.c_size_t]),
+        "xfc_generator_length": (Status, [generator_p, p(ctypes.c_int64)]),
+        "xfc_generator_reset": (Status, [generator_p]),
+        "xfc_beam_options_initialize": (None, [p(BeamOptions)]),
+        "xfc_generator_beam_search": (
+            Status,
+            [generator_p, i32_p, ctypes.c_size_t, i32_p, p(BeamOptions), i32_p,
+             ctypes.c_size_t, p(ctypes.c_int64), f32_p],
         ),
     }
     for name, (restype, argtypes) in signatures.items():
