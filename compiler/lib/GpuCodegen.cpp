@@ -67,7 +67,10 @@ bool emitPtx(mlir::ModuleOp module, const GpuTarget &target,
   std::string pipeline =
       "nvvm-attach-target{chip=" + target.chip +
       " features=" + target.ptxFeatures +
-      " O=3},gpu.module(convert-scf-to-cf,convert-gpu-to-nvvm),"
+      " O=3},gpu.module(convert-scf-to-cf,"
+      // A memref parameter is one pointer: what the runtime's launch passes
+      // (xf-gpu-launch-to-runtime).
+      "convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=true}),"
       "reconcile-unrealized-casts,gpu-module-to-binary{format=isa}";
   mlir::PassManager pm(module.getContext(),
                        mlir::ModuleOp::getOperationName());

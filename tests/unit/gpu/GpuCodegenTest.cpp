@@ -27,7 +27,7 @@ namespace {
 constexpr const char *kScaleKernel = R"mlir(
 module attributes {gpu.container_module} {
   gpu.module @kernels {
-    gpu.func @scale(%x: memref<?xf32>, %y: memref<?xf32>, %n: index,
+    gpu.func @scale(%x: memref<4096xf32>, %y: memref<4096xf32>, %n: index,
                     %a: f32) kernel {
       %bid = gpu.block_id x
       %bdim = gpu.block_dim x
@@ -36,9 +36,9 @@ module attributes {gpu.container_module} {
       %i = arith.addi %t, %tid : index
       %in = arith.cmpi ult, %i, %n : index
       scf.if %in {
-        %v = memref.load %x[%i] : memref<?xf32>
+        %v = memref.load %x[%i] : memref<4096xf32>
         %r = arith.mulf %v, %a : f32
-        memref.store %r, %y[%i] : memref<?xf32>
+        memref.store %r, %y[%i] : memref<4096xf32>
       }
       gpu.return
     }
@@ -114,6 +114,10 @@ TEST_F(GpuCodegen, PtxForEveryChipAssembles) {
     EXPECT_NE(ptx.find(std::string(".target ") + chip), std::string::npos)
         << ptx;
     EXPECT_NE(ptx.find(".visible .entry scale("), std::string::npos) << ptx;
+    // Bare pointers: one parameter per argument (x, y, n, a), as the
+    // runtime's launch passes them, not a memref descriptor's five.
+    EXPECT_NE(ptx.find("scale_param_3"), std::string::npos) << ptx;
+    EXPECT_EQ(ptx.find("scale_param_4"), std::string::npos) << ptx;
     // The element loop is the thread index, bounds-checked.
     EXPECT_NE(ptx.find("%tid.x"), std::string::npos);
     EXPECT_NE(ptx.find("mul.rn.f32"), std::string::npos);

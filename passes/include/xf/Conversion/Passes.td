@@ -80,4 +80,42 @@ def XFEmitEntryPoint : Pass<"xf-emit-entry-point", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def XFGpuLaunchToRuntime : Pass<"xf-gpu-launch-to-runtime",
+                                 "::mlir::ModuleOp"> {
+  let summary = "Kernel launches become calls into the xfc runtime";
+  let description = [{
+    MLIR's own host lowering of the gpu dialect (`gpu-to-llvm` and the
+    `gpu.binary` translation) loads every module in a global constructor
+    when the library is opened, creates and destroys a stream around each
+    launch and drops the driver's errors. xfc's runtime owns the modules
+    (loaded when a model is opened, after checking the chip and the PTX
+    ISA against the driver) and one stream per run context, so the host
+    code only asks it to launch:
+
+    - every `gpu.launch_func` becomes a call through the launch function
+      of the run context, the function argument marked `xf.gpu_run`
+      (`!llvm.ptr` to `struct xfc_gpu_run`, whose first field is
+      `int32_t (*launch)(xfc_gpu_run *run, int32_t kernel, int64_t
+      grid_x, grid_y, grid_z, block_x, block_y, block_z, int32_t
+      shared_bytes, void **params)`): `kernel` is the index of the kernel
+      in the module attribute `xf.gpu_kernels` (the kernels' symbols in
+      order of first launch, which the manifest lists for the runtime to
+      resolve), `params` the array of pointers to each argument's value
+      (`cuLaunchKernel`'s form), in which a memref is its aligned base
+      pointer (kernels take memrefs as bare pointers). The call returns
+      0 or the status of the failed launch; the runtime keeps the first
+      failure and skips the launches after it, so the schedule runs to
+      its end and the run reports that failure;
+    - the device code (`gpu.module`, `gpu.binary`) leaves the host module:
+      the artifact carries it (PTX, cubin) apart, and nothing remains to
+      become a global constructor.
+
+    Launches with async dependencies, clusters or non-static memrefs are
+    refused with an error naming the launch.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 #endif // XF_CONVERSION_PASSES_TD
