@@ -7,8 +7,10 @@
 // XFC_FAKE_CUDA_DEVICES devices (default 1) and makes the call named by
 // XFC_FAKE_CUDA_FAIL=call:code return that code. Built with
 // XFC_FAKE_CUDA_OLD it lacks cuLaunchKernel, as a too-old driver would.
-// Nothing here runs kernels: the memory and launch calls answer
-// CUDA_ERROR_NOT_SUPPORTED.
+// Nothing here runs kernels: the memory calls answer
+// CUDA_ERROR_NOT_SUPPORTED, and cuLaunchKernel hands each launch to the
+// hook a test installs (xfc_fake_cuda_set_launch_hook), or answers
+// CUDA_ERROR_NOT_SUPPORTED without one.
 //
 //===----------------------------------------------------------------------===//
 #include <cstdio>
@@ -155,7 +157,47 @@ XFC_FAKE_UNSUPPORTED(cuStreamCreate)
 XFC_FAKE_UNSUPPORTED(cuStreamSynchronize)
 XFC_FAKE_UNSUPPORTED(cuStreamDestroy_v2)
 #ifndef XFC_FAKE_CUDA_OLD
-XFC_FAKE_UNSUPPORTED(cuLaunchKernel)
+/// A launch as the test sees it, during the call (the parameters point
+/// into the caller's frame).
+struct FakeLaunch {
+  void *function;
+  unsigned grid[3], block[3], sharedBytes;
+  void *stream;
+  void **parameters;
+};
+using FakeLaunchHook = void (*)(const FakeLaunch *);
+static FakeLaunchHook launchHook = nullptr;
+static int launchAttempts = 0;
+
+/// Tests of the launch path (tests/unit/gpu/GpuLaunchTest.cpp) see every
+/// successful launch through this hook, and count the attempts.
+__attribute__((visibility("default"))) void
+xfc_fake_cuda_set_launch_hook(FakeLaunchHook hook) {
+  launchHook = hook;
+  launchAttempts = 0;
+}
+__attribute__((visibility("default"))) int xfc_fake_cuda_launch_attempts() {
+  return launchAttempts;
+}
+
+__attribute__((visibility("default"))) CUresult
+cuLaunchKernel(void *function, unsigned gridX, unsigned gridY, unsigned gridZ,
+               unsigned blockX, unsigned blockY, unsigned blockZ,
+               unsigned sharedBytes, void *stream, void **parameters,
+               void **extra) {
+  ++launchAttempts;
+  XFC_FAKE_CALL(cuLaunchKernel);
+  if (!launchHook || extra)
+    return kNotSupported;
+  FakeLaunch launch{function,
+                    {gridX, gridY, gridZ},
+                    {blockX, blockY, blockZ},
+                    sharedBytes,
+                    stream,
+                    parameters};
+  launchHook(&launch);
+  return kSuccess;
+}
 #endif
 
 } // extern "C"
