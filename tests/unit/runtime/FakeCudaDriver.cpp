@@ -7,7 +7,9 @@
 // XFC_FAKE_CUDA_DEVICES devices (default 1) and makes the call named by
 // XFC_FAKE_CUDA_FAIL=call:code return that code. Built with
 // XFC_FAKE_CUDA_OLD it lacks cuLaunchKernel, as a too-old driver would.
-// Nothing here runs kernels: the memory calls answer
+// XFC_FAKE_CUDA_CC ("8.6") and XFC_FAKE_CUDA_VERSION (12040) set the
+// device's compute capability and the driver's version. Nothing here runs
+// kernels: modules "load" any image, the memory calls answer
 // CUDA_ERROR_NOT_SUPPORTED, and cuLaunchKernel hands each launch to the
 // hook a test installs (xfc_fake_cuda_set_launch_hook), or answers
 // CUDA_ERROR_NOT_SUPPORTED without one.
@@ -22,7 +24,7 @@ namespace {
 
 using CUresult = int;
 constexpr CUresult kSuccess = 0, kInvalidValue = 1, kInvalidDevice = 101,
-                   kNotSupported = 801;
+                   kNotFound = 500, kNotSupported = 801;
 
 /// The code XFC_FAKE_CUDA_FAIL assigns to `call`, or kSuccess.
 CUresult injected(const char *call) {
@@ -33,6 +35,14 @@ CUresult injected(const char *call) {
   if (!colon || std::string(spec, colon) != call)
     return kSuccess;
   return std::atoi(colon + 1);
+}
+
+/// XFC_FAKE_CUDA_CC ("8.6"), times ten; 9.0 by default.
+int computeCapability() {
+  const char *text = std::getenv("XFC_FAKE_CUDA_CC");
+  if (!text || !std::strchr(text, '.'))
+    return 90;
+  return std::atoi(text) * 10 + std::atoi(std::strchr(text, '.') + 1);
 }
 
 int deviceCount() {
@@ -55,7 +65,8 @@ __attribute__((visibility("default"))) CUresult cuInit(unsigned) {
 
 __attribute__((visibility("default"))) CUresult cuDriverGetVersion(int *v) {
   XFC_FAKE_CALL(cuDriverGetVersion);
-  *v = 12040;
+  const char *version = std::getenv("XFC_FAKE_CUDA_VERSION");
+  *v = version ? std::atoi(version) : 12040;
   return kSuccess;
 }
 
@@ -122,10 +133,10 @@ cuDeviceGetAttribute(int *value, int attribute, int) {
     *value = 132;
     return kSuccess;
   case 75: // compute capability major
-    *value = 9;
+    *value = computeCapability() / 10;
     return kSuccess;
   case 76: // compute capability minor
-    *value = 0;
+    *value = computeCapability() % 10;
     return kSuccess;
   default:
     return kInvalidValue;
@@ -146,9 +157,45 @@ cuDeviceTotalMem_v2(size_t *bytes, int) {
 XFC_FAKE_UNSUPPORTED(cuDevicePrimaryCtxRetain)
 XFC_FAKE_UNSUPPORTED(cuDevicePrimaryCtxRelease_v2)
 XFC_FAKE_UNSUPPORTED(cuCtxSetCurrent)
-XFC_FAKE_UNSUPPORTED(cuModuleLoadData)
-XFC_FAKE_UNSUPPORTED(cuModuleUnload)
-XFC_FAKE_UNSUPPORTED(cuModuleGetFunction)
+
+// Modules: loading keeps the image's address (the test compares it with
+// the PTX's or the cubin's) and counts the modules loaded and not
+// unloaded; a function named "missing" is not found.
+static const void *loadedImage = nullptr;
+static int loadedModules = 0;
+static char moduleToken, functionToken;
+
+__attribute__((visibility("default"))) const void *
+xfc_fake_cuda_loaded_image() {
+  return loadedImage;
+}
+__attribute__((visibility("default"))) int xfc_fake_cuda_loaded_modules() {
+  return loadedModules;
+}
+
+__attribute__((visibility("default"))) CUresult
+cuModuleLoadData(void **module, const void *image) {
+  XFC_FAKE_CALL(cuModuleLoadData);
+  loadedImage = image;
+  ++loadedModules;
+  *module = &moduleToken;
+  return kSuccess;
+}
+
+__attribute__((visibility("default"))) CUresult cuModuleUnload(void *) {
+  XFC_FAKE_CALL(cuModuleUnload);
+  --loadedModules;
+  return kSuccess;
+}
+
+__attribute__((visibility("default"))) CUresult
+cuModuleGetFunction(void **function, void *, const char *name) {
+  XFC_FAKE_CALL(cuModuleGetFunction);
+  if (std::string(name) == "missing")
+    return kNotFound;
+  *function = &functionToken;
+  return kSuccess;
+}
 XFC_FAKE_UNSUPPORTED(cuMemAlloc_v2)
 XFC_FAKE_UNSUPPORTED(cuMemFree_v2)
 XFC_FAKE_UNSUPPORTED(cuMemcpyHtoDAsync_v2)

@@ -1,0 +1,145 @@
+//===- GpuModuleTest.cpp - Choosing and loading a model's device code -----===//
+//
+// Part of xfc. runtime/src/GpuModule.cpp through the stand-in libcuda
+// (tests/unit/runtime/FakeCudaDriver.cpp, whose device's compute capability
+// XFC_FAKE_CUDA_CC sets): the cubin when its chip's binary code runs on
+// the device, else the PTX when the device and the driver can compile it,
+// else an error saying which and what to compile for; every kernel
+// resolved, or the module unloaded again; the driver's failures named.
+//
+//===----------------------------------------------------------------------===//
+#include "GpuModule.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <dlfcn.h>
+#include <string>
+
+namespace {
+
+class GpuModule : public ::testing::Test {
+protected:
+  void SetUp() override {
+    setenv("XFC_LIBCUDA", XFC_FAKE_CUDA_PATH, 1);
+    unsetenv("XFC_FAKE_CUDA_FAIL");
+    unsetenv("XFC_FAKE_CUDA_CC");
+    std::string error;
+    const xfc::cuda::Driver *loaded = xfc::cuda::driver(error);
+    ASSERT_NE(loaded, nullptr) << error;
+    driver = *loaded;
+    driver.version = 12040;
+    fake = dlopen(XFC_FAKE_CUDA_PATH, RTLD_NOW);
+    ASSERT_NE(fake, nullptr) << dlerror();
+    loadedImage = reinterpret_cast<const void *(*)()>(
+        dlsym(fake, "xfc_fake_cuda_loaded_image"));
+    loadedModules = reinterpret_cast<int (*)()>(
+        dlsym(fake, "xfc_fake_cuda_loaded_modules"));
+    ASSERT_TRUE(loadedImage && loadedModules);
+    image.chip = "sm_90";
+    image.ptxVersion = 78;
+    image.ptx = ".version 7.8\n.target sm_90\n";
+    image.cubin = "\x7f"
+                  "ELF cubin";
+    image.kernels = {"gemm", "layer_norm"};
+  }
+  void TearDown() override {
+    unsetenv("XFC_FAKE_CUDA_CC");
+    unsetenv("XFC_FAKE_CUDA_FAIL");
+    if (fake)
+      dlclose(fake);
+  }
+
+  /// Loads `image` on a device of compute capability `cc`; "" or the
+  /// error. A loaded module is checked and unloaded.
+  std::string load(const char *cc, bool *fromCubin = nullptr) {
+    setenv("XFC_FAKE_CUDA_CC", cc, 1);
+    int before = loadedModules();
+    xfc::LoadedGpuModule module;
+    std::string error;
+    if (!xfc::loadGpuModule(&driver, 0, image, module, error)) {
+      EXPECT_EQ(loadedModules(), before) << "a failed load left a module";
+      return error.empty() ? "(no message)" : error;
+    }
+    EXPECT_EQ(module.functions.size(), image.kernels.size());
+    EXPECT_EQ(loadedImage(),
+              module.fromCubin ? image.cubin.c_str() : image.ptx.c_str());
+    if (fromCubin)
+      *fromCubin = module.fromCubin;
+    xfc::unloadGpuModule(&driver, module);
+    EXPECT_EQ(loadedModules(), before);
+    return "";
+  }
+
+  xfc::cuda::Driver driver{};
+  void *fake = nullptr;
+  const void *(*loadedImage)() = nullptr;
+  int (*loadedModules)() = nullptr;
+  xfc::GpuImage image;
+};
+
+TEST_F(GpuModule, CubinWhereItRunsElsePtx) {
+  bool fromCubin = false;
+  EXPECT_EQ(load("9.0", &fromCubin), "");
+  EXPECT_TRUE(fromCubin);
+  // sm_80 binary code runs on 8.6, not on 9.0, where the PTX is compiled.
+  image.chip = "sm_80";
+  image.ptxVersion = 70;
+  EXPECT_EQ(load("8.6", &fromCubin), "");
+  EXPECT_TRUE(fromCubin);
+  EXPECT_EQ(load("9.0", &fromCubin), "");
+  EXPECT_FALSE(fromCubin);
+  // Without a cubin (no ptxas at compile time): the PTX.
+  image.cubin.clear();
+  EXPECT_EQ(load("8.0", &fromCubin), "");
+  EXPECT_FALSE(fromCubin);
+}
+
+TEST_F(GpuModule, DeviceTooOldOrOtherChip) {
+  EXPECT_EQ(load("8.0"),
+            "the model was compiled for sm_90 (compute capability 9.0 or "
+            "later); the GPU (compute capability 8.0) cannot run it: compile "
+            "with --gpu-arch=sm_80");
+  // Architecture-specific code runs on its chip only.
+  image.chip = "sm_90a";
+  image.ptxVersion = 80;
+  EXPECT_EQ(load("9.0"), "");
+  EXPECT_EQ(load("10.0"),
+            "the model was compiled for sm_90a (compute capability 9.0 "
+            "only); the GPU (compute capability 10.0) cannot run it: compile "
+            "with --gpu-arch=sm_100");
+  image.chip = "gfx90a";
+  EXPECT_EQ(load("9.0"), "the device code's chip 'gfx90a' is not sm_XY or "
+                         "sm_XYa");
+}
+
+TEST_F(GpuModule, DriverTooOldForThePtx) {
+  image.cubin.clear();
+  driver.version = 11070;
+  EXPECT_EQ(load("9.0"), "the model's PTX is ISA version 7.8, which needs a "
+                         "CUDA 11.8 driver or later; this driver is 11.7");
+  driver.version = 11080;
+  EXPECT_EQ(load("9.0"), "");
+  EXPECT_EQ(xfc::minimumDriverForPtx(80), 12000);
+  EXPECT_EQ(xfc::minimumDriverForPtx(99), 0);
+  // A cubin that runs needs no PTX compilation.
+  image.cubin = "\x7f"
+                "ELF";
+  driver.version = 11070;
+  EXPECT_EQ(load("9.0"), "");
+}
+
+TEST_F(GpuModule, DriverFailuresAreNamed) {
+  image.kernels = {"gemm", "missing"};
+  EXPECT_EQ(load("9.0"), "cuModuleGetFunction failed: CUDA_ERROR_NOT_FOUND "
+                         "(error 500) (kernel 'missing')");
+  image.kernels = {"gemm"};
+  setenv("XFC_FAKE_CUDA_FAIL", "cuModuleLoadData:218", 1);
+  EXPECT_EQ(load("9.0"), "cuModuleLoadData failed: CUDA_ERROR_INVALID_PTX "
+                         "(error 218) (the cubin for sm_90)");
+  setenv("XFC_FAKE_CUDA_FAIL", "cuDeviceGetAttribute:101", 1);
+  EXPECT_EQ(load("9.0"), "cuDeviceGetAttribute failed: "
+                         "CUDA_ERROR_INVALID_DEVICE (invalid device ordinal)");
+}
+
+} // namespace
