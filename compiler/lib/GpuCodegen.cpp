@@ -8,7 +8,11 @@
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/GpuCodegen.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Utils/GPUUtils.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -67,7 +71,8 @@ bool emitPtx(mlir::ModuleOp module, const GpuTarget &target,
   std::string pipeline =
       "nvvm-attach-target{chip=" + target.chip +
       " features=" + target.ptxFeatures +
-      " O=3},gpu.module(convert-scf-to-cf,"
+      " O=3},gpu.module(expand-strided-metadata,lower-affine,"
+      "convert-scf-to-cf,"
       // A memref parameter is one pointer: what the runtime's launch passes
       // (xf-gpu-launch-to-runtime).
       "convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=true}),"
@@ -100,6 +105,89 @@ bool emitPtx(mlir::ModuleOp module, const GpuTarget &target,
     return false;
   }
   return true;
+}
+
+namespace {
+
+/// Runs the textual pipeline `text` (nested in builtin.module) on
+/// `module`, collecting its diagnostics into `error`.
+bool runPipeline(mlir::ModuleOp module, const std::string &text,
+                 const std::string &what, std::string &error) {
+  std::string diagnostics;
+  llvm::raw_string_ostream diagnosticStream(diagnostics);
+  mlir::ScopedDiagnosticHandler handler(
+      module.getContext(), [&](mlir::Diagnostic &diagnostic) {
+        diagnosticStream << diagnostic.getLocation() << ": " << diagnostic
+                         << "\n";
+        return mlir::success();
+      });
+  mlir::PassManager pm(module.getContext(),
+                       mlir::ModuleOp::getOperationName());
+  if (mlir::failed(mlir::parsePassPipeline(text, pm, diagnosticStream))) {
+    error = what + ": the pipeline does not parse: " + diagnostics;
+    return false;
+  }
+  if (mlir::failed(pm.run(module))) {
+    error = what + " stage failed: " + diagnostics;
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+bool mapModelToGpu(mlir::ModuleOp module, std::string &error) {
+  // Function boundaries bufferize to identity layouts (kernels take bare
+  // pointers); linalg ops become parallel loops over their parallel
+  // dimensions with their reductions inside, the attention kernel's
+  // foralls parallel loops too; gpu-map-parallel-loops gives the outermost
+  // loop of each nest the grid and the next one the threads of a block
+  // (deeper ones stay sequential in the thread), and each mapped nest
+  // becomes a gpu.launch, outlined into its own gpu.module.
+  if (!runPipeline(
+          module,
+          "one-shot-bufferize{bufferize-function-boundaries "
+          "function-boundary-type-conversion=identity-layout-map},"
+          "buffer-results-to-out-params{hoist-static-allocs},canonicalize,"
+          "convert-linalg-to-parallel-loops,scf-forall-to-parallel,"
+          "func.func(gpu-map-parallel-loops),convert-parallel-loops-to-gpu,"
+          "canonicalize",
+          "the GPU mapping", error))
+    return false;
+  // A kernel takes whole buffers (bare pointers: identity layouts only):
+  // the views the host code made of them (subviews, reshapes) move into
+  // the kernels that use them, with the constants and index computations
+  // gpu-kernel-outlining would move anyway.
+  auto sinkable = [](mlir::Operation *op) {
+    return llvm::isa<mlir::ViewLikeOpInterface>(op) ||
+           op->hasTrait<mlir::OpTrait::ConstantLike>() ||
+           llvm::isa<mlir::memref::DimOp, mlir::arith::IndexCastOp>(op);
+  };
+  bool sunk = true;
+  module.walk([&](mlir::gpu::LaunchOp launch) {
+    if (mlir::failed(mlir::sinkOperationsIntoLaunchOp(launch, sinkable)))
+      sunk = false;
+  });
+  if (!sunk) {
+    error = "the GPU mapping failed: cannot move the host "
+            "code's views into a kernel";
+    return false;
+  }
+  return runPipeline(module, "gpu-kernel-outlining",
+                     "the kernel outlining", error);
+}
+
+bool emitModelPtx(mlir::ModuleOp module, const GpuTarget &target,
+                  std::vector<PtxModule> &out, std::string &error) {
+  // The CPU's stages without what is only for the CPU: no weight panels
+  // for its register tiles, no cache and register tiling, no OpenMP.
+  if (!runPipeline(module,
+                   "xf-model-stage{pack-linear-weights=false},"
+                   "xf-linalg-stage{tile-and-vectorize=false threads=false}",
+                   "the lowering to linalg", error) ||
+      !mapModelToGpu(module, error))
+    return false;
+  return emitPtx(module, target, out, error);
 }
 
 std::string findPtxas() {

@@ -50,6 +50,19 @@ struct PtxModule {
 bool emitPtx(mlir::ModuleOp module, const GpuTarget &target,
              std::vector<PtxModule> &out, std::string &error);
 
+/// Maps a model's linalg-stage module (xf-linalg-stage without CPU tiling:
+/// linalg ops and the fused attention's loops, on tensors) to the GPU with
+/// the generic mapping of docs/gpu.md ("Every kernel to PTX"): bufferized,
+/// each op's parallel loops to blocks and threads, each launch outlined
+/// into a gpu.module. False with `error` (the diagnostics) on failure.
+bool mapModelToGpu(mlir::ModuleOp module, std::string &error);
+
+/// The device code of a whole model: `module` as the frontend builds it
+/// (xf ops) through the model stage, the linalg stage without CPU tiling,
+/// mapModelToGpu and emitPtx. Appends one PtxModule per kernel.
+bool emitModelPtx(mlir::ModuleOp module, const GpuTarget &target,
+                  std::vector<PtxModule> &out, std::string &error);
+
 /// The ptxas to assemble with: the file the environment variable XFC_PTXAS
 /// names, else /usr/local/cuda/bin/ptxas, else `ptxas` on PATH; "" when
 /// there is none.
