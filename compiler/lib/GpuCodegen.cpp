@@ -3,7 +3,8 @@
 // Part of xfc. See GpuCodegen.h. The lowering is MLIR's own: the NVVM
 // target attribute on each gpu.module, the GPU-to-NVVM conversion, and
 // gpu-module-to-binary in its "isa" format, which runs LLVM's NVPTX backend
-// in process and keeps the PTX text.
+// in process and keeps the PTX text. nvgpu ops (GpuKernels.cpp uses
+// ldmatrix) are lowered to NVVM first.
 //
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/GpuCodegen.h"
@@ -64,10 +65,14 @@ bool emitPtx(mlir::ModuleOp module, const GpuTarget &target,
                          << "\n";
         return mlir::success();
       });
+  // convert-gpu-to-nvvm does not lower the nvgpu dialect (ldmatrix,
+  // mma.sync on vectors), so convert-nvgpu-to-nvvm runs first; it leaves
+  // modules without nvgpu ops as they are.
   std::string pipeline =
       "nvvm-attach-target{chip=" + target.chip +
       " features=" + target.ptxFeatures +
-      " O=3},gpu.module(convert-scf-to-cf,convert-gpu-to-nvvm),"
+      " O=3},gpu.module(convert-nvgpu-to-nvvm,convert-scf-to-cf,"
+      "convert-gpu-to-nvvm),"
       "reconcile-unrealized-casts,gpu-module-to-binary{format=isa}";
   mlir::PassManager pm(module.getContext(),
                        mlir::ModuleOp::getOperationName());
