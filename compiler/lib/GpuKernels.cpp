@@ -7,9 +7,10 @@
 // Each kernel is written as MLIR text filled with its static shapes and
 // parsed, rather than built op by op: the text reads like the kernel it is,
 // so its structure can be reviewed line by line against the launch
-// contract, and a lit test or a reader can run it through xfc-opt as it
-// is. The text uses the gpu, nvgpu (ldmatrix), nvvm (mma.sync), arith,
-// vector, memref, scf and func dialects; GpuCodegen.cpp lowers it to PTX.
+// contract, and the text gpuKernelSource returns can be run through the
+// lowering passes by hand (mlir-opt or xfc-opt). The text uses the gpu, nvgpu
+// (ldmatrix), nvvm (mma.sync), arith, vector, memref, scf and func dialects;
+// GpuCodegen.cpp lowers it to PTX.
 //
 // The kernels favour simple, checkable structure over speed: one stage of
 // shared memory (no cp.async pipelining), N and K in whole tiles (M may
@@ -19,7 +20,6 @@
 #include "xfc/Compiler/GpuKernels.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"

@@ -412,8 +412,11 @@ private:
           call(callee.getBody().front(), callOp.getOperands(), mask);
       if (!error.empty())
         return;
-      for (auto [result, value] : llvm::zip(callOp.getResults(), results))
-        forEach(mask, result, [&](int t) { return get(value, t); });
+      for (unsigned i = 0; i < results.size(); ++i) {
+        mlir::Value value = results[i];
+        forEach(mask, callOp.getResult(i),
+                [&](int t) { return get(value, t); });
+      }
       return;
     }
     if (auto forOp = llvm::dyn_cast<mlir::scf::ForOp>(op))
@@ -463,9 +466,10 @@ private:
         iv[t] += int64_t(scalar(forOp.getStep(), t));
       }
     }
-    for (auto [result, arg] :
-         llvm::zip(forOp.getResults(), forOp.getRegionIterArgs()))
-      forEach(mask, result, [&](int t) { return get(arg, t); });
+    for (unsigned i = 0; i < forOp.getNumResults(); ++i) {
+      mlir::Value arg = forOp.getRegionIterArgs()[i];
+      forEach(mask, forOp.getResult(i), [&](int t) { return get(arg, t); });
+    }
   }
 
   void runIf(mlir::scf::IfOp ifOp, const Mask &mask) {
@@ -481,9 +485,11 @@ private:
       if (!error.empty())
         return;
       mlir::Operation *yield = region.front().getTerminator();
-      for (auto [result, v] :
-           llvm::zip(ifOp.getResults(), yield->getOperands()))
-        forEach(branchMask, result, [&](int t) { return get(v, t); });
+      for (unsigned i = 0; i < ifOp.getNumResults(); ++i) {
+        mlir::Value v = yield->getOperand(i);
+        forEach(branchMask, ifOp.getResult(i),
+                [&](int t) { return get(v, t); });
+      }
     };
     branch(ifOp.getThenRegion(), thenMask);
     branch(ifOp.getElseRegion(), elseMask);
