@@ -3,7 +3,8 @@
 // Part of xfc. See GpuCodegen.h. The lowering is MLIR's own: the NVVM
 // target attribute on each gpu.module, the GPU-to-NVVM conversion, and
 // gpu-module-to-binary in its "isa" format, which runs LLVM's NVPTX backend
-// in process and keeps the PTX text.
+// in process and keeps the PTX text. nvgpu ops (GpuKernels.cpp uses
+// ldmatrix) are lowered to NVVM first.
 //
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/GpuCodegen.h"
@@ -68,11 +69,14 @@ bool emitPtx(mlir::ModuleOp module, const GpuTarget &target,
                          << "\n";
         return mlir::success();
       });
+  // convert-gpu-to-nvvm does not lower the nvgpu dialect (ldmatrix,
+  // mma.sync on vectors), so convert-nvgpu-to-nvvm runs first; it leaves
+  // modules without nvgpu ops as they are.
   std::string pipeline =
       "nvvm-attach-target{chip=" + target.chip +
       " features=" + target.ptxFeatures +
       " O=3},gpu.module(expand-strided-metadata,lower-affine,"
-      "convert-scf-to-cf,"
+      "convert-nvgpu-to-nvvm,convert-scf-to-cf,"
       // A memref parameter is one pointer: what the runtime's launch passes
       // (xf-gpu-launch-to-runtime).
       "convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=true}),"

@@ -1,0 +1,816 @@
+//===- GpuKernels.cpp - Device kernels for NVIDIA GPUs --------------------===//
+//
+// Part of xfc. See GpuKernels.h. This file implements the generators of the
+// first device kernels: a GEMM with a fused epilogue and residual +
+// LayerNorm.
+//
+// Each kernel is written as MLIR text filled with its static shapes and
+// parsed, rather than built op by op: the text reads like the kernel it is,
+// so its structure can be reviewed line by line against the launch
+// contract, and the text gpuKernelSource returns can be run through the
+// lowering passes by hand (mlir-opt or xfc-opt). The text uses the gpu, nvgpu
+// (ldmatrix), nvvm (mma.sync), arith, vector, memref, scf and func dialects;
+// GpuCodegen.cpp lowers it to PTX.
+//
+// The kernels favour simple, checkable structure over speed: one stage of
+// shared memory (no cp.async pipelining), N and K in whole tiles (M may
+// be ragged), f32 outputs.
+//
+//===----------------------------------------------------------------------===//
+#include "xfc/Compiler/GpuKernels.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+
+#include "llvm/Support/raw_ostream.h"
+
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+#include <set>
+
+namespace xfc {
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Tiles and text helpers
+//===----------------------------------------------------------------------===//
+
+/// Every kernel runs 4 warps a block: enough warps for the GEMM's 2x2 warp
+/// tiling and a block small enough that a LayerNorm of few rows still
+/// spreads over many multiprocessors.
+constexpr int64_t kThreads = 128;
+/// The GEMM's block tile: 64x64 of C per block, so 4 warps of 32x32 each.
+constexpr int64_t kTileM = 64, kTileN = 64;
+/// The K step staged in shared memory: two m16n8k16 steps on tensor cores
+/// (64-byte rows, four 16-byte ldmatrix rows), 16 FMA steps in f32.
+constexpr int64_t kTileKMma = 32, kTileKF32 = 16;
+/// Shared memory rows of the tensor-core tiles are padded by 8 elements
+/// (16 bytes), so that the 8 row addresses of one ldmatrix fall in
+/// different banks while every row stays 16-byte aligned.
+constexpr int64_t kPad = 8;
+/// The largest grid y (and z) the CUDA driver accepts.
+constexpr int64_t kMaxGridY = 65535;
+/// The device function the GELU epilogue calls.
+constexpr const char *kGeluFunction = "xfc_gelu_tanh";
+
+/// `value` as an MLIR f32 literal of its exact bits.
+std::string f32Literal(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  char text[16];
+  std::snprintf(text, sizeof text, "0x%08X", bits);
+  return text;
+}
+
+std::string str(int64_t value) { return std::to_string(value); }
+
+/// The text of one kernel, with the index constants it uses declared once
+/// at its top.
+class KernelText {
+public:
+  /// `%cN`, declared on first use.
+  std::string c(int64_t value) {
+    constants.insert(value);
+    return "%c" + str(value);
+  }
+  /// Appends one line of the body, indented by `depth` levels.
+  void line(int depth, const std::string &text) {
+    body += std::string(6 + 2 * depth, ' ') + text + "\n";
+  }
+  /// The constants and the body.
+  std::string finish() const {
+    std::string out;
+    for (int64_t value : constants)
+      out += "      %c" + str(value) + " = arith.constant " + str(value) +
+             " : index\n";
+    return out + body;
+  }
+
+private:
+  std::set<int64_t> constants;
+  std::string body;
+};
+
+/// GELU with the tanh approximation on one f32:
+///   0.5 x (1 + tanh(u)) = x / (1 + exp(-2u)) = x / (1 + 2^(-2 log2(e) u))
+/// with u = sqrt(2/pi) (x + 0.044715 x^3). ex2.approx.f32 (relative error
+/// about 2^-22) gives the power of two without libdevice; its +inf for a
+/// very negative x gives x / inf = -0, the limit.
+std::string geluFunctionText() {
+  return std::string(
+             R"mlir(    func.func private @xfc_gelu_tanh(%x: f32) -> f32 {
+      %one = arith.constant 1.0 : f32
+      %c3 = arith.constant )mlir") +
+         f32Literal(0.044715f) + R"mlir( : f32
+      %sqrt2pi = arith.constant )mlir" +
+         f32Literal(0.7978845608f) + R"mlir( : f32
+      %m2log2e = arith.constant )mlir" +
+         f32Literal(-2.0f * 1.4426950409f) + R"mlir( : f32
+      %x2 = arith.mulf %x, %x : f32
+      %x3 = arith.mulf %x2, %x : f32
+      %t = arith.mulf %x3, %c3 : f32
+      %s = arith.addf %x, %t : f32
+      %u = arith.mulf %s, %sqrt2pi : f32
+      %e = arith.mulf %u, %m2log2e : f32
+      %p = llvm.inline_asm "ex2.approx.f32 $0, $1;", "=f,f" %e : (f32) -> f32
+      %d = arith.addf %p, %one : f32
+      %y = arith.divf %x, %d : f32
+      return %y : f32
+    }
+)mlir";
+}
+
+/// Whether the GEMM's M is ragged: its last block row is partly outside C,
+/// so the rows past M are read as zeros and not stored.
+bool raggedM(const GpuGemmSpec &spec) { return spec.m % kTileM != 0; }
+
+/// `result = load`, a row `row` of A; when M is ragged, zeros for a row
+/// past M instead.
+void emitRowLoad(KernelText &text, int depth, const GpuGemmSpec &spec,
+                 const std::string &result, const std::string &row,
+                 const std::string &load, const std::string &type) {
+  if (!raggedM(spec)) {
+    text.line(depth, result + " = " + load);
+    return;
+  }
+  text.line(depth, result + "_in = arith.cmpi ult, " + row + ", " +
+                       text.c(spec.m) + " : index");
+  text.line(depth, result + " = scf.if " + result + "_in -> (" + type + ") {");
+  text.line(depth + 1, result + "_l = " + load);
+  text.line(depth + 1, "scf.yield " + result + "_l : " + type);
+  text.line(depth, "} else {");
+  text.line(depth + 1, result + "_z = arith.constant dense<0.0> : " + type);
+  text.line(depth + 1, "scf.yield " + result + "_z : " + type);
+  text.line(depth, "}");
+}
+
+/// Applies `activation` to `value` (a vector<widthxf32>), adds the
+/// residual row `residualAt` when there is one and stores the result at
+/// `outAt` of %C. `name` makes the SSA names of this store unique.
+void emitEpilogueStore(KernelText &text, int depth, const GpuGemmSpec &spec,
+                       const std::string &name, const std::string &value,
+                       int64_t width, const std::string &row,
+                       const std::string &col) {
+  std::string vec = "vector<" + str(width) + "xf32>";
+  std::string mat = "memref<" + str(spec.m) + "x" + str(spec.n) + "xf32>";
+  std::string v = value;
+  bool guarded = raggedM(spec);
+  if (guarded) {
+    text.line(depth, "%" + name + "_in = arith.cmpi ult, " + row + ", " +
+                         text.c(spec.m) + " : index");
+    text.line(depth++, "scf.if %" + name + "_in {");
+  }
+  if (spec.activation == GpuActivation::Relu) {
+    text.line(depth, "%" + name + "_zero = arith.constant dense<0.0> : " + vec);
+    text.line(depth, "%" + name + "_relu = arith.maximumf " + v + ", %" + name +
+                         "_zero : " + vec);
+    v = "%" + name + "_relu";
+  } else if (spec.activation == GpuActivation::GeluTanh) {
+    std::string elements;
+    for (int64_t e = 0; e < width; ++e) {
+      std::string x = "%" + name + "_x" + str(e);
+      text.line(depth, x + " = vector.extract " + v + "[" + str(e) +
+                           "] : f32 from " + vec);
+      text.line(depth, "%" + name + "_g" + str(e) + " = func.call @" +
+                           kGeluFunction + "(" + x + ") : (f32) -> f32");
+      elements += (e ? ", %" : "%") + name + "_g" + str(e);
+    }
+    text.line(depth, "%" + name + "_gelu = vector.from_elements " + elements +
+                         " : " + vec);
+    v = "%" + name + "_gelu";
+  }
+  if (spec.residual) {
+    text.line(depth, "%" + name + "_res = vector.load %residual[" + row + ", " +
+                         col + "] : " + mat + ", " + vec);
+    text.line(depth, "%" + name + "_sum = arith.addf " + v + ", %" + name +
+                         "_res : " + vec);
+    v = "%" + name + "_sum";
+  }
+  text.line(depth, "vector.store " + v + ", %C[" + row + ", " + col +
+                       "] : " + mat + ", " + vec);
+  if (guarded)
+    text.line(--depth, "}");
+}
+
+/// The gpu.func header of a GEMM: its arguments (also recorded in
+/// `launch`) and the shared memory tiles.
+std::string gemmHeader(const GpuGemmSpec &spec, const std::string &inType,
+                       const std::string &aTile, const std::string &bTile,
+                       GpuKernelLaunch &launch) {
+  auto matrix = [](int64_t rows, int64_t cols, const std::string &type) {
+    return "memref<" + str(rows) + "x" + str(cols) + "x" + type + ">";
+  };
+  launch.arguments = {{"A", matrix(spec.m, spec.k, inType)},
+                      {"B", matrix(spec.k, spec.n, inType)},
+                      {"bias", "memref<" + str(spec.n) + "xf32>"}};
+  if (spec.residual)
+    launch.arguments.push_back({"residual", matrix(spec.m, spec.n, "f32")});
+  launch.arguments.push_back({"C", matrix(spec.m, spec.n, "f32")});
+  std::string header = "    gpu.func @" + spec.name + "(";
+  for (size_t i = 0; i < launch.arguments.size(); ++i)
+    header += (i ? ", %" : "%") + launch.arguments[i].name + ": " +
+              launch.arguments[i].type;
+  // 16-byte vector copies and ldmatrix need 16-byte aligned tiles; the
+  // lowering aligns a workgroup buffer to its element type otherwise.
+  header += ")\n        workgroup(%As: " + aTile +
+            " {llvm.align = 16 : i64}, %Bs: " + bTile +
+            " {llvm.align = 16 : i64})\n        kernel {\n";
+  return header;
+}
+
+//===----------------------------------------------------------------------===//
+// GEMM on tensor cores: f16 or bf16 in, f32 accumulate
+//===----------------------------------------------------------------------===//
+
+/// Block (bx, by) computes C[64 by .. +64, 64 bx .. +64]. Its 4 warps split
+/// that 2x2; warp w owns the 32x32 at (32 (w / 2), 32 (w % 2)) as 2x4
+/// m16n8 accumulators, each the 4 f32 registers of mma.sync's C fragment.
+/// Per K step of 32, the block copies A[64x32] and B[32x64] to shared
+/// memory (16 bytes a thread and copy, 2 copies each), then each warp
+/// runs two k16 steps: ldmatrix.x4 per m16 A fragment, ldmatrix.x2.trans
+/// per n8 B fragment (B is row-major, K x N, and mma.sync wants its
+/// columns), and 8 mma.sync.
+std::string gemmMmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
+  bool bf16 = spec.input == GpuGemmInput::BF16;
+  std::string t = bf16 ? "bf16" : "f16";
+  std::string aTile = "memref<" + str(kTileM) + "x" + str(kTileKMma + kPad) +
+                      "x" + t + ", #gpu.address_space<workgroup>>";
+  std::string bTile = "memref<" + str(kTileKMma) + "x" + str(kTileN + kPad) +
+                      "x" + t + ", #gpu.address_space<workgroup>>";
+  std::string aType =
+      "memref<" + str(spec.m) + "x" + str(spec.k) + "x" + t + ">";
+  std::string bType =
+      "memref<" + str(spec.k) + "x" + str(spec.n) + "x" + t + ">";
+  std::string header = gemmHeader(spec, t, aTile, bTile, launch);
+  launch.grid[0] = spec.n / kTileN;
+  launch.grid[1] = (spec.m + kTileM - 1) / kTileM;
+  launch.block[0] = kThreads;
+  launch.staticSharedBytes =
+      (kTileM * (kTileKMma + kPad) + kTileKMma * (kTileN + kPad)) * 2;
+
+  // The mma.sync operands: 2 f16 as vector<2xf16>, 2 bf16 as an i32.
+  std::string operandType = bf16 ? "i32" : "vector<2xf16>";
+  std::string acc = "!llvm.struct<(f32, f32, f32, f32)>";
+  KernelText k;
+  k.line(0, "%tid = gpu.thread_id x");
+  k.line(0, "%bx = gpu.block_id x");
+  k.line(0, "%by = gpu.block_id y");
+  k.line(0, "%row0 = arith.muli %by, " + k.c(kTileM) + " : index");
+  k.line(0, "%col0 = arith.muli %bx, " + k.c(kTileN) + " : index");
+  k.line(0, "%warp = arith.divui %tid, " + k.c(32) + " : index");
+  k.line(0, "%lane = arith.remui %tid, " + k.c(32) + " : index");
+  k.line(0, "%wm = arith.divui %warp, " + k.c(2) + " : index");
+  k.line(0, "%wn = arith.remui %warp, " + k.c(2) + " : index");
+  k.line(0, "%wrow = arith.muli %wm, " + k.c(32) + " : index");
+  k.line(0, "%wcol = arith.muli %wn, " + k.c(32) + " : index");
+  k.line(0, "// Staging: copy q = tid + 128 i moves 8 elements: A row q / 4,");
+  k.line(0, "// column 8 (q % 4); B row q / 8, column 8 (q % 8).");
+  for (int i = 0; i < 2; ++i) {
+    std::string s = str(i);
+    k.line(0,
+           "%q" + s + " = arith.addi %tid, " + k.c(kThreads * i) + " : index");
+    k.line(0, "%ar" + s + " = arith.divui %q" + s + ", " + k.c(4) + " : index");
+    k.line(0, "%aq" + s + " = arith.remui %q" + s + ", " + k.c(4) + " : index");
+    k.line(0, "%ac" + s + " = arith.muli %aq" + s + ", " + k.c(8) + " : index");
+    k.line(0, "%gar" + s + " = arith.addi %row0, %ar" + s + " : index");
+    k.line(0, "%br" + s + " = arith.divui %q" + s + ", " + k.c(8) + " : index");
+    k.line(0, "%bq" + s + " = arith.remui %q" + s + ", " + k.c(8) + " : index");
+    k.line(0, "%bc" + s + " = arith.muli %bq" + s + ", " + k.c(8) + " : index");
+    k.line(0, "%gbc" + s + " = arith.addi %col0, %bc" + s + " : index");
+  }
+  k.line(0, "// ldmatrix row addresses: lane l gives row l % 16 of a 16x16");
+  k.line(0, "// A fragment at column 8 (l / 16), and row l % 16 of a 16x8 B");
+  k.line(0, "// fragment (lanes 16-31 repeat lanes 0-15 for the .x2 load).");
+  k.line(0, "%l16 = arith.remui %lane, " + k.c(16) + " : index");
+  k.line(0, "%lhalf = arith.divui %lane, " + k.c(16) + " : index");
+  k.line(0, "%lk = arith.muli %lhalf, " + k.c(8) + " : index");
+  for (int mi = 0; mi < 2; ++mi) {
+    std::string s = str(mi);
+    k.line(0, "%am" + s + " = arith.addi %wrow, " + k.c(16 * mi) + " : index");
+    k.line(0, "%arow" + s + " = arith.addi %am" + s + ", %l16 : index");
+  }
+  for (int ni = 0; ni < 4; ++ni)
+    k.line(0, "%bcol" + str(ni) + " = arith.addi %wcol, " + k.c(8 * ni) +
+                  " : index");
+  k.line(0, "%zero = llvm.mlir.zero : " + acc);
+  // The accumulators, named acc<mi><ni>.
+  std::string iterArgs, types;
+  for (int mi = 0; mi < 2; ++mi)
+    for (int ni = 0; ni < 4; ++ni) {
+      iterArgs += std::string(iterArgs.empty() ? "" : ", ") + "%acc" + str(mi) +
+                  str(ni) + " = %zero";
+      types += std::string(types.empty() ? "" : ", ") + acc;
+    }
+  k.line(0, "%accs:8 = scf.for %k0 = " + k.c(0) + " to " + k.c(spec.k) +
+                " step " + k.c(kTileKMma) + " iter_args(" + iterArgs +
+                ") -> (" + types + ") {");
+  for (int i = 0; i < 2; ++i) {
+    std::string s = str(i);
+    k.line(1, "%gak" + s + " = arith.addi %k0, %ac" + s + " : index");
+    emitRowLoad(k, 1, spec, "%va" + s, "%gar" + s,
+                "vector.load %A[%gar" + s + ", %gak" + s +
+                    "] {alignment = 16} : " + aType + ", vector<8x" + t + ">",
+                "vector<8x" + t + ">");
+    k.line(1, "vector.store %va" + s + ", %As[%ar" + s + ", %ac" + s +
+                  "] {alignment = 16} : " + aTile + ", vector<8x" + t + ">");
+    k.line(1, "%gbk" + s + " = arith.addi %k0, %br" + s + " : index");
+    k.line(1, "%vb" + s + " = vector.load %B[%gbk" + s + ", %gbc" + s +
+                  "] {alignment = 16} : " + bType + ", vector<8x" + t + ">");
+    k.line(1, "vector.store %vb" + s + ", %Bs[%br" + s + ", %bc" + s +
+                  "] {alignment = 16} : " + bTile + ", vector<8x" + t + ">");
+  }
+  k.line(1, "gpu.barrier");
+  // The accumulator each mma.sync reads: the loop's, then the last step's.
+  std::string current[2][4];
+  for (int mi = 0; mi < 2; ++mi)
+    for (int ni = 0; ni < 4; ++ni)
+      current[mi][ni] = "%acc" + str(mi) + str(ni);
+  for (int kk = 0; kk < kTileKMma; kk += 16) {
+    std::string s = "k" + str(kk);
+    k.line(1, "// k16 step " + str(kk / 16) + " of the staged tiles.");
+    k.line(1, "%acol_" + s + " = arith.addi %lk, " + k.c(kk) + " : index");
+    k.line(1, "%brow_" + s + " = arith.addi %l16, " + k.c(kk) + " : index");
+    for (int mi = 0; mi < 2; ++mi) {
+      std::string a = "%a" + str(mi) + "_" + s;
+      k.line(1, a + " = nvgpu.ldmatrix %As[%arow" + str(mi) + ", %acol_" + s +
+                    "] {numTiles = 4 : i32, transpose = false} : " + aTile +
+                    " -> vector<4x2x" + t + ">");
+      for (int r = 0; r < 4; ++r) {
+        std::string reg = a + "r" + str(r);
+        k.line(1, reg + " = vector.extract " + a + "[" + str(r) +
+                      "] : vector<2x" + t + "> from vector<4x2x" + t + ">");
+        if (bf16)
+          k.line(1,
+                 reg + "i = llvm.bitcast " + reg + " : vector<2xbf16> to i32");
+      }
+    }
+    for (int ni = 0; ni < 4; ++ni) {
+      std::string b = "%b" + str(ni) + "_" + s;
+      k.line(1, b + " = nvgpu.ldmatrix %Bs[%brow_" + s + ", %bcol" + str(ni) +
+                    "] {numTiles = 2 : i32, transpose = true} : " + bTile +
+                    " -> vector<2x2x" + t + ">");
+      for (int r = 0; r < 2; ++r) {
+        std::string reg = b + "r" + str(r);
+        k.line(1, reg + " = vector.extract " + b + "[" + str(r) +
+                      "] : vector<2x" + t + "> from vector<2x2x" + t + ">");
+        if (bf16)
+          k.line(1,
+                 reg + "i = llvm.bitcast " + reg + " : vector<2xbf16> to i32");
+      }
+    }
+    std::string suffix = bf16 ? "i" : "";
+    for (int mi = 0; mi < 2; ++mi)
+      for (int ni = 0; ni < 4; ++ni) {
+        std::string d = "%d" + str(mi) + str(ni) + "_" + s;
+        std::string in = current[mi][ni];
+        std::string cs;
+        for (int j = 0; j < 4; ++j) {
+          std::string cj = d + "c" + str(j);
+          k.line(1, cj + " = llvm.extractvalue " + in + "[" + str(j) +
+                        "] : " + acc);
+          cs += (j ? ", " : "") + cj;
+        }
+        std::string a = "%a" + str(mi) + "_" + s + "r";
+        std::string b = "%b" + str(ni) + "_" + s + "r";
+        k.line(1, d + " = nvvm.mma.sync A[" + a + "0" + suffix + ", " + a +
+                      "1" + suffix + ", " + a + "2" + suffix + ", " + a + "3" +
+                      suffix + "] B[" + b + "0" + suffix + ", " + b + "1" +
+                      suffix + "] C[" + cs +
+                      "] {layoutA = #nvvm.mma_layout<row>, layoutB = "
+                      "#nvvm.mma_layout<col>, multiplicandAPtxType = "
+                      "#nvvm.mma_type<" +
+                      t + ">, multiplicandBPtxType = #nvvm.mma_type<" + t +
+                      ">, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (" +
+                      operandType + ", " + operandType + ", f32) -> " + acc);
+        current[mi][ni] = d;
+      }
+  }
+  k.line(1, "// The next K step overwrites the tiles every warp reads.");
+  k.line(1, "gpu.barrier");
+  std::string yields, yieldTypes;
+  for (int mi = 0; mi < 2; ++mi)
+    for (int ni = 0; ni < 4; ++ni) {
+      yields += (yields.empty() ? "" : ", ") + current[mi][ni];
+      yieldTypes += std::string(yieldTypes.empty() ? "" : ", ") + acc;
+    }
+  k.line(1, "scf.yield " + yields + " : " + yieldTypes);
+  k.line(0, "}");
+
+  // Epilogue: C fragment register 2h + e of lane l holds row l / 4 + 8 h,
+  // column 2 (l % 4) + e of its m16n8 tile.
+  k.line(0, "%erow = arith.divui %lane, " + k.c(4) + " : index");
+  k.line(0, "%ecq = arith.remui %lane, " + k.c(4) + " : index");
+  k.line(0, "%ecol = arith.muli %ecq, " + k.c(2) + " : index");
+  k.line(0, "%erow0 = arith.addi %row0, %wrow : index");
+  k.line(0, "%erow1 = arith.addi %erow0, %erow : index");
+  k.line(0, "%ecol0 = arith.addi %col0, %wcol : index");
+  k.line(0, "%ecol1 = arith.addi %ecol0, %ecol : index");
+  for (int mi = 0; mi < 2; ++mi)
+    for (int h = 0; h < 2; ++h)
+      k.line(0, "%row_" + str(mi) + str(h) + " = arith.addi %erow1, " +
+                    k.c(16 * mi + 8 * h) + " : index");
+  for (int ni = 0; ni < 4; ++ni) {
+    std::string col = "%col_" + str(ni);
+    k.line(0, col + " = arith.addi %ecol1, " + k.c(8 * ni) + " : index");
+    k.line(0, "%bias_" + str(ni) + " = vector.load %bias[" + col +
+                  "] : memref<" + str(spec.n) + "xf32>, vector<2xf32>");
+  }
+  for (int mi = 0; mi < 2; ++mi)
+    for (int ni = 0; ni < 4; ++ni)
+      for (int h = 0; h < 2; ++h) {
+        std::string e = "e" + str(mi) + str(ni) + str(h);
+        std::string accValue = "%accs#" + str(mi * 4 + ni);
+        k.line(0, "%" + e + "_0 = llvm.extractvalue " + accValue + "[" +
+                      str(2 * h) + "] : " + acc);
+        k.line(0, "%" + e + "_1 = llvm.extractvalue " + accValue + "[" +
+                      str(2 * h + 1) + "] : " + acc);
+        k.line(0, "%" + e + "_v = vector.from_elements %" + e + "_0, %" + e +
+                      "_1 : vector<2xf32>");
+        k.line(0, "%" + e + "_b = arith.addf %" + e + "_v, %bias_" + str(ni) +
+                      " : vector<2xf32>");
+        emitEpilogueStore(k, 0, spec, e, "%" + e + "_b", 2,
+                          "%row_" + str(mi) + str(h), "%col_" + str(ni));
+      }
+  k.line(0, "gpu.return");
+  return header + k.finish() + "    }\n";
+}
+
+//===----------------------------------------------------------------------===//
+// GEMM with f32 FMAs
+//===----------------------------------------------------------------------===//
+
+/// Block (bx, by) computes C[64 by .. +64, 64 bx .. +64]; thread t owns the
+/// 4x8 at rows 4 (t / 8), columns 8 (t % 8) of it, as 4 vector<8xf32>
+/// accumulators. Per K step of 16 the block copies A[64x16] transposed
+/// (As[k][m], so a thread reads its 4 rows' values as one vector) and
+/// B[16x64] to shared memory, then each thread does 16 x 4 vector FMAs.
+std::string gemmF32Text(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
+  std::string aTile = "memref<" + str(kTileKF32) + "x" + str(kTileM) +
+                      "xf32, #gpu.address_space<workgroup>>";
+  std::string bTile = "memref<" + str(kTileKF32) + "x" + str(kTileN) +
+                      "xf32, #gpu.address_space<workgroup>>";
+  std::string aType = "memref<" + str(spec.m) + "x" + str(spec.k) + "xf32>";
+  std::string bType = "memref<" + str(spec.k) + "x" + str(spec.n) + "xf32>";
+  std::string header = gemmHeader(spec, "f32", aTile, bTile, launch);
+  launch.grid[0] = spec.n / kTileN;
+  launch.grid[1] = (spec.m + kTileM - 1) / kTileM;
+  launch.block[0] = kThreads;
+  launch.staticSharedBytes = (kTileKF32 * kTileM + kTileKF32 * kTileN) * 4;
+
+  KernelText k;
+  k.line(0, "%tid = gpu.thread_id x");
+  k.line(0, "%bx = gpu.block_id x");
+  k.line(0, "%by = gpu.block_id y");
+  k.line(0, "%row0 = arith.muli %by, " + k.c(kTileM) + " : index");
+  k.line(0, "%col0 = arith.muli %bx, " + k.c(kTileN) + " : index");
+  k.line(0, "%tr = arith.divui %tid, " + k.c(8) + " : index");
+  k.line(0, "%tc = arith.remui %tid, " + k.c(8) + " : index");
+  k.line(0, "%trow = arith.muli %tr, " + k.c(4) + " : index");
+  k.line(0, "%tcol = arith.muli %tc, " + k.c(8) + " : index");
+  k.line(0, "// Staging: copy q = tid + 128 i moves 4 floats: A row q / 4,");
+  k.line(0, "// column 4 (q % 4); B row q / 16, column 4 (q % 16).");
+  for (int i = 0; i < 2; ++i) {
+    std::string s = str(i);
+    k.line(0,
+           "%q" + s + " = arith.addi %tid, " + k.c(kThreads * i) + " : index");
+    k.line(0, "%ar" + s + " = arith.divui %q" + s + ", " + k.c(4) + " : index");
+    k.line(0, "%aq" + s + " = arith.remui %q" + s + ", " + k.c(4) + " : index");
+    k.line(0, "%ac" + s + " = arith.muli %aq" + s + ", " + k.c(4) + " : index");
+    k.line(0, "%gar" + s + " = arith.addi %row0, %ar" + s + " : index");
+    for (int e = 0; e < 4; ++e)
+      k.line(0, "%ac" + s + "_" + str(e) + " = arith.addi %ac" + s + ", " +
+                    k.c(e) + " : index");
+    k.line(0,
+           "%br" + s + " = arith.divui %q" + s + ", " + k.c(16) + " : index");
+    k.line(0,
+           "%bq" + s + " = arith.remui %q" + s + ", " + k.c(16) + " : index");
+    k.line(0, "%bc" + s + " = arith.muli %bq" + s + ", " + k.c(4) + " : index");
+    k.line(0, "%gbc" + s + " = arith.addi %col0, %bc" + s + " : index");
+  }
+  k.line(0, "%zero = arith.constant dense<0.0> : vector<8xf32>");
+  k.line(0, "%accs:4 = scf.for %k0 = " + k.c(0) + " to " + k.c(spec.k) +
+                " step " + k.c(kTileKF32) +
+                " iter_args(%acc0 = %zero, %acc1 = %zero, %acc2 = %zero, "
+                "%acc3 = %zero) -> (vector<8xf32>, vector<8xf32>, "
+                "vector<8xf32>, vector<8xf32>) {");
+  for (int i = 0; i < 2; ++i) {
+    std::string s = str(i);
+    k.line(1, "%gak" + s + " = arith.addi %k0, %ac" + s + " : index");
+    emitRowLoad(k, 1, spec, "%va" + s, "%gar" + s,
+                "vector.load %A[%gar" + s + ", %gak" + s +
+                    "] {alignment = 16} : " + aType + ", vector<4xf32>",
+                "vector<4xf32>");
+    for (int e = 0; e < 4; ++e) {
+      std::string x = "%va" + s + "_" + str(e);
+      k.line(1, x + " = vector.extract %va" + s + "[" + str(e) +
+                    "] : f32 from vector<4xf32>");
+      k.line(1, "memref.store " + x + ", %As[%ac" + s + "_" + str(e) + ", %ar" +
+                    s + "] : " + aTile);
+    }
+    k.line(1, "%gbk" + s + " = arith.addi %k0, %br" + s + " : index");
+    k.line(1, "%vb" + s + " = vector.load %B[%gbk" + s + ", %gbc" + s +
+                  "] {alignment = 16} : " + bType + ", vector<4xf32>");
+    k.line(1, "vector.store %vb" + s + ", %Bs[%br" + s + ", %bc" + s +
+                  "] {alignment = 16} : " + bTile + ", vector<4xf32>");
+  }
+  k.line(1, "gpu.barrier");
+  k.line(1, "%sums:4 = scf.for %kk = " + k.c(0) + " to " + k.c(kTileKF32) +
+                " step " + k.c(1) +
+                " iter_args(%s0 = %acc0, %s1 = %acc1, %s2 = %acc2, %s3 = "
+                "%acc3) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, "
+                "vector<8xf32>) {");
+  k.line(2, "%av = vector.load %As[%kk, %trow] {alignment = 16} : " + aTile +
+                ", vector<4xf32>");
+  k.line(2, "%bv = vector.load %Bs[%kk, %tcol] {alignment = 16} : " + bTile +
+                ", vector<8xf32>");
+  for (int i = 0; i < 4; ++i) {
+    std::string s = str(i);
+    k.line(2, "%a" + s + " = vector.extract %av[" + s +
+                  "] : f32 from vector<4xf32>");
+    k.line(2, "%as" + s + " = vector.broadcast %a" + s +
+                  " : f32 to vector<8xf32>");
+    k.line(2, "%n" + s + " = vector.fma %as" + s + ", %bv, %s" + s +
+                  " : vector<8xf32>");
+  }
+  k.line(2, "scf.yield %n0, %n1, %n2, %n3 : vector<8xf32>, vector<8xf32>, "
+            "vector<8xf32>, vector<8xf32>");
+  k.line(1, "}");
+  k.line(1, "// The next K step overwrites the tiles every thread reads.");
+  k.line(1, "gpu.barrier");
+  k.line(1, "scf.yield %sums#0, %sums#1, %sums#2, %sums#3 : vector<8xf32>, "
+            "vector<8xf32>, vector<8xf32>, vector<8xf32>");
+  k.line(0, "}");
+  k.line(0, "%ecol = arith.addi %col0, %tcol : index");
+  k.line(0, "%erow = arith.addi %row0, %trow : index");
+  k.line(0, "%bias8 = vector.load %bias[%ecol] : memref<" + str(spec.n) +
+                "xf32>, vector<8xf32>");
+  for (int i = 0; i < 4; ++i) {
+    std::string e = "e" + str(i);
+    k.line(0, "%" + e + "_row = arith.addi %erow, " + k.c(i) + " : index");
+    k.line(0, "%" + e + "_b = arith.addf %accs#" + str(i) +
+                  ", %bias8 : vector<8xf32>");
+    emitEpilogueStore(k, 0, spec, e, "%" + e + "_b", 8, "%" + e + "_row",
+                      "%ecol");
+  }
+  k.line(0, "gpu.return");
+  return header + k.finish() + "    }\n";
+}
+
+//===----------------------------------------------------------------------===//
+// Residual + LayerNorm
+//===----------------------------------------------------------------------===//
+
+/// Warp w of block b normalizes row 4 b + w (rows past the last return).
+/// Lane l visits the columns l, l + 32, ... three times: the sum of
+/// s = x + r, the sum of (s - mean)^2 (two passes, so the variance does not
+/// lose digits to cancellation), then the output. Each sum is reduced over
+/// the warp by a butterfly of shuffles, which leaves it in every lane.
+std::string layerNormText(const GpuLayerNormSpec &spec,
+                          GpuKernelLaunch &launch) {
+  std::string mat = "memref<" + str(spec.rows) + "x" + str(spec.dim) + "xf32>";
+  std::string vec = "memref<" + str(spec.dim) + "xf32>";
+  launch.arguments = {
+      {"x", mat}, {"r", mat}, {"gamma", vec}, {"beta", vec}, {"y", mat}};
+  int64_t rowsPerBlock = kThreads / 32;
+  launch.grid[0] = (spec.rows + rowsPerBlock - 1) / rowsPerBlock;
+  launch.block[0] = kThreads;
+  std::string header = "    gpu.func @" + spec.name + "(";
+  for (size_t i = 0; i < launch.arguments.size(); ++i)
+    header += (i ? ", %" : "%") + launch.arguments[i].name + ": " +
+              launch.arguments[i].type;
+  header += ") kernel {\n";
+
+  KernelText k;
+  auto butterfly = [&](int depth, const std::string &in,
+                       const std::string &out) {
+    std::string v = in;
+    for (int offset = 16; offset >= 1; offset /= 2) {
+      std::string s = out + "_" + str(offset);
+      k.line(depth, s + "_o = arith.constant " + str(offset) + " : i32");
+      k.line(depth, s + "_sh, " + s + "_ok = gpu.shuffle xor " + v + ", " + s +
+                        "_o, %width : f32");
+      k.line(depth, s + " = arith.addf " + v + ", " + s + "_sh : f32");
+      v = s;
+    }
+    return v;
+  };
+  k.line(0, "%tid = gpu.thread_id x");
+  k.line(0, "%bid = gpu.block_id x");
+  k.line(0, "%warp = arith.divui %tid, " + k.c(32) + " : index");
+  k.line(0, "%lane = arith.remui %tid, " + k.c(32) + " : index");
+  k.line(0, "%rowBase = arith.muli %bid, " + k.c(rowsPerBlock) + " : index");
+  k.line(0, "%row = arith.addi %rowBase, %warp : index");
+  k.line(0, "%width = arith.constant 32 : i32");
+  k.line(0, "%f0 = arith.constant 0.0 : f32");
+  k.line(0, "%f1 = arith.constant 1.0 : f32");
+  k.line(0, "%dim = arith.constant " + f32Literal(float(spec.dim)) + " : f32");
+  k.line(0, "%eps = arith.constant " + f32Literal(spec.epsilon) + " : f32");
+  k.line(0, "// The whole warp takes the same branch: the shuffles inside");
+  k.line(0, "// need all 32 lanes.");
+  k.line(0, "%inside = arith.cmpi ult, %row, " + k.c(spec.rows) + " : index");
+  k.line(0, "scf.if %inside {");
+  k.line(1, "%sum = scf.for %j = %lane to " + k.c(spec.dim) + " step " +
+                k.c(32) + " iter_args(%acc = %f0) -> (f32) {");
+  k.line(2, "%xv = memref.load %x[%row, %j] : " + mat);
+  k.line(2, "%rv = memref.load %r[%row, %j] : " + mat);
+  k.line(2, "%sv = arith.addf %xv, %rv : f32");
+  k.line(2, "%next = arith.addf %acc, %sv : f32");
+  k.line(2, "scf.yield %next : f32");
+  k.line(1, "}");
+  std::string total = butterfly(1, "%sum", "%total");
+  k.line(1, "%mean = arith.divf " + total + ", %dim : f32");
+  k.line(1, "%sq = scf.for %j = %lane to " + k.c(spec.dim) + " step " +
+                k.c(32) + " iter_args(%acc = %f0) -> (f32) {");
+  k.line(2, "%xv = memref.load %x[%row, %j] : " + mat);
+  k.line(2, "%rv = memref.load %r[%row, %j] : " + mat);
+  k.line(2, "%sv = arith.addf %xv, %rv : f32");
+  k.line(2, "%dv = arith.subf %sv, %mean : f32");
+  k.line(2, "%next = math.fma %dv, %dv, %acc : f32");
+  k.line(2, "scf.yield %next : f32");
+  k.line(1, "}");
+  std::string squares = butterfly(1, "%sq", "%squares");
+  k.line(1, "%var = arith.divf " + squares + ", %dim : f32");
+  k.line(1, "%vareps = arith.addf %var, %eps : f32");
+  k.line(1, "// sqrt.rn.f32 is IEEE-rounded, as on the CPU; no libdevice.");
+  k.line(1, "%std = llvm.inline_asm \"sqrt.rn.f32 $0, $1;\", \"=f,f\" %vareps "
+            ": (f32) -> f32");
+  k.line(1, "%rstd = arith.divf %f1, %std : f32");
+  k.line(1,
+         "scf.for %j = %lane to " + k.c(spec.dim) + " step " + k.c(32) + " {");
+  k.line(2, "%xv = memref.load %x[%row, %j] : " + mat);
+  k.line(2, "%rv = memref.load %r[%row, %j] : " + mat);
+  k.line(2, "%sv = arith.addf %xv, %rv : f32");
+  k.line(2, "%dv = arith.subf %sv, %mean : f32");
+  k.line(2, "%nv = arith.mulf %dv, %rstd : f32");
+  k.line(2, "%gv = memref.load %gamma[%j] : " + vec);
+  k.line(2, "%bv = memref.load %beta[%j] : " + vec);
+  k.line(2, "%yv = math.fma %nv, %gv, %bv : f32");
+  k.line(2, "memref.store %yv, %y[%row, %j] : " + mat);
+  k.line(1, "}");
+  k.line(0, "}");
+  k.line(0, "gpu.return");
+  return header + k.finish() + "    }\n";
+}
+
+//===----------------------------------------------------------------------===//
+// Checks
+//===----------------------------------------------------------------------===//
+
+/// A symbol the kernel text can use as is, and a PTX entry name.
+bool isIdentifier(const std::string &name) {
+  if (name.empty() || !(std::isalpha((unsigned char)name[0]) || name[0] == '_'))
+    return false;
+  for (char ch : name)
+    if (!std::isalnum((unsigned char)ch) && ch != '_')
+      return false;
+  return true;
+}
+
+const char *inputName(GpuGemmInput input) {
+  switch (input) {
+  case GpuGemmInput::F32:
+    return "f32";
+  case GpuGemmInput::F16:
+    return "f16";
+  case GpuGemmInput::BF16:
+    return "bf16";
+  }
+  return "?";
+}
+
+/// The tile sizes the GEMM kernels are written for: N and K must be
+/// multiples of them (no ragged columns or K steps yet); M may be ragged.
+bool checkGemm(const GpuGemmSpec &spec, std::string &error) {
+  std::string what = "GEMM '" + spec.name + "' (" + inputName(spec.input) +
+                     ", M = " + str(spec.m) + ", N = " + str(spec.n) +
+                     ", K = " + str(spec.k) + ")";
+  if (spec.m <= 0 || spec.n <= 0 || spec.k <= 0) {
+    error = what + ": M, N and K must be positive";
+    return false;
+  }
+  int64_t tileK = spec.input == GpuGemmInput::F32 ? kTileKF32 : kTileKMma;
+  struct Dim {
+    const char *name;
+    int64_t value, tile;
+  } dims[] = {{"N", spec.n, kTileN}, {"K", spec.k, tileK}};
+  for (const Dim &dim : dims) {
+    if (dim.value % dim.tile == 0)
+      continue;
+    error = what + ": " + dim.name + " is not a multiple of " + str(dim.tile) +
+            "; the GPU GEMM takes N in whole tiles of " + str(kTileN) +
+            " and K in steps of " + str(tileK) + " (only M may be ragged)";
+    return false;
+  }
+  int64_t blockRows = (spec.m + kTileM - 1) / kTileM;
+  if (blockRows > kMaxGridY) {
+    error = what + ": ceil(M / 64) = " + str(blockRows) +
+            " blocks in grid y, more than the " + str(kMaxGridY) +
+            " CUDA allows";
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Entry points
+//===----------------------------------------------------------------------===//
+
+bool gpuKernelSource(const GpuKernelSet &set, std::string &source,
+                     std::vector<GpuKernelLaunch> &launches,
+                     std::string &error) {
+  if (set.gemms.empty() && set.layerNorms.empty()) {
+    error = "the GPU kernel set '" + set.moduleName + "' has no kernels";
+    return false;
+  }
+  std::set<std::string> names{kGeluFunction};
+  std::vector<std::string> all{set.moduleName};
+  for (const GpuGemmSpec &gemm : set.gemms)
+    all.push_back(gemm.name);
+  for (const GpuLayerNormSpec &norm : set.layerNorms)
+    all.push_back(norm.name);
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (!isIdentifier(all[i])) {
+      error = "'" + all[i] + "' is not a valid GPU " +
+              (i ? "kernel" : "module") +
+              " name (letters, digits and '_', not starting with a digit)";
+      return false;
+    }
+    if (i && !names.insert(all[i]).second) {
+      error = "the GPU kernel name '" + all[i] + "' is used twice" +
+              (all[i] == kGeluFunction ? " (xfc's GELU device function has it)"
+                                       : "");
+      return false;
+    }
+  }
+  for (const GpuGemmSpec &gemm : set.gemms)
+    if (!checkGemm(gemm, error))
+      return false;
+  for (const GpuLayerNormSpec &norm : set.layerNorms)
+    if (norm.rows <= 0 || norm.dim <= 0 || !(norm.epsilon > 0.0f)) {
+      error = "LayerNorm '" + norm.name + "' (rows = " + str(norm.rows) +
+              ", D = " + str(norm.dim) +
+              "): rows, D and epsilon must be positive";
+      return false;
+    }
+
+  bool gelu = false;
+  for (const GpuGemmSpec &gemm : set.gemms)
+    gelu |= gemm.activation == GpuActivation::GeluTanh;
+  source = "module attributes {gpu.container_module} {\n  gpu.module @" +
+           set.moduleName + " {\n";
+  if (gelu)
+    source += geluFunctionText();
+  launches.clear();
+  for (const GpuGemmSpec &gemm : set.gemms) {
+    GpuKernelLaunch launch;
+    launch.kernel = gemm.name;
+    source += gemm.input == GpuGemmInput::F32 ? gemmF32Text(gemm, launch)
+                                              : gemmMmaText(gemm, launch);
+    launches.push_back(std::move(launch));
+  }
+  for (const GpuLayerNormSpec &norm : set.layerNorms) {
+    GpuKernelLaunch launch;
+    launch.kernel = norm.name;
+    source += layerNormText(norm, launch);
+    launches.push_back(std::move(launch));
+  }
+  source += "  }\n}\n";
+  return true;
+}
+
+bool buildGpuKernels(mlir::ModuleOp module, const GpuKernelSet &set,
+                     std::vector<GpuKernelLaunch> &launches,
+                     std::string &error) {
+  std::string source;
+  if (!gpuKernelSource(set, source, launches, error))
+    return false;
+  mlir::MLIRContext *context = module.getContext();
+  std::string diagnostics;
+  llvm::raw_string_ostream diagnosticStream(diagnostics);
+  mlir::ScopedDiagnosticHandler handler(context, [&](mlir::Diagnostic &d) {
+    diagnosticStream << d.getLocation() << ": " << d << "\n";
+    return mlir::success();
+  });
+  mlir::OwningOpRef<mlir::ModuleOp> parsed =
+      mlir::parseSourceString<mlir::ModuleOp>(source, context,
+                                              "xfc-gpu-kernels");
+  if (!parsed) {
+    error = "the generated GPU kernels of '" + set.moduleName +
+            "' do not parse: " + diagnostics;
+    return false;
+  }
+  module->setAttr(mlir::gpu::GPUDialect::getContainerModuleAttrName(),
+                  mlir::UnitAttr::get(context));
+  mlir::Block *body = module.getBody();
+  for (mlir::Operation &op : llvm::make_early_inc_range(*parsed->getBody()))
+    op.moveBefore(body, body->end());
+  return true;
+}
+
+} // namespace xfc

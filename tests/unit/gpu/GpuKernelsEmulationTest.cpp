@@ -1,0 +1,777 @@
+//===- GpuKernelsEmulationTest.cpp - The device kernels run on the CPU ----===//
+//
+// Part of xfc. Checks the numerics of compiler/lib/GpuKernels.cpp without a
+// GPU: a small emulator runs the generated kernels' MLIR (the very ops that
+// are lowered to PTX) for every block of the grid, the 128 threads of a
+// block in lockstep, and the results are compared with a plain CPU
+// reference.
+//
+// The emulator knows exactly the ops the generator writes. Warp-wide ops
+// follow the PTX ISA: ldmatrix hands lane t row t / 4, columns 2 (t % 4)
+// and 2 (t % 4) + 1 of each 8x8 matrix (the transpose with rows and columns
+// swapped), with the 8 row addresses of matrix i from lanes 8 i .. 8 i + 7;
+// mma.sync m16n8k16 takes A (row-major 16x16) as a0..a3 = (g, 2c), (g + 8,
+// 2c), (g, 2c + 8), (g + 8, 2c + 8) pairs, B (16x8) as b0, b1 = (2c, g),
+// (2c + 8, g) pairs and C as (g, 2c), (g, 2c + 1), (g + 8, 2c),
+// (g + 8, 2c + 1), with g = lane / 4 and c = lane % 4. So what it checks is
+// everything the generator decides (tiling, staging, fragment addresses,
+// barriers, epilogue, ragged rows, reductions) against that reading of the
+// ISA; every memory access is bounds-checked, shared memory starts as NaN
+// (a read before a write shows), and a barrier or warp-wide op reached by
+// only some threads is an error.
+//
+//===----------------------------------------------------------------------===//
+#include "xfc/Compiler/GpuKernels.h"
+#include "xfc/Compiler/Pipelines.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Parser/Parser.h"
+
+#include "llvm/ADT/DenseMap.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+
+namespace {
+
+using xfc::GpuActivation;
+using xfc::GpuGemmInput;
+using xfc::GpuGemmSpec;
+using xfc::GpuKernelLaunch;
+using xfc::GpuKernelSet;
+using xfc::GpuLayerNormSpec;
+
+/// One thread's value of an SSA value: a scalar, the elements of a vector
+/// (row-major), the 4 f32 of an mma.sync accumulator, or the 2 halves
+/// packed in an i32.
+using Val = llvm::SmallVector<double, 8>;
+
+/// A memref's data, row-major. Shared memory also records, per element,
+/// the barrier interval ("epoch") and thread of its last write and read,
+/// to find accesses that only a missing barrier would order.
+struct Buffer {
+  std::vector<double> data;
+  std::vector<int64_t> shape;
+  bool shared = false;
+  std::vector<int64_t> writeEpoch, readEpoch;
+  std::vector<int> writer, reader; ///< reader -2: several threads.
+};
+
+/// Runs a gpu.func of a gpu.module, one block at a time, its threads in
+/// lockstep: each op runs for every active thread before the next.
+class Emulator {
+public:
+  explicit Emulator(mlir::gpu::GPUModuleOp module) : module(module) {}
+
+  /// Runs kernel `launch.kernel` over its grid with `args` bound to its
+  /// arguments in order. False with `error` on an access out of bounds, a
+  /// divergent barrier or an op the emulator does not know.
+  bool run(const GpuKernelLaunch &launch, std::vector<Buffer *> args,
+           std::string &errorOut) {
+    auto kernel = module.lookupSymbol<mlir::gpu::GPUFuncOp>(launch.kernel);
+    if (!kernel) {
+      errorOut = "no kernel " + launch.kernel;
+      return false;
+    }
+    threads = launch.block[0];
+    for (size_t i = 0; i < args.size(); ++i)
+      buffers[kernel.getArgument(i)] = args[i];
+    for (blockY = 0; blockY < launch.grid[1]; ++blockY)
+      for (blockX = 0; blockX < launch.grid[0]; ++blockX) {
+        // Shared memory is fresh per block, and NaN until written.
+        std::vector<Buffer> shared;
+        shared.reserve(kernel.getWorkgroupAttributions().size());
+        for (mlir::BlockArgument tile : kernel.getWorkgroupAttributions()) {
+          auto type = llvm::cast<mlir::MemRefType>(tile.getType());
+          Buffer buffer;
+          buffer.shape.assign(type.getShape().begin(), type.getShape().end());
+          buffer.data.assign(type.getNumElements(),
+                             std::numeric_limits<double>::quiet_NaN());
+          buffer.shared = true;
+          buffer.writeEpoch.assign(type.getNumElements(), -1);
+          buffer.readEpoch.assign(type.getNumElements(), -1);
+          buffer.writer.assign(type.getNumElements(), -1);
+          buffer.reader.assign(type.getNumElements(), -1);
+          shared.push_back(std::move(buffer));
+          buffers[tile] = &shared.back();
+        }
+        epoch = 0;
+        runBlock(kernel.getBody().front(), Mask(threads, true));
+        if (!error.empty()) {
+          errorOut = "block (" + std::to_string(blockX) + ", " +
+                     std::to_string(blockY) + "): " + error;
+          return false;
+        }
+      }
+    return true;
+  }
+
+private:
+  using Mask = std::vector<bool>;
+
+  std::vector<Val> &def(mlir::Value value) {
+    std::vector<Val> &slot = values[value];
+    slot.resize(threads);
+    return slot;
+  }
+  const Val &get(mlir::Value value, int t) { return values[value][t]; }
+  double scalar(mlir::Value value, int t) { return get(value, t)[0]; }
+
+  void fail(const std::string &what) {
+    if (error.empty())
+      error = what;
+  }
+
+  /// The first of `count` elements at `indices` of `memref` that thread
+  /// `t` reads (or writes), or null after an out-of-bounds access or a
+  /// race on shared memory.
+  double *at(mlir::Value memref, mlir::ValueRange indices, int t, int64_t count,
+             bool write = false) {
+    Buffer *buffer = buffers.lookup(memref);
+    if (!buffer || buffer->shape.size() != indices.size()) {
+      fail("a memref the emulator does not hold");
+      return nullptr;
+    }
+    int64_t offset = 0;
+    for (size_t d = 0; d < indices.size(); ++d) {
+      int64_t index = int64_t(scalar(indices[d], t));
+      int64_t extent = d + 1 == indices.size() ? index + count : index + 1;
+      if (index < 0 || extent > buffer->shape[d]) {
+        fail("thread " + std::to_string(t) + " accesses index " +
+             std::to_string(index) + " (" + std::to_string(count) +
+             " elements) of dimension " + std::to_string(d) + " of size " +
+             std::to_string(buffer->shape[d]));
+        return nullptr;
+      }
+      offset = offset * buffer->shape[d] + index;
+    }
+    for (int64_t e = offset; buffer->shared && e < offset + count; ++e) {
+      bool otherWrote =
+          buffer->writeEpoch[e] == epoch && buffer->writer[e] != t;
+      bool otherRead = buffer->readEpoch[e] == epoch && buffer->reader[e] != t;
+      if (otherWrote || (write && otherRead)) {
+        fail("race on shared memory: thread " + std::to_string(t) +
+             (write ? " writes" : " reads") + " element " + std::to_string(e) +
+             (otherWrote ? " written" : " read") +
+             " by another thread since the last barrier");
+        return nullptr;
+      }
+      if (write) {
+        buffer->writeEpoch[e] = epoch;
+        buffer->writer[e] = t;
+      } else {
+        buffer->reader[e] = buffer->readEpoch[e] == epoch ? -2 : t;
+        buffer->readEpoch[e] = epoch;
+      }
+    }
+    return buffer->data.data() + offset;
+  }
+
+  /// Requires every thread of `mask` (or of each warp, for warp-wide ops)
+  /// to be active.
+  bool converged(const Mask &mask, const char *what, int first = 0,
+                 int count = -1) {
+    if (count < 0)
+      count = threads;
+    for (int t = first; t < first + count; ++t)
+      if (!mask[t]) {
+        fail(std::string(what) + " reached by only some threads");
+        return false;
+      }
+    return true;
+  }
+
+  void runBlock(mlir::Block &block, const Mask &mask) {
+    for (mlir::Operation &op : block) {
+      if (op.hasTrait<mlir::OpTrait::IsTerminator>() || !error.empty())
+        return;
+      runOp(op, mask);
+    }
+  }
+
+  /// Runs `body` with `mask` after binding its arguments to `inputs`, and
+  /// returns its terminator's operands.
+  mlir::OperandRange call(mlir::Block &body, mlir::ValueRange inputs,
+                          const Mask &mask) {
+    for (auto [arg, input] : llvm::zip(body.getArguments(), inputs))
+      for (int t = 0; t < threads; ++t)
+        if (mask[t])
+          def(arg)[t] = get(input, t);
+    runBlock(body, mask);
+    return body.getTerminator()->getOperands();
+  }
+
+  template <typename F>
+  void forEach(const Mask &mask, mlir::Value result, F compute) {
+    std::vector<Val> &out = def(result);
+    for (int t = 0; t < threads; ++t)
+      if (mask[t])
+        out[t] = compute(t);
+  }
+
+  /// Elementwise f32 arithmetic, rounded to f32 as the GPU does.
+  template <typename F>
+  void elementwise(mlir::Operation &op, const Mask &mask, F f) {
+    forEach(mask, op.getResult(0), [&](int t) {
+      Val out = get(op.getOperand(0), t);
+      for (size_t e = 0; e < out.size(); ++e) {
+        float a = float(get(op.getOperand(0), t)[e]);
+        float b =
+            op.getNumOperands() > 1 ? float(get(op.getOperand(1), t)[e]) : 0.0f;
+        float c =
+            op.getNumOperands() > 2 ? float(get(op.getOperand(2), t)[e]) : 0.0f;
+        out[e] = f(a, b, c);
+      }
+      return out;
+    });
+  }
+
+  void runOp(mlir::Operation &op, const Mask &mask) {
+    llvm::StringRef name = op.getName().getStringRef();
+    if (auto constant = llvm::dyn_cast<mlir::arith::ConstantOp>(op)) {
+      Val v;
+      mlir::Attribute value = constant.getValue();
+      if (auto i = llvm::dyn_cast<mlir::IntegerAttr>(value))
+        v = {double(i.getInt())};
+      else if (auto f = llvm::dyn_cast<mlir::FloatAttr>(value))
+        v = {double(float(f.getValueAsDouble()))};
+      else if (auto dense = llvm::dyn_cast<mlir::DenseElementsAttr>(value);
+               dense && dense.isSplat())
+        v.assign(dense.getNumElements(),
+                 dense.getSplatValue<llvm::APFloat>().convertToDouble());
+      else
+        return fail("a constant the emulator does not know");
+      return forEach(mask, op.getResult(0), [&](int) { return v; });
+    }
+    if (auto id = llvm::dyn_cast<mlir::gpu::ThreadIdOp>(op))
+      return forEach(mask, id->getResult(0),
+                     [&](int t) { return Val{double(t)}; });
+    if (auto id = llvm::dyn_cast<mlir::gpu::BlockIdOp>(op))
+      return forEach(mask, id->getResult(0), [&](int) {
+        return Val{double(
+            id.getDimension() == mlir::gpu::Dimension::x ? blockX : blockY)};
+      });
+    if (name == "arith.addi" || name == "arith.subi" || name == "arith.muli" ||
+        name == "arith.divui" || name == "arith.remui")
+      return forEach(mask, op.getResult(0), [&](int t) {
+        int64_t a = int64_t(scalar(op.getOperand(0), t));
+        int64_t b = int64_t(scalar(op.getOperand(1), t));
+        if ((name == "arith.divui" || name == "arith.remui") && b == 0)
+          fail("division by zero");
+        int64_t r = name == "arith.addi"    ? a + b
+                    : name == "arith.subi"  ? a - b
+                    : name == "arith.muli"  ? a * b
+                    : b == 0                ? 0
+                    : name == "arith.divui" ? uint64_t(a) / uint64_t(b)
+                                            : uint64_t(a) % uint64_t(b);
+        return Val{double(r)};
+      });
+    if (auto cmp = llvm::dyn_cast<mlir::arith::CmpIOp>(op)) {
+      if (cmp.getPredicate() != mlir::arith::CmpIPredicate::ult)
+        return fail("a cmpi predicate the emulator does not know");
+      return forEach(mask, cmp->getResult(0), [&](int t) {
+        return Val{double(uint64_t(scalar(cmp.getLhs(), t)) <
+                          uint64_t(scalar(cmp.getRhs(), t)))};
+      });
+    }
+    if (name == "arith.addf")
+      return elementwise(op, mask,
+                         [](float a, float b, float) { return a + b; });
+    if (name == "arith.subf")
+      return elementwise(op, mask,
+                         [](float a, float b, float) { return a - b; });
+    if (name == "arith.mulf")
+      return elementwise(op, mask,
+                         [](float a, float b, float) { return a * b; });
+    if (name == "arith.divf")
+      return elementwise(op, mask,
+                         [](float a, float b, float) { return a / b; });
+    if (name == "arith.maximumf")
+      return elementwise(op, mask, [](float a, float b, float) {
+        return std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b);
+      });
+    if (name == "math.fma" || name == "vector.fma")
+      return elementwise(op, mask, [](float a, float b, float c) {
+        return std::fma(a, b, c);
+      });
+    if (auto asmOp = llvm::dyn_cast<mlir::LLVM::InlineAsmOp>(op)) {
+      llvm::StringRef text = asmOp.getAsmString();
+      if (text.starts_with("ex2.approx.f32"))
+        return elementwise(op, mask,
+                           [](float a, float, float) { return std::exp2(a); });
+      if (text.starts_with("sqrt.rn.f32"))
+        return elementwise(op, mask,
+                           [](float a, float, float) { return std::sqrt(a); });
+      return fail("inline assembly the emulator does not know: " + text.str());
+    }
+    if (auto broadcast = llvm::dyn_cast<mlir::vector::BroadcastOp>(op))
+      return forEach(mask, broadcast->getResult(0), [&](int t) {
+        return Val(broadcast.getResultVectorType().getNumElements(),
+                   scalar(broadcast.getSource(), t));
+      });
+    if (llvm::isa<mlir::vector::FromElementsOp>(op))
+      return forEach(mask, op.getResult(0), [&](int t) {
+        Val out;
+        for (mlir::Value element : op.getOperands())
+          out.push_back(scalar(element, t));
+        return out;
+      });
+    if (auto extract = llvm::dyn_cast<mlir::vector::ExtractOp>(op)) {
+      if (!extract.getDynamicPosition().empty())
+        return fail("a dynamic vector.extract");
+      llvm::ArrayRef<int64_t> shape = extract.getSourceVectorType().getShape();
+      llvm::ArrayRef<int64_t> position = extract.getStaticPosition();
+      int64_t count = 1, offset = 0;
+      for (size_t d = position.size(); d < shape.size(); ++d)
+        count *= shape[d];
+      // Row-major offset of the position, in units of `count`.
+      for (size_t d = 0; d < position.size(); ++d)
+        offset = offset * shape[d] + position[d];
+      offset *= count;
+      return forEach(mask, extract->getResult(0), [&](int t) {
+        const Val &source = get(extract.getSource(), t);
+        return Val(source.begin() + offset, source.begin() + offset + count);
+      });
+    }
+    if (auto load = llvm::dyn_cast<mlir::vector::LoadOp>(op)) {
+      int64_t count = load.getVectorType().getNumElements();
+      return forEach(mask, load->getResult(0), [&](int t) {
+        double *p = at(load.getBase(), load.getIndices(), t, count);
+        return p ? Val(p, p + count) : Val(count, NAN);
+      });
+    }
+    if (auto store = llvm::dyn_cast<mlir::vector::StoreOp>(op)) {
+      for (int t = 0; t < threads; ++t) {
+        if (!mask[t])
+          continue;
+        const Val &v = get(store.getValueToStore(), t);
+        if (double *p =
+                at(store.getBase(), store.getIndices(), t, v.size(), true))
+          std::copy(v.begin(), v.end(), p);
+      }
+      return;
+    }
+    if (auto load = llvm::dyn_cast<mlir::memref::LoadOp>(op))
+      return forEach(mask, load->getResult(0), [&](int t) {
+        double *p = at(load.getMemRef(), load.getIndices(), t, 1);
+        return Val{p ? *p : NAN};
+      });
+    if (auto store = llvm::dyn_cast<mlir::memref::StoreOp>(op)) {
+      for (int t = 0; t < threads; ++t)
+        if (mask[t])
+          if (double *p = at(store.getMemRef(), store.getIndices(), t, 1, true))
+            *p = scalar(store.getValueToStore(), t);
+      return;
+    }
+    if (llvm::isa<mlir::LLVM::ZeroOp>(op))
+      return forEach(mask, op.getResult(0), [](int) { return Val(4, 0.0); });
+    if (auto extract = llvm::dyn_cast<mlir::LLVM::ExtractValueOp>(op))
+      return forEach(mask, extract->getResult(0), [&](int t) {
+        return Val{get(extract.getContainer(), t)[extract.getPosition()[0]]};
+      });
+    if (llvm::isa<mlir::LLVM::BitcastOp>(op)) // 2 x bf16 as an i32
+      return forEach(mask, op.getResult(0),
+                     [&](int t) { return get(op.getOperand(0), t); });
+    if (llvm::isa<mlir::gpu::BarrierOp>(op)) {
+      converged(mask, "gpu.barrier");
+      ++epoch;
+      return;
+    }
+    if (auto shuffle = llvm::dyn_cast<mlir::gpu::ShuffleOp>(op)) {
+      if (shuffle.getMode() != mlir::gpu::ShuffleMode::XOR)
+        return fail("a shuffle mode the emulator does not know");
+      for (int w = 0; w < threads; w += 32)
+        if (mask[w] && !converged(mask, "gpu.shuffle", w, 32))
+          return;
+      forEach(mask, shuffle.getShuffleResult(), [&](int t) {
+        int offset = int(scalar(shuffle.getOffset(), t));
+        return get(shuffle.getValue(), (t & ~31) | ((t & 31) ^ offset));
+      });
+      return forEach(mask, shuffle.getValid(), [](int) { return Val{1.0}; });
+    }
+    if (auto callOp = llvm::dyn_cast<mlir::func::CallOp>(op)) {
+      auto callee = module.lookupSymbol<mlir::func::FuncOp>(callOp.getCallee());
+      if (!callee)
+        return fail("a call to an unknown function");
+      mlir::OperandRange results =
+          call(callee.getBody().front(), callOp.getOperands(), mask);
+      if (!error.empty())
+        return;
+      for (unsigned i = 0; i < results.size(); ++i) {
+        mlir::Value value = results[i];
+        forEach(mask, callOp.getResult(i),
+                [&](int t) { return get(value, t); });
+      }
+      return;
+    }
+    if (auto forOp = llvm::dyn_cast<mlir::scf::ForOp>(op))
+      return runFor(forOp, mask);
+    if (auto ifOp = llvm::dyn_cast<mlir::scf::IfOp>(op))
+      return runIf(ifOp, mask);
+    if (auto ldmatrix = llvm::dyn_cast<mlir::nvgpu::LdMatrixOp>(op))
+      return runLdMatrix(ldmatrix, mask);
+    if (auto mma = llvm::dyn_cast<mlir::NVVM::MmaOp>(op))
+      return runMma(mma, mask);
+    fail("an op the emulator does not know: " + name.str());
+  }
+
+  void runFor(mlir::scf::ForOp forOp, const Mask &mask) {
+    mlir::Block &body = *forOp.getBody();
+    std::vector<int64_t> iv(threads);
+    for (int t = 0; t < threads; ++t)
+      if (mask[t]) {
+        iv[t] = int64_t(scalar(forOp.getLowerBound(), t));
+        for (auto [arg, init] :
+             llvm::zip(forOp.getRegionIterArgs(), forOp.getInitArgs()))
+          def(arg)[t] = get(init, t);
+      }
+    while (error.empty()) {
+      Mask active(threads, false);
+      bool any = false;
+      for (int t = 0; t < threads; ++t)
+        if (mask[t] && iv[t] < int64_t(scalar(forOp.getUpperBound(), t))) {
+          active[t] = any = true;
+          def(forOp.getInductionVar())[t] = Val{double(iv[t])};
+        }
+      if (!any)
+        break;
+      runBlock(body, active);
+      if (!error.empty()) // The body's values may be missing.
+        return;
+      mlir::Operation *yield = body.getTerminator();
+      for (int t = 0; t < threads; ++t) {
+        if (!active[t])
+          continue;
+        // Read every yielded value before writing the loop's arguments.
+        std::vector<Val> next;
+        for (mlir::Value v : yield->getOperands())
+          next.push_back(get(v, t));
+        for (auto [arg, v] : llvm::zip(forOp.getRegionIterArgs(), next))
+          def(arg)[t] = v;
+        iv[t] += int64_t(scalar(forOp.getStep(), t));
+      }
+    }
+    for (unsigned i = 0; i < forOp.getNumResults(); ++i) {
+      mlir::Value arg = forOp.getRegionIterArgs()[i];
+      forEach(mask, forOp.getResult(i), [&](int t) { return get(arg, t); });
+    }
+  }
+
+  void runIf(mlir::scf::IfOp ifOp, const Mask &mask) {
+    Mask thenMask(threads, false), elseMask(threads, false);
+    for (int t = 0; t < threads; ++t)
+      if (mask[t])
+        (scalar(ifOp.getCondition(), t) != 0 ? thenMask : elseMask)[t] = true;
+    auto branch = [&](mlir::Region &region, const Mask &branchMask) {
+      if (region.empty() || std::find(branchMask.begin(), branchMask.end(),
+                                      true) == branchMask.end())
+        return;
+      runBlock(region.front(), branchMask);
+      if (!error.empty())
+        return;
+      mlir::Operation *yield = region.front().getTerminator();
+      for (unsigned i = 0; i < ifOp.getNumResults(); ++i) {
+        mlir::Value v = yield->getOperand(i);
+        forEach(branchMask, ifOp.getResult(i),
+                [&](int t) { return get(v, t); });
+      }
+    };
+    branch(ifOp.getThenRegion(), thenMask);
+    branch(ifOp.getElseRegion(), elseMask);
+  }
+
+  void runLdMatrix(mlir::nvgpu::LdMatrixOp op, const Mask &mask) {
+    int tiles = op.getNumTiles();
+    bool transpose = op.getTranspose();
+    for (int w = 0; w < threads; w += 32) {
+      if (!mask[w])
+        continue;
+      if (!converged(mask, "nvgpu.ldmatrix", w, 32))
+        return;
+      // matrix[i][r][c]: row r of matrix i from lane 8 i + r's address.
+      double matrix[4][8][8];
+      for (int i = 0; i < tiles; ++i)
+        for (int r = 0; r < 8; ++r) {
+          double *row =
+              at(op.getSrcMemref(), op.getIndices(), w + 8 * i + r, 8);
+          if (!row)
+            return;
+          std::copy(row, row + 8, matrix[i][r]);
+        }
+      for (int lane = 0; lane < 32; ++lane) {
+        Val out;
+        for (int i = 0; i < tiles; ++i)
+          for (int e = 0; e < 2; ++e)
+            out.push_back(transpose ? matrix[i][2 * (lane % 4) + e][lane / 4]
+                                    : matrix[i][lane / 4][2 * (lane % 4) + e]);
+        def(op.getResult())[w + lane] = out;
+      }
+    }
+  }
+
+  void runMma(mlir::NVVM::MmaOp op, const Mask &mask) {
+    auto shape = op.getShapeAttr();
+    if (shape.getM() != 16 || shape.getN() != 8 || shape.getK() != 16)
+      return fail("an mma.sync shape the emulator does not know");
+    for (int w = 0; w < threads; w += 32) {
+      if (!mask[w])
+        continue;
+      if (!converged(mask, "nvvm.mma.sync", w, 32))
+        return;
+      double a[16][16], b[16][8], c[16][8];
+      for (int lane = 0; lane < 32; ++lane) {
+        int g = lane / 4, q = 2 * (lane % 4);
+        auto pair = [&](mlir::Value v, int e) { return get(v, w + lane)[e]; };
+        mlir::OperandRange as = op.getOperandA(), bs = op.getOperandB(),
+                           cs = op.getOperandC();
+        for (int e = 0; e < 2; ++e) {
+          a[g][q + e] = pair(as[0], e);
+          a[g + 8][q + e] = pair(as[1], e);
+          a[g][q + 8 + e] = pair(as[2], e);
+          a[g + 8][q + 8 + e] = pair(as[3], e);
+          b[q + e][g] = pair(bs[0], e);
+          b[q + 8 + e][g] = pair(bs[1], e);
+          c[g][q + e] = scalar(cs[e], w + lane);
+          c[g + 8][q + e] = scalar(cs[2 + e], w + lane);
+        }
+      }
+      for (int lane = 0; lane < 32; ++lane) {
+        int g = lane / 4, q = 2 * (lane % 4);
+        Val d;
+        for (int row : {g, g + 8})
+          for (int col : {q, q + 1}) {
+            float sum = float(c[row][col]);
+            for (int k = 0; k < 16; ++k)
+              sum += float(a[row][k] * b[k][col]);
+            d.push_back(sum);
+          }
+        def(op.getResult())[w + lane] = d;
+      }
+    }
+  }
+
+  mlir::gpu::GPUModuleOp module;
+  llvm::DenseMap<mlir::Value, std::vector<Val>> values;
+  llvm::DenseMap<mlir::Value, Buffer *> buffers;
+  int threads = 0;
+  int64_t blockX = 0, blockY = 0;
+  int64_t epoch = 0; ///< Barriers passed in this block.
+  std::string error;
+};
+
+/// A matrix of values k / 16, |k| <= 16: exact in f16 and bf16, so the
+/// inputs mean the same in every element type.
+Buffer randomBuffer(std::vector<int64_t> shape, std::mt19937 &random) {
+  Buffer buffer;
+  buffer.shape = std::move(shape);
+  int64_t size = 1;
+  for (int64_t extent : buffer.shape)
+    size *= extent;
+  std::uniform_int_distribution<int> value(-16, 16);
+  for (int64_t i = 0; i < size; ++i)
+    buffer.data.push_back(value(random) / 16.0);
+  return buffer;
+}
+
+class GpuKernelsEmulation : public ::testing::Test {
+protected:
+  void SetUp() override { xfc::registerXFCDialects(registry); }
+
+  /// Generates `set` (one kernel), runs it in the emulator with `args` and
+  /// returns false with the reason when it fails.
+  bool emulate(const GpuKernelSet &set, std::vector<Buffer *> args,
+               std::string &error) {
+    mlir::MLIRContext context(registry);
+    mlir::OwningOpRef<mlir::ModuleOp> module =
+        mlir::ModuleOp::create(mlir::UnknownLoc::get(&context));
+    std::vector<GpuKernelLaunch> launches;
+    if (!xfc::buildGpuKernels(*module, set, launches, error))
+      return false;
+    auto gpuModule = *module->getOps<mlir::gpu::GPUModuleOp>().begin();
+    Emulator emulator(gpuModule);
+    return emulator.run(launches.at(0), args, error);
+  }
+
+  /// Emulates `gemm` on random inputs and compares C with a plain f64
+  /// reference.
+  void checkGemm(const GpuGemmSpec &gemm) {
+    SCOPED_TRACE(gemm.name);
+    std::mt19937 random(7);
+    Buffer a = randomBuffer({gemm.m, gemm.k}, random);
+    Buffer b = randomBuffer({gemm.k, gemm.n}, random);
+    Buffer bias = randomBuffer({gemm.n}, random);
+    Buffer residual = randomBuffer({gemm.m, gemm.n}, random);
+    Buffer c;
+    c.shape = {gemm.m, gemm.n};
+    c.data.assign(gemm.m * gemm.n, NAN);
+    std::vector<Buffer *> args{&a, &b, &bias};
+    if (gemm.residual)
+      args.push_back(&residual);
+    args.push_back(&c);
+    GpuKernelSet set;
+    set.gemms.push_back(gemm);
+    std::string error;
+    ASSERT_TRUE(emulate(set, args, error)) << error;
+    double worst = 0;
+    for (int64_t i = 0; i < gemm.m; ++i)
+      for (int64_t j = 0; j < gemm.n; ++j) {
+        double x = bias.data[j];
+        for (int64_t k = 0; k < gemm.k; ++k)
+          x += a.data[i * gemm.k + k] * b.data[k * gemm.n + j];
+        if (gemm.activation == GpuActivation::Relu)
+          x = std::max(x, 0.0);
+        if (gemm.activation == GpuActivation::GeluTanh)
+          x = 0.5 * x *
+              (1 + std::tanh(std::sqrt(2 / 3.14159265358979323846) *
+                             (x + 0.044715 * x * x * x)));
+        if (gemm.residual)
+          x += residual.data[i * gemm.n + j];
+        double got = c.data[i * gemm.n + j];
+        ASSERT_FALSE(std::isnan(got)) << "C[" << i << ", " << j << "]";
+        worst = std::max(worst, std::abs(got - x) / (1 + std::abs(x)));
+      }
+    // Products of the inputs are exact; only the f32 sums round.
+    EXPECT_LT(worst, 1e-5);
+  }
+
+  mlir::DialectRegistry registry;
+};
+
+TEST_F(GpuKernelsEmulation, GemmTensorCores) {
+  checkGemm({"f16_plain", 128, 128, 64, GpuGemmInput::F16, GpuActivation::None,
+             false});
+  checkGemm({"bf16_gelu_residual", 64, 192, 96, GpuGemmInput::BF16,
+             GpuActivation::GeluTanh, true});
+  checkGemm({"f16_relu_ragged", 77, 64, 32, GpuGemmInput::F16,
+             GpuActivation::Relu, true});
+}
+
+TEST_F(GpuKernelsEmulation, GemmF32) {
+  checkGemm({"f32_plain", 128, 128, 48, GpuGemmInput::F32, GpuActivation::None,
+             false});
+  checkGemm({"f32_gelu_residual_ragged", 70, 64, 32, GpuGemmInput::F32,
+             GpuActivation::GeluTanh, true});
+  checkGemm(
+      {"f32_relu", 64, 64, 16, GpuGemmInput::F32, GpuActivation::Relu, false});
+}
+
+TEST_F(GpuKernelsEmulation, LayerNorm) {
+  for (auto [rows, dim] :
+       {std::pair<int64_t, int64_t>{6, 80}, {4, 768}, {5, 7}}) {
+    SCOPED_TRACE(std::to_string(rows) + "x" + std::to_string(dim));
+    std::mt19937 random(11);
+    Buffer x = randomBuffer({rows, dim}, random);
+    Buffer r = randomBuffer({rows, dim}, random);
+    Buffer gamma = randomBuffer({dim}, random);
+    Buffer beta = randomBuffer({dim}, random);
+    Buffer y;
+    y.shape = {rows, dim};
+    y.data.assign(rows * dim, NAN);
+    GpuKernelSet set;
+    set.layerNorms.push_back({"ln", rows, dim, 1e-5f});
+    std::string error;
+    ASSERT_TRUE(emulate(set, {&x, &r, &gamma, &beta, &y}, error)) << error;
+    for (int64_t i = 0; i < rows; ++i) {
+      double mean = 0, var = 0;
+      for (int64_t j = 0; j < dim; ++j)
+        mean += x.data[i * dim + j] + r.data[i * dim + j];
+      mean /= dim;
+      for (int64_t j = 0; j < dim; ++j) {
+        double d = x.data[i * dim + j] + r.data[i * dim + j] - mean;
+        var += d * d;
+      }
+      var /= dim;
+      for (int64_t j = 0; j < dim; ++j) {
+        double s = x.data[i * dim + j] + r.data[i * dim + j];
+        double expected =
+            (s - mean) / std::sqrt(var + 1e-5) * gamma.data[j] + beta.data[j];
+        double got = y.data[i * dim + j];
+        ASSERT_FALSE(std::isnan(got)) << "y[" << i << ", " << j << "]";
+        EXPECT_NEAR(got, expected, 1e-5 * (1 + std::abs(expected)))
+            << "y[" << i << ", " << j << "]";
+      }
+    }
+  }
+}
+
+TEST_F(GpuKernelsEmulation, EmulatorCatchesOutOfBoundsAccess) {
+  // The emulator's own check: a C too small for the grid is an error, not
+  // a silent write.
+  GpuGemmSpec gemm{"g",  64, 64, 32, GpuGemmInput::F16, GpuActivation::None,
+                   false};
+  std::mt19937 random(1);
+  Buffer a = randomBuffer({64, 32}, random);
+  Buffer b = randomBuffer({32, 64}, random);
+  Buffer bias = randomBuffer({64}, random);
+  Buffer c = randomBuffer({32, 64}, random);
+  GpuKernelSet set;
+  set.gemms.push_back(gemm);
+  std::string error;
+  EXPECT_FALSE(emulate(set, {&a, &b, &bias, &c}, error));
+  EXPECT_NE(error.find("of dimension 0 of size 32"), std::string::npos)
+      << error;
+}
+
+TEST_F(GpuKernelsEmulation, EmulatorCatchesRaces) {
+  // Thread t writes s[t] and reads s[(t + 1) % 128]: racy without the
+  // barrier.
+  auto kernel = [](bool barrier) {
+    return std::string(R"mlir(
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @k(%out: memref<128xf32>)
+        workgroup(%s: memref<128xf32, #gpu.address_space<workgroup>>) kernel {
+      %c1 = arith.constant 1 : index
+      %tid = gpu.thread_id x
+      %v = memref.load %out[%tid] : memref<128xf32>
+      memref.store %v, %s[%tid] : memref<128xf32, #gpu.address_space<workgroup>>
+      )mlir") +
+           (barrier ? "gpu.barrier" : "") + R"mlir(
+      %c128 = arith.constant 128 : index
+      %next = arith.addi %tid, %c1 : index
+      %other = arith.remui %next, %c128 : index
+      %w = memref.load %s[%other] : memref<128xf32, #gpu.address_space<workgroup>>
+      gpu.return
+    }
+  }
+}
+)mlir";
+  };
+  for (bool barrier : {true, false}) {
+    mlir::MLIRContext context(registry);
+    mlir::OwningOpRef<mlir::ModuleOp> module =
+        mlir::parseSourceString<mlir::ModuleOp>(kernel(barrier), &context);
+    ASSERT_TRUE(module);
+    Emulator emulator(*module->getOps<mlir::gpu::GPUModuleOp>().begin());
+    GpuKernelLaunch launch;
+    launch.kernel = "k";
+    launch.block[0] = 128;
+    Buffer out;
+    out.shape = {128};
+    out.data.assign(128, 1.0);
+    std::string error;
+    EXPECT_EQ(emulator.run(launch, {&out}, error), barrier) << error;
+    if (!barrier)
+      EXPECT_NE(error.find("race on shared memory: thread 0 reads element 1 "
+                           "written by another thread"),
+                std::string::npos)
+          << error;
+  }
+}
+
+} // namespace

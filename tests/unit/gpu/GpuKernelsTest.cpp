@@ -1,0 +1,392 @@
+//===- GpuKernelsTest.cpp - Device kernels generated and assembled -------===//
+//
+// Part of xfc. The kernels of compiler/lib/GpuKernels.cpp (GEMM with fused
+// epilogue, f16/bf16 on tensor cores and f32 with FMAs; residual +
+// LayerNorm) for the Transformer shapes and a few others: generated, lowered
+// to PTX for sm_80 and sm_90, and assembled by ptxas. Each kernel's PTX
+// must hold the instructions that do its work (mma.sync, fma, shfl), so an
+// empty or wrongly lowered kernel cannot pass. Without ptxas the assembly
+// is skipped with the reason printed, unless XFC_REQUIRE_PTXAS is set.
+// Numerics need a GPU and are not checked here.
+//
+//===----------------------------------------------------------------------===//
+#include "xfc/Compiler/GpuKernels.h"
+#include "xfc/Compiler/GpuCodegen.h"
+#include "xfc/Compiler/Pipelines.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+
+#include "llvm/Support/FileSystem.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+namespace {
+
+using xfc::GpuActivation;
+using xfc::GpuGemmInput;
+using xfc::GpuGemmSpec;
+using xfc::GpuKernelLaunch;
+using xfc::GpuKernelSet;
+using xfc::GpuLayerNormSpec;
+
+/// The M x N x K shapes every GEMM variant is generated for: a BERT-base
+/// layer's projections (128 tokens, d_model 768, FFN 3072), the smallest
+/// whole tile, and a ragged M (77 tokens: the last block row is partly
+/// outside C).
+struct Shape {
+  int64_t m, n, k;
+};
+const Shape kGemmShapes[] = {{128, 768, 768},
+                             {128, 3072, 768},
+                             {128, 768, 3072},
+                             {64, 64, 32},
+                             {77, 768, 768}};
+
+/// The text of PTX entry `name`: from its `.entry` to the next one.
+std::string entryBody(const std::string &ptx, const std::string &name) {
+  size_t begin = ptx.find(".visible .entry " + name + "(");
+  if (begin == std::string::npos)
+    return "";
+  size_t end = ptx.find(".visible .entry ", begin + 1);
+  return ptx.substr(begin, end == std::string::npos ? end : end - begin);
+}
+
+size_t count(const std::string &text, const std::string &what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos;
+       at = text.find(what, at + 1))
+    ++n;
+  return n;
+}
+
+class GpuKernels : public ::testing::Test {
+protected:
+  void SetUp() override {
+    xfc::registerXFCDialects(registry);
+    xfc::registerXFCPassesAndPipelines();
+  }
+
+  /// ptxas, or "" after printing why the assembly is skipped (a failure
+  /// when XFC_REQUIRE_PTXAS is set).
+  static std::string ptxasOrSkipReason() {
+    std::string ptxas = xfc::findPtxas();
+    if (ptxas.empty()) {
+      const char *required = std::getenv("XFC_REQUIRE_PTXAS");
+      if (required && *required && std::string(required) != "0")
+        ADD_FAILURE() << "ptxas not found (XFC_PTXAS, "
+                         "/usr/local/cuda/bin/ptxas, PATH) and "
+                         "XFC_REQUIRE_PTXAS is set";
+      else
+        std::printf("ptxas not found (XFC_PTXAS, /usr/local/cuda/bin/ptxas, "
+                    "PATH): the PTX is not assembled\n");
+    }
+    return ptxas;
+  }
+
+  /// The PTX of `set` for `chip`, assembled by ptxas when there is one;
+  /// "" after a failure.
+  std::string compile(const GpuKernelSet &set, const std::string &chip,
+                      std::vector<GpuKernelLaunch> &launches) {
+    mlir::MLIRContext context(registry);
+    mlir::OwningOpRef<mlir::ModuleOp> module =
+        mlir::ModuleOp::create(mlir::UnknownLoc::get(&context));
+    std::string error;
+    EXPECT_TRUE(xfc::buildGpuKernels(*module, set, launches, error)) << error;
+    if (!error.empty())
+      return "";
+    xfc::GpuTarget target;
+    EXPECT_TRUE(xfc::selectGpuTarget(chip, target, error)) << error;
+    std::vector<xfc::PtxModule> ptx;
+    EXPECT_TRUE(xfc::emitPtx(*module, target, ptx, error)) << error;
+    EXPECT_EQ(ptx.size(), 1u);
+    if (ptx.size() != 1)
+      return "";
+    EXPECT_EQ(ptx[0].name, set.moduleName);
+    if (!ptxas.empty()) {
+      llvm::SmallString<128> cubin;
+      EXPECT_FALSE(
+          llvm::sys::fs::createTemporaryFile("xfc-test", "cubin", cubin));
+      EXPECT_TRUE(
+          xfc::assemblePtx(ptxas, ptx[0].ptx, chip, cubin.str().str(), error))
+          << error;
+      uint64_t size = 0;
+      EXPECT_FALSE(llvm::sys::fs::file_size(cubin, size));
+      EXPECT_GT(size, 0u);
+      llvm::sys::fs::remove(cubin);
+    }
+    return ptx[0].ptx;
+  }
+
+  /// Every GEMM shape for `input`, with the activations and the residual
+  /// taking turns, for sm_80 and sm_90; each kernel's PTX must hold each
+  /// instruction of `expected` at least as often as it says.
+  void checkGemms(GpuGemmInput input,
+                  const std::vector<std::pair<std::string, size_t>> &expected) {
+    ptxas = ptxasOrSkipReason();
+    GpuKernelSet set;
+    const GpuActivation activations[] = {
+        GpuActivation::None, GpuActivation::Relu, GpuActivation::GeluTanh};
+    int variant = 0;
+    for (const Shape &shape : kGemmShapes)
+      for (GpuActivation activation : activations) {
+        GpuGemmSpec gemm;
+        gemm.name = "gemm_" + std::to_string(shape.m) + "x" +
+                    std::to_string(shape.n) + "x" + std::to_string(shape.k) +
+                    "_" + std::to_string(int(activation));
+        gemm.m = shape.m;
+        gemm.n = shape.n;
+        gemm.k = shape.k;
+        gemm.input = input;
+        gemm.activation = activation;
+        gemm.residual = variant++ % 2 == 0;
+        set.gemms.push_back(gemm);
+      }
+    for (const char *chip : {"sm_80", "sm_90"}) {
+      SCOPED_TRACE(chip);
+      std::vector<GpuKernelLaunch> launches;
+      std::string ptx = compile(set, chip, launches);
+      ASSERT_FALSE(ptx.empty());
+      ASSERT_EQ(launches.size(), set.gemms.size());
+      for (size_t i = 0; i < set.gemms.size(); ++i) {
+        const GpuGemmSpec &gemm = set.gemms[i];
+        SCOPED_TRACE(gemm.name);
+        std::string body = entryBody(ptx, gemm.name);
+        ASSERT_FALSE(body.empty()) << ptx;
+        for (const auto &[instruction, times] : expected)
+          EXPECT_GE(count(body, instruction), times) << instruction;
+        // The epilogue: the activation, and C (and the residual) stored.
+        if (gemm.activation == GpuActivation::GeluTanh)
+          EXPECT_NE(body.find("ex2.approx.f32"), std::string::npos);
+        if (gemm.activation == GpuActivation::Relu)
+          EXPECT_NE(body.find("max.NaN.f32"), std::string::npos);
+        EXPECT_NE(body.find("st.global"), std::string::npos);
+        EXPECT_EQ(launches[i].kernel, gemm.name);
+        EXPECT_EQ(launches[i].grid[0], gemm.n / 64);
+        EXPECT_EQ(launches[i].grid[1], (gemm.m + 63) / 64);
+        EXPECT_EQ(launches[i].block[0], 128);
+        EXPECT_EQ(launches[i].arguments.size(), gemm.residual ? 5u : 4u);
+      }
+    }
+  }
+
+  mlir::DialectRegistry registry;
+  std::string ptxas;
+};
+
+TEST_F(GpuKernels, GemmF16OnTensorCoresAssembles) {
+  // Per K step of 32, each warp issues 2 x 8 mma.sync, and fragments come
+  // from shared memory through ldmatrix.
+  checkGemms(GpuGemmInput::F16,
+             {{"mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32", 16},
+              {"ldmatrix.sync.aligned.m8n8.x4.shared.b16", 4},
+              {"ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16", 8}});
+}
+
+TEST_F(GpuKernels, GemmBf16OnTensorCoresAssembles) {
+  checkGemms(GpuGemmInput::BF16,
+             {{"mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", 16},
+              {"ldmatrix.sync.aligned.m8n8.x4.shared.b16", 4},
+              {"ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16", 8}});
+}
+
+TEST_F(GpuKernels, GemmF32WithFmaAssembles) {
+  // Each thread's 4x8 accumulators take 32 FMAs a k; no tensor cores.
+  checkGemms(GpuGemmInput::F32, {{"fma.rn.f32", 32}, {"ld.shared.v4", 1}});
+}
+
+TEST_F(GpuKernels, GemmF32UsesNoTensorCores) {
+  GpuKernelSet set;
+  set.gemms.push_back(
+      {"gemm", 128, 768, 768, GpuGemmInput::F32, GpuActivation::None, false});
+  std::vector<GpuKernelLaunch> launches;
+  std::string ptx = compile(set, "sm_90", launches);
+  EXPECT_EQ(ptx.find("mma"), std::string::npos);
+  EXPECT_NE(ptx.find("fma.rn.f32"), std::string::npos);
+}
+
+TEST_F(GpuKernels, LayerNormAssembles) {
+  ptxas = ptxasOrSkipReason();
+  GpuKernelSet set;
+  // D = 768 (BERT-base), 80 (not a multiple of the warp), 4096, 1; rows
+  // that do and do not fill the last block.
+  const int64_t shapes[][2] = {{128, 768}, {128, 80}, {7, 4096}, {1, 1}};
+  for (auto &shape : shapes)
+    set.layerNorms.push_back(
+        {"ln_" + std::to_string(shape[0]) + "x" + std::to_string(shape[1]),
+         shape[0], shape[1], 1e-5f});
+  for (const char *chip : {"sm_80", "sm_90"}) {
+    SCOPED_TRACE(chip);
+    std::vector<GpuKernelLaunch> launches;
+    std::string ptx = compile(set, chip, launches);
+    ASSERT_FALSE(ptx.empty());
+    ASSERT_EQ(launches.size(), set.layerNorms.size());
+    for (size_t i = 0; i < set.layerNorms.size(); ++i) {
+      const GpuLayerNormSpec &norm = set.layerNorms[i];
+      SCOPED_TRACE(norm.name);
+      std::string body = entryBody(ptx, norm.name);
+      ASSERT_FALSE(body.empty()) << ptx;
+      // Two butterflies of 5 shuffles: the sum, then the squares.
+      EXPECT_EQ(count(body, "shfl.sync.bfly.b32"), 10u);
+      EXPECT_NE(body.find("sqrt.rn.f32"), std::string::npos);
+      EXPECT_NE(body.find("fma.rn.f32"), std::string::npos);
+      EXPECT_EQ(launches[i].grid[0], (norm.rows + 3) / 4);
+      EXPECT_EQ(launches[i].block[0], 128);
+      EXPECT_EQ(launches[i].staticSharedBytes, 0);
+    }
+  }
+}
+
+TEST_F(GpuKernels, LaunchContract) {
+  GpuKernelSet set;
+  set.gemms.push_back({"proj", 128, 3072, 768, GpuGemmInput::BF16,
+                       GpuActivation::GeluTanh, true});
+  set.gemms.push_back(
+      {"proj32", 128, 768, 768, GpuGemmInput::F32, GpuActivation::None, false});
+  set.layerNorms.push_back({"norm", 130, 768, 1e-12f});
+  std::string source, error;
+  std::vector<GpuKernelLaunch> launches;
+  ASSERT_TRUE(xfc::gpuKernelSource(set, source, launches, error)) << error;
+  ASSERT_EQ(launches.size(), 3u);
+
+  const GpuKernelLaunch &proj = launches[0];
+  EXPECT_EQ(proj.kernel, "proj");
+  EXPECT_EQ(proj.grid[0], 48);
+  EXPECT_EQ(proj.grid[1], 2);
+  EXPECT_EQ(proj.grid[2], 1);
+  EXPECT_EQ(proj.block[0], 128);
+  EXPECT_EQ(proj.block[1], 1);
+  // A 64x(32+8) and a 32x(64+8) tile of 2-byte elements.
+  EXPECT_EQ(proj.staticSharedBytes, 9728);
+  EXPECT_EQ(proj.dynamicSharedBytes, 0);
+  ASSERT_EQ(proj.arguments.size(), 5u);
+  const char *names[] = {"A", "B", "bias", "residual", "C"};
+  const char *types[] = {"memref<128x768xbf16>", "memref<768x3072xbf16>",
+                         "memref<3072xf32>", "memref<128x3072xf32>",
+                         "memref<128x3072xf32>"};
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(proj.arguments[i].name, names[i]);
+    EXPECT_EQ(proj.arguments[i].type, types[i]);
+  }
+  EXPECT_EQ(launches[1].staticSharedBytes, 8192);
+  EXPECT_EQ(launches[1].arguments.size(), 4u);
+
+  const GpuKernelLaunch &norm = launches[2];
+  EXPECT_EQ(norm.grid[0], 33);
+  EXPECT_EQ(norm.block[0], 128);
+  ASSERT_EQ(norm.arguments.size(), 5u);
+  EXPECT_EQ(norm.arguments[0].type, "memref<130x768xf32>");
+  EXPECT_EQ(norm.arguments[2].name, "gamma");
+  EXPECT_EQ(norm.arguments[2].type, "memref<768xf32>");
+
+  // The source declares the same arguments and the GELU helper once.
+  EXPECT_NE(source.find("gpu.func @proj(%A: memref<128x768xbf16>, %B: "
+                        "memref<768x3072xbf16>, %bias: memref<3072xf32>, "
+                        "%residual: memref<128x3072xf32>, %C: "
+                        "memref<128x3072xf32>)"),
+            std::string::npos)
+      << source;
+  EXPECT_EQ(count(source, "func.func private @xfc_gelu_tanh"), 1u);
+  EXPECT_NE(source.find("nvgpu.ldmatrix"), std::string::npos);
+  EXPECT_NE(source.find("nvvm.mma.sync"), std::string::npos);
+  EXPECT_NE(source.find("gpu.shuffle xor"), std::string::npos);
+  // epsilon = 1e-12 as its exact f32 bits.
+  EXPECT_NE(source.find("arith.constant 0x2B8CBCCC : f32"), std::string::npos);
+}
+
+TEST_F(GpuKernels, BuildAddsOneGpuModule) {
+  mlir::MLIRContext context(registry);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::ModuleOp::create(mlir::UnknownLoc::get(&context));
+  GpuKernelSet set;
+  set.moduleName = "layer0";
+  set.layerNorms.push_back({"norm", 4, 8, 1e-5f});
+  std::vector<GpuKernelLaunch> launches;
+  std::string error;
+  ASSERT_TRUE(xfc::buildGpuKernels(*module, set, launches, error)) << error;
+  EXPECT_TRUE((*module)->hasAttr("gpu.container_module"));
+  std::string text;
+  llvm::raw_string_ostream stream(text);
+  module->print(stream);
+  EXPECT_NE(text.find("gpu.module @layer0"), std::string::npos) << text;
+  EXPECT_NE(text.find("gpu.func @norm("), std::string::npos) << text;
+}
+
+/// The message for `set`, which must be refused.
+std::string refusal(const GpuKernelSet &set) {
+  std::string source, error;
+  std::vector<GpuKernelLaunch> launches;
+  EXPECT_FALSE(xfc::gpuKernelSource(set, source, launches, error));
+  return error;
+}
+
+TEST_F(GpuKernels, UnsupportedShapesAndNamesAreRefused) {
+  GpuKernelSet set;
+  EXPECT_EQ(refusal(set), "the GPU kernel set 'kernels' has no kernels");
+
+  set.gemms.push_back(
+      {"g", 100, 100, 768, GpuGemmInput::F16, GpuActivation::None, false});
+  EXPECT_EQ(refusal(set),
+            "GEMM 'g' (f16, M = 100, N = 100, K = 768): N is not a multiple "
+            "of 64; the GPU GEMM takes N in whole tiles of 64 and K in steps "
+            "of 32 (only M may be ragged)");
+  set.gemms[0] = {"g",  128, 768, 48, GpuGemmInput::BF16, GpuActivation::None,
+                  false};
+  EXPECT_EQ(refusal(set),
+            "GEMM 'g' (bf16, M = 128, N = 768, K = 48): K is not a multiple "
+            "of 32; the GPU GEMM takes N in whole tiles of 64 and K in steps "
+            "of 32 (only M may be ragged)");
+  // f32 steps K by 16.
+  set.gemms[0].input = GpuGemmInput::F32;
+  set.gemms[0].k = 40;
+  EXPECT_EQ(refusal(set),
+            "GEMM 'g' (f32, M = 128, N = 768, K = 40): K is not a multiple of "
+            "16; the GPU GEMM takes N in whole tiles of 64 and K in steps of "
+            "16 (only M may be ragged)");
+  set.gemms[0] = {"g",  0, 64, 32, GpuGemmInput::F16, GpuActivation::None,
+                  false};
+  EXPECT_EQ(refusal(set), "GEMM 'g' (f16, M = 0, N = 64, K = 32): M, N and K "
+                          "must be positive");
+  set.gemms[0].m = 64 * 65535 + 1;
+  EXPECT_EQ(refusal(set),
+            "GEMM 'g' (f16, M = 4194241, N = 64, K = 32): ceil(M / 64) = "
+            "65536 blocks in grid y, more than the 65535 CUDA allows");
+
+  set.gemms[0].m = 64;
+  set.layerNorms.push_back({"n", 4, 0, 1e-5f});
+  EXPECT_EQ(refusal(set), "LayerNorm 'n' (rows = 4, D = 0): rows, D and "
+                          "epsilon must be positive");
+  set.layerNorms[0] = {"n", 4, 8, 0.0f};
+  EXPECT_EQ(refusal(set), "LayerNorm 'n' (rows = 4, D = 8): rows, D and "
+                          "epsilon must be positive");
+
+  set.layerNorms[0] = {"g", 4, 8, 1e-5f};
+  EXPECT_EQ(refusal(set), "the GPU kernel name 'g' is used twice");
+  set.layerNorms[0].name = "xfc_gelu_tanh";
+  EXPECT_EQ(refusal(set), "the GPU kernel name 'xfc_gelu_tanh' is used twice "
+                          "(xfc's GELU device function has it)");
+  set.layerNorms[0].name = "1st";
+  EXPECT_EQ(refusal(set), "'1st' is not a valid GPU kernel name (letters, "
+                          "digits and '_', not starting with a digit)");
+  set.layerNorms[0].name = "n";
+  set.moduleName = "my module";
+  EXPECT_EQ(refusal(set), "'my module' is not a valid GPU module name "
+                          "(letters, digits and '_', not starting with a "
+                          "digit)");
+
+  // buildGpuKernels passes the refusal on and leaves the module alone.
+  mlir::MLIRContext context(registry);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::ModuleOp::create(mlir::UnknownLoc::get(&context));
+  std::vector<GpuKernelLaunch> launches;
+  std::string error;
+  EXPECT_FALSE(xfc::buildGpuKernels(*module, set, launches, error));
+  EXPECT_NE(error.find("is not a valid GPU module name"), std::string::npos);
+  EXPECT_TRUE(module->getBody()->empty());
+}
+
+} // namespace
