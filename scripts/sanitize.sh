@@ -10,7 +10,8 @@
 # builds it (or only the given targets), and with `test` runs the sanitizer
 # stage's tests: every suite of the runtime, the frontend, the reference
 # model and the analyses, the fuzz replays, lit (which runs the instrumented
-# xfc and xfc-opt), the per-op and profile/threading end-to-end suites, and
+# xfc and xfc-opt), the per-op and profile/threading end-to-end suites, the
+# GPU runtime's launch and module loading through the stand-in libcuda, and
 # one golden comparison per model kind. Left out are the other 86 whole-
 # model compilations of xfc_e2e_cpu_tests (5 to 6 more minutes on 2 cores);
 # `test-all` runs every test (docs/reliability.md has the timings).
@@ -43,7 +44,7 @@ fi
 LABELS='^(xfc_support_tests|xfc_runtime_tests|xfc_frontend_tests'
 LABELS+='|xfc_reference_tests|xfc_memory_plan_tests|xfc_analysis_tests'
 LABELS+='|fuzz|lit|xfc_e2e_op_tests|xfc_e2e_profile_tests'
-LABELS+='|xfc_e2e_threading_tests)$'
+LABELS+='|xfc_e2e_threading_tests|xfc_gpu_launch_tests|xfc_gpu_tests)$'
 # One golden comparison per model kind: a whole model compiled by the
 # instrumented compiler, run through the instrumented runtime, compared
 # with PyTorch and the instrumented reference model.
