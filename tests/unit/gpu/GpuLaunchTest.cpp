@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "GpuLaunch.h"
+#include "FakeCudaDriver.h"
 
 #include "xfc/Compiler/Codegen.h"
 #include "xfc/Compiler/Pipelines.h"
@@ -74,14 +75,6 @@ module attributes {gpu.container_module} {
 }
 )mlir";
 
-/// What the stand-in driver's hook receives (FakeCudaDriver.cpp).
-struct FakeLaunch {
-  void *function;
-  unsigned grid[3], block[3], sharedBytes;
-  void *stream;
-  void **parameters;
-};
-
 /// A launch as recorded during the call, with the arguments' values read
 /// in the types the host code passed.
 struct Recorded {
@@ -99,15 +92,15 @@ void *addFunction = reinterpret_cast<void *>(0x2000);
 
 void recordLaunch(const FakeLaunch *launch) {
   Recorded r{};
-  r.function = launch->function;
+  r.function = reinterpret_cast<void *>(launch->function);
   for (int d = 0; d < 3; ++d) {
     r.grid[d] = launch->grid[d];
     r.block[d] = launch->block[d];
   }
   r.sharedBytes = launch->sharedBytes;
-  r.stream = launch->stream;
+  r.stream = reinterpret_cast<void *>(launch->stream);
   r.pointer = *static_cast<void **>(launch->parameters[0]);
-  if (launch->function == scaleFunction) {
+  if (r.function == scaleFunction) {
     r.integer = *static_cast<int64_t *>(launch->parameters[1]);
     r.scalar = *static_cast<float *>(launch->parameters[2]);
   } else {
@@ -128,7 +121,7 @@ protected:
     ASSERT_NE(driver, nullptr) << error;
     fake = dlopen(XFC_FAKE_CUDA_PATH, RTLD_NOW);
     ASSERT_NE(fake, nullptr) << dlerror();
-    setHook = reinterpret_cast<void (*)(void (*)(const FakeLaunch *))>(
+    setHook = reinterpret_cast<FakeSetLaunchHook>(
         dlsym(fake, "xfc_fake_cuda_set_launch_hook"));
     attempts = reinterpret_cast<int (*)()>(
         dlsym(fake, "xfc_fake_cuda_launch_attempts"));
@@ -185,7 +178,7 @@ protected:
 
   const xfc::cuda::Driver *driver = nullptr;
   void *fake = nullptr, *library = nullptr;
-  void (*setHook)(void (*)(const FakeLaunch *)) = nullptr;
+  FakeSetLaunchHook setHook = nullptr;
   int (*attempts)() = nullptr;
   std::string dir;
   HostFunction host = nullptr;

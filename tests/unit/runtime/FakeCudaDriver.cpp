@@ -15,6 +15,8 @@
 // CUDA_ERROR_NOT_SUPPORTED without one.
 //
 //===----------------------------------------------------------------------===//
+#include "FakeCudaDriver.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -164,6 +166,8 @@ XFC_FAKE_UNSUPPORTED(cuCtxSetCurrent)
 static const void *loadedImage = nullptr;
 static int loadedModules = 0;
 static char moduleToken, functionToken;
+using xfc::cuda::CUfunction;
+using xfc::cuda::CUmodule;
 
 __attribute__((visibility("default"))) const void *
 xfc_fake_cuda_loaded_image() {
@@ -174,26 +178,26 @@ __attribute__((visibility("default"))) int xfc_fake_cuda_loaded_modules() {
 }
 
 __attribute__((visibility("default"))) CUresult
-cuModuleLoadData(void **module, const void *image) {
+cuModuleLoadData(CUmodule *module, const void *image) {
   XFC_FAKE_CALL(cuModuleLoadData);
   loadedImage = image;
   ++loadedModules;
-  *module = &moduleToken;
+  *module = reinterpret_cast<CUmodule>(&moduleToken);
   return kSuccess;
 }
 
-__attribute__((visibility("default"))) CUresult cuModuleUnload(void *) {
+__attribute__((visibility("default"))) CUresult cuModuleUnload(CUmodule) {
   XFC_FAKE_CALL(cuModuleUnload);
   --loadedModules;
   return kSuccess;
 }
 
 __attribute__((visibility("default"))) CUresult
-cuModuleGetFunction(void **function, void *, const char *name) {
+cuModuleGetFunction(CUfunction *function, CUmodule, const char *name) {
   XFC_FAKE_CALL(cuModuleGetFunction);
   if (std::string(name) == "missing")
     return kNotFound;
-  *function = &functionToken;
+  *function = reinterpret_cast<CUfunction>(&functionToken);
   return kSuccess;
 }
 XFC_FAKE_UNSUPPORTED(cuMemAlloc_v2)
@@ -204,15 +208,6 @@ XFC_FAKE_UNSUPPORTED(cuStreamCreate)
 XFC_FAKE_UNSUPPORTED(cuStreamSynchronize)
 XFC_FAKE_UNSUPPORTED(cuStreamDestroy_v2)
 #ifndef XFC_FAKE_CUDA_OLD
-/// A launch as the test sees it, during the call (the parameters point
-/// into the caller's frame).
-struct FakeLaunch {
-  void *function;
-  unsigned grid[3], block[3], sharedBytes;
-  void *stream;
-  void **parameters;
-};
-using FakeLaunchHook = void (*)(const FakeLaunch *);
 static FakeLaunchHook launchHook = nullptr;
 static int launchAttempts = 0;
 
@@ -228,10 +223,10 @@ __attribute__((visibility("default"))) int xfc_fake_cuda_launch_attempts() {
 }
 
 __attribute__((visibility("default"))) CUresult
-cuLaunchKernel(void *function, unsigned gridX, unsigned gridY, unsigned gridZ,
-               unsigned blockX, unsigned blockY, unsigned blockZ,
-               unsigned sharedBytes, void *stream, void **parameters,
-               void **extra) {
+cuLaunchKernel(xfc::cuda::CUfunction function, unsigned gridX, unsigned gridY,
+               unsigned gridZ, unsigned blockX, unsigned blockY,
+               unsigned blockZ, unsigned sharedBytes,
+               xfc::cuda::CUstream stream, void **parameters, void **extra) {
   ++launchAttempts;
   XFC_FAKE_CALL(cuLaunchKernel);
   if (!launchHook || extra)
