@@ -13,10 +13,10 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Utils/GPUUtils.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVM/NVVM/Target.h"
@@ -59,58 +59,6 @@ void registerGpuCodegen(mlir::DialectRegistry &registry) {
   mlir::registerGPUDialectTranslation(registry);
 }
 
-bool emitPtx(mlir::ModuleOp module, const GpuTarget &target,
-             std::vector<PtxModule> &out, std::string &error) {
-  std::string diagnostics;
-  llvm::raw_string_ostream diagnosticStream(diagnostics);
-  mlir::ScopedDiagnosticHandler handler(
-      module.getContext(), [&](mlir::Diagnostic &diagnostic) {
-        diagnosticStream << diagnostic.getLocation() << ": " << diagnostic
-                         << "\n";
-        return mlir::success();
-      });
-  // convert-gpu-to-nvvm does not lower the nvgpu dialect (ldmatrix,
-  // mma.sync on vectors), so convert-nvgpu-to-nvvm runs first; it leaves
-  // modules without nvgpu ops as they are.
-  std::string pipeline =
-      "nvvm-attach-target{chip=" + target.chip +
-      " features=" + target.ptxFeatures +
-      " O=3},gpu.module(expand-strided-metadata,lower-affine,"
-      "convert-nvgpu-to-nvvm,convert-scf-to-cf,"
-      // A memref parameter is one pointer: what the runtime's launch passes
-      // (xf-gpu-launch-to-runtime).
-      "convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=true}),"
-      "reconcile-unrealized-casts,gpu-module-to-binary{format=isa}";
-  mlir::PassManager pm(module.getContext(),
-                       mlir::ModuleOp::getOperationName());
-  if (mlir::failed(mlir::parsePassPipeline(pipeline, pm, diagnosticStream))) {
-    error = "the GPU pipeline does not parse: " + diagnostics;
-    return false;
-  }
-  if (mlir::failed(pm.run(module))) {
-    error = "PTX generation for " + target.chip + " failed: " + diagnostics;
-    return false;
-  }
-  // Every gpu.module must have become a gpu.binary with its PTX.
-  size_t before = out.size();
-  for (auto binary : module.getOps<mlir::gpu::BinaryOp>()) {
-    for (mlir::Attribute attr : binary.getObjectsAttr()) {
-      auto object = llvm::dyn_cast<mlir::gpu::ObjectAttr>(attr);
-      if (!object || object.getFormat() != mlir::gpu::CompilationTarget::Assembly)
-        continue;
-      out.push_back({binary.getSymName().str(), object.getObject().str()});
-    }
-  }
-  if (!module.getOps<mlir::gpu::GPUModuleOp>().empty() ||
-      out.size() - before !=
-          size_t(llvm::range_size(module.getOps<mlir::gpu::BinaryOp>()))) {
-    error = "PTX generation for " + target.chip +
-            " left a gpu.module without PTX";
-    return false;
-  }
-  return true;
-}
-
 namespace {
 
 /// Runs the textual pipeline `text` (nested in builtin.module) on
@@ -125,20 +73,57 @@ bool runPipeline(mlir::ModuleOp module, const std::string &text,
                          << "\n";
         return mlir::success();
       });
-  mlir::PassManager pm(module.getContext(),
-                       mlir::ModuleOp::getOperationName());
+  mlir::PassManager pm(module.getContext(), mlir::ModuleOp::getOperationName());
   if (mlir::failed(mlir::parsePassPipeline(text, pm, diagnosticStream))) {
     error = what + ": the pipeline does not parse: " + diagnostics;
     return false;
   }
   if (mlir::failed(pm.run(module))) {
-    error = what + " stage failed: " + diagnostics;
+    error = what + " failed: " + diagnostics;
     return false;
   }
   return true;
 }
 
 } // namespace
+
+bool emitPtx(mlir::ModuleOp module, const GpuTarget &target,
+             std::vector<PtxModule> &out, std::string &error) {
+  // convert-gpu-to-nvvm does not lower the nvgpu dialect (ldmatrix,
+  // mma.sync on vectors), so convert-nvgpu-to-nvvm runs first; it leaves
+  // modules without nvgpu ops as they are.
+  std::string pipeline =
+      "nvvm-attach-target{chip=" + target.chip +
+      " features=" + target.ptxFeatures +
+      " O=3},gpu.module(expand-strided-metadata,lower-affine,"
+      "convert-nvgpu-to-nvvm,convert-scf-to-cf,"
+      // A memref parameter is one pointer: what the runtime's launch passes
+      // (xf-gpu-launch-to-runtime).
+      "convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=true}),"
+      "reconcile-unrealized-casts,gpu-module-to-binary{format=isa}";
+  if (!runPipeline(module, pipeline, "PTX generation for " + target.chip,
+                   error))
+    return false;
+  // Every gpu.module must have become a gpu.binary with its PTX.
+  size_t before = out.size();
+  for (auto binary : module.getOps<mlir::gpu::BinaryOp>()) {
+    for (mlir::Attribute attr : binary.getObjectsAttr()) {
+      auto object = llvm::dyn_cast<mlir::gpu::ObjectAttr>(attr);
+      if (!object ||
+          object.getFormat() != mlir::gpu::CompilationTarget::Assembly)
+        continue;
+      out.push_back({binary.getSymName().str(), object.getObject().str()});
+    }
+  }
+  if (!module.getOps<mlir::gpu::GPUModuleOp>().empty() ||
+      out.size() - before !=
+          size_t(llvm::range_size(module.getOps<mlir::gpu::BinaryOp>()))) {
+    error =
+        "PTX generation for " + target.chip + " left a gpu.module without PTX";
+    return false;
+  }
+  return true;
+}
 
 bool mapModelToGpu(mlir::ModuleOp module, std::string &error) {
   // Function boundaries bufferize to identity layouts (kernels take bare
@@ -177,8 +162,8 @@ bool mapModelToGpu(mlir::ModuleOp module, std::string &error) {
             "code's views into a kernel";
     return false;
   }
-  return runPipeline(module, "gpu-kernel-outlining",
-                     "the kernel outlining", error);
+  return runPipeline(module, "gpu-kernel-outlining", "the kernel outlining",
+                     error);
 }
 
 bool emitModelPtx(mlir::ModuleOp module, const GpuTarget &target,

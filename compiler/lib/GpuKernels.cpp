@@ -222,6 +222,16 @@ std::string gemmHeader(const GpuGemmSpec &spec, const std::string &inType,
   return header;
 }
 
+/// The GEMMs' common prologue: %tid, and the first row (%row0) and column
+/// (%col0) of the block's kTileM x kTileN tile of C (the grid's y and x).
+void emitTileOrigin(KernelText &k) {
+  k.line(0, "%tid = gpu.thread_id x");
+  k.line(0, "%bx = gpu.block_id x");
+  k.line(0, "%by = gpu.block_id y");
+  k.line(0, "%row0 = arith.muli %by, " + k.c(kTileM) + " : index");
+  k.line(0, "%col0 = arith.muli %bx, " + k.c(kTileN) + " : index");
+}
+
 //===----------------------------------------------------------------------===//
 // GEMM on tensor cores: f16 or bf16 in, f32 accumulate
 //===----------------------------------------------------------------------===//
@@ -256,11 +266,7 @@ std::string gemmMmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
   std::string operandType = bf16 ? "i32" : "vector<2xf16>";
   std::string acc = "!llvm.struct<(f32, f32, f32, f32)>";
   KernelText k;
-  k.line(0, "%tid = gpu.thread_id x");
-  k.line(0, "%bx = gpu.block_id x");
-  k.line(0, "%by = gpu.block_id y");
-  k.line(0, "%row0 = arith.muli %by, " + k.c(kTileM) + " : index");
-  k.line(0, "%col0 = arith.muli %bx, " + k.c(kTileN) + " : index");
+  emitTileOrigin(k);
   k.line(0, "%warp = arith.divui %tid, " + k.c(32) + " : index");
   k.line(0, "%lane = arith.remui %tid, " + k.c(32) + " : index");
   k.line(0, "%wm = arith.divui %warp, " + k.c(2) + " : index");
@@ -462,11 +468,7 @@ std::string gemmF32Text(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
   launch.staticSharedBytes = (kTileKF32 * kTileM + kTileKF32 * kTileN) * 4;
 
   KernelText k;
-  k.line(0, "%tid = gpu.thread_id x");
-  k.line(0, "%bx = gpu.block_id x");
-  k.line(0, "%by = gpu.block_id y");
-  k.line(0, "%row0 = arith.muli %by, " + k.c(kTileM) + " : index");
-  k.line(0, "%col0 = arith.muli %bx, " + k.c(kTileN) + " : index");
+  emitTileOrigin(k);
   k.line(0, "%tr = arith.divui %tid, " + k.c(8) + " : index");
   k.line(0, "%tc = arith.remui %tid, " + k.c(8) + " : index");
   k.line(0, "%trow = arith.muli %tr, " + k.c(4) + " : index");

@@ -62,6 +62,17 @@ private:
         .getResult();
   }
 
+  /// The projection `part` (q, k, v or out) of the attention `prefix`
+  /// applied to `in`: a D -> D linear, located at `loc`'s child `part`.
+  Value projection(Value in, const std::string &prefix, Location loc,
+                   const char *part) {
+    return xf::LinearOp::create(b, xf::childNodeLoc(loc, part), in.getType(),
+                                in, weight(prefix + "." + part + ".weight"),
+                                weight(prefix + "." + part + ".bias"),
+                                /*transpose_weight=*/false)
+        .getResult();
+  }
+
   /// `pattern` (canonical text, "" for none) replaces `causal`.
   Value attention(Value x, Value keyValue, const std::string &prefix,
                   Value keyLengths, bool causal,
@@ -89,16 +100,12 @@ private:
   /// output projection. Emitted already decomposed (as
   /// xf-decompose-model-ops would, node for node) because
   /// xf.multi_head_attention has no E and F.
-  Value linformerAttention(Value x, const std::string &prefix,
-                           Value keyLengths, const LinformerLayer &layer) {
+  Value linformerAttention(Value x, const std::string &prefix, Value keyLengths,
+                           const LinformerLayer &layer) {
     auto type = cast<RankedTensorType>(x.getType());
     Location loc = at(prefix);
     auto linear = [&](Value in, const char *part) {
-      return xf::LinearOp::create(b, xf::childNodeLoc(loc, part), type, in,
-                                  weight(prefix + "." + part + ".weight"),
-                                  weight(prefix + "." + part + ".bias"),
-                                  /*transpose_weight=*/false)
-          .getResult();
+      return projection(in, prefix, loc, part);
     };
     Value q = linear(x, "q"), k = linear(x, "k"), v = linear(x, "v");
     int64_t rows = layer.shape[layer.shape.size() - 2];
@@ -324,11 +331,7 @@ private:
     auto type = cast<RankedTensorType>(x.getType());
     Location loc = at(prefix);
     auto linear = [&](Value in, const char *part) {
-      return xf::LinearOp::create(b, xf::childNodeLoc(loc, part), type, in,
-                                  weight(prefix + "." + part + ".weight"),
-                                  weight(prefix + "." + part + ".bias"),
-                                  /*transpose_weight=*/false)
-          .getResult();
+      return projection(in, prefix, loc, part);
     };
     Value q = linear(x, "q"), k = linear(x, "k"), v = linear(x, "v");
     Value keys = xf::CacheWriteOp::create(b, xf::childNodeLoc(loc, "key_cache"),
@@ -357,12 +360,7 @@ private:
     auto type = cast<RankedTensorType>(x.getType());
     Location loc = at(prefix);
     auto linear = [&](Value in, const char *part) {
-      auto inType = cast<RankedTensorType>(in.getType());
-      return xf::LinearOp::create(b, xf::childNodeLoc(loc, part), inType, in,
-                                  weight(prefix + "." + part + ".weight"),
-                                  weight(prefix + "." + part + ".bias"),
-                                  /*transpose_weight=*/false)
-          .getResult();
+      return projection(in, prefix, loc, part);
     };
     Value q = linear(x, "q");
     Value keys = keyCache, values = valueCache;
@@ -592,7 +590,8 @@ OwningOpRef<ModuleOp> ModelIRBuilder::build() {
     results.push_back(xf::SentencePoolOp::create(
         b, at("encoder.pooling"),
         f32Type({hiddenType.getDimSize(0), hiddenType.getDimSize(2)}),
-        xf::PoolingKindAttr::get(b.getContext(), mode), result, input("lengths"), b.getBoolAttr(spec.pooling.normalize),
+        xf::PoolingKindAttr::get(b.getContext(), mode), result,
+        input("lengths"), b.getBoolAttr(spec.pooling.normalize),
         b.getF64FloatAttr(spec.pooling.epsilon)));
   }
   results.append(extraResults.begin(), extraResults.end());

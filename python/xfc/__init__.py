@@ -235,7 +235,34 @@ class Model:
             self.path, [i.name for i in self.inputs], [o.name for o in self.outputs])
 
 
-class Context:
+class _RuntimeObject:
+    """A runtime object that one thread at a time uses (a lock, `_lock`,
+    serializes calls) and that the C API function `_destroy_function`
+    releases: closed explicitly, at the end of a with block, or when it is
+    collected."""
+
+    _destroy_function = ""
+
+    def _destroy(self) -> None:
+        if getattr(self, "_handle", None) is not None:
+            getattr(_library(), self._destroy_function)(self._handle)
+            self._handle = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._destroy()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self._destroy()
+
+
+class Context(_RuntimeObject):
     """A run context of a Model: its own arena of intermediates (and, for
     Transformer-XL, its segment memory). One thread at a time runs it (a
     lock serializes concurrent calls); use one Context per thread."""
@@ -395,22 +422,7 @@ class Context:
         with self._lock:
             _check(_library().xfc_context_set_memory(self._require_open(), buffers, len(arrays), filled))
 
-    def close(self) -> None:
-        with self._lock:
-            if self._handle is not None:
-                _library().xfc_context_destroy(self._handle)
-                self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_handle", None) is not None:
-            _library().xfc_context_destroy(self._handle)
-            self._handle = None
+    _destroy_function = "xfc_context_destroy"
 
 
 class Hypothesis(NamedTuple):
@@ -437,7 +449,7 @@ def _i32_pointer(array: Optional[np.ndarray]):
     return array.ctypes.data_as(ctypes.POINTER(ctypes.c_int32))
 
 
-class Generator:
+class Generator(_RuntimeObject):
     """Generation over a key/value cache (docs/generation.md): the prefill
     and decode steps of an artifact compiled with ``xfc compile
     --generate``, and the caches they share. Greedy or custom decoding
@@ -568,22 +580,7 @@ class Generator:
                 scores.ctypes.data_as(ctypes.POINTER(ctypes.c_float))))
         return [Hypothesis(out[n, :out_lengths[n]].copy(), float(scores[n])) for n in range(sources)]
 
-    def close(self) -> None:
-        with self._lock:
-            if self._handle is not None:
-                _library().xfc_generator_destroy(self._handle)
-                self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_handle", None) is not None:
-            _library().xfc_generator_destroy(self._handle)
-            self._handle = None
+    _destroy_function = "xfc_generator_destroy"
 
     def __repr__(self):
         kind = "encoder-decoder" if self.source_length else "decoder"

@@ -19,6 +19,7 @@
 // embedding changes the logits by orders of magnitude more.
 //
 //===----------------------------------------------------------------------===//
+#include "e2e/GenerationCheck.h"
 #include "e2e/ScratchDir.h"
 
 #include "xfc/Compiler/Compiler.h"
@@ -41,13 +42,6 @@ namespace xfc::test {
 namespace {
 
 constexpr double kRelativeTolerance = 1e-4;
-
-/// Takes and frees a status: "" for success, else its message.
-std::string message(xfc_status status) {
-  std::string text = status ? xfc_status_get_message(status) : "";
-  xfc_status_free(status);
-  return text;
-}
 
 /// Compiles `spec` with its generation steps into `out`.
 void compileWithSteps(const std::string &spec, const std::string &out,
@@ -108,24 +102,6 @@ public:
   int64_t batch = 0, seqLen = 0, vocab = 0;
 };
 
-/// max |a - b| / max(1, max |b|) per row of `vocab` logits, worst row.
-double relativeError(const std::vector<float> &a, const std::vector<float> &b,
-                     int64_t vocab) {
-  if (a.size() != b.size())
-    return INFINITY;
-  double worst = 0;
-  for (size_t row = 0; row < a.size() / vocab; ++row) {
-    double scale = 1, diff = 0;
-    for (int64_t v = 0; v < vocab; ++v) {
-      scale = std::max(scale, std::fabs(double(b[row * vocab + v])));
-      double d = std::fabs(double(a[row * vocab + v]) - b[row * vocab + v]);
-      diff = std::isnan(d) ? INFINITY : std::max(diff, d);
-    }
-    worst = std::max(worst, diff / scale);
-  }
-  return worst;
-}
-
 /// Greedy decoding of `prompts` (one per item, the same length) for
 /// `steps` decode steps; every step's logits against full recomputation.
 /// Returns the tokens of every item (prompt and generated).
@@ -185,11 +161,9 @@ TEST(GenerateTest, GptLikeDecodeEqualsFullRecomputation) {
                        "/tests/e2e/golden/gpt_like/spec.json",
                    artifact, /*batch=*/2, /*seqLen=*/96, /*capacity=*/96);
   FullModel full(artifact);
-  xfc_generator *generator = nullptr;
-  ASSERT_EQ(message(xfc_generator_open(artifact.c_str(), nullptr, &generator)),
-            "");
-  std::unique_ptr<xfc_generator, void (*)(xfc_generator *)> owner(
-      generator, xfc_generator_destroy);
+  GeneratorHandle owner = openGenerator(artifact);
+  ASSERT_TRUE(owner);
+  xfc_generator *generator = owner.get();
   xfc_generator_info info;
   ASSERT_EQ(message(xfc_generator_get_info(generator, &info)), "");
   EXPECT_EQ(info.batch, 2);
@@ -269,11 +243,9 @@ TEST(GenerateTest, PostLnDecodeEqualsFullRecomputation) {
   FullModel full(artifact);
   // The whole-sequence model is compiled for 16 positions; decode within
   // them, so that full recomputation covers every step.
-  xfc_generator *generator = nullptr;
-  ASSERT_EQ(message(xfc_generator_open(artifact.c_str(), nullptr, &generator)),
-            "");
-  std::unique_ptr<xfc_generator, void (*)(xfc_generator *)> owner(
-      generator, xfc_generator_destroy);
+  GeneratorHandle owner = openGenerator(artifact);
+  ASSERT_TRUE(owner);
+  xfc_generator *generator = owner.get();
   double worst = 0;
   decodeAndCompare(generator, full, {prompt(1, 5, 61)}, 15, worst);
   decodeAndCompare(generator, full, {prompt(7, 9, 61)}, 9, worst);
@@ -294,26 +266,13 @@ TEST(GenerateTest, SinusoidalDecodeEqualsFullRecomputation) {
   std::string artifact = scratch.path() + "/sinusoidal";
   compileWithSteps(spec, artifact, 1, 24, 24);
   FullModel full(artifact);
-  xfc_generator *generator = nullptr;
-  ASSERT_EQ(message(xfc_generator_open(artifact.c_str(), nullptr, &generator)),
-            "");
-  std::unique_ptr<xfc_generator, void (*)(xfc_generator *)> owner(
-      generator, xfc_generator_destroy);
+  GeneratorHandle owner = openGenerator(artifact);
+  ASSERT_TRUE(owner);
+  xfc_generator *generator = owner.get();
   double worst = 0;
   decodeAndCompare(generator, full, {prompt(1, 4, 53)}, 20, worst);
   decodeAndCompare(generator, full, {prompt(7, 2, 53)}, 12, worst);
   std::printf("worst relative difference: %.3g\n", worst);
-}
-
-std::vector<int32_t> loadIds(const std::string &path,
-                             std::vector<int64_t> &shape) {
-  NpyArray array;
-  std::string error;
-  EXPECT_TRUE(readNpy(path, array, error)) << error;
-  shape = array.shape;
-  std::vector<int32_t> ids(array.bytes.size() / sizeof(int32_t));
-  std::memcpy(ids.data(), array.bytes.data(), ids.size() * sizeof(int32_t));
-  return ids;
 }
 
 TEST(GenerateTest, GreedyIdsEqualTransformersGenerate) {
@@ -323,17 +282,15 @@ TEST(GenerateTest, GreedyIdsEqualTransformersGenerate) {
   std::string artifact = scratch.path() + "/gpt2_tiny";
   // n_positions 32: the cache holds all of them; prompts up to 8 tokens.
   compileWithSteps(hf, artifact, /*batch=*/2, /*seqLen=*/8, /*capacity=*/32);
-  xfc_generator *generator = nullptr;
-  ASSERT_EQ(message(xfc_generator_open(artifact.c_str(), nullptr, &generator)),
-            "");
-  std::unique_ptr<xfc_generator, void (*)(xfc_generator *)> owner(
-      generator, xfc_generator_destroy);
+  GeneratorHandle owner = openGenerator(artifact);
+  ASSERT_TRUE(owner);
+  xfc_generator *generator = owner.get();
   for (int length : {1, 7}) {
     std::vector<int64_t> promptShape, greedyShape;
     std::string dir = hf + "/generate/";
-    std::vector<int32_t> ids = loadIds(
+    std::vector<int32_t> ids = loadInts(
         dir + "prompt_s" + std::to_string(length) + ".npy", promptShape);
-    std::vector<int32_t> expected = loadIds(
+    std::vector<int32_t> expected = loadInts(
         dir + "greedy_s" + std::to_string(length) + ".npy", greedyShape);
     ASSERT_EQ(promptShape, (std::vector<int64_t>{2, length}));
     ASSERT_EQ(greedyShape.size(), 2u);
@@ -365,11 +322,9 @@ TEST(GenerateTest, ArgumentErrors) {
   ScratchDir scratch("generate-errors-" + std::to_string(getpid()));
   std::string artifact = scratch.path() + "/post_ln";
   compileWithSteps(writePostLnSpec(scratch.path()), artifact, 1, 8, 12);
-  xfc_generator *generator = nullptr;
-  ASSERT_EQ(message(xfc_generator_open(artifact.c_str(), nullptr, &generator)),
-            "");
-  std::unique_ptr<xfc_generator, void (*)(xfc_generator *)> owner(
-      generator, xfc_generator_destroy);
+  GeneratorHandle owner = openGenerator(artifact);
+  ASSERT_TRUE(owner);
+  xfc_generator *generator = owner.get();
   std::vector<int32_t> ids(8, 1);
   std::vector<float> logits(61);
   auto prefill = [&](size_t length, size_t numLogits) {

@@ -16,6 +16,7 @@
 // errors of the new API.
 //
 //===----------------------------------------------------------------------===//
+#include "e2e/GenerationCheck.h"
 #include "e2e/ScratchDir.h"
 
 #include "xfc/Compiler/Compiler.h"
@@ -40,12 +41,6 @@ namespace {
 
 constexpr double kRelativeTolerance = 1e-4;
 
-std::string message(xfc_status status) {
-  std::string text = status ? xfc_status_get_message(status) : "";
-  xfc_status_free(status);
-  return text;
-}
-
 /// Compiles `spec` into `out`: the whole-sequence model with sources of
 /// `seqLen` and targets of `tgtLen` tokens, and, with `capacity` > 0, the
 /// generation steps (target prompts of `tgtLen` tokens at most).
@@ -62,15 +57,6 @@ void compile(const std::string &spec, const std::string &out, int64_t batch,
   CompileReport report;
   std::string error;
   ASSERT_TRUE(compileModel(request, report, error)) << error;
-}
-
-using Generator = std::unique_ptr<xfc_generator, void (*)(xfc_generator *)>;
-
-Generator openGenerator(const std::string &artifact) {
-  xfc_generator *generator = nullptr;
-  EXPECT_EQ(message(xfc_generator_open(artifact.c_str(), nullptr, &generator)),
-            "");
-  return Generator(generator, xfc_generator_destroy);
 }
 
 /// The whole-sequence encoder-decoder: logits of every target position.
@@ -122,23 +108,6 @@ public:
   xfc_context *context = nullptr;
   int64_t batch = 0, srcLen = 0, tgtLen = 0, vocab = 0;
 };
-
-double relativeError(const std::vector<float> &a, const std::vector<float> &b,
-                     int64_t vocab) {
-  if (a.size() != b.size())
-    return INFINITY;
-  double worst = 0;
-  for (size_t row = 0; row < a.size() / vocab; ++row) {
-    double scale = 1, diff = 0;
-    for (int64_t v = 0; v < vocab; ++v) {
-      scale = std::max(scale, std::fabs(double(b[row * vocab + v])));
-      double d = std::fabs(double(a[row * vocab + v]) - b[row * vocab + v]);
-      diff = std::isnan(d) ? INFINITY : std::max(diff, d);
-    }
-    worst = std::max(worst, diff / scale);
-  }
-  return worst;
-}
 
 std::vector<int32_t> tokens(size_t length, int32_t seed, int32_t vocab) {
   std::vector<int32_t> ids(length);
@@ -214,7 +183,7 @@ TEST(Seq2SeqGenerateTest, AiaynDecodeEqualsFullRecomputation) {
   compile(aiaynSpec(), steps, 2, 9, 1, 20);
   compile(aiaynSpec(), whole, 2, 9, 20, 0);
   FullModel full(whole);
-  Generator generator = openGenerator(steps);
+  GeneratorHandle generator = openGenerator(steps);
   xfc_generator_info info;
   ASSERT_EQ(message(xfc_generator_get_info(generator.get(), &info)), "");
   EXPECT_EQ(info.batch, 2);
@@ -233,18 +202,6 @@ TEST(Seq2SeqGenerateTest, AiaynDecodeEqualsFullRecomputation) {
   decodeAndCompare(generator.get(), full, {tokens(1, 2, 64), tokens(7, 30, 64)},
                    8, 3, worst);
   std::printf("worst relative difference: %.3g\n", worst);
-}
-
-std::vector<int32_t> loadInts(const std::string &path,
-                              std::vector<int64_t> &shape) {
-  NpyArray array;
-  std::string error;
-  EXPECT_TRUE(readNpy(path, array, error)) << error;
-  shape = array.shape;
-  std::vector<int32_t> values(array.bytes.size() / sizeof(int32_t));
-  std::memcpy(values.data(), array.bytes.data(),
-              values.size() * sizeof(int32_t));
-  return values;
 }
 
 /// transformers' sequence (decoder start token first, then the generated
@@ -275,7 +232,7 @@ TEST(Seq2SeqGenerateTest, BeamSearchEqualsTransformersGenerate) {
   // 2 sources x 4 beams; sources of 7 tokens at most; the start token and
   // 12 new tokens (the last never fed back) fill 12 positions.
   compile(golden + "/spec.json", artifact, 8, 7, 1, 12);
-  Generator generator = openGenerator(artifact);
+  GeneratorHandle generator = openGenerator(artifact);
   std::ifstream casesFile(golden + "/beam/cases.json");
   nlohmann::json cases = nlohmann::json::parse(casesFile);
   std::vector<int64_t> shape;
@@ -350,7 +307,7 @@ TEST(Seq2SeqGenerateTest, ArgumentErrors) {
   ScratchDir scratch("seq2seq-errors-" + std::to_string(getpid()));
   std::string steps = scratch.path() + "/steps";
   compile(aiaynSpec(), steps, 2, 5, 1, 8);
-  Generator generator = openGenerator(steps);
+  GeneratorHandle generator = openGenerator(steps);
   xfc_generator *g = generator.get();
   std::vector<int32_t> src(10, 1), start{0, 0}, lengths{5, 3};
   std::vector<float> logits(2 * 64);

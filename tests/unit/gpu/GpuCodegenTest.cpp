@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/GpuCodegen.h"
+#include "Ptxas.h"
 #include "xfc/Compiler/Pipelines.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -73,23 +74,6 @@ protected:
     return ptx[0].ptx;
   }
 
-  /// ptxas, or "" after printing why the assembly is skipped (a failure
-  /// when XFC_REQUIRE_PTXAS is set).
-  static std::string ptxasOrSkipReason() {
-    std::string ptxas = xfc::findPtxas();
-    if (ptxas.empty()) {
-      const char *required = std::getenv("XFC_REQUIRE_PTXAS");
-      if (required && *required && std::string(required) != "0")
-        ADD_FAILURE() << "ptxas not found (XFC_PTXAS, "
-                         "/usr/local/cuda/bin/ptxas, PATH) and "
-                         "XFC_REQUIRE_PTXAS is set";
-      else
-        std::printf("ptxas not found (XFC_PTXAS, /usr/local/cuda/bin/ptxas, "
-                    "PATH): the PTX is not assembled\n");
-    }
-    return ptxas;
-  }
-
   mlir::DialectRegistry registry;
 };
 
@@ -107,7 +91,7 @@ TEST_F(GpuCodegen, SelectTarget) {
 }
 
 TEST_F(GpuCodegen, PtxForEveryChipAssembles) {
-  std::string ptxas = ptxasOrSkipReason();
+  std::string ptxas = xfc::test::ptxasOrSkipReason();
   for (const char *chip : {"sm_80", "sm_90", "sm_90a"}) {
     SCOPED_TRACE(chip);
     std::string ptx = ptxFor(chip);
@@ -123,20 +107,12 @@ TEST_F(GpuCodegen, PtxForEveryChipAssembles) {
     EXPECT_NE(ptx.find("mul.rn.f32"), std::string::npos);
     if (ptxas.empty())
       continue;
-    llvm::SmallString<128> cubin;
-    ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("xfc-test", "cubin", cubin));
-    std::string error;
-    EXPECT_TRUE(xfc::assemblePtx(ptxas, ptx, chip, cubin.str().str(), error))
-        << error;
-    uint64_t size = 0;
-    EXPECT_FALSE(llvm::sys::fs::file_size(cubin, size));
-    EXPECT_GT(size, 0u);
-    llvm::sys::fs::remove(cubin);
+    xfc::test::expectAssembles(ptxas, ptx, chip, "the scale kernel");
   }
 }
 
 TEST_F(GpuCodegen, PtxasErrorsAreReported) {
-  std::string ptxas = ptxasOrSkipReason();
+  std::string ptxas = xfc::test::ptxasOrSkipReason();
   if (ptxas.empty())
     GTEST_SKIP() << "no ptxas";
   std::string ptx = ptxFor("sm_90");

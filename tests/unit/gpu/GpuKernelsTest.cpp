@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/GpuKernels.h"
+#include "Ptxas.h"
 #include "xfc/Compiler/GpuCodegen.h"
 #include "xfc/Compiler/Pipelines.h"
 
@@ -71,23 +72,6 @@ protected:
     xfc::registerXFCPassesAndPipelines();
   }
 
-  /// ptxas, or "" after printing why the assembly is skipped (a failure
-  /// when XFC_REQUIRE_PTXAS is set).
-  static std::string ptxasOrSkipReason() {
-    std::string ptxas = xfc::findPtxas();
-    if (ptxas.empty()) {
-      const char *required = std::getenv("XFC_REQUIRE_PTXAS");
-      if (required && *required && std::string(required) != "0")
-        ADD_FAILURE() << "ptxas not found (XFC_PTXAS, "
-                         "/usr/local/cuda/bin/ptxas, PATH) and "
-                         "XFC_REQUIRE_PTXAS is set";
-      else
-        std::printf("ptxas not found (XFC_PTXAS, /usr/local/cuda/bin/ptxas, "
-                    "PATH): the PTX is not assembled\n");
-    }
-    return ptxas;
-  }
-
   /// The PTX of `set` for `chip`, assembled by ptxas when there is one;
   /// "" after a failure.
   std::string compile(const GpuKernelSet &set, const std::string &chip,
@@ -108,16 +92,7 @@ protected:
       return "";
     EXPECT_EQ(ptx[0].name, set.moduleName);
     if (!ptxas.empty()) {
-      llvm::SmallString<128> cubin;
-      EXPECT_FALSE(
-          llvm::sys::fs::createTemporaryFile("xfc-test", "cubin", cubin));
-      EXPECT_TRUE(
-          xfc::assemblePtx(ptxas, ptx[0].ptx, chip, cubin.str().str(), error))
-          << error;
-      uint64_t size = 0;
-      EXPECT_FALSE(llvm::sys::fs::file_size(cubin, size));
-      EXPECT_GT(size, 0u);
-      llvm::sys::fs::remove(cubin);
+      xfc::test::expectAssembles(ptxas, ptx[0].ptx, chip, ptx[0].name);
     }
     return ptx[0].ptx;
   }
@@ -127,7 +102,7 @@ protected:
   /// instruction of `expected` at least as often as it says.
   void checkGemms(GpuGemmInput input,
                   const std::vector<std::pair<std::string, size_t>> &expected) {
-    ptxas = ptxasOrSkipReason();
+    ptxas = xfc::test::ptxasOrSkipReason();
     GpuKernelSet set;
     const GpuActivation activations[] = {
         GpuActivation::None, GpuActivation::Relu, GpuActivation::GeluTanh};
@@ -210,7 +185,7 @@ TEST_F(GpuKernels, GemmF32UsesNoTensorCores) {
 }
 
 TEST_F(GpuKernels, LayerNormAssembles) {
-  ptxas = ptxasOrSkipReason();
+  ptxas = xfc::test::ptxasOrSkipReason();
   GpuKernelSet set;
   // D = 768 (BERT-base), 80 (not a multiple of the warp), 4096, 1; rows
   // that do and do not fill the last block.

@@ -11,6 +11,7 @@
 // XFC_REQUIRE_PTXAS is set (.ci/run sets it).
 //
 //===----------------------------------------------------------------------===//
+#include "Ptxas.h"
 #include "xfc/Compiler/GpuCodegen.h"
 #include "xfc/Compiler/Pipelines.h"
 #include "xfc/Frontend/ModelBuilder.h"
@@ -74,12 +75,7 @@ TEST_P(GpuModelKernels, EveryKernelAssembles) {
   ASSERT_TRUE(xfc::validateShapeOptions(spec, shapes, specError))
       << specError.message();
 
-  std::string ptxas = xfc::findPtxas();
-  if (ptxas.empty()) {
-    std::printf("ptxas not found: the PTX is generated, not assembled\n");
-    EXPECT_EQ(std::getenv("XFC_REQUIRE_PTXAS"), nullptr)
-        << "XFC_REQUIRE_PTXAS is set, but no ptxas was found";
-  }
+  std::string ptxas = xfc::test::ptxasOrSkipReason();
   for (const char *chip : {"sm_80", "sm_90"}) {
     SCOPED_TRACE(chip);
     mlir::MLIRContext context(registry);
@@ -100,21 +96,14 @@ TEST_P(GpuModelKernels, EveryKernelAssembles) {
           << kernel.name;
       if (ptxas.empty())
         continue;
-      llvm::SmallString<128> cubin;
-      ASSERT_FALSE(
-          llvm::sys::fs::createTemporaryFile("xfc-model", "cubin", cubin));
-      EXPECT_TRUE(xfc::assemblePtx(ptxas, kernel.ptx, chip, cubin.str().str(),
-                                   error))
-          << kernel.name << ": " << error;
-      llvm::sys::fs::remove(cubin);
+      xfc::test::expectAssembles(ptxas, kernel.ptx, chip, kernel.name);
     }
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Models, GpuModelKernels, ::testing::ValuesIn(kModels),
-    [](const ::testing::TestParamInfo<ModelCase> &info) {
-      return std::string(info.param.name);
-    });
+INSTANTIATE_TEST_SUITE_P(Models, GpuModelKernels, ::testing::ValuesIn(kModels),
+                         [](const ::testing::TestParamInfo<ModelCase> &info) {
+                           return std::string(info.param.name);
+                         });
 
 } // namespace
