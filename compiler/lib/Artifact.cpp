@@ -354,7 +354,10 @@ bool writeManifest(const std::string &path, const ManifestInfo &info,
   // runtimes that read only 4 still open them.
   const ArtifactSegmentMemory &segment = interface.segmentMemory;
   // Format 6 only adds buckets, likewise.
-  manifest["format_version"] = !info.buckets.empty()      ? 6
+  // Format 7 adds the "gpu" object; an older runtime refuses the version
+  // instead of running the host schedule on the CPU.
+  manifest["format_version"] = !info.gpu.chip.empty()     ? 7
+                               : !info.buckets.empty()    ? 6
                                : segment.memoryLength > 0 ? 5
                                                           : 4;
   manifest["model_name"] = info.modelName;
@@ -371,6 +374,16 @@ bool writeManifest(const std::string &path, const ManifestInfo &info,
                         {"cpu", info.target.cpu},
                         {"tune_cpu", info.target.tuneCpu},
                         {"features", info.target.features}};
+  if (!info.gpu.chip.empty()) {
+    const ArtifactGpu &gpu = info.gpu;
+    manifest["gpu"] = {{"chip", gpu.chip},
+                       {"ptx_version", std::to_string(gpu.ptxVersion / 10) +
+                                           "." +
+                                           std::to_string(gpu.ptxVersion % 10)},
+                       {"ptx_bytes", gpu.ptxBytes},
+                       {"cubin_bytes", gpu.cubinBytes},
+                       {"kernels", gpu.kernels}};
+  }
   manifest["compile_options"] = {
       {"batch", info.shapes.batch},
       {"seq_len", info.shapes.seqLen},

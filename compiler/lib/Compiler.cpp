@@ -11,6 +11,7 @@
 #include "xfc/Compiler/Artifact.h"
 #include "xfc/Compiler/Buckets.h"
 #include "xfc/Compiler/Codegen.h"
+#include "xfc/Compiler/GpuCodegen.h"
 #include "xfc/Compiler/MemoryPlanReport.h"
 #include "xfc/Frontend/HfImport.h"
 #include "xfc/Frontend/ModelBuilder.h"
@@ -200,6 +201,10 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
   if (!selectTarget(request.cpu, target, error) ||
       !checkOutputDir(request, error))
     return false;
+  const bool gpu = !request.gpuArch.empty();
+  GpuTarget gpuTarget;
+  if (gpu && !selectGpuTarget(request.gpuArch, gpuTarget, error))
+    return false;
   bool outputExists = llvm::sys::fs::exists(request.outputDir);
 
   DiagnosticCollector diagnostics(*module.getContext());
@@ -213,6 +218,13 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
   // replaying the recorded pipeline on 0-xf.mlir gives the same result.
   CpuPipelineOptions opts = request.pipeline;
   opts.vectorWidth = vectorWidthFor(target);
+  if (gpu) {
+    // What only the CPU's code wants: weight panels for its register
+    // tiles, cache and register tiling, OpenMP thread tiles.
+    opts.packLinearWeights = false;
+    opts.tileAndVectorize = false;
+    opts.threads = false;
+  }
   if (!planFusions(module, opts, request.fusionPlanPath, report.fusion, error))
     return false;
   auto dump = [&](const char *file) {
@@ -235,7 +247,9 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
                 {"xf-buffer-stage", buildBufferStage, "3-buffer-stage.mlir"},
                 {"xf-llvm-stage", buildLLVMStage, "4-llvm-stage.mlir"}};
   ArtifactInterface interface;
-  for (const Stage &stage : stages) {
+  // A GPU compile runs the first two stages, then its own (below).
+  size_t numStages = gpu ? 2 : std::size(stages);
+  for (const Stage &stage : llvm::ArrayRef(stages).take_front(numStages)) {
     mlir::PassManager pm(module.getContext());
     stage.build(pm, opts);
     if (mlir::failed(pm.run(module))) {
@@ -267,6 +281,41 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
     }
     lap(stage.name);
   }
+  GpuModelCode gpuCode;
+  if (gpu) {
+    if (interface.segmentMemory.memoryLength > 0) {
+      error = "--target=cuda does not compile segment memory "
+              "(Transformer-XL) yet; compile it for the CPU";
+      return false;
+    }
+    auto failed = [&](const char *what) {
+      error = std::string(what) + ": " + error +
+              (diagnostics.text.empty() ? "" : "\n" + diagnostics.text);
+      return false;
+    };
+    if (!bufferizeModelForGpu(module, error))
+      return failed("GPU buffer stage");
+    if (!dump("3-gpu-buffer-stage.mlir") ||
+        !readMemoryPlan(module, report.memoryPlan, error))
+      return false;
+    if (!request.explainDir.empty() &&
+        !writeMemoryPlanFiles(report.memoryPlan, request.explainDir, error))
+      return false;
+    lap("GPU buffer stage");
+    if (!mapLoopsToGpu(module, error))
+      return failed("GPU mapping");
+    if (!dump("4-gpu-kernels.mlir"))
+      return false;
+    lap("GPU mapping");
+    if (!lowerModelForGpu(module, gpuTarget, gpuCode, error))
+      return failed("GPU code generation");
+    if (!dump("5-gpu-host.mlir") ||
+        (!request.dumpIRDir.empty() &&
+         !writeTextFile(request.dumpIRDir + "/kernels.ptx", gpuCode.ptx,
+                        error)))
+      return false;
+    lap(gpuCode.cubin.empty() ? "PTX (NVPTX)" : "PTX (NVPTX) and ptxas");
+  }
 
   // Native code and the artifact, in a temporary sibling folder.
   llvm::SmallString<256> tempDir(request.outputDir);
@@ -285,7 +334,10 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
     return false;
   };
   std::string llvmIRPath =
-      request.dumpIRDir.empty() ? "" : request.dumpIRDir + "/5-optimized.ll";
+      request.dumpIRDir.empty()
+          ? ""
+          : request.dumpIRDir +
+                (gpu ? "/6-host-optimized.ll" : "/5-optimized.ll");
   if (!emitSharedLibrary(module, target, temp + "/model.o",
                          temp + "/" + info.libraryFile, llvmIRPath, error))
     return fail();
@@ -304,6 +356,16 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
   info.target = target;
   info.shapes = moduleInfo.shapes;
   info.pipeline = describeCpuPipeline(opts);
+  if (gpu) {
+    info.pipeline = describeGpuFrontStages(opts) +
+                    " then the GPU lowering (docs/gpu.md) for " +
+                    gpuTarget.chip;
+    info.gpu.chip = gpuTarget.chip;
+    info.gpu.ptxVersion = gpuTarget.ptxVersion;
+    info.gpu.ptxBytes = gpuCode.ptx.size();
+    info.gpu.cubinBytes = gpuCode.cubin.size();
+    info.gpu.kernels = gpuCode.kernels;
+  }
   info.specJson = moduleInfo.specJson;
   info.arenaBytes = report.memoryPlan.arenaBytes;
   info.naiveBytes = report.memoryPlan.naiveBytes;
@@ -370,6 +432,14 @@ bool compileModel(const CompileRequest &request, CompileReport &report,
   if (!request.attentionPattern.empty() &&
       !overrideAttentionPattern(spec, request.attentionPattern, specError)) {
     error = specError.message();
+    return false;
+  }
+  if (!request.gpuArch.empty() &&
+      (!request.buckets.empty() || request.generateCapacity >= 0)) {
+    error = std::string("--target=cuda does not compile ") +
+            (request.buckets.empty() ? "generation steps (--generate)"
+                                     : "shape buckets (--buckets)") +
+            " yet; compile them for the CPU";
     return false;
   }
   // Buckets are checked before the (possibly long) weight loading.

@@ -10,21 +10,33 @@
 #include "xfc/Compiler/GpuCodegen.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
 #include "mlir/Dialect/GPU/Utils/GPUUtils.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVM/NVVM/Utils.h"
 #include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
+#include "mlir/Transforms/RegionUtils.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -87,8 +99,33 @@ bool runPipeline(mlir::ModuleOp module, const std::string &text,
 
 } // namespace
 
+std::string findCudaToolkit() {
+  auto hasLibdevice = [](llvm::StringRef root) {
+    return !root.empty() &&
+           llvm::sys::fs::exists(root + "/nvvm/libdevice/libdevice.10.bc");
+  };
+  // XFC_CUDA_PATH decides alone when set (as XFC_PTXAS does for ptxas).
+  if (const char *named = std::getenv("XFC_CUDA_PATH"); named && *named)
+    return hasLibdevice(named) ? std::string(named) : "";
+  // CUDA_ROOT, CUDA_HOME, CUDA_PATH, or where MLIR was told at its build.
+  if (llvm::StringRef named = mlir::NVVM::getCUDAToolkitPath();
+      hasLibdevice(named))
+    return named.str();
+  if (hasLibdevice("/usr/local/cuda"))
+    return "/usr/local/cuda";
+  // The toolkit holding the ptxas that findPtxas picks (bin/ptxas).
+  llvm::SmallString<256> root(findPtxas());
+  llvm::sys::path::remove_filename(root);
+  llvm::sys::path::remove_filename(root);
+  return hasLibdevice(root) ? root.str().str() : "";
+}
+
 bool emitPtx(mlir::ModuleOp module, const GpuTarget &target,
              std::vector<PtxModule> &out, std::string &error) {
+  // Math functions (sqrt, exp, erf, tanh) lower to calls into CUDA's
+  // libdevice, which the serialization links from the toolkit given here;
+  // without it the calls stay unresolved (checked below).
+  std::string toolkit = findCudaToolkit();
   // convert-gpu-to-nvvm does not lower the nvgpu dialect (ldmatrix,
   // mma.sync on vectors), so convert-nvgpu-to-nvvm runs first; it leaves
   // modules without nvgpu ops as they are.
@@ -100,7 +137,8 @@ bool emitPtx(mlir::ModuleOp module, const GpuTarget &target,
       // A memref parameter is one pointer: what the runtime's launch passes
       // (xf-gpu-launch-to-runtime).
       "convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=true}),"
-      "reconcile-unrealized-casts,gpu-module-to-binary{format=isa}";
+      "reconcile-unrealized-casts,gpu-module-to-binary{format=isa" +
+      (toolkit.empty() ? std::string() : " toolkit=" + toolkit) + "}";
   if (!runPipeline(module, pipeline, "PTX generation for " + target.chip,
                    error))
     return false;
@@ -112,7 +150,23 @@ bool emitPtx(mlir::ModuleOp module, const GpuTarget &target,
       if (!object ||
           object.getFormat() != mlir::gpu::CompilationTarget::Assembly)
         continue;
-      out.push_back({binary.getSymName().str(), object.getObject().str()});
+      std::string ptx = object.getObject().str();
+      // An unresolved libdevice call ("__nv_sqrtf") would fail in ptxas or
+      // when the driver loads the module.
+      size_t call = ptx.find(".extern .func");
+      if (call != std::string::npos) {
+        size_t name = ptx.find("__nv_", call);
+        size_t end =
+            name == std::string::npos ? name : ptx.find_first_of("( \n", name);
+        error = "the kernels call CUDA's libdevice (" +
+                (name == std::string::npos ? std::string("an external function")
+                                           : ptx.substr(name, end - name)) +
+                ") and no CUDA toolkit with nvvm/libdevice/libdevice.10.bc "
+                "was found: set CUDA_HOME (or XFC_CUDA_PATH) to the toolkit's "
+                "folder";
+        return false;
+      }
+      out.push_back({binary.getSymName().str(), std::move(ptx)});
     }
   }
   if (!module.getOps<mlir::gpu::GPUModuleOp>().empty() ||
@@ -125,45 +179,273 @@ bool emitPtx(mlir::ModuleOp module, const GpuTarget &target,
   return true;
 }
 
-bool mapModelToGpu(mlir::ModuleOp module, std::string &error) {
+bool bufferizeModelForGpu(mlir::ModuleOp module, std::string &error) {
   // Function boundaries bufferize to identity layouts (kernels take bare
-  // pointers); linalg ops become parallel loops over their parallel
-  // dimensions with their reductions inside, the attention kernel's
-  // foralls parallel loops too; gpu-map-parallel-loops gives the outermost
-  // loop of each nest the grid and the next one the threads of a block
-  // (deeper ones stay sequential in the thread), and each mapped nest
-  // becomes a gpu.launch, outlined into its own gpu.module.
-  if (!runPipeline(
-          module,
-          "one-shot-bufferize{bufferize-function-boundaries "
-          "function-boundary-type-conversion=identity-layout-map},"
-          "buffer-results-to-out-params{hoist-static-allocs},canonicalize,"
-          "convert-linalg-to-parallel-loops,scf-forall-to-parallel,"
-          "func.func(gpu-map-parallel-loops),convert-parallel-loops-to-gpu,"
-          "canonicalize",
-          "the GPU mapping", error))
-    return false;
-  // A kernel takes whole buffers (bare pointers: identity layouts only):
-  // the views the host code made of them (subviews, reshapes) move into
-  // the kernels that use them, with the constants and index computations
-  // gpu-kernel-outlining would move anyway.
+  // pointers); the result becomes an out-parameter; xf-plan-memory places
+  // every intermediate buffer in one arena argument, which the runtime
+  // allocates once per context in device memory. What is left allocated
+  // is per-thread scratch inside loops (allocas), which becomes the
+  // kernels' local memory.
+  return runPipeline(module,
+                     "one-shot-bufferize{bufferize-function-boundaries "
+                     "function-boundary-type-conversion=identity-layout-map},"
+                     "buffer-results-to-out-params{hoist-static-allocs "
+                     "modify-public-functions},canonicalize,cse,canonicalize,"
+                     "xf-plan-memory,convert-bufferization-to-memref",
+                     "the GPU buffer stage", error);
+}
+
+namespace {
+
+std::string locationText(mlir::Location loc) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << loc;
+  return text;
+}
+
+/// Rewrites the whole-buffer copies of the host code (bufferization's) as
+/// linalg.copy, so that they become kernels like every other op: the host
+/// code never touches device memory.
+void copiesToLinalg(mlir::ModuleOp module) {
+  llvm::SmallVector<mlir::memref::CopyOp> copies;
+  module.walk([&](mlir::memref::CopyOp copy) {
+    if (!copy->getParentOfType<mlir::gpu::GPUModuleOp>())
+      copies.push_back(copy);
+  });
+  for (mlir::memref::CopyOp copy : copies) {
+    mlir::OpBuilder builder(copy);
+    mlir::linalg::CopyOp::create(builder, copy.getLoc(), copy.getSource(),
+                                 copy.getTarget());
+    copy.erase();
+  }
+}
+
+/// Replaces `loop` (no reductions) by a nest of scf.for over its
+/// dimensions, in order: a parallel loop nested in a kernel's loop runs
+/// sequentially in its thread.
+void serializeParallelLoop(mlir::scf::ParallelOp loop) {
+  mlir::OpBuilder builder(loop);
+  mlir::Location loc = loop.getLoc();
+  mlir::IRMapping mapping;
+  for (auto [lower, upper, step, iv] :
+       llvm::zip(loop.getLowerBound(), loop.getUpperBound(), loop.getStep(),
+                 loop.getInductionVars())) {
+    auto inner = mlir::scf::ForOp::create(builder, loc, lower, upper, step);
+    mapping.map(iv, inner.getInductionVar());
+    builder.setInsertionPoint(inner.getBody()->getTerminator());
+  }
+  for (mlir::Operation &op : loop.getBody()->without_terminator())
+    builder.clone(op, mapping);
+  loop.erase();
+}
+
+/// The constant trip count of dimension `dim` of `loop`, or 0.
+int64_t tripCount(mlir::scf::ParallelOp loop, unsigned dim) {
+  auto lower = mlir::getConstantIntValue(loop.getLowerBound()[dim]);
+  auto upper = mlir::getConstantIntValue(loop.getUpperBound()[dim]);
+  auto step = mlir::getConstantIntValue(loop.getStep()[dim]);
+  if (!lower || !upper || !step || *step <= 0 || *upper <= *lower)
+    return 0;
+  return (*upper - *lower + *step - 1) / *step;
+}
+
+/// Maps every outermost parallel loop of the host code to a kernel launch:
+/// parallel loops nested in it run sequentially in each thread; its
+/// innermost dimension is split into blocks of up to 128 threads
+/// (thread_x, with a guard for a ragged last block) and the blocks, with
+/// the other dimensions, make the grid (the innermost in x, then y and
+/// z; further dimensions loop inside the thread).
+bool mapParallelLoops(mlir::ModuleOp module, std::string &error) {
+  llvm::SmallVector<mlir::scf::ParallelOp> outermost;
+  module.walk([&](mlir::scf::ParallelOp loop) {
+    if (!loop->getParentOfType<mlir::scf::ParallelOp>() &&
+        !loop->getParentOfType<mlir::gpu::GPUModuleOp>())
+      outermost.push_back(loop);
+  });
+  mlir::MLIRContext *context = module.getContext();
+  auto identity = mlir::AffineMap::getMultiDimIdentityMap(1, context);
+  auto dimMapping = [&](mlir::gpu::Processor processor) {
+    return mlir::gpu::ParallelLoopDimMappingAttr::get(context, processor,
+                                                      identity, identity);
+  };
+  for (mlir::scf::ParallelOp loop : outermost) {
+    if (!loop.getInitVals().empty()) {
+      error = "the GPU mapping failed: a parallel loop with reductions "
+              "(at " +
+              locationText(loop.getLoc()) + ")";
+      return false;
+    }
+    llvm::SmallVector<mlir::scf::ParallelOp> nested;
+    loop.getBody()->walk(
+        [&](mlir::scf::ParallelOp inner) { nested.push_back(inner); });
+    // The walk is post-order: innermost first, so each loop serialized
+    // holds no parallel loop any more.
+    for (mlir::scf::ParallelOp inner : nested) {
+      if (!inner.getInitVals().empty()) {
+        error = "the GPU mapping failed: a parallel loop with reductions "
+                "(at " +
+                locationText(inner.getLoc()) + ")";
+        return false;
+      }
+      serializeParallelLoop(inner);
+    }
+    unsigned rank = loop.getNumLoops();
+    int64_t innermost = tripCount(loop, rank - 1);
+    int64_t threads = innermost <= 0
+                          ? 128
+                          : std::min<int64_t>(128, (innermost + 31) / 32 * 32);
+    llvm::SmallVector<int64_t> tileSizes(rank, 1);
+    tileSizes.back() = threads;
+    auto [blocks, inBlock] =
+        mlir::scf::tileParallelLoop(loop, tileSizes, /*noMinMaxBounds=*/true);
+    llvm::SmallVector<mlir::gpu::ParallelLoopDimMappingAttr> gridMapping,
+        blockMapping;
+    const mlir::gpu::Processor grid[] = {mlir::gpu::Processor::BlockX,
+                                         mlir::gpu::Processor::BlockY,
+                                         mlir::gpu::Processor::BlockZ};
+    for (unsigned d = 0; d < rank; ++d) {
+      unsigned fromInnermost = rank - 1 - d;
+      gridMapping.push_back(dimMapping(fromInnermost < 3
+                                           ? grid[fromInnermost]
+                                           : mlir::gpu::Processor::Sequential));
+      blockMapping.push_back(
+          dimMapping(d + 1 == rank ? mlir::gpu::Processor::ThreadX
+                                   : mlir::gpu::Processor::Sequential));
+    }
+    if (mlir::failed(mlir::gpu::setMappingAttr(blocks, gridMapping)) ||
+        mlir::failed(mlir::gpu::setMappingAttr(inBlock, blockMapping))) {
+      error = "the GPU mapping failed: cannot set a loop's mapping";
+      return false;
+    }
+  }
+  return true;
+}
+
+/// Copies into `launch` the host code's views, constants and index
+/// computations it uses, through chains of them (a subview of a reshape of
+/// a view of the arena), so that the kernel takes the buffer underneath.
+/// Unlike mlir::sinkOperationsIntoLaunchOp, a chain may end at a value the
+/// launch does not use itself yet (the arena argument), which becomes the
+/// kernel's argument.
+void sinkViews(mlir::gpu::LaunchOp launch) {
   auto sinkable = [](mlir::Operation *op) {
     return llvm::isa<mlir::ViewLikeOpInterface>(op) ||
            op->hasTrait<mlir::OpTrait::ConstantLike>() ||
            llvm::isa<mlir::memref::DimOp, mlir::arith::IndexCastOp>(op);
   };
-  bool sunk = true;
-  module.walk([&](mlir::gpu::LaunchOp launch) {
-    if (mlir::failed(mlir::sinkOperationsIntoLaunchOp(launch, sinkable)))
-      sunk = false;
+  mlir::Region &body = launch.getBody();
+  llvm::SetVector<mlir::Value> usedAbove;
+  mlir::getUsedValuesDefinedAbove(body, usedAbove);
+  mlir::OpBuilder builder = mlir::OpBuilder::atBlockBegin(&body.front());
+  mlir::IRMapping copies;
+  std::function<mlir::Value(mlir::Value)> copyInto =
+      [&](mlir::Value value) -> mlir::Value {
+    if (mlir::Value copied = copies.lookupOrNull(value))
+      return copied;
+    mlir::Operation *definition = value.getDefiningOp();
+    if (!definition || !sinkable(definition))
+      return value;
+    for (mlir::Value operand : definition->getOperands())
+      copyInto(operand);
+    builder.clone(*definition, copies); // Maps the results too.
+    return copies.lookup(value);
+  };
+  for (mlir::Value value : usedAbove) {
+    mlir::Value copied = copyInto(value);
+    if (copied != value)
+      mlir::replaceAllUsesInRegionWith(value, copied, body);
+  }
+}
+
+/// Gathers the kernels of every gpu.module of `module` into the first one,
+/// so that a model's device code is one PTX image, and points the launches
+/// at them.
+bool mergeGpuModules(mlir::ModuleOp module, std::string &error) {
+  auto modules = llvm::to_vector(module.getOps<mlir::gpu::GPUModuleOp>());
+  if (modules.size() < 2)
+    return true;
+  mlir::gpu::GPUModuleOp into = modules.front();
+  mlir::SymbolTable table(into);
+  llvm::DenseMap<mlir::Attribute, mlir::SymbolRefAttr> moved;
+  for (mlir::gpu::GPUModuleOp from : llvm::drop_begin(modules)) {
+    for (mlir::Operation &op :
+         llvm::make_early_inc_range(from.getBody()->getOperations())) {
+      auto symbol = llvm::dyn_cast<mlir::SymbolOpInterface>(op);
+      if (!symbol)
+        continue;
+      auto oldRef = mlir::SymbolRefAttr::get(
+          from.getSymNameAttr(),
+          {mlir::FlatSymbolRefAttr::get(symbol.getNameAttr())});
+      op.remove();
+      // insert renames on a clash; kernels are uniquely named by the
+      // outlining, so this only happens to helper symbols.
+      mlir::StringAttr name = table.insert(&op);
+      moved[oldRef] = mlir::SymbolRefAttr::get(
+          into.getSymNameAttr(), {mlir::FlatSymbolRefAttr::get(name)});
+    }
+    from.erase();
+  }
+  bool ok = true;
+  module.walk([&](mlir::gpu::LaunchFuncOp launch) {
+    auto it = moved.find(launch.getKernel());
+    if (it != moved.end())
+      launch.setKernelAttr(it->second);
+    else if (launch.getKernelModuleName() != into.getSymNameAttr())
+      ok = false;
   });
-  if (!sunk) {
-    error = "the GPU mapping failed: cannot move the host "
-            "code's views into a kernel";
+  if (!ok)
+    error = "the kernel gathering left a launch of a kernel it did not move";
+  return ok;
+}
+
+} // namespace
+
+bool mapLoopsToGpu(mlir::ModuleOp module, std::string &error) {
+  copiesToLinalg(module);
+  // Each linalg op becomes parallel loops over its parallel dimensions
+  // with its reductions inside; the attention kernel's foralls become
+  // parallel loops too.
+  if (!runPipeline(module,
+                   "convert-linalg-to-parallel-loops,scf-forall-to-parallel,"
+                   "canonicalize",
+                   "the GPU mapping", error) ||
+      !mapParallelLoops(module, error) ||
+      !runPipeline(module, "convert-parallel-loops-to-gpu,canonicalize",
+                   "the GPU mapping", error))
+    return false;
+  // What is left on the host may not touch device memory: every loop must
+  // have become a kernel.
+  std::string leftOnHost;
+  module.walk([&](mlir::Operation *op) {
+    if (!leftOnHost.empty() || op->getParentOfType<mlir::gpu::LaunchOp>() ||
+        op->getParentOfType<mlir::gpu::GPUModuleOp>())
+      return;
+    if (llvm::isa<mlir::scf::ParallelOp, mlir::scf::ForOp, mlir::memref::LoadOp,
+                  mlir::memref::StoreOp, mlir::memref::CopyOp,
+                  mlir::memref::AllocOp>(op) ||
+        op->getDialect()->getNamespace() == "linalg") {
+      leftOnHost = op->getName().getStringRef().str() + " at " +
+                   locationText(op->getLoc());
+    }
+  });
+  if (!leftOnHost.empty()) {
+    error = "the GPU mapping left host code that would read or write device "
+            "memory: " +
+            leftOnHost;
     return false;
   }
-  return runPipeline(module, "gpu-kernel-outlining", "the kernel outlining",
-                     error);
+  // A kernel takes whole buffers (bare pointers: identity layouts only):
+  // the views the host code made of them (subviews, reshapes) move into
+  // the kernels that use them.
+  module.walk([](mlir::gpu::LaunchOp launch) { sinkViews(launch); });
+  return runPipeline(module, "gpu-kernel-outlining,canonicalize",
+                     "the kernel outlining", error) &&
+         mergeGpuModules(module, error);
+}
+
+bool mapModelToGpu(mlir::ModuleOp module, std::string &error) {
+  return bufferizeModelForGpu(module, error) && mapLoopsToGpu(module, error);
 }
 
 bool emitModelPtx(mlir::ModuleOp module, const GpuTarget &target,
@@ -177,6 +459,122 @@ bool emitModelPtx(mlir::ModuleOp module, const GpuTarget &target,
       !mapModelToGpu(module, error))
     return false;
   return emitPtx(module, target, out, error);
+}
+
+namespace {
+
+/// Adds `bytes` to `module` as a public constant byte array `name` and
+/// its length (without `terminator`) as the i64 `name`_size.
+void addByteGlobal(mlir::OpBuilder &builder, mlir::Location loc,
+                   llvm::StringRef name, const std::string &bytes,
+                   bool terminator) {
+  mlir::MLIRContext *context = builder.getContext();
+  std::string stored = bytes;
+  if (terminator || stored.empty())
+    stored.push_back('\0');
+  auto i8 = mlir::IntegerType::get(context, 8);
+  auto i64 = mlir::IntegerType::get(context, 64);
+  mlir::LLVM::GlobalOp::create(
+      builder, loc, mlir::LLVM::LLVMArrayType::get(i8, stored.size()),
+      /*isConstant=*/true, mlir::LLVM::Linkage::External, name,
+      builder.getStringAttr(stored), /*alignment=*/16);
+  mlir::LLVM::GlobalOp::create(
+      builder, loc, i64, /*isConstant=*/true, mlir::LLVM::Linkage::External,
+      (name + "_size").str(), builder.getI64IntegerAttr(bytes.size()),
+      /*alignment=*/8);
+}
+
+} // namespace
+
+bool lowerModelForGpu(mlir::ModuleOp module, const GpuTarget &target,
+                      GpuModelCode &out, std::string &error) {
+  // The signature the runtime checks counts the tensors and the arena,
+  // not the run context added below.
+  if (!runPipeline(module, "xf-export-signature", "the signature export",
+                   error))
+    return false;
+  std::vector<PtxModule> ptx;
+  if (!emitPtx(module, target, ptx, error))
+    return false;
+  if (ptx.size() != 1) {
+    error = "the GPU lowering produced " + std::to_string(ptx.size()) +
+            " device modules; expected one";
+    return false;
+  }
+  out.ptx = ptx.front().ptx;
+  // ptxas, when the toolkit is there, checks the PTX now rather than when
+  // the driver loads it, and its cubin spares the driver's compilation.
+  out.cubin.clear();
+  out.ptxas = findPtxas();
+  if (!out.ptxas.empty()) {
+    llvm::SmallString<128> cubinPath;
+    if (llvm::sys::fs::createTemporaryFile("xfc-kernels", "cubin", cubinPath)) {
+      error = "cannot create a temporary file for the cubin";
+      return false;
+    }
+    bool assembled = assemblePtx(out.ptxas, out.ptx, target.chip,
+                                 cubinPath.str().str(), error);
+    if (assembled) {
+      auto buffer = llvm::MemoryBuffer::getFile(cubinPath, /*IsText=*/false,
+                                                /*RequiresNullTerminator=*/
+                                                false);
+      if (buffer)
+        out.cubin = (*buffer)->getBuffer().str();
+      else
+        error = "cannot read ptxas's cubin " + cubinPath.str().str();
+      assembled = bool(buffer);
+    }
+    llvm::sys::fs::remove(cubinPath);
+    if (!assembled)
+      return false;
+  }
+
+  // The run context: the last argument of the model function.
+  auto model = module.lookupSymbol<mlir::func::FuncOp>("xf_model");
+  if (!model) {
+    error = "the GPU lowering found no func.func @xf_model";
+    return false;
+  }
+  mlir::OpBuilder builder(module.getContext());
+  auto pointer = mlir::LLVM::LLVMPointerType::get(module.getContext());
+  if (mlir::failed(
+          model.insertArgument(model.getNumArguments(), pointer,
+                               builder.getDictionaryAttr(builder.getNamedAttr(
+                                   "xf.gpu_run", builder.getUnitAttr())),
+                               model.getLoc()))) {
+    error = "the GPU lowering cannot add the run context argument";
+    return false;
+  }
+  if (!runPipeline(
+          module,
+          "xf-gpu-launch-to-runtime,expand-strided-metadata,lower-affine,"
+          "finalize-memref-to-llvm,convert-arith-to-llvm,"
+          "convert-index-to-llvm,"
+          "convert-func-to-llvm{use-bare-ptr-memref-call-conv},"
+          "convert-cf-to-llvm,reconcile-unrealized-casts,"
+          "xf-emit-entry-point,canonicalize",
+          "the host code's lowering", error))
+    return false;
+  out.kernels.clear();
+  if (auto kernels = module->getAttrOfType<mlir::ArrayAttr>("xf.gpu_kernels"))
+    for (mlir::Attribute kernel : kernels)
+      out.kernels.push_back(
+          llvm::cast<mlir::SymbolRefAttr>(kernel).getLeafReference().str());
+  // The device code travels inside the library (docs/gpu.md, "Artifact"):
+  // the PTX (NUL-terminated, as cuModuleLoadData reads it), the cubin
+  // (xfc_gpu_cubin_size 0 when there is none) and the kernel names in
+  // launch-index order, NUL-separated.
+  std::string names;
+  for (const std::string &name : out.kernels)
+    names += name + '\0';
+  builder.setInsertionPointToEnd(module.getBody());
+  mlir::Location loc = module.getLoc();
+  addByteGlobal(builder, loc, "xfc_gpu_ptx", out.ptx, /*terminator=*/true);
+  addByteGlobal(builder, loc, "xfc_gpu_cubin", out.cubin,
+                /*terminator=*/false);
+  addByteGlobal(builder, loc, "xfc_gpu_kernel_names", names,
+                /*terminator=*/false);
+  return true;
 }
 
 std::string findPtxas() {

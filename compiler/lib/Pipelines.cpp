@@ -261,6 +261,10 @@ std::string describeCpuPipeline(const CpuPipelineOptions &opts) {
          bufferStage(opts) + "," + llvmStage(opts) + ")";
 }
 
+std::string describeGpuFrontStages(const CpuPipelineOptions &opts) {
+  return "builtin.module(" + modelStage(opts) + "," + linalgStage(opts) + ")";
+}
+
 bool parseFusionList(const std::string &text,
                      CpuPipelineOptions::FusionOptions &fusion,
                      std::string &error) {

@@ -173,6 +173,12 @@ xfc_status_code cpuResolve(void *handle, const std::string &entrySymbol,
   return XFC_OK;
 }
 
+const void *cpuSymbol(void *handle, const char *name) {
+  auto *cpu = static_cast<CpuHandle *>(handle);
+  dlerror();
+  return dlsym(cpu->library, name);
+}
+
 void cpuClose(void *handle) {
   auto *cpu = static_cast<CpuHandle *>(handle);
   if (!cpu)
@@ -184,8 +190,8 @@ void cpuClose(void *handle) {
 } // namespace
 
 const Backend &cpuBackend() {
-  static const Backend backend = {"cpu",    cpuOpen,    cpuRun,
-                                  cpuClose, cpuResolve, cpuRunEntry};
+  static const Backend backend = {"cpu",      cpuOpen,     cpuRun,   cpuClose,
+                                  cpuResolve, cpuRunEntry, cpuSymbol};
   return backend;
 }
 

@@ -60,6 +60,10 @@ struct Backend {
 
   /// As `run`, calling an entry point from `resolve`.
   void (*runEntry)(void *handle, void *entry, void **args, int32_t numThreads);
+
+  /// The address of the library's symbol `name`, or null when it has
+  /// none (a GPU artifact's embedded device code, docs/gpu.md).
+  const void *(*symbol)(void *handle, const char *name);
 };
 
 /// The backend for host shared libraries (dlopen + dlsym).

@@ -102,8 +102,11 @@ bool loadGpuModule(const cuda::Driver *driver, cuda::CUdevice device,
     error = "the model was compiled for " + image.chip +
             " (compute capability " + capabilityText(chipMajor, chipMinor) +
             (specific ? " only" : " or later") + "); " + deviceText +
-            " cannot run it: compile with --gpu-arch=sm_" +
-            std::to_string(major) + std::to_string(minor);
+            " cannot run it: " +
+            (major < 8 ? std::string("xfc's GPU code needs compute capability "
+                                     "8.0 or later")
+             : major == 8 ? std::string("compile with --gpu-arch=sm_80")
+                          : "compile with --gpu-arch=sm_90");
     return false;
   } else if (!driverCompilesPtx) {
     error = "the model's PTX is ISA version " +

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <limits>
 #include <set>
 
@@ -540,6 +541,37 @@ void parseBuckets(const Json &list, Manifest &out) {
   }
 }
 
+/// The "gpu" object of a GPU artifact (docs/gpu.md, "Artifact").
+void parseGpu(const Json &gpu, Manifest &out) {
+  const std::string path = "$.gpu";
+  requireObject(gpu, path);
+  ManifestGpu &device = out.gpu;
+  device.chip = getString(gpu, path, "chip");
+  if (device.chip != "sm_80" && device.chip != "sm_90" &&
+      device.chip != "sm_90a")
+    fail(path + ".chip", "sm_80, sm_90 or sm_90a", gpu.at("chip"));
+  // "M.m", one digit each, as PTX's .version directive writes it.
+  std::string version = getString(gpu, path, "ptx_version");
+  if (version.size() != 3 || !std::isdigit((unsigned char)version[0]) ||
+      version[1] != '.' || !std::isdigit((unsigned char)version[2]))
+    fail(path + ".ptx_version", "a PTX ISA version such as \"7.8\"",
+         gpu.at("ptx_version"));
+  device.ptxVersion = (version[0] - '0') * 10 + (version[2] - '0');
+  device.ptxBytes = getNonNegative(gpu, path, "ptx_bytes");
+  if (device.ptxBytes == 0)
+    fail(path + ".ptx_bytes", "a positive size", gpu.at("ptx_bytes"));
+  device.cubinBytes = getNonNegative(gpu, path, "cubin_bytes");
+  const Json &kernels = getArray(gpu, path, "kernels");
+  if (kernels.empty())
+    fail(path + ".kernels", "a non-empty list of kernel names", kernels);
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    if (!kernels[i].is_string() || kernels[i].get<std::string>().empty())
+      fail(path + ".kernels[" + std::to_string(i) + "]", "a kernel name",
+           kernels[i]);
+    device.kernels.push_back(kernels[i].get<std::string>());
+  }
+}
+
 void parseRoot(const Json &root, Manifest &out) {
   requireObject(root, "$");
   // Format and version first: a newer manifest may differ in every other
@@ -630,6 +662,17 @@ void parseRoot(const Json &root, Manifest &out) {
       failMessage("$.buckets", "buckets and segment_memory exclude each "
                                "other");
     parseBuckets(root.at("buckets"), out);
+  }
+  if (root.contains("gpu")) {
+    if (v < 7)
+      fail("$.gpu",
+           "no gpu in format_version " + std::to_string(v) +
+               " (it is new in 7)",
+           root.at("gpu"));
+    if (out.segmentMemory.memoryLength > 0 || !out.buckets.empty())
+      failMessage("$.gpu", "a GPU model has no segment_memory and no "
+                           "buckets");
+    parseGpu(root.at("gpu"), out);
   }
 }
 

@@ -30,7 +30,7 @@ namespace xfc {
 ///    artifact stays readable by format-4 runtimes.
 /// 6: the optional buckets section and the tensors' dims (one entry point
 ///    per shape, `xfc compile --buckets`); written only for such artifacts.
-inline constexpr int64_t kManifestFormatVersion = 6;
+inline constexpr int64_t kManifestFormatVersion = 7;
 /// The oldest format this runtime still reads (5 without segment_memory
 /// is exactly 4).
 inline constexpr int64_t kOldestManifestFormatVersion = 4;
@@ -100,6 +100,15 @@ struct ManifestTarget {
   std::vector<std::string> features;
 };
 
+/// The device code of a GPU artifact (the "gpu" object, format 7): it is
+/// inside the library; these are its expected sizes and kernels.
+struct ManifestGpu {
+  std::string chip;   ///< "sm_80", "sm_90" or "sm_90a"; empty: a CPU model.
+  int ptxVersion = 0; ///< The PTX ISA version times ten ("7.8" is 78).
+  uint64_t ptxBytes = 0, cubinBytes = 0;
+  std::vector<std::string> kernels; ///< By the host code's launch index.
+};
+
 /// A validated manifest.json.
 struct Manifest {
   int64_t formatVersion = 0;
@@ -129,6 +138,8 @@ struct Manifest {
   /// The buckets, smallest first; the last one's shapes are `inputs` and
   /// `outputs`, its entry point `entrySymbol`. Empty: one shape.
   std::vector<ManifestBucket> buckets;
+  /// Set for a model compiled for a GPU (--target=cuda).
+  ManifestGpu gpu;
   /// compile_options' batch, seq_len and tgt_len (0 when absent).
   int64_t compiledBatch = 0, compiledSeqLen = 0, compiledTgtLen = 0;
 

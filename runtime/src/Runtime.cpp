@@ -16,6 +16,7 @@
 #include "xfc/runtime.h"
 
 #include "CpuBackend.h"
+#include "GpuModel.h"
 #include "Manifest.h"
 #include "Status.h"
 #include "xfc/Support/Checksum.h"
@@ -67,8 +68,15 @@ struct xfc_model_s {
   std::vector<uint64_t> inputPadBytes, outputPadBytes;
   /// Some tensor runs along the target sequence (an encoder_decoder).
   bool hasTarget = false;
+  /// A model compiled for a GPU: its device side, the host schedule's
+  /// entry point, and "cuda:N" (xfc_model_device).
+  std::unique_ptr<xfc::GpuModel> gpu;
+  xfc::GpuEntry gpuEntry = nullptr;
+  std::string device = "cpu";
 
   ~xfc_model_s() {
+    if (gpu)
+      xfc::closeGpuModel(*gpu);
     if (backend && backendHandle)
       backend->close(backendHandle);
     if (mapping)
@@ -107,8 +115,16 @@ struct xfc_context_s {
   /// padded and outputs land before their valid part is copied out.
   void *padBlock = nullptr;
   std::vector<void *> inputPads, outputPads;
+  /// A GPU model's context: its stream and device buffers; `args` then
+  /// holds device pointers and, last, the run context.
+  std::unique_ptr<xfc::GpuContext> gpu;
+  /// The caller's buffers of a GPU run (filled per run, never resized).
+  std::vector<const void *> gpuInputs;
+  std::vector<void *> gpuOutputs;
 
   ~xfc_context_s() {
+    if (gpu)
+      xfc::destroyGpuContext(*model->gpu, *gpu);
     std::free(arena);
     std::free(memoryBlock);
     std::free(padBlock);
@@ -315,6 +331,74 @@ size_t profileWords(const xfc::Manifest &manifest) {
   return 2 + 2 * manifest.kernels.size();
 }
 
+/// The device side of a model compiled for a GPU: the device code the
+/// library embeds (checked against the manifest), loaded on GPU
+/// `ordinal`, and the weights uploaded.
+xfc_status openGpuSide(xfc_model &model, int32_t ordinal) {
+  const xfc::Manifest &manifest = model.manifest;
+  auto failure = [&](xfc_status_code code, const std::string &message) {
+    return makeStatus(code, "artifact " + model.folder + ": " + message);
+  };
+  const xfc::Backend &backend = *model.backend;
+  auto bytes = [&](const char *name, uint64_t expected, std::string &out,
+                   std::string &error) {
+    const void *data = backend.symbol(model.backendHandle, name);
+    std::string sizeName = std::string(name) + "_size";
+    const void *size = backend.symbol(model.backendHandle, sizeName.c_str());
+    if (!data || !size) {
+      error = "the compiled library has no " +
+              std::string(data ? sizeName : name) +
+              " (it was not compiled with --target=cuda)";
+      return false;
+    }
+    uint64_t actual = *static_cast<const uint64_t *>(size);
+    if (expected != UINT64_MAX && actual != expected) {
+      error = "the compiled library's " + std::string(name) + " has " +
+              std::to_string(actual) + " bytes, the manifest says " +
+              std::to_string(expected);
+      return false;
+    }
+    out.assign(static_cast<const char *>(data), actual);
+    return true;
+  };
+  xfc::GpuImage image;
+  image.chip = manifest.gpu.chip;
+  image.ptxVersion = manifest.gpu.ptxVersion;
+  std::string names, error;
+  if (!bytes("xfc_gpu_ptx", manifest.gpu.ptxBytes, image.ptx, error) ||
+      !bytes("xfc_gpu_cubin", manifest.gpu.cubinBytes, image.cubin, error) ||
+      !bytes("xfc_gpu_kernel_names", UINT64_MAX, names, error))
+    return failure(XFC_INVALID_ARTIFACT, error);
+  for (size_t start = 0; start < names.size();) {
+    size_t end = names.find('\0', start);
+    if (end == std::string::npos)
+      end = names.size();
+    image.kernels.push_back(names.substr(start, end - start));
+    start = end + 1;
+  }
+  if (image.kernels != manifest.gpu.kernels)
+    return failure(XFC_INVALID_ARTIFACT,
+                   "the compiled library launches " +
+                       std::to_string(image.kernels.size()) +
+                       " kernels that differ from the manifest's " +
+                       std::to_string(manifest.gpu.kernels.size()) +
+                       ": the manifest does not belong to this library");
+  model.gpuEntry = reinterpret_cast<xfc::GpuEntry>(const_cast<void *>(
+      backend.symbol(model.backendHandle, manifest.entrySymbol.c_str())));
+  std::vector<uint64_t> sizes;
+  for (const xfc::ManifestWeight &weight : manifest.weights)
+    sizes.push_back(weight.sizeBytes);
+  std::vector<const void *> host(model.weightPointers.begin(),
+                                 model.weightPointers.end());
+  auto device = std::make_unique<xfc::GpuModel>();
+  if (!xfc::openGpuModel(ordinal, image, host, sizes, *device, error))
+    return failure(XFC_UNSUPPORTED, "cannot open the model on GPU " +
+                                        std::to_string(ordinal) + ": " + error);
+  model.gpu = std::move(device);
+  model.device = "cuda:" + std::to_string(ordinal);
+  return nullptr;
+}
+
 xfc_status openModel(const char *path, const xfc_model_options *options,
                      xfc_model **outModel) {
   if (!outModel)
@@ -325,6 +409,7 @@ xfc_status openModel(const char *path, const xfc_model_options *options,
     return makeStatus(XFC_INVALID_ARGUMENT,
                       "xfc_model_open: path is NULL or empty");
   bool skipCpuCheck = false;
+  int32_t gpuDevice = 0;
   if (options) {
     if (options->struct_size < sizeof(uint32_t))
       return makeStatus(XFC_INVALID_ARGUMENT,
@@ -336,6 +421,9 @@ xfc_status openModel(const char *path, const xfc_model_options *options,
     if (options->struct_size >= offsetof(xfc_model_options, skip_cpu_check) +
                                     sizeof(options->skip_cpu_check))
       skipCpuCheck = options->skip_cpu_check != 0;
+    if (options->struct_size >=
+        offsetof(xfc_model_options, gpu_device) + sizeof(options->gpu_device))
+      gpuDevice = options->gpu_device;
   }
 
   const std::string folder = path;
@@ -430,7 +518,12 @@ xfc_status openModel(const char *path, const xfc_model_options *options,
   arguments.push_back({"(arena)", manifest.buckets.empty()
                                       ? manifest.arenaBytes
                                       : manifest.buckets.back().arenaBytes});
-  arguments.push_back({"(profile)", profileWords(manifest) * sizeof(int64_t)});
+  // A GPU model's host schedule takes the run context instead of the
+  // profile buffer (not in the signature: it is no tensor).
+  const bool gpu = !manifest.gpu.chip.empty();
+  if (!gpu)
+    arguments.push_back(
+        {"(profile)", profileWords(manifest) * sizeof(int64_t)});
   const xfc::Backend &backend = xfc::cpuBackend();
   void *handle = nullptr;
   code = backend.open(folder + "/" + manifest.library, manifest.entrySymbol,
@@ -439,6 +532,10 @@ xfc_status openModel(const char *path, const xfc_model_options *options,
     return failure(code, error);
   model->backend = &backend;
   model->backendHandle = handle;
+  if (gpu) {
+    if (xfc_status status = openGpuSide(*model, gpuDevice))
+      return status;
+  }
 
   // Every bucket's entry point, checked against its own signature: the
   // same weights, its own input, output and arena sizes.
@@ -723,6 +820,9 @@ xfc_status createPadBuffers(xfc_context &context) {
   return nullptr;
 }
 
+xfc_status createGpuContext(std::unique_ptr<xfc_context> context,
+                            bool profiling, xfc_context **outContext);
+
 xfc_status createContext(const xfc_model *model,
                          const xfc_context_options *options,
                          xfc_context **outContext) {
@@ -758,6 +858,8 @@ xfc_status createContext(const xfc_model *model,
   auto context = std::make_unique<xfc_context>();
   context->model = model;
   context->numThreads = resolveThreads(numThreads);
+  if (model->gpu)
+    return createGpuContext(std::move(context), profiling, outContext);
   // Rounded up to the alignment, as aligned_alloc requires, and never
   // empty, so the entry point always gets a valid pointer.
   uint64_t bytes = model->manifest.arenaBytes;
@@ -789,6 +891,42 @@ xfc_status createContext(const xfc_model *model,
   context->profile[0] = profiling ? 1 : 0;
   context->args[context->args.size() - 2] = context->arena;
   context->args.back() = context->profile.data();
+  *outContext = context.release();
+  return nullptr;
+}
+
+/// createContext for a GPU model: the device block and stream, and the
+/// argument array of device pointers with the run context last.
+xfc_status createGpuContext(std::unique_ptr<xfc_context> context,
+                            bool profiling, xfc_context **outContext) {
+  const xfc_model &model = *context->model;
+  const xfc::Manifest &manifest = model.manifest;
+  if (profiling)
+    return makeStatus(XFC_UNSUPPORTED,
+                      "xfc_context_create: profiling is not available for "
+                      "models compiled for a GPU");
+  std::vector<uint64_t> inputBytes, outputBytes;
+  for (const xfc::ManifestTensor &tensor : manifest.inputs)
+    inputBytes.push_back(tensor.sizeBytes);
+  for (const xfc::ManifestTensor &tensor : manifest.outputs)
+    outputBytes.push_back(tensor.sizeBytes);
+  auto device = std::make_unique<xfc::GpuContext>();
+  std::string error;
+  if (!xfc::createGpuContext(*model.gpu, manifest.arenaBytes, inputBytes,
+                             outputBytes, *device, error))
+    return makeStatus(XFC_UNSUPPORTED, "xfc_context_create: " + error);
+  context->gpu = std::move(device);
+  std::vector<void *> &args = context->args;
+  args = context->gpu->inputs;
+  args.insert(args.end(), model.gpu->weightPointers.begin(),
+              model.gpu->weightPointers.end());
+  args.insert(args.end(), context->gpu->outputs.begin(),
+              context->gpu->outputs.end());
+  args.push_back(context->gpu->arena);
+  args.push_back(&context->gpu->run);
+  context->gpuInputs.assign(manifest.inputs.size(), nullptr);
+  context->gpuOutputs.assign(manifest.outputs.size(), nullptr);
+  context->profile.assign(profileWords(manifest), 0);
   *outContext = context.release();
   return nullptr;
 }
@@ -837,6 +975,18 @@ xfc_status runContext(const char *function, xfc_context *context,
   if (xfc_status status = checkInputRanges(function, *model, inputs))
     return status;
 
+  if (model->gpu) {
+    for (size_t i = 0; i < numInputs; ++i)
+      context->gpuInputs[i] = inputs[i].data;
+    for (size_t i = 0; i < numOutputs; ++i)
+      context->gpuOutputs[i] = outputs[i].data;
+    std::string error;
+    if (!xfc::runGpuContext(*model->gpu, *context->gpu, model->gpuEntry,
+                            context->args.data(), context->gpuInputs,
+                            context->gpuOutputs, error))
+      return makeStatus(XFC_INTERNAL, std::string(function) + ": " + error);
+    return nullptr;
+  }
   void **args = context->args.data();
   for (size_t i = 0; i < numInputs; ++i)
     args[i] = inputs[i].data;
@@ -1214,6 +1364,7 @@ void xfc_model_options_initialize(xfc_model_options *options) {
   std::memset(options, 0, sizeof(*options));
   options->struct_size = sizeof(*options);
   options->skip_cpu_check = 0;
+  options->gpu_device = 0;
 }
 
 xfc_status xfc_model_open(const char *path, const xfc_model_options *options,
@@ -1223,6 +1374,10 @@ xfc_status xfc_model_open(const char *path, const xfc_model_options *options,
 }
 
 void xfc_model_destroy(xfc_model *model) { delete model; }
+
+const char *xfc_model_device(const xfc_model *model) {
+  return model ? model->device.c_str() : "";
+}
 
 xfc_status xfc_model_verify(const xfc_model *model) {
   return guarded("xfc_model_verify", [&] { return verifyModel(model); });

@@ -53,6 +53,11 @@ const char *kUsage = R"(usage:
                              runs take any length up to the largest, padded
                              to the smallest bucket that holds it
       --cpu CPU              native (default), x86-64, x86-64-v2, x86-64-v3, x86-64-v4
+                             (with --target=cuda: the host code's CPU)
+      --target=cpu|cuda      what the model runs on (default cpu); cuda
+                             compiles its kernels to PTX (docs/gpu.md)
+      --gpu-arch=ARCH        with --target=cuda: sm_90 (default), sm_80, or
+                             sm_90a
       --no-transpose-weights keep linear weights in [out, in] layout
       --fusion=all|none|LIST graph fusions to run (default all); LIST is
                              comma-separated from qkv, epilogue,
@@ -161,6 +166,7 @@ int runCompile(const std::vector<std::string> &args) {
   bool fusionGiven = false;
   request.shapes.seqLen = 0; // The spec-dependent default.
   std::string bucketText;
+  std::string targetText = "cpu", gpuArch;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i];
     // `--name=value` for the options that document that form.
@@ -180,7 +186,8 @@ int runCompile(const std::vector<std::string> &args) {
       continue;
     }
     if (a.rfind("--fusion=", 0) == 0 || a.rfind("--ffn-chunk=", 0) == 0 ||
-        a.rfind("--attention=", 0) == 0 || a.rfind("--buckets=", 0) == 0) {
+        a.rfind("--attention=", 0) == 0 || a.rfind("--buckets=", 0) == 0 ||
+        a.rfind("--target=", 0) == 0 || a.rfind("--gpu-arch=", 0) == 0) {
       size_t eq = a.find('=');
       inlineValue = a.substr(eq + 1);
       a = a.substr(0, eq);
@@ -226,6 +233,13 @@ int runCompile(const std::vector<std::string> &args) {
     } else if (a == "--cpu") {
       if (!value(request.cpu))
         return usageError("--cpu expects a CPU name");
+    } else if (a == "--target") {
+      if (!value(targetText) || (targetText != "cpu" && targetText != "cuda"))
+        return usageError("--target expects cpu or cuda, found '" + targetText +
+                          "'");
+    } else if (a == "--gpu-arch") {
+      if (!value(gpuArch) || gpuArch.empty())
+        return usageError("--gpu-arch expects sm_80, sm_90 or sm_90a");
     } else if (a == "--dump-ir") {
       if (!value(request.dumpIRDir))
         return usageError("--dump-ir expects a folder");
@@ -285,6 +299,10 @@ int runCompile(const std::vector<std::string> &args) {
   if (fusionGiven && !request.fusionPlanPath.empty())
     return usageError("--fusion and --fusion-plan both choose the fusions; "
                       "give one of them");
+  if (targetText == "cuda")
+    request.gpuArch = gpuArch.empty() ? "sm_90" : gpuArch;
+  else if (!gpuArch.empty())
+    return usageError("--gpu-arch needs --target=cuda");
 
   if (!bucketText.empty()) {
     if (request.shapes.seqLen != 0 || request.shapes.tgtLen != 0)

@@ -58,7 +58,9 @@
 extern "C" {
 #endif
 
-/* 9: encoder-decoder generation and beam search:
+/* 10: models compiled for a GPU (--target=cuda) open and run through the
+ *     same calls; xfc_model_options.gpu_device, xfc_model_device.
+ * 9: encoder-decoder generation and beam search:
  *    xfc_generator_source_length, xfc_generator_prefill_source,
  *    xfc_generator_reorder, xfc_beam_options, xfc_beam_options_initialize,
  *    xfc_generator_beam_search.
@@ -75,7 +77,7 @@ extern "C" {
  * 4: xfc_model_verify.
  * 3: kernels (xfc_model_kernel_info), profiling (enable_profiling,
  *    xfc_context_get_profile). */
-#define XFC_RUNTIME_API_VERSION 9
+#define XFC_RUNTIME_API_VERSION 10
 
 /* Marks the exported functions of libxfc_runtime.so. */
 #if defined(__GNUC__)
@@ -151,6 +153,9 @@ typedef struct xfc_model_options {
   /* Non-zero: skip the check that this CPU has every feature the artifact
    * was compiled for. Running then may die with an illegal instruction. */
   int32_t skip_cpu_check;
+  /* The GPU a model compiled with --target=cuda runs on: its index among
+   * xfc_gpu_count's (default 0). Ignored for CPU models. */
+  int32_t gpu_device;
 } xfc_model_options;
 
 XFC_API void xfc_model_options_initialize(xfc_model_options *options);
@@ -167,6 +172,10 @@ XFC_API void xfc_model_options_initialize(xfc_model_options *options);
 XFC_API xfc_status xfc_model_open(const char *path,
                                   const xfc_model_options *options,
                                   xfc_model **out_model);
+
+/* What the model runs on: "cpu", or "cuda:N" (GPU N, for a model compiled
+ * with --target=cuda). The string lives as long as the model. */
+XFC_API const char *xfc_model_device(const xfc_model *model);
 
 /* Releases everything xfc_model_open acquired. NULL is allowed. */
 XFC_API void xfc_model_destroy(xfc_model *model);

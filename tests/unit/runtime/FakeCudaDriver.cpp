@@ -5,14 +5,18 @@
 // XFC_LIBCUDA, so the driver paths (device queries, every failure's
 // message) are tested on machines without a GPU. It reports
 // XFC_FAKE_CUDA_DEVICES devices (default 1) and makes the call named by
-// XFC_FAKE_CUDA_FAIL=call:code return that code. Built with
+// XFC_FAKE_CUDA_FAIL=call:code return that code (call:code:n: its n-th
+// call only). Built with
 // XFC_FAKE_CUDA_OLD it lacks cuLaunchKernel, as a too-old driver would.
 // XFC_FAKE_CUDA_CC ("8.6") and XFC_FAKE_CUDA_VERSION (12040) set the
 // device's compute capability and the driver's version. Nothing here runs
-// kernels: modules "load" any image, the memory calls answer
-// CUDA_ERROR_NOT_SUPPORTED, and cuLaunchKernel hands each launch to the
-// hook a test installs (xfc_fake_cuda_set_launch_hook), or answers
-// CUDA_ERROR_NOT_SUPPORTED without one.
+// kernels: modules "load" any image and name each function they are asked
+// for (xfc_fake_cuda_function_name), device memory is host memory (so a
+// test reads what was uploaded), streams are tokens and copies happen at
+// once, and cuLaunchKernel hands each launch to the hook a test installs
+// (xfc_fake_cuda_set_launch_hook), or answers CUDA_ERROR_NOT_SUPPORTED
+// without one. xfc_fake_cuda_live_allocations and
+// xfc_fake_cuda_live_streams tell a test what is still held.
 //
 //===----------------------------------------------------------------------===//
 #include "FakeCudaDriver.h"
@@ -20,6 +24,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
 #include <string>
 
 namespace {
@@ -28,13 +36,25 @@ using CUresult = int;
 constexpr CUresult kSuccess = 0, kInvalidValue = 1, kInvalidDevice = 101,
                    kNotFound = 500, kNotSupported = 801;
 
-/// The code XFC_FAKE_CUDA_FAIL assigns to `call`, or kSuccess.
+/// The code XFC_FAKE_CUDA_FAIL ("call:code", or "call:code:n" for the
+/// n-th call only, counting from 1) assigns to this call of `call`, or
+/// kSuccess.
 CUresult injected(const char *call) {
+  static std::mutex countsMutex;
+  static std::map<std::string, int> counts;
+  int nth = 0;
+  {
+    std::lock_guard<std::mutex> lock(countsMutex);
+    nth = ++counts[call];
+  }
   const char *spec = std::getenv("XFC_FAKE_CUDA_FAIL");
   if (!spec)
     return kSuccess;
   const char *colon = std::strchr(spec, ':');
   if (!colon || std::string(spec, colon) != call)
+    return kSuccess;
+  const char *second = std::strchr(colon + 1, ':');
+  if (second && std::atoi(second + 1) != nth)
     return kSuccess;
   return std::atoi(colon + 1);
 }
@@ -152,20 +172,40 @@ cuDeviceTotalMem_v2(size_t *bytes, int) {
   return kSuccess;
 }
 
-#define XFC_FAKE_UNSUPPORTED(name)                                           \
-  __attribute__((visibility("default"))) CUresult name() {                   \
-    return kNotSupported;                                                    \
-  }
-XFC_FAKE_UNSUPPORTED(cuDevicePrimaryCtxRetain)
-XFC_FAKE_UNSUPPORTED(cuDevicePrimaryCtxRelease_v2)
-XFC_FAKE_UNSUPPORTED(cuCtxSetCurrent)
+// The primary context is a token; retains and releases are counted.
+static char contextToken;
+static int retainedContexts = 0;
+__attribute__((visibility("default"))) int xfc_fake_cuda_retained_contexts() {
+  return retainedContexts;
+}
+__attribute__((visibility("default"))) CUresult
+cuDevicePrimaryCtxRetain(xfc::cuda::CUcontext *context, int device) {
+  XFC_FAKE_CALL(cuDevicePrimaryCtxRetain);
+  if (device < 0 || device >= deviceCount())
+    return kInvalidDevice;
+  *context = reinterpret_cast<xfc::cuda::CUcontext>(&contextToken);
+  ++retainedContexts;
+  return kSuccess;
+}
+__attribute__((visibility("default"))) CUresult
+cuDevicePrimaryCtxRelease_v2(int) {
+  XFC_FAKE_CALL(cuDevicePrimaryCtxRelease);
+  --retainedContexts;
+  return kSuccess;
+}
+__attribute__((visibility("default"))) CUresult
+cuCtxSetCurrent(xfc::cuda::CUcontext context) {
+  XFC_FAKE_CALL(cuCtxSetCurrent);
+  return context ? kSuccess : kInvalidValue;
+}
 
 // Modules: loading keeps the image's address (the test compares it with
 // the PTX's or the cubin's) and counts the modules loaded and not
-// unloaded; a function named "missing" is not found.
+// unloaded; a function named "missing" is not found, any other is its
+// name.
 static const void *loadedImage = nullptr;
 static int loadedModules = 0;
-static char moduleToken, functionToken;
+static char moduleToken;
 using xfc::cuda::CUfunction;
 using xfc::cuda::CUmodule;
 
@@ -192,21 +232,97 @@ __attribute__((visibility("default"))) CUresult cuModuleUnload(CUmodule) {
   return kSuccess;
 }
 
+// Functions are their names, kept for the process.
+static std::mutex fakeMutex;
+static std::deque<std::string> functionNames;
+
 __attribute__((visibility("default"))) CUresult
 cuModuleGetFunction(CUfunction *function, CUmodule, const char *name) {
   XFC_FAKE_CALL(cuModuleGetFunction);
   if (std::string(name) == "missing")
     return kNotFound;
-  *function = reinterpret_cast<CUfunction>(&functionToken);
+  std::lock_guard<std::mutex> lock(fakeMutex);
+  for (std::string &known : functionNames)
+    if (known == name) {
+      *function = reinterpret_cast<CUfunction>(&known);
+      return kSuccess;
+    }
+  functionNames.emplace_back(name);
+  *function = reinterpret_cast<CUfunction>(&functionNames.back());
   return kSuccess;
 }
-XFC_FAKE_UNSUPPORTED(cuMemAlloc_v2)
-XFC_FAKE_UNSUPPORTED(cuMemFree_v2)
-XFC_FAKE_UNSUPPORTED(cuMemcpyHtoDAsync_v2)
-XFC_FAKE_UNSUPPORTED(cuMemcpyDtoHAsync_v2)
-XFC_FAKE_UNSUPPORTED(cuStreamCreate)
-XFC_FAKE_UNSUPPORTED(cuStreamSynchronize)
-XFC_FAKE_UNSUPPORTED(cuStreamDestroy_v2)
+__attribute__((visibility("default"))) const char *
+xfc_fake_cuda_function_name(CUfunction function) {
+  return reinterpret_cast<const std::string *>(function)->c_str();
+}
+
+// Device memory is host memory; allocations and streams are counted.
+static std::set<void *> allocations;
+static int liveStreams = 0;
+__attribute__((visibility("default"))) int xfc_fake_cuda_live_allocations() {
+  std::lock_guard<std::mutex> lock(fakeMutex);
+  return int(allocations.size());
+}
+__attribute__((visibility("default"))) int xfc_fake_cuda_live_streams() {
+  return liveStreams;
+}
+__attribute__((visibility("default"))) CUresult
+cuMemAlloc_v2(xfc::cuda::CUdeviceptr *pointer, size_t bytes) {
+  XFC_FAKE_CALL(cuMemAlloc);
+  if (bytes == 0)
+    return kInvalidValue;
+  // cuMemAlloc's alignment.
+  void *memory = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
+  if (!memory)
+    return 2; // CUDA_ERROR_OUT_OF_MEMORY
+  std::lock_guard<std::mutex> lock(fakeMutex);
+  allocations.insert(memory);
+  *pointer = reinterpret_cast<uintptr_t>(memory);
+  return kSuccess;
+}
+__attribute__((visibility("default"))) CUresult
+cuMemFree_v2(xfc::cuda::CUdeviceptr pointer) {
+  XFC_FAKE_CALL(cuMemFree);
+  void *memory = reinterpret_cast<void *>(uintptr_t(pointer));
+  std::lock_guard<std::mutex> lock(fakeMutex);
+  if (!allocations.erase(memory))
+    return kInvalidValue;
+  std::free(memory);
+  return kSuccess;
+}
+__attribute__((visibility("default"))) CUresult
+cuMemcpyHtoDAsync_v2(xfc::cuda::CUdeviceptr destination, const void *source,
+                     size_t bytes, xfc::cuda::CUstream) {
+  XFC_FAKE_CALL(cuMemcpyHtoDAsync);
+  std::memcpy(reinterpret_cast<void *>(uintptr_t(destination)), source, bytes);
+  return kSuccess;
+}
+__attribute__((visibility("default"))) CUresult
+cuMemcpyDtoHAsync_v2(void *destination, xfc::cuda::CUdeviceptr source,
+                     size_t bytes, xfc::cuda::CUstream) {
+  XFC_FAKE_CALL(cuMemcpyDtoHAsync);
+  std::memcpy(destination, reinterpret_cast<void *>(uintptr_t(source)), bytes);
+  return kSuccess;
+}
+static char streamToken;
+__attribute__((visibility("default"))) CUresult
+cuStreamCreate(xfc::cuda::CUstream *stream, unsigned) {
+  XFC_FAKE_CALL(cuStreamCreate);
+  *stream = reinterpret_cast<xfc::cuda::CUstream>(&streamToken);
+  ++liveStreams;
+  return kSuccess;
+}
+__attribute__((visibility("default"))) CUresult
+cuStreamSynchronize(xfc::cuda::CUstream) {
+  XFC_FAKE_CALL(cuStreamSynchronize);
+  return kSuccess;
+}
+__attribute__((visibility("default"))) CUresult
+cuStreamDestroy_v2(xfc::cuda::CUstream) {
+  XFC_FAKE_CALL(cuStreamDestroy);
+  --liveStreams;
+  return kSuccess;
+}
 #ifndef XFC_FAKE_CUDA_OLD
 static FakeLaunchHook launchHook = nullptr;
 static int launchAttempts = 0;

@@ -107,6 +107,14 @@ struct ArtifactTensorDims {
   std::string lengthsOf;
 };
 
+/// The device half of a GPU artifact (the manifest's "gpu" object, format
+/// 7): the code is inside the library (docs/gpu.md, "Artifact").
+struct ArtifactGpu {
+  std::string chip;   ///< "sm_80", "sm_90", "sm_90a"; empty: a CPU artifact.
+  int ptxVersion = 0; ///< The PTX ISA version times ten.
+  uint64_t ptxBytes = 0, cubinBytes = 0;
+  std::vector<std::string> kernels; ///< By launch index.
+};
 /// Everything the manifest records besides the interface.
 struct ManifestInfo {
   std::string modelName;
@@ -136,6 +144,8 @@ struct ManifestInfo {
   std::string tokenizerJson;
   std::string vocabFile = "vocab.txt";
   uint64_t vocabSizeBytes = 0, vocabChecksum = 0;
+  /// Set for a GPU artifact.
+  ArtifactGpu gpu;
 };
 
 /// Writes `text` to `path` (replacing it); false with `error` naming the

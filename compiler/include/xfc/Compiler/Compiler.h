@@ -56,6 +56,11 @@ struct CompileRequest {
   /// OUT/prefill and OUT/decode, over a key/value cache of this many
   /// positions (0: the spec's max_seq_len); docs/generation.md.
   int64_t generateCapacity = -1;
+  /// Non-empty: compile for an NVIDIA GPU of this architecture ("sm_80",
+  /// "sm_90", "sm_90a"; `xfc compile --target=cuda --gpu-arch`) instead of
+  /// the CPU (docs/gpu.md, "Artifact"). `cpu` still chooses the host code's
+  /// target.
+  std::string gpuArch;
 };
 
 /// Where the compile time went, in seconds per step, in order.

@@ -50,6 +50,17 @@ struct PtxModule {
 bool emitPtx(mlir::ModuleOp module, const GpuTarget &target,
              std::vector<PtxModule> &out, std::string &error);
 
+/// The first half of mapModelToGpu: bufferization with identity layouts,
+/// the result as an out-parameter, and xf-plan-memory's arena (an
+/// argument of the model function the runtime allocates on the device).
+bool bufferizeModelForGpu(mlir::ModuleOp module, std::string &error);
+/// The second half: whole-buffer copies as linalg.copy, linalg ops as
+/// parallel loops, each outermost loop a kernel (parallel loops nested in
+/// it sequential in the thread; its innermost dimension in blocks of up to
+/// 128 threads, the other dimensions the grid), the host code's views
+/// moved into the kernels, outlined, and all kernels gathered in one
+/// gpu.module. Refuses to leave host code that touches device memory.
+bool mapLoopsToGpu(mlir::ModuleOp module, std::string &error);
 /// Maps a model's linalg-stage module (xf-linalg-stage without CPU tiling:
 /// linalg ops and the fused attention's loops, on tensors) to the GPU with
 /// the generic mapping of docs/gpu.md ("Every kernel to PTX"): bufferized,
@@ -63,6 +74,30 @@ bool mapModelToGpu(mlir::ModuleOp module, std::string &error);
 bool emitModelPtx(mlir::ModuleOp module, const GpuTarget &target,
                   std::vector<PtxModule> &out, std::string &error);
 
+/// A model's device code, as the GPU artifact embeds it.
+struct GpuModelCode {
+  std::string ptx;   ///< Every kernel, one PTX module.
+  std::string cubin; ///< ptxas's output for the chip; empty without ptxas.
+  std::string ptxas; ///< The ptxas that made the cubin; empty without.
+  /// The kernels' names by the host code's launch indices.
+  std::vector<std::string> kernels;
+};
+/// The back half of a GPU compile, after mapLoopsToGpu: exports the
+/// signature (inputs, weights, outputs, arena), lowers the device code to
+/// PTX (and to a cubin when ptxas is found, which also checks it), adds
+/// the run context as the model function's last argument, turns the
+/// launches into runtime calls (xf-gpu-launch-to-runtime), lowers the
+/// host code to the LLVM dialect with the entry point `xfc_entry` and
+/// embeds the device code as globals (xfc_gpu_ptx, xfc_gpu_cubin,
+/// xfc_gpu_kernel_names and their _size; docs/gpu.md, "Artifact").
+bool lowerModelForGpu(mlir::ModuleOp module, const GpuTarget &target,
+                      GpuModelCode &out, std::string &error);
+/// The CUDA toolkit whose libdevice the kernels' math functions link: the
+/// folder XFC_CUDA_PATH names when it is set, else the one CUDA_ROOT,
+/// CUDA_HOME or CUDA_PATH names, else /usr/local/cuda,
+/// else the one holding findPtxas()'s ptxas; "" when none has
+/// nvvm/libdevice/libdevice.10.bc.
+std::string findCudaToolkit();
 /// The ptxas to assemble with: the file the environment variable XFC_PTXAS
 /// names, else /usr/local/cuda/bin/ptxas, else `ptxas` on PATH; "" when
 /// there is none.

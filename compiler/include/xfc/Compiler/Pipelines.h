@@ -84,6 +84,10 @@ void buildCpuPipeline(mlir::OpPassManager &pm, const CpuPipelineOptions &opts);
 /// to `xfc-opt --pass-pipeline=...` to replay a compilation).
 std::string describeCpuPipeline(const CpuPipelineOptions &opts);
 
+/// The model and linalg stages alone, as a GPU compile runs them (its
+/// later steps are GpuCodegen.h's, recorded by name in the manifest).
+std::string describeGpuFrontStages(const CpuPipelineOptions &opts);
+
 /// Sets the boolean fusion switches of `fusion` from `--fusion=` text:
 /// "all", "none", or a comma-separated list of fusion names (the listed
 /// ones on, the others off). False with `error` naming the valid names if

@@ -1,0 +1,226 @@
+//===- GpuModel.cpp - A GPU artifact opened on a device -------------------===//
+//
+// Part of xfc. See GpuModel.h. The weights go up once, through one
+// allocation, when the model is opened; a context allocates its device
+// block and stream once, so a run only copies and launches. The model's
+// context (the device's primary one) is made current on the calling thread
+// before every driver call, since runs may come from any thread.
+//
+//===----------------------------------------------------------------------===//
+#include "GpuModel.h"
+
+namespace xfc {
+
+namespace {
+
+/// Device allocations are laid out at this alignment: cuMemAlloc's own,
+/// and enough for every vector access a kernel makes.
+constexpr uint64_t kDeviceAlignment = 256;
+
+uint64_t alignUp(uint64_t bytes) {
+  return (bytes + kDeviceAlignment - 1) / kDeviceAlignment * kDeviceAlignment;
+}
+
+/// The offsets of `sizes` laid out one after the other, aligned, and the
+/// total (never 0, so that an allocation always has an address).
+std::vector<uint64_t> layOut(const std::vector<uint64_t> &sizes,
+                             uint64_t &total) {
+  std::vector<uint64_t> offsets;
+  total = 0;
+  for (uint64_t size : sizes) {
+    offsets.push_back(total);
+    total += alignUp(size);
+  }
+  total = std::max<uint64_t>(total, kDeviceAlignment);
+  return offsets;
+}
+
+bool call(const cuda::Driver *driver, const char *name, cuda::CUresult result,
+          std::string &error) {
+  if (result == cuda::CUDA_SUCCESS)
+    return true;
+  error = cuda::describeFailure(driver, name, result);
+  return false;
+}
+
+void *devicePointer(cuda::CUdeviceptr address) {
+  return reinterpret_cast<void *>(static_cast<uintptr_t>(address));
+}
+
+} // namespace
+
+bool openGpuModel(int ordinal, const GpuImage &image,
+                  const std::vector<const void *> &hostWeights,
+                  const std::vector<uint64_t> &weightBytes, GpuModel &out,
+                  std::string &error) {
+  out = GpuModel();
+  const cuda::Driver *driver = cuda::driver(error);
+  if (!driver)
+    return false;
+  out.driver = driver;
+  int count = 0;
+  if (!driver->noDevice && !call(driver, "cuDeviceGetCount",
+                                 driver->cuDeviceGetCount(&count), error))
+    return false;
+  if (count == 0) {
+    error = "the CUDA driver reports no GPU";
+    return false;
+  }
+  if (ordinal < 0 || ordinal >= count) {
+    error = "GPU " + std::to_string(ordinal) +
+            " does not exist (this "
+            "machine has " +
+            std::to_string(count) + ")";
+    return false;
+  }
+  auto fail = [&] {
+    closeGpuModel(out);
+    return false;
+  };
+  if (!call(driver, "cuDeviceGet", driver->cuDeviceGet(&out.device, ordinal),
+            error) ||
+      !call(driver, "cuDevicePrimaryCtxRetain",
+            driver->cuDevicePrimaryCtxRetain(&out.context, out.device), error))
+    return fail();
+  out.contextRetained = true;
+  if (!call(driver, "cuCtxSetCurrent", driver->cuCtxSetCurrent(out.context),
+            error) ||
+      !loadGpuModule(driver, out.device, image, out.module, error))
+    return fail();
+  out.kernelNames = image.kernels;
+
+  uint64_t total = 0;
+  std::vector<uint64_t> offsets = layOut(weightBytes, total);
+  if (!call(driver, "cuMemAlloc", driver->cuMemAlloc(&out.weights, total),
+            error)) {
+    error += " (the weights, " + std::to_string(total) + " bytes)";
+    return fail();
+  }
+  for (size_t i = 0; i < hostWeights.size(); ++i) {
+    cuda::CUdeviceptr at = out.weights + offsets[i];
+    out.weightPointers.push_back(devicePointer(at));
+    if (weightBytes[i] &&
+        !call(driver, "cuMemcpyHtoDAsync",
+              driver->cuMemcpyHtoDAsync(at, hostWeights[i], weightBytes[i],
+                                        nullptr),
+              error))
+      return fail();
+  }
+  if (!call(driver, "cuStreamSynchronize", driver->cuStreamSynchronize(nullptr),
+            error))
+    return fail();
+  return true;
+}
+
+void closeGpuModel(GpuModel &model) {
+  const cuda::Driver *driver = model.driver;
+  if (driver && model.contextRetained) {
+    driver->cuCtxSetCurrent(model.context);
+    unloadGpuModule(driver, model.module);
+    if (model.weights)
+      driver->cuMemFree(model.weights);
+    driver->cuDevicePrimaryCtxRelease(model.device);
+  }
+  model = GpuModel();
+}
+
+bool createGpuContext(const GpuModel &model, uint64_t arenaBytes,
+                      const std::vector<uint64_t> &inputBytes,
+                      const std::vector<uint64_t> &outputBytes, GpuContext &out,
+                      std::string &error) {
+  out = GpuContext();
+  const cuda::Driver *driver = model.driver;
+  if (!call(driver, "cuCtxSetCurrent", driver->cuCtxSetCurrent(model.context),
+            error))
+    return false;
+  std::vector<uint64_t> sizes{arenaBytes};
+  sizes.insert(sizes.end(), inputBytes.begin(), inputBytes.end());
+  sizes.insert(sizes.end(), outputBytes.begin(), outputBytes.end());
+  uint64_t total = 0;
+  std::vector<uint64_t> offsets = layOut(sizes, total);
+  if (!call(driver, "cuMemAlloc", driver->cuMemAlloc(&out.block, total),
+            error)) {
+    error += " (the arena, inputs and outputs of a context, " +
+             std::to_string(total) + " bytes)";
+    return false;
+  }
+  // A stream of its own, not synchronizing with the legacy default
+  // stream (CU_STREAM_NON_BLOCKING), so contexts run side by side.
+  if (!call(driver, "cuStreamCreate", driver->cuStreamCreate(&out.stream, 1),
+            error)) {
+    driver->cuMemFree(out.block);
+    out = GpuContext();
+    return false;
+  }
+  out.arena = devicePointer(out.block + offsets[0]);
+  for (size_t i = 0; i < inputBytes.size(); ++i)
+    out.inputs.push_back(devicePointer(out.block + offsets[1 + i]));
+  for (size_t i = 0; i < outputBytes.size(); ++i)
+    out.outputs.push_back(
+        devicePointer(out.block + offsets[1 + inputBytes.size() + i]));
+  out.inputBytes = inputBytes;
+  out.outputBytes = outputBytes;
+  initGpuRun(out.run, driver, out.stream, model.module.functions,
+             model.kernelNames);
+  return true;
+}
+
+void destroyGpuContext(const GpuModel &model, GpuContext &context) {
+  const cuda::Driver *driver = model.driver;
+  if (driver && (context.stream || context.block)) {
+    driver->cuCtxSetCurrent(model.context);
+    if (context.stream) {
+      driver->cuStreamSynchronize(context.stream);
+      driver->cuStreamDestroy(context.stream);
+    }
+    if (context.block)
+      driver->cuMemFree(context.block);
+  }
+  context = GpuContext();
+}
+
+bool runGpuContext(const GpuModel &model, GpuContext &context, GpuEntry entry,
+                   void **args, const std::vector<const void *> &inputs,
+                   const std::vector<void *> &outputs, std::string &error) {
+  const cuda::Driver *driver = model.driver;
+  if (!call(driver, "cuCtxSetCurrent", driver->cuCtxSetCurrent(model.context),
+            error))
+    return false;
+  resetGpuRun(context.run);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    auto at = reinterpret_cast<cuda::CUdeviceptr>(context.inputs[i]);
+    if (context.inputBytes[i] &&
+        !call(driver, "cuMemcpyHtoDAsync",
+              driver->cuMemcpyHtoDAsync(at, inputs[i], context.inputBytes[i],
+                                        context.stream),
+              error))
+      return false;
+  }
+  entry(args);
+  // The outputs are copied whatever happened, then the stream is waited
+  // for; the first failure is the one reported.
+  bool copied = true;
+  std::string copyError;
+  for (size_t i = 0; i < outputs.size() && copied; ++i) {
+    auto at = reinterpret_cast<cuda::CUdeviceptr>(context.outputs[i]);
+    if (context.outputBytes[i])
+      copied = call(driver, "cuMemcpyDtoHAsync",
+                    driver->cuMemcpyDtoHAsync(
+                        outputs[i], at, context.outputBytes[i], context.stream),
+                    copyError);
+  }
+  std::string syncError;
+  bool synced = call(driver, "cuStreamSynchronize",
+                     driver->cuStreamSynchronize(context.stream), syncError);
+  if (context.run.failedResult) {
+    error = context.run.failure;
+    return false;
+  }
+  if (!copied || !synced) {
+    error = !copied ? copyError : syncError;
+    return false;
+  }
+  return true;
+}
+
+} // namespace xfc

@@ -1,0 +1,434 @@
+//===- GpuGoldenTest.cpp - GPU artifacts, device code run on the CPU ------===//
+//
+// Part of xfc. A model compiled with --target=cuda is a host schedule that
+// launches kernels through the run context, device code embedded in the
+// library, and a manifest; the runtime opens it on a GPU through the CUDA
+// driver. Without a GPU, everything but the NVPTX lowering of the kernels
+// is checked here against the PyTorch goldens:
+//
+//   - the artifact is compiled as a user would (compileModel, sm_80), and
+//     opened and run through the runtime's C API over the stand-in libcuda
+//     (tests/unit/runtime/FakeCudaDriver.cpp), whose device memory is host
+//     memory: weights upload, the device block of a context, input and
+//     output copies, launches with their grids and arguments;
+//   - each launch is executed by the same kernel compiled for this CPU:
+//     the kernels' gpu.funcs as the compiler mapped and outlined them
+//     (the IR dump 4-gpu-kernels.mlir) become functions that read their
+//     block and thread indices from an argument, lowered by LLVM for the
+//     host, and run for every thread of the launch's grid, one after the
+//     other. That is sound for these kernels: the generic mapping gives
+//     each thread its own outputs and uses no shared memory or barriers
+//     (the conversion refuses any other gpu op).
+//
+// So the host schedule, the memory plan on the device, the grid and block
+// mapping (ragged last blocks included), the views moved into kernels and
+// the argument passing are checked numerically; what is left to a real GPU
+// is LLVM's NVPTX lowering of the same kernels (ptxas assembles all of them
+// in GpuModelKernelsTest).
+//
+// Tolerance: 1e-4 absolute, as the CPU end-to-end tests.
+//
+//===----------------------------------------------------------------------===//
+#include "e2e/GoldenCase.h"
+#include "e2e/ScratchDir.h"
+
+#include "FakeCudaDriver.h"
+
+#include "xfc/Compiler/Codegen.h"
+#include "xfc/Compiler/Compiler.h"
+#include "xfc/Compiler/Pipelines.h"
+#include "xfc/Frontend/SpecParser.h"
+#include "xfc/runtime.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+
+#include "llvm/Support/raw_ostream.h"
+
+#include <gtest/gtest.h>
+
+#include <dlfcn.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace xfc;
+using namespace xfc::test;
+
+constexpr double kTolerance = 1e-4;
+
+/// The stand-in libcuda's test interface, from the very library the
+/// runtime loads (the same path, so dlopen hands back the same one).
+struct FakeDriver {
+  FakeSetLaunchHook setLaunchHook = nullptr;
+  const char *(*functionName)(cuda::CUfunction) = nullptr;
+  int (*liveAllocations)() = nullptr;
+  int (*liveStreams)() = nullptr;
+  int (*retainedContexts)() = nullptr;
+
+  static const FakeDriver &get() {
+    static FakeDriver fake = [] {
+      setenv("XFC_LIBCUDA", XFC_FAKE_CUDA_PATH, 1);
+      FakeDriver f;
+      void *library = dlopen(XFC_FAKE_CUDA_PATH, RTLD_NOW | RTLD_LOCAL);
+      if (!library)
+        return f;
+      f.setLaunchHook = reinterpret_cast<FakeSetLaunchHook>(
+          dlsym(library, "xfc_fake_cuda_set_launch_hook"));
+      f.functionName = reinterpret_cast<const char *(*)(cuda::CUfunction)>(
+          dlsym(library, "xfc_fake_cuda_function_name"));
+      f.liveAllocations = reinterpret_cast<int (*)()>(
+          dlsym(library, "xfc_fake_cuda_live_allocations"));
+      f.liveStreams = reinterpret_cast<int (*)()>(
+          dlsym(library, "xfc_fake_cuda_live_streams"));
+      f.retainedContexts = reinterpret_cast<int (*)()>(
+          dlsym(library, "xfc_fake_cuda_retained_contexts"));
+      return f;
+    }();
+    return fake;
+  }
+  bool complete() const {
+    return setLaunchHook && functionName && liveAllocations && liveStreams &&
+           retainedContexts;
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// The device code on the CPU
+//===----------------------------------------------------------------------===//
+
+/// A kernel compiled for the host: `entry(args)` with the kernel's buffer
+/// addresses, then a pointer to 12 indices (block id x y z, thread id x y
+/// z, grid size x y z, block size x y z), runs one thread.
+struct CpuKernel {
+  void (*entry)(void **) = nullptr;
+  size_t numBuffers = 0;
+};
+
+/// What the launch hook runs: the kernels by name, and the first problem.
+struct CpuDevice {
+  std::map<std::string, CpuKernel> kernels;
+  std::string failure;
+  uint64_t launches = 0, threads = 0;
+};
+CpuDevice *activeDevice = nullptr;
+
+void runLaunchOnCpu(const FakeLaunch *launch) {
+  CpuDevice &device = *activeDevice;
+  ++device.launches;
+  std::string name = FakeDriver::get().functionName(launch->function);
+  auto it = device.kernels.find(name);
+  if (it == device.kernels.end()) {
+    if (device.failure.empty())
+      device.failure = "launch of unknown kernel '" + name + "'";
+    return;
+  }
+  const CpuKernel &kernel = it->second;
+  std::vector<void *> args(kernel.numBuffers + 1);
+  for (size_t i = 0; i < kernel.numBuffers; ++i)
+    args[i] = *static_cast<void **>(launch->parameters[i]);
+  int64_t ids[12] = {0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0,
+                     launch->grid[0],
+                     launch->grid[1],
+                     launch->grid[2],
+                     launch->block[0],
+                     launch->block[1],
+                     launch->block[2]};
+  args.back() = ids;
+  for (ids[2] = 0; ids[2] < ids[8]; ++ids[2])
+    for (ids[1] = 0; ids[1] < ids[7]; ++ids[1])
+      for (ids[0] = 0; ids[0] < ids[6]; ++ids[0])
+        for (ids[5] = 0; ids[5] < ids[11]; ++ids[5])
+          for (ids[4] = 0; ids[4] < ids[10]; ++ids[4])
+            for (ids[3] = 0; ids[3] < ids[9]; ++ids[3]) {
+              kernel.entry(args.data());
+              ++device.threads;
+            }
+}
+
+/// Compiles the gpu.funcs of `kernelsIR` (a module holding one gpu.module)
+/// for this CPU into `libraryPath` and loads them into `device`. False
+/// with `error` for an op the conversion does not run on the CPU.
+bool buildCpuDevice(const std::string &kernelsIR,
+                    const std::string &libraryPath, CpuDevice &device,
+                    void *&library, std::string &error) {
+  mlir::DialectRegistry registry;
+  registerXFCDialects(registry);
+  registerXFCPassesAndPipelines();
+  mlir::MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  mlir::OwningOpRef<mlir::ModuleOp> parsed =
+      mlir::parseSourceFile<mlir::ModuleOp>(kernelsIR, &context);
+  if (!parsed) {
+    error = "cannot parse " + kernelsIR;
+    return false;
+  }
+  mlir::OpBuilder builder(&context);
+  mlir::OwningOpRef<mlir::ModuleOp> host =
+      mlir::ModuleOp::create(builder.getUnknownLoc());
+  builder.setInsertionPointToEnd(host->getBody());
+  auto idsType = mlir::MemRefType::get({12}, builder.getIndexType());
+  std::vector<std::pair<std::string, size_t>> names;
+  std::string entries;
+  for (auto gpuModule : parsed->getOps<mlir::gpu::GPUModuleOp>()) {
+    for (auto kernel : gpuModule.getOps<mlir::gpu::GPUFuncOp>()) {
+      if (kernel.getNumWorkgroupAttributions() ||
+          kernel.getNumPrivateAttributions()) {
+        error = "kernel " + kernel.getName().str() + " uses shared memory";
+        return false;
+      }
+      llvm::SmallVector<mlir::Type> types(kernel.getArgumentTypes());
+      for (mlir::Type type : types)
+        if (!llvm::isa<mlir::MemRefType>(type)) {
+          error =
+              "kernel " + kernel.getName().str() + " takes a scalar argument";
+          return false;
+        }
+      size_t numBuffers = types.size();
+      types.push_back(idsType);
+      auto function =
+          mlir::func::FuncOp::create(builder, kernel.getLoc(), kernel.getName(),
+                                     builder.getFunctionType(types, {}));
+      mlir::IRMapping mapping;
+      kernel.getBody().cloneInto(&function.getBody(), mapping);
+      mlir::Value ids =
+          function.getBody().front().addArgument(idsType, kernel.getLoc());
+      bool unsupported = false;
+      function.walk([&](mlir::Operation *op) {
+        mlir::OpBuilder b(op);
+        auto index = [&](int64_t base, mlir::gpu::Dimension dim) {
+          mlir::Value at = mlir::arith::ConstantIndexOp::create(
+              b, op->getLoc(), base + int64_t(dim));
+          op->getResult(0).replaceAllUsesWith(mlir::memref::LoadOp::create(
+              b, op->getLoc(), ids, mlir::ValueRange{at}));
+          op->erase();
+        };
+        if (auto id = llvm::dyn_cast<mlir::gpu::BlockIdOp>(op))
+          index(0, id.getDimension());
+        else if (auto id = llvm::dyn_cast<mlir::gpu::ThreadIdOp>(op))
+          index(3, id.getDimension());
+        else if (auto dim = llvm::dyn_cast<mlir::gpu::GridDimOp>(op))
+          index(6, dim.getDimension());
+        else if (auto dim = llvm::dyn_cast<mlir::gpu::BlockDimOp>(op))
+          index(9, dim.getDimension());
+        else if (llvm::isa<mlir::gpu::ReturnOp>(op)) {
+          mlir::func::ReturnOp::create(b, op->getLoc());
+          op->erase();
+        } else if (op->getDialect() &&
+                   op->getDialect()->getNamespace() == "gpu") {
+          error = "kernel op " + op->getName().getStringRef().str() +
+                  " has no CPU form here";
+          unsupported = true;
+        }
+      });
+      if (unsupported)
+        return false;
+      names.emplace_back(kernel.getName().str(), numBuffers);
+      entries +=
+          ",xf-emit-entry-point{model-function=" + kernel.getName().str() +
+          " entry-name=" + kernel.getName().str() + "_cpu}";
+    }
+  }
+  std::string diagnostics;
+  llvm::raw_string_ostream os(diagnostics);
+  mlir::PassManager pm(&context, mlir::ModuleOp::getOperationName());
+  std::string pipeline =
+      "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
+      "convert-math-to-libm,finalize-memref-to-llvm,convert-math-to-llvm,"
+      "convert-arith-to-llvm,convert-index-to-llvm,"
+      "convert-func-to-llvm{use-bare-ptr-memref-call-conv},"
+      "convert-cf-to-llvm,convert-ub-to-llvm,reconcile-unrealized-casts" +
+      entries;
+  if (mlir::failed(mlir::parsePassPipeline(pipeline, pm, os)) ||
+      mlir::failed(pm.run(*host))) {
+    error = "lowering the kernels for the CPU failed: " + diagnostics;
+    return false;
+  }
+  TargetDescription target;
+  if (!selectTarget("native", target, error) ||
+      !emitSharedLibrary(*host, target, libraryPath + ".o", libraryPath, "",
+                         error))
+    return false;
+  library = dlopen(libraryPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!library) {
+    error = std::string("dlopen: ") + dlerror();
+    return false;
+  }
+  for (const auto &[name, numBuffers] : names) {
+    auto entry = reinterpret_cast<void (*)(void **)>(
+        dlsym(library, (name + "_cpu").c_str()));
+    if (!entry) {
+      error = "no " + name + "_cpu in the CPU kernels";
+      return false;
+    }
+    device.kernels[name] = {entry, numBuffers};
+  }
+  return true;
+}
+
+/// Compiles `specPath` at `shapes` for sm_80 into `dir`/artifact, with
+/// the IR dumps in `dir`/ir.
+bool compileForGpu(const std::string &specPath, const ShapeOptions &shapes,
+                   const std::string &dir, std::string &error) {
+  CompileRequest request;
+  request.specPath = specPath;
+  request.shapes = shapes;
+  request.outputDir = dir + "/artifact";
+  request.dumpIRDir = dir + "/ir";
+  request.gpuArch = "sm_80";
+  request.force = true;
+  CompileReport report;
+  return compileModel(request, report, error);
+}
+
+std::string statusText(xfc_status status) {
+  std::string text = status ? xfc_status_get_message(status) : "";
+  xfc_status_free(status);
+  return text;
+}
+
+void PrintToName(const GoldenCaseShape &c, std::ostream *os) {
+  *os << c.testName();
+}
+
+class GpuGoldenTest : public ::testing::TestWithParam<GoldenCaseShape> {};
+
+TEST_P(GpuGoldenTest, DeviceCodeOnCpuMatchesPyTorch) {
+  const GoldenCaseShape &param = GetParam();
+  const FakeDriver &fake = FakeDriver::get();
+  ASSERT_TRUE(fake.complete()) << "cannot load " << XFC_FAKE_CUDA_PATH;
+
+  ModelSpec spec;
+  SpecError specError;
+  ASSERT_TRUE(parseModelSpecFile(param.goldenCase.specPath, spec, specError))
+      << specError.message();
+  GoldenData data;
+  std::string error;
+  ASSERT_TRUE(loadGoldenData(spec, param.shape, data, error)) << error;
+  ScratchDir dir("gpu_golden_" + param.testName());
+  ASSERT_TRUE(
+      compileForGpu(param.goldenCase.specPath, data.shapes, dir.path(), error))
+      << error;
+
+  CpuDevice device;
+  void *library = nullptr;
+  ASSERT_TRUE(buildCpuDevice(dir.path() + "/ir/4-gpu-kernels.mlir",
+                             dir.path() + "/cpu-kernels.so", device, library,
+                             error))
+      << error;
+  activeDevice = &device;
+  fake.setLaunchHook(runLaunchOnCpu);
+
+  xfc_model *model = nullptr;
+  std::string artifact = dir.path() + "/artifact";
+  ASSERT_EQ(statusText(xfc_model_open(artifact.c_str(), nullptr, &model)), "");
+  EXPECT_STREQ(xfc_model_device(model), "cuda:0");
+  std::vector<xfc_buffer> inputs;
+  for (std::vector<int32_t> &values : data.inputValues)
+    inputs.push_back({values.data(), values.size() * sizeof(int32_t)});
+  std::vector<float> out(data.expected.size(), std::nanf(""));
+  xfc_buffer output{out.data(), out.size() * sizeof(float)};
+  xfc_context *context = nullptr;
+  ASSERT_EQ(statusText(xfc_context_create(model, nullptr, &context)), "");
+  // Twice: a second run on the same context starts from a used arena.
+  for (int run = 0; run < 2; ++run)
+    EXPECT_EQ(statusText(xfc_context_run(context, inputs.data(), inputs.size(),
+                                         &output, 1)),
+              "");
+  xfc_context_destroy(context);
+  xfc_model_destroy(model);
+  fake.setLaunchHook(nullptr);
+  activeDevice = nullptr;
+  dlclose(library);
+  EXPECT_EQ(device.failure, "");
+  // Everything the runtime took from the driver is given back.
+  EXPECT_EQ(fake.liveAllocations(), 0);
+  EXPECT_EQ(fake.liveStreams(), 0);
+  EXPECT_EQ(fake.retainedContexts(), 0);
+
+  GoldenComparison golden = compareValidRows(data, out.data(), out.size());
+  ASSERT_TRUE(golden.sizeMatches);
+  EXPECT_GT(golden.comparedRows, 0);
+  EXPECT_LE(golden.maxAbsError, kTolerance)
+      << "vs PyTorch, worst flat index " << golden.worstIndex;
+  std::printf("[  error   ] %s: max |xfc GPU artifact - PyTorch| = %.3g over "
+              "%lld rows; %llu launches, %llu threads\n",
+              param.testName().c_str(), golden.maxAbsError,
+              (long long)golden.comparedRows,
+              (unsigned long long)device.launches,
+              (unsigned long long)device.threads);
+}
+
+/// Opening on a GPU the machine does not have, and what is held after a
+/// failed open: nothing.
+TEST(GpuArtifact, Refusals) {
+  const FakeDriver &fake = FakeDriver::get();
+  ASSERT_TRUE(fake.complete()) << "cannot load " << XFC_FAKE_CUDA_PATH;
+  ScratchDir dir("gpu_artifact_refusals");
+  std::string error;
+  ASSERT_TRUE(compileForGpu(std::string(XFC_SOURCE_DIR) +
+                                "/models/example-tiny-bert.json",
+                            ShapeOptions{1, 8, 0}, dir.path(), error))
+      << error;
+  std::string artifact = dir.path() + "/artifact";
+  xfc_model_options options;
+  xfc_model_options_initialize(&options);
+  EXPECT_EQ(options.gpu_device, 0);
+  options.gpu_device = 3;
+  xfc_model *model = nullptr;
+  std::string message =
+      statusText(xfc_model_open(artifact.c_str(), &options, &model));
+  EXPECT_NE(message.find("cannot open the model on GPU 3: GPU 3 does not "
+                         "exist (this machine has 1)"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(model, nullptr);
+  EXPECT_EQ(fake.liveAllocations(), 0);
+  EXPECT_EQ(fake.retainedContexts(), 0);
+
+  options.gpu_device = 0;
+  ASSERT_EQ(statusText(xfc_model_open(artifact.c_str(), &options, &model)), "");
+  EXPECT_STREQ(xfc_model_device(model), "cuda:0");
+  // The weights are on the device once, whatever the contexts.
+  EXPECT_EQ(fake.liveAllocations(), 1);
+  xfc_model_destroy(model);
+  EXPECT_EQ(fake.liveAllocations(), 0);
+}
+
+/// Every golden model and shape but the longest (s128 repeats s77's
+/// checks at four times the threads).
+std::vector<GoldenCaseShape> gpuGoldenCases() {
+  std::vector<GoldenCaseShape> cases;
+  for (const GoldenCaseShape &c : listGoldenCaseShapes())
+    if (c.shape.seqLen <= 77)
+      cases.push_back(c);
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Goldens, GpuGoldenTest, ::testing::ValuesIn(gpuGoldenCases()),
+    [](const ::testing::TestParamInfo<GoldenCaseShape> &info) {
+      return info.param.testName();
+    });
+
+} // namespace
