@@ -29,6 +29,7 @@
 namespace {
 
 using xfc::GpuActivation;
+using xfc::GpuAttentionSpec;
 using xfc::GpuGemmInput;
 using xfc::GpuGemmSpec;
 using xfc::GpuKernelLaunch;
@@ -212,6 +213,111 @@ TEST_F(GpuKernels, LayerNormAssembles) {
       EXPECT_EQ(launches[i].grid[0], (norm.rows + 3) / 4);
       EXPECT_EQ(launches[i].block[0], 128);
       EXPECT_EQ(launches[i].staticSharedBytes, 0);
+    }
+  }
+}
+
+
+TEST_F(GpuKernels, AttentionAssembles) {
+  ptxas = xfc::test::ptxasOrSkipReason();
+  // Every option for d = 64 and 128 (and 80) at L = 1024, f16 and bf16,
+  // and ragged lengths.
+  GpuKernelSet set;
+  struct Variant {
+    int64_t len, headDim;
+    GpuGemmInput input;
+    bool causal, keyPadding, blockSparse, outputInInputType;
+  };
+  const Variant variants[] = {
+      {1024, 64, GpuGemmInput::F16, false, false, false, false},
+      {1024, 64, GpuGemmInput::F16, true, false, false, false},
+      {1024, 128, GpuGemmInput::F16, false, false, false, false},
+      {1024, 128, GpuGemmInput::F16, true, false, false, false},
+      {1024, 64, GpuGemmInput::BF16, false, false, false, false},
+      {1024, 128, GpuGemmInput::BF16, true, false, false, false},
+      {1024, 64, GpuGemmInput::F16, false, false, true, false},
+      {1024, 128, GpuGemmInput::BF16, true, true, true, false},
+      {1024, 128, GpuGemmInput::F16, false, true, false, true},
+      {77, 64, GpuGemmInput::F16, true, true, false, false},
+      {1, 128, GpuGemmInput::BF16, false, false, false, true},
+      {200, 80, GpuGemmInput::F16, true, false, true, false}};
+  for (const Variant &variant : variants) {
+    GpuAttentionSpec spec;
+    spec.name = "attention_" + std::to_string(set.attentions.size()) + "_" +
+                (variant.input == GpuGemmInput::BF16 ? "bf16" : "f16") +
+                "_d" + std::to_string(variant.headDim) + "_l" +
+                std::to_string(variant.len) + (variant.causal ? "_causal" : "") +
+                (variant.keyPadding ? "_padding" : "") +
+                (variant.blockSparse ? "_sparse" : "");
+    spec.batch = 2;
+    spec.heads = 12;
+    spec.seqLen = variant.len;
+    spec.headDim = variant.headDim;
+    spec.input = variant.input;
+    spec.causal = variant.causal;
+    spec.keyPadding = variant.keyPadding;
+    spec.blockSparse = variant.blockSparse;
+    spec.blockSparseEntries = 40;
+    spec.outputInInputType = variant.outputInInputType;
+    set.attentions.push_back(spec);
+  }
+  for (const char *chip : {"sm_80", "sm_90"}) {
+    SCOPED_TRACE(chip);
+    std::vector<GpuKernelLaunch> launches;
+    std::string ptx = compile(set, chip, launches);
+    ASSERT_FALSE(ptx.empty());
+    ASSERT_EQ(launches.size(), set.attentions.size());
+    std::map<std::string, xfc::test::KernelResources> resources;
+    if (!ptxas.empty())
+      resources = xfc::test::ptxasResources(ptxas, ptx, chip, "attention");
+    for (size_t i = 0; i < set.attentions.size(); ++i) {
+      const GpuAttentionSpec &spec = set.attentions[i];
+      SCOPED_TRACE(spec.name);
+      std::string body = entryBody(ptx, spec.name);
+      ASSERT_FALSE(body.empty()) << ptx;
+      std::string type = spec.input == GpuGemmInput::BF16 ? "bf16" : "f16";
+      // Per key tile: d / 16 x 8 mma.sync for S, 4 x d / 8 for P V; K and
+      // Q fragments by ldmatrix.x4, V's by ldmatrix.x4.trans; exp2 of 2 x
+      // 16 scores and 2 rescale factors a thread; the row max over the
+      // quad twice a tile and the row sum once at the end (2 rows, 2
+      // shuffles each). With a single key (L = 1) LLVM folds away what
+      // the constant masks decide, so only the kinds are checked there.
+      std::string mma =
+          "mma.sync.aligned.m16n8k16.row.col.f32." + type + "." + type +
+          ".f32";
+      std::string ldmatrix = "ldmatrix.sync.aligned.m8n8.x4.shared.b16";
+      std::string ldmatrixTrans =
+          "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16";
+      if (spec.seqLen >= 64) {
+        EXPECT_EQ(count(body, mma),
+                  size_t(spec.headDim / 16 * 8 + 4 * spec.headDim / 8));
+        EXPECT_EQ(count(body, ldmatrix), size_t(spec.headDim / 16 * 5));
+        EXPECT_EQ(count(body, ldmatrixTrans), size_t(spec.headDim / 16 * 4));
+        EXPECT_EQ(count(body, "ex2.approx.f32"), 34u);
+      }
+      for (const std::string &instruction :
+           {mma, ldmatrix, ldmatrixTrans, std::string("ex2.approx.f32")})
+        EXPECT_GT(count(body, instruction), 0u) << instruction;
+      EXPECT_EQ(count(body, "shfl.sync.bfly.b32"), 8u);
+      EXPECT_GE(count(body, "bar.sync"), 3u);
+      EXPECT_EQ(launches[i].grid[0], (spec.seqLen + 63) / 64);
+      EXPECT_EQ(launches[i].grid[1], 12);
+      EXPECT_EQ(launches[i].grid[2], 2);
+      EXPECT_EQ(launches[i].block[0], 128);
+      EXPECT_EQ(launches[i].staticSharedBytes,
+                2 * 64 * (spec.headDim + 8) * 2);
+      if (resources.empty())
+        continue;
+      const xfc::test::KernelResources &used = resources[spec.name];
+      std::printf("  %s %s: %d registers, %d bytes stack, %d/%d bytes "
+                  "spilled (stores/loads), %d bytes shared\n",
+                  chip, spec.name.c_str(), used.registers, used.stackBytes,
+                  used.spillStoreBytes, used.spillLoadBytes, used.sharedBytes);
+      EXPECT_GT(used.registers, 0);
+      EXPECT_EQ(used.stackBytes, 0);
+      EXPECT_EQ(used.spillStoreBytes, 0);
+      EXPECT_EQ(used.spillLoadBytes, 0);
+      EXPECT_EQ(used.sharedBytes, launches[i].staticSharedBytes);
     }
   }
 }
