@@ -24,6 +24,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 
 namespace {
@@ -468,6 +469,108 @@ TEST_F(GpuKernels, UnsupportedShapesAndNamesAreRefused) {
   EXPECT_FALSE(xfc::buildGpuKernels(*module, set, launches, error));
   EXPECT_NE(error.find("is not a valid GPU module name"), std::string::npos);
   EXPECT_TRUE(module->getBody()->empty());
+}
+
+TEST_F(GpuKernels, AttentionLaunchContract) {
+  GpuKernelSet set;
+  GpuAttentionSpec spec;
+  spec.name = "attn";
+  spec.batch = 2;
+  spec.heads = 12;
+  spec.seqLen = 77;
+  spec.headDim = 64;
+  spec.input = GpuGemmInput::BF16;
+  spec.causal = true;
+  spec.keyPadding = true;
+  spec.blockSparse = true;
+  spec.blockSparseEntries = 3;
+  spec.outputInInputType = true;
+  set.attentions.push_back(spec);
+  std::string source, error;
+  std::vector<GpuKernelLaunch> launches;
+  ASSERT_TRUE(xfc::gpuKernelSource(set, source, launches, error)) << error;
+  ASSERT_EQ(launches.size(), 1u);
+  const GpuKernelLaunch &launch = launches[0];
+  EXPECT_EQ(launch.kernel, "attn");
+  // Query tiles, heads, batch items.
+  EXPECT_EQ(launch.grid[0], 2);
+  EXPECT_EQ(launch.grid[1], 12);
+  EXPECT_EQ(launch.grid[2], 2);
+  EXPECT_EQ(launch.block[0], 128);
+  // K and V tiles of 64 x (64 + 8) 2-byte elements.
+  EXPECT_EQ(launch.staticSharedBytes, 18432);
+  EXPECT_EQ(launch.dynamicSharedBytes, 0);
+  ASSERT_EQ(launch.arguments.size(), 7u);
+  const char *names[] = {"Q",           "K",           "V", "lengths",
+                         "tileOffsets", "tileIndices", "O"};
+  const char *types[] = {"memref<2x12x77x64xbf16>", "memref<2x12x77x64xbf16>",
+                         "memref<2x12x77x64xbf16>", "memref<2xi32>",
+                         "memref<3xi32>",           "memref<3xi32>",
+                         "memref<2x12x77x64xbf16>"};
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ(launch.arguments[i].name, names[i]);
+    EXPECT_EQ(launch.arguments[i].type, types[i]);
+  }
+  // scale * log2(e) = log2(e) / 8 as its exact f32 bits.
+  EXPECT_NE(source.find("%scale = arith.constant 0x3E38AA3B : f32"),
+            std::string::npos)
+      << source;
+  // Without options: Q, K, V and an f32 O.
+  set.attentions[0] = GpuAttentionSpec();
+  set.attentions[0].name = "plain";
+  set.attentions[0].seqLen = 128;
+  set.attentions[0].headDim = 128;
+  set.attentions[0].scale = 0.25f;
+  ASSERT_TRUE(xfc::gpuKernelSource(set, source, launches, error)) << error;
+  ASSERT_EQ(launches[0].arguments.size(), 4u);
+  EXPECT_EQ(launches[0].arguments[3].type, "memref<1x1x128x128xf32>");
+  EXPECT_EQ(launches[0].staticSharedBytes, 34816);
+  EXPECT_NE(source.find("%scale = arith.constant 0x3EB8AA3B : f32"),
+            std::string::npos);
+}
+
+TEST_F(GpuKernels, UnsupportedAttentionsAreRefused) {
+  GpuKernelSet set;
+  GpuAttentionSpec spec;
+  spec.name = "a";
+  spec.batch = 0;
+  spec.heads = 12;
+  spec.seqLen = 128;
+  set.attentions.push_back(spec);
+  EXPECT_EQ(refusal(set), "attention 'a' (f16, B = 0, H = 12, L = 128, d = "
+                          "64): B, H and L must be positive");
+  set.attentions[0].batch = 1;
+  set.attentions[0].input = GpuGemmInput::F32;
+  EXPECT_EQ(refusal(set),
+            "attention 'a' (f32, B = 1, H = 12, L = 128, d = 64): Q, K and V "
+            "must be f16 or bf16; the GPU attention kernel runs on tensor "
+            "cores and has no f32 variant");
+  set.attentions[0].input = GpuGemmInput::F16;
+  for (int64_t headDim : {72, 256, 0}) {
+    set.attentions[0].headDim = headDim;
+    EXPECT_EQ(refusal(set), "attention 'a' (f16, B = 1, H = 12, L = 128, d = " +
+                                std::to_string(headDim) +
+                                "): the GPU attention kernel takes a head dim "
+                                "that is a multiple of 16 from 16 to 128");
+  }
+  set.attentions[0].headDim = 64;
+  set.attentions[0].heads = 65536;
+  EXPECT_EQ(refusal(set), "attention 'a' (f16, B = 1, H = 65536, L = 128, d = "
+                          "64): H and B are grid y and z, at most 65535 each");
+  set.attentions[0].heads = 12;
+  for (float scale : {0.0f, -1.0f, NAN, INFINITY}) {
+    set.attentions[0].scale = scale;
+    EXPECT_EQ(refusal(set), "attention 'a' (f16, B = 1, H = 12, L = 128, d = "
+                            "64): the scale must be positive and finite");
+  }
+  set.attentions[0].scale.reset();
+  set.attentions[0].blockSparse = true;
+  set.attentions[0].blockSparseEntries = -1;
+  EXPECT_EQ(refusal(set), "attention 'a' (f16, B = 1, H = 12, L = 128, d = "
+                          "64): a negative number of block-sparse entries");
+  set.attentions[0].blockSparseEntries = 0;
+  set.layerNorms.push_back({"a", 4, 8, 1e-5f});
+  EXPECT_EQ(refusal(set), "the GPU kernel name 'a' is used twice");
 }
 
 } // namespace
