@@ -13,8 +13,9 @@
 // GpuCodegen.cpp lowers it to PTX.
 //
 // The kernels favour simple, checkable structure over speed: one stage of
-// shared memory (no cp.async pipelining), N and K in whole tiles (M may
-// be ragged), f32 outputs.
+// shared memory (no cp.async pipelining), the GEMM's N and K in whole
+// tiles (M may be ragged, and so may attention's sequence length), f32
+// outputs (attention's may also be in its input type).
 //
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/GpuKernels.h"
@@ -674,8 +675,9 @@ constexpr double kLog2e = 1.4426950408889634;
 /// scores need.
 void emitExp2(KernelText &k, int depth, const std::string &result,
               const std::string &x) {
-  k.line(depth, result + " = llvm.inline_asm \"ex2.approx.f32 $0, $1;\", "
-                         "\"=f,f\" " +
+  k.line(depth, result +
+                    " = llvm.inline_asm \"ex2.approx.f32 $0, $1;\", "
+                    "\"=f,f\" " +
                     x + " : (f32) -> f32");
 }
 
@@ -689,8 +691,8 @@ void emitQuadReduce(KernelText &k, int depth, const std::string &result,
     std::string s = result + "_x" + str(offset);
     k.line(depth, s + "_sh, " + s + "_ok = gpu.shuffle xor " + v + ", %sh" +
                       str(offset) + ", %width : f32");
-    k.line(depth, (offset == 2 ? result : s) + " = " + op + " " + v + ", " +
-                      s + "_sh : f32");
+    k.line(depth, (offset == 2 ? result : s) + " = " + op + " " + v + ", " + s +
+                      "_sh : f32");
     v = s;
   }
 }
@@ -727,16 +729,15 @@ std::string attentionText(const GpuAttentionSpec &spec,
   std::string t = bf16 ? "bf16" : "f16";
   int64_t d = spec.headDim, len = spec.seqLen;
   int64_t queryTiles = (len + kAttnTile - 1) / kAttnTile;
-  std::string shape = str(spec.batch) + "x" + str(spec.heads) + "x" +
-                      str(len) + "x" + str(d) + "x";
+  std::string shape = str(spec.batch) + "x" + str(spec.heads) + "x" + str(len) +
+                      "x" + str(d) + "x";
   std::string in = "memref<" + shape + t + ">";
   std::string outElement = spec.outputInInputType ? t : "f32";
   std::string out = "memref<" + shape + outElement + ">";
   std::string tile = "memref<" + str(kAttnTile) + "x" + str(d + kPad) + "x" +
                      t + ", #gpu.address_space<workgroup>>";
   std::string offsetsType = "memref<" + str(queryTiles + 1) + "xi32>";
-  std::string indicesType =
-      "memref<" + str(spec.blockSparseEntries) + "xi32>";
+  std::string indicesType = "memref<" + str(spec.blockSparseEntries) + "xi32>";
   std::string lengthsType = "memref<" + str(spec.batch) + "xi32>";
   launch.arguments = {{"Q", in}, {"K", in}, {"V", in}};
   if (spec.keyPadding)
@@ -762,8 +763,8 @@ std::string attentionText(const GpuAttentionSpec &spec,
   std::string operandType = bf16 ? "i32" : "vector<2xf16>";
   std::string acc = "!llvm.struct<(f32, f32, f32, f32)>";
   std::string vec8 = "vector<8x" + t + ">";
-  int64_t kSteps = d / 16;      // k16 steps of Q K^T over the head dim.
-  int64_t dTiles = d / 8;       // n8 tiles of O.
+  int64_t kSteps = d / 16;          // k16 steps of Q K^T over the head dim.
+  int64_t dTiles = d / 8;           // n8 tiles of O.
   int64_t keyTiles = kAttnTile / 8; // n8 tiles of S.
   int64_t copies = kAttnTile * d / 8 / kThreads; // 16-byte copies a thread.
   float scaleLog2 = float(double(*spec.scale) * kLog2e);
@@ -819,14 +820,14 @@ std::string attentionText(const GpuAttentionSpec &spec,
                    const std::string &row0) {
     for (int64_t i = 0; i < copies; ++i) {
       std::string s = name + str(i);
-      k.line(depth, s + "_row = arith.addi " + row0 + ", %sr" + str(i) +
-                        " : index");
+      k.line(depth,
+             s + "_row = arith.addi " + row0 + ", %sr" + str(i) + " : index");
       k.line(depth, s + "_in = arith.cmpi ult, " + s + "_row, " + k.c(len) +
                         " : index");
       k.line(depth, s + " = scf.if " + s + "_in -> (" + vec8 + ") {");
       k.line(depth + 1, s + "_l = vector.load " + source + "[%b, %h, " + s +
-                            "_row, %sc" + str(i) + "] {alignment = 16} : " +
-                            in + ", " + vec8);
+                            "_row, %sc" + str(i) +
+                            "] {alignment = 16} : " + in + ", " + vec8);
       k.line(depth + 1, "scf.yield " + s + "_l : " + vec8);
       k.line(depth, "} else {");
       k.line(depth + 1, s + "_z = arith.constant dense<0.0> : " + vec8);
@@ -867,14 +868,14 @@ std::string attentionText(const GpuAttentionSpec &spec,
                 ") of a 64-row tile.");
   for (int64_t i = 0; i < copies; ++i) {
     std::string s = str(i);
-    k.line(0, "%sq" + s + " = arith.addi %tid, " + k.c(kThreads * i) +
-                  " : index");
+    k.line(0,
+           "%sq" + s + " = arith.addi %tid, " + k.c(kThreads * i) + " : index");
     k.line(0, "%sr" + s + " = arith.divui %sq" + s + ", " + k.c(d / 8) +
                   " : index");
     k.line(0, "%scq" + s + " = arith.remui %sq" + s + ", " + k.c(d / 8) +
                   " : index");
-    k.line(0, "%sc" + s + " = arith.muli %scq" + s + ", " + k.c(8) +
-                  " : index");
+    k.line(0,
+           "%sc" + s + " = arith.muli %scq" + s + ", " + k.c(8) + " : index");
   }
   k.line(0, "// ldmatrix row addresses. Q (A operand) and V (.trans): lane l");
   k.line(0, "// gives row l % 16 at column 8 (l / 16) of a 16x16. K: row");
@@ -899,8 +900,8 @@ std::string attentionText(const GpuAttentionSpec &spec,
   std::vector<std::vector<std::string>> qFragments;
   for (int64_t kk = 0; kk < kSteps; ++kk) {
     std::string s = str(kk);
-    k.line(0, "%qcol" + s + " = arith.addi %lcol, " + k.c(16 * kk) +
-                  " : index");
+    k.line(0,
+           "%qcol" + s + " = arith.addi %lcol, " + k.c(16 * kk) + " : index");
     std::string x = "%qa" + s;
     k.line(0, x + " = nvgpu.ldmatrix %Ks[%qrow, %qcol" + s +
                   "] {numTiles = 4 : i32, transpose = false} : " + tile +
@@ -967,11 +968,10 @@ std::string attentionText(const GpuAttentionSpec &spec,
     k.line(0, "%firstRaw = arith.index_cast %first32 : i32 to index");
     k.line(0, "%lastRaw = arith.index_cast %last32 : i32 to index");
     k.line(0, "%first = arith.maxsi %firstRaw, " + k.c(0) + " : index");
-    k.line(0, "%last = arith.minsi %lastRaw, " +
-                  k.c(spec.blockSparseEntries) + " : index");
+    k.line(0, "%last = arith.minsi %lastRaw, " + k.c(spec.blockSparseEntries) +
+                  " : index");
     k.line(0, "%final:" + count + " = scf.for %e = %first to %last step " +
-                  k.c(1) + " iter_args(" + iterArgs + ") -> (" + types +
-                  ") {");
+                  k.c(1) + " iter_args(" + iterArgs + ") -> (" + types + ") {");
     k.line(1, "%kt32 = memref.load %tileIndices[%e] : " + indicesType);
     k.line(1, "%kt = arith.index_cast %kt32 : i32 to index");
     k.line(1, "%k0 = arith.muli %kt, " + k.c(kAttnTile) + " : index");
@@ -981,8 +981,8 @@ std::string attentionText(const GpuAttentionSpec &spec,
   } else {
     k.line(0, "%blockEnd63 = arith.addi " + blockEnd + ", " +
                   k.c(kAttnTile - 1) + " : index");
-    k.line(0, "%tiles = arith.divui %blockEnd63, " + k.c(kAttnTile) +
-                  " : index");
+    k.line(0,
+           "%tiles = arith.divui %blockEnd63, " + k.c(kAttnTile) + " : index");
     k.line(0, "%final:" + count + " = scf.for %kt = " + k.c(0) +
                   " to %tiles step " + k.c(1) + " iter_args(" + iterArgs +
                   ") -> (" + types + ") {");
@@ -998,8 +998,8 @@ std::string attentionText(const GpuAttentionSpec &spec,
   std::vector<std::string> s(keyTiles);
   for (int64_t pair = 0; pair < keyTiles / 2; ++pair) {
     std::string p = str(pair);
-    k.line(D, "%kr" + p + " = arith.addi %krow, " + k.c(16 * pair) +
-                  " : index");
+    k.line(D,
+           "%kr" + p + " = arith.addi %krow, " + k.c(16 * pair) + " : index");
     for (int64_t kk = 0; kk < kSteps; ++kk) {
       std::string x = "%kb" + p + "_" + str(kk);
       std::string col = "%kc" + p + "_" + str(kk);
@@ -1011,9 +1011,9 @@ std::string attentionText(const GpuAttentionSpec &spec,
       for (int half = 0; half < 2; ++half) {
         int64_t n = 2 * pair + half;
         std::string result = "%s" + str(n) + "_" + str(kk);
-        std::vector<std::string> c =
-            kk == 0 ? std::vector<std::string>(4, "%f0")
-                    : scalars(D, result + "c", s[n]);
+        std::vector<std::string> c = kk == 0
+                                         ? std::vector<std::string>(4, "%f0")
+                                         : scalars(D, result + "c", s[n]);
         mma(D, result, qFragments[kk], {b[2 * half], b[2 * half + 1]}, c);
         s[n] = result;
       }
@@ -1035,8 +1035,8 @@ std::string attentionText(const GpuAttentionSpec &spec,
           k.line(D, "%col" + str(n) + str(e) + " = arith.addi %colBase, " +
                         k.c(8 * n + e) + " : index");
         }
-        k.line(D, x + "_s = llvm.extractvalue " + s[n] + "[" +
-                      str(2 * r + e) + "] : " + acc);
+        k.line(D, x + "_s = llvm.extractvalue " + s[n] + "[" + str(2 * r + e) +
+                      "] : " + acc);
         k.line(D, x + "_l = arith.mulf " + x + "_s, %scale : f32");
         k.line(D, x + "_ok = arith.cmpi slt, %col" + str(n) + str(e) + ", " +
                       limit[r] + " : index");
@@ -1051,8 +1051,8 @@ std::string attentionText(const GpuAttentionSpec &spec,
     }
     emitQuadReduce(k, D, "%rowMax" + R, v, "arith.maximumf");
     mNew[r] = "%mNew" + R;
-    k.line(D, mNew[r] + " = arith.maximumf %m" + R + ", %rowMax" + R +
-                  " : f32");
+    k.line(D,
+           mNew[r] + " = arith.maximumf %m" + R + ", %rowMax" + R + " : f32");
     k.line(D, "// m^ = 0 while the row has seen no allowed key, so that");
     k.line(D, "// 2^(-inf - m^) is 0 and never 2^(-inf + inf) = NaN.");
     k.line(D, "%none" + R + " = arith.cmpf oeq, " + mNew[r] + ", %ninf : f32");
@@ -1091,8 +1091,8 @@ std::string attentionText(const GpuAttentionSpec &spec,
         std::string x = "%pa" + str(n) + "_" + str(r);
         k.line(D, x + "_v = vector.from_elements " + p[r][2 * n] + ", " +
                       p[r][2 * n + 1] + " : vector<2xf32>");
-        k.line(D, x + " = arith.truncf " + x + "_v : vector<2xf32> to vector<2x" +
-                      t + ">");
+        k.line(D, x + " = arith.truncf " + x +
+                      "_v : vector<2xf32> to vector<2x" + t + ">");
         if (bf16) {
           k.line(D, x + "i = llvm.bitcast " + x + " : vector<2xbf16> to i32");
           regs.push_back(x + "i");
@@ -1108,7 +1108,8 @@ std::string attentionText(const GpuAttentionSpec &spec,
   std::vector<std::string> o(dTiles);
   std::vector<std::vector<std::string>> oScaled(dTiles);
   for (int64_t n = 0; n < dTiles; ++n) {
-    std::vector<std::string> c = scalars(D, "%oc" + str(n) + "_", "%o" + str(n));
+    std::vector<std::string> c =
+        scalars(D, "%oc" + str(n) + "_", "%o" + str(n));
     for (int j = 0; j < 4; ++j) {
       std::string x = "%os" + str(n) + "_" + str(j);
       k.line(D, x + " = arith.mulf " + c[j] + ", " + alpha[j / 2] + " : f32");
@@ -1170,17 +1171,16 @@ std::string attentionText(const GpuAttentionSpec &spec,
     k.line(0, "scf.if %store" + R + " {");
     for (int64_t n = 0; n < dTiles; ++n) {
       std::string x = "%out" + R + "_" + str(n);
-      std::vector<std::string> c =
-          scalars(1, x + "c", "%final#" + str(4 + n));
+      std::vector<std::string> c = scalars(1, x + "c", "%final#" + str(4 + n));
       k.line(1, x + "_v = vector.from_elements " + c[2 * r] + ", " +
                     c[2 * r + 1] + " : vector<2xf32>");
-      k.line(1, x + "_n = vector.broadcast %norm" + R +
-                    " : f32 to vector<2xf32>");
+      k.line(1,
+             x + "_n = vector.broadcast %norm" + R + " : f32 to vector<2xf32>");
       k.line(1, x + " = arith.mulf " + x + "_v, " + x + "_n : vector<2xf32>");
       std::string value = x;
       if (spec.outputInInputType) {
-        k.line(1, x + "_t = arith.truncf " + x + " : vector<2xf32> to vector<2x" +
-                      t + ">");
+        k.line(1, x + "_t = arith.truncf " + x +
+                      " : vector<2xf32> to vector<2x" + t + ">");
         value = x + "_t";
       }
       k.line(1, x + "_col = arith.addi %ecol, " + k.c(8 * n) + " : index");
@@ -1252,16 +1252,15 @@ bool checkGemm(const GpuGemmSpec &spec, std::string &error) {
   return true;
 }
 
-
 /// The attention kernel's limits: tensor-core inputs, a head dim the
 /// staging and the ldmatrix pairs divide (16 | d) and the registers hold
 /// (d <= 128: O alone takes d / 2 registers a thread), and a grid CUDA
 /// launches.
 bool checkAttention(const GpuAttentionSpec &spec, std::string &error) {
-  std::string what = "attention '" + spec.name + "' (" +
-                     inputName(spec.input) + ", B = " + str(spec.batch) +
-                     ", H = " + str(spec.heads) + ", L = " +
-                     str(spec.seqLen) + ", d = " + str(spec.headDim) + ")";
+  std::string what = "attention '" + spec.name + "' (" + inputName(spec.input) +
+                     ", B = " + str(spec.batch) + ", H = " + str(spec.heads) +
+                     ", L = " + str(spec.seqLen) +
+                     ", d = " + str(spec.headDim) + ")";
   if (spec.batch <= 0 || spec.heads <= 0 || spec.seqLen <= 0) {
     error = what + ": B, H and L must be positive";
     return false;

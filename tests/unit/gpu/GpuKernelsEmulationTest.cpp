@@ -95,32 +95,32 @@ public:
     for (blockZ = 0; blockZ < launch.grid[2]; ++blockZ)
       for (blockY = 0; blockY < launch.grid[1]; ++blockY)
         for (blockX = 0; blockX < launch.grid[0]; ++blockX) {
-        // Shared memory is fresh per block, and NaN until written.
-        std::vector<Buffer> shared;
-        shared.reserve(kernel.getWorkgroupAttributions().size());
-        for (mlir::BlockArgument tile : kernel.getWorkgroupAttributions()) {
-          auto type = llvm::cast<mlir::MemRefType>(tile.getType());
-          Buffer buffer;
-          buffer.shape.assign(type.getShape().begin(), type.getShape().end());
-          buffer.data.assign(type.getNumElements(),
-                             std::numeric_limits<double>::quiet_NaN());
-          buffer.shared = true;
-          buffer.writeEpoch.assign(type.getNumElements(), -1);
-          buffer.readEpoch.assign(type.getNumElements(), -1);
-          buffer.writer.assign(type.getNumElements(), -1);
-          buffer.reader.assign(type.getNumElements(), -1);
-          shared.push_back(std::move(buffer));
-          buffers[tile] = &shared.back();
+          // Shared memory is fresh per block, and NaN until written.
+          std::vector<Buffer> shared;
+          shared.reserve(kernel.getWorkgroupAttributions().size());
+          for (mlir::BlockArgument tile : kernel.getWorkgroupAttributions()) {
+            auto type = llvm::cast<mlir::MemRefType>(tile.getType());
+            Buffer buffer;
+            buffer.shape.assign(type.getShape().begin(), type.getShape().end());
+            buffer.data.assign(type.getNumElements(),
+                               std::numeric_limits<double>::quiet_NaN());
+            buffer.shared = true;
+            buffer.writeEpoch.assign(type.getNumElements(), -1);
+            buffer.readEpoch.assign(type.getNumElements(), -1);
+            buffer.writer.assign(type.getNumElements(), -1);
+            buffer.reader.assign(type.getNumElements(), -1);
+            shared.push_back(std::move(buffer));
+            buffers[tile] = &shared.back();
+          }
+          epoch = 0;
+          runBlock(kernel.getBody().front(), Mask(threads, true));
+          if (!error.empty()) {
+            errorOut = "block (" + std::to_string(blockX) + ", " +
+                       std::to_string(blockY) + ", " + std::to_string(blockZ) +
+                       "): " + error;
+            return false;
+          }
         }
-        epoch = 0;
-        runBlock(kernel.getBody().front(), Mask(threads, true));
-        if (!error.empty()) {
-          errorOut = "block (" + std::to_string(blockX) + ", " +
-                     std::to_string(blockY) + ", " + std::to_string(blockZ) +
-                     "): " + error;
-          return false;
-        }
-      }
     return true;
   }
 
@@ -278,8 +278,8 @@ private:
       return forEach(mask, op.getResult(0), [&](int t) {
         int64_t a = int64_t(scalar(op.getOperand(0), t));
         int64_t b = int64_t(scalar(op.getOperand(1), t));
-        return Val{double(name == "arith.minsi" ? std::min(a, b)
-                                                : std::max(a, b))};
+        return Val{
+            double(name == "arith.minsi" ? std::min(a, b) : std::max(a, b))};
       });
     if (auto select = llvm::dyn_cast<mlir::arith::SelectOp>(op))
       return forEach(mask, select->getResult(0), [&](int t) {
@@ -715,7 +715,6 @@ protected:
     EXPECT_LT(worst, 1e-5);
   }
 
-
   /// The masks of an attention test beyond the spec's causal flag: key
   /// lengths per batch item, and a block-sparse layout in CSR form.
   struct AttentionMasks {
@@ -812,16 +811,15 @@ protected:
           for (int64_t c = 0; c < d; ++c) {
             double want = sum > 0 ? expected[c] / sum : 0.0;
             double got = row(o, i)[c];
-            EXPECT_FALSE(std::isnan(got)) << "O[" << b << ", " << h << ", "
-                                          << i << ", " << c << "]";
+            EXPECT_FALSE(std::isnan(got))
+                << "O[" << b << ", " << h << ", " << i << ", " << c << "]";
             if (sum == 0) // A row with no allowed key is exactly 0.
-              EXPECT_EQ(got, 0.0) << "O[" << b << ", " << h << ", " << i
-                                  << ", " << c << "]";
+              EXPECT_EQ(got, 0.0)
+                  << "O[" << b << ", " << h << ", " << i << ", " << c << "]";
             worst = std::max(worst, std::abs(got - want));
           }
         }
-    std::printf("  %s: max |O - reference| = %.3g\n", spec.name.c_str(),
-                worst);
+    std::printf("  %s: max |O - reference| = %.3g\n", spec.name.c_str(), worst);
     return worst;
   }
 
@@ -885,7 +883,6 @@ TEST_F(GpuKernelsEmulation, LayerNorm) {
   }
 }
 
-
 /// An attention spec for the emulator tests.
 GpuAttentionSpec attention(const std::string &name, int64_t batch,
                            int64_t heads, int64_t len, int64_t headDim,
@@ -908,8 +905,8 @@ GpuAttentionSpec attention(const std::string &name, int64_t batch,
 constexpr double kF16Tolerance = 5e-4, kBf16Tolerance = 4e-3;
 
 TEST_F(GpuKernelsEmulation, AttentionDense) {
-  EXPECT_LT(checkAttention(attention("f16_d64", 1, 2, 77, 64,
-                                     GpuGemmInput::F16, false)),
+  EXPECT_LT(checkAttention(
+                attention("f16_d64", 1, 2, 77, 64, GpuGemmInput::F16, false)),
             kF16Tolerance);
   EXPECT_LT(checkAttention(attention("bf16_d128", 1, 2, 77, 128,
                                      GpuGemmInput::BF16, false)),
@@ -919,10 +916,10 @@ TEST_F(GpuKernelsEmulation, AttentionDense) {
     EXPECT_LT(checkAttention(attention("f16_len" + std::to_string(len), 1, 2,
                                        len, 64, GpuGemmInput::F16, false)),
               kF16Tolerance);
-    EXPECT_LT(checkAttention(attention("f16_causal_len" + std::to_string(len),
-                                       1, 1, len, 128, GpuGemmInput::F16,
-                                       true)),
-              kF16Tolerance);
+    EXPECT_LT(
+        checkAttention(attention("f16_causal_len" + std::to_string(len), 1, 1,
+                                 len, 128, GpuGemmInput::F16, true)),
+        kF16Tolerance);
   }
   // A head dim of 80 and O in the input type (rounded once more).
   GpuAttentionSpec d80 =
@@ -983,8 +980,8 @@ TEST_F(GpuKernelsEmulation, AttentionBlockSparse) {
   // With key padding: batch item 1 has 40 keys, so tile 2 is skipped and
   // tile 1 is fully masked for it.
   masks.lengths = {150, 40};
-  EXPECT_LT(checkAttention(attention("f16_sparse_causal_padding", 2, 1, 150,
-                                     64, GpuGemmInput::F16, true),
+  EXPECT_LT(checkAttention(attention("f16_sparse_causal_padding", 2, 1, 150, 64,
+                                     GpuGemmInput::F16, true),
                            masks),
             kF16Tolerance);
 }

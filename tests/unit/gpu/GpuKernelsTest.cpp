@@ -218,7 +218,6 @@ TEST_F(GpuKernels, LayerNormAssembles) {
   }
 }
 
-
 TEST_F(GpuKernels, AttentionAssembles) {
   ptxas = xfc::test::ptxasOrSkipReason();
   // Every option for d = 64 and 128 (and 80) at L = 1024, f16 and bf16,
@@ -245,9 +244,10 @@ TEST_F(GpuKernels, AttentionAssembles) {
   for (const Variant &variant : variants) {
     GpuAttentionSpec spec;
     spec.name = "attention_" + std::to_string(set.attentions.size()) + "_" +
-                (variant.input == GpuGemmInput::BF16 ? "bf16" : "f16") +
-                "_d" + std::to_string(variant.headDim) + "_l" +
-                std::to_string(variant.len) + (variant.causal ? "_causal" : "") +
+                (variant.input == GpuGemmInput::BF16 ? "bf16" : "f16") + "_d" +
+                std::to_string(variant.headDim) + "_l" +
+                std::to_string(variant.len) +
+                (variant.causal ? "_causal" : "") +
                 (variant.keyPadding ? "_padding" : "") +
                 (variant.blockSparse ? "_sparse" : "");
     spec.batch = 2;
@@ -284,8 +284,7 @@ TEST_F(GpuKernels, AttentionAssembles) {
       // shuffles each). With a single key (L = 1) LLVM folds away what
       // the constant masks decide, so only the kinds are checked there.
       std::string mma =
-          "mma.sync.aligned.m16n8k16.row.col.f32." + type + "." + type +
-          ".f32";
+          "mma.sync.aligned.m16n8k16.row.col.f32." + type + "." + type + ".f32";
       std::string ldmatrix = "ldmatrix.sync.aligned.m8n8.x4.shared.b16";
       std::string ldmatrixTrans =
           "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16";
@@ -305,8 +304,7 @@ TEST_F(GpuKernels, AttentionAssembles) {
       EXPECT_EQ(launches[i].grid[1], 12);
       EXPECT_EQ(launches[i].grid[2], 2);
       EXPECT_EQ(launches[i].block[0], 128);
-      EXPECT_EQ(launches[i].staticSharedBytes,
-                2 * 64 * (spec.headDim + 8) * 2);
+      EXPECT_EQ(launches[i].staticSharedBytes, 2 * 64 * (spec.headDim + 8) * 2);
       if (resources.empty())
         continue;
       const xfc::test::KernelResources &used = resources[spec.name];

@@ -87,8 +87,8 @@ ptxasResources(const std::string &ptxas, const std::string &ptx,
     file << ptx;
   }
   std::string arch = "-arch=" + chip;
-  llvm::SmallVector<llvm::StringRef> args{ptxas, "-v", arch, "-o", cubin,
-                                          ptxPath};
+  llvm::SmallVector<llvm::StringRef> args{ptxas, "-v",  arch,
+                                          "-o",  cubin, ptxPath};
   std::optional<llvm::StringRef> redirects[] = {std::nullopt, log.str(),
                                                 log.str()};
   int status = llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt, redirects,

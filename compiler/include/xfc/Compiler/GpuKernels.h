@@ -134,7 +134,8 @@ struct GpuKernelSet {
 
 /// The MLIR text of `set` as a module holding one gpu.module, and each
 /// kernel's launch contract (GEMMs first, then LayerNorms, then attentions,
-/// in the order of `set`). False with `error` when a shape or name is not supported.
+/// in the order of `set`). False with `error` when a shape or name is not
+/// supported.
 bool gpuKernelSource(const GpuKernelSet &set, std::string &source,
                      std::vector<GpuKernelLaunch> &launches,
                      std::string &error);
