@@ -926,6 +926,13 @@ TEST_F(GpuKernelsEmulation, AttentionDense) {
       attention("bf16_d80_out_bf16", 1, 1, 77, 80, GpuGemmInput::BF16, false);
   d80.outputInInputType = true;
   EXPECT_LT(checkAttention(d80), 2 * kBf16Tolerance);
+  // The smallest head dim and one between 64 and 128.
+  EXPECT_LT(checkAttention(
+                attention("f16_d16", 1, 1, 70, 16, GpuGemmInput::F16, true)),
+            kF16Tolerance);
+  EXPECT_LT(checkAttention(
+                attention("f16_d96", 1, 1, 70, 96, GpuGemmInput::F16, false)),
+            kF16Tolerance);
   // An explicit scale.
   GpuAttentionSpec scaled =
       attention("f16_scale", 1, 1, 40, 64, GpuGemmInput::F16, false);
