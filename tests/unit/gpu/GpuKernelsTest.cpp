@@ -2,12 +2,14 @@
 //
 // Part of xfc. The kernels of compiler/lib/GpuKernels.cpp (GEMM with fused
 // epilogue, f16/bf16 on tensor cores and f32 with FMAs; residual +
-// LayerNorm) for the Transformer shapes and a few others: generated, lowered
-// to PTX for sm_80 and sm_90, and assembled by ptxas. Each kernel's PTX
-// must hold the instructions that do its work (mma.sync, fma, shfl), so an
-// empty or wrongly lowered kernel cannot pass. Without ptxas the assembly
-// is skipped with the reason printed, unless XFC_REQUIRE_PTXAS is set.
-// Numerics need a GPU and are not checked here.
+// LayerNorm; fused attention) for the Transformer shapes and a few others:
+// generated, lowered to PTX for sm_80 and sm_90, and assembled by ptxas.
+// Each kernel's PTX must hold the instructions that do its work (mma.sync,
+// ldmatrix, fma, shfl, ex2), so an empty or wrongly lowered kernel cannot
+// pass; the attention kernels must also assemble without spills (ptxas -v).
+// Without ptxas the assembly is skipped with the reason printed, unless
+// XFC_REQUIRE_PTXAS is set. Numerics need a GPU (or the emulator of
+// GpuKernelsEmulationTest.cpp) and are not checked here.
 //
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/GpuKernels.h"
