@@ -18,7 +18,8 @@
 // barriers, epilogue, ragged rows, reductions) against that reading of the
 // ISA; every memory access is bounds-checked, shared memory starts as NaN
 // (a read before a write shows), and a barrier or warp-wide op reached by
-// only some threads is an error.
+// only some threads is an error. Conversions to f16 and bf16 round to
+// nearest even, as cvt.rn does, and ex2.approx is taken as exact.
 //
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/GpuKernels.h"
