@@ -527,6 +527,14 @@ TEST_F(GpuKernels, AttentionLaunchContract) {
   EXPECT_EQ(launches[0].staticSharedBytes, 34816);
   EXPECT_NE(source.find("%scale = arith.constant 0x3EB8AA3B : f32"),
             std::string::npos);
+  // A layout without entries (every row of O is 0) still parses.
+  set.attentions[0].blockSparse = true;
+  set.attentions[0].blockSparseEntries = 0;
+  mlir::MLIRContext context(registry);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::ModuleOp::create(mlir::UnknownLoc::get(&context));
+  ASSERT_TRUE(xfc::buildGpuKernels(*module, set, launches, error)) << error;
+  EXPECT_EQ(launches[0].arguments[4].type, "memref<0xi32>");
 }
 
 TEST_F(GpuKernels, UnsupportedAttentionsAreRefused) {

@@ -99,8 +99,10 @@ struct GpuAttentionSpec {
   /// [ceil(seqLen / 64) + 1] and `tileIndices` [blockSparseEntries]; query
   /// tile q visits the key tiles tileIndices[tileOffsets[q] ..
   /// tileOffsets[q + 1]) in that order. Entries outside [0, ceil(seqLen /
-  /// 64)) are skipped. The layout is the same for every batch item and
-  /// head.
+  /// 64)), or wholly past the batch item's key length, are skipped; the
+  /// causal mask applies inside the listed tiles (a listed tile above the
+  /// diagonal is visited and fully masked, so a layout should leave those
+  /// out). The layout is the same for every batch item and head.
   bool blockSparse = false;
   int64_t blockSparseEntries = 0;
 };
