@@ -1,8 +1,8 @@
 //===- GpuKernels.cpp - Device kernels for NVIDIA GPUs --------------------===//
 //
 // Part of xfc. See GpuKernels.h. This file implements the generators of the
-// first device kernels: a GEMM with a fused epilogue and residual +
-// LayerNorm.
+// first device kernels: a GEMM with a fused epilogue, residual + LayerNorm
+// and fused (flash) attention.
 //
 // Each kernel is written as MLIR text filled with its static shapes and
 // parsed, rather than built op by op: the text reads like the kernel it is,
@@ -13,8 +13,9 @@
 // GpuCodegen.cpp lowers it to PTX.
 //
 // The kernels favour simple, checkable structure over speed: one stage of
-// shared memory (no cp.async pipelining), N and K in whole tiles (M may
-// be ragged), f32 outputs.
+// shared memory (no cp.async pipelining), the GEMM's N and K in whole
+// tiles (M may be ragged, and so may attention's sequence length), f32
+// outputs (attention's may also be in its input type).
 //
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/GpuKernels.h"
@@ -28,6 +29,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -659,6 +661,539 @@ std::string layerNormText(const GpuLayerNormSpec &spec,
 }
 
 //===----------------------------------------------------------------------===//
+// Fused attention (FlashAttention-2 forward)
+//===----------------------------------------------------------------------===//
+
+/// A tile's rows and columns: every block has kAttnTile query rows (4
+/// warps of 16, one m16 tile each) and visits the keys kAttnTile at a time.
+constexpr int64_t kAttnTile = kGpuAttentionTile;
+/// log2(e): the kernel computes e^x as 2^(x log2(e)) with ex2.approx.f32,
+/// and folds log2(e) into the scale of the scores.
+constexpr double kLog2e = 1.4426950408889634;
+
+/// The ex2.approx.f32 of `x` as `result`: 2^-inf = +0, as the masked
+/// scores need.
+void emitExp2(KernelText &k, int depth, const std::string &result,
+              const std::string &x) {
+  k.line(depth, result +
+                    " = llvm.inline_asm \"ex2.approx.f32 $0, $1;\", "
+                    "\"=f,f\" " +
+                    x + " : (f32) -> f32");
+}
+
+/// `result` = op over the 4 lanes of a quad (the lanes that hold one row of
+/// an mma.sync accumulator), left in all 4: a butterfly over lane ^ 1 and
+/// lane ^ 2.
+void emitQuadReduce(KernelText &k, int depth, const std::string &result,
+                    const std::string &value, const std::string &op) {
+  std::string v = value;
+  for (int offset : {1, 2}) {
+    std::string s = result + "_x" + str(offset);
+    k.line(depth, s + "_sh, " + s + "_ok = gpu.shuffle xor " + v + ", %sh" +
+                      str(offset) + ", %width : f32");
+    k.line(depth, (offset == 2 ? result : s) + " = " + op + " " + v + ", " + s +
+                      "_sh : f32");
+    v = s;
+  }
+}
+
+/// Block (qt, h, b) computes the rows 64 qt .. 64 qt + 63 of O[b, h]; warp
+/// w owns the 16 rows from 16 w, so each thread holds two rows, g = lane /
+/// 4 and g + 8 (as mma.sync's accumulator fragment lays them out), and the
+/// 4 lanes of a quad share them.
+///
+/// The Q tile goes through shared memory once, into registers as the
+/// mma.sync A fragments of every k16 step of the head dimension. Then per
+/// visited key tile of 64: the block copies K and V tiles to shared memory
+/// (16-byte copies, rows padded by 16 bytes; rows past seqLen are zeros),
+/// each warp computes S = Q K^T for its 16 x 64 as 8 m16n8 accumulators
+/// (K fragments by ldmatrix.x4 without transpose: K is [keys, d] row-major
+/// and mma.sync's B operand wants K^T column by column, which is K row by
+/// row), scales S by scale * log2(e), masks it with -inf, and updates the
+/// online softmax: m' = max(m, rowmax S), m^ = (m' == -inf ? 0 : m'),
+/// alpha = 2^(m - m^), P = 2^(S - m^), l = l alpha + rowsum P (each thread
+/// sums its own 16 columns; the quad's partial sums are added once at the
+/// end), O = O alpha + P V. P is rounded to the input type in registers:
+/// the S accumulators of two n8 tiles are exactly the A fragment of one
+/// k16 step of P V. V fragments come by ldmatrix.x4.trans (V is [keys, d]
+/// and mma.sync's B wants it column by column). Finally O / l, or 0 where
+/// l = 0 (a row with no allowed key).
+///
+/// Every mask is a prefix of the keys: key j of row i is allowed when
+/// j < limit(i) = min(seqLen, lengths[b], i + 1 when causal). So each
+/// thread compares each column with its two rows' limits, and the dense
+/// loop stops at the last tile that any row of the block can see.
+std::string attentionText(const GpuAttentionSpec &spec,
+                          GpuKernelLaunch &launch) {
+  bool bf16 = spec.input == GpuGemmInput::BF16;
+  std::string t = bf16 ? "bf16" : "f16";
+  int64_t d = spec.headDim, len = spec.seqLen;
+  int64_t queryTiles = (len + kAttnTile - 1) / kAttnTile;
+  std::string shape = str(spec.batch) + "x" + str(spec.heads) + "x" + str(len) +
+                      "x" + str(d) + "x";
+  std::string in = "memref<" + shape + t + ">";
+  std::string outElement = spec.outputInInputType ? t : "f32";
+  std::string out = "memref<" + shape + outElement + ">";
+  std::string tile = "memref<" + str(kAttnTile) + "x" + str(d + kPad) + "x" +
+                     t + ", #gpu.address_space<workgroup>>";
+  std::string offsetsType = "memref<" + str(queryTiles + 1) + "xi32>";
+  std::string indicesType = "memref<" + str(spec.blockSparseEntries) + "xi32>";
+  std::string lengthsType = "memref<" + str(spec.batch) + "xi32>";
+  launch.arguments = {{"Q", in}, {"K", in}, {"V", in}};
+  if (spec.keyPadding)
+    launch.arguments.push_back({"lengths", lengthsType});
+  if (spec.blockSparse) {
+    launch.arguments.push_back({"tileOffsets", offsetsType});
+    launch.arguments.push_back({"tileIndices", indicesType});
+  }
+  launch.arguments.push_back({"O", out});
+  launch.grid[0] = queryTiles;
+  launch.grid[1] = spec.heads;
+  launch.grid[2] = spec.batch;
+  launch.block[0] = kThreads;
+  launch.staticSharedBytes = 2 * kAttnTile * (d + kPad) * 2;
+  std::string header = "    gpu.func @" + spec.name + "(";
+  for (size_t i = 0; i < launch.arguments.size(); ++i)
+    header += (i ? ", %" : "%") + launch.arguments[i].name + ": " +
+              launch.arguments[i].type;
+  header += ")\n        workgroup(%Ks: " + tile +
+            " {llvm.align = 16 : i64}, %Vs: " + tile +
+            " {llvm.align = 16 : i64})\n        kernel {\n";
+
+  std::string operandType = bf16 ? "i32" : "vector<2xf16>";
+  std::string acc = "!llvm.struct<(f32, f32, f32, f32)>";
+  std::string vec8 = "vector<8x" + t + ">";
+  int64_t kSteps = d / 16;          // k16 steps of Q K^T over the head dim.
+  int64_t dTiles = d / 8;           // n8 tiles of O.
+  int64_t keyTiles = kAttnTile / 8; // n8 tiles of S.
+  int64_t copies = kAttnTile * d / 8 / kThreads; // 16-byte copies a thread.
+  float scaleLog2 = float(double(*spec.scale) * kLog2e);
+
+  KernelText k;
+  // One mma.sync m16n8k16 with A and B fragment registers `a` (4) and `b`
+  // (2) and the f32 accumulator `c` (4 scalars), as `result`.
+  auto mma = [&](int depth, const std::string &result,
+                 const std::vector<std::string> &a,
+                 const std::vector<std::string> &b,
+                 const std::vector<std::string> &c) {
+    k.line(depth, result + " = nvvm.mma.sync A[" + a[0] + ", " + a[1] + ", " +
+                      a[2] + ", " + a[3] + "] B[" + b[0] + ", " + b[1] +
+                      "] C[" + c[0] + ", " + c[1] + ", " + c[2] + ", " + c[3] +
+                      "] {layoutA = #nvvm.mma_layout<row>, layoutB = "
+                      "#nvvm.mma_layout<col>, multiplicandAPtxType = "
+                      "#nvvm.mma_type<" +
+                      t + ">, multiplicandBPtxType = #nvvm.mma_type<" + t +
+                      ">, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (" +
+                      operandType + ", " + operandType + ", f32) -> " + acc);
+  };
+  // The 4 registers of ldmatrix.x4 result `x` as mma.sync operands.
+  auto fragments = [&](int depth, const std::string &x) {
+    std::vector<std::string> regs;
+    for (int r = 0; r < 4; ++r) {
+      std::string reg = x + "r" + str(r);
+      k.line(depth, reg + " = vector.extract " + x + "[" + str(r) +
+                        "] : vector<2x" + t + "> from vector<4x2x" + t + ">");
+      if (bf16) {
+        k.line(depth,
+               reg + "i = llvm.bitcast " + reg + " : vector<2xbf16> to i32");
+        reg += "i";
+      }
+      regs.push_back(reg);
+    }
+    return regs;
+  };
+  // The 4 scalars of accumulator `value`, named `name`0..3.
+  auto scalars = [&](int depth, const std::string &name,
+                     const std::string &value) {
+    std::vector<std::string> out;
+    for (int j = 0; j < 4; ++j) {
+      out.push_back(name + str(j));
+      k.line(depth, out.back() + " = llvm.extractvalue " + value + "[" +
+                        str(j) + "] : " + acc);
+    }
+    return out;
+  };
+  // Copies rows `row0` .. + 63 of `source`[b, h] to `tileName` (zeros for
+  // rows past seqLen).
+  auto stage = [&](int depth, const std::string &name,
+                   const std::string &source, const std::string &tileName,
+                   const std::string &row0) {
+    for (int64_t i = 0; i < copies; ++i) {
+      std::string s = name + str(i);
+      k.line(depth,
+             s + "_row = arith.addi " + row0 + ", %sr" + str(i) + " : index");
+      k.line(depth, s + "_in = arith.cmpi ult, " + s + "_row, " + k.c(len) +
+                        " : index");
+      k.line(depth, s + " = scf.if " + s + "_in -> (" + vec8 + ") {");
+      k.line(depth + 1, s + "_l = vector.load " + source + "[%b, %h, " + s +
+                            "_row, %sc" + str(i) +
+                            "] {alignment = 16} : " + in + ", " + vec8);
+      k.line(depth + 1, "scf.yield " + s + "_l : " + vec8);
+      k.line(depth, "} else {");
+      k.line(depth + 1, s + "_z = arith.constant dense<0.0> : " + vec8);
+      k.line(depth + 1, "scf.yield " + s + "_z : " + vec8);
+      k.line(depth, "}");
+      k.line(depth, "vector.store " + s + ", " + tileName + "[%sr" + str(i) +
+                        ", %sc" + str(i) + "] {alignment = 16} : " + tile +
+                        ", " + vec8);
+    }
+  };
+
+  k.line(0, "%tid = gpu.thread_id x");
+  k.line(0, "%qt = gpu.block_id x");
+  k.line(0, "%h = gpu.block_id y");
+  k.line(0, "%b = gpu.block_id z");
+  k.line(0, "%warp = arith.divui %tid, " + k.c(32) + " : index");
+  k.line(0, "%lane = arith.remui %tid, " + k.c(32) + " : index");
+  k.line(0, "%q0 = arith.muli %qt, " + k.c(kAttnTile) + " : index");
+  k.line(0, "%wrow = arith.muli %warp, " + k.c(16) + " : index");
+  k.line(0, "%g = arith.divui %lane, " + k.c(4) + " : index");
+  k.line(0, "%quad = arith.remui %lane, " + k.c(4) + " : index");
+  k.line(0, "%c2q = arith.muli %quad, " + k.c(2) + " : index");
+  k.line(0, "%width = arith.constant 32 : i32");
+  k.line(0, "%sh1 = arith.constant 1 : i32");
+  k.line(0, "%sh2 = arith.constant 2 : i32");
+  k.line(0, "%f0 = arith.constant 0.0 : f32");
+  k.line(0, "%f1 = arith.constant 1.0 : f32");
+  k.line(0, "%ninf = arith.constant 0xFF800000 : f32");
+  k.line(0, "%scale = arith.constant " + f32Literal(scaleLog2) + " : f32");
+  k.line(0, "%zero = llvm.mlir.zero : " + acc);
+  k.line(0, "// The rows of the two halves of each accumulator: g and g + 8");
+  k.line(0, "// of the warp's 16.");
+  k.line(0, "%wq0 = arith.addi %q0, %wrow : index");
+  k.line(0, "%row0 = arith.addi %wq0, %g : index");
+  k.line(0, "%row1 = arith.addi %row0, " + k.c(8) + " : index");
+  k.line(0, "// Staging: copy q = tid + 128 i moves 8 elements, row");
+  k.line(0, "// q / " + str(d / 8) + ", column 8 (q % " + str(d / 8) +
+                ") of a 64-row tile.");
+  for (int64_t i = 0; i < copies; ++i) {
+    std::string s = str(i);
+    k.line(0,
+           "%sq" + s + " = arith.addi %tid, " + k.c(kThreads * i) + " : index");
+    k.line(0, "%sr" + s + " = arith.divui %sq" + s + ", " + k.c(d / 8) +
+                  " : index");
+    k.line(0, "%scq" + s + " = arith.remui %sq" + s + ", " + k.c(d / 8) +
+                  " : index");
+    k.line(0,
+           "%sc" + s + " = arith.muli %scq" + s + ", " + k.c(8) + " : index");
+  }
+  k.line(0, "// ldmatrix row addresses. Q (A operand) and V (.trans): lane l");
+  k.line(0, "// gives row l % 16 at column 8 (l / 16) of a 16x16. K: row");
+  k.line(0, "// l % 8 + 8 (l / 16) at column 8 ((l / 8) % 2), so that the");
+  k.line(0, "// 4 matrices are (keys 0-7, d 0-7), (keys 0-7, d 8-15),");
+  k.line(0, "// (keys 8-15, d 0-7), (keys 8-15, d 8-15): the b0, b1 of two");
+  k.line(0, "// n8 tiles of keys.");
+  k.line(0, "%l16 = arith.remui %lane, " + k.c(16) + " : index");
+  k.line(0, "%lhalf = arith.divui %lane, " + k.c(16) + " : index");
+  k.line(0, "%lcol = arith.muli %lhalf, " + k.c(8) + " : index");
+  k.line(0, "%l8 = arith.remui %lane, " + k.c(8) + " : index");
+  k.line(0, "%krow = arith.addi %l8, %lcol : index");
+  k.line(0, "%lm = arith.divui %lane, " + k.c(8) + " : index");
+  k.line(0, "%lm2 = arith.remui %lm, " + k.c(2) + " : index");
+  k.line(0, "%kcol = arith.muli %lm2, " + k.c(8) + " : index");
+  k.line(0, "%qrow = arith.addi %wrow, %l16 : index");
+
+  // Q: through %Ks into the A fragments of each k16 step.
+  k.line(0, "// Q's tile through shared memory into registers.");
+  stage(0, "%vq", "%Q", "%Ks", "%q0");
+  k.line(0, "gpu.barrier");
+  std::vector<std::vector<std::string>> qFragments;
+  for (int64_t kk = 0; kk < kSteps; ++kk) {
+    std::string s = str(kk);
+    k.line(0,
+           "%qcol" + s + " = arith.addi %lcol, " + k.c(16 * kk) + " : index");
+    std::string x = "%qa" + s;
+    k.line(0, x + " = nvgpu.ldmatrix %Ks[%qrow, %qcol" + s +
+                  "] {numTiles = 4 : i32, transpose = false} : " + tile +
+                  " -> vector<4x2x" + t + ">");
+    qFragments.push_back(fragments(0, x));
+  }
+  k.line(0, "// The first K tile overwrites what every warp read.");
+  k.line(0, "gpu.barrier");
+
+  // The key limits.
+  k.line(0, "// Keys allowed for the block's rows, and for each of the");
+  k.line(0, "// thread's two rows: a prefix of the keys.");
+  std::string keyEnd = k.c(len);
+  if (spec.keyPadding) {
+    k.line(0, "%len32 = memref.load %lengths[%b] : " + lengthsType);
+    k.line(0, "%lenRaw = arith.index_cast %len32 : i32 to index");
+    k.line(0, "%lenPos = arith.maxsi %lenRaw, " + k.c(0) + " : index");
+    k.line(0, "%keyEnd = arith.minsi %lenPos, " + k.c(len) + " : index");
+    keyEnd = "%keyEnd";
+  }
+  std::string blockEnd = keyEnd, limit[2] = {keyEnd, keyEnd};
+  if (spec.causal) {
+    k.line(0, "%q64 = arith.addi %q0, " + k.c(kAttnTile) + " : index");
+    k.line(0, "%blockEnd = arith.minsi " + keyEnd + ", %q64 : index");
+    blockEnd = "%blockEnd";
+    for (int r = 0; r < 2; ++r) {
+      std::string s = str(r);
+      k.line(0, "%rowNext" + s + " = arith.addi %row" + s + ", " + k.c(1) +
+                    " : index");
+      k.line(0, "%limit" + s + " = arith.minsi " + keyEnd + ", %rowNext" + s +
+                    " : index");
+      limit[r] = "%limit" + s;
+    }
+  }
+
+  // The loop state: m and l of both rows, then the O accumulators.
+  std::vector<std::string> stateTypes{"f32", "f32", "f32", "f32"};
+  std::vector<std::string> stateInit{"%ninf", "%ninf", "%f0", "%f0"};
+  std::vector<std::string> state{"%m0", "%m1", "%l0", "%l1"};
+  for (int64_t n = 0; n < dTiles; ++n) {
+    stateTypes.push_back(acc);
+    stateInit.push_back("%zero");
+    state.push_back("%o" + str(n));
+  }
+  auto join = [](const std::vector<std::string> &items) {
+    std::string out;
+    for (const std::string &item : items)
+      out += (out.empty() ? "" : ", ") + item;
+    return out;
+  };
+  std::string iterArgs;
+  for (size_t i = 0; i < state.size(); ++i)
+    iterArgs += (i ? ", " : "") + state[i] + " = " + stateInit[i];
+  std::string types = join(stateTypes);
+  std::string count = str(state.size());
+
+  int depth = 1;
+  if (spec.blockSparse) {
+    k.line(0, "// The listed key tiles of this query tile; an entry outside");
+    k.line(0, "// the keys is skipped.");
+    k.line(0, "%qt1 = arith.addi %qt, " + k.c(1) + " : index");
+    k.line(0, "%first32 = memref.load %tileOffsets[%qt] : " + offsetsType);
+    k.line(0, "%last32 = memref.load %tileOffsets[%qt1] : " + offsetsType);
+    k.line(0, "%firstRaw = arith.index_cast %first32 : i32 to index");
+    k.line(0, "%lastRaw = arith.index_cast %last32 : i32 to index");
+    k.line(0, "%first = arith.maxsi %firstRaw, " + k.c(0) + " : index");
+    k.line(0, "%last = arith.minsi %lastRaw, " + k.c(spec.blockSparseEntries) +
+                  " : index");
+    k.line(0, "%final:" + count + " = scf.for %e = %first to %last step " +
+                  k.c(1) + " iter_args(" + iterArgs + ") -> (" + types + ") {");
+    k.line(1, "%kt32 = memref.load %tileIndices[%e] : " + indicesType);
+    k.line(1, "%kt = arith.index_cast %kt32 : i32 to index");
+    k.line(1, "%k0 = arith.muli %kt, " + k.c(kAttnTile) + " : index");
+    k.line(1, "%visit = arith.cmpi ult, %k0, " + keyEnd + " : index");
+    k.line(1, "%next:" + count + " = scf.if %visit -> (" + types + ") {");
+    depth = 2;
+  } else {
+    k.line(0, "%blockEnd63 = arith.addi " + blockEnd + ", " +
+                  k.c(kAttnTile - 1) + " : index");
+    k.line(0,
+           "%tiles = arith.divui %blockEnd63, " + k.c(kAttnTile) + " : index");
+    k.line(0, "%final:" + count + " = scf.for %kt = " + k.c(0) +
+                  " to %tiles step " + k.c(1) + " iter_args(" + iterArgs +
+                  ") -> (" + types + ") {");
+    k.line(1, "%k0 = arith.muli %kt, " + k.c(kAttnTile) + " : index");
+  }
+  int D = depth;
+  stage(D, "%vk", "%K", "%Ks", "%k0");
+  stage(D, "%vv", "%V", "%Vs", "%k0");
+  k.line(D, "gpu.barrier");
+
+  // S = Q K^T: 8 n8 tiles of keys, in pairs per ldmatrix.x4.
+  k.line(D, "// S = Q K^T, 16 x 64 a warp.");
+  std::vector<std::string> s(keyTiles);
+  for (int64_t pair = 0; pair < keyTiles / 2; ++pair) {
+    std::string p = str(pair);
+    k.line(D,
+           "%kr" + p + " = arith.addi %krow, " + k.c(16 * pair) + " : index");
+    for (int64_t kk = 0; kk < kSteps; ++kk) {
+      std::string x = "%kb" + p + "_" + str(kk);
+      std::string col = "%kc" + p + "_" + str(kk);
+      k.line(D, col + " = arith.addi %kcol, " + k.c(16 * kk) + " : index");
+      k.line(D, x + " = nvgpu.ldmatrix %Ks[%kr" + p + ", " + col +
+                    "] {numTiles = 4 : i32, transpose = false} : " + tile +
+                    " -> vector<4x2x" + t + ">");
+      std::vector<std::string> b = fragments(D, x);
+      for (int half = 0; half < 2; ++half) {
+        int64_t n = 2 * pair + half;
+        std::string result = "%s" + str(n) + "_" + str(kk);
+        std::vector<std::string> c = kk == 0
+                                         ? std::vector<std::string>(4, "%f0")
+                                         : scalars(D, result + "c", s[n]);
+        mma(D, result, qFragments[kk], {b[2 * half], b[2 * half + 1]}, c);
+        s[n] = result;
+      }
+    }
+  }
+
+  // The online softmax, per row half r (accumulator registers 2r, 2r + 1).
+  k.line(D, "// Scale to log2 units, mask, and the online softmax.");
+  k.line(D, "%colBase = arith.addi %k0, %c2q : index");
+  std::vector<std::vector<std::string>> p(2); // p[r][2 n + e]
+  std::string alpha[2], mNew[2], lNew[2];
+  for (int r = 0; r < 2; ++r) {
+    std::string R = str(r);
+    std::vector<std::string> masked;
+    for (int64_t n = 0; n < keyTiles; ++n)
+      for (int e = 0; e < 2; ++e) {
+        std::string x = "%x" + R + "_" + str(n) + str(e);
+        if (r == 0) {
+          k.line(D, "%col" + str(n) + str(e) + " = arith.addi %colBase, " +
+                        k.c(8 * n + e) + " : index");
+        }
+        k.line(D, x + "_s = llvm.extractvalue " + s[n] + "[" + str(2 * r + e) +
+                      "] : " + acc);
+        k.line(D, x + "_l = arith.mulf " + x + "_s, %scale : f32");
+        k.line(D, x + "_ok = arith.cmpi slt, %col" + str(n) + str(e) + ", " +
+                      limit[r] + " : index");
+        k.line(D, x + " = arith.select " + x + "_ok, " + x + "_l, %ninf : f32");
+        masked.push_back(x);
+      }
+    std::string v = masked[0];
+    for (size_t i = 1; i < masked.size(); ++i) {
+      std::string next = "%max" + R + "_" + str(i);
+      k.line(D, next + " = arith.maximumf " + v + ", " + masked[i] + " : f32");
+      v = next;
+    }
+    emitQuadReduce(k, D, "%rowMax" + R, v, "arith.maximumf");
+    mNew[r] = "%mNew" + R;
+    k.line(D,
+           mNew[r] + " = arith.maximumf %m" + R + ", %rowMax" + R + " : f32");
+    k.line(D, "// m^ = 0 while the row has seen no allowed key, so that");
+    k.line(D, "// 2^(-inf - m^) is 0 and never 2^(-inf + inf) = NaN.");
+    k.line(D, "%none" + R + " = arith.cmpf oeq, " + mNew[r] + ", %ninf : f32");
+    k.line(D, "%mHat" + R + " = arith.select %none" + R + ", %f0, " + mNew[r] +
+                  " : f32");
+    k.line(D, "%mOld" + R + " = arith.subf %m" + R + ", %mHat" + R + " : f32");
+    alpha[r] = "%alpha" + R;
+    emitExp2(k, D, alpha[r], "%mOld" + R);
+    std::string sum;
+    for (size_t i = 0; i < masked.size(); ++i) {
+      std::string x = masked[i];
+      k.line(D, x + "_d = arith.subf " + x + ", %mHat" + R + " : f32");
+      emitExp2(k, D, x + "_p", x + "_d");
+      p[r].push_back(x + "_p");
+      if (i == 0) {
+        sum = x + "_p";
+      } else {
+        k.line(D, x + "_sum = arith.addf " + sum + ", " + x + "_p : f32");
+        sum = x + "_sum";
+      }
+    }
+    lNew[r] = "%lNew" + R;
+    k.line(D, lNew[r] + " = math.fma %l" + R + ", " + alpha[r] + ", " + sum +
+                  " : f32");
+  }
+
+  // P in the input type: the A fragments of the 4 k16 steps of P V.
+  k.line(D, "// P as mma.sync A fragments: the S tiles 2 kk and 2 kk + 1.");
+  std::vector<std::vector<std::string>> pFragments;
+  for (int64_t kk = 0; kk < keyTiles / 2; ++kk) {
+    std::vector<std::string> regs;
+    // a0 = (g, 2c), a1 = (g + 8, 2c), a2 = (g, 2c + 8), a3 = (g + 8,
+    // 2c + 8): tile 2 kk rows g, g + 8, then tile 2 kk + 1.
+    for (int64_t n : {2 * kk, 2 * kk + 1})
+      for (int r = 0; r < 2; ++r) {
+        std::string x = "%pa" + str(n) + "_" + str(r);
+        k.line(D, x + "_v = vector.from_elements " + p[r][2 * n] + ", " +
+                      p[r][2 * n + 1] + " : vector<2xf32>");
+        k.line(D, x + " = arith.truncf " + x +
+                      "_v : vector<2xf32> to vector<2x" + t + ">");
+        if (bf16) {
+          k.line(D, x + "i = llvm.bitcast " + x + " : vector<2xbf16> to i32");
+          regs.push_back(x + "i");
+        } else {
+          regs.push_back(x);
+        }
+      }
+    pFragments.push_back(regs);
+  }
+
+  // O = O alpha + P V.
+  k.line(D, "// O = O alpha + P V.");
+  std::vector<std::string> o(dTiles);
+  std::vector<std::vector<std::string>> oScaled(dTiles);
+  for (int64_t n = 0; n < dTiles; ++n) {
+    std::vector<std::string> c =
+        scalars(D, "%oc" + str(n) + "_", "%o" + str(n));
+    for (int j = 0; j < 4; ++j) {
+      std::string x = "%os" + str(n) + "_" + str(j);
+      k.line(D, x + " = arith.mulf " + c[j] + ", " + alpha[j / 2] + " : f32");
+      oScaled[n].push_back(x);
+    }
+  }
+  for (int64_t kk = 0; kk < keyTiles / 2; ++kk) {
+    std::string K = str(kk);
+    k.line(D, "%vrow" + K + " = arith.addi %l16, " + k.c(16 * kk) + " : index");
+    for (int64_t pair = 0; pair < dTiles / 2; ++pair) {
+      std::string x = "%vb" + K + "_" + str(pair);
+      k.line(D, x + "_col = arith.addi %lcol, " + k.c(16 * pair) + " : index");
+      k.line(D, x + " = nvgpu.ldmatrix %Vs[%vrow" + K + ", " + x +
+                    "_col] {numTiles = 4 : i32, transpose = true} : " + tile +
+                    " -> vector<4x2x" + t + ">");
+      std::vector<std::string> b = fragments(D, x);
+      for (int half = 0; half < 2; ++half) {
+        int64_t n = 2 * pair + half;
+        std::string result = "%pv" + str(n) + "_" + K;
+        std::vector<std::string> c =
+            kk == 0 ? oScaled[n] : scalars(D, result + "c", o[n]);
+        mma(D, result, pFragments[kk], {b[2 * half], b[2 * half + 1]}, c);
+        o[n] = result;
+      }
+    }
+  }
+  k.line(D, "// The next tile overwrites what every warp read.");
+  k.line(D, "gpu.barrier");
+  std::vector<std::string> yields{mNew[0], mNew[1], lNew[0], lNew[1]};
+  for (const std::string &x : o)
+    yields.push_back(x);
+  k.line(D, "scf.yield " + join(yields) + " : " + types);
+  if (spec.blockSparse) {
+    k.line(1, "} else {");
+    k.line(2, "scf.yield " + join(state) + " : " + types);
+    k.line(1, "}");
+    std::vector<std::string> next;
+    for (size_t i = 0; i < state.size(); ++i)
+      next.push_back("%next#" + str(i));
+    k.line(1, "scf.yield " + join(next) + " : " + types);
+  }
+  k.line(0, "}");
+
+  // O / l, or 0 for a row that saw no allowed key.
+  k.line(0, "// The quad's partial row sums; O / l, or 0 where l = 0.");
+  k.line(0, "%ecol = arith.muli %quad, " + k.c(2) + " : index");
+  for (int r = 0; r < 2; ++r) {
+    std::string R = str(r);
+    emitQuadReduce(k, 0, "%lSum" + R, "%final#" + str(2 + r), "arith.addf");
+    k.line(0, "%seen" + R + " = arith.cmpf ogt, %lSum" + R + ", %f0 : f32");
+    k.line(0, "%lInv" + R + " = arith.divf %f1, %lSum" + R + " : f32");
+    k.line(0, "%norm" + R + " = arith.select %seen" + R + ", %lInv" + R +
+                  ", %f0 : f32");
+  }
+  for (int r = 0; r < 2; ++r) {
+    std::string R = str(r);
+    k.line(0, "%store" + R + " = arith.cmpi ult, %row" + R + ", " + k.c(len) +
+                  " : index");
+    k.line(0, "scf.if %store" + R + " {");
+    for (int64_t n = 0; n < dTiles; ++n) {
+      std::string x = "%out" + R + "_" + str(n);
+      std::vector<std::string> c = scalars(1, x + "c", "%final#" + str(4 + n));
+      k.line(1, x + "_v = vector.from_elements " + c[2 * r] + ", " +
+                    c[2 * r + 1] + " : vector<2xf32>");
+      k.line(1,
+             x + "_n = vector.broadcast %norm" + R + " : f32 to vector<2xf32>");
+      k.line(1, x + " = arith.mulf " + x + "_v, " + x + "_n : vector<2xf32>");
+      std::string value = x;
+      if (spec.outputInInputType) {
+        k.line(1, x + "_t = arith.truncf " + x +
+                      " : vector<2xf32> to vector<2x" + t + ">");
+        value = x + "_t";
+      }
+      k.line(1, x + "_col = arith.addi %ecol, " + k.c(8 * n) + " : index");
+      k.line(1, "vector.store " + value + ", %O[%b, %h, %row" + R + ", " + x +
+                    "_col] : " + out + ", vector<2x" + outElement + ">");
+    }
+    k.line(0, "}");
+  }
+  k.line(0, "gpu.return");
+  return header + k.finish() + "    }\n";
+}
+
+//===----------------------------------------------------------------------===//
 // Checks
 //===----------------------------------------------------------------------===//
 
@@ -717,6 +1252,45 @@ bool checkGemm(const GpuGemmSpec &spec, std::string &error) {
   return true;
 }
 
+/// The attention kernel's limits: tensor-core inputs, a head dim the
+/// staging and the ldmatrix pairs divide (16 | d) and the registers hold
+/// (d <= 128: O alone takes d / 2 registers a thread), and a grid CUDA
+/// launches.
+bool checkAttention(const GpuAttentionSpec &spec, std::string &error) {
+  std::string what = "attention '" + spec.name + "' (" + inputName(spec.input) +
+                     ", B = " + str(spec.batch) + ", H = " + str(spec.heads) +
+                     ", L = " + str(spec.seqLen) +
+                     ", d = " + str(spec.headDim) + ")";
+  if (spec.batch <= 0 || spec.heads <= 0 || spec.seqLen <= 0) {
+    error = what + ": B, H and L must be positive";
+    return false;
+  }
+  if (spec.input == GpuGemmInput::F32) {
+    error = what + ": Q, K and V must be f16 or bf16; the GPU attention "
+                   "kernel runs on tensor cores and has no f32 variant";
+    return false;
+  }
+  if (spec.headDim % 16 != 0 || spec.headDim < 16 || spec.headDim > 128) {
+    error = what + ": the GPU attention kernel takes a head dim that is a "
+                   "multiple of 16 from 16 to 128";
+    return false;
+  }
+  if (spec.batch > kMaxGridY || spec.heads > kMaxGridY) {
+    error = what + ": H and B are grid y and z, at most " + str(kMaxGridY) +
+            " each";
+    return false;
+  }
+  if (spec.scale && !(std::isfinite(*spec.scale) && *spec.scale > 0.0f)) {
+    error = what + ": the scale must be positive and finite";
+    return false;
+  }
+  if (spec.blockSparse && spec.blockSparseEntries < 0) {
+    error = what + ": a negative number of block-sparse entries";
+    return false;
+  }
+  return true;
+}
+
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -726,7 +1300,7 @@ bool checkGemm(const GpuGemmSpec &spec, std::string &error) {
 bool gpuKernelSource(const GpuKernelSet &set, std::string &source,
                      std::vector<GpuKernelLaunch> &launches,
                      std::string &error) {
-  if (set.gemms.empty() && set.layerNorms.empty()) {
+  if (set.gemms.empty() && set.layerNorms.empty() && set.attentions.empty()) {
     error = "the GPU kernel set '" + set.moduleName + "' has no kernels";
     return false;
   }
@@ -736,6 +1310,8 @@ bool gpuKernelSource(const GpuKernelSet &set, std::string &source,
     all.push_back(gemm.name);
   for (const GpuLayerNormSpec &norm : set.layerNorms)
     all.push_back(norm.name);
+  for (const GpuAttentionSpec &attention : set.attentions)
+    all.push_back(attention.name);
   for (size_t i = 0; i < all.size(); ++i) {
     if (!isIdentifier(all[i])) {
       error = "'" + all[i] + "' is not a valid GPU " +
@@ -760,6 +1336,9 @@ bool gpuKernelSource(const GpuKernelSet &set, std::string &source,
               "): rows, D and epsilon must be positive";
       return false;
     }
+  for (const GpuAttentionSpec &attention : set.attentions)
+    if (!checkAttention(attention, error))
+      return false;
 
   bool gelu = false;
   for (const GpuGemmSpec &gemm : set.gemms)
@@ -780,6 +1359,14 @@ bool gpuKernelSource(const GpuKernelSet &set, std::string &source,
     GpuKernelLaunch launch;
     launch.kernel = norm.name;
     source += layerNormText(norm, launch);
+    launches.push_back(std::move(launch));
+  }
+  for (GpuAttentionSpec attention : set.attentions) {
+    if (!attention.scale)
+      attention.scale = float(1.0 / std::sqrt(double(attention.headDim)));
+    GpuKernelLaunch launch;
+    launch.kernel = attention.name;
+    source += attentionText(attention, launch);
     launches.push_back(std::move(launch));
   }
   source += "  }\n}\n";

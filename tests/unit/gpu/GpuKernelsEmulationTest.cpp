@@ -18,7 +18,8 @@
 // barriers, epilogue, ragged rows, reductions) against that reading of the
 // ISA; every memory access is bounds-checked, shared memory starts as NaN
 // (a read before a write shows), and a barrier or warp-wide op reached by
-// only some threads is an error.
+// only some threads is an error. Conversions to f16 and bf16 round to
+// nearest even, as cvt.rn does, and ex2.approx is taken as exact.
 //
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/GpuKernels.h"
@@ -50,6 +51,7 @@
 namespace {
 
 using xfc::GpuActivation;
+using xfc::GpuAttentionSpec;
 using xfc::GpuGemmInput;
 using xfc::GpuGemmSpec;
 using xfc::GpuKernelLaunch;
@@ -91,33 +93,35 @@ public:
     threads = launch.block[0];
     for (size_t i = 0; i < args.size(); ++i)
       buffers[kernel.getArgument(i)] = args[i];
-    for (blockY = 0; blockY < launch.grid[1]; ++blockY)
-      for (blockX = 0; blockX < launch.grid[0]; ++blockX) {
-        // Shared memory is fresh per block, and NaN until written.
-        std::vector<Buffer> shared;
-        shared.reserve(kernel.getWorkgroupAttributions().size());
-        for (mlir::BlockArgument tile : kernel.getWorkgroupAttributions()) {
-          auto type = llvm::cast<mlir::MemRefType>(tile.getType());
-          Buffer buffer;
-          buffer.shape.assign(type.getShape().begin(), type.getShape().end());
-          buffer.data.assign(type.getNumElements(),
-                             std::numeric_limits<double>::quiet_NaN());
-          buffer.shared = true;
-          buffer.writeEpoch.assign(type.getNumElements(), -1);
-          buffer.readEpoch.assign(type.getNumElements(), -1);
-          buffer.writer.assign(type.getNumElements(), -1);
-          buffer.reader.assign(type.getNumElements(), -1);
-          shared.push_back(std::move(buffer));
-          buffers[tile] = &shared.back();
+    for (blockZ = 0; blockZ < launch.grid[2]; ++blockZ)
+      for (blockY = 0; blockY < launch.grid[1]; ++blockY)
+        for (blockX = 0; blockX < launch.grid[0]; ++blockX) {
+          // Shared memory is fresh per block, and NaN until written.
+          std::vector<Buffer> shared;
+          shared.reserve(kernel.getWorkgroupAttributions().size());
+          for (mlir::BlockArgument tile : kernel.getWorkgroupAttributions()) {
+            auto type = llvm::cast<mlir::MemRefType>(tile.getType());
+            Buffer buffer;
+            buffer.shape.assign(type.getShape().begin(), type.getShape().end());
+            buffer.data.assign(type.getNumElements(),
+                               std::numeric_limits<double>::quiet_NaN());
+            buffer.shared = true;
+            buffer.writeEpoch.assign(type.getNumElements(), -1);
+            buffer.readEpoch.assign(type.getNumElements(), -1);
+            buffer.writer.assign(type.getNumElements(), -1);
+            buffer.reader.assign(type.getNumElements(), -1);
+            shared.push_back(std::move(buffer));
+            buffers[tile] = &shared.back();
+          }
+          epoch = 0;
+          runBlock(kernel.getBody().front(), Mask(threads, true));
+          if (!error.empty()) {
+            errorOut = "block (" + std::to_string(blockX) + ", " +
+                       std::to_string(blockY) + ", " + std::to_string(blockZ) +
+                       "): " + error;
+            return false;
+          }
         }
-        epoch = 0;
-        runBlock(kernel.getBody().front(), Mask(threads, true));
-        if (!error.empty()) {
-          errorOut = "block (" + std::to_string(blockX) + ", " +
-                     std::to_string(blockY) + "): " + error;
-          return false;
-        }
-      }
     return true;
   }
 
@@ -263,9 +267,57 @@ private:
                      [&](int t) { return Val{double(t)}; });
     if (auto id = llvm::dyn_cast<mlir::gpu::BlockIdOp>(op))
       return forEach(mask, id->getResult(0), [&](int) {
-        return Val{double(
-            id.getDimension() == mlir::gpu::Dimension::x ? blockX : blockY)};
+        mlir::gpu::Dimension dimension = id.getDimension();
+        return Val{double(dimension == mlir::gpu::Dimension::x   ? blockX
+                          : dimension == mlir::gpu::Dimension::y ? blockY
+                                                                 : blockZ)};
       });
+    if (name == "arith.index_cast") // i32 <-> index: the same integer.
+      return forEach(mask, op.getResult(0),
+                     [&](int t) { return get(op.getOperand(0), t); });
+    if (name == "arith.minsi" || name == "arith.maxsi")
+      return forEach(mask, op.getResult(0), [&](int t) {
+        int64_t a = int64_t(scalar(op.getOperand(0), t));
+        int64_t b = int64_t(scalar(op.getOperand(1), t));
+        return Val{
+            double(name == "arith.minsi" ? std::min(a, b) : std::max(a, b))};
+      });
+    if (auto select = llvm::dyn_cast<mlir::arith::SelectOp>(op))
+      return forEach(mask, select->getResult(0), [&](int t) {
+        return get(scalar(select.getCondition(), t) != 0
+                       ? select.getTrueValue()
+                       : select.getFalseValue(),
+                   t);
+      });
+    if (auto cmp = llvm::dyn_cast<mlir::arith::CmpFOp>(op)) {
+      using P = mlir::arith::CmpFPredicate;
+      P predicate = cmp.getPredicate();
+      if (predicate != P::OEQ && predicate != P::OGT)
+        return fail("a cmpf predicate the emulator does not know");
+      return forEach(mask, cmp->getResult(0), [&](int t) {
+        double a = scalar(cmp.getLhs(), t), b = scalar(cmp.getRhs(), t);
+        return Val{double(predicate == P::OEQ ? a == b : a > b)};
+      });
+    }
+    if (auto truncate = llvm::dyn_cast<mlir::arith::TruncFOp>(op)) {
+      // f32 to f16 or bf16, rounded to nearest even as cvt.rn does.
+      const llvm::fltSemantics &semantics =
+          llvm::cast<mlir::FloatType>(
+              mlir::getElementTypeOrSelf(truncate.getType()))
+              .getFloatSemantics();
+      return forEach(mask, truncate->getResult(0), [&](int t) {
+        Val out = get(truncate.getIn(), t);
+        for (double &x : out) {
+          llvm::APFloat value(static_cast<float>(x));
+          bool lost;
+          value.convert(semantics, llvm::APFloat::rmNearestTiesToEven, &lost);
+          value.convert(llvm::APFloat::IEEEdouble(),
+                        llvm::APFloat::rmNearestTiesToEven, &lost);
+          x = value.convertToDouble();
+        }
+        return out;
+      });
+    }
     if (name == "arith.addi" || name == "arith.subi" || name == "arith.muli" ||
         name == "arith.divui" || name == "arith.remui")
       return forEach(mask, op.getResult(0), [&](int t) {
@@ -282,11 +334,16 @@ private:
         return Val{double(r)};
       });
     if (auto cmp = llvm::dyn_cast<mlir::arith::CmpIOp>(op)) {
-      if (cmp.getPredicate() != mlir::arith::CmpIPredicate::ult)
+      mlir::arith::CmpIPredicate predicate = cmp.getPredicate();
+      if (predicate != mlir::arith::CmpIPredicate::ult &&
+          predicate != mlir::arith::CmpIPredicate::slt)
         return fail("a cmpi predicate the emulator does not know");
       return forEach(mask, cmp->getResult(0), [&](int t) {
-        return Val{double(uint64_t(scalar(cmp.getLhs(), t)) <
-                          uint64_t(scalar(cmp.getRhs(), t)))};
+        int64_t a = int64_t(scalar(cmp.getLhs(), t));
+        int64_t b = int64_t(scalar(cmp.getRhs(), t));
+        return Val{double(predicate == mlir::arith::CmpIPredicate::slt
+                              ? a < b
+                              : uint64_t(a) < uint64_t(b))};
       });
     }
     if (name == "arith.addf")
@@ -569,14 +626,16 @@ private:
   llvm::DenseMap<mlir::Value, std::vector<Val>> values;
   llvm::DenseMap<mlir::Value, Buffer *> buffers;
   int threads = 0;
-  int64_t blockX = 0, blockY = 0;
+  int64_t blockX = 0, blockY = 0, blockZ = 0;
   int64_t epoch = 0; ///< Barriers passed in this block.
   std::string error;
 };
 
-/// A matrix of values k / 16, |k| <= 16: exact in f16 and bf16, so the
-/// inputs mean the same in every element type.
-Buffer randomBuffer(std::vector<int64_t> shape, std::mt19937 &random) {
+/// A matrix of values k / 16 * range, |k| <= 16, range a power of two:
+/// exact in f16 and bf16, so the inputs mean the same in every element
+/// type.
+Buffer randomBuffer(std::vector<int64_t> shape, std::mt19937 &random,
+                    double range = 1.0) {
   Buffer buffer;
   buffer.shape = std::move(shape);
   int64_t size = 1;
@@ -584,7 +643,15 @@ Buffer randomBuffer(std::vector<int64_t> shape, std::mt19937 &random) {
     size *= extent;
   std::uniform_int_distribution<int> value(-16, 16);
   for (int64_t i = 0; i < size; ++i)
-    buffer.data.push_back(value(random) / 16.0);
+    buffer.data.push_back(value(random) / 16.0 * range);
+  return buffer;
+}
+
+/// An i32 argument.
+Buffer indexBuffer(const std::vector<int> &values) {
+  Buffer buffer;
+  buffer.shape = {int64_t(values.size())};
+  buffer.data.assign(values.begin(), values.end());
   return buffer;
 }
 
@@ -649,6 +716,114 @@ protected:
     EXPECT_LT(worst, 1e-5);
   }
 
+  /// The masks of an attention test beyond the spec's causal flag: key
+  /// lengths per batch item, and a block-sparse layout in CSR form.
+  struct AttentionMasks {
+    std::vector<int> lengths;
+    std::vector<int> tileOffsets, tileIndices;
+  };
+
+  /// Emulates `spec` on random inputs and compares O with softmax attention
+  /// in f64 under the same mask (a row with no allowed key is 0); returns
+  /// the largest absolute error (the outputs are weighted means of V, whose
+  /// values lie in [-1, 1]).
+  double checkAttention(GpuAttentionSpec spec,
+                        const AttentionMasks &masks = {}) {
+    SCOPED_TRACE(spec.name);
+    spec.keyPadding = !masks.lengths.empty();
+    spec.blockSparse = !masks.tileOffsets.empty();
+    spec.blockSparseEntries = int64_t(masks.tileIndices.size());
+    int64_t batch = spec.batch, heads = spec.heads, len = spec.seqLen,
+            d = spec.headDim;
+    std::mt19937 random(5);
+    // Scores of a few units: the softmax is neither flat nor one-hot, and
+    // the running max moves from tile to tile.
+    Buffer q = randomBuffer({batch, heads, len, d}, random, 2.0);
+    Buffer k = randomBuffer({batch, heads, len, d}, random, 2.0);
+    Buffer v = randomBuffer({batch, heads, len, d}, random);
+    Buffer lengths = indexBuffer(masks.lengths);
+    Buffer offsets = indexBuffer(masks.tileOffsets);
+    Buffer indices = indexBuffer(masks.tileIndices);
+    Buffer o;
+    o.shape = {batch, heads, len, d};
+    o.data.assign(batch * heads * len * d, NAN);
+    std::vector<Buffer *> args{&q, &k, &v};
+    if (spec.keyPadding)
+      args.push_back(&lengths);
+    if (spec.blockSparse) {
+      args.push_back(&offsets);
+      args.push_back(&indices);
+    }
+    args.push_back(&o);
+    GpuKernelSet set;
+    set.attentions.push_back(spec);
+    std::string error;
+    EXPECT_TRUE(emulate(set, args, error)) << error;
+    if (!error.empty())
+      return INFINITY;
+
+    const int64_t tile = xfc::kGpuAttentionTile;
+    int64_t keyTiles = (len + tile - 1) / tile;
+    double scale = spec.scale ? *spec.scale : 1.0 / std::sqrt(double(d));
+    double worst = 0;
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t h = 0; h < heads; ++h)
+        for (int64_t i = 0; i < len; ++i) {
+          auto row = [&](const Buffer &x, int64_t r) {
+            return x.data.data() + ((b * heads + h) * len + r) * d;
+          };
+          std::vector<bool> allowed(len, true);
+          if (spec.blockSparse) {
+            std::vector<bool> listed(keyTiles, false);
+            for (int e = masks.tileOffsets[i / tile];
+                 e < masks.tileOffsets[i / tile + 1]; ++e)
+              if (masks.tileIndices[e] >= 0 && masks.tileIndices[e] < keyTiles)
+                listed[masks.tileIndices[e]] = true;
+            for (int64_t j = 0; j < len; ++j)
+              allowed[j] = listed[j / tile];
+          }
+          for (int64_t j = 0; j < len; ++j) {
+            if (spec.causal && j > i)
+              allowed[j] = false;
+            if (spec.keyPadding && j >= masks.lengths[b])
+              allowed[j] = false;
+          }
+          std::vector<double> score(len, -INFINITY);
+          double max = -INFINITY;
+          for (int64_t j = 0; j < len; ++j) {
+            if (!allowed[j])
+              continue;
+            double dot = 0;
+            for (int64_t c = 0; c < d; ++c)
+              dot += row(q, i)[c] * row(k, j)[c];
+            score[j] = dot * scale;
+            max = std::max(max, score[j]);
+          }
+          double sum = 0;
+          std::vector<double> expected(d, 0.0);
+          for (int64_t j = 0; j < len; ++j) {
+            if (!allowed[j])
+              continue;
+            double p = std::exp(score[j] - max);
+            sum += p;
+            for (int64_t c = 0; c < d; ++c)
+              expected[c] += p * row(v, j)[c];
+          }
+          for (int64_t c = 0; c < d; ++c) {
+            double want = sum > 0 ? expected[c] / sum : 0.0;
+            double got = row(o, i)[c];
+            EXPECT_FALSE(std::isnan(got))
+                << "O[" << b << ", " << h << ", " << i << ", " << c << "]";
+            if (sum == 0) // A row with no allowed key is exactly 0.
+              EXPECT_EQ(got, 0.0)
+                  << "O[" << b << ", " << h << ", " << i << ", " << c << "]";
+            worst = std::max(worst, std::abs(got - want));
+          }
+        }
+    std::printf("  %s: max |O - reference| = %.3g\n", spec.name.c_str(), worst);
+    return worst;
+  }
+
   mlir::DialectRegistry registry;
 };
 
@@ -707,6 +882,116 @@ TEST_F(GpuKernelsEmulation, LayerNorm) {
       }
     }
   }
+}
+
+/// An attention spec for the emulator tests.
+GpuAttentionSpec attention(const std::string &name, int64_t batch,
+                           int64_t heads, int64_t len, int64_t headDim,
+                           GpuGemmInput input, bool causal) {
+  GpuAttentionSpec spec;
+  spec.name = name;
+  spec.batch = batch;
+  spec.heads = heads;
+  spec.seqLen = len;
+  spec.headDim = headDim;
+  spec.input = input;
+  spec.causal = causal;
+  return spec;
+}
+
+// The tolerances: Q, K and V are exact in the input type, S and the sums
+// are f32, and P is rounded to the input type for the P V product
+// (relative 2^-11 in f16, 2^-8 in bf16), so an output, a mean of V in
+// [-1, 1], is off by at most about that much.
+constexpr double kF16Tolerance = 5e-4, kBf16Tolerance = 4e-3;
+
+TEST_F(GpuKernelsEmulation, AttentionDense) {
+  EXPECT_LT(checkAttention(
+                attention("f16_d64", 1, 2, 77, 64, GpuGemmInput::F16, false)),
+            kF16Tolerance);
+  EXPECT_LT(checkAttention(attention("bf16_d128", 1, 2, 77, 128,
+                                     GpuGemmInput::BF16, false)),
+            kBf16Tolerance);
+  // One and seven tokens: a single ragged tile of queries and keys.
+  for (int64_t len : {1, 7}) {
+    EXPECT_LT(checkAttention(attention("f16_len" + std::to_string(len), 1, 2,
+                                       len, 64, GpuGemmInput::F16, false)),
+              kF16Tolerance);
+    EXPECT_LT(
+        checkAttention(attention("f16_causal_len" + std::to_string(len), 1, 1,
+                                 len, 128, GpuGemmInput::F16, true)),
+        kF16Tolerance);
+  }
+  // A head dim of 80 and O in the input type (rounded once more).
+  GpuAttentionSpec d80 =
+      attention("bf16_d80_out_bf16", 1, 1, 77, 80, GpuGemmInput::BF16, false);
+  d80.outputInInputType = true;
+  EXPECT_LT(checkAttention(d80), 2 * kBf16Tolerance);
+  // The smallest head dim and one between 64 and 128.
+  EXPECT_LT(checkAttention(
+                attention("f16_d16", 1, 1, 70, 16, GpuGemmInput::F16, true)),
+            kF16Tolerance);
+  EXPECT_LT(checkAttention(
+                attention("f16_d96", 1, 1, 70, 96, GpuGemmInput::F16, false)),
+            kF16Tolerance);
+  // An explicit scale.
+  GpuAttentionSpec scaled =
+      attention("f16_scale", 1, 1, 40, 64, GpuGemmInput::F16, false);
+  scaled.scale = 0.5f;
+  EXPECT_LT(checkAttention(scaled), kF16Tolerance);
+}
+
+TEST_F(GpuKernelsEmulation, AttentionCausal) {
+  EXPECT_LT(checkAttention(attention("f16_causal_d64", 1, 2, 77, 64,
+                                     GpuGemmInput::F16, true)),
+            kF16Tolerance);
+  EXPECT_LT(checkAttention(attention("f16_causal_d128", 1, 2, 77, 128,
+                                     GpuGemmInput::F16, true)),
+            kF16Tolerance);
+  EXPECT_LT(checkAttention(attention("bf16_causal_d64", 1, 1, 130, 64,
+                                     GpuGemmInput::BF16, true)),
+            kBf16Tolerance);
+}
+
+TEST_F(GpuKernelsEmulation, AttentionKeyPadding) {
+  // Lengths past L (clamped), inside the first tile, 0 (every row 0) and
+  // negative (as 0).
+  AttentionMasks masks;
+  masks.lengths = {100, 30, 0, -3};
+  EXPECT_LT(checkAttention(attention("f16_padding", 4, 1, 77, 64,
+                                     GpuGemmInput::F16, false),
+                           masks),
+            kF16Tolerance);
+  masks.lengths = {70, 5};
+  EXPECT_LT(checkAttention(attention("f16_padding_causal", 2, 1, 77, 64,
+                                     GpuGemmInput::F16, true),
+                           masks),
+            kF16Tolerance);
+}
+
+TEST_F(GpuKernelsEmulation, AttentionBlockSparse) {
+  // 150 tokens, 3 tiles of 64 (the last of 22). Query tile 0 visits key
+  // tile 1 first, which causality masks entirely for its rows, then tile
+  // 0; query tile 1 lists nothing (its rows are 0); query tile 2 lists
+  // tile 2, entries outside the keys (skipped) and tile 0.
+  AttentionMasks masks;
+  masks.tileOffsets = {0, 2, 2, 6};
+  masks.tileIndices = {1, 0, 2, 7, 0, -1};
+  EXPECT_LT(checkAttention(attention("f16_sparse_causal", 1, 2, 150, 64,
+                                     GpuGemmInput::F16, true),
+                           masks),
+            kF16Tolerance);
+  EXPECT_LT(checkAttention(attention("bf16_sparse", 1, 1, 150, 128,
+                                     GpuGemmInput::BF16, false),
+                           masks),
+            kBf16Tolerance);
+  // With key padding: batch item 1 has 40 keys, so tile 2 is skipped and
+  // tile 1 is fully masked for it.
+  masks.lengths = {150, 40};
+  EXPECT_LT(checkAttention(attention("f16_sparse_causal_padding", 2, 1, 150, 64,
+                                     GpuGemmInput::F16, true),
+                           masks),
+            kF16Tolerance);
 }
 
 TEST_F(GpuKernelsEmulation, EmulatorCatchesOutOfBoundsAccess) {

@@ -2,12 +2,14 @@
 //
 // Part of xfc. The kernels of compiler/lib/GpuKernels.cpp (GEMM with fused
 // epilogue, f16/bf16 on tensor cores and f32 with FMAs; residual +
-// LayerNorm) for the Transformer shapes and a few others: generated, lowered
-// to PTX for sm_80 and sm_90, and assembled by ptxas. Each kernel's PTX
-// must hold the instructions that do its work (mma.sync, fma, shfl), so an
-// empty or wrongly lowered kernel cannot pass. Without ptxas the assembly
-// is skipped with the reason printed, unless XFC_REQUIRE_PTXAS is set.
-// Numerics need a GPU and are not checked here.
+// LayerNorm; fused attention) for the Transformer shapes and a few others:
+// generated, lowered to PTX for sm_80 and sm_90, and assembled by ptxas.
+// Each kernel's PTX must hold the instructions that do its work (mma.sync,
+// ldmatrix, fma, shfl, ex2), so an empty or wrongly lowered kernel cannot
+// pass; the attention kernels must also assemble without spills (ptxas -v).
+// Without ptxas the assembly is skipped with the reason printed, unless
+// XFC_REQUIRE_PTXAS is set. Numerics need a GPU (or the emulator of
+// GpuKernelsEmulationTest.cpp) and are not checked here.
 //
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/GpuKernels.h"
@@ -24,11 +26,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 
 namespace {
 
 using xfc::GpuActivation;
+using xfc::GpuAttentionSpec;
 using xfc::GpuGemmInput;
 using xfc::GpuGemmSpec;
 using xfc::GpuKernelLaunch;
@@ -216,6 +220,109 @@ TEST_F(GpuKernels, LayerNormAssembles) {
   }
 }
 
+TEST_F(GpuKernels, AttentionAssembles) {
+  ptxas = xfc::test::ptxasOrSkipReason();
+  // Every option for d = 64 and 128 (and 80) at L = 1024, f16 and bf16,
+  // and ragged lengths.
+  GpuKernelSet set;
+  struct Variant {
+    int64_t len, headDim;
+    GpuGemmInput input;
+    bool causal, keyPadding, blockSparse, outputInInputType;
+  };
+  const Variant variants[] = {
+      {1024, 64, GpuGemmInput::F16, false, false, false, false},
+      {1024, 64, GpuGemmInput::F16, true, false, false, false},
+      {1024, 128, GpuGemmInput::F16, false, false, false, false},
+      {1024, 128, GpuGemmInput::F16, true, false, false, false},
+      {1024, 64, GpuGemmInput::BF16, false, false, false, false},
+      {1024, 128, GpuGemmInput::BF16, true, false, false, false},
+      {1024, 64, GpuGemmInput::F16, false, false, true, false},
+      {1024, 128, GpuGemmInput::BF16, true, true, true, false},
+      {1024, 128, GpuGemmInput::F16, false, true, false, true},
+      {77, 64, GpuGemmInput::F16, true, true, false, false},
+      {1, 128, GpuGemmInput::BF16, false, false, false, true},
+      {200, 80, GpuGemmInput::F16, true, false, true, false}};
+  for (const Variant &variant : variants) {
+    GpuAttentionSpec spec;
+    spec.name = "attention_" + std::to_string(set.attentions.size()) + "_" +
+                (variant.input == GpuGemmInput::BF16 ? "bf16" : "f16") + "_d" +
+                std::to_string(variant.headDim) + "_l" +
+                std::to_string(variant.len) +
+                (variant.causal ? "_causal" : "") +
+                (variant.keyPadding ? "_padding" : "") +
+                (variant.blockSparse ? "_sparse" : "");
+    spec.batch = 2;
+    spec.heads = 12;
+    spec.seqLen = variant.len;
+    spec.headDim = variant.headDim;
+    spec.input = variant.input;
+    spec.causal = variant.causal;
+    spec.keyPadding = variant.keyPadding;
+    spec.blockSparse = variant.blockSparse;
+    spec.blockSparseEntries = 40;
+    spec.outputInInputType = variant.outputInInputType;
+    set.attentions.push_back(spec);
+  }
+  for (const char *chip : {"sm_80", "sm_90"}) {
+    SCOPED_TRACE(chip);
+    std::vector<GpuKernelLaunch> launches;
+    std::string ptx = compile(set, chip, launches);
+    ASSERT_FALSE(ptx.empty());
+    ASSERT_EQ(launches.size(), set.attentions.size());
+    std::map<std::string, xfc::test::KernelResources> resources;
+    if (!ptxas.empty())
+      resources = xfc::test::ptxasResources(ptxas, ptx, chip, "attention");
+    for (size_t i = 0; i < set.attentions.size(); ++i) {
+      const GpuAttentionSpec &spec = set.attentions[i];
+      SCOPED_TRACE(spec.name);
+      std::string body = entryBody(ptx, spec.name);
+      ASSERT_FALSE(body.empty()) << ptx;
+      std::string type = spec.input == GpuGemmInput::BF16 ? "bf16" : "f16";
+      // Per key tile: d / 16 x 8 mma.sync for S, 4 x d / 8 for P V; K and
+      // Q fragments by ldmatrix.x4, V's by ldmatrix.x4.trans; exp2 of 2 x
+      // 16 scores and 2 rescale factors a thread; the row max over the
+      // quad twice a tile and the row sum once at the end (2 rows, 2
+      // shuffles each). With a single key (L = 1) LLVM folds away what
+      // the constant masks decide, so only the kinds are checked there.
+      std::string mma =
+          "mma.sync.aligned.m16n8k16.row.col.f32." + type + "." + type + ".f32";
+      std::string ldmatrix = "ldmatrix.sync.aligned.m8n8.x4.shared.b16";
+      std::string ldmatrixTrans =
+          "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16";
+      if (spec.seqLen >= 64) {
+        EXPECT_EQ(count(body, mma),
+                  size_t(spec.headDim / 16 * 8 + 4 * spec.headDim / 8));
+        EXPECT_EQ(count(body, ldmatrix), size_t(spec.headDim / 16 * 5));
+        EXPECT_EQ(count(body, ldmatrixTrans), size_t(spec.headDim / 16 * 4));
+        EXPECT_EQ(count(body, "ex2.approx.f32"), 34u);
+      }
+      for (const std::string &instruction :
+           {mma, ldmatrix, ldmatrixTrans, std::string("ex2.approx.f32")})
+        EXPECT_GT(count(body, instruction), 0u) << instruction;
+      EXPECT_EQ(count(body, "shfl.sync.bfly.b32"), 8u);
+      EXPECT_GE(count(body, "bar.sync"), 3u);
+      EXPECT_EQ(launches[i].grid[0], (spec.seqLen + 63) / 64);
+      EXPECT_EQ(launches[i].grid[1], 12);
+      EXPECT_EQ(launches[i].grid[2], 2);
+      EXPECT_EQ(launches[i].block[0], 128);
+      EXPECT_EQ(launches[i].staticSharedBytes, 2 * 64 * (spec.headDim + 8) * 2);
+      if (resources.empty())
+        continue;
+      const xfc::test::KernelResources &used = resources[spec.name];
+      std::printf("  %s %s: %d registers, %d bytes stack, %d/%d bytes "
+                  "spilled (stores/loads), %d bytes shared\n",
+                  chip, spec.name.c_str(), used.registers, used.stackBytes,
+                  used.spillStoreBytes, used.spillLoadBytes, used.sharedBytes);
+      EXPECT_GT(used.registers, 0);
+      EXPECT_EQ(used.stackBytes, 0);
+      EXPECT_EQ(used.spillStoreBytes, 0);
+      EXPECT_EQ(used.spillLoadBytes, 0);
+      EXPECT_EQ(used.sharedBytes, launches[i].staticSharedBytes);
+    }
+  }
+}
+
 TEST_F(GpuKernels, LaunchContract) {
   GpuKernelSet set;
   set.gemms.push_back({"proj", 128, 3072, 768, GpuGemmInput::BF16,
@@ -362,6 +469,116 @@ TEST_F(GpuKernels, UnsupportedShapesAndNamesAreRefused) {
   EXPECT_FALSE(xfc::buildGpuKernels(*module, set, launches, error));
   EXPECT_NE(error.find("is not a valid GPU module name"), std::string::npos);
   EXPECT_TRUE(module->getBody()->empty());
+}
+
+TEST_F(GpuKernels, AttentionLaunchContract) {
+  GpuKernelSet set;
+  GpuAttentionSpec spec;
+  spec.name = "attn";
+  spec.batch = 2;
+  spec.heads = 12;
+  spec.seqLen = 77;
+  spec.headDim = 64;
+  spec.input = GpuGemmInput::BF16;
+  spec.causal = true;
+  spec.keyPadding = true;
+  spec.blockSparse = true;
+  spec.blockSparseEntries = 3;
+  spec.outputInInputType = true;
+  set.attentions.push_back(spec);
+  std::string source, error;
+  std::vector<GpuKernelLaunch> launches;
+  ASSERT_TRUE(xfc::gpuKernelSource(set, source, launches, error)) << error;
+  ASSERT_EQ(launches.size(), 1u);
+  const GpuKernelLaunch &launch = launches[0];
+  EXPECT_EQ(launch.kernel, "attn");
+  // Query tiles, heads, batch items.
+  EXPECT_EQ(launch.grid[0], 2);
+  EXPECT_EQ(launch.grid[1], 12);
+  EXPECT_EQ(launch.grid[2], 2);
+  EXPECT_EQ(launch.block[0], 128);
+  // K and V tiles of 64 x (64 + 8) 2-byte elements.
+  EXPECT_EQ(launch.staticSharedBytes, 18432);
+  EXPECT_EQ(launch.dynamicSharedBytes, 0);
+  ASSERT_EQ(launch.arguments.size(), 7u);
+  const char *names[] = {"Q",           "K",           "V", "lengths",
+                         "tileOffsets", "tileIndices", "O"};
+  const char *types[] = {"memref<2x12x77x64xbf16>", "memref<2x12x77x64xbf16>",
+                         "memref<2x12x77x64xbf16>", "memref<2xi32>",
+                         "memref<3xi32>",           "memref<3xi32>",
+                         "memref<2x12x77x64xbf16>"};
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ(launch.arguments[i].name, names[i]);
+    EXPECT_EQ(launch.arguments[i].type, types[i]);
+  }
+  // scale * log2(e) = log2(e) / 8 as its exact f32 bits.
+  EXPECT_NE(source.find("%scale = arith.constant 0x3E38AA3B : f32"),
+            std::string::npos)
+      << source;
+  // Without options: Q, K, V and an f32 O.
+  set.attentions[0] = GpuAttentionSpec();
+  set.attentions[0].name = "plain";
+  set.attentions[0].seqLen = 128;
+  set.attentions[0].headDim = 128;
+  set.attentions[0].scale = 0.25f;
+  ASSERT_TRUE(xfc::gpuKernelSource(set, source, launches, error)) << error;
+  ASSERT_EQ(launches[0].arguments.size(), 4u);
+  EXPECT_EQ(launches[0].arguments[3].type, "memref<1x1x128x128xf32>");
+  EXPECT_EQ(launches[0].staticSharedBytes, 34816);
+  EXPECT_NE(source.find("%scale = arith.constant 0x3EB8AA3B : f32"),
+            std::string::npos);
+  // A layout without entries (every row of O is 0) still parses.
+  set.attentions[0].blockSparse = true;
+  set.attentions[0].blockSparseEntries = 0;
+  mlir::MLIRContext context(registry);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::ModuleOp::create(mlir::UnknownLoc::get(&context));
+  ASSERT_TRUE(xfc::buildGpuKernels(*module, set, launches, error)) << error;
+  EXPECT_EQ(launches[0].arguments[4].type, "memref<0xi32>");
+}
+
+TEST_F(GpuKernels, UnsupportedAttentionsAreRefused) {
+  GpuKernelSet set;
+  GpuAttentionSpec spec;
+  spec.name = "a";
+  spec.batch = 0;
+  spec.heads = 12;
+  spec.seqLen = 128;
+  set.attentions.push_back(spec);
+  EXPECT_EQ(refusal(set), "attention 'a' (f16, B = 0, H = 12, L = 128, d = "
+                          "64): B, H and L must be positive");
+  set.attentions[0].batch = 1;
+  set.attentions[0].input = GpuGemmInput::F32;
+  EXPECT_EQ(refusal(set),
+            "attention 'a' (f32, B = 1, H = 12, L = 128, d = 64): Q, K and V "
+            "must be f16 or bf16; the GPU attention kernel runs on tensor "
+            "cores and has no f32 variant");
+  set.attentions[0].input = GpuGemmInput::F16;
+  for (int64_t headDim : {72, 256, 0}) {
+    set.attentions[0].headDim = headDim;
+    EXPECT_EQ(refusal(set), "attention 'a' (f16, B = 1, H = 12, L = 128, d = " +
+                                std::to_string(headDim) +
+                                "): the GPU attention kernel takes a head dim "
+                                "that is a multiple of 16 from 16 to 128");
+  }
+  set.attentions[0].headDim = 64;
+  set.attentions[0].heads = 65536;
+  EXPECT_EQ(refusal(set), "attention 'a' (f16, B = 1, H = 65536, L = 128, d = "
+                          "64): H and B are grid y and z, at most 65535 each");
+  set.attentions[0].heads = 12;
+  for (float scale : {0.0f, -1.0f, NAN, INFINITY}) {
+    set.attentions[0].scale = scale;
+    EXPECT_EQ(refusal(set), "attention 'a' (f16, B = 1, H = 12, L = 128, d = "
+                            "64): the scale must be positive and finite");
+  }
+  set.attentions[0].scale.reset();
+  set.attentions[0].blockSparse = true;
+  set.attentions[0].blockSparseEntries = -1;
+  EXPECT_EQ(refusal(set), "attention 'a' (f16, B = 1, H = 12, L = 128, d = "
+                          "64): a negative number of block-sparse entries");
+  set.attentions[0].blockSparseEntries = 0;
+  set.layerNorms.push_back({"a", 4, 8, 1e-5f});
+  EXPECT_EQ(refusal(set), "the GPU kernel name 'a' is used twice");
 }
 
 } // namespace

@@ -7,7 +7,10 @@
 //   - a GEMM with a fused epilogue, C = act(A * B + bias) (+ residual), on
 //     tensor cores (mma.sync m16n8k16, f16 or bf16 in, f32 accumulate) or
 //     with plain f32 FMAs;
-//   - residual + LayerNorm, y = LN(x + r) * gamma + beta, one warp per row.
+//   - residual + LayerNorm, y = LN(x + r) * gamma + beta, one warp per row;
+//   - fused attention, O = softmax(Q K^T * scale + mask) V, in the
+//     FlashAttention-2 structure (online softmax over key tiles), with
+//     causal, key padding and block-sparse masks.
 //
 // Each kernel comes with its launch contract (grid, block, shared memory,
 // arguments) so that a host can launch it through the CUDA driver.
@@ -18,6 +21,7 @@
 #define XFC_COMPILER_GPUKERNELS_H
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +68,45 @@ struct GpuLayerNormSpec {
   float epsilon = 1e-5f;
 };
 
+/// The query and key tile of the attention kernel: one block computes 64
+/// query rows, and keys are visited 64 at a time. A block-sparse layout is
+/// a matrix of these 64 x 64 tiles.
+constexpr int64_t kGpuAttentionTile = 64;
+
+/// O[b,h] = softmax(Q[b,h] K[b,h]^T * scale + M) V[b,h] for every batch
+/// item b and head h, with Q, K, V and O row-major [batch, heads, seqLen,
+/// headDim], with the online softmax of docs/compiler.md ("Fused
+/// attention"). The mask M is 0 or -inf: key j of query i is
+/// allowed when j < seqLen, and j <= i when causal, and j < lengths[b] with
+/// key padding, and, with a block-sparse layout, when key tile j / 64 is
+/// listed for query tile i / 64. A row with no allowed key is 0.
+struct GpuAttentionSpec {
+  std::string name; ///< The kernel's symbol.
+  int64_t batch = 1, heads = 1, seqLen = 0;
+  /// A multiple of 16 from 16 to 128 (64 and 128 are the common ones).
+  int64_t headDim = 64;
+  /// Q, K and V: f16 or bf16 (tensor cores, f32 accumulation).
+  GpuGemmInput input = GpuGemmInput::F16;
+  /// O in the input type rather than f32.
+  bool outputInInputType = false;
+  /// The factor of Q K^T; 1 / sqrt(headDim) when not given.
+  std::optional<float> scale;
+  bool causal = false;
+  /// An i32 argument `lengths` [batch]: keys j >= lengths[b] are masked
+  /// (a length past seqLen counts as seqLen, a negative one as 0).
+  bool keyPadding = false;
+  /// Two i32 arguments, in CSR form over the 64 x 64 tiles: `tileOffsets`
+  /// [ceil(seqLen / 64) + 1] and `tileIndices` [blockSparseEntries]; query
+  /// tile q visits the key tiles tileIndices[tileOffsets[q] ..
+  /// tileOffsets[q + 1]) in that order. Entries outside [0, ceil(seqLen /
+  /// 64)), or wholly past the batch item's key length, are skipped; the
+  /// causal mask applies inside the listed tiles (a listed tile above the
+  /// diagonal is visited and fully masked, so a layout should leave those
+  /// out). The layout is the same for every batch item and head.
+  bool blockSparse = false;
+  int64_t blockSparseEntries = 0;
+};
+
 /// One kernel argument as the gpu.func declares it.
 struct GpuKernelArgument {
   std::string name; ///< e.g. "A".
@@ -88,11 +131,13 @@ struct GpuKernelSet {
   std::string moduleName = "kernels"; ///< The gpu.module's symbol.
   std::vector<GpuGemmSpec> gemms;
   std::vector<GpuLayerNormSpec> layerNorms;
+  std::vector<GpuAttentionSpec> attentions;
 };
 
 /// The MLIR text of `set` as a module holding one gpu.module, and each
-/// kernel's launch contract (GEMMs first, then LayerNorms, in the order of
-/// `set`). False with `error` when a shape or name is not supported.
+/// kernel's launch contract (GEMMs first, then LayerNorms, then attentions,
+/// in the order of `set`). False with `error` when a shape or name is not
+/// supported.
 bool gpuKernelSource(const GpuKernelSet &set, std::string &source,
                      std::vector<GpuKernelLaunch> &launches,
                      std::string &error);
