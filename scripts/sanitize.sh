@@ -50,5 +50,9 @@ LABELS+='|xfc_e2e_threading_tests|xfc_gpu_launch_tests|xfc_gpu_tests)$'
 # with PyTorch and the instrumented reference model.
 GOLDENS='^Goldens/GoldenTest\.MatchesPyTorchAndReference/'
 GOLDENS+='(bert_like_s7|gpt_like_s7|transformer_aiayn_s7_t5)( |$)'
+# The same for GPU artifacts (their runtime paths; the device code runs as
+# CPU twins, tests/e2e/GpuGoldenTest.cpp), and the GPU refusals.
+GOLDENS+='|^Goldens/GpuGoldenTest\.DeviceCodeOnCpuMatchesPyTorch/'
+GOLDENS+='(bert_like_s7|transformer_aiayn_s7_t5)( |$)|^GpuArtifact\.'
 ctest --output-on-failure -j "$JOBS" -L "$LABELS"
 ctest --output-on-failure -j "$JOBS" -R "$GOLDENS"

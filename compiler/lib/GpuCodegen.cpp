@@ -9,6 +9,8 @@
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/GpuCodegen.h"
 
+#include "xf/Dialect/XF/NodeNames.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -358,45 +360,78 @@ void sinkViews(mlir::gpu::LaunchOp launch) {
   }
 }
 
-/// Gathers the kernels of every gpu.module of `module` into the first one,
-/// so that a model's device code is one PTX image, and points the launches
-/// at them.
-bool mergeGpuModules(mlir::ModuleOp module, std::string &error) {
+/// The name of the kernel a launch at `loc` computes part of: the fusion
+/// plan's symbol for its kernel (the `xf.kernels` record of xf-form-kernels,
+/// "xf_k8_encoder_layers_0_ffn_fc1_act"), or "xf_copy" for a launch no
+/// kernel owns (a copy bufferization added).
+std::string kernelSymbol(mlir::ModuleOp module, mlir::Location loc) {
+  std::optional<int64_t> tag = mlir::xf::kernelTag(loc);
+  auto kernels = module->getAttrOfType<mlir::ArrayAttr>("xf.kernels");
+  if (!tag || !kernels || *tag < 0 || *tag >= int64_t(kernels.size()))
+    return "xf_copy";
+  auto record = llvm::dyn_cast<mlir::DictionaryAttr>(kernels[*tag]);
+  auto symbol = record ? record.getAs<mlir::StringAttr>("symbol") : nullptr;
+  return symbol && !symbol.getValue().empty() ? symbol.getValue().str()
+                                              : "xf_copy";
+}
+
+/// Gathers the kernels of every gpu.module of `module` into one, named
+/// "xf_kernels", so that a model's device code is one PTX image, and names
+/// each kernel after the fusion plan's kernel it computes (a kernel made
+/// of several loop nests gets _1, _2, ... after the first), so profilers
+/// and the manifest show the plan's names. The launches follow.
+bool gatherKernels(mlir::ModuleOp module, std::string &error) {
   auto modules = llvm::to_vector(module.getOps<mlir::gpu::GPUModuleOp>());
-  if (modules.size() < 2)
+  if (modules.empty())
     return true;
   mlir::gpu::GPUModuleOp into = modules.front();
-  mlir::SymbolTable table(into);
-  llvm::DenseMap<mlir::Attribute, mlir::SymbolRefAttr> moved;
-  for (mlir::gpu::GPUModuleOp from : llvm::drop_begin(modules)) {
-    for (mlir::Operation &op :
-         llvm::make_early_inc_range(from.getBody()->getOperations())) {
-      auto symbol = llvm::dyn_cast<mlir::SymbolOpInterface>(op);
-      if (!symbol)
-        continue;
-      auto oldRef = mlir::SymbolRefAttr::get(
+  llvm::DenseMap<mlir::Attribute, mlir::Operation *> kernelOf;
+  for (mlir::gpu::GPUModuleOp from : modules)
+    for (mlir::gpu::GPUFuncOp kernel : from.getOps<mlir::gpu::GPUFuncOp>())
+      kernelOf[mlir::SymbolRefAttr::get(
           from.getSymNameAttr(),
-          {mlir::FlatSymbolRefAttr::get(symbol.getNameAttr())});
-      op.remove();
-      // insert renames on a clash; kernels are uniquely named by the
-      // outlining, so this only happens to helper symbols.
-      mlir::StringAttr name = table.insert(&op);
-      moved[oldRef] = mlir::SymbolRefAttr::get(
-          into.getSymNameAttr(), {mlir::FlatSymbolRefAttr::get(name)});
-    }
-    from.erase();
-  }
+          {mlir::FlatSymbolRefAttr::get(kernel.getNameAttr())})] = kernel;
+  into.setName("xf_kernels");
+  // Names in launch order, unique within the module.
+  llvm::StringMap<int> uses;
+  llvm::DenseMap<mlir::Operation *, mlir::StringAttr> newName;
   bool ok = true;
   module.walk([&](mlir::gpu::LaunchFuncOp launch) {
-    auto it = moved.find(launch.getKernel());
-    if (it != moved.end())
-      launch.setKernelAttr(it->second);
-    else if (launch.getKernelModuleName() != into.getSymNameAttr())
+    mlir::Operation *kernel = kernelOf.lookup(launch.getKernel());
+    if (!kernel) {
       ok = false;
+      return;
+    }
+    if (!newName.count(kernel)) {
+      std::string base = kernelSymbol(module, launch.getLoc());
+      int n = uses[base]++;
+      newName[kernel] = mlir::StringAttr::get(
+          module.getContext(), n ? base + "_" + std::to_string(n) : base);
+    }
+    launch.setKernelAttr(mlir::SymbolRefAttr::get(
+        into.getSymNameAttr(),
+        {mlir::FlatSymbolRefAttr::get(newName[kernel])}));
   });
-  if (!ok)
+  if (!ok) {
     error = "the kernel gathering left a launch of a kernel it did not move";
-  return ok;
+    return false;
+  }
+  for (auto [kernel, name] : newName) {
+    mlir::SymbolTable::setSymbolName(kernel, name);
+    if (kernel->getParentOp() == into)
+      continue;
+    mlir::Block *body = into.getBody();
+    if (!body->empty() &&
+        body->back().hasTrait<mlir::OpTrait::IsTerminator>()) {
+      kernel->moveBefore(&body->back());
+    } else {
+      kernel->remove();
+      body->push_back(kernel);
+    }
+  }
+  for (mlir::gpu::GPUModuleOp from : llvm::drop_begin(modules))
+    from.erase();
+  return true;
 }
 
 } // namespace
@@ -441,7 +476,7 @@ bool mapLoopsToGpu(mlir::ModuleOp module, std::string &error) {
   module.walk([](mlir::gpu::LaunchOp launch) { sinkViews(launch); });
   return runPipeline(module, "gpu-kernel-outlining,canonicalize",
                      "the kernel outlining", error) &&
-         mergeGpuModules(module, error);
+         gatherKernels(module, error);
 }
 
 bool mapModelToGpu(mlir::ModuleOp module, std::string &error) {

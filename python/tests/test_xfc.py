@@ -233,3 +233,25 @@ def test_beam_search_matches_transformers_generate(tmp_path):
         assert step.shape == (8, 48) and np.isfinite(step).all() and generator.length == 2
         with pytest.raises(xfc.XfcError, match="the model is an encoder-decoder; give the source"):
             generator.prefill(np.zeros((8, 1), np.int32))
+
+
+def test_gpu_models_open_on_the_device_they_are_given(tmp_path, monkeypatch):
+    """A model compiled with --target=cuda, over the stand-in libcuda
+    (XFC_FAKE_CUDA names it): it opens on GPU 0 and reaches the first
+    launch, which that driver cannot run; a GPU the machine lacks is
+    refused. The numerics are tests/e2e/GpuGoldenTest.cpp's."""
+    fake = os.environ.get("XFC_FAKE_CUDA")
+    if not fake:
+        pytest.skip("XFC_FAKE_CUDA does not name the stand-in libcuda")
+    monkeypatch.setenv("XFC_LIBCUDA", fake)
+    out = xfc.compile(os.path.join(GOLDEN, "spec.json"), tmp_path / "gpu",
+                      batch=2, seq_len=7, target="cuda", gpu_arch="sm_80")
+    with pytest.raises(xfc.XfcError) as missing:
+        xfc.Model(out, gpu_device=3)
+    assert "GPU 3 does not exist (this machine has 1)" in str(missing.value)
+    model = xfc.Model(out)
+    assert model.device == "cuda:0"
+    with pytest.raises(xfc.XfcError) as launch:
+        model.run(**golden_inputs("s7"))
+    assert "cuLaunchKernel failed: CUDA_ERROR_NOT_SUPPORTED" in str(launch.value)
+    model.close()

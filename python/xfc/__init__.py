@@ -123,20 +123,25 @@ def _buffers(arrays: Sequence[np.ndarray]):
 class Model:
     """An opened artifact (folder written by ``xfc compile``). Opening
     validates the manifest, the CPU features and every weight's place in the
-    memory-mapped weights file. The model may be shared by many threads."""
+    memory-mapped weights file. The model may be shared by many threads.
+    A model compiled with ``--target=cuda`` opens on GPU ``gpu_device``
+    (ignored for CPU models); ``device`` says where it runs ("cpu",
+    "cuda:0")."""
 
-    def __init__(self, path: str, skip_cpu_check: bool = False):
+    def __init__(self, path: str, skip_cpu_check: bool = False, gpu_device: int = 0):
         lib = _library()
         self._handle = None
         self._contexts = weakref.WeakSet()
         options = _capi.ModelOptions()
         lib.xfc_model_options_initialize(ctypes.byref(options))
         options.skip_cpu_check = 1 if skip_cpu_check else 0
+        options.gpu_device = gpu_device
         handle = ctypes.c_void_p()
         _check(lib.xfc_model_open(os.fsencode(path), ctypes.byref(options), ctypes.byref(handle)))
         self._handle = handle
         self.path = path
         self.name = lib.xfc_model_name(handle).decode()
+        self.device = lib.xfc_model_device(handle).decode()
         self.inputs = self._infos(lib.xfc_model_num_inputs, lib.xfc_model_input_info)
         self.outputs = self._infos(lib.xfc_model_num_outputs, lib.xfc_model_output_info)
         self.arena_bytes = lib.xfc_model_arena_bytes(handle)
@@ -609,12 +614,14 @@ def compile(spec: str, output: str, *, batch: Optional[int] = None,
             seq_len: Optional[int] = None, tgt_len: Optional[int] = None,
             generate: Optional[int] = None, buckets: Optional[Sequence] = None,
             attention: Optional[str] = None,
-            fusion: Optional[str] = None, force: bool = False,
+            fusion: Optional[str] = None, target: Optional[str] = None,
+            gpu_arch: Optional[str] = None, force: bool = False,
             args: Sequence[str] = (), xfc: Optional[str] = None) -> str:
     """Compiles the model spec `spec` (JSON) into the artifact folder
     `output` with ``xfc compile`` and returns `output`. The keyword
     arguments are the command's options (`buckets`: ``--buckets``, e.g.
-    [8, 32, 128] or [(1, 8), (4, 128)]) (`args` passes any other, e.g.
+    [8, 32, 128] or [(1, 8), (4, 128)]; `target`: "cpu" or "cuda", with
+    `gpu_arch` e.g. "sm_80") (`args` passes any other, e.g.
     ["--cpu", "x86-64-v3"]); a failed compile raises XfcError with code
     "COMPILE_ERROR" and the compiler's message, and leaves nothing behind."""
     command = [_xfc_executable(xfc), "compile", os.fspath(spec), "-o", os.fspath(output)]
@@ -637,6 +644,10 @@ def compile(spec: str, output: str, *, batch: Optional[int] = None,
         command.append("--attention=" + attention)
     if fusion is not None:
         command.append("--fusion=" + fusion)
+    if target is not None:
+        command.append("--target=" + target)
+    if gpu_arch is not None:
+        command.append("--gpu-arch=" + gpu_arch)
     if force:
         command.append("--force")
     command += list(args)

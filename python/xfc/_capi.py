@@ -44,7 +44,11 @@ class Buffer(ctypes.Structure):
 
 
 class ModelOptions(ctypes.Structure):
-    _fields_ = [("struct_size", ctypes.c_uint32), ("skip_cpu_check", ctypes.c_int32)]
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("skip_cpu_check", ctypes.c_int32),
+        ("gpu_device", ctypes.c_int32),
+    ]
 
 
 class ContextOptions(ctypes.Structure):
@@ -161,6 +165,7 @@ def _declare(lib):
         "xfc_model_destroy": (None, [model_p]),
         "xfc_model_verify": (Status, [model_p]),
         "xfc_model_name": (ctypes.c_char_p, [model_p]),
+        "xfc_model_device": (ctypes.c_char_p, [model_p]),
         "xfc_model_num_inputs": (ctypes.c_size_t, [model_p]),
         "xfc_model_num_outputs": (ctypes.c_size_t, [model_p]),
         "xfc_model_input_info": (Status, [model_p, ctypes.c_size_t, p(TensorInfoC)]),

@@ -65,6 +65,13 @@
 #include <string>
 #include <vector>
 
+// Short names for test parameters (ctest lists them in every test name).
+namespace xfc::test {
+void PrintTo(const GoldenCaseShape &c, std::ostream *os) {
+  *os << c.testName();
+}
+} // namespace xfc::test
+
 namespace {
 
 using namespace xfc;
@@ -305,10 +312,6 @@ std::string statusText(xfc_status status) {
   std::string text = status ? xfc_status_get_message(status) : "";
   xfc_status_free(status);
   return text;
-}
-
-void PrintToName(const GoldenCaseShape &c, std::ostream *os) {
-  *os << c.testName();
 }
 
 class GpuGoldenTest : public ::testing::TestWithParam<GoldenCaseShape> {};

@@ -107,7 +107,14 @@ TEST_F(GpuModule, DeviceTooOldOrOtherChip) {
   EXPECT_EQ(load("10.0"),
             "the model was compiled for sm_90a (compute capability 9.0 "
             "only); the GPU (compute capability 10.0) cannot run it: compile "
-            "with --gpu-arch=sm_100");
+            "with --gpu-arch=sm_90");
+  // Chips before sm_80 have no xfc code at all.
+  image.chip = "sm_80";
+  image.ptxVersion = 70;
+  EXPECT_EQ(load("7.5"),
+            "the model was compiled for sm_80 (compute capability 8.0 or "
+            "later); the GPU (compute capability 7.5) cannot run it: xfc's "
+            "GPU code needs compute capability 8.0 or later");
   image.chip = "gfx90a";
   EXPECT_EQ(load("9.0"), "the device code's chip 'gfx90a' is not sm_XY or "
                          "sm_XYa");
