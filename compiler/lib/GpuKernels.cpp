@@ -58,6 +58,7 @@ constexpr int64_t kPad = 8;
 constexpr int64_t kMaxGridY = 65535;
 /// The device function the GELU epilogue calls.
 constexpr const char *kGeluFunction = "xfc_gelu_tanh";
+constexpr const char *kGeluErfFunction = "xfc_gelu_erf";
 
 /// `value` as an MLIR f32 literal of its exact bits.
 std::string f32Literal(float value) {
@@ -126,6 +127,23 @@ std::string geluFunctionText() {
 )mlir";
 }
 
+std::string geluErfFunctionText() {
+  return std::string(
+             R"mlir(    func.func private @xfc_gelu_erf(%x: f32) -> f32 {
+      %one = arith.constant 1.0 : f32
+      %half = arith.constant 0.5 : f32
+      %rsqrt2 = arith.constant )mlir") +
+         f32Literal(0.70710678118654752f) + R"mlir( : f32
+      %s = arith.mulf %x, %rsqrt2 : f32
+      %e = math.erf %s : f32
+      %o = arith.addf %e, %one : f32
+      %h = arith.mulf %x, %half : f32
+      %y = arith.mulf %h, %o : f32
+      return %y : f32
+    }
+)mlir";
+}
+
 /// Whether the GEMM's M is ragged: its last block row is partly outside C,
 /// so the rows past M are read as zeros and not stored.
 bool raggedM(const GpuGemmSpec &spec) { return spec.m % kTileM != 0; }
@@ -171,14 +189,18 @@ void emitEpilogueStore(KernelText &text, int depth, const GpuGemmSpec &spec,
     text.line(depth, "%" + name + "_relu = arith.maximumf " + v + ", %" + name +
                          "_zero : " + vec);
     v = "%" + name + "_relu";
-  } else if (spec.activation == GpuActivation::GeluTanh) {
+  } else if (spec.activation == GpuActivation::GeluTanh ||
+             spec.activation == GpuActivation::GeluErf) {
+    const char *function = spec.activation == GpuActivation::GeluTanh
+                               ? kGeluFunction
+                               : kGeluErfFunction;
     std::string elements;
     for (int64_t e = 0; e < width; ++e) {
       std::string x = "%" + name + "_x" + str(e);
       text.line(depth, x + " = vector.extract " + v + "[" + str(e) +
                            "] : f32 from " + vec);
       text.line(depth, "%" + name + "_g" + str(e) + " = func.call @" +
-                           kGeluFunction + "(" + x + ") : (f32) -> f32");
+                           function + "(" + x + ") : (f32) -> f32");
       elements += (e ? ", %" : "%") + name + "_g" + str(e);
     }
     text.line(depth, "%" + name + "_gelu = vector.from_elements " + elements +
@@ -1304,7 +1326,7 @@ bool gpuKernelSource(const GpuKernelSet &set, std::string &source,
     error = "the GPU kernel set '" + set.moduleName + "' has no kernels";
     return false;
   }
-  std::set<std::string> names{kGeluFunction};
+  std::set<std::string> names{kGeluFunction, kGeluErfFunction};
   std::vector<std::string> all{set.moduleName};
   for (const GpuGemmSpec &gemm : set.gemms)
     all.push_back(gemm.name);
@@ -1340,13 +1362,17 @@ bool gpuKernelSource(const GpuKernelSet &set, std::string &source,
     if (!checkAttention(attention, error))
       return false;
 
-  bool gelu = false;
-  for (const GpuGemmSpec &gemm : set.gemms)
+  bool gelu = false, geluErf = false;
+  for (const GpuGemmSpec &gemm : set.gemms) {
     gelu |= gemm.activation == GpuActivation::GeluTanh;
+    geluErf |= gemm.activation == GpuActivation::GeluErf;
+  }
   source = "module attributes {gpu.container_module} {\n  gpu.module @" +
            set.moduleName + " {\n";
   if (gelu)
     source += geluFunctionText();
+  if (geluErf)
+    source += geluErfFunctionText();
   launches.clear();
   for (const GpuGemmSpec &gemm : set.gemms) {
     GpuKernelLaunch launch;

@@ -46,6 +46,9 @@ enum class GpuActivation {
   /// approximation of GELU, computed as x / (1 + 2^(-2 log2(e) u)) with
   /// PTX's ex2.approx.f32.
   GeluTanh,
+  /// 0.5 x (1 + erf(x / sqrt(2))), the exact GELU (BERT's), with math.erf
+  /// (libdevice's erff).
+  GeluErf,
 };
 
 /// C[M,N] = act(A[M,K] * B[K,N] + bias[N]) (+ residual[M,N]).
