@@ -264,6 +264,8 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
           !collectArtifactInterface(module, moduleInfo.inputRanges, interface,
                                     error))
         return false;
+      if (gpu && request.gpuTunedKernels && !outlineTunedKernels(module, error))
+        return false;
       if (!request.explainDir.empty()) {
         if (!createFolder(request.explainDir, error) ||
             !writeTextFile(request.explainDir + "/fusion-plan.json",
@@ -302,7 +304,7 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
         !writeMemoryPlanFiles(report.memoryPlan, request.explainDir, error))
       return false;
     lap("GPU buffer stage");
-    if (!mapLoopsToGpu(module, error))
+    if (!launchTunedKernels(module, error) || !mapLoopsToGpu(module, error))
       return failed("GPU mapping");
     if (!dump("4-gpu-kernels.mlir"))
       return false;
@@ -357,9 +359,10 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
   info.shapes = moduleInfo.shapes;
   info.pipeline = describeCpuPipeline(opts);
   if (gpu) {
-    info.pipeline = describeGpuFrontStages(opts) +
-                    " then the GPU lowering (docs/gpu.md) for " +
-                    gpuTarget.chip;
+    info.pipeline = describeGpuFrontStages(opts) + " then the GPU lowering " +
+                    "(docs/gpu.md) for " + gpuTarget.chip + ", " +
+                    (request.gpuTunedKernels ? "tuned" : "generic") +
+                    " kernels";
     info.gpu.chip = gpuTarget.chip;
     info.gpu.ptxVersion = gpuTarget.ptxVersion;
     info.gpu.ptxBytes = gpuCode.ptx.size();

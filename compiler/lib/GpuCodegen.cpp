@@ -429,8 +429,30 @@ bool gatherKernels(mlir::ModuleOp module, std::string &error) {
       body->push_back(kernel);
     }
   }
-  for (mlir::gpu::GPUModuleOp from : llvm::drop_begin(modules))
+  // What else the other modules hold (the tuned kernels' helper
+  // functions) moves along; their names are distinct by construction.
+  for (mlir::gpu::GPUModuleOp from : llvm::drop_begin(modules)) {
+    for (mlir::Operation &op :
+         llvm::make_early_inc_range(from.getBody()->getOperations())) {
+      if (op.hasTrait<mlir::OpTrait::IsTerminator>())
+        continue;
+      if (auto symbol = llvm::dyn_cast<mlir::SymbolOpInterface>(op);
+          symbol && into.lookupSymbol(symbol.getNameAttr())) {
+        error = "the kernel gathering found two functions named " +
+                symbol.getName().str();
+        return false;
+      }
+      mlir::Block *body = into.getBody();
+      if (!body->empty() &&
+          body->back().hasTrait<mlir::OpTrait::IsTerminator>()) {
+        op.moveBefore(&body->back());
+      } else {
+        op.remove();
+        body->push_back(&op);
+      }
+    }
     from.erase();
+  }
   return true;
 }
 

@@ -58,6 +58,10 @@ const char *kUsage = R"(usage:
                              compiles its kernels to PTX (docs/gpu.md)
       --gpu-arch=ARCH        with --target=cuda: sm_90 (default), sm_80, or
                              sm_90a
+      --gpu-kernels=tuned|generic
+                             with --target=cuda: the tuned device kernels
+                             where they fit (default), or the generic
+                             mapping for every kernel
       --no-transpose-weights keep linear weights in [out, in] layout
       --fusion=all|none|LIST graph fusions to run (default all); LIST is
                              comma-separated from qkv, epilogue,
@@ -166,7 +170,7 @@ int runCompile(const std::vector<std::string> &args) {
   bool fusionGiven = false;
   request.shapes.seqLen = 0; // The spec-dependent default.
   std::string bucketText;
-  std::string targetText = "cpu", gpuArch;
+  std::string targetText = "cpu", gpuArch, gpuKernels;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i];
     // `--name=value` for the options that document that form.
@@ -187,7 +191,8 @@ int runCompile(const std::vector<std::string> &args) {
     }
     if (a.rfind("--fusion=", 0) == 0 || a.rfind("--ffn-chunk=", 0) == 0 ||
         a.rfind("--attention=", 0) == 0 || a.rfind("--buckets=", 0) == 0 ||
-        a.rfind("--target=", 0) == 0 || a.rfind("--gpu-arch=", 0) == 0) {
+        a.rfind("--target=", 0) == 0 || a.rfind("--gpu-arch=", 0) == 0 ||
+        a.rfind("--gpu-kernels=", 0) == 0) {
       size_t eq = a.find('=');
       inlineValue = a.substr(eq + 1);
       a = a.substr(0, eq);
@@ -237,6 +242,11 @@ int runCompile(const std::vector<std::string> &args) {
       if (!value(targetText) || (targetText != "cpu" && targetText != "cuda"))
         return usageError("--target expects cpu or cuda, found '" + targetText +
                           "'");
+    } else if (a == "--gpu-kernels") {
+      if (!value(gpuKernels) ||
+          (gpuKernels != "tuned" && gpuKernels != "generic"))
+        return usageError("--gpu-kernels expects tuned or generic, found '" +
+                          gpuKernels + "'");
     } else if (a == "--gpu-arch") {
       if (!value(gpuArch) || gpuArch.empty())
         return usageError("--gpu-arch expects sm_80, sm_90 or sm_90a");
@@ -299,10 +309,14 @@ int runCompile(const std::vector<std::string> &args) {
   if (fusionGiven && !request.fusionPlanPath.empty())
     return usageError("--fusion and --fusion-plan both choose the fusions; "
                       "give one of them");
-  if (targetText == "cuda")
+  if (targetText == "cuda") {
     request.gpuArch = gpuArch.empty() ? "sm_90" : gpuArch;
-  else if (!gpuArch.empty())
-    return usageError("--gpu-arch needs --target=cuda");
+    request.gpuTunedKernels = gpuKernels != "generic";
+  } else if (!gpuArch.empty() || !gpuKernels.empty()) {
+    return usageError(
+        std::string(gpuArch.empty() ? "--gpu-kernels" : "--gpu-arch") +
+        " needs --target=cuda");
+  }
 
   if (!bucketText.empty()) {
     if (request.shapes.seqLen != 0 || request.shapes.tgtLen != 0)

@@ -61,6 +61,10 @@ struct CompileRequest {
   /// the CPU (docs/gpu.md, "Artifact"). `cpu` still chooses the host code's
   /// target.
   std::string gpuArch;
+  /// With gpuArch: the fusion plan's kernels that a tuned device kernel
+  /// computes use it (`--gpu-kernels=tuned`, the default); false maps
+  /// every kernel generically (`--gpu-kernels=generic`).
+  bool gpuTunedKernels = true;
 };
 
 /// Where the compile time went, in seconds per step, in order.

@@ -61,6 +61,15 @@ bool bufferizeModelForGpu(mlir::ModuleOp module, std::string &error);
 /// moved into the kernels, outlined, and all kernels gathered in one
 /// gpu.module. Refuses to leave host code that touches device memory.
 bool mapLoopsToGpu(mlir::ModuleOp module, std::string &error);
+/// The kernels of the fusion plan that a tuned device kernel computes
+/// (GpuKernels.h: f32 GEMMs with their epilogue, N a multiple of 64 and K
+/// of 16; residual + LayerNorm), taken out of the generic mapping
+/// (GpuKernelPlan.cpp). After the model stage, outlineTunedKernels moves
+/// each such xf op into a private function of its own, called where it
+/// was; after bufferizeModelForGpu, launchTunedKernels turns each call
+/// into a launch of the tuned kernel and drops the functions.
+bool outlineTunedKernels(mlir::ModuleOp module, std::string &error);
+bool launchTunedKernels(mlir::ModuleOp module, std::string &error);
 /// Maps a model's linalg-stage module (xf-linalg-stage without CPU tiling:
 /// linalg ops and the fused attention's loops, on tensors) to the GPU with
 /// the generic mapping of docs/gpu.md ("Every kernel to PTX"): bufferized,
