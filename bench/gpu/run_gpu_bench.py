@@ -261,10 +261,14 @@ def add_kernel_peers(torch, records, quick):
             continue
         try:
             if record["name"].startswith("attention/"):
+                record["xfc_kind"] = ("flash attention (GpuAttentionSpec), "
+                                      "[B, H, L, d], O in the input dtype")
                 ms = attention_peer(torch, record, generator, warmup, repeat)
                 peer, kind = "sdpa", ("torch.nn.functional.scaled_dot_product_attention"
                                       " under sdpa_kernel(SDPBackend.FLASH_ATTENTION)")
             else:
+                record["xfc_kind"] = ("tensor-core GEMM (GpuGemmSpec): C = A B "
+                                      "+ bias, C in f32")
                 ms = gemm_peer(torch, record, generator, warmup, repeat)
                 peer, kind = "cublas", "torch.matmul (cuBLAS), output in the input dtype"
         except Exception as error:  # A peer that fails is a note, not a stop.
@@ -377,7 +381,9 @@ def e2e_xfc(args):
         print(json.dumps(result), flush=True)
 
 
-def run_e2e(args, prepared, info, deadline, torch):
+def run_e2e(args, prepared, info, deadline, torch, records, write_results):
+    """The end-to-end records, appended to `records` one by one (each
+    followed by write_results)."""
     import numpy as np
     sys.path.insert(0, os.path.join(ROOT, "bench"))
     import export_models as em
@@ -407,7 +413,6 @@ def run_e2e(args, prepared, info, deadline, torch):
                 xfc_results[result["name"]] = result
 
     warmup, repeat = e2e_repeats(args.quick)
-    records = []
     cached = {}
     for name, case in e2e_cases(info, args.quick):
         result = xfc_results.get(name, {"xfc_error": "no result (the step "
@@ -433,6 +438,7 @@ def run_e2e(args, prepared, info, deadline, torch):
         # back in host memory, as xfc's run.
         if torch is None:
             log(f"run: {name}: xfc {record['xfc']} ms (no peers)")
+            write_results(False)
             continue
         try:
             # One module per model (its cases share it and its compiled
@@ -473,7 +479,7 @@ def run_e2e(args, prepared, info, deadline, torch):
             log(f"run: {name}: PyTorch peer failed: {error}")
             record["peer_error"] = str(error)
         log(f"run: {name}: xfc {record['xfc']} ms, peers {record['peers']}")
-    return records
+        write_results(False)
 
 
 # ---------------------------------------------------------------------------
@@ -521,52 +527,62 @@ def run(args):
                    "l2_bytes": getattr(props, "L2_cache_size", None)}
         log(f"run: {device}, torch {torch.__version__}, CUDA {torch.version.cuda}")
 
-    records, kernel_cmd = [], None
-    if not args.skip_kernels:
-        kernel_records, runner_device, kernel_cmd = run_kernels(
-            args, prepared, info, workdir)
-        device = device or runner_device
-        log(f"run: kernels done at {time.time() - start:.0f} s")
-        if torch is not None:
-            add_kernel_peers(torch, kernel_records, args.quick)
-            log(f"run: kernel peers done at {time.time() - start:.0f} s")
-        records += kernel_records
-    if not args.skip_e2e:
-        records += run_e2e(args, prepared, info, deadline, torch)
-        log(f"run: end-to-end done at {time.time() - start:.0f} s")
-
     try:
         smi = subprocess.run(["nvidia-smi", "--query-gpu=driver_version",
                               "--format=csv,noheader"], capture_output=True,
                              text=True, timeout=20).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         smi = "unknown"
-    results = {
-        "machine": device,
-        "device": device,
-        "device_details": details,
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": "bench/gpu/run_gpu_bench.py " + " ".join(sys.argv[1:]),
-        "kernel_command": kernel_cmd,
-        "versions": {"xfc": info.get("xfc"), "prepared": info.get("date"),
-                     "gpu_arch": info.get("gpu_arch"),
-                     "pytorch": torch.__version__ if torch else None,
-                     "cuda": torch.version.cuda if torch else None, "driver": smi,
-                     "python": platform.python_version()},
-        "timing": "kernels: median of CUDA-event times around each launch after "
-                  "warm-up, input sets rotated when a set fits twice in L2 (both "
-                  "sides); TFLOPS = 2MNK (GEMM), 4BHL^2d halved when causal "
-                  "(attention). e2e: median host time of whole runs, host inputs "
-                  "to host outputs, fp32, TF32 off",
-        "seconds": round(time.time() - start, 1),
-        "records": records,
-    }
-    text = json.dumps(results, indent=1) + "\n"
-    for path in (os.path.join(out, "gpu-results.json"), args.results):
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
+    records, kernel_cmd = [], None
+
+    def write_results(done):
+        """The results so far, written whole (through a temporary file)
+        after every step, so a run stopped at its time limit keeps what it
+        measured."""
+        results = {
+            "machine": device,
+            "device": device,
+            "device_details": details,
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime(
+                "%Y-%m-%d %H:%M UTC"),
+            "command": "bench/gpu/run_gpu_bench.py " + " ".join(sys.argv[1:]),
+            "kernel_command": kernel_cmd,
+            "versions": {"xfc": info.get("xfc"), "prepared": info.get("date"),
+                         "gpu_arch": info.get("gpu_arch"),
+                         "pytorch": torch.__version__ if torch else None,
+                         "cuda": torch.version.cuda if torch else None,
+                         "driver": smi, "python": platform.python_version()},
+            "timing": "kernels: median of CUDA-event times around each launch "
+                      "after warm-up, input sets rotated when a set fits twice "
+                      "in L2 (both sides); TFLOPS = 2MNK (GEMM), 4BHL^2d halved "
+                      "when causal (attention). e2e: median host time of whole "
+                      "runs, host inputs to host outputs, fp32, TF32 off",
+            "complete": done,
+            "seconds": round(time.time() - start, 1),
+            "records": records,
+        }
+        text = json.dumps(results, indent=1) + "\n"
+        for path in (os.path.join(out, "gpu-results.json"), args.results):
+            tmp = path + ".tmp"
+            with open(tmp, "w") as f:
+                f.write(text)
+            os.replace(tmp, path)
+
+    if not args.skip_kernels:
+        kernel_records, runner_device, kernel_cmd = run_kernels(
+            args, prepared, info, workdir)
+        device = device or runner_device
+        records += kernel_records
+        write_results(False)
+        log(f"run: kernels done at {time.time() - start:.0f} s")
+        if torch is not None:
+            add_kernel_peers(torch, kernel_records, args.quick)
+            write_results(False)
+            log(f"run: kernel peers done at {time.time() - start:.0f} s")
+    if not args.skip_e2e:
+        run_e2e(args, prepared, info, deadline, torch, records, write_results)
+        log(f"run: end-to-end done at {time.time() - start:.0f} s")
+    write_results(True)
     print(summary(records))
     print(f"{device}: {len(records)} records in {time.time() - start:.0f} s; "
           f"written to {args.results} and {out}/gpu-results.json")
