@@ -21,73 +21,10 @@ namespace xfc::gpubench {
 namespace {
 
 //===----------------------------------------------------------------------===//
-// Element types
+// Kernel arguments
 //===----------------------------------------------------------------------===//
 
-/// IEEE half from a float, rounded to nearest even (normals, subnormals,
-/// infinities and NaN).
-uint16_t floatToHalf(float value) {
-  uint32_t bits;
-  std::memcpy(&bits, &value, 4);
-  uint32_t sign = (bits >> 16) & 0x8000u;
-  uint32_t magnitude = bits & 0x7fffffffu;
-  if (magnitude >= 0x7f800000u) // Inf or NaN.
-    return uint16_t(sign | 0x7c00u | (magnitude > 0x7f800000u ? 0x200u : 0));
-  if (magnitude >= 0x477ff000u) // Rounds past 65504: infinity.
-    return uint16_t(sign | 0x7c00u);
-  if (magnitude < 0x38800000u) { // Below 2^-14: a subnormal or zero.
-    if (magnitude < 0x33000000u)
-      return uint16_t(sign);
-    uint32_t mantissa = (magnitude & 0x7fffffu) | 0x800000u;
-    int shift = 126 - int(magnitude >> 23);
-    uint32_t half = mantissa >> (shift + 1);
-    uint32_t rest = mantissa & ((1u << (shift + 1)) - 1);
-    uint32_t halfway = 1u << shift;
-    if (rest > halfway || (rest == halfway && (half & 1)))
-      ++half;
-    return uint16_t(sign | half);
-  }
-  uint32_t half = ((magnitude - 0x38000000u) >> 13);
-  uint32_t rest = magnitude & 0x1fffu;
-  if (rest > 0x1000u || (rest == 0x1000u && (half & 1)))
-    ++half;
-  return uint16_t(sign | half);
-}
-
-float halfToFloat(uint16_t half) {
-  uint32_t sign = uint32_t(half & 0x8000u) << 16;
-  uint32_t exponent = (half >> 10) & 0x1fu;
-  uint32_t mantissa = half & 0x3ffu;
-  uint32_t bits;
-  if (exponent == 0x1f) {
-    bits = sign | 0x7f800000u | (mantissa << 13);
-  } else if (exponent == 0) {
-    float value = std::ldexp(float(mantissa), -24);
-    return sign ? -value : value;
-  } else {
-    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-  }
-  float value;
-  std::memcpy(&value, &bits, 4);
-  return value;
-}
-
-uint16_t floatToBf16(float value) {
-  uint32_t bits;
-  std::memcpy(&bits, &value, 4);
-  if ((bits & 0x7fffffffu) > 0x7f800000u)
-    return uint16_t((bits >> 16) | 0x40u);
-  bits += 0x7fffu + ((bits >> 16) & 1); // Round to nearest even.
-  return uint16_t(bits >> 16);
-}
-
-float bf16ToFloat(uint16_t value) {
-  uint32_t bits = uint32_t(value) << 16;
-  float out;
-  std::memcpy(&out, &bits, 4);
-  return out;
-}
-
+/// The element types the kernels' arguments have.
 enum class Element { F16, BF16, F32, I32 };
 
 size_t elementBytes(Element type) {
@@ -108,10 +45,11 @@ bool parseMemrefType(const std::string &type, BufferType &out,
     error = "kernel argument type '" + type + "' is not a static memref";
     return false;
   }
-  std::string body = type.substr(prefix.size(),
-                                 type.size() - prefix.size() - 1);
+  std::string body =
+      type.substr(prefix.size(), type.size() - prefix.size() - 1);
   size_t last = body.rfind('x');
-  std::string element = last == std::string::npos ? body : body.substr(last + 1);
+  std::string element =
+      last == std::string::npos ? body : body.substr(last + 1);
   if (element == "f16")
     out.element = Element::F16;
   else if (element == "bf16")
@@ -133,8 +71,10 @@ bool parseMemrefType(const std::string &type, BufferType &out,
       char *end = nullptr;
       long long extent = std::strtoll(dim.c_str(), &end, 10);
       if (dim.empty() || *end || extent < 1) {
-        error = "kernel argument type '" + type + "' has a dynamic or bad "
-                "dimension '" + dim + "'";
+        error = "kernel argument type '" + type +
+                "' has a dynamic or bad "
+                "dimension '" +
+                dim + "'";
         return false;
       }
       out.elements *= size_t(extent);
@@ -221,7 +161,8 @@ void fillRandom(std::vector<uint8_t> &buffer, const BufferType &type,
       }
     }
   };
-  unsigned parts = std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
+  unsigned parts =
+      std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
   if (type.elements < (size_t(1) << 20))
     parts = 1;
   std::vector<std::thread> threads;
@@ -325,13 +266,13 @@ std::string callName(const char *call) {
 
 /// Calls the driver; on failure sets `error` ("cuX failed: NAME
 /// (description)") and returns false from the enclosing function.
-#define XFC_BENCH_CALL(call)                                                 \
-  do {                                                                       \
-    cuda::CUresult result = driver->call;                                    \
-    if (result != 0) {                                                       \
-      error = cuda::describeFailure(driver, callName(#call).c_str(), result); \
-      return false;                                                          \
-    }                                                                        \
+#define XFC_BENCH_CALL(call)                                                   \
+  do {                                                                         \
+    cuda::CUresult result = driver->call;                                      \
+    if (result != 0) {                                                         \
+      error = cuda::describeFailure(driver, callName(#call).c_str(), result);  \
+      return false;                                                            \
+    }                                                                          \
   } while (false)
 
 //===----------------------------------------------------------------------===//
@@ -392,7 +333,8 @@ void checkAttention(const GpuAttentionSpec &spec,
         double p = std::exp(scores[size_t(j)] - maximum);
         sum += p;
         for (int64_t d = 0; d < dim; ++d)
-          row[size_t(d)] += p * elementAt(host[2], in, base + size_t(j * dim + d));
+          row[size_t(d)] +=
+              p * elementAt(host[2], in, base + size_t(j * dim + d));
       }
       for (int64_t d = 0; d < dim; ++d) {
         double got = elementAt(output, outputType, base + size_t(i * dim + d));
@@ -423,10 +365,12 @@ void checkGemm(const GpuGemmSpec &spec,
   double worstRatio = 0;
   bool sawNan = false;
   for (int s = 0; s < samples; ++s) {
-    int64_t i = s == 0 ? 0 : s == 1 ? spec.m - 1
-                : int64_t(splitmix(state) % uint64_t(spec.m));
-    int64_t j = s == 0 ? 0 : s == 1 ? spec.n - 1
-                : int64_t(splitmix(state) % uint64_t(spec.n));
+    int64_t i = s == 0   ? 0
+                : s == 1 ? spec.m - 1
+                         : int64_t(splitmix(state) % uint64_t(spec.m));
+    int64_t j = s == 0   ? 0
+                : s == 1 ? spec.n - 1
+                         : int64_t(splitmix(state) % uint64_t(spec.n));
     double dot = 0, magnitude = 0;
     for (int64_t k = 0; k < spec.k; ++k) {
       double product = elementAt(host[0], in, size_t(i * spec.k + k)) *
@@ -491,6 +435,74 @@ std::vector<std::string> splitList(const std::string &text) {
 } // namespace
 
 //===----------------------------------------------------------------------===//
+// Element types
+//===----------------------------------------------------------------------===//
+
+// Normals, subnormals, infinities and NaN.
+uint16_t floatToHalf(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  uint32_t sign = (bits >> 16) & 0x8000u;
+  uint32_t magnitude = bits & 0x7fffffffu;
+  if (magnitude >= 0x7f800000u) // Inf or NaN.
+    return uint16_t(sign | 0x7c00u | (magnitude > 0x7f800000u ? 0x200u : 0));
+  if (magnitude >= 0x477ff000u) // Rounds past 65504: infinity.
+    return uint16_t(sign | 0x7c00u);
+  if (magnitude < 0x38800000u) { // Below 2^-14: a subnormal or zero.
+    if (magnitude < 0x33000000u)
+      return uint16_t(sign);
+    uint32_t mantissa = (magnitude & 0x7fffffu) | 0x800000u;
+    // The value is mantissa * 2^(e - 150), in units of 2^-24.
+    int shift = 126 - int(magnitude >> 23); // 14 to 24
+    uint32_t half = mantissa >> shift;
+    uint32_t rest = mantissa & ((1u << shift) - 1);
+    uint32_t halfway = 1u << (shift - 1);
+    if (rest > halfway || (rest == halfway && (half & 1)))
+      ++half;
+    return uint16_t(sign | half);
+  }
+  uint32_t half = ((magnitude - 0x38000000u) >> 13);
+  uint32_t rest = magnitude & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (half & 1)))
+    ++half;
+  return uint16_t(sign | half);
+}
+
+float halfToFloat(uint16_t half) {
+  uint32_t sign = uint32_t(half & 0x8000u) << 16;
+  uint32_t exponent = (half >> 10) & 0x1fu;
+  uint32_t mantissa = half & 0x3ffu;
+  uint32_t bits;
+  if (exponent == 0x1f) {
+    bits = sign | 0x7f800000u | (mantissa << 13);
+  } else if (exponent == 0) {
+    float value = std::ldexp(float(mantissa), -24);
+    return sign ? -value : value;
+  } else {
+    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  }
+  float value;
+  std::memcpy(&value, &bits, 4);
+  return value;
+}
+
+uint16_t floatToBf16(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  if ((bits & 0x7fffffffu) > 0x7f800000u)
+    return uint16_t((bits >> 16) | 0x40u);
+  bits += 0x7fffu + ((bits >> 16) & 1); // Round to nearest even.
+  return uint16_t(bits >> 16);
+}
+
+float bf16ToFloat(uint16_t value) {
+  uint32_t bits = uint32_t(value) << 16;
+  float out;
+  std::memcpy(&out, &bits, 4);
+  return out;
+}
+
+//===----------------------------------------------------------------------===//
 // Cases
 //===----------------------------------------------------------------------===//
 
@@ -511,8 +523,8 @@ std::vector<BenchCase> benchCases(const Selection &selection) {
     for (int64_t headDim : selection.headDims)
       for (int64_t seqLen : selection.seqLens)
         attentionShapes.push_back({std::max<int64_t>(1, 16384 / seqLen),
-                                   std::max<int64_t>(1, 2048 / headDim),
-                                   seqLen, headDim});
+                                   std::max<int64_t>(1, 2048 / headDim), seqLen,
+                                   headDim});
   }
   if (selection.attention)
     for (const std::string &dtype : selection.attentionDtypes)
@@ -521,7 +533,8 @@ std::vector<BenchCase> benchCases(const Selection &selection) {
           BenchCase c;
           c.kind = BenchCase::Attention;
           c.dtype = dtype;
-          c.name = "attention/" + dtype + "/d=" + std::to_string(shape.headDim) +
+          c.name = "attention/" + dtype +
+                   "/d=" + std::to_string(shape.headDim) +
                    "/L=" + std::to_string(shape.seqLen) + "/" +
                    (causal ? "causal" : "dense");
           GpuAttentionSpec spec;
@@ -633,10 +646,13 @@ bool readPreparedKernel(const std::string &dir, const BenchCase &benchCase,
                         std::string &error) {
   std::string stem = dir + "/" + caseFileStem(benchCase);
   std::string text;
-  if (!readFile(stem + ".launch", text) || !readFile(stem + ".ptx", image.ptx)) {
+  if (!readFile(stem + ".launch", text) ||
+      !readFile(stem + ".ptx", image.ptx)) {
     error = "no prepared kernel for " + benchCase.name + " in " + dir +
-            " (expected " + stem + ".launch and .ptx; write them with "
-            "xfc-gpu-bench --emit-kernels " + dir + ")";
+            " (expected " + stem +
+            ".launch and .ptx; write them with "
+            "xfc-gpu-bench --emit-kernels " +
+            dir + ")";
     return false;
   }
   readFile(stem + ".cubin", image.cubin); // Optional.
@@ -697,10 +713,10 @@ bool Device::open(int ordinal, std::string &error) {
   XFC_BENCH_CALL(cuDeviceGetName(text, sizeof text, device));
   name = text;
   int major = 0, minor = 0;
-  XFC_BENCH_CALL(cuDeviceGetAttribute(&major, cuda::ComputeCapabilityMajor,
-                                      device));
-  XFC_BENCH_CALL(cuDeviceGetAttribute(&minor, cuda::ComputeCapabilityMinor,
-                                      device));
+  XFC_BENCH_CALL(
+      cuDeviceGetAttribute(&major, cuda::ComputeCapabilityMajor, device));
+  XFC_BENCH_CALL(
+      cuDeviceGetAttribute(&minor, cuda::ComputeCapabilityMinor, device));
   computeCapability = major * 10 + minor;
   XFC_BENCH_CALL(cuDeviceGetAttribute(&multiprocessors,
                                       cuda::MultiprocessorCount, device));
@@ -743,8 +759,7 @@ bool runCase(Device &gpu, const BenchCase &benchCase, const GpuImage &image,
     return false;
   cuda::CUfunction function = resources.module.functions.at(0);
   if (launch.dynamicSharedBytes > 48 * 1024)
-    XFC_BENCH_CALL(cuFuncSetAttribute(function,
-                                      cuda::MaxDynamicSharedSizeBytes,
+    XFC_BENCH_CALL(cuFuncSetAttribute(function, cuda::MaxDynamicSharedSizeBytes,
                                       int(launch.dynamicSharedBytes)));
   int registers = 0;
   XFC_BENCH_CALL(cuFuncGetAttribute(&registers, cuda::NumRegisters, function));
@@ -782,8 +797,8 @@ bool runCase(Device &gpu, const BenchCase &benchCase, const GpuImage &image,
       std::vector<uint8_t> values;
       fillRandom(values, types[a], inputRange(name),
                  options.seed * 1000003ull + set * 101 + a);
-      XFC_BENCH_CALL(cuMemcpyHtoDAsync(pointer, values.data(), values.size(),
-                                       gpu.stream));
+      XFC_BENCH_CALL(
+          cuMemcpyHtoDAsync(pointer, values.data(), values.size(), gpu.stream));
       XFC_BENCH_CALL(cuStreamSynchronize(gpu.stream));
       if (set == 0)
         host[a] = std::move(values);
@@ -798,8 +813,8 @@ bool runCase(Device &gpu, const BenchCase &benchCase, const GpuImage &image,
         function, unsigned(launch.grid[0]), unsigned(launch.grid[1]),
         unsigned(launch.grid[2]), unsigned(launch.block[0]),
         unsigned(launch.block[1]), unsigned(launch.block[2]),
-        unsigned(launch.dynamicSharedBytes), gpu.stream,
-        parameters[set].data(), nullptr);
+        unsigned(launch.dynamicSharedBytes), gpu.stream, parameters[set].data(),
+        nullptr);
     if (result != 0) {
       error = "kernel of " + benchCase.name + ": " +
               cuda::describeFailure(driver, "cuLaunchKernel", result);
@@ -864,10 +879,10 @@ bool runCase(Device &gpu, const BenchCase &benchCase, const GpuImage &image,
     times.push_back(ms);
   }
   std::sort(times.begin(), times.end());
-  double median = times.size() % 2
-                      ? times[times.size() / 2]
-                      : 0.5 * (times[times.size() / 2 - 1] +
-                               times[times.size() / 2]);
+  double median =
+      times.size() % 2
+          ? times[times.size() / 2]
+          : 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]);
 
   JsonObject json;
   json.str("name", benchCase.name)
@@ -1017,8 +1032,10 @@ bool parseCommandLine(int argc, char **argv, bool withCompiler,
                                    : a == "--seq-lens" ? s.seqLens
                                                        : s.gemmRows;
       if (!intList(text, into)) {
-        error = a + " takes a comma-separated list of positive integers, "
-                    "not '" + text + "'";
+        error = a +
+                " takes a comma-separated list of positive integers, "
+                "not '" +
+                text + "'";
         return false;
       }
     } else if (a == "--filter") {
@@ -1099,7 +1116,8 @@ int benchMain(const CommandLine &options, KernelSource source) {
                  gpu.computeCapability % 10);
     return 2;
   }
-  std::fprintf(stderr, "xfc-gpu-bench: %s (compute capability %d.%d, %d "
+  std::fprintf(stderr,
+               "xfc-gpu-bench: %s (compute capability %d.%d, %d "
                "multiprocessors, %d MiB L2), kernels for %s, %zu cases\n",
                gpu.name.c_str(), gpu.computeCapability / 10,
                gpu.computeCapability % 10, gpu.multiprocessors,
@@ -1119,7 +1137,9 @@ int benchMain(const CommandLine &options, KernelSource source) {
       std::fprintf(stderr, "xfc-gpu-bench: %s: %s\n", c.name.c_str(),
                    error.c_str());
       JsonObject failed;
-      failed.str("name", c.name).str("unit", "TFLOPS").add("xfc", "null")
+      failed.str("name", c.name)
+          .str("unit", "TFLOPS")
+          .add("xfc", "null")
           .str("error", error);
       std::printf("%s\n", failed.done().c_str());
       std::fflush(stdout);
@@ -1145,8 +1165,10 @@ int benchMain(const CommandLine &options, KernelSource source) {
     std::fprintf(stderr, "  %-44s %10s TFLOPS  %s\n", c.name.c_str(),
                  rows.back().value.c_str(), rows.back().check.c_str());
   }
-  std::fprintf(stderr, "xfc-gpu-bench: %zu cases, %d failed checks, %d "
-               "errors\n", cases.size(), failedChecks, errors);
+  std::fprintf(stderr,
+               "xfc-gpu-bench: %zu cases, %d failed checks, %d "
+               "errors\n",
+               cases.size(), failedChecks, errors);
   return errors ? 2 : failedChecks ? 1 : 0;
 }
 

@@ -73,8 +73,8 @@ bool readPreparedKernel(const std::string &dir, const BenchCase &benchCase,
 
 /// How a case is run.
 struct RunOptions {
-  int warmup = 5;   ///< Untimed launches first.
-  int repeat = 30;  ///< Timed launches; the record gives the median.
+  int warmup = 5;  ///< Untimed launches first.
+  int repeat = 30; ///< Timed launches; the record gives the median.
   uint64_t seed = 1;
   bool check = true; ///< Compare with the host reference.
 };
@@ -105,10 +105,15 @@ public:
 /// as one line of JSON; `passed` says whether the check passed (a failed
 /// check is a record too, with "check" saying what failed). False with
 /// `error` when a driver call fails.
-bool runCase(Device &device, const BenchCase &benchCase,
-             const GpuImage &image, const GpuKernelLaunch &launch,
-             const RunOptions &options, std::string &record, bool &passed,
-             std::string &error);
+bool runCase(Device &device, const BenchCase &benchCase, const GpuImage &image,
+             const GpuKernelLaunch &launch, const RunOptions &options,
+             std::string &record, bool &passed, std::string &error);
+
+/// IEEE half and bfloat16 from a float, rounded to nearest even, and back.
+uint16_t floatToHalf(float value);
+float halfToFloat(uint16_t half);
+uint16_t floatToBf16(float value);
+float bf16ToFloat(uint16_t value);
 
 /// The command-line options of both programs (bench/gpu/README.md).
 struct CommandLine {

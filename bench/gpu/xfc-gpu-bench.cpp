@@ -117,9 +117,10 @@ int emitKernels(const CommandLine &options) {
     }
     cubins += !image.cubin.empty();
   }
-  std::fprintf(stderr, "xfc-gpu-bench: %zu kernels for %s in %s (%d with a "
-               "cubin)\n", cases.size(), chip.c_str(), options.emit.c_str(),
-               cubins);
+  std::fprintf(stderr,
+               "xfc-gpu-bench: %zu kernels for %s in %s (%d with a "
+               "cubin)\n",
+               cases.size(), chip.c_str(), options.emit.c_str(), cubins);
   return 0;
 }
 #endif

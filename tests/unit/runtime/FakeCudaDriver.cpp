@@ -258,7 +258,7 @@ static int ptxEntryParameters(const void *image, const std::string &name) {
     return -1;
   const char *text = static_cast<const char *>(image);
   // A cubin is an ELF file; only text that declares a PTX version is PTX.
-  if (std::strncmp(text, "\x7f" "ELF", 4) == 0 ||
+  if (std::strncmp(text, "\177ELF", 4) == 0 ||
       !std::strstr(text, ".version"))
     return -1;
   std::string ptx(text);
