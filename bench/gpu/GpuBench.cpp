@@ -303,47 +303,75 @@ void checkAttention(const GpuAttentionSpec &spec,
       spec.scale ? double(*spec.scale) : 1.0 / std::sqrt(double(dim));
   const Element in = types[0].element;
   // Rows per (b, h): enough to see every head, at most ~512 rows in all.
-  int64_t pairs = spec.batch * spec.heads;
-  int64_t perPair = std::max<int64_t>(1, std::min<int64_t>(4, 512 / pairs));
-  uint64_t state = seed ^ 0x5eedull;
-  std::vector<double> scores(static_cast<size_t>(length));
-  std::vector<double> row(static_cast<size_t>(dim));
-  bool sawNan = false;
+  const int64_t pairs = spec.batch * spec.heads;
+  const int64_t perPair =
+      std::max<int64_t>(1, std::min<int64_t>(4, 512 / pairs));
   result.tolerance = in == Element::F16 ? 2e-3 : 1.6e-2;
-  for (int64_t pair = 0; pair < pairs; ++pair) {
-    size_t base = size_t(pair * length * dim);
-    for (int64_t r = 0; r < perPair; ++r) {
-      // The first and last rows (the causal extremes), then random ones.
-      int64_t i = r == 0   ? 0
-                  : r == 1 ? length - 1
-                           : int64_t(splitmix(state) % uint64_t(length));
-      int64_t limit = spec.causal ? i + 1 : length;
-      double maximum = -INFINITY;
-      for (int64_t j = 0; j < limit; ++j) {
-        double dot = 0;
+  // A few billion multiply-adds at L = 16K: the pairs are split over the
+  // host's cores, each part with its own maximum.
+  struct Part {
+    double maxAbsError = 0;
+    size_t sampled = 0;
+    bool sawNan = false;
+  };
+  auto checkPairs = [&](int64_t firstPair, int64_t endPair, Part &part) {
+    std::vector<double> scores(static_cast<size_t>(length));
+    std::vector<double> query(static_cast<size_t>(dim));
+    std::vector<double> row(static_cast<size_t>(dim));
+    for (int64_t pair = firstPair; pair < endPair; ++pair) {
+      uint64_t state = (seed ^ 0x5eedull) + uint64_t(pair);
+      size_t base = size_t(pair * length * dim);
+      for (int64_t r = 0; r < perPair; ++r) {
+        // The first and last rows (the causal extremes), then random ones.
+        int64_t i = r == 0   ? 0
+                    : r == 1 ? length - 1
+                             : int64_t(splitmix(state) % uint64_t(length));
+        int64_t limit = spec.causal ? i + 1 : length;
         for (int64_t d = 0; d < dim; ++d)
-          dot += elementAt(host[0], in, base + size_t(i * dim + d)) *
-                 elementAt(host[1], in, base + size_t(j * dim + d));
-        scores[size_t(j)] = dot * scale;
-        maximum = std::max(maximum, scores[size_t(j)]);
-      }
-      double sum = 0;
-      std::fill(row.begin(), row.end(), 0.0);
-      for (int64_t j = 0; j < limit; ++j) {
-        double p = std::exp(scores[size_t(j)] - maximum);
-        sum += p;
-        for (int64_t d = 0; d < dim; ++d)
-          row[size_t(d)] +=
-              p * elementAt(host[2], in, base + size_t(j * dim + d));
-      }
-      for (int64_t d = 0; d < dim; ++d) {
-        double got = elementAt(output, outputType, base + size_t(i * dim + d));
-        double error = std::fabs(got - row[size_t(d)] / sum);
-        sawNan |= std::isnan(error);
-        result.maxAbsError = std::max(result.maxAbsError, error);
-        ++result.sampled;
+          query[size_t(d)] = elementAt(host[0], in, base + size_t(i * dim + d));
+        double maximum = -INFINITY;
+        for (int64_t j = 0; j < limit; ++j) {
+          double dot = 0;
+          for (int64_t d = 0; d < dim; ++d)
+            dot += query[size_t(d)] *
+                   elementAt(host[1], in, base + size_t(j * dim + d));
+          scores[size_t(j)] = dot * scale;
+          maximum = std::max(maximum, scores[size_t(j)]);
+        }
+        double sum = 0;
+        std::fill(row.begin(), row.end(), 0.0);
+        for (int64_t j = 0; j < limit; ++j) {
+          double p = std::exp(scores[size_t(j)] - maximum);
+          sum += p;
+          for (int64_t d = 0; d < dim; ++d)
+            row[size_t(d)] +=
+                p * elementAt(host[2], in, base + size_t(j * dim + d));
+        }
+        for (int64_t d = 0; d < dim; ++d) {
+          double got =
+              elementAt(output, outputType, base + size_t(i * dim + d));
+          double error = std::fabs(got - row[size_t(d)] / sum);
+          part.sawNan |= std::isnan(error);
+          part.maxAbsError = std::max(part.maxAbsError, error);
+          ++part.sampled;
+        }
       }
     }
+  };
+  int64_t threads = std::min<int64_t>(
+      pairs, std::max(1u, std::min(16u, std::thread::hardware_concurrency())));
+  std::vector<Part> parts(static_cast<size_t>(threads));
+  std::vector<std::thread> workers;
+  for (int64_t t = 0; t < threads; ++t)
+    workers.emplace_back(checkPairs, pairs * t / threads,
+                         pairs * (t + 1) / threads, std::ref(parts[size_t(t)]));
+  for (std::thread &worker : workers)
+    worker.join();
+  bool sawNan = false;
+  for (const Part &part : parts) {
+    sawNan |= part.sawNan;
+    result.maxAbsError = std::max(result.maxAbsError, part.maxAbsError);
+    result.sampled += part.sampled;
   }
   result.ratio = sawNan ? INFINITY : result.maxAbsError / result.tolerance;
   if (sawNan)
