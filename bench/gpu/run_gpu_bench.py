@@ -171,6 +171,13 @@ def kernel_runner(prepared, workdir):
     return built
 
 
+def text_of(output):
+    """A TimeoutExpired's captured output (bytes even with text=True)."""
+    if isinstance(output, bytes):
+        return output.decode(errors="replace")
+    return output or ""
+
+
 def run_kernels(args, prepared, info, workdir):
     runner = kernel_runner(prepared, workdir)
     cmd = [runner, "--prepared", os.path.join(prepared, "kernels")]
@@ -179,16 +186,22 @@ def run_kernels(args, prepared, info, workdir):
     elif args.quick:
         cmd += ["--seq-lens", "1024,4096", "--gemm-rows", "4096", "--repeat", "10"]
     log("run:", " ".join(cmd))
-    proc = subprocess.run(cmd, capture_output=True, text=True,
-                          timeout=args.kernel_timeout)
-    sys.stderr.write(proc.stderr)
-    records = [json.loads(line) for line in proc.stdout.splitlines()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True,
+                              timeout=args.kernel_timeout)
+        stdout, stderr = proc.stdout, proc.stderr
+        if proc.returncode not in (0, 1):
+            log(f"run: xfc-gpu-bench-run exited with {proc.returncode}")
+    except subprocess.TimeoutExpired as error:
+        # The cases measured before the limit are kept.
+        stdout, stderr = text_of(error.stdout), text_of(error.stderr)
+        log(f"run: xfc-gpu-bench-run took over {args.kernel_timeout} s")
+    sys.stderr.write(stderr)
+    records = [json.loads(line) for line in stdout.splitlines()
                if line.startswith("{")]
-    if proc.returncode not in (0, 1):
-        log(f"run: xfc-gpu-bench-run exited with {proc.returncode}")
     # Its first line names the GPU: "xfc-gpu-bench: NAME (compute ...".
     device = None
-    for line in proc.stderr.splitlines():
+    for line in stderr.splitlines():
         if line.startswith("xfc-gpu-bench: ") and " (compute capability" in line:
             device = line[len("xfc-gpu-bench: "):line.index(" (compute capability")]
             break
@@ -404,10 +417,8 @@ def run_e2e(args, prepared, info, deadline, torch, records, write_results):
             log(f"run: the e2e-xfc step exited with {proc.returncode}")
     except subprocess.TimeoutExpired as error:
         log(f"run: the e2e-xfc step took over {args.e2e_timeout} s")
-        sys.stderr.write((error.stderr or b"").decode(errors="replace")
-                         if isinstance(error.stderr, bytes) else (error.stderr or ""))
-        for line in ((error.stdout or b"").decode(errors="replace")
-                     if isinstance(error.stdout, bytes) else (error.stdout or "")).splitlines():
+        sys.stderr.write(text_of(error.stderr))
+        for line in text_of(error.stdout).splitlines():
             if line.startswith("{"):
                 result = json.loads(line)
                 xfc_results[result["name"]] = result
