@@ -832,6 +832,10 @@ bool runCase(Device &gpu, const BenchCase &benchCase, const GpuImage &image,
         host[a] = std::move(values);
     }
   }
+  // cuMemsetD8 runs on the legacy default stream, which the benchmark's
+  // non-blocking stream does not wait for: the poison must be in place
+  // before the first launch, or it could land on the kernel's output.
+  XFC_BENCH_CALL(cuStreamSynchronize(nullptr));
   std::vector<std::vector<void *>> parameters(sets);
   for (size_t set = 0; set < sets; ++set)
     for (cuda::CUdeviceptr &pointer : pointers[set])
