@@ -8,6 +8,7 @@
 #include "GpuBench.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
