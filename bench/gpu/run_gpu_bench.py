@@ -552,6 +552,10 @@ def run(args):
         smi = subprocess.run(["nvidia-smi", "--query-gpu=driver_version",
                               "--format=csv,noheader"], capture_output=True,
                              text=True, timeout=20).stdout.strip()
+        # The card's state as found (clocks, power, other processes), for
+        # the log: a busy or throttled card explains odd numbers.
+        log(subprocess.run(["nvidia-smi"], capture_output=True, text=True,
+                           timeout=20).stdout)
     except (OSError, subprocess.SubprocessError):
         smi = "unknown"
     records, kernel_cmd = [], None
