@@ -191,16 +191,18 @@ class SpecModel(torch.nn.Module):
         s, st = self.s, self.stack
         B, S = input_ids.shape
         D = s["d_model"]
+        # Positions and masks on the inputs' device (a GPU peer too).
+        dev = input_ids.device
         x = F.embedding(input_ids, self.w(f"{st}.embed.tokens"))
         if s["embedding_scale"] != 1.0:
             x = x * s["embedding_scale"]
         if s["positional_encoding"] == "learned":
             x = x + self.w(f"{st}.embed.positions")[:S]
         elif s["positional_encoding"] == "sinusoidal":
-            pos = torch.arange(S, dtype=torch.float32)[:, None]
-            i2 = torch.arange(0, D, 2, dtype=torch.float32)
+            pos = torch.arange(S, dtype=torch.float32, device=dev)[:, None]
+            i2 = torch.arange(0, D, 2, dtype=torch.float32, device=dev)
             ang = pos / torch.pow(10000.0, i2 / D)
-            pe = torch.zeros(S, D)
+            pe = torch.zeros(S, D, device=dev)
             pe[:, 0::2] = torch.sin(ang)
             pe[:, 1::2] = torch.cos(ang)
             x = x + pe
@@ -214,12 +216,12 @@ class SpecModel(torch.nn.Module):
         # gives 0; the benchmark runs full lengths, so no row is empty.
         mask = None
         if s["kind"] == "decoder":
-            causal = torch.ones(S, S, dtype=torch.bool).triu(1)
-            mask = torch.zeros(S, S).masked_fill(causal, float("-inf"))
+            causal = torch.ones(S, S, dtype=torch.bool, device=dev).triu(1)
+            mask = torch.zeros(S, S, device=dev).masked_fill(causal, float("-inf"))
             mask = mask[None, None]
         if lengths is not None:
-            keys = torch.arange(S)[None, :] >= lengths[:, None]
-            pad = torch.zeros(B, S).masked_fill(keys, float("-inf"))
+            keys = torch.arange(S, device=dev)[None, :] >= lengths[:, None]
+            pad = torch.zeros(B, S, device=dev).masked_fill(keys, float("-inf"))
             pad = pad[:, None, None, :]
             mask = pad if mask is None else mask + pad
         pre = s["norm_placement"] == "pre"

@@ -133,6 +133,20 @@ Loaded load() {
        "cuStreamSynchronize"},
       {reinterpret_cast<void **>(&d.cuStreamDestroy), "cuStreamDestroy_v2"},
       {reinterpret_cast<void **>(&d.cuLaunchKernel), "cuLaunchKernel"},
+      {reinterpret_cast<void **>(&d.cuEventCreate), "cuEventCreate"},
+      {reinterpret_cast<void **>(&d.cuEventRecord), "cuEventRecord"},
+      {reinterpret_cast<void **>(&d.cuEventSynchronize),
+       "cuEventSynchronize"},
+      // The unversioned name: every driver since CUDA 4 exports it, while
+      // cuda.h 12.8+ maps the macro to a _v2 that older drivers lack.
+      {reinterpret_cast<void **>(&d.cuEventElapsedTime),
+       "cuEventElapsedTime"},
+      {reinterpret_cast<void **>(&d.cuEventDestroy), "cuEventDestroy_v2"},
+      {reinterpret_cast<void **>(&d.cuMemsetD8), "cuMemsetD8_v2"},
+      {reinterpret_cast<void **>(&d.cuFuncGetAttribute),
+       "cuFuncGetAttribute"},
+      {reinterpret_cast<void **>(&d.cuFuncSetAttribute),
+       "cuFuncSetAttribute"},
   };
   for (const Symbol &symbol : symbols) {
     *symbol.slot = dlsym(library, symbol.name);

@@ -25,6 +25,7 @@ using CUcontext = struct CUctx_st *;
 using CUmodule = struct CUmod_st *;
 using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
+using CUevent = struct CUevent_st *;
 using CUdeviceptr = unsigned long long;
 
 /// The CUresult values the runtime tells apart (cuda.h's values).
@@ -38,6 +39,14 @@ enum DeviceAttribute : int {
   MultiprocessorCount = 16,
   ComputeCapabilityMajor = 75,
   ComputeCapabilityMinor = 76,
+  L2CacheSize = 38,
+  MaxSharedMemoryPerBlockOptin = 97,
+};
+
+/// cuFuncGetAttribute's and cuFuncSetAttribute's attributes that xfc uses.
+enum FunctionAttribute : int {
+  NumRegisters = 4,
+  MaxDynamicSharedSizeBytes = 8,
 };
 
 /// The driver's entry points, resolved once per process. A member is never
@@ -74,6 +83,20 @@ struct Driver {
                              unsigned blockY, unsigned blockZ,
                              unsigned sharedMemBytes, CUstream stream,
                              void **parameters, void **extra);
+  // Timing, memory fills and kernel attributes: what a benchmark of
+  // single kernels needs (bench/gpu/), beside the runtime's own calls.
+  CUresult (*cuEventCreate)(CUevent *event, unsigned flags);
+  CUresult (*cuEventRecord)(CUevent event, CUstream stream);
+  CUresult (*cuEventSynchronize)(CUevent event);
+  CUresult (*cuEventElapsedTime)(float *milliseconds, CUevent start,
+                                 CUevent end);
+  CUresult (*cuEventDestroy)(CUevent event);
+  CUresult (*cuMemsetD8)(CUdeviceptr destination, unsigned char value,
+                         size_t bytes);
+  CUresult (*cuFuncGetAttribute)(int *value, int attribute,
+                                 CUfunction function);
+  CUresult (*cuFuncSetAttribute)(CUfunction function, int attribute,
+                                 int value);
   /// The driver's version as cuDriverGetVersion gives it (e.g. 12040).
   int version = 0;
   /// cuInit answered CUDA_ERROR_NO_DEVICE: the driver works and has no

@@ -17,6 +17,13 @@
 // (xfc_fake_cuda_set_launch_hook), or answers CUDA_ERROR_NOT_SUPPORTED
 // without one. xfc_fake_cuda_live_allocations and
 // xfc_fake_cuda_live_streams tell a test what is still held.
+// For benchmarks of single kernels (bench/gpu/): events measure a fixed
+// XFC_FAKE_CUDA_EVENT_MS milliseconds (default 1) between any two,
+// cuMemsetD8 fills host memory, and with XFC_FAKE_CUDA_LAUNCH_LOG=FILE a
+// launch without a hook succeeds (running nothing) and appends a line to
+// FILE: the kernel, grid, block, dynamic shared bytes and, when the module
+// was PTX, the size of the allocation each pointer parameter points into
+// (the parameters counted from the kernel's .entry).
 //
 //===----------------------------------------------------------------------===//
 #include "FakeCudaDriver.h"
@@ -27,8 +34,8 @@
 #include <deque>
 #include <map>
 #include <mutex>
-#include <set>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -160,6 +167,12 @@ cuDeviceGetAttribute(int *value, int attribute, int) {
   case 76: // compute capability minor
     *value = computeCapability() % 10;
     return kSuccess;
+  case 38: // L2 cache bytes (an H100's)
+    *value = 50 << 20;
+    return kSuccess;
+  case 97: // shared memory per block, opted in
+    *value = 227 << 10;
+    return kSuccess;
   default:
     return kInvalidValue;
   }
@@ -235,6 +248,30 @@ __attribute__((visibility("default"))) CUresult cuModuleUnload(CUmodule) {
 // Functions are their names, kept for the process.
 static std::mutex fakeMutex;
 static std::deque<std::string> functionNames;
+// The number of parameters of each function whose module was PTX text
+// (counted from its .entry); -1 when unknown (a cubin).
+static std::map<const std::string *, int> functionParameters;
+
+/// The parameters of `.entry name(...)` in the PTX `image`, or -1.
+static int ptxEntryParameters(const void *image, const std::string &name) {
+  if (!image)
+    return -1;
+  const char *text = static_cast<const char *>(image);
+  // A cubin is an ELF file; only text that declares a PTX version is PTX.
+  if (std::strncmp(text, "\177ELF", 4) == 0 ||
+      !std::strstr(text, ".version"))
+    return -1;
+  std::string ptx(text);
+  size_t entry = ptx.find(".entry " + name + "(");
+  if (entry == std::string::npos)
+    return -1;
+  size_t end = ptx.find(')', entry);
+  int count = 0;
+  for (size_t at = ptx.find(".param", entry); at < end;
+       at = ptx.find(".param", at + 1))
+    ++count;
+  return count;
+}
 
 __attribute__((visibility("default"))) CUresult
 cuModuleGetFunction(CUfunction *function, CUmodule, const char *name) {
@@ -242,13 +279,16 @@ cuModuleGetFunction(CUfunction *function, CUmodule, const char *name) {
   if (std::string(name) == "missing")
     return kNotFound;
   std::lock_guard<std::mutex> lock(fakeMutex);
+  const std::string *found = nullptr;
   for (std::string &known : functionNames)
-    if (known == name) {
-      *function = reinterpret_cast<CUfunction>(&known);
-      return kSuccess;
-    }
-  functionNames.emplace_back(name);
-  *function = reinterpret_cast<CUfunction>(&functionNames.back());
+    if (known == name)
+      found = &known;
+  if (!found) {
+    functionNames.emplace_back(name);
+    found = &functionNames.back();
+  }
+  functionParameters[found] = ptxEntryParameters(loadedImage, name);
+  *function = reinterpret_cast<CUfunction>(const_cast<std::string *>(found));
   return kSuccess;
 }
 __attribute__((visibility("default"))) const char *
@@ -257,7 +297,7 @@ xfc_fake_cuda_function_name(CUfunction function) {
 }
 
 // Device memory is host memory; allocations and streams are counted.
-static std::set<void *> allocations;
+static std::map<void *, size_t> allocations;
 static int liveStreams = 0;
 __attribute__((visibility("default"))) int xfc_fake_cuda_live_allocations() {
   std::lock_guard<std::mutex> lock(fakeMutex);
@@ -276,7 +316,7 @@ cuMemAlloc_v2(xfc::cuda::CUdeviceptr *pointer, size_t bytes) {
   if (!memory)
     return 2; // CUDA_ERROR_OUT_OF_MEMORY
   std::lock_guard<std::mutex> lock(fakeMutex);
-  allocations.insert(memory);
+  allocations[memory] = bytes;
   *pointer = reinterpret_cast<uintptr_t>(memory);
   return kSuccess;
 }
@@ -323,6 +363,110 @@ cuStreamDestroy_v2(xfc::cuda::CUstream) {
   --liveStreams;
   return kSuccess;
 }
+__attribute__((visibility("default"))) CUresult
+cuMemsetD8_v2(xfc::cuda::CUdeviceptr destination, unsigned char value,
+              size_t bytes) {
+  XFC_FAKE_CALL(cuMemsetD8);
+  std::memset(reinterpret_cast<void *>(uintptr_t(destination)), value, bytes);
+  return kSuccess;
+}
+
+// Events are counted tokens; any two are XFC_FAKE_CUDA_EVENT_MS apart.
+static int liveEvents = 0;
+static char eventToken;
+__attribute__((visibility("default"))) int xfc_fake_cuda_live_events() {
+  return liveEvents;
+}
+__attribute__((visibility("default"))) CUresult
+cuEventCreate(xfc::cuda::CUevent *event, unsigned) {
+  XFC_FAKE_CALL(cuEventCreate);
+  *event = reinterpret_cast<xfc::cuda::CUevent>(&eventToken);
+  ++liveEvents;
+  return kSuccess;
+}
+__attribute__((visibility("default"))) CUresult
+cuEventRecord(xfc::cuda::CUevent event, xfc::cuda::CUstream) {
+  XFC_FAKE_CALL(cuEventRecord);
+  return event ? kSuccess : kInvalidValue;
+}
+__attribute__((visibility("default"))) CUresult
+cuEventSynchronize(xfc::cuda::CUevent event) {
+  XFC_FAKE_CALL(cuEventSynchronize);
+  return event ? kSuccess : kInvalidValue;
+}
+__attribute__((visibility("default"))) CUresult
+cuEventElapsedTime(float *milliseconds, xfc::cuda::CUevent start,
+                   xfc::cuda::CUevent end) {
+  XFC_FAKE_CALL(cuEventElapsedTime);
+  if (!start || !end)
+    return kInvalidValue;
+  const char *fixed = std::getenv("XFC_FAKE_CUDA_EVENT_MS");
+  *milliseconds = fixed ? float(std::atof(fixed)) : 1.0f;
+  return kSuccess;
+}
+__attribute__((visibility("default"))) CUresult
+cuEventDestroy_v2(xfc::cuda::CUevent) {
+  XFC_FAKE_CALL(cuEventDestroy);
+  --liveEvents;
+  return kSuccess;
+}
+
+// Kernel attributes: 64 registers; every attribute may be set.
+__attribute__((visibility("default"))) CUresult
+cuFuncGetAttribute(int *value, int attribute, CUfunction) {
+  XFC_FAKE_CALL(cuFuncGetAttribute);
+  if (attribute != 4) // CU_FUNC_ATTRIBUTE_NUM_REGS
+    return kInvalidValue;
+  *value = 64;
+  return kSuccess;
+}
+__attribute__((visibility("default"))) CUresult
+cuFuncSetAttribute(CUfunction, int, int) {
+  XFC_FAKE_CALL(cuFuncSetAttribute);
+  return kSuccess;
+}
+
+/// With XFC_FAKE_CUDA_LAUNCH_LOG set, one line per launch (see the file
+/// comment); false when it is not set.
+static bool logLaunch(CUfunction function, const unsigned grid[3],
+                      const unsigned block[3], unsigned sharedBytes,
+                      void **parameters) {
+  const char *path = std::getenv("XFC_FAKE_CUDA_LAUNCH_LOG");
+  if (!path || !*path)
+    return false;
+  std::lock_guard<std::mutex> lock(fakeMutex);
+  const auto *name = reinterpret_cast<const std::string *>(function);
+  std::string line = "launch " + *name + " grid=" + std::to_string(grid[0]) +
+                     "," + std::to_string(grid[1]) + "," +
+                     std::to_string(grid[2]) +
+                     " block=" + std::to_string(block[0]) + "," +
+                     std::to_string(block[1]) + "," +
+                     std::to_string(block[2]) +
+                     " shared=" + std::to_string(sharedBytes) + " args=";
+  auto known = functionParameters.find(name);
+  int count = known == functionParameters.end() ? -1 : known->second;
+  if (count < 0)
+    line += "?";
+  for (int i = 0; i < count; ++i) {
+    // Each parameter is a bare pointer (the launch ABI): name the size of
+    // the allocation it points into, or "stray" for any other address.
+    uintptr_t address = *static_cast<uintptr_t *>(parameters[i]);
+    std::string size = "stray";
+    for (const auto &[memory, bytes] : allocations) {
+      uintptr_t base = reinterpret_cast<uintptr_t>(memory);
+      if (address >= base && address < base + bytes)
+        size = std::to_string(bytes) +
+               (address == base ? "" : "+" + std::to_string(address - base));
+    }
+    line += (i ? "," : "") + size;
+  }
+  if (FILE *file = std::fopen(path, "a")) {
+    std::fprintf(file, "%s\n", line.c_str());
+    std::fclose(file);
+  }
+  return true;
+}
+
 #ifndef XFC_FAKE_CUDA_OLD
 static FakeLaunchHook launchHook = nullptr;
 static int launchAttempts = 0;
@@ -345,6 +489,12 @@ cuLaunchKernel(xfc::cuda::CUfunction function, unsigned gridX, unsigned gridY,
                xfc::cuda::CUstream stream, void **parameters, void **extra) {
   ++launchAttempts;
   XFC_FAKE_CALL(cuLaunchKernel);
+  if (!launchHook && !extra) {
+    const unsigned grid[3] = {gridX, gridY, gridZ};
+    const unsigned block[3] = {blockX, blockY, blockZ};
+    if (logLaunch(function, grid, block, sharedBytes, parameters))
+      return kSuccess;
+  }
   if (!launchHook || extra)
     return kNotSupported;
   FakeLaunch launch{function,
