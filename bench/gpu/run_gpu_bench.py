@@ -141,7 +141,7 @@ def prepare(args):
         json.dump(info, f, indent=1)
     size = folder_bytes(out)
     log(f"prepare: {out}: {size / 2**20:.1f} MiB in {time.time() - t0:.0f} s "
-        f"(it travels with the run: keep it well under 64 MiB with the tree)")
+        f"(it is copied to the GPU machine: keep it small)")
 
 
 # ---------------------------------------------------------------------------
