@@ -54,6 +54,16 @@ E2E_CASES = [
 # prepare --smoke: the demo model, for a test of the whole flow.
 E2E_SMOKE_CASES = [("example-tiny-bert", "models/example-tiny-bert.json", 2, 16)]
 
+# The PyTorch goldens of tests/e2e/golden run on the GPU before anything is
+# timed (the same cases tests/e2e/GpuGoldenTest.cpp runs with the device
+# code on the CPU): (model folder, shape folder). Tolerance as the CPU
+# suite's, 1e-4 absolute on the rows the goldens define.
+GOLDEN_CASES = [("bert_like", "s7"), ("bert_like", "s77"), ("gpt_like", "s7"),
+                ("gpt_like", "s77"), ("transformer_aiayn", "s7_t5"),
+                ("transformer_aiayn", "s77_t13")]
+GOLDEN_SMOKE_CASES = [("bert_like", "s7")]
+GOLDEN_TOLERANCE = 1e-4
+
 
 def log(*parts):
     print(*parts, file=sys.stderr, flush=True)
@@ -98,6 +108,39 @@ def folder_bytes(path):
     return total
 
 
+def prepare_golden(args, build, out, model, shape):
+    """Compiles golden case `model`/`shape` for the GPU into
+    OUT/goldens/MODEL_SHAPE, with the case's inputs and expected output."""
+    import re
+    source = os.path.join(ROOT, "tests", "e2e", "golden", model)
+    name = f"{model}_{shape}"
+    folder = os.path.join(out, "goldens", name)
+    sizes = re.fullmatch(r"s(\d+)(?:_t(\d+))?", shape)
+    first = "src_ids.npy" if sizes.group(2) else "input_ids.npy"
+    with open(os.path.join(source, shape, first), "rb") as f:
+        # The batch is the first dimension of the first input (.npy v1).
+        header = f.read(256).decode("latin-1")
+        batch = int(re.search(r"'shape': \((\d+),", header).group(1))
+    command = [os.path.join(build, "bin", "xfc"), "compile",
+               os.path.join(source, "spec.json"), "-o", folder,
+               "--target=cuda", "--gpu-arch=" + args.gpu_arch,
+               "--cpu", "x86-64-v3", "--batch", str(batch),
+               "--seq-len", sizes.group(1), "--force"]
+    if sizes.group(2):
+        command += ["--tgt-len", sizes.group(2)]
+    log(f"prepare: golden {name}")
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    shutil.copytree(os.path.join(source, shape), os.path.join(folder, "golden"))
+    with open(os.path.join(source, "spec.json")) as f:
+        spec = json.load(f)
+    # Rows the goldens define: all, except the padded positions of a padded
+    # encoder or decoder (tests/e2e/GoldenCase.h).
+    padded_rows = (spec.get("kind") != "encoder_decoder" and
+                   bool(spec.get("key_padding_mask")))
+    return {"name": name, "folder": os.path.relpath(folder, out),
+            "padded_rows": padded_rows}
+
+
 def prepare(args):
     build = os.path.abspath(args.build)
     out = os.path.abspath(args.out)
@@ -133,10 +176,14 @@ def prepare(args):
             e2e.append({"model": model, "spec": spec, "batch": batch,
                         "seq": seq, "folder": os.path.relpath(folder, out),
                         "compile_seconds": round(compile_s, 2)})
+    goldens = []
+    if not args.skip_goldens:
+        for model, shape in (GOLDEN_SMOKE_CASES if args.smoke else GOLDEN_CASES):
+            goldens.append(prepare_golden(args, build, out, model, shape))
     info = {"gpu_arch": args.gpu_arch, "xfc": git_revision(), "smoke": args.smoke,
             "date": datetime.datetime.now(datetime.timezone.utc).strftime(
                 "%Y-%m-%d %H:%M UTC"),
-            "e2e": e2e}
+            "e2e": e2e, "goldens": goldens}
     with open(os.path.join(out, "prepared.json"), "w") as f:
         json.dump(info, f, indent=1)
     size = folder_bytes(out)
@@ -358,6 +405,70 @@ def e2e_inputs(np, em, spec, batch, seq):
     return inputs
 
 
+def goldens_xfc(args):
+    """The golden step, in a process of its own: every prepared golden case
+    through the runtime's C API on the GPU, compared with PyTorch's output
+    on the rows the goldens define; one JSON line each."""
+    import numpy as np
+    prepared = os.path.abspath(args.prepared)
+    with open(os.path.join(prepared, "prepared.json")) as f:
+        info = json.load(f)
+    sys.path.insert(0, os.path.join(ROOT, "python"))
+    os.environ["XFC_RUNTIME_LIBRARY"] = os.path.join(prepared, "lib",
+                                                     "libxfc_runtime.so")
+    import xfc
+    for case in info.get("goldens", []):
+        folder = os.path.join(prepared, case["folder"])
+        result = {"name": "golden/" + case["name"], "unit": "max_abs_error",
+                  "tolerance": GOLDEN_TOLERANCE}
+        try:
+            golden = os.path.join(folder, "golden")
+            expected = np.load(os.path.join(golden, "expected.npy"))
+            with xfc.Model(folder) as model:
+                inputs = {i.name: np.load(os.path.join(golden, i.name + ".npy"))
+                          for i in model.inputs}
+                result["device"] = model.device
+                with model.context() as ctx:
+                    output = next(iter(ctx.run(**inputs).values()))
+            valid = np.ones(expected.shape[:2], dtype=bool)
+            if case["padded_rows"]:
+                lengths = inputs["lengths"]
+                valid = np.arange(expected.shape[1])[None, :] < lengths[:, None]
+            error = np.abs(output.astype(np.float64) - expected)[valid]
+            worst = float(np.nanmax(np.where(np.isnan(error), np.inf, error)))
+            result["xfc"] = worst
+            result["rows"] = int(valid.sum())
+            result["passed"] = bool(worst <= GOLDEN_TOLERANCE)
+        except Exception as error:
+            result["xfc_error"] = str(error)
+            result["passed"] = False
+        print(json.dumps(result), flush=True)
+
+
+def run_goldens(args, prepared, records, write_results):
+    """The golden records (numerics on the GPU), before anything is timed."""
+    cmd = [sys.executable, os.path.abspath(__file__), "goldens-xfc",
+           "--prepared", prepared]
+    log("run:", " ".join(cmd))
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True,
+                              timeout=args.e2e_timeout)
+        sys.stderr.write(proc.stderr)
+        lines = proc.stdout.splitlines()
+    except subprocess.TimeoutExpired as error:
+        log(f"run: the golden step took over {args.e2e_timeout} s")
+        lines = text_of(error.stdout).splitlines()
+    for line in lines:
+        if line.startswith("{"):
+            result = json.loads(line)
+            records.append(result)
+            log(f"run: {result['name']}: "
+                + (f"max |xfc - PyTorch| = {result['xfc']:.3g}"
+                   if "xfc" in result else result.get("xfc_error", "?"))
+                + (" (passed)" if result.get("passed") else " (FAILED)"))
+    write_results(False)
+
+
 def e2e_repeats(quick):
     return (2, 5) if quick else (3, 20)
 
@@ -511,9 +622,12 @@ def summary(records):
     lines = [f"{'record':48} {'unit':>6} {'xfc':>10} peers"]
     for r in records:
         xfc_value = r.get("xfc")
-        value = "-" if xfc_value is None else f"{xfc_value:10.3f}"
+        number = "10.3g" if r["unit"] == "max_abs_error" else "10.3f"
+        value = "-" if xfc_value is None else f"{xfc_value:{number}}"
         peers = ", ".join(f"{k} {v:.3f}" for k, v in r.get("peers", {}).items())
         check = r.get("check")
+        if "passed" in r:
+            check = "ok" if r["passed"] else r.get("xfc_error", "over tolerance")
         note = "" if check in (None, "ok") else f"  [{check[:60]}]"
         lines.append(f"{r['name']:48} {r['unit']:>6} {value:>10} {peers}{note}")
     return "\n".join(lines)
@@ -593,6 +707,9 @@ def run(args):
                 f.write(text)
             os.replace(tmp, path)
 
+    if not args.skip_goldens:
+        run_goldens(args, prepared, records, write_results)
+        log(f"run: goldens done at {time.time() - start:.0f} s")
     if not args.skip_kernels:
         kernel_records, runner_device, kernel_cmd = run_kernels(
             args, prepared, info, workdir)
@@ -621,6 +738,7 @@ def main():
     pp.add_argument("--out", default=os.path.join(ROOT, "build", "gpu-bench"))
     pp.add_argument("--gpu-arch", default="sm_90", choices=["sm_80", "sm_90"])
     pp.add_argument("--skip-e2e", action="store_true")
+    pp.add_argument("--skip-goldens", action="store_true")
     pp.add_argument("--smoke", action="store_true",
                     help="the kernels' --smoke cases and the demo model only")
     pr = sub.add_parser("run")
@@ -632,6 +750,7 @@ def main():
     pr.add_argument("--quick", action="store_true",
                     help="fewer shapes and runs: a check of the harness")
     pr.add_argument("--skip-e2e", action="store_true")
+    pr.add_argument("--skip-goldens", action="store_true")
     pr.add_argument("--skip-kernels", action="store_true")
     pr.add_argument("--skip-peers", action="store_true",
                     help="xfc alone, without PyTorch (also without a GPU, over "
@@ -644,11 +763,16 @@ def main():
                                         "models (a process of its own)")
     pe.add_argument("--prepared", default=os.path.join(ROOT, "build", "gpu-bench"))
     pe.add_argument("--quick", action="store_true")
+    pg = sub.add_parser("goldens-xfc", help="run's golden cases on the GPU "
+                                            "(a process of its own)")
+    pg.add_argument("--prepared", default=os.path.join(ROOT, "build", "gpu-bench"))
     args = p.parse_args()
     if args.step == "prepare":
         prepare(args)
     elif args.step == "e2e-xfc":
         e2e_xfc(args)
+    elif args.step == "goldens-xfc":
+        goldens_xfc(args)
     else:
         run(args)
 
