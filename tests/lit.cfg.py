@@ -16,3 +16,9 @@ config.environment["PATH"] = path
 config.substitutions.append(("%xfc_src", config.xfc_source_dir))
 config.substitutions.append(("%xfc_lib", os.path.join(config.xfc_binary_dir, "lib")))
 config.substitutions.append(("%models", os.path.join(config.xfc_source_dir, "models")))
+
+# The AddressSanitizer build: a Python process cannot load its runtime
+# library (the sanitizer's runtime must come first in a process), so tests
+# that go through the Python package are unsupported there.
+if getattr(config, "xfc_sanitize", "OFF").upper() in ("ON", "1", "TRUE", "YES"):
+    config.available_features.add("sanitize")
