@@ -271,25 +271,24 @@ bool mapParallelLoops(mlir::ModuleOp module, std::string &error) {
     return mlir::gpu::ParallelLoopDimMappingAttr::get(context, processor,
                                                       identity, identity);
   };
-  for (mlir::scf::ParallelOp loop : outermost) {
-    if (!loop.getInitVals().empty()) {
-      error = "the GPU mapping failed: a parallel loop with reductions "
-              "(at " +
-              locationText(loop.getLoc()) + ")";
+  auto refuseReductions = [&](mlir::scf::ParallelOp loop) {
+    if (loop.getInitVals().empty())
       return false;
-    }
+    error = "the GPU mapping failed: a parallel loop with reductions (at " +
+            locationText(loop.getLoc()) + ")";
+    return true;
+  };
+  for (mlir::scf::ParallelOp loop : outermost) {
+    if (refuseReductions(loop))
+      return false;
     llvm::SmallVector<mlir::scf::ParallelOp> nested;
     loop.getBody()->walk(
         [&](mlir::scf::ParallelOp inner) { nested.push_back(inner); });
     // The walk is post-order: innermost first, so each loop serialized
     // holds no parallel loop any more.
     for (mlir::scf::ParallelOp inner : nested) {
-      if (!inner.getInitVals().empty()) {
-        error = "the GPU mapping failed: a parallel loop with reductions "
-                "(at " +
-                locationText(inner.getLoc()) + ")";
+      if (refuseReductions(inner))
         return false;
-      }
       serializeParallelLoop(inner);
     }
     unsigned rank = loop.getNumLoops();
