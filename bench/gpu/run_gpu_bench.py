@@ -30,6 +30,7 @@ usage: bench/gpu/run_gpu_bench.py prepare [--build build] [--out build/gpu-bench
                                       [--quick] [--skip-e2e] [--skip-kernels]
 """
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -44,25 +45,39 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-# The end-to-end cases: (record model name, spec, batch, sequence length).
+# The end-to-end cases: (record model name, spec, batch, sequence length,
+# xfc compile --dtype). f16 runs the GEMMs and attention on tensor cores;
+# its PyTorch peers run under torch.autocast(float16), the same split of
+# work between f16 and f32.
 E2E_CASES = [
-    ("bert-base", "models/bert-base-uncased.json", 1, 128),
-    ("bert-base", "models/bert-base-uncased.json", 8, 128),
-    ("gpt2-small", "models/gpt2-small.json", 1, 128),
-    ("gpt2-small", "models/gpt2-small.json", 1, 1024),
+    ("bert-base", "models/bert-base-uncased.json", 1, 128, "f32"),
+    ("bert-base", "models/bert-base-uncased.json", 8, 128, "f32"),
+    ("bert-base", "models/bert-base-uncased.json", 1, 128, "f16"),
+    ("bert-base", "models/bert-base-uncased.json", 8, 128, "f16"),
+    ("gpt2-small", "models/gpt2-small.json", 1, 128, "f32"),
+    ("gpt2-small", "models/gpt2-small.json", 1, 1024, "f32"),
+    ("gpt2-small", "models/gpt2-small.json", 1, 128, "f16"),
+    ("gpt2-small", "models/gpt2-small.json", 1, 1024, "f16"),
 ]
 # prepare --smoke: the demo model, for a test of the whole flow.
-E2E_SMOKE_CASES = [("example-tiny-bert", "models/example-tiny-bert.json", 2, 16)]
+E2E_SMOKE_CASES = [("example-tiny-bert", "models/example-tiny-bert.json", 2, 16, "f32"),
+                   ("example-tiny-bert", "models/example-tiny-bert.json", 2, 16, "f16")]
 
 # The PyTorch goldens of tests/e2e/golden run on the GPU before anything is
 # timed (the same cases tests/e2e/GpuGoldenTest.cpp runs with the device
-# code on the CPU): (model folder, shape folder). Tolerance as the CPU
-# suite's, 1e-4 absolute on the rows the goldens define.
-GOLDEN_CASES = [("bert_like", "s7"), ("bert_like", "s77"), ("gpt_like", "s7"),
-                ("gpt_like", "s77"), ("transformer_aiayn", "s7_t5"),
-                ("transformer_aiayn", "s77_t13")]
-GOLDEN_SMOKE_CASES = [("bert_like", "s7")]
-GOLDEN_TOLERANCE = 1e-4
+# code on the CPU): (model folder, shape folder, xfc compile --dtype).
+# Tolerances as that test's, absolute on the rows the goldens define: f32
+# as the CPU suite's, f16 and bf16 those of their rounding (docs/gpu.md,
+# "Precision").
+GOLDEN_CASES = [("bert_like", "s7", "f32"), ("bert_like", "s77", "f32"),
+                ("gpt_like", "s7", "f32"), ("gpt_like", "s77", "f32"),
+                ("transformer_aiayn", "s7_t5", "f32"),
+                ("transformer_aiayn", "s77_t13", "f32"),
+                ("bert_like", "s77", "f16"), ("gpt_like", "s77", "f16"),
+                ("transformer_aiayn", "s77_t13", "f16"),
+                ("bert_like", "s7", "bf16"), ("gpt_like", "s7", "bf16")]
+GOLDEN_SMOKE_CASES = [("bert_like", "s7", "f32"), ("bert_like", "s7", "f16")]
+GOLDEN_TOLERANCES = {"f32": 1e-4, "f16": 2e-2, "bf16": 8e-2}
 
 
 def log(*parts):
@@ -78,8 +93,8 @@ def git_revision():
         return "unknown"
 
 
-def e2e_folder(model, batch, seq):
-    return f"{model}-b{batch}s{seq}"
+def e2e_folder(model, batch, seq, dtype):
+    return f"{model}-b{batch}s{seq}" + ("" if dtype == "f32" else "-" + dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -108,12 +123,13 @@ def folder_bytes(path):
     return total
 
 
-def prepare_golden(args, build, out, model, shape):
-    """Compiles golden case `model`/`shape` for the GPU into
-    OUT/goldens/MODEL_SHAPE, with the case's inputs and expected output."""
+def prepare_golden(args, build, out, model, shape, dtype):
+    """Compiles golden case `model`/`shape` for the GPU with --dtype
+    `dtype` into OUT/goldens/MODEL_SHAPE[_DTYPE], with the case's inputs
+    and expected output."""
     import re
     source = os.path.join(ROOT, "tests", "e2e", "golden", model)
-    name = f"{model}_{shape}"
+    name = f"{model}_{shape}" + ("" if dtype == "f32" else "_" + dtype)
     folder = os.path.join(out, "goldens", name)
     sizes = re.fullmatch(r"s(\d+)(?:_t(\d+))?", shape)
     first = "src_ids.npy" if sizes.group(2) else "input_ids.npy"
@@ -125,7 +141,7 @@ def prepare_golden(args, build, out, model, shape):
                os.path.join(source, "spec.json"), "-o", folder,
                "--target=cuda", "--gpu-arch=" + args.gpu_arch,
                "--cpu", "x86-64-v3", "--batch", str(batch),
-               "--seq-len", sizes.group(1), "--force"]
+               "--seq-len", sizes.group(1), "--dtype=" + dtype, "--force"]
     if sizes.group(2):
         command += ["--tgt-len", sizes.group(2)]
     log(f"prepare: golden {name}")
@@ -152,7 +168,8 @@ def prepare_golden(args, build, out, model, shape):
     padded_rows = (spec.get("kind") != "encoder_decoder" and
                    bool(spec.get("key_padding_mask")))
     return {"name": name, "folder": os.path.relpath(folder, out),
-            "padded_rows": padded_rows}
+            "padded_rows": padded_rows, "dtype": dtype,
+            "tolerance": GOLDEN_TOLERANCES[dtype]}
 
 
 def prepare(args):
@@ -173,9 +190,10 @@ def prepare(args):
                    (["--smoke"] if args.smoke else []), check=True)
     e2e = []
     if not args.skip_e2e:
-        for model, spec, batch, seq in (E2E_SMOKE_CASES if args.smoke else E2E_CASES):
-            folder = os.path.join(out, "e2e", e2e_folder(model, batch, seq))
-            log(f"prepare: xfc compile {spec} batch {batch} seq {seq}")
+        for model, spec, batch, seq, dtype in (E2E_SMOKE_CASES if args.smoke
+                                               else E2E_CASES):
+            folder = os.path.join(out, "e2e", e2e_folder(model, batch, seq, dtype))
+            log(f"prepare: xfc compile {spec} batch {batch} seq {seq} dtype {dtype}")
             t = time.time()
             # The host code for any x86-64 of the last decade: the GPU
             # machine's CPU is not this one.
@@ -183,17 +201,19 @@ def prepare(args):
                             os.path.join(ROOT, spec), "-o", folder,
                             "--target=cuda", "--gpu-arch=" + args.gpu_arch,
                             "--cpu", "x86-64-v3", "--batch", str(batch),
-                            "--seq-len", str(seq), "--force"],
+                            "--seq-len", str(seq), "--dtype=" + dtype, "--force"],
                            check=True, stdout=subprocess.DEVNULL)
             compile_s = time.time() - t
             split_weights(folder)
             e2e.append({"model": model, "spec": spec, "batch": batch,
-                        "seq": seq, "folder": os.path.relpath(folder, out),
+                        "seq": seq, "dtype": dtype,
+                        "folder": os.path.relpath(folder, out),
                         "compile_seconds": round(compile_s, 2)})
     goldens = []
     if not args.skip_goldens:
-        for model, shape in (GOLDEN_SMOKE_CASES if args.smoke else GOLDEN_CASES):
-            goldens.append(prepare_golden(args, build, out, model, shape))
+        for model, shape, dtype in (GOLDEN_SMOKE_CASES if args.smoke
+                                    else GOLDEN_CASES):
+            goldens.append(prepare_golden(args, build, out, model, shape, dtype))
     info = {"gpu_arch": args.gpu_arch, "xfc": git_revision(), "smoke": args.smoke,
             "date": datetime.datetime.now(datetime.timezone.utc).strftime(
                 "%Y-%m-%d %H:%M UTC"),
@@ -376,9 +396,16 @@ def rebuild_weights(np, artifact):
         if name == "__metadata__":
             continue
         begin, end = entry["data_offsets"]
-        if entry["dtype"] == "F32":
-            values = (rng.standard_normal((end - begin) // 4, dtype=np.float32)
+        if entry["dtype"] in ("F32", "F16", "BF16"):
+            size = 4 if entry["dtype"] == "F32" else 2
+            values = (rng.standard_normal((end - begin) // size, dtype=np.float32)
                       * np.float32(0.02))
+            if entry["dtype"] == "F16":
+                values = values.astype(np.float16)
+            elif entry["dtype"] == "BF16":
+                # bfloat16: the upper half of the f32 bits (truncated; any
+                # values of the layout do for timing).
+                values = (values.view(np.uint32) >> 16).astype(np.uint16)
             data[begin:end] = values.tobytes()
     with open(os.path.join(artifact, "weights.safetensors"), "wb") as f:
         f.write(header_bytes)
@@ -403,9 +430,11 @@ def host_median_ms(call, warmup, repeat, budget_s=10.0):
 
 
 def e2e_cases(info, quick):
-    """(record name, case) of the prepared models; --quick keeps seq 128."""
-    return [(f"e2e/{c['model']}/b{c['batch']}s{c['seq']}", c) for c in info["e2e"]
-            if not (quick and c["seq"] > 128)]
+    """(record name, case) of the prepared models; --quick keeps seq 128.
+    The f16 and bf16 cases' names end in their dtype."""
+    return [(f"e2e/{c['model']}/b{c['batch']}s{c['seq']}"
+             + ("" if c.get("dtype", "f32") == "f32" else "/" + c["dtype"]), c)
+            for c in info["e2e"] if not (quick and c["seq"] > 128)]
 
 
 def e2e_inputs(np, em, spec, batch, seq):
@@ -433,8 +462,9 @@ def goldens_xfc(args):
     import xfc
     for case in info.get("goldens", []):
         folder = os.path.join(prepared, case["folder"])
+        tolerance = case.get("tolerance", GOLDEN_TOLERANCES["f32"])
         result = {"name": "golden/" + case["name"], "unit": "max_abs_error",
-                  "tolerance": GOLDEN_TOLERANCE}
+                  "dtype": case.get("dtype", "f32"), "tolerance": tolerance}
         try:
             same_as = os.path.join(folder, "weights.same_as")
             if os.path.exists(same_as):
@@ -458,7 +488,7 @@ def goldens_xfc(args):
             worst = float(np.nanmax(np.where(np.isnan(error), np.inf, error)))
             result["xfc"] = worst
             result["rows"] = int(valid.sum())
-            result["passed"] = bool(worst <= GOLDEN_TOLERANCE)
+            result["passed"] = bool(worst <= tolerance)
         except Exception as error:
             result["xfc_error"] = str(error)
             result["passed"] = False
@@ -565,13 +595,20 @@ def run_e2e(args, prepared, info, deadline, torch, records, write_results):
     for name, case in e2e_cases(info, args.quick):
         result = xfc_results.get(name, {"xfc_error": "no result (the step "
                                                      "stopped before it)"})
+        dtype = case.get("dtype", "f32")
+        half = dtype != "f32"
         record = {"name": name, "unit": "ms", "xfc": result.get("xfc"),
                   "peers": {}, "batch": case["batch"], "seq": case["seq"],
-                  "xfc_kind": "xfc compile --target=cuda (the generic GPU "
-                              "mapping), run through libxfc_runtime.so: "
-                              "inputs uploaded, outputs downloaded",
+                  "dtype": dtype,
+                  "xfc_kind": "xfc compile --target=cuda --dtype=" + dtype +
+                              " (tuned kernels where they fit, the generic "
+                              "mapping elsewhere), run through "
+                              "libxfc_runtime.so: inputs uploaded, outputs "
+                              "downloaded",
                   "peer_kind": {"pytorch": "the spec in PyTorch (bench/"
-                                "export_models.py SpecModel), fp32, eager",
+                                "export_models.py SpecModel), fp32 weights, "
+                                + ("torch.autocast(float16), " if half else
+                                   "fp32, ") + "eager",
                                 "torch_compile": "the same, torch.compile "
                                 "(default mode)"},
                   "runs": result.get("runs"), "warmup": warmup,
@@ -609,7 +646,12 @@ def run_e2e(args, prepared, info, deadline, torch, records, write_results):
                              if "lengths" in names else None)
                 return fn(*args_).cpu()
 
-            with torch.no_grad():
+            # f16 and bf16 against autocast: matmuls and attention in the
+            # half type, the rest in f32, as xfc --dtype does.
+            autocast = (torch.autocast("cuda", dtype=torch.float16 if dtype == "f16"
+                                       else torch.bfloat16)
+                        if half else contextlib.nullcontext())
+            with torch.no_grad(), autocast:
                 ms, runs = host_median_ms(lambda: torch_run(module), warmup,
                                           repeat)
                 record["peers"]["pytorch"] = ms

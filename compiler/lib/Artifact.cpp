@@ -14,6 +14,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/MemoryBuffer.h"
 
@@ -39,8 +40,12 @@ bool collectArtifactInterface(mlir::ModuleOp module,
                                 tensor.getShape().end());
   };
   auto dtypeOf = [](mlir::Type type) -> std::string {
-    auto tensor = mlir::cast<mlir::RankedTensorType>(type);
-    return tensor.getElementType().isInteger(32) ? "i32" : "f32";
+    mlir::Type element =
+        mlir::cast<mlir::RankedTensorType>(type).getElementType();
+    return element.isInteger(32) ? "i32"
+           : element.isF16()     ? "f16"
+           : element.isBF16()    ? "bf16"
+                                 : "f32";
   };
   out = ArtifactInterface();
   if (auto memory =
@@ -93,6 +98,7 @@ bool collectArtifactInterface(mlir::ModuleOp module,
     weight.name = name.getValue().str();
     weight.shape = shapeOf(type);
     weight.sourceShape = weight.shape;
+    weight.dtype = dtypeOf(type);
     if (mlir::Attribute concat = func.getArgAttr(i, kWeightConcatAttrName)) {
       auto names = mlir::dyn_cast<mlir::ArrayAttr>(concat);
       if (!names || names.empty()) {
@@ -213,12 +219,33 @@ bool collectArtifactKernels(mlir::ModuleOp module,
   return true;
 }
 
+namespace {
+
+/// `value` as IEEE half or bfloat16 bits, rounded to nearest, ties to even
+/// (as PyTorch's .half() and .bfloat16() round); out-of-range values
+/// become infinities, NaN stays NaN.
+uint16_t roundToHalf(float value, const llvm::fltSemantics &semantics) {
+  llvm::APFloat converted(value);
+  bool lost = false;
+  converted.convert(semantics, llvm::APFloat::rmNearestTiesToEven, &lost);
+  return static_cast<uint16_t>(converted.bitcastToAPInt().getZExtValue());
+}
+uint16_t roundToF16(float value) {
+  return roundToHalf(value, llvm::APFloat::IEEEhalf());
+}
+uint16_t roundToBF16(float value) {
+  return roundToHalf(value, llvm::APFloat::BFloat());
+}
+
+} // namespace
+
 bool writeArtifactWeights(const std::string &path, const WeightStore &weights,
                           ArtifactInterface &interface, std::string &error) {
   // Derived and transposed copies must outlive the write; plain weights
   // are written straight from the store. (A std::list: pointers into the
   // copies stay valid as more are added.)
   std::list<std::vector<float>> copies;
+  std::list<std::vector<uint16_t>> halfCopies;
   std::vector<SafetensorsTensor> tensors;
   for (ArtifactWeight &w : interface.weights) {
     const std::vector<float> *source = nullptr;
@@ -286,13 +313,21 @@ bool writeArtifactWeights(const std::string &path, const WeightStore &weights,
       data = t.data();
       storedFloats = t.size();
     }
-    w.checksum = fnv1a64(data, storedFloats * sizeof(float));
     SafetensorsTensor tensor;
     tensor.name = w.name;
     tensor.dtype = "F32";
     tensor.shape = w.shape;
     tensor.data = data;
     tensor.sizeBytes = storedFloats * sizeof(float);
+    if (w.dtype == "f16" || w.dtype == "bf16") {
+      std::vector<uint16_t> &half = halfCopies.emplace_back(storedFloats);
+      for (size_t i = 0; i < storedFloats; ++i)
+        half[i] = w.dtype == "f16" ? roundToF16(data[i]) : roundToBF16(data[i]);
+      tensor.dtype = w.dtype == "f16" ? "F16" : "BF16";
+      tensor.data = half.data();
+      tensor.sizeBytes = storedFloats * sizeof(uint16_t);
+    }
+    w.checksum = fnv1a64(tensor.data, tensor.sizeBytes);
     tensors.push_back(tensor);
   }
   // The header names the tensors' content (a checksum of their checksums,
@@ -425,7 +460,7 @@ bool writeManifest(const std::string &path, const ManifestInfo &info,
   manifest["weights"] = ordered_json::array();
   for (const ArtifactWeight &w : interface.weights) {
     ordered_json j{{"name", w.name},
-                   {"dtype", "f32"},
+                   {"dtype", w.dtype},
                    {"shape", w.shape},
                    {"offset", w.offset},
                    {"size_bytes", w.sizeBytes},

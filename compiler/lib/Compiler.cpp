@@ -260,11 +260,14 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
     if (!dump(stage.dumpFile))
       return false;
     if (stage.build == buildModelStage) {
+      // The tuned kernels are outlined first: with --dtype=f16 or bf16
+      // they decide which weights the artifact stores in the half type.
       if (!checkFormedKernels(module, report.fusion, error) ||
+          (gpu && request.gpuTunedKernels &&
+           !outlineTunedKernels(module, request.gpuDtype, request.gpuAllowTf32,
+                                error)) ||
           !collectArtifactInterface(module, moduleInfo.inputRanges, interface,
                                     error))
-        return false;
-      if (gpu && request.gpuTunedKernels && !outlineTunedKernels(module, error))
         return false;
       if (!request.explainDir.empty()) {
         if (!createFolder(request.explainDir, error) ||
@@ -362,7 +365,11 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
     info.pipeline = describeGpuFrontStages(opts) + " then the GPU lowering " +
                     "(docs/gpu.md) for " + gpuTarget.chip + ", " +
                     (request.gpuTunedKernels ? "tuned" : "generic") +
-                    " kernels";
+                    " kernels" +
+                    (request.gpuDtype == GpuGemmInput::F16    ? ", dtype f16"
+                     : request.gpuDtype == GpuGemmInput::BF16 ? ", dtype bf16"
+                                                              : "") +
+                    (request.gpuAllowTf32 ? ", TF32 allowed" : "");
     info.gpu.chip = gpuTarget.chip;
     info.gpu.ptxVersion = gpuTarget.ptxVersion;
     info.gpu.ptxBytes = gpuCode.ptx.size();
@@ -443,6 +450,24 @@ bool compileModel(const CompileRequest &request, CompileReport &report,
             (request.buckets.empty() ? "generation steps (--generate)"
                                      : "shape buckets (--buckets)") +
             " yet; compile them for the CPU";
+    return false;
+  }
+  if (request.gpuAllowTf32 &&
+      (request.gpuArch.empty() || !request.gpuTunedKernels)) {
+    error = request.gpuArch.empty()
+                ? "--allow-tf32 is for --target=cuda (tensor cores); the CPU "
+                  "computes in f32"
+                : "--allow-tf32 runs the GEMMs on the tuned tensor-core "
+                  "kernels; drop --gpu-kernels=generic";
+    return false;
+  }
+  if (request.gpuDtype != GpuGemmInput::F32 &&
+      (request.gpuArch.empty() || !request.gpuTunedKernels)) {
+    error = request.gpuArch.empty()
+                ? "--dtype=f16 and bf16 are for --target=cuda (tensor "
+                  "cores); the CPU computes in f32"
+                : "--dtype=f16 and bf16 run the GEMMs on the tuned "
+                  "tensor-core kernels; drop --gpu-kernels=generic";
     return false;
   }
   // Buckets are checked before the (possibly long) weight loading.

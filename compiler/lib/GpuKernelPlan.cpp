@@ -16,16 +16,32 @@
 // to, keeps the kernel's operands explicit (which buffer is the weight,
 // the bias, the residual) whatever bufferization does around it.
 //
+// With --dtype=f16 or bf16:
+//   - a weight that only tuned GEMMs read becomes an argument of the half
+//     type before step 1: the artifact then stores it so (half the bytes,
+//     uploaded once), and those GEMMs run on tensor cores, rounding their
+//     f32 activations to the half type as they stage them. The private
+//     function widens the weight back to f32 for its xf.linear, so it
+//     means what the kernel computes up to that rounding;
+//   - self-attention without a sparsity pattern (xf.attention, head dim a
+//     multiple of 16 up to 128) runs on the flash attention kernel, which
+//     reads Q, K and V in f32 where the model has them (the fused QKV
+//     projection's output, split inside the private function) and rounds
+//     them as it stages them.
+//
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/GpuCodegen.h"
 #include "xfc/Compiler/GpuKernels.h"
 
 #include "xf/Dialect/XF/XFOps.h"
+#include "xfc/Frontend/ModelBuilder.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
@@ -37,28 +53,98 @@ namespace {
 
 constexpr llvm::StringLiteral kTunedAttr = "xf.gpu_tuned";
 
-/// The f32 GEMM's shape rules (GpuKernels.h): N a multiple of 64, K of 16.
-constexpr int64_t kGemmTileN = 64, kGemmTileK = 16;
+/// The GEMMs' shape rules (GpuKernels.h): N a multiple of 64, K of 16 for
+/// the f32 kernel and of 32 for the tensor-core one.
+constexpr int64_t kGemmTileN = 64, kGemmTileKF32 = 16, kGemmTileKHalf = 32;
 
 int64_t rowsOf(mlir::RankedTensorType type) {
   return type.getNumElements() / type.getShape().back();
 }
 
+/// Whether a tuned GEMM with K steps of `tileK` computes `linear`: a
+/// static [K, N] weight with a bias, N and K in whole tiles.
+bool fitsTunedGemm(mlir::xf::LinearOp linear, int64_t tileK) {
+  auto input =
+      llvm::dyn_cast<mlir::RankedTensorType>(linear.getInput().getType());
+  auto result = llvm::dyn_cast<mlir::RankedTensorType>(linear.getType());
+  if (!input || !result || !input.hasStaticShape() ||
+      !result.hasStaticShape() || !linear.getTransposeWeight() ||
+      linear.getWeightPanel() || !linear.getBias())
+    return false;
+  return result.getShape().back() % kGemmTileN == 0 &&
+         input.getShape().back() % tileK == 0;
+}
+
+/// The half type's name in the tuned kernels' attribute.
+llvm::StringRef halfTypeName(mlir::Type type) {
+  return type.isBF16() ? "bf16" : "f16";
+}
+
+/// The flash attention kernel's head dims: multiples of 16 up to 128.
+constexpr int64_t kAttentionMaxHeadDim = 128;
+
+/// When `q`, `k` and `v` are the three equal parts of one xf.split (the
+/// fused QKV projection), that split; else null. The attention kernel
+/// then reads them from the split's input, in place.
+mlir::xf::SplitOp fusedQkvSplit(mlir::Value q, mlir::Value k, mlir::Value v) {
+  auto split = q.getDefiningOp<mlir::xf::SplitOp>();
+  if (!split || split->getNumResults() != 3 || split->getResult(0) != q ||
+      split->getResult(1) != k || split->getResult(2) != v)
+    return nullptr;
+  return split;
+}
+
 /// The tuned kernel that computes `op`, as the attribute recorded on its
-/// private function, or null when none fits.
-mlir::DictionaryAttr tunedKernelFor(mlir::Operation *op) {
+/// private function, or null when none fits. A GEMM whose weight is in a
+/// half type runs on tensor cores, and so does an f32 GEMM in TF32 when
+/// `allowTf32` and K is a multiple of 32; with `dtype` f16 or bf16,
+/// self-attention without a sparsity pattern runs on the flash attention
+/// kernel.
+mlir::DictionaryAttr tunedKernelFor(mlir::Operation *op, GpuGemmInput dtype,
+                                    bool allowTf32) {
   mlir::Builder b(op->getContext());
+  if (auto attention = llvm::dyn_cast<mlir::xf::AttentionOp>(op)) {
+    if (dtype == GpuGemmInput::F32 || attention.getPatternAttr())
+      return nullptr;
+    auto q =
+        llvm::dyn_cast<mlir::RankedTensorType>(attention.getQuery().getType());
+    if (!q || !q.hasStaticShape() || q.getRank() != 3 ||
+        attention.getKey().getType() != q ||
+        attention.getValue().getType() != q || attention.getType() != q)
+      return nullptr;
+    int64_t heads = attention.getNumHeads(), width = q.getShape()[2];
+    int64_t headDim = width / heads;
+    if (width % heads != 0 || headDim % 16 != 0 ||
+        headDim > kAttentionMaxHeadDim)
+      return nullptr;
+    bool fused = bool(fusedQkvSplit(attention.getQuery(), attention.getKey(),
+                                    attention.getValue()));
+    return b.getDictionaryAttr(
+        {b.getNamedAttr("kind", b.getStringAttr("attention")),
+         b.getNamedAttr(
+             "input",
+             b.getStringAttr(dtype == GpuGemmInput::BF16 ? "bf16" : "f16")),
+         b.getNamedAttr("batch", b.getI64IntegerAttr(q.getShape()[0])),
+         b.getNamedAttr("seq_len", b.getI64IntegerAttr(q.getShape()[1])),
+         b.getNamedAttr("heads", b.getI64IntegerAttr(heads)),
+         b.getNamedAttr("head_dim", b.getI64IntegerAttr(headDim)),
+         b.getNamedAttr("scale", attention.getScaleAttr()),
+         b.getNamedAttr("causal", b.getBoolAttr(attention.getCausal())),
+         b.getNamedAttr("key_padding",
+                        b.getBoolAttr(bool(attention.getKeyLengths()))),
+         b.getNamedAttr("fused_qkv", b.getBoolAttr(fused))});
+  }
   if (auto linear = llvm::dyn_cast<mlir::xf::LinearOp>(op)) {
+    mlir::Type weightElement =
+        mlir::getElementTypeOrSelf(linear.getWeight().getType());
+    bool half = !weightElement.isF32();
+    if (!fitsTunedGemm(linear, half ? kGemmTileKHalf : kGemmTileKF32))
+      return nullptr;
     auto input =
-        llvm::dyn_cast<mlir::RankedTensorType>(linear.getInput().getType());
-    auto result = llvm::dyn_cast<mlir::RankedTensorType>(linear.getType());
-    if (!input || !result || !input.hasStaticShape() ||
-        !result.hasStaticShape() || !linear.getTransposeWeight() ||
-        linear.getWeightPanel() || !linear.getBias())
-      return nullptr;
-    int64_t k = input.getShape().back(), n = result.getShape().back();
-    if (n % kGemmTileN != 0 || k % kGemmTileK != 0)
-      return nullptr;
+        llvm::cast<mlir::RankedTensorType>(linear.getInput().getType());
+    int64_t k = input.getShape().back();
+    int64_t n =
+        llvm::cast<mlir::RankedTensorType>(linear.getType()).getShape().back();
     std::string activation = "none";
     if (auto kind = linear.getActivation()) {
       switch (*kind) {
@@ -75,6 +161,11 @@ mlir::DictionaryAttr tunedKernelFor(mlir::Operation *op) {
     }
     return b.getDictionaryAttr(
         {b.getNamedAttr("kind", b.getStringAttr("gemm")),
+         b.getNamedAttr("input",
+                        b.getStringAttr(half ? halfTypeName(weightElement)
+                                        : allowTf32 && k % kGemmTileKHalf == 0
+                                            ? "tf32"
+                                            : "f32")),
          b.getNamedAttr("m", b.getI64IntegerAttr(rowsOf(input))),
          b.getNamedAttr("n", b.getI64IntegerAttr(n)),
          b.getNamedAttr("k", b.getI64IntegerAttr(k)),
@@ -103,17 +194,71 @@ int64_t intOf(mlir::DictionaryAttr attr, llvm::StringRef name) {
   return llvm::cast<mlir::IntegerAttr>(attr.get(name)).getInt();
 }
 
+/// Gives the weights of `model` that only tensor-core GEMMs read the type
+/// `half`: each use must be the weight operand of an xf.linear that fits
+/// the tensor-core kernel. (A weight read elsewhere too, such as a tied
+/// embedding, stays f32, and so do the GEMMs that read it.)
+void narrowGemmWeights(mlir::func::FuncOp model, mlir::Type half) {
+  bool changed = false;
+  for (mlir::BlockArgument arg : model.getArguments()) {
+    auto type = llvm::dyn_cast<mlir::RankedTensorType>(arg.getType());
+    if (!type || !type.getElementType().isF32() || arg.use_empty() ||
+        !model.getArgAttr(arg.getArgNumber(), kWeightAttrName))
+      continue;
+    bool onlyGemms = llvm::all_of(arg.getUses(), [&](mlir::OpOperand &use) {
+      auto linear = llvm::dyn_cast<mlir::xf::LinearOp>(use.getOwner());
+      return linear && &use == &linear.getWeightMutable() &&
+             fitsTunedGemm(linear, kGemmTileKHalf);
+    });
+    if (!onlyGemms)
+      continue;
+    arg.setType(type.clone(half));
+    changed = true;
+  }
+  if (changed)
+    model.setType(mlir::FunctionType::get(model.getContext(),
+                                          model.getBody().getArgumentTypes(),
+                                          model.getResultTypes()));
+}
+
+/// `half` (a tensor of f16 or bf16) widened to f32, exactly.
+mlir::Value widenToF32(mlir::OpBuilder &builder, mlir::Location loc,
+                       mlir::Value half) {
+  auto type = llvm::cast<mlir::RankedTensorType>(half.getType());
+  auto wide = type.clone(builder.getF32Type());
+  mlir::Value init = mlir::tensor::EmptyOp::create(
+      builder, loc, wide.getShape(), wide.getElementType());
+  mlir::AffineMap identity = builder.getMultiDimIdentityMap(type.getRank());
+  llvm::SmallVector<mlir::utils::IteratorType> iterators(
+      type.getRank(), mlir::utils::IteratorType::parallel);
+  auto widen = mlir::linalg::GenericOp::create(
+      builder, loc, wide, mlir::ValueRange{half}, mlir::ValueRange{init},
+      llvm::ArrayRef<mlir::AffineMap>{identity, identity}, iterators,
+      [](mlir::OpBuilder &b, mlir::Location l, mlir::ValueRange args) {
+        mlir::Value x =
+            mlir::arith::ExtFOp::create(b, l, b.getF32Type(), args[0]);
+        mlir::linalg::YieldOp::create(b, l, x);
+      });
+  return widen.getResult(0);
+}
+
 } // namespace
 
-bool outlineTunedKernels(mlir::ModuleOp module, std::string &error) {
+bool outlineTunedKernels(mlir::ModuleOp module, GpuGemmInput dtype,
+                         bool allowTf32, std::string &error) {
   auto model = module.lookupSymbol<mlir::func::FuncOp>("xf_model");
   if (!model) {
     error = "the tuned kernels' outlining found no func.func @xf_model";
     return false;
   }
+  if (dtype != GpuGemmInput::F32) {
+    mlir::Builder b(module.getContext());
+    narrowGemmWeights(model, dtype == GpuGemmInput::BF16 ? b.getBF16Type()
+                                                         : b.getF16Type());
+  }
   llvm::SmallVector<std::pair<mlir::Operation *, mlir::DictionaryAttr>> ops;
   model.walk([&](mlir::Operation *op) {
-    if (mlir::DictionaryAttr tuned = tunedKernelFor(op))
+    if (mlir::DictionaryAttr tuned = tunedKernelFor(op, dtype, allowTf32))
       ops.emplace_back(op, tuned);
   });
   mlir::SymbolTable symbols(module);
@@ -121,9 +266,22 @@ bool outlineTunedKernels(mlir::ModuleOp module, std::string &error) {
   int index = 0;
   for (auto [op, tuned] : ops) {
     mlir::Location loc = op->getLoc();
+    // The function's arguments: the op's operands, except that an
+    // attention over a fused QKV projection takes the projection (and
+    // splits it inside), so the kernel reads Q, K and V where they are.
+    llvm::SmallVector<mlir::Value> operands(op->getOperands());
+    mlir::xf::SplitOp split;
+    if (auto attention = llvm::dyn_cast<mlir::xf::AttentionOp>(op)) {
+      split = fusedQkvSplit(attention.getQuery(), attention.getKey(),
+                            attention.getValue());
+      if (split) {
+        operands.erase(operands.begin(), operands.begin() + 3);
+        operands.insert(operands.begin(), split.getInput());
+      }
+    }
     builder.setInsertionPoint(model);
-    auto type =
-        builder.getFunctionType(op->getOperandTypes(), op->getResultTypes());
+    auto type = builder.getFunctionType(mlir::ValueRange(operands).getTypes(),
+                                        op->getResultTypes());
     auto callee = mlir::func::FuncOp::create(
         builder, loc, "xf_tuned_" + std::to_string(index++), type);
     callee.setPrivate();
@@ -132,14 +290,22 @@ bool outlineTunedKernels(mlir::ModuleOp module, std::string &error) {
     mlir::Block *body = callee.addEntryBlock();
     mlir::OpBuilder inside = mlir::OpBuilder::atBlockEnd(body);
     mlir::IRMapping mapping;
-    mapping.map(op->getOperands(), body->getArguments());
+    mapping.map(operands, body->getArguments());
+    for (mlir::BlockArgument arg : body->getArguments())
+      if (auto type = llvm::dyn_cast<mlir::RankedTensorType>(arg.getType());
+          type &&
+          (type.getElementType().isF16() || type.getElementType().isBF16()))
+        mapping.map(operands[arg.getArgNumber()], widenToF32(inside, loc, arg));
+    if (split)
+      inside.clone(*split, mapping);
     mlir::Operation *copy = inside.clone(*op, mapping);
     mlir::func::ReturnOp::create(inside, loc, copy->getResults());
     builder.setInsertionPoint(op);
-    auto call =
-        mlir::func::CallOp::create(builder, loc, callee, op->getOperands());
+    auto call = mlir::func::CallOp::create(builder, loc, callee, operands);
     op->replaceAllUsesWith(call.getResults());
     op->erase();
+    if (split && split->use_empty())
+      split->erase();
   }
   return true;
 }
@@ -157,9 +323,11 @@ bool launchTunedKernels(mlir::ModuleOp module, std::string &error) {
   // generic kernels later).
   GpuKernelSet set;
   set.moduleName = "xf_tuned";
+  enum class Kind { Gemm, LayerNorm, Attention };
   struct Pending {
     mlir::func::CallOp call;
-    bool gemm;
+    Kind kind;
+    bool fusedQkv = false;
   };
   std::vector<Pending> pending;
   for (mlir::func::CallOp call : calls) {
@@ -173,7 +341,15 @@ bool launchTunedKernels(mlir::ModuleOp module, std::string &error) {
       gemm.m = intOf(tuned, "m");
       gemm.n = intOf(tuned, "n");
       gemm.k = intOf(tuned, "k");
-      gemm.input = GpuGemmInput::F32;
+      llvm::StringRef input = tuned.getAs<mlir::StringAttr>("input").getValue();
+      gemm.input = input == "f16"    ? GpuGemmInput::F16
+                   : input == "bf16" ? GpuGemmInput::BF16
+                   : input == "tf32" ? GpuGemmInput::TF32
+                                     : GpuGemmInput::F32;
+      // The activations stay f32; a half-type kernel rounds them as it
+      // stages A (TF32 reads f32 A and B alike).
+      gemm.aInF32 =
+          gemm.input == GpuGemmInput::F16 || gemm.input == GpuGemmInput::BF16;
       llvm::StringRef activation =
           tuned.getAs<mlir::StringAttr>("activation").getValue();
       gemm.activation = activation == "relu"        ? GpuActivation::Relu
@@ -182,7 +358,33 @@ bool launchTunedKernels(mlir::ModuleOp module, std::string &error) {
                                                     : GpuActivation::None;
       gemm.residual = tuned.getAs<mlir::BoolAttr>("residual").getValue();
       set.gemms.push_back(gemm);
-      pending.push_back({call, true});
+      pending.push_back({call, Kind::Gemm});
+    } else if (kind == "attention") {
+      GpuAttentionSpec attention;
+      attention.name = name;
+      attention.input =
+          tuned.getAs<mlir::StringAttr>("input").getValue() == "bf16"
+              ? GpuGemmInput::BF16
+              : GpuGemmInput::F16;
+      attention.batch = intOf(tuned, "batch");
+      attention.heads = intOf(tuned, "heads");
+      attention.seqLen = intOf(tuned, "seq_len");
+      attention.headDim = intOf(tuned, "head_dim");
+      attention.scale = float(
+          llvm::cast<mlir::FloatAttr>(tuned.get("scale")).getValueAsDouble());
+      attention.causal = tuned.getAs<mlir::BoolAttr>("causal").getValue();
+      attention.keyPadding =
+          tuned.getAs<mlir::BoolAttr>("key_padding").getValue();
+      bool fused = tuned.getAs<mlir::BoolAttr>("fused_qkv").getValue();
+      // Q, K and V as the model has them: f32 rows of heads side by side,
+      // the three parts of one projection's rows when fused.
+      int64_t width = attention.heads * attention.headDim;
+      attention.modelLayout = true;
+      attention.rowWidth = fused ? 3 * width : width;
+      for (int i = 0; i < 3; ++i)
+        attention.columnOffsets[i] = fused ? i * width : 0;
+      set.attentions.push_back(attention);
+      pending.push_back({call, Kind::Attention, fused});
     } else {
       GpuLayerNormSpec norm;
       norm.name = name;
@@ -191,17 +393,19 @@ bool launchTunedKernels(mlir::ModuleOp module, std::string &error) {
       norm.epsilon = float(
           llvm::cast<mlir::FloatAttr>(tuned.get("epsilon")).getValueAsDouble());
       set.layerNorms.push_back(norm);
-      pending.push_back({call, false});
+      pending.push_back({call, Kind::LayerNorm});
     }
   }
   std::vector<GpuKernelLaunch> launches;
   if (!buildGpuKernels(module, set, launches, error))
     return false;
-  // buildGpuKernels lists the GEMMs' contracts first, then the norms'.
+  // buildGpuKernels lists the GEMMs' contracts first, then the norms',
+  // then the attentions'.
   std::vector<const GpuKernelLaunch *> contractOf;
-  size_t nextGemm = 0, nextNorm = set.gemms.size();
+  size_t next[3] = {0, set.gemms.size(),
+                    set.gemms.size() + set.layerNorms.size()};
   for (const Pending &p : pending)
-    contractOf.push_back(&launches[p.gemm ? nextGemm++ : nextNorm++]);
+    contractOf.push_back(&launches[next[int(p.kind)]++]);
 
   auto kernels = module.lookupSymbol<mlir::gpu::GPUModuleOp>(set.moduleName);
   mlir::OpBuilder builder(module.getContext());
@@ -211,11 +415,15 @@ bool launchTunedKernels(mlir::ModuleOp module, std::string &error) {
     const GpuKernelLaunch &contract = *contractOf[i];
     auto kernel = kernels.lookupSymbol<mlir::gpu::GPUFuncOp>(contract.kernel);
     // The call's buffers: gemm (input, weight, bias, [residual], out),
-    // norm (input, gamma, beta, residual, out); the kernels take gemm
-    // (A, B, bias, [residual], C) and norm (x, r, gamma, beta, y).
+    // norm (input, gamma, beta, residual, out), attention (q, k, v or the
+    // fused qkv, [lengths], out); the kernels take gemm (A, B, bias,
+    // [residual], C), norm (x, r, gamma, beta, y) and attention (Q, K, V,
+    // [lengths], O).
     llvm::SmallVector<mlir::Value> buffers(call.getOperands());
-    if (!pending[i].gemm)
+    if (pending[i].kind == Kind::LayerNorm)
       buffers = {buffers[0], buffers[3], buffers[1], buffers[2], buffers[4]};
+    if (pending[i].fusedQkv)
+      buffers.insert(buffers.begin(), 2, buffers.front());
     if (buffers.size() != kernel.getNumArguments()) {
       error = "the tuned kernel " + contract.kernel + " takes " +
               std::to_string(kernel.getNumArguments()) + " buffers; its call " +

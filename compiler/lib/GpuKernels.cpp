@@ -228,9 +228,10 @@ std::string gemmHeader(const GpuGemmSpec &spec, const std::string &inType,
   auto matrix = [](int64_t rows, int64_t cols, const std::string &type) {
     return "memref<" + str(rows) + "x" + str(cols) + "x" + type + ">";
   };
-  launch.arguments = {{"A", matrix(spec.m, spec.k, inType)},
-                      {"B", matrix(spec.k, spec.n, inType)},
-                      {"bias", "memref<" + str(spec.n) + "xf32>"}};
+  launch.arguments = {
+      {"A", matrix(spec.m, spec.k, spec.aInF32 ? "f32" : inType)},
+      {"B", matrix(spec.k, spec.n, inType)},
+      {"bias", "memref<" + str(spec.n) + "xf32>"}};
   if (spec.residual)
     launch.arguments.push_back({"residual", matrix(spec.m, spec.n, "f32")});
   launch.arguments.push_back({"C", matrix(spec.m, spec.n, "f32")});
@@ -260,6 +261,8 @@ void emitTileOrigin(KernelText &k) {
 // GEMM on tensor cores: f16 or bf16 in, f32 accumulate
 //===----------------------------------------------------------------------===//
 
+void emitMmaEpilogue(KernelText &k, const GpuGemmSpec &spec);
+
 /// Block (bx, by) computes C[64 by .. +64, 64 bx .. +64]. Its 4 warps split
 /// that 2x2; warp w owns the 32x32 at (32 (w / 2), 32 (w % 2)) as 2x4
 /// m16n8 accumulators, each the 4 f32 registers of mma.sync's C fragment.
@@ -275,8 +278,11 @@ std::string gemmMmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
                       "x" + t + ", #gpu.address_space<workgroup>>";
   std::string bTile = "memref<" + str(kTileKMma) + "x" + str(kTileN + kPad) +
                       "x" + t + ", #gpu.address_space<workgroup>>";
+  // A's element type in memory: the input type, or f32 rounded to it
+  // while staging.
+  std::string aElement = spec.aInF32 ? "f32" : t;
   std::string aType =
-      "memref<" + str(spec.m) + "x" + str(spec.k) + "x" + t + ">";
+      "memref<" + str(spec.m) + "x" + str(spec.k) + "x" + aElement + ">";
   std::string bType =
       "memref<" + str(spec.k) + "x" + str(spec.n) + "x" + t + ">";
   std::string header = gemmHeader(spec, t, aTile, bTile, launch);
@@ -341,10 +347,15 @@ std::string gemmMmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
   for (int i = 0; i < 2; ++i) {
     std::string s = str(i);
     k.line(1, "%gak" + s + " = arith.addi %k0, %ac" + s + " : index");
-    emitRowLoad(k, 1, spec, "%va" + s, "%gar" + s,
+    std::string aLoaded = spec.aInF32 ? "%va" + s + "_f32" : "%va" + s;
+    emitRowLoad(k, 1, spec, aLoaded, "%gar" + s,
                 "vector.load %A[%gar" + s + ", %gak" + s +
-                    "] {alignment = 16} : " + aType + ", vector<8x" + t + ">",
-                "vector<8x" + t + ">");
+                    "] {alignment = 16} : " + aType + ", vector<8x" + aElement +
+                    ">",
+                "vector<8x" + aElement + ">");
+    if (spec.aInF32)
+      k.line(1, "%va" + s + " = arith.truncf " + aLoaded +
+                    " : vector<8xf32> to vector<8x" + t + ">");
     k.line(1, "vector.store %va" + s + ", %As[%ar" + s + ", %ac" + s +
                   "] {alignment = 16} : " + aTile + ", vector<8x" + t + ">");
     k.line(1, "%gbk" + s + " = arith.addi %k0, %br" + s + " : index");
@@ -430,8 +441,17 @@ std::string gemmMmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
   k.line(1, "scf.yield " + yields + " : " + yieldTypes);
   k.line(0, "}");
 
-  // Epilogue: C fragment register 2h + e of lane l holds row l / 4 + 8 h,
-  // column 2 (l % 4) + e of its m16n8 tile.
+  emitMmaEpilogue(k, spec);
+  k.line(0, "gpu.return");
+  return header + k.finish() + "    }\n";
+}
+
+/// The tensor-core GEMMs' epilogue: bias, activation, residual and the
+/// store of each warp's 2x4 m16n8 accumulators (%accs#0 .. #7, warp tile
+/// origin %wrow, %wcol). C fragment register 2h + e of lane l holds row
+/// l / 4 + 8 h, column 2 (l % 4) + e of its m16n8 tile.
+void emitMmaEpilogue(KernelText &k, const GpuGemmSpec &spec) {
+  std::string acc = "!llvm.struct<(f32, f32, f32, f32)>";
   k.line(0, "%erow = arith.divui %lane, " + k.c(4) + " : index");
   k.line(0, "%ecq = arith.remui %lane, " + k.c(4) + " : index");
   k.line(0, "%ecol = arith.muli %ecq, " + k.c(2) + " : index");
@@ -465,6 +485,188 @@ std::string gemmMmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
         emitEpilogueStore(k, 0, spec, e, "%" + e + "_b", 2,
                           "%row_" + str(mi) + str(h), "%col_" + str(ni));
       }
+}
+
+//===----------------------------------------------------------------------===//
+// GEMM on tensor cores in TF32: f32 in, rounded to TF32, f32 accumulate
+//===----------------------------------------------------------------------===//
+
+/// The TF32 GEMM's shared tiles hold TF32 values (f32 bits rounded by
+/// cvt.rna.tf32.f32) as i32, their rows padded so that the fragment loads
+/// of a warp hit 32 different banks: lane (g, t) = (l / 4, l % 4) reads A
+/// at row g, column t (bank 4 g + t with rows of 32 + 4) and B at row t,
+/// column g (bank 8 t + g with rows of 64 + 8).
+constexpr int64_t kTf32PadA = 4, kTf32PadB = 8;
+
+/// Block (bx, by) computes C[64 by .. +64, 64 bx .. +64] with the warp
+/// tiling of gemmMmaText (2x4 m16n8 accumulators a warp). Per K step of
+/// 32, the block copies A[64x32] and B[32x64] (16-byte loads, 4 of each
+/// a thread), rounds every element to TF32 and stores it in shared memory;
+/// then each warp runs four k8 steps of mma.sync m16n8k8 .tf32, its
+/// fragments read from shared memory 4 bytes at a time (ldmatrix moves
+/// 16-bit elements, and B is wanted column by column).
+std::string gemmTf32Text(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
+  std::string aTile = "memref<" + str(kTileM) + "x" +
+                      str(kTileKMma + kTf32PadA) +
+                      "xi32, #gpu.address_space<workgroup>>";
+  std::string bTile = "memref<" + str(kTileKMma) + "x" +
+                      str(kTileN + kTf32PadB) +
+                      "xi32, #gpu.address_space<workgroup>>";
+  std::string aType = "memref<" + str(spec.m) + "x" + str(spec.k) + "xf32>";
+  std::string bType = "memref<" + str(spec.k) + "x" + str(spec.n) + "xf32>";
+  std::string header = gemmHeader(spec, "f32", aTile, bTile, launch);
+  launch.grid[0] = spec.n / kTileN;
+  launch.grid[1] = (spec.m + kTileM - 1) / kTileM;
+  launch.block[0] = kThreads;
+  launch.staticSharedBytes =
+      (kTileM * (kTileKMma + kTf32PadA) + kTileKMma * (kTileN + kTf32PadB)) * 4;
+  std::string acc = "!llvm.struct<(f32, f32, f32, f32)>";
+  KernelText k;
+  emitTileOrigin(k);
+  k.line(0, "%warp = arith.divui %tid, " + k.c(32) + " : index");
+  k.line(0, "%lane = arith.remui %tid, " + k.c(32) + " : index");
+  k.line(0, "%wm = arith.divui %warp, " + k.c(2) + " : index");
+  k.line(0, "%wn = arith.remui %warp, " + k.c(2) + " : index");
+  k.line(0, "%wrow = arith.muli %wm, " + k.c(32) + " : index");
+  k.line(0, "%wcol = arith.muli %wn, " + k.c(32) + " : index");
+  k.line(0, "// Staging: copy q = tid + 128 i moves 4 elements: A row q / 8,");
+  k.line(0, "// column 4 (q % 8); B row q / 16, column 4 (q % 16).");
+  constexpr int kCopies = 4;
+  for (int i = 0; i < kCopies; ++i) {
+    std::string s = str(i);
+    k.line(0,
+           "%q" + s + " = arith.addi %tid, " + k.c(kThreads * i) + " : index");
+    k.line(0, "%ar" + s + " = arith.divui %q" + s + ", " + k.c(8) + " : index");
+    k.line(0, "%aq" + s + " = arith.remui %q" + s + ", " + k.c(8) + " : index");
+    k.line(0, "%ac" + s + " = arith.muli %aq" + s + ", " + k.c(4) + " : index");
+    k.line(0, "%gar" + s + " = arith.addi %row0, %ar" + s + " : index");
+    k.line(0,
+           "%br" + s + " = arith.divui %q" + s + ", " + k.c(16) + " : index");
+    k.line(0,
+           "%bq" + s + " = arith.remui %q" + s + ", " + k.c(16) + " : index");
+    k.line(0, "%bc" + s + " = arith.muli %bq" + s + ", " + k.c(4) + " : index");
+    k.line(0, "%gbc" + s + " = arith.addi %col0, %bc" + s + " : index");
+  }
+  k.line(0, "// Fragments (PTX ISA, mma.m16n8k8 .tf32): lane (g, t) holds A");
+  k.line(0, "// (g, t), (g + 8, t), (g, t + 4), (g + 8, t + 4) and B (t, g),");
+  k.line(0, "// (t + 4, g) of its m16 and n8 tiles.");
+  k.line(0, "%g = arith.divui %lane, " + k.c(4) + " : index");
+  k.line(0, "%t = arith.remui %lane, " + k.c(4) + " : index");
+  for (int mi = 0; mi < 2; ++mi)
+    for (int h = 0; h < 2; ++h) {
+      std::string r = "%fr" + str(mi) + str(h);
+      k.line(0,
+             r + "_0 = arith.addi %wrow, " + k.c(16 * mi + 8 * h) + " : index");
+      k.line(0, r + " = arith.addi " + r + "_0, %g : index");
+    }
+  for (int ni = 0; ni < 4; ++ni) {
+    std::string c = "%fc" + str(ni);
+    k.line(0, c + "_0 = arith.addi %wcol, " + k.c(8 * ni) + " : index");
+    k.line(0, c + " = arith.addi " + c + "_0, %g : index");
+  }
+  k.line(0, "%zero = llvm.mlir.zero : " + acc);
+  std::string iterArgs, types;
+  for (int mi = 0; mi < 2; ++mi)
+    for (int ni = 0; ni < 4; ++ni) {
+      iterArgs += std::string(iterArgs.empty() ? "" : ", ") + "%acc" + str(mi) +
+                  str(ni) + " = %zero";
+      types += std::string(types.empty() ? "" : ", ") + acc;
+    }
+  k.line(0, "%accs:8 = scf.for %k0 = " + k.c(0) + " to " + k.c(spec.k) +
+                " step " + k.c(kTileKMma) + " iter_args(" + iterArgs +
+                ") -> (" + types + ") {");
+  // Rounds the 4 f32 of `value` to TF32 and stores them at `at` of `tile`.
+  auto storeTf32 = [&](const std::string &name, const std::string &value,
+                       const std::string &tile, const std::string &tileType,
+                       const std::string &at) {
+    std::string elements;
+    for (int e = 0; e < 4; ++e) {
+      std::string x = name + "_x" + str(e), r = name + "_r" + str(e);
+      k.line(1, x + " = vector.extract " + value + "[" + str(e) +
+                    "] : f32 from vector<4xf32>");
+      k.line(1, r + " = nvvm.convert.float.to.tf32 " + x +
+                    " {rnd = #nvvm.fp_rnd_mode<rna>}");
+      elements += (e ? ", " : "") + r;
+    }
+    k.line(1,
+           name + "_v = vector.from_elements " + elements + " : vector<4xi32>");
+    k.line(1, "vector.store " + name + "_v, " + tile + "[" + at +
+                  "] {alignment = 16} : " + tileType + ", vector<4xi32>");
+  };
+  for (int i = 0; i < kCopies; ++i) {
+    std::string s = str(i);
+    k.line(1, "%gak" + s + " = arith.addi %k0, %ac" + s + " : index");
+    emitRowLoad(k, 1, spec, "%va" + s, "%gar" + s,
+                "vector.load %A[%gar" + s + ", %gak" + s +
+                    "] {alignment = 16} : " + aType + ", vector<4xf32>",
+                "vector<4xf32>");
+    storeTf32("%ta" + s, "%va" + s, "%As", aTile, "%ar" + s + ", %ac" + s);
+    k.line(1, "%gbk" + s + " = arith.addi %k0, %br" + s + " : index");
+    k.line(1, "%vb" + s + " = vector.load %B[%gbk" + s + ", %gbc" + s +
+                  "] {alignment = 16} : " + bType + ", vector<4xf32>");
+    storeTf32("%tb" + s, "%vb" + s, "%Bs", bTile, "%br" + s + ", %bc" + s);
+  }
+  k.line(1, "gpu.barrier");
+  std::string current[2][4];
+  for (int mi = 0; mi < 2; ++mi)
+    for (int ni = 0; ni < 4; ++ni)
+      current[mi][ni] = "%acc" + str(mi) + str(ni);
+  for (int kk = 0; kk < kTileKMma; kk += 8) {
+    std::string s = "k" + str(kk);
+    k.line(1, "// k8 step " + str(kk / 8) + " of the staged tiles.");
+    k.line(1, "%ka_" + s + " = arith.addi %t, " + k.c(kk) + " : index");
+    k.line(1, "%kb_" + s + " = arith.addi %t, " + k.c(kk + 4) + " : index");
+    std::vector<std::string> a[2], b[4];
+    for (int mi = 0; mi < 2; ++mi)
+      for (int j = 0; j < 4; ++j) {
+        std::string reg = "%a" + str(mi) + str(j) + "_" + s;
+        std::string row = "%fr" + str(mi) + str(j % 2);
+        std::string col = j < 2 ? "%ka_" + s : "%kb_" + s;
+        k.line(1,
+               reg + " = memref.load %As[" + row + ", " + col + "] : " + aTile);
+        a[mi].push_back(reg);
+      }
+    for (int ni = 0; ni < 4; ++ni)
+      for (int j = 0; j < 2; ++j) {
+        std::string reg = "%b" + str(ni) + str(j) + "_" + s;
+        std::string row = j == 0 ? "%ka_" + s : "%kb_" + s;
+        k.line(1, reg + " = memref.load %Bs[" + row + ", %fc" + str(ni) +
+                      "] : " + bTile);
+        b[ni].push_back(reg);
+      }
+    for (int mi = 0; mi < 2; ++mi)
+      for (int ni = 0; ni < 4; ++ni) {
+        std::string d = "%d" + str(mi) + str(ni) + "_" + s;
+        std::string cs;
+        for (int j = 0; j < 4; ++j) {
+          std::string cj = d + "c" + str(j);
+          k.line(1, cj + " = llvm.extractvalue " + current[mi][ni] + "[" +
+                        str(j) + "] : " + acc);
+          cs += (j ? ", " : "") + cj;
+        }
+        k.line(1, d + " = nvvm.mma.sync A[" + a[mi][0] + ", " + a[mi][1] +
+                      ", " + a[mi][2] + ", " + a[mi][3] + "] B[" + b[ni][0] +
+                      ", " + b[ni][1] + "] C[" + cs +
+                      "] {layoutA = #nvvm.mma_layout<row>, layoutB = "
+                      "#nvvm.mma_layout<col>, multiplicandAPtxType = "
+                      "#nvvm.mma_type<tf32>, multiplicandBPtxType = "
+                      "#nvvm.mma_type<tf32>, shape = #nvvm.shape<m = 16, n = "
+                      "8, k = 8>} : (i32, i32, f32) -> " +
+                      acc);
+        current[mi][ni] = d;
+      }
+  }
+  k.line(1, "// The next K step overwrites the tiles every warp reads.");
+  k.line(1, "gpu.barrier");
+  std::string yields, yieldTypes;
+  for (int mi = 0; mi < 2; ++mi)
+    for (int ni = 0; ni < 4; ++ni) {
+      yields += (yields.empty() ? "" : ", ") + current[mi][ni];
+      yieldTypes += std::string(yieldTypes.empty() ? "" : ", ") + acc;
+    }
+  k.line(1, "scf.yield " + yields + " : " + yieldTypes);
+  k.line(0, "}");
+  emitMmaEpilogue(k, spec);
   k.line(0, "gpu.return");
   return header + k.finish() + "    }\n";
 }
@@ -756,6 +958,12 @@ std::string attentionText(const GpuAttentionSpec &spec,
   std::string in = "memref<" + shape + t + ">";
   std::string outElement = spec.outputInInputType ? t : "f32";
   std::string out = "memref<" + shape + outElement + ">";
+  if (spec.modelLayout) {
+    in = "memref<" + str(spec.batch) + "x" + str(len) + "x" +
+         str(spec.rowWidth) + "xf32>";
+    out = "memref<" + str(spec.batch) + "x" + str(len) + "x" +
+          str(spec.heads * d) + "xf32>";
+  }
   std::string tile = "memref<" + str(kAttnTile) + "x" + str(d + kPad) + "x" +
                      t + ", #gpu.address_space<workgroup>>";
   std::string offsetsType = "memref<" + str(queryTiles + 1) + "xi32>";
@@ -836,7 +1044,8 @@ std::string attentionText(const GpuAttentionSpec &spec,
     return out;
   };
   // Copies rows `row0` .. + 63 of `source`[b, h] to `tileName` (zeros for
-  // rows past seqLen).
+  // rows past seqLen). In the model layout, the rows' f32 columns of head
+  // h (from %col<source>), rounded to the input type.
   auto stage = [&](int depth, const std::string &name,
                    const std::string &source, const std::string &tileName,
                    const std::string &row0) {
@@ -847,9 +1056,19 @@ std::string attentionText(const GpuAttentionSpec &spec,
       k.line(depth, s + "_in = arith.cmpi ult, " + s + "_row, " + k.c(len) +
                         " : index");
       k.line(depth, s + " = scf.if " + s + "_in -> (" + vec8 + ") {");
-      k.line(depth + 1, s + "_l = vector.load " + source + "[%b, %h, " + s +
-                            "_row, %sc" + str(i) +
-                            "] {alignment = 16} : " + in + ", " + vec8);
+      if (spec.modelLayout) {
+        k.line(depth + 1, s + "_c = arith.addi %col" + source.substr(1) +
+                              ", %sc" + str(i) + " : index");
+        k.line(depth + 1, s + "_f = vector.load " + source + "[%b, " + s +
+                              "_row, " + s + "_c] {alignment = 16} : " + in +
+                              ", vector<8xf32>");
+        k.line(depth + 1,
+               s + "_l = arith.truncf " + s + "_f : vector<8xf32> to " + vec8);
+      } else {
+        k.line(depth + 1, s + "_l = vector.load " + source + "[%b, %h, " + s +
+                              "_row, %sc" + str(i) +
+                              "] {alignment = 16} : " + in + ", " + vec8);
+      }
       k.line(depth + 1, "scf.yield " + s + "_l : " + vec8);
       k.line(depth, "} else {");
       k.line(depth + 1, s + "_z = arith.constant dense<0.0> : " + vec8);
@@ -868,6 +1087,14 @@ std::string attentionText(const GpuAttentionSpec &spec,
   k.line(0, "%warp = arith.divui %tid, " + k.c(32) + " : index");
   k.line(0, "%lane = arith.remui %tid, " + k.c(32) + " : index");
   k.line(0, "%q0 = arith.muli %qt, " + k.c(kAttnTile) + " : index");
+  if (spec.modelLayout) {
+    k.line(0, "// Head h's first column in Q, K, V and O.");
+    k.line(0, "%colO = arith.muli %h, " + k.c(d) + " : index");
+    const char *names[3] = {"%colQ", "%colK", "%colV"};
+    for (int i = 0; i < 3; ++i)
+      k.line(0, std::string(names[i]) + " = arith.addi %colO, " +
+                    k.c(spec.columnOffsets[i]) + " : index");
+  }
   k.line(0, "%wrow = arith.muli %warp, " + k.c(16) + " : index");
   k.line(0, "%g = arith.divui %lane, " + k.c(4) + " : index");
   k.line(0, "%quad = arith.remui %lane, " + k.c(4) + " : index");
@@ -1206,8 +1433,14 @@ std::string attentionText(const GpuAttentionSpec &spec,
         value = x + "_t";
       }
       k.line(1, x + "_col = arith.addi %ecol, " + k.c(8 * n) + " : index");
-      k.line(1, "vector.store " + value + ", %O[%b, %h, %row" + R + ", " + x +
-                    "_col] : " + out + ", vector<2x" + outElement + ">");
+      if (spec.modelLayout) {
+        k.line(1, x + "_mcol = arith.addi %colO, " + x + "_col : index");
+        k.line(1, "vector.store " + value + ", %O[%b, %row" + R + ", " + x +
+                      "_mcol] : " + out + ", vector<2xf32>");
+      } else {
+        k.line(1, "vector.store " + value + ", %O[%b, %h, %row" + R + ", " + x +
+                      "_col] : " + out + ", vector<2x" + outElement + ">");
+      }
     }
     k.line(0, "}");
   }
@@ -1237,6 +1470,8 @@ const char *inputName(GpuGemmInput input) {
     return "f16";
   case GpuGemmInput::BF16:
     return "bf16";
+  case GpuGemmInput::TF32:
+    return "tf32";
   }
   return "?";
 }
@@ -1249,6 +1484,13 @@ bool checkGemm(const GpuGemmSpec &spec, std::string &error) {
                      ", K = " + str(spec.k) + ")";
   if (spec.m <= 0 || spec.n <= 0 || spec.k <= 0) {
     error = what + ": M, N and K must be positive";
+    return false;
+  }
+  if (spec.aInF32 &&
+      (spec.input == GpuGemmInput::F32 || spec.input == GpuGemmInput::TF32)) {
+    error = what +
+            ": an f32 A rounded while staging is for the tensor-core "
+            "GEMMs (f16 or bf16 input); an f32 GEMM reads f32 A as it is";
     return false;
   }
   int64_t tileK = spec.input == GpuGemmInput::F32 ? kTileKF32 : kTileKMma;
@@ -1287,7 +1529,7 @@ bool checkAttention(const GpuAttentionSpec &spec, std::string &error) {
     error = what + ": B, H and L must be positive";
     return false;
   }
-  if (spec.input == GpuGemmInput::F32) {
+  if (spec.input != GpuGemmInput::F16 && spec.input != GpuGemmInput::BF16) {
     error = what + ": Q, K and V must be f16 or bf16; the GPU attention "
                    "kernel runs on tensor cores and has no f32 variant";
     return false;
@@ -1309,6 +1551,22 @@ bool checkAttention(const GpuAttentionSpec &spec, std::string &error) {
   if (spec.blockSparse && spec.blockSparseEntries < 0) {
     error = what + ": a negative number of block-sparse entries";
     return false;
+  }
+  if (spec.modelLayout) {
+    // 8-element f32 loads at 16-byte alignment: rows and heads' columns
+    // start at multiples of 8 elements (d is one of 16).
+    bool fits = !spec.outputInInputType && spec.rowWidth % 8 == 0;
+    for (int64_t offset : spec.columnOffsets)
+      fits = fits && offset >= 0 && offset % 8 == 0 &&
+             offset + spec.heads * spec.headDim <= spec.rowWidth;
+    if (!fits) {
+      error = what + ": in the model layout, Q, K and V are f32 rows of " +
+              str(spec.rowWidth) + " columns, a multiple of 8, holding H d = " +
+              str(spec.heads * spec.headDim) +
+              " columns from each column offset (multiples of 8), and O is "
+              "f32";
+      return false;
+    }
   }
   return true;
 }
@@ -1377,8 +1635,9 @@ bool gpuKernelSource(const GpuKernelSet &set, std::string &source,
   for (const GpuGemmSpec &gemm : set.gemms) {
     GpuKernelLaunch launch;
     launch.kernel = gemm.name;
-    source += gemm.input == GpuGemmInput::F32 ? gemmF32Text(gemm, launch)
-                                              : gemmMmaText(gemm, launch);
+    source += gemm.input == GpuGemmInput::F32    ? gemmF32Text(gemm, launch)
+              : gemm.input == GpuGemmInput::TF32 ? gemmTf32Text(gemm, launch)
+                                                 : gemmMmaText(gemm, launch);
     launches.push_back(std::move(launch));
   }
   for (const GpuLayerNormSpec &norm : set.layerNorms) {

@@ -2,6 +2,7 @@
 own checks: compile, load, run, errors as exceptions, the GIL released
 while a model runs, and contexts used from many threads."""
 
+import json
 import os
 import threading
 import time
@@ -254,4 +255,14 @@ def test_gpu_models_open_on_the_device_they_are_given(tmp_path, monkeypatch):
     with pytest.raises(xfc.XfcError) as launch:
         model.run(**golden_inputs("s7"))
     assert "cuLaunchKernel failed: CUDA_ERROR_NOT_SUPPORTED" in str(launch.value)
+    model.close()
+    # bf16 GEMMs: their weights stored in bf16, uploaded as they are.
+    half = xfc.compile(os.path.join(GOLDEN, "spec.json"), tmp_path / "bf16",
+                       batch=2, seq_len=7, target="cuda", gpu_arch="sm_80",
+                       dtype="bf16")
+    with open(os.path.join(half, "manifest.json")) as f:
+        dtypes = {w["dtype"] for w in json.load(f)["weights"]}
+    assert dtypes == {"f32", "bf16"}
+    model = xfc.Model(half)
+    assert model.device == "cuda:0"
     model.close()

@@ -615,13 +615,16 @@ def compile(spec: str, output: str, *, batch: Optional[int] = None,
             generate: Optional[int] = None, buckets: Optional[Sequence] = None,
             attention: Optional[str] = None,
             fusion: Optional[str] = None, target: Optional[str] = None,
-            gpu_arch: Optional[str] = None, force: bool = False,
+            gpu_arch: Optional[str] = None, dtype: Optional[str] = None,
+            allow_tf32: bool = False, force: bool = False,
             args: Sequence[str] = (), xfc: Optional[str] = None) -> str:
     """Compiles the model spec `spec` (JSON) into the artifact folder
     `output` with ``xfc compile`` and returns `output`. The keyword
     arguments are the command's options (`buckets`: ``--buckets``, e.g.
     [8, 32, 128] or [(1, 8), (4, 128)]; `target`: "cpu" or "cuda", with
-    `gpu_arch` e.g. "sm_80") (`args` passes any other, e.g.
+    `gpu_arch` e.g. "sm_80", `dtype` "f32", "f16" or "bf16" and
+    `allow_tf32`) (`args`
+    passes any other, e.g.
     ["--cpu", "x86-64-v3"]); a failed compile raises XfcError with code
     "COMPILE_ERROR" and the compiler's message, and leaves nothing behind."""
     command = [_xfc_executable(xfc), "compile", os.fspath(spec), "-o", os.fspath(output)]
@@ -648,6 +651,10 @@ def compile(spec: str, output: str, *, batch: Optional[int] = None,
         command.append("--target=" + target)
     if gpu_arch is not None:
         command.append("--gpu-arch=" + gpu_arch)
+    if dtype is not None:
+        command.append("--dtype=" + dtype)
+    if allow_tf32:
+        command.append("--allow-tf32")
     if force:
         command.append("--force")
     command += list(args)

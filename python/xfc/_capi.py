@@ -13,6 +13,9 @@ MAX_RANK = 8  # XFC_MAX_RANK
 
 DTYPE_F32 = 0
 DTYPE_I32 = 1
+# Only weights of GPU models have these; inputs and outputs are f32 or i32.
+DTYPE_F16 = 2
+DTYPE_BF16 = 3
 
 STATUS_NAMES = {
     0: "OK",

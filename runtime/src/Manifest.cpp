@@ -142,13 +142,22 @@ std::vector<int64_t> getShape(const Json &object, const std::string &path,
   return shape;
 }
 
-xfc_dtype getDtype(const Json &object, const std::string &path) {
+/// The dtype of a tensor; f16 and bf16 only where `halfTypes` (weights).
+xfc_dtype getDtype(const Json &object, const std::string &path,
+                   bool halfTypes = false) {
   const Json &value = member(object, path, "dtype");
   if (value == "f32")
     return XFC_DTYPE_F32;
   if (value == "i32")
     return XFC_DTYPE_I32;
-  fail(path + ".dtype", "\"f32\" or \"i32\"", value);
+  if (halfTypes && value == "f16")
+    return XFC_DTYPE_F16;
+  if (halfTypes && value == "bf16")
+    return XFC_DTYPE_BF16;
+  fail(path + ".dtype",
+       halfTypes ? "\"f32\", \"i32\", \"f16\" or \"bf16\""
+                 : "\"f32\" or \"i32\"",
+       value);
 }
 
 /// Bytes of a dense tensor; throws if the size does not fit in 64 bits.
@@ -316,7 +325,7 @@ std::vector<ManifestWeight> parseWeights(const Json &root) {
     if (!seen.insert(weight.name).second)
       fail(path + ".name", "a name not used by another weight",
            item.at("name"));
-    weight.dtype = getDtype(item, path);
+    weight.dtype = getDtype(item, path, /*halfTypes=*/true);
     weight.shape = getShape(item, path, "shape");
     weight.offset = getNonNegative(item, path, "offset");
     weight.sizeBytes = getNonNegative(item, path, "size_bytes");
@@ -674,6 +683,16 @@ void parseRoot(const Json &root, Manifest &out) {
                            "buckets");
     parseGpu(root.at("gpu"), out);
   }
+  // Half-precision weights feed only a GPU model's kernels; the CPU's code
+  // reads every weight as 4-byte elements.
+  for (size_t i = 0; i < out.weights.size(); ++i)
+    if ((out.weights[i].dtype == XFC_DTYPE_F16 ||
+         out.weights[i].dtype == XFC_DTYPE_BF16) &&
+        out.gpu.chip.empty())
+      failMessage("$.weights[" + std::to_string(i) + "].dtype",
+                  std::string(manifestDtypeName(out.weights[i].dtype)) +
+                      " weights are for GPU models (a \"gpu\" object); "
+                      "this model runs on the CPU, which reads f32 and i32");
 }
 
 } // namespace
@@ -706,6 +725,10 @@ const char *manifestDtypeName(xfc_dtype dtype) {
     return "f32";
   case XFC_DTYPE_I32:
     return "i32";
+  case XFC_DTYPE_F16:
+    return "f16";
+  case XFC_DTYPE_BF16:
+    return "bf16";
   }
   return "?";
 }

@@ -25,6 +25,7 @@
 #include "xfc/Support/Safetensors.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -280,8 +281,9 @@ xfc_status_code mapWeights(const std::string &path, xfc_model &model,
       error = where + "listed in manifest.json but missing from " + fileName;
       return XFC_INVALID_ARTIFACT;
     }
-    std::string fileDtype =
-        weight.dtype == XFC_DTYPE_F32 ? std::string("F32") : "I32";
+    std::string fileDtype = xfc::manifestDtypeName(weight.dtype);
+    for (char &c : fileDtype)
+      c = char(std::toupper(static_cast<unsigned char>(c)));
     if (entry->dtype != fileDtype) {
       error = where + "dtype mismatch: manifest.json says " +
               xfc::manifestDtypeName(weight.dtype) + ", " + fileName +
@@ -1354,6 +1356,9 @@ size_t xfc_dtype_size(xfc_dtype dtype) {
   case XFC_DTYPE_F32:
   case XFC_DTYPE_I32:
     return 4;
+  case XFC_DTYPE_F16:
+  case XFC_DTYPE_BF16:
+    return 2;
   }
   return 0;
 }

@@ -54,6 +54,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 
+#include "llvm/ADT/APFloat.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <gtest/gtest.h>
@@ -62,6 +63,8 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -146,6 +149,25 @@ struct CpuDevice {
 };
 CpuDevice *activeDevice = nullptr;
 
+/// An f16 or bf16 element (`type`) of device memory, and back (rounded
+/// to nearest, ties to even).
+const llvm::fltSemantics &halfSemantics(mlir::Type type) {
+  return type.isBF16() ? llvm::APFloat::BFloat() : llvm::APFloat::IEEEhalf();
+}
+double halfToDouble(uint16_t bits, mlir::Type type) {
+  llvm::APFloat value(halfSemantics(type), llvm::APInt(16, bits));
+  bool lost;
+  value.convert(llvm::APFloat::IEEEdouble(), llvm::APFloat::rmNearestTiesToEven,
+                &lost);
+  return value.convertToDouble();
+}
+uint16_t doubleToHalf(double x, mlir::Type type) {
+  llvm::APFloat value(x);
+  bool lost;
+  value.convert(halfSemantics(type), llvm::APFloat::rmNearestTiesToEven, &lost);
+  return uint16_t(value.bitcastToAPInt().getZExtValue());
+}
+
 /// Runs a tuned kernel's launch in the emulator: its buffers are read
 /// into the emulator's, run, and written back (inputs round-trip exactly).
 void emulateLaunch(CpuDevice &device, const std::string &name,
@@ -160,11 +182,13 @@ void emulateLaunch(CpuDevice &device, const std::string &name,
     void *data = *static_cast<void **>(launch->parameters[i]);
     Buffer &buffer = buffers[i];
     buffer.shape.assign(type.getShape().begin(), type.getShape().end());
+    mlir::Type element = type.getElementType();
     for (int64_t e = 0; e < type.getNumElements(); ++e)
       buffer.data.push_back(
-          type.getElementType().isF32()
-              ? double(static_cast<const float *>(data)[e])
-              : double(static_cast<const int32_t *>(data)[e]));
+          element.isF32() ? double(static_cast<const float *>(data)[e])
+          : element.isInteger(32)
+              ? double(static_cast<const int32_t *>(data)[e])
+              : halfToDouble(static_cast<const uint16_t *>(data)[e], element));
     args.push_back(&buffer);
     memory.emplace_back(data, type);
   }
@@ -183,11 +207,15 @@ void emulateLaunch(CpuDevice &device, const std::string &name,
   }
   for (size_t i = 0; i < memory.size(); ++i) {
     auto [data, type] = memory[i];
+    mlir::Type element = type.getElementType();
     for (int64_t e = 0; e < type.getNumElements(); ++e) {
-      if (type.getElementType().isF32())
+      if (element.isF32())
         static_cast<float *>(data)[e] = float(buffers[i].data[e]);
-      else
+      else if (element.isInteger(32))
         static_cast<int32_t *>(data)[e] = int32_t(buffers[i].data[e]);
+      else
+        static_cast<uint16_t *>(data)[e] =
+            doubleToHalf(buffers[i].data[e], element);
     }
   }
   device.threads += uint64_t(launch->grid[0]) * launch->grid[1] *
@@ -374,7 +402,9 @@ bool buildCpuDevice(const std::string &kernelsIR,
 /// the IR dumps in `dir`/ir.
 bool compileForGpu(const std::string &specPath, const ShapeOptions &shapes,
                    const std::string &dir, std::string &error,
-                   bool tunedKernels = true) {
+                   bool tunedKernels = true,
+                   GpuGemmInput dtype = GpuGemmInput::F32,
+                   bool allowTf32 = false) {
   CompileRequest request;
   request.specPath = specPath;
   request.shapes = shapes;
@@ -382,6 +412,8 @@ bool compileForGpu(const std::string &specPath, const ShapeOptions &shapes,
   request.dumpIRDir = dir + "/ir";
   request.gpuArch = "sm_80";
   request.gpuTunedKernels = tunedKernels;
+  request.gpuDtype = dtype;
+  request.gpuAllowTf32 = allowTf32;
   request.force = true;
   CompileReport report;
   return compileModel(request, report, error);
@@ -393,10 +425,19 @@ std::string statusText(xfc_status status) {
   return text;
 }
 
+const char *dtypeName(GpuGemmInput dtype) {
+  return dtype == GpuGemmInput::F16    ? "f16"
+         : dtype == GpuGemmInput::BF16 ? "bf16"
+                                       : "f32";
+}
+
 /// Compiles `param` for the GPU (tuned kernels or the generic mapping
-/// only), runs it over the stand-in driver with the device code on the CPU
-/// and compares with PyTorch.
-void checkGpuGolden(const GoldenCaseShape &param, bool tunedKernels) {
+/// only; the GEMMs in `dtype`), runs it over the stand-in driver with the
+/// device code on the CPU and compares with PyTorch (in f32) within
+/// `tolerance`.
+void checkGpuGolden(const GoldenCaseShape &param, bool tunedKernels,
+                    GpuGemmInput dtype = GpuGemmInput::F32,
+                    double tolerance = kTolerance, bool allowTf32 = false) {
   const FakeDriver &fake = FakeDriver::get();
   ASSERT_TRUE(fake.complete()) << "cannot load " << XFC_FAKE_CUDA_PATH;
 
@@ -408,10 +449,33 @@ void checkGpuGolden(const GoldenCaseShape &param, bool tunedKernels) {
   std::string error;
   ASSERT_TRUE(loadGoldenData(spec, param.shape, data, error)) << error;
   ScratchDir dir(std::string(tunedKernels ? "gpu_tuned_" : "gpu_generic_") +
+                 dtypeName(dtype) + (allowTf32 ? "_tf32_" : "_") +
                  param.testName());
   ASSERT_TRUE(compileForGpu(param.goldenCase.specPath, data.shapes, dir.path(),
-                            error, tunedKernels))
+                            error, tunedKernels, dtype, allowTf32))
       << error;
+  if (allowTf32) {
+    std::ifstream ptx(dir.path() + "/ir/kernels.ptx");
+    std::string code((std::istreambuf_iterator<char>(ptx)),
+                     std::istreambuf_iterator<char>());
+    EXPECT_NE(code.find("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32"),
+              std::string::npos);
+  }
+  if (dtype != GpuGemmInput::F32) {
+    // The GEMMs' weights are stored in the half type, and the GEMMs run on
+    // tensor cores.
+    std::ifstream manifest(dir.path() + "/artifact/manifest.json");
+    std::string text((std::istreambuf_iterator<char>(manifest)),
+                     std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find(std::string("\"dtype\": \"") + dtypeName(dtype) + "\""),
+              std::string::npos);
+    std::ifstream ptx(dir.path() + "/ir/kernels.ptx");
+    std::string code((std::istreambuf_iterator<char>(ptx)),
+                     std::istreambuf_iterator<char>());
+    EXPECT_NE(code.find(std::string("mma.sync.aligned.m16n8k16.row.col.f32.") +
+                        dtypeName(dtype)),
+              std::string::npos);
+  }
 
   CpuDevice device;
   void *library = nullptr;
@@ -452,12 +516,13 @@ void checkGpuGolden(const GoldenCaseShape &param, bool tunedKernels) {
   GoldenComparison golden = compareValidRows(data, out.data(), out.size());
   ASSERT_TRUE(golden.sizeMatches);
   EXPECT_GT(golden.comparedRows, 0);
-  EXPECT_LE(golden.maxAbsError, kTolerance)
+  EXPECT_LE(golden.maxAbsError, tolerance)
       << "vs PyTorch, worst flat index " << golden.worstIndex;
-  std::printf("[  error   ] %s (%s kernels): max |xfc GPU artifact - "
+  std::printf("[  error   ] %s (%s kernels, %s): max |xfc GPU artifact - "
               "PyTorch| = %.3g over %lld rows; %llu launches (%llu emulated), "
               "%llu threads\n",
               param.testName().c_str(), tunedKernels ? "tuned" : "generic",
+              allowTf32 ? "f32, TF32 allowed" : dtypeName(dtype),
               golden.maxAbsError, (long long)golden.comparedRows,
               (unsigned long long)device.launches,
               (unsigned long long)device.emulatedLaunches,
@@ -474,6 +539,39 @@ TEST_P(GpuGoldenTest, GenericKernelsMatchPyTorch) {
   if (GetParam().shape.seqLen != 7)
     GTEST_SKIP() << "the generic mapping is checked at one shape per model";
   checkGpuGolden(GetParam(), /*tunedKernels=*/false);
+}
+
+// --dtype=f16 and bf16: the GEMMs round their operands to the half type
+// (weights stored so, activations as the kernel stages them), the flash
+// attention kernel rounds Q, K, V and the probabilities P, and both
+// accumulate in f32. Against PyTorch in f32, the tolerance is that of the
+// rounding (unit roundoff 2^-11 for f16, 2^-8 for bf16) through every
+// layer of these models, on outputs of up to 5.2 in magnitude: 2e-2 for
+// f16 and 8e-2 for bf16, absolute (measured: at most 1.1e-2 and 3.2e-2).
+constexpr double kF16Tolerance = 2e-2, kBF16Tolerance = 8e-2;
+
+TEST_P(GpuGoldenTest, F16MatchesPyTorch) {
+  checkGpuGolden(GetParam(), /*tunedKernels=*/true, GpuGemmInput::F16,
+                 kF16Tolerance);
+}
+
+// --allow-tf32: the f32 GEMMs round A and B to TF32 (10 mantissa bits,
+// as f16) and the attention stays f32, so the error is at most f16's;
+// measured at most 5.0e-3.
+constexpr double kTf32Tolerance = 1e-2;
+
+TEST_P(GpuGoldenTest, Tf32MatchesPyTorch) {
+  if (GetParam().shape.seqLen == 1)
+    GTEST_SKIP() << "TF32 is checked at 7 and 77 tokens";
+  checkGpuGolden(GetParam(), /*tunedKernels=*/true, GpuGemmInput::F32,
+                 kTf32Tolerance, /*allowTf32=*/true);
+}
+
+TEST_P(GpuGoldenTest, BF16MatchesPyTorch) {
+  if (GetParam().shape.seqLen != 7)
+    GTEST_SKIP() << "bf16 is checked at one shape per model";
+  checkGpuGolden(GetParam(), /*tunedKernels=*/true, GpuGemmInput::BF16,
+                 kBF16Tolerance);
 }
 
 /// Opening on a GPU the machine does not have, and what is held after a

@@ -62,6 +62,13 @@ const char *kUsage = R"(usage:
                              with --target=cuda: the tuned device kernels
                              where they fit (default), or the generic
                              mapping for every kernel
+      --dtype=f32|f16|bf16   with --target=cuda: the GEMMs' operand type;
+                             f16 and bf16 run them on tensor cores (f32
+                             accumulation) and store their weights in that
+                             type (default f32: FFMA)
+      --allow-tf32           with --target=cuda: the GEMMs that stay f32 run
+                             on tensor cores in TF32 (10 mantissa bits, f32
+                             accumulation) where K is a multiple of 32
       --no-transpose-weights keep linear weights in [out, in] layout
       --fusion=all|none|LIST graph fusions to run (default all); LIST is
                              comma-separated from qkv, epilogue,
@@ -170,7 +177,7 @@ int runCompile(const std::vector<std::string> &args) {
   bool fusionGiven = false;
   request.shapes.seqLen = 0; // The spec-dependent default.
   std::string bucketText;
-  std::string targetText = "cpu", gpuArch, gpuKernels;
+  std::string targetText = "cpu", gpuArch, gpuKernels, dtype;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i];
     // `--name=value` for the options that document that form.
@@ -192,7 +199,7 @@ int runCompile(const std::vector<std::string> &args) {
     if (a.rfind("--fusion=", 0) == 0 || a.rfind("--ffn-chunk=", 0) == 0 ||
         a.rfind("--attention=", 0) == 0 || a.rfind("--buckets=", 0) == 0 ||
         a.rfind("--target=", 0) == 0 || a.rfind("--gpu-arch=", 0) == 0 ||
-        a.rfind("--gpu-kernels=", 0) == 0) {
+        a.rfind("--gpu-kernels=", 0) == 0 || a.rfind("--dtype=", 0) == 0) {
       size_t eq = a.find('=');
       inlineValue = a.substr(eq + 1);
       a = a.substr(0, eq);
@@ -247,6 +254,13 @@ int runCompile(const std::vector<std::string> &args) {
           (gpuKernels != "tuned" && gpuKernels != "generic"))
         return usageError("--gpu-kernels expects tuned or generic, found '" +
                           gpuKernels + "'");
+    } else if (a == "--allow-tf32") {
+      request.gpuAllowTf32 = true;
+    } else if (a == "--dtype") {
+      if (!value(dtype) ||
+          (dtype != "f32" && dtype != "f16" && dtype != "bf16"))
+        return usageError("--dtype expects f32, f16 or bf16, found '" + dtype +
+                          "'");
     } else if (a == "--gpu-arch") {
       if (!value(gpuArch) || gpuArch.empty())
         return usageError("--gpu-arch expects sm_80, sm_90 or sm_90a");
@@ -317,6 +331,9 @@ int runCompile(const std::vector<std::string> &args) {
         std::string(gpuArch.empty() ? "--gpu-kernels" : "--gpu-arch") +
         " needs --target=cuda");
   }
+  request.gpuDtype = dtype == "f16"    ? xfc::GpuGemmInput::F16
+                     : dtype == "bf16" ? xfc::GpuGemmInput::BF16
+                                       : xfc::GpuGemmInput::F32;
 
   if (!bucketText.empty()) {
     if (request.shapes.seqLen != 0 || request.shapes.tgtLen != 0)

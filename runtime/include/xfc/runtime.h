@@ -58,7 +58,10 @@
 extern "C" {
 #endif
 
-/* 10: models compiled for a GPU (--target=cuda) open and run through the
+/* 11: XFC_DTYPE_F16 and XFC_DTYPE_BF16, the dtypes of a GPU model's
+ *     weights compiled with --dtype=f16 or bf16 (inputs and outputs stay
+ *     f32 and i32).
+ * 10: models compiled for a GPU (--target=cuda) open and run through the
  *     same calls; xfc_model_options.gpu_device, xfc_model_device.
  * 9: encoder-decoder generation and beam search:
  *    xfc_generator_source_length, xfc_generator_prefill_source,
@@ -77,7 +80,7 @@ extern "C" {
  * 4: xfc_model_verify.
  * 3: kernels (xfc_model_kernel_info), profiling (enable_profiling,
  *    xfc_context_get_profile). */
-#define XFC_RUNTIME_API_VERSION 10
+#define XFC_RUNTIME_API_VERSION 11
 
 /* Marks the exported functions of libxfc_runtime.so. */
 #if defined(__GNUC__)
@@ -116,6 +119,9 @@ XFC_API void xfc_status_free(xfc_status status);
 typedef enum xfc_dtype {
   XFC_DTYPE_F32 = 0,
   XFC_DTYPE_I32 = 1,
+  /* IEEE half and bfloat16: only weights of GPU models have them. */
+  XFC_DTYPE_F16 = 2,
+  XFC_DTYPE_BF16 = 3,
 } xfc_dtype;
 
 /* Bytes per element of `dtype`. */

@@ -6,6 +6,7 @@
 #   edit-manifest.py ARTIFACT rehash-vocab         record the vocabulary
 #                                                  file's size and FNV-1a
 #   edit-manifest.py ARTIFACT set KEY JSON         set a top-level field
+#   edit-manifest.py ARTIFACT delete KEY           drop a top-level field
 #   edit-manifest.py ARTIFACT set-gpu KEY JSON     set a field of "gpu"
 #   edit-manifest.py ARTIFACT copy-library FROM    take FROM's library and
 #                                                  record its size and FNV-1a
@@ -39,6 +40,8 @@ elif action == "rehash-vocab":
     manifest["tokenizer"]["vocab_fnv1a64"] = fnv1a64(data)
 elif action == "set":
     manifest[sys.argv[3]] = json.loads(sys.argv[4])
+elif action == "delete":
+    del manifest[sys.argv[3]]
 elif action == "set-gpu":
     manifest["gpu"][sys.argv[3]] = json.loads(sys.argv[4])
 elif action == "copy-library":

@@ -31,11 +31,13 @@
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Parser/Parser.h"
 
+#include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/DenseMap.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 
@@ -100,7 +102,41 @@ protected:
     SCOPED_TRACE(gemm.name);
     std::mt19937 random(7);
     Buffer a = randomBuffer({gemm.m, gemm.k}, random);
+    // An f32 A is rounded by the kernel: values between the half type's
+    // make the rounding show (the reference rounds them the same way).
+    std::vector<double> aRounded = a.data;
+    if (gemm.aInF32) {
+      const llvm::fltSemantics &half = gemm.input == GpuGemmInput::BF16
+                                           ? llvm::APFloat::BFloat()
+                                           : llvm::APFloat::IEEEhalf();
+      for (size_t i = 0; i < a.data.size(); ++i) {
+        a.data[i] = float(a.data[i] + (double(i % 7) - 3) / 3 * 0x1p-9);
+        llvm::APFloat value(float(a.data[i]));
+        bool lost;
+        value.convert(half, llvm::APFloat::rmNearestTiesToEven, &lost);
+        aRounded[i] = double(value.convertToFloat());
+      }
+    }
     Buffer b = randomBuffer({gemm.k, gemm.n}, random);
+    // TF32 rounds A and B: values between TF32's, rounded alike here.
+    std::vector<double> bRounded = b.data;
+    if (gemm.input == GpuGemmInput::TF32) {
+      auto roundTf32 = [](float x) {
+        uint32_t bits;
+        std::memcpy(&bits, &x, sizeof bits);
+        bits = (bits + 0x1000u) & ~0x1FFFu; // To nearest, ties away.
+        std::memcpy(&x, &bits, sizeof bits);
+        return double(x);
+      };
+      for (size_t i = 0; i < a.data.size(); ++i) {
+        a.data[i] = float(a.data[i] + (double(i % 7) - 3) / 3 * 0x1p-12);
+        aRounded[i] = roundTf32(float(a.data[i]));
+      }
+      for (size_t i = 0; i < b.data.size(); ++i) {
+        b.data[i] = float(b.data[i] + (double(i % 5) - 2) / 3 * 0x1p-12);
+        bRounded[i] = roundTf32(float(b.data[i]));
+      }
+    }
     Buffer bias = randomBuffer({gemm.n}, random);
     Buffer residual = randomBuffer({gemm.m, gemm.n}, random);
     Buffer c;
@@ -119,7 +155,7 @@ protected:
       for (int64_t j = 0; j < gemm.n; ++j) {
         double x = bias.data[j];
         for (int64_t k = 0; k < gemm.k; ++k)
-          x += a.data[i * gemm.k + k] * b.data[k * gemm.n + j];
+          x += aRounded[i * gemm.k + k] * bRounded[k * gemm.n + j];
         if (gemm.activation == GpuActivation::Relu)
           x = std::max(x, 0.0);
         if (gemm.activation == GpuActivation::GeluErf)
@@ -170,6 +206,33 @@ protected:
     o.shape = {batch, heads, len, d};
     o.data.assign(batch * heads * len * d, NAN);
     std::vector<Buffer *> args{&q, &k, &v};
+    // The model layout: Q, K and V as f32 rows [batch, len, rowWidth],
+    // the columns of one fused buffer when their offsets differ, else one
+    // buffer each (NaN in the columns none of them has, so reading one
+    // shows); O [batch, len, heads * d].
+    Buffer model[3];
+    if (spec.modelLayout) {
+      const int64_t *offsets = spec.columnOffsets;
+      bool fused = offsets[0] != offsets[1] && offsets[1] != offsets[2] &&
+                   offsets[0] != offsets[2];
+      int64_t width = spec.rowWidth;
+      const Buffer *parts[3] = {&q, &k, &v};
+      for (int part = 0; part < 3; ++part) {
+        Buffer &to = model[fused ? 0 : part];
+        if (to.data.empty()) {
+          to.shape = {batch, len, width};
+          to.data.assign(batch * len * width, NAN);
+        }
+        for (int64_t b = 0; b < batch; ++b)
+          for (int64_t h = 0; h < heads; ++h)
+            for (int64_t r = 0; r < len; ++r)
+              for (int64_t c = 0; c < d; ++c)
+                to.data[(b * len + r) * width + offsets[part] + h * d + c] =
+                    parts[part]->data[((b * heads + h) * len + r) * d + c];
+      }
+      o.shape = {batch, len, heads * d};
+      args = {&model[0], &model[fused ? 0 : 1], &model[fused ? 0 : 2]};
+    }
     if (spec.keyPadding)
       args.push_back(&lengths);
     if (spec.blockSparse) {
@@ -233,7 +296,9 @@ protected:
           }
           for (int64_t c = 0; c < d; ++c) {
             double want = sum > 0 ? expected[c] / sum : 0.0;
-            double got = row(o, i)[c];
+            double got = spec.modelLayout
+                             ? o.data[(b * len + i) * heads * d + h * d + c]
+                             : row(o, i)[c];
             EXPECT_FALSE(std::isnan(got))
                 << "O[" << b << ", " << h << ", " << i << ", " << c << "]";
             if (sum == 0) // A row with no allowed key is exactly 0.
@@ -256,6 +321,29 @@ TEST_F(GpuKernelsEmulation, GemmTensorCores) {
              GpuActivation::GeluTanh, true});
   checkGemm({"f16_relu_ragged", 77, 64, 32, GpuGemmInput::F16,
              GpuActivation::Relu, true});
+}
+
+// A model compiled with --dtype=f16 or bf16: A in f32, rounded in the
+// kernel; the tolerance is the same, as the reference rounds A alike.
+TEST_F(GpuKernelsEmulation, GemmTensorCoresRoundF32A) {
+  GpuGemmSpec f16{
+      "f16_a_f32", 77, 128, 64, GpuGemmInput::F16, GpuActivation::GeluErf,
+      true};
+  f16.aInF32 = true;
+  checkGemm(f16);
+  GpuGemmSpec bf16{"bf16_a_f32",        64,   64, 96, GpuGemmInput::BF16,
+                   GpuActivation::None, false};
+  bf16.aInF32 = true;
+  checkGemm(bf16);
+}
+
+// --allow-tf32: f32 A and B rounded to TF32 in the kernel; the reference
+// rounds them alike, so only the f32 sums differ.
+TEST_F(GpuKernelsEmulation, GemmTf32) {
+  checkGemm({"tf32_plain", 128, 128, 64, GpuGemmInput::TF32,
+             GpuActivation::None, false});
+  checkGemm({"tf32_gelu_erf_residual_ragged", 77, 64, 96, GpuGemmInput::TF32,
+             GpuActivation::GeluErf, true});
 }
 
 TEST_F(GpuKernelsEmulation, GemmF32) {
@@ -363,6 +451,34 @@ TEST_F(GpuKernelsEmulation, AttentionDense) {
       attention("f16_scale", 1, 1, 40, 64, GpuGemmInput::F16, false);
   scaled.scale = 0.5f;
   EXPECT_LT(checkAttention(scaled), kF16Tolerance);
+}
+
+// Q, K and V as a fused QKV projection's f32 output, O in xf.attention's
+// layout (--dtype=f16 and bf16 models): the values are exact in the
+// input type, so the tolerances are the same.
+TEST_F(GpuKernelsEmulation, AttentionModelLayout) {
+  GpuAttentionSpec f16 =
+      attention("f16_fused_qkv", 2, 2, 77, 64, GpuGemmInput::F16, true);
+  f16.modelLayout = true;
+  f16.rowWidth = 3 * 2 * 64 + 8;
+  f16.columnOffsets[0] = 0;
+  f16.columnOffsets[1] = 2 * 64;
+  f16.columnOffsets[2] = 2 * 2 * 64 + 8;
+  EXPECT_LT(checkAttention(f16, {{77, 30}, {}, {}}), kF16Tolerance);
+  // The GPT-like golden model's attention: head dim 80, causal, fused.
+  GpuAttentionSpec d80 =
+      attention("f16_d80_fused_causal", 2, 2, 77, 80, GpuGemmInput::F16, true);
+  d80.modelLayout = true;
+  d80.rowWidth = 3 * 2 * 80;
+  for (int i = 0; i < 3; ++i)
+    d80.columnOffsets[i] = i * 2 * 80;
+  EXPECT_LT(checkAttention(d80), kF16Tolerance);
+  // Separate Q, K and V buffers of one head each, head dim 80.
+  GpuAttentionSpec bf16 =
+      attention("bf16_d80_separate", 1, 1, 7, 80, GpuGemmInput::BF16, false);
+  bf16.modelLayout = true;
+  bf16.rowWidth = 80;
+  EXPECT_LT(checkAttention(bf16), kBf16Tolerance);
 }
 
 TEST_F(GpuKernelsEmulation, AttentionCausal) {

@@ -105,7 +105,8 @@ protected:
   /// taking turns, for sm_80 and sm_90; each kernel's PTX must hold each
   /// instruction of `expected` at least as often as it says.
   void checkGemms(GpuGemmInput input,
-                  const std::vector<std::pair<std::string, size_t>> &expected) {
+                  const std::vector<std::pair<std::string, size_t>> &expected,
+                  bool aInF32 = false) {
     ptxas = xfc::test::ptxasOrSkipReason();
     GpuKernelSet set;
     const GpuActivation activations[] = {
@@ -123,6 +124,7 @@ protected:
         gemm.input = input;
         gemm.activation = activation;
         gemm.residual = variant++ % 2 == 0;
+        gemm.aInF32 = aInF32;
         set.gemms.push_back(gemm);
       }
     for (const char *chip : {"sm_80", "sm_90"}) {
@@ -171,6 +173,30 @@ TEST_F(GpuKernels, GemmBf16OnTensorCoresAssembles) {
              {{"mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", 16},
               {"ldmatrix.sync.aligned.m8n8.x4.shared.b16", 4},
               {"ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16", 8}});
+}
+
+// The GEMMs of a model compiled with --dtype=f16 or bf16: A is read as f32
+// (two 16-byte loads per 8 elements, for each of a thread's 2 copies) and
+// converted (cvt.rn) on its way to shared memory.
+TEST_F(GpuKernels, GemmWithF32AOnTensorCoresAssembles) {
+  checkGemms(GpuGemmInput::F16,
+             {{"mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32", 16},
+              {"cvt.rn.f16", 1},
+              {"ld.global.v4.b32", 4}},
+             /*aInF32=*/true);
+  checkGemms(GpuGemmInput::BF16,
+             {{"mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", 16},
+              {"cvt.rn.bf16", 1},
+              {"ld.global.v4.b32", 4}},
+             /*aInF32=*/true);
+}
+
+// --allow-tf32: per K step of 32, each warp issues 4 x 8 mma.sync k8 and
+// each thread rounds 32 staged elements to TF32.
+TEST_F(GpuKernels, GemmTf32OnTensorCoresAssembles) {
+  checkGemms(GpuGemmInput::TF32,
+             {{"mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32", 32},
+              {"cvt.rna.tf32.f32", 32}});
 }
 
 TEST_F(GpuKernels, GemmF32WithFmaAssembles) {
@@ -439,6 +465,13 @@ TEST_F(GpuKernels, UnsupportedShapesAndNamesAreRefused) {
             "65536 blocks in grid y, more than the 65535 CUDA allows");
 
   set.gemms[0].m = 64;
+  set.gemms[0].input = GpuGemmInput::F32;
+  set.gemms[0].aInF32 = true;
+  EXPECT_EQ(refusal(set),
+            "GEMM 'g' (f32, M = 64, N = 64, K = 32): an f32 A rounded while "
+            "staging is for the tensor-core GEMMs (f16 or bf16 input); an f32 "
+            "GEMM reads f32 A as it is");
+  set.gemms[0].input = GpuGemmInput::F16;
   set.layerNorms.push_back({"n", 4, 0, 1e-5f});
   EXPECT_EQ(refusal(set), "LayerNorm 'n' (rows = 4, D = 0): rows, D and "
                           "epsilon must be positive");
@@ -577,6 +610,19 @@ TEST_F(GpuKernels, UnsupportedAttentionsAreRefused) {
   EXPECT_EQ(refusal(set), "attention 'a' (f16, B = 1, H = 12, L = 128, d = "
                           "64): a negative number of block-sparse entries");
   set.attentions[0].blockSparseEntries = 0;
+  // The model layout: rows too narrow for the heads from an offset.
+  set.attentions[0].modelLayout = true;
+  set.attentions[0].rowWidth = 3 * 768;
+  set.attentions[0].columnOffsets[2] = 1600;
+  EXPECT_EQ(refusal(set),
+            "attention 'a' (f16, B = 1, H = 12, L = 128, d = 64): in the model "
+            "layout, Q, K and V are f32 rows of 2304 columns, a multiple of 8, "
+            "holding H d = 768 columns from each column offset (multiples of "
+            "8), and O is f32");
+  set.attentions[0].columnOffsets[2] = 1536;
+  set.attentions[0].outputInInputType = true;
+  EXPECT_NE(refusal(set).find("and O is f32"), std::string::npos);
+  set.attentions[0].outputInInputType = false;
   set.layerNorms.push_back({"a", 4, 8, 1e-5f});
   EXPECT_EQ(refusal(set), "the GPU kernel name 'a' is used twice");
 }

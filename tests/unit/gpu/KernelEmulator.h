@@ -20,7 +20,8 @@
 // ISA; every memory access is bounds-checked, shared memory starts as NaN
 // (a read before a write shows), and a barrier or warp-wide op reached by
 // only some threads is an error. Conversions to f16 and bf16 round to
-// nearest even, as cvt.rn does, and ex2.approx is taken as exact.
+// nearest even, as cvt.rn does, conversions to TF32 to nearest with ties
+// away from zero, as cvt.rna does, and ex2.approx is taken as exact.
 //
 //===----------------------------------------------------------------------===//
 #ifndef XFC_TESTS_UNIT_GPU_KERNELEMULATOR_H
@@ -44,6 +45,7 @@
 #include "llvm/ADT/DenseMap.h"
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -310,6 +312,23 @@ private:
           x = value.convertToDouble();
         }
         return out;
+      });
+    }
+    if (auto convert = llvm::dyn_cast<mlir::NVVM::ConvertFloatToTF32Op>(op)) {
+      // cvt.rna.tf32.f32: 10 mantissa bits, to nearest with ties away from
+      // zero (adding half of the dropped bits' weight to the magnitude).
+      // The i32 result is kept as the value it encodes.
+      if (convert.getRnd() != mlir::NVVM::FPRoundingMode::RNA)
+        return fail("a TF32 conversion that does not round to nearest, ties "
+                    "away");
+      return forEach(mask, convert.getResult(), [&](int t) {
+        float x = float(scalar(convert.getSrc(), t));
+        uint32_t bits;
+        std::memcpy(&bits, &x, sizeof bits);
+        if (std::isfinite(x))
+          bits = (bits + 0x1000u) & ~0x1FFFu;
+        std::memcpy(&x, &bits, sizeof bits);
+        return Val{double(x)};
       });
     }
     if (name == "arith.addi" || name == "arith.subi" || name == "arith.muli" ||
@@ -580,6 +599,9 @@ private:
 
   void runMma(mlir::NVVM::MmaOp op, const Mask &mask) {
     auto shape = op.getShapeAttr();
+    if (shape.getM() == 16 && shape.getN() == 8 && shape.getK() == 8 &&
+        op.getMultiplicandAPtxType() == mlir::NVVM::MMATypes::tf32)
+      return runMmaTf32(op, mask);
     if (shape.getM() != 16 || shape.getN() != 8 || shape.getK() != 16)
       return fail("an mma.sync shape the emulator does not know");
     for (int w = 0; w < threads; w += 32) {
@@ -611,6 +633,46 @@ private:
           for (int col : {q, q + 1}) {
             float sum = float(c[row][col]);
             for (int k = 0; k < 16; ++k)
+              sum += float(a[row][k] * b[k][col]);
+            d.push_back(sum);
+          }
+        def(op.getResult())[w + lane] = d;
+      }
+    }
+  }
+
+  /// mma.sync m16n8k8 .tf32: A (16x8) as a0..a3 = (g, c), (g + 8, c),
+  /// (g, c + 4), (g + 8, c + 4), B (8x8) as b0, b1 = (c, g), (c + 4, g), one
+  /// TF32 value each; C as for m16n8k16.
+  void runMmaTf32(mlir::NVVM::MmaOp op, const Mask &mask) {
+    for (int w = 0; w < threads; w += 32) {
+      if (!mask[w])
+        continue;
+      if (!converged(mask, "nvvm.mma.sync", w, 32))
+        return;
+      double a[16][8], b[8][8], c[16][8];
+      mlir::OperandRange as = op.getOperandA(), bs = op.getOperandB(),
+                         cs = op.getOperandC();
+      for (int lane = 0; lane < 32; ++lane) {
+        int g = lane / 4, q = lane % 4, t = w + lane;
+        a[g][q] = scalar(as[0], t);
+        a[g + 8][q] = scalar(as[1], t);
+        a[g][q + 4] = scalar(as[2], t);
+        a[g + 8][q + 4] = scalar(as[3], t);
+        b[q][g] = scalar(bs[0], t);
+        b[q + 4][g] = scalar(bs[1], t);
+        for (int e = 0; e < 2; ++e) {
+          c[g][2 * q + e] = scalar(cs[e], t);
+          c[g + 8][2 * q + e] = scalar(cs[2 + e], t);
+        }
+      }
+      for (int lane = 0; lane < 32; ++lane) {
+        int g = lane / 4, q = 2 * (lane % 4);
+        Val d;
+        for (int row : {g, g + 8})
+          for (int col : {q, q + 1}) {
+            float sum = float(c[row][col]);
+            for (int k = 0; k < 8; ++k)
               sum += float(a[row][k] * b[k][col]);
             d.push_back(sum);
           }

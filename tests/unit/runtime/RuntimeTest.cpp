@@ -559,7 +559,8 @@ TEST(Runtime, ManifestFieldErrorsNameThePath) {
        "at $.inputs[0].shape: expected a list of non-negative integers, found "
        "[2,-1]"},
       {[](Json &m) { m["weights"][0]["dtype"] = 3; },
-       "at $.weights[0].dtype: expected \"f32\" or \"i32\", found 3"},
+       "at $.weights[0].dtype: expected \"f32\", \"i32\", \"f16\" or \"bf16\", "
+       "found 3"},
       {[](Json &m) { m["library"] = "../lib.so"; },
        "at $.library: expected a plain file name inside the artifact folder "
        "(no \"/\", not \"..\"), found \"../lib.so\""},

@@ -30,6 +30,9 @@ struct ArtifactWeight {
   std::vector<int64_t> shape;         ///< Stored shape.
   std::vector<int64_t> sourceShape;   ///< Shape in the spec's layout.
   std::string transform = "none";     ///< "none" or "transpose".
+  /// "f32", or "f16"/"bf16": stored rounded to that type (to nearest, ties
+  /// to even), for the tensor-core GEMMs of a GPU model (--dtype).
+  std::string dtype = "f32";
   uint64_t offset = 0, sizeBytes = 0; ///< Filled by writeArtifactWeights.
   uint64_t checksum = 0;              ///< FNV-1a 64 of its bytes; ditto.
   /// A derived weight (QKV fusion): the spec's tensors it concatenates

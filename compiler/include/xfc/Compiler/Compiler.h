@@ -11,6 +11,7 @@
 #include "xf/Analysis/MemoryPlan.h"
 #include "xfc/Compiler/Artifact.h"
 #include "xfc/Compiler/FusionReport.h"
+#include "xfc/Compiler/GpuKernels.h"
 #include "xfc/Compiler/Pipelines.h"
 #include "xfc/Frontend/ModelSpec.h"
 #include "xfc/Frontend/Weights.h"
@@ -65,6 +66,16 @@ struct CompileRequest {
   /// computes use it (`--gpu-kernels=tuned`, the default); false maps
   /// every kernel generically (`--gpu-kernels=generic`).
   bool gpuTunedKernels = true;
+  /// With gpuArch: the element type of the tuned GEMMs' operands
+  /// (`--dtype`). F32 runs them with f32 FMAs; F16 and BF16 on tensor
+  /// cores with f32 accumulation, their weights stored in that type and
+  /// their f32 activations rounded to it as the kernel reads them
+  /// (docs/gpu.md, "Precision").
+  GpuGemmInput gpuDtype = GpuGemmInput::F32;
+  /// With gpuArch: the tuned GEMMs that stay f32 run on tensor cores in
+  /// TF32 (`--allow-tf32`: A and B rounded to 10 mantissa bits, f32
+  /// accumulation) where K is a multiple of 32, rather than with f32 FMAs.
+  bool gpuAllowTf32 = false;
 };
 
 /// Where the compile time went, in seconds per step, in order.

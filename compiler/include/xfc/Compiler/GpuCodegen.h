@@ -11,6 +11,8 @@
 #ifndef XFC_COMPILER_GPUCODEGEN_H
 #define XFC_COMPILER_GPUCODEGEN_H
 
+#include "xfc/Compiler/GpuKernels.h"
+
 #include <string>
 #include <vector>
 
@@ -62,13 +64,19 @@ bool bufferizeModelForGpu(mlir::ModuleOp module, std::string &error);
 /// gpu.module. Refuses to leave host code that touches device memory.
 bool mapLoopsToGpu(mlir::ModuleOp module, std::string &error);
 /// The kernels of the fusion plan that a tuned device kernel computes
-/// (GpuKernels.h: f32 GEMMs with their epilogue, N a multiple of 64 and K
-/// of 16; residual + LayerNorm), taken out of the generic mapping
-/// (GpuKernelPlan.cpp). After the model stage, outlineTunedKernels moves
-/// each such xf op into a private function of its own, called where it
-/// was; after bufferizeModelForGpu, launchTunedKernels turns each call
-/// into a launch of the tuned kernel and drops the functions.
-bool outlineTunedKernels(mlir::ModuleOp module, std::string &error);
+/// (GpuKernels.h: GEMMs with their epilogue, N a multiple of 64 and K of
+/// 16 (f32) or 32 (f16, bf16); residual + LayerNorm), taken out of the
+/// generic mapping (GpuKernelPlan.cpp). After the model stage,
+/// outlineTunedKernels moves each such xf op into a private function of
+/// its own, called where it was; with `dtype` f16 or bf16, a weight that
+/// only such GEMMs read becomes an argument of that type (the artifact
+/// stores it so) and those GEMMs run on tensor cores, and self-attention
+/// without a sparsity pattern runs on the flash attention kernel. After
+/// bufferizeModelForGpu, launchTunedKernels turns each call into a launch
+/// of the tuned kernel and drops the functions. With `allowTf32`, the f32
+/// GEMMs whose K is a multiple of 32 run on tensor cores in TF32.
+bool outlineTunedKernels(mlir::ModuleOp module, GpuGemmInput dtype,
+                         bool allowTf32, std::string &error);
 bool launchTunedKernels(mlir::ModuleOp module, std::string &error);
 /// Maps a model's linalg-stage module (xf-linalg-stage without CPU tiling:
 /// linalg ops and the fused attention's loops, on tensors) to the GPU with

@@ -36,6 +36,10 @@ enum class GpuGemmInput {
   F32,  ///< f32 FMAs, no tensor cores (and no TF32).
   F16,  ///< Tensor cores, f32 accumulation.
   BF16, ///< Tensor cores, f32 accumulation.
+  /// f32 in memory on tensor cores (mma.sync m16n8k8 .tf32): A and B are
+  /// rounded to TF32 (10 mantissa bits, cvt.rna) as they are staged, f32
+  /// accumulation. GEMMs only (--allow-tf32).
+  TF32,
 };
 
 /// The activation a GEMM's epilogue applies after the bias.
@@ -52,7 +56,8 @@ enum class GpuActivation {
 };
 
 /// C[M,N] = act(A[M,K] * B[K,N] + bias[N]) (+ residual[M,N]).
-/// A and B are row-major in the input type; bias, residual and C are f32.
+/// A and B are row-major in the input type (f32 for TF32); bias, residual
+/// and C are f32.
 /// The residual is added after the activation.
 struct GpuGemmSpec {
   std::string name; ///< The kernel's symbol.
@@ -60,6 +65,12 @@ struct GpuGemmSpec {
   GpuGemmInput input = GpuGemmInput::F16;
   GpuActivation activation = GpuActivation::None;
   bool residual = false;
+  /// Tensor cores only: A is f32, rounded to the input type (to nearest,
+  /// ties to even) as it is staged in shared memory; B stays in the input
+  /// type. A model compiled with --dtype=f16 or bf16 keeps its activations
+  /// in f32 and its weights in the half type, so each GEMM reads both
+  /// straight from where they are, with no conversion kernel between.
+  bool aInF32 = false;
 };
 
 /// y[R,D] = (s - mean(s)) / sqrt(var(s) + epsilon) * gamma[D] + beta[D]
@@ -108,6 +119,17 @@ struct GpuAttentionSpec {
   /// out). The layout is the same for every batch item and head.
   bool blockSparse = false;
   int64_t blockSparseEntries = 0;
+  /// Q, K and V in f32 in the model's layout, instead of the input type in
+  /// [B, H, L, d]: each is an f32 [batch, seqLen, rowWidth] buffer in which
+  /// head h's columns start at columnOffsets[i] + h * headDim (i: Q, K,
+  /// V), so the three may be one fused QKV projection's output, passed
+  /// three times. The kernel rounds them to the input type as it stages
+  /// them. O is then f32 [batch, seqLen, heads * headDim], heads side by
+  /// side, as xf.attention's result. A model compiled with --dtype=f16 or
+  /// bf16 runs its attention so, with no transposes or conversions around.
+  bool modelLayout = false;
+  int64_t rowWidth = 0;
+  int64_t columnOffsets[3] = {0, 0, 0};
 };
 
 /// One kernel argument as the gpu.func declares it.

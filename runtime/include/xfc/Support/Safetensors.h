@@ -56,8 +56,8 @@ size_t safetensorsDtypeSize(const std::string &dtype);
 bool parseSafetensors(const uint8_t *data, size_t size, SafetensorsHeader &out,
                       std::string &error);
 
-/// One tensor to write: name, dtype ("F32" or "I32"), shape, and the raw
-/// little-endian bytes (size must match shape × dtype size).
+/// One tensor to write: name, dtype ("F32", "I32", "F16", ...), shape and
+/// the raw little-endian bytes (size must match shape × dtype size).
 struct SafetensorsTensor {
   std::string name;
   std::string dtype;
