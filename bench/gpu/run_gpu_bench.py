@@ -8,7 +8,8 @@ Two steps, because the GPU machine has no LLVM (bench/gpu/README.md):
             (xfc-gpu-bench --emit-kernels) and compiles the end-to-end models
             for the GPU (xfc compile --target=cuda), keeping only the header
             of their weights files; all of it into one folder (default
-            build/gpu-bench, a few MB) that travels to the GPU machine.
+            build/gpu-bench) and its archive (build/gpu-bench.tar.xz, about
+            10 MB), which travels to the GPU machine.
 
   run       on the GPU machine (python3 with torch and numpy): runs the
             kernels (xfc-gpu-bench-run), times PyTorch's peers in this
@@ -26,7 +27,7 @@ around a whole run for the models (inputs from host memory to outputs in
 host memory, on both sides).
 
 usage: bench/gpu/run_gpu_bench.py prepare [--build build] [--out build/gpu-bench]
-       bench/gpu/run_gpu_bench.py run [--prepared build/gpu-bench] [--out DIR]
+       bench/gpu/run_gpu_bench.py run [--prepared build/gpu-bench[.tar.xz]] [--out DIR]
                                       [--quick] [--skip-e2e] [--skip-kernels]
 """
 import argparse
@@ -40,6 +41,7 @@ import statistics
 import struct
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 
@@ -221,8 +223,35 @@ def prepare(args):
     with open(os.path.join(out, "prepared.json"), "w") as f:
         json.dump(info, f, indent=1)
     size = folder_bytes(out)
-    log(f"prepare: {out}: {size / 2**20:.1f} MiB in {time.time() - t0:.0f} s "
-        f"(it is copied to the GPU machine: keep it small)")
+    archive = pack(out)
+    log(f"prepare: {out}: {size / 2**20:.1f} MiB, as {archive}: "
+        f"{os.path.getsize(archive) / 2**20:.1f} MiB, in {time.time() - t0:.0f} s "
+        f"(the archive is what travels to the GPU machine: keep it small)")
+
+
+def pack(out):
+    """OUT.tar.xz, the prepared folder as one archive: the PTX text and the
+    cubins in the models' libraries compress about 4x."""
+    archive = out + ".tar.xz"
+    with tarfile.open(archive, "w:xz", preset=6) as tar:
+        tar.add(out, arcname=os.path.basename(out))
+    return archive
+
+
+def unpack(path):
+    """The prepared folder at `path`: the folder itself, or the archive
+    `prepare` wrote, unpacked into a temporary folder."""
+    if os.path.isdir(path):
+        return path
+    to = tempfile.mkdtemp(prefix="xfc-gpu-bench-prepared-")
+    with tarfile.open(path, "r:*") as tar:
+        try:
+            tar.extractall(to, filter="data")
+        except TypeError:  # Python without extraction filters.
+            tar.extractall(to)
+    (folder,) = os.listdir(to)
+    log(f"run: {path} unpacked into {to}")
+    return os.path.join(to, folder)
 
 
 # ---------------------------------------------------------------------------
@@ -704,7 +733,7 @@ def run(args):
         if not torch.cuda.is_available():
             sys.exit("run_gpu_bench: torch sees no GPU (--skip-peers runs "
                      "xfc alone)")
-    prepared = os.path.abspath(args.prepared)
+    prepared = unpack(os.path.abspath(args.prepared))
     with open(os.path.join(prepared, "prepared.json")) as f:
         info = json.load(f)
     out = os.path.abspath(args.out or os.environ.get("OUT") or
