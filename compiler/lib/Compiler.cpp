@@ -422,6 +422,8 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
 bool compileModel(const CompileRequest &request, CompileReport &report,
                   std::string &error) {
   Clock::time_point start = Clock::now();
+  // A report of an earlier compile would mix its fusions into this one's.
+  report = CompileReport();
 
   // Spec, shapes and weights; the output folder is checked before the
   // (possibly long) weight loading.

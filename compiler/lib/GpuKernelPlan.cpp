@@ -23,16 +23,18 @@
 //     f32 activations to the half type as they stage them. The private
 //     function widens the weight back to f32 for its xf.linear, so it
 //     means what the kernel computes up to that rounding;
-//   - self-attention without a sparsity pattern (xf.attention, head dim a
-//     multiple of 16 up to 128) runs on the flash attention kernel, which
-//     reads Q, K and V in f32 where the model has them (the fused QKV
-//     projection's output, split inside the private function) and rounds
-//     them as it stages them.
+//   - self-attention (xf.attention, head dim a multiple of 16 up to 128;
+//     a sparsity pattern only when it allows or refuses whole 64 x 64
+//     tiles, its layout then compiled into the kernel) runs on the flash
+//     attention kernel, which reads Q, K and V in f32 where the model has
+//     them (the fused QKV projection's output, split inside the private
+//     function) and rounds them as it stages them.
 //
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/GpuCodegen.h"
 #include "xfc/Compiler/GpuKernels.h"
 
+#include "xf/Analysis/AttentionPattern.h"
 #include "xf/Dialect/XF/XFOps.h"
 #include "xfc/Frontend/ModelBuilder.h"
 
@@ -83,6 +85,45 @@ llvm::StringRef halfTypeName(mlir::Type type) {
 /// The flash attention kernel's head dims: multiples of 16 up to 128.
 constexpr int64_t kAttentionMaxHeadDim = 128;
 
+/// The flash attention kernel's block-sparse form for `pattern` over
+/// `len` queries and keys, in its CSR form over 64 x 64 tiles, as the
+/// attribute's two i32 arrays; null when some tile is partly allowed (the
+/// kernel masks only whole tiles, besides causality and key padding) or
+/// the pattern is not a single mask. Tiles wholly above the diagonal are
+/// left out for causal attention.
+mlir::ArrayAttr tileLayoutOf(mlir::xf::AttentionPatternAttr pattern,
+                             int64_t len, bool causal) {
+  mlir::xf::PatternGroups groups = pattern.getGroups();
+  if (groups.size() != 1 || mlir::xf::approximationOf(groups))
+    return nullptr;
+  mlir::xf::AttentionPattern mask(groups.front(), len, len);
+  if (!mask.error().empty())
+    return nullptr;
+  const int64_t tile = kGpuAttentionTile, tiles = (len + tile - 1) / tile;
+  llvm::SmallVector<int32_t> offsets{0}, indices;
+  for (int64_t qb = 0; qb < tiles; ++qb) {
+    for (int64_t kb = 0; kb < tiles && (!causal || kb <= qb); ++kb) {
+      // The tile's existing rows and keys: the kernel masks those past len.
+      switch (mask.classifyTile(qb * tile, std::min(len, (qb + 1) * tile),
+                                kb * tile, std::min(len, (kb + 1) * tile))) {
+      case mlir::xf::BlockKind::Full:
+        indices.push_back(int32_t(kb));
+        break;
+      case mlir::xf::BlockKind::Empty:
+        break;
+      case mlir::xf::BlockKind::Partial:
+        return nullptr;
+      }
+    }
+    offsets.push_back(int32_t(indices.size()));
+  }
+  if (indices.empty())
+    return nullptr;
+  mlir::Builder b(pattern.getContext());
+  return b.getArrayAttr(
+      {b.getDenseI32ArrayAttr(offsets), b.getDenseI32ArrayAttr(indices)});
+}
+
 /// When `q`, `k` and `v` are the three equal parts of one xf.split (the
 /// fused QKV projection), that split; else null. The attention kernel
 /// then reads them from the split's input, in place.
@@ -98,13 +139,13 @@ mlir::xf::SplitOp fusedQkvSplit(mlir::Value q, mlir::Value k, mlir::Value v) {
 /// private function, or null when none fits. A GEMM whose weight is in a
 /// half type runs on tensor cores, and so does an f32 GEMM in TF32 when
 /// `allowTf32` and K is a multiple of 32; with `dtype` f16 or bf16,
-/// self-attention without a sparsity pattern runs on the flash attention
-/// kernel.
+/// self-attention runs on the flash attention kernel (with a sparsity
+/// pattern only when tileLayoutOf gives its layout).
 mlir::DictionaryAttr tunedKernelFor(mlir::Operation *op, GpuGemmInput dtype,
                                     bool allowTf32) {
   mlir::Builder b(op->getContext());
   if (auto attention = llvm::dyn_cast<mlir::xf::AttentionOp>(op)) {
-    if (dtype == GpuGemmInput::F32 || attention.getPatternAttr())
+    if (dtype == GpuGemmInput::F32)
       return nullptr;
     auto q =
         llvm::dyn_cast<mlir::RankedTensorType>(attention.getQuery().getType());
@@ -117,22 +158,33 @@ mlir::DictionaryAttr tunedKernelFor(mlir::Operation *op, GpuGemmInput dtype,
     if (width % heads != 0 || headDim % 16 != 0 ||
         headDim > kAttentionMaxHeadDim)
       return nullptr;
+    // A sparsity pattern runs as the kernel's block-sparse form when it
+    // allows whole tiles.
+    mlir::ArrayAttr layout;
+    if (mlir::xf::AttentionPatternAttr pattern = attention.getPatternAttr()) {
+      layout = tileLayoutOf(pattern, q.getShape()[1], attention.getCausal());
+      if (!layout)
+        return nullptr;
+    }
     bool fused = bool(fusedQkvSplit(attention.getQuery(), attention.getKey(),
                                     attention.getValue()));
-    return b.getDictionaryAttr(
-        {b.getNamedAttr("kind", b.getStringAttr("attention")),
-         b.getNamedAttr(
-             "input",
-             b.getStringAttr(dtype == GpuGemmInput::BF16 ? "bf16" : "f16")),
-         b.getNamedAttr("batch", b.getI64IntegerAttr(q.getShape()[0])),
-         b.getNamedAttr("seq_len", b.getI64IntegerAttr(q.getShape()[1])),
-         b.getNamedAttr("heads", b.getI64IntegerAttr(heads)),
-         b.getNamedAttr("head_dim", b.getI64IntegerAttr(headDim)),
-         b.getNamedAttr("scale", attention.getScaleAttr()),
-         b.getNamedAttr("causal", b.getBoolAttr(attention.getCausal())),
-         b.getNamedAttr("key_padding",
-                        b.getBoolAttr(bool(attention.getKeyLengths()))),
-         b.getNamedAttr("fused_qkv", b.getBoolAttr(fused))});
+    llvm::SmallVector<mlir::NamedAttribute> fields{
+        b.getNamedAttr("kind", b.getStringAttr("attention")),
+        b.getNamedAttr(
+            "input",
+            b.getStringAttr(dtype == GpuGemmInput::BF16 ? "bf16" : "f16")),
+        b.getNamedAttr("batch", b.getI64IntegerAttr(q.getShape()[0])),
+        b.getNamedAttr("seq_len", b.getI64IntegerAttr(q.getShape()[1])),
+        b.getNamedAttr("heads", b.getI64IntegerAttr(heads)),
+        b.getNamedAttr("head_dim", b.getI64IntegerAttr(headDim)),
+        b.getNamedAttr("scale", attention.getScaleAttr()),
+        b.getNamedAttr("causal", b.getBoolAttr(attention.getCausal())),
+        b.getNamedAttr("key_padding",
+                       b.getBoolAttr(bool(attention.getKeyLengths()))),
+        b.getNamedAttr("fused_qkv", b.getBoolAttr(fused))};
+    if (layout)
+      fields.push_back(b.getNamedAttr("tile_layout", layout));
+    return b.getDictionaryAttr(fields);
   }
   if (auto linear = llvm::dyn_cast<mlir::xf::LinearOp>(op)) {
     mlir::Type weightElement =
@@ -375,6 +427,16 @@ bool launchTunedKernels(mlir::ModuleOp module, std::string &error) {
       attention.causal = tuned.getAs<mlir::BoolAttr>("causal").getValue();
       attention.keyPadding =
           tuned.getAs<mlir::BoolAttr>("key_padding").getValue();
+      if (auto layout = tuned.getAs<mlir::ArrayAttr>("tile_layout")) {
+        auto offsets = llvm::cast<mlir::DenseI32ArrayAttr>(layout[0]);
+        auto indices = llvm::cast<mlir::DenseI32ArrayAttr>(layout[1]);
+        attention.blockSparse = true;
+        attention.tileOffsets.assign(offsets.asArrayRef().begin(),
+                                     offsets.asArrayRef().end());
+        attention.tileIndices.assign(indices.asArrayRef().begin(),
+                                     indices.asArrayRef().end());
+        attention.blockSparseEntries = int64_t(attention.tileIndices.size());
+      }
       bool fused = tuned.getAs<mlir::BoolAttr>("fused_qkv").getValue();
       // Q, K and V as the model has them: f32 rows of heads side by side,
       // the three parts of one projection's rows when fused.

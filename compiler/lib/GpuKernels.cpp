@@ -972,7 +972,22 @@ std::string attentionText(const GpuAttentionSpec &spec,
   launch.arguments = {{"Q", in}, {"K", in}, {"V", in}};
   if (spec.keyPadding)
     launch.arguments.push_back({"lengths", lengthsType});
-  if (spec.blockSparse) {
+  // A layout known at compile time is two constant arrays of the module,
+  // else two arguments.
+  bool staticLayout = spec.blockSparse && !spec.tileOffsets.empty();
+  std::string globals;
+  if (staticLayout) {
+    auto constants = [&](const char *what, const std::string &type,
+                         const std::vector<int32_t> &values) {
+      std::string list;
+      for (int32_t v : values)
+        list += (list.empty() ? "" : ", ") + str(v);
+      globals += "    memref.global \"private\" constant @" + spec.name + "_" +
+                 what + " : " + type + " = dense<[" + list + "]>\n";
+    };
+    constants("tile_offsets", offsetsType, spec.tileOffsets);
+    constants("tile_indices", indicesType, spec.tileIndices);
+  } else if (spec.blockSparse) {
     launch.arguments.push_back({"tileOffsets", offsetsType});
     launch.arguments.push_back({"tileIndices", indicesType});
   }
@@ -1208,6 +1223,12 @@ std::string attentionText(const GpuAttentionSpec &spec,
   std::string count = str(state.size());
 
   int depth = 1;
+  if (staticLayout) {
+    k.line(0, "%tileOffsets = memref.get_global @" + spec.name +
+                  "_tile_offsets : " + offsetsType);
+    k.line(0, "%tileIndices = memref.get_global @" + spec.name +
+                  "_tile_indices : " + indicesType);
+  }
   if (spec.blockSparse) {
     k.line(0, "// The listed key tiles of this query tile; an entry outside");
     k.line(0, "// the keys is skipped.");
@@ -1445,7 +1466,7 @@ std::string attentionText(const GpuAttentionSpec &spec,
     k.line(0, "}");
   }
   k.line(0, "gpu.return");
-  return header + k.finish() + "    }\n";
+  return globals + header + k.finish() + "    }\n";
 }
 
 //===----------------------------------------------------------------------===//
@@ -1551,6 +1572,24 @@ bool checkAttention(const GpuAttentionSpec &spec, std::string &error) {
   if (spec.blockSparse && spec.blockSparseEntries < 0) {
     error = what + ": a negative number of block-sparse entries";
     return false;
+  }
+  if (!spec.tileOffsets.empty() || !spec.tileIndices.empty()) {
+    int64_t queryTiles =
+        (spec.seqLen + kGpuAttentionTile - 1) / kGpuAttentionTile;
+    bool csr = spec.blockSparse && !spec.tileIndices.empty() &&
+               int64_t(spec.tileOffsets.size()) == queryTiles + 1 &&
+               spec.blockSparseEntries == int64_t(spec.tileIndices.size()) &&
+               spec.tileOffsets.front() == 0 &&
+               spec.tileOffsets.back() == spec.blockSparseEntries;
+    for (size_t i = 1; csr && i < spec.tileOffsets.size(); ++i)
+      csr = spec.tileOffsets[i - 1] <= spec.tileOffsets[i];
+    if (!csr) {
+      error = what + ": a compiled-in block-sparse layout needs " +
+              str(queryTiles + 1) +
+              " ascending tile offsets from 0 to its number of entries "
+              "(at least 1), with blockSparse set";
+      return false;
+    }
   }
   if (spec.modelLayout) {
     // 8-element f32 loads at 16-byte alignment: rows and heads' columns

@@ -431,6 +431,9 @@ const char *dtypeName(GpuGemmInput dtype) {
                                        : "f32";
 }
 
+void runGpuArtifact(const std::string &dir, GoldenData &data,
+                    std::vector<float> &out, CpuDevice &device);
+
 /// Compiles `param` for the GPU (tuned kernels or the generic mapping
 /// only; the GEMMs in `dtype`), runs it over the stand-in driver with the
 /// device code on the CPU and compares with PyTorch (in f32) within
@@ -478,22 +481,50 @@ void checkGpuGolden(const GoldenCaseShape &param, bool tunedKernels,
   }
 
   CpuDevice device;
+  std::vector<float> out;
+  runGpuArtifact(dir.path(), data, out, device);
+  if (::testing::Test::HasFatalFailure())
+    return;
+
+  GoldenComparison golden = compareValidRows(data, out.data(), out.size());
+  ASSERT_TRUE(golden.sizeMatches);
+  EXPECT_GT(golden.comparedRows, 0);
+  EXPECT_LE(golden.maxAbsError, tolerance)
+      << "vs PyTorch, worst flat index " << golden.worstIndex;
+  std::printf("[  error   ] %s (%s kernels, %s): max |xfc GPU artifact - "
+              "PyTorch| = %.3g over %lld rows; %llu launches (%llu emulated), "
+              "%llu threads\n",
+              param.testName().c_str(), tunedKernels ? "tuned" : "generic",
+              allowTf32 ? "f32, TF32 allowed" : dtypeName(dtype),
+              golden.maxAbsError, (long long)golden.comparedRows,
+              (unsigned long long)device.launches,
+              (unsigned long long)device.emulatedLaunches,
+              (unsigned long long)device.threads);
+}
+
+/// Runs the GPU artifact `dir`/artifact (its IR dumps in `dir`/ir) on
+/// `data`'s inputs over the stand-in driver, with the device code on the
+/// CPU, into `out`: twice on one context, as a second run starts from a
+/// used arena. `device` counts the launches.
+void runGpuArtifact(const std::string &dir, GoldenData &data,
+                    std::vector<float> &out, CpuDevice &device) {
+  const FakeDriver &fake = FakeDriver::get();
+  std::string error;
   void *library = nullptr;
-  ASSERT_TRUE(buildCpuDevice(dir.path() + "/ir/4-gpu-kernels.mlir",
-                             dir.path() + "/cpu-kernels.so", device, library,
-                             error))
+  ASSERT_TRUE(buildCpuDevice(dir + "/ir/4-gpu-kernels.mlir",
+                             dir + "/cpu-kernels.so", device, library, error))
       << error;
   activeDevice = &device;
   fake.setLaunchHook(runLaunchOnCpu);
 
   xfc_model *model = nullptr;
-  std::string artifact = dir.path() + "/artifact";
+  std::string artifact = dir + "/artifact";
   ASSERT_EQ(statusText(xfc_model_open(artifact.c_str(), nullptr, &model)), "");
   EXPECT_STREQ(xfc_model_device(model), "cuda:0");
   std::vector<xfc_buffer> inputs;
   for (std::vector<int32_t> &values : data.inputValues)
     inputs.push_back({values.data(), values.size() * sizeof(int32_t)});
-  std::vector<float> out(data.expected.size(), std::nanf(""));
+  out.assign(data.expected.size(), std::nanf(""));
   xfc_buffer output{out.data(), out.size() * sizeof(float)};
   xfc_context *context = nullptr;
   ASSERT_EQ(statusText(xfc_context_create(model, nullptr, &context)), "");
@@ -512,21 +543,6 @@ void checkGpuGolden(const GoldenCaseShape &param, bool tunedKernels,
   EXPECT_EQ(fake.liveAllocations(), 0);
   EXPECT_EQ(fake.liveStreams(), 0);
   EXPECT_EQ(fake.retainedContexts(), 0);
-
-  GoldenComparison golden = compareValidRows(data, out.data(), out.size());
-  ASSERT_TRUE(golden.sizeMatches);
-  EXPECT_GT(golden.comparedRows, 0);
-  EXPECT_LE(golden.maxAbsError, tolerance)
-      << "vs PyTorch, worst flat index " << golden.worstIndex;
-  std::printf("[  error   ] %s (%s kernels, %s): max |xfc GPU artifact - "
-              "PyTorch| = %.3g over %lld rows; %llu launches (%llu emulated), "
-              "%llu threads\n",
-              param.testName().c_str(), tunedKernels ? "tuned" : "generic",
-              allowTf32 ? "f32, TF32 allowed" : dtypeName(dtype),
-              golden.maxAbsError, (long long)golden.comparedRows,
-              (unsigned long long)device.launches,
-              (unsigned long long)device.emulatedLaunches,
-              (unsigned long long)device.threads);
 }
 
 class GpuGoldenTest : public ::testing::TestWithParam<GoldenCaseShape> {};
@@ -608,6 +624,83 @@ TEST(GpuArtifact, Refusals) {
   EXPECT_EQ(fake.liveAllocations(), 1);
   xfc_model_destroy(model);
   EXPECT_EQ(fake.liveAllocations(), 0);
+}
+
+/// A sparsity pattern whose 64 x 64 tiles are each wholly allowed or not
+/// runs on the flash attention kernel's block-sparse form, its layout
+/// compiled into the module: the GPU artifact (f16) against the CPU
+/// artifact of the same spec and pattern (f32; the CPU's pattern attention
+/// is checked against PyTorch by the attention-pattern goldens), within
+/// the f16 tolerance.
+TEST(GpuArtifact, TileAlignedPatternMatchesTheCpu) {
+  const FakeDriver &fake = FakeDriver::get();
+  ASSERT_TRUE(fake.complete()) << "cannot load " << XFC_FAKE_CUDA_PATH;
+  const GoldenCaseShape *param = nullptr;
+  static const std::vector<GoldenCaseShape> cases = listGoldenCaseShapes();
+  for (const GoldenCaseShape &c : cases)
+    if (c.testName() == "bert_like_s77")
+      param = &c;
+  ASSERT_NE(param, nullptr);
+  ModelSpec spec;
+  SpecError specError;
+  ASSERT_TRUE(parseModelSpecFile(param->goldenCase.specPath, spec, specError))
+      << specError.message();
+  GoldenData data;
+  std::string error;
+  ASSERT_TRUE(loadGoldenData(spec, param->shape, data, error)) << error;
+  // 77 tokens are two tiles: query tile 0 sees key tile 0 only.
+  const char *pattern = "block_sparse(b = 64, layout = [[1, 0], [1, 1]])";
+  ScratchDir dir("gpu_tile_aligned_pattern");
+  CompileRequest request;
+  request.specPath = param->goldenCase.specPath;
+  request.shapes = data.shapes;
+  request.attentionPattern = pattern;
+  request.outputDir = dir.path() + "/cpu";
+  request.force = true;
+  CompileReport report;
+  ASSERT_TRUE(compileModel(request, report, error)) << error;
+  request.outputDir = dir.path() + "/artifact";
+  request.dumpIRDir = dir.path() + "/ir";
+  request.gpuArch = "sm_80";
+  request.gpuDtype = GpuGemmInput::F16;
+  CompileReport gpuReport;
+  ASSERT_TRUE(compileModel(request, gpuReport, error)) << error;
+  std::ifstream ptx(dir.path() + "/ir/kernels.ptx");
+  std::string code((std::istreambuf_iterator<char>(ptx)),
+                   std::istreambuf_iterator<char>());
+  EXPECT_NE(code.find("_tile_offsets"), std::string::npos)
+      << "the pattern's layout is not in the device code";
+
+  std::vector<xfc_buffer> inputs;
+  for (std::vector<int32_t> &values : data.inputValues)
+    inputs.push_back({values.data(), values.size() * sizeof(int32_t)});
+  std::vector<float> cpu(data.expected.size(), std::nanf(""));
+  xfc_buffer output{cpu.data(), cpu.size() * sizeof(float)};
+  xfc_model *model = nullptr;
+  std::string cpuArtifact = dir.path() + "/cpu";
+  ASSERT_EQ(statusText(xfc_model_open(cpuArtifact.c_str(), nullptr, &model)),
+            "");
+  EXPECT_EQ(statusText(
+                xfc_model_run(model, inputs.data(), inputs.size(), &output, 1)),
+            "");
+  xfc_model_destroy(model);
+
+  CpuDevice device;
+  std::vector<float> gpu;
+  runGpuArtifact(dir.path(), data, gpu, device);
+  if (::testing::Test::HasFatalFailure())
+    return;
+  EXPECT_EQ(device.failure, "");
+  // The CPU artifact's output in the golden's place: the comparison is on
+  // the rows the goldens define.
+  data.expected.assign(cpu.begin(), cpu.end());
+  GoldenComparison comparison = compareValidRows(data, gpu.data(), gpu.size());
+  ASSERT_TRUE(comparison.sizeMatches);
+  EXPECT_LE(comparison.maxAbsError, kF16Tolerance)
+      << "vs the CPU artifact, worst flat index " << comparison.worstIndex;
+  std::printf("[  error   ] %s with %s (f16): max |xfc GPU artifact - xfc CPU "
+              "artifact| = %.3g\n",
+              param->testName().c_str(), pattern, comparison.maxAbsError);
 }
 
 /// Every golden model and shape but the longest (s128 repeats s77's

@@ -185,12 +185,19 @@ protected:
   /// in f64 under the same mask (a row with no allowed key is 0); returns
   /// the largest absolute error (the outputs are weighted means of V, whose
   /// values lie in [-1, 1]).
-  double checkAttention(GpuAttentionSpec spec,
-                        const AttentionMasks &masks = {}) {
+  double checkAttention(GpuAttentionSpec spec, const AttentionMasks &masks = {},
+                        bool compiledLayout = false) {
     SCOPED_TRACE(spec.name);
     spec.keyPadding = !masks.lengths.empty();
     spec.blockSparse = !masks.tileOffsets.empty();
     spec.blockSparseEntries = int64_t(masks.tileIndices.size());
+    // The layout compiled into the kernel rather than passed.
+    if (compiledLayout) {
+      spec.tileOffsets.assign(masks.tileOffsets.begin(),
+                              masks.tileOffsets.end());
+      spec.tileIndices.assign(masks.tileIndices.begin(),
+                              masks.tileIndices.end());
+    }
     int64_t batch = spec.batch, heads = spec.heads, len = spec.seqLen,
             d = spec.headDim;
     std::mt19937 random(5);
@@ -235,7 +242,7 @@ protected:
     }
     if (spec.keyPadding)
       args.push_back(&lengths);
-    if (spec.blockSparse) {
+    if (spec.blockSparse && !compiledLayout) {
       args.push_back(&offsets);
       args.push_back(&indices);
     }
@@ -531,6 +538,16 @@ TEST_F(GpuKernelsEmulation, AttentionBlockSparse) {
   EXPECT_LT(checkAttention(attention("f16_sparse_causal_padding", 2, 1, 150, 64,
                                      GpuGemmInput::F16, true),
                            masks),
+            kF16Tolerance);
+  // The same layout compiled into the kernel (constant arrays of the
+  // module), with Q, K and V in the model's layout.
+  GpuAttentionSpec compiled =
+      attention("f16_sparse_compiled", 2, 2, 150, 64, GpuGemmInput::F16, true);
+  compiled.modelLayout = true;
+  compiled.rowWidth = 3 * 2 * 64;
+  for (int i = 0; i < 3; ++i)
+    compiled.columnOffsets[i] = i * 2 * 64;
+  EXPECT_LT(checkAttention(compiled, masks, /*compiledLayout=*/true),
             kF16Tolerance);
 }
 

@@ -349,6 +349,52 @@ TEST_F(GpuKernels, AttentionAssembles) {
   }
 }
 
+// A block-sparse layout compiled into the module (constant arrays the
+// kernel reads, not arguments), with Q, K and V in the model's layout.
+TEST_F(GpuKernels, AttentionWithCompiledLayoutAssembles) {
+  ptxas = xfc::test::ptxasOrSkipReason();
+  GpuAttentionSpec spec;
+  spec.name = "sparse_compiled";
+  spec.batch = 2;
+  spec.heads = 12;
+  spec.seqLen = 256;
+  spec.headDim = 64;
+  spec.causal = true;
+  spec.blockSparse = true;
+  spec.tileOffsets = {0, 1, 3, 5, 7};
+  spec.tileIndices = {0, 0, 1, 1, 2, 2, 3};
+  spec.blockSparseEntries = 7;
+  spec.modelLayout = true;
+  spec.rowWidth = 3 * 768;
+  spec.columnOffsets[1] = 768;
+  spec.columnOffsets[2] = 1536;
+  GpuKernelSet set;
+  set.attentions.push_back(spec);
+  for (const char *chip : {"sm_80", "sm_90"}) {
+    SCOPED_TRACE(chip);
+    std::vector<GpuKernelLaunch> launches;
+    std::string ptx = compile(set, chip, launches);
+    ASSERT_FALSE(ptx.empty());
+    ASSERT_EQ(launches.size(), 1u);
+    // Q, K, V and O: no layout arguments.
+    EXPECT_EQ(launches[0].arguments.size(), 4u);
+    EXPECT_NE(ptx.find("sparse_compiled_tile_offsets"), std::string::npos);
+    EXPECT_NE(ptx.find("sparse_compiled_tile_indices"), std::string::npos);
+  }
+  // A layout of the wrong length is refused.
+  set.attentions[0].tileOffsets.pop_back();
+  std::string error;
+  mlir::MLIRContext context(registry);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::ModuleOp::create(mlir::UnknownLoc::get(&context));
+  std::vector<GpuKernelLaunch> launches;
+  EXPECT_FALSE(xfc::buildGpuKernels(*module, set, launches, error));
+  EXPECT_NE(error.find("a compiled-in block-sparse layout needs 5 ascending "
+                       "tile offsets"),
+            std::string::npos)
+      << error;
+}
+
 TEST_F(GpuKernels, LaunchContract) {
   GpuKernelSet set;
   set.gemms.push_back({"proj", 128, 3072, 768, GpuGemmInput::BF16,

@@ -47,6 +47,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -421,6 +422,24 @@ private:
         return Val(source.begin() + offset, source.begin() + offset + count);
       });
     }
+    if (auto get = llvm::dyn_cast<mlir::memref::GetGlobalOp>(op)) {
+      // A constant array of the module, read once.
+      auto global = module.lookupSymbol<mlir::memref::GlobalOp>(get.getName());
+      auto values = global ? llvm::dyn_cast_or_null<mlir::DenseIntElementsAttr>(
+                                 global.getInitialValueAttr())
+                           : nullptr;
+      if (!values || !global.getConstant())
+        return fail("memref.get_global of no constant integer array");
+      Buffer &buffer = constants[get.getName().str()];
+      if (buffer.data.empty()) {
+        buffer.shape.assign(get.getType().getShape().begin(),
+                            get.getType().getShape().end());
+        for (const llvm::APInt &v : values.getValues<llvm::APInt>())
+          buffer.data.push_back(double(v.getSExtValue()));
+      }
+      buffers[get.getResult()] = &buffer;
+      return;
+    }
     if (auto load = llvm::dyn_cast<mlir::vector::LoadOp>(op)) {
       int64_t count = load.getVectorType().getNumElements();
       return forEach(mask, load->getResult(0), [&](int t) {
@@ -682,6 +701,8 @@ private:
   }
 
   mlir::gpu::GPUModuleOp module;
+  /// The module's constant arrays (memref.get_global), by symbol.
+  std::map<std::string, Buffer> constants;
   llvm::DenseMap<mlir::Value, std::vector<Val>> values;
   llvm::DenseMap<mlir::Value, Buffer *> buffers;
   int threads = 0;

@@ -71,7 +71,8 @@ bool mapLoopsToGpu(mlir::ModuleOp module, std::string &error);
 /// its own, called where it was; with `dtype` f16 or bf16, a weight that
 /// only such GEMMs read becomes an argument of that type (the artifact
 /// stores it so) and those GEMMs run on tensor cores, and self-attention
-/// without a sparsity pattern runs on the flash attention kernel. After
+/// (with a sparsity pattern of whole 64 x 64 tiles at most) runs on the
+/// flash attention kernel. After
 /// bufferizeModelForGpu, launchTunedKernels turns each call into a launch
 /// of the tuned kernel and drops the functions. With `allowTf32`, the f32
 /// GEMMs whose K is a multiple of 32 run on tensor cores in TF32.

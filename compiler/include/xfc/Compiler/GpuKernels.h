@@ -119,6 +119,10 @@ struct GpuAttentionSpec {
   /// out). The layout is the same for every batch item and head.
   bool blockSparse = false;
   int64_t blockSparseEntries = 0;
+  /// A block-sparse layout known at compile time: the CSR arrays above,
+  /// compiled into the kernel's module as constants instead of the two
+  /// arguments (blockSparse set, blockSparseEntries = tileIndices.size()).
+  std::vector<int32_t> tileOffsets, tileIndices;
   /// Q, K and V in f32 in the model's layout, instead of the input type in
   /// [B, H, L, d]: each is an f32 [batch, seqLen, rowWidth] buffer in which
   /// head h's columns start at columnOffsets[i] + h * headDim (i: Q, K,
