@@ -263,6 +263,53 @@ void emitTileOrigin(KernelText &k) {
 
 void emitMmaEpilogue(KernelText &k, const GpuGemmSpec &spec);
 
+/// The tensor-core GEMMs' warp tiling: %warp and %lane, and the origin
+/// (%wrow, %wcol) of warp w's 32x32 at (32 (w / 2), 32 (w % 2)) of the
+/// block's 64x64.
+void emitWarpTile(KernelText &k) {
+  k.line(0, "%warp = arith.divui %tid, " + k.c(32) + " : index");
+  k.line(0, "%lane = arith.remui %tid, " + k.c(32) + " : index");
+  k.line(0, "%wm = arith.divui %warp, " + k.c(2) + " : index");
+  k.line(0, "%wn = arith.remui %warp, " + k.c(2) + " : index");
+  k.line(0, "%wrow = arith.muli %wm, " + k.c(32) + " : index");
+  k.line(0, "%wcol = arith.muli %wn, " + k.c(32) + " : index");
+}
+
+/// The f32 accumulator of one m16n8 mma.sync tile.
+constexpr const char *kMmaAccumulator = "!llvm.struct<(f32, f32, f32, f32)>";
+
+/// Opens the tensor-core GEMMs' K loop (steps of kTileKMma) over the
+/// warp's 2x4 accumulators %acc<mi><ni>, all starting at %zero; its
+/// results are %accs#0 .. #7.
+void emitAccumulatorLoop(KernelText &k, const GpuGemmSpec &spec) {
+  std::string iterArgs, types;
+  for (int mi = 0; mi < 2; ++mi)
+    for (int ni = 0; ni < 4; ++ni) {
+      iterArgs += std::string(iterArgs.empty() ? "" : ", ") + "%acc" + str(mi) +
+                  str(ni) + " = %zero";
+      types += std::string(types.empty() ? "" : ", ") + kMmaAccumulator;
+    }
+  k.line(0, "%accs:8 = scf.for %k0 = " + k.c(0) + " to " + k.c(spec.k) +
+                " step " + k.c(kTileKMma) + " iter_args(" + iterArgs +
+                ") -> (" + types + ") {");
+}
+
+/// Closes that loop: a barrier (the next K step overwrites the tiles
+/// every warp reads), then the accumulators `current` yielded.
+void emitAccumulatorYield(KernelText &k, const std::string (&current)[2][4]) {
+  k.line(1, "// The next K step overwrites the tiles every warp reads.");
+  k.line(1, "gpu.barrier");
+  std::string yields, yieldTypes;
+  for (int mi = 0; mi < 2; ++mi)
+    for (int ni = 0; ni < 4; ++ni) {
+      yields += (yields.empty() ? "" : ", ") + current[mi][ni];
+      yieldTypes +=
+          std::string(yieldTypes.empty() ? "" : ", ") + kMmaAccumulator;
+    }
+  k.line(1, "scf.yield " + yields + " : " + yieldTypes);
+  k.line(0, "}");
+}
+
 /// Block (bx, by) computes C[64 by .. +64, 64 bx .. +64]. Its 4 warps split
 /// that 2x2; warp w owns the 32x32 at (32 (w / 2), 32 (w % 2)) as 2x4
 /// m16n8 accumulators, each the 4 f32 registers of mma.sync's C fragment.
@@ -297,12 +344,7 @@ std::string gemmMmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
   std::string acc = "!llvm.struct<(f32, f32, f32, f32)>";
   KernelText k;
   emitTileOrigin(k);
-  k.line(0, "%warp = arith.divui %tid, " + k.c(32) + " : index");
-  k.line(0, "%lane = arith.remui %tid, " + k.c(32) + " : index");
-  k.line(0, "%wm = arith.divui %warp, " + k.c(2) + " : index");
-  k.line(0, "%wn = arith.remui %warp, " + k.c(2) + " : index");
-  k.line(0, "%wrow = arith.muli %wm, " + k.c(32) + " : index");
-  k.line(0, "%wcol = arith.muli %wn, " + k.c(32) + " : index");
+  emitWarpTile(k);
   k.line(0, "// Staging: copy q = tid + 128 i moves 8 elements: A row q / 4,");
   k.line(0, "// column 8 (q % 4); B row q / 8, column 8 (q % 8).");
   for (int i = 0; i < 2; ++i) {
@@ -333,17 +375,7 @@ std::string gemmMmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
     k.line(0, "%bcol" + str(ni) + " = arith.addi %wcol, " + k.c(8 * ni) +
                   " : index");
   k.line(0, "%zero = llvm.mlir.zero : " + acc);
-  // The accumulators, named acc<mi><ni>.
-  std::string iterArgs, types;
-  for (int mi = 0; mi < 2; ++mi)
-    for (int ni = 0; ni < 4; ++ni) {
-      iterArgs += std::string(iterArgs.empty() ? "" : ", ") + "%acc" + str(mi) +
-                  str(ni) + " = %zero";
-      types += std::string(types.empty() ? "" : ", ") + acc;
-    }
-  k.line(0, "%accs:8 = scf.for %k0 = " + k.c(0) + " to " + k.c(spec.k) +
-                " step " + k.c(kTileKMma) + " iter_args(" + iterArgs +
-                ") -> (" + types + ") {");
+  emitAccumulatorLoop(k, spec);
   for (int i = 0; i < 2; ++i) {
     std::string s = str(i);
     k.line(1, "%gak" + s + " = arith.addi %k0, %ac" + s + " : index");
@@ -430,16 +462,7 @@ std::string gemmMmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
         current[mi][ni] = d;
       }
   }
-  k.line(1, "// The next K step overwrites the tiles every warp reads.");
-  k.line(1, "gpu.barrier");
-  std::string yields, yieldTypes;
-  for (int mi = 0; mi < 2; ++mi)
-    for (int ni = 0; ni < 4; ++ni) {
-      yields += (yields.empty() ? "" : ", ") + current[mi][ni];
-      yieldTypes += std::string(yieldTypes.empty() ? "" : ", ") + acc;
-    }
-  k.line(1, "scf.yield " + yields + " : " + yieldTypes);
-  k.line(0, "}");
+  emitAccumulatorYield(k, current);
 
   emitMmaEpilogue(k, spec);
   k.line(0, "gpu.return");
@@ -523,12 +546,7 @@ std::string gemmTf32Text(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
   std::string acc = "!llvm.struct<(f32, f32, f32, f32)>";
   KernelText k;
   emitTileOrigin(k);
-  k.line(0, "%warp = arith.divui %tid, " + k.c(32) + " : index");
-  k.line(0, "%lane = arith.remui %tid, " + k.c(32) + " : index");
-  k.line(0, "%wm = arith.divui %warp, " + k.c(2) + " : index");
-  k.line(0, "%wn = arith.remui %warp, " + k.c(2) + " : index");
-  k.line(0, "%wrow = arith.muli %wm, " + k.c(32) + " : index");
-  k.line(0, "%wcol = arith.muli %wn, " + k.c(32) + " : index");
+  emitWarpTile(k);
   k.line(0, "// Staging: copy q = tid + 128 i moves 4 elements: A row q / 8,");
   k.line(0, "// column 4 (q % 8); B row q / 16, column 4 (q % 16).");
   constexpr int kCopies = 4;
@@ -565,16 +583,7 @@ std::string gemmTf32Text(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
     k.line(0, c + " = arith.addi " + c + "_0, %g : index");
   }
   k.line(0, "%zero = llvm.mlir.zero : " + acc);
-  std::string iterArgs, types;
-  for (int mi = 0; mi < 2; ++mi)
-    for (int ni = 0; ni < 4; ++ni) {
-      iterArgs += std::string(iterArgs.empty() ? "" : ", ") + "%acc" + str(mi) +
-                  str(ni) + " = %zero";
-      types += std::string(types.empty() ? "" : ", ") + acc;
-    }
-  k.line(0, "%accs:8 = scf.for %k0 = " + k.c(0) + " to " + k.c(spec.k) +
-                " step " + k.c(kTileKMma) + " iter_args(" + iterArgs +
-                ") -> (" + types + ") {");
+  emitAccumulatorLoop(k, spec);
   // Rounds the 4 f32 of `value` to TF32 and stores them at `at` of `tile`.
   auto storeTf32 = [&](const std::string &name, const std::string &value,
                        const std::string &tile, const std::string &tileType,
@@ -656,16 +665,7 @@ std::string gemmTf32Text(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
         current[mi][ni] = d;
       }
   }
-  k.line(1, "// The next K step overwrites the tiles every warp reads.");
-  k.line(1, "gpu.barrier");
-  std::string yields, yieldTypes;
-  for (int mi = 0; mi < 2; ++mi)
-    for (int ni = 0; ni < 4; ++ni) {
-      yields += (yields.empty() ? "" : ", ") + current[mi][ni];
-      yieldTypes += std::string(yieldTypes.empty() ? "" : ", ") + acc;
-    }
-  k.line(1, "scf.yield " + yields + " : " + yieldTypes);
-  k.line(0, "}");
+  emitAccumulatorYield(k, current);
   emitMmaEpilogue(k, spec);
   k.line(0, "gpu.return");
   return header + k.finish() + "    }\n";

@@ -43,6 +43,7 @@
 
 #include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 
 #include <cmath>
 #include <cstring>
@@ -645,18 +646,31 @@ private:
           c[g + 8][q + e] = scalar(cs[2 + e], w + lane);
         }
       }
-      for (int lane = 0; lane < 32; ++lane) {
-        int g = lane / 4, q = 2 * (lane % 4);
-        Val d;
-        for (int row : {g, g + 8})
-          for (int col : {q, q + 1}) {
-            float sum = float(c[row][col]);
-            for (int k = 0; k < 16; ++k)
-              sum += float(a[row][k] * b[k][col]);
-            d.push_back(sum);
-          }
-        def(op.getResult())[w + lane] = d;
-      }
+      writeMmaResult(
+          op, w, 16, c, [&](int row, int k) { return a[row][k]; },
+          [&](int k, int col) { return b[k][col]; });
+    }
+  }
+
+  /// D = C + A B for warp `w`'s m16n8 tile over `depth` (16 or 8) values
+  /// of k, each lane's 4 results laid out as C: (g, 2c), (g, 2c + 1),
+  /// (g + 8, 2c), (g + 8, 2c + 1). Products are exact in f64 and summed
+  /// in f32, as the tensor cores accumulate.
+  void writeMmaResult(mlir::NVVM::MmaOp op, int w, int depth,
+                      const double (&c)[16][8],
+                      llvm::function_ref<double(int, int)> a,
+                      llvm::function_ref<double(int, int)> b) {
+    for (int lane = 0; lane < 32; ++lane) {
+      int g = lane / 4, q = 2 * (lane % 4);
+      Val d;
+      for (int row : {g, g + 8})
+        for (int col : {q, q + 1}) {
+          float sum = float(c[row][col]);
+          for (int k = 0; k < depth; ++k)
+            sum += float(a(row, k) * b(k, col));
+          d.push_back(sum);
+        }
+      def(op.getResult())[w + lane] = d;
     }
   }
 
@@ -685,18 +699,9 @@ private:
           c[g + 8][2 * q + e] = scalar(cs[2 + e], t);
         }
       }
-      for (int lane = 0; lane < 32; ++lane) {
-        int g = lane / 4, q = 2 * (lane % 4);
-        Val d;
-        for (int row : {g, g + 8})
-          for (int col : {q, q + 1}) {
-            float sum = float(c[row][col]);
-            for (int k = 0; k < 8; ++k)
-              sum += float(a[row][k] * b[k][col]);
-            d.push_back(sum);
-          }
-        def(op.getResult())[w + lane] = d;
-      }
+      writeMmaResult(
+          op, w, 8, c, [&](int row, int k) { return a[row][k]; },
+          [&](int k, int col) { return b[k][col]; });
     }
   }
 
