@@ -614,6 +614,7 @@ std::vector<BenchCase> benchCases(const Selection &selection) {
         spec.n = shape.n;
         spec.k = shape.k;
         spec.input = inputType(dtype);
+        spec.tile = preferredGemmTile(spec.m, spec.n);
         c.kernels.gemms.push_back(spec);
         c.flops = 2.0 * double(shape.m) * double(shape.n) * double(shape.k);
         cases.push_back(c);
@@ -940,6 +941,10 @@ bool runCase(Device &gpu, const BenchCase &benchCase, const GpuImage &image,
     json.integer("M", spec.m).integer("N", spec.n).integer("K", spec.k);
   }
   json.num("flops", benchCase.flops);
+  if (benchCase.kind == BenchCase::Gemm)
+    json.str("tile", benchCase.kernels.gemms[0].tile == GpuGemmTile::Large
+                         ? "128x128"
+                         : "64x64");
   if (options.check)
     json.num("max_abs_err", check.maxAbsError)
         .num("tolerance", check.tolerance)

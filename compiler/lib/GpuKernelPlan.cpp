@@ -402,6 +402,8 @@ bool launchTunedKernels(mlir::ModuleOp module, std::string &error) {
       // stages A (TF32 reads f32 A and B alike).
       gemm.aInF32 =
           gemm.input == GpuGemmInput::F16 || gemm.input == GpuGemmInput::BF16;
+      if (gemm.aInF32)
+        gemm.tile = preferredGemmTile(gemm.m, gemm.n);
       llvm::StringRef activation =
           tuned.getAs<mlir::StringAttr>("activation").getValue();
       gemm.activation = activation == "relu"        ? GpuActivation::Relu

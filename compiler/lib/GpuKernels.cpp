@@ -144,9 +144,34 @@ std::string geluErfFunctionText() {
 )mlir";
 }
 
+/// The tensor-core GEMMs' block and warp tiling (GpuGemmTile).
+struct MmaTiling {
+  int64_t tileM, tileN;   ///< C per block.
+  int64_t warpsM, warpsN; ///< The block's warps, as a grid over its tile.
+  /// Stages of the K loop in shared memory: while the warps multiply one,
+  /// cp.async fills the next. The f16/bf16 kernel only; 48 KiB of static
+  /// shared memory bound it (a Large stage takes 18.5 KiB).
+  int64_t stages;
+  int64_t warpM() const { return tileM / warpsM; }
+  int64_t warpN() const { return tileN / warpsN; }
+  int64_t fragsM() const { return warpM() / 16; } ///< m16 tiles a warp.
+  int64_t fragsN() const { return warpN() / 8; }  ///< n8 tiles a warp.
+  int64_t threads() const { return 32 * warpsM * warpsN; }
+};
+constexpr MmaTiling kSmallTiling{kTileM, kTileN, 2, 2, 3};
+constexpr MmaTiling kLargeTiling{128, 128, 2, 4, 2};
+static_assert(kLargeTiling.tileM == 128 && kLargeTiling.tileN == 128,
+              "preferredGemmTile (GpuKernels.h) assumes the Large tile");
+
+const MmaTiling &tilingOf(const GpuGemmSpec &spec) {
+  return spec.tile == GpuGemmTile::Large ? kLargeTiling : kSmallTiling;
+}
+
 /// Whether the GEMM's M is ragged: its last block row is partly outside C,
 /// so the rows past M are read as zeros and not stored.
-bool raggedM(const GpuGemmSpec &spec) { return spec.m % kTileM != 0; }
+bool raggedM(const GpuGemmSpec &spec) {
+  return spec.m % tilingOf(spec).tileM != 0;
+}
 
 /// `result = load`, a row `row` of A; when M is ragged, zeros for a row
 /// past M instead.
@@ -248,61 +273,72 @@ std::string gemmHeader(const GpuGemmSpec &spec, const std::string &inType,
 }
 
 /// The GEMMs' common prologue: %tid, and the first row (%row0) and column
-/// (%col0) of the block's kTileM x kTileN tile of C (the grid's y and x).
-void emitTileOrigin(KernelText &k) {
+/// (%col0) of the block's tile of C (the grid's y and x).
+void emitTileOrigin(KernelText &k, const MmaTiling &tiling) {
   k.line(0, "%tid = gpu.thread_id x");
   k.line(0, "%bx = gpu.block_id x");
   k.line(0, "%by = gpu.block_id y");
-  k.line(0, "%row0 = arith.muli %by, " + k.c(kTileM) + " : index");
-  k.line(0, "%col0 = arith.muli %bx, " + k.c(kTileN) + " : index");
+  k.line(0, "%row0 = arith.muli %by, " + k.c(tiling.tileM) + " : index");
+  k.line(0, "%col0 = arith.muli %bx, " + k.c(tiling.tileN) + " : index");
 }
 
 //===----------------------------------------------------------------------===//
 // GEMM on tensor cores: f16 or bf16 in, f32 accumulate
 //===----------------------------------------------------------------------===//
 
-void emitMmaEpilogue(KernelText &k, const GpuGemmSpec &spec);
+void emitMmaEpilogue(KernelText &k, const GpuGemmSpec &spec,
+                     const MmaTiling &tiling);
 
 /// The tensor-core GEMMs' warp tiling: %warp and %lane, and the origin
-/// (%wrow, %wcol) of warp w's 32x32 at (32 (w / 2), 32 (w % 2)) of the
-/// block's 64x64.
-void emitWarpTile(KernelText &k) {
+/// (%wrow, %wcol) of warp w's warpM x warpN tile, at (warpM (w / warpsN),
+/// warpN (w % warpsN)) of the block's.
+void emitWarpTile(KernelText &k, const MmaTiling &tiling) {
   k.line(0, "%warp = arith.divui %tid, " + k.c(32) + " : index");
   k.line(0, "%lane = arith.remui %tid, " + k.c(32) + " : index");
-  k.line(0, "%wm = arith.divui %warp, " + k.c(2) + " : index");
-  k.line(0, "%wn = arith.remui %warp, " + k.c(2) + " : index");
-  k.line(0, "%wrow = arith.muli %wm, " + k.c(32) + " : index");
-  k.line(0, "%wcol = arith.muli %wn, " + k.c(32) + " : index");
+  k.line(0, "%wm = arith.divui %warp, " + k.c(tiling.warpsN) + " : index");
+  k.line(0, "%wn = arith.remui %warp, " + k.c(tiling.warpsN) + " : index");
+  k.line(0, "%wrow = arith.muli %wm, " + k.c(tiling.warpM()) + " : index");
+  k.line(0, "%wcol = arith.muli %wn, " + k.c(tiling.warpN()) + " : index");
 }
 
 /// The f32 accumulator of one m16n8 mma.sync tile.
 constexpr const char *kMmaAccumulator = "!llvm.struct<(f32, f32, f32, f32)>";
 
-/// Opens the tensor-core GEMMs' K loop (steps of kTileKMma) over the
-/// warp's 2x4 accumulators %acc<mi><ni>, all starting at %zero; its
-/// results are %accs#0 .. #7.
-void emitAccumulatorLoop(KernelText &k, const GpuGemmSpec &spec) {
+/// A warp's accumulators, by m16 and n8 tile: SSA names.
+using AccumulatorNames = std::vector<std::vector<std::string>>;
+
+/// Opens the tensor-core GEMMs' K loop `header` (an scf.for up to its
+/// iter_args) over the warp's fragsM x fragsN accumulators %acc<mi>_<ni>,
+/// all starting at %zero; its results are %accs#0 .. (row-major). Returns
+/// the accumulators' names inside the loop.
+AccumulatorNames emitAccumulatorLoop(KernelText &k, const MmaTiling &tiling,
+                                     const std::string &header) {
+  AccumulatorNames names(tiling.fragsM());
   std::string iterArgs, types;
-  for (int mi = 0; mi < 2; ++mi)
-    for (int ni = 0; ni < 4; ++ni) {
-      iterArgs += std::string(iterArgs.empty() ? "" : ", ") + "%acc" + str(mi) +
-                  str(ni) + " = %zero";
+  for (int64_t mi = 0; mi < tiling.fragsM(); ++mi)
+    for (int64_t ni = 0; ni < tiling.fragsN(); ++ni) {
+      names[mi].push_back("%acc" + str(mi) + "_" + str(ni));
+      iterArgs +=
+          (iterArgs.empty() ? "" : ", ") + names[mi].back() + " = %zero";
       types += std::string(types.empty() ? "" : ", ") + kMmaAccumulator;
     }
-  k.line(0, "%accs:8 = scf.for %k0 = " + k.c(0) + " to " + k.c(spec.k) +
-                " step " + k.c(kTileKMma) + " iter_args(" + iterArgs +
-                ") -> (" + types + ") {");
+  k.line(0, "%accs:" + str(tiling.fragsM() * tiling.fragsN()) + " = " + header +
+                " iter_args(" + iterArgs + ") -> (" + types + ") {");
+  return names;
 }
 
-/// Closes that loop: a barrier (the next K step overwrites the tiles
-/// every warp reads), then the accumulators `current` yielded.
-void emitAccumulatorYield(KernelText &k, const std::string (&current)[2][4]) {
-  k.line(1, "// The next K step overwrites the tiles every warp reads.");
-  k.line(1, "gpu.barrier");
+/// Closes that loop, yielding the accumulators `current`; first a barrier
+/// when `barrier` (the next K step overwrites the tiles every warp reads).
+void emitAccumulatorYield(KernelText &k, const AccumulatorNames &current,
+                          bool barrier) {
+  if (barrier) {
+    k.line(1, "// The next K step overwrites the tiles every warp reads.");
+    k.line(1, "gpu.barrier");
+  }
   std::string yields, yieldTypes;
-  for (int mi = 0; mi < 2; ++mi)
-    for (int ni = 0; ni < 4; ++ni) {
-      yields += (yields.empty() ? "" : ", ") + current[mi][ni];
+  for (const std::vector<std::string> &row : current)
+    for (const std::string &value : row) {
+      yields += (yields.empty() ? "" : ", ") + value;
       yieldTypes +=
           std::string(yieldTypes.empty() ? "" : ", ") + kMmaAccumulator;
     }
@@ -310,21 +346,34 @@ void emitAccumulatorYield(KernelText &k, const std::string (&current)[2][4]) {
   k.line(0, "}");
 }
 
-/// Block (bx, by) computes C[64 by .. +64, 64 bx .. +64]. Its 4 warps split
-/// that 2x2; warp w owns the 32x32 at (32 (w / 2), 32 (w % 2)) as 2x4
-/// m16n8 accumulators, each the 4 f32 registers of mma.sync's C fragment.
-/// Per K step of 32, the block copies A[64x32] and B[32x64] to shared
-/// memory (16 bytes a thread and copy, 2 copies each), then each warp
-/// runs two k16 steps: ldmatrix.x4 per m16 A fragment, ldmatrix.x2.trans
-/// per n8 B fragment (B is row-major, K x N, and mma.sync wants its
-/// columns), and 8 mma.sync.
+/// Block (bx, by) computes the tileM x tileN of C at (tileM by, tileN bx);
+/// warp w owns its warpM x warpN as fragsM x fragsN m16n8 accumulators,
+/// each the 4 f32 registers of mma.sync's C fragment.
+///
+/// The K loop runs over tiles of 32 in a ring of `stages` shared-memory
+/// stages. At step kt every thread waits for its copies of tile kt
+/// (cp.async.wait_group stages - 2), a barrier makes them everyone's and
+/// also tells that stage kt - 1 is read by all, so the copies of tile
+/// kt + stages - 1 go into it (cp.async, 16 bytes a copy) before the
+/// warps multiply tile kt: each k16 step takes ldmatrix.x4 per m16 A
+/// fragment and ldmatrix.x4.trans per two n8 B fragments (B is row-major,
+/// K x N, and mma.sync wants its columns). One barrier a K step.
+///
+/// An f32 A (aInF32) cannot be copied by cp.async, which does not convert:
+/// its rows of tile kt + stages - 1 are loaded into registers before the
+/// multiplies and rounded into their stage after them, so the loads'
+/// latency hides behind the tensor cores too.
 std::string gemmMmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
+  const MmaTiling &tiling = tilingOf(spec);
   bool bf16 = spec.input == GpuGemmInput::BF16;
   std::string t = bf16 ? "bf16" : "f16";
-  std::string aTile = "memref<" + str(kTileM) + "x" + str(kTileKMma + kPad) +
-                      "x" + t + ", #gpu.address_space<workgroup>>";
-  std::string bTile = "memref<" + str(kTileKMma) + "x" + str(kTileN + kPad) +
-                      "x" + t + ", #gpu.address_space<workgroup>>";
+  int64_t stages = tiling.stages, kTiles = spec.k / kTileKMma;
+  std::string aTile = "memref<" + str(stages) + "x" + str(tiling.tileM) + "x" +
+                      str(kTileKMma + kPad) + "x" + t +
+                      ", #gpu.address_space<workgroup>>";
+  std::string bTile = "memref<" + str(stages) + "x" + str(kTileKMma) + "x" +
+                      str(tiling.tileN + kPad) + "x" + t +
+                      ", #gpu.address_space<workgroup>>";
   // A's element type in memory: the input type, or f32 rounded to it
   // while staging.
   std::string aElement = spec.aInF32 ? "f32" : t;
@@ -333,126 +382,231 @@ std::string gemmMmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
   std::string bType =
       "memref<" + str(spec.k) + "x" + str(spec.n) + "x" + t + ">";
   std::string header = gemmHeader(spec, t, aTile, bTile, launch);
-  launch.grid[0] = spec.n / kTileN;
-  launch.grid[1] = (spec.m + kTileM - 1) / kTileM;
-  launch.block[0] = kThreads;
+  launch.grid[0] = spec.n / tiling.tileN;
+  launch.grid[1] = (spec.m + tiling.tileM - 1) / tiling.tileM;
+  launch.block[0] = tiling.threads();
   launch.staticSharedBytes =
-      (kTileM * (kTileKMma + kPad) + kTileKMma * (kTileN + kPad)) * 2;
+      stages *
+      (tiling.tileM * (kTileKMma + kPad) + kTileKMma * (tiling.tileN + kPad)) *
+      2;
 
   // The mma.sync operands: 2 f16 as vector<2xf16>, 2 bf16 as an i32.
   std::string operandType = bf16 ? "i32" : "vector<2xf16>";
-  std::string acc = "!llvm.struct<(f32, f32, f32, f32)>";
+  std::string acc = kMmaAccumulator;
+  std::string vec8 = "vector<8x" + t + ">";
+  // 16-byte copies of a K tile: A's tileM rows of 4, B's 32 rows of
+  // tileN / 8; each thread makes the same number.
+  int64_t bChunks = tiling.tileN / 8;
+  int64_t aCopies = tiling.tileM * 4 / tiling.threads();
+  int64_t bCopies = kTileKMma * bChunks / tiling.threads();
   KernelText k;
-  emitTileOrigin(k);
-  emitWarpTile(k);
-  k.line(0, "// Staging: copy q = tid + 128 i moves 8 elements: A row q / 4,");
-  k.line(0, "// column 8 (q % 4); B row q / 8, column 8 (q % 8).");
-  for (int i = 0; i < 2; ++i) {
+  emitTileOrigin(k, tiling);
+  emitWarpTile(k, tiling);
+  k.line(0, "// Staging: copy q = tid + " + str(tiling.threads()) +
+                " i moves 8 elements: A row q / 4, column");
+  k.line(0, "// 8 (q % 4); B row q / " + str(bChunks) + ", column 8 (q % " +
+                str(bChunks) + ").");
+  for (int64_t i = 0; i < std::max(aCopies, bCopies); ++i) {
     std::string s = str(i);
-    k.line(0,
-           "%q" + s + " = arith.addi %tid, " + k.c(kThreads * i) + " : index");
-    k.line(0, "%ar" + s + " = arith.divui %q" + s + ", " + k.c(4) + " : index");
-    k.line(0, "%aq" + s + " = arith.remui %q" + s + ", " + k.c(4) + " : index");
-    k.line(0, "%ac" + s + " = arith.muli %aq" + s + ", " + k.c(8) + " : index");
-    k.line(0, "%gar" + s + " = arith.addi %row0, %ar" + s + " : index");
-    k.line(0, "%br" + s + " = arith.divui %q" + s + ", " + k.c(8) + " : index");
-    k.line(0, "%bq" + s + " = arith.remui %q" + s + ", " + k.c(8) + " : index");
-    k.line(0, "%bc" + s + " = arith.muli %bq" + s + ", " + k.c(8) + " : index");
-    k.line(0, "%gbc" + s + " = arith.addi %col0, %bc" + s + " : index");
+    k.line(0, "%q" + s + " = arith.addi %tid, " + k.c(tiling.threads() * i) +
+                  " : index");
+    if (i < aCopies) {
+      k.line(0,
+             "%ar" + s + " = arith.divui %q" + s + ", " + k.c(4) + " : index");
+      k.line(0,
+             "%aq" + s + " = arith.remui %q" + s + ", " + k.c(4) + " : index");
+      k.line(0,
+             "%ac" + s + " = arith.muli %aq" + s + ", " + k.c(8) + " : index");
+      k.line(0, "%gar" + s + " = arith.addi %row0, %ar" + s + " : index");
+      if (raggedM(spec) && !spec.aInF32) {
+        k.line(0, "// A row past M: a copy of 0 bytes (zeros) from row M - 1.");
+        k.line(0, "%gin" + s + " = arith.cmpi ult, %gar" + s + ", " +
+                      k.c(spec.m) + " : index");
+        k.line(0, "%gcl" + s + " = arith.minsi %gar" + s + ", " +
+                      k.c(spec.m - 1) + " : index");
+        k.line(0, "%gsz" + s + " = arith.select %gin" + s + ", " + k.c(8) +
+                      ", " + k.c(0) + " : index");
+      }
+    }
+    if (i < bCopies) {
+      k.line(0, "%br" + s + " = arith.divui %q" + s + ", " + k.c(bChunks) +
+                    " : index");
+      k.line(0, "%bq" + s + " = arith.remui %q" + s + ", " + k.c(bChunks) +
+                    " : index");
+      k.line(0,
+             "%bc" + s + " = arith.muli %bq" + s + ", " + k.c(8) + " : index");
+      k.line(0, "%gbc" + s + " = arith.addi %col0, %bc" + s + " : index");
+    }
   }
-  k.line(0, "// ldmatrix row addresses: lane l gives row l % 16 of a 16x16");
-  k.line(0, "// A fragment at column 8 (l / 16), and row l % 16 of a 16x8 B");
-  k.line(0, "// fragment (lanes 16-31 repeat lanes 0-15 for the .x2 load).");
+
+  // Issues the copies of K tile `kt` into stage `stage`: cp.async for B
+  // (and for A in the input type); an f32 A is loaded into %<prefix>a<i>
+  // instead, for emitStoreA.
+  auto emitCopies = [&](int depth, const std::string &prefix,
+                        const std::string &kt, const std::string &stage) {
+    k.line(depth, prefix + "k0 = arith.muli " + kt + ", " + k.c(kTileKMma) +
+                      " : index");
+    for (int64_t i = 0; i < aCopies; ++i) {
+      std::string s = str(i), p = prefix + "a" + s;
+      k.line(depth,
+             p + "k = arith.addi " + prefix + "k0, %ac" + s + " : index");
+      if (spec.aInF32) {
+        emitRowLoad(k, depth, spec, p, "%gar" + s,
+                    "vector.load %A[%gar" + s + ", " + p +
+                        "k] {alignment = 16} : " + aType + ", vector<8xf32>",
+                    "vector<8xf32>");
+        continue;
+      }
+      std::string row = raggedM(spec) ? "%gcl" + s : "%gar" + s;
+      std::string size = raggedM(spec) ? ", %gsz" + s : "";
+      k.line(depth, p + " = nvgpu.device_async_copy %A[" + row + ", " + p +
+                        "k], %As[" + stage + ", %ar" + s + ", %ac" + s +
+                        "], 8" + size + " {bypassL1} : " + aType + " to " +
+                        aTile);
+    }
+    for (int64_t i = 0; i < bCopies; ++i) {
+      std::string s = str(i), p = prefix + "b" + s;
+      k.line(depth,
+             p + "k = arith.addi " + prefix + "k0, %br" + s + " : index");
+      k.line(depth, p + " = nvgpu.device_async_copy %B[" + p + "k, %gbc" + s +
+                        "], %Bs[" + stage + ", %br" + s + ", %bc" + s +
+                        "], 8 {bypassL1} : " + bType + " to " + bTile);
+    }
+  };
+  // Rounds the f32 A rows `rows` (one vector<8xf32> a copy) and stores
+  // them in `stage`; `name` makes the SSA names unique.
+  auto emitStoreA = [&](int depth, const std::vector<std::string> &rows,
+                        const std::string &name, const std::string &stage) {
+    for (int64_t i = 0; i < aCopies; ++i) {
+      std::string h = name + str(i);
+      k.line(depth,
+             h + " = arith.truncf " + rows[i] + " : vector<8xf32> to " + vec8);
+      k.line(depth, "vector.store " + h + ", %As[" + stage + ", %ar" + str(i) +
+                        ", %ac" + str(i) + "] {alignment = 16} : " + aTile +
+                        ", " + vec8);
+    }
+  };
+  // The fragments' ldmatrix rows: lane l gives row l % 16 at column
+  // 8 (l / 16) of a 16x16 (A), and of two 16x8 n8 tiles side by side (B,
+  // transposed).
   k.line(0, "%l16 = arith.remui %lane, " + k.c(16) + " : index");
   k.line(0, "%lhalf = arith.divui %lane, " + k.c(16) + " : index");
   k.line(0, "%lk = arith.muli %lhalf, " + k.c(8) + " : index");
-  for (int mi = 0; mi < 2; ++mi) {
+  for (int64_t mi = 0; mi < tiling.fragsM(); ++mi) {
     std::string s = str(mi);
     k.line(0, "%am" + s + " = arith.addi %wrow, " + k.c(16 * mi) + " : index");
     k.line(0, "%arow" + s + " = arith.addi %am" + s + ", %l16 : index");
   }
-  for (int ni = 0; ni < 4; ++ni)
-    k.line(0, "%bcol" + str(ni) + " = arith.addi %wcol, " + k.c(8 * ni) +
+  k.line(0, "%bcolw = arith.addi %wcol, %lk : index");
+  for (int64_t pair = 0; pair < tiling.fragsN() / 2; ++pair)
+    k.line(0, "%bcol" + str(pair) + " = arith.addi %bcolw, " + k.c(16 * pair) +
                   " : index");
   k.line(0, "%zero = llvm.mlir.zero : " + acc);
-  emitAccumulatorLoop(k, spec);
-  for (int i = 0; i < 2; ++i) {
-    std::string s = str(i);
-    k.line(1, "%gak" + s + " = arith.addi %k0, %ac" + s + " : index");
-    std::string aLoaded = spec.aInF32 ? "%va" + s + "_f32" : "%va" + s;
-    emitRowLoad(k, 1, spec, aLoaded, "%gar" + s,
-                "vector.load %A[%gar" + s + ", %gak" + s +
-                    "] {alignment = 16} : " + aType + ", vector<8x" + aElement +
-                    ">",
-                "vector<8x" + aElement + ">");
-    if (spec.aInF32)
-      k.line(1, "%va" + s + " = arith.truncf " + aLoaded +
-                    " : vector<8xf32> to vector<8x" + t + ">");
-    k.line(1, "vector.store %va" + s + ", %As[%ar" + s + ", %ac" + s +
-                  "] {alignment = 16} : " + aTile + ", vector<8x" + t + ">");
-    k.line(1, "%gbk" + s + " = arith.addi %k0, %br" + s + " : index");
-    k.line(1, "%vb" + s + " = vector.load %B[%gbk" + s + ", %gbc" + s +
-                  "] {alignment = 16} : " + bType + ", vector<8x" + t + ">");
-    k.line(1, "vector.store %vb" + s + ", %Bs[%br" + s + ", %bc" + s +
-                  "] {alignment = 16} : " + bTile + ", vector<8x" + t + ">");
+
+  k.line(0, "// Prologue: tiles 0 .. " + str(stages - 2) +
+                " into their stages, a group each (empty");
+  k.line(0, "// past the last tile, so that wait_group counts steps).");
+  for (int64_t s = 0; s + 1 < stages; ++s) {
+    std::string p = "%p" + str(s) + "_";
+    if (s < kTiles) {
+      emitCopies(0, p, k.c(s), k.c(s));
+      if (spec.aInF32) {
+        std::vector<std::string> rows;
+        for (int64_t i = 0; i < aCopies; ++i)
+          rows.push_back(p + "a" + str(i));
+        emitStoreA(0, rows, p + "h", k.c(s));
+      }
+    }
+    k.line(0, p + "g = nvgpu.device_async_create_group {}");
   }
+  AccumulatorNames current = emitAccumulatorLoop(
+      k, tiling,
+      "scf.for %kt = " + k.c(0) + " to " + k.c(kTiles) + " step " + k.c(1));
+  k.line(1, "// Tile kt has landed for every thread, and stage kt - 1 is");
+  k.line(1, "// read by all.");
+  k.line(1, "nvgpu.device_async_wait %p0_g {numGroups = " + str(stages - 2) +
+                " : i32}");
   k.line(1, "gpu.barrier");
-  // The accumulator each mma.sync reads: the loop's, then the last step's.
-  std::string current[2][4];
-  for (int mi = 0; mi < 2; ++mi)
-    for (int ni = 0; ni < 4; ++ni)
-      current[mi][ni] = "%acc" + str(mi) + str(ni);
-  for (int kk = 0; kk < kTileKMma; kk += 16) {
+  k.line(1, "%stage = arith.remui %kt, " + k.c(stages) + " : index");
+  k.line(1, "%next = arith.addi %kt, " + k.c(stages - 1) + " : index");
+  k.line(1, "%nextStage = arith.remui %next, " + k.c(stages) + " : index");
+  k.line(1, "%fetch = arith.cmpi ult, %next, " + k.c(kTiles) + " : index");
+  if (spec.aInF32) {
+    // The f32 rows come out of the scf.if, to be stored after the
+    // multiplies.
+    std::string types, yields, zeros;
+    for (int64_t i = 0; i < aCopies; ++i) {
+      types += std::string(i ? ", " : "") + "vector<8xf32>";
+      yields += std::string(i ? ", " : "") + "%n_a" + str(i);
+      zeros += std::string(i ? ", " : "") + "%nz";
+    }
+    k.line(1, "%nA:" + str(aCopies) + " = scf.if %fetch -> (" + types + ") {");
+    emitCopies(2, "%n_", "%next", "%nextStage");
+    k.line(2, "scf.yield " + yields + " : " + types);
+    k.line(1, "} else {");
+    k.line(2, "%nz = arith.constant dense<0.0> : vector<8xf32>");
+    k.line(2, "scf.yield " + zeros + " : " + types);
+    k.line(1, "}");
+  } else {
+    k.line(1, "scf.if %fetch {");
+    emitCopies(2, "%n_", "%next", "%nextStage");
+    k.line(1, "}");
+  }
+  k.line(1, "%ng = nvgpu.device_async_create_group {}");
+
+  for (int64_t kk = 0; kk < kTileKMma; kk += 16) {
     std::string s = "k" + str(kk);
     k.line(1, "// k16 step " + str(kk / 16) + " of the staged tiles.");
     k.line(1, "%acol_" + s + " = arith.addi %lk, " + k.c(kk) + " : index");
     k.line(1, "%brow_" + s + " = arith.addi %l16, " + k.c(kk) + " : index");
-    for (int mi = 0; mi < 2; ++mi) {
-      std::string a = "%a" + str(mi) + "_" + s;
-      k.line(1, a + " = nvgpu.ldmatrix %As[%arow" + str(mi) + ", %acol_" + s +
-                    "] {numTiles = 4 : i32, transpose = false} : " + aTile +
-                    " -> vector<4x2x" + t + ">");
+    // The 4 registers of ldmatrix result `x`, as mma.sync operands.
+    auto registers = [&](const std::string &x) {
+      std::vector<std::string> regs;
       for (int r = 0; r < 4; ++r) {
-        std::string reg = a + "r" + str(r);
-        k.line(1, reg + " = vector.extract " + a + "[" + str(r) +
+        std::string reg = x + "r" + str(r);
+        k.line(1, reg + " = vector.extract " + x + "[" + str(r) +
                       "] : vector<2x" + t + "> from vector<4x2x" + t + ">");
-        if (bf16)
+        if (bf16) {
           k.line(1,
                  reg + "i = llvm.bitcast " + reg + " : vector<2xbf16> to i32");
+          reg += "i";
+        }
+        regs.push_back(reg);
       }
+      return regs;
+    };
+    std::vector<std::vector<std::string>> a, b;
+    for (int64_t mi = 0; mi < tiling.fragsM(); ++mi) {
+      std::string x = "%a" + str(mi) + "_" + s;
+      k.line(1, x + " = nvgpu.ldmatrix %As[%stage, %arow" + str(mi) +
+                    ", %acol_" + s +
+                    "] {numTiles = 4 : i32, transpose = "
+                    "false} : " +
+                    aTile + " -> vector<4x2x" + t + ">");
+      a.push_back(registers(x));
     }
-    for (int ni = 0; ni < 4; ++ni) {
-      std::string b = "%b" + str(ni) + "_" + s;
-      k.line(1, b + " = nvgpu.ldmatrix %Bs[%brow_" + s + ", %bcol" + str(ni) +
-                    "] {numTiles = 2 : i32, transpose = true} : " + bTile +
-                    " -> vector<2x2x" + t + ">");
-      for (int r = 0; r < 2; ++r) {
-        std::string reg = b + "r" + str(r);
-        k.line(1, reg + " = vector.extract " + b + "[" + str(r) +
-                      "] : vector<2x" + t + "> from vector<2x2x" + t + ">");
-        if (bf16)
-          k.line(1,
-                 reg + "i = llvm.bitcast " + reg + " : vector<2xbf16> to i32");
-      }
+    for (int64_t pair = 0; pair < tiling.fragsN() / 2; ++pair) {
+      std::string x = "%b" + str(pair) + "_" + s;
+      k.line(1, x + " = nvgpu.ldmatrix %Bs[%stage, %brow_" + s + ", %bcol" +
+                    str(pair) + "] {numTiles = 4 : i32, transpose = true} : " +
+                    bTile + " -> vector<4x2x" + t + ">");
+      std::vector<std::string> regs = registers(x);
+      b.push_back({regs[0], regs[1]});
+      b.push_back({regs[2], regs[3]});
     }
-    std::string suffix = bf16 ? "i" : "";
-    for (int mi = 0; mi < 2; ++mi)
-      for (int ni = 0; ni < 4; ++ni) {
-        std::string d = "%d" + str(mi) + str(ni) + "_" + s;
-        std::string in = current[mi][ni];
+    for (int64_t mi = 0; mi < tiling.fragsM(); ++mi)
+      for (int64_t ni = 0; ni < tiling.fragsN(); ++ni) {
+        std::string d = "%d" + str(mi) + "_" + str(ni) + "_" + s;
         std::string cs;
         for (int j = 0; j < 4; ++j) {
           std::string cj = d + "c" + str(j);
-          k.line(1, cj + " = llvm.extractvalue " + in + "[" + str(j) +
-                        "] : " + acc);
+          k.line(1, cj + " = llvm.extractvalue " + current[mi][ni] + "[" +
+                        str(j) + "] : " + acc);
           cs += (j ? ", " : "") + cj;
         }
-        std::string a = "%a" + str(mi) + "_" + s + "r";
-        std::string b = "%b" + str(ni) + "_" + s + "r";
-        k.line(1, d + " = nvvm.mma.sync A[" + a + "0" + suffix + ", " + a +
-                      "1" + suffix + ", " + a + "2" + suffix + ", " + a + "3" +
-                      suffix + "] B[" + b + "0" + suffix + ", " + b + "1" +
-                      suffix + "] C[" + cs +
+        k.line(1, d + " = nvvm.mma.sync A[" + a[mi][0] + ", " + a[mi][1] +
+                      ", " + a[mi][2] + ", " + a[mi][3] + "] B[" + b[ni][0] +
+                      ", " + b[ni][1] + "] C[" + cs +
                       "] {layoutA = #nvvm.mma_layout<row>, layoutB = "
                       "#nvvm.mma_layout<col>, multiplicandAPtxType = "
                       "#nvvm.mma_type<" +
@@ -462,19 +616,29 @@ std::string gemmMmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
         current[mi][ni] = d;
       }
   }
-  emitAccumulatorYield(k, current);
+  if (spec.aInF32) {
+    k.line(1, "// The next tile's f32 A rows, rounded into their stage.");
+    k.line(1, "scf.if %fetch {");
+    std::vector<std::string> rows;
+    for (int64_t i = 0; i < aCopies; ++i)
+      rows.push_back("%nA#" + str(i));
+    emitStoreA(2, rows, "%n_h", "%nextStage");
+    k.line(1, "}");
+  }
+  emitAccumulatorYield(k, current, /*barrier=*/false);
 
-  emitMmaEpilogue(k, spec);
+  emitMmaEpilogue(k, spec, tiling);
   k.line(0, "gpu.return");
   return header + k.finish() + "    }\n";
 }
 
 /// The tensor-core GEMMs' epilogue: bias, activation, residual and the
-/// store of each warp's 2x4 m16n8 accumulators (%accs#0 .. #7, warp tile
-/// origin %wrow, %wcol). C fragment register 2h + e of lane l holds row
-/// l / 4 + 8 h, column 2 (l % 4) + e of its m16n8 tile.
-void emitMmaEpilogue(KernelText &k, const GpuGemmSpec &spec) {
-  std::string acc = "!llvm.struct<(f32, f32, f32, f32)>";
+/// store of each warp's fragsM x fragsN m16n8 accumulators (%accs#..,
+/// warp tile origin %wrow, %wcol). C fragment register 2h + e of lane l
+/// holds row l / 4 + 8 h, column 2 (l % 4) + e of its m16n8 tile.
+void emitMmaEpilogue(KernelText &k, const GpuGemmSpec &spec,
+                     const MmaTiling &tiling) {
+  std::string acc = kMmaAccumulator;
   k.line(0, "%erow = arith.divui %lane, " + k.c(4) + " : index");
   k.line(0, "%ecq = arith.remui %lane, " + k.c(4) + " : index");
   k.line(0, "%ecol = arith.muli %ecq, " + k.c(2) + " : index");
@@ -482,21 +646,21 @@ void emitMmaEpilogue(KernelText &k, const GpuGemmSpec &spec) {
   k.line(0, "%erow1 = arith.addi %erow0, %erow : index");
   k.line(0, "%ecol0 = arith.addi %col0, %wcol : index");
   k.line(0, "%ecol1 = arith.addi %ecol0, %ecol : index");
-  for (int mi = 0; mi < 2; ++mi)
+  for (int64_t mi = 0; mi < tiling.fragsM(); ++mi)
     for (int h = 0; h < 2; ++h)
-      k.line(0, "%row_" + str(mi) + str(h) + " = arith.addi %erow1, " +
+      k.line(0, "%row_" + str(mi) + "_" + str(h) + " = arith.addi %erow1, " +
                     k.c(16 * mi + 8 * h) + " : index");
-  for (int ni = 0; ni < 4; ++ni) {
+  for (int64_t ni = 0; ni < tiling.fragsN(); ++ni) {
     std::string col = "%col_" + str(ni);
     k.line(0, col + " = arith.addi %ecol1, " + k.c(8 * ni) + " : index");
     k.line(0, "%bias_" + str(ni) + " = vector.load %bias[" + col +
                   "] : memref<" + str(spec.n) + "xf32>, vector<2xf32>");
   }
-  for (int mi = 0; mi < 2; ++mi)
-    for (int ni = 0; ni < 4; ++ni)
+  for (int64_t mi = 0; mi < tiling.fragsM(); ++mi)
+    for (int64_t ni = 0; ni < tiling.fragsN(); ++ni)
       for (int h = 0; h < 2; ++h) {
-        std::string e = "e" + str(mi) + str(ni) + str(h);
-        std::string accValue = "%accs#" + str(mi * 4 + ni);
+        std::string e = "e" + str(mi) + "_" + str(ni) + "_" + str(h);
+        std::string accValue = "%accs#" + str(mi * tiling.fragsN() + ni);
         k.line(0, "%" + e + "_0 = llvm.extractvalue " + accValue + "[" +
                       str(2 * h) + "] : " + acc);
         k.line(0, "%" + e + "_1 = llvm.extractvalue " + accValue + "[" +
@@ -506,7 +670,7 @@ void emitMmaEpilogue(KernelText &k, const GpuGemmSpec &spec) {
         k.line(0, "%" + e + "_b = arith.addf %" + e + "_v, %bias_" + str(ni) +
                       " : vector<2xf32>");
         emitEpilogueStore(k, 0, spec, e, "%" + e + "_b", 2,
-                          "%row_" + str(mi) + str(h), "%col_" + str(ni));
+                          "%row_" + str(mi) + "_" + str(h), "%col_" + str(ni));
       }
 }
 
@@ -544,9 +708,10 @@ std::string gemmTf32Text(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
   launch.staticSharedBytes =
       (kTileM * (kTileKMma + kTf32PadA) + kTileKMma * (kTileN + kTf32PadB)) * 4;
   std::string acc = "!llvm.struct<(f32, f32, f32, f32)>";
+  const MmaTiling &tiling = kSmallTiling;
   KernelText k;
-  emitTileOrigin(k);
-  emitWarpTile(k);
+  emitTileOrigin(k, tiling);
+  emitWarpTile(k, tiling);
   k.line(0, "// Staging: copy q = tid + 128 i moves 4 elements: A row q / 8,");
   k.line(0, "// column 4 (q % 8); B row q / 16, column 4 (q % 16).");
   constexpr int kCopies = 4;
@@ -570,20 +735,23 @@ std::string gemmTf32Text(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
   k.line(0, "// (t + 4, g) of its m16 and n8 tiles.");
   k.line(0, "%g = arith.divui %lane, " + k.c(4) + " : index");
   k.line(0, "%t = arith.remui %lane, " + k.c(4) + " : index");
-  for (int mi = 0; mi < 2; ++mi)
+  for (int64_t mi = 0; mi < tiling.fragsM(); ++mi)
     for (int h = 0; h < 2; ++h) {
       std::string r = "%fr" + str(mi) + str(h);
       k.line(0,
              r + "_0 = arith.addi %wrow, " + k.c(16 * mi + 8 * h) + " : index");
       k.line(0, r + " = arith.addi " + r + "_0, %g : index");
     }
-  for (int ni = 0; ni < 4; ++ni) {
+  for (int64_t ni = 0; ni < tiling.fragsN(); ++ni) {
     std::string c = "%fc" + str(ni);
     k.line(0, c + "_0 = arith.addi %wcol, " + k.c(8 * ni) + " : index");
     k.line(0, c + " = arith.addi " + c + "_0, %g : index");
   }
   k.line(0, "%zero = llvm.mlir.zero : " + acc);
-  emitAccumulatorLoop(k, spec);
+  AccumulatorNames current =
+      emitAccumulatorLoop(k, tiling,
+                          "scf.for %k0 = " + k.c(0) + " to " + k.c(spec.k) +
+                              " step " + k.c(kTileKMma));
   // Rounds the 4 f32 of `value` to TF32 and stores them at `at` of `tile`.
   auto storeTf32 = [&](const std::string &name, const std::string &value,
                        const std::string &tile, const std::string &tileType,
@@ -616,17 +784,14 @@ std::string gemmTf32Text(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
     storeTf32("%tb" + s, "%vb" + s, "%Bs", bTile, "%br" + s + ", %bc" + s);
   }
   k.line(1, "gpu.barrier");
-  std::string current[2][4];
-  for (int mi = 0; mi < 2; ++mi)
-    for (int ni = 0; ni < 4; ++ni)
-      current[mi][ni] = "%acc" + str(mi) + str(ni);
   for (int kk = 0; kk < kTileKMma; kk += 8) {
     std::string s = "k" + str(kk);
     k.line(1, "// k8 step " + str(kk / 8) + " of the staged tiles.");
     k.line(1, "%ka_" + s + " = arith.addi %t, " + k.c(kk) + " : index");
     k.line(1, "%kb_" + s + " = arith.addi %t, " + k.c(kk + 4) + " : index");
-    std::vector<std::string> a[2], b[4];
-    for (int mi = 0; mi < 2; ++mi)
+    std::vector<std::vector<std::string>> a(tiling.fragsM()),
+        b(tiling.fragsN());
+    for (int64_t mi = 0; mi < tiling.fragsM(); ++mi)
       for (int j = 0; j < 4; ++j) {
         std::string reg = "%a" + str(mi) + str(j) + "_" + s;
         std::string row = "%fr" + str(mi) + str(j % 2);
@@ -635,7 +800,7 @@ std::string gemmTf32Text(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
                reg + " = memref.load %As[" + row + ", " + col + "] : " + aTile);
         a[mi].push_back(reg);
       }
-    for (int ni = 0; ni < 4; ++ni)
+    for (int64_t ni = 0; ni < tiling.fragsN(); ++ni)
       for (int j = 0; j < 2; ++j) {
         std::string reg = "%b" + str(ni) + str(j) + "_" + s;
         std::string row = j == 0 ? "%ka_" + s : "%kb_" + s;
@@ -643,8 +808,8 @@ std::string gemmTf32Text(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
                       "] : " + bTile);
         b[ni].push_back(reg);
       }
-    for (int mi = 0; mi < 2; ++mi)
-      for (int ni = 0; ni < 4; ++ni) {
+    for (int64_t mi = 0; mi < tiling.fragsM(); ++mi)
+      for (int64_t ni = 0; ni < tiling.fragsN(); ++ni) {
         std::string d = "%d" + str(mi) + str(ni) + "_" + s;
         std::string cs;
         for (int j = 0; j < 4; ++j) {
@@ -665,8 +830,8 @@ std::string gemmTf32Text(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
         current[mi][ni] = d;
       }
   }
-  emitAccumulatorYield(k, current);
-  emitMmaEpilogue(k, spec);
+  emitAccumulatorYield(k, current, /*barrier=*/true);
+  emitMmaEpilogue(k, spec, tiling);
   k.line(0, "gpu.return");
   return header + k.finish() + "    }\n";
 }
@@ -694,7 +859,7 @@ std::string gemmF32Text(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
   launch.staticSharedBytes = (kTileKF32 * kTileM + kTileKF32 * kTileN) * 4;
 
   KernelText k;
-  emitTileOrigin(k);
+  emitTileOrigin(k, kSmallTiling);
   k.line(0, "%tr = arith.divui %tid, " + k.c(8) + " : index");
   k.line(0, "%tc = arith.remui %tid, " + k.c(8) + " : index");
   k.line(0, "%trow = arith.muli %tr, " + k.c(4) + " : index");
@@ -1514,22 +1679,30 @@ bool checkGemm(const GpuGemmSpec &spec, std::string &error) {
             "GEMMs (f16 or bf16 input); an f32 GEMM reads f32 A as it is";
     return false;
   }
+  bool tensorCores =
+      spec.input == GpuGemmInput::F16 || spec.input == GpuGemmInput::BF16;
+  if (spec.tile == GpuGemmTile::Large && !tensorCores) {
+    error = what + ": the 128x128 tile is for the f16 and bf16 GEMMs; the " +
+            "f32 and TF32 GEMMs tile 64x64";
+    return false;
+  }
+  const MmaTiling &tiling = tilingOf(spec);
   int64_t tileK = spec.input == GpuGemmInput::F32 ? kTileKF32 : kTileKMma;
   struct Dim {
     const char *name;
     int64_t value, tile;
-  } dims[] = {{"N", spec.n, kTileN}, {"K", spec.k, tileK}};
+  } dims[] = {{"N", spec.n, tiling.tileN}, {"K", spec.k, tileK}};
   for (const Dim &dim : dims) {
     if (dim.value % dim.tile == 0)
       continue;
     error = what + ": " + dim.name + " is not a multiple of " + str(dim.tile) +
-            "; the GPU GEMM takes N in whole tiles of " + str(kTileN) +
+            "; the GPU GEMM takes N in whole tiles of " + str(tiling.tileN) +
             " and K in steps of " + str(tileK) + " (only M may be ragged)";
     return false;
   }
-  int64_t blockRows = (spec.m + kTileM - 1) / kTileM;
+  int64_t blockRows = (spec.m + tiling.tileM - 1) / tiling.tileM;
   if (blockRows > kMaxGridY) {
-    error = what + ": ceil(M / 64) = " + str(blockRows) +
+    error = what + ": ceil(M / " + str(tiling.tileM) + ") = " + str(blockRows) +
             " blocks in grid y, more than the " + str(kMaxGridY) +
             " CUDA allows";
     return false;

@@ -328,6 +328,23 @@ TEST_F(GpuKernelsEmulation, GemmTensorCores) {
              GpuActivation::GeluTanh, true});
   checkGemm({"f16_relu_ragged", 77, 64, 32, GpuGemmInput::F16,
              GpuActivation::Relu, true});
+  // More K steps than the 3 stages: the ring wraps.
+  checkGemm({"f16_long_k", 64, 64, 256, GpuGemmInput::F16, GpuActivation::None,
+             false});
+}
+
+// The 128x128 tile (8 warps of 64x32, 2 stages): a ragged M, K over more
+// steps than stages, and an f32 A rounded in the kernel.
+TEST_F(GpuKernelsEmulation, GemmTensorCoresLargeTile) {
+  GpuGemmSpec f16{"f16_large_ragged",  130, 128, 96, GpuGemmInput::F16,
+                  GpuActivation::Relu, true};
+  f16.tile = xfc::GpuGemmTile::Large;
+  checkGemm(f16);
+  GpuGemmSpec bf16{"bf16_large_a_f32",      77,   256, 64, GpuGemmInput::BF16,
+                   GpuActivation::GeluTanh, false};
+  bf16.tile = xfc::GpuGemmTile::Large;
+  bf16.aInF32 = true;
+  checkGemm(bf16);
 }
 
 // A model compiled with --dtype=f16 or bf16: A in f32, rounded in the
@@ -611,6 +628,56 @@ module attributes {gpu.container_module} {
     if (!barrier)
       EXPECT_NE(error.find("race on shared memory: thread 0 reads element 1 "
                            "written by another thread"),
+                std::string::npos)
+          << error;
+  }
+}
+
+TEST_F(GpuKernelsEmulation, EmulatorCatchesEarlyReadsOfAsyncCopies) {
+  // Each thread copies 8 elements into s by cp.async and reads them back:
+  // wrong before its group is waited for, right after.
+  auto kernel = [](bool wait) {
+    return std::string(R"mlir(
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @k(%in: memref<128x8xf16>, %out: memref<128x8xf16>)
+        workgroup(%s: memref<128x8xf16, #gpu.address_space<workgroup>>) kernel {
+      %c0 = arith.constant 0 : index
+      %tid = gpu.thread_id x
+      %t = nvgpu.device_async_copy %in[%tid, %c0], %s[%tid, %c0], 8 {bypassL1} : memref<128x8xf16> to memref<128x8xf16, #gpu.address_space<workgroup>>
+      %g = nvgpu.device_async_create_group {}
+      )mlir") +
+           (wait ? "nvgpu.device_async_wait %g {numGroups = 0 : i32}" : "") +
+           R"mlir(
+      %v = vector.load %s[%tid, %c0] : memref<128x8xf16, #gpu.address_space<workgroup>>, vector<8xf16>
+      vector.store %v, %out[%tid, %c0] : memref<128x8xf16>, vector<8xf16>
+      gpu.return
+    }
+  }
+}
+)mlir";
+  };
+  for (bool wait : {true, false}) {
+    mlir::MLIRContext context(registry);
+    mlir::OwningOpRef<mlir::ModuleOp> module =
+        mlir::parseSourceString<mlir::ModuleOp>(kernel(wait), &context);
+    ASSERT_TRUE(module);
+    Emulator emulator(*module->getOps<mlir::gpu::GPUModuleOp>().begin());
+    GpuKernelLaunch launch;
+    launch.kernel = "k";
+    launch.block[0] = 128;
+    std::mt19937 random(3);
+    Buffer in = randomBuffer({128, 8}, random);
+    Buffer out;
+    out.shape = {128, 8};
+    out.data.assign(128 * 8, NAN);
+    std::string error;
+    EXPECT_EQ(emulator.run(launch, {&in, &out}, error), wait) << error;
+    if (wait)
+      EXPECT_EQ(out.data, in.data);
+    else
+      EXPECT_NE(error.find("thread 0 reads element 0 of shared memory before "
+                           "the cp.async that writes it is waited for"),
                 std::string::npos)
           << error;
   }

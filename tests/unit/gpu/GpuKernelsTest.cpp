@@ -106,14 +106,18 @@ protected:
   /// instruction of `expected` at least as often as it says.
   void checkGemms(GpuGemmInput input,
                   const std::vector<std::pair<std::string, size_t>> &expected,
-                  bool aInF32 = false) {
+                  bool aInF32 = false,
+                  xfc::GpuGemmTile tile = xfc::GpuGemmTile::Small) {
     ptxas = xfc::test::ptxasOrSkipReason();
     GpuKernelSet set;
     const GpuActivation activations[] = {
         GpuActivation::None, GpuActivation::Relu, GpuActivation::GeluTanh};
     int variant = 0;
+    int64_t tileM = tile == xfc::GpuGemmTile::Large ? 128 : 64;
     for (const Shape &shape : kGemmShapes)
       for (GpuActivation activation : activations) {
+        if (shape.n % tileM != 0)
+          continue;
         GpuGemmSpec gemm;
         gemm.name = "gemm_" + std::to_string(shape.m) + "x" +
                     std::to_string(shape.n) + "x" + std::to_string(shape.k) +
@@ -125,6 +129,7 @@ protected:
         gemm.activation = activation;
         gemm.residual = variant++ % 2 == 0;
         gemm.aInF32 = aInF32;
+        gemm.tile = tile;
         set.gemms.push_back(gemm);
       }
     for (const char *chip : {"sm_80", "sm_90"}) {
@@ -147,9 +152,9 @@ protected:
           EXPECT_NE(body.find("max.NaN.f32"), std::string::npos);
         EXPECT_NE(body.find("st.global"), std::string::npos);
         EXPECT_EQ(launches[i].kernel, gemm.name);
-        EXPECT_EQ(launches[i].grid[0], gemm.n / 64);
-        EXPECT_EQ(launches[i].grid[1], (gemm.m + 63) / 64);
-        EXPECT_EQ(launches[i].block[0], 128);
+        EXPECT_EQ(launches[i].grid[0], gemm.n / tileM);
+        EXPECT_EQ(launches[i].grid[1], (gemm.m + tileM - 1) / tileM);
+        EXPECT_EQ(launches[i].block[0], tileM == 128 ? 256 : 128);
         EXPECT_EQ(launches[i].arguments.size(), gemm.residual ? 5u : 4u);
       }
     }
@@ -161,23 +166,42 @@ protected:
 
 TEST_F(GpuKernels, GemmF16OnTensorCoresAssembles) {
   // Per K step of 32, each warp issues 2 x 8 mma.sync, and fragments come
-  // from shared memory through ldmatrix.
-  checkGemms(GpuGemmInput::F16,
-             {{"mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32", 16},
-              {"ldmatrix.sync.aligned.m8n8.x4.shared.b16", 4},
-              {"ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16", 8}});
+  // from shared memory through ldmatrix (A 2 x 2, B 2 x 2 transposed);
+  // the tiles arrive by cp.async (A and B 2 each a thread, in the loop and
+  // in the 2 steps of the prologue), 3 stages deep.
+  std::vector<std::pair<std::string, size_t>> expected{
+      {"mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32", 16},
+      {"ldmatrix.sync.aligned.m8n8.x4.shared.b16", 4},
+      {"ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16", 4},
+      {"cp.async.cg.shared.global", 4},
+      {"cp.async.commit_group", 3},
+      {"cp.async.wait_group \t1;", 1}};
+  checkGemms(GpuGemmInput::F16, expected);
+  // The 128x128 tile: warps of 64x32 issue 2 x 16 mma.sync a K step, and
+  // 2 stages wait for all but none.
+  expected[0].second = 32;
+  expected[4].second = 2;
+  expected[5].first = "cp.async.wait_group \t0;";
+  checkGemms(GpuGemmInput::F16, expected, /*aInF32=*/false,
+             xfc::GpuGemmTile::Large);
 }
 
 TEST_F(GpuKernels, GemmBf16OnTensorCoresAssembles) {
-  checkGemms(GpuGemmInput::BF16,
-             {{"mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", 16},
-              {"ldmatrix.sync.aligned.m8n8.x4.shared.b16", 4},
-              {"ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16", 8}});
+  std::vector<std::pair<std::string, size_t>> expected{
+      {"mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", 16},
+      {"ldmatrix.sync.aligned.m8n8.x4.shared.b16", 4},
+      {"ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16", 4},
+      {"cp.async.cg.shared.global", 4}};
+  checkGemms(GpuGemmInput::BF16, expected);
+  expected[0].second = 32;
+  checkGemms(GpuGemmInput::BF16, expected, /*aInF32=*/false,
+             xfc::GpuGemmTile::Large);
 }
 
 // The GEMMs of a model compiled with --dtype=f16 or bf16: A is read as f32
 // (two 16-byte loads per 8 elements, for each of a thread's 2 copies) and
-// converted (cvt.rn) on its way to shared memory.
+// converted (cvt.rn) on its way to shared memory; B still comes by
+// cp.async.
 TEST_F(GpuKernels, GemmWithF32AOnTensorCoresAssembles) {
   checkGemms(GpuGemmInput::F16,
              {{"mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32", 16},
@@ -187,8 +211,14 @@ TEST_F(GpuKernels, GemmWithF32AOnTensorCoresAssembles) {
   checkGemms(GpuGemmInput::BF16,
              {{"mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", 16},
               {"cvt.rn.bf16", 1},
-              {"ld.global.v4.b32", 4}},
+              {"ld.global.v4.b32", 4},
+              {"cp.async.cg.shared.global", 2}},
              /*aInF32=*/true);
+  checkGemms(GpuGemmInput::F16,
+             {{"mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32", 32},
+              {"cvt.rn.f16", 1},
+              {"ld.global.v4.b32", 4}},
+             /*aInF32=*/true, xfc::GpuGemmTile::Large);
 }
 
 // --allow-tf32: per K step of 32, each warp issues 4 x 8 mma.sync k8 and
@@ -414,8 +444,8 @@ TEST_F(GpuKernels, LaunchContract) {
   EXPECT_EQ(proj.grid[2], 1);
   EXPECT_EQ(proj.block[0], 128);
   EXPECT_EQ(proj.block[1], 1);
-  // A 64x(32+8) and a 32x(64+8) tile of 2-byte elements.
-  EXPECT_EQ(proj.staticSharedBytes, 9728);
+  // 3 stages of a 64x(32+8) and a 32x(64+8) tile of 2-byte elements.
+  EXPECT_EQ(proj.staticSharedBytes, 3 * 9728);
   EXPECT_EQ(proj.dynamicSharedBytes, 0);
   ASSERT_EQ(proj.arguments.size(), 5u);
   const char *names[] = {"A", "B", "bias", "residual", "C"};

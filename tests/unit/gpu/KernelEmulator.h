@@ -19,9 +19,14 @@
 // barriers, epilogue, ragged rows, reductions) against that reading of the
 // ISA; every memory access is bounds-checked, shared memory starts as NaN
 // (a read before a write shows), and a barrier or warp-wide op reached by
-// only some threads is an error. Conversions to f16 and bf16 round to
-// nearest even, as cvt.rn does, conversions to TF32 to nearest with ties
-// away from zero, as cvt.rna does, and ex2.approx is taken as exact.
+// only some threads is an error. An asynchronous copy (cp.async) lands in
+// shared memory only when its thread waits for its group
+// (cp.async.wait_group), and touching its destination before then is an
+// error, so a pipeline that reads a stage too early, or refills one that
+// others still read, fails here as it would race on the GPU. Conversions to f16
+// and bf16 round to nearest even, as cvt.rn does, conversions to TF32 to
+// nearest with ties away from zero, as cvt.rna does, and ex2.approx is taken as
+// exact.
 //
 //===----------------------------------------------------------------------===//
 #ifndef XFC_TESTS_UNIT_GPU_KERNELEMULATOR_H
@@ -70,6 +75,8 @@ struct Buffer {
   bool shared = false;
   std::vector<int64_t> writeEpoch, readEpoch;
   std::vector<int> writer, reader; ///< reader -2: several threads.
+  /// Shared memory only: elements an unfinished cp.async will write.
+  std::vector<char> inFlight;
 };
 
 /// Runs a gpu.func of a gpu.module, one block at a time, its threads in
@@ -108,10 +115,13 @@ public:
             buffer.readEpoch.assign(type.getNumElements(), -1);
             buffer.writer.assign(type.getNumElements(), -1);
             buffer.reader.assign(type.getNumElements(), -1);
+            buffer.inFlight.assign(type.getNumElements(), 0);
             shared.push_back(std::move(buffer));
             buffers[tile] = &shared.back();
           }
           epoch = 0;
+          uncommitted.assign(threads, {});
+          groups.assign(threads, {});
           runBlock(kernel.getBody().front(), Mask(threads, true));
           if (!error.empty()) {
             errorOut = "block (" + std::to_string(blockX) + ", " +
@@ -163,6 +173,13 @@ private:
       offset = offset * buffer->shape[d] + index;
     }
     for (int64_t e = offset; buffer->shared && e < offset + count; ++e) {
+      if (buffer->inFlight[e]) {
+        fail("thread " + std::to_string(t) + (write ? " writes" : " reads") +
+             " element " + std::to_string(e) +
+             " of shared memory before the cp.async that writes it is "
+             "waited for");
+        return nullptr;
+      }
       bool otherWrote =
           buffer->writeEpoch[e] == epoch && buffer->writer[e] != t;
       bool otherRead = buffer->readEpoch[e] == epoch && buffer->reader[e] != t;
@@ -518,6 +535,35 @@ private:
       return runIf(ifOp, mask);
     if (auto ldmatrix = llvm::dyn_cast<mlir::nvgpu::LdMatrixOp>(op))
       return runLdMatrix(ldmatrix, mask);
+    if (auto copy = llvm::dyn_cast<mlir::nvgpu::DeviceAsyncCopyOp>(op))
+      return runAsyncCopy(copy, mask);
+    if (llvm::isa<mlir::nvgpu::DeviceAsyncCreateGroupOp>(op)) {
+      // cp.async.commit_group: the thread's copies so far form a group
+      // (possibly empty), whatever tokens the op names.
+      for (int t = 0; t < threads; ++t)
+        if (mask[t]) {
+          groups[t].push_back(std::move(uncommitted[t]));
+          uncommitted[t].clear();
+        }
+      return forEach(mask, op.getResult(0), [](int) { return Val{0.0}; });
+    }
+    if (auto wait = llvm::dyn_cast<mlir::nvgpu::DeviceAsyncWaitOp>(op)) {
+      // cp.async.wait_group N: all but the N most recent groups land.
+      size_t pending = wait.getNumGroups().value_or(0);
+      for (int t = 0; t < threads; ++t)
+        while (mask[t] && groups[t].size() > pending) {
+          for (AsyncCopy &copy : groups[t].front())
+            for (size_t e = 0; e < copy.values.size(); ++e) {
+              int64_t element = copy.offset + int64_t(e);
+              copy.buffer->inFlight[element] = 0;
+              copy.buffer->data[element] = copy.values[e];
+              copy.buffer->writeEpoch[element] = epoch;
+              copy.buffer->writer[element] = t;
+            }
+          groups[t].erase(groups[t].begin());
+        }
+      return;
+    }
     if (auto mma = llvm::dyn_cast<mlir::NVVM::MmaOp>(op))
       return runMma(mma, mask);
     fail("an op the emulator does not know: " + name.str());
@@ -586,6 +632,33 @@ private:
     };
     branch(ifOp.getThenRegion(), thenMask);
     branch(ifOp.getElseRegion(), elseMask);
+  }
+
+  /// cp.async: the source is read now (global memory does not change
+  /// while a kernel runs), zero-filled past `srcElements`; the destination
+  /// is claimed, as a write, until the thread waits for the copy's group.
+  void runAsyncCopy(mlir::nvgpu::DeviceAsyncCopyOp op, const Mask &mask) {
+    int64_t count = op.getDstElements().getSExtValue();
+    for (int t = 0; t < threads; ++t) {
+      if (!mask[t])
+        continue;
+      int64_t valid =
+          op.getSrcElements() ? int64_t(scalar(op.getSrcElements(), t)) : count;
+      if (valid < 0 || valid > count)
+        return fail("a cp.async of " + std::to_string(valid) +
+                    " source elements into " + std::to_string(count));
+      double *source = at(op.getSrc(), op.getSrcIndices(), t, count);
+      double *target = at(op.getDst(), op.getDstIndices(), t, count, true);
+      if (!source || !target)
+        return;
+      Buffer *buffer = buffers.lookup(op.getDst());
+      AsyncCopy copy{buffer, target - buffer->data.data(), Val(count, 0.0)};
+      std::copy(source, source + valid, copy.values.begin());
+      for (int64_t e = 0; e < count; ++e)
+        buffer->inFlight[copy.offset + e] = 1;
+      uncommitted[t].push_back(std::move(copy));
+    }
+    forEach(mask, op.getAsyncToken(), [](int) { return Val{0.0}; });
   }
 
   void runLdMatrix(mlir::nvgpu::LdMatrixOp op, const Mask &mask) {
@@ -705,7 +778,18 @@ private:
     }
   }
 
+  /// One cp.async in flight: what it will write where.
+  struct AsyncCopy {
+    Buffer *buffer;
+    int64_t offset;
+    Val values;
+  };
+
   mlir::gpu::GPUModuleOp module;
+  /// Per thread: its cp.async not yet in a group, and its groups in
+  /// commit order.
+  std::vector<std::vector<AsyncCopy>> uncommitted;
+  std::vector<std::vector<std::vector<AsyncCopy>>> groups;
   /// The module's constant arrays (memref.get_global), by symbol.
   std::map<std::string, Buffer> constants;
   llvm::DenseMap<mlir::Value, std::vector<Val>> values;

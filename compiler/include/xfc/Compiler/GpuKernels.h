@@ -55,6 +55,17 @@ enum class GpuActivation {
   GeluErf,
 };
 
+/// The block tile of a tensor-core GEMM (f16 or bf16 input).
+enum class GpuGemmTile {
+  /// 64x64 of C a block, 4 warps of 32x32, 3 stages of K in shared
+  /// memory: many blocks for the GEMMs of short sequences.
+  Small,
+  /// 128x128 of C a block, 8 warps of 64x32, 2 stages: twice the
+  /// multiply-adds per byte staged, for GEMMs with blocks to spare. N must
+  /// be a multiple of 128.
+  Large,
+};
+
 /// C[M,N] = act(A[M,K] * B[K,N] + bias[N]) (+ residual[M,N]).
 /// A and B are row-major in the input type (f32 for TF32); bias, residual
 /// and C are f32.
@@ -71,7 +82,22 @@ struct GpuGemmSpec {
   /// in f32 and its weights in the half type, so each GEMM reads both
   /// straight from where they are, with no conversion kernel between.
   bool aInF32 = false;
+  /// f16 and bf16 only; the f32 and TF32 GEMMs tile 64x64.
+  GpuGemmTile tile = GpuGemmTile::Small;
 };
+
+/// The tile a tensor-core GEMM of `m` x `n` runs best with, as far as its
+/// shape tells: Large when N allows it and its 128x128 tiles still give
+/// at least 128 blocks (about one per multiprocessor of an A100 or H100),
+/// else Small. Inline: xfc-gpu-bench-run, which links no compiler, picks
+/// its cases' tiles the same way.
+inline GpuGemmTile preferredGemmTile(int64_t m, int64_t n) {
+  constexpr int64_t tile = 128, enoughBlocks = 128;
+  if (n % tile != 0)
+    return GpuGemmTile::Small;
+  int64_t blocks = (m + tile - 1) / tile * (n / tile);
+  return blocks >= enoughBlocks ? GpuGemmTile::Large : GpuGemmTile::Small;
+}
 
 /// y[R,D] = (s - mean(s)) / sqrt(var(s) + epsilon) * gamma[D] + beta[D]
 /// with s = x + r, over the last dimension, all f32. The variance is the
