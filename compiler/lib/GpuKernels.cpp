@@ -8,14 +8,15 @@
 // parsed, rather than built op by op: the text reads like the kernel it is,
 // so its structure can be reviewed line by line against the launch
 // contract, and the text gpuKernelSource returns can be run through the
-// lowering passes by hand (mlir-opt or xfc-opt). The text uses the gpu, nvgpu
-// (ldmatrix), nvvm (mma.sync), arith, vector, memref, scf and func dialects;
-// GpuCodegen.cpp lowers it to PTX.
+// lowering passes by hand (mlir-opt or xfc-opt). The text uses the gpu,
+// nvgpu (ldmatrix, cp.async), nvvm (mma.sync), arith, vector, memref, scf
+// and func dialects; GpuCodegen.cpp lowers it to PTX.
 //
-// The kernels favour simple, checkable structure over speed: one stage of
-// shared memory (no cp.async pipelining), the GEMM's N and K in whole
-// tiles (M may be ragged, and so may attention's sequence length), f32
-// outputs (attention's may also be in its input type).
+// Tiles reach shared memory by cp.async where the source is already in the
+// input type, so copies overlap the tensor cores: a ring of stages in the
+// GEMM, K and V taking turns in attention. The GEMM takes N and K in whole
+// tiles (M may be ragged, and so may attention's sequence length); outputs
+// are f32 (attention's may also be in its input type).
 //
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/GpuKernels.h"
@@ -1093,20 +1094,26 @@ void emitQuadReduce(KernelText &k, int depth, const std::string &result,
 ///
 /// The Q tile goes through shared memory once, into registers as the
 /// mma.sync A fragments of every k16 step of the head dimension. Then per
-/// visited key tile of 64: the block copies K and V tiles to shared memory
-/// (16-byte copies, rows padded by 16 bytes; rows past seqLen are zeros),
-/// each warp computes S = Q K^T for its 16 x 64 as 8 m16n8 accumulators
-/// (K fragments by ldmatrix.x4 without transpose: K is [keys, d] row-major
-/// and mma.sync's B operand wants K^T column by column, which is K row by
-/// row), scales S by scale * log2(e), masks it with -inf, and updates the
-/// online softmax: m' = max(m, rowmax S), m^ = (m' == -inf ? 0 : m'),
-/// alpha = 2^(m - m^), P = 2^(S - m^), l = l alpha + rowsum P (each thread
-/// sums its own 16 columns; the quad's partial sums are added once at the
-/// end), O = O alpha + P V. P is rounded to the input type in registers:
+/// visited key tile of 64, with K's tile already in shared memory: the
+/// block starts copying V's tile (16-byte cp.async, rows padded by 16
+/// bytes; rows past seqLen are zeros), each warp computes S = Q K^T for its 16
+/// x 64 as 8 m16n8 accumulators (K fragments by ldmatrix.x4 without transpose:
+/// K is [keys, d] row-major and mma.sync's B operand wants K^T column by
+/// column, which is K row by row), scales S by scale * log2(e), masks it with
+/// -inf, and updates the online softmax: m' = max(m, rowmax S), m^ = (m' ==
+/// -inf ? 0 : m'), alpha = 2^(m - m^), P = 2^(S - m^), l = l alpha + rowsum P
+/// (each thread sums its own 16 columns; the quad's partial sums are added once
+/// at the end), O = O alpha + P V. P is rounded to the input type in registers:
 /// the S accumulators of two n8 tiles are exactly the A fragment of one
-/// k16 step of P V. V fragments come by ldmatrix.x4.trans (V is [keys, d]
-/// and mma.sync's B wants it column by column). Finally O / l, or 0 where
-/// l = 0 (a row with no allowed key).
+/// k16 step of P V. Once V has landed and every warp is done with K (a
+/// barrier), the copies of the next tile's K start, and O = O alpha + P V
+/// runs meanwhile: V fragments come by ldmatrix.x4.trans (V is [keys, d]
+/// and mma.sync's B wants it column by column). A second barrier, once
+/// that K has landed, ends the step. So each copy overlaps the other
+/// half's tensor-core work with one K and one V tile of shared memory
+/// (two of each would not fit 48 KiB at d = 128). An f32 source (the
+/// model layout) is loaded and rounded synchronously at the same points.
+/// Finally O / l, or 0 where l = 0 (a row with no allowed key).
 ///
 /// Every mask is a prefix of the keys: key j of row i is allowed when
 /// j < limit(i) = min(seqLen, lengths[b], i + 1 when causal). So each
@@ -1177,6 +1184,9 @@ std::string attentionText(const GpuAttentionSpec &spec,
   int64_t dTiles = d / 8;           // n8 tiles of O.
   int64_t keyTiles = kAttnTile / 8; // n8 tiles of S.
   int64_t copies = kAttnTile * d / 8 / kThreads; // 16-byte copies a thread.
+  // K and V tiles come by cp.async, overlapping the tensor cores, unless
+  // they are f32 (the model layout) to be rounded on the way.
+  bool asyncCopies = !spec.modelLayout;
   float scaleLog2 = float(double(*spec.scale) * kLog2e);
 
   KernelText k;
@@ -1223,12 +1233,40 @@ std::string attentionText(const GpuAttentionSpec &spec,
     }
     return out;
   };
+  // cp.async of rows `row0` .. + 63 of `source`[b, h] to `tileName`; a
+  // row past seqLen is a copy of 0 bytes (zeros) from row seqLen - 1.
+  auto stageAsync = [&](int depth, const std::string &name,
+                        const std::string &source, const std::string &tileName,
+                        const std::string &row0) {
+    bool ragged = len % kAttnTile != 0;
+    for (int64_t i = 0; i < copies; ++i) {
+      std::string s = name + str(i), row = s + "_row", size;
+      k.line(depth,
+             s + "_row = arith.addi " + row0 + ", %sr" + str(i) + " : index");
+      if (ragged) {
+        k.line(depth, s + "_in = arith.cmpi ult, " + s + "_row, " + k.c(len) +
+                          " : index");
+        k.line(depth, s + "_cl = arith.minsi " + s + "_row, " + k.c(len - 1) +
+                          " : index");
+        k.line(depth, s + "_sz = arith.select " + s + "_in, " + k.c(8) + ", " +
+                          k.c(0) + " : index");
+        row = s + "_cl";
+        size = ", " + s + "_sz";
+      }
+      k.line(depth, s + " = nvgpu.device_async_copy " + source + "[%b, %h, " +
+                        row + ", %sc" + str(i) + "], " + tileName + "[%sr" +
+                        str(i) + ", %sc" + str(i) + "], 8" + size +
+                        " {bypassL1} : " + in + " to " + tile);
+    }
+  };
   // Copies rows `row0` .. + 63 of `source`[b, h] to `tileName` (zeros for
   // rows past seqLen). In the model layout, the rows' f32 columns of head
   // h (from %col<source>), rounded to the input type.
   auto stage = [&](int depth, const std::string &name,
                    const std::string &source, const std::string &tileName,
                    const std::string &row0) {
+    if (asyncCopies)
+      return stageAsync(depth, name, source, tileName, row0);
     for (int64_t i = 0; i < copies; ++i) {
       std::string s = name + str(i);
       k.line(depth,
@@ -1325,6 +1363,10 @@ std::string attentionText(const GpuAttentionSpec &spec,
   // Q: through %Ks into the A fragments of each k16 step.
   k.line(0, "// Q's tile through shared memory into registers.");
   stage(0, "%vq", "%Q", "%Ks", "%q0");
+  if (asyncCopies) {
+    k.line(0, "%qGroup = nvgpu.device_async_create_group {}");
+    k.line(0, "nvgpu.device_async_wait %qGroup {numGroups = 0 : i32}");
+  }
   k.line(0, "gpu.barrier");
   std::vector<std::vector<std::string>> qFragments;
   for (int64_t kk = 0; kk < kSteps; ++kk) {
@@ -1387,16 +1429,43 @@ std::string attentionText(const GpuAttentionSpec &spec,
   std::string types = join(stateTypes);
   std::string count = str(state.size());
 
-  int depth = 1;
   if (staticLayout) {
     k.line(0, "%tileOffsets = memref.get_global @" + spec.name +
                   "_tile_offsets : " + offsetsType);
     k.line(0, "%tileIndices = memref.get_global @" + spec.name +
                   "_tile_indices : " + indicesType);
   }
+  // The copies of the tiles in flight form one group each; with
+  // synchronous copies the barriers alone order them.
+  auto commit = [&](int depth, const std::string &name) {
+    if (asyncCopies)
+      k.line(depth, name + " = nvgpu.device_async_create_group {}");
+  };
+  auto waitAll = [&](int depth, const std::string &group) {
+    if (asyncCopies)
+      k.line(depth,
+             "nvgpu.device_async_wait " + group + " {numGroups = 0 : i32}");
+  };
+  // The first key row `name`k0 of entry `entry` of a block-sparse layout,
+  // and whether the entry is visited (`name`visit): one outside the keys
+  // is not, and reads tile 0 instead, fully masked.
+  auto sparseTile = [&](int depth, const std::string &name,
+                        const std::string &entry) {
+    k.line(depth, name + "kt32 = memref.load %tileIndices[" + entry +
+                      "] : " + indicesType);
+    k.line(depth,
+           name + "kt = arith.index_cast " + name + "kt32 : i32 to index");
+    k.line(depth, name + "k0raw = arith.muli " + name + "kt, " +
+                      k.c(kAttnTile) + " : index");
+    k.line(depth, name + "visit = arith.cmpi ult, " + name + "k0raw, " +
+                      keyEnd + " : index");
+    k.line(depth, name + "k0 = arith.select " + name + "visit, " + name +
+                      "k0raw, " + k.c(0) + " : index");
+  };
+  std::string loopOpen, hasNext, nextK0Setup;
   if (spec.blockSparse) {
     k.line(0, "// The listed key tiles of this query tile; an entry outside");
-    k.line(0, "// the keys is skipped.");
+    k.line(0, "// the keys adds nothing.");
     k.line(0, "%qt1 = arith.addi %qt, " + k.c(1) + " : index");
     k.line(0, "%first32 = memref.load %tileOffsets[%qt] : " + offsetsType);
     k.line(0, "%last32 = memref.load %tileOffsets[%qt1] : " + offsetsType);
@@ -1405,28 +1474,48 @@ std::string attentionText(const GpuAttentionSpec &spec,
     k.line(0, "%first = arith.maxsi %firstRaw, " + k.c(0) + " : index");
     k.line(0, "%last = arith.minsi %lastRaw, " + k.c(spec.blockSparseEntries) +
                   " : index");
-    k.line(0, "%final:" + count + " = scf.for %e = %first to %last step " +
-                  k.c(1) + " iter_args(" + iterArgs + ") -> (" + types + ") {");
-    k.line(1, "%kt32 = memref.load %tileIndices[%e] : " + indicesType);
-    k.line(1, "%kt = arith.index_cast %kt32 : i32 to index");
-    k.line(1, "%k0 = arith.muli %kt, " + k.c(kAttnTile) + " : index");
-    k.line(1, "%visit = arith.cmpi ult, %k0, " + keyEnd + " : index");
-    k.line(1, "%next:" + count + " = scf.if %visit -> (" + types + ") {");
-    depth = 2;
+    k.line(0, "%any = arith.cmpi slt, %first, %last : index");
+    k.line(0, "scf.if %any {");
+    sparseTile(1, "%f_", "%first");
+    stage(1, "%fk", "%K", "%Ks", "%f_k0");
+    k.line(0, "}");
+    loopOpen = "scf.for %e = %first to %last step " + k.c(1);
   } else {
     k.line(0, "%blockEnd63 = arith.addi " + blockEnd + ", " +
                   k.c(kAttnTile - 1) + " : index");
     k.line(0,
            "%tiles = arith.divui %blockEnd63, " + k.c(kAttnTile) + " : index");
-    k.line(0, "%final:" + count + " = scf.for %kt = " + k.c(0) +
-                  " to %tiles step " + k.c(1) + " iter_args(" + iterArgs +
-                  ") -> (" + types + ") {");
-    k.line(1, "%k0 = arith.muli %kt, " + k.c(kAttnTile) + " : index");
+    k.line(0, "%any = arith.cmpi ult, " + k.c(0) + ", %tiles : index");
+    k.line(0, "scf.if %any {");
+    stage(1, "%fk", "%K", "%Ks", k.c(0));
+    k.line(0, "}");
+    loopOpen = "scf.for %kt = " + k.c(0) + " to %tiles step " + k.c(1);
   }
-  int D = depth;
-  stage(D, "%vk", "%K", "%Ks", "%k0");
+  commit(0, "%firstGroup");
+  waitAll(0, "%firstGroup");
+  k.line(0, "gpu.barrier");
+  k.line(0, "%final:" + count + " = " + loopOpen + " iter_args(" + iterArgs +
+                ") -> (" + types + ") {");
+  const int D = 1;
+  if (spec.blockSparse) {
+    sparseTile(D, "%", "%e");
+    k.line(D, "%e1 = arith.addi %e, " + k.c(1) + " : index");
+    k.line(D, "%hasNext = arith.cmpi slt, %e1, %last : index");
+    // An entry not visited masks every key.
+    for (int r = 0; r < 2; ++r) {
+      std::string lim = "%lim" + str(r);
+      k.line(D, lim + " = arith.select %visit, " + limit[r] + ", " + k.c(0) +
+                    " : index");
+      limit[r] = lim;
+    }
+  } else {
+    k.line(D, "%k0 = arith.muli %kt, " + k.c(kAttnTile) + " : index");
+    k.line(D, "%kt1 = arith.addi %kt, " + k.c(1) + " : index");
+    k.line(D, "%hasNext = arith.cmpi ult, %kt1, %tiles : index");
+  }
+  k.line(D, "// K of this tile is in %Ks; V comes while S is computed.");
   stage(D, "%vv", "%V", "%Vs", "%k0");
-  k.line(D, "gpu.barrier");
+  commit(D, "%vGroup");
 
   // S = Q K^T: 8 n8 tiles of keys, in pairs per ldmatrix.x4.
   k.line(D, "// S = Q K^T, 16 x 64 a warp.");
@@ -1538,6 +1627,19 @@ std::string attentionText(const GpuAttentionSpec &spec,
     pFragments.push_back(regs);
   }
 
+  k.line(D, "// V has landed, and every warp is done with K: the next");
+  k.line(D, "// tile's K comes while P V is computed.");
+  waitAll(D, "%vGroup");
+  k.line(D, "gpu.barrier");
+  k.line(D, "scf.if %hasNext {");
+  if (spec.blockSparse)
+    sparseTile(D + 1, "%n_", "%e1");
+  else
+    k.line(D + 1, "%n_k0 = arith.muli %kt1, " + k.c(kAttnTile) + " : index");
+  stage(D + 1, "%nk", "%K", "%Ks", "%n_k0");
+  k.line(D, "}");
+  commit(D, "%kGroup");
+
   // O = O alpha + P V.
   k.line(D, "// O = O alpha + P V.");
   std::vector<std::string> o(dTiles);
@@ -1571,21 +1673,13 @@ std::string attentionText(const GpuAttentionSpec &spec,
       }
     }
   }
-  k.line(D, "// The next tile overwrites what every warp read.");
+  k.line(D, "// The next K has landed, and every warp is done with V.");
+  waitAll(D, "%kGroup");
   k.line(D, "gpu.barrier");
   std::vector<std::string> yields{mNew[0], mNew[1], lNew[0], lNew[1]};
   for (const std::string &x : o)
     yields.push_back(x);
   k.line(D, "scf.yield " + join(yields) + " : " + types);
-  if (spec.blockSparse) {
-    k.line(1, "} else {");
-    k.line(2, "scf.yield " + join(state) + " : " + types);
-    k.line(1, "}");
-    std::vector<std::string> next;
-    for (size_t i = 0; i < state.size(); ++i)
-      next.push_back("%next#" + str(i));
-    k.line(1, "scf.yield " + join(next) + " : " + types);
-  }
   k.line(0, "}");
 
   // O / l, or 0 for a row that saw no allowed key.

@@ -448,6 +448,11 @@ TEST_F(GpuKernelsEmulation, AttentionDense) {
   EXPECT_LT(checkAttention(attention("bf16_d128", 1, 2, 77, 128,
                                      GpuGemmInput::BF16, false)),
             kBf16Tolerance);
+  // Whole tiles only (no row past L to zero-fill), over enough key tiles
+  // that the copies of K and V take turns with the multiplies twice.
+  EXPECT_LT(checkAttention(attention("f16_whole_tiles", 1, 1, 192, 64,
+                                     GpuGemmInput::F16, true)),
+            kF16Tolerance);
   // One and seven tokens: a single ragged tile of queries and keys.
   for (int64_t len : {1, 7}) {
     EXPECT_LT(checkAttention(attention("f16_len" + std::to_string(len), 1, 2,

@@ -358,6 +358,15 @@ TEST_F(GpuKernels, AttentionAssembles) {
         EXPECT_GT(count(body, instruction), 0u) << instruction;
       EXPECT_EQ(count(body, "shfl.sync.bfly.b32"), 8u);
       EXPECT_GE(count(body, "bar.sync"), 3u);
+      // Q, K and V tiles by cp.async, 16 bytes a copy (d / 16 copies a
+      // thread and tile: Q, the first K, V and the next K, which a single
+      // key tile does without), each tile its own group, all of it waited
+      // for before use.
+      EXPECT_GE(count(body, "cp.async.cg.shared.global"),
+                size_t(spec.headDim / 16 * (spec.seqLen > 64 ? 4 : 3)));
+      EXPECT_GE(count(body, "cp.async.commit_group"), 4u);
+      EXPECT_EQ(count(body, "cp.async.wait_group"),
+                count(body, "cp.async.wait_group \t0;"));
       EXPECT_EQ(launches[i].grid[0], (spec.seqLen + 63) / 64);
       EXPECT_EQ(launches[i].grid[1], 12);
       EXPECT_EQ(launches[i].grid[2], 2);

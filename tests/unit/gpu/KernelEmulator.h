@@ -365,19 +365,36 @@ private:
                                             : uint64_t(a) % uint64_t(b);
         return Val{double(r)};
       });
-    if (auto cmp = llvm::dyn_cast<mlir::arith::CmpIOp>(op)) {
-      mlir::arith::CmpIPredicate predicate = cmp.getPredicate();
-      if (predicate != mlir::arith::CmpIPredicate::ult &&
-          predicate != mlir::arith::CmpIPredicate::slt)
-        return fail("a cmpi predicate the emulator does not know");
+    if (auto cmp = llvm::dyn_cast<mlir::arith::CmpIOp>(op))
       return forEach(mask, cmp->getResult(0), [&](int t) {
         int64_t a = int64_t(scalar(cmp.getLhs(), t));
         int64_t b = int64_t(scalar(cmp.getRhs(), t));
-        return Val{double(predicate == mlir::arith::CmpIPredicate::slt
-                              ? a < b
-                              : uint64_t(a) < uint64_t(b))};
+        uint64_t ua = uint64_t(a), ub = uint64_t(b);
+        using P = mlir::arith::CmpIPredicate;
+        switch (cmp.getPredicate()) {
+        case P::eq:
+          return Val{double(a == b)};
+        case P::ne:
+          return Val{double(a != b)};
+        case P::slt:
+          return Val{double(a < b)};
+        case P::sle:
+          return Val{double(a <= b)};
+        case P::sgt:
+          return Val{double(a > b)};
+        case P::sge:
+          return Val{double(a >= b)};
+        case P::ult:
+          return Val{double(ua < ub)};
+        case P::ule:
+          return Val{double(ua <= ub)};
+        case P::ugt:
+          return Val{double(ua > ub)};
+        case P::uge:
+          return Val{double(ua >= ub)};
+        }
+        return Val{0.0};
       });
-    }
     if (name == "arith.addf")
       return elementwise(op, mask,
                          [](float a, float b, float) { return a + b; });
