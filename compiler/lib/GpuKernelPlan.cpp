@@ -49,6 +49,9 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
 
+#include <map>
+#include <vector>
+
 namespace xfc {
 
 namespace {
@@ -85,12 +88,19 @@ llvm::StringRef halfTypeName(mlir::Type type) {
 /// The flash attention kernel's head dims: multiples of 16 up to 128.
 constexpr int64_t kAttentionMaxHeadDim = 128;
 
+/// At most this many distinct tile masks go into a kernel (64 KiB of
+/// constants): a pattern whose tiles differ more (random blocks of 16,
+/// say) stays on the generic kernels. A window's masks repeat along the
+/// diagonals, so it needs a few.
+constexpr size_t kMaxTileMasks = 128;
+
 /// The flash attention kernel's block-sparse form for `pattern` over
-/// `len` queries and keys, in its CSR form over 64 x 64 tiles, as the
-/// attribute's two i32 arrays; null when some tile is partly allowed (the
-/// kernel masks only whole tiles, besides causality and key padding) or
-/// the pattern is not a single mask. Tiles wholly above the diagonal are
-/// left out for causal attention.
+/// `len` queries and keys: its CSR form over 64 x 64 tiles and, for the
+/// tiles only partly allowed, their masks (GpuAttentionSpec::tileMasks),
+/// as the attribute's four i32 arrays (offsets, indices, mask per entry,
+/// masks). Null when the pattern is not a single mask, allows nothing or
+/// needs more than kMaxTileMasks distinct masks. Tiles wholly above the
+/// diagonal are left out for causal attention.
 mlir::ArrayAttr tileLayoutOf(mlir::xf::AttentionPatternAttr pattern,
                              int64_t len, bool causal) {
   mlir::xf::PatternGroups groups = pattern.getGroups();
@@ -100,28 +110,58 @@ mlir::ArrayAttr tileLayoutOf(mlir::xf::AttentionPatternAttr pattern,
   if (!mask.error().empty())
     return nullptr;
   const int64_t tile = kGpuAttentionTile, tiles = (len + tile - 1) / tile;
-  llvm::SmallVector<int32_t> offsets{0}, indices;
+  llvm::SmallVector<int32_t> offsets{0}, indices, maskIndex, masks;
+  std::map<std::vector<int32_t>, int32_t> maskIds;
   for (int64_t qb = 0; qb < tiles; ++qb) {
     for (int64_t kb = 0; kb < tiles && (!causal || kb <= qb); ++kb) {
       // The tile's existing rows and keys: the kernel masks those past len.
-      switch (mask.classifyTile(qb * tile, std::min(len, (qb + 1) * tile),
-                                kb * tile, std::min(len, (kb + 1) * tile))) {
-      case mlir::xf::BlockKind::Full:
+      int64_t i0 = qb * tile, i1 = std::min(len, i0 + tile);
+      int64_t j0 = kb * tile, j1 = std::min(len, j0 + tile);
+      mlir::xf::BlockKind kind = mask.classifyTile(i0, i1, j0, j1);
+      if (kind == mlir::xf::BlockKind::Empty)
+        continue;
+      if (kind == mlir::xf::BlockKind::Full) {
         indices.push_back(int32_t(kb));
-        break;
-      case mlir::xf::BlockKind::Empty:
-        break;
-      case mlir::xf::BlockKind::Partial:
-        return nullptr;
+        maskIndex.push_back(-1);
+        continue;
       }
+      // A partial tile: its bits, row by row (where the closed form could
+      // not tell, they may turn out all refused or all allowed).
+      std::vector<int32_t> words(kGpuAttentionTileMaskWords, 0);
+      int64_t allowed = 0;
+      for (int64_t i = i0; i < i1; ++i)
+        for (int64_t j = j0; j < j1; ++j)
+          if (mask.allows(i, j)) {
+            ++allowed;
+            int64_t r = i - i0, c = j - j0;
+            words[2 * r + c / 32] = int32_t(uint32_t(words[2 * r + c / 32]) |
+                                            uint32_t(1) << (c % 32));
+          }
+      if (allowed == 0)
+        continue;
+      indices.push_back(int32_t(kb));
+      if (allowed == (i1 - i0) * (j1 - j0)) {
+        maskIndex.push_back(-1);
+        continue;
+      }
+      auto [it, inserted] = maskIds.try_emplace(words, int32_t(maskIds.size()));
+      if (inserted) {
+        if (maskIds.size() > kMaxTileMasks)
+          return nullptr;
+        masks.append(words.begin(), words.end());
+      }
+      maskIndex.push_back(it->second);
     }
     offsets.push_back(int32_t(indices.size()));
   }
   if (indices.empty())
     return nullptr;
+  if (masks.empty())
+    maskIndex.clear();
   mlir::Builder b(pattern.getContext());
   return b.getArrayAttr(
-      {b.getDenseI32ArrayAttr(offsets), b.getDenseI32ArrayAttr(indices)});
+      {b.getDenseI32ArrayAttr(offsets), b.getDenseI32ArrayAttr(indices),
+       b.getDenseI32ArrayAttr(maskIndex), b.getDenseI32ArrayAttr(masks)});
 }
 
 /// When `q`, `k` and `v` are the three equal parts of one xf.split (the
@@ -140,7 +180,7 @@ mlir::xf::SplitOp fusedQkvSplit(mlir::Value q, mlir::Value k, mlir::Value v) {
 /// half type runs on tensor cores, and so does an f32 GEMM in TF32 when
 /// `allowTf32` and K is a multiple of 32; with `dtype` f16 or bf16,
 /// self-attention runs on the flash attention kernel (with a sparsity
-/// pattern only when tileLayoutOf gives its layout).
+/// pattern when tileLayoutOf gives its layout).
 mlir::DictionaryAttr tunedKernelFor(mlir::Operation *op, GpuGemmInput dtype,
                                     bool allowTf32) {
   mlir::Builder b(op->getContext());
@@ -158,8 +198,8 @@ mlir::DictionaryAttr tunedKernelFor(mlir::Operation *op, GpuGemmInput dtype,
     if (width % heads != 0 || headDim % 16 != 0 ||
         headDim > kAttentionMaxHeadDim)
       return nullptr;
-    // A sparsity pattern runs as the kernel's block-sparse form when it
-    // allows whole tiles.
+    // A sparsity pattern runs as the kernel's block-sparse form, with
+    // masks inside the tiles it cuts through.
     mlir::ArrayAttr layout;
     if (mlir::xf::AttentionPatternAttr pattern = attention.getPatternAttr()) {
       layout = tileLayoutOf(pattern, q.getShape()[1], attention.getCausal());
@@ -438,6 +478,12 @@ bool launchTunedKernels(mlir::ModuleOp module, std::string &error) {
         attention.tileIndices.assign(indices.asArrayRef().begin(),
                                      indices.asArrayRef().end());
         attention.blockSparseEntries = int64_t(attention.tileIndices.size());
+        auto maskIndex = llvm::cast<mlir::DenseI32ArrayAttr>(layout[2]);
+        auto masks = llvm::cast<mlir::DenseI32ArrayAttr>(layout[3]);
+        attention.tileMaskIndex.assign(maskIndex.asArrayRef().begin(),
+                                       maskIndex.asArrayRef().end());
+        attention.tileMasks.assign(masks.asArrayRef().begin(),
+                                   masks.asArrayRef().end());
       }
       bool fused = tuned.getAs<mlir::BoolAttr>("fused_qkv").getValue();
       // Q, K and V as the model has them: f32 rows of heads side by side,

@@ -1147,6 +1147,10 @@ std::string attentionText(const GpuAttentionSpec &spec,
   // A layout known at compile time is two constant arrays of the module,
   // else two arguments.
   bool staticLayout = spec.blockSparse && !spec.tileOffsets.empty();
+  // Bits of the keys allowed inside partly allowed tiles.
+  bool tileMasks = staticLayout && !spec.tileMasks.empty();
+  std::string masksType =
+      "memref<" + str(int64_t(spec.tileMasks.size())) + "xi32>";
   std::string globals;
   if (staticLayout) {
     auto constants = [&](const char *what, const std::string &type,
@@ -1159,6 +1163,10 @@ std::string attentionText(const GpuAttentionSpec &spec,
     };
     constants("tile_offsets", offsetsType, spec.tileOffsets);
     constants("tile_indices", indicesType, spec.tileIndices);
+    if (tileMasks) {
+      constants("tile_mask_index", indicesType, spec.tileMaskIndex);
+      constants("tile_masks", masksType, spec.tileMasks);
+    }
   } else if (spec.blockSparse) {
     launch.arguments.push_back({"tileOffsets", offsetsType});
     launch.arguments.push_back({"tileIndices", indicesType});
@@ -1435,6 +1443,23 @@ std::string attentionText(const GpuAttentionSpec &spec,
     k.line(0, "%tileIndices = memref.get_global @" + spec.name +
                   "_tile_indices : " + indicesType);
   }
+  if (tileMasks) {
+    k.line(0, "%tileMaskIndex = memref.get_global @" + spec.name +
+                  "_tile_mask_index : " + indicesType);
+    k.line(0, "%tileMasks = memref.get_global @" + spec.name +
+                  "_tile_masks : " + masksType);
+    k.line(0, "// A tile mask's words of the thread's two rows, shifted by");
+    k.line(0, "// its first column 2 (lane % 4): bit 8 n + e (mod 32) of");
+    k.line(0, "// word n / 4 then allows column 8 n + 2 (lane % 4) + e.");
+    k.line(0, "%maskShift = arith.index_cast %c2q : index to i32");
+    k.line(0, "%allKeys = arith.constant -1 : i32");
+    k.line(0, "%noKey = arith.constant 0 : i32");
+    k.line(0, "%tileRow0 = arith.addi %wrow, %g : index");
+    k.line(0, "%tileRow1 = arith.addi %tileRow0, " + k.c(8) + " : index");
+    for (int r = 0; r < 2; ++r)
+      k.line(0, "%maskRow" + str(r) + " = arith.muli %tileRow" + str(r) + ", " +
+                    k.c(2) + " : index");
+  }
   // The copies of the tiles in flight form one group each; with
   // synchronous copies the barriers alone order them.
   auto commit = [&](int depth, const std::string &name) {
@@ -1508,6 +1533,27 @@ std::string attentionText(const GpuAttentionSpec &spec,
                     " : index");
       limit[r] = lim;
     }
+    if (tileMasks) {
+      k.line(D, "// The entry's mask, or every key for a whole tile.");
+      k.line(D, "%mi32 = memref.load %tileMaskIndex[%e] : " + indicesType);
+      k.line(D, "%mi = arith.index_cast %mi32 : i32 to index");
+      k.line(D, "%whole = arith.cmpi slt, %mi, " + k.c(0) + " : index");
+      k.line(D, "%mIdx = arith.maxsi %mi, " + k.c(0) + " : index");
+      k.line(D, "%mBase = arith.muli %mIdx, " +
+                    k.c(kGpuAttentionTileMaskWords) + " : index");
+      for (int r = 0; r < 2; ++r)
+        for (int w = 0; w < 2; ++w) {
+          std::string x = "%mw" + str(r) + str(w);
+          k.line(D,
+                 x + "_a0 = arith.addi %mBase, %maskRow" + str(r) + " : index");
+          k.line(D, x + "_a = arith.addi " + x + "_a0, " + k.c(w) + " : index");
+          k.line(D, x + "_raw = memref.load %tileMasks[" + x +
+                        "_a] : " + masksType);
+          k.line(D, x + "_sel = arith.select %whole, %allKeys, " + x +
+                        "_raw : i32");
+          k.line(D, x + " = arith.shrui " + x + "_sel, %maskShift : i32");
+        }
+    }
   } else {
     k.line(D, "%k0 = arith.muli %kt, " + k.c(kAttnTile) + " : index");
     k.line(D, "%kt1 = arith.addi %kt, " + k.c(1) + " : index");
@@ -1562,8 +1608,21 @@ std::string attentionText(const GpuAttentionSpec &spec,
         k.line(D, x + "_s = llvm.extractvalue " + s[n] + "[" + str(2 * r + e) +
                       "] : " + acc);
         k.line(D, x + "_l = arith.mulf " + x + "_s, %scale : f32");
-        k.line(D, x + "_ok = arith.cmpi slt, %col" + str(n) + str(e) + ", " +
+        std::string ok = x + "_ok";
+        if (tileMasks) {
+          ok = x + "_lim";
+          int64_t bit = (8 * n + e) % 32;
+          // The bit as an i32 literal (bit 31 is the sign).
+          int32_t value = int32_t(uint32_t(1) << bit);
+          k.line(D, x + "_bit = arith.constant " + str(value) + " : i32");
+          k.line(D, x + "_word = arith.andi %mw" + R + str(n / 4) + ", " + x +
+                        "_bit : i32");
+          k.line(D, x + "_key = arith.cmpi ne, " + x + "_word, %noKey : i32");
+        }
+        k.line(D, ok + " = arith.cmpi slt, %col" + str(n) + str(e) + ", " +
                       limit[r] + " : index");
+        if (tileMasks)
+          k.line(D, x + "_ok = arith.andi " + ok + ", " + x + "_key : i1");
         k.line(D, x + " = arith.select " + x + "_ok, " + x + "_l, %ninf : f32");
         masked.push_back(x);
       }
@@ -1855,6 +1914,22 @@ bool checkAttention(const GpuAttentionSpec &spec, std::string &error) {
               str(queryTiles + 1) +
               " ascending tile offsets from 0 to its number of entries "
               "(at least 1), with blockSparse set";
+      return false;
+    }
+  }
+  if (!spec.tileMaskIndex.empty() || !spec.tileMasks.empty()) {
+    int64_t masks = int64_t(spec.tileMasks.size()) / kGpuAttentionTileMaskWords;
+    bool fits =
+        !spec.tileIndices.empty() &&
+        spec.tileMaskIndex.size() == spec.tileIndices.size() && masks > 0 &&
+        int64_t(spec.tileMasks.size()) == masks * kGpuAttentionTileMaskWords;
+    for (int32_t index : spec.tileMaskIndex)
+      fits = fits && index >= -1 && index < masks;
+    if (!fits) {
+      error = what +
+              ": tile masks need a compiled-in layout, one mask "
+              "index (-1 or a mask) per entry, and whole masks of " +
+              str(kGpuAttentionTileMaskWords) + " words";
       return false;
     }
   }

@@ -632,7 +632,14 @@ TEST(GpuArtifact, Refusals) {
 /// artifact of the same spec and pattern (f32; the CPU's pattern attention
 /// is checked against PyTorch by the attention-pattern goldens), within
 /// the f16 tolerance.
-TEST(GpuArtifact, TileAlignedPatternMatchesTheCpu) {
+/// Compiles bert_like at 77 tokens with the sparsity pattern `pattern` for
+/// the CPU and for the GPU (f16), checks that the device code holds
+/// `symbol` (the layout the flash attention kernel reads), runs both (the
+/// GPU artifact's kernels in the emulator) and compares them. `name` names
+/// the scratch folder.
+void checkPatternOnTheGpu(const std::string &name, const char *pattern,
+                          const char *symbol) {
+  SCOPED_TRACE(pattern);
   const FakeDriver &fake = FakeDriver::get();
   ASSERT_TRUE(fake.complete()) << "cannot load " << XFC_FAKE_CUDA_PATH;
   const GoldenCaseShape *param = nullptr;
@@ -648,9 +655,7 @@ TEST(GpuArtifact, TileAlignedPatternMatchesTheCpu) {
   GoldenData data;
   std::string error;
   ASSERT_TRUE(loadGoldenData(spec, param->shape, data, error)) << error;
-  // 77 tokens are two tiles: query tile 0 sees key tile 0 only.
-  const char *pattern = "block_sparse(b = 64, layout = [[1, 0], [1, 1]])";
-  ScratchDir dir("gpu_tile_aligned_pattern");
+  ScratchDir dir("gpu_pattern_" + name);
   CompileRequest request;
   request.specPath = param->goldenCase.specPath;
   request.shapes = data.shapes;
@@ -668,7 +673,7 @@ TEST(GpuArtifact, TileAlignedPatternMatchesTheCpu) {
   std::ifstream ptx(dir.path() + "/ir/kernels.ptx");
   std::string code((std::istreambuf_iterator<char>(ptx)),
                    std::istreambuf_iterator<char>());
-  EXPECT_NE(code.find("_tile_offsets"), std::string::npos)
+  EXPECT_NE(code.find(symbol), std::string::npos)
       << "the pattern's layout is not in the device code";
 
   std::vector<xfc_buffer> inputs;
@@ -701,6 +706,27 @@ TEST(GpuArtifact, TileAlignedPatternMatchesTheCpu) {
   std::printf("[  error   ] %s with %s (f16): max |xfc GPU artifact - xfc CPU "
               "artifact| = %.3g\n",
               param->testName().c_str(), pattern, comparison.maxAbsError);
+}
+
+TEST(GpuArtifact, TileAlignedPatternMatchesTheCpu) {
+  // 77 tokens are two tiles: query tile 0 sees key tile 0 only.
+  checkPatternOnTheGpu("tiles",
+                       "block_sparse(b = 64, layout = [[1, 0], [1, "
+                       "1]])",
+                       "_tile_offsets");
+}
+
+// Patterns that cut through the kernel's 64 x 64 tiles: the bits of their
+// partly allowed tiles go into the device code with the layout.
+TEST(GpuArtifact, PatternsThroughTilesMatchTheCpu) {
+  checkPatternOnTheGpu("window", "sliding_window(w = 16)", "_tile_masks");
+  checkPatternOnTheGpu("strided",
+                       "strided_local(l = 8) + strided_summary(l = 8)",
+                       "_tile_masks");
+  checkPatternOnTheGpu("bigbird",
+                       "bigbird(b = 16, window = 3, global = [0], random = 1, "
+                       "seed = 1)",
+                       "_tile_masks");
 }
 
 /// Every golden model and shape but the longest (s128 repeats s77's

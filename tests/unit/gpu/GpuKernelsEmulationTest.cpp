@@ -179,6 +179,9 @@ protected:
   struct AttentionMasks {
     std::vector<int> lengths;
     std::vector<int> tileOffsets, tileIndices;
+    /// Compiled layouts only: per entry -1 (a whole tile) or its mask in
+    /// tileMasks (GpuAttentionSpec::tileMasks).
+    std::vector<int32_t> tileMaskIndex, tileMasks;
   };
 
   /// Emulates `spec` on random inputs and compares O with softmax attention
@@ -197,6 +200,8 @@ protected:
                               masks.tileOffsets.end());
       spec.tileIndices.assign(masks.tileIndices.begin(),
                               masks.tileIndices.end());
+      spec.tileMaskIndex = masks.tileMaskIndex;
+      spec.tileMasks = masks.tileMasks;
     }
     int64_t batch = spec.batch, heads = spec.heads, len = spec.seqLen,
             d = spec.headDim;
@@ -267,12 +272,25 @@ protected:
           std::vector<bool> allowed(len, true);
           if (spec.blockSparse) {
             std::vector<bool> listed(keyTiles, false);
+            std::vector<int> maskOf(keyTiles, -1);
             for (int e = masks.tileOffsets[i / tile];
                  e < masks.tileOffsets[i / tile + 1]; ++e)
-              if (masks.tileIndices[e] >= 0 && masks.tileIndices[e] < keyTiles)
+              if (masks.tileIndices[e] >= 0 &&
+                  masks.tileIndices[e] < keyTiles) {
                 listed[masks.tileIndices[e]] = true;
-            for (int64_t j = 0; j < len; ++j)
+                if (!masks.tileMaskIndex.empty())
+                  maskOf[masks.tileIndices[e]] = masks.tileMaskIndex[e];
+              }
+            for (int64_t j = 0; j < len; ++j) {
               allowed[j] = listed[j / tile];
+              int m = maskOf[j / tile];
+              if (m >= 0) {
+                uint32_t word = uint32_t(
+                    masks
+                        .tileMasks[128 * m + 2 * (i % tile) + (j % tile) / 32]);
+                allowed[j] = allowed[j] && ((word >> (j % 32)) & 1);
+              }
+            }
           }
           for (int64_t j = 0; j < len; ++j) {
             if (spec.causal && j > i)
@@ -561,6 +579,39 @@ TEST_F(GpuKernelsEmulation, AttentionBlockSparse) {
                                      GpuGemmInput::F16, true),
                            masks),
             kF16Tolerance);
+  // Masks inside tiles, compiled in: a band |i - j| <= 20 (a sliding
+  // window through the tiles' corners), and random bits; query tile 2's
+  // entry 7 (outside the keys) carries a mask too.
+  AttentionMasks partial;
+  partial.tileOffsets = {0, 2, 4, 7};
+  partial.tileIndices = {0, 1, 0, 1, 2, 7, 1};
+  partial.tileMaskIndex = {0, 1, 2, -1, 0, 1, 1};
+  std::mt19937 bits(9);
+  for (int m = 0; m < 3; ++m)
+    for (int r = 0; r < 64; ++r)
+      for (int w = 0; w < 2; ++w) {
+        uint32_t word = 0;
+        for (int c = 0; c < 32; ++c) {
+          int j = 32 * w + c;
+          // Mask 0: the band on a diagonal tile; 1: its corner above;
+          // 2: its corner below; all with random holes.
+          int offset = m == 0 ? 0 : m == 1 ? 64 : -64;
+          bool band = std::abs(r - (j + offset)) <= 20;
+          if (band && bits() % 8 != 0)
+            word |= uint32_t(1) << c;
+        }
+        partial.tileMasks.push_back(int32_t(word));
+      }
+  EXPECT_LT(checkAttention(attention("f16_tile_masks", 1, 2, 150, 64,
+                                     GpuGemmInput::F16, false),
+                           partial, /*compiledLayout=*/true),
+            kF16Tolerance);
+  partial.lengths = {150, 100};
+  EXPECT_LT(checkAttention(attention("bf16_tile_masks_causal_padding", 2, 1,
+                                     150, 128, GpuGemmInput::BF16, true),
+                           partial, /*compiledLayout=*/true),
+            kBf16Tolerance);
+
   // The same layout compiled into the kernel (constant arrays of the
   // module), with Q, K and V in the model's layout.
   GpuAttentionSpec compiled =

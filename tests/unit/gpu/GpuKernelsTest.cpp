@@ -409,17 +409,58 @@ TEST_F(GpuKernels, AttentionWithCompiledLayoutAssembles) {
   spec.columnOffsets[2] = 1536;
   GpuKernelSet set;
   set.attentions.push_back(spec);
+  // The same with masks inside the diagonal tiles (a sliding window's
+  // edge): 2 masks, in the f16 layout.
+  spec.name = "window_compiled";
+  spec.modelLayout = false;
+  spec.tileMaskIndex = {0, 1, 0, 1, 0, 1, 0};
+  for (int m = 0; m < 2; ++m)
+    for (int word = 0; word < xfc::kGpuAttentionTileMaskWords; ++word)
+      spec.tileMasks.push_back(m ? int32_t(0x80000001u) : 0x0F0F0F0F);
+  set.attentions.push_back(spec);
   for (const char *chip : {"sm_80", "sm_90"}) {
     SCOPED_TRACE(chip);
     std::vector<GpuKernelLaunch> launches;
     std::string ptx = compile(set, chip, launches);
     ASSERT_FALSE(ptx.empty());
-    ASSERT_EQ(launches.size(), 1u);
+    ASSERT_EQ(launches.size(), 2u);
     // Q, K, V and O: no layout arguments.
     EXPECT_EQ(launches[0].arguments.size(), 4u);
-    EXPECT_NE(ptx.find("sparse_compiled_tile_offsets"), std::string::npos);
-    EXPECT_NE(ptx.find("sparse_compiled_tile_indices"), std::string::npos);
+    EXPECT_EQ(launches[1].arguments.size(), 4u);
+    // (LLVM merges the two kernels' equal layouts into one constant.)
+    EXPECT_NE(ptx.find("_compiled_tile_offsets"), std::string::npos);
+    EXPECT_NE(ptx.find("_compiled_tile_indices"), std::string::npos);
+    EXPECT_NE(ptx.find("window_compiled_tile_mask_index"), std::string::npos);
+    EXPECT_NE(ptx.find("window_compiled_tile_masks"), std::string::npos);
+    // Each thread tests its 32 scores' bits.
+    EXPECT_GE(count(entryBody(ptx, "window_compiled"), "and.b32"), 32u);
+    if (!ptxas.empty()) {
+      auto resources =
+          xfc::test::ptxasResources(ptxas, ptx, chip, "compiled_layout");
+      for (const auto &[name, used] : resources) {
+        EXPECT_EQ(used.spillStoreBytes, 0) << name;
+        std::printf("  %s %s: %d registers\n", chip, name.c_str(),
+                    used.registers);
+      }
+    }
   }
+  set.attentions.pop_back();
+  // A mask index past the masks is refused.
+  spec.tileMaskIndex[3] = 2;
+  set.attentions.push_back(spec);
+  {
+    std::string error;
+    mlir::MLIRContext context(registry);
+    mlir::OwningOpRef<mlir::ModuleOp> module =
+        mlir::ModuleOp::create(mlir::UnknownLoc::get(&context));
+    std::vector<GpuKernelLaunch> launches;
+    EXPECT_FALSE(xfc::buildGpuKernels(*module, set, launches, error));
+    EXPECT_NE(error.find("tile masks need a compiled-in layout, one mask "
+                         "index (-1 or a mask) per entry"),
+              std::string::npos)
+        << error;
+  }
+  set.attentions.pop_back();
   // A layout of the wrong length is refused.
   set.attentions[0].tileOffsets.pop_back();
   std::string error;
@@ -556,6 +597,22 @@ TEST_F(GpuKernels, UnsupportedShapesAndNamesAreRefused) {
             "GEMM 'g' (f32, M = 64, N = 64, K = 32): an f32 A rounded while "
             "staging is for the tensor-core GEMMs (f16 or bf16 input); an f32 "
             "GEMM reads f32 A as it is");
+  // The 128x128 tile: tensor cores only, and N in its tiles.
+  set.gemms[0].aInF32 = false;
+  set.gemms[0].input = GpuGemmInput::TF32;
+  set.gemms[0].tile = xfc::GpuGemmTile::Large;
+  EXPECT_EQ(refusal(set),
+            "GEMM 'g' (tf32, M = 64, N = 64, K = 32): the 128x128 tile is for "
+            "the f16 and bf16 GEMMs; the f32 and TF32 GEMMs tile 64x64");
+  set.gemms[0].input = GpuGemmInput::F16;
+  set.gemms[0].n = 192;
+  EXPECT_EQ(refusal(set),
+            "GEMM 'g' (f16, M = 64, N = 192, K = 32): N is not a multiple of "
+            "128; the GPU GEMM takes N in whole tiles of 128 and K in steps "
+            "of 32 (only M may be ragged)");
+  set.gemms[0].n = 64;
+  set.gemms[0].tile = xfc::GpuGemmTile::Small;
+  set.gemms[0].aInF32 = true;
   set.gemms[0].input = GpuGemmInput::F16;
   set.layerNorms.push_back({"n", 4, 0, 1e-5f});
   EXPECT_EQ(refusal(set), "LayerNorm 'n' (rows = 4, D = 0): rows, D and "

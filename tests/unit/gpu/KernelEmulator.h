@@ -365,6 +365,26 @@ private:
                                             : uint64_t(a) % uint64_t(b);
         return Val{double(r)};
       });
+    if (name == "arith.andi" || name == "arith.ori" || name == "arith.shrui")
+      return forEach(mask, op.getResult(0), [&](int t) {
+        // On the bits of the type's width (i1, i32 or index), kept as the
+        // signed value: i32 -1 stays -1.
+        unsigned width =
+            mlir::getElementTypeOrSelf(op.getResult(0).getType()).isIndex()
+                ? 64
+                : mlir::getElementTypeOrSelf(op.getResult(0).getType())
+                      .getIntOrFloatBitWidth();
+        uint64_t bits = width == 64 ? ~uint64_t(0) : (uint64_t(1) << width) - 1;
+        uint64_t a = uint64_t(int64_t(scalar(op.getOperand(0), t))) & bits;
+        uint64_t b = uint64_t(int64_t(scalar(op.getOperand(1), t))) & bits;
+        uint64_t r = name == "arith.andi"  ? a & b
+                     : name == "arith.ori" ? a | b
+                     : b >= width          ? 0
+                                           : a >> b;
+        if (width > 1 && width < 64 && (r >> (width - 1)) & 1)
+          return Val{double(int64_t(r) - (int64_t(1) << width))};
+        return Val{double(r)};
+      });
     if (auto cmp = llvm::dyn_cast<mlir::arith::CmpIOp>(op))
       return forEach(mask, cmp->getResult(0), [&](int t) {
         int64_t a = int64_t(scalar(cmp.getLhs(), t));

@@ -10,7 +10,8 @@
 //   - residual + LayerNorm, y = LN(x + r) * gamma + beta, one warp per row;
 //   - fused attention, O = softmax(Q K^T * scale + mask) V, in the
 //     FlashAttention-2 structure (online softmax over key tiles), with
-//     causal, key padding and block-sparse masks.
+//     causal, key padding and block-sparse masks (with bit masks inside
+//     the tiles a sparsity pattern only partly allows).
 //
 // Each kernel comes with its launch contract (grid, block, shared memory,
 // arguments) so that a host can launch it through the CUDA driver.
@@ -112,6 +113,10 @@ struct GpuLayerNormSpec {
 /// query rows, and keys are visited 64 at a time. A block-sparse layout is
 /// a matrix of these 64 x 64 tiles.
 constexpr int64_t kGpuAttentionTile = 64;
+/// The 32-bit words of one tile mask (GpuAttentionSpec::tileMasks): a bit
+/// per query row and key of a 64 x 64 tile.
+constexpr int64_t kGpuAttentionTileMaskWords =
+    kGpuAttentionTile * kGpuAttentionTile / 32;
 
 /// O[b,h] = softmax(Q[b,h] K[b,h]^T * scale + M) V[b,h] for every batch
 /// item b and head h, with Q, K, V and O row-major [batch, heads, seqLen,
@@ -119,7 +124,8 @@ constexpr int64_t kGpuAttentionTile = 64;
 /// attention"). The mask M is 0 or -inf: key j of query i is
 /// allowed when j < seqLen, and j <= i when causal, and j < lengths[b] with
 /// key padding, and, with a block-sparse layout, when key tile j / 64 is
-/// listed for query tile i / 64. A row with no allowed key is 0.
+/// listed for query tile i / 64 (and that entry's tile mask, if any, allows
+/// it). A row with no allowed key is 0.
 struct GpuAttentionSpec {
   std::string name; ///< The kernel's symbol.
   int64_t batch = 1, heads = 1, seqLen = 0;
@@ -149,6 +155,14 @@ struct GpuAttentionSpec {
   /// compiled into the kernel's module as constants instead of the two
   /// arguments (blockSparse set, blockSparseEntries = tileIndices.size()).
   std::vector<int32_t> tileOffsets, tileIndices;
+  /// With a compiled layout, the keys allowed inside tiles that are only
+  /// partly allowed (a sliding window's edge, a block of 16 of BigBird):
+  /// tileMaskIndex[e], one per entry of tileIndices, is -1 for a tile
+  /// wholly allowed (besides causality and key padding), else the mask m
+  /// whose bit c of tileMasks[128 m + 2 r + w] (as a uint32) allows key
+  /// 32 w + c of the tile to row r of it. Entries whose tiles have the
+  /// same bits share a mask. Empty: every listed tile is whole.
+  std::vector<int32_t> tileMaskIndex, tileMasks;
   /// Q, K and V in f32 in the model's layout, instead of the input type in
   /// [B, H, L, d]: each is an f32 [batch, seqLen, rowWidth] buffer in which
   /// head h's columns start at columnOffsets[i] + h * headDim (i: Q, K,
