@@ -307,7 +307,8 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
         !writeMemoryPlanFiles(report.memoryPlan, request.explainDir, error))
       return false;
     lap("GPU buffer stage");
-    if (!launchTunedKernels(module, error) || !mapLoopsToGpu(module, error))
+    if (!launchTunedKernels(module, report.gpuKernels, error) ||
+        !mapLoopsToGpu(module, error))
       return failed("GPU mapping");
     if (!dump("4-gpu-kernels.mlir"))
       return false;

@@ -402,7 +402,21 @@ bool outlineTunedKernels(mlir::ModuleOp module, GpuGemmInput dtype,
   return true;
 }
 
-bool launchTunedKernels(mlir::ModuleOp module, std::string &error) {
+/// The fusion plan's number of the kernel a call stands for: its location
+/// is named "xf.kernel.N" (xf-form-kernels); "?" when it is not.
+static std::string fusionKernelOf(mlir::Location loc) {
+  if (auto name = llvm::dyn_cast<mlir::NameLoc>(loc)) {
+    llvm::StringRef text = name.getName().getValue();
+    if (text.consume_front("xf.kernel."))
+      return text.str();
+  }
+  return "?";
+}
+
+bool launchTunedKernels(
+    mlir::ModuleOp module,
+    std::vector<std::pair<std::string, std::string>> &described,
+    std::string &error) {
   llvm::SmallVector<mlir::func::CallOp> calls;
   module.walk([&](mlir::func::CallOp call) {
     auto callee = module.lookupSymbol<mlir::func::FuncOp>(call.getCallee());
@@ -509,6 +523,16 @@ bool launchTunedKernels(mlir::ModuleOp module, std::string &error) {
   std::vector<GpuKernelLaunch> launches;
   if (!buildGpuKernels(module, set, launches, error))
     return false;
+  size_t counts[3] = {0, 0, 0};
+  for (Pending &p : pending) {
+    size_t index = counts[int(p.kind)]++;
+    described.push_back({fusionKernelOf(p.call.getLoc()),
+                         p.kind == Kind::Gemm
+                             ? describeGpuKernel(set.gemms[index])
+                         : p.kind == Kind::LayerNorm
+                             ? describeGpuKernel(set.layerNorms[index])
+                             : describeGpuKernel(set.attentions[index])});
+  }
   // buildGpuKernels lists the GEMMs' contracts first, then the norms',
   // then the attentions'.
   std::vector<const GpuKernelLaunch *> contractOf;

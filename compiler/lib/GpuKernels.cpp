@@ -1958,6 +1958,74 @@ bool checkAttention(const GpuAttentionSpec &spec, std::string &error) {
 // Entry points
 //===----------------------------------------------------------------------===//
 
+std::string describeGpuKernel(const GpuGemmSpec &spec) {
+  bool tensorCores =
+      spec.input == GpuGemmInput::F16 || spec.input == GpuGemmInput::BF16;
+  std::string out = std::string("gemm ") + inputName(spec.input);
+  if (spec.aInF32)
+    out += " (A f32, rounded while staged)";
+  out += ": M " + str(spec.m) + ", N " + str(spec.n) + ", K " + str(spec.k);
+  const MmaTiling &tiling = tilingOf(spec);
+  out += "; tile " + str(tiling.tileM) + "x" + str(tiling.tileN) + ", " +
+         str(tiling.threads() / 32) + " warps";
+  if (tensorCores)
+    out += ", " + str(tiling.stages) + " stages of K by cp.async" +
+           (spec.aInF32 ? " (B; A through registers)" : "") +
+           ", mma.sync m16n8k16";
+  else if (spec.input == GpuGemmInput::TF32)
+    out += ", mma.sync m16n8k8 tf32";
+  else
+    out += ", f32 FMA";
+  const char *activation =
+      spec.activation == GpuActivation::Relu       ? "relu"
+      : spec.activation == GpuActivation::GeluTanh ? "gelu (tanh)"
+      : spec.activation == GpuActivation::GeluErf  ? "gelu (erf)"
+                                                   : "";
+  out += "; epilogue: bias";
+  if (*activation)
+    out += std::string(", ") + activation;
+  if (spec.residual)
+    out += ", residual";
+  return out;
+}
+
+std::string describeGpuKernel(const GpuLayerNormSpec &spec) {
+  return "residual + layer_norm f32: " + str(spec.rows) + " rows of " +
+         str(spec.dim) + ", a warp a row";
+}
+
+std::string describeGpuKernel(const GpuAttentionSpec &spec) {
+  std::string out = std::string("flash attention ") + inputName(spec.input) +
+                    ": B " + str(spec.batch) + ", H " + str(spec.heads) +
+                    ", L " + str(spec.seqLen) + ", d " + str(spec.headDim);
+  if (spec.causal)
+    out += ", causal";
+  if (spec.keyPadding)
+    out += ", key padding";
+  if (spec.blockSparse) {
+    out += ", block-sparse";
+    if (!spec.tileIndices.empty()) {
+      int64_t tiles = (spec.seqLen + kAttnTile - 1) / kAttnTile;
+      out += " (" + str(int64_t(spec.tileIndices.size())) + " of " +
+             str(tiles * tiles) + " tiles";
+      if (!spec.tileMasks.empty()) {
+        int64_t partial = 0;
+        for (int32_t index : spec.tileMaskIndex)
+          partial += index >= 0;
+        out +=
+            ", " + str(partial) + " partly allowed, " +
+            str(int64_t(spec.tileMasks.size()) / kGpuAttentionTileMaskWords) +
+            " distinct masks";
+      }
+      out += ")";
+    }
+  }
+  out += spec.modelLayout ? "; Q, K, V f32 in the model's layout, rounded "
+                            "while staged"
+                          : "; K and V by cp.async";
+  return out;
+}
+
 bool gpuKernelSource(const GpuKernelSet &set, std::string &source,
                      std::vector<GpuKernelLaunch> &launches,
                      std::string &error) {

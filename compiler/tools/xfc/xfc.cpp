@@ -365,6 +365,13 @@ int runCompile(const std::vector<std::string> &args) {
         !attention.empty())
       std::printf("\n%s", attention.c_str());
     std::printf("\n%s", xfc::describeFusions(report.fusion).c_str());
+    if (!request.gpuArch.empty()) {
+      std::printf("\n== GPU kernels ==\n  %zu kernels on tuned device "
+                  "kernels (docs/gpu.md), the others mapped generically\n",
+                  report.gpuKernels.size());
+      for (const auto &[kernel, what] : report.gpuKernels)
+        std::printf("  %6s  %s\n", kernel.c_str(), what.c_str());
+    }
     if (!request.explainDir.empty())
       std::printf("  wrote %s/fusion-plan.json (edit it and pass it back "
                   "with --fusion-plan)\n",

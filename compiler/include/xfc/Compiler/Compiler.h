@@ -91,6 +91,10 @@ struct CompileReport {
   /// The buckets of a `--buckets` artifact, smallest first (the fusion
   /// and memory reports above are the largest bucket's).
   std::vector<ArtifactBucket> buckets;
+  /// --target=cuda: the fusion plan's kernels that tuned device kernels
+  /// compute, as (kernel number, what the device kernel does); the others
+  /// are mapped generically.
+  std::vector<std::pair<std::string, std::string>> gpuKernels;
 };
 
 /// Compiles `request.specPath` into `request.outputDir`. On failure returns

@@ -176,6 +176,12 @@ struct GpuAttentionSpec {
   int64_t columnOffsets[3] = {0, 0, 0};
 };
 
+/// One line on what a kernel computes and how (shape, element types,
+/// tile, pipeline, masks), for `xfc compile --explain`.
+std::string describeGpuKernel(const GpuGemmSpec &spec);
+std::string describeGpuKernel(const GpuLayerNormSpec &spec);
+std::string describeGpuKernel(const GpuAttentionSpec &spec);
+
 /// One kernel argument as the gpu.func declares it.
 struct GpuKernelArgument {
   std::string name; ///< e.g. "A".
