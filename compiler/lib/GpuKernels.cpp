@@ -1307,7 +1307,15 @@ std::string attentionText(const GpuAttentionSpec &spec,
   };
 
   k.line(0, "%tid = gpu.thread_id x");
-  k.line(0, "%qt = gpu.block_id x");
+  if (spec.causal) {
+    // Causal query tiles visit 1, 2, ... key tiles: the grid's first
+    // blocks take the last query tiles, so the longest run first and the
+    // short ones fill in behind them instead of trailing alone.
+    k.line(0, "%bx = gpu.block_id x");
+    k.line(0, "%qt = arith.subi " + k.c(queryTiles - 1) + ", %bx : index");
+  } else {
+    k.line(0, "%qt = gpu.block_id x");
+  }
   k.line(0, "%h = gpu.block_id y");
   k.line(0, "%b = gpu.block_id z");
   k.line(0, "%warp = arith.divui %tid, " + k.c(32) + " : index");
