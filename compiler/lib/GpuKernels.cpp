@@ -1112,7 +1112,10 @@ void emitQuadReduce(KernelText &k, int depth, const std::string &result,
 /// that K has landed, ends the step. So each copy overlaps the other
 /// half's tensor-core work with one K and one V tile of shared memory
 /// (two of each would not fit 48 KiB at d = 128). An f32 source (the
-/// model layout) is loaded and rounded synchronously at the same points.
+/// model layout), which cp.async cannot round, is loaded into registers
+/// (rounded) where the copy would start and stored where it would be
+/// waited for, when d <= 64; at larger d, where the registers are taken,
+/// loaded and stored in one go.
 /// Finally O / l, or 0 where l = 0 (a row with no allowed key).
 ///
 /// Every mask is a prefix of the keys: key j of row i is allowed when
@@ -1193,8 +1196,12 @@ std::string attentionText(const GpuAttentionSpec &spec,
   int64_t keyTiles = kAttnTile / 8; // n8 tiles of S.
   int64_t copies = kAttnTile * d / 8 / kThreads; // 16-byte copies a thread.
   // K and V tiles come by cp.async, overlapping the tensor cores, unless
-  // they are f32 (the model layout) to be rounded on the way.
+  // they are f32 (the model layout) to be rounded on the way: then each
+  // tile is loaded into registers before the multiplies it overlaps and
+  // stored after them, where its rows (d / 16 vectors of 8 halves) fit the
+  // registers, d <= 64; else loaded and stored in one go.
   bool asyncCopies = !spec.modelLayout;
+  bool prefetch = spec.modelLayout && d <= 64;
   float scaleLog2 = float(double(*spec.scale) * kLog2e);
 
   KernelText k;
@@ -1270,11 +1277,11 @@ std::string attentionText(const GpuAttentionSpec &spec,
   // Copies rows `row0` .. + 63 of `source`[b, h] to `tileName` (zeros for
   // rows past seqLen). In the model layout, the rows' f32 columns of head
   // h (from %col<source>), rounded to the input type.
-  auto stage = [&](int depth, const std::string &name,
-                   const std::string &source, const std::string &tileName,
-                   const std::string &row0) {
-    if (asyncCopies)
-      return stageAsync(depth, name, source, tileName, row0);
+  // Loads rows `row0` .. + 63 of head h of `source` (f32 rows, the model
+  // layout) into registers, rounded to the input type, as `name`<i>:
+  // zeros for rows past seqLen.
+  auto loadRows = [&](int depth, const std::string &name,
+                      const std::string &source, const std::string &row0) {
     for (int64_t i = 0; i < copies; ++i) {
       std::string s = name + str(i);
       k.line(depth,
@@ -1282,28 +1289,43 @@ std::string attentionText(const GpuAttentionSpec &spec,
       k.line(depth, s + "_in = arith.cmpi ult, " + s + "_row, " + k.c(len) +
                         " : index");
       k.line(depth, s + " = scf.if " + s + "_in -> (" + vec8 + ") {");
-      if (spec.modelLayout) {
-        k.line(depth + 1, s + "_c = arith.addi %col" + source.substr(1) +
-                              ", %sc" + str(i) + " : index");
-        k.line(depth + 1, s + "_f = vector.load " + source + "[%b, " + s +
-                              "_row, " + s + "_c] {alignment = 16} : " + in +
-                              ", vector<8xf32>");
-        k.line(depth + 1,
-               s + "_l = arith.truncf " + s + "_f : vector<8xf32> to " + vec8);
-      } else {
-        k.line(depth + 1, s + "_l = vector.load " + source + "[%b, %h, " + s +
-                              "_row, %sc" + str(i) +
-                              "] {alignment = 16} : " + in + ", " + vec8);
-      }
+      k.line(depth + 1, s + "_c = arith.addi %col" + source.substr(1) +
+                            ", %sc" + str(i) + " : index");
+      k.line(depth + 1, s + "_f = vector.load " + source + "[%b, " + s +
+                            "_row, " + s + "_c] {alignment = 16} : " + in +
+                            ", vector<8xf32>");
+      k.line(depth + 1,
+             s + "_l = arith.truncf " + s + "_f : vector<8xf32> to " + vec8);
       k.line(depth + 1, "scf.yield " + s + "_l : " + vec8);
       k.line(depth, "} else {");
       k.line(depth + 1, s + "_z = arith.constant dense<0.0> : " + vec8);
       k.line(depth + 1, "scf.yield " + s + "_z : " + vec8);
       k.line(depth, "}");
-      k.line(depth, "vector.store " + s + ", " + tileName + "[%sr" + str(i) +
-                        ", %sc" + str(i) + "] {alignment = 16} : " + tile +
-                        ", " + vec8);
     }
+  };
+  auto rowNames = [&](const std::string &name) {
+    std::vector<std::string> names;
+    for (int64_t i = 0; i < copies; ++i)
+      names.push_back(name + str(i));
+    return names;
+  };
+  // Stores rows loadRows loaded (`rows`) into `tileName`.
+  auto storeRows = [&](int depth, const std::vector<std::string> &rows,
+                       const std::string &tileName) {
+    for (int64_t i = 0; i < copies; ++i)
+      k.line(depth, "vector.store " + rows[i] + ", " + tileName + "[%sr" +
+                        str(i) + ", %sc" + str(i) +
+                        "] {alignment = 16} : " + tile + ", " + vec8);
+  };
+  // Copies rows `row0` .. + 63 of `source`[b, h] to `tileName`: by
+  // cp.async, or (f32 rows) loaded, rounded and stored.
+  auto stage = [&](int depth, const std::string &name,
+                   const std::string &source, const std::string &tileName,
+                   const std::string &row0) {
+    if (asyncCopies)
+      return stageAsync(depth, name, source, tileName, row0);
+    loadRows(depth, name, source, row0);
+    storeRows(depth, rowNames(name), tileName);
   };
 
   k.line(0, "%tid = gpu.thread_id x");
@@ -1568,7 +1590,10 @@ std::string attentionText(const GpuAttentionSpec &spec,
     k.line(D, "%hasNext = arith.cmpi ult, %kt1, %tiles : index");
   }
   k.line(D, "// K of this tile is in %Ks; V comes while S is computed.");
-  stage(D, "%vv", "%V", "%Vs", "%k0");
+  if (prefetch)
+    loadRows(D, "%vv", "%V", "%k0");
+  else
+    stage(D, "%vv", "%V", "%Vs", "%k0");
   commit(D, "%vGroup");
 
   // S = Q K^T: 8 n8 tiles of keys, in pairs per ldmatrix.x4.
@@ -1694,16 +1719,37 @@ std::string attentionText(const GpuAttentionSpec &spec,
     pFragments.push_back(regs);
   }
 
+  if (prefetch)
+    storeRows(D, rowNames("%vv"), "%Vs");
   k.line(D, "// V has landed, and every warp is done with K: the next");
   k.line(D, "// tile's K comes while P V is computed.");
   waitAll(D, "%vGroup");
   k.line(D, "gpu.barrier");
-  k.line(D, "scf.if %hasNext {");
+  std::string vecs, zeros;
+  for (int64_t i = 0; i < copies; ++i) {
+    vecs += std::string(i ? ", " : "") + vec8;
+    zeros += std::string(i ? ", " : "") + "%nkz";
+  }
+  if (prefetch)
+    k.line(D, "%nk:" + str(copies) + " = scf.if %hasNext -> (" + vecs + ") {");
+  else
+    k.line(D, "scf.if %hasNext {");
   if (spec.blockSparse)
     sparseTile(D + 1, "%n_", "%e1");
   else
     k.line(D + 1, "%n_k0 = arith.muli %kt1, " + k.c(kAttnTile) + " : index");
-  stage(D + 1, "%nk", "%K", "%Ks", "%n_k0");
+  if (prefetch) {
+    loadRows(D + 1, "%nkl", "%K", "%n_k0");
+    std::string rows;
+    for (const std::string &row : rowNames("%nkl"))
+      rows += (rows.empty() ? "" : ", ") + row;
+    k.line(D + 1, "scf.yield " + rows + " : " + vecs);
+    k.line(D, "} else {");
+    k.line(D + 1, "%nkz = arith.constant dense<0.0> : " + vec8);
+    k.line(D + 1, "scf.yield " + zeros + " : " + vecs);
+  } else {
+    stage(D + 1, "%nk", "%K", "%Ks", "%n_k0");
+  }
   k.line(D, "}");
   commit(D, "%kGroup");
 
@@ -1739,6 +1785,14 @@ std::string attentionText(const GpuAttentionSpec &spec,
         o[n] = result;
       }
     }
+  }
+  if (prefetch) {
+    k.line(D, "scf.if %hasNext {");
+    std::vector<std::string> rows;
+    for (int64_t i = 0; i < copies; ++i)
+      rows.push_back("%nk#" + str(i));
+    storeRows(D + 1, rows, "%Ks");
+    k.line(D, "}");
   }
   k.line(D, "// The next K has landed, and every warp is done with V.");
   waitAll(D, "%kGroup");
