@@ -273,6 +273,27 @@ std::string gemmHeader(const GpuGemmSpec &spec, const std::string &inType,
   return header;
 }
 
+/// The 4 registers of ldmatrix.x4 result `x` (vector<4x2xT>, T = `t`,
+/// f16 or bf16) as mma.sync operands: vector<2xf16> each, or the 2 bf16
+/// packed in an i32.
+std::vector<std::string> emitFragmentRegisters(KernelText &k, int depth,
+                                               const std::string &x,
+                                               const std::string &t) {
+  std::vector<std::string> regs;
+  for (int r = 0; r < 4; ++r) {
+    std::string reg = x + "r" + str(r);
+    k.line(depth, reg + " = vector.extract " + x + "[" + str(r) +
+                      "] : vector<2x" + t + "> from vector<4x2x" + t + ">");
+    if (t == "bf16") {
+      k.line(depth,
+             reg + "i = llvm.bitcast " + reg + " : vector<2xbf16> to i32");
+      reg += "i";
+    }
+    regs.push_back(reg);
+  }
+  return regs;
+}
+
 /// The GEMMs' common prologue: %tid, and the first row (%row0) and column
 /// (%col0) of the block's tile of C (the grid's y and x).
 void emitTileOrigin(KernelText &k, const MmaTiling &tiling) {
@@ -560,22 +581,6 @@ std::string gemmMmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
     k.line(1, "// k16 step " + str(kk / 16) + " of the staged tiles.");
     k.line(1, "%acol_" + s + " = arith.addi %lk, " + k.c(kk) + " : index");
     k.line(1, "%brow_" + s + " = arith.addi %l16, " + k.c(kk) + " : index");
-    // The 4 registers of ldmatrix result `x`, as mma.sync operands.
-    auto registers = [&](const std::string &x) {
-      std::vector<std::string> regs;
-      for (int r = 0; r < 4; ++r) {
-        std::string reg = x + "r" + str(r);
-        k.line(1, reg + " = vector.extract " + x + "[" + str(r) +
-                      "] : vector<2x" + t + "> from vector<4x2x" + t + ">");
-        if (bf16) {
-          k.line(1,
-                 reg + "i = llvm.bitcast " + reg + " : vector<2xbf16> to i32");
-          reg += "i";
-        }
-        regs.push_back(reg);
-      }
-      return regs;
-    };
     std::vector<std::vector<std::string>> a, b;
     for (int64_t mi = 0; mi < tiling.fragsM(); ++mi) {
       std::string x = "%a" + str(mi) + "_" + s;
@@ -584,14 +589,14 @@ std::string gemmMmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
                     "] {numTiles = 4 : i32, transpose = "
                     "false} : " +
                     aTile + " -> vector<4x2x" + t + ">");
-      a.push_back(registers(x));
+      a.push_back(emitFragmentRegisters(k, 1, x, t));
     }
     for (int64_t pair = 0; pair < tiling.fragsN() / 2; ++pair) {
       std::string x = "%b" + str(pair) + "_" + s;
       k.line(1, x + " = nvgpu.ldmatrix %Bs[%stage, %brow_" + s + ", %bcol" +
                     str(pair) + "] {numTiles = 4 : i32, transpose = true} : " +
                     bTile + " -> vector<4x2x" + t + ">");
-      std::vector<std::string> regs = registers(x);
+      std::vector<std::string> regs = emitFragmentRegisters(k, 1, x, t);
       b.push_back({regs[0], regs[1]});
       b.push_back({regs[2], regs[3]});
     }
@@ -1221,22 +1226,6 @@ std::string attentionText(const GpuAttentionSpec &spec,
                       ">, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (" +
                       operandType + ", " + operandType + ", f32) -> " + acc);
   };
-  // The 4 registers of ldmatrix.x4 result `x` as mma.sync operands.
-  auto fragments = [&](int depth, const std::string &x) {
-    std::vector<std::string> regs;
-    for (int r = 0; r < 4; ++r) {
-      std::string reg = x + "r" + str(r);
-      k.line(depth, reg + " = vector.extract " + x + "[" + str(r) +
-                        "] : vector<2x" + t + "> from vector<4x2x" + t + ">");
-      if (bf16) {
-        k.line(depth,
-               reg + "i = llvm.bitcast " + reg + " : vector<2xbf16> to i32");
-        reg += "i";
-      }
-      regs.push_back(reg);
-    }
-    return regs;
-  };
   // The 4 scalars of accumulator `value`, named `name`0..3.
   auto scalars = [&](int depth, const std::string &name,
                      const std::string &value) {
@@ -1415,7 +1404,7 @@ std::string attentionText(const GpuAttentionSpec &spec,
     k.line(0, x + " = nvgpu.ldmatrix %Ks[%qrow, %qcol" + s +
                   "] {numTiles = 4 : i32, transpose = false} : " + tile +
                   " -> vector<4x2x" + t + ">");
-    qFragments.push_back(fragments(0, x));
+    qFragments.push_back(emitFragmentRegisters(k, 0, x, t));
   }
   k.line(0, "// The first K tile overwrites what every warp read.");
   k.line(0, "gpu.barrier");
@@ -1610,7 +1599,7 @@ std::string attentionText(const GpuAttentionSpec &spec,
       k.line(D, x + " = nvgpu.ldmatrix %Ks[%kr" + p + ", " + col +
                     "] {numTiles = 4 : i32, transpose = false} : " + tile +
                     " -> vector<4x2x" + t + ">");
-      std::vector<std::string> b = fragments(D, x);
+      std::vector<std::string> b = emitFragmentRegisters(k, D, x, t);
       for (int half = 0; half < 2; ++half) {
         int64_t n = 2 * pair + half;
         std::string result = "%s" + str(n) + "_" + str(kk);
@@ -1775,7 +1764,7 @@ std::string attentionText(const GpuAttentionSpec &spec,
       k.line(D, x + " = nvgpu.ldmatrix %Vs[%vrow" + K + ", " + x +
                     "_col] {numTiles = 4 : i32, transpose = true} : " + tile +
                     " -> vector<4x2x" + t + ">");
-      std::vector<std::string> b = fragments(D, x);
+      std::vector<std::string> b = emitFragmentRegisters(k, D, x, t);
       for (int half = 0; half < 2; ++half) {
         int64_t n = 2 * pair + half;
         std::string result = "%pv" + str(n) + "_" + K;

@@ -69,6 +69,14 @@ size_t count(const std::string &text, const std::string &what) {
   return n;
 }
 
+/// The message for `set`, which must be refused.
+std::string refusal(const GpuKernelSet &set) {
+  std::string source, error;
+  std::vector<GpuKernelLaunch> launches;
+  EXPECT_FALSE(xfc::gpuKernelSource(set, source, launches, error));
+  return error;
+}
+
 class GpuKernels : public ::testing::Test {
 protected:
   void SetUp() override {
@@ -448,31 +456,15 @@ TEST_F(GpuKernels, AttentionWithCompiledLayoutAssembles) {
   // A mask index past the masks is refused.
   spec.tileMaskIndex[3] = 2;
   set.attentions.push_back(spec);
-  {
-    std::string error;
-    mlir::MLIRContext context(registry);
-    mlir::OwningOpRef<mlir::ModuleOp> module =
-        mlir::ModuleOp::create(mlir::UnknownLoc::get(&context));
-    std::vector<GpuKernelLaunch> launches;
-    EXPECT_FALSE(xfc::buildGpuKernels(*module, set, launches, error));
-    EXPECT_NE(error.find("tile masks need a compiled-in layout, one mask "
-                         "index (-1 or a mask) per entry"),
-              std::string::npos)
-        << error;
-  }
+  EXPECT_NE(refusal(set).find("tile masks need a compiled-in layout, one mask "
+                              "index (-1 or a mask) per entry"),
+            std::string::npos);
   set.attentions.pop_back();
   // A layout of the wrong length is refused.
   set.attentions[0].tileOffsets.pop_back();
-  std::string error;
-  mlir::MLIRContext context(registry);
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::ModuleOp::create(mlir::UnknownLoc::get(&context));
-  std::vector<GpuKernelLaunch> launches;
-  EXPECT_FALSE(xfc::buildGpuKernels(*module, set, launches, error));
-  EXPECT_NE(error.find("a compiled-in block-sparse layout needs 5 ascending "
-                       "tile offsets"),
-            std::string::npos)
-      << error;
+  EXPECT_NE(refusal(set).find("a compiled-in block-sparse layout needs 5 "
+                              "ascending tile offsets"),
+            std::string::npos);
 }
 
 TEST_F(GpuKernels, LaunchContract) {
@@ -548,14 +540,6 @@ TEST_F(GpuKernels, BuildAddsOneGpuModule) {
   module->print(stream);
   EXPECT_NE(text.find("gpu.module @layer0"), std::string::npos) << text;
   EXPECT_NE(text.find("gpu.func @norm("), std::string::npos) << text;
-}
-
-/// The message for `set`, which must be refused.
-std::string refusal(const GpuKernelSet &set) {
-  std::string source, error;
-  std::vector<GpuKernelLaunch> launches;
-  EXPECT_FALSE(xfc::gpuKernelSource(set, source, launches, error));
-  return error;
 }
 
 TEST_F(GpuKernels, UnsupportedShapesAndNamesAreRefused) {
