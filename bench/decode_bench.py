@@ -84,10 +84,12 @@ def measure_xfc(a):
     import numpy as np
     lib = ctypes.CDLL(os.path.join(a.build, "lib", "libxfc_runtime.so"))
 
+    # Every field of xfc_context_options: initialize fills them all.
     class Options(ctypes.Structure):
         _fields_ = [("struct_size", ctypes.c_uint32),
                     ("num_threads", ctypes.c_int32),
-                    ("enable_profiling", ctypes.c_int32)]
+                    ("enable_profiling", ctypes.c_int32),
+                    ("gpu_graph", ctypes.c_int32)]
 
     class Info(ctypes.Structure):
         _fields_ = [(n, ctypes.c_int64) for n in

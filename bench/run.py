@@ -173,9 +173,12 @@ def measure_xfc(a):
         fn.restype = ctypes.c_void_p
         fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t,
                        ctypes.POINTER(TensorInfo)]
+    # Every field of xfc_context_options: initialize fills them all.
     class ContextOptions(ctypes.Structure):
         _fields_ = [("struct_size", ctypes.c_uint32),
-                    ("num_threads", ctypes.c_int32)]
+                    ("num_threads", ctypes.c_int32),
+                    ("enable_profiling", ctypes.c_int32),
+                    ("gpu_graph", ctypes.c_int32)]
 
     lib.xfc_context_options_initialize.argtypes = [
         ctypes.POINTER(ContextOptions)]

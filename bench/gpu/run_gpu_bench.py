@@ -507,17 +507,23 @@ def goldens_xfc(args):
                 inputs = {i.name: np.load(os.path.join(golden, i.name + ".npy"))
                           for i in model.inputs}
                 result["device"] = model.device
-                with model.context() as ctx:
-                    output = next(iter(ctx.run(**inputs).values()))
+                # Both ways of running: the launches replayed as one CUDA
+                # graph (the default), and made one by one.
+                outputs = {}
+                for key, graph in (("xfc", True), ("xfc_no_graph", False)):
+                    with model.context(gpu_graph=graph) as ctx:
+                        outputs[key] = next(iter(ctx.run(**inputs).values()))
             valid = np.ones(expected.shape[:2], dtype=bool)
             if case["padded_rows"]:
                 lengths = inputs["lengths"]
                 valid = np.arange(expected.shape[1])[None, :] < lengths[:, None]
-            error = np.abs(output.astype(np.float64) - expected)[valid]
-            worst = float(np.nanmax(np.where(np.isnan(error), np.inf, error)))
-            result["xfc"] = worst
+            for key, output in outputs.items():
+                error = np.abs(output.astype(np.float64) - expected)[valid]
+                result[key] = float(np.nanmax(np.where(np.isnan(error), np.inf,
+                                                       error)))
             result["rows"] = int(valid.sum())
-            result["passed"] = bool(worst <= tolerance)
+            result["passed"] = bool(max(result["xfc"], result["xfc_no_graph"])
+                                    <= tolerance)
         except Exception as error:
             result["xfc_error"] = str(error)
             result["passed"] = False
@@ -542,8 +548,10 @@ def run_goldens(args, prepared, records, write_results):
             result = json.loads(line)
             records.append(result)
             log(f"run: {result['name']}: "
-                + (f"max |xfc - PyTorch| = {result['xfc']:.3g}"
-                   if "xfc" in result else result.get("xfc_error", "?"))
+                + (f"max |xfc - PyTorch| = {result['xfc']:.3g} (graph), "
+                   f"{result['xfc_no_graph']:.3g} (launches one by one)"
+                   if "xfc_no_graph" in result
+                   else result.get("xfc_error", "?"))
                 + (" (passed)" if result.get("passed") else " (FAILED)"))
     write_results(False)
 
@@ -578,9 +586,19 @@ def e2e_xfc(args):
             rebuild_weights(np, artifact)
             log(f"run: {name}: weights rebuilt in {time.time() - t:.1f} s")
             with xfc.Model(artifact) as model:
-                with model.context() as ctx:
-                    result["xfc"], result["runs"] = host_median_ms(
-                        lambda: ctx.run(**inputs), warmup, repeat)
+                # The default, each run one CUDA graph launch; then the
+                # same launches made one by one.
+                for key, graph in (("xfc", True), ("xfc_no_graph", False)):
+                    try:
+                        with model.context(gpu_graph=graph) as ctx:
+                            ms, runs = host_median_ms(
+                                lambda: ctx.run(**inputs), warmup, repeat)
+                            result[key] = ms
+                            if graph:
+                                result["runs"] = runs
+                                result["graph_launches"] = ctx.gpu_graph_launches
+                    except Exception as error:
+                        result[key + "_error"] = str(error)
         except Exception as error:
             result["xfc_error"] = str(error)
         finally:
@@ -632,8 +650,12 @@ def run_e2e(args, prepared, info, deadline, torch, records, write_results):
                   "xfc_kind": "xfc compile --target=cuda --dtype=" + dtype +
                               " (tuned kernels where they fit, the generic "
                               "mapping elsewhere), run through "
-                              "libxfc_runtime.so: inputs uploaded, outputs "
-                              "downloaded",
+                              "libxfc_runtime.so: inputs uploaded, the "
+                              "kernel launches replayed as one CUDA graph, "
+                              "outputs downloaded (xfc_no_graph: the same "
+                              "launches made one by one)",
+                  "xfc_no_graph": result.get("xfc_no_graph"),
+                  "graph_launches": result.get("graph_launches"),
                   "peer_kind": {"pytorch": "the spec in PyTorch (bench/"
                                 "export_models.py SpecModel), fp32 weights, "
                                 + ("torch.autocast(float16), " if half else
@@ -642,8 +664,9 @@ def run_e2e(args, prepared, info, deadline, torch, records, write_results):
                                 "(default mode)"},
                   "runs": result.get("runs"), "warmup": warmup,
                   "xfc_compile_seconds": case.get("compile_seconds")}
-        if "xfc_error" in result:
-            record["xfc_error"] = result["xfc_error"]
+        for key in ("xfc_error", "xfc_no_graph_error"):
+            if key in result:
+                record[key] = result[key]
         records.append(record)
         with open(os.path.join(ROOT, case["spec"])) as f:
             spec = em.spec_defaults(json.load(f))
@@ -651,7 +674,8 @@ def run_e2e(args, prepared, info, deadline, torch, records, write_results):
         # PyTorch, eager then compiled: inputs from host memory, the output
         # back in host memory, as xfc's run.
         if torch is None:
-            log(f"run: {name}: xfc {record['xfc']} ms (no peers)")
+            log(f"run: {name}: xfc {record['xfc']} ms (launched one by one: "
+                f"{record['xfc_no_graph']} ms; no peers)")
             write_results(False)
             continue
         try:
@@ -701,7 +725,8 @@ def run_e2e(args, prepared, info, deadline, torch, records, write_results):
         except Exception as error:
             log(f"run: {name}: PyTorch peer failed: {error}")
             record["peer_error"] = str(error)
-        log(f"run: {name}: xfc {record['xfc']} ms, peers {record['peers']}")
+        log(f"run: {name}: xfc {record['xfc']} ms (launched one by one: "
+            f"{record['xfc_no_graph']} ms), peers {record['peers']}")
         write_results(False)
 
 

@@ -239,7 +239,8 @@ def test_beam_search_matches_transformers_generate(tmp_path):
 def test_gpu_models_open_on_the_device_they_are_given(tmp_path, monkeypatch):
     """A model compiled with --target=cuda, over the stand-in libcuda
     (XFC_FAKE_CUDA names it): it opens on GPU 0 and reaches the first
-    launch, which that driver cannot run; a GPU the machine lacks is
+    launch, replayed from a CUDA graph or not, which that driver cannot
+    run; a GPU the machine lacks is
     refused. The numerics are tests/e2e/GpuGoldenTest.cpp's."""
     fake = os.environ.get("XFC_FAKE_CUDA")
     if not fake:
@@ -252,8 +253,17 @@ def test_gpu_models_open_on_the_device_they_are_given(tmp_path, monkeypatch):
     assert "GPU 3 does not exist (this machine has 1)" in str(missing.value)
     model = xfc.Model(out)
     assert model.device == "cuda:0"
-    with pytest.raises(xfc.XfcError) as launch:
-        model.run(**golden_inputs("s7"))
+    # By default a context records the launches into a CUDA graph, and
+    # each run replays it; the stand-in cannot run the graph's kernels.
+    with model.context() as ctx:
+        assert ctx.gpu_graph_launches > 0
+        with pytest.raises(xfc.XfcError) as replay:
+            ctx.run(**golden_inputs("s7"))
+    assert "cuGraphLaunch failed: CUDA_ERROR_NOT_SUPPORTED" in str(replay.value)
+    with model.context(gpu_graph=False) as ctx:
+        assert ctx.gpu_graph_launches == 0
+        with pytest.raises(xfc.XfcError) as launch:
+            ctx.run(**golden_inputs("s7"))
     assert "cuLaunchKernel failed: CUDA_ERROR_NOT_SUPPORTED" in str(launch.value)
     model.close()
     # bf16 GEMMs: their weights stored in bf16, uploaded as they are.

@@ -203,10 +203,14 @@ class Model:
         (``xfc verify``); raises XfcError on a mismatch."""
         _check(_library().xfc_model_verify(self._require_open()))
 
-    def context(self, threads: int = 0, profiling: bool = False) -> "Context":
+    def context(self, threads: int = 0, profiling: bool = False,
+                gpu_graph: bool = True) -> "Context":
         """A run context: owns the arena, so its runs allocate nothing in
-        the runtime. `threads` 0 means one per core."""
-        return Context(self, threads=threads, profiling=profiling)
+        the runtime. `threads` 0 means one per core. A GPU model's context
+        replays its kernel launches as one CUDA graph unless `gpu_graph` is
+        False."""
+        return Context(self, threads=threads, profiling=profiling,
+                       gpu_graph=gpu_graph)
 
     def run(self, *inputs, **named_inputs) -> Dict[str, np.ndarray]:
         """Runs once through a temporary context (allocates its arena each
@@ -272,7 +276,8 @@ class Context(_RuntimeObject):
     Transformer-XL, its segment memory). One thread at a time runs it (a
     lock serializes concurrent calls); use one Context per thread."""
 
-    def __init__(self, model: Model, threads: int = 0, profiling: bool = False):
+    def __init__(self, model: Model, threads: int = 0, profiling: bool = False,
+                 gpu_graph: bool = True):
         lib = _library()
         self._handle = None
         self._lock = threading.Lock()
@@ -280,6 +285,7 @@ class Context(_RuntimeObject):
         lib.xfc_context_options_initialize(ctypes.byref(options))
         options.num_threads = threads
         options.enable_profiling = 1 if profiling else 0
+        options.gpu_graph = 1 if gpu_graph else 0
         handle = ctypes.c_void_p()
         _check(lib.xfc_context_create(model._require_open(), ctypes.byref(options), ctypes.byref(handle)))
         self._handle = handle
@@ -293,6 +299,12 @@ class Context(_RuntimeObject):
     @property
     def num_threads(self) -> int:
         return _library().xfc_context_num_threads(self._require_open())
+
+    @property
+    def gpu_graph_launches(self) -> int:
+        """The kernel launches each run replays as one CUDA graph (0 when
+        the runs launch kernel by kernel, and for CPU models)."""
+        return _library().xfc_context_gpu_graph_launches(self._require_open())
 
     def _require_open(self):
         if self._handle is None:

@@ -59,6 +59,7 @@ class ContextOptions(ctypes.Structure):
         ("struct_size", ctypes.c_uint32),
         ("num_threads", ctypes.c_int32),
         ("enable_profiling", ctypes.c_int32),
+        ("gpu_graph", ctypes.c_int32),
     ]
 
 
@@ -180,6 +181,7 @@ def _declare(lib):
         "xfc_context_create": (Status, [model_p, p(ContextOptions), p(context_p)]),
         "xfc_context_destroy": (None, [context_p]),
         "xfc_context_num_threads": (ctypes.c_int32, [context_p]),
+        "xfc_context_gpu_graph_launches": (ctypes.c_uint64, [context_p]),
         "xfc_context_run": (
             Status,
             [context_p, p(Buffer), ctypes.c_size_t, p(Buffer), ctypes.c_size_t],

@@ -58,6 +58,12 @@ constexpr ErrorName kErrorNames[] = {
     {803, "CUDA_ERROR_SYSTEM_DRIVER_MISMATCH"},
     {804, "CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE"},
     {909, "CUDA_ERROR_TIMEOUT"},
+    {900, "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED"},
+    {901, "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED"},
+    {904, "CUDA_ERROR_STREAM_CAPTURE_UNJOINED"},
+    {905, "CUDA_ERROR_STREAM_CAPTURE_ISOLATION"},
+    {906, "CUDA_ERROR_STREAM_CAPTURE_IMPLICIT"},
+    {908, "CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD"},
     {912, "CUDA_ERROR_INVALID_CLUSTER_SIZE"},
     {999, "CUDA_ERROR_UNKNOWN"},
 };
@@ -124,35 +130,37 @@ Loaded load() {
        "cuModuleGetFunction"},
       {reinterpret_cast<void **>(&d.cuMemAlloc), "cuMemAlloc_v2"},
       {reinterpret_cast<void **>(&d.cuMemFree), "cuMemFree_v2"},
-      {reinterpret_cast<void **>(&d.cuMemcpyHtoDAsync),
-       "cuMemcpyHtoDAsync_v2"},
-      {reinterpret_cast<void **>(&d.cuMemcpyDtoHAsync),
-       "cuMemcpyDtoHAsync_v2"},
+      {reinterpret_cast<void **>(&d.cuMemcpyHtoDAsync), "cuMemcpyHtoDAsync_v2"},
+      {reinterpret_cast<void **>(&d.cuMemcpyDtoHAsync), "cuMemcpyDtoHAsync_v2"},
       {reinterpret_cast<void **>(&d.cuStreamCreate), "cuStreamCreate"},
       {reinterpret_cast<void **>(&d.cuStreamSynchronize),
        "cuStreamSynchronize"},
       {reinterpret_cast<void **>(&d.cuStreamDestroy), "cuStreamDestroy_v2"},
       {reinterpret_cast<void **>(&d.cuLaunchKernel), "cuLaunchKernel"},
+      {reinterpret_cast<void **>(&d.cuStreamBeginCapture),
+       "cuStreamBeginCapture_v2"},
+      {reinterpret_cast<void **>(&d.cuStreamEndCapture), "cuStreamEndCapture"},
+      {reinterpret_cast<void **>(&d.cuGraphInstantiateWithFlags),
+       "cuGraphInstantiateWithFlags"},
+      {reinterpret_cast<void **>(&d.cuGraphLaunch), "cuGraphLaunch"},
+      {reinterpret_cast<void **>(&d.cuGraphExecDestroy), "cuGraphExecDestroy"},
+      {reinterpret_cast<void **>(&d.cuGraphDestroy), "cuGraphDestroy"},
       {reinterpret_cast<void **>(&d.cuEventCreate), "cuEventCreate"},
       {reinterpret_cast<void **>(&d.cuEventRecord), "cuEventRecord"},
-      {reinterpret_cast<void **>(&d.cuEventSynchronize),
-       "cuEventSynchronize"},
+      {reinterpret_cast<void **>(&d.cuEventSynchronize), "cuEventSynchronize"},
       // The unversioned name: every driver since CUDA 4 exports it, while
       // cuda.h 12.8+ maps the macro to a _v2 that older drivers lack.
-      {reinterpret_cast<void **>(&d.cuEventElapsedTime),
-       "cuEventElapsedTime"},
+      {reinterpret_cast<void **>(&d.cuEventElapsedTime), "cuEventElapsedTime"},
       {reinterpret_cast<void **>(&d.cuEventDestroy), "cuEventDestroy_v2"},
       {reinterpret_cast<void **>(&d.cuMemsetD8), "cuMemsetD8_v2"},
-      {reinterpret_cast<void **>(&d.cuFuncGetAttribute),
-       "cuFuncGetAttribute"},
-      {reinterpret_cast<void **>(&d.cuFuncSetAttribute),
-       "cuFuncSetAttribute"},
+      {reinterpret_cast<void **>(&d.cuFuncGetAttribute), "cuFuncGetAttribute"},
+      {reinterpret_cast<void **>(&d.cuFuncSetAttribute), "cuFuncSetAttribute"},
   };
   for (const Symbol &symbol : symbols) {
     *symbol.slot = dlsym(library, symbol.name);
     if (!*symbol.slot) {
       out.error = "the CUDA driver " + path + " lacks " + symbol.name +
-                  " (expected a CUDA 11 or later driver)";
+                  " (expected a CUDA 11.4 or later driver)";
       return out;
     }
   }

@@ -26,6 +26,8 @@ using CUmodule = struct CUmod_st *;
 using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
 using CUevent = struct CUevent_st *;
+using CUgraph = struct CUgraph_st *;
+using CUgraphExec = struct CUgraphExec_st *;
 using CUdeviceptr = unsigned long long;
 
 /// The CUresult values the runtime tells apart (cuda.h's values).
@@ -33,6 +35,11 @@ enum : CUresult {
   CUDA_SUCCESS = 0,
   CUDA_ERROR_NO_DEVICE = 100,
 };
+
+/// cuStreamBeginCapture's mode that confines the capture's restrictions
+/// to the capturing thread (CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), so runs
+/// of other contexts on other threads go on while one context captures.
+constexpr int kStreamCaptureThreadLocal = 1;
 
 /// cuDeviceGetAttribute's attributes that the runtime reads.
 enum DeviceAttribute : int {
@@ -83,6 +90,15 @@ struct Driver {
                              unsigned blockY, unsigned blockZ,
                              unsigned sharedMemBytes, CUstream stream,
                              void **parameters, void **extra);
+  // Graphs: a context records its schedule's launches once (stream
+  // capture) and each run replays them with one cuGraphLaunch.
+  CUresult (*cuStreamBeginCapture)(CUstream stream, int mode);
+  CUresult (*cuStreamEndCapture)(CUstream stream, CUgraph *graph);
+  CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec *exec, CUgraph graph,
+                                          unsigned long long flags);
+  CUresult (*cuGraphLaunch)(CUgraphExec exec, CUstream stream);
+  CUresult (*cuGraphExecDestroy)(CUgraphExec exec);
+  CUresult (*cuGraphDestroy)(CUgraph graph);
   // Timing, memory fills and kernel attributes: what a benchmark of
   // single kernels needs (bench/gpu/), beside the runtime's own calls.
   CUresult (*cuEventCreate)(CUevent *event, unsigned flags);

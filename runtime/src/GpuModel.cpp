@@ -169,14 +169,61 @@ void destroyGpuContext(const GpuModel &model, GpuContext &context) {
   const cuda::Driver *driver = model.driver;
   if (driver && (context.stream || context.block)) {
     driver->cuCtxSetCurrent(model.context);
-    if (context.stream) {
+    if (context.stream)
       driver->cuStreamSynchronize(context.stream);
+    if (context.graphExec)
+      driver->cuGraphExecDestroy(context.graphExec);
+    if (context.graph)
+      driver->cuGraphDestroy(context.graph);
+    if (context.stream)
       driver->cuStreamDestroy(context.stream);
-    }
     if (context.block)
       driver->cuMemFree(context.block);
   }
   context = GpuContext();
+}
+
+bool captureGpuGraph(const GpuModel &model, GpuContext &context, GpuEntry entry,
+                     void **args, std::string &error) {
+  const cuda::Driver *driver = model.driver;
+  if (!call(driver, "cuCtxSetCurrent", driver->cuCtxSetCurrent(model.context),
+            error) ||
+      !call(driver, "cuStreamBeginCapture",
+            driver->cuStreamBeginCapture(context.stream,
+                                         cuda::kStreamCaptureThreadLocal),
+            error))
+    return false;
+  resetGpuRun(context.run);
+  entry(args);
+  // The capture always ends, so the stream stays usable whatever failed;
+  // a failed launch is the failure to report, as it explains the rest.
+  cuda::CUgraph graph = nullptr;
+  std::string endError;
+  bool ended =
+      call(driver, "cuStreamEndCapture",
+           driver->cuStreamEndCapture(context.stream, &graph), endError);
+  uint64_t launches = context.run.launches;
+  bool launched = !context.run.failedResult;
+  if (!launched)
+    error = context.run.failure;
+  resetGpuRun(context.run);
+  if (!launched || !ended) {
+    if (launched)
+      error = endError;
+    if (graph)
+      driver->cuGraphDestroy(graph);
+    return false;
+  }
+  cuda::CUgraphExec exec = nullptr;
+  if (!call(driver, "cuGraphInstantiateWithFlags",
+            driver->cuGraphInstantiateWithFlags(&exec, graph, 0), error)) {
+    driver->cuGraphDestroy(graph);
+    return false;
+  }
+  context.graph = graph;
+  context.graphExec = exec;
+  context.graphLaunches = launches;
+  return true;
 }
 
 bool runGpuContext(const GpuModel &model, GpuContext &context, GpuEntry entry,
@@ -196,7 +243,14 @@ bool runGpuContext(const GpuModel &model, GpuContext &context, GpuEntry entry,
               error))
       return false;
   }
-  entry(args);
+  bool graphLaunched = true;
+  std::string graphError;
+  if (context.graphExec)
+    graphLaunched = call(
+        driver, "cuGraphLaunch",
+        driver->cuGraphLaunch(context.graphExec, context.stream), graphError);
+  else
+    entry(args);
   // The outputs are copied whatever happened, then the stream is waited
   // for; the first failure is the one reported.
   bool copied = true;
@@ -214,6 +268,10 @@ bool runGpuContext(const GpuModel &model, GpuContext &context, GpuEntry entry,
                      driver->cuStreamSynchronize(context.stream), syncError);
   if (context.run.failedResult) {
     error = context.run.failure;
+    return false;
+  }
+  if (!graphLaunched) {
+    error = graphError;
     return false;
   }
   if (!copied || !synced) {

@@ -9,6 +9,14 @@
 // context's stream through GpuLaunch.h), copies the outputs out and waits
 // for the stream. Every driver failure names the call and the error.
 //
+// A context may instead capture the schedule once into a CUDA graph
+// (captureGpuGraph): the host code's launches are recorded on the stream,
+// not run, and each run then replays them all with one cuGraphLaunch. A
+// run's arguments never change (every buffer of the schedule lives at a
+// fixed address of the context, and its shapes are static), so the
+// recorded launches stay valid for the context's life; what a run saves
+// is the host's per-launch cost and the gaps between kernels.
+//
 //===----------------------------------------------------------------------===//
 #ifndef XFC_RUNTIME_GPUMODEL_H
 #define XFC_RUNTIME_GPUMODEL_H
@@ -56,6 +64,12 @@ struct GpuContext {
   std::vector<void *> inputs, outputs;
   std::vector<uint64_t> inputBytes, outputBytes;
   GpuRun run;
+  /// The schedule captured by captureGpuGraph, replayed by every run;
+  /// null while the context launches kernel by kernel.
+  cuda::CUgraph graph = nullptr;
+  cuda::CUgraphExec graphExec = nullptr;
+  /// The launches the graph holds.
+  uint64_t graphLaunches = 0;
 };
 
 /// Creates a stream and the device block for an arena of `arenaBytes` and
@@ -71,9 +85,19 @@ void destroyGpuContext(const GpuModel &model, GpuContext &context);
 /// outputs, arena, then the run context, all device pointers but the last.
 using GpuEntry = void (*)(void **args);
 
+/// Records the launches of `entry` (called with `args`, whose last element
+/// must be &context.run) on the context's stream into a graph and
+/// instantiates it, so that later runs replay it instead of calling
+/// `entry`. Nothing runs on the device. False with `error` naming the
+/// failed call, or the launch the host code could not make; the context
+/// then still runs kernel by kernel.
+bool captureGpuGraph(const GpuModel &model, GpuContext &context, GpuEntry entry,
+                     void **args, std::string &error);
+
 /// Copies `inputs` in, calls `entry` with `args` (whose last element must
 /// be &context.run), copies the outputs into `outputs` and waits. False
-/// with `error` naming the failed call or the failed launch.
+/// with `error` naming the failed call or the failed launch. A context
+/// with a captured graph launches the graph instead of calling `entry`.
 bool runGpuContext(const GpuModel &model, GpuContext &context, GpuEntry entry,
                    void **args, const std::vector<const void *> &inputs,
                    const std::vector<void *> &outputs, std::string &error);

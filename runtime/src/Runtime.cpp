@@ -823,7 +823,8 @@ xfc_status createPadBuffers(xfc_context &context) {
 }
 
 xfc_status createGpuContext(std::unique_ptr<xfc_context> context,
-                            bool profiling, xfc_context **outContext);
+                            bool profiling, bool graph,
+                            xfc_context **outContext);
 
 xfc_status createContext(const xfc_model *model,
                          const xfc_context_options *options,
@@ -835,7 +836,7 @@ xfc_status createContext(const xfc_model *model,
   if (!model)
     return makeStatus(XFC_INVALID_ARGUMENT, "xfc_context_create: model is NULL");
   int32_t numThreads = 0;
-  bool profiling = false;
+  bool profiling = false, gpuGraph = true;
   if (options) {
     if (options->struct_size < sizeof(uint32_t))
       return makeStatus(XFC_INVALID_ARGUMENT,
@@ -851,6 +852,9 @@ xfc_status createContext(const xfc_model *model,
         offsetof(xfc_context_options, enable_profiling) +
             sizeof(options->enable_profiling))
       profiling = options->enable_profiling != 0;
+    if (options->struct_size >=
+        offsetof(xfc_context_options, gpu_graph) + sizeof(options->gpu_graph))
+      gpuGraph = options->gpu_graph != 0;
     if (numThreads < 0)
       return makeStatus(XFC_INVALID_ARGUMENT,
                         "xfc_context_create: num_threads is " +
@@ -861,7 +865,8 @@ xfc_status createContext(const xfc_model *model,
   context->model = model;
   context->numThreads = resolveThreads(numThreads);
   if (model->gpu)
-    return createGpuContext(std::move(context), profiling, outContext);
+    return createGpuContext(std::move(context), profiling, gpuGraph,
+                            outContext);
   // Rounded up to the alignment, as aligned_alloc requires, and never
   // empty, so the entry point always gets a valid pointer.
   uint64_t bytes = model->manifest.arenaBytes;
@@ -897,10 +902,12 @@ xfc_status createContext(const xfc_model *model,
   return nullptr;
 }
 
-/// createContext for a GPU model: the device block and stream, and the
-/// argument array of device pointers with the run context last.
+/// createContext for a GPU model: the device block and stream, the
+/// argument array of device pointers with the run context last, and with
+/// `graph` the schedule captured into a CUDA graph.
 xfc_status createGpuContext(std::unique_ptr<xfc_context> context,
-                            bool profiling, xfc_context **outContext) {
+                            bool profiling, bool graph,
+                            xfc_context **outContext) {
   const xfc_model &model = *context->model;
   const xfc::Manifest &manifest = model.manifest;
   if (profiling)
@@ -929,6 +936,14 @@ xfc_status createGpuContext(std::unique_ptr<xfc_context> context,
   context->gpuInputs.assign(manifest.inputs.size(), nullptr);
   context->gpuOutputs.assign(manifest.outputs.size(), nullptr);
   context->profile.assign(profileWords(manifest), 0);
+  if (graph && !xfc::captureGpuGraph(*model.gpu, *context->gpu, model.gpuEntry,
+                                     args.data(), error))
+    return makeStatus(XFC_UNSUPPORTED,
+                      "xfc_context_create: recording the kernel launches "
+                      "into a CUDA graph: " +
+                          error +
+                          " (xfc_context_options.gpu_graph = 0 launches "
+                          "them one by one)");
   *outContext = context.release();
   return nullptr;
 }
@@ -1427,6 +1442,7 @@ void xfc_context_options_initialize(xfc_context_options *options) {
   options->struct_size = sizeof(*options);
   options->num_threads = 0;
   options->enable_profiling = 0;
+  options->gpu_graph = 1;
 }
 
 size_t xfc_model_num_kernels(const xfc_model *model) {
@@ -1472,6 +1488,10 @@ xfc_status xfc_context_create(const xfc_model *model,
 }
 
 void xfc_context_destroy(xfc_context *context) { delete context; }
+
+uint64_t xfc_context_gpu_graph_launches(const xfc_context *context) {
+  return context && context->gpu ? context->gpu->graphLaunches : 0;
+}
 
 int32_t xfc_context_num_threads(const xfc_context *context) {
   return context ? context->numThreads : 0;

@@ -95,6 +95,7 @@ struct FakeDriver {
   int (*liveAllocations)() = nullptr;
   int (*liveStreams)() = nullptr;
   int (*retainedContexts)() = nullptr;
+  int (*liveGraphs)() = nullptr;
 
   static const FakeDriver &get() {
     static FakeDriver fake = [] {
@@ -113,13 +114,15 @@ struct FakeDriver {
           dlsym(library, "xfc_fake_cuda_live_streams"));
       f.retainedContexts = reinterpret_cast<int (*)()>(
           dlsym(library, "xfc_fake_cuda_retained_contexts"));
+      f.liveGraphs = reinterpret_cast<int (*)()>(
+          dlsym(library, "xfc_fake_cuda_live_graphs"));
       return f;
     }();
     return fake;
   }
   bool complete() const {
     return setLaunchHook && functionName && liveAllocations && liveStreams &&
-           retainedContexts;
+           retainedContexts && liveGraphs;
   }
 };
 
@@ -432,7 +435,8 @@ const char *dtypeName(GpuGemmInput dtype) {
 }
 
 void runGpuArtifact(const std::string &dir, GoldenData &data,
-                    std::vector<float> &out, CpuDevice &device);
+                    std::vector<float> &out, CpuDevice &device,
+                    bool gpuGraph = true);
 
 /// Compiles `param` for the GPU (tuned kernels or the generic mapping
 /// only; the GEMMs in `dtype`), runs it over the stand-in driver with the
@@ -480,9 +484,11 @@ void checkGpuGolden(const GoldenCaseShape &param, bool tunedKernels,
               std::string::npos);
   }
 
+  // The generic mapping's artifacts launch kernel by kernel, the others
+  // replay a CUDA graph: both ways of running meet the goldens.
   CpuDevice device;
   std::vector<float> out;
-  runGpuArtifact(dir.path(), data, out, device);
+  runGpuArtifact(dir.path(), data, out, device, /*gpuGraph=*/tunedKernels);
   if (::testing::Test::HasFatalFailure())
     return;
 
@@ -505,9 +511,12 @@ void checkGpuGolden(const GoldenCaseShape &param, bool tunedKernels,
 /// Runs the GPU artifact `dir`/artifact (its IR dumps in `dir`/ir) on
 /// `data`'s inputs over the stand-in driver, with the device code on the
 /// CPU, into `out`: twice on one context, as a second run starts from a
-/// used arena. `device` counts the launches.
+/// used arena, and the second must give the first's output bit for bit.
+/// With `gpuGraph` the context records its launches into a CUDA graph
+/// when it is created (running none) and both runs replay it. `device`
+/// counts the launches.
 void runGpuArtifact(const std::string &dir, GoldenData &data,
-                    std::vector<float> &out, CpuDevice &device) {
+                    std::vector<float> &out, CpuDevice &device, bool gpuGraph) {
   const FakeDriver &fake = FakeDriver::get();
   std::string error;
   void *library = nullptr;
@@ -526,13 +535,33 @@ void runGpuArtifact(const std::string &dir, GoldenData &data,
     inputs.push_back({values.data(), values.size() * sizeof(int32_t)});
   out.assign(data.expected.size(), std::nanf(""));
   xfc_buffer output{out.data(), out.size() * sizeof(float)};
+  xfc_context_options options;
+  xfc_context_options_initialize(&options);
+  EXPECT_EQ(options.gpu_graph, 1);
+  options.gpu_graph = gpuGraph ? 1 : 0;
   xfc_context *context = nullptr;
-  ASSERT_EQ(statusText(xfc_context_create(model, nullptr, &context)), "");
-  // Twice: a second run on the same context starts from a used arena.
-  for (int run = 0; run < 2; ++run)
+  ASSERT_EQ(statusText(xfc_context_create(model, &options, &context)), "");
+  const uint64_t recorded = xfc_context_gpu_graph_launches(context);
+  EXPECT_EQ(device.launches, 0u) << "recording a graph ran a kernel";
+  std::vector<float> first;
+  for (int run = 0; run < 2; ++run) {
+    std::fill(out.begin(), out.end(), std::nanf(""));
     EXPECT_EQ(statusText(xfc_context_run(context, inputs.data(), inputs.size(),
                                          &output, 1)),
               "");
+    if (run == 0)
+      first = out;
+  }
+  EXPECT_EQ(std::memcmp(first.data(), out.data(), out.size() * sizeof(float)),
+            0)
+      << "the second run's output differs from the first's";
+  if (gpuGraph) {
+    EXPECT_GT(recorded, 0u);
+    EXPECT_EQ(device.launches, 2 * recorded)
+        << "each run replays the recorded launches";
+  } else {
+    EXPECT_EQ(recorded, 0u);
+  }
   xfc_context_destroy(context);
   xfc_model_destroy(model);
   fake.setLaunchHook(nullptr);
@@ -542,6 +571,7 @@ void runGpuArtifact(const std::string &dir, GoldenData &data,
   // Everything the runtime took from the driver is given back.
   EXPECT_EQ(fake.liveAllocations(), 0);
   EXPECT_EQ(fake.liveStreams(), 0);
+  EXPECT_EQ(fake.liveGraphs(), 0);
   EXPECT_EQ(fake.retainedContexts(), 0);
 }
 

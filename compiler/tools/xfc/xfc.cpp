@@ -107,6 +107,9 @@ const char *kUsage = R"(usage:
       --threads N            threads per run (default 0: one per core)
       --profile              time every kernel of the timed runs and print
                              a table, slowest first
+      --gpu-graph=on|off     a GPU artifact's kernel launches recorded once
+                             into a CUDA graph that each run replays (on,
+                             the default), or launched one by one (off)
       --force                replace existing --output files
       --text TEXT            a sentence to tokenize and run (repeatable),
                              with the artifact's tokenizer (compiled from a
@@ -646,7 +649,7 @@ std::pair<std::string, std::string> splitNamed(const std::string &arg) {
 int runRun(const std::vector<std::string> &args) {
   std::string artifact;
   std::vector<std::pair<std::string, std::string>> inputFiles, outputFiles;
-  bool randomInput = false, force = false, profile = false;
+  bool randomInput = false, force = false, profile = false, gpuGraph = true;
   int64_t seed = 0, repeat = 1, warmup = 0, threads = 0;
   // The run's shape (0: not given), for artifacts with buckets.
   xfc_run_shape runShape{0, 0, 0};
@@ -681,6 +684,12 @@ int runRun(const std::vector<std::string> &args) {
       force = true;
     } else if (a == "--profile") {
       profile = true;
+    } else if (a.rfind("--gpu-graph=", 0) == 0) {
+      std::string value = a.substr(std::strlen("--gpu-graph="));
+      if (value != "on" && value != "off")
+        return usageError("--gpu-graph expects on or off, found '" + value +
+                          "'");
+      gpuGraph = value == "on";
     } else if (a == "--threads") {
       std::string text = i + 1 < args.size() ? args[++i] : "";
       if (!parseInt(text, threads) || threads < 0 || threads > INT32_MAX) {
@@ -961,6 +970,7 @@ int runRun(const std::vector<std::string> &args) {
   xfc_context_options_initialize(&contextOptions);
   contextOptions.num_threads = static_cast<int32_t>(threads);
   contextOptions.enable_profiling = profile ? 1 : 0;
+  contextOptions.gpu_graph = gpuGraph ? 1 : 0;
   xfc_context *context = nullptr;
   if (!check(xfc_context_create(m.model, &contextOptions, &context),
              "create context"))
@@ -1023,6 +1033,10 @@ int runRun(const std::vector<std::string> &args) {
   }
   std::printf("time: %lld run(s), median %.3f ms, min %.3f ms\n",
               (long long)repeat, times[times.size() / 2], times.front());
+  if (uint64_t launches = xfc_context_gpu_graph_launches(context))
+    std::printf("gpu: each run replays %llu kernel launches as one CUDA "
+                "graph\n",
+                (unsigned long long)launches);
   if (profile && !printProfile(m.model, context))
     return 1;
 

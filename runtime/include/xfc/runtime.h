@@ -258,6 +258,12 @@ typedef struct xfc_context_options {
    * cycle counter twice; off (the default), the generated code pays at
    * most one branch per kernel. */
   int32_t enable_profiling;
+  /* Models compiled for a GPU: non-zero (the default) records the run's
+   * kernel launches once, when the context is created, into a CUDA graph
+   * that every run replays with one launch (stream capture; nothing runs
+   * while recording). 0 launches the kernels one by one on every run.
+   * Ignored for CPU models. */
+  int32_t gpu_graph;
 } xfc_context_options;
 
 XFC_API void xfc_context_options_initialize(xfc_context_options *options);
@@ -273,6 +279,11 @@ XFC_API xfc_status xfc_context_create(const xfc_model *model,
 
 /* Releases the context and its arena. NULL is allowed. */
 XFC_API void xfc_context_destroy(xfc_context *context);
+
+/* The kernel launches each run of `context` replays as one CUDA graph
+ * (xfc_context_options.gpu_graph); 0 when its runs launch kernel by kernel,
+ * for CPU models and for NULL. */
+XFC_API uint64_t xfc_context_gpu_graph_launches(const xfc_context *context);
 
 /* The thread count the context's runs use (num_threads resolved; 0 for
  * NULL). */

@@ -257,6 +257,9 @@ struct ContextOptions {
   int32_t numThreads = 0;
   /// Count the calls and time of every kernel (Context::profile).
   bool enableProfiling = false;
+  /// GPU models: replay the run's kernel launches as one CUDA graph,
+  /// recorded when the context is created (xfc_context_options.gpu_graph).
+  bool gpuGraph = true;
 };
 
 /// A run context of a Model: owns the arena of intermediates, so repeated
@@ -294,6 +297,7 @@ public:
     xfc_context_options_initialize(&cOptions);
     cOptions.num_threads = options.numThreads;
     cOptions.enable_profiling = options.enableProfiling ? 1 : 0;
+    cOptions.gpu_graph = options.gpuGraph ? 1 : 0;
     xfc_context *context = nullptr;
     Status status(xfc_context_create(model.get(), &cOptions, &context));
     if (status.ok())
@@ -304,6 +308,10 @@ public:
   bool valid() const { return context_ != nullptr; }
   xfc_context *get() const { return context_; }
   int32_t numThreads() const { return xfc_context_num_threads(context_); }
+  /// The launches each run replays as one CUDA graph; 0 when none.
+  uint64_t gpuGraphLaunches() const {
+    return xfc_context_gpu_graph_launches(context_);
+  }
 
   /// Runs the model (see xfc_context_run); returns the Status. Allocates
   /// nothing on success.

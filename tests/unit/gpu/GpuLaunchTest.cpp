@@ -9,7 +9,9 @@
 // blocks, shared memory, stream and each argument's value must be those
 // the host code launched with. Then a failing launch: its message names
 // the kernel, the call and the error, and the launches after it are
-// skipped.
+// skipped. Last, the same launches recorded by stream capture into a CUDA
+// graph: replaying it must launch them again with the values they were
+// recorded with.
 //
 //===----------------------------------------------------------------------===//
 #include "GpuLaunch.h"
@@ -184,9 +186,39 @@ protected:
   HostFunction host = nullptr;
 };
 
+/// The three launches of kHost, from recorded[at]: on `stream`, with x
+/// and y.
+void expectTheHostLaunches(size_t at, void *stream, const float *x,
+                           const float *y) {
+  ASSERT_GE(recorded.size(), at + 3);
+  const Recorded &first = recorded[at], &second = recorded[at + 1],
+                 &third = recorded[at + 2];
+  EXPECT_EQ(first.function, scaleFunction);
+  EXPECT_EQ(first.grid[0], 2u);
+  EXPECT_EQ(first.block[0], 128u);
+  EXPECT_EQ(first.sharedBytes, 4096u);
+  EXPECT_EQ(first.stream, stream);
+  EXPECT_EQ(first.pointer, x);
+  EXPECT_EQ(first.integer, 256);
+  EXPECT_EQ(first.scalar, 2.5f);
+
+  EXPECT_EQ(second.function, scaleFunction);
+  EXPECT_EQ(second.grid[1], 3u);
+  EXPECT_EQ(second.sharedBytes, 0u);
+  EXPECT_EQ(second.pointer, y);
+  EXPECT_EQ(second.integer, 128);
+  EXPECT_EQ(second.scalar, -1.0f);
+
+  EXPECT_EQ(third.function, addFunction);
+  EXPECT_EQ(third.block[0], 256u);
+  EXPECT_EQ(third.pointer, x);
+  EXPECT_EQ(third.second, y);
+}
+
 TEST_F(GpuLaunch, HostCodeLaunchesThroughTheRunContext) {
   xfc::GpuRun run;
-  auto *stream = reinterpret_cast<xfc::cuda::CUstream>(0x5000);
+  xfc::cuda::CUstream stream = nullptr;
+  ASSERT_EQ(driver->cuStreamCreate(&stream, 1), xfc::cuda::CUDA_SUCCESS);
   xfc::initGpuRun(run, driver, stream,
                   {reinterpret_cast<xfc::cuda::CUfunction>(scaleFunction),
                    reinterpret_cast<xfc::cuda::CUfunction>(addFunction)},
@@ -196,29 +228,75 @@ TEST_F(GpuLaunch, HostCodeLaunchesThroughTheRunContext) {
   EXPECT_EQ(run.failure, "");
   EXPECT_EQ(run.launches, 3u);
   ASSERT_EQ(recorded.size(), 3u);
+  expectTheHostLaunches(0, stream, x.data(), y.data());
+  EXPECT_EQ(driver->cuStreamDestroy(stream), xfc::cuda::CUDA_SUCCESS);
+}
 
-  const Recorded &first = recorded[0], &second = recorded[1],
-                 &third = recorded[2];
-  EXPECT_EQ(first.function, scaleFunction);
-  EXPECT_EQ(first.grid[0], 2u);
-  EXPECT_EQ(first.block[0], 128u);
-  EXPECT_EQ(first.sharedBytes, 4096u);
-  EXPECT_EQ(first.stream, stream);
-  EXPECT_EQ(first.pointer, x.data());
-  EXPECT_EQ(first.integer, 256);
-  EXPECT_EQ(first.scalar, 2.5f);
+/// kHost's kernels as PTX, so that the driver knows their parameters (a
+/// graph keeps a copy of each launch's).
+constexpr const char *kKernelsPtx = R"ptx(
+.version 7.8
+.target sm_80
+.address_size 64
+.visible .entry scale(.param .u64 x, .param .u64 n, .param .f32 a) { ret; }
+.visible .entry add(.param .u64 x, .param .u64 y) { ret; }
+)ptx";
 
-  EXPECT_EQ(second.function, scaleFunction);
-  EXPECT_EQ(second.grid[1], 3u);
-  EXPECT_EQ(second.sharedBytes, 0u);
-  EXPECT_EQ(second.pointer, y.data());
-  EXPECT_EQ(second.integer, 128);
-  EXPECT_EQ(second.scalar, -1.0f);
+TEST_F(GpuLaunch, CapturedGraphReplaysTheRecordedLaunches) {
+  using namespace xfc::cuda;
+  CUmodule module = nullptr;
+  CUfunction scale = nullptr, add = nullptr;
+  ASSERT_EQ(driver->cuModuleLoadData(&module, kKernelsPtx), CUDA_SUCCESS);
+  ASSERT_EQ(driver->cuModuleGetFunction(&scale, module, "scale"), CUDA_SUCCESS);
+  ASSERT_EQ(driver->cuModuleGetFunction(&add, module, "add"), CUDA_SUCCESS);
+  scaleFunction = scale;
+  addFunction = add;
+  CUstream stream = nullptr;
+  ASSERT_EQ(driver->cuStreamCreate(&stream, 1), CUDA_SUCCESS);
+  xfc::GpuRun run;
+  xfc::initGpuRun(run, driver, stream, {scale, add}, {"scale", "add"});
+  std::vector<float> x(256), y(256);
 
-  EXPECT_EQ(third.function, addFunction);
-  EXPECT_EQ(third.block[0], 256u);
-  EXPECT_EQ(third.pointer, x.data());
-  EXPECT_EQ(third.second, y.data());
+  // Recording runs nothing.
+  ASSERT_EQ(driver->cuStreamBeginCapture(stream, kStreamCaptureThreadLocal),
+            CUDA_SUCCESS);
+  host(&run, x.data(), y.data());
+  EXPECT_EQ(run.failure, "");
+  EXPECT_EQ(attempts(), 3);
+  EXPECT_TRUE(recorded.empty());
+  CUgraph graph = nullptr;
+  ASSERT_EQ(driver->cuStreamEndCapture(stream, &graph), CUDA_SUCCESS);
+  CUgraphExec exec = nullptr;
+  ASSERT_EQ(driver->cuGraphInstantiateWithFlags(&exec, graph, 0), CUDA_SUCCESS);
+  EXPECT_EQ(driver->cuGraphDestroy(graph), CUDA_SUCCESS);
+
+  // Each replay launches the three kernels with the recorded values,
+  // though the host code's argument slots are long gone.
+  for (int replay = 0; replay < 2; ++replay)
+    EXPECT_EQ(driver->cuGraphLaunch(exec, stream), CUDA_SUCCESS);
+  EXPECT_EQ(attempts(), 3) << "a replay is not a cuLaunchKernel";
+  ASSERT_EQ(recorded.size(), 6u);
+  expectTheHostLaunches(0, stream, x.data(), y.data());
+  expectTheHostLaunches(3, stream, x.data(), y.data());
+  EXPECT_EQ(driver->cuGraphExecDestroy(exec), CUDA_SUCCESS);
+
+  // A launch the driver refuses while recording invalidates the capture.
+  recorded.clear();
+  ASSERT_EQ(driver->cuStreamBeginCapture(stream, kStreamCaptureThreadLocal),
+            CUDA_SUCCESS);
+  xfc::resetGpuRun(run);
+  setenv("XFC_FAKE_CUDA_FAIL", "cuLaunchKernel:2", 1);
+  host(&run, x.data(), y.data());
+  unsetenv("XFC_FAKE_CUDA_FAIL");
+  EXPECT_EQ(run.failure, "kernel 'scale': cuLaunchKernel failed: "
+                         "CUDA_ERROR_OUT_OF_MEMORY (out of memory)");
+  EXPECT_EQ(driver->cuStreamEndCapture(stream, &graph), 901)
+      << "expected CUDA_ERROR_STREAM_CAPTURE_INVALIDATED";
+  EXPECT_EQ(graph, nullptr);
+  EXPECT_EQ(driver->cuStreamDestroy(stream), CUDA_SUCCESS);
+  EXPECT_EQ(driver->cuModuleUnload(module), CUDA_SUCCESS);
+  scaleFunction = reinterpret_cast<void *>(0x1000);
+  addFunction = reinterpret_cast<void *>(0x2000);
 }
 
 TEST_F(GpuLaunch, FirstFailureIsKeptAndLaterLaunchesSkipped) {

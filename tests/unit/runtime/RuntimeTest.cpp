@@ -1449,10 +1449,14 @@ TEST_F(RunTest, ProfileCountsRunsAndCalibratesTicks) {
   xfc_context_options options;
   xfc_context_options_initialize(&options);
   EXPECT_EQ(options.enable_profiling, 0);
+  EXPECT_EQ(options.gpu_graph, 1);
   options.enable_profiling = 1;
   xfc_context *context = nullptr;
   xfc_status status = xfc_context_create(model, &options, &context);
   ASSERT_EQ(status, nullptr) << xfc_status_get_message(status);
+  // CPU models have no graph to replay.
+  EXPECT_EQ(xfc_context_gpu_graph_launches(context), 0u);
+  EXPECT_EQ(xfc_context_gpu_graph_launches(nullptr), 0u);
   for (int i = 0; i < 3; ++i) {
     FakeRun run;
     auto in = run.inputs();
