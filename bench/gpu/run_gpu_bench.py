@@ -560,6 +560,33 @@ def e2e_repeats(quick):
     return (2, 5) if quick else (3, 20)
 
 
+def device_profile(model, inputs, repeat):
+    """Where a run's device time goes: a profiling context (each launch
+    between two CUDA events, launched one by one) over `repeat` runs after
+    one untimed run; ms per run by kind of kernel and the slowest kernels."""
+    with model.context(profiling=True) as ctx:
+        ctx.run(**inputs)
+        ctx.reset_profile()
+        for _ in range(repeat):
+            ctx.run(**inputs)
+        profile = ctx.profile()
+    runs = max(profile.runs, 1)
+    by_kind = {}
+    for k in profile.kernels:
+        by_kind[k.kernel.kind] = by_kind.get(k.kernel.kind, 0.0) + k.total_ns / runs / 1e6
+    slowest = sorted(profile.kernels, key=lambda k: -k.total_ns)[:8]
+    return {"runs": profile.runs,
+            "wall_ms_per_run": round(profile.wall_ns / runs / 1e6, 4),
+            "kernel_ms_per_run": round(profile.kernel_ns / runs / 1e6, 4),
+            "ms_per_run_by_kind": {kind: round(ms, 4) for kind, ms in
+                                   sorted(by_kind.items(), key=lambda kv: -kv[1])},
+            "slowest": [{"kernel": k.kernel.name, "kind": k.kernel.kind,
+                         "ms_per_run": round(k.total_ns / runs / 1e6, 4),
+                         "tflops": round(k.kernel.flops * runs / k.total_ns / 1e3, 2)
+                         if k.total_ns > 0 else None}
+                        for k in slowest]}
+
+
 def e2e_xfc(args):
     """The e2e-xfc step, in a process of its own (a kernel that faults
     leaves the process's CUDA context unusable, PyTorch's too): every
@@ -599,6 +626,10 @@ def e2e_xfc(args):
                                 result["graph_launches"] = ctx.gpu_graph_launches
                     except Exception as error:
                         result[key + "_error"] = str(error)
+                try:
+                    result["profile"] = device_profile(model, inputs, repeat)
+                except Exception as error:
+                    result["profile_error"] = str(error)
         except Exception as error:
             result["xfc_error"] = str(error)
         finally:
@@ -664,7 +695,8 @@ def run_e2e(args, prepared, info, deadline, torch, records, write_results):
                                 "(default mode)"},
                   "runs": result.get("runs"), "warmup": warmup,
                   "xfc_compile_seconds": case.get("compile_seconds")}
-        for key in ("xfc_error", "xfc_no_graph_error"):
+        for key in ("xfc_error", "xfc_no_graph_error", "profile",
+                    "profile_error"):
             if key in result:
                 record[key] = result[key]
         records.append(record)

@@ -36,6 +36,23 @@ def test_run_matches_the_pytorch_golden(bert_s7):
     model.close()
 
 
+def test_profiles_count_every_kernel(bert_s7):
+    model = xfc.Model(bert_s7)
+    with model.context(threads=1, profiling=True) as context:
+        for _ in range(3):
+            context.run(**golden_inputs("s7"))
+        profile = context.profile()
+        assert profile.runs == 3 and profile.wall_ns > 0
+        assert len(profile.kernels) == len(model.kernels)
+        assert all(k.calls == 3 and k.total_ns > 0 for k in profile.kernels)
+        assert 0 < profile.kernel_ns <= profile.wall_ns
+    with model.context() as context:
+        with pytest.raises(xfc.XfcError) as off:
+            context.profile()
+    assert "profiling is off" in str(off.value)
+    model.close()
+
+
 def test_integer_inputs_are_converted_only_when_exact(bert_s7):
     model = xfc.Model(bert_s7)
     inputs = {k: v.astype(np.int64) for k, v in golden_inputs("s7").items()}
@@ -251,6 +268,12 @@ def test_gpu_models_open_on_the_device_they_are_given(tmp_path, monkeypatch):
     with pytest.raises(xfc.XfcError) as missing:
         xfc.Model(out, gpu_device=3)
     assert "GPU 3 does not exist (this machine has 1)" in str(missing.value)
+    # Without its GPU it opens for checks, and does not run.
+    with xfc.Model(out, skip_device=True) as unopened:
+        assert unopened.device == "cuda (not opened: skip_device)"
+        with pytest.raises(xfc.XfcError) as refused:
+            unopened.context()
+        assert "opened without its GPU" in str(refused.value)
     model = xfc.Model(out)
     assert model.device == "cuda:0"
     # By default a context records the launches into a CUDA graph, and
@@ -265,6 +288,21 @@ def test_gpu_models_open_on_the_device_they_are_given(tmp_path, monkeypatch):
         with pytest.raises(xfc.XfcError) as launch:
             ctx.run(**golden_inputs("s7"))
     assert "cuLaunchKernel failed: CUDA_ERROR_NOT_SUPPORTED" in str(launch.value)
+    # Profiled: each launch between two events, which the stand-in puts
+    # XFC_FAKE_CUDA_EVENT_MS apart; its launch log lets the launches pass.
+    monkeypatch.setenv("XFC_FAKE_CUDA_LAUNCH_LOG", str(tmp_path / "launches.log"))
+    monkeypatch.setenv("XFC_FAKE_CUDA_EVENT_MS", "0.5")
+    with model.context(profiling=True) as ctx:
+        assert ctx.gpu_graph_launches == 0
+        ctx.run(**golden_inputs("s7"))
+        ctx.run(**golden_inputs("s7"))
+        profile = ctx.profile()
+        assert profile.runs == 2
+        assert [k.kernel.name for k in profile.kernels] == [k.name for k in model.kernels]
+        assert all(k.calls == 2 and k.total_ns >= 1e6 for k in profile.kernels)
+        ctx.reset_profile()
+        assert ctx.profile().runs == 0
+    monkeypatch.delenv("XFC_FAKE_CUDA_LAUNCH_LOG")
     model.close()
     # bf16 GEMMs: their weights stored in bf16, uploaded as they are.
     half = xfc.compile(os.path.join(GOLDEN, "spec.json"), tmp_path / "bf16",

@@ -34,8 +34,8 @@ import numpy as np
 
 from . import _capi
 
-__all__ = ["XfcError", "TensorInfo", "Kernel", "MemoryInfo", "Model", "Context",
-           "Generator", "Hypothesis", "compile"]
+__all__ = ["XfcError", "TensorInfo", "Kernel", "KernelProfile", "Profile", "MemoryInfo",
+           "Model", "Context", "Generator", "Hypothesis", "compile"]
 
 _lib = None
 _lib_lock = threading.Lock()
@@ -95,6 +95,24 @@ class Kernel(NamedTuple):
     bytes: int
 
 
+class KernelProfile(NamedTuple):
+    """What a profiling context measured of one kernel (xfc_kernel_profile)."""
+
+    kernel: Kernel
+    calls: int
+    total_ns: float
+
+
+class Profile(NamedTuple):
+    """What a profiling context measured over its runs (xfc_profile): the
+    runs' wall time, the kernels' sum, and each kernel in run order."""
+
+    runs: int
+    wall_ns: float
+    kernel_ns: float
+    kernels: Tuple[KernelProfile, ...]
+
+
 class MemoryInfo(NamedTuple):
     """A Transformer-XL model's segment memory (docs/transformer-xl.md)."""
 
@@ -126,9 +144,11 @@ class Model:
     memory-mapped weights file. The model may be shared by many threads.
     A model compiled with ``--target=cuda`` opens on GPU ``gpu_device``
     (ignored for CPU models); ``device`` says where it runs ("cpu",
-    "cuda:0")."""
+    "cuda:0"). With ``skip_device`` it opens without its GPU, to be
+    inspected and verified but not run."""
 
-    def __init__(self, path: str, skip_cpu_check: bool = False, gpu_device: int = 0):
+    def __init__(self, path: str, skip_cpu_check: bool = False, gpu_device: int = 0,
+                 skip_device: bool = False):
         lib = _library()
         self._handle = None
         self._contexts = weakref.WeakSet()
@@ -136,6 +156,7 @@ class Model:
         lib.xfc_model_options_initialize(ctypes.byref(options))
         options.skip_cpu_check = 1 if skip_cpu_check else 0
         options.gpu_device = gpu_device
+        options.skip_device = 1 if skip_device else 0
         handle = ctypes.c_void_p()
         _check(lib.xfc_model_open(os.fsencode(path), ctypes.byref(options), ctypes.byref(handle)))
         self._handle = handle
@@ -305,6 +326,23 @@ class Context(_RuntimeObject):
         """The kernel launches each run replays as one CUDA graph (0 when
         the runs launch kernel by kernel, and for CPU models)."""
         return _library().xfc_context_gpu_graph_launches(self._require_open())
+
+    def profile(self) -> Profile:
+        """The profile of a context created with profiling=True (on a GPU:
+        device times from CUDA events around each launch)."""
+        lib, handle = _library(), self._require_open()
+        count = lib.xfc_model_num_kernels(self.model._require_open())
+        totals = _capi.ProfileC()
+        entries = (_capi.KernelProfileC * max(count, 1))()
+        _check(lib.xfc_context_get_profile(handle, ctypes.byref(totals), entries, count))
+        kernels = self.model.kernels
+        return Profile(totals.runs, totals.wall_ns, totals.kernel_ns,
+                       tuple(KernelProfile(kernels[i], entries[i].calls, entries[i].total_ns)
+                             for i in range(count)))
+
+    def reset_profile(self) -> None:
+        """Sets every count of the profile back to zero."""
+        _check(_library().xfc_context_reset_profile(self._require_open()))
 
     def _require_open(self):
         if self._handle is None:

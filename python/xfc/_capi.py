@@ -51,6 +51,7 @@ class ModelOptions(ctypes.Structure):
         ("struct_size", ctypes.c_uint32),
         ("skip_cpu_check", ctypes.c_int32),
         ("gpu_device", ctypes.c_int32),
+        ("skip_device", ctypes.c_int32),
     ]
 
 
@@ -72,6 +73,25 @@ class KernelInfoC(ctypes.Structure):
         ("num_nodes", ctypes.c_size_t),
         ("flops", ctypes.c_uint64),
         ("bytes", ctypes.c_uint64),
+    ]
+
+
+class KernelProfileC(ctypes.Structure):
+    _fields_ = [
+        ("kernel", KernelInfoC),
+        ("calls", ctypes.c_uint64),
+        ("ticks", ctypes.c_uint64),
+        ("total_ns", ctypes.c_double),
+    ]
+
+
+class ProfileC(ctypes.Structure):
+    _fields_ = [
+        ("runs", ctypes.c_uint64),
+        ("wall_ns", ctypes.c_double),
+        ("ticks", ctypes.c_uint64),
+        ("ns_per_tick", ctypes.c_double),
+        ("kernel_ns", ctypes.c_double),
     ]
 
 
@@ -182,6 +202,9 @@ def _declare(lib):
         "xfc_context_destroy": (None, [context_p]),
         "xfc_context_num_threads": (ctypes.c_int32, [context_p]),
         "xfc_context_gpu_graph_launches": (ctypes.c_uint64, [context_p]),
+        "xfc_context_get_profile": (
+            Status, [context_p, p(ProfileC), p(KernelProfileC), ctypes.c_size_t]),
+        "xfc_context_reset_profile": (Status, [context_p]),
         "xfc_context_run": (
             Status,
             [context_p, p(Buffer), ctypes.c_size_t, p(Buffer), ctypes.c_size_t],

@@ -48,6 +48,27 @@ int32_t launchKernel(GpuRun *run, int32_t kernel, int64_t gridX, int64_t gridY,
     return fail(*run, kInvalidLaunch,
                 "kernel '" + name + "': negative dynamic shared memory (" +
                     std::to_string(sharedBytes) + " bytes)");
+  // Profiling: the launch between two events of its own.
+  const bool timed = !run->events.empty();
+  const uint64_t launch = run->launches;
+  if (timed && 2 * launch + 1 >= run->events.size())
+    return fail(*run, kInvalidLaunch,
+                "kernel '" + name + "': launch " + std::to_string(launch + 1) +
+                    " of a profiled run, which has events for " +
+                    std::to_string(run->events.size() / 2));
+  auto recordEvent = [&](uint64_t index) -> int32_t {
+    cuda::CUresult result =
+        run->driver->cuEventRecord(run->events[index], run->stream);
+    if (result == cuda::CUDA_SUCCESS)
+      return 0;
+    return fail(
+        *run, result,
+        "kernel '" + name + "': " +
+            cuda::describeFailure(run->driver, "cuEventRecord", result));
+  };
+  if (timed)
+    if (int32_t failed = recordEvent(2 * launch))
+      return failed;
   cuda::CUresult result = run->driver->cuLaunchKernel(
       run->functions[kernel], unsigned(gridX), unsigned(gridY), unsigned(gridZ),
       unsigned(blockX), unsigned(blockY), unsigned(blockZ),
@@ -57,6 +78,11 @@ int32_t launchKernel(GpuRun *run, int32_t kernel, int64_t gridX, int64_t gridY,
         *run, result,
         "kernel '" + name + "': " +
             cuda::describeFailure(run->driver, "cuLaunchKernel", result));
+  if (timed) {
+    if (int32_t failed = recordEvent(2 * launch + 1))
+      return failed;
+    run->launchedKernels[launch] = kernel;
+  }
   ++run->launches;
   return 0;
 }

@@ -8,7 +8,8 @@
 // to the arguments. The launch goes to the context's stream; the first
 // failure is kept (with the kernel's name and the driver's message) and
 // the launches after it are skipped, so the schedule runs to its end and
-// the run reports that failure.
+// the run reports that failure. A profiling run context records an event
+// on the stream before and after each launch.
 //
 //===----------------------------------------------------------------------===//
 #ifndef XFC_RUNTIME_GPULAUNCH_H
@@ -46,6 +47,12 @@ struct GpuRun {
   std::string failure;
   /// Launches the driver accepted.
   uint64_t launches = 0;
+  /// Profiling (both empty otherwise): launch l of a run is recorded on
+  /// the stream between events[2l] and events[2l + 1], and
+  /// launchedKernels[l] is its kernel. Sized when the context is created,
+  /// for as many launches as a run makes.
+  std::vector<cuda::CUevent> events;
+  std::vector<int32_t> launchedKernels;
 };
 
 /// A run context that launches `functions` (named `names`) on `stream`.

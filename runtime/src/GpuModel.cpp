@@ -175,6 +175,8 @@ void destroyGpuContext(const GpuModel &model, GpuContext &context) {
       driver->cuGraphExecDestroy(context.graphExec);
     if (context.graph)
       driver->cuGraphDestroy(context.graph);
+    for (cuda::CUevent event : context.run.events)
+      driver->cuEventDestroy(event);
     if (context.stream)
       driver->cuStreamDestroy(context.stream);
     if (context.block)
@@ -183,9 +185,17 @@ void destroyGpuContext(const GpuModel &model, GpuContext &context) {
   context = GpuContext();
 }
 
-bool captureGpuGraph(const GpuModel &model, GpuContext &context, GpuEntry entry,
-                     void **args, std::string &error) {
+namespace {
+
+/// Records the launches of `entry` on the context's stream (stream
+/// capture: nothing runs) into `graph`, and how many there were. False
+/// with `error`: the failed call, or the launch the host code could not
+/// make; no graph is kept then.
+bool recordLaunches(const GpuModel &model, GpuContext &context, GpuEntry entry,
+                    void **args, cuda::CUgraph &graph, uint64_t &launches,
+                    std::string &error) {
   const cuda::Driver *driver = model.driver;
+  graph = nullptr;
   if (!call(driver, "cuCtxSetCurrent", driver->cuCtxSetCurrent(model.context),
             error) ||
       !call(driver, "cuStreamBeginCapture",
@@ -197,23 +207,31 @@ bool captureGpuGraph(const GpuModel &model, GpuContext &context, GpuEntry entry,
   entry(args);
   // The capture always ends, so the stream stays usable whatever failed;
   // a failed launch is the failure to report, as it explains the rest.
-  cuda::CUgraph graph = nullptr;
   std::string endError;
   bool ended =
       call(driver, "cuStreamEndCapture",
            driver->cuStreamEndCapture(context.stream, &graph), endError);
-  uint64_t launches = context.run.launches;
+  launches = context.run.launches;
   bool launched = !context.run.failedResult;
-  if (!launched)
-    error = context.run.failure;
+  error = launched ? endError : context.run.failure;
   resetGpuRun(context.run);
-  if (!launched || !ended) {
-    if (launched)
-      error = endError;
-    if (graph)
-      driver->cuGraphDestroy(graph);
+  if (launched && ended)
+    return true;
+  if (graph)
+    driver->cuGraphDestroy(graph);
+  graph = nullptr;
+  return false;
+}
+
+} // namespace
+
+bool captureGpuGraph(const GpuModel &model, GpuContext &context, GpuEntry entry,
+                     void **args, std::string &error) {
+  const cuda::Driver *driver = model.driver;
+  cuda::CUgraph graph = nullptr;
+  uint64_t launches = 0;
+  if (!recordLaunches(model, context, entry, args, graph, launches, error))
     return false;
-  }
   cuda::CUgraphExec exec = nullptr;
   if (!call(driver, "cuGraphInstantiateWithFlags",
             driver->cuGraphInstantiateWithFlags(&exec, graph, 0), error)) {
@@ -223,6 +241,29 @@ bool captureGpuGraph(const GpuModel &model, GpuContext &context, GpuEntry entry,
   context.graph = graph;
   context.graphExec = exec;
   context.graphLaunches = launches;
+  return true;
+}
+
+bool enableGpuProfiling(const GpuModel &model, GpuContext &context,
+                        GpuEntry entry, void **args, std::string &error) {
+  const cuda::Driver *driver = model.driver;
+  cuda::CUgraph graph = nullptr;
+  uint64_t launches = 0;
+  if (!recordLaunches(model, context, entry, args, graph, launches, error))
+    return false;
+  driver->cuGraphDestroy(graph);
+  GpuRun &run = context.run;
+  for (uint64_t i = 0; i < 2 * launches; ++i) {
+    cuda::CUevent event = nullptr;
+    if (!call(driver, "cuEventCreate", driver->cuEventCreate(&event, 0),
+              error)) {
+      error += " (the events of a profiling context)";
+      return false;
+    }
+    run.events.push_back(event);
+  }
+  run.launchedKernels.assign(launches, -1);
+  context.launchNs.assign(launches, 0.0);
   return true;
 }
 
@@ -277,6 +318,18 @@ bool runGpuContext(const GpuModel &model, GpuContext &context, GpuEntry entry,
   if (!copied || !synced) {
     error = !copied ? copyError : syncError;
     return false;
+  }
+  // Profiling: each launch's time on the device, between its events.
+  for (uint64_t l = 0; l < context.run.launches && !context.run.events.empty();
+       ++l) {
+    float milliseconds = 0;
+    if (!call(driver, "cuEventElapsedTime",
+              driver->cuEventElapsedTime(&milliseconds,
+                                         context.run.events[2 * l],
+                                         context.run.events[2 * l + 1]),
+              error))
+      return false;
+    context.launchNs[l] = double(milliseconds) * 1e6;
   }
   return true;
 }

@@ -70,6 +70,9 @@ struct GpuContext {
   cuda::CUgraphExec graphExec = nullptr;
   /// The launches the graph holds.
   uint64_t graphLaunches = 0;
+  /// Profiling: the device time of each launch of the last run, in launch
+  /// order (its kernel in run.launchedKernels).
+  std::vector<double> launchNs;
 };
 
 /// Creates a stream and the device block for an arena of `arenaBytes` and
@@ -93,6 +96,14 @@ using GpuEntry = void (*)(void **args);
 /// then still runs kernel by kernel.
 bool captureGpuGraph(const GpuModel &model, GpuContext &context, GpuEntry entry,
                      void **args, std::string &error);
+
+/// Makes `context` time each kernel launch of its runs on the device: as
+/// captureGpuGraph, records the launches of `entry` once (running none),
+/// to count them, then creates two events per launch, which each launch
+/// records around itself (GpuRun::events). After a run, launchNs holds
+/// each launch's time. False with `error` naming the failed call.
+bool enableGpuProfiling(const GpuModel &model, GpuContext &context,
+                        GpuEntry entry, void **args, std::string &error);
 
 /// Copies `inputs` in, calls `entry` with `args` (whose last element must
 /// be &context.run), copies the outputs into `outputs` and waits. False

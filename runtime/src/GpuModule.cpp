@@ -5,6 +5,8 @@
 //===----------------------------------------------------------------------===//
 #include "GpuModule.h"
 
+#include <cctype>
+
 #include <cstdio>
 
 namespace xfc {
@@ -39,6 +41,16 @@ std::string driverText(int version) {
          std::to_string(version % 1000 / 10);
 }
 
+/// parseChip of the image's chip, or false with `error` saying it is not
+/// one.
+bool parseImageChip(const GpuImage &image, int &major, int &minor,
+                    bool &specific, std::string &error) {
+  if (parseChip(image.chip, major, minor, specific))
+    return true;
+  error = "the device code's chip '" + image.chip + "' is not sm_XY or sm_XYa";
+  return false;
+}
+
 } // namespace
 
 int minimumDriverForPtx(int ptxVersion) {
@@ -56,17 +68,64 @@ int minimumDriverForPtx(int ptxVersion) {
   return 0;
 }
 
+bool checkGpuImage(const GpuImage &image, std::string &error) {
+  int chipMajor = 0, chipMinor = 0;
+  bool specific = false;
+  if (!parseImageChip(image, chipMajor, chipMinor, specific, error))
+    return false;
+  // The PTX: its version and target directives, and an entry point for
+  // every kernel the host code launches.
+  const std::string &ptx = image.ptx;
+  std::string version = ".version " + std::to_string(image.ptxVersion / 10) +
+                        "." + std::to_string(image.ptxVersion % 10) + "\n";
+  if (ptx.find(version) == std::string::npos) {
+    error = "the PTX does not declare '" +
+            version.substr(0, version.size() - 1) + "', the manifest's ISA";
+    return false;
+  }
+  std::string target = ".target " + image.chip;
+  size_t at = ptx.find(target);
+  if (at == std::string::npos ||
+      std::isalnum(static_cast<unsigned char>(ptx[at + target.size()]))) {
+    error = "the PTX does not declare '" + target + "', the manifest's chip";
+    return false;
+  }
+  for (const std::string &kernel : image.kernels)
+    if (ptx.find(".entry " + kernel + "(") == std::string::npos) {
+      error = "the PTX has no entry point for kernel '" + kernel +
+              "', which the host code launches";
+      return false;
+    }
+  // The cubin: a 64-bit CUDA ELF file (EM_CUDA, 190) for the chip, whose
+  // number is the second byte of the ELF flags.
+  const std::string &cubin = image.cubin;
+  if (cubin.empty())
+    return true;
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(cubin[i]); };
+  if (cubin.size() < 64 || cubin.compare(0, 4, "\177ELF") != 0 ||
+      byte(4) != 2 || (byte(18) | byte(19) << 8) != 190) {
+    error = "the cubin is not a 64-bit CUDA ELF file";
+    return false;
+  }
+  int sm = byte(0x31);
+  if (sm != chipMajor * 10 + chipMinor) {
+    error = "the cubin is for sm_" + std::to_string(sm) +
+            ", the manifest's "
+            "chip is " +
+            image.chip;
+    return false;
+  }
+  return true;
+}
+
 bool loadGpuModule(const cuda::Driver *driver, cuda::CUdevice device,
                    const GpuImage &image, LoadedGpuModule &out,
                    std::string &error) {
   out = LoadedGpuModule();
   int chipMajor = 0, chipMinor = 0;
   bool specific = false;
-  if (!parseChip(image.chip, chipMajor, chipMinor, specific)) {
-    error =
-        "the device code's chip '" + image.chip + "' is not sm_XY or sm_XYa";
+  if (!parseImageChip(image, chipMajor, chipMinor, specific, error))
     return false;
-  }
   int major = 0, minor = 0;
   if (cuda::CUresult r = driver->cuDeviceGetAttribute(
           &major, cuda::ComputeCapabilityMajor, device)) {

@@ -42,6 +42,12 @@ struct LoadedGpuModule {
 /// know.
 int minimumDriverForPtx(int ptxVersion);
 
+/// Checks `image` without a driver: its chip is sm_XY or sm_XYa, its PTX
+/// declares the PTX ISA version and the chip and has an entry point for
+/// every kernel, and its cubin (when there is one) is a 64-bit CUDA ELF
+/// file for the chip. False with `error` saying what does not match.
+bool checkGpuImage(const GpuImage &image, std::string &error);
+
 /// Loads `image` on `device` (the current context's): false with `error`
 /// saying what does not fit (the chip and the device's compute
 /// capability, the PTX ISA and the driver's version) or which driver call

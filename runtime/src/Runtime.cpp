@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -74,6 +75,10 @@ struct xfc_model_s {
   std::unique_ptr<xfc::GpuModel> gpu;
   xfc::GpuEntry gpuEntry = nullptr;
   std::string device = "cpu";
+  /// Per device kernel (the manifest's gpu.kernels), the kernel of the
+  /// fusion plan it computes ("xf_k<N>_...": N), or -1 for the helpers
+  /// that belong to none (xf_copy): a profile's kernels are the plan's.
+  std::vector<int32_t> gpuKernelPlan;
 
   ~xfc_model_s() {
     if (gpu)
@@ -122,6 +127,8 @@ struct xfc_context_s {
   /// The caller's buffers of a GPU run (filled per run, never resized).
   std::vector<const void *> gpuInputs;
   std::vector<void *> gpuOutputs;
+  /// A profiling GPU run's plan kernels already counted (one call a run).
+  std::vector<uint8_t> gpuKernelCounted;
 
   ~xfc_context_s() {
     if (gpu)
@@ -336,7 +343,7 @@ size_t profileWords(const xfc::Manifest &manifest) {
 /// The device side of a model compiled for a GPU: the device code the
 /// library embeds (checked against the manifest), loaded on GPU
 /// `ordinal`, and the weights uploaded.
-xfc_status openGpuSide(xfc_model &model, int32_t ordinal) {
+xfc_status openGpuSide(xfc_model &model, int32_t ordinal, bool skipDevice) {
   const xfc::Manifest &manifest = model.manifest;
   auto failure = [&](xfc_status_code code, const std::string &message) {
     return makeStatus(code, "artifact " + model.folder + ": " + message);
@@ -385,8 +392,14 @@ xfc_status openGpuSide(xfc_model &model, int32_t ordinal) {
                        " kernels that differ from the manifest's " +
                        std::to_string(manifest.gpu.kernels.size()) +
                        ": the manifest does not belong to this library");
+  if (!xfc::checkGpuImage(image, error))
+    return failure(XFC_INVALID_ARTIFACT, "the device code: " + error);
   model.gpuEntry = reinterpret_cast<xfc::GpuEntry>(const_cast<void *>(
       backend.symbol(model.backendHandle, manifest.entrySymbol.c_str())));
+  if (skipDevice) {
+    model.device = "cuda (not opened: skip_device)";
+    return nullptr;
+  }
   std::vector<uint64_t> sizes;
   for (const xfc::ManifestWeight &weight : manifest.weights)
     sizes.push_back(weight.sizeBytes);
@@ -398,6 +411,17 @@ xfc_status openGpuSide(xfc_model &model, int32_t ordinal) {
                                         std::to_string(ordinal) + ": " + error);
   model.gpu = std::move(device);
   model.device = "cuda:" + std::to_string(ordinal);
+  for (const std::string &name : image.kernels) {
+    int32_t plan = -1;
+    size_t digits = name.find_first_not_of("0123456789", 4);
+    if (name.rfind("xf_k", 0) == 0 && digits != std::string::npos &&
+        digits > 4 && digits - 4 < 9 && name[digits] == '_') {
+      int64_t id = std::stoll(name.substr(4, digits - 4));
+      if (id < int64_t(manifest.kernels.size()))
+        plan = int32_t(id);
+    }
+    model.gpuKernelPlan.push_back(plan);
+  }
   return nullptr;
 }
 
@@ -410,7 +434,7 @@ xfc_status openModel(const char *path, const xfc_model_options *options,
   if (!path || !*path)
     return makeStatus(XFC_INVALID_ARGUMENT,
                       "xfc_model_open: path is NULL or empty");
-  bool skipCpuCheck = false;
+  bool skipCpuCheck = false, skipDevice = false;
   int32_t gpuDevice = 0;
   if (options) {
     if (options->struct_size < sizeof(uint32_t))
@@ -426,6 +450,9 @@ xfc_status openModel(const char *path, const xfc_model_options *options,
     if (options->struct_size >=
         offsetof(xfc_model_options, gpu_device) + sizeof(options->gpu_device))
       gpuDevice = options->gpu_device;
+    if (options->struct_size >=
+        offsetof(xfc_model_options, skip_device) + sizeof(options->skip_device))
+      skipDevice = options->skip_device != 0;
   }
 
   const std::string folder = path;
@@ -535,7 +562,7 @@ xfc_status openModel(const char *path, const xfc_model_options *options,
   model->backend = &backend;
   model->backendHandle = handle;
   if (gpu) {
-    if (xfc_status status = openGpuSide(*model, gpuDevice))
+    if (xfc_status status = openGpuSide(*model, gpuDevice, skipDevice))
       return status;
   }
 
@@ -861,6 +888,11 @@ xfc_status createContext(const xfc_model *model,
                             std::to_string(numThreads) +
                             "; expected 0 (every core) or a positive count");
   }
+  if (!model->manifest.gpu.chip.empty() && !model->gpu)
+    return makeStatus(XFC_INVALID_ARGUMENT,
+                      "xfc_context_create: the model was opened without its "
+                      "GPU (xfc_model_options.skip_device): it can be "
+                      "inspected and verified, not run");
   auto context = std::make_unique<xfc_context>();
   context->model = model;
   context->numThreads = resolveThreads(numThreads);
@@ -910,10 +942,6 @@ xfc_status createGpuContext(std::unique_ptr<xfc_context> context,
                             xfc_context **outContext) {
   const xfc_model &model = *context->model;
   const xfc::Manifest &manifest = model.manifest;
-  if (profiling)
-    return makeStatus(XFC_UNSUPPORTED,
-                      "xfc_context_create: profiling is not available for "
-                      "models compiled for a GPU");
   std::vector<uint64_t> inputBytes, outputBytes;
   for (const xfc::ManifestTensor &tensor : manifest.inputs)
     inputBytes.push_back(tensor.sizeBytes);
@@ -936,8 +964,16 @@ xfc_status createGpuContext(std::unique_ptr<xfc_context> context,
   context->gpuInputs.assign(manifest.inputs.size(), nullptr);
   context->gpuOutputs.assign(manifest.outputs.size(), nullptr);
   context->profile.assign(profileWords(manifest), 0);
-  if (graph && !xfc::captureGpuGraph(*model.gpu, *context->gpu, model.gpuEntry,
-                                     args.data(), error))
+  if (profiling) {
+    if (!xfc::enableGpuProfiling(*model.gpu, *context->gpu, model.gpuEntry,
+                                 args.data(), error))
+      return makeStatus(XFC_UNSUPPORTED,
+                        "xfc_context_create: preparing the profile: " + error);
+    context->profiling = true;
+    context->profile[0] = 1;
+    context->gpuKernelCounted.assign(manifest.kernels.size(), 0);
+  } else if (graph && !xfc::captureGpuGraph(*model.gpu, *context->gpu,
+                                            model.gpuEntry, args.data(), error))
     return makeStatus(XFC_UNSUPPORTED,
                       "xfc_context_create: recording the kernel launches "
                       "into a CUDA graph: " +
@@ -973,6 +1009,35 @@ void invoke(xfc_context &context, void *entry) {
                             double(end.tv_nsec - start.tv_nsec);
 }
 
+/// Adds a profiling GPU run that took `wallNs` on the host to the profile
+/// words. A GPU tick is a nanosecond: the run's ticks are its wall time,
+/// a kernel's the device time between the events around its launches
+/// (ns_per_tick is then 1), and a plan kernel launched several times in a
+/// run counts one call.
+void countGpuProfile(xfc_context &context, int64_t wallNs) {
+  const xfc_model &model = *context.model;
+  const xfc::GpuContext &gpu = *context.gpu;
+  std::vector<int64_t> &words = context.profile;
+  std::fill(context.gpuKernelCounted.begin(), context.gpuKernelCounted.end(),
+            0);
+  for (uint64_t l = 0; l < gpu.run.launches; ++l) {
+    int32_t kernel = gpu.run.launchedKernels[l];
+    int32_t plan = kernel >= 0 && size_t(kernel) < model.gpuKernelPlan.size()
+                       ? model.gpuKernelPlan[kernel]
+                       : -1;
+    if (plan < 0)
+      continue; // A helper (xf_copy): part of the time between kernels.
+    words[2 + 2 * plan] += int64_t(std::llround(gpu.launchNs[l]));
+    if (!context.gpuKernelCounted[plan]) {
+      context.gpuKernelCounted[plan] = 1;
+      words[3 + 2 * plan] += 1;
+    }
+  }
+  words[1] += wallNs;
+  context.profiledRuns += 1;
+  context.profiledWallNs += double(wallNs);
+}
+
 /// Checks the caller's buffers and calls the entry point. Allocates only to
 /// report an error: the argument array and the arena belong to `context`.
 xfc_status runContext(const char *function, xfc_context *context,
@@ -998,10 +1063,17 @@ xfc_status runContext(const char *function, xfc_context *context,
     for (size_t i = 0; i < numOutputs; ++i)
       context->gpuOutputs[i] = outputs[i].data;
     std::string error;
+    timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
     if (!xfc::runGpuContext(*model->gpu, *context->gpu, model->gpuEntry,
                             context->args.data(), context->gpuInputs,
                             context->gpuOutputs, error))
       return makeStatus(XFC_INTERNAL, std::string(function) + ": " + error);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    if (context->profiling)
+      countGpuProfile(*context,
+                      int64_t(end.tv_sec - start.tv_sec) * 1000000000 +
+                          int64_t(end.tv_nsec - start.tv_nsec));
     return nullptr;
   }
   void **args = context->args.data();
@@ -1385,6 +1457,7 @@ void xfc_model_options_initialize(xfc_model_options *options) {
   options->struct_size = sizeof(*options);
   options->skip_cpu_check = 0;
   options->gpu_device = 0;
+  options->skip_device = 0;
 }
 
 xfc_status xfc_model_open(const char *path, const xfc_model_options *options,

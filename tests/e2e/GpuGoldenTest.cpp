@@ -434,9 +434,14 @@ const char *dtypeName(GpuGemmInput dtype) {
                                        : "f32";
 }
 
+/// How runGpuArtifact's context runs: replaying a CUDA graph (the
+/// default), launching kernel by kernel, or profiling (kernel by kernel,
+/// each launch between two events).
+enum class GpuRunMode { Graph, KernelByKernel, Profiled };
+
 void runGpuArtifact(const std::string &dir, GoldenData &data,
                     std::vector<float> &out, CpuDevice &device,
-                    bool gpuGraph = true);
+                    GpuRunMode mode = GpuRunMode::Graph);
 
 /// Compiles `param` for the GPU (tuned kernels or the generic mapping
 /// only; the GEMMs in `dtype`), runs it over the stand-in driver with the
@@ -484,11 +489,15 @@ void checkGpuGolden(const GoldenCaseShape &param, bool tunedKernels,
               std::string::npos);
   }
 
-  // The generic mapping's artifacts launch kernel by kernel, the others
-  // replay a CUDA graph: both ways of running meet the goldens.
+  // The generic mapping's artifacts launch kernel by kernel, bf16's are
+  // profiled, the others replay a CUDA graph: every way of running meets
+  // the goldens.
   CpuDevice device;
   std::vector<float> out;
-  runGpuArtifact(dir.path(), data, out, device, /*gpuGraph=*/tunedKernels);
+  runGpuArtifact(dir.path(), data, out, device,
+                 !tunedKernels                 ? GpuRunMode::KernelByKernel
+                 : dtype == GpuGemmInput::BF16 ? GpuRunMode::Profiled
+                                               : GpuRunMode::Graph);
   if (::testing::Test::HasFatalFailure())
     return;
 
@@ -512,11 +521,14 @@ void checkGpuGolden(const GoldenCaseShape &param, bool tunedKernels,
 /// `data`'s inputs over the stand-in driver, with the device code on the
 /// CPU, into `out`: twice on one context, as a second run starts from a
 /// used arena, and the second must give the first's output bit for bit.
-/// With `gpuGraph` the context records its launches into a CUDA graph
-/// when it is created (running none) and both runs replay it. `device`
-/// counts the launches.
+/// In `mode` Graph the context records its launches into a CUDA graph
+/// when it is created (running none) and both runs replay it; Profiled
+/// runs must count one call and the stand-in's event time (1 ms) per run
+/// for every kernel of the plan. `device` counts the launches.
 void runGpuArtifact(const std::string &dir, GoldenData &data,
-                    std::vector<float> &out, CpuDevice &device, bool gpuGraph) {
+                    std::vector<float> &out, CpuDevice &device,
+                    GpuRunMode mode) {
+  const bool gpuGraph = mode == GpuRunMode::Graph;
   const FakeDriver &fake = FakeDriver::get();
   std::string error;
   void *library = nullptr;
@@ -539,6 +551,7 @@ void runGpuArtifact(const std::string &dir, GoldenData &data,
   xfc_context_options_initialize(&options);
   EXPECT_EQ(options.gpu_graph, 1);
   options.gpu_graph = gpuGraph ? 1 : 0;
+  options.enable_profiling = mode == GpuRunMode::Profiled ? 1 : 0;
   xfc_context *context = nullptr;
   ASSERT_EQ(statusText(xfc_context_create(model, &options, &context)), "");
   const uint64_t recorded = xfc_context_gpu_graph_launches(context);
@@ -561,6 +574,22 @@ void runGpuArtifact(const std::string &dir, GoldenData &data,
         << "each run replays the recorded launches";
   } else {
     EXPECT_EQ(recorded, 0u);
+  }
+  if (mode == GpuRunMode::Profiled) {
+    size_t count = xfc_model_num_kernels(model);
+    std::vector<xfc_kernel_profile> kernels(count);
+    xfc_profile totals;
+    EXPECT_EQ(statusText(xfc_context_get_profile(context, &totals,
+                                                 kernels.data(), count)),
+              "");
+    EXPECT_EQ(totals.runs, 2u);
+    EXPECT_EQ(totals.ns_per_tick, 1.0);
+    for (const xfc_kernel_profile &kernel : kernels) {
+      EXPECT_EQ(kernel.calls, 2u) << kernel.kernel.name;
+      // At least 1 ms a run: a plan kernel may launch several kernels.
+      EXPECT_GE(kernel.total_ns, 2e6) << kernel.kernel.name;
+    }
+    EXPECT_GE(totals.kernel_ns, 2e6 * double(count));
   }
   xfc_context_destroy(context);
   xfc_model_destroy(model);
@@ -621,7 +650,8 @@ TEST_P(GpuGoldenTest, BF16MatchesPyTorch) {
 }
 
 /// Opening on a GPU the machine does not have, and what is held after a
-/// failed open: nothing.
+/// failed open: nothing. Opened without its GPU (skip_device), a model
+/// holds nothing of the driver's and refuses to run.
 TEST(GpuArtifact, Refusals) {
   const FakeDriver &fake = FakeDriver::get();
   ASSERT_TRUE(fake.complete()) << "cannot load " << XFC_FAKE_CUDA_PATH;
@@ -654,6 +684,22 @@ TEST(GpuArtifact, Refusals) {
   EXPECT_EQ(fake.liveAllocations(), 1);
   xfc_model_destroy(model);
   EXPECT_EQ(fake.liveAllocations(), 0);
+
+  EXPECT_EQ(options.skip_device, 0);
+  options.skip_device = 1;
+  ASSERT_EQ(statusText(xfc_model_open(artifact.c_str(), &options, &model)), "");
+  EXPECT_STREQ(xfc_model_device(model), "cuda (not opened: skip_device)");
+  EXPECT_EQ(fake.liveAllocations(), 0);
+  EXPECT_EQ(fake.retainedContexts(), 0);
+  EXPECT_EQ(statusText(xfc_model_verify(model)), "");
+  xfc_context *context = nullptr;
+  message = statusText(xfc_context_create(model, nullptr, &context));
+  EXPECT_NE(message.find("xfc_context_create: the model was opened without "
+                         "its GPU (xfc_model_options.skip_device)"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(context, nullptr);
+  xfc_model_destroy(model);
 }
 
 /// A sparsity pattern whose 64 x 64 tiles are each wholly allowed or not

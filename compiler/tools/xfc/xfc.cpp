@@ -465,9 +465,14 @@ bool printProfile(xfc_model *model, xfc_context *context) {
                 wallMs > 0 ? 100.0 * msPerRun / wallMs : 0.0, gflops, gbytes);
   }
   double kernelMs = totals.kernel_ns / 1e6 / runs;
+  // A GPU model's kernels are timed on the device (CUDA events); the rest
+  // of a run is the host's copies, launches and waits.
+  bool gpu = std::strncmp(xfc_model_device(model), "cuda", 4) == 0;
   std::printf("kernels: %.3f ms per run of %.3f ms measured (%.1f%%); "
-              "serial glue between kernels: %.3f ms\n",
+              "%s: %.3f ms\n",
               kernelMs, wallMs, wallMs > 0 ? 100.0 * kernelMs / wallMs : 0.0,
+              gpu ? "copies, launches and waits around the device's kernels"
+                  : "serial glue between kernels",
               wallMs - kernelMs);
   return true;
 }
@@ -584,21 +589,29 @@ int runVerify(const std::vector<std::string> &args) {
   if (args.size() != 1)
     return usageError("verify expects one artifact folder");
   const std::string &folder = args[0];
+  // A GPU model is checked without its GPU (skip_device): its device code
+  // against the manifest, but no driver; whether a GPU here runs it is
+  // reported apart, as the CPU check.
   xfc_model_options options;
   xfc_model_options_initialize(&options);
   options.skip_cpu_check = 1;
+  options.skip_device = 1;
   OpenModel m;
   if (!check(xfc_model_open(folder.c_str(), &options, &m.model), "verify") ||
       !check(xfc_model_verify(m.model), "verify"))
     return 1;
-  std::string cpuProblem;
-  {
-    OpenModel native;
-    xfc_status status = xfc_model_open(folder.c_str(), nullptr, &native.model);
-    if (status)
-      cpuProblem = xfc_status_get_message(status);
+  auto problemOpening = [&](bool skipCpuCheck, bool skipDevice) {
+    xfc_model_options o;
+    xfc_model_options_initialize(&o);
+    o.skip_cpu_check = skipCpuCheck ? 1 : 0;
+    o.skip_device = skipDevice ? 1 : 0;
+    OpenModel opened;
+    xfc_status status = xfc_model_open(folder.c_str(), &o, &opened.model);
+    std::string problem = status ? xfc_status_get_message(status) : "";
     xfc_status_free(status);
-  }
+    return problem;
+  };
+  std::string cpuProblem = problemOpening(false, true);
   // The manifest is valid (opening checked it); read it for the values.
   std::ifstream in(folder + "/manifest.json");
   nlohmann::json manifest = nlohmann::json::parse(in, nullptr, false);
@@ -634,6 +647,25 @@ int runVerify(const std::vector<std::string> &args) {
                 "for\n");
   else
     std::printf("  cpu: %s\n", cpuProblem.c_str());
+  if (manifest.contains("gpu") && manifest["gpu"].is_object()) {
+    const nlohmann::json &gpu = manifest["gpu"];
+    uint64_t cubin = gpu.value("cubin_bytes", uint64_t(0));
+    std::printf("  device code: PTX ISA %s for %s, %llu bytes, with an "
+                "entry point for each of the %zu kernels: match; %s\n",
+                gpu.value("ptx_version", "?").c_str(),
+                gpu.value("chip", "?").c_str(),
+                (unsigned long long)gpu.value("ptx_bytes", uint64_t(0)),
+                gpu.value("kernels", nlohmann::json::array()).size(),
+                cubin ? ("cubin " + std::to_string(cubin) +
+                         " bytes, a CUDA ELF file for the chip: match")
+                            .c_str()
+                      : "no cubin (the driver compiles the PTX)");
+    std::string gpuProblem = problemOpening(true, false);
+    if (gpuProblem.empty())
+      std::printf("  gpu: the model opens on GPU 0\n");
+    else
+      std::printf("  gpu: %s\n", gpuProblem.c_str());
+  }
   std::printf("OK\n");
   return 0;
 }

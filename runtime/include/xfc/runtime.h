@@ -58,7 +58,11 @@
 extern "C" {
 #endif
 
-/* 11: XFC_DTYPE_F16 and XFC_DTYPE_BF16, the dtypes of a GPU model's
+/* 12: GPU run contexts replay their launches as one CUDA graph
+ *     (xfc_context_options.gpu_graph, xfc_context_gpu_graph_launches) and
+ *     profile on the device (enable_profiling); xfc_model_options.
+ *     skip_device opens a GPU model's artifact without a GPU (for checks).
+ * 11: XFC_DTYPE_F16 and XFC_DTYPE_BF16, the dtypes of a GPU model's
  *     weights compiled with --dtype=f16 or bf16 (inputs and outputs stay
  *     f32 and i32).
  * 10: models compiled for a GPU (--target=cuda) open and run through the
@@ -80,7 +84,7 @@ extern "C" {
  * 4: xfc_model_verify.
  * 3: kernels (xfc_model_kernel_info), profiling (enable_profiling,
  *    xfc_context_get_profile). */
-#define XFC_RUNTIME_API_VERSION 11
+#define XFC_RUNTIME_API_VERSION 12
 
 /* Marks the exported functions of libxfc_runtime.so. */
 #if defined(__GNUC__)
@@ -162,6 +166,13 @@ typedef struct xfc_model_options {
   /* The GPU a model compiled with --target=cuda runs on: its index among
    * xfc_gpu_count's (default 0). Ignored for CPU models. */
   int32_t gpu_device;
+  /* Non-zero: a model compiled for a GPU opens without its GPU. Everything
+   * the artifact holds is checked as usual, its device code against the
+   * manifest included (sizes, the PTX's version, target and kernel entry
+   * points, the cubin's ELF header), but no driver is loaded and nothing
+   * goes to a device: xfc verify on machines without one. Such a model
+   * cannot run (xfc_context_create refuses it). Ignored for CPU models. */
+  int32_t skip_device;
 } xfc_model_options;
 
 XFC_API void xfc_model_options_initialize(xfc_model_options *options);
@@ -256,7 +267,9 @@ typedef struct xfc_context_options {
   /* Non-zero: count the calls and time of every kernel in the context's
    * runs (xfc_context_get_profile). Each kernel call then reads the CPU's
    * cycle counter twice; off (the default), the generated code pays at
-   * most one branch per kernel. */
+   * most one branch per kernel. A GPU model's profiling context records
+   * a CUDA event before and after each kernel launch instead, and
+   * launches kernel by kernel (no graph). */
   int32_t enable_profiling;
   /* Models compiled for a GPU: non-zero (the default) records the run's
    * kernel launches once, when the context is created, into a CUDA graph
@@ -402,7 +415,13 @@ typedef struct xfc_kernel_profile {
  * whole run; the runtime times the same runs with CLOCK_MONOTONIC, and
  * ns_per_tick = wall_ns / ticks, so no counter frequency is assumed. The
  * time between kernels (wall_ns - kernel_ns) is the serial glue: the
- * calls, the counters, setting the thread count. */
+ * calls, the counters, setting the thread count.
+ * GPU models: a kernel's time is the device's, between the CUDA events
+ * recorded around each of its launches (cuEventElapsedTime); a tick is a
+ * nanosecond (ns_per_tick 1); wall_ns is the host's time of the whole
+ * run, and wall_ns - kernel_ns is then the copies in and out, the gaps
+ * between launches and the helper copies that belong to no kernel of the
+ * plan. */
 typedef struct xfc_profile {
   uint64_t runs;      /* Successful xfc_context_run calls counted. */
   double wall_ns;     /* Their total time, measured by the runtime. */

@@ -130,6 +130,10 @@ inline KernelInfo convertKernel(const xfc_kernel_info &info) {
 struct ModelOptions {
   /// Load even if this CPU lacks features the artifact was compiled for.
   bool skipCpuCheck = false;
+  /// The GPU a model compiled with --target=cuda opens on.
+  int32_t gpuDevice = 0;
+  /// Open a GPU model without its GPU: checked, not runnable.
+  bool skipDevice = false;
 };
 
 /// An opened artifact. Move-only; destroying it destroys the xfc_model, so
@@ -163,6 +167,8 @@ public:
     xfc_model_options cOptions;
     xfc_model_options_initialize(&cOptions);
     cOptions.skip_cpu_check = options.skipCpuCheck ? 1 : 0;
+    cOptions.gpu_device = options.gpuDevice;
+    cOptions.skip_device = options.skipDevice ? 1 : 0;
     xfc_model *model = nullptr;
     Status status(xfc_model_open(path.c_str(), &cOptions, &model));
     if (status.ok())
