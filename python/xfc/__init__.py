@@ -330,11 +330,13 @@ class Context(_RuntimeObject):
     def profile(self) -> Profile:
         """The profile of a context created with profiling=True (on a GPU:
         device times from CUDA events around each launch)."""
-        lib, handle = _library(), self._require_open()
+        lib = _library()
         count = lib.xfc_model_num_kernels(self.model._require_open())
         totals = _capi.ProfileC()
         entries = (_capi.KernelProfileC * max(count, 1))()
-        _check(lib.xfc_context_get_profile(handle, ctypes.byref(totals), entries, count))
+        with self._lock:
+            _check(lib.xfc_context_get_profile(self._require_open(), ctypes.byref(totals),
+                                               entries, count))
         kernels = self.model.kernels
         return Profile(totals.runs, totals.wall_ns, totals.kernel_ns,
                        tuple(KernelProfile(kernels[i], entries[i].calls, entries[i].total_ns)
@@ -342,7 +344,8 @@ class Context(_RuntimeObject):
 
     def reset_profile(self) -> None:
         """Sets every count of the profile back to zero."""
-        _check(_library().xfc_context_reset_profile(self._require_open()))
+        with self._lock:
+            _check(_library().xfc_context_reset_profile(self._require_open()))
 
     def _require_open(self):
         if self._handle is None:

@@ -60,9 +60,12 @@ constexpr ErrorName kErrorNames[] = {
     {909, "CUDA_ERROR_TIMEOUT"},
     {900, "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED"},
     {901, "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED"},
+    {902, "CUDA_ERROR_STREAM_CAPTURE_MERGE"},
+    {903, "CUDA_ERROR_STREAM_CAPTURE_UNMATCHED"},
     {904, "CUDA_ERROR_STREAM_CAPTURE_UNJOINED"},
     {905, "CUDA_ERROR_STREAM_CAPTURE_ISOLATION"},
     {906, "CUDA_ERROR_STREAM_CAPTURE_IMPLICIT"},
+    {907, "CUDA_ERROR_CAPTURED_EVENT"},
     {908, "CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD"},
     {912, "CUDA_ERROR_INVALID_CLUSTER_SIZE"},
     {999, "CUDA_ERROR_UNKNOWN"},
@@ -137,14 +140,6 @@ Loaded load() {
        "cuStreamSynchronize"},
       {reinterpret_cast<void **>(&d.cuStreamDestroy), "cuStreamDestroy_v2"},
       {reinterpret_cast<void **>(&d.cuLaunchKernel), "cuLaunchKernel"},
-      {reinterpret_cast<void **>(&d.cuStreamBeginCapture),
-       "cuStreamBeginCapture_v2"},
-      {reinterpret_cast<void **>(&d.cuStreamEndCapture), "cuStreamEndCapture"},
-      {reinterpret_cast<void **>(&d.cuGraphInstantiateWithFlags),
-       "cuGraphInstantiateWithFlags"},
-      {reinterpret_cast<void **>(&d.cuGraphLaunch), "cuGraphLaunch"},
-      {reinterpret_cast<void **>(&d.cuGraphExecDestroy), "cuGraphExecDestroy"},
-      {reinterpret_cast<void **>(&d.cuGraphDestroy), "cuGraphDestroy"},
       {reinterpret_cast<void **>(&d.cuEventCreate), "cuEventCreate"},
       {reinterpret_cast<void **>(&d.cuEventRecord), "cuEventRecord"},
       {reinterpret_cast<void **>(&d.cuEventSynchronize), "cuEventSynchronize"},
@@ -160,9 +155,27 @@ Loaded load() {
     *symbol.slot = dlsym(library, symbol.name);
     if (!*symbol.slot) {
       out.error = "the CUDA driver " + path + " lacks " + symbol.name +
-                  " (expected a CUDA 11.4 or later driver)";
+                  " (expected a CUDA 11 or later driver)";
       return out;
     }
+  }
+  // Graphs (CUDA 11.4): a context records its launches with them, and a
+  // profiling context counts its launches so; a driver without them still
+  // runs kernel by kernel.
+  const Symbol graphSymbols[] = {
+      {reinterpret_cast<void **>(&d.cuStreamBeginCapture),
+       "cuStreamBeginCapture_v2"},
+      {reinterpret_cast<void **>(&d.cuStreamEndCapture), "cuStreamEndCapture"},
+      {reinterpret_cast<void **>(&d.cuGraphInstantiateWithFlags),
+       "cuGraphInstantiateWithFlags"},
+      {reinterpret_cast<void **>(&d.cuGraphLaunch), "cuGraphLaunch"},
+      {reinterpret_cast<void **>(&d.cuGraphExecDestroy), "cuGraphExecDestroy"},
+      {reinterpret_cast<void **>(&d.cuGraphDestroy), "cuGraphDestroy"},
+  };
+  d.graphs = true;
+  for (const Symbol &symbol : graphSymbols) {
+    *symbol.slot = dlsym(library, symbol.name);
+    d.graphs = d.graphs && *symbol.slot;
   }
   CUresult result = d.cuInit(0);
   if (result == CUDA_ERROR_NO_DEVICE) {

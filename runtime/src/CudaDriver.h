@@ -57,7 +57,8 @@ enum FunctionAttribute : int {
 };
 
 /// The driver's entry points, resolved once per process. A member is never
-/// null in a Driver returned by `driver()`.
+/// null in a Driver returned by `driver()`, but for the graph entry points
+/// (`graphs`).
 struct Driver {
   CUresult (*cuInit)(unsigned flags);
   CUresult (*cuDriverGetVersion)(int *version);
@@ -91,7 +92,8 @@ struct Driver {
                              unsigned sharedMemBytes, CUstream stream,
                              void **parameters, void **extra);
   // Graphs: a context records its schedule's launches once (stream
-  // capture) and each run replays them with one cuGraphLaunch.
+  // capture) and each run replays them with one cuGraphLaunch. Null, with
+  // `graphs` false, from a driver older than CUDA 11.4.
   CUresult (*cuStreamBeginCapture)(CUstream stream, int mode);
   CUresult (*cuStreamEndCapture)(CUstream stream, CUgraph *graph);
   CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec *exec, CUgraph graph,
@@ -115,6 +117,8 @@ struct Driver {
                                  int value);
   /// The driver's version as cuDriverGetVersion gives it (e.g. 12040).
   int version = 0;
+  /// The graph entry points above were all found.
+  bool graphs = false;
   /// cuInit answered CUDA_ERROR_NO_DEVICE: the driver works and has no
   /// device (every other call would fail with "not initialized").
   bool noDevice = false;

@@ -196,6 +196,12 @@ bool recordLaunches(const GpuModel &model, GpuContext &context, GpuEntry entry,
                     std::string &error) {
   const cuda::Driver *driver = model.driver;
   graph = nullptr;
+  if (!driver->graphs) {
+    error = "the CUDA driver (version " + std::to_string(driver->version) +
+            ") lacks the graph entry points of CUDA 11.4 "
+            "(cuGraphInstantiateWithFlags and the others)";
+    return false;
+  }
   if (!call(driver, "cuCtxSetCurrent", driver->cuCtxSetCurrent(model.context),
             error) ||
       !call(driver, "cuStreamBeginCapture",

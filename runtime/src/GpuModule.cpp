@@ -96,18 +96,19 @@ bool checkGpuImage(const GpuImage &image, std::string &error) {
               "', which the host code launches";
       return false;
     }
-  // The cubin: a 64-bit CUDA ELF file (EM_CUDA, 190) for the chip, whose
-  // number is the second byte of the ELF flags.
+  // The cubin: a 64-bit little-endian CUDA ELF file (EM_CUDA, 190) for
+  // the chip. The ELF flags hold the chip's number in their first byte up
+  // to ABI version 7 (ptxas before CUDA 12.8), in their second from 8.
   const std::string &cubin = image.cubin;
   if (cubin.empty())
     return true;
   auto byte = [&](size_t i) { return static_cast<unsigned char>(cubin[i]); };
   if (cubin.size() < 64 || cubin.compare(0, 4, "\177ELF") != 0 ||
-      byte(4) != 2 || (byte(18) | byte(19) << 8) != 190) {
+      byte(4) != 2 || byte(5) != 1 || (byte(18) | byte(19) << 8) != 190) {
     error = "the cubin is not a 64-bit CUDA ELF file";
     return false;
   }
-  int sm = byte(0x31);
+  int sm = byte(8) >= 8 ? byte(0x31) : byte(0x30);
   if (sm != chipMajor * 10 + chipMinor) {
     error = "the cubin is for sm_" + std::to_string(sm) +
             ", the manifest's "

@@ -1274,6 +1274,16 @@ xfc_status runShaped(const char *function, xfc_context *context,
   return nullptr;
 }
 
+/// The options of the context xfc_model_run makes for one run: defaults,
+/// but a GPU model's launches are not recorded into a graph that would be
+/// replayed once.
+xfc_context_options oneRunContextOptions() {
+  xfc_context_options options;
+  xfc_context_options_initialize(&options);
+  options.gpu_graph = 0;
+  return options;
+}
+
 xfc_status runModelShaped(const xfc_model *model, const xfc_run_shape *shape,
                           const xfc_buffer *inputs, size_t numInputs,
                           const xfc_buffer *outputs, size_t numOutputs) {
@@ -1281,7 +1291,8 @@ xfc_status runModelShaped(const xfc_model *model, const xfc_run_shape *shape,
     return makeStatus(XFC_INVALID_ARGUMENT,
                       "xfc_model_run_shaped: model is NULL");
   xfc_context *context = nullptr;
-  if (xfc_status status = createContext(model, nullptr, &context))
+  xfc_context_options options = oneRunContextOptions();
+  if (xfc_status status = createContext(model, &options, &context))
     return status;
   std::unique_ptr<xfc_context> owner(context);
   return runShaped("xfc_model_run_shaped", context, shape, inputs, numInputs,
@@ -1359,7 +1370,8 @@ xfc_status runModel(const xfc_model *model, const xfc_buffer *inputs,
     return makeStatus(XFC_INVALID_ARGUMENT, "xfc_model_run: model is NULL");
   // A context per call keeps concurrent calls on one model independent.
   xfc_context *context = nullptr;
-  if (xfc_status status = createContext(model, nullptr, &context))
+  xfc_context_options options = oneRunContextOptions();
+  if (xfc_status status = createContext(model, &options, &context))
     return status;
   std::unique_ptr<xfc_context> owner(context);
   return runContext("xfc_model_run", context, inputs, numInputs, outputs,

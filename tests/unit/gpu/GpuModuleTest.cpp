@@ -6,6 +6,8 @@
 // the device, else the PTX when the device and the driver can compile it,
 // else an error saying which and what to compile for; every kernel
 // resolved, or the module unloaded again; the driver's failures named.
+// And checkGpuImage, without a driver: the PTX's directives and entry
+// points, and the chip in a cubin's ELF header of either ABI version.
 //
 //===----------------------------------------------------------------------===//
 #include "GpuModule.h"
@@ -147,6 +149,52 @@ TEST_F(GpuModule, DriverFailuresAreNamed) {
   setenv("XFC_FAKE_CUDA_FAIL", "cuDeviceGetAttribute:101", 1);
   EXPECT_EQ(load("9.0"), "cuDeviceGetAttribute failed: "
                          "CUDA_ERROR_INVALID_DEVICE (invalid device ordinal)");
+}
+
+/// A 64-byte CUDA ELF header whose flags name sm_`sm` the way ELF ABI
+/// version `abi` does: in their first byte up to 7, their second from 8.
+std::string cubinHeader(int abi, int sm) {
+  std::string header(64, '\0');
+  header.replace(0, 4, "\177ELF");
+  header[4] = 2;          // 64-bit
+  header[5] = 1;          // little-endian
+  header[8] = char(abi);  // EI_ABIVERSION
+  header[18] = char(190); // EM_CUDA
+  header[abi >= 8 ? 0x31 : 0x30] = char(sm);
+  return header;
+}
+
+TEST(GpuImageCheck, DeviceCodeAgainstTheManifest) {
+  xfc::GpuImage image;
+  image.chip = "sm_90";
+  image.ptxVersion = 78;
+  image.ptx = "//\n.version 7.8\n.target sm_90\n.address_size 64\n"
+              ".visible .entry k0(\n.param .u64 a\n)\n{ ret; }\n";
+  image.kernels = {"k0"};
+  std::string error;
+  EXPECT_TRUE(xfc::checkGpuImage(image, error)) << error;
+  // Cubins of both ELF ABI versions name the chip.
+  for (int abi : {7, 8}) {
+    image.cubin = cubinHeader(abi, 90);
+    EXPECT_TRUE(xfc::checkGpuImage(image, error)) << abi << ": " << error;
+    image.cubin = cubinHeader(abi, 80);
+    EXPECT_FALSE(xfc::checkGpuImage(image, error));
+    EXPECT_EQ(error, "the cubin is for sm_80, the manifest's chip is sm_90");
+  }
+  image.cubin = "not an ELF file";
+  EXPECT_FALSE(xfc::checkGpuImage(image, error));
+  EXPECT_EQ(error, "the cubin is not a 64-bit CUDA ELF file");
+  image.cubin.clear();
+  // sm_90a is not sm_90: the target must match to its end.
+  image.chip = "sm_90a";
+  EXPECT_FALSE(xfc::checkGpuImage(image, error));
+  EXPECT_EQ(error, "the PTX does not declare '.target sm_90a', the "
+                   "manifest's chip");
+  image.chip = "sm_90";
+  image.kernels = {"k0", "k1"};
+  EXPECT_FALSE(xfc::checkGpuImage(image, error));
+  EXPECT_EQ(error, "the PTX has no entry point for kernel 'k1', which the "
+                   "host code launches");
 }
 
 } // namespace

@@ -7,7 +7,8 @@
 // XFC_FAKE_CUDA_DEVICES devices (default 1) and makes the call named by
 // XFC_FAKE_CUDA_FAIL=call:code return that code (call:code:n: its n-th
 // call only). Built with
-// XFC_FAKE_CUDA_OLD it lacks cuLaunchKernel, as a too-old driver would.
+// XFC_FAKE_CUDA_OLD it lacks cuLaunchKernel, as a too-old driver would;
+// with XFC_FAKE_CUDA_NO_GRAPHS the graph entry points (before CUDA 11.4).
 // XFC_FAKE_CUDA_CC ("8.6") and XFC_FAKE_CUDA_VERSION (12040) set the
 // device's compute capability and the driver's version. Nothing here runs
 // kernels: modules "load" any image and name each function they are asked
@@ -498,6 +499,7 @@ cuStreamDestroy_v2(xfc::cuda::CUstream stream) {
   return kSuccess;
 }
 
+#ifndef XFC_FAKE_CUDA_NO_GRAPHS
 __attribute__((visibility("default"))) CUresult
 cuStreamBeginCapture_v2(xfc::cuda::CUstream stream, int mode) {
   XFC_FAKE_CALL(cuStreamBeginCapture);
@@ -557,6 +559,7 @@ cuGraphExecDestroy(xfc::cuda::CUgraphExec exec) {
   --liveGraphExecs;
   return kSuccess;
 }
+#endif
 
 __attribute__((visibility("default"))) CUresult
 cuMemsetD8_v2(xfc::cuda::CUdeviceptr destination, unsigned char value,
@@ -744,6 +747,7 @@ cuLaunchKernel(xfc::cuda::CUfunction function, unsigned gridX, unsigned gridY,
   return runLaunch(function, grid, block, sharedBytes, stream, parameters);
 }
 
+#ifndef XFC_FAKE_CUDA_NO_GRAPHS
 /// Runs the graph's launches in order, each as cuLaunchKernel would; the
 /// first that fails ends the replay with its error.
 __attribute__((visibility("default"))) CUresult
@@ -764,6 +768,7 @@ cuGraphLaunch(xfc::cuda::CUgraphExec exec, xfc::cuda::CUstream stream) {
   }
   return kSuccess;
 }
+#endif
 #endif
 
 } // extern "C"
