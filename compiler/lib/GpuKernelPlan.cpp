@@ -23,12 +23,13 @@
 //     f32 activations to the half type as they stage them. The private
 //     function widens the weight back to f32 for its xf.linear, so it
 //     means what the kernel computes up to that rounding;
-//   - self-attention (xf.attention, head dim a multiple of 16 up to 128;
-//     a sparsity pattern only when it allows or refuses whole 64 x 64
-//     tiles, its layout then compiled into the kernel) runs on the flash
-//     attention kernel, which reads Q, K and V in f32 where the model has
-//     them (the fused QKV projection's output, split inside the private
-//     function) and rounds them as it stages them.
+//   - attention (xf.attention, self- or cross-, head dim a multiple of 16
+//     up to 128; a sparsity pattern only when the kernel's 64 x 64 tiles
+//     can carry it, its layout then compiled into the kernel) runs on the
+//     flash attention kernel, which reads Q, K and V in f32 where the
+//     model has them (the fused QKV projection's output, or the fused KV
+//     projection's of cross-attention, split inside the private function)
+//     and rounds them as it stages them.
 //
 //===----------------------------------------------------------------------===//
 #include "xfc/Compiler/GpuCodegen.h"
@@ -95,64 +96,74 @@ constexpr int64_t kAttentionMaxHeadDim = 128;
 constexpr size_t kMaxTileMasks = 128;
 
 /// The flash attention kernel's block-sparse form for `pattern` over
-/// `len` queries and keys: its CSR form over 64 x 64 tiles and, for the
-/// tiles only partly allowed, their masks (GpuAttentionSpec::tileMasks),
-/// as the attribute's four i32 arrays (offsets, indices, mask per entry,
-/// masks). Null when the pattern is not a single mask, allows nothing or
+/// `queries` queries and `keys` keys of `heads` heads: its CSR form over
+/// 64 x 64 tiles, a block of rows per head group (one per query tile;
+/// GpuAttentionSpec::layoutGroups), and, for the tiles only partly
+/// allowed, their masks (GpuAttentionSpec::tileMasks), as the attribute's
+/// four i32 arrays (offsets, indices, mask per entry, masks). Null when
+/// the pattern is an approximation rather than a mask, allows nothing or
 /// needs more than kMaxTileMasks distinct masks. Tiles wholly above the
 /// diagonal are left out for causal attention.
 mlir::ArrayAttr tileLayoutOf(mlir::xf::AttentionPatternAttr pattern,
-                             int64_t len, bool causal) {
+                             int64_t queries, int64_t keys, int64_t heads,
+                             bool causal) {
   mlir::xf::PatternGroups groups = pattern.getGroups();
-  if (groups.size() != 1 || mlir::xf::approximationOf(groups))
+  if (groups.empty() || mlir::xf::approximationOf(groups) ||
+      heads % int64_t(groups.size()) != 0)
     return nullptr;
-  mlir::xf::AttentionPattern mask(groups.front(), len, len);
-  if (!mask.error().empty())
-    return nullptr;
-  const int64_t tile = kGpuAttentionTile, tiles = (len + tile - 1) / tile;
+  const int64_t tile = kGpuAttentionTile;
+  const int64_t queryTiles = (queries + tile - 1) / tile,
+                keyTiles = (keys + tile - 1) / tile;
   llvm::SmallVector<int32_t> offsets{0}, indices, maskIndex, masks;
   std::map<std::vector<int32_t>, int32_t> maskIds;
-  for (int64_t qb = 0; qb < tiles; ++qb) {
-    for (int64_t kb = 0; kb < tiles && (!causal || kb <= qb); ++kb) {
-      // The tile's existing rows and keys: the kernel masks those past len.
-      int64_t i0 = qb * tile, i1 = std::min(len, i0 + tile);
-      int64_t j0 = kb * tile, j1 = std::min(len, j0 + tile);
-      mlir::xf::BlockKind kind = mask.classifyTile(i0, i1, j0, j1);
-      if (kind == mlir::xf::BlockKind::Empty)
-        continue;
-      if (kind == mlir::xf::BlockKind::Full) {
+  for (const std::vector<mlir::xf::PatternPart> &group : groups) {
+    mlir::xf::AttentionPattern mask(group, queries, keys);
+    if (!mask.error().empty())
+      return nullptr;
+    for (int64_t qb = 0; qb < queryTiles; ++qb) {
+      for (int64_t kb = 0; kb < keyTiles && (!causal || kb <= qb); ++kb) {
+        // The tile's existing rows and keys: the kernel masks those past
+        // the ends.
+        int64_t i0 = qb * tile, i1 = std::min(queries, i0 + tile);
+        int64_t j0 = kb * tile, j1 = std::min(keys, j0 + tile);
+        mlir::xf::BlockKind kind = mask.classifyTile(i0, i1, j0, j1);
+        if (kind == mlir::xf::BlockKind::Empty)
+          continue;
+        if (kind == mlir::xf::BlockKind::Full) {
+          indices.push_back(int32_t(kb));
+          maskIndex.push_back(-1);
+          continue;
+        }
+        // A partial tile: its bits, row by row (where the closed form could
+        // not tell, they may turn out all refused or all allowed).
+        std::vector<int32_t> words(kGpuAttentionTileMaskWords, 0);
+        int64_t allowed = 0;
+        for (int64_t i = i0; i < i1; ++i)
+          for (int64_t j = j0; j < j1; ++j)
+            if (mask.allows(i, j)) {
+              ++allowed;
+              int64_t r = i - i0, c = j - j0;
+              words[2 * r + c / 32] = int32_t(uint32_t(words[2 * r + c / 32]) |
+                                              uint32_t(1) << (c % 32));
+            }
+        if (allowed == 0)
+          continue;
         indices.push_back(int32_t(kb));
-        maskIndex.push_back(-1);
-        continue;
+        if (allowed == (i1 - i0) * (j1 - j0)) {
+          maskIndex.push_back(-1);
+          continue;
+        }
+        auto [it, inserted] =
+            maskIds.try_emplace(words, int32_t(maskIds.size()));
+        if (inserted) {
+          if (maskIds.size() > kMaxTileMasks)
+            return nullptr;
+          masks.append(words.begin(), words.end());
+        }
+        maskIndex.push_back(it->second);
       }
-      // A partial tile: its bits, row by row (where the closed form could
-      // not tell, they may turn out all refused or all allowed).
-      std::vector<int32_t> words(kGpuAttentionTileMaskWords, 0);
-      int64_t allowed = 0;
-      for (int64_t i = i0; i < i1; ++i)
-        for (int64_t j = j0; j < j1; ++j)
-          if (mask.allows(i, j)) {
-            ++allowed;
-            int64_t r = i - i0, c = j - j0;
-            words[2 * r + c / 32] = int32_t(uint32_t(words[2 * r + c / 32]) |
-                                            uint32_t(1) << (c % 32));
-          }
-      if (allowed == 0)
-        continue;
-      indices.push_back(int32_t(kb));
-      if (allowed == (i1 - i0) * (j1 - j0)) {
-        maskIndex.push_back(-1);
-        continue;
-      }
-      auto [it, inserted] = maskIds.try_emplace(words, int32_t(maskIds.size()));
-      if (inserted) {
-        if (maskIds.size() > kMaxTileMasks)
-          return nullptr;
-        masks.append(words.begin(), words.end());
-      }
-      maskIndex.push_back(it->second);
+      offsets.push_back(int32_t(indices.size()));
     }
-    offsets.push_back(int32_t(indices.size()));
   }
   if (indices.empty())
     return nullptr;
@@ -175,24 +186,69 @@ mlir::xf::SplitOp fusedQkvSplit(mlir::Value q, mlir::Value k, mlir::Value v) {
   return split;
 }
 
+/// When `k` and `v` are the two equal parts of one xf.split (the fused KV
+/// projection of cross-attention, over the encoder's output), that split;
+/// else null. The attention kernel then reads them from its input.
+mlir::xf::SplitOp fusedKvSplit(mlir::Value k, mlir::Value v) {
+  auto split = k.getDefiningOp<mlir::xf::SplitOp>();
+  if (!split || split->getNumResults() != 2 || split->getResult(0) != k ||
+      split->getResult(1) != v)
+    return nullptr;
+  return split;
+}
+
+/// How an attention's Q, K and V reach the kernel: as three buffers, as
+/// one fused QKV projection, or as Q and one fused KV projection.
+enum class AttentionInputs { Separate, FusedQkv, FusedKv };
+
+/// The split the kernel reads through for `attention`, and which.
+std::pair<mlir::xf::SplitOp, AttentionInputs>
+attentionInputsOf(mlir::xf::AttentionOp attention) {
+  if (mlir::xf::SplitOp split = fusedQkvSplit(
+          attention.getQuery(), attention.getKey(), attention.getValue()))
+    return {split, AttentionInputs::FusedQkv};
+  if (mlir::xf::SplitOp split =
+          fusedKvSplit(attention.getKey(), attention.getValue()))
+    return {split, AttentionInputs::FusedKv};
+  return {nullptr, AttentionInputs::Separate};
+}
+
+llvm::StringRef nameOf(AttentionInputs inputs) {
+  switch (inputs) {
+  case AttentionInputs::FusedQkv:
+    return "qkv";
+  case AttentionInputs::FusedKv:
+    return "kv";
+  case AttentionInputs::Separate:
+    break;
+  }
+  return "none";
+}
+
 /// The tuned kernel that computes `op`, as the attribute recorded on its
 /// private function, or null when none fits. A GEMM whose weight is in a
 /// half type runs on tensor cores, and so does an f32 GEMM in TF32 when
 /// `allowTf32` and K is a multiple of 32; with `dtype` f16 or bf16,
-/// self-attention runs on the flash attention kernel (with a sparsity
-/// pattern when tileLayoutOf gives its layout).
+/// attention (self- or cross-) runs on the flash attention kernel (with a
+/// sparsity pattern when tileLayoutOf gives its layout).
 mlir::DictionaryAttr tunedKernelFor(mlir::Operation *op, GpuGemmInput dtype,
                                     bool allowTf32) {
   mlir::Builder b(op->getContext());
   if (auto attention = llvm::dyn_cast<mlir::xf::AttentionOp>(op)) {
     if (dtype == GpuGemmInput::F32)
       return nullptr;
+    // Q and O [B, Lq, H d]; K and V [B, Lk, H d] (the same head dim).
     auto q =
         llvm::dyn_cast<mlir::RankedTensorType>(attention.getQuery().getType());
-    if (!q || !q.hasStaticShape() || q.getRank() != 3 ||
-        attention.getKey().getType() != q ||
-        attention.getValue().getType() != q || attention.getType() != q)
+    auto k =
+        llvm::dyn_cast<mlir::RankedTensorType>(attention.getKey().getType());
+    if (!q || !q.hasStaticShape() || q.getRank() != 3 || !k ||
+        !k.hasStaticShape() || k.getRank() != 3 ||
+        k.getShape()[0] != q.getShape()[0] ||
+        k.getShape()[2] != q.getShape()[2] ||
+        attention.getValue().getType() != k || attention.getType() != q)
       return nullptr;
+    int64_t queries = q.getShape()[1], keys = k.getShape()[1];
     int64_t heads = attention.getNumHeads(), width = q.getShape()[2];
     int64_t headDim = width / heads;
     if (width % heads != 0 || headDim % 16 != 0 ||
@@ -202,28 +258,34 @@ mlir::DictionaryAttr tunedKernelFor(mlir::Operation *op, GpuGemmInput dtype,
     // masks inside the tiles it cuts through.
     mlir::ArrayAttr layout;
     if (mlir::xf::AttentionPatternAttr pattern = attention.getPatternAttr()) {
-      layout = tileLayoutOf(pattern, q.getShape()[1], attention.getCausal());
+      layout =
+          tileLayoutOf(pattern, queries, keys, heads, attention.getCausal());
       if (!layout)
         return nullptr;
     }
-    bool fused = bool(fusedQkvSplit(attention.getQuery(), attention.getKey(),
-                                    attention.getValue()));
     llvm::SmallVector<mlir::NamedAttribute> fields{
         b.getNamedAttr("kind", b.getStringAttr("attention")),
         b.getNamedAttr(
             "input",
             b.getStringAttr(dtype == GpuGemmInput::BF16 ? "bf16" : "f16")),
         b.getNamedAttr("batch", b.getI64IntegerAttr(q.getShape()[0])),
-        b.getNamedAttr("seq_len", b.getI64IntegerAttr(q.getShape()[1])),
+        b.getNamedAttr("seq_len", b.getI64IntegerAttr(queries)),
+        b.getNamedAttr("key_len", b.getI64IntegerAttr(keys)),
         b.getNamedAttr("heads", b.getI64IntegerAttr(heads)),
         b.getNamedAttr("head_dim", b.getI64IntegerAttr(headDim)),
         b.getNamedAttr("scale", attention.getScaleAttr()),
         b.getNamedAttr("causal", b.getBoolAttr(attention.getCausal())),
         b.getNamedAttr("key_padding",
                        b.getBoolAttr(bool(attention.getKeyLengths()))),
-        b.getNamedAttr("fused_qkv", b.getBoolAttr(fused))};
-    if (layout)
+        b.getNamedAttr("fused", b.getStringAttr(nameOf(
+                                    attentionInputsOf(attention).second)))};
+    if (layout) {
       fields.push_back(b.getNamedAttr("tile_layout", layout));
+      fields.push_back(
+          b.getNamedAttr("layout_groups",
+                         b.getI64IntegerAttr(int64_t(
+                             attention.getPatternAttr().getGroups().size()))));
+    }
     return b.getDictionaryAttr(fields);
   }
   if (auto linear = llvm::dyn_cast<mlir::xf::LinearOp>(op)) {
@@ -359,16 +421,21 @@ bool outlineTunedKernels(mlir::ModuleOp module, GpuGemmInput dtype,
   for (auto [op, tuned] : ops) {
     mlir::Location loc = op->getLoc();
     // The function's arguments: the op's operands, except that an
-    // attention over a fused QKV projection takes the projection (and
-    // splits it inside), so the kernel reads Q, K and V where they are.
+    // attention over a fused QKV (or KV) projection takes the projection
+    // (and splits it inside), so the kernel reads Q, K and V where they
+    // are.
     llvm::SmallVector<mlir::Value> operands(op->getOperands());
     mlir::xf::SplitOp split;
     if (auto attention = llvm::dyn_cast<mlir::xf::AttentionOp>(op)) {
-      split = fusedQkvSplit(attention.getQuery(), attention.getKey(),
-                            attention.getValue());
-      if (split) {
+      AttentionInputs inputs;
+      std::tie(split, inputs) = attentionInputsOf(attention);
+      // Q, K, V become QKV, or Q, KV.
+      if (inputs == AttentionInputs::FusedQkv) {
         operands.erase(operands.begin(), operands.begin() + 3);
         operands.insert(operands.begin(), split.getInput());
+      } else if (inputs == AttentionInputs::FusedKv) {
+        operands.erase(operands.begin() + 1, operands.begin() + 3);
+        operands.insert(operands.begin() + 1, split.getInput());
       }
     }
     builder.setInsertionPoint(model);
@@ -433,7 +500,8 @@ bool launchTunedKernels(
   struct Pending {
     mlir::func::CallOp call;
     Kind kind;
-    bool fusedQkv = false;
+    /// An attention's fused inputs: "qkv", "kv" or "none".
+    std::string fused = "none";
   };
   std::vector<Pending> pending;
   for (mlir::func::CallOp call : calls) {
@@ -477,6 +545,8 @@ bool launchTunedKernels(
       attention.batch = intOf(tuned, "batch");
       attention.heads = intOf(tuned, "heads");
       attention.seqLen = intOf(tuned, "seq_len");
+      int64_t keys = intOf(tuned, "key_len");
+      attention.keyLen = keys == attention.seqLen ? 0 : keys;
       attention.headDim = intOf(tuned, "head_dim");
       attention.scale = float(
           llvm::cast<mlir::FloatAttr>(tuned.get("scale")).getValueAsDouble());
@@ -492,6 +562,7 @@ bool launchTunedKernels(
         attention.tileIndices.assign(indices.asArrayRef().begin(),
                                      indices.asArrayRef().end());
         attention.blockSparseEntries = int64_t(attention.tileIndices.size());
+        attention.layoutGroups = intOf(tuned, "layout_groups");
         auto maskIndex = llvm::cast<mlir::DenseI32ArrayAttr>(layout[2]);
         auto masks = llvm::cast<mlir::DenseI32ArrayAttr>(layout[3]);
         attention.tileMaskIndex.assign(maskIndex.asArrayRef().begin(),
@@ -499,14 +570,21 @@ bool launchTunedKernels(
         attention.tileMasks.assign(masks.asArrayRef().begin(),
                                    masks.asArrayRef().end());
       }
-      bool fused = tuned.getAs<mlir::BoolAttr>("fused_qkv").getValue();
+      std::string fused =
+          tuned.getAs<mlir::StringAttr>("fused").getValue().str();
       // Q, K and V as the model has them: f32 rows of heads side by side,
-      // the three parts of one projection's rows when fused.
+      // the three parts of one projection's rows (QKV), or K and V the
+      // two of one (KV), when fused.
       int64_t width = attention.heads * attention.headDim;
       attention.modelLayout = true;
-      attention.rowWidth = fused ? 3 * width : width;
+      attention.rowWidth = fused == "qkv" ? 3 * width : width;
+      attention.keyValueRowWidth = fused == "qkv"  ? 3 * width
+                                   : fused == "kv" ? 2 * width
+                                                   : width;
       for (int i = 0; i < 3; ++i)
-        attention.columnOffsets[i] = fused ? i * width : 0;
+        attention.columnOffsets[i] = fused == "qkv"            ? i * width
+                                     : fused == "kv" && i == 2 ? width
+                                                               : 0;
       set.attentions.push_back(attention);
       pending.push_back({call, Kind::Attention, fused});
     } else {
@@ -549,15 +627,17 @@ bool launchTunedKernels(
     const GpuKernelLaunch &contract = *contractOf[i];
     auto kernel = kernels.lookupSymbol<mlir::gpu::GPUFuncOp>(contract.kernel);
     // The call's buffers: gemm (input, weight, bias, [residual], out),
-    // norm (input, gamma, beta, residual, out), attention (q, k, v or the
-    // fused qkv, [lengths], out); the kernels take gemm (A, B, bias,
-    // [residual], C), norm (x, r, gamma, beta, y) and attention (Q, K, V,
-    // [lengths], O).
+    // norm (input, gamma, beta, residual, out), attention (q, k, v, the
+    // fused qkv or q and the fused kv, then [lengths], out); the kernels
+    // take gemm (A, B, bias, [residual], C), norm (x, r, gamma, beta, y)
+    // and attention (Q, K, V, [lengths], O).
     llvm::SmallVector<mlir::Value> buffers(call.getOperands());
     if (pending[i].kind == Kind::LayerNorm)
       buffers = {buffers[0], buffers[3], buffers[1], buffers[2], buffers[4]};
-    if (pending[i].fusedQkv)
+    if (pending[i].fused == "qkv")
       buffers.insert(buffers.begin(), 2, buffers.front());
+    else if (pending[i].fused == "kv")
+      buffers.insert(buffers.begin() + 1, buffers[1]);
     if (buffers.size() != kernel.getNumArguments()) {
       error = "the tuned kernel " + contract.kernel + " takes " +
               std::to_string(kernel.getNumArguments()) + " buffers; its call " +

@@ -1101,16 +1101,16 @@ void emitQuadReduce(KernelText &k, int depth, const std::string &result,
 /// mma.sync A fragments of every k16 step of the head dimension. Then per
 /// visited key tile of 64, with K's tile already in shared memory: the
 /// block starts copying V's tile (16-byte cp.async, rows padded by 16
-/// bytes; rows past seqLen are zeros), each warp computes S = Q K^T for its 16
-/// x 64 as 8 m16n8 accumulators (K fragments by ldmatrix.x4 without transpose:
-/// K is [keys, d] row-major and mma.sync's B operand wants K^T column by
-/// column, which is K row by row), scales S by scale * log2(e), masks it with
-/// -inf, and updates the online softmax: m' = max(m, rowmax S), m^ = (m' ==
-/// -inf ? 0 : m'), alpha = 2^(m - m^), P = 2^(S - m^), l = l alpha + rowsum P
-/// (each thread sums its own 16 columns; the quad's partial sums are added once
-/// at the end), O = O alpha + P V. P is rounded to the input type in registers:
-/// the S accumulators of two n8 tiles are exactly the A fragment of one
-/// k16 step of P V. Once V has landed and every warp is done with K (a
+/// bytes; rows past the keys are zeros), each warp computes S = Q K^T for its
+/// 16 x 64 as 8 m16n8 accumulators (K fragments by ldmatrix.x4 without
+/// transpose: K is [keys, d] row-major and mma.sync's B operand wants K^T
+/// column by column, which is K row by row), scales S by scale * log2(e), masks
+/// it with -inf, and updates the online softmax: m' = max(m, rowmax S), m^ =
+/// (m' == -inf ? 0 : m'), alpha = 2^(m - m^), P = 2^(S - m^), l = l alpha +
+/// rowsum P (each thread sums its own 16 columns; the quad's partial sums are
+/// added once at the end), O = O alpha + P V. P is rounded to the input type in
+/// registers: the S accumulators of two n8 tiles are exactly the A fragment of
+/// one k16 step of P V. Once V has landed and every warp is done with K (a
 /// barrier), the copies of the next tile's K start, and O = O alpha + P V
 /// runs meanwhile: V fragments come by ldmatrix.x4.trans (V is [keys, d]
 /// and mma.sync's B wants it column by column). A second barrier, once
@@ -1124,32 +1124,46 @@ void emitQuadReduce(KernelText &k, int depth, const std::string &result,
 /// Finally O / l, or 0 where l = 0 (a row with no allowed key).
 ///
 /// Every mask is a prefix of the keys: key j of row i is allowed when
-/// j < limit(i) = min(seqLen, lengths[b], i + 1 when causal). So each
+/// j < limit(i) = min(keys, lengths[b], i + 1 when causal). So each
 /// thread compares each column with its two rows' limits, and the dense
 /// loop stops at the last tile that any row of the block can see.
 std::string attentionText(const GpuAttentionSpec &spec,
                           GpuKernelLaunch &launch) {
   bool bf16 = spec.input == GpuGemmInput::BF16;
   std::string t = bf16 ? "bf16" : "f16";
-  int64_t d = spec.headDim, len = spec.seqLen;
+  // len queries (rows of Q and O), keyLen keys (rows of K and V).
+  int64_t d = spec.headDim, len = spec.seqLen, keyLen = spec.keyLength();
   int64_t queryTiles = (len + kAttnTile - 1) / kAttnTile;
-  std::string shape = str(spec.batch) + "x" + str(spec.heads) + "x" + str(len) +
-                      "x" + str(d) + "x";
-  std::string in = "memref<" + shape + t + ">";
+  auto headsShape = [&](int64_t rows) {
+    return str(spec.batch) + "x" + str(spec.heads) + "x" + str(rows) + "x" +
+           str(d) + "x";
+  };
+  std::string inQ = "memref<" + headsShape(len) + t + ">";
+  std::string inKV = "memref<" + headsShape(keyLen) + t + ">";
   std::string outElement = spec.outputInInputType ? t : "f32";
-  std::string out = "memref<" + shape + outElement + ">";
+  std::string out = "memref<" + headsShape(len) + outElement + ">";
   if (spec.modelLayout) {
-    in = "memref<" + str(spec.batch) + "x" + str(len) + "x" +
-         str(spec.rowWidth) + "xf32>";
+    inQ = "memref<" + str(spec.batch) + "x" + str(len) + "x" +
+          str(spec.rowWidth) + "xf32>";
+    inKV = "memref<" + str(spec.batch) + "x" + str(keyLen) + "x" +
+           str(spec.keyValueWidth()) + "xf32>";
     out = "memref<" + str(spec.batch) + "x" + str(len) + "x" +
           str(spec.heads * d) + "xf32>";
   }
+  // The type and the number of rows of a staged source: Q, or K and V.
+  auto typeOf = [&](const std::string &source) {
+    return source == "%Q" ? inQ : inKV;
+  };
+  auto rowsOf = [&](const std::string &source) {
+    return source == "%Q" ? len : keyLen;
+  };
   std::string tile = "memref<" + str(kAttnTile) + "x" + str(d + kPad) + "x" +
                      t + ", #gpu.address_space<workgroup>>";
-  std::string offsetsType = "memref<" + str(queryTiles + 1) + "xi32>";
+  std::string offsetsType =
+      "memref<" + str(spec.layoutGroups * queryTiles + 1) + "xi32>";
   std::string indicesType = "memref<" + str(spec.blockSparseEntries) + "xi32>";
   std::string lengthsType = "memref<" + str(spec.batch) + "xi32>";
-  launch.arguments = {{"Q", in}, {"K", in}, {"V", in}};
+  launch.arguments = {{"Q", inQ}, {"K", inKV}, {"V", inKV}};
   if (spec.keyPadding)
     launch.arguments.push_back({"lengths", lengthsType});
   // A layout known at compile time is two constant arrays of the module,
@@ -1238,19 +1252,20 @@ std::string attentionText(const GpuAttentionSpec &spec,
     return out;
   };
   // cp.async of rows `row0` .. + 63 of `source`[b, h] to `tileName`; a
-  // row past seqLen is a copy of 0 bytes (zeros) from row seqLen - 1.
+  // row past the source's rows is a copy of 0 bytes (zeros) from its last.
   auto stageAsync = [&](int depth, const std::string &name,
                         const std::string &source, const std::string &tileName,
                         const std::string &row0) {
-    bool ragged = len % kAttnTile != 0;
+    int64_t rows = rowsOf(source);
+    bool ragged = rows % kAttnTile != 0;
     for (int64_t i = 0; i < copies; ++i) {
       std::string s = name + str(i), row = s + "_row", size;
       k.line(depth,
              s + "_row = arith.addi " + row0 + ", %sr" + str(i) + " : index");
       if (ragged) {
-        k.line(depth, s + "_in = arith.cmpi ult, " + s + "_row, " + k.c(len) +
+        k.line(depth, s + "_in = arith.cmpi ult, " + s + "_row, " + k.c(rows) +
                           " : index");
-        k.line(depth, s + "_cl = arith.minsi " + s + "_row, " + k.c(len - 1) +
+        k.line(depth, s + "_cl = arith.minsi " + s + "_row, " + k.c(rows - 1) +
                           " : index");
         k.line(depth, s + "_sz = arith.select " + s + "_in, " + k.c(8) + ", " +
                           k.c(0) + " : index");
@@ -1260,29 +1275,26 @@ std::string attentionText(const GpuAttentionSpec &spec,
       k.line(depth, s + " = nvgpu.device_async_copy " + source + "[%b, %h, " +
                         row + ", %sc" + str(i) + "], " + tileName + "[%sr" +
                         str(i) + ", %sc" + str(i) + "], 8" + size +
-                        " {bypassL1} : " + in + " to " + tile);
+                        " {bypassL1} : " + typeOf(source) + " to " + tile);
     }
   };
-  // Copies rows `row0` .. + 63 of `source`[b, h] to `tileName` (zeros for
-  // rows past seqLen). In the model layout, the rows' f32 columns of head
-  // h (from %col<source>), rounded to the input type.
   // Loads rows `row0` .. + 63 of head h of `source` (f32 rows, the model
-  // layout) into registers, rounded to the input type, as `name`<i>:
-  // zeros for rows past seqLen.
+  // layout, its columns from %col<source>) into registers, rounded to the
+  // input type, as `name`<i>: zeros for rows past the source's rows.
   auto loadRows = [&](int depth, const std::string &name,
                       const std::string &source, const std::string &row0) {
     for (int64_t i = 0; i < copies; ++i) {
       std::string s = name + str(i);
       k.line(depth,
              s + "_row = arith.addi " + row0 + ", %sr" + str(i) + " : index");
-      k.line(depth, s + "_in = arith.cmpi ult, " + s + "_row, " + k.c(len) +
-                        " : index");
+      k.line(depth, s + "_in = arith.cmpi ult, " + s + "_row, " +
+                        k.c(rowsOf(source)) + " : index");
       k.line(depth, s + " = scf.if " + s + "_in -> (" + vec8 + ") {");
       k.line(depth + 1, s + "_c = arith.addi %col" + source.substr(1) +
                             ", %sc" + str(i) + " : index");
       k.line(depth + 1, s + "_f = vector.load " + source + "[%b, " + s +
-                            "_row, " + s + "_c] {alignment = 16} : " + in +
-                            ", vector<8xf32>");
+                            "_row, " + s + "_c] {alignment = 16} : " +
+                            typeOf(source) + ", vector<8xf32>");
       k.line(depth + 1,
              s + "_l = arith.truncf " + s + "_f : vector<8xf32> to " + vec8);
       k.line(depth + 1, "scf.yield " + s + "_l : " + vec8);
@@ -1412,12 +1424,12 @@ std::string attentionText(const GpuAttentionSpec &spec,
   // The key limits.
   k.line(0, "// Keys allowed for the block's rows, and for each of the");
   k.line(0, "// thread's two rows: a prefix of the keys.");
-  std::string keyEnd = k.c(len);
+  std::string keyEnd = k.c(keyLen);
   if (spec.keyPadding) {
     k.line(0, "%len32 = memref.load %lengths[%b] : " + lengthsType);
     k.line(0, "%lenRaw = arith.index_cast %len32 : i32 to index");
     k.line(0, "%lenPos = arith.maxsi %lenRaw, " + k.c(0) + " : index");
-    k.line(0, "%keyEnd = arith.minsi %lenPos, " + k.c(len) + " : index");
+    k.line(0, "%keyEnd = arith.minsi %lenPos, " + k.c(keyLen) + " : index");
     keyEnd = "%keyEnd";
   }
   std::string blockEnd = keyEnd, limit[2] = {keyEnd, keyEnd};
@@ -1510,8 +1522,19 @@ std::string attentionText(const GpuAttentionSpec &spec,
   if (spec.blockSparse) {
     k.line(0, "// The listed key tiles of this query tile; an entry outside");
     k.line(0, "// the keys adds nothing.");
-    k.line(0, "%qt1 = arith.addi %qt, " + k.c(1) + " : index");
-    k.line(0, "%first32 = memref.load %tileOffsets[%qt] : " + offsetsType);
+    std::string layoutRow = "%qt";
+    if (spec.layoutGroups > 1) {
+      k.line(0, "// Head h's group has its own rows of the layout.");
+      k.line(0, "%group = arith.divui %h, " +
+                    k.c(spec.heads / spec.layoutGroups) + " : index");
+      k.line(0,
+             "%groupRow = arith.muli %group, " + k.c(queryTiles) + " : index");
+      k.line(0, "%layoutRow = arith.addi %groupRow, %qt : index");
+      layoutRow = "%layoutRow";
+    }
+    k.line(0, "%qt1 = arith.addi " + layoutRow + ", " + k.c(1) + " : index");
+    k.line(0, "%first32 = memref.load %tileOffsets[" + layoutRow +
+                  "] : " + offsetsType);
     k.line(0, "%last32 = memref.load %tileOffsets[%qt1] : " + offsetsType);
     k.line(0, "%firstRaw = arith.index_cast %first32 : i32 to index");
     k.line(0, "%lastRaw = arith.index_cast %last32 : i32 to index");
@@ -1922,9 +1945,14 @@ bool checkAttention(const GpuAttentionSpec &spec, std::string &error) {
   std::string what = "attention '" + spec.name + "' (" + inputName(spec.input) +
                      ", B = " + str(spec.batch) + ", H = " + str(spec.heads) +
                      ", L = " + str(spec.seqLen) +
+                     (spec.keyLen ? ", keys = " + str(spec.keyLen) : "") +
                      ", d = " + str(spec.headDim) + ")";
   if (spec.batch <= 0 || spec.heads <= 0 || spec.seqLen <= 0) {
     error = what + ": B, H and L must be positive";
+    return false;
+  }
+  if (spec.keyLen < 0) {
+    error = what + ": a negative number of keys (0: as many as queries)";
     return false;
   }
   if (spec.input != GpuGemmInput::F16 && spec.input != GpuGemmInput::BF16) {
@@ -1950,11 +1978,18 @@ bool checkAttention(const GpuAttentionSpec &spec, std::string &error) {
     error = what + ": a negative number of block-sparse entries";
     return false;
   }
+  if (spec.layoutGroups < 1 || spec.heads % spec.layoutGroups != 0 ||
+      (spec.layoutGroups > 1 && !spec.blockSparse)) {
+    error = what + ": " + str(spec.layoutGroups) +
+            " layout groups; a block-sparse layout has 1, or a number of "
+            "head groups that divides H";
+    return false;
+  }
   if (!spec.tileOffsets.empty() || !spec.tileIndices.empty()) {
-    int64_t queryTiles =
-        (spec.seqLen + kGpuAttentionTile - 1) / kGpuAttentionTile;
+    int64_t rows = spec.layoutGroups *
+                   ((spec.seqLen + kGpuAttentionTile - 1) / kGpuAttentionTile);
     bool csr = spec.blockSparse && !spec.tileIndices.empty() &&
-               int64_t(spec.tileOffsets.size()) == queryTiles + 1 &&
+               int64_t(spec.tileOffsets.size()) == rows + 1 &&
                spec.blockSparseEntries == int64_t(spec.tileIndices.size()) &&
                spec.tileOffsets.front() == 0 &&
                spec.tileOffsets.back() == spec.blockSparseEntries;
@@ -1962,7 +1997,7 @@ bool checkAttention(const GpuAttentionSpec &spec, std::string &error) {
       csr = spec.tileOffsets[i - 1] <= spec.tileOffsets[i];
     if (!csr) {
       error = what + ": a compiled-in block-sparse layout needs " +
-              str(queryTiles + 1) +
+              str(rows + 1) +
               " ascending tile offsets from 0 to its number of entries "
               "(at least 1), with blockSparse set";
       return false;
@@ -1987,14 +2022,21 @@ bool checkAttention(const GpuAttentionSpec &spec, std::string &error) {
   if (spec.modelLayout) {
     // 8-element f32 loads at 16-byte alignment: rows and heads' columns
     // start at multiples of 8 elements (d is one of 16).
-    bool fits = !spec.outputInInputType && spec.rowWidth % 8 == 0;
-    for (int64_t offset : spec.columnOffsets)
-      fits = fits && offset >= 0 && offset % 8 == 0 &&
-             offset + spec.heads * spec.headDim <= spec.rowWidth;
+    int64_t widths[3] = {spec.rowWidth, spec.keyValueWidth(),
+                         spec.keyValueWidth()};
+    bool fits = !spec.outputInInputType && spec.keyValueRowWidth >= 0;
+    for (int i = 0; i < 3; ++i)
+      fits = fits && widths[i] % 8 == 0 && spec.columnOffsets[i] >= 0 &&
+             spec.columnOffsets[i] % 8 == 0 &&
+             spec.columnOffsets[i] + spec.heads * spec.headDim <= widths[i];
     if (!fits) {
+      std::string rows = spec.keyValueWidth() == spec.rowWidth
+                             ? str(spec.rowWidth) + " columns, a multiple of 8,"
+                             : str(spec.rowWidth) + " (Q) and " +
+                                   str(spec.keyValueWidth()) +
+                                   " (K, V) columns, multiples of 8,";
       error = what + ": in the model layout, Q, K and V are f32 rows of " +
-              str(spec.rowWidth) + " columns, a multiple of 8, holding H d = " +
-              str(spec.heads * spec.headDim) +
+              rows + " holding H d = " + str(spec.heads * spec.headDim) +
               " columns from each column offset (multiples of 8), and O is "
               "f32";
       return false;
@@ -2048,7 +2090,10 @@ std::string describeGpuKernel(const GpuLayerNormSpec &spec) {
 std::string describeGpuKernel(const GpuAttentionSpec &spec) {
   std::string out = std::string("flash attention ") + inputName(spec.input) +
                     ": B " + str(spec.batch) + ", H " + str(spec.heads) +
-                    ", L " + str(spec.seqLen) + ", d " + str(spec.headDim);
+                    ", L " + str(spec.seqLen);
+  if (spec.keyLen)
+    out += " (queries) x " + str(spec.keyLen) + " (keys)";
+  out += ", d " + str(spec.headDim);
   if (spec.causal)
     out += ", causal";
   if (spec.keyPadding)
@@ -2056,9 +2101,12 @@ std::string describeGpuKernel(const GpuAttentionSpec &spec) {
   if (spec.blockSparse) {
     out += ", block-sparse";
     if (!spec.tileIndices.empty()) {
-      int64_t tiles = (spec.seqLen + kAttnTile - 1) / kAttnTile;
+      int64_t queryTiles = (spec.seqLen + kAttnTile - 1) / kAttnTile;
+      int64_t keyTiles = (spec.keyLength() + kAttnTile - 1) / kAttnTile;
       out += " (" + str(int64_t(spec.tileIndices.size())) + " of " +
-             str(tiles * tiles) + " tiles";
+             str(spec.layoutGroups * queryTiles * keyTiles) + " tiles";
+      if (spec.layoutGroups > 1)
+        out += " in " + str(spec.layoutGroups) + " head groups";
       if (!spec.tileMasks.empty()) {
         int64_t partial = 0;
         for (int32_t index : spec.tileMaskIndex)

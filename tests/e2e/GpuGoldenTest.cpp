@@ -805,6 +805,14 @@ TEST(GpuArtifact, PatternsThroughTilesMatchTheCpu) {
                        "_tile_masks");
 }
 
+// A pattern per head group ('|'): bert_like's 2 heads, each its own
+// group, each group its own rows of the one layout.
+TEST(GpuArtifact, HeadGroupPatternsMatchTheCpu) {
+  checkPatternOnTheGpu(
+      "groups", "sliding_window(w = 16) | dilated_sliding_window(w = 8, d = 2)",
+      "_tile_masks");
+}
+
 /// Every golden model and shape but the longest (s128 repeats s77's
 /// checks at four times the threads).
 std::vector<GoldenCaseShape> gpuGoldenCases() {

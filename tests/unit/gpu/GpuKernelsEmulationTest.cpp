@@ -182,6 +182,9 @@ protected:
     /// Compiled layouts only: per entry -1 (a whole tile) or its mask in
     /// tileMasks (GpuAttentionSpec::tileMasks).
     std::vector<int32_t> tileMaskIndex, tileMasks;
+    /// Head groups with layouts of their own, one block of tileOffsets
+    /// rows (a row per query tile) each; 0 as 1.
+    int64_t groups;
   };
 
   /// Emulates `spec` on random inputs and compares O with softmax attention
@@ -194,6 +197,7 @@ protected:
     spec.keyPadding = !masks.lengths.empty();
     spec.blockSparse = !masks.tileOffsets.empty();
     spec.blockSparseEntries = int64_t(masks.tileIndices.size());
+    spec.layoutGroups = std::max<int64_t>(1, masks.groups);
     // The layout compiled into the kernel rather than passed.
     if (compiledLayout) {
       spec.tileOffsets.assign(masks.tileOffsets.begin(),
@@ -204,13 +208,13 @@ protected:
       spec.tileMasks = masks.tileMasks;
     }
     int64_t batch = spec.batch, heads = spec.heads, len = spec.seqLen,
-            d = spec.headDim;
+            keyLen = spec.keyLength(), d = spec.headDim;
     std::mt19937 random(5);
     // Scores of a few units: the softmax is neither flat nor one-hot, and
     // the running max moves from tile to tile.
     Buffer q = randomBuffer({batch, heads, len, d}, random, 2.0);
-    Buffer k = randomBuffer({batch, heads, len, d}, random, 2.0);
-    Buffer v = randomBuffer({batch, heads, len, d}, random);
+    Buffer k = randomBuffer({batch, heads, keyLen, d}, random, 2.0);
+    Buffer v = randomBuffer({batch, heads, keyLen, d}, random);
     Buffer lengths = indexBuffer(masks.lengths);
     Buffer offsets = indexBuffer(masks.tileOffsets);
     Buffer indices = indexBuffer(masks.tileIndices);
@@ -218,32 +222,40 @@ protected:
     o.shape = {batch, heads, len, d};
     o.data.assign(batch * heads * len * d, NAN);
     std::vector<Buffer *> args{&q, &k, &v};
-    // The model layout: Q, K and V as f32 rows [batch, len, rowWidth],
-    // the columns of one fused buffer when their offsets differ, else one
-    // buffer each (NaN in the columns none of them has, so reading one
-    // shows); O [batch, len, heads * d].
+    // The model layout: Q as f32 rows [batch, len, rowWidth], K and V
+    // [batch, keyLen, keyValueWidth]; the three parts of one fused buffer
+    // when their offsets all differ and so do neither the lengths nor the
+    // widths (self-attention), K and V parts of one when their offsets
+    // differ, else one buffer each (NaN in the columns none of them has,
+    // so reading one shows); O [batch, len, heads * d].
     Buffer model[3];
     if (spec.modelLayout) {
       const int64_t *offsets = spec.columnOffsets;
-      bool fused = offsets[0] != offsets[1] && offsets[1] != offsets[2] &&
-                   offsets[0] != offsets[2];
-      int64_t width = spec.rowWidth;
+      bool fusedKv = offsets[1] != offsets[2];
+      bool fusedQkv = fusedKv && offsets[0] != offsets[1] &&
+                      offsets[0] != offsets[2] && keyLen == len &&
+                      spec.rowWidth == spec.keyValueWidth();
+      int which[3] = {0, fusedQkv ? 0 : 1, fusedQkv ? 0 : fusedKv ? 1 : 2};
+      int64_t widths[3] = {spec.rowWidth, spec.keyValueWidth(),
+                           spec.keyValueWidth()};
+      int64_t rows[3] = {len, keyLen, keyLen};
       const Buffer *parts[3] = {&q, &k, &v};
       for (int part = 0; part < 3; ++part) {
-        Buffer &to = model[fused ? 0 : part];
+        Buffer &to = model[which[part]];
+        int64_t width = widths[part], n = rows[part];
         if (to.data.empty()) {
-          to.shape = {batch, len, width};
-          to.data.assign(batch * len * width, NAN);
+          to.shape = {batch, n, width};
+          to.data.assign(batch * n * width, NAN);
         }
         for (int64_t b = 0; b < batch; ++b)
           for (int64_t h = 0; h < heads; ++h)
-            for (int64_t r = 0; r < len; ++r)
+            for (int64_t r = 0; r < n; ++r)
               for (int64_t c = 0; c < d; ++c)
-                to.data[(b * len + r) * width + offsets[part] + h * d + c] =
-                    parts[part]->data[((b * heads + h) * len + r) * d + c];
+                to.data[(b * n + r) * width + offsets[part] + h * d + c] =
+                    parts[part]->data[((b * heads + h) * n + r) * d + c];
       }
       o.shape = {batch, len, heads * d};
-      args = {&model[0], &model[fused ? 0 : 1], &model[fused ? 0 : 2]};
+      args = {&model[which[0]], &model[which[1]], &model[which[2]]};
     }
     if (spec.keyPadding)
       args.push_back(&lengths);
@@ -260,28 +272,32 @@ protected:
       return INFINITY;
 
     const int64_t tile = xfc::kGpuAttentionTile;
-    int64_t keyTiles = (len + tile - 1) / tile;
+    int64_t keyTiles = (keyLen + tile - 1) / tile;
     double scale = spec.scale ? *spec.scale : 1.0 / std::sqrt(double(d));
     double worst = 0;
     for (int64_t b = 0; b < batch; ++b)
       for (int64_t h = 0; h < heads; ++h)
         for (int64_t i = 0; i < len; ++i) {
+          // Row r of head h of batch item b of a [B, H, rows, d] buffer.
           auto row = [&](const Buffer &x, int64_t r) {
-            return x.data.data() + ((b * heads + h) * len + r) * d;
+            return x.data.data() + ((b * heads + h) * x.shape[2] + r) * d;
           };
-          std::vector<bool> allowed(len, true);
+          std::vector<bool> allowed(keyLen, true);
           if (spec.blockSparse) {
             std::vector<bool> listed(keyTiles, false);
             std::vector<int> maskOf(keyTiles, -1);
-            for (int e = masks.tileOffsets[i / tile];
-                 e < masks.tileOffsets[i / tile + 1]; ++e)
+            int64_t queryTiles = (len + tile - 1) / tile;
+            int64_t layoutRow =
+                h / (heads / spec.layoutGroups) * queryTiles + i / tile;
+            for (int e = masks.tileOffsets[layoutRow];
+                 e < masks.tileOffsets[layoutRow + 1]; ++e)
               if (masks.tileIndices[e] >= 0 &&
                   masks.tileIndices[e] < keyTiles) {
                 listed[masks.tileIndices[e]] = true;
                 if (!masks.tileMaskIndex.empty())
                   maskOf[masks.tileIndices[e]] = masks.tileMaskIndex[e];
               }
-            for (int64_t j = 0; j < len; ++j) {
+            for (int64_t j = 0; j < keyLen; ++j) {
               allowed[j] = listed[j / tile];
               int m = maskOf[j / tile];
               if (m >= 0) {
@@ -292,15 +308,15 @@ protected:
               }
             }
           }
-          for (int64_t j = 0; j < len; ++j) {
+          for (int64_t j = 0; j < keyLen; ++j) {
             if (spec.causal && j > i)
               allowed[j] = false;
             if (spec.keyPadding && j >= masks.lengths[b])
               allowed[j] = false;
           }
-          std::vector<double> score(len, -INFINITY);
+          std::vector<double> score(keyLen, -INFINITY);
           double max = -INFINITY;
-          for (int64_t j = 0; j < len; ++j) {
+          for (int64_t j = 0; j < keyLen; ++j) {
             if (!allowed[j])
               continue;
             double dot = 0;
@@ -311,7 +327,7 @@ protected:
           }
           double sum = 0;
           std::vector<double> expected(d, 0.0);
-          for (int64_t j = 0; j < len; ++j) {
+          for (int64_t j = 0; j < keyLen; ++j) {
             if (!allowed[j])
               continue;
             double p = std::exp(score[j] - max);
@@ -500,6 +516,33 @@ TEST_F(GpuKernelsEmulation, AttentionDense) {
   EXPECT_LT(checkAttention(scaled), kF16Tolerance);
 }
 
+// Head groups with layouts of their own (an attention pattern with '|'):
+// 4 heads in 2 groups over 150 tokens (3 tiles). Group 0 sees the
+// diagonal tiles, group 1 the first key tile and the tile before the
+// diagonal, one of its query tiles nothing; with masks, the groups share
+// them.
+TEST_F(GpuKernelsEmulation, AttentionBlockSparseHeadGroups) {
+  AttentionMasks masks;
+  masks.groups = 2;
+  masks.tileOffsets = {0, 1, 2, 3, /*group 1:*/ 4, 4, 6};
+  masks.tileIndices = {0, 1, 2, 0, 0, 1};
+  EXPECT_LT(checkAttention(attention("f16_head_groups", 2, 4, 150, 64,
+                                     GpuGemmInput::F16, false),
+                           masks),
+            kF16Tolerance);
+  masks.tileMaskIndex = {0, 0, -1, 1, 1, -1};
+  for (int m = 0; m < 2; ++m)
+    for (int r = 0; r < xfc::kGpuAttentionTile; ++r)
+      for (int w = 0; w < 2; ++w)
+        masks.tileMasks.push_back(m ? int32_t(0x0000FFFFu << (r % 16))
+                                    : int32_t(0x55555555u));
+  masks.lengths = {150, 100};
+  EXPECT_LT(checkAttention(attention("bf16_head_groups_masks", 2, 4, 150, 64,
+                                     GpuGemmInput::BF16, true),
+                           masks, /*compiledLayout=*/true),
+            kBf16Tolerance);
+}
+
 // Q, K and V as a fused QKV projection's f32 output, O in xf.attention's
 // layout (--dtype=f16 and bf16 models): the values are exact in the
 // input type, so the tolerances are the same.
@@ -538,6 +581,74 @@ TEST_F(GpuKernelsEmulation, AttentionCausal) {
   EXPECT_LT(checkAttention(attention("bf16_causal_d64", 1, 1, 130, 64,
                                      GpuGemmInput::BF16, true)),
             kBf16Tolerance);
+}
+
+// Cross-attention: queries and keys of different lengths (a decoder's
+// tokens over an encoder's), in both layouts. The causal mask is j <= i
+// from the first query and key on, as xf.attention's.
+TEST_F(GpuKernelsEmulation, AttentionCross) {
+  // Fewer queries than keys: one query tile over two key tiles.
+  GpuAttentionSpec few =
+      attention("f16_cross_7x77", 2, 2, 7, 64, GpuGemmInput::F16, false);
+  few.keyLen = 77;
+  EXPECT_LT(checkAttention(few), kF16Tolerance);
+  // More key tiles than query tiles, causal: the keys past the last query
+  // are never visible, and the loop stops before their tiles.
+  GpuAttentionSpec causal = attention("f16_cross_causal_77x150", 1, 2, 77, 128,
+                                      GpuGemmInput::F16, true);
+  causal.keyLen = 150;
+  EXPECT_LT(checkAttention(causal), kF16Tolerance);
+  // More queries than keys, with key padding.
+  GpuAttentionSpec many =
+      attention("bf16_cross_130x20", 2, 1, 130, 64, GpuGemmInput::BF16, false);
+  many.keyLen = 20;
+  EXPECT_LT(checkAttention(many, {{20, 9}, {}, {}}), kBf16Tolerance);
+  // One query (a decoding step) over 77 keys.
+  GpuAttentionSpec one =
+      attention("f16_cross_1x77", 1, 2, 1, 64, GpuGemmInput::F16, false);
+  one.keyLen = 77;
+  EXPECT_LT(checkAttention(one), kF16Tolerance);
+}
+
+// The model layout of cross-attention: Q its projection's f32 rows, K and
+// V the two halves of the fused KV projection's rows over the encoder's
+// output, padded keys masked (an encoder-decoder model's decoder).
+TEST_F(GpuKernelsEmulation, AttentionCrossModelLayout) {
+  GpuAttentionSpec f16 =
+      attention("f16_cross_fused_kv", 2, 2, 13, 64, GpuGemmInput::F16, false);
+  f16.keyLen = 77;
+  f16.modelLayout = true;
+  f16.rowWidth = 2 * 64;
+  f16.keyValueRowWidth = 2 * 2 * 64;
+  f16.columnOffsets[2] = 2 * 64;
+  EXPECT_LT(checkAttention(f16, {{77, 40}, {}, {}}), kF16Tolerance);
+  // Head dim 80 (at most 64 prefetches through registers; more stages in
+  // one go), more queries than keys, Q in a wider buffer at an offset.
+  GpuAttentionSpec d80 = attention("bf16_cross_fused_kv_d80", 1, 2, 77, 80,
+                                   GpuGemmInput::BF16, false);
+  d80.keyLen = 5;
+  d80.modelLayout = true;
+  d80.rowWidth = 2 * 80 + 16;
+  d80.columnOffsets[0] = 16;
+  d80.keyValueRowWidth = 2 * 2 * 80;
+  d80.columnOffsets[2] = 2 * 80;
+  EXPECT_LT(checkAttention(d80), kBf16Tolerance);
+}
+
+// A block-sparse layout over queries and keys of different lengths: 2
+// query tiles (70 queries) over 3 key tiles (150 keys), an entry past the
+// keys skipped.
+TEST_F(GpuKernelsEmulation, AttentionCrossBlockSparse) {
+  GpuAttentionSpec spec = attention("f16_cross_block_sparse", 1, 2, 70, 64,
+                                    GpuGemmInput::F16, false);
+  spec.keyLen = 150;
+  AttentionMasks masks;
+  masks.tileOffsets = {0, 2, 4};
+  masks.tileIndices = {2, 0, 1, 3};
+  EXPECT_LT(checkAttention(spec, masks), kF16Tolerance);
+  masks.lengths = {140};
+  EXPECT_LT(checkAttention(spec, masks, /*compiledLayout=*/true),
+            kF16Tolerance);
 }
 
 TEST_F(GpuKernelsEmulation, AttentionKeyPadding) {

@@ -293,6 +293,7 @@ TEST_F(GpuKernels, AttentionAssembles) {
     int64_t len, headDim;
     GpuGemmInput input;
     bool causal, keyPadding, blockSparse, outputInInputType;
+    int64_t keyLen = 0; // Cross-attention's keys; 0: len.
   };
   const Variant variants[] = {
       {1024, 64, GpuGemmInput::F16, false, false, false, false},
@@ -306,16 +307,20 @@ TEST_F(GpuKernels, AttentionAssembles) {
       {1024, 128, GpuGemmInput::F16, false, true, false, true},
       {77, 64, GpuGemmInput::F16, true, true, false, false},
       {1, 128, GpuGemmInput::BF16, false, false, false, true},
-      {200, 80, GpuGemmInput::F16, true, false, true, false}};
+      {200, 80, GpuGemmInput::F16, true, false, true, false},
+      // Cross-attention: fewer and more keys than queries.
+      {77, 64, GpuGemmInput::F16, false, true, false, false, 1024},
+      {1024, 128, GpuGemmInput::BF16, true, false, false, false, 77}};
   for (const Variant &variant : variants) {
     GpuAttentionSpec spec;
-    spec.name = "attention_" + std::to_string(set.attentions.size()) + "_" +
-                (variant.input == GpuGemmInput::BF16 ? "bf16" : "f16") + "_d" +
-                std::to_string(variant.headDim) + "_l" +
-                std::to_string(variant.len) +
-                (variant.causal ? "_causal" : "") +
-                (variant.keyPadding ? "_padding" : "") +
-                (variant.blockSparse ? "_sparse" : "");
+    spec.name =
+        "attention_" + std::to_string(set.attentions.size()) + "_" +
+        (variant.input == GpuGemmInput::BF16 ? "bf16" : "f16") + "_d" +
+        std::to_string(variant.headDim) + "_l" + std::to_string(variant.len) +
+        (variant.causal ? "_causal" : "") +
+        (variant.keyPadding ? "_padding" : "") +
+        (variant.blockSparse ? "_sparse" : "") +
+        (variant.keyLen ? "_keys" + std::to_string(variant.keyLen) : "");
     spec.batch = 2;
     spec.heads = 12;
     spec.seqLen = variant.len;
@@ -326,6 +331,7 @@ TEST_F(GpuKernels, AttentionAssembles) {
     spec.blockSparse = variant.blockSparse;
     spec.blockSparseEntries = 40;
     spec.outputInInputType = variant.outputInInputType;
+    spec.keyLen = variant.keyLen;
     set.attentions.push_back(spec);
   }
   for (const char *chip : {"sm_80", "sm_90"}) {
@@ -354,7 +360,7 @@ TEST_F(GpuKernels, AttentionAssembles) {
       std::string ldmatrix = "ldmatrix.sync.aligned.m8n8.x4.shared.b16";
       std::string ldmatrixTrans =
           "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16";
-      if (spec.seqLen >= 64) {
+      if (spec.keyLength() >= 64) {
         EXPECT_EQ(count(body, mma),
                   size_t(spec.headDim / 16 * 8 + 4 * spec.headDim / 8));
         EXPECT_EQ(count(body, ldmatrix), size_t(spec.headDim / 16 * 5));
@@ -371,11 +377,14 @@ TEST_F(GpuKernels, AttentionAssembles) {
       // key tile does without), each tile its own group, all of it waited
       // for before use.
       EXPECT_GE(count(body, "cp.async.cg.shared.global"),
-                size_t(spec.headDim / 16 * (spec.seqLen > 64 ? 4 : 3)));
+                size_t(spec.headDim / 16 * (spec.keyLength() > 64 ? 4 : 3)));
       EXPECT_GE(count(body, "cp.async.commit_group"), 4u);
       EXPECT_EQ(count(body, "cp.async.wait_group"),
                 count(body, "cp.async.wait_group \t0;"));
       EXPECT_EQ(launches[i].grid[0], (spec.seqLen + 63) / 64);
+      EXPECT_EQ(launches[i].arguments[1].type,
+                "memref<2x12x" + std::to_string(spec.keyLength()) + "x" +
+                    std::to_string(spec.headDim) + "x" + type + ">");
       EXPECT_EQ(launches[i].grid[1], 12);
       EXPECT_EQ(launches[i].grid[2], 2);
       EXPECT_EQ(launches[i].block[0], 128);
@@ -426,15 +435,28 @@ TEST_F(GpuKernels, AttentionWithCompiledLayoutAssembles) {
     for (int word = 0; word < xfc::kGpuAttentionTileMaskWords; ++word)
       spec.tileMasks.push_back(m ? int32_t(0x80000001u) : 0x0F0F0F0F);
   set.attentions.push_back(spec);
+  // Two head groups of 6 heads with layouts of their own: the second
+  // group's 4 rows follow the first's.
+  GpuAttentionSpec groups = spec;
+  groups.name = "groups_compiled";
+  groups.layoutGroups = 2;
+  groups.tileOffsets = {0, 1, 3, 5, 7, 8, 9, 10, 11};
+  groups.tileIndices = {0, 0, 1, 1, 2, 2, 3, 0, 1, 2, 3};
+  groups.blockSparseEntries = 11;
+  groups.tileMaskIndex = {0, 1, 0, 1, 0, 1, 0, -1, 0, 0, 0};
+  groups.tileMasks[0] = 0x7; // (else LLVM merges them with the window's)
+  set.attentions.push_back(groups);
   for (const char *chip : {"sm_80", "sm_90"}) {
     SCOPED_TRACE(chip);
     std::vector<GpuKernelLaunch> launches;
     std::string ptx = compile(set, chip, launches);
     ASSERT_FALSE(ptx.empty());
-    ASSERT_EQ(launches.size(), 2u);
+    ASSERT_EQ(launches.size(), 3u);
     // Q, K, V and O: no layout arguments.
     EXPECT_EQ(launches[0].arguments.size(), 4u);
     EXPECT_EQ(launches[1].arguments.size(), 4u);
+    EXPECT_EQ(launches[2].arguments.size(), 4u);
+    EXPECT_NE(ptx.find("groups_compiled_tile_offsets"), std::string::npos);
     // (LLVM merges the two kernels' equal layouts into one constant.)
     EXPECT_NE(ptx.find("_compiled_tile_offsets"), std::string::npos);
     EXPECT_NE(ptx.find("_compiled_tile_indices"), std::string::npos);
@@ -452,6 +474,12 @@ TEST_F(GpuKernels, AttentionWithCompiledLayoutAssembles) {
       }
     }
   }
+  // A group layout of one group's rows is refused.
+  set.attentions.back().tileOffsets.resize(5);
+  EXPECT_NE(refusal(set).find("a compiled-in block-sparse layout needs 9 "
+                              "ascending tile offsets"),
+            std::string::npos);
+  set.attentions.pop_back();
   set.attentions.pop_back();
   // A mask index past the masks is refused.
   spec.tileMaskIndex[3] = 2;
@@ -465,6 +493,57 @@ TEST_F(GpuKernels, AttentionWithCompiledLayoutAssembles) {
   EXPECT_NE(refusal(set).find("a compiled-in block-sparse layout needs 5 "
                               "ascending tile offsets"),
             std::string::npos);
+}
+
+// Cross-attention in the model's layout: Q the decoder's f32 rows, K and
+// V the two halves of the encoder's fused KV projection (what an
+// encoder-decoder model compiled with --dtype=f16 runs).
+TEST_F(GpuKernels, CrossAttentionInTheModelLayoutAssembles) {
+  ptxas = xfc::test::ptxasOrSkipReason();
+  GpuKernelSet set;
+  for (int64_t headDim : {64, 128}) {
+    GpuAttentionSpec spec;
+    spec.name = "cross_d" + std::to_string(headDim);
+    spec.batch = 2;
+    spec.heads = 8;
+    spec.seqLen = 13;
+    spec.keyLen = 77;
+    spec.headDim = headDim;
+    spec.keyPadding = true;
+    spec.modelLayout = true;
+    spec.rowWidth = 8 * headDim;
+    spec.keyValueRowWidth = 2 * 8 * headDim;
+    spec.columnOffsets[2] = 8 * headDim;
+    set.attentions.push_back(spec);
+  }
+  for (const char *chip : {"sm_80", "sm_90"}) {
+    SCOPED_TRACE(chip);
+    std::vector<GpuKernelLaunch> launches;
+    std::string ptx = compile(set, chip, launches);
+    ASSERT_FALSE(ptx.empty());
+    ASSERT_EQ(launches.size(), 2u);
+    const std::vector<xfc::GpuKernelArgument> &arguments =
+        launches[0].arguments;
+    ASSERT_EQ(arguments.size(), 5u);
+    EXPECT_EQ(arguments[0].type, "memref<2x13x512xf32>");
+    EXPECT_EQ(arguments[1].type, "memref<2x77x1024xf32>");
+    EXPECT_EQ(arguments[2].type, "memref<2x77x1024xf32>");
+    EXPECT_EQ(arguments[3].type, "memref<2xi32>");
+    EXPECT_EQ(arguments[4].type, "memref<2x13x512xf32>");
+    EXPECT_EQ(launches[0].grid[0], 1);
+    EXPECT_EQ(launches[1].arguments[1].type, "memref<2x77x2048xf32>");
+    if (!ptxas.empty()) {
+      auto resources = xfc::test::ptxasResources(ptxas, ptx, chip, "cross");
+      ASSERT_EQ(resources.size(), 2u);
+      for (const auto &[name, used] : resources) {
+        EXPECT_EQ(used.stackBytes, 0) << name;
+        EXPECT_EQ(used.spillStoreBytes, 0) << name;
+        EXPECT_EQ(used.spillLoadBytes, 0) << name;
+        std::printf("  %s %s: %d registers\n", chip, name.c_str(),
+                    used.registers);
+      }
+    }
+  }
 }
 
 TEST_F(GpuKernels, LaunchContract) {
@@ -736,6 +815,12 @@ TEST_F(GpuKernels, UnsupportedAttentionsAreRefused) {
   EXPECT_EQ(refusal(set), "attention 'a' (f16, B = 1, H = 12, L = 128, d = "
                           "64): a negative number of block-sparse entries");
   set.attentions[0].blockSparseEntries = 0;
+  // Head groups must split the heads evenly.
+  set.attentions[0].layoutGroups = 5;
+  EXPECT_EQ(refusal(set), "attention 'a' (f16, B = 1, H = 12, L = 128, d = "
+                          "64): 5 layout groups; a block-sparse layout has 1, "
+                          "or a number of head groups that divides H");
+  set.attentions[0].layoutGroups = 1;
   // The model layout: rows too narrow for the heads from an offset.
   set.attentions[0].modelLayout = true;
   set.attentions[0].rowWidth = 3 * 768;
@@ -749,6 +834,22 @@ TEST_F(GpuKernels, UnsupportedAttentionsAreRefused) {
   set.attentions[0].outputInInputType = true;
   EXPECT_NE(refusal(set).find("and O is f32"), std::string::npos);
   set.attentions[0].outputInInputType = false;
+  // Cross-attention: K and V rows (a fused KV projection's) too narrow.
+  set.attentions[0].keyLen = 77;
+  set.attentions[0].rowWidth = 768;
+  set.attentions[0].keyValueRowWidth = 1536;
+  set.attentions[0].columnOffsets[2] = 800;
+  EXPECT_EQ(refusal(set),
+            "attention 'a' (f16, B = 1, H = 12, L = 128, keys = 77, d = 64): "
+            "in the model layout, Q, K and V are f32 rows of 768 (Q) and 1536 "
+            "(K, V) columns, multiples of 8, holding H d = 768 columns from "
+            "each column offset (multiples of 8), and O is f32");
+  set.attentions[0].columnOffsets[2] = 768;
+  set.attentions[0].keyLen = -1;
+  EXPECT_EQ(refusal(set),
+            "attention 'a' (f16, B = 1, H = 12, L = 128, keys = -1, d = 64): "
+            "a negative number of keys (0: as many as queries)");
+  set.attentions[0].keyLen = 0;
   set.layerNorms.push_back({"a", 4, 8, 1e-5f});
   EXPECT_EQ(refusal(set), "the GPU kernel name 'a' is used twice");
 }

@@ -128,7 +128,14 @@ constexpr int64_t kGpuAttentionTileMaskWords =
 /// it). A row with no allowed key is 0.
 struct GpuAttentionSpec {
   std::string name; ///< The kernel's symbol.
+  /// seqLen is the number of queries (rows of Q and O).
   int64_t batch = 1, heads = 1, seqLen = 0;
+  /// The number of keys (rows of K and V) when it differs from seqLen:
+  /// cross-attention, whose queries come from the decoder and keys from
+  /// the encoder. 0: as many keys as queries. The causal mask is j <= i
+  /// from the first query and key on, as xf.attention's.
+  int64_t keyLen = 0;
+  int64_t keyLength() const { return keyLen > 0 ? keyLen : seqLen; }
   /// A multiple of 16 from 16 to 128 (64 and 128 are the common ones).
   int64_t headDim = 64;
   /// Q, K and V: f16 or bf16 (tensor cores, f32 accumulation).
@@ -139,17 +146,24 @@ struct GpuAttentionSpec {
   std::optional<float> scale;
   bool causal = false;
   /// An i32 argument `lengths` [batch]: keys j >= lengths[b] are masked
-  /// (a length past seqLen counts as seqLen, a negative one as 0).
+  /// (a length past the keys counts as all of them, a negative one as 0).
   bool keyPadding = false;
   /// Two i32 arguments, in CSR form over the 64 x 64 tiles: `tileOffsets`
   /// [ceil(seqLen / 64) + 1] and `tileIndices` [blockSparseEntries]; query
   /// tile q visits the key tiles tileIndices[tileOffsets[q] ..
-  /// tileOffsets[q + 1]) in that order. Entries outside [0, ceil(seqLen /
+  /// tileOffsets[q + 1]) in that order. Entries outside [0, ceil(keys /
   /// 64)), or wholly past the batch item's key length, are skipped; the
   /// causal mask applies inside the listed tiles (a listed tile above the
   /// diagonal is visited and fully masked, so a layout should leave those
-  /// out). The layout is the same for every batch item and head.
+  /// out). The layout is the same for every batch item and, unless
+  /// layoutGroups > 1, every head.
   bool blockSparse = false;
+  /// Head groups with layouts of their own: G groups split the heads
+  /// evenly (group g has heads [g H/G, (g+1) H/G), as an attention
+  /// pattern's), and `tileOffsets` has G ceil(seqLen / 64) + 1 entries,
+  /// group g's query tile q at row g ceil(seqLen / 64) + q; all groups'
+  /// entries in one `tileIndices`.
+  int64_t layoutGroups = 1;
   int64_t blockSparseEntries = 0;
   /// A block-sparse layout known at compile time: the CSR arrays above,
   /// compiled into the kernel's module as constants instead of the two
@@ -164,15 +178,22 @@ struct GpuAttentionSpec {
   /// same bits share a mask. Empty: every listed tile is whole.
   std::vector<int32_t> tileMaskIndex, tileMasks;
   /// Q, K and V in f32 in the model's layout, instead of the input type in
-  /// [B, H, L, d]: each is an f32 [batch, seqLen, rowWidth] buffer in which
-  /// head h's columns start at columnOffsets[i] + h * headDim (i: Q, K,
-  /// V), so the three may be one fused QKV projection's output, passed
-  /// three times. The kernel rounds them to the input type as it stages
-  /// them. O is then f32 [batch, seqLen, heads * headDim], heads side by
-  /// side, as xf.attention's result. A model compiled with --dtype=f16 or
-  /// bf16 runs its attention so, with no transposes or conversions around.
+  /// [B, H, L, d]: Q is an f32 [batch, seqLen, rowWidth] buffer and K and
+  /// V f32 [batch, keys, keyValueRowWidth] ones, in which head h's columns
+  /// start at columnOffsets[i] + h * headDim (i: Q, K, V). So the three
+  /// may be one fused QKV projection's output, passed three times, or K
+  /// and V one fused KV projection's (cross-attention). The kernel rounds
+  /// them to the input type as it stages them. O is then f32 [batch,
+  /// seqLen, heads * headDim], heads side by side, as xf.attention's
+  /// result. A model compiled with --dtype=f16 or bf16 runs its attention
+  /// so, with no transposes or conversions around.
   bool modelLayout = false;
   int64_t rowWidth = 0;
+  /// K's and V's row width; 0: rowWidth.
+  int64_t keyValueRowWidth = 0;
+  int64_t keyValueWidth() const {
+    return keyValueRowWidth > 0 ? keyValueRowWidth : rowWidth;
+  }
   int64_t columnOffsets[3] = {0, 0, 0};
 };
 
