@@ -264,8 +264,8 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
       // they decide which weights the artifact stores in the half type.
       if (!checkFormedKernels(module, report.fusion, error) ||
           (gpu && request.gpuTunedKernels &&
-           !outlineTunedKernels(module, request.gpuDtype, request.gpuAllowTf32,
-                                error)) ||
+           !outlineTunedKernels(module, request.gpuDtype, request.gpuHalfQkv,
+                                request.gpuAllowTf32, error)) ||
           !collectArtifactInterface(module, moduleInfo.inputRanges, interface,
                                     error))
         return false;
@@ -363,14 +363,17 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
   info.shapes = moduleInfo.shapes;
   info.pipeline = describeCpuPipeline(opts);
   if (gpu) {
-    info.pipeline = describeGpuFrontStages(opts) + " then the GPU lowering " +
-                    "(docs/gpu.md) for " + gpuTarget.chip + ", " +
-                    (request.gpuTunedKernels ? "tuned" : "generic") +
-                    " kernels" +
-                    (request.gpuDtype == GpuGemmInput::F16    ? ", dtype f16"
-                     : request.gpuDtype == GpuGemmInput::BF16 ? ", dtype bf16"
-                                                              : "") +
-                    (request.gpuAllowTf32 ? ", TF32 allowed" : "");
+    info.pipeline =
+        describeGpuFrontStages(opts) + " then the GPU lowering " +
+        "(docs/gpu.md) for " + gpuTarget.chip + ", " +
+        (request.gpuTunedKernels ? "tuned" : "generic") + " kernels" +
+        (request.gpuDtype == GpuGemmInput::F16    ? ", dtype f16"
+         : request.gpuDtype == GpuGemmInput::BF16 ? ", dtype bf16"
+                                                  : "") +
+        (request.gpuAllowTf32 ? ", TF32 allowed" : "") +
+        (request.gpuDtype != GpuGemmInput::F32 && !request.gpuHalfQkv
+             ? ", Q, K, V in f32"
+             : "");
     info.gpu.chip = gpuTarget.chip;
     info.gpu.ptxVersion = gpuTarget.ptxVersion;
     info.gpu.ptxBytes = gpuCode.ptx.size();

@@ -375,31 +375,89 @@ void narrowGemmWeights(mlir::func::FuncOp model, mlir::Type half) {
                                           model.getResultTypes()));
 }
 
-/// `half` (a tensor of f16 or bf16) widened to f32, exactly.
-mlir::Value widenToF32(mlir::OpBuilder &builder, mlir::Location loc,
-                       mlir::Value half) {
-  auto type = llvm::cast<mlir::RankedTensorType>(half.getType());
-  auto wide = type.clone(builder.getF32Type());
+/// `tensor` with its elements converted to `element`: widened (f16 or
+/// bf16 to f32, exactly) or narrowed (f32 to the half type, to nearest,
+/// ties to even), as one elementwise linalg.generic.
+mlir::Value convertElements(mlir::OpBuilder &builder, mlir::Location loc,
+                            mlir::Value tensor, mlir::Type element) {
+  auto type = llvm::cast<mlir::RankedTensorType>(tensor.getType());
+  auto converted = type.clone(element);
   mlir::Value init = mlir::tensor::EmptyOp::create(
-      builder, loc, wide.getShape(), wide.getElementType());
+      builder, loc, converted.getShape(), element);
   mlir::AffineMap identity = builder.getMultiDimIdentityMap(type.getRank());
   llvm::SmallVector<mlir::utils::IteratorType> iterators(
       type.getRank(), mlir::utils::IteratorType::parallel);
-  auto widen = mlir::linalg::GenericOp::create(
-      builder, loc, wide, mlir::ValueRange{half}, mlir::ValueRange{init},
+  bool widen = element.getIntOrFloatBitWidth() >
+               type.getElementType().getIntOrFloatBitWidth();
+  auto convert = mlir::linalg::GenericOp::create(
+      builder, loc, converted, mlir::ValueRange{tensor}, mlir::ValueRange{init},
       llvm::ArrayRef<mlir::AffineMap>{identity, identity}, iterators,
-      [](mlir::OpBuilder &b, mlir::Location l, mlir::ValueRange args) {
+      [&](mlir::OpBuilder &b, mlir::Location l, mlir::ValueRange args) {
         mlir::Value x =
-            mlir::arith::ExtFOp::create(b, l, b.getF32Type(), args[0]);
+            widen ? mlir::Value(
+                        mlir::arith::ExtFOp::create(b, l, element, args[0]))
+                  : mlir::Value(
+                        mlir::arith::TruncFOp::create(b, l, element, args[0]));
         mlir::linalg::YieldOp::create(b, l, x);
       });
-  return widen.getResult(0);
+  return convert.getResult(0);
+}
+
+mlir::Value widenToF32(mlir::OpBuilder &builder, mlir::Location loc,
+                       mlir::Value half) {
+  return convertElements(builder, loc, half, builder.getF32Type());
+}
+
+/// The tuned half-type GEMMs (xf.linear) whose output only a tuned flash
+/// attention reads: all the inputs of that attention (its fused QKV
+/// projection, or Q's and the fused KV projection, or Q's, K's and V's)
+/// come from such GEMMs and go nowhere else. The kernel rounds Q, K and V
+/// to the half type as it stages them, so those GEMMs may write them
+/// rounded (GpuGemmSpec::cInInputType): the same numbers, half the bytes,
+/// and the attention copies them by cp.async.
+llvm::DenseSet<mlir::Operation *> halfOutputGemms(
+    llvm::ArrayRef<std::pair<mlir::Operation *, mlir::DictionaryAttr>> ops) {
+  llvm::DenseMap<mlir::Operation *, mlir::DictionaryAttr> tuned(ops.begin(),
+                                                                ops.end());
+  auto isHalfGemm = [&](mlir::Value value) {
+    auto linear = value.getDefiningOp<mlir::xf::LinearOp>();
+    mlir::DictionaryAttr attr = linear ? tuned.lookup(linear) : nullptr;
+    if (!attr || attr.getAs<mlir::StringAttr>("kind").getValue() != "gemm")
+      return false;
+    llvm::StringRef input = attr.getAs<mlir::StringAttr>("input").getValue();
+    return input == "f16" || input == "bf16";
+  };
+  llvm::DenseSet<mlir::Operation *> half;
+  for (auto [op, attr] : ops) {
+    auto attention = llvm::dyn_cast<mlir::xf::AttentionOp>(op);
+    if (!attention)
+      continue;
+    auto [split, inputs] = attentionInputsOf(attention);
+    llvm::SmallVector<mlir::Value> sources;
+    if (inputs == AttentionInputs::FusedQkv)
+      sources = {split.getInput()};
+    else if (inputs == AttentionInputs::FusedKv)
+      sources = {attention.getQuery(), split.getInput()};
+    else
+      sources = {attention.getQuery(), attention.getKey(),
+                 attention.getValue()};
+    // The split's parts go to the attention only.
+    bool only = !split || llvm::all_of(split->getResults(), [&](mlir::Value r) {
+      return r.hasOneUse() && *r.getUsers().begin() == op;
+    });
+    for (mlir::Value source : sources)
+      only = only && source.hasOneUse() && isHalfGemm(source);
+    if (only)
+      for (mlir::Value source : sources)
+        half.insert(source.getDefiningOp());
+  }
+  return half;
 }
 
 } // namespace
 
 bool outlineTunedKernels(mlir::ModuleOp module, GpuGemmInput dtype,
-                         bool allowTf32, std::string &error) {
+                         bool halfQkv, bool allowTf32, std::string &error) {
   auto model = module.lookupSymbol<mlir::func::FuncOp>("xf_model");
   if (!model) {
     error = "the tuned kernels' outlining found no func.func @xf_model";
@@ -415,6 +473,13 @@ bool outlineTunedKernels(mlir::ModuleOp module, GpuGemmInput dtype,
     if (mlir::DictionaryAttr tuned = tunedKernelFor(op, dtype, allowTf32))
       ops.emplace_back(op, tuned);
   });
+  llvm::DenseSet<mlir::Operation *> halfOutput;
+  if (halfQkv)
+    halfOutput = halfOutputGemms(ops);
+  // The f32 value the model reads in place of a half-output GEMM's
+  // result, until the attention that reads it is outlined, and that
+  // result.
+  llvm::DenseMap<mlir::Value, mlir::Value> narrowedFrom;
   mlir::SymbolTable symbols(module);
   mlir::OpBuilder builder(module.getContext());
   int index = 0;
@@ -438,9 +503,22 @@ bool outlineTunedKernels(mlir::ModuleOp module, GpuGemmInput dtype,
         operands.insert(operands.begin() + 1, split.getInput());
       }
     }
+    // What the call passes: a half-output GEMM's result itself.
+    llvm::SmallVector<mlir::Value> passed(operands);
+    for (mlir::Value &value : passed)
+      if (mlir::Value half = narrowedFrom.lookup(value))
+        value = half;
+    llvm::SmallVector<mlir::Type> results(op->getResultTypes());
+    bool narrow = halfOutput.contains(op);
+    mlir::Type halfType = dtype == GpuGemmInput::BF16
+                              ? mlir::Type(builder.getBF16Type())
+                              : mlir::Type(builder.getF16Type());
+    if (narrow)
+      results[0] =
+          llvm::cast<mlir::RankedTensorType>(results[0]).clone(halfType);
     builder.setInsertionPoint(model);
-    auto type = builder.getFunctionType(mlir::ValueRange(operands).getTypes(),
-                                        op->getResultTypes());
+    auto type =
+        builder.getFunctionType(mlir::ValueRange(passed).getTypes(), results);
     auto callee = mlir::func::FuncOp::create(
         builder, loc, "xf_tuned_" + std::to_string(index++), type);
     callee.setPrivate();
@@ -450,6 +528,8 @@ bool outlineTunedKernels(mlir::ModuleOp module, GpuGemmInput dtype,
     mlir::OpBuilder inside = mlir::OpBuilder::atBlockEnd(body);
     mlir::IRMapping mapping;
     mapping.map(operands, body->getArguments());
+    // (A half argument is widened inside: a weight stored in the half
+    // type, or a half-output GEMM's result.)
     for (mlir::BlockArgument arg : body->getArguments())
       if (auto type = llvm::dyn_cast<mlir::RankedTensorType>(arg.getType());
           type &&
@@ -458,13 +538,34 @@ bool outlineTunedKernels(mlir::ModuleOp module, GpuGemmInput dtype,
     if (split)
       inside.clone(*split, mapping);
     mlir::Operation *copy = inside.clone(*op, mapping);
-    mlir::func::ReturnOp::create(inside, loc, copy->getResults());
+    llvm::SmallVector<mlir::Value> returned(copy->getResults());
+    if (narrow)
+      returned[0] = convertElements(inside, loc, returned[0], halfType);
+    mlir::func::ReturnOp::create(inside, loc, returned);
     builder.setInsertionPoint(op);
-    auto call = mlir::func::CallOp::create(builder, loc, callee, operands);
-    op->replaceAllUsesWith(call.getResults());
+    auto call = mlir::func::CallOp::create(builder, loc, callee, passed);
+    llvm::SmallVector<mlir::Value> replacements(call.getResults());
+    if (narrow) {
+      // Widened back for the model until the attention takes the half
+      // result itself; then the widening is left unused and goes.
+      replacements[0] = widenToF32(builder, loc, call.getResult(0));
+      narrowedFrom[replacements[0]] = call.getResult(0);
+    }
+    op->replaceAllUsesWith(replacements);
     op->erase();
     if (split && split->use_empty())
       split->erase();
+    for (mlir::Value value : operands) {
+      auto it = narrowedFrom.find(value);
+      if (it == narrowedFrom.end() || !value.use_empty())
+        continue;
+      narrowedFrom.erase(it);
+      auto widen = value.getDefiningOp<mlir::linalg::GenericOp>();
+      mlir::Operation *init = widen.getDpsInits()[0].getDefiningOp();
+      widen->erase();
+      if (init && init->use_empty())
+        init->erase();
+    }
   }
   return true;
 }
@@ -533,6 +634,11 @@ bool launchTunedKernels(
                         : activation == "gelu_tanh" ? GpuActivation::GeluTanh
                                                     : GpuActivation::None;
       gemm.residual = tuned.getAs<mlir::BoolAttr>("residual").getValue();
+      // C in the half type when the private function returns it so
+      // (halfOutputGemms): its out-parameter, the last argument.
+      gemm.cInInputType = !mlir::getElementTypeOrSelf(
+                               callee.getFunctionType().getInputs().back())
+                               .isF32();
       set.gemms.push_back(gemm);
       pending.push_back({call, Kind::Gemm});
     } else if (kind == "attention") {
@@ -577,6 +683,9 @@ bool launchTunedKernels(
       // two of one (KV), when fused.
       int64_t width = attention.heads * attention.headDim;
       attention.modelLayout = true;
+      attention.rowsInInputType =
+          !mlir::getElementTypeOrSelf(callee.getFunctionType().getInput(0))
+               .isF32();
       attention.rowWidth = fused == "qkv" ? 3 * width : width;
       attention.keyValueRowWidth = fused == "qkv"  ? 3 * width
                                    : fused == "kv" ? 2 * width

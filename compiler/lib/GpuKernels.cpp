@@ -196,7 +196,8 @@ void emitRowLoad(KernelText &text, int depth, const GpuGemmSpec &spec,
 
 /// Applies `activation` to `value` (a vector<widthxf32>), adds the
 /// residual row `residualAt` when there is one and stores the result at
-/// `outAt` of %C. `name` makes the SSA names of this store unique.
+/// `outAt` of %C, rounded to the input type when C is in it. `name`
+/// makes the SSA names of this store unique.
 void emitEpilogueStore(KernelText &text, int depth, const GpuGemmSpec &spec,
                        const std::string &name, const std::string &value,
                        int64_t width, const std::string &row,
@@ -240,8 +241,21 @@ void emitEpilogueStore(KernelText &text, int depth, const GpuGemmSpec &spec,
                          "_res : " + vec);
     v = "%" + name + "_sum";
   }
-  text.line(depth, "vector.store " + v + ", %C[" + row + ", " + col +
-                       "] : " + mat + ", " + vec);
+  if (spec.cInInputType) {
+    std::string half = spec.input == GpuGemmInput::BF16 ? "bf16" : "f16";
+    std::string halfVec = "vector<" + str(width) + "x" + half + ">";
+    text.line(depth, "%" + name + "_h = arith.truncf " + v + " : " + vec +
+                         " to " + halfVec);
+    // Each thread's columns start at an even one: whole 32-bit words (the
+    // store is split into 16-bit ones unless told).
+    text.line(depth, "vector.store %" + name + "_h, %C[" + row + ", " + col +
+                         "] {alignment = " + str(2 * width) + "} : memref<" +
+                         str(spec.m) + "x" + str(spec.n) + "x" + half + ">, " +
+                         halfVec);
+  } else {
+    text.line(depth, "vector.store " + v + ", %C[" + row + ", " + col +
+                         "] : " + mat + ", " + vec);
+  }
   if (guarded)
     text.line(--depth, "}");
 }
@@ -260,7 +274,8 @@ std::string gemmHeader(const GpuGemmSpec &spec, const std::string &inType,
       {"bias", "memref<" + str(spec.n) + "xf32>"}};
   if (spec.residual)
     launch.arguments.push_back({"residual", matrix(spec.m, spec.n, "f32")});
-  launch.arguments.push_back({"C", matrix(spec.m, spec.n, "f32")});
+  launch.arguments.push_back(
+      {"C", matrix(spec.m, spec.n, spec.cInInputType ? inType : "f32")});
   std::string header = "    gpu.func @" + spec.name + "(";
   for (size_t i = 0; i < launch.arguments.size(); ++i)
     header += (i ? ", %" : "%") + launch.arguments[i].name + ": " +
@@ -1143,10 +1158,11 @@ std::string attentionText(const GpuAttentionSpec &spec,
   std::string outElement = spec.outputInInputType ? t : "f32";
   std::string out = "memref<" + headsShape(len) + outElement + ">";
   if (spec.modelLayout) {
+    std::string rowElement = spec.rowsInInputType ? t : "f32";
     inQ = "memref<" + str(spec.batch) + "x" + str(len) + "x" +
-          str(spec.rowWidth) + "xf32>";
+          str(spec.rowWidth) + "x" + rowElement + ">";
     inKV = "memref<" + str(spec.batch) + "x" + str(keyLen) + "x" +
-           str(spec.keyValueWidth()) + "xf32>";
+           str(spec.keyValueWidth()) + "x" + rowElement + ">";
     out = "memref<" + str(spec.batch) + "x" + str(len) + "x" +
           str(spec.heads * d) + "xf32>";
   }
@@ -1219,8 +1235,8 @@ std::string attentionText(const GpuAttentionSpec &spec,
   // tile is loaded into registers before the multiplies it overlaps and
   // stored after them, where its rows (d / 16 vectors of 8 halves) fit the
   // registers, d <= 64; else loaded and stored in one go.
-  bool asyncCopies = !spec.modelLayout;
-  bool prefetch = spec.modelLayout && d <= 64;
+  bool asyncCopies = !spec.modelLayout || spec.rowsInInputType;
+  bool prefetch = !asyncCopies && d <= 64;
   float scaleLog2 = float(double(*spec.scale) * kLog2e);
 
   KernelText k;
@@ -1272,10 +1288,18 @@ std::string attentionText(const GpuAttentionSpec &spec,
         row = s + "_cl";
         size = ", " + s + "_sz";
       }
-      k.line(depth, s + " = nvgpu.device_async_copy " + source + "[%b, %h, " +
-                        row + ", %sc" + str(i) + "], " + tileName + "[%sr" +
-                        str(i) + ", %sc" + str(i) + "], 8" + size +
-                        " {bypassL1} : " + typeOf(source) + " to " + tile);
+      // [b, h, row, column], or in the model layout [b, row, head h's
+      // first column (%col<source>) + column].
+      std::string at = "[%b, %h, " + row + ", %sc" + str(i) + "]";
+      if (spec.modelLayout) {
+        k.line(depth, s + "_c = arith.addi %col" + source.substr(1) + ", %sc" +
+                          str(i) + " : index");
+        at = "[%b, " + row + ", " + s + "_c]";
+      }
+      k.line(depth, s + " = nvgpu.device_async_copy " + source + at + ", " +
+                        tileName + "[%sr" + str(i) + ", %sc" + str(i) + "], 8" +
+                        size + " {bypassL1} : " + typeOf(source) + " to " +
+                        tile);
     }
   };
   // Loads rows `row0` .. + 63 of head h of `source` (f32 rows, the model
@@ -1899,6 +1923,12 @@ bool checkGemm(const GpuGemmSpec &spec, std::string &error) {
     error = what + ": M, N and K must be positive";
     return false;
   }
+  if (spec.cInInputType &&
+      (spec.input == GpuGemmInput::F32 || spec.input == GpuGemmInput::TF32)) {
+    error = what + ": C in the input type is for the tensor-core GEMMs "
+                   "(f16 or bf16 input); an f32 GEMM writes f32";
+    return false;
+  }
   if (spec.aInF32 &&
       (spec.input == GpuGemmInput::F32 || spec.input == GpuGemmInput::TF32)) {
     error = what +
@@ -2019,9 +2049,13 @@ bool checkAttention(const GpuAttentionSpec &spec, std::string &error) {
       return false;
     }
   }
+  if (spec.rowsInInputType && !spec.modelLayout) {
+    error = what + ": rows in the input type are the model layout's";
+    return false;
+  }
   if (spec.modelLayout) {
-    // 8-element f32 loads at 16-byte alignment: rows and heads' columns
-    // start at multiples of 8 elements (d is one of 16).
+    // 8-element loads (f32) or 16-byte copies (halves), aligned: rows and
+    // heads' columns start at multiples of 8 elements (d is one of 16).
     int64_t widths[3] = {spec.rowWidth, spec.keyValueWidth(),
                          spec.keyValueWidth()};
     bool fits = !spec.outputInInputType && spec.keyValueRowWidth >= 0;
@@ -2035,8 +2069,10 @@ bool checkAttention(const GpuAttentionSpec &spec, std::string &error) {
                              : str(spec.rowWidth) + " (Q) and " +
                                    str(spec.keyValueWidth()) +
                                    " (K, V) columns, multiples of 8,";
-      error = what + ": in the model layout, Q, K and V are f32 rows of " +
-              rows + " holding H d = " + str(spec.heads * spec.headDim) +
+      error = what + ": in the model layout, Q, K and V are " +
+              (spec.rowsInInputType ? inputName(spec.input) : "f32") +
+              " rows of " + rows +
+              " holding H d = " + str(spec.heads * spec.headDim) +
               " columns from each column offset (multiples of 8), and O is "
               "f32";
       return false;
@@ -2079,6 +2115,8 @@ std::string describeGpuKernel(const GpuGemmSpec &spec) {
     out += std::string(", ") + activation;
   if (spec.residual)
     out += ", residual";
+  if (spec.cInInputType)
+    out += std::string("; C in ") + inputName(spec.input);
   return out;
 }
 
@@ -2119,9 +2157,12 @@ std::string describeGpuKernel(const GpuAttentionSpec &spec) {
       out += ")";
     }
   }
-  out += spec.modelLayout ? "; Q, K, V f32 in the model's layout, rounded "
-                            "while staged"
-                          : "; K and V by cp.async";
+  out += !spec.modelLayout ? "; K and V by cp.async"
+         : spec.rowsInInputType
+             ? std::string("; Q, K, V ") + inputName(spec.input) +
+                   " in the model's layout, by cp.async"
+             : "; Q, K, V f32 in the model's layout, "
+               "rounded while staged";
   return out;
 }
 

@@ -314,3 +314,10 @@ def test_gpu_models_open_on_the_device_they_are_given(tmp_path, monkeypatch):
     model = xfc.Model(half)
     assert model.device == "cuda:0"
     model.close()
+    # The Q, K, V projections kept f32: the manifest's pipeline says so.
+    wide = xfc.compile(os.path.join(GOLDEN, "spec.json"), tmp_path / "bf16wide",
+                       batch=2, seq_len=7, target="cuda", gpu_arch="sm_80",
+                       dtype="bf16", half_qkv=False)
+    with open(os.path.join(wide, "manifest.json")) as f:
+        assert json.load(f)["compile_options"]["pipeline"].endswith(
+            "dtype bf16, Q, K, V in f32")

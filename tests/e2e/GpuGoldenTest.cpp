@@ -407,7 +407,7 @@ bool compileForGpu(const std::string &specPath, const ShapeOptions &shapes,
                    const std::string &dir, std::string &error,
                    bool tunedKernels = true,
                    GpuGemmInput dtype = GpuGemmInput::F32,
-                   bool allowTf32 = false) {
+                   bool allowTf32 = false, bool halfQkv = true) {
   CompileRequest request;
   request.specPath = specPath;
   request.shapes = shapes;
@@ -417,6 +417,7 @@ bool compileForGpu(const std::string &specPath, const ShapeOptions &shapes,
   request.gpuTunedKernels = tunedKernels;
   request.gpuDtype = dtype;
   request.gpuAllowTf32 = allowTf32;
+  request.gpuHalfQkv = halfQkv;
   request.force = true;
   CompileReport report;
   return compileModel(request, report, error);
@@ -828,5 +829,58 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<GoldenCaseShape> &info) {
       return info.param.testName();
     });
+
+/// --gpu-half-qkv: the Q, K and V projections that only the flash
+/// attention kernel reads write f16, which the kernel would round them to
+/// anyway, so the outputs are those of the f32 projections bit for bit:
+/// self- and cross-attention (the AIAYN model at 77 source and 13 target
+/// tokens) and a causal model with head dim 80 (GPT-like).
+TEST(GpuArtifact, HalfQkvProjectionsChangeNoOutput) {
+  const FakeDriver &fake = FakeDriver::get();
+  ASSERT_TRUE(fake.complete()) << "cannot load " << XFC_FAKE_CUDA_PATH;
+  static const std::vector<GoldenCaseShape> cases = listGoldenCaseShapes();
+  for (const char *name : {"transformer_aiayn_s77_t13", "gpt_like_s7"}) {
+    SCOPED_TRACE(name);
+    const GoldenCaseShape *param = nullptr;
+    for (const GoldenCaseShape &c : cases)
+      if (c.testName() == name)
+        param = &c;
+    ASSERT_NE(param, nullptr);
+    ModelSpec spec;
+    SpecError specError;
+    ASSERT_TRUE(parseModelSpecFile(param->goldenCase.specPath, spec, specError))
+        << specError.message();
+    GoldenData data;
+    std::string error;
+    ASSERT_TRUE(loadGoldenData(spec, param->shape, data, error)) << error;
+    std::vector<float> outputs[2];
+    uint64_t launches[2] = {0, 0};
+    for (bool halfQkv : {true, false}) {
+      ScratchDir dir(std::string("gpu_half_qkv_") + (halfQkv ? "on_" : "off_") +
+                     name);
+      ASSERT_TRUE(compileForGpu(param->goldenCase.specPath, data.shapes,
+                                dir.path(), error, /*tunedKernels=*/true,
+                                GpuGemmInput::F16, /*allowTf32=*/false,
+                                halfQkv))
+          << error;
+      std::ifstream manifest(dir.path() + "/artifact/manifest.json");
+      std::string text((std::istreambuf_iterator<char>(manifest)),
+                       std::istreambuf_iterator<char>());
+      EXPECT_EQ(text.find("Q, K, V in f32") == std::string::npos, halfQkv);
+      CpuDevice device;
+      runGpuArtifact(dir.path(), data, outputs[halfQkv], device);
+      if (::testing::Test::HasFatalFailure())
+        return;
+      EXPECT_EQ(device.failure, "");
+      launches[halfQkv] = device.launches;
+    }
+    ASSERT_EQ(outputs[0].size(), outputs[1].size());
+    EXPECT_EQ(std::memcmp(outputs[0].data(), outputs[1].data(),
+                          outputs[0].size() * sizeof(float)),
+              0)
+        << "the f16 projections changed the output";
+    EXPECT_EQ(launches[0], launches[1]);
+  }
+}
 
 } // namespace

@@ -69,6 +69,10 @@ const char *kUsage = R"(usage:
       --allow-tf32           with --target=cuda: the GEMMs that stay f32 run
                              on tensor cores in TF32 (10 mantissa bits, f32
                              accumulation) where K is a multiple of 32
+      --gpu-half-qkv=on|off  with --dtype=f16|bf16: the Q, K, V projections
+                             that only flash attention reads write that
+                             type, as the kernel rounds them (default on;
+                             off keeps them f32)
       --no-transpose-weights keep linear weights in [out, in] layout
       --fusion=all|none|LIST graph fusions to run (default all); LIST is
                              comma-separated from qkv, epilogue,
@@ -202,7 +206,8 @@ int runCompile(const std::vector<std::string> &args) {
     if (a.rfind("--fusion=", 0) == 0 || a.rfind("--ffn-chunk=", 0) == 0 ||
         a.rfind("--attention=", 0) == 0 || a.rfind("--buckets=", 0) == 0 ||
         a.rfind("--target=", 0) == 0 || a.rfind("--gpu-arch=", 0) == 0 ||
-        a.rfind("--gpu-kernels=", 0) == 0 || a.rfind("--dtype=", 0) == 0) {
+        a.rfind("--gpu-kernels=", 0) == 0 || a.rfind("--dtype=", 0) == 0 ||
+        a.rfind("--gpu-half-qkv=", 0) == 0) {
       size_t eq = a.find('=');
       inlineValue = a.substr(eq + 1);
       a = a.substr(0, eq);
@@ -259,6 +264,12 @@ int runCompile(const std::vector<std::string> &args) {
                           gpuKernels + "'");
     } else if (a == "--allow-tf32") {
       request.gpuAllowTf32 = true;
+    } else if (a == "--gpu-half-qkv") {
+      std::string halfQkv;
+      if (!value(halfQkv) || (halfQkv != "on" && halfQkv != "off"))
+        return usageError("--gpu-half-qkv expects on or off, found '" +
+                          halfQkv + "'");
+      request.gpuHalfQkv = halfQkv == "on";
     } else if (a == "--dtype") {
       if (!value(dtype) ||
           (dtype != "f32" && dtype != "f16" && dtype != "bf16"))

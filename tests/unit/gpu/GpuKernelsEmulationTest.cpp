@@ -77,6 +77,19 @@ Buffer indexBuffer(const std::vector<int> &values) {
   return buffer;
 }
 
+/// The masks of an attention test beyond the spec's causal flag: key
+/// lengths per batch item, and a block-sparse layout in CSR form.
+struct AttentionMasks {
+  std::vector<int> lengths;
+  std::vector<int> tileOffsets, tileIndices;
+  /// Compiled layouts only: per entry -1 (a whole tile) or its mask in
+  /// tileMasks (GpuAttentionSpec::tileMasks).
+  std::vector<int32_t> tileMaskIndex, tileMasks;
+  /// Head groups with layouts of their own, one block of tileOffsets
+  /// rows (a row per query tile) each.
+  int64_t groups = 1;
+};
+
 class GpuKernelsEmulation : public ::testing::Test {
 protected:
   void SetUp() override { xfc::registerXFCDialects(registry); }
@@ -168,24 +181,26 @@ protected:
           x += residual.data[i * gemm.n + j];
         double got = c.data[i * gemm.n + j];
         ASSERT_FALSE(std::isnan(got)) << "C[" << i << ", " << j << "]";
+        if (gemm.cInInputType) {
+          // Stored in the half type: a value of it.
+          llvm::APFloat value(got);
+          bool lost;
+          value.convert(gemm.input == GpuGemmInput::BF16
+                            ? llvm::APFloat::BFloat()
+                            : llvm::APFloat::IEEEhalf(),
+                        llvm::APFloat::rmNearestTiesToEven, &lost);
+          ASSERT_FALSE(lost) << "C[" << i << ", " << j << "] = " << got;
+        }
         worst = std::max(worst, std::abs(got - x) / (1 + std::abs(x)));
       }
-    // Products of the inputs are exact; only the f32 sums round.
-    EXPECT_LT(worst, 1e-5);
+    // Products of the inputs are exact; only the f32 sums round, and C
+    // once more when it is in the half type (its unit roundoff).
+    double bound = 1e-5;
+    if (gemm.cInInputType)
+      bound += gemm.input == GpuGemmInput::BF16 ? 0x1p-8 : 0x1p-11;
+    EXPECT_LT(worst, bound);
+    std::printf("  %s: max relative error %.3g\n", gemm.name.c_str(), worst);
   }
-
-  /// The masks of an attention test beyond the spec's causal flag: key
-  /// lengths per batch item, and a block-sparse layout in CSR form.
-  struct AttentionMasks {
-    std::vector<int> lengths;
-    std::vector<int> tileOffsets, tileIndices;
-    /// Compiled layouts only: per entry -1 (a whole tile) or its mask in
-    /// tileMasks (GpuAttentionSpec::tileMasks).
-    std::vector<int32_t> tileMaskIndex, tileMasks;
-    /// Head groups with layouts of their own, one block of tileOffsets
-    /// rows (a row per query tile) each; 0 as 1.
-    int64_t groups;
-  };
 
   /// Emulates `spec` on random inputs and compares O with softmax attention
   /// in f64 under the same mask (a row with no allowed key is 0); returns
@@ -197,7 +212,7 @@ protected:
     spec.keyPadding = !masks.lengths.empty();
     spec.blockSparse = !masks.tileOffsets.empty();
     spec.blockSparseEntries = int64_t(masks.tileIndices.size());
-    spec.layoutGroups = std::max<int64_t>(1, masks.groups);
+    spec.layoutGroups = masks.groups;
     // The layout compiled into the kernel rather than passed.
     if (compiledLayout) {
       spec.tileOffsets.assign(masks.tileOffsets.begin(),
@@ -395,6 +410,22 @@ TEST_F(GpuKernelsEmulation, GemmTensorCoresRoundF32A) {
   checkGemm(bf16);
 }
 
+// C in the half type (a GEMM whose only reader is the flash attention
+// kernel): each output rounded once, after the epilogue; both tiles.
+TEST_F(GpuKernelsEmulation, GemmTensorCoresHalfOutput) {
+  GpuGemmSpec f16{"f16_c_f16_ragged",  77,   128, 64, GpuGemmInput::F16,
+                  GpuActivation::None, false};
+  f16.aInF32 = true;
+  f16.cInInputType = true;
+  checkGemm(f16);
+  GpuGemmSpec bf16{"bf16_c_bf16_large",     130, 128, 96, GpuGemmInput::BF16,
+                   GpuActivation::GeluTanh, true};
+  bf16.aInF32 = true;
+  bf16.cInInputType = true;
+  bf16.tile = xfc::GpuGemmTile::Large;
+  checkGemm(bf16);
+}
+
 // --allow-tf32: f32 A and B rounded to TF32 in the kernel; the reference
 // rounds them alike, so only the f32 sums differ.
 TEST_F(GpuKernelsEmulation, GemmTf32) {
@@ -569,6 +600,19 @@ TEST_F(GpuKernelsEmulation, AttentionModelLayout) {
   bf16.modelLayout = true;
   bf16.rowWidth = 80;
   EXPECT_LT(checkAttention(bf16), kBf16Tolerance);
+  // Rows in the input type (the QKV GEMM wrote them so), by cp.async:
+  // head dims that prefetch through registers in f32 and that do not.
+  for (int64_t d : {64, 128}) {
+    GpuAttentionSpec half =
+        attention("f16_fused_qkv_f16_rows_d" + std::to_string(d), 2, 2, 77, d,
+                  GpuGemmInput::F16, true);
+    half.modelLayout = true;
+    half.rowsInInputType = true;
+    half.rowWidth = 3 * 2 * d;
+    for (int i = 0; i < 3; ++i)
+      half.columnOffsets[i] = i * 2 * d;
+    EXPECT_LT(checkAttention(half, {{77, 50}, {}, {}}), kF16Tolerance);
+  }
 }
 
 TEST_F(GpuKernelsEmulation, AttentionCausal) {
@@ -632,6 +676,10 @@ TEST_F(GpuKernelsEmulation, AttentionCrossModelLayout) {
   d80.columnOffsets[0] = 16;
   d80.keyValueRowWidth = 2 * 2 * 80;
   d80.columnOffsets[2] = 2 * 80;
+  EXPECT_LT(checkAttention(d80), kBf16Tolerance);
+  // The same in bf16 rows, by cp.async.
+  d80.name = "bf16_cross_fused_kv_d80_bf16_rows";
+  d80.rowsInInputType = true;
   EXPECT_LT(checkAttention(d80), kBf16Tolerance);
 }
 

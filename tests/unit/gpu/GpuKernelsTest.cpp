@@ -660,8 +660,14 @@ TEST_F(GpuKernels, UnsupportedShapesAndNamesAreRefused) {
             "GEMM 'g' (f32, M = 64, N = 64, K = 32): an f32 A rounded while "
             "staging is for the tensor-core GEMMs (f16 or bf16 input); an f32 "
             "GEMM reads f32 A as it is");
-  // The 128x128 tile: tensor cores only, and N in its tiles.
   set.gemms[0].aInF32 = false;
+  set.gemms[0].cInInputType = true;
+  EXPECT_EQ(refusal(set),
+            "GEMM 'g' (f32, M = 64, N = 64, K = 32): C in the input type is "
+            "for the tensor-core GEMMs (f16 or bf16 input); an f32 GEMM "
+            "writes f32");
+  set.gemms[0].cInInputType = false;
+  // The 128x128 tile: tensor cores only, and N in its tiles.
   set.gemms[0].input = GpuGemmInput::TF32;
   set.gemms[0].tile = xfc::GpuGemmTile::Large;
   EXPECT_EQ(refusal(set),
@@ -815,6 +821,10 @@ TEST_F(GpuKernels, UnsupportedAttentionsAreRefused) {
   EXPECT_EQ(refusal(set), "attention 'a' (f16, B = 1, H = 12, L = 128, d = "
                           "64): a negative number of block-sparse entries");
   set.attentions[0].blockSparseEntries = 0;
+  set.attentions[0].rowsInInputType = true;
+  EXPECT_EQ(refusal(set), "attention 'a' (f16, B = 1, H = 12, L = 128, d = "
+                          "64): rows in the input type are the model layout's");
+  set.attentions[0].rowsInInputType = false;
   // Head groups must split the heads evenly.
   set.attentions[0].layoutGroups = 5;
   EXPECT_EQ(refusal(set), "attention 'a' (f16, B = 1, H = 12, L = 128, d = "

@@ -76,6 +76,12 @@ struct CompileRequest {
   /// TF32 (`--allow-tf32`: A and B rounded to 10 mantissa bits, f32
   /// accumulation) where K is a multiple of 32, rather than with f32 FMAs.
   bool gpuAllowTf32 = false;
+  /// With gpuDtype f16 or bf16: a projection that only the flash attention
+  /// kernel reads (Q, K, V, fused or not) writes its output in that type,
+  /// since the kernel rounds it so anyway: the same numbers, half the
+  /// bytes, and the kernel copies them by cp.async (`--gpu-half-qkv=on`,
+  /// the default). False keeps them f32.
+  bool gpuHalfQkv = true;
 };
 
 /// Where the compile time went, in seconds per step, in order.

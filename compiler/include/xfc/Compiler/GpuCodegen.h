@@ -70,16 +70,18 @@ bool mapLoopsToGpu(mlir::ModuleOp module, std::string &error);
 /// outlineTunedKernels moves each such xf op into a private function of
 /// its own, called where it was; with `dtype` f16 or bf16, a weight that
 /// only such GEMMs read becomes an argument of that type (the artifact
-/// stores it so) and those GEMMs run on tensor cores, and self-attention
-/// (with a single-group sparsity pattern at most) runs on the flash
-/// attention kernel. After bufferizeModelForGpu, launchTunedKernels turns
+/// stores it so) and those GEMMs run on tensor cores, and attention (self-
+/// or cross-, with a mask pattern per head group at most) runs on the
+/// flash attention kernel; with `halfQkv`, the GEMMs whose output only
+/// that kernel reads write it in the half type. After
+/// bufferizeModelForGpu, launchTunedKernels turns
 /// each call into a launch of the tuned kernel and drops the functions,
 /// listing in `described` the fusion plan's kernel number and a line on
 /// the device kernel that computes it (describeGpuKernel). With
 /// `allowTf32`, the f32 GEMMs whose K is a multiple of 32 run on tensor
 /// cores in TF32.
 bool outlineTunedKernels(mlir::ModuleOp module, GpuGemmInput dtype,
-                         bool allowTf32, std::string &error);
+                         bool halfQkv, bool allowTf32, std::string &error);
 bool launchTunedKernels(
     mlir::ModuleOp module,
     std::vector<std::pair<std::string, std::string>> &described,

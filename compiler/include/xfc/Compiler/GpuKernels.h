@@ -83,6 +83,12 @@ struct GpuGemmSpec {
   /// in f32 and its weights in the half type, so each GEMM reads both
   /// straight from where they are, with no conversion kernel between.
   bool aInF32 = false;
+  /// Tensor cores only: C in the input type, rounded (to nearest, ties to
+  /// even) once the epilogue is applied in f32. For a GEMM whose only
+  /// reader rounds its output to the input type anyway (the QKV
+  /// projection before the flash attention kernel): the same numbers,
+  /// half the bytes written and read.
+  bool cInInputType = false;
   /// f16 and bf16 only; the f32 and TF32 GEMMs tile 64x64.
   GpuGemmTile tile = GpuGemmTile::Small;
 };
@@ -188,6 +194,10 @@ struct GpuAttentionSpec {
   /// result. A model compiled with --dtype=f16 or bf16 runs its attention
   /// so, with no transposes or conversions around.
   bool modelLayout = false;
+  /// In the model layout, Q, K and V rows in the input type rather than
+  /// f32 (GpuGemmSpec::cInInputType wrote them): staged by cp.async as
+  /// the [B, H, L, d] layout is, nothing left to round.
+  bool rowsInInputType = false;
   int64_t rowWidth = 0;
   /// K's and V's row width; 0: rowWidth.
   int64_t keyValueRowWidth = 0;
