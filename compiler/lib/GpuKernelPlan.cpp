@@ -442,8 +442,9 @@ llvm::DenseSet<mlir::Operation *> halfOutputGemms(
       sources = {attention.getQuery(), attention.getKey(),
                  attention.getValue()};
     // The split's parts go to the attention only.
+    mlir::Operation *reader = attention;
     bool only = !split || llvm::all_of(split->getResults(), [&](mlir::Value r) {
-      return r.hasOneUse() && *r.getUsers().begin() == op;
+      return r.hasOneUse() && *r.getUsers().begin() == reader;
     });
     for (mlir::Value source : sources)
       only = only && source.hasOneUse() && isHalfGemm(source);
