@@ -444,6 +444,26 @@ void runGpuArtifact(const std::string &dir, GoldenData &data,
                     std::vector<float> &out, CpuDevice &device,
                     GpuRunMode mode = GpuRunMode::Graph);
 
+/// The golden case named `name` (e.g. "bert_like_s77"), or null.
+const GoldenCaseShape *findGoldenCase(const std::string &name) {
+  static const std::vector<GoldenCaseShape> cases = listGoldenCaseShapes();
+  for (const GoldenCaseShape &c : cases)
+    if (c.testName() == name)
+      return &c;
+  return nullptr;
+}
+
+/// Reads `param`'s spec and its golden inputs and expected outputs into
+/// `data` (a fatal failure when either cannot be read).
+void loadGoldenCase(const GoldenCaseShape &param, GoldenData &data) {
+  ModelSpec spec;
+  SpecError specError;
+  ASSERT_TRUE(parseModelSpecFile(param.goldenCase.specPath, spec, specError))
+      << specError.message();
+  std::string error;
+  ASSERT_TRUE(loadGoldenData(spec, param.shape, data, error)) << error;
+}
+
 /// Compiles `param` for the GPU (tuned kernels or the generic mapping
 /// only; the GEMMs in `dtype`), runs it over the stand-in driver with the
 /// device code on the CPU and compares with PyTorch (in f32) within
@@ -454,13 +474,9 @@ void checkGpuGolden(const GoldenCaseShape &param, bool tunedKernels,
   const FakeDriver &fake = FakeDriver::get();
   ASSERT_TRUE(fake.complete()) << "cannot load " << XFC_FAKE_CUDA_PATH;
 
-  ModelSpec spec;
-  SpecError specError;
-  ASSERT_TRUE(parseModelSpecFile(param.goldenCase.specPath, spec, specError))
-      << specError.message();
   GoldenData data;
+  ASSERT_NO_FATAL_FAILURE(loadGoldenCase(param, data));
   std::string error;
-  ASSERT_TRUE(loadGoldenData(spec, param.shape, data, error)) << error;
   ScratchDir dir(std::string(tunedKernels ? "gpu_tuned_" : "gpu_generic_") +
                  dtypeName(dtype) + (allowTf32 ? "_tf32_" : "_") +
                  param.testName());
@@ -719,19 +735,11 @@ void checkPatternOnTheGpu(const std::string &name, const char *pattern,
   SCOPED_TRACE(pattern);
   const FakeDriver &fake = FakeDriver::get();
   ASSERT_TRUE(fake.complete()) << "cannot load " << XFC_FAKE_CUDA_PATH;
-  const GoldenCaseShape *param = nullptr;
-  static const std::vector<GoldenCaseShape> cases = listGoldenCaseShapes();
-  for (const GoldenCaseShape &c : cases)
-    if (c.testName() == "bert_like_s77")
-      param = &c;
+  const GoldenCaseShape *param = findGoldenCase("bert_like_s77");
   ASSERT_NE(param, nullptr);
-  ModelSpec spec;
-  SpecError specError;
-  ASSERT_TRUE(parseModelSpecFile(param->goldenCase.specPath, spec, specError))
-      << specError.message();
   GoldenData data;
+  ASSERT_NO_FATAL_FAILURE(loadGoldenCase(*param, data));
   std::string error;
-  ASSERT_TRUE(loadGoldenData(spec, param->shape, data, error)) << error;
   ScratchDir dir("gpu_pattern_" + name);
   CompileRequest request;
   request.specPath = param->goldenCase.specPath;
@@ -838,21 +846,13 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(GpuArtifact, HalfQkvProjectionsChangeNoOutput) {
   const FakeDriver &fake = FakeDriver::get();
   ASSERT_TRUE(fake.complete()) << "cannot load " << XFC_FAKE_CUDA_PATH;
-  static const std::vector<GoldenCaseShape> cases = listGoldenCaseShapes();
   for (const char *name : {"transformer_aiayn_s77_t13", "gpt_like_s7"}) {
     SCOPED_TRACE(name);
-    const GoldenCaseShape *param = nullptr;
-    for (const GoldenCaseShape &c : cases)
-      if (c.testName() == name)
-        param = &c;
+    const GoldenCaseShape *param = findGoldenCase(name);
     ASSERT_NE(param, nullptr);
-    ModelSpec spec;
-    SpecError specError;
-    ASSERT_TRUE(parseModelSpecFile(param->goldenCase.specPath, spec, specError))
-        << specError.message();
     GoldenData data;
+    ASSERT_NO_FATAL_FAILURE(loadGoldenCase(*param, data));
     std::string error;
-    ASSERT_TRUE(loadGoldenData(spec, param->shape, data, error)) << error;
     std::vector<float> outputs[2];
     uint64_t launches[2] = {0, 0};
     for (bool halfQkv : {true, false}) {
