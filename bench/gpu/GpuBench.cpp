@@ -618,6 +618,15 @@ std::vector<BenchCase> benchCases(const Selection &selection) {
         c.kernels.gemms.push_back(spec);
         c.flops = 2.0 * double(shape.m) * double(shape.n) * double(shape.k);
         cases.push_back(c);
+        std::optional<GpuGemmTile> wgmma =
+            preferredWgmmaTile(spec.m, spec.n, spec.k);
+        if (selection.wgmma && wgmma) {
+          c.name = "gemm/" + dtype + "/wgmma/M=" + std::to_string(shape.m) +
+                   ",N=" + std::to_string(shape.n) +
+                   ",K=" + std::to_string(shape.k);
+          c.kernels.gemms[0].tile = *wgmma;
+          cases.push_back(c);
+        }
       }
   if (!selection.filter.empty())
     cases.erase(std::remove_if(cases.begin(), cases.end(),
@@ -941,10 +950,13 @@ bool runCase(Device &gpu, const BenchCase &benchCase, const GpuImage &image,
     json.integer("M", spec.m).integer("N", spec.n).integer("K", spec.k);
   }
   json.num("flops", benchCase.flops);
-  if (benchCase.kind == BenchCase::Gemm)
-    json.str("tile", benchCase.kernels.gemms[0].tile == GpuGemmTile::Large
-                         ? "128x128"
-                         : "64x64");
+  if (benchCase.kind == BenchCase::Gemm) {
+    GpuGemmTile tile = benchCase.kernels.gemms[0].tile;
+    json.str("tile", tile == GpuGemmTile::Large          ? "128x128"
+                     : tile == GpuGemmTile::Wgmma64x128  ? "64x128 wgmma"
+                     : tile == GpuGemmTile::Wgmma128x128 ? "128x128 wgmma"
+                                                         : "64x64");
+  }
   if (options.check)
     json.num("max_abs_err", check.maxAbsError)
         .num("tolerance", check.tolerance)
@@ -989,6 +1001,7 @@ std::string usage(bool withCompiler) {
   --seq-lens L          attention lengths (default 1024,...,16384), each
                         at batch 16384/L and 2048/d heads
   --gemm-rows L         GEMM M values (default 4096,16384)
+  --wgmma               each GEMM also on warpgroup MMA (sm_90a kernels)
   --filter TEXT         only cases whose name contains TEXT
   --list                print the selected cases' names and exit
   --warmup N            untimed launches per case (default 5)
@@ -1001,8 +1014,8 @@ std::string usage(bool withCompiler) {
   if (withCompiler)
     text += R"(  --emit-kernels DIR    write every selected case's kernel (PTX,
                         cubin, launch) into DIR and exit; no GPU needed
-  --gpu-arch ARCH       the chip for --emit-kernels: sm_90 (default) or
-                        sm_80
+  --gpu-arch ARCH       the chip for --emit-kernels: sm_90 (default),
+                        sm_90a (needed by --wgmma) or sm_80
   --no-cubin            load the PTX, not ptxas's cubin
 )";
   return text;
@@ -1049,6 +1062,8 @@ bool parseCommandLine(int argc, char **argv, bool withCompiler,
     Selection &s = out.selection;
     if (a == "--smoke") {
       s.smoke = true;
+    } else if (a == "--wgmma") {
+      s.wgmma = true;
     } else if (a == "--attention-only") {
       s.gemm = false;
     } else if (a == "--gemm-only") {
@@ -1106,8 +1121,10 @@ bool parseCommandLine(int argc, char **argv, bool withCompiler,
     } else if (withCompiler && a == "--gpu-arch") {
       if (!value(out.gpuArch))
         return false;
-      if (out.gpuArch != "sm_80" && out.gpuArch != "sm_90") {
-        error = "--gpu-arch: '" + out.gpuArch + "' is not sm_80 or sm_90";
+      if (out.gpuArch != "sm_80" && out.gpuArch != "sm_90" &&
+          out.gpuArch != "sm_90a") {
+        error =
+            "--gpu-arch: '" + out.gpuArch + "' is not sm_80, sm_90 or sm_90a";
         return false;
       }
     } else if (withCompiler && a == "--no-cubin") {

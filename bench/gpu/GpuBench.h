@@ -51,6 +51,9 @@ struct Selection {
   std::vector<int64_t> headDims = {64, 128};
   std::vector<int64_t> seqLens = {1024, 2048, 4096, 8192, 16384};
   std::vector<int64_t> gemmRows = {4096, 16384};
+  /// Each GEMM also on warpgroup MMA (sm_90a's wgmma), as
+  /// gemm/DTYPE/wgmma/...: kernels for sm_90a only.
+  bool wgmma = false;
   std::string filter; ///< Only names containing this, when not empty.
 };
 

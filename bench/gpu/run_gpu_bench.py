@@ -187,9 +187,12 @@ def prepare(args):
     shutil.copyfile(os.path.realpath(os.path.join(build, "lib", "libxfc_runtime.so")),
                     os.path.join(out, "lib", "libxfc_runtime.so"))
     log(f"prepare: kernels for {args.gpu_arch}")
+    # sm_90a: every GEMM also on warpgroup MMA, side by side with mma.sync.
+    wgmma = args.gpu_arch == "sm_90a"
     subprocess.run([os.path.join(build, "bin", "xfc-gpu-bench"), "--emit-kernels",
                     os.path.join(out, "kernels"), "--gpu-arch", args.gpu_arch] +
-                   (["--smoke"] if args.smoke else []), check=True)
+                   (["--smoke"] if args.smoke else []) +
+                   (["--wgmma"] if wgmma else []), check=True)
     e2e = []
     if not args.skip_e2e:
         for model, spec, batch, seq, dtype in (E2E_SMOKE_CASES if args.smoke
@@ -216,7 +219,8 @@ def prepare(args):
         for model, shape, dtype in (GOLDEN_SMOKE_CASES if args.smoke
                                     else GOLDEN_CASES):
             goldens.append(prepare_golden(args, build, out, model, shape, dtype))
-    info = {"gpu_arch": args.gpu_arch, "xfc": git_revision(), "smoke": args.smoke,
+    info = {"gpu_arch": args.gpu_arch, "wgmma": wgmma, "xfc": git_revision(),
+            "smoke": args.smoke,
             "date": datetime.datetime.now(datetime.timezone.utc).strftime(
                 "%Y-%m-%d %H:%M UTC"),
             "e2e": e2e, "goldens": goldens}
@@ -291,6 +295,8 @@ def text_of(output):
 def run_kernels(args, prepared, info, workdir):
     runner = kernel_runner(prepared, workdir)
     cmd = [runner, "--prepared", os.path.join(prepared, "kernels")]
+    if info.get("wgmma"):
+        cmd += ["--wgmma"]
     if info.get("smoke"):
         cmd += ["--smoke", "--warmup", "1", "--repeat", "3"]
     elif args.quick:
@@ -390,8 +396,9 @@ def add_kernel_peers(torch, records, quick):
                 peer, kind = "sdpa", ("torch.nn.functional.scaled_dot_product_attention"
                                       " under sdpa_kernel(SDPBackend.FLASH_ATTENTION)")
             else:
-                record["xfc_kind"] = ("tensor-core GEMM (GpuGemmSpec): C = A B "
-                                      "+ bias, C in f32")
+                record["xfc_kind"] = ("tensor-core GEMM (GpuGemmSpec, tile "
+                                      f"{record.get('tile')}): C = A B + bias, "
+                                      "C in f32")
                 ms = gemm_peer(torch, record, generator, warmup, repeat)
                 peer, kind = "cublas", "torch.matmul (cuBLAS), output in the input dtype"
         except Exception as error:  # A peer that fails is a note, not a stop.
@@ -884,7 +891,10 @@ def main():
     pp = sub.add_parser("prepare")
     pp.add_argument("--build", default=os.path.join(ROOT, "build"))
     pp.add_argument("--out", default=os.path.join(ROOT, "build", "gpu-bench"))
-    pp.add_argument("--gpu-arch", default="sm_90", choices=["sm_80", "sm_90"])
+    # H100 and H200 are sm_90 chips, which run sm_90a code: its GEMMs on
+    # warpgroup MMA (and each also on mma.sync in the kernel cases).
+    pp.add_argument("--gpu-arch", default="sm_90a",
+                    choices=["sm_80", "sm_90", "sm_90a"])
     pp.add_argument("--skip-e2e", action="store_true")
     pp.add_argument("--skip-goldens", action="store_true")
     pp.add_argument("--smoke", action="store_true",

@@ -104,6 +104,11 @@ int emitKernels(const CommandLine &options) {
     return 2;
   }
   std::vector<BenchCase> cases = benchCases(options.selection);
+  if (options.selection.wgmma && chip != "sm_90a") {
+    std::fprintf(stderr, "xfc-gpu-bench: --wgmma needs --gpu-arch=sm_90a "
+                         "(warpgroup MMA is sm_90a's alone)\n");
+    return 2;
+  }
   int cubins = 0;
   for (const BenchCase &c : cases) {
     GpuImage image;

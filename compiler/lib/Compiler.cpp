@@ -265,7 +265,8 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
       if (!checkFormedKernels(module, report.fusion, error) ||
           (gpu && request.gpuTunedKernels &&
            !outlineTunedKernels(module, request.gpuDtype, request.gpuHalfQkv,
-                                request.gpuAllowTf32, error)) ||
+                                request.gpuHalfFfn, request.gpuAllowTf32,
+                                error)) ||
           !collectArtifactInterface(module, moduleInfo.inputRanges, interface,
                                     error))
         return false;
@@ -307,7 +308,9 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
         !writeMemoryPlanFiles(report.memoryPlan, request.explainDir, error))
       return false;
     lap("GPU buffer stage");
-    if (!launchTunedKernels(module, report.gpuKernels, error) ||
+    // wgmma is sm_90a's alone: code for sm_90 also runs on later chips.
+    if (!launchTunedKernels(module, request.gpuArch == "sm_90a",
+                            report.gpuKernels, error) ||
         !mapLoopsToGpu(module, error))
       return failed("GPU mapping");
     if (!dump("4-gpu-kernels.mlir"))
@@ -373,6 +376,9 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
         (request.gpuAllowTf32 ? ", TF32 allowed" : "") +
         (request.gpuDtype != GpuGemmInput::F32 && !request.gpuHalfQkv
              ? ", Q, K, V in f32"
+             : "") +
+        (request.gpuDtype != GpuGemmInput::F32 && !request.gpuHalfFfn
+             ? ", FFN hidden in f32"
              : "");
     info.gpu.chip = gpuTarget.chip;
     info.gpu.ptxVersion = gpuTarget.ptxVersion;

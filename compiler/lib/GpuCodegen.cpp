@@ -131,17 +131,35 @@ bool emitPtx(mlir::ModuleOp module, const GpuTarget &target,
   // convert-gpu-to-nvvm does not lower the nvgpu dialect (ldmatrix,
   // mma.sync on vectors), so convert-nvgpu-to-nvvm runs first; it leaves
   // modules without nvgpu ops as they are.
-  std::string pipeline =
+  std::string lowering =
       "nvvm-attach-target{chip=" + target.chip +
       " features=" + target.ptxFeatures +
       " O=3},gpu.module(expand-strided-metadata,lower-affine,"
       "convert-nvgpu-to-nvvm,convert-scf-to-cf,"
       // A memref parameter is one pointer: what the runtime's launch passes
       // (xf-gpu-launch-to-runtime).
-      "convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=true}),"
-      "reconcile-unrealized-casts,gpu-module-to-binary{format=isa" +
+      "convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=true},"
+      // NVVM ops written as inline PTX (wgmma.mma_async) have no LLVM
+      // intrinsic to translate to.
+      "convert-nvvm-to-llvm),reconcile-unrealized-casts";
+  if (!runPipeline(module, lowering, "PTX generation for " + target.chip,
+                   error))
+    return false;
+  // gpu.dynamic_shared_memory lowers to an internal zero-sized array,
+  // which the NVPTX backend demotes to a static shared variable of one
+  // byte; the kernels' dynamic shared memory is the `.extern .shared`
+  // array of CUDA C++'s `extern __shared__`, which starts where the
+  // launch's dynamic shared memory does.
+  module.walk([](mlir::LLVM::GlobalOp global) {
+    auto array = llvm::dyn_cast<mlir::LLVM::LLVMArrayType>(global.getType());
+    if (array && array.getNumElements() == 0 && global.getAddrSpace() == 3 &&
+        global.getLinkage() == mlir::LLVM::Linkage::Internal)
+      global.setLinkage(mlir::LLVM::Linkage::External);
+  });
+  std::string serialization =
+      "gpu-module-to-binary{format=isa" +
       (toolkit.empty() ? std::string() : " toolkit=" + toolkit) + "}";
-  if (!runPipeline(module, pipeline, "PTX generation for " + target.chip,
+  if (!runPipeline(module, serialization, "PTX generation for " + target.chip,
                    error))
     return false;
   // Every gpu.module must have become a gpu.binary with its PTX.

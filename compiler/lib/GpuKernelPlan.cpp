@@ -408,15 +408,21 @@ mlir::Value widenToF32(mlir::OpBuilder &builder, mlir::Location loc,
   return convertElements(builder, loc, half, builder.getF32Type());
 }
 
-/// The tuned half-type GEMMs (xf.linear) whose output only a tuned flash
-/// attention reads: all the inputs of that attention (its fused QKV
-/// projection, or Q's and the fused KV projection, or Q's, K's and V's)
-/// come from such GEMMs and go nowhere else. The kernel rounds Q, K and V
-/// to the half type as it stages them, so those GEMMs may write them
-/// rounded (GpuGemmSpec::cInInputType): the same numbers, half the bytes,
-/// and the attention copies them by cp.async.
+/// The tuned half-type GEMMs (xf.linear) that may write their output in
+/// the half type (GpuGemmSpec::cInInputType) because its only readers
+/// round it so anyway: the same numbers, half the bytes, and the readers
+/// copy it by cp.async.
+///   - With `qkv`: those whose output only a tuned flash attention reads:
+///     all the inputs of that attention (its fused QKV projection, or Q's
+///     and the fused KV projection, or Q's, K's and V's) come from such
+///     GEMMs and go nowhere else. The kernel rounds Q, K and V to the half
+///     type as it stages them.
+///   - With `ffn`: those whose output one other tuned half GEMM reads, as
+///     its A, and nothing else (the FFN's hidden layer, between its two
+///     GEMMs). That GEMM rounds its A to the half type as it stages it.
 llvm::DenseSet<mlir::Operation *> halfOutputGemms(
-    llvm::ArrayRef<std::pair<mlir::Operation *, mlir::DictionaryAttr>> ops) {
+    llvm::ArrayRef<std::pair<mlir::Operation *, mlir::DictionaryAttr>> ops,
+    bool qkv, bool ffn) {
   llvm::DenseMap<mlir::Operation *, mlir::DictionaryAttr> tuned(ops.begin(),
                                                                 ops.end());
   auto isHalfGemm = [&](mlir::Value value) {
@@ -429,8 +435,15 @@ llvm::DenseSet<mlir::Operation *> halfOutputGemms(
   };
   llvm::DenseSet<mlir::Operation *> half;
   for (auto [op, attr] : ops) {
+    if (auto linear = llvm::dyn_cast<mlir::xf::LinearOp>(op);
+        ffn && linear && isHalfGemm(linear.getResult())) {
+      mlir::Value a = linear.getInput();
+      if (a.hasOneUse() && isHalfGemm(a))
+        half.insert(a.getDefiningOp());
+      continue;
+    }
     auto attention = llvm::dyn_cast<mlir::xf::AttentionOp>(op);
-    if (!attention)
+    if (!attention || !qkv)
       continue;
     auto [split, inputs] = attentionInputsOf(attention);
     llvm::SmallVector<mlir::Value> sources;
@@ -458,7 +471,8 @@ llvm::DenseSet<mlir::Operation *> halfOutputGemms(
 } // namespace
 
 bool outlineTunedKernels(mlir::ModuleOp module, GpuGemmInput dtype,
-                         bool halfQkv, bool allowTf32, std::string &error) {
+                         bool halfQkv, bool halfFfn, bool allowTf32,
+                         std::string &error) {
   auto model = module.lookupSymbol<mlir::func::FuncOp>("xf_model");
   if (!model) {
     error = "the tuned kernels' outlining found no func.func @xf_model";
@@ -474,9 +488,8 @@ bool outlineTunedKernels(mlir::ModuleOp module, GpuGemmInput dtype,
     if (mlir::DictionaryAttr tuned = tunedKernelFor(op, dtype, allowTf32))
       ops.emplace_back(op, tuned);
   });
-  llvm::DenseSet<mlir::Operation *> halfOutput;
-  if (halfQkv)
-    halfOutput = halfOutputGemms(ops);
+  llvm::DenseSet<mlir::Operation *> halfOutput =
+      halfOutputGemms(ops, halfQkv, halfFfn);
   // The f32 value the model reads in place of a half-output GEMM's
   // result, until the attention that reads it is outlined, and that
   // result.
@@ -583,7 +596,7 @@ static std::string fusionKernelOf(mlir::Location loc) {
 }
 
 bool launchTunedKernels(
-    mlir::ModuleOp module,
+    mlir::ModuleOp module, bool warpgroupMma,
     std::vector<std::pair<std::string, std::string>> &described,
     std::string &error) {
   llvm::SmallVector<mlir::func::CallOp> calls;
@@ -623,11 +636,21 @@ bool launchTunedKernels(
                    : input == "tf32" ? GpuGemmInput::TF32
                                      : GpuGemmInput::F32;
       // The activations stay f32; a half-type kernel rounds them as it
-      // stages A (TF32 reads f32 A and B alike).
+      // stages A (TF32 reads f32 A and B alike), unless its A comes in the
+      // half type already (a half-output GEMM's, halfOutputGemms): its
+      // argument 0.
       gemm.aInF32 =
+          (gemm.input == GpuGemmInput::F16 ||
+           gemm.input == GpuGemmInput::BF16) &&
+          mlir::getElementTypeOrSelf(callee.getFunctionType().getInput(0))
+              .isF32();
+      bool tensorCores =
           gemm.input == GpuGemmInput::F16 || gemm.input == GpuGemmInput::BF16;
-      if (gemm.aInF32)
+      if (tensorCores)
         gemm.tile = preferredGemmTile(gemm.m, gemm.n);
+      if (tensorCores && warpgroupMma)
+        gemm.tile =
+            preferredWgmmaTile(gemm.m, gemm.n, gemm.k).value_or(gemm.tile);
       llvm::StringRef activation =
           tuned.getAs<mlir::StringAttr>("activation").getValue();
       gemm.activation = activation == "relu"        ? GpuActivation::Relu

@@ -163,9 +163,25 @@ constexpr MmaTiling kSmallTiling{kTileM, kTileN, 2, 2, 3};
 constexpr MmaTiling kLargeTiling{128, 128, 2, 4, 2};
 static_assert(kLargeTiling.tileM == 128 && kLargeTiling.tileN == 128,
               "preferredGemmTile (GpuKernels.h) assumes the Large tile");
+/// The warpgroup MMA tiles: each warpgroup owns 64 rows of C (its warp w
+/// rows 16 w .. 16 w + 15 of them) and all 128 columns. Their stages are
+/// in dynamic shared memory (kWgmmaTileK deep).
+constexpr MmaTiling kWgmma64Tiling{64, 128, 4, 1, 4};
+constexpr MmaTiling kWgmma128Tiling{128, 128, 8, 1, 4};
+constexpr int64_t kWgmmaTileK = 64;
 
 const MmaTiling &tilingOf(const GpuGemmSpec &spec) {
-  return spec.tile == GpuGemmTile::Large ? kLargeTiling : kSmallTiling;
+  switch (spec.tile) {
+  case GpuGemmTile::Small:
+    return kSmallTiling;
+  case GpuGemmTile::Large:
+    return kLargeTiling;
+  case GpuGemmTile::Wgmma64x128:
+    return kWgmma64Tiling;
+  case GpuGemmTile::Wgmma128x128:
+    return kWgmma128Tiling;
+  }
+  return kSmallTiling;
 }
 
 /// Whether the GEMM's M is ragged: its last block row is partly outside C,
@@ -282,6 +298,9 @@ std::string gemmHeader(const GpuGemmSpec &spec, const std::string &inType,
               launch.arguments[i].type;
   // 16-byte vector copies and ldmatrix need 16-byte aligned tiles; the
   // lowering aligns a workgroup buffer to its element type otherwise.
+  // No tiles: the kernel's are views of its dynamic shared memory.
+  if (aTile.empty())
+    return header + ")\n        kernel {\n";
   header += ")\n        workgroup(%As: " + aTile +
             " {llvm.align = 16 : i64}, %Bs: " + bTile +
             " {llvm.align = 16 : i64})\n        kernel {\n";
@@ -693,6 +712,342 @@ void emitMmaEpilogue(KernelText &k, const GpuGemmSpec &spec,
         emitEpilogueStore(k, 0, spec, e, "%" + e + "_b", 2,
                           "%row_" + str(mi) + "_" + str(h), "%col_" + str(ni));
       }
+}
+
+//===----------------------------------------------------------------------===//
+// GEMM on Hopper's warpgroup MMA (sm_90a): f16 or bf16 in, f32 accumulate
+//===----------------------------------------------------------------------===//
+
+/// A warpgroup's m64n128 f32 accumulator: 64 registers a thread.
+std::string wgmmaAccumulatorType() {
+  std::string type = "!llvm.struct<(";
+  for (int i = 0; i < 64; ++i)
+    type += i ? ", f32" : "f32";
+  return type + ")>";
+}
+
+/// Block (bx, by) computes the tileM x 128 of C at (tileM by, 128 bx);
+/// warpgroup g of the block its rows 64 g .. 64 g + 63, as the 64
+/// registers a thread of wgmma.mma_async m64n128k16's f32 accumulator.
+///
+/// The tensor cores read A and B from shared memory through matrix
+/// descriptors (PTX ISA, "Matrix Descriptor Format"), in the layouts
+/// without swizzling, whose unit is the core matrix: 8 rows of 16 bytes,
+/// 128 contiguous bytes. A stage holds
+///   - A (tileM x 64) K-major: element (r, k) at
+///     512 (r / 8) + 64 (k / 8) + 8 (r % 8) + k % 8, so the core matrices
+///     next in K are 128 bytes apart (the leading byte offset, LBO) and
+///     those next in M 1024 (the stride byte offset, SBO);
+///   - B (64 x 128) N-major (B is row-major, K x N; imm-trans-b = 1):
+///     element (k, n) at 1024 (k / 8) + 64 (n / 8) + 8 (k % 8) + n % 8, so
+///     the core matrices next in N are 128 bytes apart (SBO) and those
+///     next in K 2048 (LBO).
+/// In both, 16-byte copy q of a stage lands at element 8 q: the copies of
+/// a warp fill 512 contiguous bytes (no bank conflicts) and read 64-byte
+/// runs of 8 rows from global memory.
+///
+/// The K loop runs over tiles of 64 in a ring of 4 stages, and keeps one
+/// batch of wgmma in flight: at step kt every thread waits for its copies
+/// of tile kt, fences them for the tensor cores' (async) proxy, and a
+/// barrier makes them everyone's. That barrier also tells that every
+/// warpgroup has waited for its batch of step kt - 2 (each waits for all
+/// but its last batch), so the copies of tile kt + 2 go into that stage
+/// before the warpgroups issue tile kt's four k16 steps as one batch.
+///
+/// An f32 A (aInF32) is loaded into registers for tile kt + 2 before the
+/// batch is issued and rounded into its stage after (st.shared, fenced at
+/// the next step), so the loads' latency hides behind the tensor cores.
+std::string gemmWgmmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
+  const MmaTiling &tiling = tilingOf(spec);
+  const int64_t tileK = kWgmmaTileK, stages = tiling.stages;
+  const int64_t kTiles = spec.k / tileK, threads = tiling.threads();
+  bool bf16 = spec.input == GpuGemmInput::BF16;
+  std::string t = bf16 ? "bf16" : "f16";
+  const std::string space = "#gpu.address_space<workgroup>";
+  // Elements of one stage of A and B, and their bytes.
+  const int64_t aStage = tiling.tileM * tileK, bStage = tileK * tiling.tileN;
+  std::string aTile = "memref<" + str(stages) + "x" + str(aStage) + "x" + t +
+                      ", " + space + ">";
+  std::string bTile = "memref<" + str(stages) + "x" + str(bStage) + "x" + t +
+                      ", " + space + ">";
+  std::string aElement = spec.aInF32 ? "f32" : t;
+  std::string aType =
+      "memref<" + str(spec.m) + "x" + str(spec.k) + "x" + aElement + ">";
+  std::string bType =
+      "memref<" + str(spec.k) + "x" + str(spec.n) + "x" + t + ">";
+  std::string header = gemmHeader(spec, t, "", "", launch);
+  launch.grid[0] = spec.n / tiling.tileN;
+  launch.grid[1] = (spec.m + tiling.tileM - 1) / tiling.tileM;
+  launch.block[0] = threads;
+  launch.staticSharedBytes = 0;
+  launch.dynamicSharedBytes = stages * (aStage + bStage) * 2;
+
+  std::string acc = wgmmaAccumulatorType();
+  std::string vec8 = "vector<8x" + t + ">";
+  // 16-byte copies of a stage: A's copy q holds row 8 (q / 64) + q % 8 at
+  // column 8 ((q / 8) % 8); B's, row 8 (q / 128) + q % 8 at column
+  // 8 ((q / 8) % 16).
+  int64_t aCopies = aStage / 8 / threads, bCopies = bStage / 8 / threads;
+  KernelText k;
+  emitTileOrigin(k, tiling);
+  k.line(0, "%dyn = gpu.dynamic_shared_memory : memref<?xi8, " + space + ">");
+  k.line(0, "%As = memref.view %dyn[" + k.c(0) + "][] : memref<?xi8, " + space +
+                "> to " + aTile);
+  k.line(0, "%Bs = memref.view %dyn[" + k.c(stages * aStage * 2) +
+                "][] : memref<?xi8, " + space + "> to " + bTile);
+  k.line(0, "// Staging: copy q = tid + " + str(threads) +
+                " i lands at element 8 q of its stage.");
+  for (int64_t i = 0; i < std::max(aCopies, bCopies); ++i) {
+    std::string s = str(i);
+    k.line(0,
+           "%q" + s + " = arith.addi %tid, " + k.c(threads * i) + " : index");
+    k.line(0, "%dst" + s + " = arith.muli %q" + s + ", " + k.c(8) + " : index");
+    k.line(0,
+           "%q8_" + s + " = arith.remui %q" + s + ", " + k.c(8) + " : index");
+    k.line(0,
+           "%qd8_" + s + " = arith.divui %q" + s + ", " + k.c(8) + " : index");
+    if (i < aCopies) {
+      k.line(0, "%aq" + s + " = arith.remui %qd8_" + s + ", " + k.c(8) +
+                    " : index");
+      k.line(0,
+             "%ac" + s + " = arith.muli %aq" + s + ", " + k.c(8) + " : index");
+      k.line(0, "%arg" + s + " = arith.divui %q" + s + ", " + k.c(64) +
+                    " : index");
+      k.line(0, "%arb" + s + " = arith.muli %arg" + s + ", " + k.c(8) +
+                    " : index");
+      k.line(0,
+             "%ar" + s + " = arith.addi %arb" + s + ", %q8_" + s + " : index");
+      k.line(0, "%gar" + s + " = arith.addi %row0, %ar" + s + " : index");
+      if (raggedM(spec) && !spec.aInF32) {
+        k.line(0, "// A row past M: a copy of 0 bytes (zeros) from row M - 1.");
+        k.line(0, "%gin" + s + " = arith.cmpi ult, %gar" + s + ", " +
+                      k.c(spec.m) + " : index");
+        k.line(0, "%gcl" + s + " = arith.minsi %gar" + s + ", " +
+                      k.c(spec.m - 1) + " : index");
+        k.line(0, "%gsz" + s + " = arith.select %gin" + s + ", " + k.c(8) +
+                      ", " + k.c(0) + " : index");
+      }
+    }
+    if (i < bCopies) {
+      k.line(0, "%bq" + s + " = arith.remui %qd8_" + s + ", " + k.c(16) +
+                    " : index");
+      k.line(0,
+             "%bc" + s + " = arith.muli %bq" + s + ", " + k.c(8) + " : index");
+      k.line(0, "%gbc" + s + " = arith.addi %col0, %bc" + s + " : index");
+      k.line(0, "%brg" + s + " = arith.divui %q" + s + ", " + k.c(128) +
+                    " : index");
+      k.line(0, "%brb" + s + " = arith.muli %brg" + s + ", " + k.c(8) +
+                    " : index");
+      k.line(0,
+             "%br" + s + " = arith.addi %brb" + s + ", %q8_" + s + " : index");
+    }
+  }
+
+  // Issues the copies of K tile `kt` into stage `stage` (cp.async; an f32
+  // A is loaded into %<prefix>a<i> instead, for emitStoreA).
+  auto emitCopies = [&](int depth, const std::string &prefix,
+                        const std::string &kt, const std::string &stage) {
+    k.line(depth,
+           prefix + "k0 = arith.muli " + kt + ", " + k.c(tileK) + " : index");
+    for (int64_t i = 0; i < aCopies; ++i) {
+      std::string s = str(i), p = prefix + "a" + s;
+      k.line(depth,
+             p + "k = arith.addi " + prefix + "k0, %ac" + s + " : index");
+      if (spec.aInF32) {
+        emitRowLoad(k, depth, spec, p, "%gar" + s,
+                    "vector.load %A[%gar" + s + ", " + p +
+                        "k] {alignment = 16} : " + aType + ", vector<8xf32>",
+                    "vector<8xf32>");
+        continue;
+      }
+      std::string row = raggedM(spec) ? "%gcl" + s : "%gar" + s;
+      std::string size = raggedM(spec) ? ", %gsz" + s : "";
+      k.line(depth, p + " = nvgpu.device_async_copy %A[" + row + ", " + p +
+                        "k], %As[" + stage + ", %dst" + s + "], 8" + size +
+                        " {bypassL1} : " + aType + " to " + aTile);
+    }
+    for (int64_t i = 0; i < bCopies; ++i) {
+      std::string s = str(i), p = prefix + "b" + s;
+      k.line(depth,
+             p + "k = arith.addi " + prefix + "k0, %br" + s + " : index");
+      k.line(depth, p + " = nvgpu.device_async_copy %B[" + p + "k, %gbc" + s +
+                        "], %Bs[" + stage + ", %dst" + s +
+                        "], 8 {bypassL1} : " + bType + " to " + bTile);
+    }
+  };
+  auto emitStoreA = [&](int depth, const std::vector<std::string> &rows,
+                        const std::string &name, const std::string &stage) {
+    for (int64_t i = 0; i < aCopies; ++i) {
+      std::string h = name + str(i);
+      k.line(depth,
+             h + " = arith.truncf " + rows[i] + " : vector<8xf32> to " + vec8);
+      k.line(depth, "vector.store " + h + ", %As[" + stage + ", %dst" + str(i) +
+                        "] {alignment = 16} : " + aTile + ", " + vec8);
+    }
+  };
+
+  // The matrix descriptors of stage 0, k16 step 0 (this warpgroup's rows
+  // of A): the start address (its shared-memory offset, bits 4..17) in
+  // bits 0..13, LBO >> 4 in bits 16..29 and SBO >> 4 in bits 32..45; no
+  // swizzling (bits 62..63 zero). Steps add (bytes >> 4) to them.
+  auto descriptorBits = [](int64_t leading, int64_t stride) {
+    return str(((leading >> 4) << 16) | ((stride >> 4) << 32));
+  };
+  k.line(0, "%addrMask = arith.constant " + str(0x3FFFF) + " : i64");
+  k.line(0, "%four = arith.constant 4 : i64");
+  k.line(0,
+         "%aLayout = arith.constant " + descriptorBits(128, 1024) + " : i64");
+  k.line(0,
+         "%bLayout = arith.constant " + descriptorBits(2048, 128) + " : i64");
+  for (const char *m : {"a", "b"}) {
+    std::string tile = std::string(m) == "a" ? "%As" : "%Bs";
+    std::string type = std::string(m) == "a" ? aTile : bTile;
+    std::string v = std::string("%") + m;
+    k.line(0, v + "Ptr = memref.extract_aligned_pointer_as_index " + tile +
+                  " : " + type + " -> index");
+    k.line(0, v + "Ptr64 = arith.index_cast " + v + "Ptr : index to i64");
+    k.line(0, v + "Addr = arith.andi " + v + "Ptr64, %addrMask : i64");
+    k.line(0, v + "Enc = arith.shrui " + v + "Addr, %four : i64");
+    k.line(0, v + "DescBase = arith.ori " + v + "Enc, " + v + "Layout : i64");
+  }
+  // Warpgroup g's rows of A start 64 g rows (8192 bytes) in.
+  k.line(0, "%wg = arith.divui %tid, " + k.c(128) + " : index");
+  k.line(0, "%wgA = arith.muli %wg, " + k.c(8192 >> 4) + " : index");
+  k.line(0, "%wgA64 = arith.index_cast %wgA : index to i64");
+  k.line(0, "%aDescWg = arith.addi %aDescBase, %wgA64 : i64");
+  k.line(0, "%zero = llvm.mlir.zero : " + acc);
+
+  k.line(0, "// Prologue: tiles 0 .. " + str(stages - 3) +
+                " into their stages, a group each (empty");
+  k.line(0, "// past the last tile, so that wait_group counts steps).");
+  for (int64_t s = 0; s + 2 < stages; ++s) {
+    std::string p = "%p" + str(s) + "_";
+    if (s < kTiles) {
+      emitCopies(0, p, k.c(s), k.c(s));
+      if (spec.aInF32) {
+        std::vector<std::string> rows;
+        for (int64_t i = 0; i < aCopies; ++i)
+          rows.push_back(p + "a" + str(i));
+        emitStoreA(0, rows, p + "h", k.c(s));
+      }
+    }
+    k.line(0, p + "g = nvgpu.device_async_create_group {}");
+  }
+  k.line(0, "%accs = scf.for %kt = " + k.c(0) + " to " + k.c(kTiles) +
+                " step " + k.c(1) + " iter_args(%acc = %zero) -> (" + acc +
+                ") {");
+  k.line(1, "// Tile kt has landed for every thread, is visible to the");
+  k.line(1, "// tensor cores, and stage kt - 2 is read by all.");
+  k.line(1, "nvgpu.device_async_wait %p0_g {numGroups = " + str(stages - 3) +
+                " : i32}");
+  k.line(1, "nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, "
+            "space = #nvvm.shared_space<cta>}");
+  k.line(1, "gpu.barrier");
+  k.line(1, "%stage = arith.remui %kt, " + k.c(stages) + " : index");
+  k.line(1, "%next = arith.addi %kt, " + k.c(stages - 2) + " : index");
+  k.line(1, "%nextStage = arith.remui %next, " + k.c(stages) + " : index");
+  k.line(1, "%fetch = arith.cmpi ult, %next, " + k.c(kTiles) + " : index");
+  if (spec.aInF32) {
+    std::string types, yields, zeros;
+    for (int64_t i = 0; i < aCopies; ++i) {
+      types += std::string(i ? ", " : "") + "vector<8xf32>";
+      yields += std::string(i ? ", " : "") + "%n_a" + str(i);
+      zeros += std::string(i ? ", " : "") + "%nz";
+    }
+    k.line(1, "%nA:" + str(aCopies) + " = scf.if %fetch -> (" + types + ") {");
+    emitCopies(2, "%n_", "%next", "%nextStage");
+    k.line(2, "scf.yield " + yields + " : " + types);
+    k.line(1, "} else {");
+    k.line(2, "%nz = arith.constant dense<0.0> : vector<8xf32>");
+    k.line(2, "scf.yield " + zeros + " : " + types);
+    k.line(1, "}");
+  } else {
+    k.line(1, "scf.if %fetch {");
+    emitCopies(2, "%n_", "%next", "%nextStage");
+    k.line(1, "}");
+  }
+  k.line(1, "%ng = nvgpu.device_async_create_group {}");
+  k.line(1, "// Tile kt's four k16 steps, one batch.");
+  k.line(1, "%stage64 = arith.index_cast %stage : index to i64");
+  k.line(1, "%aStageEnc = arith.constant " + str(aStage * 2 >> 4) + " : i64");
+  k.line(1, "%bStageEnc = arith.constant " + str(bStage * 2 >> 4) + " : i64");
+  k.line(1, "%aOff = arith.muli %stage64, %aStageEnc : i64");
+  k.line(1, "%bOff = arith.muli %stage64, %bStageEnc : i64");
+  k.line(1, "%aDescS = arith.addi %aDescWg, %aOff : i64");
+  k.line(1, "%bDescS = arith.addi %bDescBase, %bOff : i64");
+  k.line(1, "nvvm.wgmma.fence.aligned");
+  std::string current = "%acc";
+  for (int64_t step = 0; step < tileK / 16; ++step) {
+    std::string s = str(step);
+    // A's k16 step is 2 core matrices (256 bytes) on in K, B's 16 rows
+    // (4096 bytes).
+    k.line(1, "%aStep" + s + " = arith.constant " + str(256 * step >> 4) +
+                  " : i64");
+    k.line(1, "%bStep" + s + " = arith.constant " + str(4096 * step >> 4) +
+                  " : i64");
+    k.line(1, "%aDesc" + s + " = arith.addi %aDescS, %aStep" + s + " : i64");
+    k.line(1, "%bDesc" + s + " = arith.addi %bDescS, %bStep" + s + " : i64");
+    std::string d = "%d" + s;
+    k.line(1, d + " = nvvm.wgmma.mma_async %aDesc" + s + ", %bDesc" + s + ", " +
+                  current +
+                  ", #nvvm.shape<m = 64, n = 128, k = 16>, D [<f32>, "
+                  "#nvvm.wgmma_scale_out<one>], A [<" +
+                  t + ">, #nvvm.wgmma_scale_in<one>, <row>], B [<" + t +
+                  ">, #nvvm.wgmma_scale_in<one>, <row>] : " + acc + " -> " +
+                  acc);
+    current = d;
+  }
+  k.line(1, "nvvm.wgmma.commit.group.sync.aligned");
+  k.line(1, "// All but this batch done: step kt - 1's stage is free at the");
+  k.line(1, "// next barrier.");
+  k.line(1, "nvvm.wgmma.wait.group.sync.aligned 1");
+  if (spec.aInF32) {
+    k.line(1, "// The next tile's f32 A rows, rounded into their stage.");
+    k.line(1, "scf.if %fetch {");
+    std::vector<std::string> rows;
+    for (int64_t i = 0; i < aCopies; ++i)
+      rows.push_back("%nA#" + str(i));
+    emitStoreA(2, rows, "%n_h", "%nextStage");
+    k.line(1, "}");
+  }
+  k.line(1, "scf.yield " + current + " : " + acc);
+  k.line(0, "}");
+  k.line(0, "nvvm.wgmma.wait.group.sync.aligned 0");
+
+  // Epilogue: register 4 i + 2 h + e of lane l of warp w holds row
+  // 16 w + l / 4 + 8 h, column 8 i + 2 (l % 4) + e of the block's tile.
+  k.line(0, "%warp = arith.divui %tid, " + k.c(32) + " : index");
+  k.line(0, "%lane = arith.remui %tid, " + k.c(32) + " : index");
+  k.line(0, "%wrow = arith.muli %warp, " + k.c(16) + " : index");
+  k.line(0, "%erow = arith.divui %lane, " + k.c(4) + " : index");
+  k.line(0, "%ecq = arith.remui %lane, " + k.c(4) + " : index");
+  k.line(0, "%ecol = arith.muli %ecq, " + k.c(2) + " : index");
+  k.line(0, "%erow0 = arith.addi %row0, %wrow : index");
+  k.line(0, "%erow1 = arith.addi %erow0, %erow : index");
+  k.line(0, "%ecol1 = arith.addi %col0, %ecol : index");
+  for (int h = 0; h < 2; ++h)
+    k.line(0, "%row_" + str(h) + " = arith.addi %erow1, " + k.c(8 * h) +
+                  " : index");
+  for (int64_t i = 0; i < tiling.tileN / 8; ++i) {
+    std::string col = "%col_" + str(i);
+    k.line(0, col + " = arith.addi %ecol1, " + k.c(8 * i) + " : index");
+    k.line(0, "%bias_" + str(i) + " = vector.load %bias[" + col +
+                  "] : memref<" + str(spec.n) + "xf32>, vector<2xf32>");
+    for (int h = 0; h < 2; ++h) {
+      std::string e = "e" + str(i) + "_" + str(h);
+      for (int x = 0; x < 2; ++x)
+        k.line(0, "%" + e + "_" + str(x) + " = llvm.extractvalue %accs[" +
+                      str(4 * i + 2 * h + x) + "] : " + acc);
+      k.line(0, "%" + e + "_v = vector.from_elements %" + e + "_0, %" + e +
+                    "_1 : vector<2xf32>");
+      k.line(0, "%" + e + "_b = arith.addf %" + e + "_v, %bias_" + str(i) +
+                    " : vector<2xf32>");
+      emitEpilogueStore(k, 0, spec, e, "%" + e + "_b", 2, "%row_" + str(h),
+                        col);
+    }
+  }
+  k.line(0, "gpu.return");
+  return header + k.finish() + "    }\n";
 }
 
 //===----------------------------------------------------------------------===//
@@ -1938,13 +2293,16 @@ bool checkGemm(const GpuGemmSpec &spec, std::string &error) {
   }
   bool tensorCores =
       spec.input == GpuGemmInput::F16 || spec.input == GpuGemmInput::BF16;
-  if (spec.tile == GpuGemmTile::Large && !tensorCores) {
-    error = what + ": the 128x128 tile is for the f16 and bf16 GEMMs; the " +
-            "f32 and TF32 GEMMs tile 64x64";
+  if ((spec.tile == GpuGemmTile::Large || isWgmmaTile(spec.tile)) &&
+      !tensorCores) {
+    error = what + ": the 128x128 and warpgroup MMA tiles are for the f16 "
+                   "and bf16 GEMMs; the f32 and TF32 GEMMs tile 64x64";
     return false;
   }
   const MmaTiling &tiling = tilingOf(spec);
-  int64_t tileK = spec.input == GpuGemmInput::F32 ? kTileKF32 : kTileKMma;
+  int64_t tileK = spec.input == GpuGemmInput::F32 ? kTileKF32
+                  : isWgmmaTile(spec.tile)        ? kWgmmaTileK
+                                                  : kTileKMma;
   struct Dim {
     const char *name;
     int64_t value, tile;
@@ -2097,7 +2455,14 @@ std::string describeGpuKernel(const GpuGemmSpec &spec) {
   const MmaTiling &tiling = tilingOf(spec);
   out += "; tile " + str(tiling.tileM) + "x" + str(tiling.tileN) + ", " +
          str(tiling.threads() / 32) + " warps";
-  if (tensorCores)
+  if (isWgmmaTile(spec.tile))
+    out += " (" + str(tiling.threads() / 128) + " warpgroup" +
+           (tiling.threads() > 128 ? "s" : "") + "), " + str(tiling.stages) +
+           " stages of K by " + str(kWgmmaTileK) +
+           " in dynamic shared memory by cp.async" +
+           (spec.aInF32 ? " (B; A through registers)" : "") +
+           ", wgmma.mma_async m64n128k16 from shared memory";
+  else if (tensorCores)
     out += ", " + str(tiling.stages) + " stages of K by cp.async" +
            (spec.aInF32 ? " (B; A through registers)" : "") +
            ", mma.sync m16n8k16";
@@ -2226,6 +2591,7 @@ bool gpuKernelSource(const GpuKernelSet &set, std::string &source,
     launch.kernel = gemm.name;
     source += gemm.input == GpuGemmInput::F32    ? gemmF32Text(gemm, launch)
               : gemm.input == GpuGemmInput::TF32 ? gemmTf32Text(gemm, launch)
+              : isWgmmaTile(gemm.tile)           ? gemmWgmmaText(gemm, launch)
                                                  : gemmMmaText(gemm, launch);
     launches.push_back(std::move(launch));
   }

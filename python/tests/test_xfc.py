@@ -321,3 +321,10 @@ def test_gpu_models_open_on_the_device_they_are_given(tmp_path, monkeypatch):
     with open(os.path.join(wide, "manifest.json")) as f:
         assert json.load(f)["compile_options"]["pipeline"].endswith(
             "dtype bf16, Q, K, V in f32")
+    # The FFN's hidden layer kept f32 too.
+    wider = xfc.compile(os.path.join(GOLDEN, "spec.json"), tmp_path / "bf16wider",
+                        batch=2, seq_len=7, target="cuda", gpu_arch="sm_80",
+                        dtype="bf16", half_qkv=False, half_ffn=False)
+    with open(os.path.join(wider, "manifest.json")) as f:
+        assert json.load(f)["compile_options"]["pipeline"].endswith(
+            "dtype bf16, Q, K, V in f32, FFN hidden in f32")

@@ -48,6 +48,23 @@ int32_t launchKernel(GpuRun *run, int32_t kernel, int64_t gridX, int64_t gridY,
     return fail(*run, kInvalidLaunch,
                 "kernel '" + name + "': negative dynamic shared memory (" +
                     std::to_string(sharedBytes) + " bytes)");
+  // Past 48 KiB a kernel must be allowed its dynamic shared memory first;
+  // the driver refuses more than the device has a block
+  // (MAX_SHARED_MEMORY_PER_BLOCK_OPTIN: 227 KiB on an H100).
+  constexpr int32_t kSharedBytesWithoutOptIn = 48 * 1024;
+  if (sharedBytes > kSharedBytesWithoutOptIn &&
+      sharedBytes > run->sharedBytesAllowed[kernel]) {
+    cuda::CUresult result = run->driver->cuFuncSetAttribute(
+        run->functions[kernel], cuda::MaxDynamicSharedSizeBytes, sharedBytes);
+    if (result != cuda::CUDA_SUCCESS)
+      return fail(
+          *run, result,
+          "kernel '" + name + "': " +
+              cuda::describeFailure(run->driver, "cuFuncSetAttribute", result) +
+              " (allowing it " + std::to_string(sharedBytes) +
+              " bytes of dynamic shared memory)");
+    run->sharedBytesAllowed[kernel] = sharedBytes;
+  }
   // Profiling: the launch between two events of its own.
   const bool timed = !run->events.empty();
   const uint64_t launch = run->launches;
@@ -98,6 +115,7 @@ void initGpuRun(GpuRun &run, const cuda::Driver *driver, cuda::CUstream stream,
   run.functions = std::move(functions);
   run.kernelNames = std::move(names);
   run.kernelNames.resize(run.functions.size());
+  run.sharedBytesAllowed.assign(run.functions.size(), 0);
   resetGpuRun(run);
 }
 

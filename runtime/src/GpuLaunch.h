@@ -9,7 +9,9 @@
 // failure is kept (with the kernel's name and the driver's message) and
 // the launches after it are skipped, so the schedule runs to its end and
 // the run reports that failure. A profiling run context records an event
-// on the stream before and after each launch.
+// on the stream before and after each launch. A kernel that asks for more
+// than 48 KiB of dynamic shared memory (the warpgroup MMA GEMM's stages)
+// is allowed it by cuFuncSetAttribute before its first such launch.
 //
 //===----------------------------------------------------------------------===//
 #ifndef XFC_RUNTIME_GPULAUNCH_H
@@ -42,6 +44,11 @@ struct GpuRun {
   /// The model's kernels, by the indices of the host code's launches.
   std::vector<cuda::CUfunction> functions;
   std::vector<std::string> kernelNames;
+  /// Per kernel: the dynamic shared memory it has been allowed beyond the
+  /// 48 KiB every kernel may have (cuFuncSetAttribute's
+  /// MAX_DYNAMIC_SHARED_SIZE_BYTES), set at its first launch that asks for
+  /// more.
+  std::vector<int32_t> sharedBytesAllowed;
   /// The first failed launch (0 and "" while none failed).
   int32_t failedResult = 0;
   std::string failure;

@@ -197,6 +197,7 @@ void emulateLaunch(CpuDevice &device, const std::string &name,
   }
   GpuKernelLaunch contract;
   contract.kernel = name;
+  contract.dynamicSharedBytes = launch->sharedBytes;
   for (int d = 0; d < 3; ++d) {
     contract.grid[d] = launch->grid[d];
     contract.block[d] = launch->block[d];
@@ -401,23 +402,25 @@ bool buildCpuDevice(const std::string &kernelsIR,
   return true;
 }
 
-/// Compiles `specPath` at `shapes` for sm_80 into `dir`/artifact, with
-/// the IR dumps in `dir`/ir.
+/// Compiles `specPath` at `shapes` for `arch` (sm_80 unless told) into
+/// `dir`/artifact, with the IR dumps in `dir`/ir.
 bool compileForGpu(const std::string &specPath, const ShapeOptions &shapes,
                    const std::string &dir, std::string &error,
                    bool tunedKernels = true,
                    GpuGemmInput dtype = GpuGemmInput::F32,
-                   bool allowTf32 = false, bool halfQkv = true) {
+                   bool allowTf32 = false, bool halfQkv = true,
+                   const std::string &arch = "sm_80", bool halfFfn = true) {
   CompileRequest request;
   request.specPath = specPath;
   request.shapes = shapes;
   request.outputDir = dir + "/artifact";
   request.dumpIRDir = dir + "/ir";
-  request.gpuArch = "sm_80";
+  request.gpuArch = arch;
   request.gpuTunedKernels = tunedKernels;
   request.gpuDtype = dtype;
   request.gpuAllowTf32 = allowTf32;
   request.gpuHalfQkv = halfQkv;
+  request.gpuHalfFfn = halfFfn;
   request.force = true;
   CompileReport report;
   return compileModel(request, report, error);
@@ -470,7 +473,8 @@ void loadGoldenCase(const GoldenCaseShape &param, GoldenData &data) {
 /// `tolerance`.
 void checkGpuGolden(const GoldenCaseShape &param, bool tunedKernels,
                     GpuGemmInput dtype = GpuGemmInput::F32,
-                    double tolerance = kTolerance, bool allowTf32 = false) {
+                    double tolerance = kTolerance, bool allowTf32 = false,
+                    const std::string &arch = "sm_80") {
   const FakeDriver &fake = FakeDriver::get();
   ASSERT_TRUE(fake.complete()) << "cannot load " << XFC_FAKE_CUDA_PATH;
 
@@ -478,10 +482,11 @@ void checkGpuGolden(const GoldenCaseShape &param, bool tunedKernels,
   ASSERT_NO_FATAL_FAILURE(loadGoldenCase(param, data));
   std::string error;
   ScratchDir dir(std::string(tunedKernels ? "gpu_tuned_" : "gpu_generic_") +
-                 dtypeName(dtype) + (allowTf32 ? "_tf32_" : "_") +
+                 dtypeName(dtype) + (allowTf32 ? "_tf32_" : "_") + arch + "_" +
                  param.testName());
   ASSERT_TRUE(compileForGpu(param.goldenCase.specPath, data.shapes, dir.path(),
-                            error, tunedKernels, dtype, allowTf32))
+                            error, tunedKernels, dtype, allowTf32,
+                            /*halfQkv=*/true, arch))
       << error;
   if (allowTf32) {
     std::ifstream ptx(dir.path() + "/ir/kernels.ptx");
@@ -501,6 +506,13 @@ void checkGpuGolden(const GoldenCaseShape &param, bool tunedKernels,
     std::ifstream ptx(dir.path() + "/ir/kernels.ptx");
     std::string code((std::istreambuf_iterator<char>(ptx)),
                      std::istreambuf_iterator<char>());
+    // sm_90a's GEMMs on warpgroup MMA (the model's N are multiples of 128
+    // and its K of 64); attention keeps mma.sync.
+    if (arch == "sm_90a")
+      EXPECT_NE(code.find(std::string("wgmma.mma_async.sync.aligned.m64n128k16."
+                                      "f32.") +
+                          dtypeName(dtype)),
+                std::string::npos);
     EXPECT_NE(code.find(std::string("mma.sync.aligned.m16n8k16.row.col.f32.") +
                         dtypeName(dtype)),
               std::string::npos);
@@ -664,6 +676,23 @@ TEST_P(GpuGoldenTest, BF16MatchesPyTorch) {
     GTEST_SKIP() << "bf16 is checked at one shape per model";
   checkGpuGolden(GetParam(), /*tunedKernels=*/true, GpuGemmInput::BF16,
                  kBF16Tolerance);
+}
+
+// --gpu-arch=sm_90a: the f16 and bf16 GEMMs run on warpgroup MMA (A and
+// B read by the tensor cores from shared memory, 4 stages in dynamic
+// shared memory, each launch allowed its 96 or 128 KiB first); the same
+// tolerances, as the rounding is the same.
+TEST_P(GpuGoldenTest, WarpgroupMmaMatchesPyTorch) {
+  if (GetParam().shape.seqLen == 1)
+    GTEST_SKIP() << "warpgroup MMA is checked at 7 and 77 tokens";
+  if (GetParam().testName().rfind("gpt_like", 0) == 0)
+    GTEST_SKIP() << "gpt_like's widths (heads of 80) are no multiples of 128, "
+                    "so its GEMMs stay on mma.sync";
+  bool bf16 = GetParam().shape.seqLen == 7;
+  checkGpuGolden(GetParam(), /*tunedKernels=*/true,
+                 bf16 ? GpuGemmInput::BF16 : GpuGemmInput::F16,
+                 bf16 ? kBF16Tolerance : kF16Tolerance, /*allowTf32=*/false,
+                 "sm_90a");
 }
 
 /// Opening on a GPU the machine does not have, and what is held after a
@@ -838,48 +867,65 @@ INSTANTIATE_TEST_SUITE_P(
       return info.param.testName();
     });
 
-/// --gpu-half-qkv: the Q, K and V projections that only the flash
-/// attention kernel reads write f16, which the kernel would round them to
-/// anyway, so the outputs are those of the f32 projections bit for bit:
-/// self- and cross-attention (the AIAYN model at 77 source and 13 target
-/// tokens) and a causal model with head dim 80 (GPT-like).
-TEST(GpuArtifact, HalfQkvProjectionsChangeNoOutput) {
+// Q, K, V and the FFN's hidden layer in the half type between kernels
+// (--gpu-half-qkv, --gpu-half-ffn): their readers round them so anyway,
+// so the outputs must be the same bit for bit, with the same launches;
+// and each switch, alone, too (BERT-like). AIAYN (self- and cross-attention,
+// FFNs with ReLU), BERT-like (GELU, 77 tokens: a ragged M) and GPT-like (head
+// dim 80).
+TEST(GpuArtifact, HalfActivationsChangeNoOutput) {
   const FakeDriver &fake = FakeDriver::get();
   ASSERT_TRUE(fake.complete()) << "cannot load " << XFC_FAKE_CUDA_PATH;
-  for (const char *name : {"transformer_aiayn_s77_t13", "gpt_like_s7"}) {
+  for (const char *name :
+       {"transformer_aiayn_s77_t13", "bert_like_s77", "gpt_like_s7"}) {
     SCOPED_TRACE(name);
     const GoldenCaseShape *param = findGoldenCase(name);
     ASSERT_NE(param, nullptr);
     GoldenData data;
     ASSERT_NO_FATAL_FAILURE(loadGoldenCase(*param, data));
     std::string error;
-    std::vector<float> outputs[2];
-    uint64_t launches[2] = {0, 0};
-    for (bool halfQkv : {true, false}) {
-      ScratchDir dir(std::string("gpu_half_qkv_") + (halfQkv ? "on_" : "off_") +
-                     name);
+    struct Way {
+      bool halfQkv, halfFfn;
+      const char *name;
+    };
+    const Way ways[] = {{true, true, "both"},
+                        {false, false, "neither"},
+                        {true, false, "qkv"},
+                        {false, true, "ffn"}};
+    // Each switch alone only for BERT-like, to keep the test short.
+    const int count = std::string(name) == "bert_like_s77" ? 4 : 2;
+    std::vector<float> outputs[4];
+    uint64_t launches[4] = {0, 0, 0, 0};
+    for (int w = 0; w < count; ++w) {
+      const Way &way = ways[w];
+      ScratchDir dir(std::string("gpu_half_") + way.name + "_" + name);
       ASSERT_TRUE(compileForGpu(param->goldenCase.specPath, data.shapes,
                                 dir.path(), error, /*tunedKernels=*/true,
                                 GpuGemmInput::F16, /*allowTf32=*/false,
-                                halfQkv))
+                                way.halfQkv, "sm_80", way.halfFfn))
           << error;
       std::ifstream manifest(dir.path() + "/artifact/manifest.json");
       std::string text((std::istreambuf_iterator<char>(manifest)),
                        std::istreambuf_iterator<char>());
-      EXPECT_EQ(text.find("Q, K, V in f32") == std::string::npos, halfQkv);
+      EXPECT_EQ(text.find("Q, K, V in f32") == std::string::npos, way.halfQkv);
+      EXPECT_EQ(text.find("FFN hidden in f32") == std::string::npos,
+                way.halfFfn);
       CpuDevice device;
-      runGpuArtifact(dir.path(), data, outputs[halfQkv], device);
+      runGpuArtifact(dir.path(), data, outputs[w], device);
       if (::testing::Test::HasFatalFailure())
         return;
       EXPECT_EQ(device.failure, "");
-      launches[halfQkv] = device.launches;
+      launches[w] = device.launches;
     }
-    ASSERT_EQ(outputs[0].size(), outputs[1].size());
-    EXPECT_EQ(std::memcmp(outputs[0].data(), outputs[1].data(),
-                          outputs[0].size() * sizeof(float)),
-              0)
-        << "the f16 projections changed the output";
-    EXPECT_EQ(launches[0], launches[1]);
+    for (int w = 1; w < count; ++w) {
+      SCOPED_TRACE(ways[w].name);
+      ASSERT_EQ(outputs[0].size(), outputs[w].size());
+      EXPECT_EQ(std::memcmp(outputs[0].data(), outputs[w].data(),
+                            outputs[0].size() * sizeof(float)),
+                0)
+          << "the half activations changed the output";
+      EXPECT_EQ(launches[0], launches[w]);
+    }
   }
 }
 

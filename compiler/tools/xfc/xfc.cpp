@@ -73,6 +73,10 @@ const char *kUsage = R"(usage:
                              that only flash attention reads write that
                              type, as the kernel rounds them (default on;
                              off keeps them f32)
+      --gpu-half-ffn=on|off  with --dtype=f16|bf16: a GEMM whose output only
+                             other GEMMs read (the FFN's hidden layer)
+                             writes that type, as they round it (default
+                             on; off keeps it f32)
       --no-transpose-weights keep linear weights in [out, in] layout
       --fusion=all|none|LIST graph fusions to run (default all); LIST is
                              comma-separated from qkv, epilogue,
@@ -207,7 +211,8 @@ int runCompile(const std::vector<std::string> &args) {
         a.rfind("--attention=", 0) == 0 || a.rfind("--buckets=", 0) == 0 ||
         a.rfind("--target=", 0) == 0 || a.rfind("--gpu-arch=", 0) == 0 ||
         a.rfind("--gpu-kernels=", 0) == 0 || a.rfind("--dtype=", 0) == 0 ||
-        a.rfind("--gpu-half-qkv=", 0) == 0) {
+        a.rfind("--gpu-half-qkv=", 0) == 0 ||
+        a.rfind("--gpu-half-ffn=", 0) == 0) {
       size_t eq = a.find('=');
       inlineValue = a.substr(eq + 1);
       a = a.substr(0, eq);
@@ -270,6 +275,12 @@ int runCompile(const std::vector<std::string> &args) {
         return usageError("--gpu-half-qkv expects on or off, found '" +
                           halfQkv + "'");
       request.gpuHalfQkv = halfQkv == "on";
+    } else if (a == "--gpu-half-ffn") {
+      std::string halfFfn;
+      if (!value(halfFfn) || (halfFfn != "on" && halfFfn != "off"))
+        return usageError("--gpu-half-ffn expects on or off, found '" +
+                          halfFfn + "'");
+      request.gpuHalfFfn = halfFfn == "on";
     } else if (a == "--dtype") {
       if (!value(dtype) ||
           (dtype != "f32" && dtype != "f16" && dtype != "bf16"))

@@ -426,6 +426,94 @@ TEST_F(GpuKernelsEmulation, GemmTensorCoresHalfOutput) {
   checkGemm(bf16);
 }
 
+// sm_90a's warpgroup MMA: both tiles, K over more tiles than the 4 stages
+// (the ring wraps) and fewer than the prologue fills, ragged M, an f32 A
+// rounded in the kernel, C in the half type. The tensor cores read A and B
+// through matrix descriptors, which the emulator decodes by the PTX ISA's
+// canonical layouts: a stage laid out otherwise, or read before its copies
+// are fenced for the async proxy, fails here.
+TEST_F(GpuKernelsEmulation, GemmWarpgroupMma) {
+  GpuGemmSpec f16{"wgmma_f16_long_k",  128,  128, 384, GpuGemmInput::F16,
+                  GpuActivation::None, false};
+  f16.tile = xfc::GpuGemmTile::Wgmma64x128;
+  checkGemm(f16);
+  GpuGemmSpec bf16{
+      "wgmma_bf16_gelu_residual_ragged", 77,  256, 128, GpuGemmInput::BF16,
+      GpuActivation::GeluTanh,           true};
+  bf16.tile = xfc::GpuGemmTile::Wgmma64x128;
+  checkGemm(bf16);
+  GpuGemmSpec large{"wgmma_f16_large_a_f32_ragged",
+                    130,
+                    128,
+                    320,
+                    GpuGemmInput::F16,
+                    GpuActivation::Relu,
+                    true};
+  large.tile = xfc::GpuGemmTile::Wgmma128x128;
+  large.aInF32 = true;
+  checkGemm(large);
+  GpuGemmSpec half{"wgmma_bf16_large_c_bf16_one_tile",
+                   64,
+                   128,
+                   64,
+                   GpuGemmInput::BF16,
+                   GpuActivation::GeluErf,
+                   false};
+  half.tile = xfc::GpuGemmTile::Wgmma128x128;
+  half.aInF32 = true;
+  half.cInInputType = true;
+  checkGemm(half);
+}
+
+// What the warpgroup MMA GEMM's pipeline needs, each taken out of the
+// generated kernel in turn: the proxy fence after the copies land, the
+// wait that frees a stage before it is refilled, and the final wait
+// before the epilogue reads the accumulators.
+TEST_F(GpuKernelsEmulation, EmulatorCatchesWgmmaHazards) {
+  GpuGemmSpec gemm{
+      "wgmma", 64, 128, 384, GpuGemmInput::F16, GpuActivation::None, false};
+  gemm.tile = xfc::GpuGemmTile::Wgmma64x128;
+  GpuKernelSet set;
+  set.gemms.push_back(gemm);
+  std::string source, error;
+  std::vector<GpuKernelLaunch> launches;
+  ASSERT_TRUE(xfc::gpuKernelSource(set, source, launches, error)) << error;
+  struct Mutation {
+    std::string from, to, expected;
+  } mutations[] = {
+      {"nvvm.fence.proxy", "// no fence",
+       "that its writer has not fenced for the async proxy"},
+      {"nvvm.wgmma.wait.group.sync.aligned 1",
+       "nvvm.wgmma.wait.group.sync.aligned 2",
+       "which a wgmma.mma_async in flight reads"},
+      {"nvvm.wgmma.wait.group.sync.aligned 0", "// no final wait",
+       "reads a wgmma accumulator before its warpgroup waits"},
+      {"nvvm.wgmma.fence.aligned", "// no wgmma.fence",
+       "without a wgmma.fence first"},
+  };
+  std::mt19937 random(5);
+  Buffer a = randomBuffer({gemm.m, gemm.k}, random);
+  Buffer b = randomBuffer({gemm.k, gemm.n}, random);
+  Buffer bias = randomBuffer({gemm.n}, random);
+  for (const Mutation &mutation : mutations) {
+    SCOPED_TRACE(mutation.from);
+    std::string mutated = source;
+    size_t at = mutated.find(mutation.from);
+    ASSERT_NE(at, std::string::npos);
+    mutated.replace(at, mutation.from.size(), mutation.to);
+    mlir::MLIRContext context(registry);
+    mlir::OwningOpRef<mlir::ModuleOp> module =
+        mlir::parseSourceString<mlir::ModuleOp>(mutated, &context);
+    ASSERT_TRUE(module);
+    Emulator emulator(*module->getOps<mlir::gpu::GPUModuleOp>().begin());
+    Buffer c;
+    c.shape = {gemm.m, gemm.n};
+    c.data.assign(gemm.m * gemm.n, NAN);
+    EXPECT_FALSE(emulator.run(launches.at(0), {&a, &b, &bias, &c}, error));
+    EXPECT_NE(error.find(mutation.expected), std::string::npos) << error;
+  }
+}
+
 // --allow-tf32: f32 A and B rounded to TF32 in the kernel; the reference
 // rounds them alike, so only the f32 sums differ.
 TEST_F(GpuKernelsEmulation, GemmTf32) {

@@ -115,16 +115,22 @@ protected:
   void checkGemms(GpuGemmInput input,
                   const std::vector<std::pair<std::string, size_t>> &expected,
                   bool aInF32 = false,
-                  xfc::GpuGemmTile tile = xfc::GpuGemmTile::Small) {
+                  xfc::GpuGemmTile tile = xfc::GpuGemmTile::Small,
+                  std::vector<const char *> chips = {"sm_80", "sm_90"}) {
     ptxas = xfc::test::ptxasOrSkipReason();
     GpuKernelSet set;
     const GpuActivation activations[] = {
         GpuActivation::None, GpuActivation::Relu, GpuActivation::GeluTanh};
     int variant = 0;
-    int64_t tileM = tile == xfc::GpuGemmTile::Large ? 128 : 64;
+    bool wgmma = xfc::isWgmmaTile(tile);
+    int64_t tileM = tile == xfc::GpuGemmTile::Large ||
+                            tile == xfc::GpuGemmTile::Wgmma128x128
+                        ? 128
+                        : 64;
+    int64_t tileN = wgmma ? 128 : tileM;
     for (const Shape &shape : kGemmShapes)
       for (GpuActivation activation : activations) {
-        if (shape.n % tileM != 0)
+        if (shape.n % tileN != 0 || (wgmma && shape.k % 64 != 0))
           continue;
         GpuGemmSpec gemm;
         gemm.name = "gemm_" + std::to_string(shape.m) + "x" +
@@ -140,7 +146,7 @@ protected:
         gemm.tile = tile;
         set.gemms.push_back(gemm);
       }
-    for (const char *chip : {"sm_80", "sm_90"}) {
+    for (const char *chip : chips) {
       SCOPED_TRACE(chip);
       std::vector<GpuKernelLaunch> launches;
       std::string ptx = compile(set, chip, launches);
@@ -160,7 +166,7 @@ protected:
           EXPECT_NE(body.find("max.NaN.f32"), std::string::npos);
         EXPECT_NE(body.find("st.global"), std::string::npos);
         EXPECT_EQ(launches[i].kernel, gemm.name);
-        EXPECT_EQ(launches[i].grid[0], gemm.n / tileM);
+        EXPECT_EQ(launches[i].grid[0], gemm.n / tileN);
         EXPECT_EQ(launches[i].grid[1], (gemm.m + tileM - 1) / tileM);
         EXPECT_EQ(launches[i].block[0], tileM == 128 ? 256 : 128);
         EXPECT_EQ(launches[i].arguments.size(), gemm.residual ? 5u : 4u);
@@ -227,6 +233,66 @@ TEST_F(GpuKernels, GemmWithF32AOnTensorCoresAssembles) {
               {"cvt.rn.f16", 1},
               {"ld.global.v4.b32", 4}},
              /*aInF32=*/true, xfc::GpuGemmTile::Large);
+}
+
+// sm_90a: per K step of 64, each warpgroup issues 4 wgmma.mma_async
+// m64n128k16 reading A (K-major) and B (N-major, imm-trans-b 1) from
+// shared memory, with one batch in flight; the stages (4 of them, by
+// cp.async) are fenced for the tensor cores' proxy and live in dynamic
+// shared memory, declared as CUDA C++'s `extern __shared__`.
+TEST_F(GpuKernels, GemmOnWarpgroupMmaAssembles) {
+  struct Variant {
+    xfc::GpuGemmTile tile;
+    GpuGemmInput input;
+    bool aInF32;
+  };
+  for (auto [tile, input, aInF32] :
+       {Variant{xfc::GpuGemmTile::Wgmma64x128, GpuGemmInput::F16, false},
+        Variant{xfc::GpuGemmTile::Wgmma64x128, GpuGemmInput::BF16, true},
+        Variant{xfc::GpuGemmTile::Wgmma128x128, GpuGemmInput::F16, true},
+        Variant{xfc::GpuGemmTile::Wgmma128x128, GpuGemmInput::BF16, false}}) {
+    std::string t = input == GpuGemmInput::BF16 ? "bf16" : "f16";
+    SCOPED_TRACE(
+        t + (aInF32 ? ", A in f32" : "") +
+        (tile == xfc::GpuGemmTile::Wgmma64x128 ? ", 64x128" : ", 128x128"));
+    std::vector<std::pair<std::string, size_t>> expected{
+        {"wgmma.mma_async.sync.aligned.m64n128k16.f32." + t + "." + t, 4},
+        {"wgmma.fence.sync.aligned;", 1},
+        {"wgmma.commit_group.sync.aligned;", 1},
+        {"wgmma.wait_group.sync.aligned \t1;", 1},
+        {"wgmma.wait_group.sync.aligned \t0;", 1},
+        {"fence.proxy.async.shared::cta;", 1},
+        {"cp.async.cg.shared.global", aInF32 ? 4u : 8u},
+        {"cp.async.wait_group \t1;", 1}};
+    if (aInF32)
+      expected.push_back({"cvt.rn." + t, 1});
+    checkGemms(input, expected, aInF32, tile, {"sm_90a"});
+  }
+  // The immediates: scale-d from a predicate, A and B scaled by 1, A not
+  // transposed (K-major), B transposed (N-major).
+  GpuKernelSet set;
+  GpuGemmSpec gemm;
+  gemm.name = "wgmma";
+  gemm.m = 128, gemm.n = 128, gemm.k = 64;
+  gemm.tile = xfc::GpuGemmTile::Wgmma64x128;
+  set.gemms.push_back(gemm);
+  std::vector<GpuKernelLaunch> launches;
+  std::string ptx = compile(set, "sm_90a", launches);
+  EXPECT_NE(ptx.find(", p, 1,  1, 0,  1;"), std::string::npos) << ptx;
+  EXPECT_NE(ptx.find(".extern .shared .align 16 .b8 __dynamic_shmem__"),
+            std::string::npos);
+  ASSERT_EQ(launches.size(), 1u);
+  EXPECT_EQ(launches[0].staticSharedBytes, 0);
+  EXPECT_EQ(launches[0].dynamicSharedBytes, 4 * (64 * 64 + 64 * 128) * 2);
+  // No spills, and no static shared memory besides the dynamic.
+  if (!ptxas.empty())
+    for (const auto &[kernel, used] :
+         xfc::test::ptxasResources(ptxas, ptx, "sm_90a", "wgmma")) {
+      EXPECT_EQ(used.spillStoreBytes, 0) << kernel;
+      EXPECT_EQ(used.sharedBytes, 0) << kernel;
+      EXPECT_LE(used.registers, 168) << kernel;
+      std::printf("%s: %d registers\n", kernel.c_str(), used.registers);
+    }
 }
 
 // --allow-tf32: per K step of 32, each warp issues 4 x 8 mma.sync k8 and
@@ -671,9 +737,22 @@ TEST_F(GpuKernels, UnsupportedShapesAndNamesAreRefused) {
   set.gemms[0].input = GpuGemmInput::TF32;
   set.gemms[0].tile = xfc::GpuGemmTile::Large;
   EXPECT_EQ(refusal(set),
-            "GEMM 'g' (tf32, M = 64, N = 64, K = 32): the 128x128 tile is for "
-            "the f16 and bf16 GEMMs; the f32 and TF32 GEMMs tile 64x64");
+            "GEMM 'g' (tf32, M = 64, N = 64, K = 32): the 128x128 and "
+            "warpgroup MMA tiles are for the f16 and bf16 GEMMs; the f32 and "
+            "TF32 GEMMs tile 64x64");
+  set.gemms[0].tile = xfc::GpuGemmTile::Wgmma64x128;
+  EXPECT_EQ(refusal(set),
+            "GEMM 'g' (tf32, M = 64, N = 64, K = 32): the 128x128 and "
+            "warpgroup MMA tiles are for the f16 and bf16 GEMMs; the f32 and "
+            "TF32 GEMMs tile 64x64");
+  // Warpgroup MMA: N in tiles of 128, K in steps of 64.
   set.gemms[0].input = GpuGemmInput::F16;
+  set.gemms[0].n = 128;
+  EXPECT_EQ(refusal(set),
+            "GEMM 'g' (f16, M = 64, N = 128, K = 32): K is not a multiple of "
+            "64; the GPU GEMM takes N in whole tiles of 128 and K in steps "
+            "of 64 (only M may be ragged)");
+  set.gemms[0].tile = xfc::GpuGemmTile::Large;
   set.gemms[0].n = 192;
   EXPECT_EQ(refusal(set),
             "GEMM 'g' (f16, M = 64, N = 192, K = 32): N is not a multiple of "

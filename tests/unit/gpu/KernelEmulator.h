@@ -23,7 +23,12 @@
 // shared memory only when its thread waits for its group
 // (cp.async.wait_group), and touching its destination before then is an
 // error, so a pipeline that reads a stage too early, or refills one that
-// others still read, fails here as it would race on the GPU. Conversions to f16
+// others still read, fails here as it would race on the GPU. wgmma.mma_async
+// (sm_90a) reads its operands through matrix descriptors, decoded by the
+// PTX ISA's canonical layouts without swizzling (runWgmma); what it reads
+// must have been fenced for the async proxy by its writer and stays
+// claimed until its warpgroup waits for it, and its accumulators are read
+// only after that wait. Conversions to f16
 // and bf16 round to nearest even, as cvt.rn does, conversions to TF32 to
 // nearest with ties away from zero, as cvt.rna does, and ex2.approx is taken as
 // exact.
@@ -52,6 +57,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <map>
 #include <string>
@@ -77,6 +83,36 @@ struct Buffer {
   std::vector<int> writer, reader; ///< reader -2: several threads.
   /// Shared memory only: elements an unfinished cp.async will write.
   std::vector<char> inFlight;
+  /// Shared memory only: elements written through the generic proxy
+  /// (st.shared, cp.async) that their writer has not yet fenced for the
+  /// async proxy (fence.proxy.async), which wgmma reads through.
+  std::vector<char> unfenced;
+  /// Shared memory only: how many wgmma.mma_async in flight read each
+  /// element (until their warpgroup waits for them).
+  std::vector<int> heldByWgmma;
+  /// Shared memory only: the byte address of element 0 in the block's
+  /// shared window, and the bytes of an element, for matrix descriptors.
+  int64_t address = -1;
+  int64_t elementBytes = 0;
+
+  /// Fresh shared memory of `shape`: NaN until written.
+  static Buffer sharedOf(llvm::ArrayRef<int64_t> shape) {
+    Buffer buffer;
+    buffer.shape.assign(shape.begin(), shape.end());
+    int64_t elements = 1;
+    for (int64_t extent : shape)
+      elements *= extent;
+    buffer.data.assign(elements, std::numeric_limits<double>::quiet_NaN());
+    buffer.shared = true;
+    buffer.writeEpoch.assign(elements, -1);
+    buffer.readEpoch.assign(elements, -1);
+    buffer.writer.assign(elements, -1);
+    buffer.reader.assign(elements, -1);
+    buffer.inFlight.assign(elements, 0);
+    buffer.unfenced.assign(elements, 0);
+    buffer.heldByWgmma.assign(elements, 0);
+    return buffer;
+  }
 };
 
 /// Runs a gpu.func of a gpu.module, one block at a time, its threads in
@@ -106,23 +142,24 @@ public:
           shared.reserve(kernel.getWorkgroupAttributions().size());
           for (mlir::BlockArgument tile : kernel.getWorkgroupAttributions()) {
             auto type = llvm::cast<mlir::MemRefType>(tile.getType());
-            Buffer buffer;
-            buffer.shape.assign(type.getShape().begin(), type.getShape().end());
-            buffer.data.assign(type.getNumElements(),
-                               std::numeric_limits<double>::quiet_NaN());
-            buffer.shared = true;
-            buffer.writeEpoch.assign(type.getNumElements(), -1);
-            buffer.readEpoch.assign(type.getNumElements(), -1);
-            buffer.writer.assign(type.getNumElements(), -1);
-            buffer.reader.assign(type.getNumElements(), -1);
-            buffer.inFlight.assign(type.getNumElements(), 0);
-            shared.push_back(std::move(buffer));
+            shared.push_back(Buffer::sharedOf(type.getShape()));
             buffers[tile] = &shared.back();
           }
+          views.clear();
+          dynamicSharedBytes = launch.dynamicSharedBytes;
           epoch = 0;
           uncommitted.assign(threads, {});
           groups.assign(threads, {});
+          unfencedBy.assign(threads, {});
+          int warpgroups = (threads + 127) / 128;
+          wgmmaFenced.assign(warpgroups, false);
+          wgmmaUncommitted.assign(warpgroups, {});
+          wgmmaGroups.assign(warpgroups, {});
           runBlock(kernel.getBody().front(), Mask(threads, true));
+          for (int g = 0; g < warpgroups && error.empty(); ++g)
+            if (!wgmmaGroups[g].empty() || !wgmmaUncommitted[g].empty())
+              fail("warpgroup " + std::to_string(g) +
+                   " ends with wgmma.mma_async it did not wait for");
           if (!error.empty()) {
             errorOut = "block (" + std::to_string(blockX) + ", " +
                        std::to_string(blockY) + ", " + std::to_string(blockZ) +
@@ -190,15 +227,31 @@ private:
              " by another thread since the last barrier");
         return nullptr;
       }
+      if (write && buffer->heldByWgmma[e]) {
+        fail("thread " + std::to_string(t) + " writes element " +
+             std::to_string(e) +
+             " of shared memory, which a wgmma.mma_async in flight reads");
+        return nullptr;
+      }
       if (write) {
         buffer->writeEpoch[e] = epoch;
         buffer->writer[e] = t;
+        markUnfenced(buffer, e, t);
       } else {
         buffer->reader[e] = buffer->readEpoch[e] == epoch ? -2 : t;
         buffer->readEpoch[e] = epoch;
       }
     }
     return buffer->data.data() + offset;
+  }
+
+  /// Element `e` of shared `buffer` was written through the generic proxy
+  /// by thread `t`.
+  void markUnfenced(Buffer *buffer, int64_t e, int t) {
+    if (!buffer->unfenced[e]) {
+      buffer->unfenced[e] = 1;
+      unfencedBy[t].push_back({buffer, e});
+    }
   }
 
   /// Requires every thread of `mask` (or of each warp, for warp-wide ops)
@@ -525,12 +578,29 @@ private:
             *p = scalar(store.getValueToStore(), t);
       return;
     }
-    if (llvm::isa<mlir::LLVM::ZeroOp>(op))
-      return forEach(mask, op.getResult(0), [](int) { return Val(4, 0.0); });
-    if (auto extract = llvm::dyn_cast<mlir::LLVM::ExtractValueOp>(op))
+    if (llvm::isa<mlir::LLVM::ZeroOp>(op)) {
+      auto type =
+          llvm::dyn_cast<mlir::LLVM::LLVMStructType>(op.getResult(0).getType());
+      size_t fields = type ? type.getBody().size() : 4;
+      return forEach(mask, op.getResult(0),
+                     [&](int) { return Val(fields, 0.0); });
+    }
+    if (auto extract = llvm::dyn_cast<mlir::LLVM::ExtractValueOp>(op)) {
+      // A wgmma accumulator (64 fields) is the thread's only once its
+      // warpgroup has waited for every wgmma.mma_async it issued.
+      auto type = llvm::dyn_cast<mlir::LLVM::LLVMStructType>(
+          extract.getContainer().getType());
+      if (type && type.getBody().size() == 64)
+        for (int t = 0; t < threads; ++t)
+          if (mask[t] && (!wgmmaGroups[t / 128].empty() ||
+                          !wgmmaUncommitted[t / 128].empty()))
+            return fail("thread " + std::to_string(t) +
+                        " reads a wgmma accumulator before its warpgroup "
+                        "waits for the wgmma.mma_async that write it");
       return forEach(mask, extract->getResult(0), [&](int t) {
         return Val{get(extract.getContainer(), t)[extract.getPosition()[0]]};
       });
+    }
     if (llvm::isa<mlir::LLVM::BitcastOp>(op)) // 2 x bf16 as an i32
       return forEach(mask, op.getResult(0),
                      [&](int t) { return get(op.getOperand(0), t); });
@@ -592,10 +662,15 @@ private:
           for (AsyncCopy &copy : groups[t].front())
             for (size_t e = 0; e < copy.values.size(); ++e) {
               int64_t element = copy.offset + int64_t(e);
+              if (copy.buffer->heldByWgmma[element])
+                return fail("a cp.async of thread " + std::to_string(t) +
+                            " lands on shared memory that a "
+                            "wgmma.mma_async in flight reads");
               copy.buffer->inFlight[element] = 0;
               copy.buffer->data[element] = copy.values[e];
               copy.buffer->writeEpoch[element] = epoch;
               copy.buffer->writer[element] = t;
+              markUnfenced(copy.buffer, element, t);
             }
           groups[t].erase(groups[t].begin());
         }
@@ -603,6 +678,72 @@ private:
     }
     if (auto mma = llvm::dyn_cast<mlir::NVVM::MmaOp>(op))
       return runMma(mma, mask);
+    if (llvm::isa<mlir::gpu::DynamicSharedMemoryOp>(op))
+      return forEach(mask, op.getResult(0), [](int) { return Val{0.0}; });
+    if (auto view = llvm::dyn_cast<mlir::memref::ViewOp>(op))
+      return runView(view, mask);
+    if (auto pointer =
+            llvm::dyn_cast<mlir::memref::ExtractAlignedPointerAsIndexOp>(op)) {
+      Buffer *buffer = buffers.lookup(pointer.getSource());
+      if (!buffer || buffer->address < 0)
+        return fail("the address of a memref other than a view of the "
+                    "dynamic shared memory");
+      return forEach(mask, pointer.getResult(),
+                     [&](int) { return Val{double(buffer->address)}; });
+    }
+    if (auto fence = llvm::dyn_cast<mlir::NVVM::FenceProxyOp>(op)) {
+      // fence.proxy.async.shared::cta: the thread's generic writes to
+      // shared memory so far are visible to the async proxy.
+      if (fence.getKind() != mlir::NVVM::ProxyKind::async_shared)
+        return fail("a proxy fence the emulator does not know");
+      for (int t = 0; t < threads; ++t)
+        if (mask[t]) {
+          for (auto [buffer, e] : unfencedBy[t])
+            buffer->unfenced[e] = 0;
+          unfencedBy[t].clear();
+        }
+      return;
+    }
+    if (llvm::isa<mlir::NVVM::WgmmaFenceAlignedOp>(op)) {
+      for (int g = 0; g * 128 < threads; ++g)
+        if (mask[128 * g]) {
+          if (!converged(mask, "wgmma.fence", 128 * g, 128))
+            return;
+          wgmmaFenced[g] = true;
+        }
+      return;
+    }
+    if (auto wgmma = llvm::dyn_cast<mlir::NVVM::WgmmaMmaAsyncOp>(op))
+      return runWgmma(wgmma, mask);
+    if (llvm::isa<mlir::NVVM::WgmmaGroupSyncAlignedOp>(op)) {
+      // wgmma.commit_group: the warpgroup's wgmma.mma_async so far form a
+      // group, and the next batch needs a wgmma.fence again.
+      for (int g = 0; g * 128 < threads; ++g)
+        if (mask[128 * g]) {
+          if (!converged(mask, "wgmma.commit_group", 128 * g, 128))
+            return;
+          wgmmaGroups[g].push_back(std::move(wgmmaUncommitted[g]));
+          wgmmaUncommitted[g].clear();
+          wgmmaFenced[g] = false;
+        }
+      return;
+    }
+    if (auto wait = llvm::dyn_cast<mlir::NVVM::WgmmaWaitGroupSyncOp>(op)) {
+      // wgmma.wait_group N: all but the N most recent groups complete, and
+      // release the shared memory they read.
+      size_t pending = size_t(wait.getGroup());
+      for (int g = 0; g * 128 < threads; ++g)
+        if (mask[128 * g]) {
+          if (!converged(mask, "wgmma.wait_group", 128 * g, 128))
+            return;
+          while (wgmmaGroups[g].size() > pending) {
+            for (auto [buffer, e] : wgmmaGroups[g].front())
+              --buffer->heldByWgmma[e];
+            wgmmaGroups[g].erase(wgmmaGroups[g].begin());
+          }
+        }
+      return;
+    }
     fail("an op the emulator does not know: " + name.str());
   }
 
@@ -669,6 +810,165 @@ private:
     };
     branch(ifOp.getThenRegion(), thenMask);
     branch(ifOp.getElseRegion(), elseMask);
+  }
+
+  /// memref.view of the dynamic shared memory at a byte offset: a shared
+  /// buffer of its own, NaN until written; views must not overlap and
+  /// must fit in the launch's dynamic shared memory.
+  void runView(mlir::memref::ViewOp view, const Mask &mask) {
+    if (!view.getSource().getDefiningOp<mlir::gpu::DynamicSharedMemoryOp>())
+      return fail("a memref.view of other than the dynamic shared memory");
+    int first = -1;
+    for (int t = 0; t < threads && first < 0; ++t)
+      if (mask[t])
+        first = t;
+    if (first < 0)
+      return;
+    int64_t offset = int64_t(scalar(view.getByteShift(), first));
+    mlir::MemRefType type = view.getType();
+    int64_t bytes = type.getElementTypeBitWidth() / 8;
+    int64_t size = type.getNumElements() * bytes;
+    if (offset < 0 || offset + size > dynamicSharedBytes)
+      return fail("a view of bytes [" + std::to_string(offset) + ", " +
+                  std::to_string(offset + size) + ") of " +
+                  std::to_string(dynamicSharedBytes) +
+                  " bytes of dynamic shared memory");
+    if (offset % 16 != 0)
+      return fail("a view of the dynamic shared memory not 16-byte aligned");
+    for (const Buffer &other : views)
+      if (offset <
+              other.address + int64_t(other.data.size()) * other.elementBytes &&
+          other.address < offset + size)
+        return fail("two views of the dynamic shared memory overlap");
+    views.push_back(Buffer::sharedOf(type.getShape()));
+    views.back().address = offset;
+    views.back().elementBytes = bytes;
+    buffers[view.getResult()] = &views.back();
+  }
+
+  /// The shared buffer and element at byte `address`, or null with a
+  /// failure.
+  std::pair<Buffer *, int64_t> sharedElementAt(int64_t address) {
+    for (Buffer &view : views) {
+      int64_t offset = address - view.address;
+      if (offset >= 0 &&
+          offset < int64_t(view.data.size()) * view.elementBytes) {
+        if (offset % view.elementBytes != 0)
+          break;
+        return {&view, offset / view.elementBytes};
+      }
+    }
+    fail("a matrix descriptor reaches shared byte " + std::to_string(address) +
+         ", which no view of the dynamic shared memory holds");
+    return {nullptr, 0};
+  }
+
+  /// wgmma.mma_async m64nNk16 with f16 or bf16 A and B from shared memory
+  /// (PTX ISA, "Asynchronous Warpgroup Level Matrix Multiply-Accumulate"):
+  /// D = A B (+ D), run for each warpgroup of 4 converged warps. The
+  /// descriptors (uniform over the warpgroup) hold the start address
+  /// (bits 0..13, in 16-byte units), the leading byte offset (16..29) and
+  /// the stride byte offset (32..45), without swizzling (62..63 zero), in
+  /// the canonical layouts of 8-row, 16-byte core matrices:
+  ///   K-major:  (r, k) at start + 16 (r % 8) + SBO (r / 8) + 2 (k % 8)
+  ///             + LBO (k / 8);
+  ///   MN-major: (x, k) at start + 2 (x % 8) + SBO (x / 8) + 16 (k % 8)
+  ///             + LBO (k / 8).
+  /// A is K-major unless transposed (layout col), B K-major unless
+  /// transposed (layout row). Every element read must have been written,
+  /// before a barrier, by a thread that fenced it for the async proxy, and
+  /// stays claimed until the warpgroup waits for the wgmma's group.
+  /// Accumulator register 4 i + 2 h + e of lane l of warp w holds row
+  /// 16 w + l / 4 + 8 h, column 8 i + 2 (l % 4) + e; products are exact in
+  /// f64 and summed in f32 in order of k onto D.
+  void runWgmma(mlir::NVVM::WgmmaMmaAsyncOp op, const Mask &mask) {
+    auto shape = op.getShapeAttr();
+    int n = shape.getN();
+    if (shape.getM() != 64 || shape.getK() != 16 ||
+        (op.getTypeA() != mlir::NVVM::WGMMATypes::f16 &&
+         op.getTypeA() != mlir::NVVM::WGMMATypes::bf16) ||
+        op.getTypeB() != op.getTypeA() ||
+        op.getTypeD() != mlir::NVVM::WGMMATypes::f32 ||
+        op.getScaleA() != mlir::NVVM::WGMMAScaleIn::one ||
+        op.getScaleB() != mlir::NVVM::WGMMAScaleIn::one)
+      return fail("a wgmma.mma_async form the emulator does not know");
+    bool accumulate = op.getScaleD() == mlir::NVVM::WGMMAScaleOut::one;
+    bool aKMajor = op.getLayoutA() == mlir::NVVM::MMALayout::row;
+    bool bKMajor = op.getLayoutB() == mlir::NVVM::MMALayout::col;
+    for (int g = 0; g * 128 < threads; ++g) {
+      int first = 128 * g;
+      if (!mask[first])
+        continue;
+      if (!converged(mask, "wgmma.mma_async", first, 128))
+        return;
+      if (!wgmmaFenced[g])
+        return fail("warpgroup " + std::to_string(g) +
+                    " issues wgmma.mma_async without a wgmma.fence first");
+      uint64_t descA = uint64_t(scalar(op.getDescriptorA(), first));
+      uint64_t descB = uint64_t(scalar(op.getDescriptorB(), first));
+      for (int t = first; t < first + 128; ++t)
+        if (uint64_t(scalar(op.getDescriptorA(), t)) != descA ||
+            uint64_t(scalar(op.getDescriptorB(), t)) != descB)
+          return fail("the threads of warpgroup " + std::to_string(g) +
+                      " give wgmma.mma_async different descriptors");
+      // Reads element (x, k) of a 'rows' x 16 operand (x: M of A, N of B).
+      auto operand = [&](uint64_t desc, bool kMajor, int rows,
+                         std::vector<double> &out) {
+        if (desc >> 62)
+          return fail("a swizzled matrix descriptor (the emulator knows "
+                      "the layouts without swizzling)");
+        int64_t start = int64_t(desc & 0x3FFF) << 4;
+        int64_t leading = int64_t((desc >> 16) & 0x3FFF) << 4;
+        int64_t stride = int64_t((desc >> 32) & 0x3FFF) << 4;
+        out.assign(size_t(rows) * 16, 0.0);
+        for (int x = 0; x < rows; ++x)
+          for (int k = 0; k < 16; ++k) {
+            int64_t address = kMajor ? start + 16 * (x % 8) + stride * (x / 8) +
+                                           2 * (k % 8) + leading * (k / 8)
+                                     : start + 2 * (x % 8) + stride * (x / 8) +
+                                           16 * (k % 8) + leading * (k / 8);
+            auto [buffer, e] = sharedElementAt(address);
+            if (!buffer)
+              return;
+            if (buffer->inFlight[e] || buffer->writeEpoch[e] == epoch ||
+                buffer->unfenced[e])
+              return fail(
+                  std::string("wgmma.mma_async reads shared element ") +
+                  std::to_string(e) +
+                  (buffer->inFlight[e] ? " before its cp.async is waited for"
+                   : buffer->unfenced[e]
+                       ? " that its writer has not fenced for the async "
+                         "proxy (fence.proxy.async)"
+                       : " written since the last barrier"));
+            ++buffer->heldByWgmma[e];
+            wgmmaUncommitted[g].push_back({buffer, e});
+            out[size_t(x) * 16 + k] = buffer->data[e];
+          }
+      };
+      std::vector<double> a, b;
+      operand(descA, aKMajor, 64, a);
+      if (!error.empty())
+        return;
+      operand(descB, bKMajor, n, b);
+      if (!error.empty())
+        return;
+      for (int t = first; t < first + 128; ++t) {
+        int w = (t - first) / 32, lane = t % 32;
+        const Val &c = get(op.getInouts(), t);
+        if (int(c.size()) != n / 2)
+          return fail("a wgmma accumulator of the wrong size");
+        Val d(n / 2);
+        for (int r = 0; r < n / 2; ++r) {
+          int row = 16 * w + lane / 4 + 8 * ((r / 2) % 2);
+          int col = 8 * (r / 4) + 2 * (lane % 4) + r % 2;
+          float sum = accumulate ? float(c[r]) : 0.0f;
+          for (int k = 0; k < 16; ++k)
+            sum += float(a[size_t(row) * 16 + k] * b[size_t(col) * 16 + k]);
+          d[r] = sum;
+        }
+        def(op.getResult())[t] = d;
+      }
+    }
   }
 
   /// cp.async: the source is read now (global memory does not change
@@ -827,6 +1127,19 @@ private:
   /// commit order.
   std::vector<std::vector<AsyncCopy>> uncommitted;
   std::vector<std::vector<std::vector<AsyncCopy>>> groups;
+  /// Per thread: the shared elements it wrote and has not fenced for the
+  /// async proxy.
+  std::vector<std::vector<std::pair<Buffer *, int64_t>>> unfencedBy;
+  /// Per warpgroup: whether a wgmma.fence precedes its next batch, the
+  /// shared elements its uncommitted wgmma.mma_async read, and those of
+  /// its groups in commit order.
+  std::vector<bool> wgmmaFenced;
+  std::vector<std::vector<std::pair<Buffer *, int64_t>>> wgmmaUncommitted;
+  std::vector<std::vector<std::vector<std::pair<Buffer *, int64_t>>>>
+      wgmmaGroups;
+  /// The block's views of its dynamic shared memory (stable addresses).
+  std::deque<Buffer> views;
+  int64_t dynamicSharedBytes = 0;
   /// The module's constant arrays (memref.get_global), by symbol.
   std::map<std::string, Buffer> constants;
   llvm::DenseMap<mlir::Value, std::vector<Val>> values;

@@ -609,7 +609,11 @@ cuEventDestroy_v2(xfc::cuda::CUevent) {
   return kSuccess;
 }
 
-// Kernel attributes: 64 registers; every attribute may be set.
+// Kernel attributes: 64 registers. A kernel's dynamic shared memory past
+// 48 KiB must be allowed first (MAX_DYNAMIC_SHARED_SIZE_BYTES), up to the
+// 227 KiB of an H100's block, as the driver's; other attributes may be set.
+static std::map<const std::string *, int> dynamicSharedAllowed;
+constexpr int kFakeSharedOptInLimit = 227 * 1024;
 __attribute__((visibility("default"))) CUresult
 cuFuncGetAttribute(int *value, int attribute, CUfunction) {
   XFC_FAKE_CALL(cuFuncGetAttribute);
@@ -619,9 +623,28 @@ cuFuncGetAttribute(int *value, int attribute, CUfunction) {
   return kSuccess;
 }
 __attribute__((visibility("default"))) CUresult
-cuFuncSetAttribute(CUfunction, int, int) {
+cuFuncSetAttribute(CUfunction function, int attribute, int value) {
   XFC_FAKE_CALL(cuFuncSetAttribute);
+  if (attribute == 8) { // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+    if (value < 0 || value > kFakeSharedOptInLimit)
+      return kInvalidValue;
+    std::lock_guard<std::mutex> lock(fakeMutex);
+    dynamicSharedAllowed[reinterpret_cast<const std::string *>(function)] =
+        value;
+  }
   return kSuccess;
+}
+/// Whether `function` may launch with `sharedBytes` of dynamic shared
+/// memory.
+[[maybe_unused]] static bool sharedBytesAllowed(CUfunction function,
+                                                unsigned sharedBytes) {
+  if (sharedBytes <= 48 * 1024)
+    return true;
+  std::lock_guard<std::mutex> lock(fakeMutex);
+  auto found = dynamicSharedAllowed.find(
+      reinterpret_cast<const std::string *>(function));
+  return found != dynamicSharedAllowed.end() &&
+         unsigned(found->second) >= sharedBytes;
 }
 
 /// With XFC_FAKE_CUDA_LAUNCH_LOG set, one line per launch (see the file
@@ -719,6 +742,11 @@ cuLaunchKernel(xfc::cuda::CUfunction function, unsigned gridX, unsigned gridY,
   }
   const unsigned grid[3] = {gridX, gridY, gridZ};
   const unsigned block[3] = {blockX, blockY, blockZ};
+  if (!sharedBytesAllowed(function, sharedBytes)) {
+    if (capturing(stream))
+      fakeStream(stream)->invalidated = true;
+    return kInvalidValue;
+  }
   if (capturing(stream)) {
     // Recorded with a copy of each parameter, sized by the module; a
     // launch that cannot be recorded invalidates the capture.

@@ -82,6 +82,12 @@ struct CompileRequest {
   /// bytes, and the kernel copies them by cp.async (`--gpu-half-qkv=on`,
   /// the default). False keeps them f32.
   bool gpuHalfQkv = true;
+  /// With gpuDtype f16 or bf16: a GEMM whose output only other tuned GEMMs
+  /// read, as their A (the FFN's hidden layer), writes it in that type,
+  /// since those GEMMs round their A so anyway: the same numbers, half the
+  /// bytes, and the readers copy it by cp.async (`--gpu-half-ffn=on`, the
+  /// default). False keeps it f32.
+  bool gpuHalfFfn = true;
 };
 
 /// Where the compile time went, in seconds per step, in order.

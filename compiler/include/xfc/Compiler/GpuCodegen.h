@@ -73,17 +73,21 @@ bool mapLoopsToGpu(mlir::ModuleOp module, std::string &error);
 /// stores it so) and those GEMMs run on tensor cores, and attention (self-
 /// or cross-, with a mask pattern per head group at most) runs on the
 /// flash attention kernel; with `halfQkv`, the GEMMs whose output only
-/// that kernel reads write it in the half type. After
+/// that kernel reads write it in the half type, and with `halfFfn` those
+/// whose output only other half GEMMs read (as A). After
 /// bufferizeModelForGpu, launchTunedKernels turns
 /// each call into a launch of the tuned kernel and drops the functions,
 /// listing in `described` the fusion plan's kernel number and a line on
 /// the device kernel that computes it (describeGpuKernel). With
 /// `allowTf32`, the f32 GEMMs whose K is a multiple of 32 run on tensor
-/// cores in TF32.
+/// cores in TF32. With `warpgroupMma` (sm_90a), the f16 and bf16 GEMMs
+/// whose N is a multiple of 128 and K of 64 run on warpgroup MMA
+/// (preferredWgmmaTile).
 bool outlineTunedKernels(mlir::ModuleOp module, GpuGemmInput dtype,
-                         bool halfQkv, bool allowTf32, std::string &error);
+                         bool halfQkv, bool halfFfn, bool allowTf32,
+                         std::string &error);
 bool launchTunedKernels(
-    mlir::ModuleOp module,
+    mlir::ModuleOp module, bool warpgroupMma,
     std::vector<std::pair<std::string, std::string>> &described,
     std::string &error);
 /// Maps a model's linalg-stage module (xf-linalg-stage without CPU tiling:

@@ -65,7 +65,20 @@ enum class GpuGemmTile {
   /// multiply-adds per byte staged, for GEMMs with blocks to spare. N must
   /// be a multiple of 128.
   Large,
+  /// sm_90a only: warpgroup MMA (wgmma.mma_async m64n128k16), its A and B
+  /// read by the tensor cores straight from shared memory, 4 stages of K
+  /// by 64 in dynamic shared memory. 64x128 of C a block, one warpgroup
+  /// (4 warps); N a multiple of 128, K of 64.
+  Wgmma64x128,
+  /// sm_90a only: as Wgmma64x128 with two warpgroups, 128x128 of C a
+  /// block (128 KiB of shared memory), for GEMMs with blocks to spare.
+  Wgmma128x128,
 };
+
+/// Whether `tile` is a warpgroup MMA tile, which only sm_90a runs.
+inline bool isWgmmaTile(GpuGemmTile tile) {
+  return tile == GpuGemmTile::Wgmma64x128 || tile == GpuGemmTile::Wgmma128x128;
+}
 
 /// C[M,N] = act(A[M,K] * B[K,N] + bias[N]) (+ residual[M,N]).
 /// A and B are row-major in the input type (f32 for TF32); bias, residual
@@ -104,6 +117,20 @@ inline GpuGemmTile preferredGemmTile(int64_t m, int64_t n) {
     return GpuGemmTile::Small;
   int64_t blocks = (m + tile - 1) / tile * (n / tile);
   return blocks >= enoughBlocks ? GpuGemmTile::Large : GpuGemmTile::Small;
+}
+
+/// The warpgroup MMA tile (sm_90a) for a tensor-core GEMM of `m` x `n` x
+/// `k`: Wgmma128x128 when its blocks still number at least 132 (an H100
+/// SXM's multiprocessors), else Wgmma64x128; none when N is not a multiple
+/// of 128 or K of 64 (the mma.sync tiles take those).
+inline std::optional<GpuGemmTile> preferredWgmmaTile(int64_t m, int64_t n,
+                                                     int64_t k) {
+  constexpr int64_t tileN = 128, tileK = 64, multiprocessors = 132;
+  if (n % tileN != 0 || k % tileK != 0)
+    return std::nullopt;
+  int64_t blocks = (m + 127) / 128 * (n / tileN);
+  return blocks >= multiprocessors ? GpuGemmTile::Wgmma128x128
+                                   : GpuGemmTile::Wgmma64x128;
 }
 
 /// y[R,D] = (s - mean(s)) / sqrt(var(s) + epsilon) * gamma[D] + beta[D]
