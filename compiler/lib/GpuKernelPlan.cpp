@@ -330,16 +330,18 @@ mlir::DictionaryAttr tunedKernelFor(mlir::Operation *op, GpuGemmInput dtype,
   if (auto norm = llvm::dyn_cast<mlir::xf::LayerNormOp>(op)) {
     auto input =
         llvm::dyn_cast<mlir::RankedTensorType>(norm.getInput().getType());
-    // The tuned kernel is residual + LayerNorm with one result.
-    if (!input || !input.hasStaticShape() || !norm.getResidual() ||
-        norm.getSum())
+    // The tuned kernel: LayerNorm, residual + LayerNorm, and that with the
+    // sum as a second result (a pre-LN stack's residual stream).
+    if (!input || !input.hasStaticShape())
       return nullptr;
     return b.getDictionaryAttr(
         {b.getNamedAttr("kind", b.getStringAttr("layer_norm")),
          b.getNamedAttr("rows", b.getI64IntegerAttr(rowsOf(input))),
          b.getNamedAttr("dim", b.getI64IntegerAttr(input.getShape().back())),
-         b.getNamedAttr("epsilon", b.getF64FloatAttr(
-                                       norm.getEpsilon().convertToDouble()))});
+         b.getNamedAttr("epsilon",
+                        b.getF64FloatAttr(norm.getEpsilon().convertToDouble())),
+         b.getNamedAttr("residual", b.getBoolAttr(bool(norm.getResidual()))),
+         b.getNamedAttr("sum", b.getBoolAttr(bool(norm.getSum())))});
   }
   return nullptr;
 }
@@ -727,6 +729,8 @@ bool launchTunedKernels(
       norm.dim = intOf(tuned, "dim");
       norm.epsilon = float(
           llvm::cast<mlir::FloatAttr>(tuned.get("epsilon")).getValueAsDouble());
+      norm.residual = tuned.getAs<mlir::BoolAttr>("residual").getValue();
+      norm.sumOutput = tuned.getAs<mlir::BoolAttr>("sum").getValue();
       set.layerNorms.push_back(norm);
       pending.push_back({call, Kind::LayerNorm});
     }
@@ -760,13 +764,17 @@ bool launchTunedKernels(
     const GpuKernelLaunch &contract = *contractOf[i];
     auto kernel = kernels.lookupSymbol<mlir::gpu::GPUFuncOp>(contract.kernel);
     // The call's buffers: gemm (input, weight, bias, [residual], out),
-    // norm (input, gamma, beta, residual, out), attention (q, k, v, the
-    // fused qkv or q and the fused kv, then [lengths], out); the kernels
-    // take gemm (A, B, bias, [residual], C), norm (x, r, gamma, beta, y)
-    // and attention (Q, K, V, [lengths], O).
+    // norm (input, gamma, beta, [residual], out, [sum]), attention (q, k,
+    // v, the fused qkv or q and the fused kv, then [lengths], out); the
+    // kernels take gemm (A, B, bias, [residual], C), norm (x, [r], gamma,
+    // beta, y, [s]) and attention (Q, K, V, [lengths], O).
     llvm::SmallVector<mlir::Value> buffers(call.getOperands());
-    if (pending[i].kind == Kind::LayerNorm)
-      buffers = {buffers[0], buffers[3], buffers[1], buffers[2], buffers[4]};
+    if (pending[i].kind == Kind::LayerNorm && buffers.size() >= 5) {
+      llvm::SmallVector<mlir::Value> reordered{buffers[0], buffers[3],
+                                               buffers[1], buffers[2]};
+      reordered.append(buffers.begin() + 4, buffers.end());
+      buffers = reordered;
+    }
     if (pending[i].fused == "qkv")
       buffers.insert(buffers.begin(), 2, buffers.front());
     else if (pending[i].fused == "kv")

@@ -1342,8 +1342,13 @@ std::string layerNormText(const GpuLayerNormSpec &spec,
                           GpuKernelLaunch &launch) {
   std::string mat = "memref<" + str(spec.rows) + "x" + str(spec.dim) + "xf32>";
   std::string vec = "memref<" + str(spec.dim) + "xf32>";
-  launch.arguments = {
-      {"x", mat}, {"r", mat}, {"gamma", vec}, {"beta", vec}, {"y", mat}};
+  launch.arguments = {{"x", mat}};
+  if (spec.residual)
+    launch.arguments.push_back({"r", mat});
+  launch.arguments.insert(launch.arguments.end(),
+                          {{"gamma", vec}, {"beta", vec}, {"y", mat}});
+  if (spec.sumOutput)
+    launch.arguments.push_back({"s", mat});
   int64_t rowsPerBlock = kThreads / 32;
   launch.grid[0] = (spec.rows + rowsPerBlock - 1) / rowsPerBlock;
   launch.block[0] = kThreads;
@@ -1367,6 +1372,16 @@ std::string layerNormText(const GpuLayerNormSpec &spec,
     }
     return v;
   };
+  // %sv = s[row, j]: x + r, or x alone.
+  auto emitSum = [&](int depth) {
+    if (!spec.residual) {
+      k.line(depth, "%sv = memref.load %x[%row, %j] : " + mat);
+      return;
+    }
+    k.line(depth, "%xv = memref.load %x[%row, %j] : " + mat);
+    k.line(depth, "%rv = memref.load %r[%row, %j] : " + mat);
+    k.line(depth, "%sv = arith.addf %xv, %rv : f32");
+  };
   k.line(0, "%tid = gpu.thread_id x");
   k.line(0, "%bid = gpu.block_id x");
   k.line(0, "%warp = arith.divui %tid, " + k.c(32) + " : index");
@@ -1384,9 +1399,7 @@ std::string layerNormText(const GpuLayerNormSpec &spec,
   k.line(0, "scf.if %inside {");
   k.line(1, "%sum = scf.for %j = %lane to " + k.c(spec.dim) + " step " +
                 k.c(32) + " iter_args(%acc = %f0) -> (f32) {");
-  k.line(2, "%xv = memref.load %x[%row, %j] : " + mat);
-  k.line(2, "%rv = memref.load %r[%row, %j] : " + mat);
-  k.line(2, "%sv = arith.addf %xv, %rv : f32");
+  emitSum(2);
   k.line(2, "%next = arith.addf %acc, %sv : f32");
   k.line(2, "scf.yield %next : f32");
   k.line(1, "}");
@@ -1394,9 +1407,7 @@ std::string layerNormText(const GpuLayerNormSpec &spec,
   k.line(1, "%mean = arith.divf " + total + ", %dim : f32");
   k.line(1, "%sq = scf.for %j = %lane to " + k.c(spec.dim) + " step " +
                 k.c(32) + " iter_args(%acc = %f0) -> (f32) {");
-  k.line(2, "%xv = memref.load %x[%row, %j] : " + mat);
-  k.line(2, "%rv = memref.load %r[%row, %j] : " + mat);
-  k.line(2, "%sv = arith.addf %xv, %rv : f32");
+  emitSum(2);
   k.line(2, "%dv = arith.subf %sv, %mean : f32");
   k.line(2, "%next = math.fma %dv, %dv, %acc : f32");
   k.line(2, "scf.yield %next : f32");
@@ -1410,15 +1421,15 @@ std::string layerNormText(const GpuLayerNormSpec &spec,
   k.line(1, "%rstd = arith.divf %f1, %std : f32");
   k.line(1,
          "scf.for %j = %lane to " + k.c(spec.dim) + " step " + k.c(32) + " {");
-  k.line(2, "%xv = memref.load %x[%row, %j] : " + mat);
-  k.line(2, "%rv = memref.load %r[%row, %j] : " + mat);
-  k.line(2, "%sv = arith.addf %xv, %rv : f32");
+  emitSum(2);
   k.line(2, "%dv = arith.subf %sv, %mean : f32");
   k.line(2, "%nv = arith.mulf %dv, %rstd : f32");
   k.line(2, "%gv = memref.load %gamma[%j] : " + vec);
   k.line(2, "%bv = memref.load %beta[%j] : " + vec);
   k.line(2, "%yv = math.fma %nv, %gv, %bv : f32");
   k.line(2, "memref.store %yv, %y[%row, %j] : " + mat);
+  if (spec.sumOutput)
+    k.line(2, "memref.store %sv, %s[%row, %j] : " + mat);
   k.line(1, "}");
   k.line(0, "}");
   k.line(0, "gpu.return");
@@ -2486,8 +2497,10 @@ std::string describeGpuKernel(const GpuGemmSpec &spec) {
 }
 
 std::string describeGpuKernel(const GpuLayerNormSpec &spec) {
-  return "residual + layer_norm f32: " + str(spec.rows) + " rows of " +
-         str(spec.dim) + ", a warp a row";
+  return std::string(spec.residual ? "residual + layer_norm f32"
+                                   : "layer_norm f32") +
+         ": " + str(spec.rows) + " rows of " + str(spec.dim) +
+         ", a warp a row" + (spec.sumOutput ? "; the sum written too" : "");
 }
 
 std::string describeGpuKernel(const GpuAttentionSpec &spec) {
@@ -2563,13 +2576,20 @@ bool gpuKernelSource(const GpuKernelSet &set, std::string &source,
   for (const GpuGemmSpec &gemm : set.gemms)
     if (!checkGemm(gemm, error))
       return false;
-  for (const GpuLayerNormSpec &norm : set.layerNorms)
+  for (const GpuLayerNormSpec &norm : set.layerNorms) {
+    std::string what = "LayerNorm '" + norm.name +
+                       "' (rows = " + str(norm.rows) +
+                       ", D = " + str(norm.dim) + ")";
     if (norm.rows <= 0 || norm.dim <= 0 || !(norm.epsilon > 0.0f)) {
-      error = "LayerNorm '" + norm.name + "' (rows = " + str(norm.rows) +
-              ", D = " + str(norm.dim) +
-              "): rows, D and epsilon must be positive";
+      error = what + ": rows, D and epsilon must be positive";
       return false;
     }
+    if (norm.sumOutput && !norm.residual) {
+      error = what + ": the sum it writes is input + residual; without a "
+                     "residual there is none";
+      return false;
+    }
+  }
   for (const GpuAttentionSpec &attention : set.attentions)
     if (!checkAttention(attention, error))
       return false;

@@ -534,43 +534,67 @@ TEST_F(GpuKernelsEmulation, GemmF32) {
              GpuActivation::GeluErf, false});
 }
 
+// Residual + LayerNorm, a plain LayerNorm (no residual: s = x), and
+// residual + LayerNorm that also writes the sum s (a pre-LN stack's
+// residual stream), at odd sizes.
 TEST_F(GpuKernelsEmulation, LayerNorm) {
-  for (auto [rows, dim] :
-       {std::pair<int64_t, int64_t>{6, 80}, {4, 768}, {5, 7}}) {
-    SCOPED_TRACE(std::to_string(rows) + "x" + std::to_string(dim));
-    std::mt19937 random(11);
-    Buffer x = randomBuffer({rows, dim}, random);
-    Buffer r = randomBuffer({rows, dim}, random);
-    Buffer gamma = randomBuffer({dim}, random);
-    Buffer beta = randomBuffer({dim}, random);
-    Buffer y;
-    y.shape = {rows, dim};
-    y.data.assign(rows * dim, NAN);
-    GpuKernelSet set;
-    set.layerNorms.push_back({"ln", rows, dim, 1e-5f});
-    std::string error;
-    ASSERT_TRUE(emulate(set, {&x, &r, &gamma, &beta, &y}, error)) << error;
-    for (int64_t i = 0; i < rows; ++i) {
-      double mean = 0, var = 0;
-      for (int64_t j = 0; j < dim; ++j)
-        mean += x.data[i * dim + j] + r.data[i * dim + j];
-      mean /= dim;
-      for (int64_t j = 0; j < dim; ++j) {
-        double d = x.data[i * dim + j] + r.data[i * dim + j] - mean;
-        var += d * d;
-      }
-      var /= dim;
-      for (int64_t j = 0; j < dim; ++j) {
-        double s = x.data[i * dim + j] + r.data[i * dim + j];
-        double expected =
-            (s - mean) / std::sqrt(var + 1e-5) * gamma.data[j] + beta.data[j];
-        double got = y.data[i * dim + j];
-        ASSERT_FALSE(std::isnan(got)) << "y[" << i << ", " << j << "]";
-        EXPECT_NEAR(got, expected, 1e-5 * (1 + std::abs(expected)))
-            << "y[" << i << ", " << j << "]";
+  struct Variant {
+    bool residual, sumOutput;
+  };
+  for (auto [residual, sumOutput] :
+       {Variant{true, false}, Variant{false, false}, Variant{true, true}})
+    for (auto [rows, dim] :
+         {std::pair<int64_t, int64_t>{6, 80}, {4, 768}, {5, 7}}) {
+      SCOPED_TRACE(std::to_string(rows) + "x" + std::to_string(dim) +
+                   (residual ? " + residual" : "") +
+                   (sumOutput ? ", sum" : ""));
+      std::mt19937 random(11);
+      Buffer x = randomBuffer({rows, dim}, random);
+      Buffer r = randomBuffer({rows, dim}, random);
+      Buffer gamma = randomBuffer({dim}, random);
+      Buffer beta = randomBuffer({dim}, random);
+      Buffer y, sum;
+      y.shape = sum.shape = {rows, dim};
+      y.data.assign(rows * dim, NAN);
+      sum.data.assign(rows * dim, NAN);
+      if (!residual)
+        std::fill(r.data.begin(), r.data.end(), 0.0);
+      GpuKernelSet set;
+      set.layerNorms.push_back({"ln", rows, dim, 1e-5f});
+      set.layerNorms[0].residual = residual;
+      set.layerNorms[0].sumOutput = sumOutput;
+      std::vector<Buffer *> args{&x};
+      if (residual)
+        args.push_back(&r);
+      args.insert(args.end(), {&gamma, &beta, &y});
+      if (sumOutput)
+        args.push_back(&sum);
+      std::string error;
+      ASSERT_TRUE(emulate(set, args, error)) << error;
+      for (int64_t i = 0; i < rows * dim && sumOutput; ++i)
+        ASSERT_EQ(sum.data[i], double(float(x.data[i] + r.data[i])))
+            << "s[" << i << "]";
+      for (int64_t i = 0; i < rows; ++i) {
+        double mean = 0, var = 0;
+        for (int64_t j = 0; j < dim; ++j)
+          mean += x.data[i * dim + j] + r.data[i * dim + j];
+        mean /= dim;
+        for (int64_t j = 0; j < dim; ++j) {
+          double d = x.data[i * dim + j] + r.data[i * dim + j] - mean;
+          var += d * d;
+        }
+        var /= dim;
+        for (int64_t j = 0; j < dim; ++j) {
+          double s = x.data[i * dim + j] + r.data[i * dim + j];
+          double expected =
+              (s - mean) / std::sqrt(var + 1e-5) * gamma.data[j] + beta.data[j];
+          double got = y.data[i * dim + j];
+          ASSERT_FALSE(std::isnan(got)) << "y[" << i << ", " << j << "]";
+          EXPECT_NEAR(got, expected, 1e-5 * (1 + std::abs(expected)))
+              << "y[" << i << ", " << j << "]";
+        }
       }
     }
-  }
 }
 
 /// An attention spec for the emulator tests.

@@ -769,6 +769,13 @@ TEST_F(GpuKernels, UnsupportedShapesAndNamesAreRefused) {
   EXPECT_EQ(refusal(set), "LayerNorm 'n' (rows = 4, D = 8): rows, D and "
                           "epsilon must be positive");
 
+  set.layerNorms[0] = {"n", 4, 8, 1e-5f};
+  set.layerNorms[0].residual = false;
+  set.layerNorms[0].sumOutput = true;
+  EXPECT_EQ(refusal(set), "LayerNorm 'n' (rows = 4, D = 8): the sum it writes "
+                          "is input + residual; without a residual there is "
+                          "none");
+
   set.layerNorms[0] = {"g", 4, 8, 1e-5f};
   EXPECT_EQ(refusal(set), "the GPU kernel name 'g' is used twice");
   set.layerNorms[0].name = "xfc_gelu_tanh";

@@ -135,11 +135,18 @@ inline std::optional<GpuGemmTile> preferredWgmmaTile(int64_t m, int64_t n,
 
 /// y[R,D] = (s - mean(s)) / sqrt(var(s) + epsilon) * gamma[D] + beta[D]
 /// with s = x + r, over the last dimension, all f32. The variance is the
-/// biased one (divided by D), as in PyTorch's LayerNorm.
+/// biased one (divided by D), as in PyTorch's LayerNorm. The arguments are
+/// (x, [r], gamma, beta, y, [s]).
 struct GpuLayerNormSpec {
   std::string name; ///< The kernel's symbol.
   int64_t rows = 0, dim = 0;
   float epsilon = 1e-5f;
+  /// False: no r, s = x (a plain LayerNorm, such as a pre-LN stack's
+  /// first).
+  bool residual = true;
+  /// With the residual: s itself is written too, to an argument after y
+  /// (the residual stream of a pre-LN stack, which goes on past the norm).
+  bool sumOutput = false;
 };
 
 /// The query and key tile of the attention kernel: one block computes 64
