@@ -33,6 +33,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <set>
 
 namespace xfc {
@@ -402,6 +403,131 @@ void emitAccumulatorYield(KernelText &k, const AccumulatorNames &current,
   k.line(0, "}");
 }
 
+/// The staging of a tensor-core GEMM's K tiles in a ring of shared-memory
+/// stages, as the mma.sync and wgmma kernels share it; they differ only in
+/// where each 16-byte copy lands (`aSlot`, `bSlot`: the indices after the
+/// stage). Copy i of A reads row %gar<i> (clamped to %gcl<i>, %gsz<i>
+/// elements, when M is ragged) at column %ac<i> of the tile; copy i of B
+/// row %br<i> at column %gbc<i>.
+struct KTileStaging {
+  KernelText &k;
+  const GpuGemmSpec &spec;
+  int64_t tileK, aCopies, bCopies;
+  std::string aType, bType, aTile, bTile;
+  std::function<std::string(int64_t)> aSlot, bSlot;
+
+  /// Issues the copies of K tile `kt` into stage `stage`: cp.async for B
+  /// (and for A in the input type); an f32 A is loaded into %<prefix>a<i>
+  /// instead, for storeA.
+  void copies(int depth, const std::string &prefix, const std::string &kt,
+              const std::string &stage) const {
+    k.line(depth,
+           prefix + "k0 = arith.muli " + kt + ", " + k.c(tileK) + " : index");
+    for (int64_t i = 0; i < aCopies; ++i) {
+      std::string s = str(i), p = prefix + "a" + s;
+      k.line(depth,
+             p + "k = arith.addi " + prefix + "k0, %ac" + s + " : index");
+      if (spec.aInF32) {
+        emitRowLoad(k, depth, spec, p, "%gar" + s,
+                    "vector.load %A[%gar" + s + ", " + p +
+                        "k] {alignment = 16} : " + aType + ", vector<8xf32>",
+                    "vector<8xf32>");
+        continue;
+      }
+      std::string row = raggedM(spec) ? "%gcl" + s : "%gar" + s;
+      std::string size = raggedM(spec) ? ", %gsz" + s : "";
+      k.line(depth, p + " = nvgpu.device_async_copy %A[" + row + ", " + p +
+                        "k], %As[" + stage + ", " + aSlot(i) + "], 8" + size +
+                        " {bypassL1} : " + aType + " to " + aTile);
+    }
+    for (int64_t i = 0; i < bCopies; ++i) {
+      std::string s = str(i), p = prefix + "b" + s;
+      k.line(depth,
+             p + "k = arith.addi " + prefix + "k0, %br" + s + " : index");
+      k.line(depth, p + " = nvgpu.device_async_copy %B[" + p + "k, %gbc" + s +
+                        "], %Bs[" + stage + ", " + bSlot(i) +
+                        "], 8 {bypassL1} : " + bType + " to " + bTile);
+    }
+  }
+
+  /// Rounds the f32 A rows `rows` (one vector<8xf32> a copy) and stores
+  /// them in `stage`; `name` makes the SSA names unique.
+  void storeA(int depth, const std::vector<std::string> &rows,
+              const std::string &name, const std::string &stage) const {
+    std::string vec8 =
+        "vector<8x" +
+        std::string(spec.input == GpuGemmInput::BF16 ? "bf16" : "f16") + ">";
+    for (int64_t i = 0; i < aCopies; ++i) {
+      std::string h = name + str(i);
+      k.line(depth,
+             h + " = arith.truncf " + rows[i] + " : vector<8xf32> to " + vec8);
+      k.line(depth, "vector.store " + h + ", %As[" + stage + ", " + aSlot(i) +
+                        "] {alignment = 16} : " + aTile + ", " + vec8);
+    }
+  }
+
+  /// The prologue: tiles 0 .. `tiles` - 1 into their stages, a group each.
+  void prologue(int64_t tiles, int64_t kTiles) const {
+    k.line(0, "// Prologue: tiles 0 .. " + str(tiles - 1) +
+                  " into their stages, a group each (empty");
+    k.line(0, "// past the last tile, so that wait_group counts steps).");
+    for (int64_t s = 0; s < tiles; ++s) {
+      std::string p = "%p" + str(s) + "_";
+      if (s < kTiles) {
+        copies(0, p, k.c(s), k.c(s));
+        if (spec.aInF32) {
+          std::vector<std::string> rows;
+          for (int64_t i = 0; i < aCopies; ++i)
+            rows.push_back(p + "a" + str(i));
+          storeA(0, rows, p + "h", k.c(s));
+        }
+      }
+      k.line(0, p + "g = nvgpu.device_async_create_group {}");
+    }
+  }
+
+  /// In the K loop: the copies of tile %next into %nextStage when %fetch,
+  /// one group. An f32 A comes out of the scf.if as %nA#<i>, for
+  /// storeFetchedA after the multiplies.
+  void fetch() const {
+    if (spec.aInF32) {
+      std::string types, yields, zeros;
+      for (int64_t i = 0; i < aCopies; ++i) {
+        types += std::string(i ? ", " : "") + "vector<8xf32>";
+        yields += std::string(i ? ", " : "") + "%n_a" + str(i);
+        zeros += std::string(i ? ", " : "") + "%nz";
+      }
+      k.line(1,
+             "%nA:" + str(aCopies) + " = scf.if %fetch -> (" + types + ") {");
+      copies(2, "%n_", "%next", "%nextStage");
+      k.line(2, "scf.yield " + yields + " : " + types);
+      k.line(1, "} else {");
+      k.line(2, "%nz = arith.constant dense<0.0> : vector<8xf32>");
+      k.line(2, "scf.yield " + zeros + " : " + types);
+      k.line(1, "}");
+    } else {
+      k.line(1, "scf.if %fetch {");
+      copies(2, "%n_", "%next", "%nextStage");
+      k.line(1, "}");
+    }
+    k.line(1, "%ng = nvgpu.device_async_create_group {}");
+  }
+
+  /// After the multiplies: the fetched f32 A rows, rounded into their
+  /// stage.
+  void storeFetchedA() const {
+    if (!spec.aInF32)
+      return;
+    k.line(1, "// The next tile's f32 A rows, rounded into their stage.");
+    k.line(1, "scf.if %fetch {");
+    std::vector<std::string> rows;
+    for (int64_t i = 0; i < aCopies; ++i)
+      rows.push_back("%nA#" + str(i));
+    storeA(2, rows, "%n_h", "%nextStage");
+    k.line(1, "}");
+  }
+};
+
 /// Block (bx, by) computes the tileM x tileN of C at (tileM by, tileN bx);
 /// warp w owns its warpM x warpN as fragsM x fragsN m16n8 accumulators,
 /// each the 4 f32 registers of mma.sync's C fragment.
@@ -449,7 +575,6 @@ std::string gemmMmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
   // The mma.sync operands: 2 f16 as vector<2xf16>, 2 bf16 as an i32.
   std::string operandType = bf16 ? "i32" : "vector<2xf16>";
   std::string acc = kMmaAccumulator;
-  std::string vec8 = "vector<8x" + t + ">";
   // 16-byte copies of a K tile: A's tileM rows of 4, B's 32 rows of
   // tileN / 8; each thread makes the same number.
   int64_t bChunks = tiling.tileN / 8;
@@ -495,53 +620,18 @@ std::string gemmMmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
     }
   }
 
-  // Issues the copies of K tile `kt` into stage `stage`: cp.async for B
-  // (and for A in the input type); an f32 A is loaded into %<prefix>a<i>
-  // instead, for emitStoreA.
-  auto emitCopies = [&](int depth, const std::string &prefix,
-                        const std::string &kt, const std::string &stage) {
-    k.line(depth, prefix + "k0 = arith.muli " + kt + ", " + k.c(kTileKMma) +
-                      " : index");
-    for (int64_t i = 0; i < aCopies; ++i) {
-      std::string s = str(i), p = prefix + "a" + s;
-      k.line(depth,
-             p + "k = arith.addi " + prefix + "k0, %ac" + s + " : index");
-      if (spec.aInF32) {
-        emitRowLoad(k, depth, spec, p, "%gar" + s,
-                    "vector.load %A[%gar" + s + ", " + p +
-                        "k] {alignment = 16} : " + aType + ", vector<8xf32>",
-                    "vector<8xf32>");
-        continue;
-      }
-      std::string row = raggedM(spec) ? "%gcl" + s : "%gar" + s;
-      std::string size = raggedM(spec) ? ", %gsz" + s : "";
-      k.line(depth, p + " = nvgpu.device_async_copy %A[" + row + ", " + p +
-                        "k], %As[" + stage + ", %ar" + s + ", %ac" + s +
-                        "], 8" + size + " {bypassL1} : " + aType + " to " +
-                        aTile);
-    }
-    for (int64_t i = 0; i < bCopies; ++i) {
-      std::string s = str(i), p = prefix + "b" + s;
-      k.line(depth,
-             p + "k = arith.addi " + prefix + "k0, %br" + s + " : index");
-      k.line(depth, p + " = nvgpu.device_async_copy %B[" + p + "k, %gbc" + s +
-                        "], %Bs[" + stage + ", %br" + s + ", %bc" + s +
-                        "], 8 {bypassL1} : " + bType + " to " + bTile);
-    }
-  };
-  // Rounds the f32 A rows `rows` (one vector<8xf32> a copy) and stores
-  // them in `stage`; `name` makes the SSA names unique.
-  auto emitStoreA = [&](int depth, const std::vector<std::string> &rows,
-                        const std::string &name, const std::string &stage) {
-    for (int64_t i = 0; i < aCopies; ++i) {
-      std::string h = name + str(i);
-      k.line(depth,
-             h + " = arith.truncf " + rows[i] + " : vector<8xf32> to " + vec8);
-      k.line(depth, "vector.store " + h + ", %As[" + stage + ", %ar" + str(i) +
-                        ", %ac" + str(i) + "] {alignment = 16} : " + aTile +
-                        ", " + vec8);
-    }
-  };
+  KTileStaging staging{
+      k,
+      spec,
+      kTileKMma,
+      aCopies,
+      bCopies,
+      aType,
+      bType,
+      aTile,
+      bTile,
+      [](int64_t i) { return "%ar" + str(i) + ", %ac" + str(i); },
+      [](int64_t i) { return "%br" + str(i) + ", %bc" + str(i); }};
   // The fragments' ldmatrix rows: lane l gives row l % 16 at column
   // 8 (l / 16) of a 16x16 (A), and of two 16x8 n8 tiles side by side (B,
   // transposed).
@@ -559,22 +649,7 @@ std::string gemmMmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
                   " : index");
   k.line(0, "%zero = llvm.mlir.zero : " + acc);
 
-  k.line(0, "// Prologue: tiles 0 .. " + str(stages - 2) +
-                " into their stages, a group each (empty");
-  k.line(0, "// past the last tile, so that wait_group counts steps).");
-  for (int64_t s = 0; s + 1 < stages; ++s) {
-    std::string p = "%p" + str(s) + "_";
-    if (s < kTiles) {
-      emitCopies(0, p, k.c(s), k.c(s));
-      if (spec.aInF32) {
-        std::vector<std::string> rows;
-        for (int64_t i = 0; i < aCopies; ++i)
-          rows.push_back(p + "a" + str(i));
-        emitStoreA(0, rows, p + "h", k.c(s));
-      }
-    }
-    k.line(0, p + "g = nvgpu.device_async_create_group {}");
-  }
+  staging.prologue(stages - 1, kTiles);
   AccumulatorNames current = emitAccumulatorLoop(
       k, tiling,
       "scf.for %kt = " + k.c(0) + " to " + k.c(kTiles) + " step " + k.c(1));
@@ -587,28 +662,7 @@ std::string gemmMmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
   k.line(1, "%next = arith.addi %kt, " + k.c(stages - 1) + " : index");
   k.line(1, "%nextStage = arith.remui %next, " + k.c(stages) + " : index");
   k.line(1, "%fetch = arith.cmpi ult, %next, " + k.c(kTiles) + " : index");
-  if (spec.aInF32) {
-    // The f32 rows come out of the scf.if, to be stored after the
-    // multiplies.
-    std::string types, yields, zeros;
-    for (int64_t i = 0; i < aCopies; ++i) {
-      types += std::string(i ? ", " : "") + "vector<8xf32>";
-      yields += std::string(i ? ", " : "") + "%n_a" + str(i);
-      zeros += std::string(i ? ", " : "") + "%nz";
-    }
-    k.line(1, "%nA:" + str(aCopies) + " = scf.if %fetch -> (" + types + ") {");
-    emitCopies(2, "%n_", "%next", "%nextStage");
-    k.line(2, "scf.yield " + yields + " : " + types);
-    k.line(1, "} else {");
-    k.line(2, "%nz = arith.constant dense<0.0> : vector<8xf32>");
-    k.line(2, "scf.yield " + zeros + " : " + types);
-    k.line(1, "}");
-  } else {
-    k.line(1, "scf.if %fetch {");
-    emitCopies(2, "%n_", "%next", "%nextStage");
-    k.line(1, "}");
-  }
-  k.line(1, "%ng = nvgpu.device_async_create_group {}");
+  staging.fetch();
 
   for (int64_t kk = 0; kk < kTileKMma; kk += 16) {
     std::string s = "k" + str(kk);
@@ -656,15 +710,7 @@ std::string gemmMmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
         current[mi][ni] = d;
       }
   }
-  if (spec.aInF32) {
-    k.line(1, "// The next tile's f32 A rows, rounded into their stage.");
-    k.line(1, "scf.if %fetch {");
-    std::vector<std::string> rows;
-    for (int64_t i = 0; i < aCopies; ++i)
-      rows.push_back("%nA#" + str(i));
-    emitStoreA(2, rows, "%n_h", "%nextStage");
-    k.line(1, "}");
-  }
+  staging.storeFetchedA();
   emitAccumulatorYield(k, current, /*barrier=*/false);
 
   emitMmaEpilogue(k, spec, tiling);
@@ -783,7 +829,6 @@ std::string gemmWgmmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
   launch.dynamicSharedBytes = stages * (aStage + bStage) * 2;
 
   std::string acc = wgmmaAccumulatorType();
-  std::string vec8 = "vector<8x" + t + ">";
   // 16-byte copies of a stage: A's copy q holds row 8 (q / 64) + q % 8 at
   // column 8 ((q / 8) % 8); B's, row 8 (q / 128) + q % 8 at column
   // 8 ((q / 8) % 16).
@@ -843,48 +888,17 @@ std::string gemmWgmmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
     }
   }
 
-  // Issues the copies of K tile `kt` into stage `stage` (cp.async; an f32
-  // A is loaded into %<prefix>a<i> instead, for emitStoreA).
-  auto emitCopies = [&](int depth, const std::string &prefix,
-                        const std::string &kt, const std::string &stage) {
-    k.line(depth,
-           prefix + "k0 = arith.muli " + kt + ", " + k.c(tileK) + " : index");
-    for (int64_t i = 0; i < aCopies; ++i) {
-      std::string s = str(i), p = prefix + "a" + s;
-      k.line(depth,
-             p + "k = arith.addi " + prefix + "k0, %ac" + s + " : index");
-      if (spec.aInF32) {
-        emitRowLoad(k, depth, spec, p, "%gar" + s,
-                    "vector.load %A[%gar" + s + ", " + p +
-                        "k] {alignment = 16} : " + aType + ", vector<8xf32>",
-                    "vector<8xf32>");
-        continue;
-      }
-      std::string row = raggedM(spec) ? "%gcl" + s : "%gar" + s;
-      std::string size = raggedM(spec) ? ", %gsz" + s : "";
-      k.line(depth, p + " = nvgpu.device_async_copy %A[" + row + ", " + p +
-                        "k], %As[" + stage + ", %dst" + s + "], 8" + size +
-                        " {bypassL1} : " + aType + " to " + aTile);
-    }
-    for (int64_t i = 0; i < bCopies; ++i) {
-      std::string s = str(i), p = prefix + "b" + s;
-      k.line(depth,
-             p + "k = arith.addi " + prefix + "k0, %br" + s + " : index");
-      k.line(depth, p + " = nvgpu.device_async_copy %B[" + p + "k, %gbc" + s +
-                        "], %Bs[" + stage + ", %dst" + s +
-                        "], 8 {bypassL1} : " + bType + " to " + bTile);
-    }
-  };
-  auto emitStoreA = [&](int depth, const std::vector<std::string> &rows,
-                        const std::string &name, const std::string &stage) {
-    for (int64_t i = 0; i < aCopies; ++i) {
-      std::string h = name + str(i);
-      k.line(depth,
-             h + " = arith.truncf " + rows[i] + " : vector<8xf32> to " + vec8);
-      k.line(depth, "vector.store " + h + ", %As[" + stage + ", %dst" + str(i) +
-                        "] {alignment = 16} : " + aTile + ", " + vec8);
-    }
-  };
+  KTileStaging staging{k,
+                       spec,
+                       tileK,
+                       aCopies,
+                       bCopies,
+                       aType,
+                       bType,
+                       aTile,
+                       bTile,
+                       [](int64_t i) { return "%dst" + str(i); },
+                       [](int64_t i) { return "%dst" + str(i); }};
 
   // The matrix descriptors of stage 0, k16 step 0 (this warpgroup's rows
   // of A): the start address (its shared-memory offset, bits 4..17) in
@@ -917,22 +931,7 @@ std::string gemmWgmmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
   k.line(0, "%aDescWg = arith.addi %aDescBase, %wgA64 : i64");
   k.line(0, "%zero = llvm.mlir.zero : " + acc);
 
-  k.line(0, "// Prologue: tiles 0 .. " + str(stages - 3) +
-                " into their stages, a group each (empty");
-  k.line(0, "// past the last tile, so that wait_group counts steps).");
-  for (int64_t s = 0; s + 2 < stages; ++s) {
-    std::string p = "%p" + str(s) + "_";
-    if (s < kTiles) {
-      emitCopies(0, p, k.c(s), k.c(s));
-      if (spec.aInF32) {
-        std::vector<std::string> rows;
-        for (int64_t i = 0; i < aCopies; ++i)
-          rows.push_back(p + "a" + str(i));
-        emitStoreA(0, rows, p + "h", k.c(s));
-      }
-    }
-    k.line(0, p + "g = nvgpu.device_async_create_group {}");
-  }
+  staging.prologue(stages - 2, kTiles);
   k.line(0, "%accs = scf.for %kt = " + k.c(0) + " to " + k.c(kTiles) +
                 " step " + k.c(1) + " iter_args(%acc = %zero) -> (" + acc +
                 ") {");
@@ -947,26 +946,7 @@ std::string gemmWgmmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
   k.line(1, "%next = arith.addi %kt, " + k.c(stages - 2) + " : index");
   k.line(1, "%nextStage = arith.remui %next, " + k.c(stages) + " : index");
   k.line(1, "%fetch = arith.cmpi ult, %next, " + k.c(kTiles) + " : index");
-  if (spec.aInF32) {
-    std::string types, yields, zeros;
-    for (int64_t i = 0; i < aCopies; ++i) {
-      types += std::string(i ? ", " : "") + "vector<8xf32>";
-      yields += std::string(i ? ", " : "") + "%n_a" + str(i);
-      zeros += std::string(i ? ", " : "") + "%nz";
-    }
-    k.line(1, "%nA:" + str(aCopies) + " = scf.if %fetch -> (" + types + ") {");
-    emitCopies(2, "%n_", "%next", "%nextStage");
-    k.line(2, "scf.yield " + yields + " : " + types);
-    k.line(1, "} else {");
-    k.line(2, "%nz = arith.constant dense<0.0> : vector<8xf32>");
-    k.line(2, "scf.yield " + zeros + " : " + types);
-    k.line(1, "}");
-  } else {
-    k.line(1, "scf.if %fetch {");
-    emitCopies(2, "%n_", "%next", "%nextStage");
-    k.line(1, "}");
-  }
-  k.line(1, "%ng = nvgpu.device_async_create_group {}");
+  staging.fetch();
   k.line(1, "// Tile kt's four k16 steps, one batch.");
   k.line(1, "%stage64 = arith.index_cast %stage : index to i64");
   k.line(1, "%aStageEnc = arith.constant " + str(aStage * 2 >> 4) + " : i64");
@@ -1001,15 +981,7 @@ std::string gemmWgmmaText(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
   k.line(1, "// All but this batch done: step kt - 1's stage is free at the");
   k.line(1, "// next barrier.");
   k.line(1, "nvvm.wgmma.wait.group.sync.aligned 1");
-  if (spec.aInF32) {
-    k.line(1, "// The next tile's f32 A rows, rounded into their stage.");
-    k.line(1, "scf.if %fetch {");
-    std::vector<std::string> rows;
-    for (int64_t i = 0; i < aCopies; ++i)
-      rows.push_back("%nA#" + str(i));
-    emitStoreA(2, rows, "%n_h", "%nextStage");
-    k.line(1, "}");
-  }
+  staging.storeFetchedA();
   k.line(1, "scf.yield " + current + " : " + acc);
   k.line(0, "}");
   k.line(0, "nvvm.wgmma.wait.group.sync.aligned 0");
