@@ -562,10 +562,10 @@ std::vector<BenchCase> benchCases(const Selection &selection) {
           BenchCase c;
           c.kind = BenchCase::Attention;
           c.dtype = dtype;
-          c.name = "attention/" + dtype +
-                   "/d=" + std::to_string(shape.headDim) +
-                   "/L=" + std::to_string(shape.seqLen) + "/" +
-                   (causal ? "causal" : "dense");
+          std::string shapeName = "/d=" + std::to_string(shape.headDim) +
+                                  "/L=" + std::to_string(shape.seqLen) + "/" +
+                                  (causal ? "causal" : "dense");
+          c.name = "attention/" + dtype + shapeName;
           GpuAttentionSpec spec;
           spec.name = kKernelName;
           spec.batch = shape.batch;
@@ -577,11 +577,20 @@ std::vector<BenchCase> benchCases(const Selection &selection) {
           // bytes written on both sides.
           spec.outputInInputType = true;
           spec.causal = causal;
+          spec.queryTile = preferredAttentionQueryTile(
+              shape.batch, shape.heads, shape.seqLen, shape.headDim, false);
           c.kernels.attentions.push_back(spec);
           c.flops = 4.0 * double(shape.batch) * double(shape.heads) *
                     double(shape.seqLen) * double(shape.seqLen) *
                     double(shape.headDim) * (causal ? 0.5 : 1.0);
           cases.push_back(c);
+          if (selection.attentionTiles) {
+            int64_t other = spec.queryTile == 64 ? 128 : 64;
+            c.kernels.attentions[0].queryTile = other;
+            c.name =
+                "attention/" + dtype + "/q" + std::to_string(other) + shapeName;
+            cases.push_back(c);
+          }
         }
   // GEMMs of Transformer layers, K x N = in x out: BERT-base's attention
   // projections (768x768) and FFN (768x3072, 3072x768), and a 1024-wide
@@ -944,7 +953,8 @@ bool runCase(Device &gpu, const BenchCase &benchCase, const GpuImage &image,
         .integer("heads", spec.heads)
         .integer("seq", spec.seqLen)
         .integer("head_dim", spec.headDim)
-        .add("causal", spec.causal ? "true" : "false");
+        .add("causal", spec.causal ? "true" : "false")
+        .integer("query_tile", spec.queryTile);
   } else {
     const GpuGemmSpec &spec = benchCase.kernels.gemms[0];
     json.integer("M", spec.m).integer("N", spec.n).integer("K", spec.k);
@@ -1002,6 +1012,8 @@ std::string usage(bool withCompiler) {
                         at batch 16384/L and 2048/d heads
   --gemm-rows L         GEMM M values (default 4096,16384)
   --wgmma               each GEMM also on warpgroup MMA (sm_90a kernels)
+  --attention-tiles     each attention case also with the other query tile
+                        (64 or 128 rows a block), as attention/DTYPE/qN/...
   --filter TEXT         only cases whose name contains TEXT
   --list                print the selected cases' names and exit
   --warmup N            untimed launches per case (default 5)
@@ -1064,6 +1076,8 @@ bool parseCommandLine(int argc, char **argv, bool withCompiler,
       s.smoke = true;
     } else if (a == "--wgmma") {
       s.wgmma = true;
+    } else if (a == "--attention-tiles") {
+      s.attentionTiles = true;
     } else if (a == "--attention-only") {
       s.gemm = false;
     } else if (a == "--gemm-only") {

@@ -54,6 +54,10 @@ struct Selection {
   /// Each GEMM also on warpgroup MMA (sm_90a's wgmma), as
   /// gemm/DTYPE/wgmma/...: kernels for sm_90a only.
   bool wgmma = false;
+  /// Each attention case also with the other query tile (64 or 128 rows
+  /// a block; the case itself takes preferredAttentionQueryTile's), as
+  /// attention/DTYPE/q64/... or attention/DTYPE/q128/...
+  bool attentionTiles = false;
   std::string filter; ///< Only names containing this, when not empty.
 };
 

@@ -310,7 +310,8 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
     lap("GPU buffer stage");
     // wgmma is sm_90a's alone: code for sm_90 also runs on later chips.
     if (!launchTunedKernels(module, request.gpuArch == "sm_90a",
-                            report.gpuKernels, error) ||
+                            request.gpuAttentionQueryTile, report.gpuKernels,
+                            error) ||
         !mapLoopsToGpu(module, error))
       return failed("GPU mapping");
     if (!dump("4-gpu-kernels.mlir"))
@@ -379,6 +380,10 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
              : "") +
         (request.gpuDtype != GpuGemmInput::F32 && !request.gpuHalfFfn
              ? ", FFN hidden in f32"
+             : "") +
+        (request.gpuAttentionQueryTile
+             ? ", attention " + std::to_string(request.gpuAttentionQueryTile) +
+                   " query rows a block"
              : "");
     info.gpu.chip = gpuTarget.chip;
     info.gpu.ptxVersion = gpuTarget.ptxVersion;

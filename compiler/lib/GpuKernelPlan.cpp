@@ -598,7 +598,7 @@ static std::string fusionKernelOf(mlir::Location loc) {
 }
 
 bool launchTunedKernels(
-    mlir::ModuleOp module, bool warpgroupMma,
+    mlir::ModuleOp module, bool warpgroupMma, int64_t attentionQueryTile,
     std::vector<std::pair<std::string, std::string>> &described,
     std::string &error) {
   llvm::SmallVector<mlir::func::CallOp> calls;
@@ -720,6 +720,14 @@ bool launchTunedKernels(
         attention.columnOffsets[i] = fused == "qkv"            ? i * width
                                      : fused == "kv" && i == 2 ? width
                                                                : 0;
+      // Dense attention takes the query tile asked for; a block-sparse
+      // layout's tiles are 64 x 64.
+      attention.queryTile =
+          attention.blockSparse || attentionQueryTile == 0
+              ? preferredAttentionQueryTile(attention.batch, attention.heads,
+                                            attention.seqLen, attention.headDim,
+                                            attention.blockSparse)
+              : attentionQueryTile;
       set.attentions.push_back(attention);
       pending.push_back({call, Kind::Attention, fused});
     } else {

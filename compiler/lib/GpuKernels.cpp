@@ -1412,8 +1412,9 @@ std::string layerNormText(const GpuLayerNormSpec &spec,
 // Fused attention (FlashAttention-2 forward)
 //===----------------------------------------------------------------------===//
 
-/// A tile's rows and columns: every block has kAttnTile query rows (4
-/// warps of 16, one m16 tile each) and visits the keys kAttnTile at a time.
+/// A tile's rows and columns: a block visits the keys kAttnTile at a time,
+/// and has kAttnTile query rows (4 warps of 16, one m16 tile each) or
+/// twice as many (two m16 tiles a warp, GpuAttentionSpec::queryTile).
 constexpr int64_t kAttnTile = kGpuAttentionTile;
 /// log2(e): the kernel computes e^x as 2^(x log2(e)) with ex2.approx.f32,
 /// and folds log2(e) into the scale of the scores.
@@ -1448,7 +1449,10 @@ void emitQuadReduce(KernelText &k, int depth, const std::string &result,
 /// Block (qt, h, b) computes the rows 64 qt .. 64 qt + 63 of O[b, h]; warp
 /// w owns the 16 rows from 16 w, so each thread holds two rows, g = lane /
 /// 4 and g + 8 (as mma.sync's accumulator fragment lays them out), and the
-/// 4 lanes of a quad share them.
+/// 4 lanes of a quad share them. With a query tile of 128, block qt has
+/// the rows from 128 qt, and warp w also the 16 from 64 + 16 w: a second
+/// m16 tile that every K and V fragment below also feeds, and everything
+/// per row below is done for four rows a thread.
 ///
 /// The Q tile goes through shared memory once, into registers as the
 /// mma.sync A fragments of every k16 step of the head dimension. Then per
@@ -1486,7 +1490,17 @@ std::string attentionText(const GpuAttentionSpec &spec,
   std::string t = bf16 ? "bf16" : "f16";
   // len queries (rows of Q and O), keyLen keys (rows of K and V).
   int64_t d = spec.headDim, len = spec.seqLen, keyLen = spec.keyLength();
-  int64_t queryTiles = (len + kAttnTile - 1) / kAttnTile;
+  // Each warp takes mTiles m16 tiles of query rows: tile mt holds the
+  // block's rows 64 mt + 16 w .. + 15, and 2 mTiles rows a thread.
+  int64_t queryTile = spec.queryTile, mTiles = queryTile / kAttnTile;
+  int64_t threadRows = 2 * mTiles;
+  int64_t queryTiles = (len + queryTile - 1) / queryTile;
+  // Q's A fragments stay in registers for the whole key loop, unless two
+  // m16 tiles' of them would not fit next to S and O (d > 96: 1.5 d + 64
+  // registers): then Q stays in shared memory and each k16 step's
+  // fragments are read again per key tile, past 48 KiB (dynamic shared
+  // memory).
+  bool qInRegisters = mTiles == 1 || d <= 64;
   auto headsShape = [&](int64_t rows) {
     return str(spec.batch) + "x" + str(spec.heads) + "x" + str(rows) + "x" +
            str(d) + "x";
@@ -1552,14 +1566,23 @@ std::string attentionText(const GpuAttentionSpec &spec,
   launch.grid[1] = spec.heads;
   launch.grid[2] = spec.batch;
   launch.block[0] = kThreads;
-  launch.staticSharedBytes = 2 * kAttnTile * (d + kPad) * 2;
+  // One K and one V tile, and with Q kept in shared memory its mTiles
+  // tiles next to them, all in dynamic shared memory.
+  int64_t tileBytes = kAttnTile * (d + kPad) * 2;
   std::string header = "    gpu.func @" + spec.name + "(";
   for (size_t i = 0; i < launch.arguments.size(); ++i)
     header += (i ? ", %" : "%") + launch.arguments[i].name + ": " +
               launch.arguments[i].type;
-  header += ")\n        workgroup(%Ks: " + tile +
-            " {llvm.align = 16 : i64}, %Vs: " + tile +
-            " {llvm.align = 16 : i64})\n        kernel {\n";
+  if (qInRegisters) {
+    launch.staticSharedBytes = 2 * tileBytes;
+    header += ")\n        workgroup(%Ks: " + tile +
+              " {llvm.align = 16 : i64}, %Vs: " + tile +
+              " {llvm.align = 16 : i64})\n        kernel {\n";
+  } else {
+    launch.staticSharedBytes = 0;
+    launch.dynamicSharedBytes = (2 + mTiles) * tileBytes;
+    header += ")\n        kernel {\n";
+  }
 
   std::string operandType = bf16 ? "i32" : "vector<2xf16>";
   std::string acc = "!llvm.struct<(f32, f32, f32, f32)>";
@@ -1705,7 +1728,15 @@ std::string attentionText(const GpuAttentionSpec &spec,
   k.line(0, "%b = gpu.block_id z");
   k.line(0, "%warp = arith.divui %tid, " + k.c(32) + " : index");
   k.line(0, "%lane = arith.remui %tid, " + k.c(32) + " : index");
-  k.line(0, "%q0 = arith.muli %qt, " + k.c(kAttnTile) + " : index");
+  k.line(0, "%q0 = arith.muli %qt, " + k.c(queryTile) + " : index");
+  if (!qInRegisters) {
+    std::string bytes = "memref<?xi8, #gpu.address_space<workgroup>>";
+    k.line(0, "%dyn = gpu.dynamic_shared_memory : " + bytes);
+    const char *views[4] = {"%Ks", "%Vs", "%Qs0", "%Qs1"};
+    for (int64_t i = 0; i < 2 + mTiles; ++i)
+      k.line(0, std::string(views[i]) + " = memref.view %dyn[" +
+                    k.c(i * tileBytes) + "][] : " + bytes + " to " + tile);
+  }
   if (spec.modelLayout) {
     k.line(0, "// Head h's first column in Q, K, V and O.");
     k.line(0, "%colO = arith.muli %h, " + k.c(d) + " : index");
@@ -1727,15 +1758,28 @@ std::string attentionText(const GpuAttentionSpec &spec,
   k.line(0, "%scale = arith.constant " + f32Literal(scaleLog2) + " : f32");
   k.line(0, "%zero = llvm.mlir.zero : " + acc);
   k.line(0, "// The rows of the two halves of each accumulator: g and g + 8");
-  k.line(0, "// of the warp's 16.");
+  k.line(0, "// of the warp's 16 (of each of its m16 tiles).");
   k.line(0, "%wq0 = arith.addi %q0, %wrow : index");
   k.line(0, "%row0 = arith.addi %wq0, %g : index");
-  k.line(0, "%row1 = arith.addi %row0, " + k.c(8) + " : index");
+  for (int64_t ri = 1; ri < threadRows; ++ri)
+    k.line(0, "%row" + str(ri) + " = arith.addi %row0, " +
+                  k.c(64 * (ri / 2) + 8 * (ri % 2)) + " : index");
   k.line(0, "// Staging: copy q = tid + 128 i moves 8 elements, row");
   k.line(0, "// q / " + str(d / 8) + ", column 8 (q % " + str(d / 8) +
                 ") of a 64-row tile.");
+  // When a row's copies divide the block's, copy i is copy 0 moved down
+  // 128 i / (d / 8) rows: written so, its addresses are copy 0's plus a
+  // constant, which the loads take as an immediate offset instead of
+  // keeping an address a copy live across the key loop.
+  bool rowStride = kThreads % (d / 8) == 0;
   for (int64_t i = 0; i < copies; ++i) {
     std::string s = str(i);
+    if (rowStride && i > 0) {
+      k.line(0, "%sr" + s + " = arith.addi %sr0, " +
+                    k.c(kThreads / (d / 8) * i) + " : index");
+      k.line(0, "%sc" + s + " = arith.addi %sc0, " + k.c(0) + " : index");
+      continue;
+    }
     k.line(0,
            "%sq" + s + " = arith.addi %tid, " + k.c(kThreads * i) + " : index");
     k.line(0, "%sr" + s + " = arith.divui %sq" + s + ", " + k.c(d / 8) +
@@ -1761,31 +1805,52 @@ std::string attentionText(const GpuAttentionSpec &spec,
   k.line(0, "%kcol = arith.muli %lm2, " + k.c(8) + " : index");
   k.line(0, "%qrow = arith.addi %wrow, %l16 : index");
 
-  // Q: through %Ks into the A fragments of each k16 step.
-  k.line(0, "// Q's tile through shared memory into registers.");
-  stage(0, "%vq", "%Q", "%Ks", "%q0");
+  // Q: 64 rows a buffer, m16 tile mt of every warp in buffer mt (%Ks and
+  // %Vs when they go on into registers, else %Qs<mt>).
+  auto qBuffer = [&](int64_t mt) {
+    return qInRegisters ? std::string(mt ? "%Vs" : "%Ks") : "%Qs" + str(mt);
+  };
+  // Q's A fragments of k16 step kk of m16 tile mt, as `name`.
+  auto loadQFragments = [&](int depth, const std::string &name, int64_t mt,
+                            int64_t kk) {
+    std::string col = name + "_col";
+    k.line(depth, col + " = arith.addi %lcol, " + k.c(16 * kk) + " : index");
+    k.line(depth, name + " = nvgpu.ldmatrix " + qBuffer(mt) + "[%qrow, " + col +
+                      "] {numTiles = 4 : i32, transpose = false} : " + tile +
+                      " -> vector<4x2x" + t + ">");
+    return emitFragmentRegisters(k, depth, name, t);
+  };
+  k.line(0, "// Q's tile through shared memory" +
+                std::string(qInRegisters ? " into registers." : "."));
+  for (int64_t mt = 0; mt < mTiles; ++mt) {
+    std::string row0 = "%q0";
+    if (mt) {
+      row0 = "%qHalf" + str(mt);
+      k.line(0,
+             row0 + " = arith.addi %q0, " + k.c(kAttnTile * mt) + " : index");
+    }
+    stage(0, "%vq" + std::string(mt ? str(mt) + "_" : ""), "%Q", qBuffer(mt),
+          row0);
+  }
   if (asyncCopies) {
     k.line(0, "%qGroup = nvgpu.device_async_create_group {}");
     k.line(0, "nvgpu.device_async_wait %qGroup {numGroups = 0 : i32}");
   }
   k.line(0, "gpu.barrier");
-  std::vector<std::vector<std::string>> qFragments;
-  for (int64_t kk = 0; kk < kSteps; ++kk) {
-    std::string s = str(kk);
-    k.line(0,
-           "%qcol" + s + " = arith.addi %lcol, " + k.c(16 * kk) + " : index");
-    std::string x = "%qa" + s;
-    k.line(0, x + " = nvgpu.ldmatrix %Ks[%qrow, %qcol" + s +
-                  "] {numTiles = 4 : i32, transpose = false} : " + tile +
-                  " -> vector<4x2x" + t + ">");
-    qFragments.push_back(emitFragmentRegisters(k, 0, x, t));
+  // qFragments[mt][kk], when Q stays in registers.
+  std::vector<std::vector<std::vector<std::string>>> qFragments(mTiles);
+  if (qInRegisters) {
+    for (int64_t mt = 0; mt < mTiles; ++mt)
+      for (int64_t kk = 0; kk < kSteps; ++kk)
+        qFragments[mt].push_back(loadQFragments(
+            0, "%qa" + std::string(mt ? str(mt) + "_" : "") + str(kk), mt, kk));
+    k.line(0, "// The first K tile overwrites what every warp read.");
+    k.line(0, "gpu.barrier");
   }
-  k.line(0, "// The first K tile overwrites what every warp read.");
-  k.line(0, "gpu.barrier");
 
   // The key limits.
   k.line(0, "// Keys allowed for the block's rows, and for each of the");
-  k.line(0, "// thread's two rows: a prefix of the keys.");
+  k.line(0, "// thread's rows: a prefix of the keys.");
   std::string keyEnd = k.c(keyLen);
   if (spec.keyPadding) {
     k.line(0, "%len32 = memref.load %lengths[%b] : " + lengthsType);
@@ -1794,12 +1859,13 @@ std::string attentionText(const GpuAttentionSpec &spec,
     k.line(0, "%keyEnd = arith.minsi %lenPos, " + k.c(keyLen) + " : index");
     keyEnd = "%keyEnd";
   }
-  std::string blockEnd = keyEnd, limit[2] = {keyEnd, keyEnd};
+  std::string blockEnd = keyEnd;
+  std::vector<std::string> limit(threadRows, keyEnd);
   if (spec.causal) {
-    k.line(0, "%q64 = arith.addi %q0, " + k.c(kAttnTile) + " : index");
-    k.line(0, "%blockEnd = arith.minsi " + keyEnd + ", %q64 : index");
+    k.line(0, "%qEnd = arith.addi %q0, " + k.c(queryTile) + " : index");
+    k.line(0, "%blockEnd = arith.minsi " + keyEnd + ", %qEnd : index");
     blockEnd = "%blockEnd";
-    for (int r = 0; r < 2; ++r) {
+    for (int64_t r = 0; r < threadRows; ++r) {
       std::string s = str(r);
       k.line(0, "%rowNext" + s + " = arith.addi %row" + s + ", " + k.c(1) +
                     " : index");
@@ -1809,15 +1875,26 @@ std::string attentionText(const GpuAttentionSpec &spec,
     }
   }
 
-  // The loop state: m and l of both rows, then the O accumulators.
-  std::vector<std::string> stateTypes{"f32", "f32", "f32", "f32"};
-  std::vector<std::string> stateInit{"%ninf", "%ninf", "%f0", "%f0"};
-  std::vector<std::string> state{"%m0", "%m1", "%l0", "%l1"};
-  for (int64_t n = 0; n < dTiles; ++n) {
-    stateTypes.push_back(acc);
-    stateInit.push_back("%zero");
-    state.push_back("%o" + str(n));
-  }
+  // The loop state: m of the thread's rows, then l, then the O
+  // accumulators of each m16 tile.
+  std::vector<std::string> stateTypes, stateInit, state;
+  for (const char *name : {"%m", "%l"})
+    for (int64_t r = 0; r < threadRows; ++r) {
+      stateTypes.push_back("f32");
+      stateInit.push_back(name[1] == 'm' ? "%ninf" : "%f0");
+      state.push_back(name + str(r));
+    }
+  // The name of m16 tile mt's O accumulator n (and of what derives from
+  // it): `base` n, or `base` mt _ n with two m16 tiles.
+  auto mTileName = [&](const std::string &base, int64_t mt, int64_t n) {
+    return base + (mTiles > 1 ? str(mt) + "_" : "") + str(n);
+  };
+  for (int64_t mt = 0; mt < mTiles; ++mt)
+    for (int64_t n = 0; n < dTiles; ++n) {
+      stateTypes.push_back(acc);
+      stateInit.push_back("%zero");
+      state.push_back(mTileName("%o", mt, n));
+    }
   auto join = [](const std::vector<std::string> &items) {
     std::string out;
     for (const std::string &item : items)
@@ -1931,7 +2008,7 @@ std::string attentionText(const GpuAttentionSpec &spec,
     k.line(D, "%e1 = arith.addi %e, " + k.c(1) + " : index");
     k.line(D, "%hasNext = arith.cmpi slt, %e1, %last : index");
     // An entry not visited masks every key.
-    for (int r = 0; r < 2; ++r) {
+    for (int64_t r = 0; r < threadRows; ++r) {
       std::string lim = "%lim" + str(r);
       k.line(D, lim + " = arith.select %visit, " + limit[r] + ", " + k.c(0) +
                     " : index");
@@ -1970,50 +2047,64 @@ std::string attentionText(const GpuAttentionSpec &spec,
     stage(D, "%vv", "%V", "%Vs", "%k0");
   commit(D, "%vGroup");
 
-  // S = Q K^T: 8 n8 tiles of keys, in pairs per ldmatrix.x4.
-  k.line(D, "// S = Q K^T, 16 x 64 a warp.");
-  std::vector<std::string> s(keyTiles);
-  for (int64_t pair = 0; pair < keyTiles / 2; ++pair) {
-    std::string p = str(pair);
-    k.line(D,
-           "%kr" + p + " = arith.addi %krow, " + k.c(16 * pair) + " : index");
-    for (int64_t kk = 0; kk < kSteps; ++kk) {
-      std::string x = "%kb" + p + "_" + str(kk);
-      std::string col = "%kc" + p + "_" + str(kk);
-      k.line(D, col + " = arith.addi %kcol, " + k.c(16 * kk) + " : index");
-      k.line(D, x + " = nvgpu.ldmatrix %Ks[%kr" + p + ", " + col +
+  // S = Q K^T: 8 n8 tiles of keys, in pairs per ldmatrix.x4; each K
+  // fragment feeds every m16 tile of the warp.
+  k.line(D, "// S = Q K^T, " + str(16 * mTiles) + " x 64 a warp.");
+  std::vector<std::vector<std::string>> s(mTiles,
+                                          std::vector<std::string>(keyTiles));
+  for (int64_t pair = 0; pair < keyTiles / 2; ++pair)
+    k.line(D, "%kr" + str(pair) + " = arith.addi %krow, " + k.c(16 * pair) +
+                  " : index");
+  for (int64_t kk = 0; kk < kSteps; ++kk) {
+    std::vector<std::vector<std::string>> a(mTiles);
+    for (int64_t mt = 0; mt < mTiles; ++mt)
+      a[mt] = qInRegisters
+                  ? qFragments[mt][kk]
+                  : loadQFragments(D, "%qa" + str(mt) + "_" + str(kk), mt, kk);
+    std::string col = "%kc" + str(kk);
+    k.line(D, col + " = arith.addi %kcol, " + k.c(16 * kk) + " : index");
+    for (int64_t pair = 0; pair < keyTiles / 2; ++pair) {
+      std::string x = "%kb" + str(pair) + "_" + str(kk);
+      k.line(D, x + " = nvgpu.ldmatrix %Ks[%kr" + str(pair) + ", " + col +
                     "] {numTiles = 4 : i32, transpose = false} : " + tile +
                     " -> vector<4x2x" + t + ">");
       std::vector<std::string> b = emitFragmentRegisters(k, D, x, t);
-      for (int half = 0; half < 2; ++half) {
-        int64_t n = 2 * pair + half;
-        std::string result = "%s" + str(n) + "_" + str(kk);
-        std::vector<std::string> c = kk == 0
-                                         ? std::vector<std::string>(4, "%f0")
-                                         : scalars(D, result + "c", s[n]);
-        mma(D, result, qFragments[kk], {b[2 * half], b[2 * half + 1]}, c);
-        s[n] = result;
-      }
+      for (int64_t mt = 0; mt < mTiles; ++mt)
+        for (int half = 0; half < 2; ++half) {
+          int64_t n = 2 * pair + half;
+          std::string result = mTileName("%s", mt, n) + "_" + str(kk);
+          std::vector<std::string> c = kk == 0
+                                           ? std::vector<std::string>(4, "%f0")
+                                           : scalars(D, result + "c", s[mt][n]);
+          mma(D, result, a[mt], {b[2 * half], b[2 * half + 1]}, c);
+          s[mt][n] = result;
+        }
     }
   }
 
-  // The online softmax, per row half r (accumulator registers 2r, 2r + 1).
+  // The online softmax, per row r of the thread: half r % 2 (accumulator
+  // registers 2 (r % 2), + 1) of m16 tile r / 2.
   k.line(D, "// Scale to log2 units, mask, and the online softmax.");
   k.line(D, "%colBase = arith.addi %k0, %c2q : index");
-  std::vector<std::vector<std::string>> p(2); // p[r][2 n + e]
-  std::string alpha[2], mNew[2], lNew[2];
-  for (int r = 0; r < 2; ++r) {
+  // p[r][2 n + e]
+  std::vector<std::vector<std::string>> p(threadRows);
+  std::vector<std::string> alpha(threadRows), mNew(threadRows),
+      lNew(threadRows);
+  for (int64_t r = 0; r < threadRows; ++r) {
     std::string R = str(r);
     std::vector<std::string> masked;
+    // Column 8 n + e of the thread's is key %colBase + 8 n + e: allowed
+    // when 8 n + e < limit - %colBase, one i32 a row against constants
+    // (rather than a 64-bit index per column held across the tile).
+    k.line(D, "%rel" + R + " = arith.subi " + limit[r] + ", %colBase : index");
+    k.line(D,
+           "%rel32_" + R + " = arith.index_cast %rel" + R + " : index to i32");
     for (int64_t n = 0; n < keyTiles; ++n)
       for (int e = 0; e < 2; ++e) {
         std::string x = "%x" + R + "_" + str(n) + str(e);
-        if (r == 0) {
-          k.line(D, "%col" + str(n) + str(e) + " = arith.addi %colBase, " +
-                        k.c(8 * n + e) + " : index");
-        }
-        k.line(D, x + "_s = llvm.extractvalue " + s[n] + "[" + str(2 * r + e) +
-                      "] : " + acc);
+        k.line(D, x + "_c = arith.constant " + str(8 * n + e) + " : i32");
+        k.line(D, x + "_s = llvm.extractvalue " + s[r / 2][n] + "[" +
+                      str(2 * (r % 2) + e) + "] : " + acc);
         k.line(D, x + "_l = arith.mulf " + x + "_s, %scale : f32");
         std::string ok = x + "_ok";
         if (tileMasks) {
@@ -2026,8 +2117,8 @@ std::string attentionText(const GpuAttentionSpec &spec,
                         "_bit : i32");
           k.line(D, x + "_key = arith.cmpi ne, " + x + "_word, %noKey : i32");
         }
-        k.line(D, ok + " = arith.cmpi slt, %col" + str(n) + str(e) + ", " +
-                      limit[r] + " : index");
+        k.line(D,
+               ok + " = arith.cmpi sgt, %rel32_" + R + ", " + x + "_c : i32");
         if (tileMasks)
           k.line(D, x + "_ok = arith.andi " + ok + ", " + x + "_key : i1");
         k.line(D, x + " = arith.select " + x + "_ok, " + x + "_l, %ninf : f32");
@@ -2069,29 +2160,32 @@ std::string attentionText(const GpuAttentionSpec &spec,
                   " : f32");
   }
 
-  // P in the input type: the A fragments of the 4 k16 steps of P V.
+  // P in the input type: the A fragments of the 4 k16 steps of P V, per
+  // m16 tile.
   k.line(D, "// P as mma.sync A fragments: the S tiles 2 kk and 2 kk + 1.");
-  std::vector<std::vector<std::string>> pFragments;
-  for (int64_t kk = 0; kk < keyTiles / 2; ++kk) {
-    std::vector<std::string> regs;
-    // a0 = (g, 2c), a1 = (g + 8, 2c), a2 = (g, 2c + 8), a3 = (g + 8,
-    // 2c + 8): tile 2 kk rows g, g + 8, then tile 2 kk + 1.
-    for (int64_t n : {2 * kk, 2 * kk + 1})
-      for (int r = 0; r < 2; ++r) {
-        std::string x = "%pa" + str(n) + "_" + str(r);
-        k.line(D, x + "_v = vector.from_elements " + p[r][2 * n] + ", " +
-                      p[r][2 * n + 1] + " : vector<2xf32>");
-        k.line(D, x + " = arith.truncf " + x +
-                      "_v : vector<2xf32> to vector<2x" + t + ">");
-        if (bf16) {
-          k.line(D, x + "i = llvm.bitcast " + x + " : vector<2xbf16> to i32");
-          regs.push_back(x + "i");
-        } else {
-          regs.push_back(x);
+  // pFragments[mt][kk]
+  std::vector<std::vector<std::vector<std::string>>> pFragments(mTiles);
+  for (int64_t mt = 0; mt < mTiles; ++mt)
+    for (int64_t kk = 0; kk < keyTiles / 2; ++kk) {
+      std::vector<std::string> regs;
+      // a0 = (g, 2c), a1 = (g + 8, 2c), a2 = (g, 2c + 8), a3 = (g + 8,
+      // 2c + 8): tile 2 kk rows g, g + 8, then tile 2 kk + 1.
+      for (int64_t n : {2 * kk, 2 * kk + 1})
+        for (int64_t r = 2 * mt; r < 2 * mt + 2; ++r) {
+          std::string x = "%pa" + str(n) + "_" + str(r);
+          k.line(D, x + "_v = vector.from_elements " + p[r][2 * n] + ", " +
+                        p[r][2 * n + 1] + " : vector<2xf32>");
+          k.line(D, x + " = arith.truncf " + x +
+                        "_v : vector<2xf32> to vector<2x" + t + ">");
+          if (bf16) {
+            k.line(D, x + "i = llvm.bitcast " + x + " : vector<2xbf16> to i32");
+            regs.push_back(x + "i");
+          } else {
+            regs.push_back(x);
+          }
         }
-      }
-    pFragments.push_back(regs);
-  }
+      pFragments[mt].push_back(regs);
+    }
 
   if (prefetch)
     storeRows(D, rowNames("%vv"), "%Vs");
@@ -2127,19 +2221,24 @@ std::string attentionText(const GpuAttentionSpec &spec,
   k.line(D, "}");
   commit(D, "%kGroup");
 
-  // O = O alpha + P V.
+  // O = O alpha + P V; each V fragment feeds every m16 tile of the warp.
   k.line(D, "// O = O alpha + P V.");
-  std::vector<std::string> o(dTiles);
-  std::vector<std::vector<std::string>> oScaled(dTiles);
-  for (int64_t n = 0; n < dTiles; ++n) {
-    std::vector<std::string> c =
-        scalars(D, "%oc" + str(n) + "_", "%o" + str(n));
-    for (int j = 0; j < 4; ++j) {
-      std::string x = "%os" + str(n) + "_" + str(j);
-      k.line(D, x + " = arith.mulf " + c[j] + ", " + alpha[j / 2] + " : f32");
-      oScaled[n].push_back(x);
+  // o[mt][n], oScaled[mt][n]
+  std::vector<std::vector<std::string>> o(mTiles,
+                                          std::vector<std::string>(dTiles));
+  std::vector<std::vector<std::vector<std::string>>> oScaled(
+      mTiles, std::vector<std::vector<std::string>>(dTiles));
+  for (int64_t mt = 0; mt < mTiles; ++mt)
+    for (int64_t n = 0; n < dTiles; ++n) {
+      std::vector<std::string> c =
+          scalars(D, mTileName("%oc", mt, n) + "_", mTileName("%o", mt, n));
+      for (int j = 0; j < 4; ++j) {
+        std::string x = mTileName("%os", mt, n) + "_" + str(j);
+        k.line(D, x + " = arith.mulf " + c[j] + ", " + alpha[2 * mt + j / 2] +
+                      " : f32");
+        oScaled[mt][n].push_back(x);
+      }
     }
-  }
   for (int64_t kk = 0; kk < keyTiles / 2; ++kk) {
     std::string K = str(kk);
     k.line(D, "%vrow" + K + " = arith.addi %l16, " + k.c(16 * kk) + " : index");
@@ -2150,14 +2249,15 @@ std::string attentionText(const GpuAttentionSpec &spec,
                     "_col] {numTiles = 4 : i32, transpose = true} : " + tile +
                     " -> vector<4x2x" + t + ">");
       std::vector<std::string> b = emitFragmentRegisters(k, D, x, t);
-      for (int half = 0; half < 2; ++half) {
-        int64_t n = 2 * pair + half;
-        std::string result = "%pv" + str(n) + "_" + K;
-        std::vector<std::string> c =
-            kk == 0 ? oScaled[n] : scalars(D, result + "c", o[n]);
-        mma(D, result, pFragments[kk], {b[2 * half], b[2 * half + 1]}, c);
-        o[n] = result;
-      }
+      for (int64_t mt = 0; mt < mTiles; ++mt)
+        for (int half = 0; half < 2; ++half) {
+          int64_t n = 2 * pair + half;
+          std::string result = mTileName("%pv", mt, n) + "_" + K;
+          std::vector<std::string> c =
+              kk == 0 ? oScaled[mt][n] : scalars(D, result + "c", o[mt][n]);
+          mma(D, result, pFragments[mt][kk], {b[2 * half], b[2 * half + 1]}, c);
+          o[mt][n] = result;
+        }
     }
   }
   if (prefetch) {
@@ -2171,33 +2271,37 @@ std::string attentionText(const GpuAttentionSpec &spec,
   k.line(D, "// The next K has landed, and every warp is done with V.");
   waitAll(D, "%kGroup");
   k.line(D, "gpu.barrier");
-  std::vector<std::string> yields{mNew[0], mNew[1], lNew[0], lNew[1]};
-  for (const std::string &x : o)
-    yields.push_back(x);
+  std::vector<std::string> yields = mNew;
+  yields.insert(yields.end(), lNew.begin(), lNew.end());
+  for (const std::vector<std::string> &tileO : o)
+    yields.insert(yields.end(), tileO.begin(), tileO.end());
   k.line(D, "scf.yield " + join(yields) + " : " + types);
   k.line(0, "}");
 
   // O / l, or 0 for a row that saw no allowed key.
   k.line(0, "// The quad's partial row sums; O / l, or 0 where l = 0.");
   k.line(0, "%ecol = arith.muli %quad, " + k.c(2) + " : index");
-  for (int r = 0; r < 2; ++r) {
+  for (int64_t r = 0; r < threadRows; ++r) {
     std::string R = str(r);
-    emitQuadReduce(k, 0, "%lSum" + R, "%final#" + str(2 + r), "arith.addf");
+    emitQuadReduce(k, 0, "%lSum" + R, "%final#" + str(threadRows + r),
+                   "arith.addf");
     k.line(0, "%seen" + R + " = arith.cmpf ogt, %lSum" + R + ", %f0 : f32");
     k.line(0, "%lInv" + R + " = arith.divf %f1, %lSum" + R + " : f32");
     k.line(0, "%norm" + R + " = arith.select %seen" + R + ", %lInv" + R +
                   ", %f0 : f32");
   }
-  for (int r = 0; r < 2; ++r) {
+  for (int64_t r = 0; r < threadRows; ++r) {
     std::string R = str(r);
+    int64_t mt = r / 2, half = r % 2;
     k.line(0, "%store" + R + " = arith.cmpi ult, %row" + R + ", " + k.c(len) +
                   " : index");
     k.line(0, "scf.if %store" + R + " {");
     for (int64_t n = 0; n < dTiles; ++n) {
       std::string x = "%out" + R + "_" + str(n);
-      std::vector<std::string> c = scalars(1, x + "c", "%final#" + str(4 + n));
-      k.line(1, x + "_v = vector.from_elements " + c[2 * r] + ", " +
-                    c[2 * r + 1] + " : vector<2xf32>");
+      std::vector<std::string> c = scalars(
+          1, x + "c", "%final#" + str(2 * threadRows + mt * dTiles + n));
+      k.line(1, x + "_v = vector.from_elements " + c[2 * half] + ", " +
+                    c[2 * half + 1] + " : vector<2xf32>");
       k.line(1,
              x + "_n = vector.broadcast %norm" + R + " : f32 to vector<2xf32>");
       k.line(1, x + " = arith.mulf " + x + "_v, " + x + "_n : vector<2xf32>");
@@ -2343,6 +2447,13 @@ bool checkAttention(const GpuAttentionSpec &spec, std::string &error) {
   }
   if (spec.scale && !(std::isfinite(*spec.scale) && *spec.scale > 0.0f)) {
     error = what + ": the scale must be positive and finite";
+    return false;
+  }
+  if (spec.queryTile != kGpuAttentionTile &&
+      (spec.queryTile != 2 * kGpuAttentionTile || spec.blockSparse)) {
+    error = what + ": a query tile of " + str(spec.queryTile) +
+            " rows; the kernel takes 64, or 128 without a block-sparse "
+            "layout (whose tiles are 64 x 64)";
     return false;
   }
   if (spec.blockSparse && spec.blockSparseEntries < 0) {
@@ -2507,6 +2618,10 @@ std::string describeGpuKernel(const GpuAttentionSpec &spec) {
       out += ")";
     }
   }
+  if (spec.queryTile != kAttnTile)
+    out += "; " + str(spec.queryTile) + " query rows a block (" +
+           str(spec.queryTile / 4) + " a warp" +
+           (spec.headDim > 96 ? ", Q read from shared memory" : "") + ")";
   out += !spec.modelLayout ? "; K and V by cp.async"
          : spec.rowsInInputType
              ? std::string("; Q, K, V ") + inputName(spec.input) +

@@ -402,25 +402,33 @@ bool buildCpuDevice(const std::string &kernelsIR,
   return true;
 }
 
-/// Compiles `specPath` at `shapes` for `arch` (sm_80 unless told) into
-/// `dir`/artifact, with the IR dumps in `dir`/ir.
+/// How a model is compiled for the GPU: CompileRequest's GPU fields, at
+/// their defaults but for sm_80.
+struct GpuCompileOptions {
+  bool tunedKernels = true;
+  GpuGemmInput dtype = GpuGemmInput::F32;
+  bool allowTf32 = false, halfQkv = true, halfFfn = true;
+  std::string arch = "sm_80";
+  int64_t attentionQueryTile = 0;
+};
+
+/// Compiles `specPath` at `shapes` with `options` into `dir`/artifact,
+/// with the IR dumps in `dir`/ir.
 bool compileForGpu(const std::string &specPath, const ShapeOptions &shapes,
                    const std::string &dir, std::string &error,
-                   bool tunedKernels = true,
-                   GpuGemmInput dtype = GpuGemmInput::F32,
-                   bool allowTf32 = false, bool halfQkv = true,
-                   const std::string &arch = "sm_80", bool halfFfn = true) {
+                   const GpuCompileOptions &options = GpuCompileOptions()) {
   CompileRequest request;
   request.specPath = specPath;
   request.shapes = shapes;
   request.outputDir = dir + "/artifact";
   request.dumpIRDir = dir + "/ir";
-  request.gpuArch = arch;
-  request.gpuTunedKernels = tunedKernels;
-  request.gpuDtype = dtype;
-  request.gpuAllowTf32 = allowTf32;
-  request.gpuHalfQkv = halfQkv;
-  request.gpuHalfFfn = halfFfn;
+  request.gpuArch = options.arch;
+  request.gpuTunedKernels = options.tunedKernels;
+  request.gpuDtype = options.dtype;
+  request.gpuAllowTf32 = options.allowTf32;
+  request.gpuHalfQkv = options.halfQkv;
+  request.gpuHalfFfn = options.halfFfn;
+  request.gpuAttentionQueryTile = options.attentionQueryTile;
   request.force = true;
   CompileReport report;
   return compileModel(request, report, error);
@@ -471,22 +479,26 @@ void loadGoldenCase(const GoldenCaseShape &param, GoldenData &data) {
 /// only; the GEMMs in `dtype`), runs it over the stand-in driver with the
 /// device code on the CPU and compares with PyTorch (in f32) within
 /// `tolerance`.
-void checkGpuGolden(const GoldenCaseShape &param, bool tunedKernels,
-                    GpuGemmInput dtype = GpuGemmInput::F32,
-                    double tolerance = kTolerance, bool allowTf32 = false,
-                    const std::string &arch = "sm_80") {
+void checkGpuGolden(const GoldenCaseShape &param,
+                    const GpuCompileOptions &options,
+                    double tolerance = kTolerance) {
   const FakeDriver &fake = FakeDriver::get();
   ASSERT_TRUE(fake.complete()) << "cannot load " << XFC_FAKE_CUDA_PATH;
+  const bool tunedKernels = options.tunedKernels, allowTf32 = options.allowTf32;
+  const GpuGemmInput dtype = options.dtype;
+  const std::string &arch = options.arch;
 
   GoldenData data;
   ASSERT_NO_FATAL_FAILURE(loadGoldenCase(param, data));
   std::string error;
   ScratchDir dir(std::string(tunedKernels ? "gpu_tuned_" : "gpu_generic_") +
                  dtypeName(dtype) + (allowTf32 ? "_tf32_" : "_") + arch + "_" +
+                 (options.attentionQueryTile
+                      ? "q" + std::to_string(options.attentionQueryTile) + "_"
+                      : "") +
                  param.testName());
   ASSERT_TRUE(compileForGpu(param.goldenCase.specPath, data.shapes, dir.path(),
-                            error, tunedKernels, dtype, allowTf32,
-                            /*halfQkv=*/true, arch))
+                            error, options))
       << error;
   if (allowTf32) {
     std::ifstream ptx(dir.path() + "/ir/kernels.ptx");
@@ -636,13 +648,15 @@ void runGpuArtifact(const std::string &dir, GoldenData &data,
 class GpuGoldenTest : public ::testing::TestWithParam<GoldenCaseShape> {};
 
 TEST_P(GpuGoldenTest, DeviceCodeOnCpuMatchesPyTorch) {
-  checkGpuGolden(GetParam(), /*tunedKernels=*/true);
+  checkGpuGolden(GetParam(), GpuCompileOptions());
 }
 
 TEST_P(GpuGoldenTest, GenericKernelsMatchPyTorch) {
   if (GetParam().shape.seqLen != 7)
     GTEST_SKIP() << "the generic mapping is checked at one shape per model";
-  checkGpuGolden(GetParam(), /*tunedKernels=*/false);
+  GpuCompileOptions generic;
+  generic.tunedKernels = false;
+  checkGpuGolden(GetParam(), generic);
 }
 
 // --dtype=f16 and bf16: the GEMMs round their operands to the half type
@@ -655,8 +669,9 @@ TEST_P(GpuGoldenTest, GenericKernelsMatchPyTorch) {
 constexpr double kF16Tolerance = 2e-2, kBF16Tolerance = 8e-2;
 
 TEST_P(GpuGoldenTest, F16MatchesPyTorch) {
-  checkGpuGolden(GetParam(), /*tunedKernels=*/true, GpuGemmInput::F16,
-                 kF16Tolerance);
+  GpuCompileOptions f16;
+  f16.dtype = GpuGemmInput::F16;
+  checkGpuGolden(GetParam(), f16, kF16Tolerance);
 }
 
 // --allow-tf32: the f32 GEMMs round A and B to TF32 (10 mantissa bits,
@@ -667,15 +682,17 @@ constexpr double kTf32Tolerance = 1e-2;
 TEST_P(GpuGoldenTest, Tf32MatchesPyTorch) {
   if (GetParam().shape.seqLen == 1)
     GTEST_SKIP() << "TF32 is checked at 7 and 77 tokens";
-  checkGpuGolden(GetParam(), /*tunedKernels=*/true, GpuGemmInput::F32,
-                 kTf32Tolerance, /*allowTf32=*/true);
+  GpuCompileOptions tf32;
+  tf32.allowTf32 = true;
+  checkGpuGolden(GetParam(), tf32, kTf32Tolerance);
 }
 
 TEST_P(GpuGoldenTest, BF16MatchesPyTorch) {
   if (GetParam().shape.seqLen != 7)
     GTEST_SKIP() << "bf16 is checked at one shape per model";
-  checkGpuGolden(GetParam(), /*tunedKernels=*/true, GpuGemmInput::BF16,
-                 kBF16Tolerance);
+  GpuCompileOptions bf16;
+  bf16.dtype = GpuGemmInput::BF16;
+  checkGpuGolden(GetParam(), bf16, kBF16Tolerance);
 }
 
 // --gpu-arch=sm_90a: the f16 and bf16 GEMMs run on warpgroup MMA (A and
@@ -689,10 +706,24 @@ TEST_P(GpuGoldenTest, WarpgroupMmaMatchesPyTorch) {
     GTEST_SKIP() << "gpt_like's widths (heads of 80) are no multiples of 128, "
                     "so its GEMMs stay on mma.sync";
   bool bf16 = GetParam().shape.seqLen == 7;
-  checkGpuGolden(GetParam(), /*tunedKernels=*/true,
-                 bf16 ? GpuGemmInput::BF16 : GpuGemmInput::F16,
-                 bf16 ? kBF16Tolerance : kF16Tolerance, /*allowTf32=*/false,
-                 "sm_90a");
+  GpuCompileOptions sm90a;
+  sm90a.dtype = bf16 ? GpuGemmInput::BF16 : GpuGemmInput::F16;
+  sm90a.arch = "sm_90a";
+  checkGpuGolden(GetParam(), sm90a, bf16 ? kBF16Tolerance : kF16Tolerance);
+}
+
+// --gpu-attention-rows=128: each warp of the flash attention kernel takes
+// two m16 tiles of query rows (Q in registers up to d = 64, read from
+// shared memory past it, as gpt_like's heads of 80 are); the same
+// tolerances, as the rounding is the same.
+TEST_P(GpuGoldenTest, AttentionQueryTile128MatchesPyTorch) {
+  if (GetParam().shape.seqLen == 1)
+    GTEST_SKIP() << "128 query rows a block are checked at 7 and 77 tokens";
+  bool bf16 = GetParam().shape.seqLen == 7;
+  GpuCompileOptions rows128;
+  rows128.dtype = bf16 ? GpuGemmInput::BF16 : GpuGemmInput::F16;
+  rows128.attentionQueryTile = 128;
+  checkGpuGolden(GetParam(), rows128, bf16 ? kBF16Tolerance : kF16Tolerance);
 }
 
 /// Opening on a GPU the machine does not have, and what is held after a
@@ -899,10 +930,12 @@ TEST(GpuArtifact, HalfActivationsChangeNoOutput) {
     for (int w = 0; w < count; ++w) {
       const Way &way = ways[w];
       ScratchDir dir(std::string("gpu_half_") + way.name + "_" + name);
+      GpuCompileOptions options;
+      options.dtype = GpuGemmInput::F16;
+      options.halfQkv = way.halfQkv;
+      options.halfFfn = way.halfFfn;
       ASSERT_TRUE(compileForGpu(param->goldenCase.specPath, data.shapes,
-                                dir.path(), error, /*tunedKernels=*/true,
-                                GpuGemmInput::F16, /*allowTf32=*/false,
-                                way.halfQkv, "sm_80", way.halfFfn))
+                                dir.path(), error, options))
           << error;
       std::ifstream manifest(dir.path() + "/artifact/manifest.json");
       std::string text((std::istreambuf_iterator<char>(manifest)),

@@ -77,6 +77,12 @@ const char *kUsage = R"(usage:
                              other GEMMs read (the FFN's hidden layer)
                              writes that type, as they round it (default
                              on; off keeps it f32)
+      --gpu-attention-rows=auto|64|128
+                             with --target=cuda: the flash attention
+                             kernels' query rows a block; 128 gives each
+                             warp two m16 tiles, half the shared-memory
+                             reads a FLOP (default auto: 128 for head dims
+                             up to 64 when the grid still fills an H100)
       --no-transpose-weights keep linear weights in [out, in] layout
       --fusion=all|none|LIST graph fusions to run (default all); LIST is
                              comma-separated from qkv, epilogue,
@@ -212,7 +218,8 @@ int runCompile(const std::vector<std::string> &args) {
         a.rfind("--target=", 0) == 0 || a.rfind("--gpu-arch=", 0) == 0 ||
         a.rfind("--gpu-kernels=", 0) == 0 || a.rfind("--dtype=", 0) == 0 ||
         a.rfind("--gpu-half-qkv=", 0) == 0 ||
-        a.rfind("--gpu-half-ffn=", 0) == 0) {
+        a.rfind("--gpu-half-ffn=", 0) == 0 ||
+        a.rfind("--gpu-attention-rows=", 0) == 0) {
       size_t eq = a.find('=');
       inlineValue = a.substr(eq + 1);
       a = a.substr(0, eq);
@@ -281,6 +288,13 @@ int runCompile(const std::vector<std::string> &args) {
         return usageError("--gpu-half-ffn expects on or off, found '" +
                           halfFfn + "'");
       request.gpuHalfFfn = halfFfn == "on";
+    } else if (a == "--gpu-attention-rows") {
+      std::string rows;
+      if (!value(rows) || (rows != "auto" && rows != "64" && rows != "128"))
+        return usageError(
+            "--gpu-attention-rows expects auto, 64 or 128, found '" + rows +
+            "'");
+      request.gpuAttentionQueryTile = rows == "auto" ? 0 : std::stoll(rows);
     } else if (a == "--dtype") {
       if (!value(dtype) ||
           (dtype != "f32" && dtype != "f16" && dtype != "bf16"))

@@ -827,6 +827,61 @@ TEST_F(GpuKernelsEmulation, AttentionKeyPadding) {
             kF16Tolerance);
 }
 
+// 128 query rows a block, two m16 tiles a warp (rows 16 w .. + 15 and
+// 64 + 16 w .. + 15): Q in registers up to d = 96, read from shared
+// memory per key tile past it (dynamic shared memory), in every layout.
+TEST_F(GpuKernelsEmulation, AttentionQueryTile128) {
+  auto tile128 = [](GpuAttentionSpec spec) {
+    spec.queryTile = 128;
+    return spec;
+  };
+  // One block of rows, most past L; and two, causal, over 3 key tiles.
+  EXPECT_LT(checkAttention(tile128(attention("f16_q128_d64", 1, 2, 77, 64,
+                                             GpuGemmInput::F16, false))),
+            kF16Tolerance);
+  EXPECT_LT(checkAttention(tile128(attention("bf16_q128_causal_d128", 1, 1, 150,
+                                             128, GpuGemmInput::BF16, true))),
+            kBf16Tolerance);
+  // Whole tiles: both m16 tiles of every warp full, 4 key tiles.
+  EXPECT_LT(checkAttention(tile128(attention("f16_q128_whole_causal", 1, 1, 256,
+                                             64, GpuGemmInput::F16, true))),
+            kF16Tolerance);
+  // One and seven tokens; head dims 80 and 96 (Q still in registers).
+  EXPECT_LT(checkAttention(tile128(attention("f16_q128_len1_d80", 1, 2, 1, 80,
+                                             GpuGemmInput::F16, false))),
+            kF16Tolerance);
+  EXPECT_LT(checkAttention(tile128(attention("f16_q128_causal_len7_d128", 1, 1,
+                                             7, 128, GpuGemmInput::F16, true))),
+            kF16Tolerance);
+  AttentionMasks padding;
+  padding.lengths = {200, 65};
+  EXPECT_LT(checkAttention(tile128(attention("f16_q128_d96_padding", 2, 1, 200,
+                                             96, GpuGemmInput::F16, false)),
+                           padding),
+            kF16Tolerance);
+  // Cross-attention with key padding, and O in the input type.
+  GpuAttentionSpec cross = tile128(attention(
+      "bf16_q128_cross_130x20", 2, 1, 130, 128, GpuGemmInput::BF16, false));
+  cross.keyLen = 20;
+  cross.outputInInputType = true;
+  EXPECT_LT(checkAttention(cross, {{20, 9}, {}, {}}), 2 * kBf16Tolerance);
+  // The model layout: f32 rows (prefetched through registers at d = 64,
+  // staged in one go at d = 128) and f16 rows by cp.async.
+  for (int64_t d : {64, 128})
+    for (bool halfRows : {false, true}) {
+      GpuAttentionSpec fused =
+          tile128(attention("f16_q128_fused_qkv_d" + std::to_string(d) +
+                                (halfRows ? "_f16_rows" : "_f32_rows"),
+                            2, 2, 150, d, GpuGemmInput::F16, true));
+      fused.modelLayout = true;
+      fused.rowsInInputType = halfRows;
+      fused.rowWidth = 3 * 2 * d;
+      for (int i = 0; i < 3; ++i)
+        fused.columnOffsets[i] = i * 2 * d;
+      EXPECT_LT(checkAttention(fused, {{150, 100}, {}, {}}), kF16Tolerance);
+    }
+}
+
 TEST_F(GpuKernelsEmulation, AttentionBlockSparse) {
   // 150 tokens, 3 tiles of 64 (the last of 22). Query tile 0 visits key
   // tile 1 first, which causality masks entirely for its rows, then tile

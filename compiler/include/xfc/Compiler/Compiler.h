@@ -88,6 +88,12 @@ struct CompileRequest {
   /// bytes, and the readers copy it by cp.async (`--gpu-half-ffn=on`, the
   /// default). False keeps it f32.
   bool gpuHalfFfn = true;
+  /// The flash attention kernels' query rows a block
+  /// (GpuAttentionSpec::queryTile): 64 or 128 (two m16 tiles a warp, half
+  /// the shared-memory reads a FLOP), or 0 to let the shape decide
+  /// (preferredAttentionQueryTile); `--gpu-attention-rows=auto|64|128`.
+  /// A block-sparse layout keeps 64.
+  int64_t gpuAttentionQueryTile = 0;
 };
 
 /// Where the compile time went, in seconds per step, in order.

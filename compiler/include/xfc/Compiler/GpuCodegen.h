@@ -82,12 +82,15 @@ bool mapLoopsToGpu(mlir::ModuleOp module, std::string &error);
 /// `allowTf32`, the f32 GEMMs whose K is a multiple of 32 run on tensor
 /// cores in TF32. With `warpgroupMma` (sm_90a), the f16 and bf16 GEMMs
 /// whose N is a multiple of 128 and K of 64 run on warpgroup MMA
-/// (preferredWgmmaTile).
+/// (preferredWgmmaTile). `attentionQueryTile` is the flash attention
+/// kernels' query rows a block (GpuAttentionSpec::queryTile): 64 or 128,
+/// or 0 for preferredAttentionQueryTile's choice; a block-sparse layout
+/// keeps 64.
 bool outlineTunedKernels(mlir::ModuleOp module, GpuGemmInput dtype,
                          bool halfQkv, bool halfFfn, bool allowTf32,
                          std::string &error);
 bool launchTunedKernels(
-    mlir::ModuleOp module, bool warpgroupMma,
+    mlir::ModuleOp module, bool warpgroupMma, int64_t attentionQueryTile,
     std::vector<std::pair<std::string, std::string>> &described,
     std::string &error);
 /// Maps a model's linalg-stage module (xf-linalg-stage without CPU tiling:

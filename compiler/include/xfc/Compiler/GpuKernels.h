@@ -149,9 +149,10 @@ struct GpuLayerNormSpec {
   bool sumOutput = false;
 };
 
-/// The query and key tile of the attention kernel: one block computes 64
-/// query rows, and keys are visited 64 at a time. A block-sparse layout is
-/// a matrix of these 64 x 64 tiles.
+/// The query and key tile of the attention kernel: keys are visited 64 at
+/// a time, and a block computes 64 query rows (or 128,
+/// GpuAttentionSpec::queryTile). A block-sparse layout is a matrix of
+/// these 64 x 64 tiles.
 constexpr int64_t kGpuAttentionTile = 64;
 /// The 32-bit words of one tile mask (GpuAttentionSpec::tileMasks): a bit
 /// per query row and key of a 64 x 64 tile.
@@ -239,7 +240,33 @@ struct GpuAttentionSpec {
     return keyValueRowWidth > 0 ? keyValueRowWidth : rowWidth;
   }
   int64_t columnOffsets[3] = {0, 0, 0};
+  /// The query rows of a block: 64 (each of its 4 warps takes one m16
+  /// tile of 16 rows) or 128 (two m16 tiles a warp, rows 16 w .. 16 w + 15
+  /// and 64 + 16 w .. 64 + 16 w + 15, so each K and V fragment read from
+  /// shared memory feeds two MMAs: half the shared-memory traffic a FLOP,
+  /// and half the blocks). 128 is dense attention's only: a block-sparse
+  /// layout's tiles are 64 x 64.
+  int64_t queryTile = kGpuAttentionTile;
 };
+
+/// The query tile (GpuAttentionSpec::queryTile) attention over `queries`
+/// queries of `heads` heads of `headDim` and `batch` items runs best with,
+/// as far as its shape tells: 128 when its blocks still number at least
+/// 132 (an H100 SXM's multiprocessors) and the head dim is at most 64,
+/// else 64, and 64 for a block-sparse layout. Past d = 64 the 128-row
+/// kernel keeps Q in shared memory and, causal, spills a little at 255
+/// registers, so it is there for measuring, not the default. Inline:
+/// xfc-gpu-bench-run, which links no compiler, picks its cases' tiles the
+/// same way.
+inline int64_t preferredAttentionQueryTile(int64_t batch, int64_t heads,
+                                           int64_t queries, int64_t headDim,
+                                           bool blockSparse) {
+  constexpr int64_t large = 2 * kGpuAttentionTile, multiprocessors = 132;
+  if (blockSparse || headDim > 64)
+    return kGpuAttentionTile;
+  int64_t blocks = (queries + large - 1) / large * heads * batch;
+  return blocks >= multiprocessors ? large : kGpuAttentionTile;
+}
 
 /// One line on what a kernel computes and how (shape, element types,
 /// tile, pipeline, masks), for `xfc compile --explain`.
