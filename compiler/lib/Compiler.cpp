@@ -265,8 +265,8 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
       if (!checkFormedKernels(module, report.fusion, error) ||
           (gpu && request.gpuTunedKernels &&
            !outlineTunedKernels(module, request.gpuDtype, request.gpuHalfQkv,
-                                request.gpuHalfFfn, request.gpuAllowTf32,
-                                error)) ||
+                                request.gpuHalfFfn, request.gpuHalfNorm,
+                                request.gpuAllowTf32, error)) ||
           !collectArtifactInterface(module, moduleInfo.inputRanges, interface,
                                     error))
         return false;
@@ -380,6 +380,9 @@ bool compileModule(mlir::ModuleOp module, const WeightStore &weights,
              : "") +
         (request.gpuDtype != GpuGemmInput::F32 && !request.gpuHalfFfn
              ? ", FFN hidden in f32"
+             : "") +
+        (request.gpuDtype != GpuGemmInput::F32 && !request.gpuHalfNorm
+             ? ", norms' outputs in f32"
              : "") +
         (request.gpuAttentionQueryTile
              ? ", attention " + std::to_string(request.gpuAttentionQueryTile) +

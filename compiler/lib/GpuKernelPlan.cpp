@@ -410,10 +410,10 @@ mlir::Value widenToF32(mlir::OpBuilder &builder, mlir::Location loc,
   return convertElements(builder, loc, half, builder.getF32Type());
 }
 
-/// The tuned half-type GEMMs (xf.linear) that may write their output in
-/// the half type (GpuGemmSpec::cInInputType) because its only readers
-/// round it so anyway: the same numbers, half the bytes, and the readers
-/// copy it by cp.async.
+/// The tuned kernels that may write their (first) output in the half type
+/// because its only readers round it so anyway: the same numbers, half
+/// the bytes, and the readers copy it by cp.async. Half-type GEMMs
+/// (xf.linear, GpuGemmSpec::cInInputType):
 ///   - With `qkv`: those whose output only a tuned flash attention reads:
 ///     all the inputs of that attention (its fused QKV projection, or Q's
 ///     and the fused KV projection, or Q's, K's and V's) come from such
@@ -422,9 +422,12 @@ mlir::Value widenToF32(mlir::OpBuilder &builder, mlir::Location loc,
 ///   - With `ffn`: those whose output one other tuned half GEMM reads, as
 ///     its A, and nothing else (the FFN's hidden layer, between its two
 ///     GEMMs). That GEMM rounds its A to the half type as it stages it.
-llvm::DenseSet<mlir::Operation *> halfOutputGemms(
+/// And with `norm`, LayerNorms (xf.layer_norm, GpuLayerNormSpec::yType)
+/// whose y only tuned half GEMMs read, as their A (a pre-LN stack's norms,
+/// before the QKV projection and the FFN).
+llvm::DenseSet<mlir::Operation *> halfOutputOps(
     llvm::ArrayRef<std::pair<mlir::Operation *, mlir::DictionaryAttr>> ops,
-    bool qkv, bool ffn) {
+    bool qkv, bool ffn, bool norm) {
   llvm::DenseMap<mlir::Operation *, mlir::DictionaryAttr> tuned(ops.begin(),
                                                                 ops.end());
   auto isHalfGemm = [&](mlir::Value value) {
@@ -437,6 +440,20 @@ llvm::DenseSet<mlir::Operation *> halfOutputGemms(
   };
   llvm::DenseSet<mlir::Operation *> half;
   for (auto [op, attr] : ops) {
+    if (auto layerNorm = llvm::dyn_cast<mlir::xf::LayerNormOp>(op);
+        norm && layerNorm) {
+      mlir::Value y = layerNorm.getResult();
+      bool onlyHalfGemms =
+          !y.use_empty() &&
+          llvm::all_of(y.getUses(), [&](mlir::OpOperand &use) {
+            auto reader = llvm::dyn_cast<mlir::xf::LinearOp>(use.getOwner());
+            return reader && use.getOperandNumber() == 0 &&
+                   isHalfGemm(reader.getResult());
+          });
+      if (onlyHalfGemms)
+        half.insert(layerNorm);
+      continue;
+    }
     if (auto linear = llvm::dyn_cast<mlir::xf::LinearOp>(op);
         ffn && linear && isHalfGemm(linear.getResult())) {
       mlir::Value a = linear.getInput();
@@ -473,8 +490,8 @@ llvm::DenseSet<mlir::Operation *> halfOutputGemms(
 } // namespace
 
 bool outlineTunedKernels(mlir::ModuleOp module, GpuGemmInput dtype,
-                         bool halfQkv, bool halfFfn, bool allowTf32,
-                         std::string &error) {
+                         bool halfQkv, bool halfFfn, bool halfNorm,
+                         bool allowTf32, std::string &error) {
   auto model = module.lookupSymbol<mlir::func::FuncOp>("xf_model");
   if (!model) {
     error = "the tuned kernels' outlining found no func.func @xf_model";
@@ -491,7 +508,7 @@ bool outlineTunedKernels(mlir::ModuleOp module, GpuGemmInput dtype,
       ops.emplace_back(op, tuned);
   });
   llvm::DenseSet<mlir::Operation *> halfOutput =
-      halfOutputGemms(ops, halfQkv, halfFfn);
+      halfOutputOps(ops, halfQkv, halfFfn, halfNorm);
   // The f32 value the model reads in place of a half-output GEMM's
   // result, until the attention that reads it is outlined, and that
   // result.
@@ -562,8 +579,9 @@ bool outlineTunedKernels(mlir::ModuleOp module, GpuGemmInput dtype,
     auto call = mlir::func::CallOp::create(builder, loc, callee, passed);
     llvm::SmallVector<mlir::Value> replacements(call.getResults());
     if (narrow) {
-      // Widened back for the model until the attention takes the half
-      // result itself; then the widening is left unused and goes.
+      // Widened back for the model until its readers (the attention, the
+      // GEMMs) take the half result itself; then the widening is left
+      // unused and goes.
       replacements[0] = widenToF32(builder, loc, call.getResult(0));
       narrowedFrom[replacements[0]] = call.getResult(0);
     }
@@ -739,6 +757,15 @@ bool launchTunedKernels(
           llvm::cast<mlir::FloatAttr>(tuned.get("epsilon")).getValueAsDouble());
       norm.residual = tuned.getAs<mlir::BoolAttr>("residual").getValue();
       norm.sumOutput = tuned.getAs<mlir::BoolAttr>("sum").getValue();
+      // y in the half type when the private function returns it so
+      // (halfOutputOps): its out-parameter, the last argument but the
+      // sum's.
+      mlir::TypeRange arguments = callee.getFunctionType().getInputs();
+      mlir::Type y = arguments[arguments.size() - (norm.sumOutput ? 2 : 1)];
+      mlir::Type yElement = mlir::getElementTypeOrSelf(y);
+      norm.yType = yElement.isF16()    ? GpuGemmInput::F16
+                   : yElement.isBF16() ? GpuGemmInput::BF16
+                                       : GpuGemmInput::F32;
       set.layerNorms.push_back(norm);
       pending.push_back({call, Kind::LayerNorm});
     }

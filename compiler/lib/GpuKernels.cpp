@@ -1305,20 +1305,131 @@ std::string gemmF32Text(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
 // Residual + LayerNorm
 //===----------------------------------------------------------------------===//
 
+/// The body of the LayerNorm kernel when a lane holds its part of the row
+/// in registers (layerNormText): chunk c of lane l is columns 4 l + 128 c
+/// .. + 3, a vector<4xf32>. `butterfly`(depth, partial, name) sums a
+/// value over the warp.
+/// y's element type in the kernel text: f32, f16 or bf16.
+std::string layerNormYElement(const GpuLayerNormSpec &spec) {
+  return spec.yType == GpuGemmInput::F16    ? "f16"
+         : spec.yType == GpuGemmInput::BF16 ? "bf16"
+                                            : "f32";
+}
+
+template <typename Butterfly>
+void emitLayerNormRowInRegisters(KernelText &k, const GpuLayerNormSpec &spec,
+                                 Butterfly butterfly) {
+  std::string mat = "memref<" + str(spec.rows) + "x" + str(spec.dim) + "xf32>";
+  std::string yElement = layerNormYElement(spec);
+  std::string yMat =
+      "memref<" + str(spec.rows) + "x" + str(spec.dim) + "x" + yElement + ">";
+  std::string vec = "memref<" + str(spec.dim) + "xf32>";
+  const std::string v4 = "vector<4xf32>";
+  int64_t chunks = spec.dim / 128;
+  // The sum of a lane's chunks `name`_c, over its 4 elements: a scalar.
+  auto laneSum = [&](const std::string &name, const std::string &out) {
+    std::string acc = name + "_0";
+    for (int64_t c = 1; c < chunks; ++c) {
+      std::string next = out + "_acc" + str(c);
+      k.line(1, next + " = arith.addf " + acc + ", " + name + "_" + str(c) +
+                    " : " + v4);
+      acc = next;
+    }
+    std::string total;
+    for (int e = 0; e < 4; ++e) {
+      std::string x = out + "_e" + str(e);
+      k.line(1, x + " = vector.extract " + acc + "[" + str(e) +
+                    "] : f32 from " + v4);
+      if (e == 0) {
+        total = x;
+        continue;
+      }
+      k.line(1, out + "_p" + str(e) + " = arith.addf " + total + ", " + x +
+                    " : f32");
+      total = out + "_p" + str(e);
+    }
+    return total;
+  };
+  k.line(1, "%l4 = arith.muli %lane, " + k.c(4) + " : index");
+  for (int64_t c = 0; c < chunks; ++c) {
+    std::string C = str(c);
+    k.line(1, "%col_" + C + " = arith.addi %l4, " + k.c(128 * c) + " : index");
+    std::string at =
+        "[%row, %col_" + C + "] {alignment = 16} : " + mat + ", " + v4;
+    if (!spec.residual) {
+      k.line(1, "%s_" + C + " = vector.load %x" + at);
+      continue;
+    }
+    k.line(1, "%x_" + C + " = vector.load %x" + at);
+    k.line(1, "%r_" + C + " = vector.load %r" + at);
+    k.line(1, "%s_" + C + " = arith.addf %x_" + C + ", %r_" + C + " : " + v4);
+  }
+  std::string total = butterfly(1, laneSum("%s", "%sum"), "%total");
+  k.line(1, "%mean = arith.divf " + total + ", %dim : f32");
+  k.line(1, "%meanv = vector.broadcast %mean : f32 to " + v4);
+  for (int64_t c = 0; c < chunks; ++c) {
+    std::string C = str(c);
+    k.line(1, "%d_" + C + " = arith.subf %s_" + C + ", %meanv : " + v4);
+    k.line(1, "%q_" + C + " = arith.mulf %d_" + C + ", %d_" + C + " : " + v4);
+  }
+  std::string squares = butterfly(1, laneSum("%q", "%sq"), "%squares");
+  k.line(1, "%var = arith.divf " + squares + ", %dim : f32");
+  k.line(1, "%vareps = arith.addf %var, %eps : f32");
+  k.line(1, "// sqrt.rn.f32 is IEEE-rounded, as on the CPU; no libdevice.");
+  k.line(1, "%std = llvm.inline_asm \"sqrt.rn.f32 $0, $1;\", \"=f,f\" %vareps "
+            ": (f32) -> f32");
+  k.line(1, "%rstd = arith.divf %f1, %std : f32");
+  k.line(1, "%rstdv = vector.broadcast %rstd : f32 to " + v4);
+  for (int64_t c = 0; c < chunks; ++c) {
+    std::string C = str(c);
+    k.line(1, "%n_" + C + " = arith.mulf %d_" + C + ", %rstdv : " + v4);
+    k.line(1, "%g_" + C + " = vector.load %gamma[%col_" + C +
+                  "] {alignment = 16} : " + vec + ", " + v4);
+    k.line(1, "%b_" + C + " = vector.load %beta[%col_" + C +
+                  "] {alignment = 16} : " + vec + ", " + v4);
+    k.line(1, "%y_" + C + " = vector.fma %n_" + C + ", %g_" + C + ", %b_" + C +
+                  " : " + v4);
+    std::string at =
+        "[%row, %col_" + C + "] {alignment = 16} : " + mat + ", " + v4;
+    if (yElement == "f32") {
+      k.line(1, "vector.store %y_" + C + ", %y" + at);
+    } else {
+      std::string half = "vector<4x" + yElement + ">";
+      k.line(1, "%yh_" + C + " = arith.truncf %y_" + C + " : " + v4 + " to " +
+                    half);
+      k.line(1, "vector.store %yh_" + C + ", %y[%row, %col_" + C +
+                    "] {alignment = 8} : " + yMat + ", " + half);
+    }
+    if (spec.sumOutput)
+      k.line(1, "vector.store %s_" + C + ", %s" + at);
+  }
+}
+
+/// The widest row the LayerNorm kernel holds in registers: 16 floats of s
+/// a lane.
+constexpr int64_t kLayerNormRegisterRow = 2048;
+
 /// Warp w of block b normalizes row 4 b + w (rows past the last return).
-/// Lane l visits the columns l, l + 32, ... three times: the sum of
-/// s = x + r, the sum of (s - mean)^2 (two passes, so the variance does not
-/// lose digits to cancellation), then the output. Each sum is reduced over
-/// the warp by a butterfly of shuffles, which leaves it in every lane.
+/// When D is a multiple of 128 up to kLayerNormRegisterRow, lane l reads
+/// its columns 4 l + 128 c .. + 3 of x (and r) once, by 16-byte loads, and
+/// keeps s = x + r in registers for the three steps: the sum of s, the sum
+/// of (s - mean)^2 (two passes, so the variance does not lose digits to
+/// cancellation), then the output, by 16-byte stores. Otherwise lane l
+/// visits the columns l, l + 32, ... three times, reading x and r each
+/// time. Each sum is reduced over the warp by a butterfly of shuffles,
+/// which leaves it in every lane.
 std::string layerNormText(const GpuLayerNormSpec &spec,
                           GpuKernelLaunch &launch) {
   std::string mat = "memref<" + str(spec.rows) + "x" + str(spec.dim) + "xf32>";
   std::string vec = "memref<" + str(spec.dim) + "xf32>";
+  std::string yElement = layerNormYElement(spec);
+  std::string yMat =
+      "memref<" + str(spec.rows) + "x" + str(spec.dim) + "x" + yElement + ">";
   launch.arguments = {{"x", mat}};
   if (spec.residual)
     launch.arguments.push_back({"r", mat});
   launch.arguments.insert(launch.arguments.end(),
-                          {{"gamma", vec}, {"beta", vec}, {"y", mat}});
+                          {{"gamma", vec}, {"beta", vec}, {"y", yMat}});
   if (spec.sumOutput)
     launch.arguments.push_back({"s", mat});
   int64_t rowsPerBlock = kThreads / 32;
@@ -1369,6 +1480,12 @@ std::string layerNormText(const GpuLayerNormSpec &spec,
   k.line(0, "// need all 32 lanes.");
   k.line(0, "%inside = arith.cmpi ult, %row, " + k.c(spec.rows) + " : index");
   k.line(0, "scf.if %inside {");
+  if (spec.dim % 128 == 0 && spec.dim <= kLayerNormRegisterRow) {
+    emitLayerNormRowInRegisters(k, spec, butterfly);
+    k.line(0, "}");
+    k.line(0, "gpu.return");
+    return header + k.finish() + "    }\n";
+  }
   k.line(1, "%sum = scf.for %j = %lane to " + k.c(spec.dim) + " step " +
                 k.c(32) + " iter_args(%acc = %f0) -> (f32) {");
   emitSum(2);
@@ -1399,7 +1516,12 @@ std::string layerNormText(const GpuLayerNormSpec &spec,
   k.line(2, "%gv = memref.load %gamma[%j] : " + vec);
   k.line(2, "%bv = memref.load %beta[%j] : " + vec);
   k.line(2, "%yv = math.fma %nv, %gv, %bv : f32");
-  k.line(2, "memref.store %yv, %y[%row, %j] : " + mat);
+  std::string y = "%yv";
+  if (yElement != "f32") {
+    k.line(2, "%yh = arith.truncf %yv : f32 to " + yElement);
+    y = "%yh";
+  }
+  k.line(2, "memref.store " + y + ", %y[%row, %j] : " + yMat);
   if (spec.sumOutput)
     k.line(2, "memref.store %sv, %s[%row, %j] : " + mat);
   k.line(1, "}");
@@ -2583,7 +2705,14 @@ std::string describeGpuKernel(const GpuLayerNormSpec &spec) {
   return std::string(spec.residual ? "residual + layer_norm f32"
                                    : "layer_norm f32") +
          ": " + str(spec.rows) + " rows of " + str(spec.dim) +
-         ", a warp a row" + (spec.sumOutput ? "; the sum written too" : "");
+         ", a warp a row" +
+         (spec.dim % 128 == 0 && spec.dim <= kLayerNormRegisterRow
+              ? " held in registers"
+              : "") +
+         (spec.yType != GpuGemmInput::F32
+              ? std::string("; y in ") + inputName(spec.yType)
+              : "") +
+         (spec.sumOutput ? "; the sum written too" : "");
 }
 
 std::string describeGpuKernel(const GpuAttentionSpec &spec) {
@@ -2674,6 +2803,10 @@ bool gpuKernelSource(const GpuKernelSet &set, std::string &source,
     if (norm.sumOutput && !norm.residual) {
       error = what + ": the sum it writes is input + residual; without a "
                      "residual there is none";
+      return false;
+    }
+    if (norm.yType == GpuGemmInput::TF32) {
+      error = what + ": y is f32, f16 or bf16";
       return false;
     }
   }

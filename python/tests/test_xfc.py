@@ -328,6 +328,15 @@ def test_gpu_models_open_on_the_device_they_are_given(tmp_path, monkeypatch):
     with open(os.path.join(wider, "manifest.json")) as f:
         assert json.load(f)["compile_options"]["pipeline"].endswith(
             "dtype bf16, Q, K, V in f32, FFN hidden in f32")
+    # The norms' outputs kept f32 too (no norm of this post-LN model writes
+    # f16, but the choice is recorded).
+    widest = xfc.compile(os.path.join(GOLDEN, "spec.json"), tmp_path / "bf16widest",
+                         batch=2, seq_len=7, target="cuda", gpu_arch="sm_80",
+                         dtype="bf16", half_qkv=False, half_ffn=False,
+                         half_norm=False)
+    with open(os.path.join(widest, "manifest.json")) as f:
+        assert json.load(f)["compile_options"]["pipeline"].endswith(
+            "Q, K, V in f32, FFN hidden in f32, norms' outputs in f32")
     # 128 query rows a block in the flash attention kernel, asked for.
     rows = xfc.compile(os.path.join(GOLDEN, "spec.json"), tmp_path / "rows128",
                        batch=2, seq_len=7, target="cuda", gpu_arch="sm_80",

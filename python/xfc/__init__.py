@@ -670,7 +670,7 @@ def compile(spec: str, output: str, *, batch: Optional[int] = None,
             fusion: Optional[str] = None, target: Optional[str] = None,
             gpu_arch: Optional[str] = None, dtype: Optional[str] = None,
             allow_tf32: bool = False, half_qkv: Optional[bool] = None,
-            half_ffn: Optional[bool] = None,
+            half_ffn: Optional[bool] = None, half_norm: Optional[bool] = None,
             attention_rows: Optional[int] = None, force: bool = False,
             args: Sequence[str] = (), xfc: Optional[str] = None) -> str:
     """Compiles the model spec `spec` (JSON) into the artifact folder
@@ -680,7 +680,8 @@ def compile(spec: str, output: str, *, batch: Optional[int] = None,
     `gpu_arch` e.g. "sm_80", `dtype` "f32", "f16" or "bf16",
     `allow_tf32`, `half_qkv`: False keeps the Q, K, V projections'
     outputs f32 with a half `dtype`, `half_ffn`: False keeps the FFN's
-    hidden layer f32, and `attention_rows`: 64 or 128, the flash attention
+    hidden layer f32, `half_norm`: False keeps a pre-LN stack's norms'
+    outputs f32, and `attention_rows`: 64 or 128, the flash attention
     kernel's query rows a block, instead of the shape's choice) (`args`
     passes any other, e.g.
     ["--cpu", "x86-64-v3"]); a failed compile raises XfcError with code
@@ -717,6 +718,8 @@ def compile(spec: str, output: str, *, batch: Optional[int] = None,
         command.append("--gpu-half-qkv=" + ("on" if half_qkv else "off"))
     if half_ffn is not None:
         command.append("--gpu-half-ffn=" + ("on" if half_ffn else "off"))
+    if half_norm is not None:
+        command.append("--gpu-half-norm=" + ("on" if half_norm else "off"))
     if attention_rows is not None:
         command.append("--gpu-attention-rows=%d" % attention_rows)
     if force:

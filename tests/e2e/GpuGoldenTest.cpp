@@ -407,7 +407,7 @@ bool buildCpuDevice(const std::string &kernelsIR,
 struct GpuCompileOptions {
   bool tunedKernels = true;
   GpuGemmInput dtype = GpuGemmInput::F32;
-  bool allowTf32 = false, halfQkv = true, halfFfn = true;
+  bool allowTf32 = false, halfQkv = true, halfFfn = true, halfNorm = true;
   std::string arch = "sm_80";
   int64_t attentionQueryTile = 0;
 };
@@ -428,6 +428,7 @@ bool compileForGpu(const std::string &specPath, const ShapeOptions &shapes,
   request.gpuAllowTf32 = options.allowTf32;
   request.gpuHalfQkv = options.halfQkv;
   request.gpuHalfFfn = options.halfFfn;
+  request.gpuHalfNorm = options.halfNorm;
   request.gpuAttentionQueryTile = options.attentionQueryTile;
   request.force = true;
   CompileReport report;
@@ -898,12 +899,13 @@ INSTANTIATE_TEST_SUITE_P(
       return info.param.testName();
     });
 
-// Q, K, V and the FFN's hidden layer in the half type between kernels
-// (--gpu-half-qkv, --gpu-half-ffn): their readers round them so anyway,
-// so the outputs must be the same bit for bit, with the same launches;
-// and each switch, alone, too (BERT-like). AIAYN (self- and cross-attention,
-// FFNs with ReLU), BERT-like (GELU, 77 tokens: a ragged M) and GPT-like (head
-// dim 80).
+// Q, K, V, the FFN's hidden layer and a pre-LN stack's norms' outputs in
+// the half type between kernels (--gpu-half-qkv, --gpu-half-ffn,
+// --gpu-half-norm): their readers round them so anyway, so the outputs
+// must be the same bit for bit, with the same launches; and the first two
+// switches, alone, too (BERT-like). AIAYN (self- and cross-attention, FFNs
+// with ReLU), BERT-like (GELU, 77 tokens: a ragged M) and GPT-like (pre-LN,
+// head dim 80).
 TEST(GpuArtifact, HalfActivationsChangeNoOutput) {
   const FakeDriver &fake = FakeDriver::get();
   ASSERT_TRUE(fake.complete()) << "cannot load " << XFC_FAKE_CUDA_PATH;
@@ -916,13 +918,13 @@ TEST(GpuArtifact, HalfActivationsChangeNoOutput) {
     ASSERT_NO_FATAL_FAILURE(loadGoldenCase(*param, data));
     std::string error;
     struct Way {
-      bool halfQkv, halfFfn;
+      bool halfQkv, halfFfn, halfNorm;
       const char *name;
     };
-    const Way ways[] = {{true, true, "both"},
-                        {false, false, "neither"},
-                        {true, false, "qkv"},
-                        {false, true, "ffn"}};
+    const Way ways[] = {{true, true, true, "all"},
+                        {false, false, false, "none"},
+                        {true, false, false, "qkv"},
+                        {false, true, false, "ffn"}};
     // Each switch alone only for BERT-like, to keep the test short.
     const int count = std::string(name) == "bert_like_s77" ? 4 : 2;
     std::vector<float> outputs[4];
@@ -934,6 +936,7 @@ TEST(GpuArtifact, HalfActivationsChangeNoOutput) {
       options.dtype = GpuGemmInput::F16;
       options.halfQkv = way.halfQkv;
       options.halfFfn = way.halfFfn;
+      options.halfNorm = way.halfNorm;
       ASSERT_TRUE(compileForGpu(param->goldenCase.specPath, data.shapes,
                                 dir.path(), error, options))
           << error;
@@ -943,6 +946,8 @@ TEST(GpuArtifact, HalfActivationsChangeNoOutput) {
       EXPECT_EQ(text.find("Q, K, V in f32") == std::string::npos, way.halfQkv);
       EXPECT_EQ(text.find("FFN hidden in f32") == std::string::npos,
                 way.halfFfn);
+      EXPECT_EQ(text.find("norms' outputs in f32") == std::string::npos,
+                way.halfNorm);
       CpuDevice device;
       runGpuArtifact(dir.path(), data, outputs[w], device);
       if (::testing::Test::HasFatalFailure())

@@ -77,6 +77,10 @@ const char *kUsage = R"(usage:
                              other GEMMs read (the FFN's hidden layer)
                              writes that type, as they round it (default
                              on; off keeps it f32)
+      --gpu-half-norm=on|off with --dtype=f16|bf16: a LayerNorm whose
+                             output only GEMMs read (a pre-LN stack's)
+                             writes that type, as they round it (default
+                             on; off keeps it f32)
       --gpu-attention-rows=auto|64|128
                              with --target=cuda: the flash attention
                              kernels' query rows a block; 128 gives each
@@ -219,6 +223,7 @@ int runCompile(const std::vector<std::string> &args) {
         a.rfind("--gpu-kernels=", 0) == 0 || a.rfind("--dtype=", 0) == 0 ||
         a.rfind("--gpu-half-qkv=", 0) == 0 ||
         a.rfind("--gpu-half-ffn=", 0) == 0 ||
+        a.rfind("--gpu-half-norm=", 0) == 0 ||
         a.rfind("--gpu-attention-rows=", 0) == 0) {
       size_t eq = a.find('=');
       inlineValue = a.substr(eq + 1);
@@ -288,6 +293,12 @@ int runCompile(const std::vector<std::string> &args) {
         return usageError("--gpu-half-ffn expects on or off, found '" +
                           halfFfn + "'");
       request.gpuHalfFfn = halfFfn == "on";
+    } else if (a == "--gpu-half-norm") {
+      std::string halfNorm;
+      if (!value(halfNorm) || (halfNorm != "on" && halfNorm != "off"))
+        return usageError("--gpu-half-norm expects on or off, found '" +
+                          halfNorm + "'");
+      request.gpuHalfNorm = halfNorm == "on";
     } else if (a == "--gpu-attention-rows") {
       std::string rows;
       if (!value(rows) || (rows != "auto" && rows != "64" && rows != "128"))

@@ -543,8 +543,14 @@ TEST_F(GpuKernelsEmulation, LayerNorm) {
   };
   for (auto [residual, sumOutput] :
        {Variant{true, false}, Variant{false, false}, Variant{true, true}})
-    for (auto [rows, dim] :
-         {std::pair<int64_t, int64_t>{6, 80}, {4, 768}, {5, 7}}) {
+    // Rows in registers (multiples of 128 up to 2048: 1, 6 and 16 chunks
+    // of 4 a lane) and visited column by column (80, 7, 2176).
+    for (auto [rows, dim] : {std::pair<int64_t, int64_t>{6, 80},
+                             {4, 768},
+                             {5, 7},
+                             {3, 128},
+                             {2, 2048},
+                             {2, 2176}}) {
       SCOPED_TRACE(std::to_string(rows) + "x" + std::to_string(dim) +
                    (residual ? " + residual" : "") +
                    (sumOutput ? ", sum" : ""));
@@ -592,6 +598,65 @@ TEST_F(GpuKernelsEmulation, LayerNorm) {
           ASSERT_FALSE(std::isnan(got)) << "y[" << i << ", " << j << "]";
           EXPECT_NEAR(got, expected, 1e-5 * (1 + std::abs(expected)))
               << "y[" << i << ", " << j << "]";
+        }
+      }
+    }
+}
+
+// y in the half type (a pre-LN stack's norms, read only by tensor-core
+// GEMMs): every value one of that type, within its rounding of the f32
+// result; the sum stays f32.
+TEST_F(GpuKernelsEmulation, LayerNormHalfOutput) {
+  for (GpuGemmInput type : {GpuGemmInput::F16, GpuGemmInput::BF16})
+    for (int64_t dim : {768, 80}) {
+      bool bf16 = type == GpuGemmInput::BF16;
+      SCOPED_TRACE(std::string(bf16 ? "bf16" : "f16") +
+                   " D = " + std::to_string(dim));
+      const int64_t rows = 3;
+      std::mt19937 random(12);
+      Buffer x = randomBuffer({rows, dim}, random);
+      Buffer r = randomBuffer({rows, dim}, random);
+      Buffer gamma = randomBuffer({dim}, random);
+      Buffer beta = randomBuffer({dim}, random);
+      Buffer y, sum;
+      y.shape = sum.shape = {rows, dim};
+      y.data.assign(rows * dim, NAN);
+      sum.data.assign(rows * dim, NAN);
+      GpuKernelSet set;
+      set.layerNorms.push_back({"ln_half", rows, dim, 1e-5f});
+      set.layerNorms[0].sumOutput = true;
+      set.layerNorms[0].yType = type;
+      std::vector<Buffer *> args{&x, &r, &gamma, &beta, &y, &sum};
+      std::string error;
+      ASSERT_TRUE(emulate(set, args, error)) << error;
+      // The unit roundoff of the type, and of f32 for the arithmetic.
+      double unit = bf16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11);
+      for (int64_t i = 0; i < rows; ++i) {
+        double mean = 0, var = 0;
+        for (int64_t j = 0; j < dim; ++j)
+          mean += x.data[i * dim + j] + r.data[i * dim + j];
+        mean /= dim;
+        for (int64_t j = 0; j < dim; ++j) {
+          double d = x.data[i * dim + j] + r.data[i * dim + j] - mean;
+          var += d * d;
+        }
+        var /= dim;
+        for (int64_t j = 0; j < dim; ++j) {
+          double s = x.data[i * dim + j] + r.data[i * dim + j];
+          ASSERT_EQ(sum.data[i * dim + j], double(float(s)));
+          double expected =
+              (s - mean) / std::sqrt(var + 1e-5) * gamma.data[j] + beta.data[j];
+          double got = y.data[i * dim + j];
+          ASSERT_FALSE(std::isnan(got)) << "y[" << i << ", " << j << "]";
+          EXPECT_NEAR(got, expected, (unit + 1e-5) * (1 + std::abs(expected)))
+              << "y[" << i << ", " << j << "]";
+          // A value of the half type: its mantissa fits 11 (f16) or 8
+          // (bf16) bits.
+          int exponent = 0;
+          double mantissa = std::frexp(got, &exponent);
+          double scaled = std::ldexp(mantissa, bf16 ? 8 : 11);
+          EXPECT_EQ(scaled, std::round(scaled))
+              << "y[" << i << ", " << j << "] = " << got;
         }
       }
     }

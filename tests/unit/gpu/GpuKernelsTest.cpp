@@ -321,13 +321,19 @@ TEST_F(GpuKernels, GemmF32UsesNoTensorCores) {
 TEST_F(GpuKernels, LayerNormAssembles) {
   ptxas = xfc::test::ptxasOrSkipReason();
   GpuKernelSet set;
-  // D = 768 (BERT-base), 80 (not a multiple of the warp), 4096, 1; rows
-  // that do and do not fill the last block.
-  const int64_t shapes[][2] = {{128, 768}, {128, 80}, {7, 4096}, {1, 1}};
+  // D = 768 (BERT-base) and 2048 (rows in registers), 80 (not a multiple
+  // of the warp), 4096, 1; rows that do and do not fill the last block.
+  const int64_t shapes[][2] = {
+      {128, 768}, {128, 80}, {7, 4096}, {1, 1}, {5, 2048}};
   for (auto &shape : shapes)
     set.layerNorms.push_back(
         {"ln_" + std::to_string(shape[0]) + "x" + std::to_string(shape[1]),
          shape[0], shape[1], 1e-5f});
+  // y in the half type, with the row in registers and without.
+  set.layerNorms.push_back({"ln_f16_y", 128, 768, 1e-5f});
+  set.layerNorms.back().yType = GpuGemmInput::F16;
+  set.layerNorms.push_back({"ln_bf16_y", 128, 80, 1e-5f});
+  set.layerNorms.back().yType = GpuGemmInput::BF16;
   for (const char *chip : {"sm_80", "sm_90"}) {
     SCOPED_TRACE(chip);
     std::vector<GpuKernelLaunch> launches;
@@ -343,6 +349,18 @@ TEST_F(GpuKernels, LayerNormAssembles) {
       EXPECT_EQ(count(body, "shfl.sync.bfly.b32"), 10u);
       EXPECT_NE(body.find("sqrt.rn.f32"), std::string::npos);
       EXPECT_NE(body.find("fma.rn.f32"), std::string::npos);
+      // A row held in registers is read and written by 16-byte accesses,
+      // x and r once: D / 128 of each a lane, and of gamma and beta.
+      size_t vectors =
+          norm.dim % 128 == 0 && norm.dim <= 2048 ? size_t(norm.dim / 128) : 0;
+      EXPECT_EQ(count(body, "ld.global.v4."), 4 * vectors);
+      // (A half y is stored 8 bytes a chunk.)
+      EXPECT_EQ(count(body, "st.global.v4."),
+                norm.yType == GpuGemmInput::F32 ? vectors : 0);
+      if (norm.yType != GpuGemmInput::F32)
+        EXPECT_NE(body.find(norm.yType == GpuGemmInput::F16 ? "cvt.rn.f16"
+                                                            : "cvt.rn.bf16"),
+                  std::string::npos);
       EXPECT_EQ(launches[i].grid[0], (norm.rows + 3) / 4);
       EXPECT_EQ(launches[i].block[0], 128);
       EXPECT_EQ(launches[i].staticSharedBytes, 0);

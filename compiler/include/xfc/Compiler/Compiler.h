@@ -88,6 +88,11 @@ struct CompileRequest {
   /// bytes, and the readers copy it by cp.async (`--gpu-half-ffn=on`, the
   /// default). False keeps it f32.
   bool gpuHalfFfn = true;
+  /// With gpuDtype f16 or bf16: a LayerNorm whose output only tuned GEMMs
+  /// read, as their A (a pre-LN stack's norms), writes it in that type,
+  /// since those GEMMs round their A so anyway: the same numbers, half the
+  /// bytes (`--gpu-half-norm=on`, the default). False keeps it f32.
+  bool gpuHalfNorm = true;
   /// The flash attention kernels' query rows a block
   /// (GpuAttentionSpec::queryTile): 64 or 128 (two m16 tiles a warp, half
   /// the shared-memory reads a FLOP), or 0 to let the shape decide

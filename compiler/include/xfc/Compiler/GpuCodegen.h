@@ -73,8 +73,9 @@ bool mapLoopsToGpu(mlir::ModuleOp module, std::string &error);
 /// stores it so) and those GEMMs run on tensor cores, and attention (self-
 /// or cross-, with a mask pattern per head group at most) runs on the
 /// flash attention kernel; with `halfQkv`, the GEMMs whose output only
-/// that kernel reads write it in the half type, and with `halfFfn` those
-/// whose output only other half GEMMs read (as A). After
+/// that kernel reads write it in the half type, with `halfFfn` those
+/// whose output only other half GEMMs read (as A), and with `halfNorm`
+/// the LayerNorms whose output only half GEMMs read (as A). After
 /// bufferizeModelForGpu, launchTunedKernels turns
 /// each call into a launch of the tuned kernel and drops the functions,
 /// listing in `described` the fusion plan's kernel number and a line on
@@ -87,8 +88,8 @@ bool mapLoopsToGpu(mlir::ModuleOp module, std::string &error);
 /// or 0 for preferredAttentionQueryTile's choice; a block-sparse layout
 /// keeps 64.
 bool outlineTunedKernels(mlir::ModuleOp module, GpuGemmInput dtype,
-                         bool halfQkv, bool halfFfn, bool allowTf32,
-                         std::string &error);
+                         bool halfQkv, bool halfFfn, bool halfNorm,
+                         bool allowTf32, std::string &error);
 bool launchTunedKernels(
     mlir::ModuleOp module, bool warpgroupMma, int64_t attentionQueryTile,
     std::vector<std::pair<std::string, std::string>> &described,

@@ -147,6 +147,10 @@ struct GpuLayerNormSpec {
   /// With the residual: s itself is written too, to an argument after y
   /// (the residual stream of a pre-LN stack, which goes on past the norm).
   bool sumOutput = false;
+  /// y's element type: F32, or F16 or BF16 (rounded to nearest even),
+  /// for a y that only tensor-core GEMMs read as their A and would round
+  /// so anyway (a pre-LN stack's norms).
+  GpuGemmInput yType = GpuGemmInput::F32;
 };
 
 /// The query and key tile of the attention kernel: keys are visited 64 at
