@@ -1305,6 +1305,17 @@ std::string gemmF32Text(const GpuGemmSpec &spec, GpuKernelLaunch &launch) {
 // Residual + LayerNorm
 //===----------------------------------------------------------------------===//
 
+/// %rstd = 1 / sqrt(`squares` / D + eps), in the LayerNorm kernel's
+/// scf.if over the warp's row.
+void emitInverseStd(KernelText &k, const std::string &squares) {
+  k.line(1, "%var = arith.divf " + squares + ", %dim : f32");
+  k.line(1, "%vareps = arith.addf %var, %eps : f32");
+  k.line(1, "// sqrt.rn.f32 is IEEE-rounded, as on the CPU; no libdevice.");
+  k.line(1, "%std = llvm.inline_asm \"sqrt.rn.f32 $0, $1;\", \"=f,f\" %vareps "
+            ": (f32) -> f32");
+  k.line(1, "%rstd = arith.divf %f1, %std : f32");
+}
+
 /// The body of the LayerNorm kernel when a lane holds its part of the row
 /// in registers (layerNormText): chunk c of lane l is columns 4 l + 128 c
 /// .. + 3, a vector<4xf32>. `butterfly`(depth, partial, name) sums a
@@ -1373,12 +1384,7 @@ void emitLayerNormRowInRegisters(KernelText &k, const GpuLayerNormSpec &spec,
     k.line(1, "%q_" + C + " = arith.mulf %d_" + C + ", %d_" + C + " : " + v4);
   }
   std::string squares = butterfly(1, laneSum("%q", "%sq"), "%squares");
-  k.line(1, "%var = arith.divf " + squares + ", %dim : f32");
-  k.line(1, "%vareps = arith.addf %var, %eps : f32");
-  k.line(1, "// sqrt.rn.f32 is IEEE-rounded, as on the CPU; no libdevice.");
-  k.line(1, "%std = llvm.inline_asm \"sqrt.rn.f32 $0, $1;\", \"=f,f\" %vareps "
-            ": (f32) -> f32");
-  k.line(1, "%rstd = arith.divf %f1, %std : f32");
+  emitInverseStd(k, squares);
   k.line(1, "%rstdv = vector.broadcast %rstd : f32 to " + v4);
   for (int64_t c = 0; c < chunks; ++c) {
     std::string C = str(c);
@@ -1502,12 +1508,7 @@ std::string layerNormText(const GpuLayerNormSpec &spec,
   k.line(2, "scf.yield %next : f32");
   k.line(1, "}");
   std::string squares = butterfly(1, "%sq", "%squares");
-  k.line(1, "%var = arith.divf " + squares + ", %dim : f32");
-  k.line(1, "%vareps = arith.addf %var, %eps : f32");
-  k.line(1, "// sqrt.rn.f32 is IEEE-rounded, as on the CPU; no libdevice.");
-  k.line(1, "%std = llvm.inline_asm \"sqrt.rn.f32 $0, $1;\", \"=f,f\" %vareps "
-            ": (f32) -> f32");
-  k.line(1, "%rstd = arith.divf %f1, %std : f32");
+  emitInverseStd(k, squares);
   k.line(1,
          "scf.for %j = %lane to " + k.c(spec.dim) + " step " + k.c(32) + " {");
   emitSum(2);

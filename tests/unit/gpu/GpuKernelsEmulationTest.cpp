@@ -537,6 +537,32 @@ TEST_F(GpuKernelsEmulation, GemmF32) {
 // Residual + LayerNorm, a plain LayerNorm (no residual: s = x), and
 // residual + LayerNorm that also writes the sum s (a pre-LN stack's
 // residual stream), at odd sizes.
+/// LayerNorm of s = x + r over the rows of x ([rows, D]) in f64, the
+/// biased variance as PyTorch's: y row by row.
+std::vector<double> layerNormReference(const Buffer &x, const Buffer &r,
+                                       const Buffer &gamma, const Buffer &beta,
+                                       double epsilon) {
+  int64_t rows = x.shape[0], dim = x.shape[1];
+  std::vector<double> y(rows * dim);
+  for (int64_t i = 0; i < rows; ++i) {
+    auto s = [&](int64_t j) {
+      return x.data[i * dim + j] + r.data[i * dim + j];
+    };
+    double mean = 0, var = 0;
+    for (int64_t j = 0; j < dim; ++j)
+      mean += s(j);
+    mean /= dim;
+    for (int64_t j = 0; j < dim; ++j)
+      var += (s(j) - mean) * (s(j) - mean);
+    var /= dim;
+    for (int64_t j = 0; j < dim; ++j)
+      y[i * dim + j] =
+          (s(j) - mean) / std::sqrt(var + epsilon) * gamma.data[j] +
+          beta.data[j];
+  }
+  return y;
+}
+
 TEST_F(GpuKernelsEmulation, LayerNorm) {
   struct Variant {
     bool residual, sumOutput;
@@ -580,20 +606,11 @@ TEST_F(GpuKernelsEmulation, LayerNorm) {
       for (int64_t i = 0; i < rows * dim && sumOutput; ++i)
         ASSERT_EQ(sum.data[i], double(float(x.data[i] + r.data[i])))
             << "s[" << i << "]";
+      std::vector<double> reference =
+          layerNormReference(x, r, gamma, beta, 1e-5);
       for (int64_t i = 0; i < rows; ++i) {
-        double mean = 0, var = 0;
-        for (int64_t j = 0; j < dim; ++j)
-          mean += x.data[i * dim + j] + r.data[i * dim + j];
-        mean /= dim;
         for (int64_t j = 0; j < dim; ++j) {
-          double d = x.data[i * dim + j] + r.data[i * dim + j] - mean;
-          var += d * d;
-        }
-        var /= dim;
-        for (int64_t j = 0; j < dim; ++j) {
-          double s = x.data[i * dim + j] + r.data[i * dim + j];
-          double expected =
-              (s - mean) / std::sqrt(var + 1e-5) * gamma.data[j] + beta.data[j];
+          double expected = reference[i * dim + j];
           double got = y.data[i * dim + j];
           ASSERT_FALSE(std::isnan(got)) << "y[" << i << ", " << j << "]";
           EXPECT_NEAR(got, expected, 1e-5 * (1 + std::abs(expected)))
@@ -631,21 +648,13 @@ TEST_F(GpuKernelsEmulation, LayerNormHalfOutput) {
       ASSERT_TRUE(emulate(set, args, error)) << error;
       // The unit roundoff of the type, and of f32 for the arithmetic.
       double unit = bf16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11);
+      std::vector<double> reference =
+          layerNormReference(x, r, gamma, beta, 1e-5);
       for (int64_t i = 0; i < rows; ++i) {
-        double mean = 0, var = 0;
-        for (int64_t j = 0; j < dim; ++j)
-          mean += x.data[i * dim + j] + r.data[i * dim + j];
-        mean /= dim;
-        for (int64_t j = 0; j < dim; ++j) {
-          double d = x.data[i * dim + j] + r.data[i * dim + j] - mean;
-          var += d * d;
-        }
-        var /= dim;
         for (int64_t j = 0; j < dim; ++j) {
           double s = x.data[i * dim + j] + r.data[i * dim + j];
           ASSERT_EQ(sum.data[i * dim + j], double(float(s)));
-          double expected =
-              (s - mean) / std::sqrt(var + 1e-5) * gamma.data[j] + beta.data[j];
+          double expected = reference[i * dim + j];
           double got = y.data[i * dim + j];
           ASSERT_FALSE(std::isnan(got)) << "y[" << i << ", " << j << "]";
           EXPECT_NEAR(got, expected, (unit + 1e-5) * (1 + std::abs(expected)))

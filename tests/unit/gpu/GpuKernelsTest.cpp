@@ -971,17 +971,17 @@ TEST_F(GpuKernels, UnsupportedAttentionsAreRefused) {
                           "or a number of head groups that divides H");
   set.attentions[0].layoutGroups = 1;
   // 64 or 128 query rows a block, and 64 with a block-sparse layout.
-  set.attentions[0].queryTile = 96;
-  EXPECT_EQ(refusal(set), "attention 'a' (f16, B = 1, H = 12, L = 128, d = "
-                          "64): a query tile of 96 rows; the kernel takes 64, "
-                          "or 128 without a block-sparse layout (whose tiles "
-                          "are 64 x 64)");
-  set.attentions[0].queryTile = 128;
-  set.attentions[0].blockSparse = true;
-  EXPECT_EQ(refusal(set), "attention 'a' (f16, B = 1, H = 12, L = 128, d = "
-                          "64): a query tile of 128 rows; the kernel takes 64, "
-                          "or 128 without a block-sparse layout (whose tiles "
-                          "are 64 x 64)");
+  for (auto [rows, blockSparse] : {std::pair<int64_t, bool>{96, false},
+                                   std::pair<int64_t, bool>{128, true}}) {
+    set.attentions[0].queryTile = rows;
+    set.attentions[0].blockSparse = blockSparse;
+    EXPECT_EQ(refusal(set),
+              "attention 'a' (f16, B = 1, H = 12, L = 128, d = "
+              "64): a query tile of " +
+                  std::to_string(rows) +
+                  " rows; the kernel takes 64, or 128 without a "
+                  "block-sparse layout (whose tiles are 64 x 64)");
+  }
   set.attentions[0].queryTile = 64;
   set.attentions[0].blockSparse = false;
   // The model layout: rows too narrow for the heads from an offset.
